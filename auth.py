@@ -1,0 +1,88 @@
+"""Who is calling: team API keys (``chk_…``, stored hashed) and JWTs signed with CH_SECRET_KEY;
+and signed, expiring download URLs for Drive files."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import jwt
+
+from models.teams import API_KEY_PREFIX, ApiKey, Membership, Role, hash_api_key
+
+JWT_ALGORITHM = "HS256"
+
+
+@dataclass(frozen=True)
+class Principal:
+    team_id: uuid.UUID
+    user_id: uuid.UUID
+    role: Role
+    scopes: frozenset[str]
+    api_key_id: uuid.UUID | None = None
+
+
+def bearer(header: str | None) -> str | None:
+    if not header:
+        return None
+    scheme, _, credential = header.partition(" ")
+    return credential.strip() or None if scheme.lower() == "bearer" else None
+
+
+async def authenticate(credential: str | None, secret: str) -> Principal | None:
+    """The caller behind a bearer credential, or None (missing, malformed, revoked or expired)."""
+    if not credential:
+        return None
+    if credential.startswith(API_KEY_PREFIX):
+        key = await ApiKey.get_or_none(key_hash=hash_api_key(credential), revoked_at=None)
+        if key is None:
+            return None
+        # last_used_at is a hint for people, so a write at most once a minute per key is plenty
+        now = datetime.now(UTC)
+        if key.last_used_at is None or now - key.last_used_at > timedelta(minutes=1):
+            await ApiKey.filter(id=key.id).update(last_used_at=now)
+        membership = await Membership.get_or_none(team_id=key.team_id, user_id=key.user_id)  # type: ignore[attr-defined]
+        role = membership.role if membership else Role.MEMBER
+        return Principal(key.team_id, key.user_id, role, frozenset(key.scopes), key.id)  # type: ignore[attr-defined]
+    try:
+        claims = jwt.decode(credential, secret, algorithms=[JWT_ALGORITHM], options={"require": ["sub", "team", "exp"]})
+        team_id, user_id = uuid.UUID(claims["team"]), uuid.UUID(claims["sub"])
+    except (jwt.PyJWTError, ValueError, TypeError):
+        return None
+    membership = await Membership.get_or_none(team_id=team_id, user_id=user_id)
+    if membership is None:
+        return None
+    return Principal(team_id, user_id, membership.role, frozenset({"read", "generate", "billing"}))
+
+
+def issue_jwt(user_id: uuid.UUID, team_id: uuid.UUID, secret: str, ttl: timedelta = timedelta(hours=12)) -> str:
+    exp = datetime.now(UTC) + ttl
+    return jwt.encode({"sub": str(user_id), "team": str(team_id), "exp": exp}, secret, algorithm=JWT_ALGORITHM)
+
+
+# -- signed download URLs ----------------------------------------------------------------------
+def _file_signature(file_id: str, expires: int, secret: str) -> str:
+    message = f"file:{file_id}:{expires}".encode()
+    return hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
+
+
+def sign_file_path(file_id: str, secret: str, ttl_seconds: int) -> str:
+    expires = int(time.time()) + ttl_seconds
+    return f"/files/{file_id}?expires={expires}&signature={_file_signature(file_id, expires, secret)}"
+
+
+def verify_file_signature(file_id: str, expires: str | None, signature: str | None, secret: str) -> bool:
+    if not (expires and signature and expires.isdigit()):
+        return False
+    if int(expires) < time.time():
+        return False
+    return hmac.compare_digest(signature, _file_signature(file_id, int(expires), secret))
+
+
+def signed_result_urls(result_paths: list[str], *, base_url: str, secret: str, ttl_seconds: int) -> list[str]:
+    """``/files/<id>`` paths as absolute, signed, expiring URLs (what clients get in resultUrls)."""
+    return [base_url + sign_file_path(path.rsplit("/", 1)[-1], secret, ttl_seconds) for path in result_paths]

@@ -1,0 +1,65 @@
+"""The database: tortoise configuration, start-up and migrations (tortoise's built-in ones)."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from tortoise import Tortoise
+from tortoise.migrations.api import migrate as run_migrations
+
+from models import MODEL_MODULES
+from settings import Settings
+
+MIGRATIONS_MODULE = "models.migrations"
+
+
+def database_url(settings: Settings) -> str:
+    """The configured URL with the pool and lock settings this service needs added when absent."""
+    url = settings.database
+    parts = urlsplit(url)
+    query = dict(parse_qsl(parts.query))
+    if parts.scheme == "sqlite":
+        # API and worker may share one SQLite file: wait for the lock instead of failing at once.
+        query.setdefault("busy_timeout", "15000")
+    elif parts.scheme in ("postgres", "postgresql", "asyncpg"):
+        query.setdefault("maxsize", "20")  # the asyncpg default of 5 starves a busy worker
+    return urlunsplit(parts._replace(query=urlencode(query)))
+
+
+def tortoise_config(settings: Settings) -> dict[str, Any]:
+    return {
+        "connections": {"default": database_url(settings)},
+        "apps": {
+            "models": {
+                "models": MODEL_MODULES,
+                "default_connection": "default",
+                "migrations": MIGRATIONS_MODULE,
+            }
+        },
+        "use_tz": True,
+        "timezone": "UTC",
+    }
+
+
+async def migrate(settings: Settings) -> None:
+    await run_migrations(config=tortoise_config(settings))
+    await Tortoise.close_connections()
+
+
+async def init(settings: Settings) -> None:
+    await Tortoise.init(config=tortoise_config(settings))
+
+
+async def close() -> None:
+    await Tortoise.close_connections()
+
+
+async def ping() -> bool:
+    from tortoise import connections
+
+    try:
+        await connections.get("default").execute_query("SELECT 1")
+    except Exception:
+        return False
+    return True

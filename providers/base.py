@@ -1,0 +1,103 @@
+"""The shape every provider adapter has, and the small vocabulary the worker understands.
+
+An adapter turns one of our jobs (a :class:`JobSpec`) into its provider's real HTTP API and
+maps the provider's answers onto three outcomes the worker acts on:
+
+* :class:`Submitted` / :class:`Pending` — keep waiting (poll again after ``retry_after`` seconds);
+* :class:`Done` — outputs to copy into Drive, plus the usage the price is computed from;
+* an exception from :mod:`providers.errors` — retry later, or fail the job free.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Protocol
+
+import httpx
+
+
+@dataclass(frozen=True)
+class InputFile:
+    """A Drive file the user referred to (for example the first frame of an image-to-video job)."""
+
+    file_id: str
+    content_type: str
+    data: bytes
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    """Everything an adapter needs to submit one job; built by the worker from the creative_job row.
+
+    ``params`` holds the normalised inputs, validated before the job was accepted:
+    ``aspect_ratio`` ("16:9"), ``duration_seconds`` (int), ``voice_id``, ``avatar_id``,
+    ``template_id``, ``source`` (dict), ``modifications`` (dict), ``output_format`` and the
+    user's free-form ``settings`` under ``settings``.
+    """
+
+    job_id: str
+    type: str  # "image" | "video" | "avatar" | "tts" | "composite"
+    provider: str  # "flux_2_pro", "runway_gen4", …
+    prompt: str | None
+    params: dict[str, Any] = field(default_factory=dict)
+    input_files: tuple[InputFile, ...] = ()
+
+
+@dataclass(frozen=True)
+class Output:
+    """One output of a finished job: a URL to download, or bytes a synchronous API returned."""
+
+    url: str | None = None
+    data: bytes | None = None
+    content_type: str | None = None
+    headers: dict[str, str] = field(default_factory=dict)  # needed to download (e.g. an API key)
+
+
+@dataclass(frozen=True)
+class Usage:
+    """What the provider actually produced, for the final price."""
+
+    units: float  # images, seconds, characters, megapixels or renders, per the price table's unit
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Submitted:
+    """The provider accepted the work; ``task_id`` must be persisted before anything waits."""
+
+    task_id: str
+    retry_after: float = 2.0
+    state: dict[str, Any] = field(default_factory=dict)  # e.g. BFL's polling_url, kept with the job
+
+
+@dataclass(frozen=True)
+class Pending:
+    retry_after: float = 2.0
+    progress: float | None = None
+
+
+@dataclass(frozen=True)
+class Done:
+    outputs: tuple[Output, ...]
+    usage: Usage | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+class Adapter(Protocol):
+    """One provider family's client. Instances are cheap; the httpx client is shared per process."""
+
+    family: ClassVar[str]  # "bfl", "runway", "heygen", "openai", "creatomate", …
+
+    def __init__(self, client: httpx.AsyncClient, base_url: str, api_key: str) -> None: ...
+
+    async def submit(self, job: JobSpec) -> Submitted | Done:
+        """Start the work. Synchronous APIs return :class:`Done` directly."""
+        ...
+
+    async def poll(self, job: JobSpec, task_id: str, state: dict[str, Any]) -> Pending | Done:
+        """Ask how the task is doing; raise from :mod:`providers.errors` on failure."""
+        ...
+
+    async def cancel(self, job: JobSpec, task_id: str, state: dict[str, Any]) -> bool:
+        """Cancel at the provider where it can; ``False`` when the API has no cancel."""
+        ...

@@ -1,0 +1,101 @@
+"""What each of the twelve providers does, is good at, and accepts: the product's guidance and the
+limits from providers.md. Input validation, the ``providers`` query and the adapter registry read it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+IMAGE, VIDEO, AVATAR, TTS, COMPOSITE = "image", "video", "avatar", "tts", "composite"
+
+
+@dataclass(frozen=True)
+class ProviderSpec:
+    provider: str
+    type: str
+    family: str
+    strengths: str
+    is_default: bool = False
+    aspect_ratios: tuple[str, ...] = ()  # empty: no aspect ratio for this type
+    default_aspect_ratio: str | None = None
+    durations: tuple[int, ...] = ()  # allowed durations in seconds (video)
+    default_duration: int | None = None
+    max_text_chars: int = 4000  # prompt / script / text
+    # Aspect ratios that need an input image (Runway's gen4_turbo ratios beyond text-to-video's two).
+    text_only_aspect_ratios: tuple[str, ...] = ()
+    notes: dict[str, str] = field(default_factory=dict)
+
+
+_ANY_IMAGE_RATIO = ("1:1", "4:5", "5:4", "3:4", "4:3", "2:3", "3:2", "9:16", "16:9", "21:9")
+
+CATALOG: dict[str, ProviderSpec] = {
+    s.provider: s
+    for s in [
+        ProviderSpec(
+            "flux_2_pro", IMAGE, "bfl", "Photoreal and product photography (default)", is_default=True,
+            aspect_ratios=_ANY_IMAGE_RATIO, default_aspect_ratio="1:1", max_text_chars=10000,
+        ),
+        ProviderSpec(
+            "gpt_image_1_5", IMAGE, "openai", "Text-aware: posters with copy on the image",
+            aspect_ratios=("1:1", "2:3", "3:2"), default_aspect_ratio="1:1", max_text_chars=32000,
+        ),
+        ProviderSpec(
+            "seedream_4_5", IMAGE, "ark", "Stylized and artistic images",
+            aspect_ratios=_ANY_IMAGE_RATIO, default_aspect_ratio="1:1", max_text_chars=4000,
+        ),
+        ProviderSpec(
+            "luma_ray3", VIDEO, "luma", "Cinematic motion",
+            aspect_ratios=("16:9", "9:16", "1:1", "4:3", "3:4", "21:9"), default_aspect_ratio="16:9",
+            durations=(5, 10), default_duration=5, max_text_chars=4000,
+        ),
+        ProviderSpec(
+            "runway_gen4", VIDEO, "runway", "Text-to-video and image-to-video (default)", is_default=True,
+            aspect_ratios=("16:9", "9:16", "1:1", "4:3", "3:4", "21:9"), default_aspect_ratio="16:9",
+            text_only_aspect_ratios=("16:9", "9:16"),
+            durations=tuple(range(2, 11)), default_duration=5, max_text_chars=1000,
+        ),
+        ProviderSpec(
+            "kling_2_6", VIDEO, "kling", "Strong physics",
+            aspect_ratios=("16:9", "9:16", "1:1"), default_aspect_ratio="16:9",
+            durations=(5, 10), default_duration=5, max_text_chars=2500,
+        ),
+        ProviderSpec(
+            "kling_3_0", VIDEO, "kling", "Newer Kling model, strong physics",
+            aspect_ratios=("16:9", "9:16", "1:1"), default_aspect_ratio="16:9",
+            durations=tuple(range(3, 16)), default_duration=5, max_text_chars=2500,
+        ),
+        ProviderSpec(
+            "veo_3_1", VIDEO, "gemini", "Highest quality (Google)",
+            aspect_ratios=("16:9", "9:16"), default_aspect_ratio="16:9",
+            durations=(4, 6, 8), default_duration=8, max_text_chars=4000,
+        ),
+        ProviderSpec(
+            "heygen", AVATAR, "heygen", "Lip-synced spokesperson videos: stock and custom avatars", is_default=True,
+            aspect_ratios=("16:9", "9:16", "1:1", "4:5"), default_aspect_ratio="16:9", max_text_chars=2000,
+        ),
+        ProviderSpec(
+            "elevenlabs", TTS, "elevenlabs", "Premium quality, multilingual, voice cloning", max_text_chars=5000,
+        ),
+        ProviderSpec(
+            "openai_tts", TTS, "openai", "Good baseline, faster and cheaper (default)", is_default=True,
+            max_text_chars=4096,
+        ),
+        ProviderSpec(
+            "creatomate", COMPOSITE, "creatomate", "Template-based compositing of clips, text and audio",
+            is_default=True, max_text_chars=20000,
+        ),
+    ]
+}
+
+# Placement implies the aspect ratio and, for video, a sensible duration (seconds).
+PLACEMENTS: dict[str, tuple[str, int]] = {
+    "FEED": ("1:1", 5),
+    "STORY": ("9:16", 5),
+    "REELS": ("9:16", 8),
+    "TIKTOK": ("9:16", 8),
+    "IN_STREAM": ("16:9", 6),
+    "POSTER": ("4:5", 5),
+}
+
+
+def default_provider(job_type: str) -> ProviderSpec:
+    return next(s for s in CATALOG.values() if s.type == job_type and s.is_default)

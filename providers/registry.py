@@ -1,0 +1,72 @@
+"""Which adapter serves which provider, and where it points: the provider's own API when its key is
+set, the built-in simulator otherwise (development and tests only)."""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+
+import httpx
+
+from providers.base import Adapter
+from providers.catalog import CATALOG
+from providers.errors import NotConfiguredError
+from settings import Settings, provider_credentials
+
+# The key the built-in simulator accepts; it guards nothing real, it only exercises the auth path.
+SIMULATOR_API_KEY = "sim_creative_hub_development_key"
+
+# provider -> "module:Class". Providers missing here answer PROVIDER_NOT_SUPPORTED until they get one.
+ADAPTERS: dict[str, str] = {
+    "flux_2_pro": "providers.bfl:BflAdapter",
+    "runway_gen4": "providers.runway:RunwayAdapter",
+    "heygen": "providers.heygen:HeygenAdapter",
+    "openai_tts": "providers.openai:OpenAITtsAdapter",
+    "creatomate": "providers.creatomate:CreatomateAdapter",
+}
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    base_url: str
+    api_key: str
+    simulated: bool
+
+
+def is_supported(provider: str) -> bool:
+    return provider in ADAPTERS
+
+
+def simulator_root(settings: Settings) -> str:
+    return (settings.simulator_url or f"{settings.public_url}/simulator").rstrip("/")
+
+
+def endpoint(provider: str, settings: Settings) -> Endpoint:
+    """Where this provider's adapter sends its requests."""
+    from providers.simulator import SIMULATOR_BASE_PATHS
+
+    family = CATALOG[provider].family
+    key, base_url = provider_credentials(family, settings.provider_env)
+    if key:
+        return Endpoint(base_url=base_url, api_key=key, simulated=False)
+    if settings.env == "production":
+        raise NotConfiguredError(f"{provider} is not configured: set its API key")
+    return Endpoint(
+        base_url=simulator_root(settings) + SIMULATOR_BASE_PATHS[family], api_key=SIMULATOR_API_KEY, simulated=True
+    )
+
+
+def is_configured(provider: str, settings: Settings) -> bool:
+    """True when the provider's real key is set (the simulator does not count)."""
+    key, _ = provider_credentials(CATALOG[provider].family, settings.provider_env)
+    return key is not None
+
+
+def adapter_for(provider: str, client: httpx.AsyncClient, settings: Settings) -> Adapter:
+    if provider not in ADAPTERS:
+        raise NotConfiguredError(f"{provider} is not supported yet")
+    module_name, class_name = ADAPTERS[provider].split(":")
+    cls = getattr(importlib.import_module(module_name), class_name)
+    ep = endpoint(provider, settings)
+    adapter: Adapter = cls(client, ep.base_url, ep.api_key, poll_interval_scale=settings.poll_interval_scale)
+    return adapter

@@ -1,0 +1,144 @@
+"""Generate, cancel, read and list creative jobs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import strawberry
+from graphql import GraphQLError
+
+from models import generation
+from models import jobs as job_ops
+from models.errors import DomainError
+from models.generation import GenerationRequest
+from models.jobs import CreativeJob as JobRow
+from resolvers.pagination import after_filter, encode_cursor, page_size
+from schema.context import Info
+from schema.enums import ErrorCode
+from schema.inputs import (
+    GenerateAvatarInput,
+    GenerateCompositeInput,
+    GenerateImageInput,
+    GenerateTtsInput,
+    GenerateVideoInput,
+    JobFilter,
+)
+from schema.types import (
+    CreativeJob,
+    CreativeJobConnection,
+    CreativeJobEdge,
+    GeneratePayload,
+    PageInfo,
+    UserError,
+)
+
+
+def job_type(info: Info, row: JobRow) -> CreativeJob:
+    return CreativeJob.from_snapshot(row.snapshot(), info.context.services.settings)
+
+
+def user_error(exc: DomainError) -> GeneratePayload:
+    return GeneratePayload(job=None, user_errors=[UserError(code=ErrorCode(exc.code.value), message=exc.message, field=exc.field)])
+
+
+def _opt(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+def _enum_value(value: Any) -> Any:
+    return None if value is None else value.value
+
+
+async def _generate(info: Info, job_type_name: str, data: Any, **fields: Any) -> GeneratePayload:
+    principal = info.context.require("generate")
+    services = info.context.services
+    request = GenerationRequest(
+        type=job_type_name,
+        team_id=principal.team_id,
+        user_id=principal.user_id,
+        provider=_enum_value(data.provider),
+        drive_folder_id=_opt(data.drive_folder_id),
+        settings=data.settings,
+        idempotency_key=data.idempotency_key,
+        **fields,
+    )
+    try:
+        new = await generation.validate(request)
+        row = await job_ops.submit(new, queue=services.queue, events=services.bus)
+    except DomainError as exc:
+        return user_error(exc)
+    return GeneratePayload(job=job_type(info, row), user_errors=[])
+
+
+async def generate_image(info: Info, input: GenerateImageInput) -> GeneratePayload:
+    return await _generate(
+        info, "image", input, text=input.prompt, aspect_ratio=input.aspect_ratio, placement=_enum_value(input.placement)
+    )
+
+
+async def generate_video(info: Info, input: GenerateVideoInput) -> GeneratePayload:
+    return await _generate(
+        info, "video", input, text=input.prompt, aspect_ratio=input.aspect_ratio,
+        placement=_enum_value(input.placement), duration_seconds=input.duration_seconds,
+        image_file_id=_opt(input.image_file_id),
+    )
+
+
+async def generate_avatar(info: Info, input: GenerateAvatarInput) -> GeneratePayload:
+    return await _generate(
+        info, "avatar", input, text=input.script, avatar_id=input.avatar_id, voice_id=input.voice_id,
+        aspect_ratio=input.aspect_ratio, placement=_enum_value(input.placement),
+    )
+
+
+async def generate_tts(info: Info, input: GenerateTtsInput) -> GeneratePayload:
+    return await _generate(info, "tts", input, text=input.text, voice_id=input.voice_id)
+
+
+async def generate_composite(info: Info, input: GenerateCompositeInput) -> GeneratePayload:
+    inputs = [{"name": i.name, "jobId": _opt(i.job_id), "fileId": _opt(i.file_id)} for i in input.inputs or []]
+    return await _generate(
+        info, "composite", input, text=input.prompt, template_id=input.template_id, source=input.source,
+        modifications=input.modifications, inputs=inputs,
+    )
+
+
+async def cancel_job(info: Info, id: strawberry.ID) -> GeneratePayload:
+    principal = info.context.require("generate")
+    try:
+        row = await job_ops.cancel(principal.team_id, str(id), events=info.context.services.bus)
+    except DomainError as exc:
+        return user_error(exc)
+    # Let the worker stop the provider task now rather than at its next poll.
+    await info.context.services.queue.enqueue_poll(str(row.id), 0)
+    return GeneratePayload(job=job_type(info, row), user_errors=[])
+
+
+async def job(info: Info, id: strawberry.ID) -> CreativeJob | None:
+    principal = info.context.require("read")
+    row = await job_ops.get_for_team(principal.team_id, str(id))
+    return job_type(info, row) if row else None
+
+
+async def jobs(info: Info, first: int | None = 20, after: str | None = None, filter: JobFilter | None = None) -> CreativeJobConnection:
+    principal = info.context.require("read")
+    try:
+        size = page_size(20 if first is None else first)
+        cursor = after_filter(after)
+    except DomainError as exc:
+        raise GraphQLError(exc.message, extensions={"code": exc.code.value}) from None
+    query = JobRow.filter(team_id=principal.team_id)
+    if cursor is not None:
+        query = query.filter(cursor)
+    if filter:
+        if filter.type:
+            query = query.filter(type=filter.type.value)
+        if filter.status:
+            query = query.filter(status=filter.status.value)
+        if filter.provider:
+            query = query.filter(provider=filter.provider.value)
+    rows = await query.order_by("-created_at", "-id").limit(size + 1)
+    edges = [CreativeJobEdge(cursor=encode_cursor(r.created_at, r.id), node=job_type(info, r)) for r in rows[:size]]
+    return CreativeJobConnection(
+        edges=edges, page_info=PageInfo(has_next_page=len(rows) > size, end_cursor=edges[-1].cursor if edges else None)
+    )

@@ -1,0 +1,59 @@
+"""Which provider to pick, and what a job would cost."""
+
+from __future__ import annotations
+
+import math
+
+import pricing
+from providers import registry
+from providers.catalog import AVATAR, CATALOG, TTS, VIDEO, default_provider
+from schema.context import Info
+from schema.enums import JobType, Provider
+from schema.inputs import EstimateCostInput
+from schema.types import CostEstimate, ProviderInfo
+
+
+async def providers(info: Info, type: JobType | None = None) -> list[ProviderInfo]:
+    info.context.require("read")
+    settings = info.context.services.settings
+    result = []
+    for spec in CATALOG.values():
+        if type is not None and spec.type != type.value:
+            continue
+        price = pricing.price_table().get(spec.provider, spec.type)
+        result.append(
+            ProviderInfo(
+                provider=Provider(spec.provider),
+                type=JobType(spec.type),
+                is_default=spec.is_default,
+                strengths=spec.strengths,
+                configured=registry.is_configured(spec.provider, settings),
+                available=registry.is_supported(spec.provider),
+                aspect_ratios=list(spec.aspect_ratios),
+                default_aspect_ratio=spec.default_aspect_ratio,
+                durations_seconds=list(spec.durations),
+                default_duration_seconds=spec.default_duration,
+                max_text_characters=spec.max_text_chars,
+                price_unit=price.unit,
+                price_cents_per_unit=price.cents_per_unit,
+            )
+        )
+    return result
+
+
+async def estimate_cost(info: Info, input: EstimateCostInput) -> CostEstimate:
+    info.context.require("read")
+    spec = CATALOG[input.provider.value] if input.provider else default_provider(input.type.value)
+    params: dict[str, object] = {"settings": {}}
+    if spec.aspect_ratios:
+        params["aspect_ratio"] = input.aspect_ratio or spec.default_aspect_ratio
+    if spec.type == VIDEO:
+        params["duration_seconds"] = input.duration_seconds or spec.default_duration
+    text = None
+    if spec.type == TTS:
+        text = "x" * (input.characters or 1000)
+    elif spec.type == AVATAR:
+        seconds = input.duration_seconds or math.ceil((input.characters or 600) / pricing.AVATAR_CHARS_PER_SECOND)
+        text = "x" * (seconds * pricing.AVATAR_CHARS_PER_SECOND)
+    cents = pricing.estimate(spec.provider, spec.type, text, params) * max(1, input.variants or 1)
+    return CostEstimate(cents=cents, provider=Provider(spec.provider))

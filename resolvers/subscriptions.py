@@ -1,0 +1,78 @@
+"""Realtime: the current state first (read after subscribing, so nothing falls in the gap), then
+every newer change from the team's channel."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator
+
+import strawberry
+
+from models import jobs as job_ops
+from models.teams import Team
+from pubsub import balance_snapshot
+from schema.context import Info
+from schema.types import CreativeJob, CreditBalance
+
+
+async def job_updated(info: Info, id: strawberry.ID) -> AsyncGenerator[CreativeJob, None]:
+    principal = info.context.require("read")
+    settings = info.context.services.settings
+    async with info.context.services.bus.subscribe(principal.team_id) as queue:
+        row = await job_ops.get_for_team(principal.team_id, str(id))
+        if row is None:
+            return
+        snap = row.snapshot()
+        yield CreativeJob.from_snapshot(snap, settings)
+        version = snap["version"]
+        while snap["status"] not in ("completed", "failed", "canceled"):
+            event = await queue.get()
+            if event["kind"] == "resync":  # Redis came back: what was published meanwhile is lost
+                fresh = await job_ops.get_for_team(principal.team_id, str(id))
+                if fresh is None:
+                    return
+                candidate = fresh.snapshot()
+            elif event["kind"] == "job" and event["data"]["id"] == snap["id"]:
+                candidate = event["data"]
+            else:
+                continue
+            if candidate["version"] <= version:
+                continue
+            snap, version = candidate, candidate["version"]
+            yield CreativeJob.from_snapshot(snap, settings)
+
+
+async def jobs_updated(info: Info) -> AsyncGenerator[CreativeJob, None]:
+    principal = info.context.require("read")
+    settings = info.context.services.settings
+    seen: dict[str, int] = {}
+    async with info.context.services.bus.subscribe(principal.team_id) as queue:
+        while True:
+            event = await queue.get()
+            if event["kind"] != "job":
+                continue
+            snap = event["data"]
+            if seen.get(snap["id"], 0) >= snap["version"]:
+                continue
+            seen[snap["id"]] = snap["version"]
+            if len(seen) > 10_000:  # bounded memory on long-lived connections
+                seen.clear()
+            yield CreativeJob.from_snapshot(snap, settings)
+
+
+async def credit_balance_updated(info: Info) -> AsyncGenerator[CreditBalance, None]:
+    principal = info.context.require("read")
+    async with info.context.services.bus.subscribe(principal.team_id) as queue:
+        team = await Team.get(id=principal.team_id)
+        last = balance_snapshot(team)
+        yield CreditBalance.from_snapshot(last)
+        while True:
+            event = await queue.get()
+            if event["kind"] == "resync":
+                snap = balance_snapshot(await Team.get(id=principal.team_id))
+            elif event["kind"] == "balance":
+                snap = event["data"]
+            else:
+                continue
+            if snap != last:
+                last = snap
+                yield CreditBalance.from_snapshot(snap)

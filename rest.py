@@ -1,0 +1,170 @@
+"""Plain HTTP routes: health, Drive file downloads and the REST form of generate/job."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+import db
+from auth import Principal, authenticate, bearer, signed_result_urls, verify_file_signature
+from models import drive, generation
+from models import jobs as job_ops
+from models.errors import DomainError, ErrorCode
+from models.generation import GenerationRequest
+from providers.catalog import CATALOG
+from services import Services
+
+STATUS_FOR = {
+    ErrorCode.VALIDATION_FAILED: 400,
+    ErrorCode.PROVIDER_NOT_SUPPORTED: 400,
+    ErrorCode.INSUFFICIENT_CREDITS: 402,
+    ErrorCode.FORBIDDEN: 403,
+    ErrorCode.NOT_FOUND: 404,
+    ErrorCode.CONFLICT: 409,
+    ErrorCode.RATE_LIMITED: 429,
+}
+POLL_HINT_SECONDS = {"image": 5, "tts": 5, "video": 10, "avatar": 15, "composite": 10}
+GENERATE_FIELDS = {
+    "image": {"prompt": "text", "aspect_ratio": None, "placement": None},
+    "video": {"prompt": "text", "aspect_ratio": None, "placement": None, "duration_seconds": None, "image_file_id": None},
+    "avatar": {"script": "text", "avatar_id": None, "voice_id": None, "aspect_ratio": None, "placement": None},
+    "tts": {"text": "text", "voice_id": None},
+    "composite": {"prompt": "text", "template_id": None, "source": None, "modifications": None, "inputs": None},
+}
+
+
+def services_of(request: Request) -> Services:
+    services: Services = request.app.state.services
+    return services
+
+
+def error(status: int, code: str, message: str, field: list[str] | None = None) -> JSONResponse:
+    return JSONResponse({"error": {"code": code, "message": message, "field": field}}, status_code=status)
+
+
+def domain_error(exc: DomainError) -> JSONResponse:
+    return error(STATUS_FOR[exc.code], exc.code.value, exc.message, exc.field)
+
+
+async def _principal(request: Request) -> Principal | None:
+    return await authenticate(bearer(request.headers.get("authorization")), services_of(request).settings.secret)
+
+
+def _unauthenticated() -> JSONResponse:
+    return error(401, "UNAUTHENTICATED", "send Authorization: Bearer <API key or JWT>")
+
+
+async def healthz(request: Request) -> JSONResponse:
+    return JSONResponse({"status": "ok"})
+
+
+async def readyz(request: Request) -> JSONResponse:
+    services = services_of(request)
+    checks = {"database": await db.ping()}
+    try:
+        checks["redis"] = bool(await services.redis.ping())
+    except Exception:
+        checks["redis"] = False
+    ok = all(checks.values())
+    return JSONResponse({"status": "ok" if ok else "unavailable", **checks}, status_code=200 if ok else 503)
+
+
+async def get_file(request: Request) -> Response:
+    """A Drive file: with a valid signature, or with credentials of the file's team."""
+    services = services_of(request)
+    file_id = request.path_params["file_id"]
+    q = request.query_params
+    if q.get("signature") or q.get("expires"):
+        if not verify_file_signature(file_id, q.get("expires"), q.get("signature"), services.settings.secret):
+            return error(403, "FORBIDDEN", "the link is invalid or has expired")
+        file = await drive.DriveFile.get_or_none(id=file_id)
+    else:
+        principal = await _principal(request)
+        if principal is None:
+            return _unauthenticated()
+        try:
+            file = await drive.team_file(principal.team_id, file_id)
+        except ValueError:
+            file = None
+    if file is None:
+        return error(404, "NOT_FOUND", "file not found")
+    data = await services.storage.get(file.storage_key)
+    return Response(
+        data, media_type=file.content_type,
+        headers={"Content-Disposition": f'inline; filename="{file.name}"', "Cache-Control": "private, max-age=300"},
+    )
+
+
+async def rest_generate(request: Request) -> JSONResponse:
+    job_type = request.path_params["type"]
+    if job_type not in GENERATE_FIELDS:
+        return error(404, "NOT_FOUND", f"unknown generation type {job_type!r}; one of {', '.join(GENERATE_FIELDS)}")
+    principal = await _principal(request)
+    if principal is None:
+        return _unauthenticated()
+    if "generate" not in principal.scopes:
+        return error(403, "FORBIDDEN", "this credential lacks the 'generate' scope")
+    try:
+        body = await request.json()
+    except ValueError:
+        return error(400, "VALIDATION_FAILED", "the body must be a JSON object")
+    if not isinstance(body, dict):
+        return error(400, "VALIDATION_FAILED", "the body must be a JSON object")
+    fields: dict[str, Any] = {}
+    for name, target in GENERATE_FIELDS[job_type].items():
+        if name in body:
+            fields[target or name] = body[name]
+    if "inputs" in fields:
+        fields["inputs"] = [
+            {"name": i.get("name"), "jobId": i.get("job_id"), "fileId": i.get("file_id")}
+            for i in fields["inputs"] or [] if isinstance(i, dict)
+        ]
+    provider = body.get("provider")
+    if provider is not None and (not isinstance(provider, str) or provider.lower() not in CATALOG):
+        return error(400, "PROVIDER_NOT_SUPPORTED", f"unknown provider {provider!r}", ["provider"])
+    services = services_of(request)
+    try:
+        new = await generation.validate(
+            GenerationRequest(
+                type=job_type, team_id=principal.team_id, user_id=principal.user_id,
+                provider=provider.lower() if provider else None, drive_folder_id=body.get("drive_folder_id"),
+                settings=body.get("settings"),
+                idempotency_key=request.headers.get("idempotency-key") or body.get("idempotency_key"),
+                **fields,
+            )
+        )
+        job = await job_ops.submit(new, queue=services.queue, events=services.bus)
+    except DomainError as exc:
+        return domain_error(exc)
+    except TypeError:
+        return error(400, "VALIDATION_FAILED", "a field has the wrong type")
+    return JSONResponse({"job_id": str(job.id), "status": job.status.value}, status_code=202)
+
+
+async def rest_job(request: Request) -> JSONResponse:
+    principal = await _principal(request)
+    if principal is None:
+        return _unauthenticated()
+    job = await job_ops.get_for_team(principal.team_id, request.path_params["job_id"])
+    if job is None:
+        return error(404, "NOT_FOUND", "job not found")
+    settings = services_of(request).settings
+    body = job.snapshot()
+    body["result_urls"] = signed_result_urls(
+        body["result_urls"], base_url=settings.public_url, secret=settings.secret,
+        ttl_seconds=settings.download_url_ttl_seconds,
+    )
+    headers = {} if job.is_terminal else {"Retry-After": str(POLL_HINT_SECONDS[job.type])}
+    return JSONResponse(body, headers=headers)
+
+
+routes = [
+    Route("/healthz", healthz),
+    Route("/readyz", readyz),
+    Route("/files/{file_id}", get_file),
+    Route("/api/v1/creative-hub/generate/{type}", rest_generate, methods=["POST"]),
+    Route("/api/v1/creative-hub/jobs/{job_id}", rest_job),
+]

@@ -1,0 +1,36 @@
+"""The GraphQL schema: root types from ``schema.root``, hardening extensions, masked faults."""
+
+from __future__ import annotations
+
+import strawberry
+from graphql import GraphQLError
+from strawberry.extensions import MaskErrors, MaxAliasesLimiter, MaxTokensLimiter, QueryDepthLimiter
+
+from schema.root import Mutation, Query, Subscription
+
+
+def _should_mask(error: GraphQLError) -> bool:
+    """Mask faults; keep what a client can act on (auth, bad documents, our own GraphQLErrors)."""
+    original = error.original_error
+    if original is None:  # validation and parse errors
+        return False
+    if isinstance(original, GraphQLError):
+        return False
+    return True
+
+
+schema = strawberry.Schema(
+    query=Query,
+    mutation=Mutation,
+    subscription=Subscription,
+    extensions=[
+        QueryDepthLimiter(max_depth=10),
+        MaxAliasesLimiter(max_alias_count=30),
+        MaxTokensLimiter(max_token_count=2000),
+        MaskErrors(should_mask_error=_should_mask, error_message="Internal server error"),
+    ],
+)
+
+
+def sdl() -> str:
+    return schema.as_str() + "\n"

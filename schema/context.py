@@ -1,0 +1,39 @@
+"""The per-request (or per-websocket-connection) GraphQL context."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from graphql import GraphQLError
+from starlette.requests import Request
+from starlette.websockets import WebSocket
+from strawberry.types import Info as _Info
+
+from auth import Principal
+from services import Services
+
+
+class NotAuthenticated(GraphQLError):
+    """No valid credential: a GraphQL error (not a userError), never masked."""
+
+    def __init__(self, message: str = "authentication required: send Authorization: Bearer <API key or JWT>") -> None:
+        super().__init__(message, extensions={"code": "UNAUTHENTICATED"})
+
+
+@dataclass
+class Context:
+    request: Request | WebSocket
+    services: Services
+    principal: Principal | None = None
+    connection_params: dict[str, Any] | None = None
+
+    def require(self, scope: str = "read") -> Principal:
+        if self.principal is None:
+            raise NotAuthenticated()
+        if scope not in self.principal.scopes:
+            raise NotAuthenticated(f"this credential lacks the {scope!r} scope")
+        return self.principal
+
+
+Info = _Info[Context, None]

@@ -1,0 +1,94 @@
+"""GraphQL inputs of the generate mutations and queries (names fixed by CONTRACT.md)."""
+
+from __future__ import annotations
+
+import strawberry
+from strawberry.scalars import JSON
+
+from schema.enums import JobStatus, JobType, Placement, Provider
+
+
+@strawberry.input
+class GenerateImageInput:
+    prompt: str
+    provider: Provider = Provider.FLUX_2_PRO
+    aspect_ratio: str | None = None
+    placement: Placement | None = None
+    drive_folder_id: strawberry.ID | None = None
+    settings: JSON | None = None
+    idempotency_key: str | None = None
+
+
+@strawberry.input
+class GenerateVideoInput:
+    prompt: str
+    provider: Provider = Provider.RUNWAY_GEN4
+    duration_seconds: int | None = None
+    aspect_ratio: str | None = None
+    placement: Placement | None = None
+    image_file_id: strawberry.ID | None = strawberry.field(default=None, description="image-to-video: a Drive image")
+    drive_folder_id: strawberry.ID | None = None
+    settings: JSON | None = None
+    idempotency_key: str | None = None
+
+
+@strawberry.input
+class GenerateAvatarInput:
+    script: str
+    avatar_id: str
+    voice_id: str
+    provider: Provider = Provider.HEYGEN
+    aspect_ratio: str | None = None
+    placement: Placement | None = None
+    drive_folder_id: strawberry.ID | None = None
+    settings: JSON | None = None
+    idempotency_key: str | None = None
+
+
+@strawberry.input
+class GenerateTtsInput:
+    text: str
+    provider: Provider = Provider.OPENAI_TTS
+    voice_id: str | None = None
+    drive_folder_id: strawberry.ID | None = None
+    settings: JSON | None = None
+    idempotency_key: str | None = None
+
+
+@strawberry.input
+class CompositeInputRef:
+    """Fills the template/source element ``name`` with another job's first output or a Drive file."""
+
+    name: str
+    job_id: strawberry.ID | None = None
+    file_id: strawberry.ID | None = None
+
+
+@strawberry.input
+class GenerateCompositeInput:
+    provider: Provider = Provider.CREATOMATE
+    template_id: str | None = None
+    source: JSON | None = strawberry.field(default=None, description="A Creatomate RenderScript")
+    modifications: JSON | None = None
+    inputs: list[CompositeInputRef] | None = None
+    prompt: str | None = strawberry.field(default=None, description="A note for people; not sent to the provider")
+    drive_folder_id: strawberry.ID | None = None
+    settings: JSON | None = None
+    idempotency_key: str | None = None
+
+
+@strawberry.input
+class JobFilter:
+    type: JobType | None = None
+    status: JobStatus | None = None
+    provider: Provider | None = None
+
+
+@strawberry.input
+class EstimateCostInput:
+    type: JobType
+    provider: Provider | None = None
+    duration_seconds: int | None = None
+    aspect_ratio: str | None = None
+    characters: int | None = None
+    variants: int | None = None

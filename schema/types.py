@@ -1,0 +1,173 @@
+"""GraphQL output types. They hold data only; resolvers build them from domain snapshots."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import strawberry
+from strawberry.scalars import JSON
+
+from auth import signed_result_urls
+from schema.enums import CreditTransactionKind, ErrorCode, JobStatus, JobType, Provider
+from settings import Settings
+
+
+def _dt(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
+
+
+@strawberry.type
+class CreativeJob:
+    id: strawberry.ID
+    type: JobType
+    status: JobStatus
+    provider: Provider
+    prompt: str | None
+    settings: JSON
+    result_urls: list[str] = strawberry.field(description="Signed, expiring URLs of the outputs in Drive")
+    cost_cents: int = strawberry.field(description="0 until completed; 0 forever when failed or canceled")
+    estimated_cost_cents: int = strawberry.field(description="What was held when the job was accepted")
+    drive_folder_id: strawberry.ID | None
+    metadata: JSON
+    error_message: str | None
+    user_id: strawberry.ID
+    team_id: strawberry.ID
+    version: int = strawberry.field(description="Bumped by every change; events carry it")
+    created_at: datetime
+    started_at: datetime | None
+    completed_at: datetime | None
+
+    @classmethod
+    def from_snapshot(cls, snap: dict[str, Any], settings: Settings) -> CreativeJob:
+        signed = signed_result_urls(
+            snap["result_urls"], base_url=settings.public_url, secret=settings.secret,
+            ttl_seconds=settings.download_url_ttl_seconds,
+        )
+        return cls(
+            id=strawberry.ID(snap["id"]),
+            type=JobType(snap["type"]),
+            status=JobStatus(snap["status"]),
+            provider=Provider(snap["provider"]),
+            prompt=snap["prompt"],
+            settings=snap["settings"],
+            result_urls=signed,
+            cost_cents=snap["cost_cents"],
+            estimated_cost_cents=snap["estimated_cost_cents"],
+            drive_folder_id=strawberry.ID(snap["drive_folder_id"]) if snap["drive_folder_id"] else None,
+            metadata=snap["metadata"],
+            error_message=snap["error_message"],
+            user_id=strawberry.ID(snap["user_id"]),
+            team_id=strawberry.ID(snap["team_id"]),
+            version=snap["version"],
+            created_at=datetime.fromisoformat(snap["created_at"]),
+            started_at=_dt(snap["started_at"]),
+            completed_at=_dt(snap["completed_at"]),
+        )
+
+
+@strawberry.type
+class UserError:
+    code: ErrorCode
+    message: str
+    field: list[str] | None = None
+
+
+@strawberry.type
+class GeneratePayload:
+    job: CreativeJob | None
+    user_errors: list[UserError]
+
+
+@strawberry.type
+class PageInfo:
+    has_next_page: bool
+    end_cursor: str | None
+
+
+@strawberry.type
+class CreativeJobEdge:
+    cursor: str
+    node: CreativeJob
+
+
+@strawberry.type
+class CreativeJobConnection:
+    edges: list[CreativeJobEdge]
+    page_info: PageInfo
+
+    @strawberry.field
+    def nodes(self) -> list[CreativeJob]:
+        return [edge.node for edge in self.edges]
+
+
+@strawberry.type
+class CreditBalance:
+    team_id: strawberry.ID
+    balance_cents: int
+    available_cents: int
+    low_balance_threshold_cents: int | None
+
+    @strawberry.field(description="Credits held for jobs that have not finished yet")
+    def held_cents(self) -> int:
+        return self.balance_cents - self.available_cents
+
+    @classmethod
+    def from_snapshot(cls, snap: dict[str, Any]) -> CreditBalance:
+        return cls(
+            team_id=strawberry.ID(snap["team_id"]),
+            balance_cents=snap["balance_cents"],
+            available_cents=snap["available_cents"],
+            low_balance_threshold_cents=snap["low_balance_threshold_cents"],
+        )
+
+
+@strawberry.type
+class CreditTransaction:
+    id: strawberry.ID
+    kind: CreditTransactionKind
+    amount_cents: int
+    job_id: strawberry.ID | None
+    balance_after_cents: int
+    available_after_cents: int
+    description: str | None
+    created_at: datetime
+
+
+@strawberry.type
+class CreditTransactionEdge:
+    cursor: str
+    node: CreditTransaction
+
+
+@strawberry.type
+class CreditTransactionConnection:
+    edges: list[CreditTransactionEdge]
+    page_info: PageInfo
+
+    @strawberry.field
+    def nodes(self) -> list[CreditTransaction]:
+        return [edge.node for edge in self.edges]
+
+
+@strawberry.type
+class ProviderInfo:
+    provider: Provider
+    type: JobType
+    is_default: bool
+    strengths: str
+    configured: bool = strawberry.field(description="True when the provider's real API key is set")
+    available: bool = strawberry.field(description="False until this provider's adapter exists")
+    aspect_ratios: list[str]
+    default_aspect_ratio: str | None
+    durations_seconds: list[int]
+    default_duration_seconds: int | None
+    max_text_characters: int
+    price_unit: str
+    price_cents_per_unit: float
+
+
+@strawberry.type
+class CostEstimate:
+    cents: int
+    provider: Provider

@@ -1,0 +1,108 @@
+"""One settings object, read once from the environment (``CH_*`` and the providers' own variables)."""
+
+from __future__ import annotations
+
+import secrets
+from functools import cached_property
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# family -> (key variable(s), base URL variable, default base URL); providers.md, "Settings per provider family"
+PROVIDER_FAMILIES: dict[str, tuple[tuple[str, ...], str, str]] = {
+    "bfl": (("BFL_API_KEY",), "BFL_BASE_URL", "https://api.bfl.ai"),
+    "openai": (("OPENAI_API_KEY",), "OPENAI_BASE_URL", "https://api.openai.com/v1"),
+    "ark": (("ARK_API_KEY",), "ARK_BASE_URL", "https://ark.ap-southeast.bytepluses.com/api/v3"),
+    "luma": (("LUMA_API_KEY",), "LUMA_BASE_URL", "https://agents.lumalabs.ai/v1"),
+    "runway": (("RUNWAY_API_KEY",), "RUNWAY_BASE_URL", "https://api.dev.runwayml.com/v1"),
+    "kling": (("KLING_ACCESS_KEY", "KLING_SECRET_KEY"), "KLING_BASE_URL", "https://api-singapore.klingai.com/v1"),
+    "gemini": (("GEMINI_API_KEY",), "GEMINI_BASE_URL", "https://generativelanguage.googleapis.com/v1beta"),
+    "heygen": (("HEYGEN_API_KEY",), "HEYGEN_BASE_URL", "https://api.heygen.com"),
+    "elevenlabs": (("ELEVENLABS_API_KEY",), "ELEVENLABS_BASE_URL", "https://api.elevenlabs.io"),
+    "creatomate": (("CREATOMATE_API_KEY",), "CREATOMATE_BASE_URL", "https://api.creatomate.com/v1"),
+}
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CH_", extra="ignore")
+
+    env: Literal["development", "production", "test"] = "development"
+    host: str = "127.0.0.1"
+    port: int = 8000
+    data_dir: Path = Path("var")
+    database_url: str | None = None
+    redis_url: str | None = None
+    secret_key: str | None = None
+    simulator_time_scale: float = 1.0
+    # Where the built-in simulator is reached by the worker; default: this API's own /simulator mount.
+    simulator_url: str | None = None
+    # Multiplies the adapters' poll intervals (tests make polling fast against an instant simulator).
+    poll_interval_scale: float = 1.0
+    download_url_ttl_seconds: int = 7 * 24 * 3600
+    max_output_bytes: int = 512 * 1024 * 1024
+    worker_max_jobs: int = 50
+    graphiql: bool = True
+    public_base_url: str | None = Field(default=None, validation_alias=AliasChoices("CH_PUBLIC_URL"))
+
+    # Provider keys and base URLs: read by their own names (no CH_ prefix), as providers.md lists them.
+    provider_env: dict[str, str] = Field(default_factory=dict, validation_alias=AliasChoices("CH_PROVIDER_ENV"))
+
+    @cached_property
+    def database(self) -> str:
+        if self.database_url:
+            return self.database_url
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        return f"sqlite://{self.data_dir / 'creative_hub.sqlite3'}"
+
+    @cached_property
+    def secret(self) -> str:
+        """The signing key: configured, or generated once into the data dir in development."""
+        if self.secret_key:
+            return self.secret_key
+        if self.env == "production":
+            raise RuntimeError("CH_SECRET_KEY must be set in production")
+        path = self.data_dir / "secret_key"
+        if not path.exists():
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            path.write_text(secrets.token_urlsafe(48))
+            path.chmod(0o600)
+        return path.read_text().strip()
+
+    @property
+    def public_url(self) -> str:
+        """Where clients reach this API (signed file URLs start here)."""
+        return (self.public_base_url or f"http://{self.host}:{self.port}").rstrip("/")
+
+    def check_production(self) -> None:
+        """Production refuses the simulator, a missing secret key and SQLite."""
+        if self.env != "production":
+            return
+        problems = []
+        if not self.secret_key:
+            problems.append("CH_SECRET_KEY is not set")
+        if self.database.startswith("sqlite"):
+            problems.append("SQLite is not for production: set CH_DATABASE_URL=postgres://…")
+        if not self.redis_url:
+            problems.append("CH_REDIS_URL is not set (the embedded Valkey is for development)")
+        if self.simulator_url:
+            problems.append("the provider simulator is not for production (unset CH_SIMULATOR_URL)")
+        if problems:
+            raise RuntimeError("refusing to start in production: " + "; ".join(problems))
+
+
+def provider_credentials(family: str, environ: dict[str, str]) -> tuple[str | None, str]:
+    """The (key, base URL) configured for a provider family; key None when not configured.
+
+    Kling's key is ``access:secret`` (the adapter signs its JWT from both)."""
+    key_vars, base_var, default_base = PROVIDER_FAMILIES[family]
+    values = [environ.get(v) for v in key_vars]
+    key = ":".join(v for v in values if v) if all(values) else None
+    return key, environ.get(base_var, default_base).rstrip("/")
+
+
+def load_settings() -> Settings:
+    import os
+
+    return Settings(provider_env={k: v for k, v in os.environ.items() if k.endswith(("_API_KEY", "_BASE_URL", "_ACCESS_KEY", "_SECRET_KEY")) and not k.startswith("CH_")})

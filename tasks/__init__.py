@@ -1,0 +1,1 @@
+"""The arq worker and the job pipeline; the only package that names arq."""

@@ -1,0 +1,147 @@
+"""One creative job through its provider: start, submit (once), poll by re-enqueueing, copy the
+outputs into Drive, settle. Every step assumes it may run twice; the second run is harmless."""
+
+from __future__ import annotations
+
+import logging
+import random
+from datetime import UTC, datetime
+from typing import Any
+
+import pricing
+from auth import signed_result_urls
+from models import drive
+from models import jobs as job_ops
+from models.jobs import CreativeJob, JobStatus
+from providers import registry
+from providers.base import Done, InputFile, JobSpec, Pending, Submitted
+from providers.download import fetch_output
+from providers.errors import NotConfiguredError, RejectedError, RetryableError
+from services import Services
+
+log = logging.getLogger(__name__)
+
+MAX_RETRIES = 8
+OUTPUT_TYPES = {
+    "image": ("image/",),
+    "video": ("video/",),
+    "avatar": ("video/",),
+    "tts": ("audio/",),
+    "composite": ("video/", "image/", "audio/"),
+}
+
+
+async def job_spec(services: Services, job: CreativeJob) -> JobSpec:
+    """What the adapter sees: the validated params, input files loaded, composite inputs as signed URLs."""
+    params: dict[str, Any] = dict(job.settings)
+    inputs: list[InputFile] = []
+    team_id = job.team_id  # type: ignore[attr-defined]
+    if params.get("image_file_id"):
+        file = await drive.team_file(team_id, params["image_file_id"])
+        if file is None:
+            raise RejectedError("the input image is no longer in Drive")
+        inputs.append(InputFile(str(file.id), file.content_type, await services.storage.get(file.storage_key)))
+    if params.get("inputs"):
+        settings = services.settings
+        signed = signed_result_urls(
+            [item["file_id"] for item in params["inputs"]], base_url=settings.public_url, secret=settings.secret,
+            ttl_seconds=settings.download_url_ttl_seconds,
+        )
+        urls = {item["name"]: url for item, url in zip(params["inputs"], signed, strict=True)}
+        params["modifications"] = {**params.get("modifications", {}), **urls}
+    return JobSpec(
+        job_id=str(job.id), type=job.type, provider=job.provider, prompt=job.prompt, params=params,
+        input_files=tuple(inputs),
+    )
+
+
+async def run_job(services: Services, job_id: str) -> str:
+    """The arq task. Returns a word for arq's result log."""
+    events = services.bus
+    job = await job_ops.start(job_id, events=events)
+    if job is None:
+        await _cancel_at_provider(services, job_id)
+        return "not open"
+    if job.deadline_at and datetime.now(UTC) > job.deadline_at:
+        await job_ops.fail(job, "the provider did not finish in time; nothing was charged", events=events)
+        return "deadline"
+    try:
+        adapter = registry.adapter_for(job.provider, services.http, services.settings)
+        spec = await job_spec(services, job)
+        if job.provider_task_id is None:
+            submitted = await adapter.submit(spec)
+            if isinstance(submitted, Done):
+                return await _finish(services, job, submitted)
+            assert isinstance(submitted, Submitted)
+            if not await job_ops.record_provider_task(job, submitted.task_id, submitted.state):
+                log.warning("job %s: another run submitted first; following task %s", job.id, job.provider_task_id)
+            await services.queue.enqueue_poll(str(job.id), submitted.retry_after)
+            return "submitted"
+        result = await adapter.poll(spec, job.provider_task_id, job.provider_state)
+        if isinstance(result, Done):
+            return await _finish(services, job, result)
+        assert isinstance(result, Pending)
+        await services.queue.enqueue_poll(str(job.id), result.retry_after)
+        return "pending"
+    except RetryableError as exc:
+        return await _retry_later(services, job, exc)
+    except (RejectedError, NotConfiguredError) as exc:
+        await job_ops.fail(job, exc.message, events=events)
+        return "failed"
+
+
+async def _retry_later(services: Services, job: CreativeJob, exc: RetryableError) -> str:
+    retries = int(job.metadata.get("retries", 0)) + 1
+    if retries > MAX_RETRIES:
+        await job_ops.fail(job, f"the provider kept failing ({exc.message}); nothing was charged", events=services.bus)
+        return "failed"
+    await CreativeJob.filter(id=job.id).update(metadata={**job.metadata, "retries": retries})
+    # Exponential backoff with jitter, or the provider's own Retry-After when it gave one.
+    delay = exc.retry_after if exc.retry_after is not None else min(60.0, 2.0**retries) * random.uniform(0.5, 1.0)
+    await services.queue.enqueue_poll(str(job.id), delay * services.settings.poll_interval_scale)
+    log.info("job %s: retryable provider error (%s), retry %d in %.1fs", job.id, exc.message, retries, delay)
+    return "retry"
+
+
+async def _finish(services: Services, job: CreativeJob, done: Done) -> str:
+    """Copy every output into the team's Drive, then complete and settle in one transaction."""
+    team_id = job.team_id  # type: ignore[attr-defined]
+    folder_id = job.drive_folder_id or (await drive.default_folder(team_id)).id
+    urls = []
+    for index, output in enumerate(done.outputs):
+        data, content_type = await fetch_output(
+            services.http, output, max_bytes=services.settings.max_output_bytes, allowed_types=OUTPUT_TYPES[job.type]
+        )
+        file = await drive.store_output(
+            services.storage, team_id=team_id, folder_id=folder_id, job_id=job.id, index=index, data=data,
+            content_type=content_type,
+        )
+        urls.append(f"/files/{file.id}")
+    if not urls:
+        raise RejectedError("the provider finished without any output")
+    if done.usage is not None:
+        text_only = not job.settings.get("image_file_id")
+        cost = pricing.price(job.provider, job.type, done.usage.units, text_only=text_only)
+        usage = {"units": done.usage.units, **done.usage.details}
+    else:
+        cost, usage = job.estimated_cost_cents, {}
+    won = await job_ops.complete(
+        job, result_urls=urls, cost_cents=cost, metadata={**done.metadata, "usage": usage}, events=services.bus
+    )
+    return "completed" if won else "already settled"
+
+
+async def _cancel_at_provider(services: Services, job_id: str) -> None:
+    """A canceled job whose provider task may still run: stop it there too (once)."""
+    job = await CreativeJob.get_or_none(id=job_id)
+    if not job or job.status != JobStatus.CANCELED or not job.provider_task_id:
+        return
+    if job.metadata.get("provider_canceled"):
+        return
+    try:
+        adapter = registry.adapter_for(job.provider, services.http, services.settings)
+        await adapter.cancel(await job_spec(services, job), job.provider_task_id, job.provider_state)
+    except Exception:
+        log.warning("job %s: cancel at the provider failed", job.id, exc_info=True)
+        return
+    await CreativeJob.filter(id=job.id).update(metadata={**job.metadata, "provider_canceled": True})

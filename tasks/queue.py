@@ -1,0 +1,36 @@
+"""Enqueueing work for the workers (used by the API and by the pipeline itself)."""
+
+from __future__ import annotations
+
+import time
+
+from arq import create_pool
+from arq.connections import ArqRedis, RedisSettings
+
+QUEUE_NAME = "creative_hub:queue"
+
+
+def redis_settings(url: str) -> RedisSettings:
+    return RedisSettings.from_dsn(url)
+
+
+class JobQueue:
+    def __init__(self, pool: ArqRedis) -> None:
+        self.pool = pool
+
+    @classmethod
+    async def connect(cls, redis_url: str) -> JobQueue:
+        return cls(await create_pool(redis_settings(redis_url), default_queue_name=QUEUE_NAME))
+
+    async def enqueue_job(self, job_id: str) -> None:
+        """Run a creative job; arq's job id is our job id, so a duplicate enqueue is a no-op."""
+        await self.pool.enqueue_job("run_job", job_id, _job_id=job_id)
+
+    async def enqueue_poll(self, job_id: str, delay: float) -> None:
+        """Come back to a job after ``delay`` seconds (a provider poll or a retry)."""
+        await self.pool.enqueue_job(
+            "run_job", job_id, _job_id=f"{job_id}:{time.time_ns()}", _defer_by=max(0.0, delay)
+        )
+
+    async def close(self) -> None:
+        await self.pool.aclose()

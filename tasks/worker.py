@@ -1,0 +1,86 @@
+"""arq worker settings: ``python main.py worker`` runs :func:`run_worker`."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from arq import cron
+from arq.worker import Worker
+
+from models import jobs as job_ops
+from models.jobs import OPEN, CreativeJob
+from services import Services, open_services
+from settings import Settings
+from tasks import pipeline
+from tasks.queue import QUEUE_NAME, redis_settings
+
+log = logging.getLogger(__name__)
+STALE_AFTER = timedelta(minutes=2)
+
+
+async def run_job(ctx: dict[str, Any], job_id: str) -> str:
+    return await pipeline.run_job(ctx["services"], job_id)
+
+
+async def sweep(ctx: dict[str, Any]) -> dict[str, int]:
+    """Fail open jobs past their deadline (releasing their holds) and re-enqueue jobs nobody has
+    touched for a while (their worker died, or an enqueue was lost)."""
+    services: Services = ctx["services"]
+    now = datetime.now(UTC)
+    failed = requeued = 0
+    async for job in CreativeJob.filter(status__in=OPEN, deadline_at__lt=now).limit(500):
+        if await job_ops.fail(job, "the job did not finish in time; nothing was charged", events=services.bus):
+            failed += 1
+    stale = CreativeJob.filter(status__in=OPEN, updated_at__lt=now - STALE_AFTER).limit(500)
+    async for job in stale:
+        await services.queue.enqueue_poll(str(job.id), 0)
+        requeued += 1
+    return {"failed": failed, "requeued": requeued}
+
+
+def worker(settings: Settings, services: Services | None = None, *, burst: bool = False) -> Worker:
+    """An arq worker. With ``services`` it shares the caller's resources (``dev`` runs API and worker
+    in one process); otherwise it opens its own at start-up."""
+    holder: dict[str, Any] = {}
+
+    async def startup(ctx: dict[str, Any]) -> None:
+        if services is not None:
+            ctx["services"] = services
+        else:
+            holder["cm"] = open_services(settings)
+            ctx["services"] = await holder["cm"].__aenter__()
+
+    async def shutdown(ctx: dict[str, Any]) -> None:
+        if "cm" in holder:
+            await holder["cm"].__aexit__(None, None, None)
+
+    assert settings.redis_url
+    return Worker(
+        functions=[run_job],
+        cron_jobs=[cron(sweep, second={0}, run_at_startup=False, unique=True)],
+        redis_settings=redis_settings(settings.redis_url),
+        queue_name=QUEUE_NAME,
+        on_startup=startup,
+        on_shutdown=shutdown,
+        max_jobs=settings.worker_max_jobs,
+        # Each run is one provider call or poll, so a short timeout lets a killed worker's job
+        # be picked up again quickly (arq re-runs it after timeout + 10 s).
+        job_timeout=120,
+        max_tries=20,
+        keep_result=60,
+        burst=burst,
+        handle_signals=services is None,
+    )
+
+
+async def run_worker(settings: Settings) -> None:
+    w = worker(settings)
+    try:
+        await w.async_run()
+    except asyncio.CancelledError:
+        pass
+    finally:
+        await w.close()
