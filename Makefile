@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test lint format schema clean
+.PHONY: install run test lint format schema clean lock migrations
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -41,3 +41,7 @@ lock: | $(PY)
 
 clean:
 	rm -rf $(VENV) .pytest_cache
+
+# After changing a model: write the next migration into models/migrations/.
+migrations: install
+	$(VENV)/bin/tortoise -c db.TORTOISE_ORM makemigrations

@@ -63,3 +63,13 @@ async def ping() -> bool:
     except Exception:
         return False
     return True
+
+
+def __getattr__(name: str) -> Any:
+    # `tortoise -c db.TORTOISE_ORM makemigrations` (make migrations) reads the config from here;
+    # built on access so importing this module reads no settings.
+    if name == "TORTOISE_ORM":
+        from settings import load_settings
+
+        return tortoise_config(load_settings())
+    raise AttributeError(name)

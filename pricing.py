@@ -17,6 +17,7 @@ from providers.catalog import AVATAR, COMPOSITE, IMAGE, TTS, VIDEO
 
 DEFAULT_PRICES_FILE = Path(__file__).with_name("prices.toml")
 AVATAR_CHARS_PER_SECOND = 12  # a generous speaking rate, so the hold covers the real render
+MAX_IMAGE_PIXELS = 4_000_000
 COMPOSITE_DEFAULT = {"width": 1920, "height": 1080, "frame_rate": 30, "duration": 30}
 
 
@@ -83,8 +84,9 @@ def estimate_units(job_type: str, text: str | None, params: dict[str, Any]) -> f
     seconds (video, avatar), characters (tts), render credits (composite)."""
     settings = params.get("settings") or {}
     if job_type == IMAGE:
-        width, height = settings.get("width"), settings.get("height")
-        if not (width and height):
+        if params.get("width") and params.get("height"):
+            width, height = int(params["width"]), int(params["height"])
+        else:
             width, height = image_size(params.get("aspect_ratio") or "1:1")
         return width * height / 1_000_000
     if job_type == VIDEO:

@@ -164,6 +164,19 @@ async def _composite_inputs(req: GenerationRequest) -> list[dict[str, str]]:
     return resolved
 
 
+def _image_size(settings: dict[str, Any], ratio: str) -> tuple[int, int]:
+    """The output size the adapter requests and the price is estimated from: the user's own
+    ``settings.width``/``height`` when both are given, else about one megapixel at the ratio."""
+    width, height = settings.get("width"), settings.get("height")
+    if width is None and height is None:
+        return pricing.image_size(ratio)
+    if not (isinstance(width, int) and isinstance(height, int) and 64 <= width <= 4096 and 64 <= height <= 4096):
+        raise _invalid("settings.width and settings.height must both be whole numbers from 64 to 4096", "settings")
+    if width * height > pricing.MAX_IMAGE_PIXELS:
+        raise _invalid("settings.width × settings.height may be at most 4 megapixels", "settings")
+    return width, height
+
+
 async def validate(req: GenerationRequest) -> NewJob:
     spec = _spec(req)
     settings = _json_object(req.settings, MAX_SETTINGS_BYTES, "settings")
@@ -177,7 +190,9 @@ async def validate(req: GenerationRequest) -> NewJob:
 
     if req.type in (IMAGE, VIDEO, AVATAR, TTS):
         prompt = _text(req, spec)
-    if req.type == VIDEO:
+    if req.type == IMAGE:
+        params["width"], params["height"] = _image_size(settings, ratio or "1:1")
+    elif req.type == VIDEO:
         duration = req.duration_seconds or (PLACEMENTS[req.placement][1] if req.placement else spec.default_duration)
         if req.duration_seconds is None and req.placement and duration not in spec.durations:
             duration = spec.default_duration

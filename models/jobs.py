@@ -83,7 +83,7 @@ class CreativeJob(Model):
     class Meta:
         table = "creative_job"
         unique_together = (("team", "idempotency_key"),)
-        indexes = (("team", "created_at"),)
+        indexes = (("team_id", "created_at"),)
 
     @property
     def is_terminal(self) -> bool:

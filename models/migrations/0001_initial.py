@@ -1,16 +1,14 @@
+from tortoise import migrations
+from tortoise.migrations import operations as ops
 import functools
 from json import dumps, loads
-from uuid import uuid4
-
-from tortoise import fields, migrations
-from tortoise.fields.base import OnDelete
-from tortoise.indexes import Index
-from tortoise.migrations import operations as ops
-
 from models.credits import Kind
 from models.jobs import JobStatus
 from models.teams import Role, all_scopes
-
+from tortoise.fields.base import OnDelete
+from uuid import uuid4
+from tortoise import fields
+from tortoise.indexes import Index
 
 class Migration(migrations.Migration):
     initial = True
@@ -58,7 +56,7 @@ class Migration(migrations.Migration):
                 ('completed_at', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
                 ('updated_at', fields.DatetimeField(auto_now=True, auto_now_add=False)),
             ],
-            options={'table': 'creative_job', 'app': 'models', 'unique_together': (('team', 'idempotency_key'),), 'indexes': [Index(fields=['team', 'created_at'])], 'pk_attr': 'id'},
+            options={'table': 'creative_job', 'app': 'models', 'unique_together': (('team', 'idempotency_key'),), 'indexes': [Index(fields=['team_id', 'created_at'])], 'pk_attr': 'id'},
             bases=['Model'],
         ),
         ops.CreateModel(

@@ -1,0 +1,80 @@
+"""The stacks the tests run against: one on SQLite, one on PostgreSQL (when it is reachable).
+
+Both use the real Redis at CH_TEST_REDIS_URL (default the local server; the embedded Valkey when
+none answers). PostgreSQL comes from CH_TEST_POSTGRES_URL (default the local server); each run
+creates and drops its own database."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import asyncpg
+import pytest
+import redis
+
+from tests.stack import Stack, Team, backend_env
+
+POSTGRES_URL = os.environ.get("CH_TEST_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/postgres")
+REDIS_URL = os.environ.get("CH_TEST_REDIS_URL", "redis://127.0.0.1:6379")
+REDIS_DB = {"sqlite": 11, "postgres": 12}
+
+
+def _redis_for(backend: str) -> str | None:
+    url = f"{REDIS_URL.rstrip('/')}/{REDIS_DB[backend]}"
+    try:
+        client = redis.Redis.from_url(url, socket_connect_timeout=2)
+        client.flushdb()
+        client.close()
+    except redis.RedisError:
+        return None  # the service starts its embedded Valkey instead
+    return url
+
+
+async def _admin_pg(sql: str) -> None:
+    conn = await asyncpg.connect(POSTGRES_URL, timeout=5)
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()
+
+
+def _postgres_database() -> str | None:
+    name = f"ch_test_{uuid.uuid4().hex[:10]}"
+    try:
+        asyncio.run(_admin_pg(f'CREATE DATABASE "{name}"'))
+    except (OSError, asyncpg.PostgresError, TimeoutError):
+        return None
+    return name
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgres"])
+def stack(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    backend: str = request.param
+    tmp: Path = tmp_path_factory.mktemp(backend)
+    pg_name = None
+    if backend == "postgres":
+        pg_name = _postgres_database()
+        if pg_name is None:
+            pytest.skip(f"PostgreSQL is not reachable at {POSTGRES_URL}")
+        database_url = POSTGRES_URL.rsplit("/", 1)[0] + f"/{pg_name}"
+    else:
+        database_url = f"sqlite://{tmp / 'creative_hub.sqlite3'}"
+    s = Stack(env=backend_env(tmp, database_url, _redis_for(backend)), url="", log_path=tmp / "service.log")
+    s.url = f"http://127.0.0.1:{s.env['CH_PORT']}"
+    s.start()
+    try:
+        yield s
+    finally:
+        s.stop()
+        if pg_name:
+            asyncio.run(_admin_pg(f'DROP DATABASE IF EXISTS "{pg_name}" WITH (FORCE)'))
+
+
+@pytest.fixture
+def team(stack: Stack) -> Team:
+    """A fresh team with $50 of credits."""
+    return stack.create_team(5_000)

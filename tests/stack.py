@@ -1,0 +1,183 @@
+"""A running Creative Hub for the tests: ``python main.py dev`` in a subprocess (API + worker +
+simulator in one process) against a real database and a real Redis, and small clients for it."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import websockets
+
+ROOT = Path(__file__).resolve().parent.parent
+TERMINAL = {"COMPLETED", "FAILED", "CANCELED"}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class Team:
+    team_id: str
+    user_id: str
+    api_key: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.api_key}"}
+
+
+@dataclass
+class Stack:
+    env: dict[str, str]
+    url: str
+    log_path: Path
+    proc: subprocess.Popen[bytes] | None = None
+    teams: list[Team] = field(default_factory=list)
+
+    @property
+    def ws_url(self) -> str:
+        return self.url.replace("http://", "ws://") + "/graphql"
+
+    # -- process -----------------------------------------------------------------------------
+    def start(self, timeout: float = 60.0) -> None:
+        log = self.log_path.open("ab")
+        self.proc = subprocess.Popen(
+            [sys.executable, "main.py", "dev"], cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"the service exited early:\n{self.log_tail()}")
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(f"{self.url}/readyz", timeout=2).status_code == 200:
+                    return
+            time.sleep(0.2)
+        raise RuntimeError(f"the service did not become ready:\n{self.log_tail()}")
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(10)
+
+    def log_tail(self, lines: int = 60) -> str:
+        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+
+    def cli(self, *args: str) -> dict[str, Any]:
+        out = subprocess.run(
+            [sys.executable, "main.py", *args], cwd=ROOT, env=self.env, capture_output=True, text=True, timeout=60
+        )
+        if out.returncode != 0:
+            raise RuntimeError(f"main.py {' '.join(args)} failed: {out.stderr[-2000:]}")
+        result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
+        return result
+
+    def create_team(self, credits_cents: int) -> Team:
+        out = self.cli("admin", "create-team", "--name", f"team-{uuid.uuid4().hex[:8]}", "--credits-cents", str(credits_cents))
+        team = Team(out["team_id"], out["user_id"], out["api_key"])
+        self.teams.append(team)
+        return team
+
+    # -- clients -----------------------------------------------------------------------------
+    async def gql(self, team: Team | None, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
+        headers = team.headers if team else {}
+        async with httpx.AsyncClient(timeout=30) as client:
+            response = await client.post(f"{self.url}/graphql", json={"query": query, "variables": variables or {}}, headers=headers)
+        body: dict[str, Any] = response.json()
+        return body
+
+    async def data(self, team: Team, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
+        body = await self.gql(team, query, variables)
+        assert "errors" not in body, body
+        data: dict[str, Any] = body["data"]
+        return data
+
+    @contextlib.asynccontextmanager
+    async def subscription(
+        self, team: Team, query: str, variables: dict[str, Any] | None = None, *, protocol: str = "graphql-transport-ws"
+    ) -> AsyncIterator[asyncio.Queue[dict[str, Any]]]:
+        """Yields a queue of ``next`` payloads (``None`` once the server completes the operation)."""
+        queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        async with websockets.connect(self.ws_url, subprotocols=[protocol]) as ws:  # type: ignore[list-item]
+            await ws.send(json.dumps({"type": "connection_init", "payload": {"Authorization": f"Bearer {team.api_key}"}}))
+            ack = json.loads(await asyncio.wait_for(ws.recv(), 10))
+            assert ack["type"] == "connection_ack", ack
+            start = "subscribe" if protocol == "graphql-transport-ws" else "start"
+            await ws.send(json.dumps({"id": "1", "type": start, "payload": {"query": query, "variables": variables or {}}}))
+
+            async def pump() -> None:
+                async for raw in ws:
+                    msg = json.loads(raw)
+                    if msg["type"] in ("next", "data"):
+                        await queue.put(msg["payload"])
+                    elif msg["type"] == "complete":
+                        await queue.put(None)  # type: ignore[arg-type]
+                        return
+                    elif msg["type"] == "error":
+                        await queue.put({"errors": msg["payload"]})
+                    elif msg["type"] == "ping":
+                        await ws.send(json.dumps({"type": "pong"}))
+
+            task = asyncio.create_task(pump())
+            try:
+                yield queue
+            finally:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+
+
+JOB_FIELDS = """id type status provider prompt settings resultUrls costCents estimatedCostCents driveFolderId
+metadata errorMessage userId teamId version createdAt startedAt completedAt"""
+
+JOB_UPDATED = f"subscription ($id: ID!) {{ jobUpdated(id: $id) {{ {JOB_FIELDS} }} }}"
+
+
+async def follow_job(stack: Stack, team: Team, job_id: str, timeout: float = 60.0) -> list[dict[str, Any]]:
+    """Every state the jobUpdated subscription yields, until the server completes it after a terminal one."""
+    states: list[dict[str, Any]] = []
+    async with stack.subscription(team, JOB_UPDATED, {"id": job_id}) as queue:
+        async with asyncio.timeout(timeout):
+            while True:
+                payload = await queue.get()
+                if payload is None:
+                    break
+                assert "errors" not in payload, payload
+                states.append(payload["data"]["jobUpdated"])
+    assert states and states[-1]["status"] in TERMINAL, states
+    return states
+
+
+def backend_env(tmp: Path, database_url: str, redis_url: str | None) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CH_") and not k.endswith(("_API_KEY", "_BASE_URL"))}
+    port = free_port()
+    env.update(
+        CH_ENV="development",
+        CH_PORT=str(port),
+        CH_DATA_DIR=str(tmp),
+        CH_DATABASE_URL=database_url,
+        CH_SIMULATOR_TIME_SCALE="0.05",
+        CH_POLL_INTERVAL_SCALE="0.05",
+        PYTHONUNBUFFERED="1",
+    )
+    if redis_url:
+        env["CH_REDIS_URL"] = redis_url
+    return env

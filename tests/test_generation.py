@@ -1,0 +1,209 @@
+"""Every generation type through the real GraphQL endpoint, to a charged result in Drive."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.media import check_output
+from tests.stack import JOB_FIELDS, Stack, Team, follow_job
+
+PAYLOAD = f"job {{ {JOB_FIELDS} }} userErrors {{ code message field }}"
+GENERATE = {
+    "image": f"mutation ($input: GenerateImageInput!) {{ generateImage(input: $input) {{ {PAYLOAD} }} }}",
+    "video": f"mutation ($input: GenerateVideoInput!) {{ generateVideo(input: $input) {{ {PAYLOAD} }} }}",
+    "avatar": f"mutation ($input: GenerateAvatarInput!) {{ generateAvatar(input: $input) {{ {PAYLOAD} }} }}",
+    "tts": f"mutation ($input: GenerateTtsInput!) {{ generateTts(input: $input) {{ {PAYLOAD} }} }}",
+    "composite": f"mutation ($input: GenerateCompositeInput!) {{ generateComposite(input: $input) {{ {PAYLOAD} }} }}",
+}
+BALANCE = "{ creditBalance { balanceCents availableCents heldCents } }"
+LEDGER = "{ creditTransactions(first: 100) { nodes { kind amountCents jobId balanceAfterCents availableAfterCents } } }"
+CANCEL = f"mutation ($id: ID!) {{ cancelJob(id: $id) {{ {PAYLOAD} }} }}"
+
+
+async def generate(stack: Stack, team: Team, kind: str, input: dict[str, Any]) -> dict[str, Any]:
+    data = await stack.data(team, GENERATE[kind], {"input": input})
+    payload: dict[str, Any] = next(iter(data.values()))
+    return payload
+
+
+async def submit_ok(stack: Stack, team: Team, kind: str, input: dict[str, Any]) -> dict[str, Any]:
+    payload = await generate(stack, team, kind, input)
+    assert payload["userErrors"] == [], payload
+    job: dict[str, Any] = payload["job"]
+    assert job["status"] == "PENDING" and job["costCents"] == 0 and job["estimatedCostCents"] > 0
+    return job
+
+
+async def download(url: str) -> tuple[str, bytes]:
+    async with httpx.AsyncClient(timeout=30) as client:
+        response = await client.get(url)
+    assert response.status_code == 200, (url, response.status_code, response.text[:200])
+    return response.headers["content-type"], response.content
+
+
+async def ledger(stack: Stack, team: Team) -> list[dict[str, Any]]:
+    data = await stack.data(team, LEDGER)
+    rows: list[dict[str, Any]] = data["creditTransactions"]["nodes"]
+    return rows
+
+
+async def balance(stack: Stack, team: Team) -> dict[str, int]:
+    data = await stack.data(team, BALANCE)
+    result: dict[str, int] = data["creditBalance"]
+    return result
+
+
+COMPOSITE_SOURCE = {
+    "output_format": "mp4",
+    "width": 1280,
+    "height": 720,
+    "frame_rate": 25,
+    "duration": 3,
+    "elements": [
+        {"name": "Background", "type": "image", "source": ""},
+        {"name": "Title", "type": "text", "text": "Spring sale"},
+    ],
+}
+
+
+async def test_every_type_completes_with_valid_output_and_exact_charge(stack: Stack, team: Team) -> None:
+    before = await balance(stack, team)
+    assert before == {"balanceCents": 5_000, "availableCents": 5_000, "heldCents": 0}
+    image = await submit_ok(stack, team, "image", {"prompt": "a bottle of olive oil on marble", "placement": "FEED"})
+    others = await asyncio.gather(
+        submit_ok(stack, team, "video", {"prompt": "waves at dawn", "durationSeconds": 4, "aspectRatio": "9:16"}),
+        submit_ok(stack, team, "avatar", {"script": "Hello! Our spring sale starts today.", "avatarId": "Daisy-inskirt-20220818", "voiceId": "2d5b0e6cf36f460aa7fc47e3eee4ba54", "placement": "REELS"}),
+        submit_ok(stack, team, "tts", {"text": "Welcome to the spring sale.", "voiceId": "nova"}),
+    )
+    image_states = await follow_job(stack, team, image["id"])
+    composite = await submit_ok(
+        stack, team, "composite",
+        {"source": COMPOSITE_SOURCE, "inputs": [{"name": "Background", "jobId": image["id"]}]},
+    )
+    finals = [image_states[-1]]
+    for job in [*others, composite]:
+        states = await follow_job(stack, team, job["id"])
+        statuses = [s["status"] for s in states]
+        assert statuses[-1] == "COMPLETED", states[-1]
+        assert "PROCESSING" in statuses or statuses == ["COMPLETED"]
+        versions = [s["version"] for s in states]
+        assert versions == sorted(set(versions)), "states arrive in order, once each"
+        finals.append(states[-1])
+
+    expected = {"image": "image/", "video": "video/mp4", "avatar": "video/mp4", "tts": "audio/", "composite": "video/mp4"}
+    for job in finals:
+        assert job["status"] == "COMPLETED", job
+        assert 0 < job["costCents"] <= job["estimatedCostCents"], job
+        assert job["resultUrls"], job
+        assert job["driveFolderId"]
+        content_type, data = await download(job["resultUrls"][0])
+        assert content_type.startswith(expected[job["type"].lower()]), (job["type"], content_type)
+        facts = check_output(content_type, data)
+        if job["type"] == "IMAGE":
+            assert facts["width"] == facts["height"]  # FEED placement: 1:1
+        if job["type"] == "VIDEO":
+            assert facts["height"] > facts["width"]  # 9:16
+
+    total = sum(j["costCents"] for j in finals)
+    after = await balance(stack, team)
+    assert after["balanceCents"] == 5_000 - total
+    assert after["availableCents"] == after["balanceCents"] and after["heldCents"] == 0
+
+    rows = await ledger(stack, team)
+    for job in finals:
+        kinds = {r["kind"]: r["amountCents"] for r in rows if r["jobId"] == job["id"]}
+        assert kinds["HOLD"] == job["estimatedCostCents"]
+        assert kinds["CAPTURE"] == job["costCents"]
+        assert kinds.get("RELEASE", 0) == job["estimatedCostCents"] - job["costCents"]
+    assert rows[0]["balanceAfterCents"] == after["balanceCents"]
+
+
+async def test_provider_failure_ends_failed_and_free(stack: Stack, team: Team) -> None:
+    job = await submit_ok(stack, team, "image", {"prompt": "a lamp [sim:fail]"})
+    held = await balance(stack, team)
+    assert held["availableCents"] == 5_000 - job["estimatedCostCents"] and held["balanceCents"] == 5_000
+    final = (await follow_job(stack, team, job["id"]))[-1]
+    assert final["status"] == "FAILED" and final["costCents"] == 0 and final["errorMessage"]
+    assert final["resultUrls"] == []
+    assert await balance(stack, team) == {"balanceCents": 5_000, "availableCents": 5_000, "heldCents": 0}
+    kinds = sorted(r["kind"] for r in await ledger(stack, team) if r["jobId"] == job["id"])
+    assert kinds == ["HOLD", "RELEASE"]
+
+
+async def test_moderation_fails_free_with_a_readable_message(stack: Stack, team: Team) -> None:
+    job = await submit_ok(stack, team, "video", {"prompt": "something forbidden [sim:moderate]"})
+    final = (await follow_job(stack, team, job["id"]))[-1]
+    assert final["status"] == "FAILED" and final["costCents"] == 0
+    assert final["errorMessage"] and len(final["errorMessage"]) > 10
+    assert (await balance(stack, team))["availableCents"] == 5_000
+
+
+async def test_throttled_provider_is_retried_then_completes(stack: Stack, team: Team) -> None:
+    job = await submit_ok(stack, team, "tts", {"text": "Retry me please [sim:429]"})
+    final = (await follow_job(stack, team, job["id"]))[-1]
+    assert final["status"] == "COMPLETED", final
+    assert final["metadata"].get("retries") == 1
+
+
+async def test_cancel_releases_the_hold(stack: Stack, team: Team) -> None:
+    job = await submit_ok(stack, team, "video", {"prompt": "a very long render [sim:slow]", "durationSeconds": 10})
+    payload = (await stack.data(team, CANCEL, {"id": job["id"]}))["cancelJob"]
+    assert payload["userErrors"] == [] and payload["job"]["status"] == "CANCELED"
+    assert payload["job"]["costCents"] == 0
+    final = (await follow_job(stack, team, job["id"]))[-1]
+    assert final["status"] == "CANCELED"
+    assert await balance(stack, team) == {"balanceCents": 5_000, "availableCents": 5_000, "heldCents": 0}
+    again = (await stack.data(team, CANCEL, {"id": job["id"]}))["cancelJob"]
+    assert again["job"] is None and again["userErrors"][0]["code"] == "CONFLICT"
+
+
+async def test_insufficient_credits_writes_nothing(stack: Stack) -> None:
+    poor = stack.create_team(10)
+    payload = await generate(stack, poor, "video", {"prompt": "an expensive video", "durationSeconds": 10})
+    assert payload["job"] is None
+    assert payload["userErrors"][0]["code"] == "INSUFFICIENT_CREDITS"
+    assert await balance(stack, poor) == {"balanceCents": 10, "availableCents": 10, "heldCents": 0}
+    jobs = await stack.data(poor, "{ jobs { edges { node { id } } } }")
+    assert jobs["jobs"]["edges"] == []
+    assert [r["kind"] for r in await ledger(stack, poor)] == ["TOP_UP"]
+
+
+BAD_INPUTS = [
+    ("image", {"prompt": "   "}, "VALIDATION_FAILED", ["input", "prompt"]),
+    ("image", {"prompt": "x", "aspectRatio": "wide"}, "VALIDATION_FAILED", ["input", "aspectRatio"]),
+    ("image", {"prompt": "x", "provider": "RUNWAY_GEN4"}, "PROVIDER_NOT_SUPPORTED", ["input", "provider"]),
+    ("image", {"prompt": "x", "settings": [1, 2]}, "VALIDATION_FAILED", ["input", "settings"]),
+    ("image", {"prompt": "x", "driveFolderId": "00000000-0000-0000-0000-000000000000"}, "NOT_FOUND", ["input", "driveFolderId"]),
+    ("video", {"prompt": "x", "durationSeconds": 30}, "VALIDATION_FAILED", ["input", "durationSeconds"]),
+    ("video", {"prompt": "x", "aspectRatio": "1:1"}, "VALIDATION_FAILED", ["input", "aspectRatio"]),
+    ("video", {"prompt": "x", "imageFileId": "not-a-file"}, "NOT_FOUND", ["input", "imageFileId"]),
+    ("video", {"prompt": "x" * 1001}, "VALIDATION_FAILED", ["input", "prompt"]),
+    ("avatar", {"script": "hi", "avatarId": "", "voiceId": "v"}, "VALIDATION_FAILED", ["input", "avatarId"]),
+    ("avatar", {"script": "hi", "avatarId": "a", "voiceId": "v", "aspectRatio": "21:9"}, "VALIDATION_FAILED", ["input", "aspectRatio"]),
+    ("tts", {"text": "x" * 4097}, "VALIDATION_FAILED", ["input", "text"]),
+    ("tts", {"text": "hi", "provider": "FLUX_2_PRO"}, "PROVIDER_NOT_SUPPORTED", ["input", "provider"]),
+    ("composite", {}, "VALIDATION_FAILED", ["input", "templateId"]),
+    ("composite", {"templateId": "t", "source": COMPOSITE_SOURCE}, "VALIDATION_FAILED", ["input", "templateId"]),
+    ("composite", {"source": {"elements": []}}, "VALIDATION_FAILED", ["input", "source"]),
+    ("composite", {"templateId": "t", "inputs": [{"name": "Clip", "jobId": "00000000-0000-0000-0000-000000000000"}]}, "NOT_FOUND", ["input", "inputs", "0", "jobId"]),
+]
+
+
+@pytest.mark.parametrize(("kind", "input", "code", "field"), BAD_INPUTS)
+async def test_bad_input_is_a_user_error_and_charges_nothing(
+    stack: Stack, team: Team, kind: str, input: dict[str, Any], code: str, field: list[str]
+) -> None:
+    payload = await generate(stack, team, kind, input)
+    assert payload["job"] is None
+    assert [(e["code"], e["field"]) for e in payload["userErrors"]] == [(code, field)], payload
+    assert payload["userErrors"][0]["message"]
+    assert await balance(stack, team) == {"balanceCents": 5_000, "availableCents": 5_000, "heldCents": 0}
+
+
+async def test_providers_without_an_adapter_are_not_supported_yet(stack: Stack, team: Team) -> None:
+    payload = await generate(stack, team, "video", {"prompt": "physics", "provider": "KLING_2_6"})
+    assert payload["job"] is None and payload["userErrors"][0]["code"] == "PROVIDER_NOT_SUPPORTED"
