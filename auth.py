@@ -49,7 +49,9 @@ async def authenticate(credential: str | None, secret: str) -> Principal | None:
         role = membership.role if membership else Role.MEMBER
         return Principal(key.team_id, key.user_id, role, frozenset(key.scopes), key.id)  # type: ignore[attr-defined]
     try:
-        claims = jwt.decode(credential, secret, algorithms=[JWT_ALGORITHM], options={"require": ["sub", "team", "exp"]})
+        claims = jwt.decode(
+            credential, secret, algorithms=[JWT_ALGORITHM], options={"require": ["sub", "team", "exp"]}
+        )
         team_id, user_id = uuid.UUID(claims["team"]), uuid.UUID(claims["sub"])
     except (jwt.PyJWTError, ValueError, TypeError):
         return None
@@ -59,9 +61,13 @@ async def authenticate(credential: str | None, secret: str) -> Principal | None:
     return Principal(team_id, user_id, membership.role, frozenset({"read", "generate", "billing"}))
 
 
-def issue_jwt(user_id: uuid.UUID, team_id: uuid.UUID, secret: str, ttl: timedelta = timedelta(hours=12)) -> str:
+def issue_jwt(
+    user_id: uuid.UUID, team_id: uuid.UUID, secret: str, ttl: timedelta = timedelta(hours=12)
+) -> str:
     exp = datetime.now(UTC) + ttl
-    return jwt.encode({"sub": str(user_id), "team": str(team_id), "exp": exp}, secret, algorithm=JWT_ALGORITHM)
+    return jwt.encode(
+        {"sub": str(user_id), "team": str(team_id), "exp": exp}, secret, algorithm=JWT_ALGORITHM
+    )
 
 
 # -- signed download URLs ----------------------------------------------------------------------

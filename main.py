@@ -82,7 +82,9 @@ def create_app(settings: Settings, services: Services | None = None) -> Starlett
         from providers.registry import SIMULATOR_API_KEY
         from providers.simulator import create_simulator_app
 
-        routes.append(Mount("/simulator", app=create_simulator_app(SIMULATOR_API_KEY, settings.simulator_time_scale)))
+        routes.append(
+            Mount("/simulator", app=create_simulator_app(SIMULATOR_API_KEY, settings.simulator_time_scale))
+        )
     return Starlette(routes=routes, lifespan=lifespan)
 
 
@@ -126,7 +128,9 @@ async def cmd_dev(settings: Settings) -> None:
         async with open_services(settings) as services:
             team_id, api_key = await _ensure_demo_team(settings)
             app = create_app(settings, services)
-            server = uvicorn.Server(uvicorn.Config(app, host=settings.host, port=settings.port, log_level="info"))
+            server = uvicorn.Server(
+                uvicorn.Config(app, host=settings.host, port=settings.port, log_level="info")
+            )
             arq_worker = worker(settings, services)
             worker_task = asyncio.create_task(arq_worker.async_run())
             url = settings.public_url
@@ -159,7 +163,9 @@ async def cmd_serve(settings: Settings) -> None:
     if settings.env == "development":
         await db.migrate(settings)
     app = create_app(settings)
-    await uvicorn.Server(uvicorn.Config(app, host=settings.host, port=settings.port, log_level="info")).serve()
+    await uvicorn.Server(
+        uvicorn.Config(app, host=settings.host, port=settings.port, log_level="info")
+    ).serve()
 
 
 async def cmd_worker(settings: Settings) -> None:
@@ -181,7 +187,9 @@ async def cmd_admin(settings: Settings, args: argparse.Namespace) -> None:
             if args.credits_cents:
                 team = await credits.top_up(team.id, args.credits_cents, "initial credits")
             out = {
-                "team_id": str(team.id), "user_id": str(created.user.id), "api_key": created.api_key,
+                "team_id": str(team.id),
+                "user_id": str(created.user.id),
+                "api_key": created.api_key,
                 "balance_cents": team.balance_cents,
             }
         else:
@@ -189,7 +197,11 @@ async def cmd_admin(settings: Settings, args: argparse.Namespace) -> None:
                 team = await credits.top_up(args.team, args.cents, "top-up by an operator")
             except (DomainError, ValueError) as exc:
                 raise SystemExit(f"error: {getattr(exc, 'message', exc)}") from None
-            out = {"team_id": str(team.id), "balance_cents": team.balance_cents, "available_cents": team.available_cents}
+            out = {
+                "team_id": str(team.id),
+                "balance_cents": team.balance_cents,
+                "available_cents": team.available_cents,
+            }
         print(json.dumps(out))
     finally:
         await db.close()
@@ -203,7 +215,9 @@ def parser() -> argparse.ArgumentParser:
     sub.add_parser("worker", help="one arq worker")
     sub.add_parser("migrate", help="apply database migrations")
     sub.add_parser("export-schema", help="print the GraphQL SDL")
-    admin = sub.add_parser("admin", help="operator commands").add_subparsers(dest="admin_command", required=True)
+    admin = sub.add_parser("admin", help="operator commands").add_subparsers(
+        dest="admin_command", required=True
+    )
     ct = admin.add_parser("create-team", help="a team with an owner and an API key (printed once)")
     ct.add_argument("--name", required=True)
     ct.add_argument("--credits-cents", type=int, default=0)

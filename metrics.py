@@ -7,7 +7,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 JOBS_SUBMITTED = Counter("creative_hub_jobs_submitted_total", "Jobs accepted", ["type", "provider"])
-JOBS_FINISHED = Counter("creative_hub_jobs_finished_total", "Jobs that reached a terminal status", ["type", "status"])
+JOBS_FINISHED = Counter(
+    "creative_hub_jobs_finished_total", "Jobs that reached a terminal status", ["type", "status"]
+)
 
 
 async def metrics_endpoint(request: Request) -> Response:

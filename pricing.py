@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from providers.catalog import AVATAR, COMPOSITE, IMAGE, TTS, VIDEO
+from providers.params import size_for_ratio
 
 DEFAULT_PRICES_FILE = Path(__file__).with_name("prices.toml")
 AVATAR_CHARS_PER_SECOND = 12  # a generous speaking rate, so the hold covers the real render
@@ -56,7 +57,11 @@ def price(provider: str, job_type: str, units: float, *, text_only: bool = False
     """Whole cents for ``units`` of the provider's unit, rounded up, margin included."""
     table = price_table()
     p = table.get(provider, job_type)
-    rate = p.text_only_cents_per_unit if text_only and p.text_only_cents_per_unit is not None else p.cents_per_unit
+    rate = (
+        p.text_only_cents_per_unit
+        if text_only and p.text_only_cents_per_unit is not None
+        else p.cents_per_unit
+    )
     if p.first_unit_cents is not None:
         raw = p.first_unit_cents + rate * max(0.0, units - 1)
     else:
@@ -66,11 +71,10 @@ def price(provider: str, job_type: str, units: float, *, text_only: bool = False
     return max(p.min_cents, cents)
 
 
-def image_size(aspect_ratio: str, megapixels: float = 1.0, multiple: int = 16) -> tuple[int, int]:
-    """Width and height of about ``megapixels`` at the ratio, in multiples of ``multiple``."""
-    w, h = (int(x) for x in aspect_ratio.split(":"))
-    scale = math.sqrt(megapixels * 1_000_000 / (w * h))
-    return (max(multiple, round(w * scale / multiple) * multiple), max(multiple, round(h * scale / multiple) * multiple))
+def image_size(aspect_ratio: str) -> tuple[int, int]:
+    """The default output size at a ratio (about one megapixel), as the image adapters request it."""
+    width, height = (int(x) for x in aspect_ratio.split(":"))
+    return size_for_ratio(width, height)
 
 
 def composite_credits(width: int, height: int, frame_rate: float, duration: float, *, is_video: bool) -> int:

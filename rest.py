@@ -29,10 +29,28 @@ STATUS_FOR = {
 POLL_HINT_SECONDS = {"image": 5, "tts": 5, "video": 10, "avatar": 15, "composite": 10}
 GENERATE_FIELDS = {
     "image": {"prompt": "text", "aspect_ratio": None, "placement": None},
-    "video": {"prompt": "text", "aspect_ratio": None, "placement": None, "duration_seconds": None, "image_file_id": None},
-    "avatar": {"script": "text", "avatar_id": None, "voice_id": None, "aspect_ratio": None, "placement": None},
+    "video": {
+        "prompt": "text",
+        "aspect_ratio": None,
+        "placement": None,
+        "duration_seconds": None,
+        "image_file_id": None,
+    },
+    "avatar": {
+        "script": "text",
+        "avatar_id": None,
+        "voice_id": None,
+        "aspect_ratio": None,
+        "placement": None,
+    },
     "tts": {"text": "text", "voice_id": None},
-    "composite": {"prompt": "text", "template_id": None, "source": None, "modifications": None, "inputs": None},
+    "composite": {
+        "prompt": "text",
+        "template_id": None,
+        "source": None,
+        "modifications": None,
+        "inputs": None,
+    },
 }
 
 
@@ -50,7 +68,9 @@ def domain_error(exc: DomainError) -> JSONResponse:
 
 
 async def _principal(request: Request) -> Principal | None:
-    return await authenticate(bearer(request.headers.get("authorization")), services_of(request).settings.secret)
+    return await authenticate(
+        bearer(request.headers.get("authorization")), services_of(request).settings.secret
+    )
 
 
 def _unauthenticated() -> JSONResponse:
@@ -93,15 +113,21 @@ async def get_file(request: Request) -> Response:
         return error(404, "NOT_FOUND", "file not found")
     data = await services.storage.get(file.storage_key)
     return Response(
-        data, media_type=file.content_type,
-        headers={"Content-Disposition": f'inline; filename="{file.name}"', "Cache-Control": "private, max-age=300"},
+        data,
+        media_type=file.content_type,
+        headers={
+            "Content-Disposition": f'inline; filename="{file.name}"',
+            "Cache-Control": "private, max-age=300",
+        },
     )
 
 
 async def rest_generate(request: Request) -> JSONResponse:
     job_type = request.path_params["type"]
     if job_type not in GENERATE_FIELDS:
-        return error(404, "NOT_FOUND", f"unknown generation type {job_type!r}; one of {', '.join(GENERATE_FIELDS)}")
+        return error(
+            404, "NOT_FOUND", f"unknown generation type {job_type!r}; one of {', '.join(GENERATE_FIELDS)}"
+        )
     principal = await _principal(request)
     if principal is None:
         return _unauthenticated()
@@ -120,7 +146,8 @@ async def rest_generate(request: Request) -> JSONResponse:
     if "inputs" in fields:
         fields["inputs"] = [
             {"name": i.get("name"), "jobId": i.get("job_id"), "fileId": i.get("file_id")}
-            for i in fields["inputs"] or [] if isinstance(i, dict)
+            for i in fields["inputs"] or []
+            if isinstance(i, dict)
         ]
     provider = body.get("provider")
     if provider is not None and (not isinstance(provider, str) or provider.lower() not in CATALOG):
@@ -129,8 +156,11 @@ async def rest_generate(request: Request) -> JSONResponse:
     try:
         new = await generation.validate(
             GenerationRequest(
-                type=job_type, team_id=principal.team_id, user_id=principal.user_id,
-                provider=provider.lower() if provider else None, drive_folder_id=body.get("drive_folder_id"),
+                type=job_type,
+                team_id=principal.team_id,
+                user_id=principal.user_id,
+                provider=provider.lower() if provider else None,
+                drive_folder_id=body.get("drive_folder_id"),
                 settings=body.get("settings"),
                 idempotency_key=request.headers.get("idempotency-key") or body.get("idempotency_key"),
                 **fields,
@@ -154,7 +184,9 @@ async def rest_job(request: Request) -> JSONResponse:
     settings = services_of(request).settings
     body = job.snapshot()
     body["result_urls"] = signed_result_urls(
-        body["result_urls"], base_url=settings.public_url, secret=settings.secret,
+        body["result_urls"],
+        base_url=settings.public_url,
+        secret=settings.secret,
         ttl_seconds=settings.download_url_ttl_seconds,
     )
     headers = {} if job.is_terminal else {"Retry-After": str(POLL_HINT_SECONDS[job.type])}

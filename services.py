@@ -48,8 +48,12 @@ async def open_services(settings: Settings, *, with_db: bool = True) -> AsyncIte
     http = http_client()
     try:
         yield Services(
-            settings=settings, redis=redis, bus=bus, queue=queue,
-            storage=LocalStorage(settings.data_dir / "drive"), http=http,
+            settings=settings,
+            redis=redis,
+            bus=bus,
+            queue=queue,
+            storage=LocalStorage(settings.data_dir / "drive"),
+            http=http,
         )
     finally:
         await bus.close()

@@ -17,7 +17,11 @@ PROVIDER_FAMILIES: dict[str, tuple[tuple[str, ...], str, str]] = {
     "ark": (("ARK_API_KEY",), "ARK_BASE_URL", "https://ark.ap-southeast.bytepluses.com/api/v3"),
     "luma": (("LUMA_API_KEY",), "LUMA_BASE_URL", "https://agents.lumalabs.ai/v1"),
     "runway": (("RUNWAY_API_KEY",), "RUNWAY_BASE_URL", "https://api.dev.runwayml.com/v1"),
-    "kling": (("KLING_ACCESS_KEY", "KLING_SECRET_KEY"), "KLING_BASE_URL", "https://api-singapore.klingai.com/v1"),
+    "kling": (
+        ("KLING_ACCESS_KEY", "KLING_SECRET_KEY"),
+        "KLING_BASE_URL",
+        "https://api-singapore.klingai.com/v1",
+    ),
     "gemini": (("GEMINI_API_KEY",), "GEMINI_BASE_URL", "https://generativelanguage.googleapis.com/v1beta"),
     "heygen": (("HEYGEN_API_KEY",), "HEYGEN_BASE_URL", "https://api.heygen.com"),
     "elevenlabs": (("ELEVENLABS_API_KEY",), "ELEVENLABS_BASE_URL", "https://api.elevenlabs.io"),
@@ -47,7 +51,9 @@ class Settings(BaseSettings):
     public_base_url: str | None = Field(default=None, validation_alias=AliasChoices("CH_PUBLIC_URL"))
 
     # Provider keys and base URLs: read by their own names (no CH_ prefix), as providers.md lists them.
-    provider_env: dict[str, str] = Field(default_factory=dict, validation_alias=AliasChoices("CH_PROVIDER_ENV"))
+    provider_env: dict[str, str] = Field(
+        default_factory=dict, validation_alias=AliasChoices("CH_PROVIDER_ENV")
+    )
 
     @cached_property
     def database(self) -> str:
@@ -105,4 +111,10 @@ def provider_credentials(family: str, environ: dict[str, str]) -> tuple[str | No
 def load_settings() -> Settings:
     import os
 
-    return Settings(provider_env={k: v for k, v in os.environ.items() if k.endswith(("_API_KEY", "_BASE_URL", "_ACCESS_KEY", "_SECRET_KEY")) and not k.startswith("CH_")})
+    return Settings(
+        provider_env={
+            k: v
+            for k, v in os.environ.items()
+            if k.endswith(("_API_KEY", "_BASE_URL", "_ACCESS_KEY", "_SECRET_KEY")) and not k.startswith("CH_")
+        }
+    )

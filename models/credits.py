@@ -89,12 +89,19 @@ async def _apply(
 
 async def top_up(team_id: uuid.UUID | str, cents: int, description: str | None = None) -> Team:
     if cents <= 0:
-        raise DomainError(ErrorCode.VALIDATION_FAILED, "a top-up must be a positive number of cents", ["cents"])
+        raise DomainError(
+            ErrorCode.VALIDATION_FAILED, "a top-up must be a positive number of cents", ["cents"]
+        )
     async with in_transaction() as conn:
         if not await Team.filter(id=team_id).using_db(conn).exists():
             raise DomainError(ErrorCode.NOT_FOUND, "team not found", ["team"])
         await _apply(
-            conn, team_id, kind=Kind.TOP_UP, amount=cents, balance_delta=cents, available_delta=cents,
+            conn,
+            team_id,
+            kind=Kind.TOP_UP,
+            amount=cents,
+            balance_delta=cents,
+            available_delta=cents,
             description=description or "top-up",
         )
         return await Team.get(id=team_id).using_db(conn)
@@ -103,8 +110,15 @@ async def top_up(team_id: uuid.UUID | str, cents: int, description: str | None =
 async def hold(conn: BaseDBAsyncClient, team_id: uuid.UUID | str, job_id: uuid.UUID, cents: int) -> None:
     """Reserve ``cents`` of the team's available credits for a job, in the caller's transaction."""
     row = await _apply(
-        conn, team_id, kind=Kind.HOLD, amount=cents, balance_delta=0, available_delta=-cents, job_id=job_id,
-        description="hold for job", guard_available=True,
+        conn,
+        team_id,
+        kind=Kind.HOLD,
+        amount=cents,
+        balance_delta=0,
+        available_delta=-cents,
+        job_id=job_id,
+        description="hold for job",
+        guard_available=True,
     )
     if row is None:
         raise DomainError(
@@ -124,20 +138,40 @@ async def settle(
     captured = min(cost, held)
     if captured:
         await _apply(
-            conn, team_id, kind=Kind.CAPTURE, amount=captured, balance_delta=-captured, available_delta=0,
-            job_id=job_id, description="charge for completed job",
+            conn,
+            team_id,
+            kind=Kind.CAPTURE,
+            amount=captured,
+            balance_delta=-captured,
+            available_delta=0,
+            job_id=job_id,
+            description="charge for completed job",
         )
     if held - captured:
         await _apply(
-            conn, team_id, kind=Kind.RELEASE, amount=held - captured, balance_delta=0,
-            available_delta=held - captured, job_id=job_id, description="unused part of the hold",
+            conn,
+            team_id,
+            kind=Kind.RELEASE,
+            amount=held - captured,
+            balance_delta=0,
+            available_delta=held - captured,
+            job_id=job_id,
+            description="unused part of the hold",
         )
     return captured
 
 
-async def release(conn: BaseDBAsyncClient, team_id: uuid.UUID | str, job_id: uuid.UUID, held: int, why: str) -> None:
+async def release(
+    conn: BaseDBAsyncClient, team_id: uuid.UUID | str, job_id: uuid.UUID, held: int, why: str
+) -> None:
     if held:
         await _apply(
-            conn, team_id, kind=Kind.RELEASE, amount=held, balance_delta=0, available_delta=held, job_id=job_id,
+            conn,
+            team_id,
+            kind=Kind.RELEASE,
+            amount=held,
+            balance_delta=0,
+            available_delta=held,
+            job_id=job_id,
             description=why,
         )

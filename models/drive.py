@@ -43,7 +43,9 @@ class DriveFolder(Model):
 class DriveFile(Model):
     id = fields.UUIDField(primary_key=True, default=uuid.uuid4)
     team: fields.ForeignKeyRelation[Team] = fields.ForeignKeyField("models.Team", related_name="files")
-    folder: fields.ForeignKeyRelation[DriveFolder] = fields.ForeignKeyField("models.DriveFolder", related_name="files")
+    folder: fields.ForeignKeyRelation[DriveFolder] = fields.ForeignKeyField(
+        "models.DriveFolder", related_name="files"
+    )
     job_id = fields.UUIDField(null=True)
     name = fields.CharField(max_length=255)
     content_type = fields.CharField(max_length=100)
@@ -62,7 +64,9 @@ async def default_folder(team_id: uuid.UUID | str) -> DriveFolder:
     if folder:
         return folder
     try:
-        return await DriveFolder.create(team_id=team_id, name=DEFAULT_FOLDER_NAME, is_default=True, default_of=team_id)
+        return await DriveFolder.create(
+            team_id=team_id, name=DEFAULT_FOLDER_NAME, is_default=True, default_of=team_id
+        )
     except IntegrityError:  # created concurrently
         return await DriveFolder.get(default_of=team_id)
 
@@ -98,8 +102,13 @@ async def store_output(
     await storage.put(key, data, content_type)
     try:
         return await DriveFile.create(
-            team_id=team_id, folder_id=folder_id, job_id=job_id, name=name, content_type=content_type,
-            size_bytes=len(data), storage_key=key,
+            team_id=team_id,
+            folder_id=folder_id,
+            job_id=job_id,
+            name=name,
+            content_type=content_type,
+            size_bytes=len(data),
+            storage_key=key,
         )
     except IntegrityError:
         return await DriveFile.get(job_id=job_id, name=name)

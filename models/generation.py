@@ -102,7 +102,9 @@ def _text(req: GenerationRequest, spec: ProviderSpec) -> str:
     if not text:
         raise _invalid(f"{name} must not be empty", name)
     if len(text) > spec.max_text_chars:
-        raise _invalid(f"{name} is {len(text)} characters; {spec.provider} accepts at most {spec.max_text_chars}", name)
+        raise _invalid(
+            f"{name} is {len(text)} characters; {spec.provider} accepts at most {spec.max_text_chars}", name
+        )
     return text
 
 
@@ -150,9 +152,13 @@ async def _composite_inputs(req: GenerationRequest) -> list[dict[str, str]]:
         if not name:
             raise _invalid("every input needs the name of the element it fills", "inputs", str(i), "name")
         if item.get("jobId"):
-            job = await CreativeJob.get_or_none(id=_uuid(item["jobId"], "inputs", str(i), "jobId"), team_id=req.team_id)
+            job = await CreativeJob.get_or_none(
+                id=_uuid(item["jobId"], "inputs", str(i), "jobId"), team_id=req.team_id
+            )
             if job is None:
-                raise DomainError(ErrorCode.NOT_FOUND, "jobId not found", ["input", "inputs", str(i), "jobId"])
+                raise DomainError(
+                    ErrorCode.NOT_FOUND, "jobId not found", ["input", "inputs", str(i), "jobId"]
+                )
             if job.status != JobStatus.COMPLETED or not job.result_urls:
                 raise _invalid("an input job must be completed first", "inputs", str(i), "jobId")
             file_id = job.result_urls[0].rsplit("/", 1)[-1]
@@ -170,8 +176,12 @@ def _image_size(settings: dict[str, Any], ratio: str) -> tuple[int, int]:
     width, height = settings.get("width"), settings.get("height")
     if width is None and height is None:
         return pricing.image_size(ratio)
-    if not (isinstance(width, int) and isinstance(height, int) and 64 <= width <= 4096 and 64 <= height <= 4096):
-        raise _invalid("settings.width and settings.height must both be whole numbers from 64 to 4096", "settings")
+    if not (
+        isinstance(width, int) and isinstance(height, int) and 64 <= width <= 4096 and 64 <= height <= 4096
+    ):
+        raise _invalid(
+            "settings.width and settings.height must both be whole numbers from 64 to 4096", "settings"
+        )
     if width * height > pricing.MAX_IMAGE_PIXELS:
         raise _invalid("settings.width × settings.height may be at most 4 megapixels", "settings")
     return width, height
@@ -193,7 +203,9 @@ async def validate(req: GenerationRequest) -> NewJob:
     if req.type == IMAGE:
         params["width"], params["height"] = _image_size(settings, ratio or "1:1")
     elif req.type == VIDEO:
-        duration = req.duration_seconds or (PLACEMENTS[req.placement][1] if req.placement else spec.default_duration)
+        duration = req.duration_seconds or (
+            PLACEMENTS[req.placement][1] if req.placement else spec.default_duration
+        )
         if req.duration_seconds is None and req.placement and duration not in spec.durations:
             duration = spec.default_duration
         if duration not in spec.durations:
@@ -227,7 +239,9 @@ async def validate(req: GenerationRequest) -> NewJob:
         else:
             source = _json_object(req.source, MAX_SOURCE_BYTES, "source")
             if not isinstance(source.get("elements"), list) or not source["elements"]:
-                raise _invalid("source needs a non-empty elements array (a Creatomate RenderScript)", "source")
+                raise _invalid(
+                    "source needs a non-empty elements array (a Creatomate RenderScript)", "source"
+                )
             params["source"] = source
         params["modifications"] = _json_object(req.modifications, MAX_SOURCE_BYTES, "modifications")
         params["inputs"] = await _composite_inputs(req)

@@ -146,7 +146,8 @@ class NewJob:
     def request_hash(self) -> str:
         body = json.dumps(
             [self.type, self.provider, self.prompt, self.settings, str(self.drive_folder_id)],
-            sort_keys=True, default=str,
+            sort_keys=True,
+            default=str,
         )
         return hashlib.sha256(body.encode()).hexdigest()
 
@@ -161,7 +162,9 @@ async def _existing_for_key(new: NewJob) -> CreativeJob | None:
     job = await CreativeJob.get_or_none(team_id=new.team_id, idempotency_key=new.idempotency_key)
     if job and job.request_hash != new.request_hash():
         raise DomainError(
-            ErrorCode.CONFLICT, "this idempotency key was already used with a different input", ["idempotencyKey"]
+            ErrorCode.CONFLICT,
+            "this idempotency key was already used with a different input",
+            ["idempotencyKey"],
         )
     return job
 
@@ -220,8 +223,10 @@ async def _transition(
     """Compare-and-set on (id, status, version). True when this caller won."""
     if job.status not in from_:
         return False
-    changed = await CreativeJob.filter(id=job.id, status=job.status, version=job.version).using_db(conn).update(
-        status=to, version=F("version") + 1, **changes
+    changed = (
+        await CreativeJob.filter(id=job.id, status=job.status, version=job.version)
+        .using_db(conn)
+        .update(status=to, version=F("version") + 1, **changes)
     )
     if not changed:
         return False
@@ -240,7 +245,11 @@ async def start(job_id: str, *, events: Events) -> CreativeJob | None:
         return job
     async with in_transaction() as conn:
         won = await _transition(
-            job, JobStatus.PROCESSING, from_=(JobStatus.PENDING,), conn=conn, started_at=now(),
+            job,
+            JobStatus.PROCESSING,
+            from_=(JobStatus.PENDING,),
+            conn=conn,
+            started_at=now(),
             attempts=F("attempts") + 1,
         )
     if not won:
@@ -270,8 +279,14 @@ async def complete(
             # Never silently lost: the overrun is recorded on the job for billing to follow up.
             meta["uncaptured_overrun_cents"] = cost_cents - captured
         won = await _transition(
-            job, JobStatus.COMPLETED, from_=(JobStatus.PROCESSING,), conn=conn, result_urls=result_urls,
-            cost_cents=captured, completed_at=now(), metadata=meta,
+            job,
+            JobStatus.COMPLETED,
+            from_=(JobStatus.PROCESSING,),
+            conn=conn,
+            result_urls=result_urls,
+            cost_cents=captured,
+            completed_at=now(),
+            metadata=meta,
         )
         if won:
             await credits.settle(conn, job.team_id, job.id, job.estimated_cost_cents, cost_cents)
@@ -293,7 +308,9 @@ async def _end_free(job: CreativeJob, to: JobStatus, message: str | None, *, eve
             job, to, from_=OPEN, conn=conn, error_message=message, cost_cents=0, completed_at=now()
         )
         if won:
-            await credits.release(conn, job.team_id, job.id, job.estimated_cost_cents, f"job {to.value}: nothing charged")
+            await credits.release(
+                conn, job.team_id, job.id, job.estimated_cost_cents, f"job {to.value}: nothing charged"
+            )
     if won:
         metrics.JOBS_FINISHED.labels(job.type, job.status.value).inc()
         await events.job_changed(job)

@@ -52,7 +52,9 @@ def endpoint(provider: str, settings: Settings) -> Endpoint:
     if settings.env == "production":
         raise NotConfiguredError(f"{provider} is not configured: set its API key")
     return Endpoint(
-        base_url=simulator_root(settings) + SIMULATOR_BASE_PATHS[family], api_key=SIMULATOR_API_KEY, simulated=True
+        base_url=simulator_root(settings) + SIMULATOR_BASE_PATHS[family],
+        api_key=SIMULATOR_API_KEY,
+        simulated=True,
     )
 
 

@@ -40,7 +40,9 @@ def _tx(row: TxRow) -> CreditTransaction:
     )
 
 
-async def credit_transactions(info: Info, first: int | None = 20, after: str | None = None) -> CreditTransactionConnection:
+async def credit_transactions(
+    info: Info, first: int | None = 20, after: str | None = None
+) -> CreditTransactionConnection:
     principal = info.context.require("billing")
     try:
         size = page_size(20 if first is None else first)
@@ -51,7 +53,10 @@ async def credit_transactions(info: Info, first: int | None = 20, after: str | N
     if cursor is not None:
         query = query.filter(cursor)
     rows = await query.order_by("-created_at", "-id").limit(size + 1)
-    edges = [CreditTransactionEdge(cursor=encode_cursor(r.created_at, r.id), node=_tx(r)) for r in rows[:size]]
+    edges = [
+        CreditTransactionEdge(cursor=encode_cursor(r.created_at, r.id), node=_tx(r)) for r in rows[:size]
+    ]
     return CreditTransactionConnection(
-        edges=edges, page_info=PageInfo(has_next_page=len(rows) > size, end_cursor=edges[-1].cursor if edges else None)
+        edges=edges,
+        page_info=PageInfo(has_next_page=len(rows) > size, end_cursor=edges[-1].cursor if edges else None),
     )

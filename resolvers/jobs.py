@@ -38,7 +38,10 @@ def job_type(info: Info, row: JobRow) -> CreativeJob:
 
 
 def user_error(exc: DomainError) -> GeneratePayload:
-    return GeneratePayload(job=None, user_errors=[UserError(code=ErrorCode(exc.code.value), message=exc.message, field=exc.field)])
+    return GeneratePayload(
+        job=None,
+        user_errors=[UserError(code=ErrorCode(exc.code.value), message=exc.message, field=exc.field)],
+    )
 
 
 def _opt(value: Any) -> str | None:
@@ -72,22 +75,38 @@ async def _generate(info: Info, job_type_name: str, data: Any, **fields: Any) ->
 
 async def generate_image(info: Info, input: GenerateImageInput) -> GeneratePayload:
     return await _generate(
-        info, "image", input, text=input.prompt, aspect_ratio=input.aspect_ratio, placement=_enum_value(input.placement)
+        info,
+        "image",
+        input,
+        text=input.prompt,
+        aspect_ratio=input.aspect_ratio,
+        placement=_enum_value(input.placement),
     )
 
 
 async def generate_video(info: Info, input: GenerateVideoInput) -> GeneratePayload:
     return await _generate(
-        info, "video", input, text=input.prompt, aspect_ratio=input.aspect_ratio,
-        placement=_enum_value(input.placement), duration_seconds=input.duration_seconds,
+        info,
+        "video",
+        input,
+        text=input.prompt,
+        aspect_ratio=input.aspect_ratio,
+        placement=_enum_value(input.placement),
+        duration_seconds=input.duration_seconds,
         image_file_id=_opt(input.image_file_id),
     )
 
 
 async def generate_avatar(info: Info, input: GenerateAvatarInput) -> GeneratePayload:
     return await _generate(
-        info, "avatar", input, text=input.script, avatar_id=input.avatar_id, voice_id=input.voice_id,
-        aspect_ratio=input.aspect_ratio, placement=_enum_value(input.placement),
+        info,
+        "avatar",
+        input,
+        text=input.script,
+        avatar_id=input.avatar_id,
+        voice_id=input.voice_id,
+        aspect_ratio=input.aspect_ratio,
+        placement=_enum_value(input.placement),
     )
 
 
@@ -96,10 +115,18 @@ async def generate_tts(info: Info, input: GenerateTtsInput) -> GeneratePayload:
 
 
 async def generate_composite(info: Info, input: GenerateCompositeInput) -> GeneratePayload:
-    inputs = [{"name": i.name, "jobId": _opt(i.job_id), "fileId": _opt(i.file_id)} for i in input.inputs or []]
+    inputs = [
+        {"name": i.name, "jobId": _opt(i.job_id), "fileId": _opt(i.file_id)} for i in input.inputs or []
+    ]
     return await _generate(
-        info, "composite", input, text=input.prompt, template_id=input.template_id, source=input.source,
-        modifications=input.modifications, inputs=inputs,
+        info,
+        "composite",
+        input,
+        text=input.prompt,
+        template_id=input.template_id,
+        source=input.source,
+        modifications=input.modifications,
+        inputs=inputs,
     )
 
 
@@ -120,7 +147,9 @@ async def job(info: Info, id: strawberry.ID) -> CreativeJob | None:
     return job_type(info, row) if row else None
 
 
-async def jobs(info: Info, first: int | None = 20, after: str | None = None, filter: JobFilter | None = None) -> CreativeJobConnection:
+async def jobs(
+    info: Info, first: int | None = 20, after: str | None = None, filter: JobFilter | None = None
+) -> CreativeJobConnection:
     principal = info.context.require("read")
     try:
         size = page_size(20 if first is None else first)
@@ -138,7 +167,10 @@ async def jobs(info: Info, first: int | None = 20, after: str | None = None, fil
         if filter.provider:
             query = query.filter(provider=filter.provider.value)
     rows = await query.order_by("-created_at", "-id").limit(size + 1)
-    edges = [CreativeJobEdge(cursor=encode_cursor(r.created_at, r.id), node=job_type(info, r)) for r in rows[:size]]
+    edges = [
+        CreativeJobEdge(cursor=encode_cursor(r.created_at, r.id), node=job_type(info, r)) for r in rows[:size]
+    ]
     return CreativeJobConnection(
-        edges=edges, page_info=PageInfo(has_next_page=len(rows) > size, end_cursor=edges[-1].cursor if edges else None)
+        edges=edges,
+        page_info=PageInfo(has_next_page=len(rows) > size, end_cursor=edges[-1].cursor if edges else None),
     )

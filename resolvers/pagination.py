@@ -25,7 +25,9 @@ def after_filter(cursor: str | None) -> Q | None:
         created, row_id = base64.urlsafe_b64decode(cursor.encode()).decode().split("|")
         at, rid = datetime.fromisoformat(created), uuid.UUID(row_id)
     except ValueError:
-        raise DomainError(ErrorCode.VALIDATION_FAILED, "after is not a cursor this API issued", ["after"]) from None
+        raise DomainError(
+            ErrorCode.VALIDATION_FAILED, "after is not a cursor this API issued", ["after"]
+        ) from None
     return Q(created_at__lt=at) | Q(created_at=at, id__lt=rid)
 
 

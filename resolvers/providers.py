@@ -53,7 +53,9 @@ async def estimate_cost(info: Info, input: EstimateCostInput) -> CostEstimate:
     if spec.type == TTS:
         text = "x" * (input.characters or 1000)
     elif spec.type == AVATAR:
-        seconds = input.duration_seconds or math.ceil((input.characters or 600) / pricing.AVATAR_CHARS_PER_SECOND)
+        seconds = input.duration_seconds or math.ceil(
+            (input.characters or 600) / pricing.AVATAR_CHARS_PER_SECOND
+        )
         text = "x" * (seconds * pricing.AVATAR_CHARS_PER_SECOND)
     cents = pricing.estimate(spec.provider, spec.type, text, params) * max(1, input.variants or 1)
     return CostEstimate(cents=cents, provider=Provider(spec.provider))

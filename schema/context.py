@@ -17,7 +17,9 @@ from services import Services
 class NotAuthenticated(GraphQLError):
     """No valid credential: a GraphQL error (not a userError), never masked."""
 
-    def __init__(self, message: str = "authentication required: send Authorization: Bearer <API key or JWT>") -> None:
+    def __init__(
+        self, message: str = "authentication required: send Authorization: Bearer <API key or JWT>"
+    ) -> None:
         super().__init__(message, extensions={"code": "UNAUTHENTICATED"})
 
 

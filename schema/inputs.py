@@ -26,7 +26,9 @@ class GenerateVideoInput:
     duration_seconds: int | None = None
     aspect_ratio: str | None = None
     placement: Placement | None = None
-    image_file_id: strawberry.ID | None = strawberry.field(default=None, description="image-to-video: a Drive image")
+    image_file_id: strawberry.ID | None = strawberry.field(
+        default=None, description="image-to-video: a Drive image"
+    )
     drive_folder_id: strawberry.ID | None = None
     settings: JSON | None = None
     idempotency_key: str | None = None
@@ -71,7 +73,9 @@ class GenerateCompositeInput:
     source: JSON | None = strawberry.field(default=None, description="A Creatomate RenderScript")
     modifications: JSON | None = None
     inputs: list[CompositeInputRef] | None = None
-    prompt: str | None = strawberry.field(default=None, description="A note for people; not sent to the provider")
+    prompt: str | None = strawberry.field(
+        default=None, description="A note for people; not sent to the provider"
+    )
     drive_folder_id: strawberry.ID | None = None
     settings: JSON | None = None
     idempotency_key: str | None = None

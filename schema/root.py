@@ -24,7 +24,9 @@ class Query:
     job: CreativeJob | None = strawberry.field(resolver=job_resolvers.job)
     jobs: CreativeJobConnection = strawberry.field(resolver=job_resolvers.jobs, description="Newest first")
     credit_balance: CreditBalance = strawberry.field(resolver=credit_resolvers.credit_balance)
-    credit_transactions: CreditTransactionConnection = strawberry.field(resolver=credit_resolvers.credit_transactions)
+    credit_transactions: CreditTransactionConnection = strawberry.field(
+        resolver=credit_resolvers.credit_transactions
+    )
     providers: list[ProviderInfo] = strawberry.field(resolver=provider_resolvers.providers)
     estimate_cost: CostEstimate = strawberry.field(resolver=provider_resolvers.estimate_cost)
 
@@ -42,11 +44,14 @@ class Mutation:
 @strawberry.type
 class Subscription:
     job_updated: CreativeJob = strawberry.subscription(
-        resolver=subscription_resolvers.job_updated, description="The current state first, then every change, in order"
+        resolver=subscription_resolvers.job_updated,
+        description="The current state first, then every change, in order",
     )
     jobs_updated: CreativeJob = strawberry.subscription(
-        resolver=subscription_resolvers.jobs_updated, description="Every change to any job of the caller's team"
+        resolver=subscription_resolvers.jobs_updated,
+        description="Every change to any job of the caller's team",
     )
     credit_balance_updated: CreditBalance = strawberry.subscription(
-        resolver=subscription_resolvers.credit_balance_updated, description="The current balance first, then every change"
+        resolver=subscription_resolvers.credit_balance_updated,
+        description="The current balance first, then every change",
     )

@@ -41,7 +41,9 @@ class CreativeJob:
     @classmethod
     def from_snapshot(cls, snap: dict[str, Any], settings: Settings) -> CreativeJob:
         signed = signed_result_urls(
-            snap["result_urls"], base_url=settings.public_url, secret=settings.secret,
+            snap["result_urls"],
+            base_url=settings.public_url,
+            secret=settings.secret,
             ttl_seconds=settings.download_url_ttl_seconds,
         )
         return cls(

@@ -40,17 +40,25 @@ async def job_spec(services: Services, job: CreativeJob) -> JobSpec:
         file = await drive.team_file(team_id, params["image_file_id"])
         if file is None:
             raise RejectedError("the input image is no longer in Drive")
-        inputs.append(InputFile(str(file.id), file.content_type, await services.storage.get(file.storage_key)))
+        inputs.append(
+            InputFile(str(file.id), file.content_type, await services.storage.get(file.storage_key))
+        )
     if params.get("inputs"):
         settings = services.settings
         signed = signed_result_urls(
-            [item["file_id"] for item in params["inputs"]], base_url=settings.public_url, secret=settings.secret,
+            [item["file_id"] for item in params["inputs"]],
+            base_url=settings.public_url,
+            secret=settings.secret,
             ttl_seconds=settings.download_url_ttl_seconds,
         )
         urls = {item["name"]: url for item, url in zip(params["inputs"], signed, strict=True)}
         params["modifications"] = {**params.get("modifications", {}), **urls}
     return JobSpec(
-        job_id=str(job.id), type=job.type, provider=job.provider, prompt=job.prompt, params=params,
+        job_id=str(job.id),
+        type=job.type,
+        provider=job.provider,
+        prompt=job.prompt,
+        params=params,
         input_files=tuple(inputs),
     )
 
@@ -74,7 +82,9 @@ async def run_job(services: Services, job_id: str) -> str:
                 return await _finish(services, job, submitted)
             assert isinstance(submitted, Submitted)
             if not await job_ops.record_provider_task(job, submitted.task_id, submitted.state):
-                log.warning("job %s: another run submitted first; following task %s", job.id, job.provider_task_id)
+                log.warning(
+                    "job %s: another run submitted first; following task %s", job.id, job.provider_task_id
+                )
             await services.queue.enqueue_poll(str(job.id), submitted.retry_after)
             return "submitted"
         result = await adapter.poll(spec, job.provider_task_id, job.provider_state)
@@ -93,11 +103,15 @@ async def run_job(services: Services, job_id: str) -> str:
 async def _retry_later(services: Services, job: CreativeJob, exc: RetryableError) -> str:
     retries = int(job.metadata.get("retries", 0)) + 1
     if retries > MAX_RETRIES:
-        await job_ops.fail(job, f"the provider kept failing ({exc.message}); nothing was charged", events=services.bus)
+        await job_ops.fail(
+            job, f"the provider kept failing ({exc.message}); nothing was charged", events=services.bus
+        )
         return "failed"
     await CreativeJob.filter(id=job.id).update(metadata={**job.metadata, "retries": retries})
     # Exponential backoff with jitter, or the provider's own Retry-After when it gave one.
-    delay = exc.retry_after if exc.retry_after is not None else min(60.0, 2.0**retries) * random.uniform(0.5, 1.0)
+    delay = (
+        exc.retry_after if exc.retry_after is not None else min(60.0, 2.0**retries) * random.uniform(0.5, 1.0)
+    )
     await services.queue.enqueue_poll(str(job.id), delay * services.settings.poll_interval_scale)
     log.info("job %s: retryable provider error (%s), retry %d in %.1fs", job.id, exc.message, retries, delay)
     return "retry"
@@ -110,10 +124,18 @@ async def _finish(services: Services, job: CreativeJob, done: Done) -> str:
     urls = []
     for index, output in enumerate(done.outputs):
         data, content_type = await fetch_output(
-            services.http, output, max_bytes=services.settings.max_output_bytes, allowed_types=OUTPUT_TYPES[job.type]
+            services.http,
+            output,
+            max_bytes=services.settings.max_output_bytes,
+            allowed_types=OUTPUT_TYPES[job.type],
         )
         file = await drive.store_output(
-            services.storage, team_id=team_id, folder_id=folder_id, job_id=job.id, index=index, data=data,
+            services.storage,
+            team_id=team_id,
+            folder_id=folder_id,
+            job_id=job.id,
+            index=index,
+            data=data,
             content_type=content_type,
         )
         urls.append(f"/files/{file.id}")
@@ -126,7 +148,11 @@ async def _finish(services: Services, job: CreativeJob, done: Done) -> str:
     else:
         cost, usage = job.estimated_cost_cents, {}
     won = await job_ops.complete(
-        job, result_urls=urls, cost_cents=cost, metadata={**done.metadata, "usage": usage}, events=services.bus
+        job,
+        result_urls=urls,
+        cost_cents=cost,
+        metadata={**done.metadata, "usage": usage},
+        events=services.bus,
     )
     return "completed" if won else "already settled"
 

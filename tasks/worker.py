@@ -32,7 +32,9 @@ async def sweep(ctx: dict[str, Any]) -> dict[str, int]:
     now = datetime.now(UTC)
     failed = requeued = 0
     async for job in CreativeJob.filter(status__in=OPEN, deadline_at__lt=now).limit(500):
-        if await job_ops.fail(job, "the job did not finish in time; nothing was charged", events=services.bus):
+        if await job_ops.fail(
+            job, "the job did not finish in time; nothing was charged", events=services.bus
+        ):
             failed += 1
     stale = CreativeJob.filter(status__in=OPEN, updated_at__lt=now - STALE_AFTER).limit(500)
     async for job in stale:

@@ -21,7 +21,7 @@ def decoded_av(data: bytes, kind: str) -> dict[str, float]:
         assert streams, f"no {kind} stream"
         stream = streams[0]
         frames = 0
-        for frame in container.decode(stream):
+        for _frame in container.decode(stream):
             frames += 1
             if frames >= 3:
                 break

@@ -83,7 +83,12 @@ class Stack:
 
     def cli(self, *args: str) -> dict[str, Any]:
         out = subprocess.run(
-            [sys.executable, "main.py", *args], cwd=ROOT, env=self.env, capture_output=True, text=True, timeout=60
+            [sys.executable, "main.py", *args],
+            cwd=ROOT,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=60,
         )
         if out.returncode != 0:
             raise RuntimeError(f"main.py {' '.join(args)} failed: {out.stderr[-2000:]}")
@@ -91,16 +96,27 @@ class Stack:
         return result
 
     def create_team(self, credits_cents: int) -> Team:
-        out = self.cli("admin", "create-team", "--name", f"team-{uuid.uuid4().hex[:8]}", "--credits-cents", str(credits_cents))
+        out = self.cli(
+            "admin",
+            "create-team",
+            "--name",
+            f"team-{uuid.uuid4().hex[:8]}",
+            "--credits-cents",
+            str(credits_cents),
+        )
         team = Team(out["team_id"], out["user_id"], out["api_key"])
         self.teams.append(team)
         return team
 
     # -- clients -----------------------------------------------------------------------------
-    async def gql(self, team: Team | None, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
+    async def gql(
+        self, team: Team | None, query: str, variables: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
         headers = team.headers if team else {}
         async with httpx.AsyncClient(timeout=30) as client:
-            response = await client.post(f"{self.url}/graphql", json={"query": query, "variables": variables or {}}, headers=headers)
+            response = await client.post(
+                f"{self.url}/graphql", json={"query": query, "variables": variables or {}}, headers=headers
+            )
         body: dict[str, Any] = response.json()
         return body
 
@@ -112,16 +128,29 @@ class Stack:
 
     @contextlib.asynccontextmanager
     async def subscription(
-        self, team: Team, query: str, variables: dict[str, Any] | None = None, *, protocol: str = "graphql-transport-ws"
+        self,
+        team: Team,
+        query: str,
+        variables: dict[str, Any] | None = None,
+        *,
+        protocol: str = "graphql-transport-ws",
     ) -> AsyncIterator[asyncio.Queue[dict[str, Any]]]:
         """Yields a queue of ``next`` payloads (``None`` once the server completes the operation)."""
         queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
         async with websockets.connect(self.ws_url, subprotocols=[protocol]) as ws:  # type: ignore[list-item]
-            await ws.send(json.dumps({"type": "connection_init", "payload": {"Authorization": f"Bearer {team.api_key}"}}))
+            await ws.send(
+                json.dumps(
+                    {"type": "connection_init", "payload": {"Authorization": f"Bearer {team.api_key}"}}
+                )
+            )
             ack = json.loads(await asyncio.wait_for(ws.recv(), 10))
             assert ack["type"] == "connection_ack", ack
             start = "subscribe" if protocol == "graphql-transport-ws" else "start"
-            await ws.send(json.dumps({"id": "1", "type": start, "payload": {"query": query, "variables": variables or {}}}))
+            await ws.send(
+                json.dumps(
+                    {"id": "1", "type": start, "payload": {"query": query, "variables": variables or {}}}
+                )
+            )
 
             async def pump() -> None:
                 async for raw in ws:
@@ -151,11 +180,13 @@ metadata errorMessage userId teamId version createdAt startedAt completedAt"""
 JOB_UPDATED = f"subscription ($id: ID!) {{ jobUpdated(id: $id) {{ {JOB_FIELDS} }} }}"
 
 
-async def follow_job(stack: Stack, team: Team, job_id: str, timeout: float = 60.0) -> list[dict[str, Any]]:
+async def follow_job(
+    stack: Stack, team: Team, job_id: str, wait_seconds: float = 60.0
+) -> list[dict[str, Any]]:
     """Every state the jobUpdated subscription yields, until the server completes it after a terminal one."""
     states: list[dict[str, Any]] = []
     async with stack.subscription(team, JOB_UPDATED, {"id": job_id}) as queue:
-        async with asyncio.timeout(timeout):
+        async with asyncio.timeout(wait_seconds):
             while True:
                 payload = await queue.get()
                 if payload is None:
@@ -167,7 +198,11 @@ async def follow_job(stack: Stack, team: Team, job_id: str, timeout: float = 60.
 
 
 def backend_env(tmp: Path, database_url: str, redis_url: str | None) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CH_") and not k.endswith(("_API_KEY", "_BASE_URL"))}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("CH_") and not k.endswith(("_API_KEY", "_BASE_URL"))
+    }
     port = free_port()
     env.update(
         CH_ENV="development",

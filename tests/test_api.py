@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
 import subprocess
 import sys
 from typing import Any
 
 import httpx
+import pytest
+import websockets
 
-from tests.stack import ROOT, Stack, Team, follow_job
+from tests.stack import JOB_UPDATED, ROOT, Stack, Team, follow_job
 from tests.test_generation import balance, submit_ok
 
 JOB = "query ($id: ID!) { job(id: $id) { id status costCents } }"
@@ -29,7 +33,9 @@ async def test_a_team_never_sees_another_teams_job(stack: Stack, team: Team) -> 
     missing = await stack.data(other, JOB, {"id": "00000000-0000-0000-0000-000000000000"})
     assert missing["job"] is None
     cancel = await stack.data(
-        other, "mutation ($id: ID!) { cancelJob(id: $id) { job { id } userErrors { code } } }", {"id": job["id"]}
+        other,
+        "mutation ($id: ID!) { cancelJob(id: $id) { job { id } userErrors { code } } }",
+        {"id": job["id"]},
     )
     assert cancel["cancelJob"] == {"job": None, "userErrors": [{"code": "NOT_FOUND"}]}
     listed = await stack.data(other, "{ jobs { edges { node { id } } } }")
@@ -64,7 +70,11 @@ async def test_jobs_are_listed_newest_first_with_cursors_and_filters(stack: Stac
 
 async def test_rest_form_accepts_and_reports_jobs(stack: Stack, team: Team) -> None:
     async with httpx.AsyncClient(base_url=stack.url, timeout=30) as client:
-        r = await client.post("/api/v1/creative-hub/generate/image", json={"prompt": "a red shoe", "aspect_ratio": "4:5"}, headers=team.headers)
+        r = await client.post(
+            "/api/v1/creative-hub/generate/image",
+            json={"prompt": "a red shoe", "aspect_ratio": "4:5"},
+            headers=team.headers,
+        )
         assert r.status_code == 202, r.text
         body = r.json()
         assert body["status"] == "pending" and body["job_id"]
@@ -72,32 +82,57 @@ async def test_rest_form_accepts_and_reports_jobs(stack: Stack, team: Team) -> N
         assert job.status_code == 200
         row = job.json()
         assert row["id"] == body["job_id"] and row["type"] == "image" and row["team_id"] == team.team_id
-        assert set(row) >= {"user_id", "team_id", "status", "provider", "prompt", "settings", "result_urls", "cost_cents",
-                            "drive_folder_id", "metadata", "error_message", "created_at", "completed_at"}
+        assert set(row) >= {
+            "user_id",
+            "team_id",
+            "status",
+            "provider",
+            "prompt",
+            "settings",
+            "result_urls",
+            "cost_cents",
+            "drive_folder_id",
+            "metadata",
+            "error_message",
+            "created_at",
+            "completed_at",
+        }
         if row["status"] in ("pending", "processing"):
             assert int(job.headers["retry-after"]) > 0
         unauth = await client.post("/api/v1/creative-hub/generate/image", json={"prompt": "x"})
         assert unauth.status_code == 401
-        bad = await client.post("/api/v1/creative-hub/generate/image", json={"prompt": ""}, headers=team.headers)
+        bad = await client.post(
+            "/api/v1/creative-hub/generate/image", json={"prompt": ""}, headers=team.headers
+        )
         assert bad.status_code == 400 and bad.json()["error"]["code"] == "VALIDATION_FAILED"
         unknown = await client.post("/api/v1/creative-hub/generate/hologram", json={}, headers=team.headers)
         assert unknown.status_code == 404
     poor = stack.create_team(1)
     async with httpx.AsyncClient(base_url=stack.url) as client:
-        r = await client.post("/api/v1/creative-hub/generate/video", json={"prompt": "x"}, headers=poor.headers)
+        r = await client.post(
+            "/api/v1/creative-hub/generate/video", json={"prompt": "x"}, headers=poor.headers
+        )
     assert r.status_code == 402 and r.json()["error"]["code"] == "INSUFFICIENT_CREDITS"
     final = (await follow_job(stack, team, body["job_id"]))[-1]
     assert final["status"] == "COMPLETED"
 
 
 async def test_providers_and_estimates(stack: Stack, team: Team) -> None:
-    data = await stack.data(team, "{ providers { provider type isDefault strengths configured available priceUnit } }")
+    data = await stack.data(
+        team, "{ providers { provider type isDefault strengths configured available priceUnit } }"
+    )
     rows = data["providers"]
     assert len(rows) == 12
     defaults = {r["type"]: r["provider"] for r in rows if r["isDefault"]}
-    assert defaults == {"IMAGE": "FLUX_2_PRO", "VIDEO": "RUNWAY_GEN4", "AVATAR": "HEYGEN", "TTS": "OPENAI_TTS", "COMPOSITE": "CREATOMATE"}
+    assert defaults == {
+        "IMAGE": "FLUX_2_PRO",
+        "VIDEO": "RUNWAY_GEN4",
+        "AVATAR": "HEYGEN",
+        "TTS": "OPENAI_TTS",
+        "COMPOSITE": "CREATOMATE",
+    }
     assert all(r["configured"] is False for r in rows)  # no real keys in tests
-    videos = (await stack.data(team, '{ providers(type: VIDEO) { provider } }'))["providers"]
+    videos = (await stack.data(team, "{ providers(type: VIDEO) { provider } }"))["providers"]
     assert len(videos) == 5
     q = "query ($i: EstimateCostInput!) { estimateCost(input: $i) { cents provider } }"
     five = (await stack.data(team, q, {"i": {"type": "VIDEO", "durationSeconds": 5}}))["estimateCost"]
@@ -114,7 +149,9 @@ async def test_grant_credits_cli_tops_up(stack: Stack, team: Team) -> None:
     out = stack.cli("admin", "grant-credits", "--team", team.team_id, "--cents", "250")
     assert out["balance_cents"] == 5_250 and out["available_cents"] == 5_250
     assert (await balance(stack, team))["balanceCents"] == 5_250
-    rows = (await stack.data(team, "{ creditTransactions { nodes { kind amountCents } } }"))["creditTransactions"]["nodes"]
+    rows = (await stack.data(team, "{ creditTransactions { nodes { kind amountCents } } }"))[
+        "creditTransactions"
+    ]["nodes"]
     assert rows[0] == {"kind": "TOP_UP", "amountCents": 250}
 
 
@@ -128,7 +165,9 @@ async def test_health_and_metrics(stack: Stack) -> None:
 
 
 def test_schema_file_matches_the_code() -> None:
-    out = subprocess.run([sys.executable, "main.py", "export-schema"], cwd=ROOT, capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, "main.py", "export-schema"], cwd=ROOT, capture_output=True, text=True, check=True
+    )
     committed = (ROOT / "schema.graphql").read_text()
     assert out.stdout == committed, "schema.graphql is stale: run `make schema`"
 
@@ -136,9 +175,46 @@ def test_schema_file_matches_the_code() -> None:
 def test_contract_names_are_in_the_schema() -> None:
     sdl = (ROOT / "schema.graphql").read_text()
     names: list[Any] = [
-        "generateImage(input: GenerateImageInput!): GeneratePayload!", "cancelJob(id: ID!): GeneratePayload!",
-        "jobUpdated(id: ID!): CreativeJob!", "jobsUpdated: CreativeJob!", "creditBalanceUpdated: CreditBalance!",
-        "estimateCost(input: EstimateCostInput!): CostEstimate!", "enum ErrorCode", "INSUFFICIENT_CREDITS",
+        "generateImage(input: GenerateImageInput!): GeneratePayload!",
+        "cancelJob(id: ID!): GeneratePayload!",
+        "jobUpdated(id: ID!): CreativeJob!",
+        "jobsUpdated: CreativeJob!",
+        "creditBalanceUpdated: CreditBalance!",
+        "estimateCost(input: EstimateCostInput!): CostEstimate!",
+        "enum ErrorCode",
+        "INSUFFICIENT_CREDITS",
     ]
     for name in names:
         assert name in sdl, name
+
+
+async def test_legacy_graphql_ws_protocol_and_balance_subscription(stack: Stack, team: Team) -> None:
+    job = await submit_ok(stack, team, "tts", {"text": "over the legacy protocol"})
+    statuses = []
+    async with stack.subscription(team, JOB_UPDATED, {"id": job["id"]}, protocol="graphql-ws") as queue:
+        async with asyncio.timeout(60):
+            while (payload := await queue.get()) is not None:
+                statuses.append(payload["data"]["jobUpdated"]["status"])
+    assert statuses[-1] == "COMPLETED"
+    async with stack.subscription(
+        team, "subscription { creditBalanceUpdated { balanceCents availableCents } }"
+    ) as queue:
+        first = await asyncio.wait_for(queue.get(), 10)
+        assert (
+            first["data"]["creditBalanceUpdated"]["balanceCents"]
+            == (await balance(stack, team))["balanceCents"]
+        )
+        await submit_ok(stack, team, "tts", {"text": "spend a little"})
+        held = await asyncio.wait_for(queue.get(), 10)
+        assert (
+            held["data"]["creditBalanceUpdated"]["availableCents"]
+            < first["data"]["creditBalanceUpdated"]["availableCents"]
+        )
+
+
+async def test_websocket_without_credentials_is_refused(stack: Stack) -> None:
+    async with websockets.connect(stack.ws_url, subprotocols=["graphql-transport-ws"]) as ws:  # type: ignore[list-item]
+        await ws.send(json.dumps({"type": "connection_init", "payload": {}}))
+        with pytest.raises(websockets.ConnectionClosed) as closed:
+            await ws.recv()
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 4403

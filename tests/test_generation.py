@@ -73,15 +73,31 @@ COMPOSITE_SOURCE = {
 async def test_every_type_completes_with_valid_output_and_exact_charge(stack: Stack, team: Team) -> None:
     before = await balance(stack, team)
     assert before == {"balanceCents": 5_000, "availableCents": 5_000, "heldCents": 0}
-    image = await submit_ok(stack, team, "image", {"prompt": "a bottle of olive oil on marble", "placement": "FEED"})
+    image = await submit_ok(
+        stack, team, "image", {"prompt": "a bottle of olive oil on marble", "placement": "FEED"}
+    )
     others = await asyncio.gather(
-        submit_ok(stack, team, "video", {"prompt": "waves at dawn", "durationSeconds": 4, "aspectRatio": "9:16"}),
-        submit_ok(stack, team, "avatar", {"script": "Hello! Our spring sale starts today.", "avatarId": "Daisy-inskirt-20220818", "voiceId": "2d5b0e6cf36f460aa7fc47e3eee4ba54", "placement": "REELS"}),
+        submit_ok(
+            stack, team, "video", {"prompt": "waves at dawn", "durationSeconds": 4, "aspectRatio": "9:16"}
+        ),
+        submit_ok(
+            stack,
+            team,
+            "avatar",
+            {
+                "script": "Hello! Our spring sale starts today.",
+                "avatarId": "Daisy-inskirt-20220818",
+                "voiceId": "2d5b0e6cf36f460aa7fc47e3eee4ba54",
+                "placement": "REELS",
+            },
+        ),
         submit_ok(stack, team, "tts", {"text": "Welcome to the spring sale.", "voiceId": "nova"}),
     )
     image_states = await follow_job(stack, team, image["id"])
     composite = await submit_ok(
-        stack, team, "composite",
+        stack,
+        team,
+        "composite",
         {"source": COMPOSITE_SOURCE, "inputs": [{"name": "Background", "jobId": image["id"]}]},
     )
     finals = [image_states[-1]]
@@ -94,7 +110,13 @@ async def test_every_type_completes_with_valid_output_and_exact_charge(stack: St
         assert versions == sorted(set(versions)), "states arrive in order, once each"
         finals.append(states[-1])
 
-    expected = {"image": "image/", "video": "video/mp4", "avatar": "video/mp4", "tts": "audio/", "composite": "video/mp4"}
+    expected = {
+        "image": "image/",
+        "video": "video/mp4",
+        "avatar": "video/mp4",
+        "tts": "audio/",
+        "composite": "video/mp4",
+    }
     for job in finals:
         assert job["status"] == "COMPLETED", job
         assert 0 < job["costCents"] <= job["estimatedCostCents"], job
@@ -150,7 +172,9 @@ async def test_throttled_provider_is_retried_then_completes(stack: Stack, team: 
 
 
 async def test_cancel_releases_the_hold(stack: Stack, team: Team) -> None:
-    job = await submit_ok(stack, team, "video", {"prompt": "a very long render [sim:slow]", "durationSeconds": 10})
+    job = await submit_ok(
+        stack, team, "video", {"prompt": "a very long render [sim:slow]", "durationSeconds": 10}
+    )
     payload = (await stack.data(team, CANCEL, {"id": job["id"]}))["cancelJob"]
     assert payload["userErrors"] == [] and payload["job"]["status"] == "CANCELED"
     assert payload["job"]["costCents"] == 0
@@ -177,19 +201,39 @@ BAD_INPUTS = [
     ("image", {"prompt": "x", "aspectRatio": "wide"}, "VALIDATION_FAILED", ["input", "aspectRatio"]),
     ("image", {"prompt": "x", "provider": "RUNWAY_GEN4"}, "PROVIDER_NOT_SUPPORTED", ["input", "provider"]),
     ("image", {"prompt": "x", "settings": [1, 2]}, "VALIDATION_FAILED", ["input", "settings"]),
-    ("image", {"prompt": "x", "driveFolderId": "00000000-0000-0000-0000-000000000000"}, "NOT_FOUND", ["input", "driveFolderId"]),
+    (
+        "image",
+        {"prompt": "x", "driveFolderId": "00000000-0000-0000-0000-000000000000"},
+        "NOT_FOUND",
+        ["input", "driveFolderId"],
+    ),
     ("video", {"prompt": "x", "durationSeconds": 30}, "VALIDATION_FAILED", ["input", "durationSeconds"]),
     ("video", {"prompt": "x", "aspectRatio": "1:1"}, "VALIDATION_FAILED", ["input", "aspectRatio"]),
     ("video", {"prompt": "x", "imageFileId": "not-a-file"}, "NOT_FOUND", ["input", "imageFileId"]),
     ("video", {"prompt": "x" * 1001}, "VALIDATION_FAILED", ["input", "prompt"]),
     ("avatar", {"script": "hi", "avatarId": "", "voiceId": "v"}, "VALIDATION_FAILED", ["input", "avatarId"]),
-    ("avatar", {"script": "hi", "avatarId": "a", "voiceId": "v", "aspectRatio": "21:9"}, "VALIDATION_FAILED", ["input", "aspectRatio"]),
+    (
+        "avatar",
+        {"script": "hi", "avatarId": "a", "voiceId": "v", "aspectRatio": "21:9"},
+        "VALIDATION_FAILED",
+        ["input", "aspectRatio"],
+    ),
     ("tts", {"text": "x" * 4097}, "VALIDATION_FAILED", ["input", "text"]),
     ("tts", {"text": "hi", "provider": "FLUX_2_PRO"}, "PROVIDER_NOT_SUPPORTED", ["input", "provider"]),
     ("composite", {}, "VALIDATION_FAILED", ["input", "templateId"]),
-    ("composite", {"templateId": "t", "source": COMPOSITE_SOURCE}, "VALIDATION_FAILED", ["input", "templateId"]),
+    (
+        "composite",
+        {"templateId": "t", "source": COMPOSITE_SOURCE},
+        "VALIDATION_FAILED",
+        ["input", "templateId"],
+    ),
     ("composite", {"source": {"elements": []}}, "VALIDATION_FAILED", ["input", "source"]),
-    ("composite", {"templateId": "t", "inputs": [{"name": "Clip", "jobId": "00000000-0000-0000-0000-000000000000"}]}, "NOT_FOUND", ["input", "inputs", "0", "jobId"]),
+    (
+        "composite",
+        {"templateId": "t", "inputs": [{"name": "Clip", "jobId": "00000000-0000-0000-0000-000000000000"}]},
+        "NOT_FOUND",
+        ["input", "inputs", "0", "jobId"],
+    ),
 ]
 
 

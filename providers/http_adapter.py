@@ -1,0 +1,99 @@
+"""The common body of the HTTP adapters: construction, auth headers, requests, poll pacing."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from typing import Any, ClassVar
+
+import httpx
+
+from providers.base import Done, JobSpec, Pending, Submitted
+from providers.http import json_of, send
+
+
+class HttpAdapter:
+    """Base for adapters of one provider family; subclasses set the class variables and ``auth_headers``.
+
+    ``poll_interval_scale`` multiplies every suggested wait (tests make it small so that polling a
+    fast simulator takes milliseconds, not seconds).
+    """
+
+    family: ClassVar[str]
+    provider_name: ClassVar[str]  # how the provider is named in error messages
+    poll_interval: ClassVar[float] = 2.0  # seconds between polls at scale 1
+    request_timeout: ClassVar[httpx.Timeout] = httpx.Timeout(30.0, connect=10.0)
+    moderation_codes: ClassVar[Collection[str]] = ()
+
+    def __init__(
+        self,
+        client: httpx.AsyncClient,
+        base_url: str,
+        api_key: str,
+        *,
+        poll_interval_scale: float = 1.0,
+    ) -> None:
+        self.client = client
+        self.base_url = base_url.rstrip("/")
+        self.api_key = api_key
+        self.poll_interval_scale = poll_interval_scale
+
+    def auth_headers(self) -> dict[str, str]:
+        raise NotImplementedError
+
+    def url(self, path: str) -> str:
+        """The provider path appended to the configured base URL."""
+        return f"{self.base_url}{path}"
+
+    @property
+    def wait(self) -> float:
+        """Seconds the worker should wait before the next poll."""
+        return self.poll_interval * self.poll_interval_scale
+
+    def submitted(self, task_id: str, state: dict[str, Any] | None = None) -> Submitted:
+        return Submitted(task_id=task_id, retry_after=self.wait, state=state or {})
+
+    def pending(self, progress: float | None = None) -> Pending:
+        return Pending(retry_after=self.wait, progress=progress)
+
+    async def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        json_body: Any = None,
+        params: dict[str, str] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> httpx.Response:
+        """One authenticated request to ``url`` (absolute); provider errors raised as such."""
+        return await send(
+            self.client,
+            method,
+            url,
+            provider=self.provider_name,
+            headers={**self.auth_headers(), **(headers or {})},
+            json_body=json_body,
+            params=params,
+            request_timeout=self.request_timeout,
+            moderation_codes=self.moderation_codes,
+        )
+
+    async def request_json(
+        self,
+        method: str,
+        url: str,
+        *,
+        json_body: Any = None,
+        params: dict[str, str] | None = None,
+    ) -> Any:
+        response = await self.request(method, url, json_body=json_body, params=params)
+        return json_of(response, provider=self.provider_name)
+
+    async def submit(self, job: JobSpec) -> Submitted | Done:
+        raise NotImplementedError
+
+    async def poll(self, job: JobSpec, task_id: str, state: dict[str, Any]) -> Pending | Done:
+        raise NotImplementedError
+
+    async def cancel(self, job: JobSpec, task_id: str, state: dict[str, Any]) -> bool:
+        """Most of these APIs have no cancel call; the ones that do override this."""
+        return False

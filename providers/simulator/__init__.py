@@ -1,0 +1,48 @@
+"""The provider simulator: an ASGI app answering every simulated provider's real paths.
+
+Mounted by the main app under ``/simulator``; a family's base URL in development is
+``<server root>/simulator`` + :data:`SIMULATOR_BASE_PATHS` [family], and the adapter appends the
+provider's own paths, exactly as it does against the real host. Auth, validation and error bodies
+follow each provider; tasks advance with time (scaled by ``time_scale``: 1.0 finishes any job
+within 10 s, 0 at once) and produce real media files served from simulated CDN URLs.
+
+Failures on demand ride in the user's text (prompt, script, speech input, Creatomate source):
+``[sim:fail]``, ``[sim:moderate]``, ``[sim:429]`` and ``[sim:500]`` (first submit of that text only),
+``[sim:slow]`` (10× longer), ``[sim:expire]`` (output URL answers as expired), ``[sim:lost]``
+(the provider forgets the task). ``GET /_sim/stats`` and ``POST /_sim/reset`` are test controls.
+"""
+
+from __future__ import annotations
+
+from starlette.applications import Starlette
+from starlette.routing import BaseRoute
+
+from providers.simulator import bfl, control, creatomate, files, heygen, openai, runway
+from providers.simulator.state import MARKERS, SimState
+
+SIMULATOR_BASE_PATHS: dict[str, str] = {
+    "bfl": bfl.PATH,
+    "openai": openai.PATH,
+    "runway": f"{runway.PATH}/v1",
+    "heygen": heygen.PATH,
+    "creatomate": f"{creatomate.PATH}/v1",
+}
+
+__all__ = ["MARKERS", "SIMULATOR_BASE_PATHS", "create_simulator_app"]
+
+
+def create_simulator_app(api_key: str, time_scale: float = 1.0) -> Starlette:
+    """A fresh simulator accepting only ``api_key``, with its own in-memory state."""
+    sim = SimState(api_key=api_key, time_scale=time_scale)
+    route_list: list[BaseRoute] = [
+        *bfl.routes(sim),
+        *openai.routes(sim),
+        *runway.routes(sim),
+        *heygen.routes(sim),
+        *creatomate.routes(sim),
+        *control.routes(sim),
+        *files.routes(sim),
+    ]
+    app = Starlette(routes=route_list)
+    app.state.sim = sim
+    return app
