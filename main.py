@@ -236,7 +236,10 @@ def main(argv: list[str] | None = None) -> None:
         return
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = load_settings()
-    settings.check_production()
+    try:
+        settings.check_production()
+    except RuntimeError as exc:
+        raise SystemExit(f"error: {exc}") from None
     if args.command == "migrate":
         asyncio.run(db.migrate(settings))
         print(json.dumps({"migrated": True, "database": settings.database.split("@")[-1]}))

@@ -43,7 +43,7 @@ async def open_services(settings: Settings, *, with_db: bool = True) -> AsyncIte
     if with_db:
         await db.init(settings)
     redis = Redis.from_url(settings.redis_url)
-    queue = await JobQueue.connect(settings.redis_url)
+    queue = await JobQueue.connect(settings.redis_url, settings.queue_name)
     bus = EventBus(redis)
     http = http_client()
     try:

@@ -47,6 +47,8 @@ class Settings(BaseSettings):
     download_url_ttl_seconds: int = 7 * 24 * 3600
     max_output_bytes: int = 512 * 1024 * 1024
     worker_max_jobs: int = 50
+    # The arq queue; separate names let several deployments (or test runs) share one Redis.
+    queue_name: str = "creative_hub:queue"
     graphiql: bool = True
     public_base_url: str | None = Field(default=None, validation_alias=AliasChoices("CH_PUBLIC_URL"))
 

@@ -7,8 +7,6 @@ import time
 from arq import create_pool
 from arq.connections import ArqRedis, RedisSettings
 
-QUEUE_NAME = "creative_hub:queue"
-
 
 def redis_settings(url: str) -> RedisSettings:
     return RedisSettings.from_dsn(url)
@@ -19,8 +17,8 @@ class JobQueue:
         self.pool = pool
 
     @classmethod
-    async def connect(cls, redis_url: str) -> JobQueue:
-        return cls(await create_pool(redis_settings(redis_url), default_queue_name=QUEUE_NAME))
+    async def connect(cls, redis_url: str, queue_name: str) -> JobQueue:
+        return cls(await create_pool(redis_settings(redis_url), default_queue_name=queue_name))
 
     async def enqueue_job(self, job_id: str) -> None:
         """Run a creative job; arq's job id is our job id, so a duplicate enqueue is a no-op."""

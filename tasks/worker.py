@@ -15,7 +15,7 @@ from models.jobs import OPEN, CreativeJob
 from services import Services, open_services
 from settings import Settings
 from tasks import pipeline
-from tasks.queue import QUEUE_NAME, redis_settings
+from tasks.queue import redis_settings
 
 log = logging.getLogger(__name__)
 STALE_AFTER = timedelta(minutes=2)
@@ -64,7 +64,7 @@ def worker(settings: Settings, services: Services | None = None, *, burst: bool 
         functions=[run_job],
         cron_jobs=[cron(sweep, second={0}, run_at_startup=False, unique=True)],
         redis_settings=redis_settings(settings.redis_url),
-        queue_name=QUEUE_NAME,
+        queue_name=settings.queue_name,
         on_startup=startup,
         on_shutdown=shutdown,
         max_jobs=settings.worker_max_jobs,

@@ -27,7 +27,7 @@ def _redis_for(backend: str) -> str | None:
     url = f"{REDIS_URL.rstrip('/')}/{REDIS_DB[backend]}"
     try:
         client = redis.Redis.from_url(url, socket_connect_timeout=2)
-        client.flushdb()
+        client.ping()
         client.close()
     except redis.RedisError:
         return None  # the service starts its embedded Valkey instead

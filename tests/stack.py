@@ -211,6 +211,7 @@ def backend_env(tmp: Path, database_url: str, redis_url: str | None) -> dict[str
         CH_DATABASE_URL=database_url,
         CH_SIMULATOR_TIME_SCALE="0.05",
         CH_POLL_INTERVAL_SCALE="0.05",
+        CH_QUEUE_NAME=f"creative_hub:test:{uuid.uuid4().hex}",  # runs sharing a Redis never share work
         PYTHONUNBUFFERED="1",
     )
     if redis_url:

@@ -13,7 +13,7 @@ import pytest
 import websockets
 
 from tests.stack import JOB_UPDATED, ROOT, Stack, Team, follow_job
-from tests.test_generation import balance, submit_ok
+from tests.test_generation import balance, download, submit_ok
 
 JOB = "query ($id: ID!) { job(id: $id) { id status costCents } }"
 
@@ -218,3 +218,25 @@ async def test_websocket_without_credentials_is_refused(stack: Stack) -> None:
         with pytest.raises(websockets.ConnectionClosed) as closed:
             await ws.recv()
     assert closed.value.rcvd is not None and closed.value.rcvd.code == 4403
+
+
+async def test_data_survives_a_restart(stack: Stack, team: Team) -> None:
+    job = await submit_ok(stack, team, "tts", {"text": "remember me"})
+    final = (await follow_job(stack, team, job["id"]))[-1]
+    stack.stop()
+    stack.start()
+    again = (await stack.data(team, JOB, {"id": job["id"]}))["job"]
+    assert again == {"id": job["id"], "status": "COMPLETED", "costCents": final["costCents"]}
+    assert (await balance(stack, team))["balanceCents"] == 5_000 - final["costCents"]
+    content_type, data = await download(final["resultUrls"][0])
+    assert content_type.startswith("audio/") and len(data) > 0
+
+
+def test_production_refuses_unsafe_settings(stack: Stack) -> None:
+    env = {**stack.env, "CH_ENV": "production"}
+    env.pop("CH_SECRET_KEY", None)
+    out = subprocess.run(
+        [sys.executable, "main.py", "serve"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+    )
+    assert out.returncode != 0
+    assert "CH_SECRET_KEY is not set" in out.stderr
