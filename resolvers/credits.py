@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import strawberry
-from graphql import GraphQLError
 
 from models.credits import CreditTransaction as TxRow
-from models.errors import DomainError
 from models.teams import Team
 from pubsub import balance_snapshot
-from resolvers.pagination import after_filter, encode_cursor, page_size
+from resolvers.pagination import paginate
 from schema.context import Info
 from schema.enums import CreditTransactionKind
 from schema.types import (
@@ -44,19 +42,8 @@ async def credit_transactions(
     info: Info, first: int | None = 20, after: str | None = None
 ) -> CreditTransactionConnection:
     principal = info.context.require("billing")
-    try:
-        size = page_size(20 if first is None else first)
-        cursor = after_filter(after)
-    except DomainError as exc:
-        raise GraphQLError(exc.message, extensions={"code": exc.code.value}) from None
-    query = TxRow.filter(team_id=principal.team_id)
-    if cursor is not None:
-        query = query.filter(cursor)
-    rows = await query.order_by("-created_at", "-id").limit(size + 1)
-    edges = [
-        CreditTransactionEdge(cursor=encode_cursor(r.created_at, r.id), node=_tx(r)) for r in rows[:size]
-    ]
+    page = await paginate(TxRow.filter(team_id=principal.team_id), first, after)
     return CreditTransactionConnection(
-        edges=edges,
-        page_info=PageInfo(has_next_page=len(rows) > size, end_cursor=edges[-1].cursor if edges else None),
+        edges=[CreditTransactionEdge(cursor=c, node=_tx(r)) for c, r in page.rows],
+        page_info=PageInfo(has_next_page=page.has_next_page, end_cursor=page.end_cursor),
     )

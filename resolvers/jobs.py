@@ -5,14 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 import strawberry
-from graphql import GraphQLError
 
 from models import generation
 from models import jobs as job_ops
 from models.errors import DomainError
 from models.generation import GenerationRequest
 from models.jobs import CreativeJob as JobRow
-from resolvers.pagination import after_filter, encode_cursor, page_size
+from resolvers.pagination import paginate
 from schema.context import Info
 from schema.enums import ErrorCode
 from schema.inputs import (
@@ -151,14 +150,7 @@ async def jobs(
     info: Info, first: int | None = 20, after: str | None = None, filter: JobFilter | None = None
 ) -> CreativeJobConnection:
     principal = info.context.require("read")
-    try:
-        size = page_size(20 if first is None else first)
-        cursor = after_filter(after)
-    except DomainError as exc:
-        raise GraphQLError(exc.message, extensions={"code": exc.code.value}) from None
     query = JobRow.filter(team_id=principal.team_id)
-    if cursor is not None:
-        query = query.filter(cursor)
     if filter:
         if filter.type:
             query = query.filter(type=filter.type.value)
@@ -166,11 +158,8 @@ async def jobs(
             query = query.filter(status=filter.status.value)
         if filter.provider:
             query = query.filter(provider=filter.provider.value)
-    rows = await query.order_by("-created_at", "-id").limit(size + 1)
-    edges = [
-        CreativeJobEdge(cursor=encode_cursor(r.created_at, r.id), node=job_type(info, r)) for r in rows[:size]
-    ]
+    page = await paginate(query, first, after)
     return CreativeJobConnection(
-        edges=edges,
-        page_info=PageInfo(has_next_page=len(rows) > size, end_cursor=edges[-1].cursor if edges else None),
+        edges=[CreativeJobEdge(cursor=c, node=job_type(info, r)) for c, r in page.rows],
+        page_info=PageInfo(has_next_page=page.has_next_page, end_cursor=page.end_cursor),
     )

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import math
 
+from graphql import GraphQLError
+
 import pricing
 from providers import registry
 from providers.catalog import AVATAR, CATALOG, TTS, VIDEO, default_provider
@@ -44,6 +46,11 @@ async def providers(info: Info, type: JobType | None = None) -> list[ProviderInf
 async def estimate_cost(info: Info, input: EstimateCostInput) -> CostEstimate:
     info.context.require("read")
     spec = CATALOG[input.provider.value] if input.provider else default_provider(input.type.value)
+    if spec.type != input.type.value:
+        raise GraphQLError(
+            f"{spec.provider} does not generate {input.type.value}",
+            extensions={"code": "PROVIDER_NOT_SUPPORTED"},
+        )
     params: dict[str, object] = {"settings": {}}
     if spec.aspect_ratios:
         params["aspect_ratio"] = input.aspect_ratio or spec.default_aspect_ratio

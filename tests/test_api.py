@@ -141,6 +141,8 @@ async def test_providers_and_estimates(stack: Stack, team: Team) -> None:
     # The hold is the estimate: a job priced by estimateCost holds exactly that.
     job = await submit_ok(stack, team, "video", {"prompt": "a bike", "durationSeconds": 5})
     assert job["estimatedCostCents"] == five["cents"]
+    wrong = await stack.gql(team, q, {"i": {"type": "TTS", "provider": "RUNWAY_GEN4"}})
+    assert wrong["errors"][0]["extensions"]["code"] == "PROVIDER_NOT_SUPPORTED"
     flux = (await stack.data(team, q, {"i": {"type": "IMAGE", "variants": 4}}))["estimateCost"]
     assert flux["cents"] == 4 * 3  # 1 MP at 3 credits (BFL tariff), four variants
 
