@@ -8,6 +8,7 @@ import contextlib
 import json
 import logging
 import sys
+import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -168,19 +169,64 @@ async def cmd_serve(settings: Settings) -> None:
     ).serve()
 
 
+async def cmd_simulator(settings: Settings, port: int) -> None:
+    """The simulator on its own port, mounted at /simulator as in the API (CH_SIMULATOR_URL points here)."""
+    import uvicorn
+
+    from providers.registry import SIMULATOR_API_KEY
+    from providers.simulator import create_simulator_app
+
+    app = Starlette(
+        routes=[
+            Mount("/simulator", app=create_simulator_app(SIMULATOR_API_KEY, settings.simulator_time_scale))
+        ]
+    )
+    await uvicorn.Server(uvicorn.Config(app, host=settings.host, port=port, log_level="warning")).serve()
+
+
 async def cmd_worker(settings: Settings) -> None:
     from tasks.worker import run_worker
 
     await run_worker(settings)
 
 
-async def cmd_admin(settings: Settings, args: argparse.Namespace) -> None:
+async def _publish_balance(settings: Settings, team_id: str) -> None:
+    """Tell subscribers about a change made outside the API (when the Redis is known)."""
+    if not settings.redis_url:
+        return
+    from redis.asyncio import Redis
+
+    from pubsub import EventBus
+
+    redis = Redis.from_url(settings.redis_url)
+    try:
+        await EventBus(redis).balance_changed(team_id)
+    finally:
+        await redis.aclose()
+
+
+async def cmd_admin(settings: Settings, args: argparse.Namespace) -> int:
+    from auth import issue_jwt
     from models import credits
+    from models.audit import audit_ledger
     from models.errors import DomainError
-    from models.teams import create_team
+    from models.teams import Role, Team, add_member, create_team
 
     await db.init(settings)
     try:
+        if args.admin_command == "audit-ledger":
+            report = await audit_ledger()
+            print(json.dumps(report, indent=2))
+            return 0 if report["ok"] else 1
+        if args.admin_command == "add-user":
+            if not await Team.exists(id=args.team):
+                raise SystemExit("error: team not found")
+            user = await add_member(args.team, args.email, Role(args.role))
+            token = issue_jwt(user.id, uuid.UUID(args.team), settings.secret)
+            print(
+                json.dumps({"team_id": args.team, "user_id": str(user.id), "role": args.role, "jwt": token})
+            )
+            return 0
         if args.admin_command == "create-team":
             created = await create_team(args.name)
             team = created.team
@@ -197,12 +243,14 @@ async def cmd_admin(settings: Settings, args: argparse.Namespace) -> None:
                 team = await credits.top_up(args.team, args.cents, "top-up by an operator")
             except (DomainError, ValueError) as exc:
                 raise SystemExit(f"error: {getattr(exc, 'message', exc)}") from None
+            await _publish_balance(settings, str(team.id))
             out = {
                 "team_id": str(team.id),
                 "balance_cents": team.balance_cents,
                 "available_cents": team.available_cents,
             }
         print(json.dumps(out))
+        return 0
     finally:
         await db.close()
 
@@ -224,6 +272,13 @@ def parser() -> argparse.ArgumentParser:
     gc = admin.add_parser("grant-credits", help="a TOP_UP ledger entry")
     gc.add_argument("--team", required=True)
     gc.add_argument("--cents", type=int, required=True)
+    admin.add_parser("audit-ledger", help="replay every ledger; exit 1 on any mismatch")
+    au = admin.add_parser("add-user", help="add a person to a team with a role; prints a JWT for them")
+    au.add_argument("--team", required=True)
+    au.add_argument("--email", required=True)
+    au.add_argument("--role", choices=["owner", "admin", "member"], default="member")
+    sim = sub.add_parser("simulator", help="the provider simulator alone (stands in for the providers' APIs)")
+    sim.add_argument("--port", type=int, default=8001)
     return p
 
 
@@ -250,7 +305,11 @@ def main(argv: list[str] | None = None) -> None:
     elif args.command == "worker":
         asyncio.run(cmd_worker(settings))
     elif args.command == "admin":
-        asyncio.run(cmd_admin(settings, args))
+        sys.exit(asyncio.run(cmd_admin(settings, args)))
+    elif args.command == "simulator":
+        if settings.env == "production":
+            raise SystemExit("error: the provider simulator is not for production")
+        asyncio.run(cmd_simulator(settings, args.port))
 
 
 if __name__ == "__main__":

@@ -14,10 +14,12 @@ import logging
 import uuid
 from collections import defaultdict
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from typing import Any
 
 from redis.asyncio import Redis
 
+from models.events import LOW_BALANCE, TeamEvent
 from models.jobs import CreativeJob
 from models.teams import Team
 
@@ -29,12 +31,15 @@ def team_channel(team_id: uuid.UUID | str) -> str:
     return f"ch:team:{team_id}"
 
 
-def balance_snapshot(team: Team) -> dict[str, Any]:
+def balance_snapshot(team: Team, *, low_balance_crossed: bool = False) -> dict[str, Any]:
+    threshold = team.low_balance_threshold_cents
     return {
         "team_id": str(team.id),
         "balance_cents": team.balance_cents,
         "available_cents": team.available_cents,
-        "low_balance_threshold_cents": team.low_balance_threshold_cents,
+        "low_balance_threshold_cents": threshold,
+        "low_balance": threshold is not None and team.available_cents < threshold,
+        "low_balance_crossed": low_balance_crossed,
     }
 
 
@@ -60,8 +65,18 @@ class EventBus:
         await self.publish(job.team_id, {"kind": "job", "version": job.version, "data": job.snapshot()})  # type: ignore[attr-defined]
 
     async def balance_changed(self, team_id: uuid.UUID | str) -> None:
+        """Publish the team's balance; a low-balance crossing recorded since is published with it,
+        once (the outbox row is claimed by a guarded update)."""
         team = await Team.get(id=team_id)
-        await self.publish(team_id, {"kind": "balance", "data": balance_snapshot(team)})
+        crossed = False
+        async for event in TeamEvent.filter(team_id=team_id, kind=LOW_BALANCE, published_at=None):
+            claimed = await TeamEvent.filter(id=event.id, published_at=None).update(
+                published_at=datetime.now(UTC)
+            )
+            crossed = crossed or bool(claimed)
+        await self.publish(
+            team_id, {"kind": "balance", "data": balance_snapshot(team, low_balance_crossed=crossed)}
+        )
 
     # -- subscribing ------------------------------------------------------------------------
     @contextlib.asynccontextmanager

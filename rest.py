@@ -26,6 +26,18 @@ STATUS_FOR = {
     ErrorCode.CONFLICT: 409,
     ErrorCode.RATE_LIMITED: 429,
 }
+FIELD_TYPES: dict[str, type] = {
+    "duration_seconds": int,
+    "source": dict,
+    "modifications": dict,
+    "inputs": list,
+}
+TYPE_NAMES: dict[type, str] = {
+    str: "a string",
+    int: "a whole number",
+    dict: "a JSON object",
+    list: "a JSON array",
+}
 POLL_HINT_SECONDS = {"image": 5, "tts": 5, "video": 10, "avatar": 15, "composite": 10}
 GENERATE_FIELDS = {
     "image": {"prompt": "text", "aspect_ratio": None, "placement": None},
@@ -141,8 +153,14 @@ async def rest_generate(request: Request) -> JSONResponse:
         return error(400, "VALIDATION_FAILED", "the body must be a JSON object")
     fields: dict[str, Any] = {}
     for name, target in GENERATE_FIELDS[job_type].items():
-        if name in body:
+        if name in body and body[name] is not None:
+            expected = FIELD_TYPES.get(name, str)
+            if not isinstance(body[name], expected) or isinstance(body[name], bool):
+                return error(400, "VALIDATION_FAILED", f"{name} must be {TYPE_NAMES[expected]}", [name])
             fields[target or name] = body[name]
+    for name in ("provider", "drive_folder_id", "idempotency_key"):
+        if body.get(name) is not None and not isinstance(body[name], str):
+            return error(400, "VALIDATION_FAILED", f"{name} must be a string", [name])
     if "inputs" in fields:
         fields["inputs"] = [
             {"name": i.get("name"), "jobId": i.get("job_id"), "fileId": i.get("file_id")}
@@ -154,7 +172,7 @@ async def rest_generate(request: Request) -> JSONResponse:
         return error(400, "PROVIDER_NOT_SUPPORTED", f"unknown provider {provider!r}", ["provider"])
     services = services_of(request)
     try:
-        new = await generation.validate(
+        job = await generation.generate(
             GenerationRequest(
                 type=job_type,
                 team_id=principal.team_id,
@@ -164,13 +182,13 @@ async def rest_generate(request: Request) -> JSONResponse:
                 settings=body.get("settings"),
                 idempotency_key=request.headers.get("idempotency-key") or body.get("idempotency_key"),
                 **fields,
-            )
+            ),
+            queue=services.queue,
+            events=services.bus,
+            deadline_scale=services.settings.deadline_scale,
         )
-        job = await job_ops.submit(new, queue=services.queue, events=services.bus)
     except DomainError as exc:
         return domain_error(exc)
-    except TypeError:
-        return error(400, "VALIDATION_FAILED", "a field has the wrong type")
     return JSONResponse({"job_id": str(job.id), "status": job.status.value}, status_code=202)
 
 

@@ -47,6 +47,17 @@ class Settings(BaseSettings):
     download_url_ttl_seconds: int = 7 * 24 * 3600
     max_output_bytes: int = 512 * 1024 * 1024
     worker_max_jobs: int = 50
+    # One worker run is one provider call or poll: longer than the slowest synchronous provider call
+    # (OpenAI images, 300 s). A killed worker's job is re-run by the sweep (stale_after_seconds) or
+    # by arq after this + 10 s.
+    job_timeout_seconds: int = 360
+    # Multiplies the per-type deadlines after which an open job fails free (tests shrink them).
+    deadline_scale: float = 1.0
+    sweep_interval_seconds: int = 60
+    # An open job nobody touched for this long is re-enqueued by the sweep.
+    stale_after_seconds: int = 120
+    # Test hook: the worker process exits right before settling a finished job (never in production).
+    fault_crash_before_settle: bool = False
     # The arq queue; separate names let several deployments (or test runs) share one Redis.
     queue_name: str = "creative_hub:queue"
     graphiql: bool = True
@@ -96,6 +107,8 @@ class Settings(BaseSettings):
             problems.append("CH_REDIS_URL is not set (the embedded Valkey is for development)")
         if self.simulator_url:
             problems.append("the provider simulator is not for production (unset CH_SIMULATOR_URL)")
+        if self.fault_crash_before_settle:
+            problems.append("CH_FAULT_CRASH_BEFORE_SETTLE is a test hook")
         if problems:
             raise RuntimeError("refusing to start in production: " + "; ".join(problems))
 
@@ -117,6 +130,7 @@ def load_settings() -> Settings:
         provider_env={
             k: v
             for k, v in os.environ.items()
-            if k.endswith(("_API_KEY", "_BASE_URL", "_ACCESS_KEY", "_SECRET_KEY")) and not k.startswith("CH_")
+            if k.endswith(("_API_KEY", "_BASE_URL", "_ACCESS_KEY", "_SECRET_KEY", "_OUTPUT_HOSTS"))
+            and not k.startswith("CH_")
         }
     )

@@ -4,4 +4,4 @@ Modules: ``teams`` (teams, users, membership, API keys), ``jobs`` (the creative_
 ``credits`` (the ledger; the only code that writes credit rows), ``drive`` (folders and files).
 """
 
-MODEL_MODULES = ["models.teams", "models.jobs", "models.credits", "models.drive"]
+MODEL_MODULES = ["models.teams", "models.jobs", "models.credits", "models.drive", "models.events"]

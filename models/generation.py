@@ -14,7 +14,7 @@ from typing import Any
 import pricing
 from models import drive
 from models.errors import DomainError, ErrorCode
-from models.jobs import CreativeJob, JobStatus, NewJob
+from models.jobs import CreativeJob, Events, JobStatus, NewJob, Queue, submit
 from providers import registry
 from providers.catalog import (
     AVATAR,
@@ -259,3 +259,11 @@ async def validate(req: GenerationRequest) -> NewJob:
         estimated_cost_cents=pricing.estimate(spec.provider, req.type, prompt, params),
         idempotency_key=req.idempotency_key,
     )
+
+
+async def generate(
+    req: GenerationRequest, *, queue: Queue, events: Events, deadline_scale: float = 1.0
+) -> CreativeJob:
+    """Validate, price, hold and queue: what every generate mutation and REST submit does."""
+    new = await validate(req)
+    return await submit(new, queue=queue, events=events, deadline_scale=deadline_scale)

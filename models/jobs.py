@@ -22,7 +22,7 @@ from typing import Any, Protocol
 
 from tortoise import fields
 from tortoise.exceptions import IntegrityError
-from tortoise.expressions import F
+from tortoise.expressions import F, Q
 from tortoise.models import Model
 from tortoise.transactions import in_transaction
 
@@ -65,11 +65,15 @@ class CreativeJob(Model):
     result_urls = fields.JSONField(default=list)  # "/files/<id>" paths; the API signs them on read
     cost_cents = fields.BigIntField(default=0)
     estimated_cost_cents = fields.BigIntField(default=0)
+    # What the job really cost beyond its hold: never captured silently, recorded for billing.
+    overrun_cents = fields.BigIntField(default=0)
     drive_folder_id = fields.UUIDField(null=True)
     metadata = fields.JSONField(default=dict)
     error_message = fields.TextField(null=True)
     version = fields.IntField(default=1)
     provider_task_id = fields.CharField(max_length=255, null=True)
+    # Set by the one run allowed to submit to the provider (concurrent runs of a job never both submit).
+    submit_claimed_at = fields.DatetimeField(null=True)
     provider_state = fields.JSONField(default=dict)
     attempts = fields.IntField(default=0)
     idempotency_key = fields.CharField(max_length=255, null=True)
@@ -105,6 +109,7 @@ class CreativeJob(Model):
             "result_urls": list(self.result_urls),
             "cost_cents": self.cost_cents,
             "estimated_cost_cents": self.estimated_cost_cents,
+            "overrun_cents": self.overrun_cents,
             "drive_folder_id": str(self.drive_folder_id) if self.drive_folder_id else None,
             "metadata": self.metadata,
             "error_message": self.error_message,
@@ -169,7 +174,7 @@ async def _existing_for_key(new: NewJob) -> CreativeJob | None:
     return job
 
 
-async def submit(new: NewJob, *, queue: Queue, events: Events) -> CreativeJob:
+async def submit(new: NewJob, *, queue: Queue, events: Events, deadline_scale: float = 1.0) -> CreativeJob:
     """Insert the job and hold its estimate in one transaction, then enqueue and publish.
 
     The same idempotency key with the same input returns the first job (charged once)."""
@@ -191,7 +196,7 @@ async def submit(new: NewJob, *, queue: Queue, events: Events) -> CreativeJob:
                 estimated_cost_cents=new.estimated_cost_cents,
                 idempotency_key=new.idempotency_key,
                 request_hash=new.request_hash(),
-                deadline_at=now() + DEADLINES[new.type],
+                deadline_at=now() + DEADLINES[new.type] * deadline_scale,
                 using_db=conn,
             )
             await credits.hold(conn, new.team_id, job_id, new.estimated_cost_cents)
@@ -258,6 +263,28 @@ async def start(job_id: str, *, events: Events) -> CreativeJob | None:
     return job
 
 
+SUBMIT_CLAIM_TTL = timedelta(minutes=5)
+
+
+async def claim_submission(job: CreativeJob) -> bool:
+    """The right to submit this job to its provider, for one run at a time.
+
+    A claim older than SUBMIT_CLAIM_TTL is treated as abandoned (its run died before recording
+    a task id) and may be taken over."""
+    stale = now() - SUBMIT_CLAIM_TTL
+    claimable = Q(submit_claimed_at=None) | Q(submit_claimed_at__lt=stale)
+    changed = await CreativeJob.filter(
+        claimable, id=job.id, provider_task_id=None, status=JobStatus.PROCESSING
+    ).update(submit_claimed_at=now())
+    await job.refresh_from_db()
+    return bool(changed)
+
+
+async def release_submission(job: CreativeJob) -> None:
+    """Give the claim back after a submission the provider did not accept (it will be retried)."""
+    await CreativeJob.filter(id=job.id, provider_task_id=None).update(submit_claimed_at=None)
+
+
 async def record_provider_task(job: CreativeJob, task_id: str, state: dict[str, Any]) -> bool:
     """Persist the provider's task id before anything waits on it. False when one was already set
     (another run submitted first; the caller then resumes that task)."""
@@ -274,10 +301,6 @@ async def complete(
     """processing → completed: capture the actual cost (at most the hold), release the rest."""
     async with in_transaction() as conn:
         captured = min(cost_cents, job.estimated_cost_cents)
-        meta = {**job.metadata, **metadata}
-        if cost_cents > captured:
-            # Never silently lost: the overrun is recorded on the job for billing to follow up.
-            meta["uncaptured_overrun_cents"] = cost_cents - captured
         won = await _transition(
             job,
             JobStatus.COMPLETED,
@@ -285,8 +308,10 @@ async def complete(
             conn=conn,
             result_urls=result_urls,
             cost_cents=captured,
+            # Never silently lost: what the hold did not cover is recorded on the job.
+            overrun_cents=cost_cents - captured,
             completed_at=now(),
-            metadata=meta,
+            metadata={**job.metadata, **metadata},
         )
         if won:
             await credits.settle(conn, job.team_id, job.id, job.estimated_cost_cents, cost_cents)

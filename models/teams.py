@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from tortoise import fields
+from tortoise.migrations.constraints import CheckConstraint
 from tortoise.models import Model
 from tortoise.transactions import in_transaction
 
@@ -35,10 +36,17 @@ class Team(Model):
     balance_cents = fields.BigIntField(default=0)
     available_cents = fields.BigIntField(default=0)
     low_balance_threshold_cents = fields.BigIntField(null=True)
+    # Set when available credits crossed below the threshold (one alert per crossing); cleared
+    # when they rise to it again, which re-arms the alert.
+    low_balance_alerted = fields.BooleanField(default=False)
     created_at = fields.DatetimeField(auto_now_add=True)
 
     class Meta:
         table = "team"
+        constraints = (
+            CheckConstraint(check="available_cents >= 0", name="team_available_not_negative"),
+            CheckConstraint(check="available_cents <= balance_cents", name="team_available_within_balance"),
+        )
 
 
 class User(Model):
@@ -104,3 +112,11 @@ async def create_team(name: str, *, email: str | None = None) -> CreatedTeam:
         await ApiKey.create(team=team, user=user, name="default", prefix=key[:8], key_hash=hash_api_key(key))
         await default_folder(team.id)
     return CreatedTeam(team=team, user=user, api_key=key)
+
+
+async def add_member(team_id: uuid.UUID | str, email: str, role: Role) -> User:
+    """A person joins a team with a role (a new user, or one that already exists)."""
+    async with in_transaction():
+        user, _ = await User.get_or_create(email=email, defaults={"name": email.split("@")[0]})
+        await Membership.update_or_create(team_id=team_id, user=user, defaults={"role": role})
+    return user

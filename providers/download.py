@@ -95,6 +95,7 @@ async def fetch_output(
     if not output.url:
         raise RejectedError("output has neither bytes nor a URL", code="no_output")
     url = httpx.URL(output.url)
+    headers = dict(output.headers)
     for _ in range(MAX_REDIRECTS + 1):
         if not _host_allowed(url, allowed_hosts, require_https):
             raise RejectedError(
@@ -102,10 +103,13 @@ async def fetch_output(
             )
         with transport_errors("output download"):
             async with client.stream(
-                "GET", url, headers=output.headers, timeout=DOWNLOAD_TIMEOUT, follow_redirects=False
+                "GET", url, headers=headers, timeout=DOWNLOAD_TIMEOUT, follow_redirects=False
             ) as response:
                 if response.is_redirect and "location" in response.headers:
-                    url = url.join(response.headers["location"])
+                    target = url.join(response.headers["location"])
+                    if target.host != url.host:
+                        headers = {}  # credentials for the provider (Veo's API key) never go to another host
+                    url = target
                     continue
                 return await _read(response, max_bytes=max_bytes, allowed_types=allowed_types)
     raise RejectedError("output URL redirects too many times", code="too_many_redirects")

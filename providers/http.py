@@ -47,9 +47,11 @@ def parse_retry_after(value: str | None) -> float | None:
 def error_from_body(body: Any) -> tuple[str | None, str | None]:
     """The (message, code) of a provider's JSON error body, whatever its dialect.
 
-    Understands OpenAI / HeyGen ``{"error": {"message", "code"}}``, Runway ``{"error": "text"}``,
-    BFL / FastAPI ``{"detail": "text" | [{"loc", "msg"}]}``, Creatomate ``{"hint": "text"}`` and
-    HeyGen's legacy ``{"code": 40001, "message": "MISSING_PARAMS"}``.
+    Understands OpenAI / HeyGen / Ark ``{"error": {"message", "code"}}``, Google's
+    ``{"error": {"code": 400, "message", "status": "INVALID_ARGUMENT"}}`` (the status is the code),
+    Runway ``{"error": "text"}``, BFL / Luma / FastAPI ``{"detail": "text" | [{"loc", "msg"}]}``,
+    ElevenLabs ``{"detail": {"status", "message"}}``, Creatomate ``{"hint": "text"}``, and HeyGen's
+    legacy / Kling's ``{"code": 40001, "message": "MISSING_PARAMS"}``.
     """
     if not isinstance(body, dict):
         return None, None
@@ -60,6 +62,8 @@ def error_from_body(body: Any) -> tuple[str | None, str | None]:
         if isinstance(message, str) and isinstance(detail, str) and detail and detail != message:
             message = f"{message}: {detail}"
         code = error.get("code")
+        if not isinstance(code, str) and isinstance(error.get("status"), str) and error["status"]:
+            code = error["status"]  # Google: a numeric HTTP code and the canonical status name
         return (str(message) if message else None), (str(code) if code is not None else None)
     if isinstance(error, str) and error:
         return error, None
@@ -68,6 +72,11 @@ def error_from_body(body: Any) -> tuple[str | None, str | None]:
         return detail, None
     if isinstance(detail, list) and detail:
         return "; ".join(_describe_validation_item(item) for item in detail), "validation_error"
+    if isinstance(detail, dict):
+        message = detail.get("message") or detail.get("msg")
+        code = detail.get("status") or detail.get("code")
+        if isinstance(message, str) and message:
+            return message, (str(code) if code is not None else None)
     hint = body.get("hint")
     if isinstance(hint, str) and hint:
         return hint, None

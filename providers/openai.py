@@ -1,15 +1,22 @@
-"""OpenAI text-to-speech (``openai_tts``): ``POST /audio/speech``, audio bytes in the answer."""
+"""OpenAI: text-to-speech (``openai_tts``, ``POST /audio/speech``, audio bytes in the answer) and
+images (``gpt_image_1_5``, ``POST /images/generations``, base64 images in the answer).
+
+Both are synchronous: :meth:`submit` returns :class:`Done`; there is never a task to poll.
+"""
 
 from __future__ import annotations
 
+import base64
+import binascii
 from typing import Any, ClassVar
 
 import httpx
 
 from providers.base import Done, JobSpec, Output, Pending, Submitted, Usage
 from providers.errors import RejectedError, RetryableError
+from providers.http import json_of
 from providers.http_adapter import HttpAdapter
-from providers.params import settings
+from providers.params import aspect_ratio, closest, settings
 
 DEFAULT_MODEL = "tts-1"
 DEFAULT_VOICE = "alloy"
@@ -24,15 +31,25 @@ CONTENT_TYPES: dict[str, str] = {
 _PASSED_SETTINGS = ("instructions", "speed")
 
 
-class OpenAITtsAdapter(HttpAdapter):
+class OpenAIAdapter(HttpAdapter):
+    """What every OpenAI endpoint shares: bearer auth, the error envelope and its moderation codes."""
+
     family: ClassVar[str] = "openai"
     provider_name: ClassVar[str] = "OpenAI"
-    # A 4,096-character input takes OpenAI most of a minute to speak.
-    request_timeout: ClassVar[httpx.Timeout] = httpx.Timeout(180.0, connect=10.0)
     moderation_codes: ClassVar[tuple[str, ...]] = ("moderation_blocked", "content_policy_violation")
 
     def auth_headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.api_key}"}
+
+    async def poll(self, job: JobSpec, task_id: str, state: dict[str, Any]) -> Pending | Done:
+        # Nothing to poll: submit already returned the result. Reaching here means the worker lost
+        # it, so the job has to be submitted again.
+        raise RejectedError("OpenAI answers synchronously and has no task to poll", code="not_pollable")
+
+
+class OpenAITtsAdapter(OpenAIAdapter):
+    # A 4,096-character input takes OpenAI most of a minute to speak.
+    request_timeout: ClassVar[httpx.Timeout] = httpx.Timeout(180.0, connect=10.0)
 
     def build_request(self, job: JobSpec) -> dict[str, Any]:
         user = settings(job)
@@ -68,7 +85,103 @@ class OpenAITtsAdapter(HttpAdapter):
             metadata={"request_id": response.headers.get("x-request-id")},
         )
 
-    async def poll(self, job: JobSpec, task_id: str, state: dict[str, Any]) -> Pending | Done:
-        # Nothing to poll: submit already returned the audio. Reaching here means the worker lost
-        # the bytes, so the job has to be submitted again.
-        raise RejectedError("OpenAI speech is synchronous and has no task to poll", code="not_pollable")
+
+# -- images -----------------------------------------------------------------------------------------
+
+IMAGE_MODEL = "gpt-image-1.5"
+# The only sizes GPT image models (before gpt-image-2) accept; the job's width/height or aspect
+# ratio picks the one of the nearest shape.
+IMAGE_SIZES: dict[str, tuple[int, int]] = {
+    "1:1": (1024, 1024),
+    "2:3": (1024, 1536),
+    "3:2": (1536, 1024),
+}
+QUALITIES = ("low", "medium", "high", "auto")
+# The price table assumes medium quality; "auto" lets OpenAI pick (up to high, 4× the tokens).
+DEFAULT_QUALITY = "medium"
+IMAGE_FORMATS: dict[str, str] = {"png": "image/png", "jpeg": "image/jpeg", "webp": "image/webp"}
+BACKGROUNDS = ("transparent", "opaque", "auto")
+
+
+class OpenAIImageAdapter(OpenAIAdapter):
+    # High-quality images take OpenAI up to a couple of minutes; the SDK itself waits 600 s.
+    request_timeout: ClassVar[httpx.Timeout] = httpx.Timeout(300.0, connect=10.0)
+
+    def build_request(self, job: JobSpec) -> dict[str, Any]:
+        user = settings(job)
+        width, height = job.params.get("width"), job.params.get("height")
+        shape = (
+            (width, height)
+            if isinstance(width, int) and isinstance(height, int)
+            else aspect_ratio(job, "1:1")
+        )
+        size_w, size_h = closest(shape, IMAGE_SIZES)
+        quality = user.get("quality", DEFAULT_QUALITY)
+        if quality not in QUALITIES:
+            raise RejectedError(
+                f"settings.quality must be one of {', '.join(QUALITIES)} for gpt-image-1.5",
+                code="bad_setting",
+            )
+        output_format = str(user.get("output_format") or job.params.get("output_format") or "png").lower()
+        output_format = "jpeg" if output_format == "jpg" else output_format
+        if output_format not in IMAGE_FORMATS:
+            raise RejectedError(
+                "settings.output_format must be png, jpeg or webp for gpt-image-1.5", code="bad_setting"
+            )
+        body: dict[str, Any] = {
+            "model": IMAGE_MODEL,
+            "prompt": job.prompt or "",
+            "n": 1,
+            "size": f"{size_w}x{size_h}",
+            "quality": quality,
+            "output_format": output_format,
+        }
+        background = user.get("background")
+        if background is not None:
+            if background not in BACKGROUNDS:
+                raise RejectedError(
+                    f"settings.background must be one of {', '.join(BACKGROUNDS)}", code="bad_setting"
+                )
+            if background == "transparent" and output_format == "jpeg":
+                raise RejectedError("a transparent background needs png or webp output", code="bad_setting")
+            body["background"] = background
+        compression = user.get("output_compression")
+        if isinstance(compression, int) and not isinstance(compression, bool) and output_format != "png":
+            if not 0 <= compression <= 100:
+                raise RejectedError("settings.output_compression must be 0 to 100", code="bad_setting")
+            body["output_compression"] = compression
+        return body
+
+    async def submit(self, job: JobSpec) -> Submitted | Done:
+        body = self.build_request(job)
+        response = await self.request("POST", self.url("/images/generations"), json_body=body)
+        answer = json_of(response, provider=self.provider_name)
+        items = answer.get("data") if isinstance(answer, dict) else None
+        outputs: list[Output] = []
+        output_format = str(answer.get("output_format") or body["output_format"]) if items else ""
+        for item in items or ():
+            encoded = item.get("b64_json") if isinstance(item, dict) else None
+            if not isinstance(encoded, str) or not encoded:
+                continue
+            try:
+                data = base64.b64decode(encoded, validate=True)
+            except (binascii.Error, ValueError) as exc:
+                raise RetryableError(
+                    "OpenAI returned an image that is not valid base64", code="bad_body"
+                ) from exc
+            outputs.append(Output(data=data, content_type=IMAGE_FORMATS.get(output_format, "image/png")))
+        if not outputs:
+            raise RetryableError("OpenAI answered the image request without an image", code="bad_body")
+        details: dict[str, Any] = {
+            "size": answer.get("size") or body["size"],
+            "quality": answer.get("quality") or body["quality"],
+            "output_format": output_format,
+            "model": IMAGE_MODEL,
+        }
+        if isinstance(answer.get("usage"), dict):
+            details["tokens"] = answer["usage"]
+        return Done(
+            outputs=tuple(outputs),
+            usage=Usage(units=len(outputs), details=details),
+            metadata={"request_id": response.headers.get("x-request-id")},
+        )

@@ -23,6 +23,13 @@ ADAPTERS: dict[str, str] = {
     "heygen": "providers.heygen:HeygenAdapter",
     "openai_tts": "providers.openai:OpenAITtsAdapter",
     "creatomate": "providers.creatomate:CreatomateAdapter",
+    "gpt_image_1_5": "providers.openai:OpenAIImageAdapter",
+    "seedream_4_5": "providers.ark:ArkAdapter",
+    "luma_ray3": "providers.luma:LumaAdapter",
+    "kling_2_6": "providers.kling:KlingAdapter",
+    "kling_3_0": "providers.kling:KlingAdapter",
+    "veo_3_1": "providers.gemini:GeminiVeoAdapter",
+    "elevenlabs": "providers.elevenlabs:ElevenLabsAdapter",
 }
 
 

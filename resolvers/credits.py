@@ -1,22 +1,37 @@
-"""The team's credit balance and ledger."""
+"""The team's credit balance, ledger, usage and low-balance threshold."""
 
 from __future__ import annotations
 
-import strawberry
+from datetime import datetime
+from typing import Annotated
 
+import strawberry
+from graphql import GraphQLError
+
+from models import credits as credit_ops
 from models.credits import CreditTransaction as TxRow
-from models.teams import Team
+from models.errors import DomainError
+from models.teams import Role, Team
+from models.usage import credit_usage as usage_of
 from pubsub import balance_snapshot
 from resolvers.pagination import paginate
 from schema.context import Info
-from schema.enums import CreditTransactionKind
+from schema.enums import CreditTransactionKind, CreditUsageGroupBy
+from schema.enums import ErrorCode as GqlErrorCode
+from schema.inputs import CreditTransactionFilter
 from schema.types import (
     CreditBalance,
+    CreditBalancePayload,
     CreditTransaction,
     CreditTransactionConnection,
     CreditTransactionEdge,
+    CreditUsage,
+    CreditUsageRow,
     PageInfo,
+    UserError,
 )
+
+ADMIN_ROLES = (Role.OWNER, Role.ADMIN)
 
 
 async def credit_balance(info: Info) -> CreditBalance:
@@ -39,11 +54,63 @@ def _tx(row: TxRow) -> CreditTransaction:
 
 
 async def credit_transactions(
-    info: Info, first: int | None = 20, after: str | None = None
+    info: Info,
+    first: int | None = 20,
+    after: str | None = None,
+    filter: CreditTransactionFilter | None = None,
 ) -> CreditTransactionConnection:
     principal = info.context.require("billing")
-    page = await paginate(TxRow.filter(team_id=principal.team_id), first, after)
+    query = TxRow.filter(team_id=principal.team_id)
+    if filter:
+        if filter.kinds:
+            query = query.filter(kind__in=[k.value for k in filter.kinds])
+        if filter.job_id:
+            query = query.filter(job_id=str(filter.job_id))
+        if filter.from_:
+            query = query.filter(created_at__gte=filter.from_)
+        if filter.to:
+            query = query.filter(created_at__lt=filter.to)
+    page = await paginate(query, first, after)
     return CreditTransactionConnection(
         edges=[CreditTransactionEdge(cursor=c, node=_tx(r)) for c, r in page.rows],
         page_info=PageInfo(has_next_page=page.has_next_page, end_cursor=page.end_cursor),
+    )
+
+
+async def credit_usage(
+    info: Info,
+    from_: Annotated[datetime, strawberry.argument(name="from")],
+    to: datetime,
+    group_by: CreditUsageGroupBy = CreditUsageGroupBy.PROVIDER,
+) -> CreditUsage:
+    principal = info.context.require("billing")
+    try:
+        rows = await usage_of(principal.team_id, from_, to, group_by.value)
+    except DomainError as exc:
+        raise GraphQLError(exc.message, extensions={"code": exc.code.value}) from None
+    return CreditUsage(
+        group_by=group_by,
+        from_=from_,
+        to=to,
+        total_cents=sum(r.cost_cents for r in rows),
+        rows=[CreditUsageRow(key=r.key, cost_cents=r.cost_cents, job_count=r.job_count) for r in rows],
+    )
+
+
+async def set_low_balance_threshold(info: Info, cents: int | None) -> CreditBalancePayload:
+    """Team admins only; ``null`` turns the alert off."""
+    principal = info.context.require("billing")
+    if principal.role not in ADMIN_ROLES:
+        error = UserError(
+            code=GqlErrorCode.FORBIDDEN, message="only team owners and admins can change this", field=None
+        )
+        return CreditBalancePayload(credit_balance=None, user_errors=[error])
+    try:
+        team = await credit_ops.set_low_balance_threshold(principal.team_id, cents)
+    except DomainError as exc:
+        error = UserError(code=GqlErrorCode(exc.code.value), message=exc.message, field=exc.field)
+        return CreditBalancePayload(credit_balance=None, user_errors=[error])
+    await info.context.services.bus.balance_changed(principal.team_id)
+    return CreditBalancePayload(
+        credit_balance=CreditBalance.from_snapshot(balance_snapshot(team)), user_errors=[]
     )

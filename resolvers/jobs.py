@@ -65,8 +65,12 @@ async def _generate(info: Info, job_type_name: str, data: Any, **fields: Any) ->
         **fields,
     )
     try:
-        new = await generation.validate(request)
-        row = await job_ops.submit(new, queue=services.queue, events=services.bus)
+        row = await generation.generate(
+            request,
+            queue=services.queue,
+            events=services.bus,
+            deadline_scale=services.settings.deadline_scale,
+        )
     except DomainError as exc:
         return user_error(exc)
     return GeneratePayload(job=job_type(info, row), user_errors=[])

@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 from graphql import GraphQLError
 
 import pricing
 from providers import registry
-from providers.catalog import AVATAR, CATALOG, TTS, VIDEO, default_provider
+from providers.catalog import AVATAR, CATALOG, COMPOSITE, IMAGE, TTS, VIDEO, default_provider
 from schema.context import Info
 from schema.enums import JobType, Provider
 from schema.inputs import EstimateCostInput
-from schema.types import CostEstimate, ProviderInfo
+from schema.types import CostEstimate, PriceRate, ProviderInfo
 
 
 async def providers(info: Info, type: JobType | None = None) -> list[ProviderInfo]:
@@ -38,12 +39,15 @@ async def providers(info: Info, type: JobType | None = None) -> list[ProviderInf
                 max_text_characters=spec.max_text_chars,
                 price_unit=price.unit,
                 price_cents_per_unit=price.cents_per_unit,
+                price_first_unit_cents=price.first_unit_cents,
+                price_rates=[PriceRate(cents_per_unit=r.cents_per_unit, when=r.when) for r in price.rates],
             )
         )
     return result
 
 
 async def estimate_cost(info: Info, input: EstimateCostInput) -> CostEstimate:
+    """The hold a job with these inputs would take (the same function the generate mutations use)."""
     info.context.require("read")
     spec = CATALOG[input.provider.value] if input.provider else default_provider(input.type.value)
     if spec.type != input.type.value:
@@ -51,11 +55,27 @@ async def estimate_cost(info: Info, input: EstimateCostInput) -> CostEstimate:
             f"{spec.provider} does not generate {input.type.value}",
             extensions={"code": "PROVIDER_NOT_SUPPORTED"},
         )
-    params: dict[str, object] = {"settings": {}}
+    settings = input.settings if isinstance(input.settings, dict) else {}
+    params: dict[str, Any] = {"settings": settings}
     if spec.aspect_ratios:
         params["aspect_ratio"] = input.aspect_ratio or spec.default_aspect_ratio
+    if spec.type == IMAGE:
+        if input.width and input.height:
+            params["width"], params["height"] = input.width, input.height
+        else:
+            params["width"], params["height"] = pricing.image_size(params["aspect_ratio"])
     if spec.type == VIDEO:
         params["duration_seconds"] = input.duration_seconds or spec.default_duration
+        if input.with_input_image:
+            params["image_file_id"] = "estimate"
+    if spec.type == COMPOSITE:
+        params["source"] = {
+            "width": input.width or pricing.COMPOSITE_DEFAULT["width"],
+            "height": input.height or pricing.COMPOSITE_DEFAULT["height"],
+            "duration": input.duration_seconds or pricing.COMPOSITE_DEFAULT["duration"],
+            "frame_rate": settings.get("frame_rate", pricing.COMPOSITE_DEFAULT["frame_rate"]),
+            "output_format": settings.get("output_format", "mp4"),
+        }
     text = None
     if spec.type == TTS:
         text = "x" * (input.characters or 1000)

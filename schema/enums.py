@@ -70,3 +70,11 @@ class CreditTransactionKind(Enum):
     RELEASE = "RELEASE"
     REFUND = "REFUND"
     ADJUSTMENT = "ADJUSTMENT"
+
+
+@strawberry.enum
+class CreditUsageGroupBy(Enum):
+    PROVIDER = "provider"
+    TYPE = "type"
+    USER = "user"
+    DAY = "day"

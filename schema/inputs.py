@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import strawberry
 from strawberry.scalars import JSON
 
-from schema.enums import JobStatus, JobType, Placement, Provider
+from schema.enums import CreditTransactionKind, JobStatus, JobType, Placement, Provider
 
 
 @strawberry.input
@@ -96,3 +98,20 @@ class EstimateCostInput:
     aspect_ratio: str | None = None
     characters: int | None = None
     variants: int | None = None
+    settings: JSON | None = strawberry.field(
+        default=None,
+        description="The job's provider settings (quality, model, mode, resolution…), as in generate*",
+    )
+    with_input_image: bool = strawberry.field(
+        default=False, description="Image-to-video (Runway prices it apart)"
+    )
+    width: int | None = None
+    height: int | None = None
+
+
+@strawberry.input
+class CreditTransactionFilter:
+    kinds: list[CreditTransactionKind] | None = None
+    job_id: strawberry.ID | None = None
+    from_: datetime | None = strawberry.field(default=None, name="from")
+    to: datetime | None = None

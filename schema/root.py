@@ -13,7 +13,9 @@ from schema.types import (
     CreativeJob,
     CreativeJobConnection,
     CreditBalance,
+    CreditBalancePayload,
     CreditTransactionConnection,
+    CreditUsage,
     GeneratePayload,
     ProviderInfo,
 )
@@ -25,7 +27,10 @@ class Query:
     jobs: CreativeJobConnection = strawberry.field(resolver=job_resolvers.jobs, description="Newest first")
     credit_balance: CreditBalance = strawberry.field(resolver=credit_resolvers.credit_balance)
     credit_transactions: CreditTransactionConnection = strawberry.field(
-        resolver=credit_resolvers.credit_transactions
+        resolver=credit_resolvers.credit_transactions, description="The ledger, newest first"
+    )
+    credit_usage: CreditUsage = strawberry.field(
+        resolver=credit_resolvers.credit_usage, description="Completed jobs' costs in [from, to), grouped"
     )
     providers: list[ProviderInfo] = strawberry.field(resolver=provider_resolvers.providers)
     estimate_cost: CostEstimate = strawberry.field(resolver=provider_resolvers.estimate_cost)
@@ -39,6 +44,10 @@ class Mutation:
     generate_tts: GeneratePayload = strawberry.mutation(resolver=job_resolvers.generate_tts)
     generate_composite: GeneratePayload = strawberry.mutation(resolver=job_resolvers.generate_composite)
     cancel_job: GeneratePayload = strawberry.mutation(resolver=job_resolvers.cancel_job)
+    set_low_balance_threshold: CreditBalancePayload = strawberry.mutation(
+        resolver=credit_resolvers.set_low_balance_threshold,
+        description="Team admins only; null turns alerts off",
+    )
 
 
 @strawberry.type

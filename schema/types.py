@@ -9,7 +9,7 @@ import strawberry
 from strawberry.scalars import JSON
 
 from auth import signed_result_urls
-from schema.enums import CreditTransactionKind, ErrorCode, JobStatus, JobType, Provider
+from schema.enums import CreditTransactionKind, CreditUsageGroupBy, ErrorCode, JobStatus, JobType, Provider
 from settings import Settings
 
 
@@ -28,6 +28,9 @@ class CreativeJob:
     result_urls: list[str] = strawberry.field(description="Signed, expiring URLs of the outputs in Drive")
     cost_cents: int = strawberry.field(description="0 until completed; 0 forever when failed or canceled")
     estimated_cost_cents: int = strawberry.field(description="What was held when the job was accepted")
+    overrun_cents: int = strawberry.field(
+        description="What the job really cost beyond its hold (not charged; recorded for billing)"
+    )
     drive_folder_id: strawberry.ID | None
     metadata: JSON
     error_message: str | None
@@ -56,6 +59,7 @@ class CreativeJob:
             result_urls=signed,
             cost_cents=snap["cost_cents"],
             estimated_cost_cents=snap["estimated_cost_cents"],
+            overrun_cents=snap["overrun_cents"],
             drive_folder_id=strawberry.ID(snap["drive_folder_id"]) if snap["drive_folder_id"] else None,
             metadata=snap["metadata"],
             error_message=snap["error_message"],
@@ -109,6 +113,10 @@ class CreditBalance:
     balance_cents: int
     available_cents: int
     low_balance_threshold_cents: int | None
+    low_balance: bool = strawberry.field(description="Available credits are below the low-balance threshold")
+    low_balance_crossed: bool = strawberry.field(
+        description="True on the one creditBalanceUpdated event where available credits crossed below the threshold"
+    )
 
     @strawberry.field(description="Credits held for jobs that have not finished yet")
     def held_cents(self) -> int:
@@ -121,6 +129,8 @@ class CreditBalance:
             balance_cents=snap["balance_cents"],
             available_cents=snap["available_cents"],
             low_balance_threshold_cents=snap["low_balance_threshold_cents"],
+            low_balance=snap["low_balance"],
+            low_balance_crossed=snap["low_balance_crossed"],
         )
 
 
@@ -166,7 +176,41 @@ class ProviderInfo:
     default_duration_seconds: int | None
     max_text_characters: int
     price_unit: str
-    price_cents_per_unit: float
+    price_cents_per_unit: float = strawberry.field(description="The base rate; priceRates may override it")
+    price_first_unit_cents: float | None = strawberry.field(
+        description="The price of the first unit, when it differs"
+    )
+    price_rates: list[PriceRate] = strawberry.field(
+        description="Rates that apply when a job's settings match"
+    )
+
+
+@strawberry.type
+class PriceRate:
+    cents_per_unit: float
+    when: JSON = strawberry.field(description="The settings this rate applies to, e.g. {quality: high}")
+
+
+@strawberry.type
+class CreditUsageRow:
+    key: str = strawberry.field(description="The provider, type, user id or day (YYYY-MM-DD) of this row")
+    cost_cents: int
+    job_count: int
+
+
+@strawberry.type
+class CreditUsage:
+    group_by: CreditUsageGroupBy
+    from_: datetime = strawberry.field(name="from")
+    to: datetime
+    total_cents: int
+    rows: list[CreditUsageRow]
+
+
+@strawberry.type
+class CreditBalancePayload:
+    credit_balance: CreditBalance | None
+    user_errors: list[UserError]
 
 
 @strawberry.type

@@ -4,6 +4,7 @@ outputs into Drive, settle. Every step assumes it may run twice; the second run 
 from __future__ import annotations
 
 import logging
+import os
 import random
 from datetime import UTC, datetime
 from typing import Any
@@ -15,8 +16,10 @@ from models import jobs as job_ops
 from models.jobs import CreativeJob, JobStatus
 from providers import registry
 from providers.base import Done, InputFile, JobSpec, Pending, Submitted
+from providers.catalog import CATALOG
 from providers.download import fetch_output
 from providers.errors import NotConfiguredError, RejectedError, RetryableError
+from providers.hosts import output_hosts
 from services import Services
 
 log = logging.getLogger(__name__)
@@ -77,7 +80,15 @@ async def run_job(services: Services, job_id: str) -> str:
         adapter = registry.adapter_for(job.provider, services.http, services.settings)
         spec = await job_spec(services, job)
         if job.provider_task_id is None:
-            submitted = await adapter.submit(spec)
+            if not await job_ops.claim_submission(job):
+                # Another run of this job is submitting right now: come back and follow its task.
+                await services.queue.enqueue_poll(str(job.id), 1.0 * services.settings.poll_interval_scale)
+                return "another run is submitting"
+            try:
+                submitted = await adapter.submit(spec)
+            except Exception:  # not accepted (as far as we know): a later run may submit again
+                await job_ops.release_submission(job)
+                raise
             if isinstance(submitted, Done):
                 return await _finish(services, job, submitted)
             assert isinstance(submitted, Submitted)
@@ -122,12 +133,17 @@ async def _finish(services: Services, job: CreativeJob, done: Done) -> str:
     team_id = job.team_id  # type: ignore[attr-defined]
     folder_id = job.drive_folder_id or (await drive.default_folder(team_id)).id
     urls = []
+    production = services.settings.env == "production"
+    # In production outputs come only from the provider's own hosts, over https.
+    hosts = output_hosts(CATALOG[job.provider].family, services.settings.provider_env) if production else None
     for index, output in enumerate(done.outputs):
         data, content_type = await fetch_output(
             services.http,
             output,
             max_bytes=services.settings.max_output_bytes,
             allowed_types=OUTPUT_TYPES[job.type],
+            allowed_hosts=hosts,
+            require_https=production,
         )
         file = await drive.store_output(
             services.storage,
@@ -142,11 +158,13 @@ async def _finish(services: Services, job: CreativeJob, done: Done) -> str:
     if not urls:
         raise RejectedError("the provider finished without any output")
     if done.usage is not None:
-        text_only = not job.settings.get("image_file_id")
-        cost = pricing.price(job.provider, job.type, done.usage.units, text_only=text_only)
+        cost = pricing.actual(job.provider, job.type, done.usage.units, job.settings)
         usage = {"units": done.usage.units, **done.usage.details}
     else:
         cost, usage = job.estimated_cost_cents, {}
+    if services.settings.fault_crash_before_settle:
+        log.error("job %s: CH_FAULT_CRASH_BEFORE_SETTLE is set: exiting before settling", job.id)
+        os._exit(137)
     won = await job_ops.complete(
         job,
         result_urls=urls,

@@ -18,7 +18,6 @@ from tasks import pipeline
 from tasks.queue import redis_settings
 
 log = logging.getLogger(__name__)
-STALE_AFTER = timedelta(minutes=2)
 
 
 async def run_job(ctx: dict[str, Any], job_id: str) -> str:
@@ -36,11 +35,18 @@ async def sweep(ctx: dict[str, Any]) -> dict[str, int]:
             job, "the job did not finish in time; nothing was charged", events=services.bus
         ):
             failed += 1
-    stale = CreativeJob.filter(status__in=OPEN, updated_at__lt=now - STALE_AFTER).limit(500)
+    stale_after = timedelta(seconds=services.settings.stale_after_seconds)
+    stale = CreativeJob.filter(status__in=OPEN, updated_at__lt=now - stale_after).limit(500)
     async for job in stale:
         await services.queue.enqueue_poll(str(job.id), 0)
         requeued += 1
     return {"failed": failed, "requeued": requeued}
+
+
+def _every(seconds: int) -> set[int]:
+    """The seconds of each minute at which a cron job every ``seconds`` (at most 60) runs."""
+    step = min(60, max(1, seconds))
+    return set(range(0, 60, step))
 
 
 def worker(settings: Settings, services: Services | None = None, *, burst: bool = False) -> Worker:
@@ -62,7 +68,9 @@ def worker(settings: Settings, services: Services | None = None, *, burst: bool 
     assert settings.redis_url
     return Worker(
         functions=[run_job],
-        cron_jobs=[cron(sweep, second={0}, run_at_startup=False, unique=True)],
+        cron_jobs=[
+            cron(sweep, second=_every(settings.sweep_interval_seconds), run_at_startup=False, unique=True)
+        ],
         redis_settings=redis_settings(settings.redis_url),
         queue_name=settings.queue_name,
         on_startup=startup,
@@ -70,7 +78,7 @@ def worker(settings: Settings, services: Services | None = None, *, burst: bool 
         max_jobs=settings.worker_max_jobs,
         # Each run is one provider call or poll, so a short timeout lets a killed worker's job
         # be picked up again quickly (arq re-runs it after timeout + 10 s).
-        job_timeout=120,
+        job_timeout=settings.job_timeout_seconds,
         max_tries=20,
         keep_result=60,
         burst=burst,

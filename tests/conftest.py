@@ -65,11 +65,12 @@ def stack(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
         database_url = f"sqlite://{tmp / 'creative_hub.sqlite3'}"
     s = Stack(env=backend_env(tmp, database_url, _redis_for(backend)), url="", log_path=tmp / "service.log")
     s.url = f"http://127.0.0.1:{s.env['CH_PORT']}"
+    s.start_simulator()
     s.start()
     try:
         yield s
     finally:
-        s.stop()
+        s.stop(simulator=True)
         if pg_name:
             asyncio.run(_admin_pg(f'DROP DATABASE IF EXISTS "{pg_name}" WITH (FORCE)'))
 

@@ -43,17 +43,51 @@ class Team:
 
 @dataclass
 class Stack:
+    """The service, and the provider simulator in a process of its own (the far end outlives restarts)."""
+
     env: dict[str, str]
     url: str
     log_path: Path
     proc: subprocess.Popen[bytes] | None = None
+    simulator: subprocess.Popen[bytes] | None = None
     teams: list[Team] = field(default_factory=list)
+
+    @property
+    def simulator_url(self) -> str:
+        return self.env["CH_SIMULATOR_URL"]
 
     @property
     def ws_url(self) -> str:
         return self.url.replace("http://", "ws://") + "/graphql"
 
     # -- process -----------------------------------------------------------------------------
+    def start_simulator(self, timeout: float = 30.0) -> None:
+        log = self.log_path.with_name("simulator.log").open("ab")
+        port = self.simulator_url.rsplit(":", 1)[1].split("/")[0]
+        self.simulator = subprocess.Popen(
+            [sys.executable, "main.py", "simulator", "--port", port],
+            cwd=ROOT,
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(f"{self.simulator_url}/_sim/stats", timeout=2).status_code == 200:
+                    return
+            time.sleep(0.1)
+        raise RuntimeError("the simulator did not start")
+
+    def sim_stats(self) -> dict[str, Any]:
+        stats: dict[str, Any] = httpx.get(f"{self.simulator_url}/_sim/stats", timeout=10).json()
+        return stats
+
+    def wait_exit(self, timeout: float = 60.0) -> int:
+        """Wait for the service to exit by itself (a crash hook); its exit code."""
+        assert self.proc is not None
+        return self.proc.wait(timeout)
+
     def start(self, timeout: float = 60.0) -> None:
         log = self.log_path.open("ab")
         self.proc = subprocess.Popen(
@@ -69,14 +103,15 @@ class Stack:
             time.sleep(0.2)
         raise RuntimeError(f"the service did not become ready:\n{self.log_tail()}")
 
-    def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(10)
+    def stop(self, *, simulator: bool = False) -> None:
+        for proc in (self.proc, self.simulator if simulator else None):
+            if proc and proc.poll() is None:
+                proc.terminate()
+                try:
+                    proc.wait(20)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait(10)
 
     def log_tail(self, lines: int = 60) -> str:
         return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
@@ -207,6 +242,8 @@ def backend_env(tmp: Path, database_url: str, redis_url: str | None) -> dict[str
     env.update(
         CH_ENV="development",
         CH_PORT=str(port),
+        CH_SIMULATOR_URL=f"http://127.0.0.1:{free_port()}/simulator",
+        CH_JOB_TIMEOUT_SECONDS="10",  # a killed worker's job is re-run after 20 s, not 130
         CH_DATA_DIR=str(tmp),
         CH_DATABASE_URL=database_url,
         CH_SIMULATOR_TIME_SCALE="0.05",

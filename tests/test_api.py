@@ -132,6 +132,7 @@ async def test_providers_and_estimates(stack: Stack, team: Team) -> None:
         "COMPOSITE": "CREATOMATE",
     }
     assert all(r["configured"] is False for r in rows)  # no real keys in tests
+    assert all(r["available"] for r in rows)
     videos = (await stack.data(team, "{ providers(type: VIDEO) { provider } }"))["providers"]
     assert len(videos) == 5
     q = "query ($i: EstimateCostInput!) { estimateCost(input: $i) { cents provider } }"

@@ -248,6 +248,41 @@ async def test_bad_input_is_a_user_error_and_charges_nothing(
     assert await balance(stack, team) == {"balanceCents": 5_000, "availableCents": 5_000, "heldCents": 0}
 
 
-async def test_providers_without_an_adapter_are_not_supported_yet(stack: Stack, team: Team) -> None:
-    payload = await generate(stack, team, "video", {"prompt": "physics", "provider": "KLING_2_6"})
-    assert payload["job"] is None and payload["userErrors"][0]["code"] == "PROVIDER_NOT_SUPPORTED"
+OTHER_PROVIDERS = [
+    (
+        "image",
+        {"prompt": "a poster that says SALE", "provider": "GPT_IMAGE_1_5", "aspectRatio": "2:3"},
+        "image/",
+    ),
+    ("image", {"prompt": "a watercolour fox", "provider": "SEEDREAM_4_5", "placement": "FEED"}, "image/"),
+    (
+        "video",
+        {"prompt": "a cinematic drone shot", "provider": "LUMA_RAY3", "durationSeconds": 5},
+        "video/mp4",
+    ),
+    ("video", {"prompt": "a ball bouncing", "provider": "KLING_2_6", "durationSeconds": 5}, "video/mp4"),
+    (
+        "video",
+        {"prompt": "a ball rolling", "provider": "KLING_3_0", "durationSeconds": 3, "aspectRatio": "9:16"},
+        "video/mp4",
+    ),
+    ("video", {"prompt": "a city at night", "provider": "VEO_3_1", "durationSeconds": 4}, "video/mp4"),
+    ("tts", {"text": "Bonjour et bienvenue.", "provider": "ELEVENLABS"}, "audio/"),
+]
+
+
+@pytest.mark.parametrize(
+    ("kind", "input", "content_type"),
+    OTHER_PROVIDERS,
+    ids=lambda v: v.get("provider") if isinstance(v, dict) else None,
+)
+async def test_every_other_provider_completes_through_the_api(
+    stack: Stack, team: Team, kind: str, input: dict[str, Any], content_type: str
+) -> None:
+    job = await submit_ok(stack, team, kind, input)
+    final = (await follow_job(stack, team, job["id"]))[-1]
+    assert final["status"] == "COMPLETED", final
+    assert 0 < final["costCents"] <= final["estimatedCostCents"]
+    got_type, data = await download(final["resultUrls"][0])
+    assert got_type.startswith(content_type)
+    check_output(got_type, data)

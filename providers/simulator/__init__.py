@@ -6,6 +6,9 @@ provider's own paths, exactly as it does against the real host. Auth, validation
 follow each provider; tasks advance with time (scaled by ``time_scale``: 1.0 finishes any job
 within 10 s, 0 at once) and produce real media files served from simulated CDN URLs.
 
+Families: BFL, OpenAI (speech and images), BytePlus Ark (Seedream), Luma (Agents API), Runway,
+Kling (JWT auth), Gemini (Veo, keyed downloads), HeyGen, ElevenLabs and Creatomate.
+
 Failures on demand ride in the user's text (prompt, script, speech input, Creatomate source):
 ``[sim:fail]``, ``[sim:moderate]``, ``[sim:429]`` and ``[sim:500]`` (first submit of that text only),
 ``[sim:slow]`` (10× longer), ``[sim:expire]`` (output URL answers as expired), ``[sim:lost]``
@@ -17,7 +20,20 @@ from __future__ import annotations
 from starlette.applications import Starlette
 from starlette.routing import BaseRoute
 
-from providers.simulator import bfl, control, creatomate, files, heygen, openai, runway
+from providers.simulator import (
+    ark,
+    bfl,
+    control,
+    creatomate,
+    elevenlabs,
+    files,
+    gemini,
+    heygen,
+    kling,
+    luma,
+    openai,
+    runway,
+)
 from providers.simulator.state import MARKERS, SimState
 
 SIMULATOR_BASE_PATHS: dict[str, str] = {
@@ -26,6 +42,11 @@ SIMULATOR_BASE_PATHS: dict[str, str] = {
     "runway": f"{runway.PATH}/v1",
     "heygen": heygen.PATH,
     "creatomate": f"{creatomate.PATH}/v1",
+    "ark": f"{ark.PATH}/api/v3",
+    "luma": f"{luma.PATH}/v1",
+    "kling": f"{kling.PATH}/v1",
+    "gemini": f"{gemini.PATH}/{gemini.API_VERSION}",
+    "elevenlabs": elevenlabs.PATH,
 }
 
 __all__ = ["MARKERS", "SIMULATOR_BASE_PATHS", "create_simulator_app"]
@@ -40,6 +61,11 @@ def create_simulator_app(api_key: str, time_scale: float = 1.0) -> Starlette:
         *runway.routes(sim),
         *heygen.routes(sim),
         *creatomate.routes(sim),
+        *ark.routes(sim),
+        *luma.routes(sim),
+        *kling.routes(sim),
+        *gemini.routes(sim),
+        *elevenlabs.routes(sim),
         *control.routes(sim),
         *files.routes(sim),
     ]

@@ -9,8 +9,17 @@ from starlette.routing import BaseRoute, Route
 
 from providers.simulator.state import SimState
 
-# How each provider's storage answers a link that has expired (signed URLs: 403; Creatomate: 404).
-EXPIRED_STATUS: dict[str, int] = {"bfl": 403, "runway": 403, "heygen": 403, "creatomate": 404}
+# How each provider's storage answers a link that has expired (signed URLs: 403; Creatomate: 404;
+# Kling deletes outputs after 30 days: 404). Veo's keyed downloads are served by simulator.gemini.
+EXPIRED_STATUS: dict[str, int] = {
+    "bfl": 403,
+    "runway": 403,
+    "heygen": 403,
+    "creatomate": 404,
+    "ark": 403,
+    "luma": 403,
+    "kling": 404,
+}
 
 
 def _storage_error(status: int, code: str, message: str) -> Response:

@@ -76,6 +76,11 @@ def gif(width: int, height: int) -> bytes:
 
 
 @functools.lru_cache(maxsize=MAX_CACHED)
+def webp(width: int, height: int) -> bytes:
+    return _image(width, height, "WEBP")
+
+
+@functools.lru_cache(maxsize=MAX_CACHED)
 def mp4(width: int, height: int, seconds: float, fps: int = 12) -> bytes:
     """An H.264 (yuv420p) MP4 of ``seconds`` seconds with moving frames; odd sides are rounded down."""
     width, height = _even(width), _even(height)
@@ -93,26 +98,26 @@ def mp4(width: int, height: int, seconds: float, fps: int = 12) -> bytes:
     return buffer.getvalue()
 
 
-def _tone_samples(seconds: float) -> bytes:
+def _tone_samples(seconds: float, rate: int = SAMPLE_RATE) -> bytes:
     """Signed 16-bit mono PCM alternating two tones every half second (speech-ish, not silence)."""
-    total = max(1, round(seconds * SAMPLE_RATE))
-    half = SAMPLE_RATE // 2
-    # 400 Hz and 600 Hz divide the sample rate, so one second repeats seamlessly.
+    total = max(1, round(seconds * rate))
+    half = rate // 2
+    # Half a second of 400 Hz and of 600 Hz are whole cycles, so one second repeats seamlessly.
     one_second = array.array(
         "h",
-        [int(6000 * math.sin(2 * math.pi * 400 * i / SAMPLE_RATE)) for i in range(half)]
-        + [int(6000 * math.sin(2 * math.pi * 600 * i / SAMPLE_RATE)) for i in range(half)],
+        [int(6000 * math.sin(2 * math.pi * 400 * i / rate)) for i in range(half)]
+        + [int(6000 * math.sin(2 * math.pi * 600 * i / rate)) for i in range(rate - half)],
     ).tobytes()
-    return (one_second * (total // SAMPLE_RATE + 1))[: total * 2]
+    return (one_second * (total // rate + 1))[: total * 2]
 
 
-def _pcm_frames(pcm: bytes) -> Iterator[av.AudioFrame]:
+def _pcm_frames(pcm: bytes, rate: int = SAMPLE_RATE) -> Iterator[av.AudioFrame]:
     samples = len(pcm) // 2
-    for start in range(0, samples, SAMPLE_RATE):
-        count = min(SAMPLE_RATE, samples - start)
+    for start in range(0, samples, rate):
+        count = min(rate, samples - start)
         frame = av.AudioFrame(format="s16", layout="mono", samples=count)
         frame.planes[0].update(pcm[start * 2 : (start + count) * 2])
-        frame.sample_rate = SAMPLE_RATE
+        frame.sample_rate = rate
         frame.pts = start
         yield frame
 
@@ -123,16 +128,47 @@ def _encode_audio(
     codec: str,
     rate: int = SAMPLE_RATE,
     options: dict[str, object] | None = None,
+    *,
+    source_rate: int = SAMPLE_RATE,
+    bit_rate: int | None = None,
 ) -> bytes:
     buffer = io.BytesIO()
     with av.open(buffer, mode="w", format=container_format) as container:
         stream = container.add_stream(codec, rate=rate, layout="mono")
         assert isinstance(stream, av.AudioStream)
         stream.options = options or {}
-        for frame in _pcm_frames(_tone_samples(seconds)):
+        if bit_rate:
+            stream.bit_rate = bit_rate
+        for frame in _pcm_frames(_tone_samples(seconds, source_rate), source_rate):
             container.mux(stream.encode(frame))
         container.mux(stream.encode(None))
     return buffer.getvalue()
+
+
+@functools.lru_cache(maxsize=MAX_CACHED)
+def audio_at(kind: str, seconds: float, rate: int, kbps: int = 0) -> bytes:
+    """Speech-like audio in a format named like ElevenLabs' ``output_format`` parts:
+    ``kind`` mp3 | opus | pcm (raw s16le) | wav | ulaw | alaw (raw G.711), at ``rate`` Hz."""
+    if kind == "pcm":
+        return _tone_samples(seconds, rate)
+    if kind == "wav":
+        buffer = io.BytesIO()
+        with wave.open(buffer, "wb") as out:
+            out.setnchannels(1)
+            out.setsampwidth(2)
+            out.setframerate(rate)
+            out.writeframes(_tone_samples(seconds, rate))
+        return buffer.getvalue()
+    bit_rate = kbps * 1000 or None
+    if kind == "mp3":
+        options: dict[str, object] = {"compression_level": "9"}
+        return _encode_audio(seconds, "mp3", "libmp3lame", rate, options, source_rate=rate, bit_rate=bit_rate)
+    if kind == "opus":
+        return _encode_audio(seconds, "ogg", "libopus", rate, source_rate=rate, bit_rate=bit_rate)
+    if kind in ("ulaw", "alaw"):
+        codec = "pcm_mulaw" if kind == "ulaw" else "pcm_alaw"
+        return _encode_audio(seconds, "mulaw" if kind == "ulaw" else "alaw", codec, rate, source_rate=rate)
+    raise ValueError(f"unknown audio kind {kind}")
 
 
 @functools.lru_cache(maxsize=MAX_CACHED)
@@ -177,7 +213,7 @@ def wav(seconds: float) -> bytes:
 class MediaSpec:
     """A file the simulator promised: its format and nominal size; bytes are made on first download."""
 
-    kind: str  # "jpeg", "png", "gif", "mp4", "mp3", "wav", "aac", "opus", "flac", "pcm"
+    kind: str  # "jpeg", "png", "gif", "webp", "mp4", "mp3", "wav", "aac", "opus", "flac", "pcm"
     width: int = 0
     height: int = 0
     seconds: float = 0.0
@@ -198,6 +234,8 @@ class MediaSpec:
             return png(self.width, self.height)
         if self.kind == "gif":
             return gif(*preview_size(self.width, self.height))
+        if self.kind == "webp":
+            return webp(self.width, self.height)
         if self.kind == "mp4":
             return mp4(*preview_size(self.width, self.height), self.seconds)
         return AUDIO[self.kind](self.seconds)
@@ -208,6 +246,7 @@ CONTENT_TYPES: dict[str, str] = {
     "jpeg": "image/jpeg",
     "png": "image/png",
     "gif": "image/gif",
+    "webp": "image/webp",
     "mp4": "video/mp4",
     "mp3": "audio/mpeg",
     "wav": "audio/wav",

@@ -1,9 +1,12 @@
-"""OpenAI speech: ``POST /v1/audio/speech`` answers the audio itself (synchronous)."""
+"""OpenAI: ``POST /v1/audio/speech`` answers the audio itself, ``POST /v1/images/generations`` the
+images as base64 (both synchronous)."""
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import secrets
+import time
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
@@ -11,7 +14,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from providers.simulator.common import bearer_token, is_number, json_object
+from providers.simulator.common import bearer_token, is_int, is_number, json_object
 from providers.simulator.media import MediaSpec
 from providers.simulator.state import SimState, markers_in
 
@@ -97,25 +100,51 @@ def _validate(body: dict[str, Any]) -> JSONResponse | None:
     return None
 
 
+def _refused(request: Request, api_key: str) -> JSONResponse | None:
+    """OpenAI's 401 answers for a missing or wrong bearer key; ``None`` when the key is right."""
+    token = bearer_token(request)
+    if token is None:
+        return _error(
+            401,
+            "You didn't provide an API key. You need to provide your API key in an Authorization header "
+            "using Bearer auth (i.e. Authorization: Bearer YOUR_KEY).",
+            kind="invalid_request_error",
+        )
+    if token != api_key:
+        shown = f"{token[:3]}***{token[-2:]}" if len(token) > 6 else "***"
+        return _error(
+            401,
+            f"Incorrect API key provided: {shown}. You can find your API key at "
+            "https://platform.openai.com/account/api-keys.",
+            kind="invalid_request_error",
+            code="invalid_api_key",
+        )
+    return None
+
+
+def _rate_limited() -> JSONResponse:
+    response = _error(
+        429,
+        "Rate limit reached for requests. Please try again in 1s.",
+        kind="requests",
+        code="rate_limit_exceeded",
+    )
+    response.headers["Retry-After"] = "1"
+    return response
+
+
+def _server_error() -> JSONResponse:
+    return _error(
+        500,
+        "The server had an error while processing your request. Sorry about that!",
+        kind="server_error",
+    )
+
+
 def routes(sim: SimState) -> list[BaseRoute]:
     async def speech(request: Request) -> Response:
-        token = bearer_token(request)
-        if token is None:
-            return _error(
-                401,
-                "You didn't provide an API key. You need to provide your API key in an Authorization header "
-                "using Bearer auth (i.e. Authorization: Bearer YOUR_KEY).",
-                kind="invalid_request_error",
-            )
-        if token != sim.api_key:
-            shown = f"{token[:3]}***{token[-2:]}" if len(token) > 6 else "***"
-            return _error(
-                401,
-                f"Incorrect API key provided: {shown}. You can find your API key at "
-                "https://platform.openai.com/account/api-keys.",
-                kind="invalid_request_error",
-                code="invalid_api_key",
-            )
+        if (refusal := _refused(request, sim.api_key)) is not None:
+            return refusal
         body = await json_object(request)
         if body is None:
             return _invalid("We could not parse the JSON body of your request.", None)
@@ -125,20 +154,9 @@ def routes(sim: SimState) -> list[BaseRoute]:
         markers = markers_in(text)
         sim.record_attempt(FAMILY, markers)
         if sim.trips_once(FAMILY, "429", text, markers):
-            response = _error(
-                429,
-                "Rate limit reached for requests. Please try again in 1s.",
-                kind="requests",
-                code="rate_limit_exceeded",
-            )
-            response.headers["Retry-After"] = "1"
-            return response
+            return _rate_limited()
         if sim.trips_once(FAMILY, "500", text, markers):
-            return _error(
-                500,
-                "The server had an error while processing your request. Sorry about that!",
-                kind="server_error",
-            )
+            return _server_error()
         if "moderate" in markers:
             return _invalid(
                 "Your request was rejected as a result of our safety system.", None, "moderation_blocked"
@@ -157,4 +175,154 @@ def routes(sim: SimState) -> list[BaseRoute]:
         sim.record_sync_submission(FAMILY, request_id)
         return Response(audio, media_type=spec.content_type, headers={"x-request-id": request_id})
 
-    return [Route(f"{PATH}/audio/speech", speech, methods=["POST"])]
+    async def images(request: Request) -> Response:
+        if (refusal := _refused(request, sim.api_key)) is not None:
+            return refusal
+        body = await json_object(request)
+        if body is None:
+            return _invalid("We could not parse the JSON body of your request.", None)
+        if (error := _validate_image(body)) is not None:
+            return error
+        prompt: str = body["prompt"]
+        markers = markers_in(prompt)
+        sim.record_attempt(FAMILY, markers)
+        if sim.trips_once(FAMILY, "429", prompt, markers):
+            return _rate_limited()
+        if sim.trips_once(FAMILY, "500", prompt, markers):
+            return _server_error()
+        if "moderate" in markers:
+            return JSONResponse(
+                {
+                    "error": {
+                        "message": "Your request was rejected by the safety system. If you believe this is "
+                        "an error, contact us at help.openai.com and include the request ID.",
+                        "type": "image_generation_user_error",
+                        "param": None,
+                        "code": "moderation_blocked",
+                        "moderation_details": {"moderation_stage": "input", "categories": ["sim"]},
+                    }
+                },
+                status_code=400,
+                headers={"x-request-id": _request_id()},
+            )
+        if "fail" in markers:
+            return _error(
+                400,
+                "The image could not be generated for this prompt.",
+                kind="image_generation_user_error",
+                code="image_generation_failed",
+            )
+        model = body.get("model") or "dall-e-2"
+        size = body.get("size") or "auto"
+        if size == "auto":
+            size = "1024x1024"
+        quality = body.get("quality") or "auto"
+        if quality == "auto":
+            quality = "medium" if model in GPT_IMAGE_MODELS else "standard"
+        output_format = body.get("output_format") or "png"
+        count = body.get("n") or 1
+        delay = sim.scaled(IMAGE_NOMINAL_SECONDS, markers)
+        if delay > 0:
+            await asyncio.sleep(delay)
+        width, height = (int(side) for side in size.split("x"))
+        spec = MediaSpec(output_format, width, height)
+        data = await run_in_threadpool(spec.render)
+        encoded = base64.b64encode(data).decode("ascii")
+        request_id = _request_id()
+        sim.record_sync_submission(FAMILY, request_id)
+        image_tokens = IMAGE_TOKENS.get(quality, {}).get(size, 1056) * count
+        text_tokens = max(1, len(prompt) // 4)
+        return JSONResponse(
+            {
+                "created": int(time.time()),
+                "data": [{"b64_json": encoded} for _ in range(count)],
+                "background": body.get("background") or "opaque",
+                "output_format": output_format,
+                "quality": quality,
+                "size": size,
+                "usage": {
+                    "input_tokens": text_tokens,
+                    "input_tokens_details": {"image_tokens": 0, "text_tokens": text_tokens},
+                    "output_tokens": image_tokens,
+                    "total_tokens": text_tokens + image_tokens,
+                },
+            },
+            headers={"x-request-id": request_id},
+        )
+
+    return [
+        Route(f"{PATH}/audio/speech", speech, methods=["POST"]),
+        Route(f"{PATH}/images/generations", images, methods=["POST"]),
+    ]
+
+
+# -- images -----------------------------------------------------------------------------------------
+
+GPT_IMAGE_MODELS = ("gpt-image-1.5", "gpt-image-1", "gpt-image-1-mini")
+IMAGE_MODELS = (*GPT_IMAGE_MODELS, "dall-e-2", "dall-e-3")
+GPT_IMAGE_SIZES = ("1024x1024", "1536x1024", "1024x1536", "auto")
+MAX_IMAGE_PROMPT = 32_000
+IMAGE_NOMINAL_SECONDS = 1.0
+IMAGE_FORMATS = ("png", "jpeg", "webp")
+# Output image tokens per image (community figures for gpt-image-1.5, providers.md A2).
+IMAGE_TOKENS: dict[str, dict[str, int]] = {
+    "low": {"1024x1024": 272, "1024x1536": 408, "1536x1024": 400},
+    "medium": {"1024x1024": 1056, "1024x1536": 1584, "1536x1024": 1568},
+    "high": {"1024x1024": 4160, "1024x1536": 6240, "1536x1024": 6208},
+}
+
+
+def _one_of(body: dict[str, Any], name: str, allowed: tuple[str, ...]) -> JSONResponse | None:
+    value = body.get(name)
+    if value is None or value in allowed:
+        return None
+    return _invalid(
+        f"Invalid value: '{value}'. Supported values are: {', '.join(repr(v) for v in allowed)}.",
+        name,
+        "invalid_value",
+    )
+
+
+def _validate_image(body: dict[str, Any]) -> JSONResponse | None:
+    """The parts of ``POST /images/generations`` the simulator renders (GPT image models only)."""
+    model = body.get("model") or "dall-e-2"
+    if model not in IMAGE_MODELS:
+        return _invalid(f"The model '{model}' does not exist.", "model", "model_not_found")
+    if model not in GPT_IMAGE_MODELS:
+        return _invalid(
+            f"The simulator renders only {', '.join(GPT_IMAGE_MODELS)}.", "model", "invalid_value"
+        )
+    prompt = body.get("prompt")
+    if not isinstance(prompt, str) or not prompt:
+        return _invalid("Missing required parameter: 'prompt'.", "prompt", "missing_required_parameter")
+    if len(prompt) > MAX_IMAGE_PROMPT:
+        return _invalid(
+            f"Invalid 'prompt': string too long. Expected a string with maximum length {MAX_IMAGE_PROMPT}, "
+            f"but got a string with length {len(prompt)} instead.",
+            "prompt",
+            "string_above_max_length",
+        )
+    if "response_format" in body:
+        return _invalid(
+            f"Unknown parameter: 'response_format' is not supported with {model}.", "response_format"
+        )
+    count = body.get("n", 1)
+    if not is_int(count) or not 1 <= count <= 10:
+        return _invalid("Invalid 'n': expected an integer between 1 and 10.", "n", "invalid_value")
+    for name, allowed in (
+        ("size", GPT_IMAGE_SIZES),
+        ("quality", ("low", "medium", "high", "auto")),
+        ("background", ("transparent", "opaque", "auto")),
+        ("output_format", IMAGE_FORMATS),
+        ("moderation", ("low", "auto")),
+    ):
+        if (error := _one_of(body, name, allowed)) is not None:
+            return error
+    if body.get("background") == "transparent" and body.get("output_format") == "jpeg":
+        return _invalid("Transparent background requires output_format png or webp.", "background")
+    compression = body.get("output_compression")
+    if compression is not None and (not is_int(compression) or not 0 <= compression <= 100):
+        return _invalid(
+            "Invalid 'output_compression': expected 0 to 100.", "output_compression", "invalid_value"
+        )
+    return None

@@ -1,0 +1,26 @@
+"""The team event outbox: events that partners get by webhook and subscribers in realtime
+(``credits.low_balance`` today). Written in the transaction that caused them, published after."""
+
+from __future__ import annotations
+
+import uuid
+
+from tortoise import fields
+from tortoise.models import Model
+
+from models.teams import Team
+
+LOW_BALANCE = "credits.low_balance"
+
+
+class TeamEvent(Model):
+    id = fields.UUIDField(primary_key=True, default=uuid.uuid4)
+    team: fields.ForeignKeyRelation[Team] = fields.ForeignKeyField("models.Team", related_name="events")
+    kind = fields.CharField(max_length=64)
+    payload = fields.JSONField(default=dict)
+    published_at = fields.DatetimeField(null=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "team_event"
+        indexes = (("team_id", "published_at"),)

@@ -1,0 +1,48 @@
+"""What a team spent, grouped for the billing page: completed jobs' costs in a time range."""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from models.errors import DomainError, ErrorCode
+from models.jobs import CreativeJob, JobStatus
+
+GROUPS = ("provider", "type", "user", "day")
+MAX_RANGE = timedelta(days=366)
+
+
+@dataclass(frozen=True)
+class UsageRow:
+    key: str
+    cost_cents: int
+    job_count: int
+
+
+async def credit_usage(team_id: uuid.UUID, start: datetime, end: datetime, group_by: str) -> list[UsageRow]:
+    """Completed jobs with ``start <= completed_at < end``, grouped; the biggest spend first (days in order)."""
+    if group_by not in GROUPS:
+        raise DomainError(ErrorCode.VALIDATION_FAILED, f"groupBy is one of {', '.join(GROUPS)}", ["groupBy"])
+    if end <= start:
+        raise DomainError(ErrorCode.VALIDATION_FAILED, "to must be after from", ["to"])
+    if end - start > MAX_RANGE:
+        raise DomainError(ErrorCode.VALIDATION_FAILED, "the range may span at most 366 days", ["to"])
+    rows = await CreativeJob.filter(
+        team_id=team_id, status=JobStatus.COMPLETED, completed_at__gte=start, completed_at__lt=end
+    ).values("provider", "type", "user_id", "completed_at", "cost_cents")
+    totals: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    for row in rows:
+        if group_by == "day":
+            key = row["completed_at"].date().isoformat()
+        elif group_by == "user":
+            key = str(row["user_id"])
+        else:
+            key = row[group_by]
+        totals[key][0] += row["cost_cents"]
+        totals[key][1] += 1
+    result = [UsageRow(key, cost, count) for key, (cost, count) in totals.items()]
+    if group_by == "day":
+        return sorted(result, key=lambda r: r.key)
+    return sorted(result, key=lambda r: (-r.cost_cents, r.key))

@@ -1,0 +1,141 @@
+"""ElevenLabs text-to-speech (``elevenlabs``): ``POST /v1/text-to-speech/{voice_id}?output_format=…``,
+the audio itself in the answer (synchronous)."""
+
+from __future__ import annotations
+
+import re
+from typing import Any, ClassVar
+
+import httpx
+
+from providers.base import Done, JobSpec, Output, Pending, Submitted, Usage
+from providers.errors import RejectedError, RetryableError
+from providers.http_adapter import HttpAdapter
+from providers.params import settings
+
+# "George", a premade voice every account has (the voice of ElevenLabs' own quickstart).
+DEFAULT_VOICE = "JBFqnCBsd6RMkjVDRZzb"
+DEFAULT_MODEL = "eleven_multilingual_v2"
+VOICE_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")  # it goes into the path
+DEFAULT_FORMAT = "mp3_44100_128"
+# Characters per request by model (third-party figures, consistent across sources); unknown models
+# are left to ElevenLabs to judge.
+MAX_CHARACTERS: dict[str, int] = {
+    "eleven_v3": 5_000,
+    "eleven_multilingual_v2": 10_000,
+    "eleven_flash_v2_5": 40_000,
+    "eleven_turbo_v2_5": 40_000,
+    "eleven_flash_v2": 30_000,
+    "eleven_turbo_v2": 30_000,
+}
+OUTPUT_FORMATS = frozenset(
+    {"mp3_22050_32", "mp3_24000_48"}
+    | {f"mp3_44100_{kbps}" for kbps in (32, 64, 96, 128, 192)}
+    | {f"opus_48000_{kbps}" for kbps in (32, 64, 96, 128, 192)}
+    | {f"pcm_{rate}" for rate in (8000, 16000, 22050, 24000, 32000, 44100, 48000)}
+    | {f"wav_{rate}" for rate in (8000, 16000, 22050, 24000, 32000, 44100, 48000)}
+    | {"ulaw_8000", "alaw_8000"}
+)
+CONTENT_TYPES: dict[str, str] = {
+    "mp3": "audio/mpeg",
+    "opus": "audio/ogg",
+    "pcm": "audio/pcm",
+    "wav": "audio/wav",
+    "ulaw": "audio/basic",
+    "alaw": "audio/x-alaw-basic",
+}
+_VOICE_NUMBERS = ("stability", "similarity_boost", "style", "speed")
+MODERATION_MARKERS = ("bad_prompt", "violated our terms of service")
+
+
+class ElevenLabsAdapter(HttpAdapter):
+    family: ClassVar[str] = "elevenlabs"
+    provider_name: ClassVar[str] = "ElevenLabs"
+    request_timeout: ClassVar[httpx.Timeout] = httpx.Timeout(180.0, connect=10.0)
+    moderation_codes: ClassVar[tuple[str, ...]] = MODERATION_MARKERS
+
+    def auth_headers(self) -> dict[str, str]:
+        return {"xi-api-key": self.api_key}
+
+    def build_request(self, job: JobSpec) -> tuple[str, str, dict[str, Any]]:
+        """(voice id, output format, JSON body)."""
+        user = settings(job)
+        voice_id = str(job.params.get("voice_id") or user.get("voice_id") or DEFAULT_VOICE).strip()
+        if not VOICE_ID.fullmatch(voice_id):
+            raise RejectedError(f"{voice_id!r} is not an ElevenLabs voice id", code="bad_voice")
+        model = str(user.get("model") or user.get("model_id") or DEFAULT_MODEL)
+        text = job.prompt or ""
+        limit = MAX_CHARACTERS.get(model)
+        if limit is not None and len(text) > limit:
+            raise RejectedError(
+                f"{model} speaks at most {limit} characters per request; got {len(text)}",
+                code="text_too_long",
+            )
+        output_format = str(user.get("output_format") or DEFAULT_FORMAT)
+        if output_format not in OUTPUT_FORMATS:
+            raise RejectedError(
+                f"settings.output_format {output_format!r} is not an ElevenLabs output format",
+                code="bad_setting",
+            )
+        body: dict[str, Any] = {"text": text, "model_id": model}
+        voice_settings = _voice_settings(user)
+        if voice_settings:
+            body["voice_settings"] = voice_settings
+        if isinstance(user.get("language_code"), str):
+            body["language_code"] = user["language_code"]
+        seed = user.get("seed")
+        if isinstance(seed, int) and not isinstance(seed, bool) and 0 <= seed <= 4_294_967_295:
+            body["seed"] = seed
+        if user.get("apply_text_normalization") in ("auto", "on", "off"):
+            body["apply_text_normalization"] = user["apply_text_normalization"]
+        return voice_id, output_format, body
+
+    async def submit(self, job: JobSpec) -> Submitted | Done:
+        voice_id, output_format, body = self.build_request(job)
+        response = await self.request(
+            "POST",
+            self.url(f"/v1/text-to-speech/{voice_id}"),
+            json_body=body,
+            params={"output_format": output_format},
+        )
+        if not response.content:
+            raise RetryableError("ElevenLabs answered the speech request with no audio", code="empty_body")
+        header_type = response.headers.get("content-type", "").split(";")[0].strip().lower()
+        content_type = (
+            header_type if header_type.startswith("audio/") else CONTENT_TYPES[output_format.split("_", 1)[0]]
+        )
+        characters = len(body["text"])
+        details: dict[str, Any] = {
+            "characters": characters,
+            "model": body["model_id"],
+            "voice": voice_id,
+            "output_format": output_format,
+        }
+        cost = response.headers.get("character-cost")
+        if cost and cost.strip().isdigit():
+            details["character_cost"] = int(cost)  # credits charged (Flash/Turbo bill half a credit per char)
+        return Done(
+            outputs=(Output(data=response.content, content_type=content_type),),
+            usage=Usage(units=characters, details=details),
+            metadata={"request_id": response.headers.get("request-id")},
+        )
+
+    async def poll(self, job: JobSpec, task_id: str, state: dict[str, Any]) -> Pending | Done:
+        raise RejectedError("ElevenLabs answers synchronously and has no task to poll", code="not_pollable")
+
+
+def _voice_settings(user: dict[str, Any]) -> dict[str, Any]:
+    given = user.get("voice_settings") if isinstance(user.get("voice_settings"), dict) else user
+    out: dict[str, Any] = {}
+    for key in _VOICE_NUMBERS:
+        value = given.get(key)
+        if value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise RejectedError(f"settings.{key} must be a number", code="bad_setting")
+        if key != "speed" and not 0 <= value <= 1:
+            raise RejectedError(f"settings.{key} must be between 0 and 1", code="bad_setting")
+        out[key] = value
+    if isinstance(given.get("use_speaker_boost"), bool):
+        out["use_speaker_boost"] = given["use_speaker_boost"]
+    return out

@@ -1,0 +1,176 @@
+"""Google Veo 3.1 on the Gemini API (``veo_3_1``): a long-running operation.
+
+``POST /models/veo-3.1-generate-preview:predictLongRunning`` answers ``{"name": "models/…/operations/…"}``;
+``GET /{name}`` answers the operation until ``done`` is true, then either ``error`` or
+``response.generateVideoResponse.generatedSamples[].video.uri``. That URI
+(``…/files/<id>:download?alt=media``) needs the API key too, so the output carries the key header.
+"""
+
+from __future__ import annotations
+
+import base64
+from typing import Any, ClassVar
+
+from providers.base import Done, JobSpec, Output, Pending, Submitted, Usage
+from providers.errors import ModerationError, RejectedError, RetryableError
+from providers.http_adapter import HttpAdapter
+from providers.params import aspect_ratio, closest, duration_seconds, settings
+
+MODEL = "veo-3.1-generate-preview"
+DURATIONS = (4, 6, 8)
+ASPECT_RATIOS: dict[str, tuple[int, int]] = {"16:9": (16, 9), "9:16": (9, 16)}
+RESOLUTIONS = ("720p", "1080p", "4k")
+PERSON_GENERATION = ("allow_all", "allow_adult", "dont_allow")
+API_KEY_HEADER = "x-goog-api-key"
+# Operation errors whose message means the content was refused (the exact shape of a moderated
+# Veo operation is UNVERIFIED: raiMediaFiltered* on the response, or an error — both are read).
+_MODERATION_WORDS = ("safety", "responsible ai", "usage guidelines", "sensitive")
+# Google's canonical codes (google.rpc.Code) that a later retry may cure.
+_RETRYABLE_RPC = frozenset(
+    {4, 8, 10, 13, 14}
+)  # DEADLINE_EXCEEDED, RESOURCE_EXHAUSTED, ABORTED, INTERNAL, UNAVAILABLE
+
+
+class GeminiVeoAdapter(HttpAdapter):
+    family: ClassVar[str] = "gemini"
+    provider_name: ClassVar[str] = "Google Gemini API (Veo)"
+    poll_interval: ClassVar[float] = 10.0  # Google's samples poll every 10 s
+
+    def auth_headers(self) -> dict[str, str]:
+        return {API_KEY_HEADER: self.api_key}
+
+    def build_request(self, job: JobSpec) -> dict[str, Any]:
+        seconds = duration_seconds(job, 8)
+        if seconds not in DURATIONS:
+            raise RejectedError(f"Veo 3.1 renders 4, 6 or 8 second clips, not {seconds}", code="bad_duration")
+        width, height = closest(aspect_ratio(job, "16:9"), ASPECT_RATIOS)
+        instance: dict[str, Any] = {"prompt": job.prompt or ""}
+        if job.input_files:
+            image = job.input_files[0]
+            instance["image"] = {
+                "bytesBase64Encoded": base64.b64encode(image.data).decode("ascii"),
+                "mimeType": image.content_type,
+            }
+        parameters: dict[str, Any] = {"aspectRatio": f"{width}:{height}", "durationSeconds": seconds}
+        user = settings(job)
+        resolution = user.get("resolution")
+        if resolution is not None:
+            if resolution not in RESOLUTIONS:
+                raise RejectedError(
+                    f"settings.resolution must be one of {', '.join(RESOLUTIONS)} for Veo", code="bad_setting"
+                )
+            parameters["resolution"] = resolution
+        negative = user.get("negative_prompt")
+        if negative is not None:
+            if not isinstance(negative, str):
+                raise RejectedError("settings.negative_prompt must be text", code="bad_setting")
+            parameters["negativePrompt"] = negative
+        person = user.get("person_generation")
+        if person is not None:
+            if person not in PERSON_GENERATION:
+                raise RejectedError(
+                    f"settings.person_generation must be one of {', '.join(PERSON_GENERATION)}",
+                    code="bad_setting",
+                )
+            parameters["personGeneration"] = person
+        # generateAudio, seed, fps … exist only on Vertex AI: the Gemini API refuses them, so they
+        # are never sent (Veo 3.1 on the Gemini API always makes audio).
+        return {"instances": [instance], "parameters": parameters}
+
+    async def request_json(
+        self, method: str, url: str, *, json_body: Any = None, params: dict[str, str] | None = None
+    ) -> Any:
+        try:
+            return await super().request_json(method, url, json_body=json_body, params=params)
+        except ModerationError:
+            raise
+        except RejectedError as exc:
+            # Google answers a bad key with 400 INVALID_ARGUMENT "API key not valid", not 401.
+            if "api key" in exc.message.lower() or exc.code == "API_KEY_INVALID":
+                raise RejectedError(
+                    f"provider refused our credentials ({self.provider_name}): {exc.message}",
+                    code="unauthorized",
+                ) from exc
+            raise
+
+    async def submit(self, job: JobSpec) -> Submitted | Done:
+        body = self.build_request(job)
+        answer = await self.request_json(
+            "POST", self.url(f"/models/{MODEL}:predictLongRunning"), json_body=body
+        )
+        name = answer.get("name") if isinstance(answer, dict) else None
+        if not isinstance(name, str) or not name:
+            raise RetryableError("Veo accepted the request without an operation name", code="bad_body")
+        parameters = body["parameters"]
+        state = {"seconds": parameters["durationSeconds"], "aspect_ratio": parameters["aspectRatio"]}
+        if "resolution" in parameters:
+            state["resolution"] = parameters["resolution"]
+        if isinstance(answer, dict) and answer.get("done"):
+            return self._done(answer, state)
+        return self.submitted(name, state)
+
+    async def poll(self, job: JobSpec, task_id: str, state: dict[str, Any]) -> Pending | Done:
+        answer = await self.request_json("GET", self.url(f"/{task_id.lstrip('/')}"))
+        if not isinstance(answer, dict):
+            raise RetryableError("Veo answered the poll with an unexpected body", code="bad_body")
+        if not answer.get("done"):
+            return self.pending()
+        return self._done(answer, state)
+
+    def _done(self, operation: dict[str, Any], state: dict[str, Any]) -> Done:
+        error = operation.get("error")
+        if isinstance(error, dict):
+            raise _operation_error(error)
+        response = operation.get("response")
+        video_response = response.get("generateVideoResponse") if isinstance(response, dict) else None
+        if not isinstance(video_response, dict):
+            video_response = {}
+        uris = [
+            sample["video"]["uri"]
+            for sample in video_response.get("generatedSamples") or ()
+            if isinstance(sample, dict)
+            and isinstance(sample.get("video"), dict)
+            and isinstance(sample["video"].get("uri"), str)
+            and sample["video"]["uri"]
+        ]
+        filtered = video_response.get("raiMediaFilteredCount")
+        reasons = [str(r) for r in video_response.get("raiMediaFilteredReasons") or () if r]
+        if not uris:
+            if (isinstance(filtered, int) and filtered > 0) or reasons:
+                why = "; ".join(reasons) or "no reason given"
+                raise ModerationError(
+                    f"the video was blocked by Google's safety filters: {why}", code="rai_filtered"
+                )
+            raise RejectedError("Veo finished without a video", code="no_output")
+        seconds = float(state.get("seconds") or 8)
+        details: dict[str, Any] = {
+            "model": MODEL,
+            "seconds": seconds,
+            "videos": len(uris),
+            "aspect_ratio": state.get("aspect_ratio"),
+        }
+        if state.get("resolution"):
+            details["resolution"] = state["resolution"]
+        if isinstance(filtered, int) and filtered:
+            details["filtered"] = filtered
+        headers = {API_KEY_HEADER: self.api_key}
+        return Done(
+            outputs=tuple(Output(url=uri, content_type="video/mp4", headers=headers) for uri in uris),
+            usage=Usage(units=seconds * len(uris), details=details),
+        )
+
+
+def _operation_error(error: dict[str, Any]) -> Exception:
+    message = str(error.get("message") or "Veo could not generate the video")
+    code = error.get("code")
+    if any(word in message.lower() for word in _MODERATION_WORDS):
+        return ModerationError(f"the video was blocked by Google's safety filters: {message}", code="blocked")
+    if isinstance(code, int) and code in _RETRYABLE_RPC:
+        # The operation itself is over: polling it again cannot help. The job ends free and
+        # the message says that trying again may work.
+        return RejectedError(
+            f"Veo failed for a transient reason; trying again may work: {message}", code=str(code)
+        )
+    return RejectedError(
+        f"Veo could not generate the video: {message}", code=str(code) if code is not None else "failed"
+    )

@@ -1,0 +1,352 @@
+"""Credits you can trust: races for credits, runs that happen twice, crashes before settling,
+low-balance alerts, billing queries and prices — through the real endpoints and the CLI."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+
+from tasks.queue import JobQueue
+from tests.stack import ROOT, Stack, Team, follow_job
+from tests.test_generation import GENERATE, balance, ledger, submit_ok
+
+RUNWAY_5S_TEXT = 60  # gen4.5 text-to-video: 12 credits/s × 5 s (providers.md B2)
+
+
+def audit(stack: Stack) -> dict[str, Any]:
+    out = subprocess.run(
+        [sys.executable, "main.py", "admin", "audit-ledger"],
+        cwd=ROOT,
+        env=stack.env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    report: dict[str, Any] = json.loads(out.stdout)
+    assert (out.returncode == 0) == report["ok"], (out.returncode, report)
+    return report
+
+
+async def test_hundreds_of_concurrent_submissions_race_for_credits(stack: Stack) -> None:
+    affordable = 10
+    team = stack.create_team(affordable * RUNWAY_5S_TEXT)
+    attempts = 200
+    limits = httpx.Limits(max_connections=attempts)
+    async with httpx.AsyncClient(base_url=stack.url, timeout=120, limits=limits) as client:
+
+        async def one(i: int) -> dict[str, Any]:
+            prompt = f"race {i}"
+            body = {
+                "query": GENERATE["video"],
+                "variables": {"input": {"prompt": prompt, "durationSeconds": 5}},
+            }
+            r = await client.post("/graphql", json=body, headers=team.headers)
+            payload: dict[str, Any] = r.json()["data"]["generateVideo"]
+            return payload
+
+        results = await asyncio.gather(*(one(i) for i in range(attempts)))
+    accepted = [r["job"] for r in results if r["job"]]
+    refused = [r for r in results if not r["job"]]
+    assert len(accepted) == affordable
+    assert all(r["userErrors"][0]["code"] == "INSUFFICIENT_CREDITS" for r in refused)
+    assert len(refused) == attempts - affordable
+    # Every accepted job captures exactly its hold (Runway bills the requested seconds), so
+    # nothing is released and nothing more can be accepted while they run.
+    assert (await balance(stack, team))["availableCents"] == 0
+
+    listed = await stack.data(team, "{ jobs(first: 100) { edges { node { id } } } }")
+    assert {e["node"]["id"] for e in listed["jobs"]["edges"]} == {j["id"] for j in accepted}
+
+    finals = await asyncio.gather(*(follow_job(stack, team, j["id"], wait_seconds=120) for j in accepted))
+    final = [states[-1] for states in finals]
+    completed = [j for j in final if j["status"] == "COMPLETED"]
+    assert len(completed) == affordable
+    after = await balance(stack, team)
+    assert after["balanceCents"] == affordable * RUNWAY_5S_TEXT - sum(j["costCents"] for j in completed)
+    assert after["availableCents"] == after["balanceCents"]
+    rows = await ledger(stack, team)
+    captures = [r for r in rows if r["kind"] == "CAPTURE"]
+    assert sorted(r["jobId"] for r in captures) == sorted(j["id"] for j in completed)
+    assert after["balanceCents"] == 0
+    assert audit(stack)["ok"]
+
+
+async def test_a_job_run_many_times_at_once_submits_once_and_charges_once(stack: Stack, team: Team) -> None:
+    before = stack.sim_stats()["submissions"].get("bfl", 0)
+    job = await submit_ok(stack, team, "image", {"prompt": "run me twice"})
+    queue = await JobQueue.connect(stack.env["CH_REDIS_URL"], stack.env["CH_QUEUE_NAME"])
+    try:
+        # arq is at-least-once: the same job may run in several workers at the same moment.
+        await asyncio.gather(*(queue.enqueue_poll(job["id"], 0) for _ in range(20)))
+    finally:
+        await queue.close()
+    final = (await follow_job(stack, team, job["id"]))[-1]
+    assert final["status"] == "COMPLETED"
+    assert stack.sim_stats()["submissions"]["bfl"] - before == 1, "the provider saw one submission"
+    kinds = [r["kind"] for r in await ledger(stack, team) if r["jobId"] == job["id"]]
+    assert kinds.count("CAPTURE") == 1 and kinds.count("HOLD") == 1
+    assert (await balance(stack, team))["balanceCents"] == 5_000 - final["costCents"]
+
+
+def _restart(stack: Stack, **env: str | None) -> None:
+    stack.stop()
+    for key, value in env.items():
+        if value is None:
+            stack.env.pop(key, None)
+        else:
+            stack.env[key] = value
+
+
+async def test_a_worker_killed_before_settling_charges_once_after_restart(stack: Stack, team: Team) -> None:
+    _restart(stack, CH_FAULT_CRASH_BEFORE_SETTLE="1")
+    stack.start()
+    try:
+        before = stack.sim_stats()["submissions"].get("bfl", 0)
+        job = await submit_ok(stack, team, "image", {"prompt": "a crash between success and settle"})
+        assert stack.wait_exit(60) == 137  # died with the provider done and the outputs copied
+    finally:
+        _restart(stack, CH_FAULT_CRASH_BEFORE_SETTLE=None)
+        stack.start()
+    # arq re-runs the job once the dead worker's claim expires (CH_JOB_TIMEOUT_SECONDS + 10 s).
+    final = (await follow_job(stack, team, job["id"], wait_seconds=90))[-1]
+    assert final["status"] == "COMPLETED" and final["costCents"] > 0
+    assert stack.sim_stats()["submissions"]["bfl"] - before == 1, (
+        "resumed the provider task, never resubmitted"
+    )
+    kinds = [r["kind"] for r in await ledger(stack, team) if r["jobId"] == job["id"]]
+    assert kinds.count("CAPTURE") == 1
+    assert (await balance(stack, team))["balanceCents"] == 5_000 - final["costCents"]
+    assert len(final["resultUrls"]) == 1
+    assert audit(stack)["ok"]
+
+
+async def test_a_stuck_job_past_its_deadline_is_failed_and_released_by_the_sweep(
+    stack: Stack, team: Team
+) -> None:
+    # Image jobs get a 10-minute deadline; scaled to 8 s here, with a sweep every 2 s.
+    short = {"CH_DEADLINE_SCALE": str(8 / 600), "CH_SWEEP_INTERVAL_SECONDS": "2"}
+    _restart(stack, CH_FAULT_CRASH_BEFORE_SETTLE="1", **short)
+    stack.start()
+    try:
+        job = await submit_ok(stack, team, "image", {"prompt": "a job whose worker dies for good"})
+        assert stack.wait_exit(60) == 137
+    finally:
+        _restart(stack, CH_FAULT_CRASH_BEFORE_SETTLE=None)
+        stack.start()
+    try:
+        # The dead worker's claim on the job lasts 20 s; the sweep gets there first.
+        final = (await follow_job(stack, team, job["id"], wait_seconds=60))[-1]
+        assert final["status"] == "FAILED" and final["costCents"] == 0
+        assert final["errorMessage"] == "the job did not finish in time; nothing was charged"
+        assert await balance(stack, team) == {"balanceCents": 5_000, "availableCents": 5_000, "heldCents": 0}
+        assert audit(stack)["ok"]
+    finally:
+        _restart(stack, CH_DEADLINE_SCALE=None, CH_SWEEP_INTERVAL_SECONDS=None)
+        stack.start()
+
+
+BALANCE_SUB = (
+    "subscription { creditBalanceUpdated { balanceCents availableCents lowBalance lowBalanceCrossed } }"
+)
+SET_THRESHOLD = "mutation ($c: Int) { setLowBalanceThreshold(cents: $c) { creditBalance { lowBalanceThresholdCents lowBalance } userErrors { code } } }"
+
+
+async def test_low_balance_alerts_once_per_crossing_and_rearms(stack: Stack) -> None:
+    team = stack.create_team(1_000)
+    set_ = await stack.data(team, SET_THRESHOLD, {"c": 900})
+    assert set_["setLowBalanceThreshold"] == {
+        "creditBalance": {"lowBalanceThresholdCents": 900, "lowBalance": False},
+        "userErrors": [],
+    }
+    events: list[dict[str, Any]] = []
+
+    async def until_balance(queue: asyncio.Queue[dict[str, Any]], target: dict[str, int]) -> None:
+        async with asyncio.timeout(60):
+            while True:
+                event = (await queue.get())["data"]["creditBalanceUpdated"]
+                events.append(event)
+                if {k: event[k] for k in target} == target:
+                    return
+
+    async def spend(n: int) -> None:
+        jobs = [
+            await submit_ok(stack, team, "video", {"prompt": f"spend {i}", "durationSeconds": 5})
+            for i in range(n)
+        ]
+        for job in jobs:
+            await follow_job(stack, team, job["id"])
+
+    async with stack.subscription(team, BALANCE_SUB) as queue:
+        await until_balance(queue, {"balanceCents": 1_000})
+        await spend(3)  # 1000 → 940 → 880 (crosses) → 820
+        now = await balance(stack, team)
+        await until_balance(
+            queue, {"balanceCents": now["balanceCents"], "availableCents": now["availableCents"]}
+        )
+        assert [e["lowBalanceCrossed"] for e in events].count(True) == 1
+        assert events[-1]["lowBalance"] is True
+
+        out = stack.cli("admin", "grant-credits", "--team", team.team_id, "--cents", "500")  # re-arms
+        await until_balance(queue, {"balanceCents": out["balance_cents"]})
+        assert events[-1]["lowBalance"] is False
+        await spend(8)  # 1320 → … → 840: crosses again
+        now = await balance(stack, team)
+        await until_balance(
+            queue, {"balanceCents": now["balanceCents"], "availableCents": now["availableCents"]}
+        )
+    assert [e["lowBalanceCrossed"] for e in events].count(True) == 2
+
+
+async def test_only_admins_set_the_threshold(stack: Stack, team: Team) -> None:
+    member = stack.cli(
+        "admin",
+        "add-user",
+        "--team",
+        team.team_id,
+        "--email",
+        f"m-{team.team_id}@example.com",
+        "--role",
+        "member",
+    )
+    as_member = Team(team.team_id, member["user_id"], member["jwt"])
+    refused = await stack.data(as_member, SET_THRESHOLD, {"c": 100})
+    assert refused["setLowBalanceThreshold"] == {"creditBalance": None, "userErrors": [{"code": "FORBIDDEN"}]}
+    assert (await stack.data(team, "{ creditBalance { lowBalanceThresholdCents } }"))["creditBalance"] == {
+        "lowBalanceThresholdCents": None
+    }
+    admin = stack.cli(
+        "admin",
+        "add-user",
+        "--team",
+        team.team_id,
+        "--email",
+        f"a-{team.team_id}@example.com",
+        "--role",
+        "admin",
+    )
+    as_admin = Team(team.team_id, admin["user_id"], admin["jwt"])
+    ok = await stack.data(as_admin, SET_THRESHOLD, {"c": 100})
+    assert ok["setLowBalanceThreshold"]["creditBalance"]["lowBalanceThresholdCents"] == 100
+    bad = await stack.data(as_admin, SET_THRESHOLD, {"c": -5})
+    assert bad["setLowBalanceThreshold"]["userErrors"] == [{"code": "VALIDATION_FAILED"}]
+
+
+async def test_transactions_filter_and_usage_groups(stack: Stack) -> None:
+    team = stack.create_team(2_000)
+    jobs = [
+        await submit_ok(stack, team, "tts", {"text": "usage one"}),
+        await submit_ok(stack, team, "image", {"prompt": "usage two"}),
+        await submit_ok(stack, team, "tts", {"text": "usage three [sim:fail]"}),
+    ]
+    finals = [(await follow_job(stack, team, j["id"]))[-1] for j in jobs]
+    q = "query ($f: CreditTransactionFilter) { creditTransactions(first: 50, filter: $f) { nodes { kind jobId amountCents } } }"
+    holds = (await stack.data(team, q, {"f": {"kinds": ["HOLD"]}}))["creditTransactions"]["nodes"]
+    assert {h["jobId"] for h in holds} == {j["id"] for j in jobs}
+    one = (await stack.data(team, q, {"f": {"jobId": jobs[0]["id"]}}))["creditTransactions"]["nodes"]
+    assert {r["kind"] for r in one} <= {"HOLD", "CAPTURE", "RELEASE"} and all(
+        r["jobId"] == jobs[0]["id"] for r in one
+    )
+    future = (datetime.now(UTC) + timedelta(days=1)).isoformat()
+    assert (await stack.data(team, q, {"f": {"from": future}}))["creditTransactions"]["nodes"] == []
+
+    start = (datetime.now(UTC) - timedelta(hours=1)).isoformat()
+    end = (datetime.now(UTC) + timedelta(hours=1)).isoformat()
+    usage_q = "query ($a: DateTime!, $b: DateTime!, $g: CreditUsageGroupBy!) { creditUsage(from: $a, to: $b, groupBy: $g) { totalCents rows { key costCents jobCount } } }"
+    by_type = (await stack.data(team, usage_q, {"a": start, "b": end, "g": "TYPE"}))["creditUsage"]
+    spent = sum(f["costCents"] for f in finals)
+    assert by_type["totalCents"] == spent == 2_000 - (await balance(stack, team))["balanceCents"]
+    assert {r["key"]: r["jobCount"] for r in by_type["rows"]} == {
+        "tts": 1,
+        "image": 1,
+    }  # the failed job is free
+    by_day = (await stack.data(team, usage_q, {"a": start, "b": end, "g": "DAY"}))["creditUsage"]
+    assert sum(r["costCents"] for r in by_day["rows"]) == spent
+    by_user = (await stack.data(team, usage_q, {"a": start, "b": end, "g": "USER"}))["creditUsage"]
+    assert [r["key"] for r in by_user["rows"]] == [team.user_id]
+    backwards = await stack.gql(team, usage_q, {"a": end, "b": start, "g": "DAY"})
+    assert backwards["errors"][0]["extensions"]["code"] == "VALIDATION_FAILED"
+
+
+ESTIMATE = "query ($i: EstimateCostInput!) { estimateCost(input: $i) { cents } }"
+# (input, cents) straight from the tariffs in providers.md
+TARIFFS = [
+    ({"type": "IMAGE", "aspectRatio": "1:1"}, 3),  # BFL: 3 credits for the first output MP
+    ({"type": "IMAGE", "width": 1408, "height": 1408}, 5),  # 1.98 MP → 3 + 1.5 × 0.98 = 4.47 credits
+    (
+        {"type": "IMAGE", "provider": "GPT_IMAGE_1_5", "settings": {"quality": "high"}, "aspectRatio": "2:3"},
+        20,
+    ),
+    ({"type": "IMAGE", "provider": "GPT_IMAGE_1_5", "settings": {"quality": "low"}, "aspectRatio": "1:1"}, 1),
+    ({"type": "IMAGE", "provider": "SEEDREAM_4_5"}, 4),
+    ({"type": "VIDEO", "durationSeconds": 5, "withInputImage": True}, 25),  # Runway gen4_turbo 5 credits/s
+    ({"type": "VIDEO", "durationSeconds": 10}, 120),  # Runway gen4.5 12 credits/s
+    ({"type": "VIDEO", "provider": "VEO_3_1", "durationSeconds": 8}, 320),  # $0.40/s
+    ({"type": "VIDEO", "provider": "KLING_3_0", "durationSeconds": 10, "settings": {"mode": "pro"}}, 112),
+    ({"type": "AVATAR", "durationSeconds": 60}, 300),  # HeyGen Avatar IV $0.05/s
+    ({"type": "AVATAR", "durationSeconds": 60, "settings": {"avatar_kind": "digital_twin"}}, 401),
+    ({"type": "TTS", "characters": 10_000}, 15),  # tts-1 $15 / 1M characters
+    ({"type": "TTS", "characters": 10_000, "settings": {"model": "tts-1-hd"}}, 30),
+    ({"type": "TTS", "provider": "ELEVENLABS", "characters": 10_000}, 100),  # $0.10 / 1k characters
+    (
+        {
+            "type": "COMPOSITE",
+            "width": 1280,
+            "height": 720,
+            "durationSeconds": 60,
+            "settings": {"frame_rate": 25},
+        },
+        42,
+    ),
+]
+
+
+@pytest.mark.parametrize(("input", "cents"), TARIFFS)
+async def test_estimates_follow_the_tariffs(
+    stack: Stack, team: Team, input: dict[str, Any], cents: int
+) -> None:
+    assert (await stack.data(team, ESTIMATE, {"i": input}))["estimateCost"]["cents"] == cents
+
+
+async def test_providers_show_their_prices(stack: Stack, team: Team) -> None:
+    q = "{ providers(type: IMAGE) { provider priceUnit priceCentsPerUnit priceFirstUnitCents priceRates { centsPerUnit when } } }"
+    rows = {r["provider"]: r for r in (await stack.data(team, q))["providers"]}
+    assert rows["FLUX_2_PRO"]["priceUnit"] == "megapixel" and rows["FLUX_2_PRO"]["priceFirstUnitCents"] == 3.0
+    high = [
+        r
+        for r in rows["GPT_IMAGE_1_5"]["priceRates"]
+        if r["when"] == {"quality": "high", "size": "1024x1024"}
+    ]
+    assert high == [{"centsPerUnit": 13.3, "when": {"quality": "high", "size": "1024x1024"}}]
+
+
+def test_the_audit_catches_a_tampered_balance(stack: Stack) -> None:
+    """The audit is not a rubber stamp: a balance changed behind the ledger's back is reported."""
+    team = stack.create_team(700)
+    assert audit(stack)["ok"]
+    code = (
+        "import asyncio, db, sys\n"
+        "from settings import load_settings\n"
+        "from models.teams import Team\n"
+        "from tortoise.expressions import F\n"
+        "async def main():\n"
+        "    s = load_settings(); await db.init(s)\n"
+        f"    await Team.filter(id='{team.team_id}').update(balance_cents=F('balance_cents') + 1, available_cents=F('available_cents') + 1)\n"
+        "    await db.close()\n"
+        "asyncio.run(main())\n"
+    )
+    subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=stack.env, check=True, timeout=60)
+    report = audit(stack)
+    assert not report["ok"]
+    assert {m["team_id"] for m in report["mismatches"]} == {team.team_id}
+    # put it back so the audits of later tests see a clean ledger
+    subprocess.run(
+        [sys.executable, "-c", code.replace("+ 1", "- 1")], cwd=ROOT, env=stack.env, check=True, timeout=60
+    )
+    assert audit(stack)["ok"]
