@@ -18,19 +18,25 @@ from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
-from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL
+from strawberry.subscriptions import (
+    GRAPHQL_SSE_PROTOCOL,
+    GRAPHQL_TRANSPORT_WS_PROTOCOL,
+    GRAPHQL_WS_PROTOCOL,
+    MULTIPART_SUBSCRIPTION_PROTOCOL,
+)
 
 import db
+import realtime
 import rest
 from auth import authenticate, bearer
 from metrics import metrics_endpoint
+from realtime import Hub
 from schema import schema
 from schema.context import Context
 from services import Services, open_services
 from settings import Settings, load_settings
 
 log = logging.getLogger("creative_hub")
-MAX_SUBSCRIPTIONS_PER_CONNECTION = 100
 
 
 class GraphQLView(GraphQL[Context, None]):
@@ -40,8 +46,14 @@ class GraphQLView(GraphQL[Context, None]):
         super().__init__(
             schema,
             graphql_ide="graphiql" if settings.graphiql and settings.env == "development" else None,
-            subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL),
-            max_subscriptions_per_connection=MAX_SUBSCRIPTIONS_PER_CONNECTION,
+            # Subscriptions over plain HTTP too, for clients that cannot open websockets.
+            subscription_protocols=(
+                GRAPHQL_TRANSPORT_WS_PROTOCOL,
+                GRAPHQL_WS_PROTOCOL,
+                MULTIPART_SUBSCRIPTION_PROTOCOL,
+                GRAPHQL_SSE_PROTOCOL,
+            ),
+            max_subscriptions_per_connection=realtime.MAX_SUBSCRIPTIONS_PER_CONNECTION,
         )
 
     async def get_context(self, request: Request | WebSocket, response: Any) -> Context:  # type: ignore[override]
@@ -59,11 +71,12 @@ class GraphQLView(GraphQL[Context, None]):
         return None
 
 
-def create_app(settings: Settings, services: Services | None = None) -> Starlette:
+def create_app(settings: Settings, services: Services | None = None) -> realtime.WebSocketFront:
     """The API. With ``services`` it uses the caller's resources (``dev``); otherwise it opens its own."""
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        app.state.hub = Hub()
         if services is not None:
             app.state.services = services
             yield
@@ -77,7 +90,9 @@ def create_app(settings: Settings, services: Services | None = None) -> Starlett
         *rest.routes,
         Route("/metrics", metrics_endpoint),
         Route("/graphql", view, methods=["GET", "POST"]),
-        WebSocketRoute("/graphql", view),
+        # WS /graphql is served by realtime.WebSocketFront (multiplexed subscriptions); strawberry's
+        # own per-subscriber handler stays as the reference the benchmark compares with.
+        WebSocketRoute("/graphql/plain", view),
     ]
     if settings.env != "production":
         from providers.registry import SIMULATOR_API_KEY
@@ -86,7 +101,23 @@ def create_app(settings: Settings, services: Services | None = None) -> Starlett
         routes.append(
             Mount("/simulator", app=create_simulator_app(SIMULATOR_API_KEY, settings.simulator_time_scale))
         )
-    return Starlette(routes=routes, lifespan=lifespan)
+    return realtime.WebSocketFront(Starlette(routes=routes, lifespan=lifespan))
+
+
+def uvicorn_options(settings: Settings) -> dict[str, Any]:
+    # Small JSON frames gain nothing from per-message compression, and it cost 14 % of the CPU of a
+    # 1,000-subscriber fan-out (BENCHMARKS.md).
+    return {"ws": settings.ws_implementation, "ws_per_message_deflate": False}
+
+
+def run(coro: Any) -> Any:
+    """``asyncio.run`` on uvloop (about twice the event-loop throughput) when it is installed."""
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover - uvloop is a dependency; keep working without it
+        return asyncio.run(coro)
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        return runner.run(coro)
 
 
 # -- commands ----------------------------------------------------------------------------------
@@ -121,7 +152,7 @@ async def cmd_dev(settings: Settings) -> None:
     """API + worker in one process, SQLite and an embedded Valkey unless configured otherwise."""
     import uvicorn
 
-    from tasks.worker import worker
+    from tasks.worker import run_worker
 
     valkey = None if settings.redis_url else _start_valkey(settings)
     try:
@@ -130,10 +161,11 @@ async def cmd_dev(settings: Settings) -> None:
             team_id, api_key = await _ensure_demo_team(settings)
             app = create_app(settings, services)
             server = uvicorn.Server(
-                uvicorn.Config(app, host=settings.host, port=settings.port, log_level="info")
+                uvicorn.Config(
+                    app, host=settings.host, port=settings.port, log_level="info", **uvicorn_options(settings)
+                )
             )
-            arq_worker = worker(settings, services)
-            worker_task = asyncio.create_task(arq_worker.async_run())
+            worker_task = asyncio.create_task(run_worker(settings, services))
             url = settings.public_url
             print(
                 f"\nCreative Hub is running (development)\n"
@@ -152,7 +184,6 @@ async def cmd_dev(settings: Settings) -> None:
                 worker_task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await worker_task
-                await arq_worker.close()
     finally:
         if valkey is not None:
             valkey.stop()
@@ -165,7 +196,9 @@ async def cmd_serve(settings: Settings) -> None:
         await db.migrate(settings)
     app = create_app(settings)
     await uvicorn.Server(
-        uvicorn.Config(app, host=settings.host, port=settings.port, log_level="info")
+        uvicorn.Config(
+            app, host=settings.host, port=settings.port, log_level="info", **uvicorn_options(settings)
+        )
     ).serve()
 
 
@@ -296,20 +329,20 @@ def main(argv: list[str] | None = None) -> None:
     except RuntimeError as exc:
         raise SystemExit(f"error: {exc}") from None
     if args.command == "migrate":
-        asyncio.run(db.migrate(settings))
+        run(db.migrate(settings))
         print(json.dumps({"migrated": True, "database": settings.database.split("@")[-1]}))
     elif args.command == "dev":
-        asyncio.run(cmd_dev(settings))
+        run(cmd_dev(settings))
     elif args.command == "serve":
-        asyncio.run(cmd_serve(settings))
+        run(cmd_serve(settings))
     elif args.command == "worker":
-        asyncio.run(cmd_worker(settings))
+        run(cmd_worker(settings))
     elif args.command == "admin":
-        sys.exit(asyncio.run(cmd_admin(settings, args)))
+        sys.exit(run(cmd_admin(settings, args)))
     elif args.command == "simulator":
         if settings.env == "production":
             raise SystemExit("error: the provider simulator is not for production")
-        asyncio.run(cmd_simulator(settings, args.port))
+        run(cmd_simulator(settings, args.port))
 
 
 if __name__ == "__main__":

@@ -61,6 +61,8 @@ class Settings(BaseSettings):
     # The arq queue; separate names let several deployments (or test runs) share one Redis.
     queue_name: str = "creative_hub:queue"
     graphiql: bool = True
+    # uvicorn's websocket implementation ("websockets-sansio" measured fastest for fan-out; see BENCHMARKS.md)
+    ws_implementation: Literal["auto", "websockets", "websockets-sansio", "wsproto"] = "websockets-sansio"
     public_base_url: str | None = Field(default=None, validation_alias=AliasChoices("CH_PUBLIC_URL"))
 
     # Provider keys and base URLs: read by their own names (no CH_ prefix), as providers.md lists them.

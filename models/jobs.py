@@ -119,6 +119,7 @@ class CreativeJob(Model):
             "created_at": iso(self.created_at),
             "started_at": iso(self.started_at),
             "completed_at": iso(self.completed_at),
+            "updated_at": iso(self.updated_at),
         }
 
 
@@ -231,7 +232,7 @@ async def _transition(
     changed = (
         await CreativeJob.filter(id=job.id, status=job.status, version=job.version)
         .using_db(conn)
-        .update(status=to, version=F("version") + 1, **changes)
+        .update(status=to, version=F("version") + 1, updated_at=now(), **changes)
     )
     if not changed:
         return False
@@ -280,6 +281,11 @@ async def claim_submission(job: CreativeJob) -> bool:
     return bool(changed)
 
 
+async def touch(job: CreativeJob) -> None:
+    """Record that a worker is still following this job (the sweep re-enqueues untouched ones)."""
+    await CreativeJob.filter(id=job.id).update(updated_at=now())
+
+
 async def release_submission(job: CreativeJob) -> None:
     """Give the claim back after a submission the provider did not accept (it will be retried)."""
     await CreativeJob.filter(id=job.id, provider_task_id=None).update(submit_claimed_at=None)
@@ -289,7 +295,7 @@ async def record_provider_task(job: CreativeJob, task_id: str, state: dict[str, 
     """Persist the provider's task id before anything waits on it. False when one was already set
     (another run submitted first; the caller then resumes that task)."""
     changed = await CreativeJob.filter(id=job.id, provider_task_id=None, status=JobStatus.PROCESSING).update(
-        provider_task_id=task_id, provider_state=state
+        provider_task_id=task_id, provider_state=state, updated_at=now()
     )
     await job.refresh_from_db()
     return bool(changed)

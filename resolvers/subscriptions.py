@@ -11,6 +11,7 @@ from models import jobs as job_ops
 from models.teams import Team
 from pubsub import balance_snapshot
 from schema.context import Info
+from schema.inputs import JobFilter
 from schema.types import CreativeJob, CreditBalance
 
 
@@ -41,8 +42,12 @@ async def job_updated(info: Info, id: strawberry.ID) -> AsyncGenerator[CreativeJ
             yield CreativeJob.from_snapshot(snap, settings)
 
 
-async def jobs_updated(info: Info) -> AsyncGenerator[CreativeJob, None]:
+async def jobs_updated(info: Info, filter: JobFilter | None = None) -> AsyncGenerator[CreativeJob, None]:
     principal = info.context.require("read")
+    wanted: dict[str, str] = {}
+    if filter is not None:
+        pairs = (("type", filter.type), ("status", filter.status), ("provider", filter.provider))
+        wanted = {key: value.value for key, value in pairs if value is not None}
     settings = info.context.services.settings
     seen: dict[str, int] = {}
     async with info.context.services.bus.subscribe(principal.team_id) as queue:
@@ -52,6 +57,8 @@ async def jobs_updated(info: Info) -> AsyncGenerator[CreativeJob, None]:
                 continue
             snap = event["data"]
             if seen.get(snap["id"], 0) >= snap["version"]:
+                continue
+            if any(snap[key] != value for key, value in wanted.items()):
                 continue
             seen[snap["id"]] = snap["version"]
             if len(seen) > 10_000:  # bounded memory on long-lived connections

@@ -40,6 +40,7 @@ class CreativeJob:
     created_at: datetime
     started_at: datetime | None
     completed_at: datetime | None
+    updated_at: datetime = strawberry.field(description="When this state was written (events carry it)")
 
     @classmethod
     def from_snapshot(cls, snap: dict[str, Any], settings: Settings) -> CreativeJob:
@@ -69,6 +70,7 @@ class CreativeJob:
             created_at=datetime.fromisoformat(snap["created_at"]),
             started_at=_dt(snap["started_at"]),
             completed_at=_dt(snap["completed_at"]),
+            updated_at=datetime.fromisoformat(snap["updated_at"]),
         )
 
 

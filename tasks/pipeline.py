@@ -102,6 +102,7 @@ async def run_job(services: Services, job_id: str) -> str:
         if isinstance(result, Done):
             return await _finish(services, job, result)
         assert isinstance(result, Pending)
+        await job_ops.touch(job)
         await services.queue.enqueue_poll(str(job.id), result.retry_after)
         return "pending"
     except RetryableError as exc:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -86,11 +87,19 @@ def worker(settings: Settings, services: Services | None = None, *, burst: bool 
     )
 
 
-async def run_worker(settings: Settings) -> None:
-    w = worker(settings)
-    try:
-        await w.async_run()
-    except asyncio.CancelledError:
-        pass
-    finally:
-        await w.close()
+async def run_worker(settings: Settings, services: Services | None = None) -> None:
+    """Run an arq worker until cancelled, starting a fresh one whenever it dies (a Redis outage
+    ends arq's loop); open jobs are recovered by the sweep once Redis is back."""
+    while True:
+        w = worker(settings, services)
+        try:
+            await w.async_run()
+            return
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("the worker stopped; starting a new one in 2 s")
+            await asyncio.sleep(2)
+        finally:
+            with contextlib.suppress(Exception):
+                await w.close()

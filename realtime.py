@@ -1,0 +1,388 @@
+"""GraphQL over websockets, multiplexed: a subscription document is executed ONCE per event for all
+the subscribers that share it (same team and scopes, document, variables and operation name), and
+the same serialised payload is sent to each of them.
+
+A plain strawberry subscription executes and serialises every event once per subscriber, which is
+what made 1,000 subscribers cost a second per event. Here a :class:`Group` runs one
+``schema.stream`` and fans its results out; members joining a live group get its latest result
+first (the current state), then every later one. Both subprotocols are spoken:
+``graphql-transport-ws`` and the legacy ``graphql-ws``. Queries and mutations sent over a socket
+run per member, as usual.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from graphql import GraphQLError, OperationType, parse
+from graphql.error import GraphQLSyntaxError
+from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
+from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL
+from strawberry.types.execution import ExecutionResult, PreExecutionError
+
+import metrics
+from auth import Principal, authenticate, bearer
+from schema import schema
+from schema.context import Context
+from services import Services
+
+log = logging.getLogger(__name__)
+
+MAX_SUBSCRIPTIONS_PER_CONNECTION = 100
+CONNECTION_INIT_TIMEOUT = 10.0
+KEEPALIVE_SECONDS = 15.0  # legacy graphql-ws "ka"
+OUTBOX_SIZE = 1024  # queued frames per connection; past it the oldest "next" frames are dropped
+PROTOCOLS = (GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL)
+
+
+def _payload(result: ExecutionResult) -> str:
+    body: dict[str, Any] = {"data": result.data}
+    if result.errors:
+        body["errors"] = [e.formatted for e in result.errors]
+    if result.extensions:
+        body["extensions"] = result.extensions
+    return json.dumps(body, separators=(",", ":"))
+
+
+def _is_subscription(query: str, operation_name: str | None) -> bool:
+    """Whether the operation to run is a subscription (a bad document is not: it fails on its own)."""
+    try:
+        document = parse(query)
+    except GraphQLSyntaxError:
+        return False
+    for definition in document.definitions:
+        operation = getattr(definition, "operation", None)
+        name = getattr(getattr(definition, "name", None), "value", None)
+        if operation is not None and (operation_name is None or name == operation_name):
+            return bool(operation == OperationType.SUBSCRIPTION)
+    return False
+
+
+@dataclass(eq=False)
+class Member:
+    connection: Connection
+    op_id: str
+
+
+@dataclass(eq=False)
+class Group:
+    """One execution of one subscription, shared by every member with the same key."""
+
+    key: tuple[Any, ...]
+    hub: Hub
+    query: str
+    variables: dict[str, Any] | None
+    operation_name: str | None
+    context: Context
+    members: set[Member] = field(default_factory=set)
+    latest: str | None = None
+    task: asyncio.Task[None] | None = None
+
+    async def run(self) -> None:
+        try:
+            source = await schema.stream(
+                self.query,
+                variable_values=self.variables,
+                context_value=self.context,
+                operation_name=self.operation_name,
+            )
+            async with contextlib.aclosing(source):
+                first = True
+                async for result in source:
+                    if first and isinstance(result, PreExecutionError):
+                        errors = [e.formatted for e in result.errors or []]
+                        for member in list(self.members):
+                            member.connection.send_error(member.op_id, errors)
+                        return
+                    first = False
+                    if not isinstance(result, ExecutionResult):
+                        continue
+                    self.latest = payload = _payload(result)
+                    for member in list(self.members):
+                        member.connection.send_next(member.op_id, payload)
+            for member in list(self.members):
+                member.connection.send_complete(member.op_id)
+        except Exception:
+            log.exception("subscription group failed")
+            for member in list(self.members):
+                member.connection.send_error(member.op_id, [{"message": "Internal server error"}])
+        finally:
+            self.hub.retire(self)
+
+
+class Hub:
+    """This process's live subscription groups."""
+
+    def __init__(self) -> None:
+        self.groups: dict[tuple[Any, ...], Group] = {}
+
+    def join(self, connection: Connection, op_id: str, payload: dict[str, Any]) -> Member:
+        principal = connection.principal
+        assert principal is not None
+        query = payload["query"]
+        variables = payload.get("variables") or None
+        operation_name = payload.get("operationName")
+        key = (
+            principal.team_id,
+            principal.scopes,
+            query,
+            json.dumps(variables, sort_keys=True),
+            operation_name,
+        )
+        member = Member(connection, op_id)
+        group = self.groups.get(key)
+        if group is None:
+            context = Context(request=connection.websocket, services=connection.services, principal=principal)
+            group = Group(key, self, query, variables, operation_name, context)
+            group.members.add(member)
+            self.groups[key] = group
+            group.task = asyncio.create_task(group.run(), name="subscription-group")
+            metrics.SUBSCRIPTION_GROUPS.inc()
+        else:
+            group.members.add(member)
+            if group.latest is not None:  # the current state first, as the subscription promises
+                connection.send_next(op_id, group.latest)
+        connection.memberships[op_id] = (group, member)
+        metrics.SUBSCRIPTIONS.inc()
+        return member
+
+    def leave(self, group: Group, member: Member) -> None:
+        if member in group.members:
+            group.members.discard(member)
+            metrics.SUBSCRIPTIONS.dec()
+        if not group.members and group.task is not None and not group.task.done():
+            group.task.cancel()
+            self.retire(group)
+
+    def retire(self, group: Group) -> None:
+        if self.groups.get(group.key) is group:
+            del self.groups[group.key]
+            metrics.SUBSCRIPTION_GROUPS.dec()
+        for member in list(group.members):
+            member.connection.memberships.pop(member.op_id, None)
+        metrics.SUBSCRIPTIONS.dec(len(group.members))
+        group.members.clear()
+
+    @property
+    def subscriptions(self) -> int:
+        return sum(len(g.members) for g in self.groups.values())
+
+
+class Connection:
+    """One websocket: the protocol state machine, and an outbox drained by one writer task."""
+
+    def __init__(
+        self, websocket: WebSocket, raw_send: Any, services: Services, hub: Hub, protocol: str
+    ) -> None:
+        self.websocket = websocket
+        self.raw_send = raw_send  # the server's own ASGI send: the fan-out skips starlette's wrappers
+        self.services = services
+        self.hub = hub
+        self.protocol = protocol
+        self.legacy = protocol == GRAPHQL_WS_PROTOCOL
+        self.principal: Principal | None = None
+        self.memberships: dict[str, tuple[Group, Member]] = {}
+        self.operations: dict[str, asyncio.Task[None]] = {}  # queries and mutations in flight
+        self.outbox: asyncio.Queue[str | None] = asyncio.Queue()
+        self.closed = False
+
+    # -- sending (never blocks the caller: a slow client only fills its own outbox) -------------
+    def _put(self, frame: str, *, droppable: bool = False) -> None:
+        if self.closed:
+            return
+        if droppable and self.outbox.qsize() >= OUTBOX_SIZE:
+            return  # a slow client loses intermediate states; the terminal ones are never dropped
+        self.outbox.put_nowait(frame)
+
+    def send(self, message: dict[str, Any]) -> None:
+        self._put(json.dumps(message, separators=(",", ":")))
+
+    def send_next(self, op_id: str, payload: str) -> None:
+        kind = "data" if self.legacy else "next"
+        self._put(f'{{"id":{json.dumps(op_id)},"type":"{kind}","payload":{payload}}}', droppable=True)
+
+    def send_error(self, op_id: str, errors: list[Any]) -> None:
+        self.send({"id": op_id, "type": "error", "payload": errors[0] if self.legacy else errors})
+        self.memberships.pop(op_id, None)
+
+    def send_complete(self, op_id: str) -> None:
+        self.send({"id": op_id, "type": "complete"})
+        self.memberships.pop(op_id, None)
+
+    async def _writer(self) -> None:
+        send, outbox = self.raw_send, self.outbox
+        while (frame := await outbox.get()) is not None:
+            await send({"type": "websocket.send", "text": frame})
+            while not outbox.empty():  # drain what queued up meanwhile without a wake-up each
+                frame = outbox.get_nowait()
+                if frame is None:
+                    return
+                await send({"type": "websocket.send", "text": frame})
+
+    # -- receiving ------------------------------------------------------------------------------
+    async def serve(self) -> None:
+        writer = asyncio.create_task(self._writer(), name="ws-writer")
+        keepalive = asyncio.create_task(self._keepalive(), name="ws-keepalive") if self.legacy else None
+        try:
+            async with asyncio.timeout(CONNECTION_INIT_TIMEOUT) as init_deadline:
+                while self.principal is None:
+                    if not await self._handle(await self.websocket.receive_json()):
+                        return
+            del init_deadline
+            while await self._handle(await self.websocket.receive_json()):
+                pass
+        except TimeoutError:
+            await self._close(4408, "Connection initialisation timeout")
+        except (WebSocketDisconnect, RuntimeError):
+            pass
+        except (ValueError, KeyError, TypeError):
+            await self._close(4400, "Invalid message")
+        finally:
+            self.closed = True
+            for group, member in list(self.memberships.values()):
+                self.hub.leave(group, member)
+            for task in self.operations.values():
+                task.cancel()
+            if keepalive:
+                keepalive.cancel()
+            self.outbox.put_nowait(None)
+            with contextlib.suppress(Exception):
+                await writer
+
+    async def _keepalive(self) -> None:
+        while True:
+            await asyncio.sleep(KEEPALIVE_SECONDS)
+            if self.principal is not None:
+                self.send({"type": "ka"})
+
+    async def _close(self, code: int, reason: str) -> None:
+        self.closed = True
+        if self.websocket.application_state != WebSocketState.DISCONNECTED:
+            with contextlib.suppress(Exception):
+                await self.websocket.close(code=code, reason=reason)
+
+    async def _handle(self, message: dict[str, Any]) -> bool:
+        """Handle one client message; False when the connection is to end."""
+        kind = message.get("type")
+        if kind == "connection_init":
+            return await self._init(message.get("payload"))
+        if kind == "ping" and not self.legacy:
+            self.send({"type": "pong"})
+            return True
+        if kind == "pong":
+            return True
+        if kind == "connection_terminate" and self.legacy:
+            await self._close(1000, "")
+            return False
+        if kind in ("subscribe", "start"):
+            if self.principal is None:
+                await self._close(4401, "Unauthorized")
+                return False
+            return await self._subscribe(message)
+        if kind in ("complete", "stop"):
+            self._stop(str(message.get("id")))
+            return True
+        await self._close(4400, f"Unknown message type: {kind}")
+        return False
+
+    async def _init(self, payload: Any) -> bool:
+        if self.principal is not None:
+            await self._close(4429, "Too many initialisation requests")
+            return False
+        params = payload if isinstance(payload, dict) else {}
+        header = (
+            params.get("Authorization")
+            or params.get("authorization")
+            or self.websocket.headers.get("authorization")
+        )
+        self.principal = await authenticate(
+            bearer(str(header)) if header else None, self.services.settings.secret
+        )
+        if self.principal is None:
+            if self.legacy:
+                self.send({"type": "connection_error", "payload": {"message": "authentication required"}})
+                await asyncio.sleep(0)  # let the writer flush it
+                await self._close(1011, "")
+            else:
+                await self._close(4403, "Forbidden")
+            return False
+        self.send({"type": "connection_ack"})
+        if self.legacy:
+            self.send({"type": "ka"})
+        return True
+
+    async def _subscribe(self, message: dict[str, Any]) -> bool:
+        op_id = str(message["id"])
+        payload = message.get("payload") or {}
+        if not isinstance(payload.get("query"), str):
+            await self._close(4400, "Invalid message")
+            return False
+        if op_id in self.memberships or op_id in self.operations:
+            await self._close(4409, f"Subscriber for {op_id} already exists")
+            return False
+        if len(self.memberships) + len(self.operations) >= MAX_SUBSCRIPTIONS_PER_CONNECTION:
+            self.send_error(op_id, [{"message": "Subscription limit reached"}])
+            return True
+        if _is_subscription(payload["query"], payload.get("operationName")):
+            self.hub.join(self, op_id, payload)
+        else:
+            self.operations[op_id] = asyncio.create_task(self._run_single(op_id, payload))
+        return True
+
+    async def _run_single(self, op_id: str, payload: dict[str, Any]) -> None:
+        """A query or mutation (or a document that fails validation) for this member alone."""
+        try:
+            context = Context(request=self.websocket, services=self.services, principal=self.principal)
+            source = await schema.stream(
+                payload["query"],
+                variable_values=payload.get("variables"),
+                context_value=context,
+                operation_name=payload.get("operationName"),
+            )
+            async with contextlib.aclosing(source):
+                async for result in source:
+                    if isinstance(result, PreExecutionError):
+                        self.send_error(op_id, [e.formatted for e in result.errors or []])
+                        return
+                    if isinstance(result, ExecutionResult):
+                        self.send_next(op_id, _payload(result))
+            self.send_complete(op_id)
+        except GraphQLError as error:
+            self.send_error(op_id, [error.formatted])
+        finally:
+            self.operations.pop(op_id, None)
+
+    def _stop(self, op_id: str) -> None:
+        if op_id in self.memberships:
+            group, member = self.memberships.pop(op_id)
+            self.hub.leave(group, member)
+        elif op_id in self.operations:
+            self.operations.pop(op_id).cancel()
+
+
+class WebSocketFront:
+    """In front of the Starlette app: ``WS /graphql`` goes straight to :class:`Connection` with the
+    server's own ASGI ``send`` (no middleware on the fan-out path); everything else to the app."""
+
+    def __init__(self, app: Any, path: str = "/graphql") -> None:
+        self.app = app
+        self.path = path
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "websocket" or scope["path"] != self.path:
+            await self.app(scope, receive, send)
+            return
+        websocket = WebSocket(scope, receive, send)
+        offered = scope.get("subprotocols") or []
+        protocol = next((p for p in offered if p in PROTOCOLS), None)
+        if protocol is None:
+            await websocket.close(code=4406, reason="Subprotocol not acceptable")
+            return
+        await websocket.accept(subprotocol=protocol)
+        state = self.app.state
+        await Connection(websocket, send, state.services, state.hub, protocol).serve()
