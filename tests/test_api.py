@@ -181,7 +181,7 @@ def test_contract_names_are_in_the_schema() -> None:
         "generateImage(input: GenerateImageInput!): GeneratePayload!",
         "cancelJob(id: ID!): GeneratePayload!",
         "jobUpdated(id: ID!): CreativeJob!",
-        "jobsUpdated: CreativeJob!",
+        "jobsUpdated(filter: JobFilter = null): CreativeJob!",  # the contract's jobsUpdated, plus an optional filter
         "creditBalanceUpdated: CreditBalance!",
         "estimateCost(input: EstimateCostInput!): CostEstimate!",
         "enum ErrorCode",

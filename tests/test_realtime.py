@@ -256,3 +256,20 @@ async def test_a_redis_restart_loses_no_final_state(private_redis_stack: tuple[S
                     break
                 states.append(payload["data"]["jobUpdated"])
     assert states[-1]["status"] == "COMPLETED", [s["status"] for s in states]
+
+
+async def test_subscriptions_over_http_sse(stack: Stack, team: Team) -> None:
+    job = await submit_ok(stack, team, "tts", {"text": "over server-sent events"})
+    headers = {**team.headers, "Accept": "text/event-stream"}
+    statuses: list[str] = []
+    async with httpx.AsyncClient(timeout=60) as client:
+        body = {"query": JOB_UPDATED, "variables": {"id": job["id"]}}
+        async with client.stream("POST", f"{stack.url}/graphql", json=body, headers=headers) as response:
+            assert response.status_code == 200
+            assert response.headers["content-type"].startswith("text/event-stream")
+            async for line in response.aiter_lines():
+                if line.startswith("data: ") and "jobUpdated" in line:
+                    statuses.append(json.loads(line[6:])["data"]["jobUpdated"]["status"])
+                    if statuses[-1] in TERMINAL:
+                        break
+    assert statuses[-1] == "COMPLETED"
