@@ -198,7 +198,11 @@ class Service:
     def stop(self) -> None:
         for proc in reversed(self.procs):
             proc.terminate()
-            proc.wait(30)
+            try:
+                proc.wait(15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(10)
         if self.valkey is not None:
             self.valkey.stop()
 

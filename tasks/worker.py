@@ -95,8 +95,8 @@ async def run_worker(settings: Settings, services: Services | None = None) -> No
         try:
             await w.async_run()
             return
-        except asyncio.CancelledError:
-            raise
+        except asyncio.CancelledError:  # a signal (arq cancels its main task) or our caller: stop
+            return
         except Exception:
             log.exception("the worker stopped; starting a new one in 2 s")
             await asyncio.sleep(2)
