@@ -264,15 +264,12 @@ async def start(job_id: str, *, events: Events) -> CreativeJob | None:
     return job
 
 
-SUBMIT_CLAIM_TTL = timedelta(minutes=5)
-
-
-async def claim_submission(job: CreativeJob) -> bool:
+async def claim_submission(job: CreativeJob, ttl: timedelta) -> bool:
     """The right to submit this job to its provider, for one run at a time.
 
-    A claim older than SUBMIT_CLAIM_TTL is treated as abandoned (its run died before recording
+    A claim older than ``ttl`` (longer than any one worker run) is treated as abandoned (its run died before recording
     a task id) and may be taken over."""
-    stale = now() - SUBMIT_CLAIM_TTL
+    stale = now() - ttl
     claimable = Q(submit_claimed_at=None) | Q(submit_claimed_at__lt=stale)
     changed = await CreativeJob.filter(
         claimable, id=job.id, provider_task_id=None, status=JobStatus.PROCESSING

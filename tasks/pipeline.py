@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 import os
 import random
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pricing
@@ -80,7 +80,9 @@ async def run_job(services: Services, job_id: str) -> str:
         adapter = registry.adapter_for(job.provider, services.http, services.settings)
         spec = await job_spec(services, job)
         if job.provider_task_id is None:
-            if not await job_ops.claim_submission(job):
+            # A claim outlives any run that could still be submitting (job timeout + arq's 10 s).
+            claim_ttl = timedelta(seconds=services.settings.job_timeout_seconds + 10)
+            if not await job_ops.claim_submission(job, claim_ttl):
                 # Another run of this job is submitting right now: come back and follow its task.
                 await services.queue.enqueue_poll(str(job.id), 1.0 * services.settings.poll_interval_scale)
                 return "another run is submitting"

@@ -1,0 +1,59 @@
+"""A worker you can kill, and cancels that reach the provider."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from typing import Any
+
+from tests.stack import JOB_UPDATED, Stack, Team, follow_job
+from tests.test_generation import CANCEL, balance, ledger, submit_ok
+
+
+async def _until_counted(stack: Stack, counter: str, family: str, before: int, seconds: float = 30) -> None:
+    """Wait (bounded) until one of the simulator's counters moves: the provider's own record of
+    what we sent it, which has no event to subscribe to."""
+    for _ in range(int(seconds / 0.05)):
+        if stack.sim_stats()[counter].get(family, 0) != before:
+            return
+        await asyncio.sleep(0.05)
+    raise TimeoutError(f"the simulator's {counter} for {family} stayed at {before}")
+
+
+async def _until_submitted(stack: Stack, team: Team, job_id: str, family: str, before: int) -> None:
+    """Wait (bounded) until the job is processing and the provider has its task."""
+    async with stack.subscription(team, JOB_UPDATED, {"id": job_id}) as queue, asyncio.timeout(30):
+        while (await queue.get())["data"]["jobUpdated"]["status"] != "PROCESSING":
+            pass
+        await _until_counted(stack, "submissions", family, before)
+
+
+async def test_sigkill_in_the_middle_of_a_long_video_resumes_and_charges_once(
+    stack: Stack, team: Team
+) -> None:
+    before = stack.sim_stats()["submissions"].get("runway", 0)
+    job = await submit_ok(stack, team, "video", {"prompt": "a long render [sim:slow]", "durationSeconds": 10})
+    await _until_submitted(stack, team, job["id"], "runway", before)
+    assert stack.proc is not None
+    stack.proc.send_signal(signal.SIGKILL)  # API and worker die together, the provider keeps rendering
+    stack.proc.wait(30)
+    stack.start()
+    final = (await follow_job(stack, team, job["id"], wait_seconds=120))[-1]
+    assert final["status"] == "COMPLETED", final
+    assert stack.sim_stats()["submissions"]["runway"] - before == 1, "the provider saw one submission"
+    kinds = [r["kind"] for r in await ledger(stack, team) if r["jobId"] == job["id"]]
+    assert kinds.count("CAPTURE") == 1
+    assert (await balance(stack, team))["balanceCents"] == 5_000 - final["costCents"]
+
+
+async def test_cancel_reaches_runway_and_releases_the_hold(stack: Stack, team: Team) -> None:
+    stats: dict[str, Any] = stack.sim_stats()
+    submitted, canceled = stats["submissions"].get("runway", 0), stats["cancellations"].get("runway", 0)
+    job = await submit_ok(
+        stack, team, "video", {"prompt": "cancel me at the provider [sim:slow]", "durationSeconds": 10}
+    )
+    await _until_submitted(stack, team, job["id"], "runway", submitted)
+    payload = (await stack.data(team, CANCEL, {"id": job["id"]}))["cancelJob"]
+    assert payload["job"]["status"] == "CANCELED" and payload["job"]["costCents"] == 0
+    await _until_counted(stack, "cancellations", "runway", canceled)  # Runway's DELETE /v1/tasks/{id}
+    assert await balance(stack, team) == {"balanceCents": 5_000, "availableCents": 5_000, "heldCents": 0}
