@@ -12,7 +12,8 @@ from datetime import UTC, datetime, timedelta
 
 import jwt
 
-from models.teams import API_KEY_PREFIX, ApiKey, Membership, Role, hash_api_key
+from models.errors import DomainError, ErrorCode
+from models.teams import ADMIN_ROLES, API_KEY_PREFIX, ApiKey, Membership, Role, hash_api_key
 
 JWT_ALGORITHM = "HS256"
 
@@ -24,6 +25,17 @@ class Principal:
     role: Role
     scopes: frozenset[str]
     api_key_id: uuid.UUID | None = None
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role in ADMIN_ROLES
+
+
+def require_admin(principal: Principal, what: str) -> None:
+    """Members generate and read; managing keys, webhooks and the low-balance threshold is for
+    team owners and admins (an API key acts with the role of the person who created it)."""
+    if not principal.is_admin:
+        raise DomainError(ErrorCode.FORBIDDEN, f"only team owners and admins can {what}")
 
 
 def bearer(header: str | None) -> str | None:

@@ -13,6 +13,8 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.websockets import WebSocket
@@ -30,6 +32,7 @@ import realtime
 import rest
 from auth import authenticate, bearer
 from metrics import metrics_endpoint
+from middleware import BodySizeLimit
 from realtime import Hub
 from schema import schema
 from schema.context import Context
@@ -101,7 +104,20 @@ def create_app(settings: Settings, services: Services | None = None) -> realtime
         routes.append(
             Mount("/simulator", app=create_simulator_app(SIMULATOR_API_KEY, settings.simulator_time_scale))
         )
-    return realtime.WebSocketFront(Starlette(routes=routes, lifespan=lifespan))
+    middleware = [Middleware(BodySizeLimit, max_bytes=settings.max_body_bytes, exempt_prefix="/simulator/")]
+    if settings.cors_origins:
+        middleware.insert(
+            0,
+            Middleware(
+                CORSMiddleware,
+                allow_origins=settings.cors_origins,
+                allow_methods=["GET", "POST", "OPTIONS"],
+                allow_headers=["authorization", "content-type", "idempotency-key"],
+                expose_headers=["retry-after", "x-ratelimit-reset"],
+                max_age=600,
+            ),
+        )
+    return realtime.WebSocketFront(Starlette(routes=routes, lifespan=lifespan, middleware=middleware))
 
 
 def uvicorn_options(settings: Settings) -> dict[str, Any]:

@@ -10,9 +10,9 @@ from starlette.routing import Route
 
 import db
 from auth import Principal, authenticate, bearer, signed_result_urls, verify_file_signature
-from models import drive, generation
+from models import drive
 from models import jobs as job_ops
-from models.errors import DomainError, ErrorCode
+from models.errors import DomainError, ErrorCode, RateLimited
 from models.generation import GenerationRequest
 from providers.catalog import CATALOG
 from services import Services
@@ -71,11 +71,28 @@ def services_of(request: Request) -> Services:
     return services
 
 
-def error(status: int, code: str, message: str, field: list[str] | None = None) -> JSONResponse:
-    return JSONResponse({"error": {"code": code, "message": message, "field": field}}, status_code=status)
+def error(
+    status: int,
+    code: str,
+    message: str,
+    field: list[str] | None = None,
+    *,
+    extra: dict[str, Any] | None = None,
+    headers: dict[str, str] | None = None,
+) -> JSONResponse:
+    body = {"code": code, "message": message, "field": field, **(extra or {})}
+    return JSONResponse({"error": body}, status_code=status, headers=headers)
 
 
 def domain_error(exc: DomainError) -> JSONResponse:
+    if isinstance(exc, RateLimited):
+        return error(
+            429,
+            exc.code.value,
+            exc.message,
+            extra={"retry_after_seconds": exc.retry_after_seconds, "reset_at": exc.reset_at},
+            headers={"Retry-After": str(exc.retry_after_seconds), "X-RateLimit-Reset": str(exc.reset_at)},
+        )
     return error(STATUS_FOR[exc.code], exc.code.value, exc.message, exc.field)
 
 
@@ -170,9 +187,9 @@ async def rest_generate(request: Request) -> JSONResponse:
     provider = body.get("provider")
     if provider is not None and (not isinstance(provider, str) or provider.lower() not in CATALOG):
         return error(400, "PROVIDER_NOT_SUPPORTED", f"unknown provider {provider!r}", ["provider"])
-    services = services_of(request)
     try:
-        job = await generation.generate(
+        job = await services_of(request).generate(
+            principal,
             GenerationRequest(
                 type=job_type,
                 team_id=principal.team_id,
@@ -183,9 +200,6 @@ async def rest_generate(request: Request) -> JSONResponse:
                 idempotency_key=request.headers.get("idempotency-key") or body.get("idempotency_key"),
                 **fields,
             ),
-            queue=services.queue,
-            events=services.bus,
-            deadline_scale=services.settings.deadline_scale,
         )
     except DomainError as exc:
         return domain_error(exc)
@@ -196,6 +210,12 @@ async def rest_job(request: Request) -> JSONResponse:
     principal = await _principal(request)
     if principal is None:
         return _unauthenticated()
+    if "read" not in principal.scopes:
+        return error(403, "FORBIDDEN", "this credential lacks the 'read' scope")
+    try:
+        await services_of(request).limiter.job_read(principal)
+    except DomainError as exc:
+        return domain_error(exc)
     job = await job_ops.get_for_team(principal.team_id, request.path_params["job_id"])
     if job is None:
         return error(404, "NOT_FOUND", "job not found")

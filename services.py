@@ -4,17 +4,43 @@ opened once at start-up and handed down; nothing connects at import time."""
 from __future__ import annotations
 
 import contextlib
+import uuid
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import httpx
 from redis.asyncio import Redis
 
 import db
+from auth import Principal
+from models import generation
+from models.events import LOW_BALANCE, TeamEvent
+from models.generation import GenerationRequest
+from models.jobs import CreativeJob
 from pubsub import EventBus
+from ratelimit import RateLimiter
 from settings import Settings
 from storage import LocalStorage, Storage
 from tasks.queue import JobQueue
+
+
+class AfterCommit:
+    """What follows a committed change (the domain's ``Events``): the snapshot goes out on the bus,
+    and an outbox event that webhooks deliver (a terminal job, a low-balance crossing) is handed
+    to the workers at once (the worker's sweep is the backstop if this enqueue is lost)."""
+
+    def __init__(self, bus: EventBus, queue: JobQueue) -> None:
+        self.bus, self.queue = bus, queue
+
+    async def job_changed(self, job: CreativeJob) -> None:
+        await self.bus.job_changed(job)
+        if job.is_terminal:
+            await self.queue.enqueue_webhook_dispatch(str(job.team_id))  # type: ignore[attr-defined]
+
+    async def balance_changed(self, team_id: uuid.UUID | str) -> None:
+        await self.bus.balance_changed(team_id)
+        if await TeamEvent.filter(team_id=team_id, kind=LOW_BALANCE, dispatched_at=None).exists():
+            await self.queue.enqueue_webhook_dispatch(str(team_id))
 
 
 @dataclass
@@ -25,6 +51,19 @@ class Services:
     queue: JobQueue
     storage: Storage
     http: httpx.AsyncClient
+    events: AfterCommit = field(init=False)
+    limiter: RateLimiter = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.events = AfterCommit(self.bus, self.queue)
+        self.limiter = RateLimiter(self.redis, self.settings)
+
+    async def generate(self, principal: Principal, request: GenerationRequest) -> CreativeJob:
+        """A generate request from GraphQL or REST: rate-limited, then validated, held and queued."""
+        await self.limiter.submission(principal)
+        return await generation.generate(
+            request, queue=self.queue, events=self.events, deadline_scale=self.settings.deadline_scale
+        )
 
 
 def http_client() -> httpx.AsyncClient:

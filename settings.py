@@ -63,6 +63,19 @@ class Settings(BaseSettings):
     graphiql: bool = True
     # uvicorn's websocket implementation ("websockets-sansio" measured fastest for fan-out; see BENCHMARKS.md)
     ws_implementation: Literal["auto", "websockets", "websockets-sansio", "wsproto"] = "websockets-sansio"
+    # Rate limits per minute (0 turns one off): submissions per team and per API key, REST job reads per team.
+    rate_limit_team_submissions_per_minute: int = 120
+    rate_limit_key_submissions_per_minute: int = 60
+    rate_limit_team_reads_per_minute: int = 600
+    # Largest request body accepted (GraphQL and REST), in bytes.
+    max_body_bytes: int = 1024 * 1024
+    # Origins the browser frontend is served from (CORS), e.g. ["https://app.example.com"].
+    cors_origins: list[str] = Field(default_factory=list)
+    # Webhook deliveries to loopback/private addresses and plain http: unset means allowed
+    # everywhere but production.
+    webhooks_allow_private: bool | None = None
+    # Multiplies the webhook retry schedule (about 27.6 h in all; tests shrink it).
+    webhook_retry_scale: float = 1.0
     public_base_url: str | None = Field(default=None, validation_alias=AliasChoices("CH_PUBLIC_URL"))
 
     # Provider keys and base URLs: read by their own names (no CH_ prefix), as providers.md lists them.
@@ -92,6 +105,12 @@ class Settings(BaseSettings):
         return path.read_text().strip()
 
     @property
+    def webhooks_allow_private_urls(self) -> bool:
+        if self.webhooks_allow_private is None:
+            return self.env != "production"
+        return self.webhooks_allow_private
+
+    @property
     def public_url(self) -> str:
         """Where clients reach this API (signed file URLs start here)."""
         return (self.public_base_url or f"http://{self.host}:{self.port}").rstrip("/")
@@ -109,6 +128,8 @@ class Settings(BaseSettings):
             problems.append("CH_REDIS_URL is not set (the embedded Valkey is for development)")
         if self.simulator_url:
             problems.append("the provider simulator is not for production (unset CH_SIMULATOR_URL)")
+        if self.webhooks_allow_private:
+            problems.append("CH_WEBHOOKS_ALLOW_PRIVATE lets webhooks reach private networks")
         if self.fault_crash_before_settle:
             problems.append("CH_FAULT_CRASH_BEFORE_SETTLE is a test hook")
         if problems:

@@ -1,7 +1,15 @@
 """Tortoise models and the domain operations that own them.
 
 Modules: ``teams`` (teams, users, membership, API keys), ``jobs`` (the creative_job state machine),
-``credits`` (the ledger; the only code that writes credit rows), ``drive`` (folders and files).
+``credits`` (the ledger; the only code that writes credit rows), ``drive`` (folders and files),
+``events`` (the team event outbox), ``webhooks`` (endpoints and deliveries).
 """
 
-MODEL_MODULES = ["models.teams", "models.jobs", "models.credits", "models.drive", "models.events"]
+MODEL_MODULES = [
+    "models.teams",
+    "models.jobs",
+    "models.credits",
+    "models.drive",
+    "models.events",
+    "models.webhooks",
+]

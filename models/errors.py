@@ -21,3 +21,12 @@ class DomainError(Exception):
         self.code = code
         self.message = message
         self.field = field
+
+
+class RateLimited(DomainError):
+    """Too many requests in the current window; ``retry_after_seconds`` until it resets."""
+
+    def __init__(self, message: str, retry_after_seconds: int, reset_at: int) -> None:
+        super().__init__(ErrorCode.RATE_LIMITED, message)
+        self.retry_after_seconds = retry_after_seconds
+        self.reset_at = reset_at  # unix time

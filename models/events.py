@@ -1,5 +1,6 @@
-"""The team event outbox: events that partners get by webhook and subscribers in realtime
-(``credits.low_balance`` today). Written in the transaction that caused them, published after."""
+"""The team event outbox: events that partners get by webhook (``models.webhooks``) and, for
+``credits.low_balance``, subscribers in realtime. Written in the transaction that caused them;
+``published_at`` marks the realtime publication, ``dispatched_at`` the webhook fan-out."""
 
 from __future__ import annotations
 
@@ -11,6 +12,10 @@ from tortoise.models import Model
 from models.teams import Team
 
 LOW_BALANCE = "credits.low_balance"
+JOB_COMPLETED = "job.completed"
+JOB_FAILED = "job.failed"
+JOB_CANCELED = "job.canceled"
+ENDPOINT_DISABLED = "webhook.endpoint_disabled"
 
 
 class TeamEvent(Model):
@@ -19,8 +24,9 @@ class TeamEvent(Model):
     kind = fields.CharField(max_length=64)
     payload = fields.JSONField(default=dict)
     published_at = fields.DatetimeField(null=True)
+    dispatched_at = fields.DatetimeField(null=True)
     created_at = fields.DatetimeField(auto_now_add=True)
 
     class Meta:
         table = "team_event"
-        indexes = (("team_id", "published_at"),)
+        indexes = (("team_id", "published_at"), ("dispatched_at", "created_at"))

@@ -29,6 +29,7 @@ from tortoise.transactions import in_transaction
 import metrics
 from models import credits
 from models.errors import DomainError, ErrorCode
+from models.events import TeamEvent
 from models.teams import Team
 
 
@@ -51,6 +52,10 @@ DEADLINES = {
     "tts": timedelta(minutes=10),
     "composite": timedelta(minutes=30),
 }
+
+
+# How long an idempotency key holds on to its job (Stripe's window).
+IDEMPOTENCY_WINDOW = timedelta(hours=24)
 
 
 class CreativeJob(Model):
@@ -163,9 +168,15 @@ def now() -> datetime:
 
 
 async def _existing_for_key(new: NewJob) -> CreativeJob | None:
+    """The job an idempotency key already made (within its 24 hours), or None."""
     if not new.idempotency_key:
         return None
     job = await CreativeJob.get_or_none(team_id=new.team_id, idempotency_key=new.idempotency_key)
+    if job and job.created_at < now() - IDEMPOTENCY_WINDOW:
+        # The key has expired: the old job lets go of it (a guarded update, so one request does)
+        # and this request makes a new job.
+        await CreativeJob.filter(id=job.id, idempotency_key=new.idempotency_key).update(idempotency_key=None)
+        return None
     if job and job.request_hash != new.request_hash():
         raise DomainError(
             ErrorCode.CONFLICT,
@@ -318,11 +329,23 @@ async def complete(
         )
         if won:
             await credits.settle(conn, job.team_id, job.id, job.estimated_cost_cents, cost_cents)
+            await _record_terminal_event(conn, job)
     if won:
         metrics.JOBS_FINISHED.labels(job.type, job.status.value).inc()
         await events.job_changed(job)
         await events.balance_changed(job.team_id)
     return won
+
+
+async def _record_terminal_event(conn: Any, job: CreativeJob) -> None:
+    """``job.completed`` / ``job.failed`` / ``job.canceled`` in the outbox, in the transition's
+    transaction: webhooks get every terminal event, even when the process dies right after."""
+    await TeamEvent.create(
+        team_id=job.team_id,  # type: ignore[attr-defined]
+        kind=f"job.{job.status.value}",
+        payload=job.snapshot(),
+        using_db=conn,
+    )
 
 
 async def fail(job: CreativeJob, message: str, *, events: Events) -> bool:
@@ -339,6 +362,7 @@ async def _end_free(job: CreativeJob, to: JobStatus, message: str | None, *, eve
             await credits.release(
                 conn, job.team_id, job.id, job.estimated_cost_cents, f"job {to.value}: nothing charged"
             )
+            await _record_terminal_event(conn, job)
     if won:
         metrics.JOBS_FINISHED.labels(job.type, job.status.value).inc()
         await events.job_changed(job)

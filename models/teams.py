@@ -6,12 +6,15 @@ import hashlib
 import secrets
 import uuid
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from enum import StrEnum
 
 from tortoise import fields
 from tortoise.migrations.constraints import CheckConstraint
 from tortoise.models import Model
 from tortoise.transactions import in_transaction
+
+from models.errors import DomainError, ErrorCode
 
 API_KEY_PREFIX = "chk_"
 
@@ -23,6 +26,8 @@ class Role(StrEnum):
 
 
 ALL_SCOPES = ("read", "generate", "billing")
+ADMIN_ROLES = (Role.OWNER, Role.ADMIN)
+MAX_ACTIVE_KEYS_PER_TEAM = 50
 
 
 def all_scopes() -> list[str]:
@@ -93,6 +98,70 @@ def hash_api_key(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
+def new_api_key() -> str:
+    return API_KEY_PREFIX + secrets.token_urlsafe(24)
+
+
+@dataclass(frozen=True)
+class CreatedKey:
+    key: ApiKey
+    secret: str  # shown once
+
+
+async def create_api_key(
+    team_id: uuid.UUID | str, user_id: uuid.UUID | str, *, name: str, scopes: list[str]
+) -> CreatedKey:
+    """A new team key acting as ``user_id`` (its creator). The secret is returned once, stored hashed."""
+    name = (name or "").strip()
+    if not 0 < len(name) <= 200:
+        raise DomainError(ErrorCode.VALIDATION_FAILED, "name must be 1 to 200 characters", ["name"])
+    unknown = sorted(set(scopes) - set(ALL_SCOPES))
+    if not scopes or unknown:
+        raise DomainError(
+            ErrorCode.VALIDATION_FAILED,
+            f"scopes must be a non-empty subset of {', '.join(ALL_SCOPES)}",
+            ["scopes"],
+        )
+    if await ApiKey.filter(team_id=team_id, revoked_at=None).count() >= MAX_ACTIVE_KEYS_PER_TEAM:
+        raise DomainError(
+            ErrorCode.VALIDATION_FAILED,
+            f"a team has at most {MAX_ACTIVE_KEYS_PER_TEAM} active keys; revoke one first",
+            ["name"],
+        )
+    secret = new_api_key()
+    key = await ApiKey.create(
+        team_id=team_id,
+        user_id=user_id,
+        name=name,
+        prefix=secret[:12],
+        key_hash=hash_api_key(secret),
+        scopes=[s for s in ALL_SCOPES if s in scopes],
+    )
+    return CreatedKey(key=key, secret=secret)
+
+
+async def team_api_keys(team_id: uuid.UUID | str, *, include_revoked: bool = False) -> list[ApiKey]:
+    query = ApiKey.filter(team_id=team_id)
+    if not include_revoked:
+        query = query.filter(revoked_at=None)
+    return await query.order_by("-created_at")
+
+
+async def revoke_api_key(team_id: uuid.UUID | str, key_id: str) -> ApiKey:
+    """Revoke a key of this team (at once, for every process); revoking twice is harmless."""
+    try:
+        uuid.UUID(str(key_id))
+        key = await ApiKey.get_or_none(id=key_id, team_id=team_id)
+    except ValueError:
+        key = None
+    if key is None:
+        raise DomainError(ErrorCode.NOT_FOUND, "API key not found", ["id"])
+    if key.revoked_at is None:
+        await ApiKey.filter(id=key.id, revoked_at=None).update(revoked_at=datetime.now(UTC))
+        await key.refresh_from_db()
+    return key
+
+
 @dataclass(frozen=True)
 class CreatedTeam:
     team: Team
@@ -104,12 +173,12 @@ async def create_team(name: str, *, email: str | None = None) -> CreatedTeam:
     """A team with one owner and one API key. The key is returned once and stored only hashed."""
     from models.drive import default_folder  # the team's Drive root is created with it
 
-    key = API_KEY_PREFIX + secrets.token_urlsafe(24)
+    key = new_api_key()
     async with in_transaction():
         team = await Team.create(name=name)
         user = await User.create(email=email or f"owner+{team.id}@teams.invalid", name=f"{name} owner")
         await Membership.create(team=team, user=user, role=Role.OWNER)
-        await ApiKey.create(team=team, user=user, name="default", prefix=key[:8], key_hash=hash_api_key(key))
+        await ApiKey.create(team=team, user=user, name="default", prefix=key[:12], key_hash=hash_api_key(key))
         await default_folder(team.id)
     return CreatedTeam(team=team, user=user, api_key=key)
 

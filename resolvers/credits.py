@@ -6,18 +6,17 @@ from datetime import datetime
 from typing import Annotated
 
 import strawberry
-from graphql import GraphQLError
 
+from auth import require_admin
 from models import credits as credit_ops
 from models.credits import CreditTransaction as TxRow
 from models.errors import DomainError
-from models.teams import Role, Team
+from models.teams import Team
 from models.usage import credit_usage as usage_of
 from pubsub import balance_snapshot
 from resolvers.pagination import paginate
-from schema.context import Info
+from schema.context import Info, query_error
 from schema.enums import CreditTransactionKind, CreditUsageGroupBy
-from schema.enums import ErrorCode as GqlErrorCode
 from schema.inputs import CreditTransactionFilter
 from schema.types import (
     CreditBalance,
@@ -30,8 +29,6 @@ from schema.types import (
     PageInfo,
     UserError,
 )
-
-ADMIN_ROLES = (Role.OWNER, Role.ADMIN)
 
 
 async def credit_balance(info: Info) -> CreditBalance:
@@ -87,7 +84,7 @@ async def credit_usage(
     try:
         rows = await usage_of(principal.team_id, from_, to, group_by.value)
     except DomainError as exc:
-        raise GraphQLError(exc.message, extensions={"code": exc.code.value}) from None
+        raise query_error(exc) from None
     return CreditUsage(
         group_by=group_by,
         from_=from_,
@@ -100,17 +97,12 @@ async def credit_usage(
 async def set_low_balance_threshold(info: Info, cents: int | None) -> CreditBalancePayload:
     """Team admins only; ``null`` turns the alert off."""
     principal = info.context.require("billing")
-    if principal.role not in ADMIN_ROLES:
-        error = UserError(
-            code=GqlErrorCode.FORBIDDEN, message="only team owners and admins can change this", field=None
-        )
-        return CreditBalancePayload(credit_balance=None, user_errors=[error])
     try:
+        require_admin(principal, "change the low-balance threshold")
         team = await credit_ops.set_low_balance_threshold(principal.team_id, cents)
     except DomainError as exc:
-        error = UserError(code=GqlErrorCode(exc.code.value), message=exc.message, field=exc.field)
-        return CreditBalancePayload(credit_balance=None, user_errors=[error])
-    await info.context.services.bus.balance_changed(principal.team_id)
+        return CreditBalancePayload(credit_balance=None, user_errors=[UserError.of(exc)])
+    await info.context.services.events.balance_changed(principal.team_id)
     return CreditBalancePayload(
         credit_balance=CreditBalance.from_snapshot(balance_snapshot(team)), user_errors=[]
     )

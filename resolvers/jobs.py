@@ -6,14 +6,12 @@ from typing import Any
 
 import strawberry
 
-from models import generation
 from models import jobs as job_ops
 from models.errors import DomainError
 from models.generation import GenerationRequest
 from models.jobs import CreativeJob as JobRow
 from resolvers.pagination import paginate
 from schema.context import Info
-from schema.enums import ErrorCode
 from schema.inputs import (
     GenerateAvatarInput,
     GenerateCompositeInput,
@@ -39,7 +37,7 @@ def job_type(info: Info, row: JobRow) -> CreativeJob:
 def user_error(exc: DomainError) -> GeneratePayload:
     return GeneratePayload(
         job=None,
-        user_errors=[UserError(code=ErrorCode(exc.code.value), message=exc.message, field=exc.field)],
+        user_errors=[UserError.of(exc)],
     )
 
 
@@ -53,7 +51,6 @@ def _enum_value(value: Any) -> Any:
 
 async def _generate(info: Info, job_type_name: str, data: Any, **fields: Any) -> GeneratePayload:
     principal = info.context.require("generate")
-    services = info.context.services
     request = GenerationRequest(
         type=job_type_name,
         team_id=principal.team_id,
@@ -65,12 +62,7 @@ async def _generate(info: Info, job_type_name: str, data: Any, **fields: Any) ->
         **fields,
     )
     try:
-        row = await generation.generate(
-            request,
-            queue=services.queue,
-            events=services.bus,
-            deadline_scale=services.settings.deadline_scale,
-        )
+        row = await info.context.services.generate(principal, request)
     except DomainError as exc:
         return user_error(exc)
     return GeneratePayload(job=job_type(info, row), user_errors=[])
@@ -136,7 +128,7 @@ async def generate_composite(info: Info, input: GenerateCompositeInput) -> Gener
 async def cancel_job(info: Info, id: strawberry.ID) -> GeneratePayload:
     principal = info.context.require("generate")
     try:
-        row = await job_ops.cancel(principal.team_id, str(id), events=info.context.services.bus)
+        row = await job_ops.cancel(principal.team_id, str(id), events=info.context.services.events)
     except DomainError as exc:
         return user_error(exc)
     # Let the worker stop the provider task now rather than at its next poll.

@@ -8,11 +8,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Generic, TypeVar
 
-from graphql import GraphQLError
 from tortoise.expressions import Q
 from tortoise.queryset import QuerySet
 
 from models.errors import DomainError, ErrorCode
+from schema.context import query_error
 
 MAX_PAGE = 100
 
@@ -60,7 +60,7 @@ async def paginate(query: QuerySet[Any], first: int | None, after: str | None) -
         size = page_size(20 if first is None else first)
         cursor = after_filter(after)
     except DomainError as exc:
-        raise GraphQLError(exc.message, extensions={"code": exc.code.value}) from None
+        raise query_error(exc) from None
     if cursor is not None:
         query = query.filter(cursor)
     rows = await query.order_by("-created_at", "-id").limit(size + 1)

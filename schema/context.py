@@ -11,6 +11,7 @@ from starlette.websockets import WebSocket
 from strawberry.types import Info as _Info
 
 from auth import Principal
+from models.errors import DomainError
 from services import Services
 
 
@@ -34,8 +35,13 @@ class Context:
         if self.principal is None:
             raise NotAuthenticated()
         if scope not in self.principal.scopes:
-            raise NotAuthenticated(f"this credential lacks the {scope!r} scope")
+            raise GraphQLError(f"this credential lacks the {scope!r} scope", extensions={"code": "FORBIDDEN"})
         return self.principal
 
 
 Info = _Info[Context, None]
+
+
+def query_error(exc: DomainError) -> GraphQLError:
+    """A domain error in a query (which has no userErrors): a GraphQL error carrying its code."""
+    return GraphQLError(exc.message, extensions={"code": exc.code.value})

@@ -78,3 +78,26 @@ class CreditUsageGroupBy(Enum):
     TYPE = "type"
     USER = "user"
     DAY = "day"
+
+
+@strawberry.enum
+class ApiKeyScope(Enum):
+    READ = "read"
+    GENERATE = "generate"
+    BILLING = "billing"
+
+
+@strawberry.enum(description="What a webhook endpoint can subscribe to (the payload's `type`)")
+class WebhookEventType(Enum):
+    JOB_COMPLETED = "job.completed"
+    JOB_FAILED = "job.failed"
+    JOB_CANCELED = "job.canceled"
+    CREDITS_LOW_BALANCE = "credits.low_balance"
+    WEBHOOK_ENDPOINT_DISABLED = "webhook.endpoint_disabled"
+
+
+@strawberry.enum
+class WebhookDeliveryStatus(Enum):
+    PENDING = "pending"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"

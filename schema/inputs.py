@@ -7,7 +7,15 @@ from datetime import datetime
 import strawberry
 from strawberry.scalars import JSON
 
-from schema.enums import CreditTransactionKind, JobStatus, JobType, Placement, Provider
+from schema.enums import (
+    ApiKeyScope,
+    CreditTransactionKind,
+    JobStatus,
+    JobType,
+    Placement,
+    Provider,
+    WebhookEventType,
+)
 
 
 @strawberry.input
@@ -115,3 +123,29 @@ class CreditTransactionFilter:
     job_id: strawberry.ID | None = None
     from_: datetime | None = strawberry.field(default=None, name="from")
     to: datetime | None = None
+
+
+@strawberry.input
+class CreateApiKeyInput:
+    name: str
+    scopes: list[ApiKeyScope] = strawberry.field(
+        default_factory=lambda: [ApiKeyScope.READ, ApiKeyScope.GENERATE],
+        description="What the key may do; billing (the ledger and usage) is opt-in",
+    )
+
+
+@strawberry.input
+class CreateWebhookEndpointInput:
+    url: str = strawberry.field(description="A public https URL (private addresses are refused)")
+    events: list[WebhookEventType]
+    description: str = ""
+
+
+@strawberry.input
+class UpdateWebhookEndpointInput:
+    url: str | None = None
+    events: list[WebhookEventType] | None = None
+    description: str | None = None
+    enabled: bool | None = strawberry.field(
+        default=None, description="true re-enables an endpoint disabled after persistent failure"
+    )

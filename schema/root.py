@@ -4,20 +4,30 @@ from __future__ import annotations
 
 import strawberry
 
+from resolvers import api_keys as key_resolvers
 from resolvers import credits as credit_resolvers
 from resolvers import jobs as job_resolvers
 from resolvers import providers as provider_resolvers
 from resolvers import subscriptions as subscription_resolvers
+from resolvers import webhooks as webhook_resolvers
 from schema.types import (
+    ApiKey,
+    ApiKeyPayload,
     CostEstimate,
+    CreateApiKeyPayload,
     CreativeJob,
     CreativeJobConnection,
     CreditBalance,
     CreditBalancePayload,
     CreditTransactionConnection,
     CreditUsage,
+    DeletePayload,
     GeneratePayload,
     ProviderInfo,
+    WebhookDeliveryConnection,
+    WebhookDeliveryPayload,
+    WebhookEndpoint,
+    WebhookEndpointPayload,
 )
 
 
@@ -34,6 +44,16 @@ class Query:
     )
     providers: list[ProviderInfo] = strawberry.field(resolver=provider_resolvers.providers)
     estimate_cost: CostEstimate = strawberry.field(resolver=provider_resolvers.estimate_cost)
+    api_keys: list[ApiKey] = strawberry.field(
+        resolver=key_resolvers.api_keys, description="Team owners and admins only; newest first"
+    )
+    webhook_endpoints: list[WebhookEndpoint] = strawberry.field(
+        resolver=webhook_resolvers.webhook_endpoints, description="Team owners and admins only"
+    )
+    webhook_endpoint: WebhookEndpoint | None = strawberry.field(resolver=webhook_resolvers.webhook_endpoint)
+    webhook_deliveries: WebhookDeliveryConnection = strawberry.field(
+        resolver=webhook_resolvers.webhook_deliveries, description="One endpoint's delivery log, newest first"
+    )
 
 
 @strawberry.type
@@ -47,6 +67,25 @@ class Mutation:
     set_low_balance_threshold: CreditBalancePayload = strawberry.mutation(
         resolver=credit_resolvers.set_low_balance_threshold,
         description="Team admins only; null turns alerts off",
+    )
+    create_api_key: CreateApiKeyPayload = strawberry.mutation(
+        resolver=key_resolvers.create_api_key, description="Team admins only; the secret is shown once"
+    )
+    revoke_api_key: ApiKeyPayload = strawberry.mutation(resolver=key_resolvers.revoke_api_key)
+    create_webhook_endpoint: WebhookEndpointPayload = strawberry.mutation(
+        resolver=webhook_resolvers.create_webhook_endpoint, description="Team admins only"
+    )
+    update_webhook_endpoint: WebhookEndpointPayload = strawberry.mutation(
+        resolver=webhook_resolvers.update_webhook_endpoint
+    )
+    delete_webhook_endpoint: DeletePayload = strawberry.mutation(
+        resolver=webhook_resolvers.delete_webhook_endpoint
+    )
+    rotate_webhook_secret: WebhookEndpointPayload = strawberry.mutation(
+        resolver=webhook_resolvers.rotate_webhook_secret
+    )
+    redeliver_webhook: WebhookDeliveryPayload = strawberry.mutation(
+        resolver=webhook_resolvers.redeliver_webhook
     )
 
 

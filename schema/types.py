@@ -9,7 +9,18 @@ import strawberry
 from strawberry.scalars import JSON
 
 from auth import signed_result_urls
-from schema.enums import CreditTransactionKind, CreditUsageGroupBy, ErrorCode, JobStatus, JobType, Provider
+from models.errors import DomainError, RateLimited
+from schema.enums import (
+    ApiKeyScope,
+    CreditTransactionKind,
+    CreditUsageGroupBy,
+    ErrorCode,
+    JobStatus,
+    JobType,
+    Provider,
+    WebhookDeliveryStatus,
+    WebhookEventType,
+)
 from settings import Settings
 
 
@@ -79,6 +90,18 @@ class UserError:
     code: ErrorCode
     message: str
     field: list[str] | None = None
+    retry_after_seconds: int | None = strawberry.field(
+        default=None, description="With RATE_LIMITED: seconds until the limit resets"
+    )
+
+    @classmethod
+    def of(cls, exc: DomainError) -> UserError:
+        return cls(
+            code=ErrorCode(exc.code.value),
+            message=exc.message,
+            field=exc.field,
+            retry_after_seconds=exc.retry_after_seconds if isinstance(exc, RateLimited) else None,
+        )
 
 
 @strawberry.type
@@ -219,3 +242,105 @@ class CreditBalancePayload:
 class CostEstimate:
     cents: int
     provider: Provider
+
+
+@strawberry.type(description="A team API key. Its secret is shown once, when created; only a hash is kept.")
+class ApiKey:
+    id: strawberry.ID
+    name: str
+    prefix: str = strawberry.field(description="The key's first characters, to recognise it")
+    scopes: list[ApiKeyScope]
+    created_by_user_id: strawberry.ID
+    created_at: datetime
+    last_used_at: datetime | None = strawberry.field(description="To the minute")
+    revoked_at: datetime | None
+
+
+@strawberry.type
+class CreateApiKeyPayload:
+    api_key: ApiKey | None
+    secret: str | None = strawberry.field(description="The whole key: shown this once, store it now")
+    user_errors: list[UserError]
+
+
+@strawberry.type
+class ApiKeyPayload:
+    api_key: ApiKey | None
+    user_errors: list[UserError]
+
+
+@strawberry.type
+class WebhookAttempt:
+    at: datetime
+    status_code: int | None = strawberry.field(description="The receiver's HTTP status, if it answered")
+    error: str | None
+    duration_ms: int
+
+
+@strawberry.type
+class WebhookDelivery:
+    id: strawberry.ID
+    endpoint_id: strawberry.ID
+    event_id: strawberry.ID = strawberry.field(description="The `webhook-id` header is msg_ + this, hex")
+    webhook_id: str = strawberry.field(description="The `webhook-id` header: the same on every attempt")
+    event_type: WebhookEventType
+    payload: JSON
+    status: WebhookDeliveryStatus
+    attempts: int
+    next_attempt_at: datetime | None
+    last_status_code: int | None
+    last_error: str | None
+    attempt_log: list[WebhookAttempt] = strawberry.field(description="The latest attempts, oldest first")
+    delivered_at: datetime | None
+    created_at: datetime
+
+
+@strawberry.type
+class WebhookDeliveryEdge:
+    cursor: str
+    node: WebhookDelivery
+
+
+@strawberry.type
+class WebhookDeliveryConnection:
+    edges: list[WebhookDeliveryEdge]
+    page_info: PageInfo
+
+    @strawberry.field
+    def nodes(self) -> list[WebhookDelivery]:
+        return [edge.node for edge in self.edges]
+
+
+@strawberry.type
+class WebhookEndpoint:
+    id: strawberry.ID
+    url: str
+    description: str
+    events: list[WebhookEventType]
+    enabled: bool
+    disabled_reason: str | None
+    disabled_at: datetime | None
+    failing_since: datetime | None = strawberry.field(description="Set while deliveries keep failing")
+    created_at: datetime
+    updated_at: datetime
+
+
+@strawberry.type
+class WebhookEndpointPayload:
+    webhook_endpoint: WebhookEndpoint | None
+    secret: str | None = strawberry.field(
+        description="The signing secret (whsec_…): returned when created or rotated, and only then"
+    )
+    user_errors: list[UserError]
+
+
+@strawberry.type
+class DeletePayload:
+    deleted_id: strawberry.ID | None
+    user_errors: list[UserError]
+
+
+@strawberry.type
+class WebhookDeliveryPayload:
+    delivery: WebhookDelivery | None
+    user_errors: list[UserError]

@@ -68,7 +68,7 @@ async def job_spec(services: Services, job: CreativeJob) -> JobSpec:
 
 async def run_job(services: Services, job_id: str) -> str:
     """The arq task. Returns a word for arq's result log."""
-    events = services.bus
+    events = services.events
     job = await job_ops.start(job_id, events=events)
     if job is None:
         await _cancel_at_provider(services, job_id)
@@ -118,7 +118,7 @@ async def _retry_later(services: Services, job: CreativeJob, exc: RetryableError
     retries = int(job.metadata.get("retries", 0)) + 1
     if retries > MAX_RETRIES:
         await job_ops.fail(
-            job, f"the provider kept failing ({exc.message}); nothing was charged", events=services.bus
+            job, f"the provider kept failing ({exc.message}); nothing was charged", events=services.events
         )
         return "failed"
     await CreativeJob.filter(id=job.id).update(metadata={**job.metadata, "retries": retries})
@@ -173,7 +173,7 @@ async def _finish(services: Services, job: CreativeJob, done: Done) -> str:
         result_urls=urls,
         cost_cents=cost,
         metadata={**done.metadata, "usage": usage},
-        events=services.bus,
+        events=services.events,
     )
     return "completed" if won else "already settled"
 

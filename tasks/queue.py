@@ -30,5 +30,17 @@ class JobQueue:
             "run_job", job_id, _job_id=f"{job_id}:{time.time_ns()}", _defer_by=max(0.0, delay)
         )
 
+    async def enqueue_webhook_dispatch(self, team_id: str) -> None:
+        """Turn a team's new outbox events into webhook deliveries (idempotent; the sweep is the backstop)."""
+        await self.pool.enqueue_job("dispatch_webhooks", team_id, _job_id=f"wh:{team_id}:{time.time_ns()}")
+
+    async def enqueue_webhook_delivery(self, delivery_id: str, delay: float) -> None:
+        await self.pool.enqueue_job(
+            "deliver_webhook",
+            delivery_id,
+            _job_id=f"whd:{delivery_id}:{time.time_ns()}",
+            _defer_by=max(0.0, delay),
+        )
+
     async def close(self) -> None:
         await self.pool.aclose()

@@ -16,6 +16,7 @@ from models.jobs import OPEN, CreativeJob
 from services import Services, open_services
 from settings import Settings
 from tasks import pipeline
+from tasks import webhooks as webhook_tasks
 from tasks.queue import redis_settings
 
 log = logging.getLogger(__name__)
@@ -25,15 +26,23 @@ async def run_job(ctx: dict[str, Any], job_id: str) -> str:
     return await pipeline.run_job(ctx["services"], job_id)
 
 
+async def dispatch_webhooks(ctx: dict[str, Any], team_id: str) -> int:
+    return await webhook_tasks.dispatch(ctx["services"], team_id)
+
+
+async def deliver_webhook(ctx: dict[str, Any], delivery_id: str) -> str:
+    return await webhook_tasks.deliver(ctx["services"], delivery_id)
+
+
 async def sweep(ctx: dict[str, Any]) -> dict[str, int]:
-    """Fail open jobs past their deadline (releasing their holds) and re-enqueue jobs nobody has
-    touched for a while (their worker died, or an enqueue was lost)."""
+    """Fail open jobs past their deadline (releasing their holds), re-enqueue jobs nobody has
+    touched for a while (their worker died, or an enqueue was lost), and catch up on webhooks."""
     services: Services = ctx["services"]
     now = datetime.now(UTC)
     failed = requeued = 0
     async for job in CreativeJob.filter(status__in=OPEN, deadline_at__lt=now).limit(500):
         if await job_ops.fail(
-            job, "the job did not finish in time; nothing was charged", events=services.bus
+            job, "the job did not finish in time; nothing was charged", events=services.events
         ):
             failed += 1
     stale_after = timedelta(seconds=services.settings.stale_after_seconds)
@@ -41,7 +50,7 @@ async def sweep(ctx: dict[str, Any]) -> dict[str, int]:
     async for job in stale:
         await services.queue.enqueue_poll(str(job.id), 0)
         requeued += 1
-    return {"failed": failed, "requeued": requeued}
+    return {"failed": failed, "requeued": requeued, **await webhook_tasks.sweep(services)}
 
 
 def _every(seconds: int) -> set[int]:
@@ -68,7 +77,7 @@ def worker(settings: Settings, services: Services | None = None, *, burst: bool 
 
     assert settings.redis_url
     return Worker(
-        functions=[run_job],
+        functions=[run_job, dispatch_webhooks, deliver_webhook],
         cron_jobs=[
             cron(sweep, second=_every(settings.sweep_interval_seconds), run_at_startup=False, unique=True)
         ],

@@ -1,0 +1,73 @@
+"""HTTP middleware: the request body size limit (CORS is Starlette's own middleware, see main.py)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+Message = dict[str, Any]
+
+
+class BodySizeLimit:
+    """Refuse request bodies larger than ``max_bytes`` with 413 before the app reads them.
+
+    A declared Content-Length is checked at once; a chunked body is read up to the limit first,
+    then replayed to the app (bodies here are JSON documents of at most a few MiB)."""
+
+    def __init__(self, app: Any, max_bytes: int, exempt_prefix: str | None = None) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+        self.exempt_prefix = exempt_prefix  # the dev simulator's mount: provider requests carry images
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        exempt = self.exempt_prefix and scope.get("path", "").startswith(self.exempt_prefix)
+        if scope["type"] != "http" or exempt:
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope.get("headers") or []).get(b"content-length")
+        if declared is not None:
+            if not declared.isdigit() or int(declared) > self.max_bytes:
+                await self._refuse(send)
+                return
+            await self.app(scope, receive, send)  # the server stops at the declared length
+            return
+        chunks: list[Message] = []
+        size = 0
+        while True:
+            message = await receive()
+            chunks.append(message)
+            if message["type"] != "http.request":
+                break
+            size += len(message.get("body", b""))
+            if size > self.max_bytes:
+                await self._refuse(send)
+                return
+            if not message.get("more_body"):
+                break
+
+        async def replay() -> Message:
+            return chunks.pop(0) if chunks else await receive()
+
+        await self.app(scope, replay, send)
+
+    async def _refuse(self, send: Any) -> None:
+        body = json.dumps(
+            {
+                "error": {
+                    "code": "VALIDATION_FAILED",
+                    "message": f"the request body is larger than {self.max_bytes} bytes",
+                    "field": None,
+                }
+            }
+        ).encode()
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 413,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(body)).encode()),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})

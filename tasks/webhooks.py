@@ -1,0 +1,121 @@
+"""Webhook delivery by the workers: outbox events become deliveries, each sent signed and retried
+on the Standard Webhooks schedule (``models.webhooks``) until the receiver answers 2xx."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import httpx
+
+from auth import signed_result_urls
+from models import webhooks
+from models.errors import DomainError
+from models.events import TeamEvent
+from services import Services
+from settings import Settings
+from webhook_wire import headers, resolve
+
+log = logging.getLogger(__name__)
+ATTEMPT_TIMEOUT = httpx.Timeout(15.0, connect=5.0)
+LEASE = timedelta(seconds=60)  # longer than one attempt; a sender that died is replaced after it
+
+
+def event_body(settings: Settings, event: TeamEvent) -> str:
+    """The JSON body for an event: ``{"type", "timestamp", "data"}`` (result URLs signed)."""
+    data = dict(event.payload)
+    if isinstance(data.get("result_urls"), list):
+        data["result_urls"] = signed_result_urls(
+            data["result_urls"],
+            base_url=settings.public_url,
+            secret=settings.secret,
+            ttl_seconds=settings.download_url_ttl_seconds,
+        )
+    return json.dumps(
+        {"type": event.kind, "timestamp": event.created_at.astimezone(UTC).isoformat(), "data": data},
+        separators=(",", ":"),
+    )
+
+
+async def dispatch(services: Services, team_id: str | None = None) -> int:
+    """Deliveries for the outbox events not yet dispatched, each enqueued for its first attempt."""
+    created = await webhooks.dispatch_pending_events(
+        lambda event: event_body(services.settings, event), team_id
+    )
+    for delivery in created:
+        await services.queue.enqueue_webhook_delivery(str(delivery.id), 0)
+    return len(created)
+
+
+async def _post(services: Services, url: str, hdrs: dict[str, str], body: bytes) -> httpx.Response:
+    """POST to the endpoint, connecting only to an address that passed the public-address check."""
+    target = await resolve(url, allow_private=services.settings.webhooks_allow_private_urls)
+    extensions: dict[str, Any] = {}
+    if target.address is not None:
+        parts = urlsplit(url)
+        address = f"[{target.address}]" if ":" in target.address else target.address
+        netloc = address + (f":{parts.port}" if parts.port else "")
+        url = urlunsplit(parts._replace(netloc=netloc))
+        hdrs = {**hdrs, "host": parts.netloc.rsplit("@", 1)[-1]}
+        extensions["sni_hostname"] = target.host
+    return await services.http.post(
+        url,
+        content=body,
+        headers=hdrs,
+        timeout=ATTEMPT_TIMEOUT,
+        follow_redirects=False,  # a redirect could lead anywhere, including inside the network
+        extensions=extensions,
+    )
+
+
+async def deliver(services: Services, delivery_id: str) -> str:
+    """One attempt of a delivery, then the next one scheduled (or the delivery given up)."""
+    delivery = await webhooks.claim_attempt(delivery_id, LEASE)
+    if delivery is None:
+        return "not due"
+    endpoint = delivery.endpoint
+    body = delivery.payload.encode()
+    timestamp = int(time.time())
+    hdrs = headers(
+        endpoint.signing_secrets(datetime.now(UTC)),
+        f"msg_{delivery.event_id.hex}",
+        timestamp,
+        body,  # type: ignore[attr-defined]
+    )
+    started = time.perf_counter()
+    status_code: int | None = None
+    try:
+        response = await _post(services, endpoint.url, hdrs, body)
+        status_code = response.status_code
+        error = None if 200 <= status_code < 300 else f"the receiver answered HTTP {status_code}"
+    except DomainError as exc:
+        error = exc.message
+    except httpx.HTTPError as exc:
+        error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+    elapsed_ms = int((time.perf_counter() - started) * 1000)
+    if error is None:
+        await webhooks.record_success(delivery, status_code or 200, elapsed_ms)
+        return "delivered"
+    retry_at = await webhooks.record_failure(
+        delivery, status_code, error, elapsed_ms, schedule_scale=services.settings.webhook_retry_scale
+    )
+    if retry_at is None:
+        await dispatch(services, str(delivery.team_id))  # an endpoint-disabled event, if any
+        return "gave up"
+    delay = (retry_at - datetime.now(UTC)).total_seconds()
+    await services.queue.enqueue_webhook_delivery(str(delivery.id), delay)
+    return f"retry in {delay:.1f}s"
+
+
+async def sweep(services: Services) -> dict[str, int]:
+    """The safety net: dispatch events whose dispatch was lost, re-enqueue overdue deliveries."""
+    dispatched = await dispatch(services)
+    overdue = 0
+    async for delivery in webhooks.due_deliveries(datetime.now(UTC) - timedelta(seconds=5)):
+        await services.queue.enqueue_webhook_delivery(str(delivery.id), 0)
+        overdue += 1
+    return {"webhooks_dispatched": dispatched, "webhooks_requeued": overdue}
