@@ -21,6 +21,7 @@ from pubsub import EventBus
 from ratelimit import RateLimiter
 from settings import Settings
 from storage import LocalStorage, Storage
+from tasks.provider_slots import ProviderSlots
 from tasks.queue import JobQueue
 
 
@@ -53,10 +54,12 @@ class Services:
     http: httpx.AsyncClient
     events: AfterCommit = field(init=False)
     limiter: RateLimiter = field(init=False)
+    slots: ProviderSlots = field(init=False)
 
     def __post_init__(self) -> None:
         self.events = AfterCommit(self.bus, self.queue)
         self.limiter = RateLimiter(self.redis, self.settings)
+        self.slots = ProviderSlots(self.redis, self.settings.queue_name)
 
     async def generate(self, principal: Principal, request: GenerationRequest) -> CreativeJob:
         """A generate request from GraphQL or REST: rate-limited, then validated, held and queued."""

@@ -63,6 +63,9 @@ class Settings(BaseSettings):
     graphiql: bool = True
     # uvicorn's websocket implementation ("websockets-sansio" measured fastest for fan-out; see BENCHMARKS.md)
     ws_implementation: Literal["auto", "websockets", "websockets-sansio", "wsproto"] = "websockets-sansio"
+    # Provider tasks of ours running at once, per provider (JSON, e.g. {"runway_gen4": 5}); a provider
+    # not named keeps its catalog default (providers.md's documented caps); 0 means no limit.
+    provider_concurrency: dict[str, int] = Field(default_factory=dict)
     # Rate limits per minute (0 turns one off): submissions per team and per API key, REST job reads per team.
     rate_limit_team_submissions_per_minute: int = 120
     rate_limit_key_submissions_per_minute: int = 60
@@ -103,6 +106,11 @@ class Settings(BaseSettings):
             path.write_text(secrets.token_urlsafe(48))
             path.chmod(0o600)
         return path.read_text().strip()
+
+    def provider_concurrency_limit(self, provider: str) -> int:
+        from providers.catalog import CATALOG
+
+        return self.provider_concurrency.get(provider, CATALOG[provider].max_concurrency)
 
     @property
     def webhooks_allow_private_urls(self) -> bool:

@@ -22,6 +22,8 @@ class ProviderSpec:
     max_text_chars: int = 4000  # prompt / script / text
     # Aspect ratios that need an input image (Runway's gen4_turbo ratios beyond text-to-video's two).
     text_only_aspect_ratios: tuple[str, ...] = ()
+    # Our tasks running at once at this provider (0: no documented cap); CH_PROVIDER_CONCURRENCY overrides.
+    max_concurrency: int = 0
     notes: dict[str, str] = field(default_factory=dict)
 
 
@@ -39,6 +41,7 @@ CATALOG: dict[str, ProviderSpec] = {
             aspect_ratios=_ANY_IMAGE_RATIO,
             default_aspect_ratio="1:1",
             max_text_chars=10000,
+            max_concurrency=24,  # 24 in-flight tasks (providers.md A1)
         ),
         ProviderSpec(
             "gpt_image_1_5",
@@ -68,6 +71,7 @@ CATALOG: dict[str, ProviderSpec] = {
             durations=(5, 10),
             default_duration=5,
             max_text_chars=4000,
+            max_concurrency=10,  # Build tier: 10 concurrent generations (providers.md B1)
         ),
         ProviderSpec(
             "runway_gen4",
@@ -114,6 +118,7 @@ CATALOG: dict[str, ProviderSpec] = {
             durations=(4, 6, 8),
             default_duration=8,
             max_text_chars=4000,
+            max_concurrency=10,  # 10 concurrent (providers.md B4, UNVERIFIED)
         ),
         ProviderSpec(
             "heygen",
@@ -124,6 +129,7 @@ CATALOG: dict[str, ProviderSpec] = {
             aspect_ratios=("16:9", "9:16", "1:1", "4:5"),
             default_aspect_ratio="16:9",
             max_text_chars=2000,
+            max_concurrency=10,  # Pay-As-You-Go: 10 concurrent video jobs (providers.md A4)
         ),
         ProviderSpec(
             "elevenlabs",
@@ -131,6 +137,7 @@ CATALOG: dict[str, ProviderSpec] = {
             "elevenlabs",
             "Premium quality, multilingual, voice cloning",
             max_text_chars=5000,
+            max_concurrency=5,  # Creator plan: 5 (providers.md A5, UNVERIFIED)
         ),
         ProviderSpec(
             "openai_tts",

@@ -33,6 +33,7 @@ async def providers(info: Info, type: JobType | None = None) -> list[ProviderInf
                 configured=registry.is_configured(spec.provider, settings),
                 available=registry.is_supported(spec.provider),
                 aspect_ratios=list(spec.aspect_ratios),
+                max_concurrency=settings.provider_concurrency_limit(spec.provider),
                 default_aspect_ratio=spec.default_aspect_ratio,
                 durations_seconds=list(spec.durations),
                 default_duration_seconds=spec.default_duration,

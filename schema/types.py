@@ -200,6 +200,9 @@ class ProviderInfo:
     durations_seconds: list[int]
     default_duration_seconds: int | None
     max_text_characters: int
+    max_concurrency: int = strawberry.field(
+        description="How many of our tasks this provider runs at once (jobs beyond wait their turn); 0: no cap"
+    )
     price_unit: str
     price_cents_per_unit: float = strawberry.field(description="The base rate; priceRates may override it")
     price_first_unit_cents: float | None = strawberry.field(

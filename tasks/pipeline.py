@@ -66,13 +66,24 @@ async def job_spec(services: Services, job: CreativeJob) -> JobSpec:
     )
 
 
+ENDED = frozenset({"deadline", "completed", "already settled", "failed"})
+
+
 async def run_job(services: Services, job_id: str) -> str:
     """The arq task. Returns a word for arq's result log."""
-    events = services.events
-    job = await job_ops.start(job_id, events=events)
+    job = await job_ops.start(job_id, events=services.events)
     if job is None:
-        await _cancel_at_provider(services, job_id)
+        await _after_end(services, job_id)
         return "not open"
+    outcome = await _advance(services, job)
+    if outcome in ENDED:
+        await services.slots.release(job.provider, str(job.id))
+    return outcome
+
+
+async def _advance(services: Services, job: CreativeJob) -> str:
+    """One step of an open job: submit it (once), or poll its provider task, or finish it."""
+    events = services.events
     if job.deadline_at and datetime.now(UTC) > job.deadline_at:
         await job_ops.fail(job, "the provider did not finish in time; nothing was charged", events=events)
         return "deadline"
@@ -80,6 +91,13 @@ async def run_job(services: Services, job_id: str) -> str:
         adapter = registry.adapter_for(job.provider, services.http, services.settings)
         spec = await job_spec(services, job)
         if job.provider_task_id is None:
+            limit = services.settings.provider_concurrency_limit(job.provider)
+            if not await services.slots.acquire(job.provider, str(job.id), limit):
+                # The provider runs as many of our tasks as it allows: wait without holding a worker.
+                await job_ops.touch(job)
+                delay = random.uniform(1.0, 3.0) * services.settings.poll_interval_scale
+                await services.queue.enqueue_poll(str(job.id), delay)
+                return "waiting for a provider slot"
             # A claim outlives any run that could still be submitting (job timeout + arq's 10 s).
             claim_ttl = timedelta(seconds=services.settings.job_timeout_seconds + 10)
             if not await job_ops.claim_submission(job, claim_ttl):
@@ -105,6 +123,9 @@ async def run_job(services: Services, job_id: str) -> str:
             return await _finish(services, job, result)
         assert isinstance(result, Pending)
         await job_ops.touch(job)
+        await services.slots.keep(
+            job.provider, str(job.id), services.settings.provider_concurrency_limit(job.provider)
+        )
         await services.queue.enqueue_poll(str(job.id), result.retry_after)
         return "pending"
     except RetryableError as exc:
@@ -178,10 +199,14 @@ async def _finish(services: Services, job: CreativeJob, done: Done) -> str:
     return "completed" if won else "already settled"
 
 
-async def _cancel_at_provider(services: Services, job_id: str) -> None:
-    """A canceled job whose provider task may still run: stop it there too (once)."""
+async def _after_end(services: Services, job_id: str) -> None:
+    """A job that ended outside the pipeline (canceled, or failed by the deadline sweep): give its
+    provider slot back, and stop its provider task if it may still run (once)."""
     job = await CreativeJob.get_or_none(id=job_id)
-    if not job or job.status != JobStatus.CANCELED or not job.provider_task_id:
+    if job is None:
+        return
+    await services.slots.release(job.provider, str(job.id))
+    if job.status != JobStatus.CANCELED or not job.provider_task_id:
         return
     if job.metadata.get("provider_canceled"):
         return

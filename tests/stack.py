@@ -254,6 +254,7 @@ def backend_env(tmp: Path, database_url: str, redis_url: str | None) -> dict[str
         CH_RATE_LIMIT_TEAM_SUBMISSIONS_PER_MINUTE="0",
         CH_RATE_LIMIT_KEY_SUBMISSIONS_PER_MINUTE="0",
         CH_RATE_LIMIT_TEAM_READS_PER_MINUTE="0",
+        CH_PROVIDER_CONCURRENCY='{"luma_ray3": 2}',  # tests/test_worker.py checks the cap
         PYTHONUNBUFFERED="1",
     )
     if redis_url:

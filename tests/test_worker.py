@@ -57,3 +57,20 @@ async def test_cancel_reaches_runway_and_releases_the_hold(stack: Stack, team: T
     assert payload["job"]["status"] == "CANCELED" and payload["job"]["costCents"] == 0
     await _until_counted(stack, "cancellations", "runway", canceled)  # Runway's DELETE /v1/tasks/{id}
     assert await balance(stack, team) == {"balanceCents": 5_000, "availableCents": 5_000, "heldCents": 0}
+
+
+async def test_a_provider_never_runs_more_of_our_tasks_than_its_concurrency_limit(
+    stack: Stack, team: Team
+) -> None:
+    # The test stacks cap Luma at 2 (CH_PROVIDER_CONCURRENCY); the rest wait their turn, off the worker.
+    infos = await stack.data(team, "{ providers(type: VIDEO) { provider maxConcurrency } }")
+    assert {"provider": "LUMA_RAY3", "maxConcurrency": 2} in infos["providers"]
+    jobs = [
+        await submit_ok(
+            stack, team, "video", {"prompt": f"scene {i}", "provider": "LUMA_RAY3", "durationSeconds": 5}
+        )
+        for i in range(6)
+    ]
+    finals = await asyncio.gather(*[follow_job(stack, team, job["id"]) for job in jobs])
+    assert [states[-1]["status"] for states in finals] == ["COMPLETED"] * 6
+    assert stack.sim_stats()["open_peak"]["luma"] <= 2

@@ -92,6 +92,8 @@ class SimState:
         self._markers: Counter[str] = Counter()
         self._cancellations: Counter[str] = Counter()
         self._task_ids: list[str] = []
+        # The most unfinished tasks one family had at once (what a provider's concurrency cap counts).
+        self._open_peak: Counter[str] = Counter()
 
     def now(self) -> float:
         return self.clock()
@@ -138,6 +140,8 @@ class SimState:
             started_at=None if queued else now,
             info=info,
         )
+        open_now = 1 + sum(1 for t in self.tasks.values() if t.family == family and not t.finished(now))
+        self._open_peak[family] = max(self._open_peak[family], open_now)
         self.tasks[task.id] = task
         self._submissions[family] += 1
         self._task_ids.append(task.id)
@@ -191,6 +195,7 @@ class SimState:
             "submissions": dict(self._submissions),
             "markers": dict(self._markers),
             "cancellations": dict(self._cancellations),
+            "open_peak": dict(self._open_peak),
             "task_ids": list(self._task_ids),
             "tasks": {
                 family: [task.id for task in self.tasks.values() if task.family == family]
@@ -207,6 +212,7 @@ class SimState:
         self._submissions.clear()
         self._markers.clear()
         self._cancellations.clear()
+        self._open_peak.clear()
         self._task_ids.clear()
 
 
