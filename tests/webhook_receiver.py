@@ -25,6 +25,8 @@ class Received:
     timestamp: str
     signature: str
     body: dict[str, Any]
+    raw: bytes
+    headers: dict[str, str]
     verified_with: set[str]  # which of the receiver's secrets verify it
 
     @property
@@ -61,6 +63,8 @@ class Receiver:
                 timestamp=headers.get("webhook-timestamp", ""),
                 signature=headers.get("webhook-signature", ""),
                 body=json.loads(raw),
+                raw=raw,
+                headers=headers,
                 verified_with=verified_with,
             )
         )
