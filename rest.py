@@ -134,10 +134,7 @@ async def get_file(request: Request) -> Response:
         principal = await _principal(request)
         if principal is None:
             return _unauthenticated()
-        try:
-            file = await drive.team_file(principal.team_id, file_id)
-        except ValueError:
-            file = None
+        file = await drive.team_file(principal.team_id, file_id)
     if file is None:
         return error(404, "NOT_FOUND", "file not found")
     data = await services.storage.get(file.storage_key)

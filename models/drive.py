@@ -9,6 +9,7 @@ from tortoise.exceptions import IntegrityError
 from tortoise.models import Model
 
 from models.teams import Team
+from models.tenancy import team_row
 from storage import Storage
 
 DEFAULT_FOLDER_NAME = "AI Generations"
@@ -76,7 +77,7 @@ async def team_folder(team_id: uuid.UUID | str, folder_id: uuid.UUID | str) -> D
 
 
 async def team_file(team_id: uuid.UUID | str, file_id: uuid.UUID | str) -> DriveFile | None:
-    return await DriveFile.get_or_none(id=file_id, team_id=team_id)
+    return await team_row(DriveFile, team_id, file_id)
 
 
 async def create_folder(team_id: uuid.UUID | str, name: str) -> DriveFolder:

@@ -31,6 +31,7 @@ from models import credits
 from models.errors import DomainError, ErrorCode
 from models.events import TeamEvent
 from models.teams import Team
+from models.tenancy import team_row
 
 
 class JobStatus(StrEnum):
@@ -227,11 +228,7 @@ async def submit(new: NewJob, *, queue: Queue, events: Events, deadline_scale: f
 
 async def get_for_team(team_id: uuid.UUID | str, job_id: str) -> CreativeJob | None:
     """A job of this team; another team's id answers exactly like a missing one."""
-    try:
-        uuid.UUID(str(job_id))
-    except ValueError:
-        return None
-    return await CreativeJob.get_or_none(id=job_id, team_id=team_id)
+    return await team_row(CreativeJob, team_id, job_id)
 
 
 async def _transition(

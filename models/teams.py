@@ -15,6 +15,7 @@ from tortoise.models import Model
 from tortoise.transactions import in_transaction
 
 from models.errors import DomainError, ErrorCode
+from models.tenancy import require_team_row
 
 API_KEY_PREFIX = "chk_"
 
@@ -149,13 +150,7 @@ async def team_api_keys(team_id: uuid.UUID | str, *, include_revoked: bool = Fal
 
 async def revoke_api_key(team_id: uuid.UUID | str, key_id: str) -> ApiKey:
     """Revoke a key of this team (at once, for every process); revoking twice is harmless."""
-    try:
-        uuid.UUID(str(key_id))
-        key = await ApiKey.get_or_none(id=key_id, team_id=team_id)
-    except ValueError:
-        key = None
-    if key is None:
-        raise DomainError(ErrorCode.NOT_FOUND, "API key not found", ["id"])
+    key = await require_team_row(ApiKey, team_id, key_id, "API key")
     if key.revoked_at is None:
         await ApiKey.filter(id=key.id, revoked_at=None).update(revoked_at=datetime.now(UTC))
         await key.refresh_from_db()

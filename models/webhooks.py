@@ -32,6 +32,7 @@ from models.events import (
     TeamEvent,
 )
 from models.teams import Team
+from models.tenancy import require_team_row
 
 WEBHOOK_EVENTS = (JOB_COMPLETED, JOB_FAILED, JOB_CANCELED, LOW_BALANCE, ENDPOINT_DISABLED)
 # Delay before each attempt (the first is immediate): the Standard Webhooks / Svix schedule,
@@ -136,15 +137,7 @@ def check_events(events: list[str]) -> list[str]:
 
 async def get_endpoint(team_id: uuid.UUID | str, endpoint_id: str) -> WebhookEndpoint:
     """An endpoint of this team; a foreign id answers exactly like a missing one."""
-    try:
-        uuid.UUID(str(endpoint_id))
-    except ValueError:
-        endpoint = None
-    else:
-        endpoint = await WebhookEndpoint.get_or_none(id=endpoint_id, team_id=team_id)
-    if endpoint is None:
-        raise DomainError(ErrorCode.NOT_FOUND, "webhook endpoint not found", ["id"])
-    return endpoint
+    return await require_team_row(WebhookEndpoint, team_id, endpoint_id, "webhook endpoint")
 
 
 async def create_endpoint(
@@ -342,13 +335,7 @@ async def _disable_if_persistently_failing(endpoint_id: uuid.UUID, schedule_scal
 
 async def redeliver(team_id: uuid.UUID | str, delivery_id: str) -> WebhookDelivery:
     """Send a delivery again now (same webhook-id and body), whatever its state."""
-    try:
-        uuid.UUID(str(delivery_id))
-        delivery = await WebhookDelivery.get_or_none(id=delivery_id, team_id=team_id)
-    except ValueError:
-        delivery = None
-    if delivery is None:
-        raise DomainError(ErrorCode.NOT_FOUND, "webhook delivery not found", ["id"])
+    delivery = await require_team_row(WebhookDelivery, team_id, delivery_id, "webhook delivery")
     endpoint = await WebhookEndpoint.get(id=delivery.endpoint_id)  # type: ignore[attr-defined]
     if not endpoint.enabled:
         raise DomainError(ErrorCode.CONFLICT, "the endpoint is disabled; re-enable it first", ["id"])
