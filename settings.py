@@ -30,7 +30,8 @@ PROVIDER_FAMILIES: dict[str, tuple[tuple[str, ...], str, str]] = {
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="CH_", extra="ignore")
+    # populate_by_name: load_settings() passes provider_env by its field name (the alias is for the env).
+    model_config = SettingsConfigDict(env_prefix="CH_", extra="ignore", populate_by_name=True)
 
     env: Literal["development", "production", "test"] = "development"
     host: str = "127.0.0.1"

@@ -48,9 +48,11 @@ class CreatomateAdapter(HttpAdapter):
             body["source"] = source
         else:
             body["template_id"] = job.params.get("template_id")
-            modifications = job.params.get("modifications")
-            if isinstance(modifications, dict):
-                body["modifications"] = modifications
+        # providers.md A7: `modifications` is a top-level field beside any of template_id / tags /
+        # source; with a RenderScript it fills the named elements too (composite inputs arrive here).
+        modifications = job.params.get("modifications")
+        if isinstance(modifications, dict):
+            body["modifications"] = modifications
         output_format = job.params.get("output_format")
         if output_format in CONTENT_TYPES:
             body["output_format"] = output_format
