@@ -9,6 +9,7 @@ from resolvers import credits as credit_resolvers
 from resolvers import jobs as job_resolvers
 from resolvers import providers as provider_resolvers
 from resolvers import subscriptions as subscription_resolvers
+from resolvers import viewer as viewer_resolvers
 from resolvers import webhooks as webhook_resolvers
 from schema.types import (
     ApiKey,
@@ -24,6 +25,7 @@ from schema.types import (
     DeletePayload,
     GeneratePayload,
     ProviderInfo,
+    Viewer,
     WebhookDeliveryConnection,
     WebhookDeliveryPayload,
     WebhookEndpoint,
@@ -33,6 +35,7 @@ from schema.types import (
 
 @strawberry.type
 class Query:
+    viewer: Viewer = strawberry.field(resolver=viewer_resolvers.viewer)
     job: CreativeJob | None = strawberry.field(resolver=job_resolvers.job)
     jobs: CreativeJobConnection = strawberry.field(resolver=job_resolvers.jobs, description="Newest first")
     credit_balance: CreditBalance = strawberry.field(resolver=credit_resolvers.credit_balance)

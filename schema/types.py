@@ -347,3 +347,16 @@ class DeletePayload:
 class WebhookDeliveryPayload:
     delivery: WebhookDelivery | None
     user_errors: list[UserError]
+
+
+@strawberry.type(description="Who is calling: what the frontend needs to show or hide")
+class Viewer:
+    user_id: strawberry.ID
+    team_id: strawberry.ID
+    team_name: str
+    role: str = strawberry.field(description="owner, admin or member")
+    is_admin: bool = strawberry.field(
+        description="May manage API keys, webhooks and the low-balance threshold"
+    )
+    scopes: list[ApiKeyScope]
+    api_key_id: strawberry.ID | None = strawberry.field(description="Set when the caller is an API key")

@@ -118,6 +118,17 @@ async def test_admins_manage_api_keys_shown_once_with_scopes_and_last_use(stack:
 async def test_members_generate_and_read_but_only_admins_manage(stack: Stack, team: Team) -> None:
     member = member_of(stack, team, "member")
     admin = member_of(stack, team, "admin")
+    viewer = "{ viewer { userId teamId role isAdmin scopes apiKeyId } }"
+    assert (await stack.data(member, viewer))["viewer"] == {
+        "userId": member.user_id,
+        "teamId": team.team_id,
+        "role": "member",
+        "isAdmin": False,
+        "scopes": ["READ", "GENERATE", "BILLING"],
+        "apiKeyId": None,
+    }
+    owner = (await stack.data(team, viewer))["viewer"]
+    assert owner["role"] == "owner" and owner["isAdmin"] and owner["apiKeyId"]
     job = await submit_ok(stack, member, "tts", {"text": "a member's words"})
     assert (await stack.data(member, "query ($id: ID!) { job(id: $id) { id } }", {"id": job["id"]}))["job"]
 
