@@ -14,7 +14,7 @@ from redis.asyncio import Redis
 import db
 from auth import Principal
 from models import generation
-from models.events import LOW_BALANCE, TeamEvent
+from models.events import JOB_CANCELED, JOB_COMPLETED, JOB_FAILED, LOW_BALANCE, TeamEvent
 from models.generation import GenerationRequest
 from models.jobs import CreativeJob
 from pubsub import EventBus
@@ -23,6 +23,8 @@ from settings import Settings
 from storage import LocalStorage, Storage
 from tasks.provider_slots import ProviderSlots
 from tasks.queue import JobQueue
+
+TERMINAL_EVENTS = (JOB_COMPLETED, JOB_FAILED, JOB_CANCELED)
 
 
 class AfterCommit:
@@ -36,11 +38,14 @@ class AfterCommit:
     async def job_changed(self, job: CreativeJob) -> None:
         await self.bus.job_changed(job)
         if job.is_terminal:
-            await self.queue.enqueue_webhook_dispatch(str(job.team_id))  # type: ignore[attr-defined]
+            await self._dispatch_if_pending(job.team_id, kinds=TERMINAL_EVENTS)  # type: ignore[attr-defined]
 
     async def balance_changed(self, team_id: uuid.UUID | str) -> None:
         await self.bus.balance_changed(team_id)
-        if await TeamEvent.filter(team_id=team_id, kind=LOW_BALANCE, dispatched_at=None).exists():
+        await self._dispatch_if_pending(team_id, kinds=(LOW_BALANCE,))
+
+    async def _dispatch_if_pending(self, team_id: uuid.UUID | str, kinds: tuple[str, ...]) -> None:
+        if await TeamEvent.filter(team_id=team_id, kind__in=kinds, dispatched_at=None).exists():
             await self.queue.enqueue_webhook_dispatch(str(team_id))
 
 

@@ -32,6 +32,7 @@ from models.errors import DomainError, ErrorCode
 from models.events import TeamEvent
 from models.teams import Team
 from models.tenancy import team_row
+from models.webhooks import WebhookEndpoint
 
 
 class JobStatus(StrEnum):
@@ -336,7 +337,10 @@ async def complete(
 
 async def _record_terminal_event(conn: Any, job: CreativeJob) -> None:
     """``job.completed`` / ``job.failed`` / ``job.canceled`` in the outbox, in the transition's
-    transaction: webhooks get every terminal event, even when the process dies right after."""
+    transaction: webhooks get every terminal event, even when the process dies right after. A
+    team with no webhook endpoint has nobody to tell, so nothing is written."""
+    if not await WebhookEndpoint.filter(team_id=job.team_id, enabled=True).using_db(conn).exists():  # type: ignore[attr-defined]
+        return
     await TeamEvent.create(
         team_id=job.team_id,  # type: ignore[attr-defined]
         kind=f"job.{job.status.value}",

@@ -67,18 +67,55 @@ async def job_spec(services: Services, job: CreativeJob) -> JobSpec:
 
 
 ENDED = frozenset({"deadline", "completed", "already settled", "failed"})
+# How often a job waiting for a provider slot looks again, in case the hand-off it waits for is lost.
+SLOT_RECHECK_SECONDS = 10.0
 
 
 async def run_job(services: Services, job_id: str) -> str:
     """The arq task. Returns a word for arq's result log."""
-    job = await job_ops.start(job_id, events=services.events)
-    if job is None:
-        await _after_end(services, job_id)
+    job = await CreativeJob.get_or_none(id=job_id)
+    if job is None or job.is_terminal:
+        await _after_end(services, job)
         return "not open"
-    outcome = await _advance(services, job)
+    if job.provider_task_id is None and not await _provider_slot(services, job):
+        return "waiting for a provider slot"
+    started = await job_ops.start(job_id, events=services.events)
+    if started is None:
+        await _after_end(services, await CreativeJob.get_or_none(id=job_id))
+        return "not open"
+    outcome = await _advance(services, started)
     if outcome in ENDED:
-        await services.slots.release(job.provider, str(job.id))
+        await _release_slot(services, started)
     return outcome
+
+
+async def _provider_slot(services: Services, job: CreativeJob) -> bool:
+    """A slot at the job's provider before it submits; without one the job waits (still pending,
+    off the worker) for a finishing job to hand its slot over."""
+    limit = services.settings.provider_concurrency_limit(job.provider)
+    if await services.slots.acquire(job.provider, str(job.id), limit):
+        return True
+    await services.slots.wait(job.provider, str(job.id))
+    if job.updated_at < datetime.now(UTC) - timedelta(seconds=services.settings.stale_after_seconds / 2):
+        await job_ops.touch(job)  # still followed: the sweep leaves it alone
+    recheck = SLOT_RECHECK_SECONDS * max(0.1, services.settings.poll_interval_scale)
+    await services.queue.enqueue_slot_recheck(str(job.id), recheck * random.uniform(0.8, 1.2))
+    return False
+
+
+async def recheck_slot(services: Services, job_id: str) -> str:
+    """The waiting job's own periodic look: runs it only if it is still waiting (a job handed a
+    slot meanwhile is already running, and must not be run twice)."""
+    job = await CreativeJob.get_or_none(id=job_id)
+    if job is None or job.is_terminal or not await services.slots.is_waiting(job.provider, job_id):
+        return "no longer waiting"
+    return await run_job(services, job_id)
+
+
+async def _release_slot(services: Services, job: CreativeJob) -> None:
+    waiter = await services.slots.release(job.provider, str(job.id))
+    if waiter is not None:
+        await services.queue.enqueue_poll(waiter, 0)
 
 
 async def _advance(services: Services, job: CreativeJob) -> str:
@@ -91,13 +128,6 @@ async def _advance(services: Services, job: CreativeJob) -> str:
         adapter = registry.adapter_for(job.provider, services.http, services.settings)
         spec = await job_spec(services, job)
         if job.provider_task_id is None:
-            limit = services.settings.provider_concurrency_limit(job.provider)
-            if not await services.slots.acquire(job.provider, str(job.id), limit):
-                # The provider runs as many of our tasks as it allows: wait without holding a worker.
-                await job_ops.touch(job)
-                delay = random.uniform(1.0, 3.0) * services.settings.poll_interval_scale
-                await services.queue.enqueue_poll(str(job.id), delay)
-                return "waiting for a provider slot"
             # A claim outlives any run that could still be submitting (job timeout + arq's 10 s).
             claim_ttl = timedelta(seconds=services.settings.job_timeout_seconds + 10)
             if not await job_ops.claim_submission(job, claim_ttl):
@@ -154,6 +184,7 @@ async def _retry_later(services: Services, job: CreativeJob, exc: RetryableError
 
 async def _finish(services: Services, job: CreativeJob, done: Done) -> str:
     """Copy every output into the team's Drive, then complete and settle in one transaction."""
+    await _release_slot(services, job)  # the provider's task is over: its slot is free for the next
     team_id = job.team_id  # type: ignore[attr-defined]
     folder_id = job.drive_folder_id or (await drive.default_folder(team_id)).id
     urls = []
@@ -199,13 +230,12 @@ async def _finish(services: Services, job: CreativeJob, done: Done) -> str:
     return "completed" if won else "already settled"
 
 
-async def _after_end(services: Services, job_id: str) -> None:
+async def _after_end(services: Services, job: CreativeJob | None) -> None:
     """A job that ended outside the pipeline (canceled, or failed by the deadline sweep): give its
     provider slot back, and stop its provider task if it may still run (once)."""
-    job = await CreativeJob.get_or_none(id=job_id)
     if job is None:
         return
-    await services.slots.release(job.provider, str(job.id))
+    await _release_slot(services, job)
     if job.status != JobStatus.CANCELED or not job.provider_task_id:
         return
     if job.metadata.get("provider_canceled"):

@@ -2,9 +2,10 @@
 
 A provider caps how many of our tasks may run at once (Runway's and Kling's concurrency tiers, for
 instance). A job takes a slot before it submits and keeps it until it ends; a job that finds no
-free slot is re-enqueued a little later instead of occupying a worker. Slots are leases (a sorted
-set of job ids scored by expiry), refreshed on every poll, so a job whose worker died gives its
-slot back by itself."""
+free slot joins the provider's waiters and leaves the worker; a job that gives its slot back hands
+it to the longest waiter at once (waiters also look again now and then, in case a hand-off is
+lost). Slots are leases (a sorted set of job ids scored by expiry), refreshed on every poll, so a
+job whose worker died gives its slot back by itself."""
 
 from __future__ import annotations
 
@@ -12,14 +13,27 @@ import time
 
 from redis.asyncio import Redis
 
-# KEYS[1] the provider's set; ARGV: job id, now, lease expiry, limit. Returns 1 when the job holds a slot.
+# KEYS: the provider's slots, its waiters; ARGV: job id, now, lease expiry, limit.
+# Returns 1 when the job holds a slot (and is no longer waiting).
 _ACQUIRE = """
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[2])
 if redis.call('ZSCORE', KEYS[1], ARGV[1]) or redis.call('ZCARD', KEYS[1]) < tonumber(ARGV[4]) then
   redis.call('ZADD', KEYS[1], ARGV[3], ARGV[1])
+  redis.call('ZREM', KEYS[2], ARGV[1])
   return 1
 end
 return 0
+"""
+
+# KEYS: the provider's slots, its waiters; ARGV: job id. Only a job that held a slot hands one on:
+# returns the longest waiter's job id, or false.
+_RELEASE = """
+redis.call('ZREM', KEYS[2], ARGV[1])
+if redis.call('ZREM', KEYS[1], ARGV[1]) == 1 then
+  local next = redis.call('ZPOPMIN', KEYS[2])
+  if next[1] then return next[1] end
+end
+return false
 """
 
 
@@ -29,9 +43,13 @@ class ProviderSlots:
         self.namespace = namespace  # the queue name: deployments sharing a Redis do not share slots
         self.lease_seconds = lease_seconds
         self._acquire = redis.register_script(_ACQUIRE)
+        self._release = redis.register_script(_RELEASE)
 
     def _key(self, provider: str) -> str:
         return f"{self.namespace}:slots:{provider}"
+
+    def _waiters(self, provider: str) -> str:
+        return f"{self.namespace}:slot-waiters:{provider}"
 
     async def acquire(self, provider: str, job_id: str, limit: int) -> bool:
         """Take (or keep, refreshing its lease) a slot for this job; False when all are taken.
@@ -39,10 +57,13 @@ class ProviderSlots:
         if limit <= 0:
             return True
         now = time.time()
-        held = await self._acquire(
-            keys=[self._key(provider)], args=[job_id, now, now + self.lease_seconds, limit]
-        )
+        keys = [self._key(provider), self._waiters(provider)]
+        held = await self._acquire(keys=keys, args=[job_id, now, now + self.lease_seconds, limit])
         return bool(held)
+
+    async def wait(self, provider: str, job_id: str) -> None:
+        """Queue up for the next slot this provider frees (first come, first served)."""
+        await self.redis.zadd(self._waiters(provider), {job_id: time.time()}, nx=True)
 
     async def keep(self, provider: str, job_id: str, limit: int) -> None:
         """Refresh the lease of a job whose provider task is still running (even past the limit:
@@ -51,8 +72,14 @@ class ProviderSlots:
             return
         await self.redis.zadd(self._key(provider), {job_id: time.time() + self.lease_seconds})
 
-    async def release(self, provider: str, job_id: str) -> None:
-        await self.redis.zrem(self._key(provider), job_id)
+    async def is_waiting(self, provider: str, job_id: str) -> bool:
+        return await self.redis.zscore(self._waiters(provider), job_id) is not None
+
+    async def release(self, provider: str, job_id: str) -> str | None:
+        """Give the slot back; the job id of the longest waiter, who should run now (or None)."""
+        keys = [self._key(provider), self._waiters(provider)]
+        waiter = await self._release(keys=keys, args=[job_id])
+        return waiter.decode() if waiter else None
 
     async def in_use(self, provider: str) -> int:
         await self.redis.zremrangebyscore(self._key(provider), "-inf", time.time())

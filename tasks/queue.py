@@ -30,6 +30,12 @@ class JobQueue:
             "run_job", job_id, _job_id=f"{job_id}:{time.time_ns()}", _defer_by=max(0.0, delay)
         )
 
+    async def enqueue_slot_recheck(self, job_id: str, delay: float) -> None:
+        """A job waiting for a provider slot looks again (see ``tasks.provider_slots``)."""
+        await self.pool.enqueue_job(
+            "recheck_slot", job_id, _job_id=f"{job_id}:slot:{time.time_ns()}", _defer_by=max(0.0, delay)
+        )
+
     async def enqueue_webhook_dispatch(self, team_id: str) -> None:
         """Turn a team's new outbox events into webhook deliveries (idempotent; the sweep is the backstop)."""
         await self.pool.enqueue_job("dispatch_webhooks", team_id, _job_id=f"wh:{team_id}:{time.time_ns()}")

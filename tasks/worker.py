@@ -26,6 +26,10 @@ async def run_job(ctx: dict[str, Any], job_id: str) -> str:
     return await pipeline.run_job(ctx["services"], job_id)
 
 
+async def recheck_slot(ctx: dict[str, Any], job_id: str) -> str:
+    return await pipeline.recheck_slot(ctx["services"], job_id)
+
+
 async def dispatch_webhooks(ctx: dict[str, Any], team_id: str) -> int:
     return await webhook_tasks.dispatch(ctx["services"], team_id)
 
@@ -77,7 +81,7 @@ def worker(settings: Settings, services: Services | None = None, *, burst: bool 
 
     assert settings.redis_url
     return Worker(
-        functions=[run_job, dispatch_webhooks, deliver_webhook],
+        functions=[run_job, recheck_slot, dispatch_webhooks, deliver_webhook],
         cron_jobs=[
             cron(sweep, second=_every(settings.sweep_interval_seconds), run_at_startup=False, unique=True)
         ],
@@ -90,6 +94,9 @@ def worker(settings: Settings, services: Services | None = None, *, burst: bool 
         # be picked up again quickly (arq re-runs it after timeout + 10 s).
         job_timeout=settings.job_timeout_seconds,
         max_tries=20,
+        # How often arq looks for due jobs (default 0.5 s): every hop of a job (submit, each poll,
+        # a slot hand-off) waits up to this long, so a short one is a real latency and throughput gain.
+        poll_delay=0.1,
         keep_result=60,
         burst=burst,
         handle_signals=services is None,
