@@ -15,6 +15,12 @@ from urllib.parse import urlsplit
 from models.errors import DomainError, ErrorCode
 
 
+def endpoint_secret(master_key: str, endpoint_id: str, version: int) -> str:
+    """An endpoint's signing secret (``whsec_`` + 24 bytes, base64): derived, never stored."""
+    digest = hmac.new(master_key.encode(), f"webhook:{endpoint_id}:{version}".encode(), hashlib.sha256)
+    return "whsec_" + base64.b64encode(digest.digest()[:24]).decode()
+
+
 def sign(secret: str, msg_id: str, timestamp: int, body: bytes) -> str:
     """``v1,<base64 HMAC-SHA256 of "id.timestamp.body">`` keyed with the base64 part of ``whsec_…``."""
     key = base64.b64decode(secret.removeprefix("whsec_"))

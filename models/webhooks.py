@@ -10,15 +10,13 @@ deliveries keep failing for longer than the retry window is disabled, and a
 
 from __future__ import annotations
 
-import base64
-import secrets
 import uuid
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
 from tortoise import fields
-from tortoise.expressions import Q
+from tortoise.expressions import F, Q
 from tortoise.models import Model
 from tortoise.transactions import in_transaction
 
@@ -64,11 +62,11 @@ class WebhookEndpoint(Model):
     url = fields.CharField(max_length=MAX_URL_LENGTH)
     description = fields.CharField(max_length=500, default="")
     events = fields.JSONField(default=list)
-    # Needed in the clear to sign; shown to people only when created or rotated.
-    secret = fields.CharField(max_length=100)
-    # After a rotation the old secret also signs for a day, so receivers can switch without loss.
-    previous_secret = fields.CharField(max_length=100, null=True)
-    previous_secret_expires_at = fields.DatetimeField(null=True)
+    # The signing secret is not stored: it is derived from CH_SECRET_KEY, the endpoint id and this
+    # version (webhook_wire.endpoint_secret), so a copy of the database signs nothing. Rotating bumps
+    # the version; the previous one keeps signing for a day, so receivers can switch without loss.
+    secret_version = fields.IntField(default=1)
+    previous_version_expires_at = fields.DatetimeField(null=True)
     enabled = fields.BooleanField(default=True)
     disabled_reason = fields.TextField(null=True)
     disabled_at = fields.DatetimeField(null=True)
@@ -80,11 +78,16 @@ class WebhookEndpoint(Model):
     class Meta:
         table = "webhook_endpoint"
 
-    def signing_secrets(self, at: datetime) -> list[str]:
-        keys = [self.secret]
-        if self.previous_secret and self.previous_secret_expires_at and self.previous_secret_expires_at > at:
-            keys.append(self.previous_secret)
-        return keys
+    def signing_versions(self, at: datetime) -> list[int]:
+        """The secret versions that sign now: the current one, and the previous for a day after a rotation."""
+        versions = [self.secret_version]
+        if (
+            self.secret_version > 1
+            and self.previous_version_expires_at
+            and self.previous_version_expires_at > at
+        ):
+            versions.append(self.secret_version - 1)
+        return versions
 
 
 class WebhookDelivery(Model):
@@ -112,10 +115,6 @@ class WebhookDelivery(Model):
         table = "webhook_delivery"
         unique_together = (("endpoint", "event"),)
         indexes = (("status", "next_attempt_at"), ("endpoint_id", "created_at"))
-
-
-def new_secret() -> str:
-    return "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode()
 
 
 def now() -> datetime:
@@ -151,7 +150,6 @@ async def create_endpoint(
         url=url,
         events=check_events(events),
         description=(description or "")[:500],
-        secret=new_secret(),
     )
 
 
@@ -188,10 +186,10 @@ async def delete_endpoint(team_id: uuid.UUID | str, endpoint_id: str) -> None:
 
 async def rotate_secret(team_id: uuid.UUID | str, endpoint_id: str) -> WebhookEndpoint:
     endpoint = await get_endpoint(team_id, endpoint_id)
-    endpoint.previous_secret = endpoint.secret
-    endpoint.previous_secret_expires_at = now() + timedelta(hours=24)
-    endpoint.secret = new_secret()
-    await endpoint.save()
+    await WebhookEndpoint.filter(id=endpoint.id).update(
+        secret_version=F("secret_version") + 1, previous_version_expires_at=now() + timedelta(hours=24)
+    )
+    await endpoint.refresh_from_db()
     return endpoint
 
 

@@ -27,7 +27,7 @@ from schema.types import (
     WebhookEndpoint,
     WebhookEndpointPayload,
 )
-from webhook_wire import resolve
+from webhook_wire import endpoint_secret, resolve
 
 
 def endpoint_type(row: EndpointRow) -> WebhookEndpoint:
@@ -62,6 +62,10 @@ def delivery_type(row: DeliveryRow) -> WebhookDelivery:
         delivered_at=row.delivered_at,
         created_at=row.created_at,
     )
+
+
+def _secret(info: Info, row: EndpointRow) -> str:
+    return endpoint_secret(info.context.services.settings.secret, str(row.id), row.secret_version)
 
 
 def _admin(info: Info, what: str) -> Principal:
@@ -135,7 +139,9 @@ async def create_webhook_endpoint(info: Info, input: CreateWebhookEndpointInput)
         )
     except DomainError as exc:
         return _endpoint_error(exc)
-    return WebhookEndpointPayload(webhook_endpoint=endpoint_type(row), secret=row.secret, user_errors=[])
+    return WebhookEndpointPayload(
+        webhook_endpoint=endpoint_type(row), secret=_secret(info, row), user_errors=[]
+    )
 
 
 async def update_webhook_endpoint(
@@ -173,7 +179,9 @@ async def rotate_webhook_secret(info: Info, id: strawberry.ID) -> WebhookEndpoin
         row = await webhooks.rotate_secret(principal.team_id, str(id))
     except DomainError as exc:
         return _endpoint_error(exc)
-    return WebhookEndpointPayload(webhook_endpoint=endpoint_type(row), secret=row.secret, user_errors=[])
+    return WebhookEndpointPayload(
+        webhook_endpoint=endpoint_type(row), secret=_secret(info, row), user_errors=[]
+    )
 
 
 async def redeliver_webhook(info: Info, delivery_id: strawberry.ID) -> WebhookDeliveryPayload:

@@ -18,7 +18,7 @@ from models.errors import DomainError
 from models.events import TeamEvent
 from services import Services
 from settings import Settings
-from webhook_wire import headers, resolve
+from webhook_wire import endpoint_secret, headers, resolve
 
 log = logging.getLogger(__name__)
 ATTEMPT_TIMEOUT = httpx.Timeout(15.0, connect=5.0)
@@ -81,7 +81,10 @@ async def deliver(services: Services, delivery_id: str) -> str:
     body = delivery.payload.encode()
     timestamp = int(time.time())
     hdrs = headers(
-        endpoint.signing_secrets(datetime.now(UTC)),
+        [
+            endpoint_secret(services.settings.secret, str(endpoint.id), version)
+            for version in endpoint.signing_versions(datetime.now(UTC))
+        ],
         f"msg_{delivery.event_id.hex}",
         timestamp,
         body,  # type: ignore[attr-defined]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -283,6 +284,11 @@ async def test_low_balance_webhook_and_endpoint_management(stack: Stack) -> None
         event = receiver.of_type("credits.low_balance")[0]
         assert event.verified and event.body["data"]["low_balance_threshold_cents"] == 1_000
 
+        # The signing secret is derived from CH_SECRET_KEY, never stored: a copy of the database signs nothing.
+        if stack.env["CH_DATABASE_URL"].startswith("sqlite://"):
+            database = Path(stack.env["CH_DATABASE_URL"].removeprefix("sqlite://"))
+            stored = b"".join(p.read_bytes() for p in database.parent.glob(database.name + "*"))
+            assert created["secret"].encode() not in stored and created["secret"][6:].encode() not in stored
         listed = (await stack.data(team, "{ webhookEndpoints { id url events } }"))["webhookEndpoints"]
         assert listed == [{"id": endpoint_id, "url": receiver.url, "events": ["CREDITS_LOW_BALANCE"]}]
         updated = (

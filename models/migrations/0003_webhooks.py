@@ -39,10 +39,9 @@ class Migration(migrations.Migration):
                         default=list, encoder=functools.partial(dumps, separators=(",", ":")), decoder=loads
                     ),
                 ),
-                ("secret", fields.CharField(max_length=100)),
-                ("previous_secret", fields.CharField(null=True, max_length=100)),
+                ("secret_version", fields.IntField(default=1)),
                 (
-                    "previous_secret_expires_at",
+                    "previous_version_expires_at",
                     fields.DatetimeField(null=True, auto_now=False, auto_now_add=False),
                 ),
                 ("enabled", fields.BooleanField(default=True)),
