@@ -16,7 +16,7 @@ import asyncpg
 import pytest
 import redis
 
-from tests.stack import Stack, Team, backend_env
+from tests.stack import Stack, Team, backend_env, running
 
 POSTGRES_URL = os.environ.get("CH_TEST_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/postgres")
 REDIS_URL = os.environ.get("CH_TEST_REDIS_URL", "redis://127.0.0.1:6379")
@@ -63,14 +63,10 @@ def stack(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
         database_url = POSTGRES_URL.rsplit("/", 1)[0] + f"/{pg_name}"
     else:
         database_url = f"sqlite://{tmp / 'creative_hub.sqlite3'}"
-    s = Stack(env=backend_env(tmp, database_url, _redis_for(backend)), url="", log_path=tmp / "service.log")
-    s.url = f"http://127.0.0.1:{s.env['CH_PORT']}"
-    s.start_simulator()
-    s.start()
     try:
-        yield s
+        with running(backend_env(tmp, database_url, _redis_for(backend)), tmp) as s:
+            yield s
     finally:
-        s.stop(simulator=True)
         if pg_name:
             asyncio.run(_admin_pg(f'DROP DATABASE IF EXISTS "{pg_name}" WITH (FORCE)'))
 

@@ -12,7 +12,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -207,6 +207,20 @@ class Stack:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task
+
+
+@contextlib.contextmanager
+def running(env: dict[str, str], log_dir: Path, *, simulator: bool = True) -> Iterator[Stack]:
+    """A started service (and, unless the providers are pointed elsewhere, its own simulator),
+    stopped at the end."""
+    stack = Stack(env=env, url=f"http://127.0.0.1:{env['CH_PORT']}", log_path=log_dir / "service.log")
+    if simulator:
+        stack.start_simulator()
+    stack.start()
+    try:
+        yield stack
+    finally:
+        stack.stop(simulator=simulator)
 
 
 JOB_FIELDS = """id type status provider prompt settings resultUrls costCents estimatedCostCents driveFolderId

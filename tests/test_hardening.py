@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from tests.conftest import _redis_for
-from tests.stack import Stack, Team, backend_env
+from tests.stack import Stack, Team, backend_env, running
 from tests.test_generation import GENERATE, balance
 
 SUBMISSIONS_PER_KEY = 3
@@ -37,13 +37,8 @@ def strict(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         CH_CORS_ORIGINS=f'["{ORIGIN}"]',
         CH_WEBHOOKS_ALLOW_PRIVATE="false",
     )
-    s = Stack(env=env, url=f"http://127.0.0.1:{env['CH_PORT']}", log_path=tmp / "service.log")
-    s.start_simulator()
-    s.start()
-    try:
+    with running(env, tmp) as s:
         yield s
-    finally:
-        s.stop(simulator=True)
 
 
 @pytest.fixture

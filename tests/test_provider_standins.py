@@ -30,7 +30,7 @@ import pytest
 import redis
 
 from tests.media import check_output, decoded_image
-from tests.stack import JOB_FIELDS, ROOT, Stack, Team, backend_env, follow_job
+from tests.stack import JOB_FIELDS, ROOT, Stack, Team, backend_env, follow_job, running
 from tests.standins import Hub, Recorded, serve
 
 pytestmark = pytest.mark.timeout(90)
@@ -74,12 +74,8 @@ def svc(standins: Hub, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sta
     tmp: Path = tmp_path_factory.mktemp("standins")
     env = backend_env(tmp, f"sqlite://{tmp / 'creative_hub.sqlite3'}", _redis())
     env.update(standins.env())  # the variables providers.md documents
-    stack = Stack(env=env, url=f"http://127.0.0.1:{env['CH_PORT']}", log_path=tmp / "service.log")
-    stack.start()
-    try:
+    with running(env, tmp, simulator=False) as stack:
         yield stack
-    finally:
-        stack.stop()
 
 
 @pytest.fixture(scope="module")
