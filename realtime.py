@@ -21,6 +21,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import random
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -210,6 +211,7 @@ class Connection:
         self.protocol = protocol
         self.legacy = protocol == GRAPHQL_WS_PROTOCOL
         self.principal: Principal | None = None
+        self.credential: str | None = None
         self.memberships: dict[str, tuple[Group, Member]] = {}
         self.operations: dict[str, asyncio.Task[None]] = {}  # queries and mutations in flight
         # The server's own ASGI send, or better its transport: the fan-out skips starlette's wrappers.
@@ -238,12 +240,14 @@ class Connection:
     # -- receiving ------------------------------------------------------------------------------
     async def serve(self) -> None:
         keepalive = asyncio.create_task(self._keepalive(), name="ws-keepalive") if self.legacy else None
+        watch: asyncio.Task[None] | None = None
         try:
             async with asyncio.timeout(CONNECTION_INIT_TIMEOUT) as init_deadline:
                 while self.principal is None:
                     if not await self._handle(await self.websocket.receive_json()):
                         return
             del init_deadline
+            watch = asyncio.create_task(self._watch_credential(), name="ws-credential")
             while await self._handle(await self.websocket.receive_json()):
                 pass
         except TimeoutError:
@@ -258,14 +262,26 @@ class Connection:
                 self.hub.leave(group, member)
             for task in self.operations.values():
                 task.cancel()
-            if keepalive:
-                keepalive.cancel()
+            for task in (keepalive, watch):
+                if task:
+                    task.cancel()
 
     async def _keepalive(self) -> None:
         while True:
             await asyncio.sleep(KEEPALIVE_SECONDS)
             if self.principal is not None:
                 self.send({"type": "ka"})
+
+    async def _watch_credential(self) -> None:
+        """A key revoked (or a token expired) while the socket is open ends the socket too: the
+        credential is checked again every minute or so (jittered, so thousands of connections do
+        not all query at once) and a failed check closes with 4403."""
+        interval = self.services.settings.ws_credential_recheck_seconds
+        while True:
+            await asyncio.sleep(interval * random.uniform(0.8, 1.2))
+            if await authenticate(self.credential, self.services.settings.secret) is None:
+                await self._close(4403, "Forbidden: the credential was revoked or has expired")
+                return
 
     async def _close(self, code: int, reason: str) -> None:
         """Close after what was already queued (e.g. graphql-ws's connection_error) has gone out."""
@@ -310,9 +326,8 @@ class Connection:
             or params.get("authorization")
             or self.websocket.headers.get("authorization")
         )
-        self.principal = await authenticate(
-            bearer(str(header)) if header else None, self.services.settings.secret
-        )
+        self.credential = bearer(str(header)) if header else None
+        self.principal = await authenticate(self.credential, self.services.settings.secret)
         if self.principal is None:
             if self.legacy:
                 self.send({"type": "connection_error", "payload": {"message": "authentication required"}})

@@ -80,6 +80,8 @@ class Settings(BaseSettings):
     webhooks_allow_private: bool | None = None
     # Multiplies the webhook retry schedule (about 27.6 h in all; tests shrink it).
     webhook_retry_scale: float = 1.0
+    # How often an open websocket checks its credential again (a revoked key or expired token closes it).
+    ws_credential_recheck_seconds: float = 60.0
     public_base_url: str | None = Field(default=None, validation_alias=AliasChoices("CH_PUBLIC_URL"))
 
     # Provider keys and base URLs: read by their own names (no CH_ prefix), as providers.md lists them.

@@ -4,11 +4,14 @@ and signed webhooks delivered at least once (verified with the ``standardwebhook
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
 from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
+import websockets
 
 from tests.stack import Stack, Team, follow_job
 from tests.test_generation import CANCEL, balance, download, generate, ledger, submit_ok
@@ -352,3 +355,23 @@ async def test_an_endpoint_that_keeps_failing_is_disabled_and_an_event_says_so(s
         ] == []
         await broken.wait_for(lambda r: bool(r.received))
         assert broken.received[0].verified and broken.received[0].body["data"]["id"] == job["id"]
+
+
+async def test_revoking_a_key_closes_its_open_subscriptions(stack: Stack, team: Team) -> None:
+    created = await create_key(stack, team, ["READ"], name="dashboard")
+    async with websockets.connect(stack.ws_url, subprotocols=["graphql-transport-ws"]) as ws:  # type: ignore[list-item]
+        init = {"type": "connection_init", "payload": {"Authorization": f"Bearer {created['secret']}"}}
+        await ws.send(json.dumps(init))
+        assert json.loads(await asyncio.wait_for(ws.recv(), 10))["type"] == "connection_ack"
+        await ws.send(
+            json.dumps(
+                {"id": "1", "type": "subscribe", "payload": {"query": "subscription { jobsUpdated { id } }"}}
+            )
+        )
+        revoked = (await stack.data(team, REVOKE, {"id": created["apiKey"]["id"]}))["revokeApiKey"]
+        assert revoked["userErrors"] == []
+        with pytest.raises(websockets.ConnectionClosed) as closed:
+            async with asyncio.timeout(15):  # the test stacks re-check credentials every second
+                while True:
+                    await ws.recv()
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 4403
