@@ -102,8 +102,14 @@ async def _principal(request: Request) -> Principal | None:
     )
 
 
-def _unauthenticated() -> JSONResponse:
-    return error(401, "UNAUTHENTICATED", "send Authorization: Bearer <API key or JWT>")
+async def _caller(request: Request, scope: str) -> Principal | JSONResponse:
+    """The authenticated caller holding ``scope``, or the 401/403 answer to send instead."""
+    principal = await _principal(request)
+    if principal is None:
+        return error(401, "UNAUTHENTICATED", "send Authorization: Bearer <API key or JWT>")
+    if scope not in principal.scopes:
+        return error(403, "FORBIDDEN", f"this credential lacks the {scope!r} scope")
+    return principal
 
 
 async def healthz(request: Request) -> JSONResponse:
@@ -131,9 +137,9 @@ async def get_file(request: Request) -> Response:
             return error(403, "FORBIDDEN", "the link is invalid or has expired")
         file = await drive.DriveFile.get_or_none(id=file_id)
     else:
-        principal = await _principal(request)
-        if principal is None:
-            return _unauthenticated()
+        principal = await _caller(request, "read")
+        if isinstance(principal, JSONResponse):
+            return principal
         file = await drive.team_file(principal.team_id, file_id)
     if file is None:
         return error(404, "NOT_FOUND", "file not found")
@@ -154,11 +160,9 @@ async def rest_generate(request: Request) -> JSONResponse:
         return error(
             404, "NOT_FOUND", f"unknown generation type {job_type!r}; one of {', '.join(GENERATE_FIELDS)}"
         )
-    principal = await _principal(request)
-    if principal is None:
-        return _unauthenticated()
-    if "generate" not in principal.scopes:
-        return error(403, "FORBIDDEN", "this credential lacks the 'generate' scope")
+    principal = await _caller(request, "generate")
+    if isinstance(principal, JSONResponse):
+        return principal
     try:
         body = await request.json()
     except ValueError:
@@ -204,11 +208,9 @@ async def rest_generate(request: Request) -> JSONResponse:
 
 
 async def rest_job(request: Request) -> JSONResponse:
-    principal = await _principal(request)
-    if principal is None:
-        return _unauthenticated()
-    if "read" not in principal.scopes:
-        return error(403, "FORBIDDEN", "this credential lacks the 'read' scope")
+    principal = await _caller(request, "read")
+    if isinstance(principal, JSONResponse):
+        return principal
     try:
         await services_of(request).limiter.job_read(principal)
     except DomainError as exc:
