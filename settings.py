@@ -10,6 +10,8 @@ from typing import Literal
 from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from providers.catalog import CATALOG
+
 # family -> (key variable(s), base URL variable, default base URL); providers.md, "Settings per provider family"
 PROVIDER_FAMILIES: dict[str, tuple[tuple[str, ...], str, str]] = {
     "bfl": (("BFL_API_KEY",), "BFL_BASE_URL", "https://api.bfl.ai"),
@@ -111,8 +113,6 @@ class Settings(BaseSettings):
         return path.read_text().strip()
 
     def provider_concurrency_limit(self, provider: str) -> int:
-        from providers.catalog import CATALOG
-
         return self.provider_concurrency.get(provider, CATALOG[provider].max_concurrency)
 
     @property

@@ -41,9 +41,8 @@ def headers(secrets: list[str], msg_id: str, timestamp: int, body: bytes) -> dic
 
 @dataclass(frozen=True)
 class Target:
-    """Where to connect: the URL as given, and (for public-only delivery) the checked address."""
+    """Where to connect: the URL's host, and (for public-only delivery) the checked address."""
 
-    url: str
     host: str
     address: str | None = None
 
@@ -81,7 +80,7 @@ async def resolve(url: str, *, allow_private: bool) -> Target:
     then connects to the checked address, so DNS cannot be switched between check and use."""
     host, port = parse_url(url, allow_private=allow_private)
     if allow_private:
-        return Target(url=url, host=host)
+        return Target(host=host)
     try:
         infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except socket.gaierror:
@@ -92,4 +91,4 @@ async def resolve(url: str, *, allow_private: bool) -> Target:
     private = [a for a in addresses if not _is_public(a)]
     if private:
         raise _invalid(f"the host {host!r} resolves to a non-public address ({private[0]})")
-    return Target(url=url, host=host, address=addresses[0])
+    return Target(host=host, address=addresses[0])

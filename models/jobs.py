@@ -249,11 +249,10 @@ async def _transition(
     return True
 
 
-async def start(job_id: str, *, events: Events) -> CreativeJob | None:
+async def start(job: CreativeJob, *, events: Events) -> CreativeJob | None:
     """Move a pending job to processing; a processing job (a re-run) is returned as it is.
-    ``None`` when the job is gone or already terminal."""
-    job = await CreativeJob.get_or_none(id=job_id)
-    if job is None or job.is_terminal:
+    ``None`` when the job is already terminal."""
+    if job.is_terminal:
         return None
     if job.status == JobStatus.PROCESSING:
         await CreativeJob.filter(id=job.id).update(attempts=F("attempts") + 1)
@@ -268,7 +267,8 @@ async def start(job_id: str, *, events: Events) -> CreativeJob | None:
             attempts=F("attempts") + 1,
         )
     if not won:
-        return await start(job_id, events=events)  # someone else moved it: read again and decide
+        await job.refresh_from_db()  # someone else moved it: read again and decide
+        return await start(job, events=events)
     await events.job_changed(job)
     return job
 

@@ -154,15 +154,13 @@ async def create_endpoint(
 
 
 async def update_endpoint(
-    team_id: uuid.UUID | str,
-    endpoint_id: str,
+    endpoint: WebhookEndpoint,
     *,
     url: str | None = None,
     events: list[str] | None = None,
     description: str | None = None,
     enabled: bool | None = None,
 ) -> WebhookEndpoint:
-    endpoint = await get_endpoint(team_id, endpoint_id)
     if url is not None:
         endpoint.url = url
     if events is not None:

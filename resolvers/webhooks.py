@@ -8,7 +8,7 @@ import strawberry
 
 from auth import Principal, require_admin
 from models import webhooks
-from models.errors import DomainError
+from models.errors import DomainError, ErrorCode
 from models.webhooks import WebhookDelivery as DeliveryRow
 from models.webhooks import WebhookEndpoint as EndpointRow
 from resolvers.pagination import paginate
@@ -95,7 +95,7 @@ async def webhook_endpoint(info: Info, id: strawberry.ID) -> WebhookEndpoint | N
         principal = _admin(info, "see webhook endpoints")
         return endpoint_type(await webhooks.get_endpoint(principal.team_id, str(id)))
     except DomainError as exc:
-        if exc.code.value == "NOT_FOUND":
+        if exc.code == ErrorCode.NOT_FOUND:
             return None
         raise query_error(exc) from None
 
@@ -149,10 +149,9 @@ async def update_webhook_endpoint(
 ) -> WebhookEndpointPayload:
     try:
         principal = _admin(info, "manage webhooks")
-        await webhooks.get_endpoint(principal.team_id, str(id))  # a foreign id: NOT_FOUND before anything
+        endpoint = await webhooks.get_endpoint(principal.team_id, str(id))  # NOT_FOUND before anything
         row = await webhooks.update_endpoint(
-            principal.team_id,
-            str(id),
+            endpoint,
             url=await _checked_url(info, input.url) if input.url is not None else None,
             events=[e.value for e in input.events] if input.events is not None else None,
             description=input.description,

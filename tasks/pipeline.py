@@ -74,14 +74,20 @@ SLOT_RECHECK_SECONDS = 10.0
 async def run_job(services: Services, job_id: str) -> str:
     """The arq task. Returns a word for arq's result log."""
     job = await CreativeJob.get_or_none(id=job_id)
-    if job is None or job.is_terminal:
+    if job is None:
+        return "gone"
+    return await _run(services, job)
+
+
+async def _run(services: Services, job: CreativeJob) -> str:
+    if job.is_terminal:
         await _after_end(services, job)
         return "not open"
     if job.provider_task_id is None and not await _provider_slot(services, job):
         return "waiting for a provider slot"
-    started = await job_ops.start(job_id, events=services.events)
-    if started is None:
-        await _after_end(services, await CreativeJob.get_or_none(id=job_id))
+    started = await job_ops.start(job, events=services.events)
+    if started is None:  # it ended while we looked
+        await _after_end(services, job)
         return "not open"
     outcome = await _advance(services, started)
     if outcome in ENDED:
@@ -109,7 +115,7 @@ async def recheck_slot(services: Services, job_id: str) -> str:
     job = await CreativeJob.get_or_none(id=job_id)
     if job is None or job.is_terminal or not await services.slots.is_waiting(job.provider, job_id):
         return "no longer waiting"
-    return await run_job(services, job_id)
+    return await _run(services, job)
 
 
 async def _release_slot(services: Services, job: CreativeJob) -> None:
@@ -230,11 +236,9 @@ async def _finish(services: Services, job: CreativeJob, done: Done) -> str:
     return "completed" if won else "already settled"
 
 
-async def _after_end(services: Services, job: CreativeJob | None) -> None:
+async def _after_end(services: Services, job: CreativeJob) -> None:
     """A job that ended outside the pipeline (canceled, or failed by the deadline sweep): give its
     provider slot back, and stop its provider task if it may still run (once)."""
-    if job is None:
-        return
     await _release_slot(services, job)
     if job.status != JobStatus.CANCELED or not job.provider_task_id:
         return

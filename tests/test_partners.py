@@ -190,7 +190,7 @@ async def test_concurrent_retries_with_one_idempotency_key_make_one_job_and_one_
     assert [r["kind"] for r in rows if r["jobId"] == ids[0]].count("HOLD") == 1
     assert [r["kind"] for r in rows if r["jobId"] == ids[0]].count("CAPTURE") == 1
     assert (await balance(stack, team))["balanceCents"] == 5_000 - final["costCents"]
-    assert (await stack.data(team, "{ jobs { edges { cursor } } }"))["jobs"]["edges"].__len__() == 1
+    assert len((await stack.data(team, "{ jobs { edges { cursor } } }"))["jobs"]["edges"]) == 1
 
     # A retry after completion returns the same finished job; a different input is a conflict.
     again = await generate(stack, team, "tts", {"text": body["text"], "idempotencyKey": key})
