@@ -6,6 +6,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from tortoise import Tortoise
+from tortoise.backends.base.config_generator import expand_db_url
 from tortoise.migrations.api import migrate as run_migrations
 
 from models import MODEL_MODULES
@@ -27,9 +28,20 @@ def database_url(settings: Settings) -> str:
     return urlunsplit(parts._replace(query=urlencode(query)))
 
 
+def connection_config(settings: Settings) -> str | dict[str, Any]:
+    """The default connection: the URL, except that SQLite gets the engine whose write
+    transactions begin immediately (see sqlite_backend)."""
+    url = database_url(settings)
+    if urlsplit(url).scheme != "sqlite":
+        return url
+    config = expand_db_url(url)
+    config["engine"] = "sqlite_backend"
+    return config
+
+
 def tortoise_config(settings: Settings) -> dict[str, Any]:
     return {
-        "connections": {"default": database_url(settings)},
+        "connections": {"default": connection_config(settings)},
         "apps": {
             "models": {
                 "models": MODEL_MODULES,

@@ -350,3 +350,34 @@ def test_the_audit_catches_a_tampered_balance(stack: Stack) -> None:
         [sys.executable, "-c", code.replace("+ 1", "- 1")], cwd=ROOT, env=stack.env, check=True, timeout=60
     )
     assert audit(stack)["ok"]
+
+
+async def test_operators_granting_credits_while_jobs_run_never_hit_a_locked_database(stack: Stack) -> None:
+    """The admin CLI, the API and the worker write the same database at once (on SQLite: the same
+    file). A grant reads the team and then writes; every one must land, none may fail as locked."""
+    team = stack.create_team(5_000)
+    grants = 12
+
+    async def grant(cents: int) -> tuple[int, str]:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "main.py", "admin", "grant-credits", "--team", team.team_id, "--cents", str(cents),
+            cwd=ROOT, env=stack.env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        _, err = await asyncio.wait_for(proc.communicate(), 120)
+        return proc.returncode or 0, err.decode(errors="replace")[-800:]
+
+    async def submit(n: int) -> dict[str, Any]:
+        return await submit_ok(stack, team, "image", {"prompt": f"while granting {n}"})
+
+    results = await asyncio.gather(*(grant(100 + n) for n in range(grants)), *(submit(n) for n in range(24)))
+    failed = [r for r in results[:grants] if r[0] != 0]  # type: ignore[index]
+    assert not failed, failed
+    jobs = results[grants:]
+    finals = [(await follow_job(stack, team, job["id"]))[-1] for job in jobs]  # type: ignore[index]
+    assert {f["status"] for f in finals} == {"COMPLETED"}
+    granted = sum(100 + n for n in range(grants))
+    spent = sum(f["costCents"] for f in finals)
+    assert (await balance(stack, team))["balanceCents"] == 5_000 + granted - spent
+    tops = [r for r in await ledger(stack, team) if r["kind"] == "TOP_UP"]
+    assert len(tops) == grants + 1
+    assert audit(stack)["ok"]
