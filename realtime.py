@@ -36,7 +36,7 @@ from auth import Principal, authenticate, bearer
 from schema import schema
 from schema.context import Context
 from services import Services
-from wsout import outbox_for
+from wsout import Message, outbox_for
 
 log = logging.getLogger(__name__)
 
@@ -131,14 +131,14 @@ class Group:
     def _fan_out(self, payload: bytes) -> None:
         """One result into every member's outbox (written within a turn or a few of the event loop).
         The message differs between members only by operation id and subprotocol, so members that
-        share both (clients number their operations "1", "2", …) share one message object instead
-        of building it again."""
-        messages: dict[bytes, bytes] = {}
+        share both (clients number their operations "1", "2", …) share one message object, and its
+        websocket frame, instead of building them again."""
+        messages: dict[bytes, Message] = {}
         for member in list(self.members):
             message = messages.get(member.prefix)
             if message is None:
-                message = messages[member.prefix] = member.prefix + payload + b"}"
-            member.connection.outbox.put(message, droppable=True)
+                message = messages[member.prefix] = Message(member.prefix + payload + b"}", droppable=True)
+            member.connection.outbox.put(message)
 
 
 class Hub:

@@ -47,16 +47,35 @@ def _text_frame(message: bytes) -> bytes:
     return struct.pack("!BBQ", 0x81, 127, length) + message
 
 
+class Message:
+    """One message to send, and its frame, built on first use: a fan-out puts the same object in
+    every outbox of a group (``realtime.Group``), so the frame is built once for all of them."""
+
+    __slots__ = ("_frame", "data", "droppable")
+
+    def __init__(self, data: bytes, droppable: bool = False) -> None:
+        self.data = data
+        self.droppable = droppable  # a "next": may be dropped for a newer one when the client is slow
+        self._frame: bytes | None = None
+
+    @property
+    def frame(self) -> bytes:
+        frame = self._frame
+        if frame is None:
+            frame = self._frame = _text_frame(self.data)
+        return frame
+
+
 class Link(Protocol):
     """How an :class:`Outbox` reaches its client."""
 
     immediate: bool  # whether write_now can ever write (else every message goes through write)
 
-    def write_now(self, messages: list[bytes]) -> bool:
+    def write_now(self, messages: list[Message]) -> bool:
         """Write these messages now, in one go, if that needs no waiting; False when it would have
         to wait (the messages stay queued). A link that is closing drops them and says True."""
 
-    async def write(self, messages: list[bytes]) -> None:
+    async def write(self, messages: list[Message]) -> None:
         """Write messages in order, waiting as long as the client needs (raises when it is gone)."""
 
 
@@ -68,12 +87,12 @@ class AsgiLink:
     def __init__(self, send: Any) -> None:
         self.send = send
 
-    def write_now(self, messages: list[bytes]) -> bool:
+    def write_now(self, messages: list[Message]) -> bool:
         return False  # an ASGI send is a coroutine
 
-    async def write(self, messages: list[bytes]) -> None:
+    async def write(self, messages: list[Message]) -> None:
         for message in messages:
-            await self.send({"type": "websocket.send", "text": message.decode()})
+            await self.send({"type": "websocket.send", "text": message.data.decode()})
 
 
 class DirectLink:
@@ -131,21 +150,21 @@ class DirectLink:
         protocol = self.protocol
         return not (protocol.close_sent or protocol.disconnected or self.transport.is_closing())
 
-    def _write(self, messages: list[bytes]) -> None:
+    def _write(self, messages: list[Message]) -> None:
         if not self._open():
             return  # dropped: the connection is closing
         if len(messages) == 1:
-            self.transport.write(_text_frame(messages[0]))
+            self.transport.write(messages[0].frame)
         else:  # a burst goes out in one write: one system call
-            self.transport.write(b"".join([_text_frame(m) for m in messages]))
+            self.transport.write(b"".join([m.frame for m in messages]))
 
-    def write_now(self, messages: list[bytes]) -> bool:
+    def write_now(self, messages: list[Message]) -> bool:
         if not self.writable.is_set():
             return False
         self._write(messages)
         return True
 
-    async def write(self, messages: list[bytes]) -> None:
+    async def write(self, messages: list[Message]) -> None:
         await self.writable.wait()  # uvicorn sets it on connection_lost too: this never hangs
         self._write(messages)
 
@@ -216,19 +235,23 @@ class Outbox:
     def __init__(self, link: Link) -> None:
         self.link = link
         self.closed = False  # no more messages: the connection is closing or gone
-        self._queue: list[tuple[bytes, bool]] = []  # (message, droppable)
-        self._droppable = 0
+        self._queue: list[Message] = []
+        self._droppable = 0  # how many of the queued messages are droppable
         self._scheduled = False  # waiting in _flusher's line
         self._writer: asyncio.Task[None] | None = None
 
-    def put(self, message: bytes, *, droppable: bool = False) -> None:
+    def put(self, message: bytes | Message, *, droppable: bool = False) -> None:
+        """Queue a message: bytes, or a :class:`Message` shared with other outboxes (whose own
+        ``droppable`` then counts)."""
         if self.closed:
             return
-        if droppable:
+        if not isinstance(message, Message):
+            message = Message(message, droppable)
+        if message.droppable:
             if self._droppable >= OUTBOX_SIZE:
                 self._drop_oldest()
             self._droppable += 1
-        self._queue.append((message, droppable))
+        self._queue.append(message)
         if self._writer is not None or self._scheduled:
             return  # it will take this message along
         if self.link.immediate:
@@ -242,14 +265,14 @@ class Outbox:
         self._scheduled = False
         if self._writer is not None or not self._queue:
             return
-        if self.link.write_now([message for message, _ in self._queue]):
+        if self.link.write_now(self._queue):
             self._queue, self._droppable = [], 0
         else:
             self._start_writer()
 
     def _drop_oldest(self) -> None:
-        for i, (_, droppable) in enumerate(self._queue):
-            if droppable:
+        for i, message in enumerate(self._queue):
+            if message.droppable:
                 del self._queue[i]
                 self._droppable -= 1
                 return
@@ -261,7 +284,7 @@ class Outbox:
         try:
             while self._queue:
                 batch, self._queue, self._droppable = self._queue, [], 0
-                await self.link.write([message for message, _ in batch])
+                await self.link.write(batch)
         except Exception:  # the client is gone: what is queued cannot be delivered
             self.closed = True
             self._queue.clear()

@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import gc
 import json
 import multiprocessing as mp
 import random
@@ -147,6 +148,13 @@ async def _client_main(url: str, key: str, count: int, ready: Any, expected: int
 
     async with asyncio.timeout(120):
         subscribers = await asyncio.gather(*(connect() for _ in range(count)))
+    # The measuring side must not pause on its own: a full collection here walks every connection
+    # and every stored arrival, and delayed the stamps of a whole event by up to 75 ms (seen as the
+    # first job's "last" arrival landing long after the server had written it). Connections are
+    # frozen and collection is off while it measures; the arrivals are plain tuples, freed on exit.
+    gc.collect()
+    gc.freeze()
+    gc.disable()
     ready.set()
     with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(done.wait(), 300)
@@ -278,7 +286,35 @@ def measure(service: Service, path: str, subscribers: int, jobs: int, processes:
             ]
         ),
         "burst": bursts[len(bursts) // 2] if bursts else float("nan"),
+        "events": _per_event(samples, published),
     }
+
+
+def _per_event(
+    samples: list[tuple[float, str, str, float]], published: dict[tuple[str, str], float]
+) -> list[tuple[float, str, float, float, float, float]]:
+    """Per event, in the order written: (updatedAt, status, commit + publish, push to the first,
+    median and last subscriber) in seconds; NaN where the tap missed the publish."""
+    arrivals: dict[tuple[str, str], list[float]] = {}
+    updated: dict[tuple[str, str], float] = {}
+    for arrived, job, status, at in samples:
+        arrivals.setdefault((job, status), []).append(arrived)
+        updated[(job, status)] = at
+    rows = []
+    for key, times in arrivals.items():
+        times.sort()
+        pub = published.get(key, float("nan"))
+        rows.append(
+            (
+                updated[key],
+                key[1],
+                pub - updated[key],
+                times[0] - pub,
+                times[len(times) // 2] - pub,
+                times[-1] - pub,
+            )
+        )
+    return sorted(rows)
 
 
 def polling_delay(service: Service, samples: int = 200) -> dict[str, float]:
@@ -350,6 +386,16 @@ def report(n: int, name: str, result: dict[str, Any]) -> None:
     )
 
 
+def report_events(result: dict[str, Any]) -> None:
+    start = result["events"][0][0] if result["events"] else 0.0
+    print("        per event: at (s)  status      commit   first  median    last (ms, push from publish)")
+    for at, status, commit, first, median, last in result["events"]:
+        print(
+            f"          {at - start:8.3f}  {status:<10} {commit * 1000:6.1f} {first * 1000:7.1f}"
+            f" {median * 1000:7.1f} {last * 1000:7.1f}"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -358,6 +404,7 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=20)
     parser.add_argument("--idle", type=int, default=5000)
     parser.add_argument("--processes", type=int, default=2, help="client processes")
+    parser.add_argument("--per-event", action="store_true", help="print every event's commit and push delays")
     parser.add_argument("--skip-plain", action="store_true", help="do not measure strawberry's plain handler")
     parser.add_argument(
         "--postgres",
@@ -382,7 +429,10 @@ def main() -> None:
                 f"push latency, {args.jobs} jobs × 3 status changes, one API process (pid {service.proc.pid})"
             )
             for n in args.subscribers:
-                report(n, "multiplexed", measure(service, "/graphql", n, args.jobs, min(args.processes, n)))
+                result = measure(service, "/graphql", n, args.jobs, min(args.processes, n))
+                report(n, "multiplexed", result)
+                if args.per_event:
+                    report_events(result)
                 if not args.skip_plain:
                     report(
                         n, "plain", measure(service, "/graphql/plain", n, args.jobs, min(args.processes, n))
