@@ -82,14 +82,17 @@ class Receiver:
 
 
 @contextlib.asynccontextmanager
-async def running_receiver() -> AsyncIterator[Receiver]:
+async def running_receiver(*, tls_pem: str | None = None, host: str = "127.0.0.1") -> AsyncIterator[Receiver]:
+    """A receiver on 127.0.0.1; over https with ``tls_pem`` (its key and certificate chain), its
+    URL then naming ``host`` (which need not resolve: the sender is told where to connect)."""
     # The socket listens before the server task starts, so requests can come at once.
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     sock.listen(128)
-    receiver = Receiver(url=f"http://127.0.0.1:{sock.getsockname()[1]}/hooks")
+    scheme = "https" if tls_pem else "http"
+    receiver = Receiver(url=f"{scheme}://{host}:{sock.getsockname()[1]}/hooks")
     app = Starlette(routes=[Route("/hooks", receiver.handle, methods=["POST"])])
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off", ssl_certfile=tls_pem))
     task = asyncio.create_task(server.serve(sockets=[sock]))
     try:
         yield receiver
