@@ -282,6 +282,26 @@ async def cmd_admin(settings: Settings, args: argparse.Namespace) -> int:
             report = await audit_ledger()
             print(json.dumps(report, indent=2))
             return 0 if report["ok"] else 1
+        if args.admin_command == "prune-webhook-log":
+            from datetime import UTC, datetime, timedelta
+
+            from models.webhooks import PRUNE_BATCH, prune_log
+
+            days = (
+                settings.webhook_log_retention_days if args.older_than_days is None else args.older_than_days
+            )
+            if days <= 0:
+                raise SystemExit("error: --older-than-days must be more than 0")
+            before = datetime.now(UTC) - timedelta(days=days)
+            totals = {"webhook_deliveries_pruned": 0, "team_events_pruned": 0}
+            while True:  # batch after batch until one comes back short
+                batch = await prune_log(before)
+                for name, count in batch.items():
+                    totals[name] += count
+                if max(batch.values()) < PRUNE_BATCH:
+                    break
+            print(json.dumps({"older_than_days": days, **totals}))
+            return 0
         if args.admin_command == "add-user":
             if not await Team.exists(id=args.team):
                 raise SystemExit("error: team not found")
@@ -337,6 +357,14 @@ def parser() -> argparse.ArgumentParser:
     gc.add_argument("--team", required=True)
     gc.add_argument("--cents", type=int, required=True)
     admin.add_parser("audit-ledger", help="replay every ledger; exit 1 on any mismatch")
+    pw = admin.add_parser(
+        "prune-webhook-log",
+        help="delete finished webhook deliveries and dispatched events older than the retention"
+        " (the workers' sweep does this too, a batch at a time)",
+    )
+    pw.add_argument(
+        "--older-than-days", type=float, default=None, help="default CH_WEBHOOK_LOG_RETENTION_DAYS"
+    )
     au = admin.add_parser("add-user", help="add a person to a team with a role; prints a JWT for them")
     au.add_argument("--team", required=True)
     au.add_argument("--email", required=True)

@@ -82,6 +82,9 @@ class Settings(BaseSettings):
     webhooks_allow_private: bool | None = None
     # Multiplies the webhook retry schedule (about 27.6 h in all; tests shrink it).
     webhook_retry_scale: float = 1.0
+    # Finished webhook deliveries (the log partners read) and the events behind them are deleted
+    # after this many days, by the workers' sweep or `python main.py admin prune-webhook-log`.
+    webhook_log_retention_days: float = Field(default=30.0, gt=0)
     # How often an open websocket checks its credential again (a revoked key or expired token closes it).
     ws_credential_recheck_seconds: float = 60.0
     public_base_url: str | None = Field(default=None, validation_alias=AliasChoices("CH_PUBLIC_URL"))

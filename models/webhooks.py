@@ -6,6 +6,7 @@ Standard Webhooks schedule until it succeeds or runs out of attempts (over a day
 ``webhook-id`` is the event id, the same on every attempt and redelivery. An endpoint whose
 deliveries keep failing for longer than the retry window is disabled, and a
 ``webhook.endpoint_disabled`` event says so (to the team's other endpoints, and in the API).
+Finished deliveries and the events behind them are kept for a retention period (:func:`prune_log`).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from enum import StrEnum
 from typing import Any
 
 from tortoise import fields
-from tortoise.expressions import F, Q
+from tortoise.expressions import F, Q, Subquery
 from tortoise.models import Model
 from tortoise.transactions import in_transaction
 
@@ -347,3 +348,29 @@ def due_deliveries(before: datetime, limit: int = 500) -> Any:
         .order_by("next_attempt_at")
         .limit(limit)
     )
+
+
+PRUNE_BATCH = 1000
+
+
+async def prune_log(before: datetime, batch: int = PRUNE_BATCH) -> dict[str, int]:
+    """Forget what is older than ``before``: finished deliveries (succeeded or failed; a pending one
+    is still being tried, and keeps its event), then outbox events already dispatched that no
+    delivery refers to any more. Deleted in batches, so one call never holds the database for
+    long; call again while it returns full batches."""
+    finished = (DeliveryStatus.SUCCEEDED, DeliveryStatus.FAILED)
+    ids = await (
+        WebhookDelivery.filter(created_at__lt=before, status__in=finished)
+        .limit(batch)
+        .values_list("id", flat=True)
+    )
+    deliveries = await WebhookDelivery.filter(id__in=list(ids)).delete() if ids else 0
+    referenced = WebhookDelivery.all().values("event_id")
+    event_ids = await (
+        TeamEvent.filter(created_at__lt=before, dispatched_at__isnull=False)
+        .exclude(id__in=Subquery(referenced))
+        .limit(batch)
+        .values_list("id", flat=True)
+    )
+    events = await TeamEvent.filter(id__in=list(event_ids)).delete() if event_ids else 0
+    return {"webhook_deliveries_pruned": deliveries, "team_events_pruned": events}

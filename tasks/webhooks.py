@@ -115,10 +115,14 @@ async def deliver(services: Services, delivery_id: str) -> str:
 
 
 async def sweep(services: Services) -> dict[str, int]:
-    """The safety net: dispatch events whose dispatch was lost, re-enqueue overdue deliveries."""
+    """The safety net: dispatch events whose dispatch was lost, re-enqueue overdue deliveries; and
+    the retention: one batch of the delivery log and outbox older than the retention period."""
     dispatched = await dispatch(services)
     overdue = 0
     async for delivery in webhooks.due_deliveries(datetime.now(UTC) - timedelta(seconds=5)):
         await services.queue.enqueue_webhook_delivery(str(delivery.id), 0)
         overdue += 1
-    return {"webhooks_dispatched": dispatched, "webhooks_requeued": overdue}
+    pruned = await webhooks.prune_log(
+        datetime.now(UTC) - timedelta(days=services.settings.webhook_log_retention_days)
+    )
+    return {"webhooks_dispatched": dispatched, "webhooks_requeued": overdue, **pruned}

@@ -113,6 +113,15 @@ class Stack:
                     proc.kill()
                     proc.wait(10)
 
+    def stop_with_env(self, **env: str | None) -> None:
+        """Stop the service and change its environment for the next start (None removes a variable)."""
+        self.stop()
+        for key, value in env.items():
+            if value is None:
+                self.env.pop(key, None)
+            else:
+                self.env[key] = value
+
     def log_tail(self, lines: int = 60) -> str:
         return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
 

@@ -95,24 +95,15 @@ async def test_a_job_run_many_times_at_once_submits_once_and_charges_once(stack:
     assert (await balance(stack, team))["balanceCents"] == 5_000 - final["costCents"]
 
 
-def _restart(stack: Stack, **env: str | None) -> None:
-    stack.stop()
-    for key, value in env.items():
-        if value is None:
-            stack.env.pop(key, None)
-        else:
-            stack.env[key] = value
-
-
 async def test_a_worker_killed_before_settling_charges_once_after_restart(stack: Stack, team: Team) -> None:
-    _restart(stack, CH_FAULT_CRASH_BEFORE_SETTLE="1")
+    stack.stop_with_env(CH_FAULT_CRASH_BEFORE_SETTLE="1")
     stack.start()
     try:
         before = stack.sim_stats()["submissions"].get("bfl", 0)
         job = await submit_ok(stack, team, "image", {"prompt": "a crash between success and settle"})
         assert stack.wait_exit(60) == 137  # died with the provider done and the outputs copied
     finally:
-        _restart(stack, CH_FAULT_CRASH_BEFORE_SETTLE=None)
+        stack.stop_with_env(CH_FAULT_CRASH_BEFORE_SETTLE=None)
         stack.start()
     # arq re-runs the job once the dead worker's claim expires (CH_JOB_TIMEOUT_SECONDS + 10 s).
     final = (await follow_job(stack, team, job["id"], wait_seconds=90))[-1]
@@ -132,13 +123,13 @@ async def test_a_stuck_job_past_its_deadline_is_failed_and_released_by_the_sweep
 ) -> None:
     # Image jobs get a 10-minute deadline; scaled to 8 s here, with a sweep every 2 s.
     short = {"CH_DEADLINE_SCALE": str(8 / 600), "CH_SWEEP_INTERVAL_SECONDS": "2"}
-    _restart(stack, CH_FAULT_CRASH_BEFORE_SETTLE="1", **short)
+    stack.stop_with_env(CH_FAULT_CRASH_BEFORE_SETTLE="1", **short)
     stack.start()
     try:
         job = await submit_ok(stack, team, "image", {"prompt": "a job whose worker dies for good"})
         assert stack.wait_exit(60) == 137
     finally:
-        _restart(stack, CH_FAULT_CRASH_BEFORE_SETTLE=None)
+        stack.stop_with_env(CH_FAULT_CRASH_BEFORE_SETTLE=None)
         stack.start()
     try:
         # The dead worker's claim on the job lasts 20 s; the sweep gets there first.
@@ -148,7 +139,7 @@ async def test_a_stuck_job_past_its_deadline_is_failed_and_released_by_the_sweep
         assert await balance(stack, team) == {"balanceCents": 5_000, "availableCents": 5_000, "heldCents": 0}
         assert audit(stack)["ok"]
     finally:
-        _restart(stack, CH_DEADLINE_SCALE=None, CH_SWEEP_INTERVAL_SECONDS=None)
+        stack.stop_with_env(CH_DEADLINE_SCALE=None, CH_SWEEP_INTERVAL_SECONDS=None)
         stack.start()
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import subprocess
+import sys
 import uuid
 from pathlib import Path
 from typing import Any
@@ -13,7 +15,7 @@ import httpx
 import pytest
 import websockets
 
-from tests.stack import Stack, Team, follow_job
+from tests.stack import ROOT, Stack, Team, follow_job
 from tests.test_generation import CANCEL, balance, download, generate, ledger, submit_ok
 from tests.webhook_receiver import running_receiver
 
@@ -355,6 +357,76 @@ async def test_an_endpoint_that_keeps_failing_is_disabled_and_an_event_says_so(s
         ] == []
         await broken.wait_for(lambda r: bool(r.received))
         assert broken.received[0].verified and broken.received[0].body["data"]["id"] == job["id"]
+
+
+def _age(stack: Stack, days: int, *, deliveries: list[str], events: list[str]) -> None:
+    """Time passing: move these rows' creation ``days`` into the past, in the service's database."""
+    code = (
+        "import asyncio, sys, uuid\n"
+        "from datetime import UTC, datetime, timedelta\n"
+        "import db\n"
+        "from settings import load_settings\n"
+        "from models.events import TeamEvent\n"
+        "from models.webhooks import WebhookDelivery\n"
+        "async def main():\n"
+        "    await db.init(load_settings())\n"
+        f"    then = datetime.now(UTC) - timedelta(days={days})\n"
+        f"    await WebhookDelivery.filter(id__in={deliveries!r}).update(created_at=then)\n"
+        f"    await TeamEvent.filter(id__in=[uuid.UUID(hex=e) for e in {events!r}]).update(created_at=then)\n"
+        "    await db.close()\n"
+        "asyncio.run(main())\n"
+    )
+    subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=stack.env, check=True, timeout=60)
+
+
+async def test_the_delivery_log_is_kept_for_the_retention_period_then_pruned(stack: Stack) -> None:
+    team = stack.create_team(5_000)
+    async with running_receiver() as receiver:
+        created = await create_endpoint(stack, team, receiver.url, ["JOB_COMPLETED"])
+        receiver.secrets = secrets_of(created)
+        endpoint_id = created["webhookEndpoint"]["id"]
+        old = await submit_ok(stack, team, "tts", {"text": "delivered long ago"})
+        kept = await submit_ok(stack, team, "tts", {"text": "its event is old, its delivery is not"})
+        await receiver.wait_for(lambda r: len(r.received) == 2, 60)
+        log = {d["payload"]["data"]["id"]: d for d in await deliveries(stack, team, endpoint_id)}
+        gone, stays = log[old["id"]], log[kept["id"]]
+        event_of = {d["id"]: d["webhookId"].removeprefix("msg_") for d in log.values()}
+        # 40 days ago: the first job's delivery and event; the second job's event only.
+        _age(stack, 40, deliveries=[gone["id"]], events=[event_of[gone["id"]], event_of[stays["id"]]])
+
+        assert stack.cli("admin", "prune-webhook-log") == {
+            "older_than_days": 30.0,  # CH_WEBHOOK_LOG_RETENTION_DAYS, default 30
+            "webhook_deliveries_pruned": 1,
+            "team_events_pruned": 1,  # the other old event still has a delivery in the log
+        }
+        assert [d["id"] for d in await deliveries(stack, team, endpoint_id)] == [stays["id"]]
+        missing = (await stack.data(team, REDELIVER, {"id": gone["id"]}))["redeliverWebhook"]
+        assert missing["userErrors"][0]["code"] == "NOT_FOUND"
+        # What is kept still works: its event can be delivered again, with the same webhook-id.
+        assert (await stack.data(team, REDELIVER, {"id": stays["id"]}))["redeliverWebhook"][
+            "userErrors"
+        ] == []
+        await receiver.wait_for(lambda r: len(r.received) == 3)
+        assert receiver.received[-1].webhook_id == stays["webhookId"] and receiver.received[-1].verified
+
+        again = stack.cli("admin", "prune-webhook-log")
+        assert again["webhook_deliveries_pruned"] == 0 and again["team_events_pruned"] == 0
+        with pytest.raises(RuntimeError, match="must be more than 0"):
+            stack.cli("admin", "prune-webhook-log", "--older-than-days", "0")
+
+    # Nobody has to run the command: the workers' sweep prunes too.
+    _age(stack, 40, deliveries=[stays["id"]], events=[])
+    stack.stop_with_env(CH_SWEEP_INTERVAL_SECONDS="1")
+    stack.start()
+    try:
+        async with asyncio.timeout(30):
+            # Pruning has no event to wait on: read the log until it is empty.
+            while await deliveries(stack, team, endpoint_id):  # noqa: ASYNC110
+                await asyncio.sleep(0.5)
+    finally:
+        stack.stop_with_env(CH_SWEEP_INTERVAL_SECONDS=None)
+        stack.start()
+    assert stack.cli("admin", "prune-webhook-log")["team_events_pruned"] == 0  # the sweep took it too
 
 
 async def test_revoking_a_key_closes_its_open_subscriptions(stack: Stack, team: Team) -> None:
