@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import time
 import uuid
 from collections import defaultdict
 from collections.abc import AsyncIterator
@@ -53,6 +54,7 @@ class EventBus:
         self._reader: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()
         self.reconnects = 0  # bumped after Redis comes back; subscribers re-read their state
+        self._heard_at = time.time()  # the last moment the pub/sub connection was known to work
 
     # -- publishing -------------------------------------------------------------------------
     async def publish(self, team_id: uuid.UUID | str, event: dict[str, Any]) -> None:
@@ -113,6 +115,7 @@ class EventBus:
         while True:
             try:
                 message = await self._pubsub.get_message(timeout=1.0)
+                self._heard_at = time.time()
             except asyncio.CancelledError:
                 raise
             except Exception:
@@ -135,7 +138,9 @@ class EventBus:
         self._pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
         await self._pubsub.subscribe(f"ch:process:{uuid.uuid4()}", *self._subscribers.keys())
         self.reconnects += 1
-        resync = {"kind": "resync"}
+        # What was published since the connection was last heard from may be lost: subscribers
+        # re-read what changed since then from the database.
+        resync = {"kind": "resync", "since": self._heard_at}
         for queues in self._subscribers.values():
             for queue in queues:
                 _offer(queue, resync)

@@ -4,6 +4,7 @@ opened once at start-up and handed down; nothing connects at import time."""
 from __future__ import annotations
 
 import contextlib
+import logging
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -13,7 +14,7 @@ from redis.asyncio import Redis
 
 import db
 from auth import Principal
-from models import generation
+from models import generation, jobs
 from models.events import JOB_CANCELED, JOB_COMPLETED, JOB_FAILED, LOW_BALANCE, TeamEvent
 from models.generation import GenerationRequest
 from models.jobs import CreativeJob
@@ -24,6 +25,7 @@ from storage import LocalStorage, Storage
 from tasks.provider_slots import ProviderSlots
 from tasks.queue import JobQueue
 
+log = logging.getLogger(__name__)
 TERMINAL_EVENTS = (JOB_COMPLETED, JOB_FAILED, JOB_CANCELED)
 
 
@@ -46,7 +48,10 @@ class AfterCommit:
 
     async def _dispatch_if_pending(self, team_id: uuid.UUID | str, kinds: tuple[str, ...]) -> None:
         if await TeamEvent.filter(team_id=team_id, kind__in=kinds, dispatched_at=None).exists():
-            await self.queue.enqueue_webhook_dispatch(str(team_id))
+            try:
+                await self.queue.enqueue_webhook_dispatch(str(team_id))
+            except Exception:  # Redis is away: the change is committed, the sweep dispatches it later
+                log.warning("could not enqueue the webhook dispatch for team %s", team_id, exc_info=True)
 
 
 @dataclass
@@ -65,6 +70,17 @@ class Services:
         self.events = AfterCommit(self.bus, self.queue)
         self.limiter = RateLimiter(self.redis, self.settings)
         self.slots = ProviderSlots(self.redis, self.settings.queue_name)
+
+    async def cancel(self, principal: Principal, job_id: str) -> CreativeJob:
+        """Cancel an open job of the caller's team (its hold released), then ask the worker to stop
+        the provider task now rather than at its next poll. That request is a courtesy: with Redis
+        away the job is canceled all the same (subscribers re-read it once Redis is back)."""
+        job = await jobs.cancel(principal.team_id, job_id, events=self.events)
+        try:
+            await self.queue.enqueue_poll(str(job.id), 0)
+        except Exception:
+            log.warning("could not enqueue the provider cancel of job %s", job.id, exc_info=True)
+        return job
 
     async def generate(self, principal: Principal, request: GenerationRequest) -> CreativeJob:
         """A generate request from GraphQL or REST: rate-limited, then validated, held and queued."""

@@ -232,6 +232,15 @@ async def get_for_team(team_id: uuid.UUID | str, job_id: str) -> CreativeJob | N
     return await team_row(CreativeJob, team_id, job_id)
 
 
+async def changed_since(team_id: uuid.UUID | str, since: datetime, limit: int = 1000) -> list[CreativeJob]:
+    """The team's jobs written at or after ``since``, oldest first (the ``limit`` latest of them):
+    what a subscriber to every job re-reads when events may have been lost."""
+    rows = (
+        await CreativeJob.filter(team_id=team_id, updated_at__gte=since).order_by("-updated_at").limit(limit)
+    )
+    return rows[::-1]
+
+
 async def _transition(
     job: CreativeJob, to: JobStatus, *, from_: tuple[JobStatus, ...], conn: Any, **changes: Any
 ) -> bool:

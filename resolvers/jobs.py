@@ -128,11 +128,9 @@ async def generate_composite(info: Info, input: GenerateCompositeInput) -> Gener
 async def cancel_job(info: Info, id: strawberry.ID) -> GeneratePayload:
     principal = info.context.require("generate")
     try:
-        row = await job_ops.cancel(principal.team_id, str(id), events=info.context.services.events)
+        row = await info.context.services.cancel(principal, str(id))
     except DomainError as exc:
         return user_error(exc)
-    # Let the worker stop the provider task now rather than at its next poll.
-    await info.context.services.queue.enqueue_poll(str(row.id), 0)
     return GeneratePayload(job=job_type(info, row), user_errors=[])
 
 

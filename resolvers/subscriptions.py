@@ -3,7 +3,9 @@ every newer change from the team's channel."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncGenerator
+from datetime import UTC, datetime
 
 import strawberry
 
@@ -13,6 +15,10 @@ from pubsub import balance_snapshot
 from schema.context import Info
 from schema.inputs import JobFilter
 from schema.types import CreativeJob, CreditBalance
+
+# A job's updatedAt is stamped before its commit and publish: after a Redis outage, re-read from a
+# little before the bus last heard from Redis.
+RESYNC_MARGIN_SECONDS = 30.0
 
 
 async def job_updated(info: Info, id: strawberry.ID) -> AsyncGenerator[CreativeJob, None]:
@@ -50,20 +56,27 @@ async def jobs_updated(info: Info, filter: JobFilter | None = None) -> AsyncGene
         wanted = {key: value.value for key, value in pairs if value is not None}
     settings = info.context.services.settings
     seen: dict[str, int] = {}
+    subscribed_at = time.time()
     async with info.context.services.bus.subscribe(principal.team_id) as queue:
         while True:
             event = await queue.get()
-            if event["kind"] != "job":
+            if event["kind"] == "resync":  # Redis came back: re-read what may have been lost
+                since = max(event.get("since", subscribed_at), subscribed_at) - RESYNC_MARGIN_SECONDS
+                rows = await job_ops.changed_since(principal.team_id, datetime.fromtimestamp(since, UTC))
+                snaps = [row.snapshot() for row in rows]
+            elif event["kind"] == "job":
+                snaps = [event["data"]]
+            else:
                 continue
-            snap = event["data"]
-            if seen.get(snap["id"], 0) >= snap["version"]:
-                continue
-            if any(snap[key] != value for key, value in wanted.items()):
-                continue
-            seen[snap["id"]] = snap["version"]
-            if len(seen) > 10_000:  # bounded memory on long-lived connections
-                seen.clear()
-            yield CreativeJob.from_snapshot(snap, settings)
+            for snap in snaps:
+                if seen.get(snap["id"], 0) >= snap["version"]:
+                    continue
+                if any(snap[key] != value for key, value in wanted.items()):
+                    continue
+                seen[snap["id"]] = snap["version"]
+                if len(seen) > 10_000:  # bounded memory on long-lived connections
+                    seen.clear()
+                yield CreativeJob.from_snapshot(snap, settings)
 
 
 async def credit_balance_updated(info: Info) -> AsyncGenerator[CreditBalance, None]:

@@ -35,7 +35,7 @@ from tests.stack import (
     follow_job,
     free_port,
 )
-from tests.test_generation import submit_ok
+from tests.test_generation import CANCEL, submit_ok
 
 JOBS_UPDATED = f"subscription ($f: JobFilter) {{ jobsUpdated(filter: $f) {{ {JOB_FIELDS} }} }}"
 PART = re.compile(r"\r\n\r\n(\{.*?\})\r\n--graphql", re.S)  # one JSON part of a multipart response
@@ -262,6 +262,40 @@ async def test_a_redis_restart_loses_no_final_state(private_redis_stack: tuple[S
                     break
                 states.append(payload["data"]["jobUpdated"])
     assert states[-1]["status"] == "COMPLETED", [s["status"] for s in states]
+
+
+async def test_a_final_state_written_while_redis_is_down_reaches_every_subscription(
+    private_redis_stack: tuple[Stack, ValkeyServer],
+) -> None:
+    """The job is canceled while Redis is down, so its final state is never published: once Redis
+    is back, both jobUpdated(id) and jobsUpdated re-read it from the database."""
+    stack, server = private_redis_stack
+    team = stack.create_team(5_000)
+    job = await submit_ok(
+        stack, team, "video", {"prompt": "canceled during an outage [sim:slow]", "durationSeconds": 5}
+    )
+    async with (
+        stack.subscription(team, JOB_UPDATED, {"id": job["id"]}) as one,
+        stack.subscription(team, JOBS_UPDATED) as every,
+    ):
+
+        async def until(queue: asyncio.Queue[dict[str, Any]], field: str, status: str) -> None:
+            async with asyncio.timeout(60):
+                while True:
+                    payload = await queue.get()
+                    assert payload is not None, f"{field} ended before {status}"
+                    got = payload["data"][field]
+                    if got["id"] == job["id"] and got["status"] == status:
+                        return
+
+        await asyncio.gather(
+            until(one, "jobUpdated", "PROCESSING"), until(every, "jobsUpdated", "PROCESSING")
+        )
+        server.stop()
+        canceled = (await stack.data(team, CANCEL, {"id": job["id"]}))["cancelJob"]
+        assert canceled["userErrors"] == [] and canceled["job"]["status"] == "CANCELED"
+        server.start()  # the same port again
+        await asyncio.gather(until(one, "jobUpdated", "CANCELED"), until(every, "jobsUpdated", "CANCELED"))
 
 
 async def test_subscriptions_over_http_sse(stack: Stack, team: Team) -> None:
