@@ -7,11 +7,15 @@ fails at once with "database is locked" -- ``busy_timeout`` does not apply to it
 could never succeed on a stale snapshot. ``BEGIN IMMEDIATE`` takes the write lock up front, where
 ``busy_timeout`` does apply, so such a transaction waits its turn instead of failing.
 
-Used by ``db.tortoise_config`` for ``sqlite://`` URLs; PostgreSQL is unaffected.
+Used by ``db.tortoise_config`` for ``sqlite://`` URLs; PostgreSQL is unaffected. The module's name
+must keep "sqlite" in it: tortoise's migrations pick their SQLite schema editor by the client's
+module name (``tortoise/migrations/executor.py``).
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import sqlite3
 
 from tortoise.backends.base.client import NestedTransactionContext, TransactionalDBClient, TransactionContext
@@ -33,17 +37,29 @@ class ImmediateTransactionWrapper(SqliteTransactionWrapper):
 
 
 class ImmediateTransactionContext(SqliteTransactionContext):
+    """tortoise's context, entered the same way, except when BEGIN does not complete: it fails
+    (busy past ``busy_timeout``) or the task is cancelled while aiosqlite's thread still runs it.
+    Then whatever the BEGIN may have opened is rolled back (queued behind it on that thread; a
+    no-op when nothing is open), and the context variable and the lock are handed back -- only
+    by the task that took them."""
+
     async def __aenter__(self) -> TransactionalDBClient:
+        await self._trxlock.acquire()
+        token = None
         try:
-            return await super().__aenter__()
+            await self.ensure_connection()
+            token = self.token = get_connections().set(self.connection_name, self.connection)
+            await self.connection.begin()
         except BaseException:
-            # tortoise's context keeps its lock and context variable when BEGIN fails
-            # (busy past busy_timeout); hand both back so the connection stays usable.
-            if getattr(self, "token", None) is not None:
-                get_connections().reset(self.token)
-            if self._trxlock.locked():
-                self._trxlock.release()
+            connection = self.connection._connection
+            if connection is not None:
+                with contextlib.suppress(Exception):
+                    await asyncio.shield(connection.rollback())
+            if token is not None:
+                get_connections().reset(token)
+            self._trxlock.release()
             raise
+        return self.connection
 
 
 class ImmediateSqliteClient(SqliteClient):
