@@ -290,8 +290,8 @@ async def cmd_admin(settings: Settings, args: argparse.Namespace) -> int:
             days = (
                 settings.webhook_log_retention_days if args.older_than_days is None else args.older_than_days
             )
-            if days <= 0:
-                raise SystemExit("error: --older-than-days must be more than 0")
+            if not 0 < days < 100_000:  # also refuses nan and inf
+                raise SystemExit("error: --older-than-days must be more than 0 (and a number of days)")
             before = datetime.now(UTC) - timedelta(days=days)
             totals = {"webhook_deliveries_pruned": 0, "team_events_pruned": 0}
             while True:  # batch after batch until one comes back short

@@ -115,7 +115,9 @@ class WebhookDelivery(Model):
     class Meta:
         table = "webhook_delivery"
         unique_together = (("endpoint", "event"),)
-        indexes = (("status", "next_attempt_at"), ("endpoint_id", "created_at"))
+        # event_id: deleting an event (retention) looks for its deliveries; unindexed, that was a
+        # scan of the whole table per event.
+        indexes = (("status", "next_attempt_at"), ("endpoint_id", "created_at"), ("event_id",))
 
 
 def now() -> datetime:
@@ -243,7 +245,10 @@ async def claim_attempt(delivery_id: str, lease: timedelta) -> WebhookDelivery |
     delivery = await WebhookDelivery.get(id=delivery_id).prefetch_related("endpoint")
     if not delivery.endpoint.enabled:
         await WebhookDelivery.filter(id=delivery.id).update(
-            status=DeliveryStatus.FAILED, next_attempt_at=None, last_error="the endpoint is disabled"
+            status=DeliveryStatus.FAILED,
+            next_attempt_at=None,
+            last_error="the endpoint is disabled",
+            updated_at=at,
         )
         return None
     return delivery
@@ -264,6 +269,7 @@ async def record_success(delivery: WebhookDelivery, status_code: int, elapsed_ms
         next_attempt_at=None,
         delivered_at=at,
         attempt_log=_log(delivery, entry),
+        updated_at=at,
     )
     await WebhookEndpoint.filter(id=delivery.endpoint_id, failing_since__not_isnull=True).update(  # type: ignore[attr-defined]
         failing_since=None
@@ -293,6 +299,7 @@ async def record_failure(
         last_error=error[:1000],
         next_attempt_at=retry_at,
         attempt_log=_log(delivery, entry),
+        updated_at=at,
     )
     await WebhookEndpoint.filter(id=delivery.endpoint_id, failing_since=None).update(failing_since=at)  # type: ignore[attr-defined]
     if retry_at is None:
@@ -336,7 +343,10 @@ async def redeliver(team_id: uuid.UUID | str, delivery_id: str) -> WebhookDelive
     endpoint = await WebhookEndpoint.get(id=delivery.endpoint_id)  # type: ignore[attr-defined]
     if not endpoint.enabled:
         raise DomainError(ErrorCode.CONFLICT, "the endpoint is disabled; re-enable it first", ["id"])
-    await WebhookDelivery.filter(id=delivery.id).update(status=DeliveryStatus.PENDING, next_attempt_at=now())
+    at = now()
+    await WebhookDelivery.filter(id=delivery.id).update(
+        status=DeliveryStatus.PENDING, next_attempt_at=at, updated_at=at
+    )
     await delivery.refresh_from_db()
     return delivery
 
@@ -354,23 +364,25 @@ PRUNE_BATCH = 1000
 
 
 async def prune_log(before: datetime, batch: int = PRUNE_BATCH) -> dict[str, int]:
-    """Forget what is older than ``before``: finished deliveries (succeeded or failed; a pending one
-    is still being tried, and keeps its event), then outbox events already dispatched that no
-    delivery refers to any more. Deleted in batches, so one call never holds the database for
-    long; call again while it returns full batches."""
+    """Forget what is older than ``before``, one batch of each in one transaction:
+
+    - deliveries finished (succeeded or failed) and untouched since ``before`` — a pending one is
+      still being tried, and a redelivered one counts from its redelivery;
+    - then events created before ``before`` that were dispatched, that no delivery refers to any
+      more, and (for a low-balance crossing) that were published to realtime subscribers.
+
+    Every condition is checked again by the delete itself, so a concurrent redelivery is never
+    deleted. Call again while it returns full batches."""
     finished = (DeliveryStatus.SUCCEEDED, DeliveryStatus.FAILED)
-    ids = await (
-        WebhookDelivery.filter(created_at__lt=before, status__in=finished)
-        .limit(batch)
-        .values_list("id", flat=True)
-    )
-    deliveries = await WebhookDelivery.filter(id__in=list(ids)).delete() if ids else 0
-    referenced = WebhookDelivery.all().values("event_id")
-    event_ids = await (
-        TeamEvent.filter(created_at__lt=before, dispatched_at__isnull=False)
-        .exclude(id__in=Subquery(referenced))
-        .limit(batch)
-        .values_list("id", flat=True)
-    )
-    events = await TeamEvent.filter(id__in=list(event_ids)).delete() if event_ids else 0
+    old_deliveries = WebhookDelivery.filter(updated_at__lt=before, status__in=finished)
+    old_events = TeamEvent.filter(
+        Q(published_at__isnull=False) | ~Q(kind=LOW_BALANCE),
+        created_at__lt=before,
+        dispatched_at__isnull=False,
+    ).exclude(id__in=Subquery(WebhookDelivery.all().values("event_id")))
+    async with in_transaction() as conn:
+        ids = await old_deliveries.using_db(conn).limit(batch).values_list("id", flat=True)
+        deliveries = await old_deliveries.filter(id__in=list(ids)).using_db(conn).delete() if ids else 0
+        event_ids = await old_events.using_db(conn).limit(batch).values_list("id", flat=True)
+        events = await old_events.filter(id__in=list(event_ids)).using_db(conn).delete() if event_ids else 0
     return {"webhook_deliveries_pruned": deliveries, "team_events_pruned": events}

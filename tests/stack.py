@@ -273,6 +273,8 @@ def backend_env(tmp: Path, database_url: str, redis_url: str | None) -> dict[str
         CH_POLL_INTERVAL_SCALE="0.05",
         CH_QUEUE_NAME=f"creative_hub:test:{uuid.uuid4().hex}",  # runs sharing a Redis never share work
         CH_WEBHOOK_RETRY_SCALE="0.0002",  # the 27.6 h retry schedule in about 20 s
+        # Tests age webhook rows by weeks; only the tests that mean to prune them do.
+        CH_WEBHOOK_LOG_RETENTION_DAYS="3650",
         # The load tests submit hundreds of jobs a second; tests/test_partners.py checks the limits.
         CH_RATE_LIMIT_TEAM_SUBMISSIONS_PER_MINUTE="0",
         CH_RATE_LIMIT_KEY_SUBMISSIONS_PER_MINUTE="0",

@@ -359,24 +359,35 @@ async def test_an_endpoint_that_keeps_failing_is_disabled_and_an_event_says_so(s
         assert broken.received[0].verified and broken.received[0].body["data"]["id"] == job["id"]
 
 
-def _age(stack: Stack, days: int, *, deliveries: list[str], events: list[str]) -> None:
-    """Time passing: move these rows' creation ``days`` into the past, in the service's database."""
-    code = (
-        "import asyncio, sys, uuid\n"
-        "from datetime import UTC, datetime, timedelta\n"
-        "import db\n"
-        "from settings import load_settings\n"
-        "from models.events import TeamEvent\n"
-        "from models.webhooks import WebhookDelivery\n"
-        "async def main():\n"
-        "    await db.init(load_settings())\n"
-        f"    then = datetime.now(UTC) - timedelta(days={days})\n"
-        f"    await WebhookDelivery.filter(id__in={deliveries!r}).update(created_at=then)\n"
-        f"    await TeamEvent.filter(id__in=[uuid.UUID(hex=e) for e in {events!r}]).update(created_at=then)\n"
-        "    await db.close()\n"
-        "asyncio.run(main())\n"
+def _in_database(stack: Stack, body: str) -> Any:
+    """Run ``body`` (lines of an async function; ``then`` is 40 days ago) against the service's
+    database, as time passing would; returns what it assigns to ``result``."""
+    code = "\n".join(
+        [
+            "import asyncio, json, uuid",
+            "from datetime import UTC, datetime, timedelta",
+            "import db",
+            "from settings import load_settings",
+            "from models.events import TeamEvent",
+            "from models.webhooks import DeliveryStatus, WebhookDelivery",
+            "async def main():",
+            "    await db.init(load_settings())",
+            "    then = datetime.now(UTC) - timedelta(days=40)",
+            "    result = None",
+            *(f"    {line}" for line in body.strip().splitlines()),
+            "    await db.close()",
+            "    print(json.dumps(result, default=str))",
+            "asyncio.run(main())",
+        ]
     )
-    subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=stack.env, check=True, timeout=60)
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env=stack.env, check=True, timeout=60, capture_output=True
+    )
+    return json.loads(out.stdout.decode().strip().splitlines()[-1])
+
+
+def _prune(stack: Stack, days: str = "30") -> dict[str, Any]:
+    return stack.cli("admin", "prune-webhook-log", "--older-than-days", days)
 
 
 async def test_the_delivery_log_is_kept_for_the_retention_period_then_pruned(stack: Stack) -> None:
@@ -391,15 +402,35 @@ async def test_the_delivery_log_is_kept_for_the_retention_period_then_pruned(sta
         log = {d["payload"]["data"]["id"]: d for d in await deliveries(stack, team, endpoint_id)}
         gone, stays = log[old["id"]], log[kept["id"]]
         event_of = {d["id"]: d["webhookId"].removeprefix("msg_") for d in log.values()}
-        # 40 days ago: the first job's delivery and event; the second job's event only.
-        _age(stack, 40, deliveries=[gone["id"]], events=[event_of[gone["id"]], event_of[stays["id"]]])
-
-        assert stack.cli("admin", "prune-webhook-log") == {
-            "older_than_days": 30.0,  # CH_WEBHOOK_LOG_RETENTION_DAYS, default 30
+        # 40 days pass for the first job's delivery and event, and for the second job's event only.
+        # Beside them, old rows that must outlive any retention: a delivery still waiting for its
+        # next attempt (and its event), and a low-balance crossing not yet told to subscribers.
+        survivors = _in_database(
+            stack,
+            f"""
+await WebhookDelivery.filter(id="{gone["id"]}").update(created_at=then, updated_at=then)
+await TeamEvent.filter(id__in=[uuid.UUID(hex="{event_of[gone["id"]]}"), uuid.UUID(hex="{event_of[stays["id"]]}")]).update(created_at=then)
+waiting = await TeamEvent.create(team_id="{team.team_id}", kind="job.completed", payload={{"id": "x"}}, dispatched_at=then)
+pending = await WebhookDelivery.create(endpoint_id="{endpoint_id}", team_id="{team.team_id}", event=waiting, event_type="job.completed", payload="{{}}", status=DeliveryStatus.PENDING, attempts=3, next_attempt_at=datetime.now(UTC) + timedelta(days=1))
+unpublished = await TeamEvent.create(team_id="{team.team_id}", kind="credits.low_balance", payload={{}}, dispatched_at=then)
+await TeamEvent.filter(id__in=[waiting.id, unpublished.id]).update(created_at=then)
+await WebhookDelivery.filter(id=pending.id).update(created_at=then, updated_at=then)
+result = {{"pending": str(pending.id), "events": [str(waiting.id), str(unpublished.id)]}}
+""",
+        )
+        assert _prune(stack) == {
+            "older_than_days": 30.0,
             "webhook_deliveries_pruned": 1,
-            "team_events_pruned": 1,  # the other old event still has a delivery in the log
+            "team_events_pruned": 1,  # the other old events still have a use
         }
-        assert [d["id"] for d in await deliveries(stack, team, endpoint_id)] == [stays["id"]]
+        assert {d["id"] for d in await deliveries(stack, team, endpoint_id)} == {
+            stays["id"],
+            survivors["pending"],
+        }
+        still = _in_database(
+            stack, f"result = await TeamEvent.filter(id__in={survivors['events']!r}).count()"
+        )
+        assert still == 2
         missing = (await stack.data(team, REDELIVER, {"id": gone["id"]}))["redeliverWebhook"]
         assert missing["userErrors"][0]["code"] == "NOT_FOUND"
         # What is kept still works: its event can be delivered again, with the same webhook-id.
@@ -409,24 +440,26 @@ async def test_the_delivery_log_is_kept_for_the_retention_period_then_pruned(sta
         await receiver.wait_for(lambda r: len(r.received) == 3)
         assert receiver.received[-1].webhook_id == stays["webhookId"] and receiver.received[-1].verified
 
-        again = stack.cli("admin", "prune-webhook-log")
+        again = _prune(stack)
         assert again["webhook_deliveries_pruned"] == 0 and again["team_events_pruned"] == 0
         with pytest.raises(RuntimeError, match="must be more than 0"):
-            stack.cli("admin", "prune-webhook-log", "--older-than-days", "0")
+            _prune(stack, "0")
 
-    # Nobody has to run the command: the workers' sweep prunes too.
-    _age(stack, 40, deliveries=[stays["id"]], events=[])
-    stack.stop_with_env(CH_SWEEP_INTERVAL_SECONDS="1")
+    # Nobody has to run the command: the workers' sweep prunes with CH_WEBHOOK_LOG_RETENTION_DAYS.
+    _in_database(stack, f'await WebhookDelivery.filter(id="{stays["id"]}").update(updated_at=then)')
+    retention = stack.env["CH_WEBHOOK_LOG_RETENTION_DAYS"]
+    stack.stop_with_env(CH_SWEEP_INTERVAL_SECONDS="1", CH_WEBHOOK_LOG_RETENTION_DAYS="30")
     stack.start()
     try:
         async with asyncio.timeout(30):
-            # Pruning has no event to wait on: read the log until it is empty.
-            while await deliveries(stack, team, endpoint_id):  # noqa: ASYNC110
+            # Pruning has no event to wait on: read the log until only the pending delivery is left.
+            while len(await deliveries(stack, team, endpoint_id)) > 1:  # noqa: ASYNC110
                 await asyncio.sleep(0.5)
     finally:
-        stack.stop_with_env(CH_SWEEP_INTERVAL_SECONDS=None)
+        stack.stop_with_env(CH_SWEEP_INTERVAL_SECONDS=None, CH_WEBHOOK_LOG_RETENTION_DAYS=retention)
         stack.start()
-    assert stack.cli("admin", "prune-webhook-log")["team_events_pruned"] == 0  # the sweep took it too
+    assert [d["id"] for d in await deliveries(stack, team, endpoint_id)] == [survivors["pending"]]
+    assert _prune(stack) == {"older_than_days": 30.0, "webhook_deliveries_pruned": 0, "team_events_pruned": 0}
 
 
 async def test_revoking_a_key_closes_its_open_subscriptions(stack: Stack, team: Team) -> None:
