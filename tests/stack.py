@@ -18,7 +18,10 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import redis.asyncio
 import websockets
+
+from pubsub import team_channel
 
 ROOT = Path(__file__).resolve().parent.parent
 TERMINAL = {"COMPLETED", "FAILED", "CANCELED"}
@@ -112,6 +115,19 @@ class Stack:
                 except subprocess.TimeoutExpired:
                     proc.kill()
                     proc.wait(10)
+
+    async def wait_listening(self, team: Team, within: float = 10.0) -> None:
+        """Until an API process listens to the team's event channel in Redis: from then on every
+        change of the team's jobs reaches its ``jobsUpdated`` subscribers. (That subscription has no
+        first state to wait for, and the protocol does not acknowledge a subscribe.) For a team's
+        first subscription: a later one shares the channel already listened to."""
+        client = redis.asyncio.Redis.from_url(self.env["CH_REDIS_URL"])
+        try:
+            async with asyncio.timeout(within):
+                while not (await client.pubsub_numsub(team_channel(team.team_id)))[0][1]:  # noqa: ASYNC110
+                    await asyncio.sleep(0.02)
+        finally:
+            await client.aclose()
 
     def stop_with_env(self, **env: str | None) -> None:
         """Stop the service and change its environment for the next start (None removes a variable)."""

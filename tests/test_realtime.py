@@ -73,7 +73,7 @@ async def test_a_third_party_client_sees_every_job_of_its_team_in_order(
 
     listener = asyncio.create_task(listen())
     await asyncio.wait_for(ready.wait(), 10)
-    await asyncio.sleep(0.2)  # the subscribe message is on its way; the next event must be seen
+    await stack.wait_listening(team)  # the subscribe message was on its way; now it is live
     theirs = await submit_ok(stack, other, "tts", {"text": "not yours"})
     ours = [
         await submit_ok(stack, team, "image", {"prompt": "ours 1"}),
@@ -103,7 +103,7 @@ async def test_a_late_subscriber_gets_the_final_state_at_once(stack: Stack, team
 async def test_jobs_updated_filters_by_status(stack: Stack, team: Team) -> None:
     got: list[dict[str, Any]] = []
     async with stack.subscription(team, JOBS_UPDATED, {"f": {"status": "COMPLETED"}}) as queue:
-        await asyncio.sleep(0.2)
+        await stack.wait_listening(team)
         jobs = [await submit_ok(stack, team, "tts", {"text": f"filtered {i}"}) for i in range(2)]
         async with asyncio.timeout(60):
             while len(got) < 2:
@@ -211,7 +211,7 @@ async def test_a_subscriber_on_one_api_sees_a_job_created_through_another(stack:
 
         listener = asyncio.create_task(listen())
         await asyncio.wait_for(ready.wait(), 10)
-        await asyncio.sleep(0.2)
+        await stack.wait_listening(team)
         async with httpx.AsyncClient() as client:
             r = await client.post(
                 f"http://127.0.0.1:{second}/api/v1/creative-hub/generate/image",
@@ -271,13 +271,15 @@ async def test_a_final_state_written_while_redis_is_down_reaches_every_subscript
     is back, both jobUpdated(id) and jobsUpdated re-read it from the database."""
     stack, server = private_redis_stack
     team = stack.create_team(5_000)
-    job = await submit_ok(
-        stack, team, "video", {"prompt": "canceled during an outage [sim:slow]", "durationSeconds": 5}
-    )
-    async with (
-        stack.subscription(team, JOB_UPDATED, {"id": job["id"]}) as one,
-        stack.subscription(team, JOBS_UPDATED) as every,
-    ):
+    async with contextlib.AsyncExitStack() as subscriptions:
+        every = await subscriptions.enter_async_context(stack.subscription(team, JOBS_UPDATED))
+        await stack.wait_listening(team)
+        job = await submit_ok(
+            stack, team, "video", {"prompt": "canceled during an outage [sim:slow]", "durationSeconds": 5}
+        )
+        one = await subscriptions.enter_async_context(
+            stack.subscription(team, JOB_UPDATED, {"id": job["id"]})
+        )
 
         async def until(queue: asyncio.Queue[dict[str, Any]], field: str, status: str) -> None:
             async with asyncio.timeout(60):
@@ -373,7 +375,7 @@ async def test_another_websocket_implementation_is_served_through_asgi_send(stac
         await _wait_ready(f"http://127.0.0.1:{port}")
         fallback = Stack(env=env, url=f"http://127.0.0.1:{port}", log_path=stack.log_path)
         async with fallback.subscription(team, JOBS_UPDATED) as queue:
-            await asyncio.sleep(0.2)
+            await fallback.wait_listening(team)
             job = await submit_ok(fallback, team, "tts", {"text": "through the ASGI send"})
             statuses: list[str] = []
             async with asyncio.timeout(60):
