@@ -9,11 +9,15 @@ import time
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
 import jwt
 
 from models.errors import DomainError, ErrorCode
 from models.teams import ADMIN_ROLES, API_KEY_PREFIX, ApiKey, Membership, Role, hash_api_key
+
+if TYPE_CHECKING:
+    from settings import Settings
 
 JWT_ALGORITHM = "HS256"
 
@@ -101,6 +105,10 @@ def verify_file_signature(file_id: str, expires: str | None, signature: str | No
     return hmac.compare_digest(signature, _file_signature(file_id, int(expires), secret))
 
 
-def signed_result_urls(result_paths: list[str], *, base_url: str, secret: str, ttl_seconds: int) -> list[str]:
+def signed_result_urls(result_paths: list[str], settings: Settings) -> list[str]:
     """``/files/<id>`` paths as absolute, signed, expiring URLs (what clients get in resultUrls)."""
-    return [base_url + sign_file_path(path.rsplit("/", 1)[-1], secret, ttl_seconds) for path in result_paths]
+    ttl = settings.download_url_ttl_seconds
+    return [
+        settings.public_url + sign_file_path(path.rsplit("/", 1)[-1], settings.secret, ttl)
+        for path in result_paths
+    ]

@@ -218,14 +218,8 @@ async def rest_job(request: Request) -> JSONResponse:
     job = await job_ops.get_for_team(principal.team_id, request.path_params["job_id"])
     if job is None:
         return error(404, "NOT_FOUND", "job not found")
-    settings = services_of(request).settings
     body = job.snapshot()
-    body["result_urls"] = signed_result_urls(
-        body["result_urls"],
-        base_url=settings.public_url,
-        secret=settings.secret,
-        ttl_seconds=settings.download_url_ttl_seconds,
-    )
+    body["result_urls"] = signed_result_urls(body["result_urls"], services_of(request).settings)
     headers = {} if job.is_terminal else {"Retry-After": str(POLL_HINT_SECONDS[job.type])}
     return JSONResponse(body, headers=headers)
 

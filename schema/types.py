@@ -55,12 +55,7 @@ class CreativeJob:
 
     @classmethod
     def from_snapshot(cls, snap: dict[str, Any], settings: Settings) -> CreativeJob:
-        signed = signed_result_urls(
-            snap["result_urls"],
-            base_url=settings.public_url,
-            secret=settings.secret,
-            ttl_seconds=settings.download_url_ttl_seconds,
-        )
+        signed = signed_result_urls(snap["result_urls"], settings)
         return cls(
             id=strawberry.ID(snap["id"]),
             type=JobType(snap["type"]),

@@ -47,13 +47,7 @@ async def job_spec(services: Services, job: CreativeJob) -> JobSpec:
             InputFile(str(file.id), file.content_type, await services.storage.get(file.storage_key))
         )
     if params.get("inputs"):
-        settings = services.settings
-        signed = signed_result_urls(
-            [item["file_id"] for item in params["inputs"]],
-            base_url=settings.public_url,
-            secret=settings.secret,
-            ttl_seconds=settings.download_url_ttl_seconds,
-        )
+        signed = signed_result_urls([item["file_id"] for item in params["inputs"]], services.settings)
         urls = {item["name"]: url for item, url in zip(params["inputs"], signed, strict=True)}
         params["modifications"] = {**params.get("modifications", {}), **urls}
     return JobSpec(

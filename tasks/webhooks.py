@@ -29,12 +29,7 @@ def event_body(settings: Settings, event: TeamEvent) -> str:
     """The JSON body for an event: ``{"type", "timestamp", "data"}`` (result URLs signed)."""
     data = dict(event.payload)
     if isinstance(data.get("result_urls"), list):
-        data["result_urls"] = signed_result_urls(
-            data["result_urls"],
-            base_url=settings.public_url,
-            secret=settings.secret,
-            ttl_seconds=settings.download_url_ttl_seconds,
-        )
+        data["result_urls"] = signed_result_urls(data["result_urls"], settings)
     return json.dumps(
         {"type": event.kind, "timestamp": event.created_at.astimezone(UTC).isoformat(), "data": data},
         separators=(",", ":"),
