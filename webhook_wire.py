@@ -47,12 +47,17 @@ class Target:
     address: str | None = None
 
 
+MAX_URL_LENGTH = 2048  # also the column's size (models.webhooks)
+
+
 def _invalid(message: str) -> DomainError:
     return DomainError(ErrorCode.VALIDATION_FAILED, message, ["url"])
 
 
 def parse_url(url: str, *, allow_private: bool) -> tuple[str, int]:
     """The host and port of an acceptable endpoint URL (https only unless private URLs are allowed)."""
+    if len(url) > MAX_URL_LENGTH:
+        raise _invalid(f"the URL is longer than {MAX_URL_LENGTH} characters")
     try:
         parts = urlsplit(url)
         port = parts.port or (443 if parts.scheme == "https" else 80)

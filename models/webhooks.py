@@ -32,6 +32,7 @@ from models.events import (
 )
 from models.teams import Team
 from models.tenancy import require_team_row
+from webhook_wire import MAX_URL_LENGTH
 
 WEBHOOK_EVENTS = (JOB_COMPLETED, JOB_FAILED, JOB_CANCELED, LOW_BALANCE, ENDPOINT_DISABLED)
 # Delay before each attempt (the first is immediate): the Standard Webhooks / Svix schedule,
@@ -48,7 +49,6 @@ RETRY_SCHEDULE = (
 )
 MAX_ATTEMPT_LOG = 20
 MAX_ENDPOINTS_PER_TEAM = 20
-MAX_URL_LENGTH = 2048
 
 
 class DeliveryStatus(StrEnum):
@@ -145,7 +145,7 @@ async def get_endpoint(team_id: uuid.UUID | str, endpoint_id: str) -> WebhookEnd
 async def create_endpoint(
     team_id: uuid.UUID | str, *, url: str, events: list[str], description: str = ""
 ) -> WebhookEndpoint:
-    """``url`` must already have passed ``webhook_wire.check_url``."""
+    """``url`` must already have passed ``webhook_wire.resolve``."""
     if await WebhookEndpoint.filter(team_id=team_id).count() >= MAX_ENDPOINTS_PER_TEAM:
         raise _invalid(f"a team has at most {MAX_ENDPOINTS_PER_TEAM} webhook endpoints", "url")
     return await WebhookEndpoint.create(

@@ -173,6 +173,7 @@ async def test_graphql_document_limits(strict: Stack) -> None:
         ("https://[::1]/x", "non-public"),
         ("https://user:pw@93.184.216.34/x", "credentials"),
         (f"https://{uuid.uuid4().hex}.invalid/x", "does not resolve"),
+        ("https://93.184.216.34/" + "x" * 2048, "longer than 2048 characters"),  # the column's size
     ],
 )
 async def test_webhooks_go_only_to_public_https_addresses(strict: Stack, url: str, why: str) -> None:
