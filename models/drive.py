@@ -73,7 +73,7 @@ async def default_folder(team_id: uuid.UUID | str) -> DriveFolder:
 
 
 async def team_folder(team_id: uuid.UUID | str, folder_id: uuid.UUID | str) -> DriveFolder | None:
-    return await DriveFolder.get_or_none(id=folder_id, team_id=team_id)
+    return await team_row(DriveFolder, team_id, folder_id)
 
 
 async def team_file(team_id: uuid.UUID | str, file_id: uuid.UUID | str) -> DriveFile | None:

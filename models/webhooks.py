@@ -216,6 +216,7 @@ async def dispatch_pending_events(
             if not claimed:
                 continue
             endpoints = await WebhookEndpoint.filter(team_id=event.team_id, enabled=True).using_db(conn)  # type: ignore[attr-defined]
+            body = body_of(event)  # the same for every endpoint
             for endpoint in endpoints:
                 if event.kind not in endpoint.events:
                     continue
@@ -225,7 +226,7 @@ async def dispatch_pending_events(
                         team_id=event.team_id,  # type: ignore[attr-defined]
                         event=event,
                         event_type=event.kind,
-                        payload=body_of(event),
+                        payload=body,
                         next_attempt_at=now(),
                         using_db=conn,
                     )
@@ -242,7 +243,7 @@ async def claim_attempt(delivery_id: str, lease: timedelta) -> WebhookDelivery |
     ).update(next_attempt_at=at + lease)
     if not changed:
         return None
-    delivery = await WebhookDelivery.get(id=delivery_id).prefetch_related("endpoint")
+    delivery = await WebhookDelivery.get(id=delivery_id).select_related("endpoint")
     if not delivery.endpoint.enabled:
         await WebhookDelivery.filter(id=delivery.id).update(
             status=DeliveryStatus.FAILED,

@@ -60,7 +60,8 @@ async def job_spec(services: Services, job: CreativeJob) -> JobSpec:
     )
 
 
-ENDED = frozenset({"deadline", "completed", "already settled", "failed"})
+# Outcomes after which the job's provider slot is given back (_finish gives its own back first).
+ENDED = frozenset({"deadline", "failed"})
 # How often a job waiting for a provider slot looks again, in case the hand-off it waits for is lost.
 SLOT_RECHECK_SECONDS = 10.0
 

@@ -80,7 +80,3 @@ class ProviderSlots:
         keys = [self._key(provider), self._waiters(provider)]
         waiter = await self._release(keys=keys, args=[job_id])
         return waiter.decode() if waiter else None
-
-    async def in_use(self, provider: str) -> int:
-        await self.redis.zremrangebyscore(self._key(provider), "-inf", time.time())
-        return int(await self.redis.zcard(self._key(provider)))

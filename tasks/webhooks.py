@@ -96,7 +96,8 @@ async def deliver(services: Services, delivery_id: str) -> str:
         error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
     elapsed_ms = int((time.perf_counter() - started) * 1000)
     if error is None:
-        await webhooks.record_success(delivery, status_code or 200, elapsed_ms)
+        assert status_code is not None  # no error means the receiver answered 2xx
+        await webhooks.record_success(delivery, status_code, elapsed_ms)
         return "delivered"
     retry_at = await webhooks.record_failure(
         delivery, status_code, error, elapsed_ms, schedule_scale=services.settings.webhook_retry_scale
