@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 import jwt
 
 from models.errors import DomainError, ErrorCode
-from models.teams import ADMIN_ROLES, API_KEY_PREFIX, ApiKey, Membership, Role, hash_api_key
+from models.teams import ADMIN_ROLES, ALL_SCOPES, API_KEY_PREFIX, ApiKey, Membership, Role, hash_api_key
 
 if TYPE_CHECKING:
     from settings import Settings
@@ -37,9 +37,15 @@ class Principal:
 
 def require_admin(principal: Principal, what: str) -> None:
     """Members generate and read; managing keys, webhooks and the low-balance threshold is for
-    team owners and admins (an API key acts with the role of the person who created it)."""
+    team owners and admins (an API key acts with the role of the person who created it), with a
+    credential holding every scope: a narrower key (say, read-only) made by an owner must not be
+    able to mint wider keys, revoke others or redirect webhooks."""
     if not principal.is_admin:
         raise DomainError(ErrorCode.FORBIDDEN, f"only team owners and admins can {what}")
+    if not set(ALL_SCOPES) <= set(principal.scopes):
+        raise DomainError(
+            ErrorCode.FORBIDDEN, f"to {what} the credential needs every scope ({', '.join(ALL_SCOPES)})"
+        )
 
 
 def bearer(header: str | None) -> str | None:

@@ -134,7 +134,7 @@ class Group:
         share both (clients number their operations "1", "2", …) share one message object, and its
         websocket frame, instead of building them again."""
         messages: dict[bytes, Message] = {}
-        for member in list(self.members):
+        for member in self.members:  # put() never changes the group: no copy on the hot path
             message = messages.get(member.prefix)
             if message is None:
                 message = messages[member.prefix] = Message(member.prefix + payload + b"}", droppable=True)
@@ -279,7 +279,12 @@ class Connection:
         interval = self.services.settings.ws_credential_recheck_seconds
         while True:
             await asyncio.sleep(interval * random.uniform(0.8, 1.2))
-            if await authenticate(self.credential, self.services.settings.secret) is None:
+            try:
+                principal = await authenticate(self.credential, self.services.settings.secret)
+            except Exception:  # the database is away for a moment: check again next time
+                log.warning("could not re-check a websocket's credential", exc_info=True)
+                continue
+            if principal is None:
                 await self._close(4403, "Forbidden: the credential was revoked or has expired")
                 return
 

@@ -15,9 +15,10 @@ from redis.asyncio import Redis
 import db
 from auth import Principal
 from models import generation, jobs
-from models.events import JOB_CANCELED, JOB_COMPLETED, JOB_FAILED, LOW_BALANCE, TeamEvent
+from models.events import TeamEvent
 from models.generation import GenerationRequest
 from models.jobs import CreativeJob
+from models.webhooks import WEBHOOK_EVENTS
 from pubsub import EventBus
 from ratelimit import RateLimiter
 from settings import Settings
@@ -26,28 +27,28 @@ from tasks.provider_slots import ProviderSlots
 from tasks.queue import JobQueue
 
 log = logging.getLogger(__name__)
-TERMINAL_EVENTS = (JOB_COMPLETED, JOB_FAILED, JOB_CANCELED)
 
 
 class AfterCommit:
     """What follows a committed change (the domain's ``Events``): the snapshot goes out on the bus,
     and an outbox event that webhooks deliver (a terminal job, a low-balance crossing) is handed
-    to the workers at once (the worker's sweep is the backstop if this enqueue is lost)."""
+    to the workers at once (the worker's sweep is the backstop if this enqueue is lost).
+
+    Every change that writes such an event also changes the team's balance (a job ends by
+    capturing or releasing its hold), so ``balance_changed`` alone looks for them: one query."""
 
     def __init__(self, bus: EventBus, queue: JobQueue) -> None:
         self.bus, self.queue = bus, queue
 
     async def job_changed(self, job: CreativeJob) -> None:
         await self.bus.job_changed(job)
-        if job.is_terminal:
-            await self._dispatch_if_pending(job.team_id, kinds=TERMINAL_EVENTS)  # type: ignore[attr-defined]
 
     async def balance_changed(self, team_id: uuid.UUID | str) -> None:
         await self.bus.balance_changed(team_id)
-        await self._dispatch_if_pending(team_id, kinds=(LOW_BALANCE,))
+        await self._dispatch_if_pending(team_id)
 
-    async def _dispatch_if_pending(self, team_id: uuid.UUID | str, kinds: tuple[str, ...]) -> None:
-        if await TeamEvent.filter(team_id=team_id, kind__in=kinds, dispatched_at=None).exists():
+    async def _dispatch_if_pending(self, team_id: uuid.UUID | str) -> None:
+        if await TeamEvent.filter(team_id=team_id, kind__in=WEBHOOK_EVENTS, dispatched_at=None).exists():
             try:
                 await self.queue.enqueue_webhook_dispatch(str(team_id))
             except Exception:  # Redis is away: the change is committed, the sweep dispatches it later

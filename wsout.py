@@ -286,6 +286,7 @@ class Outbox:
                 batch, self._queue, self._droppable = self._queue, [], 0
                 await self.link.write(batch)
         except Exception:  # the client is gone: what is queued cannot be delivered
+            log.debug("websocket write failed; dropping %d queued messages", len(self._queue), exc_info=True)
             self.closed = True
             self._queue.clear()
         finally:

@@ -103,6 +103,25 @@ async def test_admins_manage_api_keys_shown_once_with_scopes_and_last_use(stack:
     used = next(k for k in (await stack.data(team, KEYS, {"all": False}))["apiKeys"] if k["id"] == mine["id"])
     assert used["lastUsedAt"] is not None
 
+    # Made by an owner, it still manages nothing: no wider key, no revoking, no webhooks.
+    wider = await stack.data(key, CREATE_KEY, {"input": {"name": "escalate", "scopes": ["BILLING"]}})
+    assert wider["createApiKey"]["secret"] is None
+    assert wider["createApiKey"]["userErrors"][0]["code"] == "FORBIDDEN"
+    full = await create_key(stack, team, ["READ", "GENERATE", "BILLING"], name="full")
+    refused = (await stack.data(key, REVOKE, {"id": full["apiKey"]["id"]}))["revokeApiKey"]
+    assert refused["userErrors"][0]["code"] == "FORBIDDEN"
+    hook = await stack.data(
+        key, CREATE_ENDPOINT, {"input": {"url": "https://hooks.example.com/x", "events": JOB_EVENTS}}
+    )
+    assert hook["createWebhookEndpoint"]["userErrors"][0]["code"] == "FORBIDDEN"
+    body = await stack.gql(key, KEYS, {"all": False})
+    assert body["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+    # A key with every scope, made by an owner, does manage (it acts with its creator's role).
+    full_key = Team(team.team_id, team.user_id, full["secret"])
+    assert (await stack.data(full_key, REVOKE, {"id": full["apiKey"]["id"]}))["revokeApiKey"][
+        "userErrors"
+    ] == []
+
     # Revoked: refused everywhere at once, listed only on request.
     revoked = (await stack.data(team, REVOKE, {"id": mine["id"]}))["revokeApiKey"]
     assert revoked["userErrors"] == [] and revoked["apiKey"]["revokedAt"]
