@@ -73,4 +73,4 @@ async def test_a_provider_never_runs_more_of_our_tasks_than_its_concurrency_limi
     ]
     finals = await asyncio.gather(*[follow_job(stack, team, job["id"]) for job in jobs])
     assert [states[-1]["status"] for states in finals] == ["COMPLETED"] * 6
-    assert stack.sim_stats()["open_peak"]["luma"] <= 2
+    assert stack.sim_stats()["open_peak"]["luma"] == 2  # two ran side by side; never a third
