@@ -111,10 +111,13 @@ class BenchStack:
         ]
         self.worker, self.api = self.procs[1], self.procs[2]
         deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
+        while True:
             with contextlib.suppress(httpx.HTTPError):
                 if httpx.get(f"{self.url}/readyz", timeout=2).status_code == 200:
                     break
+            if time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError(f"the stack did not get ready within 60 s (log: {tmp / 'stack.log'})")
             time.sleep(0.2)
         out = subprocess.run(
             [

@@ -351,7 +351,8 @@ class Viewer:
     team_name: str
     role: str = strawberry.field(description="owner, admin or member")
     is_admin: bool = strawberry.field(
-        description="May manage API keys, webhooks and the low-balance threshold"
+        description="Owner or admin: may manage API keys, webhooks and the low-balance threshold"
+        " (with a credential holding every scope)"
     )
     scopes: list[ApiKeyScope]
     api_key_id: strawberry.ID | None = strawberry.field(description="Set when the caller is an API key")
