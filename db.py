@@ -60,7 +60,18 @@ async def migrate(settings: Settings) -> None:
 
 
 async def init(settings: Settings) -> None:
-    await Tortoise.init(config=tortoise_config(settings))
+    """Open the database for the whole process.
+
+    tortoise keeps its state in a contextvar: a context opened in one task (the ASGI lifespan,
+    arq's start-up) is invisible to the tasks that are not its children (every request, every
+    job). A process has one database, so the context is also made the process-wide fallback, as
+    tortoise's own starlette integration does. A context left by an earlier init (a worker
+    restarted after losing Redis never ran its shutdown) is closed first: there is only one."""
+    from tortoise.context import get_current_context
+
+    if get_current_context() is not None:
+        await close()
+    await Tortoise.init(config=tortoise_config(settings), _enable_global_fallback=True)
 
 
 async def close() -> None:

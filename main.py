@@ -181,6 +181,12 @@ def _start_valkey(settings: Settings) -> Any:
 
 async def cmd_dev(settings: Settings) -> None:
     """API + worker in one process, SQLite and an embedded Valkey unless configured otherwise."""
+    if settings.env == "production":  # before anything is started or written (dev makes a funded team)
+        raise SystemExit(
+            "error: python main.py dev is for development (it creates a funded demo team and serves"
+            " the provider simulator); in production run `python main.py migrate`, then"
+            " `python main.py serve` and `python main.py worker` (README: Deploying)"
+        )
     import uvicorn
 
     from tasks.worker import run_worker
@@ -233,8 +239,12 @@ async def cmd_serve(settings: Settings) -> None:
     ).serve()
 
 
-async def cmd_simulator(settings: Settings, port: int) -> None:
-    """The simulator on its own port, mounted at /simulator as in the API (CH_SIMULATOR_URL points here)."""
+async def cmd_simulator(
+    settings: Settings, port: int, tls_cert: str | None = None, tls_key: str | None = None
+) -> None:
+    """The simulator on its own port, mounted at /simulator as in the API (CH_SIMULATOR_URL points here).
+    With ``tls_cert`` (PEM; the key in it too unless ``tls_key``) it serves https, as real providers do,
+    and hands out https output URLs on the host it was called by."""
     import uvicorn
 
     from providers.registry import SIMULATOR_API_KEY
@@ -245,7 +255,16 @@ async def cmd_simulator(settings: Settings, port: int) -> None:
             Mount("/simulator", app=create_simulator_app(SIMULATOR_API_KEY, settings.simulator_time_scale))
         ]
     )
-    await uvicorn.Server(uvicorn.Config(app, host=settings.host, port=port, log_level="warning")).serve()
+    await uvicorn.Server(
+        uvicorn.Config(
+            app,
+            host=settings.host,
+            port=port,
+            log_level="warning",
+            ssl_certfile=tls_cert,
+            ssl_keyfile=tls_key,
+        )
+    ).serve()
 
 
 async def cmd_worker(settings: Settings) -> None:
@@ -371,6 +390,10 @@ def parser() -> argparse.ArgumentParser:
     au.add_argument("--role", choices=["owner", "admin", "member"], default="member")
     sim = sub.add_parser("simulator", help="the provider simulator alone (stands in for the providers' APIs)")
     sim.add_argument("--port", type=int, default=8001)
+    sim.add_argument(
+        "--tls-cert", help="serve https with this PEM certificate chain (and key, unless --tls-key)"
+    )
+    sim.add_argument("--tls-key", help="the certificate's private key (PEM), when not in --tls-cert")
     return p
 
 
@@ -401,7 +424,7 @@ def main(argv: list[str] | None = None) -> None:
     elif args.command == "simulator":
         if settings.env == "production":
             raise SystemExit("error: the provider simulator is not for production")
-        run(cmd_simulator(settings, args.port))
+        run(cmd_simulator(settings, args.port, args.tls_cert, args.tls_key))
 
 
 if __name__ == "__main__":
