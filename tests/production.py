@@ -87,12 +87,15 @@ class ProductionStack(Stack):
             [sys.executable, "main.py", *args], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
         )
 
-    def start_simulator(self, timeout: float = 30.0) -> None:
+    def spawn_simulator(self) -> None:
         port = self.sim_root.rsplit(":", 1)[1].split("/")[0]
         cert = str(self.log_path.with_name("provider-cert.pem"))
         self.simulator = self._spawn(
             ["simulator", "--port", port, "--tls-cert", cert], "simulator.log", self.sim_env
         )
+
+    def wait_simulator(self, timeout: float = 30.0) -> None:
+        assert self.simulator is not None
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.simulator.poll() is not None:
@@ -103,6 +106,10 @@ class ProductionStack(Stack):
             time.sleep(0.1)
         raise RuntimeError("the simulator did not start")
 
+    def start_simulator(self, timeout: float = 30.0) -> None:
+        self.spawn_simulator()
+        self.wait_simulator(timeout)
+
     def sim_stats(self) -> dict[str, Any]:
         stats: dict[str, Any] = httpx.get(
             f"{self.sim_root}/_sim/stats", timeout=10, verify=self._verify()
@@ -112,9 +119,12 @@ class ProductionStack(Stack):
     def migrate(self) -> dict[str, Any]:
         return self.cli("migrate")
 
-    def start_serve(self, timeout: float = 60.0) -> None:
-        """``python main.py serve``, until ``/readyz`` answers 200 (database and Redis reachable)."""
+    def spawn_serve(self) -> None:
         self.proc = self._spawn(["serve"], self.log_path.name, self.env)
+
+    def wait_serve(self, timeout: float = 60.0) -> None:
+        """Until ``/readyz`` answers 200 (database and Redis reachable)."""
+        assert self.proc is not None
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -122,8 +132,13 @@ class ProductionStack(Stack):
             with contextlib.suppress(httpx.HTTPError):
                 if httpx.get(f"{self.url}/readyz", timeout=2).status_code == 200:
                     return
-            time.sleep(0.2)
+            time.sleep(0.1)
         raise RuntimeError(f"serve did not become ready:\n{self.log_tail()}")
+
+    def start_serve(self, timeout: float = 60.0) -> None:
+        """``python main.py serve``, until it is ready."""
+        self.spawn_serve()
+        self.wait_serve(timeout)
 
     def start_workers(self, count: int = 1) -> None:
         for _ in range(count):
@@ -248,10 +263,13 @@ def production_stack(tmp: Path, *, workers: int = 1, **settings: str) -> Iterato
             ca_bundle=str(bundle),
         )
         try:
-            stack.start_simulator()
+            # In README's order; processes that do not depend on each other start side by side.
+            stack.spawn_simulator()
             stack.migrate()
-            stack.start_serve()
+            stack.spawn_serve()
             stack.start_workers(workers)
+            stack.wait_serve()
+            stack.wait_simulator()
             yield stack
         finally:
             stack.stop(simulator=True)
