@@ -23,7 +23,9 @@ import asyncpg
 import httpx
 import pytest
 
+import db
 from providers.catalog import CATALOG
+from settings import Settings
 from tests.media import check_output
 from tests.production import ProductionStack, production_stack
 from tests.stack import ROOT, Stack, backend_env, follow_job, free_port
@@ -115,6 +117,26 @@ async def test_a_job_of_every_type_runs_to_completed_on_the_production_deploymen
     report, _ = await asyncio.wait_for(audit.communicate(), 60)
     assert audit.returncode == 0 and json.loads(report)["ok"] is True, report[-2000:]
     assert all(w.poll() is None for w in prod.workers) and prod.proc and prod.proc.poll() is None
+
+
+async def test_the_database_opened_in_one_task_serves_every_other_task(tmp_path: Path) -> None:
+    """serve opens the database in the ASGI lifespan task and the worker in arq's start-up; the
+    requests and jobs run in other tasks. (tortoise keeps its state in a contextvar: before the
+    fix every request answered 500 'No TortoiseContext is currently active'.)"""
+    settings = Settings(data_dir=tmp_path, database_url=f"sqlite://{tmp_path / 'db.sqlite3'}")
+
+    async def open_elsewhere() -> None:
+        await db.init(settings)
+
+    await asyncio.create_task(open_elsewhere())
+    try:
+        assert await db.ping()
+        # Opened again from another task without closing first (a worker restarted after losing
+        # Redis never ran its shutdown): one database for the process, still reachable.
+        await asyncio.create_task(open_elsewhere())
+        assert await asyncio.create_task(db.ping())
+    finally:
+        await db.close()
 
 
 async def _team_count(database_url: str) -> int:
