@@ -48,7 +48,7 @@ class HttpAdapter:
 
     def is_api_url(self, url: str) -> bool:
         """Whether our credentials may go to ``url``: the configured base URL's origin, or one of
-        the family's API hosts (:data:`providers.hosts.API_HOSTS`) over https. Anything a provider's
+        the family's API hosts (:data:`providers.hosts.API_HOSTS`) over https on port 443. Anything a provider's
         answer hands us (BFL's polling_url, Veo's file URI) is checked with this before use."""
         try:
             target = httpx.URL(url)
@@ -56,7 +56,8 @@ class HttpAdapter:
             return False
         if origin(target) == origin(self.base_url):
             return True
-        return target.scheme == "https" and host_matches(target.host, API_HOSTS.get(self.family, ()))
+        scheme, host, port = origin(target)
+        return scheme == "https" and port == 443 and host_matches(host, API_HOSTS.get(self.family, ()))
 
     @property
     def wait(self) -> float:

@@ -130,7 +130,7 @@ async def _advance(services: Services, job: CreativeJob) -> str:
     """One step of an open job: submit it (once), or poll its provider task, or finish it."""
     events = services.events
     if job.deadline_at and datetime.now(UTC) > job.deadline_at:
-        await job_ops.fail(job, "the provider did not finish in time; nothing was charged", events=events)
+        await job_ops.fail(job, "the job did not finish in time; nothing was charged", events=events)
         return "deadline"
     try:
         adapter = registry.adapter_for(job.provider, services.http, services.settings)
