@@ -92,7 +92,7 @@ async def fetch_output(
         )
     if not output.url:
         raise OutputError("output has neither bytes nor a URL", code="no_output")
-    url = httpx.URL(output.url)
+    url = _parsed(output.url)
     headers = dict(output.headers)
     for _ in range(MAX_REDIRECTS + 1):
         if not _host_allowed(url, allowed_hosts, require_https):
@@ -104,7 +104,7 @@ async def fetch_output(
                 "GET", url, headers=headers, timeout=DOWNLOAD_TIMEOUT, follow_redirects=False
             ) as response:
                 if response.is_redirect and "location" in response.headers:
-                    target = url.join(response.headers["location"])
+                    target = _parsed(response.headers["location"], base=url)
                     if origin(target) != origin(url):
                         # Credentials for the provider (Veo's API key) never go to another origin,
                         # not even the same host over plain http or on another port.
@@ -113,6 +113,14 @@ async def fetch_output(
                     continue
                 return await _read(response, max_bytes=max_bytes, allowed_types=allowed_types)
     raise OutputError("output URL redirects too many times", code="too_many_redirects")
+
+
+def _parsed(url: str, *, base: httpx.URL | None = None) -> httpx.URL:
+    """A provider-supplied URL (relative to ``base`` for a redirect), or :class:`OutputError`."""
+    try:
+        return base.join(url) if base is not None else httpx.URL(url)
+    except httpx.InvalidURL as exc:
+        raise OutputError("output URL is not a usable address", code="bad_url") from exc
 
 
 async def _read(

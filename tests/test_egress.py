@@ -27,6 +27,7 @@ from providers.errors import (
     InvalidInputError,
     LostTaskError,
     ModerationError,
+    NotConfiguredError,
     OutputError,
     ProviderError,
     ProviderRequestError,
@@ -39,6 +40,7 @@ from providers.gemini import GeminiVeoAdapter
 from providers.http_adapter import HttpAdapter
 from providers.kling import KlingAdapter
 from services import http_client
+from settings import Settings
 from tests.sim_harness import job
 from tests.stack import Stack, Team, follow_job
 from tests.test_generation import submit_ok
@@ -132,6 +134,18 @@ async def test_a_redirect_to_another_origin_never_carries_the_key(provider: str,
     assert recorder.hosts() == [API]  # the redirect was never followed, with or without the key
     assert all(r.url.scheme == "https" for r in recorder.requests)
     assert caught.value.public == UnsafeUrlError.public_message and location not in caught.value.public
+
+
+def test_production_sends_provider_keys_over_https_only() -> None:
+    def settings(base_url: str, env: str = "production") -> Settings:
+        return Settings(env=env, provider_env={"BFL_API_KEY": KEY, "BFL_BASE_URL": base_url})
+
+    with pytest.raises(NotConfiguredError, match="https"):
+        registry.endpoint("flux_2_pro", settings("http://127.0.0.1:8088/bfl"))
+    assert registry.endpoint("flux_2_pro", settings("https://localhost:8443/simulator/bfl")).api_key == KEY
+    assert (
+        registry.endpoint("flux_2_pro", settings("http://127.0.0.1:8088/bfl", "development")).api_key == KEY
+    )
 
 
 async def test_a_same_origin_redirect_is_still_followed() -> None:
@@ -308,6 +322,10 @@ async def test_every_download_hop_is_checked_before_it_is_requested() -> None:
                     require_https=True,
                 )
     assert [str(r.url) for r in recorder.requests] == ["https://delivery-eu1.bfl.ai/x.mp4"]
+    async with legacy_client(recorder) as client:
+        with pytest.raises(OutputError) as caught:
+            await fetch_output(client, Output(url="https://[::1"), max_bytes=10, allowed_types=("video/",))
+    assert caught.value.code == "bad_url"
 
 
 # -- 8. tenants see a fixed message per error class -----------------------------------------------
