@@ -48,8 +48,9 @@ class HttpAdapter:
 
     def is_api_url(self, url: str) -> bool:
         """Whether our credentials may go to ``url``: the configured base URL's origin, or one of
-        the family's API hosts (:data:`providers.hosts.API_HOSTS`) over https on port 443. Anything a provider's
-        answer hands us (BFL's polling_url, Veo's file URI) is checked with this before use."""
+        the family's API hosts (:data:`providers.hosts.API_HOSTS`) over https on port 443.
+        Anything a provider's answer hands us (BFL's polling_url, Veo's file URI) is checked with
+        this before use."""
         try:
             target = httpx.URL(url)
         except httpx.InvalidURL:
