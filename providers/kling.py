@@ -23,6 +23,7 @@ from providers.errors import (
     InvalidInputError,
     ModerationError,
     ProviderError,
+    ProviderRequestError,
     ProviderSetupError,
     RejectedError,
     RetryableError,
@@ -93,6 +94,8 @@ def error_for_code(code: int, message: str, *, retry_after: float | None = None)
             retry_after=retry_after,
             code=str(code),
         )
+    if 1200 <= code <= 1299:  # Kling's "invalid request parameters" family
+        return ProviderRequestError(text, code=str(code))
     return RejectedError(text, code=str(code))
 
 

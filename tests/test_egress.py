@@ -355,6 +355,7 @@ def always(status: int, body: Any) -> Handler:
         ("heygen", 503, {"error": {"message": SECRETISH}}, RetryableError),
         ("kling_2_6", 200, {"code": 1301, "message": SECRETISH}, ModerationError),
         ("kling_2_6", 200, {"code": 1000, "message": SECRETISH}, ProviderSetupError),
+        ("kling_2_6", 400, {"code": 1201, "message": SECRETISH}, ProviderRequestError),
         (
             "veo_3_1",
             400,
