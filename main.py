@@ -33,6 +33,7 @@ from strawberry.subscriptions import (
 )
 
 import db
+import log_safety
 import realtime
 import rest
 from auth import authenticate, bearer
@@ -460,6 +461,7 @@ def main(argv: list[str] | None = None) -> None:
         sys.stdout.write(sdl())
         return
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    log_safety.install()  # no signed query strings, presigned or webhook URLs in the logs
     settings = load_settings()
     try:
         settings.check_production()

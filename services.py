@@ -92,11 +92,13 @@ class Services:
 
 
 def http_client() -> httpx.AsyncClient:
-    """One client per process: pooled connections, timeouts everywhere."""
+    """One client per process: pooled connections, timeouts everywhere, and no redirect followed
+    by httpx (it would carry custom key headers to any origin): providers.http.send follows
+    same-origin redirects itself, downloads check every hop."""
     return httpx.AsyncClient(
         timeout=httpx.Timeout(60.0, connect=10.0),
         limits=httpx.Limits(max_connections=200, max_keepalive_connections=50),
-        follow_redirects=True,
+        follow_redirects=False,
     )
 
 

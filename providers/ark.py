@@ -16,7 +16,7 @@ import httpx
 
 from providers.base import Done, JobSpec, Output, Pending, Submitted, Usage
 from providers.download import sniff
-from providers.errors import ModerationError, RejectedError, RetryableError
+from providers.errors import InvalidInputError, LostTaskError, ModerationError, RejectedError, RetryableError
 from providers.http import is_moderation
 from providers.http_adapter import HttpAdapter
 from providers.params import aspect_ratio, parse_ratio, settings, size_for_ratio
@@ -47,7 +47,7 @@ def seedream_size(width: int, height: int) -> tuple[int, int]:
     """A size Seedream 4.5 accepts with the shape of ``width``×``height`` (multiples of 16)."""
     ratio = width / height
     if not 1 / MAX_ASPECT <= ratio <= MAX_ASPECT:
-        raise RejectedError("Seedream accepts aspect ratios between 1:16 and 16:1", code="bad_size")
+        raise InvalidInputError("Seedream accepts aspect ratios between 1:16 and 16:1", code="bad_size")
     if MIN_PIXELS <= width * height <= MAX_PIXELS:
         return width, height
     if width * height > MAX_PIXELS:
@@ -93,7 +93,7 @@ class ArkAdapter(HttpAdapter):
             size = "{}x{}".format(*seedream_size(width, height))
         response_format = user.get("response_format", "b64_json")
         if response_format not in RESPONSE_FORMATS:
-            raise RejectedError("settings.response_format must be b64_json or url", code="bad_setting")
+            raise InvalidInputError("settings.response_format must be b64_json or url", code="bad_setting")
         body: dict[str, Any] = {
             "model": self.model,
             "prompt": job.prompt or "",
@@ -139,7 +139,7 @@ class ArkAdapter(HttpAdapter):
         return Done(outputs=tuple(outputs), usage=Usage(units=len(outputs), details=details))
 
     async def poll(self, job: JobSpec, task_id: str, state: dict[str, Any]) -> Pending | Done:
-        raise RejectedError("Seedream answers synchronously and has no task to poll", code="not_pollable")
+        raise LostTaskError("Seedream answers synchronously and has no task to poll", code="not_pollable")
 
 
 def _images(answer: dict[str, Any]) -> tuple[list[Output], list[str], list[dict[str, Any]]]:

@@ -1,17 +1,21 @@
-"""Black Forest Labs FLUX.2 [pro] (``flux_2_pro``): ``POST /v1/flux-2-pro``, then poll ``polling_url``."""
+"""Black Forest Labs FLUX.2 [pro] (``flux_2_pro``): ``POST /v1/flux-2-pro``, then poll ``polling_url``.
+
+The polling_url comes from BFL's answer, so it is called with our key only when it is on the base
+URL's origin or on a ``.bfl.ai`` host over https (:meth:`HttpAdapter.is_api_url`)."""
 
 from __future__ import annotations
 
 from typing import Any, ClassVar
 
 from providers.base import Done, JobSpec, Output, Pending, Submitted, Usage
-from providers.errors import ModerationError, RejectedError, RetryableError
+from providers.errors import LostTaskError, ModerationError, RejectedError, RetryableError
 from providers.http_adapter import HttpAdapter
 from providers.params import aspect_ratio, settings, size_for_ratio
 
 _PASSED_SETTINGS = ("width", "height", "seed", "output_format", "safety_tolerance")
 _MODERATED = frozenset({"Request Moderated", "Content Moderated"})
-_FAILED = frozenset({"Error", "Task not found"})
+_FAILED = frozenset({"Error"})
+_LOST = "Task not found"
 
 
 class BflAdapter(HttpAdapter):
@@ -75,6 +79,8 @@ class BflAdapter(HttpAdapter):
                 f"the image was blocked by Black Forest Labs' moderation ({status})",
                 code=status.lower().replace(" ", "_"),
             )
+        if status == _LOST:
+            raise LostTaskError("Black Forest Labs no longer knows the task", code="task_not_found")
         if status in _FAILED:
             raise RejectedError(
                 f"Black Forest Labs could not make the image: {_failure_text(answer, status)}",

@@ -7,8 +7,8 @@ from collections.abc import Collection
 import httpx
 
 from providers.base import Output
-from providers.errors import RejectedError, RetryableError
-from providers.http import provider_error, transport_errors
+from providers.errors import OutputError, RetryableError
+from providers.http import host_matches, origin, provider_error, transport_errors
 
 GENERIC_TYPES = frozenset({"", "application/octet-stream", "binary/octet-stream", "application/binary"})
 GONE_STATUSES = frozenset({403, 404, 410})
@@ -54,21 +54,18 @@ def _media_type(header: str | None) -> str:
 def _host_allowed(url: httpx.URL, allowed_hosts: Collection[str] | None, require_https: bool) -> bool:
     if require_https and url.scheme != "https":
         return False
-    if allowed_hosts is None:
-        return True
-    host = url.host.lower()
-    return any(host == h or (h.startswith(".") and host.endswith(h)) for h in allowed_hosts)
+    return allowed_hosts is None or host_matches(url.host, allowed_hosts)
 
 
 def _checked(
     data: bytes, content_type: str, *, max_bytes: int, allowed_types: Collection[str]
 ) -> tuple[bytes, str]:
     if len(data) > max_bytes:
-        raise RejectedError(f"output is larger than the {max_bytes}-byte limit", code="too_large")
+        raise OutputError(f"output is larger than the {max_bytes}-byte limit", code="too_large")
     if content_type in GENERIC_TYPES:
         content_type = sniff(data[:16]) or content_type
     if not allowed(content_type, allowed_types):
-        raise RejectedError(f"output has an unexpected type ({content_type or 'unknown'})", code="bad_type")
+        raise OutputError(f"output has an unexpected type ({content_type or 'unknown'})", code="bad_type")
     return data, content_type
 
 
@@ -85,7 +82,8 @@ async def fetch_output(
 
     ``allowed_hosts`` (exact names, or suffixes written ".bfl.ai") and ``require_https`` restrict
     where the URL and any redirect may lead; production passes the provider's hosts.
-    Raises :class:`RejectedError` for an expired/missing file, an oversized body or a wrong type,
+    Every hop, the first and each redirect, is checked before it is requested.
+    Raises :class:`OutputError` for an expired/missing file, an oversized body or a wrong type,
     and :class:`RetryableError` for timeouts and 5xx answers.
     """
     if output.data is not None:
@@ -93,12 +91,12 @@ async def fetch_output(
             output.data, _media_type(output.content_type), max_bytes=max_bytes, allowed_types=allowed_types
         )
     if not output.url:
-        raise RejectedError("output has neither bytes nor a URL", code="no_output")
-    url = httpx.URL(output.url)
+        raise OutputError("output has neither bytes nor a URL", code="no_output")
+    url = _parsed(output.url)
     headers = dict(output.headers)
     for _ in range(MAX_REDIRECTS + 1):
         if not _host_allowed(url, allowed_hosts, require_https):
-            raise RejectedError(
+            raise OutputError(
                 f"output URL points at a host we do not fetch from ({url.host})", code="bad_host"
             )
         with transport_errors("output download"):
@@ -106,13 +104,23 @@ async def fetch_output(
                 "GET", url, headers=headers, timeout=DOWNLOAD_TIMEOUT, follow_redirects=False
             ) as response:
                 if response.is_redirect and "location" in response.headers:
-                    target = url.join(response.headers["location"])
-                    if target.host != url.host:
-                        headers = {}  # credentials for the provider (Veo's API key) never go to another host
+                    target = _parsed(response.headers["location"], base=url)
+                    if origin(target) != origin(url):
+                        # Credentials for the provider (Veo's API key) never go to another origin,
+                        # not even the same host over plain http or on another port.
+                        headers = {}
                     url = target
                     continue
                 return await _read(response, max_bytes=max_bytes, allowed_types=allowed_types)
-    raise RejectedError("output URL redirects too many times", code="too_many_redirects")
+    raise OutputError("output URL redirects too many times", code="too_many_redirects")
+
+
+def _parsed(url: str, *, base: httpx.URL | None = None) -> httpx.URL:
+    """A provider-supplied URL (relative to ``base`` for a redirect), or :class:`OutputError`."""
+    try:
+        return base.join(url) if base is not None else httpx.URL(url)
+    except httpx.InvalidURL as exc:
+        raise OutputError("output URL is not a usable address", code="bad_url") from exc
 
 
 async def _read(
@@ -120,25 +128,25 @@ async def _read(
 ) -> tuple[bytes, str]:
     status = response.status_code
     if status in GONE_STATUSES:
-        raise RejectedError("output expired or missing", code=f"http_{status}")
+        raise OutputError("output expired or missing", code=f"http_{status}")
     if not response.is_success:
         await response.aread()
         error = provider_error(response, provider="output download")
         if isinstance(error, RetryableError):
             raise error
-        raise RejectedError(f"output could not be downloaded (HTTP {status})", code=f"http_{status}")
+        raise OutputError(f"output could not be downloaded (HTTP {status})", code=f"http_{status}")
     content_type = _media_type(response.headers.get("content-type"))
     # Refuse what we can from the headers alone, before reading any body.
     if content_type not in GENERIC_TYPES and not allowed(content_type, allowed_types):
-        raise RejectedError(f"output has an unexpected type ({content_type})", code="bad_type")
+        raise OutputError(f"output has an unexpected type ({content_type})", code="bad_type")
     declared = response.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > max_bytes:
-        raise RejectedError(f"output is larger than the {max_bytes}-byte limit", code="too_large")
+        raise OutputError(f"output is larger than the {max_bytes}-byte limit", code="too_large")
     chunks: list[bytes] = []
     size = 0
     async for chunk in response.aiter_bytes():
         size += len(chunk)
         if size > max_bytes:
-            raise RejectedError(f"output is larger than the {max_bytes}-byte limit", code="too_large")
+            raise OutputError(f"output is larger than the {max_bytes}-byte limit", code="too_large")
         chunks.append(chunk)
     return _checked(b"".join(chunks), content_type, max_bytes=max_bytes, allowed_types=allowed_types)

@@ -9,7 +9,7 @@ from typing import Any, ClassVar
 import httpx
 
 from providers.base import Done, JobSpec, Output, Pending, Submitted, Usage
-from providers.errors import RejectedError, RetryableError
+from providers.errors import InvalidInputError, LostTaskError, RetryableError
 from providers.http_adapter import HttpAdapter
 from providers.params import settings
 
@@ -62,18 +62,18 @@ class ElevenLabsAdapter(HttpAdapter):
         user = settings(job)
         voice_id = str(job.params.get("voice_id") or user.get("voice_id") or DEFAULT_VOICE).strip()
         if not VOICE_ID.fullmatch(voice_id):
-            raise RejectedError(f"{voice_id!r} is not an ElevenLabs voice id", code="bad_voice")
+            raise InvalidInputError(f"{voice_id!r} is not an ElevenLabs voice id", code="bad_voice")
         model = str(user.get("model") or user.get("model_id") or DEFAULT_MODEL)
         text = job.prompt or ""
         limit = MAX_CHARACTERS.get(model)
         if limit is not None and len(text) > limit:
-            raise RejectedError(
+            raise InvalidInputError(
                 f"{model} speaks at most {limit} characters per request; got {len(text)}",
                 code="text_too_long",
             )
         output_format = str(user.get("output_format") or DEFAULT_FORMAT)
         if output_format not in OUTPUT_FORMATS:
-            raise RejectedError(
+            raise InvalidInputError(
                 f"settings.output_format {output_format!r} is not an ElevenLabs output format",
                 code="bad_setting",
             )
@@ -121,7 +121,7 @@ class ElevenLabsAdapter(HttpAdapter):
         )
 
     async def poll(self, job: JobSpec, task_id: str, state: dict[str, Any]) -> Pending | Done:
-        raise RejectedError("ElevenLabs answers synchronously and has no task to poll", code="not_pollable")
+        raise LostTaskError("ElevenLabs answers synchronously and has no task to poll", code="not_pollable")
 
 
 def _voice_settings(user: dict[str, Any]) -> dict[str, Any]:
@@ -132,9 +132,9 @@ def _voice_settings(user: dict[str, Any]) -> dict[str, Any]:
         if value is None:
             continue
         if isinstance(value, bool) or not isinstance(value, int | float):
-            raise RejectedError(f"settings.{key} must be a number", code="bad_setting")
+            raise InvalidInputError(f"settings.{key} must be a number", code="bad_setting")
         if key != "speed" and not 0 <= value <= 1:
-            raise RejectedError(f"settings.{key} must be between 0 and 1", code="bad_setting")
+            raise InvalidInputError(f"settings.{key} must be between 0 and 1", code="bad_setting")
         out[key] = value
     if isinstance(given.get("use_speaker_boost"), bool):
         out["use_speaker_boost"] = given["use_speaker_boost"]

@@ -12,7 +12,13 @@ import base64
 from typing import Any, ClassVar
 
 from providers.base import Done, JobSpec, Output, Pending, Submitted, Usage
-from providers.errors import ModerationError, RejectedError, RetryableError
+from providers.errors import (
+    InvalidInputError,
+    ModerationError,
+    ProviderSetupError,
+    RejectedError,
+    RetryableError,
+)
 from providers.http_adapter import HttpAdapter
 from providers.params import aspect_ratio, closest, duration_seconds, settings
 
@@ -42,7 +48,9 @@ class GeminiVeoAdapter(HttpAdapter):
     def build_request(self, job: JobSpec) -> dict[str, Any]:
         seconds = duration_seconds(job, 8)
         if seconds not in DURATIONS:
-            raise RejectedError(f"Veo 3.1 renders 4, 6 or 8 second clips, not {seconds}", code="bad_duration")
+            raise InvalidInputError(
+                f"Veo 3.1 renders 4, 6 or 8 second clips, not {seconds}", code="bad_duration"
+            )
         width, height = closest(aspect_ratio(job, "16:9"), ASPECT_RATIOS)
         instance: dict[str, Any] = {"prompt": job.prompt or ""}
         if job.input_files:
@@ -56,19 +64,19 @@ class GeminiVeoAdapter(HttpAdapter):
         resolution = user.get("resolution")
         if resolution is not None:
             if resolution not in RESOLUTIONS:
-                raise RejectedError(
+                raise InvalidInputError(
                     f"settings.resolution must be one of {', '.join(RESOLUTIONS)} for Veo", code="bad_setting"
                 )
             parameters["resolution"] = resolution
         negative = user.get("negative_prompt")
         if negative is not None:
             if not isinstance(negative, str):
-                raise RejectedError("settings.negative_prompt must be text", code="bad_setting")
+                raise InvalidInputError("settings.negative_prompt must be text", code="bad_setting")
             parameters["negativePrompt"] = negative
         person = user.get("person_generation")
         if person is not None:
             if person not in PERSON_GENERATION:
-                raise RejectedError(
+                raise InvalidInputError(
                     f"settings.person_generation must be one of {', '.join(PERSON_GENERATION)}",
                     code="bad_setting",
                 )
@@ -87,7 +95,7 @@ class GeminiVeoAdapter(HttpAdapter):
         except RejectedError as exc:
             # Google answers a bad key with 400 INVALID_ARGUMENT "API key not valid", not 401.
             if "api key" in exc.message.lower() or exc.code == "API_KEY_INVALID":
-                raise RejectedError(
+                raise ProviderSetupError(
                     f"provider refused our credentials ({self.provider_name}): {exc.message}",
                     code="unauthorized",
                 ) from exc
@@ -116,6 +124,9 @@ class GeminiVeoAdapter(HttpAdapter):
         if not answer.get("done"):
             return self.pending()
         return self._done(answer, state)
+
+    def _key_for(self, uri: str) -> dict[str, str]:
+        return {API_KEY_HEADER: self.api_key} if self.is_api_url(uri) else {}
 
     def _done(self, operation: dict[str, Any], state: dict[str, Any]) -> Done:
         error = operation.get("error")
@@ -153,9 +164,12 @@ class GeminiVeoAdapter(HttpAdapter):
             details["resolution"] = state["resolution"]
         if isinstance(filtered, int) and filtered:
             details["filtered"] = filtered
-        headers = {API_KEY_HEADER: self.api_key}
         return Done(
-            outputs=tuple(Output(url=uri, content_type="video/mp4", headers=headers) for uri in uris),
+            outputs=tuple(
+                # The key goes only with a URI on the API's own origin; any other is fetched without it.
+                Output(url=uri, content_type="video/mp4", headers=self._key_for(uri))
+                for uri in uris
+            ),
             usage=Usage(units=seconds * len(uris), details=details),
         )
 

@@ -89,6 +89,12 @@ OUTPUT_HOST_RULES: dict[str, HostRule] = {
 
 OUTPUT_HOSTS: dict[str, tuple[str, ...]] = {family: rule.hosts for family, rule in OUTPUT_HOST_RULES.items()}
 
+# Hosts besides the configured base URL's that a family's answers may send us to WITH our key
+# (over https only; see providers.http_adapter.HttpAdapter.is_api_url). BFL's polling_url names the
+# regional cluster holding the task (api.us1.bfl.ai, api.eu1.bfl.ai …: providers.md A1). No other
+# family hands out API URLs: their task ids are paths under the base URL.
+API_HOSTS: dict[str, tuple[str, ...]] = {"bfl": (".bfl.ai",)}
+
 
 def output_hosts(family: str, environ: Mapping[str, str] | None = None) -> tuple[str, ...]:
     """The hosts a family's outputs may be downloaded from: ``<FAMILY>_OUTPUT_HOSTS`` when set,

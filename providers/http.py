@@ -5,10 +5,16 @@ thing to the worker:
 
 * timeouts, connection failures, 5xx, 408, 409 and 429 → :class:`RetryableError` (``retry_after``
   from the ``Retry-After`` header when the provider sends one);
-* 401 / 403 → :class:`RejectedError` saying the provider refused our credentials;
-* 402 → :class:`RejectedError` (the provider account is out of credits);
-* any other 4xx → :class:`RejectedError` carrying the provider's own message, or
+* 401 / 403 → :class:`ProviderSetupError` saying the provider refused our credentials;
+* 402 → :class:`ProviderSetupError` (the provider account is out of credits);
+* any other 4xx → :class:`ProviderRequestError` carrying the provider's own message, or
   :class:`ModerationError` when the provider's error code says the content was blocked.
+
+The provider's words go into ``message`` (the server log); tenants see the error class's fixed text.
+
+Credentials stay with their hosts: :func:`send` never lets httpx follow a redirect; it follows one
+itself only to the same origin (scheme, host and port) and refuses any other with
+:class:`UnsafeUrlError`, so a key header is never sent anywhere the request was not meant for.
 """
 
 from __future__ import annotations
@@ -22,10 +28,31 @@ from typing import Any
 
 import httpx
 
-from providers.errors import ModerationError, ProviderError, RejectedError, RetryableError
+from providers.errors import (
+    ModerationError,
+    ProviderError,
+    ProviderRequestError,
+    ProviderSetupError,
+    RetryableError,
+    UnsafeUrlError,
+)
 
 RETRYABLE_STATUSES = frozenset({408, 409, 429})
 _MAX_MESSAGE_CHARS = 500
+MAX_REDIRECTS = 5
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def origin(url: httpx.URL | str) -> tuple[str, str, int | None]:
+    """(scheme, host, port) with the scheme's default port filled in: what "same origin" compares."""
+    url = httpx.URL(url)
+    return url.scheme, url.host.lower(), url.port or _DEFAULT_PORTS.get(url.scheme)
+
+
+def host_matches(host: str, patterns: Collection[str]) -> bool:
+    """Whether ``host`` is one of ``patterns``: exact names, or suffixes written ``".bfl.ai"``."""
+    host = host.lower()
+    return any(host == p or (p.startswith(".") and host.endswith(p)) for p in patterns)
 
 
 def parse_retry_after(value: str | None) -> float | None:
@@ -127,18 +154,18 @@ def provider_error(
             code=code or f"http_{status}",
         )
     if status in (401, 403):
-        return RejectedError(
+        return ProviderSetupError(
             f"provider refused our credentials (HTTP {status} from {provider}): {message}",
             code=code or "unauthorized",
         )
     if status == 402:
-        return RejectedError(
+        return ProviderSetupError(
             f"provider account has insufficient credits (HTTP 402 from {provider}): {message}",
             code=code or "insufficient_credits",
         )
     if is_moderation(code, message, moderation_codes):
         return ModerationError(message, code=code or "moderation")
-    return RejectedError(message, code=code or f"http_{status}")
+    return ProviderRequestError(message, code=code or f"http_{status}")
 
 
 @contextmanager
@@ -148,7 +175,7 @@ def transport_errors(provider: str) -> Iterator[None]:
         yield
     except httpx.UnsupportedProtocol as exc:
         # A misconfigured base URL: retrying cannot help.
-        raise RejectedError(f"{provider} base URL is not usable: {exc}", code="bad_base_url") from exc
+        raise ProviderSetupError(f"{provider} base URL is not usable: {exc}", code="bad_base_url") from exc
     except httpx.TimeoutException as exc:
         raise RetryableError(f"{provider} timed out ({type(exc).__name__})", code="timeout") from exc
     except httpx.TransportError as exc:
@@ -167,12 +194,35 @@ async def send(
     request_timeout: httpx.Timeout | float | None = None,
     moderation_codes: Collection[str] = (),
 ) -> httpx.Response:
-    """Make one request and return the 2xx response, or raise the provider error it means."""
+    """Make one request and return the 2xx response, or raise the provider error it means.
+
+    Redirects are followed here, not by httpx, and only within the origin of ``url``: a redirect to
+    another origin raises :class:`UnsafeUrlError` before anything (above all ``headers``) is sent there.
+    """
     extra: dict[str, Any] = {}
     if request_timeout is not None:
         extra["timeout"] = request_timeout
     with transport_errors(provider):
-        response = await client.request(method, url, headers=headers, json=json_body, params=params, **extra)
+        response = await client.request(
+            method, url, headers=headers, json=json_body, params=params, follow_redirects=False, **extra
+        )
+        for _ in range(MAX_REDIRECTS):
+            target = response.next_request  # set by httpx for a redirect it did not follow
+            if target is None:
+                break
+            if origin(target.url) != origin(response.request.url):
+                await response.aclose()
+                raise UnsafeUrlError(
+                    f"{provider} redirected {response.request.url.host} to another origin "
+                    f"({target.url.scheme}://{target.url.host}); not followed with our credentials",
+                    code="cross_origin_redirect",
+                )
+            await response.aclose()
+            response = await client.send(target, follow_redirects=False)
+        else:
+            if response.next_request is not None:
+                await response.aclose()
+                raise UnsafeUrlError(f"{provider} redirected too many times", code="too_many_redirects")
     if response.is_success:
         return response
     raise provider_error(response, provider=provider, moderation_codes=moderation_codes)

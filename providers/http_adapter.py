@@ -8,7 +8,9 @@ from typing import Any, ClassVar
 import httpx
 
 from providers.base import Done, JobSpec, Pending, Submitted
-from providers.http import json_of, send
+from providers.errors import UnsafeUrlError
+from providers.hosts import API_HOSTS
+from providers.http import host_matches, json_of, origin, send
 
 
 class HttpAdapter:
@@ -44,6 +46,20 @@ class HttpAdapter:
         """The provider path appended to the configured base URL."""
         return f"{self.base_url}{path}"
 
+    def is_api_url(self, url: str) -> bool:
+        """Whether our credentials may go to ``url``: the configured base URL's origin, or one of
+        the family's API hosts (:data:`providers.hosts.API_HOSTS`) over https on port 443.
+        Anything a provider's answer hands us (BFL's polling_url, Veo's file URI) is checked with
+        this before use."""
+        try:
+            target = httpx.URL(url)
+        except httpx.InvalidURL:
+            return False
+        if origin(target) == origin(self.base_url):
+            return True
+        scheme, host, port = origin(target)
+        return scheme == "https" and port == 443 and host_matches(host, API_HOSTS.get(self.family, ()))
+
     @property
     def wait(self) -> float:
         """Seconds the worker should wait before the next poll."""
@@ -64,7 +80,15 @@ class HttpAdapter:
         params: dict[str, str] | None = None,
         headers: dict[str, str] | None = None,
     ) -> httpx.Response:
-        """One authenticated request to ``url`` (absolute); provider errors raised as such."""
+        """One authenticated request to ``url`` (absolute); provider errors raised as such.
+
+        Refused with :class:`UnsafeUrlError`, nothing sent, when ``url`` is not :meth:`is_api_url`."""
+        if not self.is_api_url(url):
+            raise UnsafeUrlError(
+                f"{self.provider_name} gave us a URL on another host or scheme ({_where(url)}); "
+                "not called with our credentials",
+                code="bad_provider_url",
+            )
         return await send(
             self.client,
             method,
@@ -97,3 +121,12 @@ class HttpAdapter:
     async def cancel(self, job: JobSpec, task_id: str, state: dict[str, Any]) -> bool:
         """Most of these APIs have no cancel call; the ones that do override this."""
         return False
+
+
+def _where(url: str) -> str:
+    """Scheme and host of a URL for a log line (never its path or query, which may hold a token)."""
+    try:
+        parsed = httpx.URL(url)
+    except httpx.InvalidURL:
+        return "an unusable address"
+    return f"{parsed.scheme}://{parsed.host}"

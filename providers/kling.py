@@ -19,7 +19,15 @@ import time
 from typing import Any, ClassVar
 
 from providers.base import Done, JobSpec, Output, Pending, Submitted, Usage
-from providers.errors import ModerationError, ProviderError, RejectedError, RetryableError
+from providers.errors import (
+    InvalidInputError,
+    ModerationError,
+    ProviderError,
+    ProviderRequestError,
+    ProviderSetupError,
+    RejectedError,
+    RetryableError,
+)
 from providers.http_adapter import HttpAdapter
 from providers.params import aspect_ratio, closest, duration_seconds, settings
 
@@ -63,11 +71,11 @@ def error_for_code(code: int, message: str, *, retry_after: float | None = None)
     """What a Kling service code means for the job (providers.md, B3 "Errors")."""
     text = f"Kling refused the request (code {code}): {message}"
     if 1000 <= code <= 1004:
-        return RejectedError(
+        return ProviderSetupError(
             f"provider refused our credentials (Kling code {code}): {message}", code=str(code)
         )
     if code in (1101, 1102):
-        return RejectedError(
+        return ProviderSetupError(
             f"provider account has insufficient credits (Kling code {code}): {message}", code=str(code)
         )
     if code == 1301:
@@ -86,6 +94,8 @@ def error_for_code(code: int, message: str, *, retry_after: float | None = None)
             retry_after=retry_after,
             code=str(code),
         )
+    if 1200 <= code <= 1299:  # Kling's "invalid request parameters" family
+        return ProviderRequestError(text, code=str(code))
     return RejectedError(text, code=str(code))
 
 
@@ -101,17 +111,19 @@ class KlingAdapter(HttpAdapter):
         """The route ("text2video" or "image2video") and body for this job."""
         model = MODELS.get(job.provider)
         if model is None:
-            raise RejectedError(f"Kling has no model for {job.provider}", code="bad_provider")
+            raise InvalidInputError(f"Kling has no model for {job.provider}", code="bad_provider")
         seconds = duration_seconds(job)
         if seconds not in DURATIONS[model]:
             allowed = DURATIONS[model]
-            raise RejectedError(
+            raise InvalidInputError(
                 f"{model} renders {min(allowed)} to {max(allowed)} second clips, not {seconds}",
                 code="bad_duration",
             )
         prompt = job.prompt or ""
         if len(prompt) > MAX_TEXT:
-            raise RejectedError(f"Kling prompts are at most {MAX_TEXT} characters", code="prompt_too_long")
+            raise InvalidInputError(
+                f"Kling prompts are at most {MAX_TEXT} characters", code="prompt_too_long"
+            )
         body: dict[str, Any] = {"model_name": model, "prompt": prompt, "duration": str(seconds)}
         body |= _settings(job)
         if job.input_files:
@@ -195,24 +207,24 @@ def _settings(job: JobSpec) -> dict[str, Any]:
     body: dict[str, Any] = {}
     if "mode" in user:
         if user["mode"] not in MODES:
-            raise RejectedError("settings.mode must be std or pro for Kling", code="bad_setting")
+            raise InvalidInputError("settings.mode must be std or pro for Kling", code="bad_setting")
         body["mode"] = user["mode"]
     negative = user.get("negative_prompt")
     if negative is not None:
         if not isinstance(negative, str) or len(negative) > MAX_TEXT:
-            raise RejectedError(
+            raise InvalidInputError(
                 f"settings.negative_prompt must be text of at most {MAX_TEXT} characters", code="bad_setting"
             )
         body["negative_prompt"] = negative
     cfg = user.get("cfg_scale")
     if cfg is not None:
         if isinstance(cfg, bool) or not isinstance(cfg, int | float) or not 0 <= cfg <= 1:
-            raise RejectedError("settings.cfg_scale must be a number from 0 to 1", code="bad_setting")
+            raise InvalidInputError("settings.cfg_scale must be a number from 0 to 1", code="bad_setting")
         body["cfg_scale"] = cfg
     sound = user.get("sound")
     if sound is not None:
         if sound not in (True, False, "on", "off"):
-            raise RejectedError("settings.sound must be on or off", code="bad_setting")
+            raise InvalidInputError("settings.sound must be on or off", code="bad_setting")
         body["sound"] = "on" if sound in (True, "on") else "off"
     return body
 

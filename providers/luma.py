@@ -7,7 +7,7 @@ import base64
 from typing import Any, ClassVar
 
 from providers.base import Done, JobSpec, Output, Pending, Submitted, Usage
-from providers.errors import ModerationError, RejectedError, RetryableError
+from providers.errors import InvalidInputError, ModerationError, RejectedError, RetryableError
 from providers.http_adapter import HttpAdapter
 from providers.params import aspect_ratio, closest, duration_seconds, settings
 
@@ -49,13 +49,13 @@ class LumaAdapter(HttpAdapter):
     def build_request(self, job: JobSpec) -> dict[str, Any]:
         seconds = duration_seconds(job)
         if seconds not in DURATIONS:
-            raise RejectedError(
+            raise InvalidInputError(
                 f"Luma Ray 3 renders 5 or 10 second clips, not {seconds}", code="bad_duration"
             )
         user = settings(job)
         resolution = user.get("resolution", DEFAULT_RESOLUTION)
         if resolution not in RESOLUTIONS:
-            raise RejectedError(
+            raise InvalidInputError(
                 f"settings.resolution must be one of {', '.join(RESOLUTIONS)} for Luma Ray 3",
                 code="bad_setting",
             )
@@ -63,7 +63,7 @@ class LumaAdapter(HttpAdapter):
         video: dict[str, Any] = {"duration": f"{seconds}s", "resolution": resolution}
         if user.get("loop") is True:
             if seconds == 10:
-                raise RejectedError("Luma cannot loop a 10 second clip", code="bad_setting")
+                raise InvalidInputError("Luma cannot loop a 10 second clip", code="bad_setting")
             video["loop"] = True
         if job.input_files:
             image = job.input_files[0]

@@ -13,7 +13,7 @@ from typing import Any, ClassVar
 import httpx
 
 from providers.base import Done, JobSpec, Output, Pending, Submitted, Usage
-from providers.errors import RejectedError, RetryableError
+from providers.errors import InvalidInputError, LostTaskError, RetryableError
 from providers.http import json_of
 from providers.http_adapter import HttpAdapter
 from providers.params import aspect_ratio, closest, settings
@@ -44,7 +44,7 @@ class OpenAIAdapter(HttpAdapter):
     async def poll(self, job: JobSpec, task_id: str, state: dict[str, Any]) -> Pending | Done:
         # Nothing to poll: submit already returned the result. Reaching here means the worker lost
         # it, so the job has to be submitted again.
-        raise RejectedError("OpenAI answers synchronously and has no task to poll", code="not_pollable")
+        raise LostTaskError("OpenAI answers synchronously and has no task to poll", code="not_pollable")
 
 
 class OpenAITtsAdapter(OpenAIAdapter):
@@ -118,14 +118,14 @@ class OpenAIImageAdapter(OpenAIAdapter):
         size_w, size_h = closest(shape, IMAGE_SIZES)
         quality = user.get("quality", DEFAULT_QUALITY)
         if quality not in QUALITIES:
-            raise RejectedError(
+            raise InvalidInputError(
                 f"settings.quality must be one of {', '.join(QUALITIES)} for gpt-image-1.5",
                 code="bad_setting",
             )
         output_format = str(user.get("output_format") or job.params.get("output_format") or "png").lower()
         output_format = "jpeg" if output_format == "jpg" else output_format
         if output_format not in IMAGE_FORMATS:
-            raise RejectedError(
+            raise InvalidInputError(
                 "settings.output_format must be png, jpeg or webp for gpt-image-1.5", code="bad_setting"
             )
         body: dict[str, Any] = {
@@ -139,16 +139,18 @@ class OpenAIImageAdapter(OpenAIAdapter):
         background = user.get("background")
         if background is not None:
             if background not in BACKGROUNDS:
-                raise RejectedError(
+                raise InvalidInputError(
                     f"settings.background must be one of {', '.join(BACKGROUNDS)}", code="bad_setting"
                 )
             if background == "transparent" and output_format == "jpeg":
-                raise RejectedError("a transparent background needs png or webp output", code="bad_setting")
+                raise InvalidInputError(
+                    "a transparent background needs png or webp output", code="bad_setting"
+                )
             body["background"] = background
         compression = user.get("output_compression")
         if isinstance(compression, int) and not isinstance(compression, bool) and output_format != "png":
             if not 0 <= compression <= 100:
-                raise RejectedError("settings.output_compression must be 0 to 100", code="bad_setting")
+                raise InvalidInputError("settings.output_compression must be 0 to 100", code="bad_setting")
             body["output_compression"] = compression
         return body
 

@@ -55,6 +55,9 @@ def endpoint(provider: str, settings: Settings) -> Endpoint:
     family = CATALOG[provider].family
     key, base_url = provider_credentials(family, settings.provider_env)
     if key:
+        if settings.env == "production" and not base_url.lower().startswith("https://"):
+            # The key travels with every request: never over plain http in production.
+            raise NotConfiguredError(f"{provider} is not configured: its base URL must be https")
         return Endpoint(base_url=base_url, api_key=key, simulated=False)
     if settings.env == "production":
         raise NotConfiguredError(f"{provider} is not configured: set its API key")

@@ -18,7 +18,14 @@ from providers import registry
 from providers.base import Done, InputFile, JobSpec, Pending, Submitted
 from providers.catalog import CATALOG
 from providers.download import fetch_output
-from providers.errors import NotConfiguredError, RejectedError, RetryableError
+from providers.errors import (
+    InvalidInputError,
+    NotConfiguredError,
+    OutputError,
+    ProviderError,
+    RejectedError,
+    RetryableError,
+)
 from providers.hosts import output_hosts
 from services import Services
 
@@ -42,7 +49,7 @@ async def job_spec(services: Services, job: CreativeJob) -> JobSpec:
     if params.get("image_file_id"):
         file = await drive.team_file(team_id, params["image_file_id"])
         if file is None:
-            raise RejectedError("the input image is no longer in Drive")
+            raise InvalidInputError("the input image is no longer in Drive", code="input_gone")
         inputs.append(
             InputFile(str(file.id), file.content_type, await services.storage.get(file.storage_key))
         )
@@ -123,7 +130,7 @@ async def _advance(services: Services, job: CreativeJob) -> str:
     """One step of an open job: submit it (once), or poll its provider task, or finish it."""
     events = services.events
     if job.deadline_at and datetime.now(UTC) > job.deadline_at:
-        await job_ops.fail(job, "the provider did not finish in time; nothing was charged", events=events)
+        await job_ops.fail(job, "the job did not finish in time; nothing was charged", events=events)
         return "deadline"
     try:
         adapter = registry.adapter_for(job.provider, services.http, services.settings)
@@ -162,16 +169,28 @@ async def _advance(services: Services, job: CreativeJob) -> str:
     except RetryableError as exc:
         return await _retry_later(services, job, exc)
     except (RejectedError, NotConfiguredError) as exc:
-        await job_ops.fail(job, exc.message, events=events)
+        await _fail(services, job, exc)
         return "failed"
+
+
+async def _fail(services: Services, job: CreativeJob, exc: ProviderError) -> None:
+    """Fail the job with the error class's fixed text; the provider's own words (which may hold
+    anything: internals, other people's data) go to the server log only, with the job id."""
+    log.warning(
+        "job %s (%s) failed: %s: %s [code %s]",
+        job.id,
+        job.provider,
+        type(exc).__name__,
+        exc.message,
+        exc.code,
+    )
+    await job_ops.fail(job, exc.public, events=services.events)
 
 
 async def _retry_later(services: Services, job: CreativeJob, exc: RetryableError) -> str:
     retries = int(job.metadata.get("retries", 0)) + 1
     if retries > MAX_RETRIES:
-        await job_ops.fail(
-            job, f"the provider kept failing ({exc.message}); nothing was charged", events=services.events
-        )
+        await _fail(services, job, exc)
         return "failed"
     await CreativeJob.filter(id=job.id).update(metadata={**job.metadata, "retries": retries})
     # Exponential backoff with jitter, or the provider's own Retry-After when it gave one.
@@ -212,7 +231,7 @@ async def _finish(services: Services, job: CreativeJob, done: Done) -> str:
         )
         urls.append(f"/files/{file.id}")
     if not urls:
-        raise RejectedError("the provider finished without any output")
+        raise OutputError("the provider finished without any output", code="no_output")
     if done.usage is not None:
         cost = pricing.actual(job.provider, job.type, done.usage.units, job.settings)
         usage = {"units": done.usage.units, **done.usage.details}

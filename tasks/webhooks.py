@@ -13,6 +13,7 @@ from urllib.parse import urlsplit, urlunsplit
 import httpx
 
 from auth import signed_result_urls
+from log_safety import url_host
 from models import webhooks
 from models.errors import DomainError
 from models.events import TeamEvent
@@ -99,6 +100,8 @@ async def deliver(services: Services, delivery_id: str) -> str:
         assert status_code is not None  # no error means the receiver answered 2xx
         await webhooks.record_success(delivery, status_code, elapsed_ms)
         return "delivered"
+    # The endpoint by its host only: its path or query may be the tenant's secret.
+    log.info("webhook delivery %s to %s failed: %s", delivery.id, url_host(endpoint.url), error)
     retry_at = await webhooks.record_failure(
         delivery, status_code, error, elapsed_ms, schedule_scale=services.settings.webhook_retry_scale
     )
