@@ -66,7 +66,15 @@ class Mutation:
     generate_avatar: GeneratePayload = strawberry.mutation(resolver=job_resolvers.generate_avatar)
     generate_tts: GeneratePayload = strawberry.mutation(resolver=job_resolvers.generate_tts)
     generate_composite: GeneratePayload = strawberry.mutation(resolver=job_resolvers.generate_composite)
-    cancel_job: GeneratePayload = strawberry.mutation(resolver=job_resolvers.cancel_job)
+    cancel_job: GeneratePayload = strawberry.mutation(
+        resolver=job_resolvers.cancel_job,
+        description=(
+            "Cancel an open job. Free (costCents 0) until the job reached its provider; after that the "
+            "provider bills the work it started, so the job is charged its estimate (costCents, the "
+            "estimate's cancelAfterSubmitCents) and the provider is asked to stop where it can "
+            "(providers.cancelableAtProvider; metadata.provider_canceled once the provider confirmed)"
+        ),
+    )
     set_low_balance_threshold: CreditBalancePayload = strawberry.mutation(
         resolver=credit_resolvers.set_low_balance_threshold,
         description="Team admins only; null turns alerts off",
