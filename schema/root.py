@@ -43,7 +43,9 @@ class Query:
         resolver=credit_resolvers.credit_transactions, description="The ledger, newest first"
     )
     credit_usage: CreditUsage = strawberry.field(
-        resolver=credit_resolvers.credit_usage, description="Completed jobs' costs in [from, to), grouped"
+        resolver=credit_resolvers.credit_usage,
+        description="Charged jobs' costs in [from, to), grouped: completed jobs, and jobs canceled "
+        "after they reached their provider",
     )
     providers: list[ProviderInfo] = strawberry.field(resolver=provider_resolvers.providers)
     estimate_cost: CostEstimate = strawberry.field(resolver=provider_resolvers.estimate_cost)

@@ -12,6 +12,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -30,6 +31,7 @@ from models.drive import default_folder
 from models.errors import DomainError
 from models.jobs import CreativeJob, JobStatus, NewJob
 from models.teams import Team, create_team
+from models.usage import UsageRow, credit_usage
 from providers import registry
 from providers.catalog import CATALOG
 from providers.registry import SIMULATOR_API_KEY
@@ -296,4 +298,8 @@ async def test_a_submit_and_cancel_loop_is_not_free(world: World) -> None:
         assert await world.run(job) == "not open"
     assert world.sim.stats()["submissions"] == {"gemini": rounds}
     assert await world.balance() == await world.available() == 5_000 - rounds * VEO_4K_8S
+    # The billing page counts what was charged, canceled or not.
+    now = datetime.now(UTC)
+    usage = await credit_usage(world.team.id, now - timedelta(hours=1), now + timedelta(hours=1), "provider")
+    assert usage == [UsageRow("veo_3_1", rounds * VEO_4K_8S, rounds)]
     await world.audit_clean()
