@@ -77,8 +77,11 @@ async def audit_team(team: Team) -> tuple[list[dict[str, Any]], int]:
             problem("a finished job's hold did not end exactly once", **facts)
         if status == JobStatus.COMPLETED and captured != job["cost_cents"]:
             problem("a completed job's capture differs from its cost", cost_cents=job["cost_cents"], **facts)
-        if status in (JobStatus.FAILED, JobStatus.CANCELED) and (captured or job["cost_cents"]):
-            problem("a failed or canceled job was charged", cost_cents=job["cost_cents"], **facts)
+        if status == JobStatus.CANCELED and captured != job["cost_cents"]:
+            # Canceled after the provider got it: charged its cost; before: free. Either way, exact.
+            problem("a canceled job's capture differs from its cost", cost_cents=job["cost_cents"], **facts)
+        if status == JobStatus.FAILED and (captured or job["cost_cents"]):
+            problem("a failed job was charged", cost_cents=job["cost_cents"], **facts)
     for job_id in per_job:
         problem("ledger rows refer to a job this team does not have", job_id=job_id)
     if team.balance_cents - team.available_cents != open_holds:

@@ -184,7 +184,13 @@ async def hold(conn: BaseDBAsyncClient, team_id: uuid.UUID | str, job_id: uuid.U
 
 
 async def settle(
-    conn: BaseDBAsyncClient, team_id: uuid.UUID | str, job_id: uuid.UUID, held: int, cost: int
+    conn: BaseDBAsyncClient,
+    team_id: uuid.UUID | str,
+    job_id: uuid.UUID,
+    held: int,
+    cost: int,
+    *,
+    why: str = "charge for completed job",
 ) -> int:
     """End a job's hold: capture ``cost`` (at most what was held) and release the rest.
 
@@ -198,7 +204,7 @@ async def settle(
             kind=Kind.CAPTURE,
             amount=captured,
             job_id=job_id,
-            description="charge for completed job",
+            description=why,
         )
     if held - captured:
         await _apply(

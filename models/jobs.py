@@ -242,13 +242,20 @@ async def changed_since(team_id: uuid.UUID | str, since: datetime, limit: int = 
 
 
 async def _transition(
-    job: CreativeJob, to: JobStatus, *, from_: tuple[JobStatus, ...], conn: Any, **changes: Any
+    job: CreativeJob,
+    to: JobStatus,
+    *,
+    from_: tuple[JobStatus, ...],
+    conn: Any,
+    guard: Q | None = None,
+    **changes: Any,
 ) -> bool:
-    """Compare-and-set on (id, status, version). True when this caller won."""
+    """Compare-and-set on (id, status, version), and on ``guard`` when given. True when this caller won."""
     if job.status not in from_:
         return False
+    query = CreativeJob.filter(guard) if guard is not None else CreativeJob
     changed = (
-        await CreativeJob.filter(id=job.id, status=job.status, version=job.version)
+        await query.filter(id=job.id, status=job.status, version=job.version)
         .using_db(conn)
         .update(status=to, version=F("version") + 1, updated_at=now(), **changes)
     )
@@ -312,6 +319,12 @@ async def record_provider_task(job: CreativeJob, task_id: str, state: dict[str, 
     changed = await CreativeJob.filter(id=job.id, provider_task_id=None, status=JobStatus.PROCESSING).update(
         provider_task_id=task_id, provider_state=state, updated_at=now()
     )
+    if not changed:
+        # Canceled while the submission was in flight: keep the task id all the same, so that a
+        # provider that can cancel is still asked to stop it (the cancel already charged it).
+        await CreativeJob.filter(id=job.id, provider_task_id=None, status=JobStatus.CANCELED).update(
+            provider_task_id=task_id, provider_state=state
+        )
     await job.refresh_from_db()
     return bool(changed)
 
@@ -363,10 +376,19 @@ async def fail(job: CreativeJob, message: str, *, events: Events) -> bool:
     return await _end_free(job, JobStatus.FAILED, message, events=events)
 
 
-async def _end_free(job: CreativeJob, to: JobStatus, message: str | None, *, events: Events) -> bool:
+async def _end_free(
+    job: CreativeJob, to: JobStatus, message: str | None, *, events: Events, guard: Q | None = None
+) -> bool:
     async with in_transaction() as conn:
         won = await _transition(
-            job, to, from_=OPEN, conn=conn, error_message=message, cost_cents=0, completed_at=now()
+            job,
+            to,
+            from_=OPEN,
+            conn=conn,
+            guard=guard,
+            error_message=message,
+            cost_cents=0,
+            completed_at=now(),
         )
         if won:
             await credits.release(
@@ -380,14 +402,69 @@ async def _end_free(job: CreativeJob, to: JobStatus, message: str | None, *, eve
     return won
 
 
+# A job is "submitted" once a run claimed the right to call its provider: from then on the provider
+# may have the task (or a synchronous call may be generating it) and bills it whatever we do.
+SUBMITTED = Q(submit_claimed_at__isnull=False) | Q(provider_task_id__isnull=False)
+NOT_SUBMITTED = Q(submit_claimed_at__isnull=True, provider_task_id__isnull=True)
+CANCELED_FREE = "canceled by request before it reached the provider; nothing was charged"
+CANCELED_CHARGED = "canceled by request after it reached the provider, which bills the work it started"
+
+
+def is_submitted(job: CreativeJob) -> bool:
+    return job.submit_claimed_at is not None or job.provider_task_id is not None
+
+
+async def _cancel_charged(job: CreativeJob, *, events: Events) -> bool:
+    """open (submitted) → canceled, charged: the provider's cost (the job's estimate, which its hold
+    is) captured like a completion's, in the transition's transaction."""
+    async with in_transaction() as conn:
+        won = await _transition(
+            job,
+            JobStatus.CANCELED,
+            from_=OPEN,
+            conn=conn,
+            guard=SUBMITTED,
+            error_message=CANCELED_CHARGED,
+            cost_cents=job.estimated_cost_cents,
+            completed_at=now(),
+        )
+        if won:
+            await credits.settle(
+                conn,
+                job.team_id,
+                job.id,
+                job.estimated_cost_cents,
+                job.estimated_cost_cents,
+                why="charge for a job canceled after it reached the provider",
+            )
+            await _record_terminal_event(conn, job)
+    if won:
+        metrics.JOBS_FINISHED.labels(job.type, job.status.value).inc()
+        await events.job_changed(job)
+        await events.balance_changed(job.team_id)
+    return won
+
+
 async def cancel(team_id: uuid.UUID | str, job_id: str, *, events: Events) -> CreativeJob:
-    """Cancel an open job of this team and release its hold. The worker notices and stops."""
+    """Cancel an open job of this team. The worker notices, stops following it (no more polls, no
+    download) and asks the provider to stop the task where the provider can cancel.
+
+    Before the job reached its provider the cancel is free: the whole hold is released. Once a run
+    claimed its submission (a provider task id, or a synchronous call under way) the provider bills
+    the work whether or not it can stop it, so the cancel captures the job's estimate (its hold)
+    and ``cost_cents`` says so. Which of the two happens is decided by the guarded update itself,
+    against the worker's claim (``claim_submission`` only claims a processing job), so a cancel
+    racing a submission or a completion settles the job exactly once."""
     for _ in range(5):  # lost races against the worker are retried on the fresh row
         job = await get_for_team(team_id, job_id)
         if job is None:
             raise DomainError(ErrorCode.NOT_FOUND, "job not found", ["id"])
         if job.is_terminal:
             raise DomainError(ErrorCode.CONFLICT, f"the job is already {job.status.value}", ["id"])
-        if await _end_free(job, JobStatus.CANCELED, "canceled by request", events=events):
+        if is_submitted(job):
+            won = await _cancel_charged(job, events=events)
+        else:
+            won = await _end_free(job, JobStatus.CANCELED, CANCELED_FREE, events=events, guard=NOT_SUBMITTED)
+        if won:
             return job
     raise DomainError(ErrorCode.CONFLICT, "the job changed while canceling; try again", ["id"])

@@ -1,4 +1,5 @@
-"""What a team spent, grouped for the billing page: completed jobs' costs in a time range."""
+"""What a team spent, grouped for the billing page: charged jobs' costs in a time range (completed
+jobs, and jobs canceled after they reached their provider)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ import uuid
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+
+from tortoise.expressions import Q
 
 from models.errors import DomainError, ErrorCode
 from models.jobs import CreativeJob, JobStatus
@@ -22,15 +25,16 @@ class UsageRow:
 
 
 async def credit_usage(team_id: uuid.UUID, start: datetime, end: datetime, group_by: str) -> list[UsageRow]:
-    """Completed jobs with ``start <= completed_at < end``, grouped; the biggest spend first (days in order)."""
+    """Charged jobs with ``start <= completed_at < end``, grouped; the biggest spend first (days in order)."""
     if group_by not in GROUPS:
         raise DomainError(ErrorCode.VALIDATION_FAILED, f"groupBy is one of {', '.join(GROUPS)}", ["groupBy"])
     if end <= start:
         raise DomainError(ErrorCode.VALIDATION_FAILED, "to must be after from", ["to"])
     if end - start > MAX_RANGE:
         raise DomainError(ErrorCode.VALIDATION_FAILED, "the range may span at most 366 days", ["to"])
+    charged = Q(status=JobStatus.COMPLETED) | Q(status=JobStatus.CANCELED, cost_cents__gt=0)
     rows = await CreativeJob.filter(
-        team_id=team_id, status=JobStatus.COMPLETED, completed_at__gte=start, completed_at__lt=end
+        charged, team_id=team_id, completed_at__gte=start, completed_at__lt=end
     ).values("provider", "type", "user_id", "completed_at", "cost_cents")
     totals: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     for row in rows:

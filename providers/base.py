@@ -87,6 +87,9 @@ class Adapter(Protocol):
     """One provider family's client. Instances are cheap; the httpx client is shared per process."""
 
     family: ClassVar[str]  # "bfl", "runway", "heygen", "openai", "creatomate", …
+    # True when the provider's API can stop a task it accepted (Runway's DELETE /v1/tasks/{id});
+    # the default, False, is what most providers offer: once submitted, the task runs and is billed.
+    can_cancel: ClassVar[bool]
 
     def __init__(self, client: httpx.AsyncClient, base_url: str, api_key: str) -> None: ...
 
@@ -99,5 +102,6 @@ class Adapter(Protocol):
         ...
 
     async def cancel(self, job: JobSpec, task_id: str, state: dict[str, Any]) -> bool:
-        """Cancel at the provider where it can; ``False`` when the API has no cancel."""
+        """Ask the provider to stop the task; ``True`` only when the provider confirmed it (the
+        worker records ``provider_canceled`` then). Called only when ``can_cancel`` is set."""
         ...

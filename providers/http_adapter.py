@@ -25,6 +25,7 @@ class HttpAdapter:
     poll_interval: ClassVar[float] = 2.0  # seconds between polls at scale 1
     request_timeout: ClassVar[httpx.Timeout] = httpx.Timeout(30.0, connect=10.0)
     moderation_codes: ClassVar[Collection[str]] = ()
+    can_cancel: ClassVar[bool] = False  # see providers.base.Adapter; adapters that can override both
 
     def __init__(
         self,
@@ -119,7 +120,7 @@ class HttpAdapter:
         raise NotImplementedError
 
     async def cancel(self, job: JobSpec, task_id: str, state: dict[str, Any]) -> bool:
-        """Most of these APIs have no cancel call; the ones that do override this."""
+        """Most of these APIs have no cancel call; the ones that do set ``can_cancel`` and override this."""
         return False
 
 

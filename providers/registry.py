@@ -74,11 +74,21 @@ def is_configured(provider: str, settings: Settings) -> bool:
     return key is not None
 
 
-def adapter_for(provider: str, client: httpx.AsyncClient, settings: Settings) -> Adapter:
+def adapter_class(provider: str) -> type[Adapter]:
     if provider not in ADAPTERS:
         raise NotConfiguredError(f"{provider} is not supported yet")
     module_name, class_name = ADAPTERS[provider].split(":")
-    cls = getattr(importlib.import_module(module_name), class_name)
+    cls: type[Adapter] = getattr(importlib.import_module(module_name), class_name)
+    return cls
+
+
+def can_cancel(provider: str) -> bool:
+    """True when the provider's API can stop a task it accepted (its adapter says so)."""
+    return is_supported(provider) and adapter_class(provider).can_cancel
+
+
+def adapter_for(provider: str, client: httpx.AsyncClient, settings: Settings) -> Adapter:
+    cls = adapter_class(provider)
     ep = endpoint(provider, settings)
     adapter: Adapter = cls(client, ep.base_url, ep.api_key, poll_interval_scale=settings.poll_interval_scale)
     return adapter

@@ -35,6 +35,7 @@ class RunwayAdapter(HttpAdapter):
     family: ClassVar[str] = "runway"
     provider_name: ClassVar[str] = "Runway"
     poll_interval: ClassVar[float] = 5.0
+    can_cancel: ClassVar[bool] = True  # DELETE /v1/tasks/{id} stops PENDING/THROTTLED/RUNNING tasks
 
     def auth_headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.api_key}", "X-Runway-Version": API_VERSION}
@@ -105,12 +106,18 @@ class RunwayAdapter(HttpAdapter):
         return self.pending()
 
     async def cancel(self, job: JobSpec, task_id: str, state: dict[str, Any]) -> bool:
+        """DELETE stops a PENDING/THROTTLED/RUNNING task, and deletes a finished one: so only a task
+        still in progress is deleted, and only that counts as canceled. A task already gone (404)
+        or finished was not canceled by us (it ran, and is billed)."""
         try:
+            answer = await self.request_json("GET", self.url(f"/tasks/{task_id}"))
+            if not isinstance(answer, dict) or answer.get("status") not in _IN_PROGRESS:
+                return bool(isinstance(answer, dict) and answer.get("status") == "CANCELLED")
             await self.request("DELETE", self.url(f"/tasks/{task_id}"))
         except RejectedError as exc:
             if exc.code != "http_404":
                 raise
-            # Already gone (deleted or expired): nothing left to stop.
+            return False  # already gone (deleted or expired): nothing left to stop
         return True
 
 

@@ -42,6 +42,7 @@ async def providers(info: Info, type: JobType | None = None) -> list[ProviderInf
                 price_cents_per_unit=price.cents_per_unit,
                 price_first_unit_cents=price.first_unit_cents,
                 price_rates=[PriceRate(cents_per_unit=r.cents_per_unit, when=r.when) for r in price.rates],
+                cancelable_at_provider=registry.can_cancel(spec.provider),
             )
         )
     return result
@@ -86,4 +87,10 @@ async def estimate_cost(info: Info, input: EstimateCostInput) -> CostEstimate:
         )
         text = "x" * (seconds * pricing.AVATAR_CHARS_PER_SECOND)
     cents = pricing.estimate(spec.provider, spec.type, text, params) * max(1, input.variants or 1)
-    return CostEstimate(cents=cents, provider=Provider(spec.provider))
+    return CostEstimate(
+        cents=cents,
+        provider=Provider(spec.provider),
+        # A cancel after submission captures the hold (models.jobs.cancel): the estimate itself.
+        cancel_after_submit_cents=cents,
+        cancelable_at_provider=registry.can_cancel(spec.provider),
+    )

@@ -43,7 +43,9 @@ class Query:
         resolver=credit_resolvers.credit_transactions, description="The ledger, newest first"
     )
     credit_usage: CreditUsage = strawberry.field(
-        resolver=credit_resolvers.credit_usage, description="Completed jobs' costs in [from, to), grouped"
+        resolver=credit_resolvers.credit_usage,
+        description="Charged jobs' costs in [from, to), grouped: completed jobs, and jobs canceled "
+        "after they reached their provider",
     )
     providers: list[ProviderInfo] = strawberry.field(resolver=provider_resolvers.providers)
     estimate_cost: CostEstimate = strawberry.field(resolver=provider_resolvers.estimate_cost)
@@ -66,7 +68,15 @@ class Mutation:
     generate_avatar: GeneratePayload = strawberry.mutation(resolver=job_resolvers.generate_avatar)
     generate_tts: GeneratePayload = strawberry.mutation(resolver=job_resolvers.generate_tts)
     generate_composite: GeneratePayload = strawberry.mutation(resolver=job_resolvers.generate_composite)
-    cancel_job: GeneratePayload = strawberry.mutation(resolver=job_resolvers.cancel_job)
+    cancel_job: GeneratePayload = strawberry.mutation(
+        resolver=job_resolvers.cancel_job,
+        description=(
+            "Cancel an open job. Free (costCents 0) until the job reached its provider; after that the "
+            "provider bills the work it started, so the job is charged its estimate (costCents, the "
+            "estimate's cancelAfterSubmitCents) and the provider is asked to stop where it can "
+            "(providers.cancelableAtProvider; metadata.provider_canceled once the provider confirmed)"
+        ),
+    )
     set_low_balance_threshold: CreditBalancePayload = strawberry.mutation(
         resolver=credit_resolvers.set_low_balance_threshold,
         description="Team admins only; null turns alerts off",

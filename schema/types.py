@@ -37,7 +37,10 @@ class CreativeJob:
     prompt: str | None
     settings: JSON
     result_urls: list[str] = strawberry.field(description="Signed, expiring URLs of the outputs in Drive")
-    cost_cents: int = strawberry.field(description="0 until completed; 0 forever when failed or canceled")
+    cost_cents: int = strawberry.field(
+        description="0 until completed; 0 forever when failed or canceled before reaching the provider; "
+        "a job canceled after it reached the provider is charged its estimate"
+    )
     estimated_cost_cents: int = strawberry.field(description="What was held when the job was accepted")
     overrun_cents: int = strawberry.field(
         description="What the job really cost beyond its hold (not charged; recorded for billing)"
@@ -206,6 +209,10 @@ class ProviderInfo:
     price_rates: list[PriceRate] = strawberry.field(
         description="Rates that apply when a job's settings match"
     )
+    cancelable_at_provider: bool = strawberry.field(
+        default=False,
+        description="True when the provider can stop a task it accepted (cancelJob then stops it there)",
+    )
 
 
 @strawberry.type
@@ -240,6 +247,13 @@ class CreditBalancePayload:
 class CostEstimate:
     cents: int
     provider: Provider
+    cancel_after_submit_cents: int = strawberry.field(
+        default=0,
+        description="What cancelJob charges once the job reached its provider (before that it is free)",
+    )
+    cancelable_at_provider: bool = strawberry.field(
+        default=False, description="True when the provider can stop a task it accepted"
+    )
 
 
 @strawberry.type(description="A team API key. Its secret is shown once, when created; only a hash is kept.")

@@ -151,6 +151,9 @@ async def _advance(services: Services, job: CreativeJob) -> str:
                 return await _finish(services, job, submitted)
             assert isinstance(submitted, Submitted)
             if not await job_ops.record_provider_task(job, submitted.task_id, submitted.state):
+                if job.is_terminal:  # canceled while submitting: stop here (the task id is kept)
+                    await _after_end(services, job)
+                    return "not open"
                 log.warning(
                     "job %s: another run submitted first; following task %s", job.id, job.provider_task_id
                 )
@@ -204,6 +207,10 @@ async def _retry_later(services: Services, job: CreativeJob, exc: RetryableError
 
 async def _finish(services: Services, job: CreativeJob, done: Done) -> str:
     """Copy every output into the team's Drive, then complete and settle in one transaction."""
+    await job.refresh_from_db()
+    if job.is_terminal:  # canceled while the provider worked: nothing more to fetch or settle
+        await _after_end(services, job)
+        return "not open"
     await _release_slot(services, job)  # the provider's task is over: its slot is free for the next
     team_id = job.team_id  # type: ignore[attr-defined]
     folder_id = job.drive_folder_id or (await drive.default_folder(team_id)).id
@@ -252,16 +259,20 @@ async def _finish(services: Services, job: CreativeJob, done: Done) -> str:
 
 async def _after_end(services: Services, job: CreativeJob) -> None:
     """A job that ended outside the pipeline (canceled, or failed by the deadline sweep): give its
-    provider slot back, and stop its provider task if it may still run (once)."""
+    provider slot back, and ask the provider to stop its task where the provider can cancel (once).
+    ``provider_canceled`` is recorded only when the provider confirmed it."""
     await _release_slot(services, job)
     if job.status != JobStatus.CANCELED or not job.provider_task_id:
         return
-    if job.metadata.get("provider_canceled"):
-        return
+    if job.metadata.get("provider_canceled") or not registry.can_cancel(job.provider):
+        return  # a provider without a cancel finishes the task; the cancel charged it
     try:
         adapter = registry.adapter_for(job.provider, services.http, services.settings)
-        await adapter.cancel(await job_spec(services, job), job.provider_task_id, job.provider_state)
+        confirmed = await adapter.cancel(
+            await job_spec(services, job), job.provider_task_id, job.provider_state
+        )
     except Exception:
         log.warning("job %s: cancel at the provider failed", job.id, exc_info=True)
         return
-    await CreativeJob.filter(id=job.id).update(metadata={**job.metadata, "provider_canceled": True})
+    if confirmed:
+        await CreativeJob.filter(id=job.id).update(metadata={**job.metadata, "provider_canceled": True})

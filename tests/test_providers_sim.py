@@ -7,6 +7,7 @@ failure the simulator was asked for (``[sim:…]`` markers) maps onto the right 
 
 from __future__ import annotations
 
+import asyncio
 import math
 from collections.abc import AsyncIterator, Iterator
 from typing import TypeVar
@@ -334,6 +335,25 @@ async def test_runway_cancel(sim_root: str, client: httpx.AsyncClient) -> None:
     assert await runway_status(client, sim_root, submitted.task_id) == "CANCELLED"
     with pytest.raises(RejectedError, match="canceled at provider"):
         await runway.poll(spec, submitted.task_id, submitted.state)
+
+
+async def test_runway_cancel_of_a_finished_task_is_not_a_cancel(
+    sim_root: str, client: httpx.AsyncClient
+) -> None:
+    """DELETE would delete a finished task, not cancel it: the adapter leaves it and says False."""
+    runway = adapter(RunwayAdapter, sim_root, client)
+    spec = job("video", "runway_gen4", unique("a short take"), duration_seconds=2)
+    submitted = await runway.submit(spec)
+    assert not isinstance(submitted, Done)
+    for _ in range(500):  # poll like the worker until it finished (bounded)
+        if isinstance(await runway.poll(spec, submitted.task_id, submitted.state), Done):
+            break
+        await asyncio.sleep(submitted.retry_after)
+    else:
+        raise AssertionError("the task never finished")
+    assert await runway.cancel(spec, submitted.task_id, submitted.state) is False
+    assert await runway_status(client, sim_root, submitted.task_id) == "SUCCEEDED"
+    assert await runway.cancel(spec, "no-such-task", {}) is False
 
 
 async def test_runway_over_concurrency_is_throttled_not_refused(

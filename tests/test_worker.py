@@ -46,7 +46,13 @@ async def test_sigkill_in_the_middle_of_a_long_video_resumes_and_charges_once(
     assert (await balance(stack, team))["balanceCents"] == 5_000 - final["costCents"]
 
 
-async def test_cancel_reaches_runway_and_releases_the_hold(stack: Stack, team: Team) -> None:
+async def _job(stack: Stack, team: Team, job_id: str) -> dict[str, Any]:
+    query = "query ($id: ID!) { job(id: $id) { status costCents estimatedCostCents metadata } }"
+    job: dict[str, Any] = (await stack.data(team, query, {"id": job_id}))["job"]
+    return job
+
+
+async def test_cancel_reaches_runway_and_charges_the_started_render(stack: Stack, team: Team) -> None:
     stats: dict[str, Any] = stack.sim_stats()
     submitted, canceled = stats["submissions"].get("runway", 0), stats["cancellations"].get("runway", 0)
     job = await submit_ok(
@@ -54,9 +60,58 @@ async def test_cancel_reaches_runway_and_releases_the_hold(stack: Stack, team: T
     )
     await _until_submitted(stack, team, job["id"], "runway", submitted)
     payload = (await stack.data(team, CANCEL, {"id": job["id"]}))["cancelJob"]
-    assert payload["job"]["status"] == "CANCELED" and payload["job"]["costCents"] == 0
+    assert payload["job"]["status"] == "CANCELED"
+    # Runway had the task: the cancel is charged (docs/credits.md), and Runway is asked to stop it.
+    assert payload["job"]["costCents"] == job["estimatedCostCents"]
     await _until_counted(stack, "cancellations", "runway", canceled)  # Runway's DELETE /v1/tasks/{id}
-    assert await balance(stack, team) == {"balanceCents": 5_000, "availableCents": 5_000, "heldCents": 0}
+    for _ in range(600):  # recorded right after Runway confirmed (no event to wait on), bounded
+        if (await _job(stack, team, job["id"]))["metadata"].get("provider_canceled") is True:
+            break
+        await asyncio.sleep(0.05)
+    else:
+        raise AssertionError("provider_canceled was never recorded")
+    spent = 5_000 - job["estimatedCostCents"]
+    assert await balance(stack, team) == {"balanceCents": spent, "availableCents": spent, "heldCents": 0}
+    kinds = {r["kind"]: r["amountCents"] for r in await ledger(stack, team) if r["jobId"] == job["id"]}
+    assert kinds == {"HOLD": job["estimatedCostCents"], "CAPTURE": job["estimatedCostCents"]}
+
+
+async def test_a_veo_job_canceled_mid_render_is_charged_and_says_what_it_cost(
+    stack: Stack, team: Team
+) -> None:
+    estimate = (
+        await stack.data(
+            team,
+            "{ estimateCost(input: {type: VIDEO, provider: VEO_3_1, durationSeconds: 8})"
+            " { cents cancelAfterSubmitCents cancelableAtProvider } }",
+        )
+    )["estimateCost"]
+    assert estimate["cancelAfterSubmitCents"] == estimate["cents"] > 0
+    assert estimate["cancelableAtProvider"] is False
+    listed = await stack.data(team, "{ providers(type: VIDEO) { provider cancelableAtProvider } }")
+    cancelable = {p["provider"] for p in listed["providers"] if p["cancelableAtProvider"]}
+    assert cancelable == {"RUNWAY_GEN4"}
+
+    submitted = stack.sim_stats()["submissions"].get("gemini", 0)
+    job = await submit_ok(
+        stack,
+        team,
+        "video",
+        {"prompt": "a 4K sunrise [sim:slow]", "provider": "VEO_3_1", "durationSeconds": 8},
+    )
+    assert job["estimatedCostCents"] == estimate["cents"]
+    await _until_submitted(stack, team, job["id"], "gemini", submitted)
+    payload = (await stack.data(team, CANCEL, {"id": job["id"]}))["cancelJob"]
+    assert payload["userErrors"] == [] and payload["job"]["status"] == "CANCELED"
+    assert payload["job"]["costCents"] == estimate["cancelAfterSubmitCents"]
+    assert "provider_canceled" not in payload["job"]["metadata"]
+    final = (await follow_job(stack, team, job["id"]))[-1]
+    assert final["costCents"] == estimate["cents"] and "provider_canceled" not in final["metadata"]
+    spent = 5_000 - estimate["cents"]
+    assert await balance(stack, team) == {"balanceCents": spent, "availableCents": spent, "heldCents": 0}
+    kinds = {r["kind"]: r["amountCents"] for r in await ledger(stack, team) if r["jobId"] == job["id"]}
+    assert kinds == {"HOLD": estimate["cents"], "CAPTURE": estimate["cents"]}
+    assert stack.sim_stats()["cancellations"].get("gemini", 0) == 0
 
 
 async def test_a_provider_never_runs_more_of_our_tasks_than_its_concurrency_limit(
