@@ -5,15 +5,18 @@ reset time a refused client is told is simply the end of the window."""
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import dataclass
 
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 
 from auth import Principal
 from models.errors import RateLimited
 from settings import Settings
 
+log = logging.getLogger(__name__)
 WINDOW_SECONDS = 60
 
 
@@ -68,10 +71,19 @@ class RateLimiter:
             Limit("submissions", s.rate_limit_key_submissions_per_minute),
         )
 
+    async def _reading(
+        self, what: str, team_id: object, api_key_id: object | None, team: Limit, key: Limit
+    ) -> None:
+        """Reads need the database only: while Redis is away they go uncounted rather than fail."""
+        try:
+            await self._hit_key_then_team(what, team_id, api_key_id, team, key)
+        except RedisError as exc:
+            log.warning("%s let through uncounted: the rate limiter's Redis is away (%s)", what, exc)
+
     async def read(self, principal: Principal) -> None:
         """A GraphQL query or a REST poll of a job: readers are held to a sane pace."""
         s = self.settings
-        await self._hit_key_then_team(
+        await self._reading(
             "read",
             principal.team_id,
             principal.api_key_id,
@@ -82,7 +94,7 @@ class RateLimiter:
     async def download(self, team_id: object, api_key_id: object | None = None) -> None:
         """A ``GET /files/{id}``: counted for the file's team (also through a signed link) and the key."""
         s = self.settings
-        await self._hit_key_then_team(
+        await self._reading(
             "download",
             team_id,
             api_key_id,

@@ -399,3 +399,25 @@ async def test_files_are_served_nosniff_and_inline_only_for_media(
     assert svg.status_code == 200 and svg.content == SVG
     assert svg.headers["x-content-type-options"] == "nosniff"
     assert svg.headers["content-disposition"].startswith('attachment; filename="logo.svg"')
+
+
+async def test_reads_and_downloads_go_uncounted_while_redis_is_away() -> None:
+    """Limiting reads must not make every query and download depend on Redis: they need only the
+    database, so with Redis away they are let through (submissions keep their own rule)."""
+    from redis.asyncio import Redis
+
+    from auth import Principal
+    from models.teams import Role
+    from ratelimit import RateLimiter
+
+    redis = Redis.from_url(f"redis://127.0.0.1:{_free_closed_port()}/0", socket_connect_timeout=1)
+    try:
+        limiter = RateLimiter(
+            redis, Settings(rate_limit_key_reads_per_minute=1, rate_limit_team_reads_per_minute=1)
+        )
+        principal = Principal(uuid.uuid4(), uuid.uuid4(), Role.MEMBER, frozenset({"read"}), uuid.uuid4())
+        for _ in range(3):
+            await limiter.read(principal)
+            await limiter.download(principal.team_id, principal.api_key_id)
+    finally:
+        await redis.aclose()
