@@ -21,6 +21,7 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
+from starlette.responses import Response
 from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
@@ -40,7 +41,7 @@ from auth import authenticate, bearer
 from metrics import metrics_endpoint
 from middleware import BodySizeLimit
 from realtime import Hub
-from schema import schema
+from schema import rate_limited_retry_after, schema
 from schema.context import Context
 from services import Services, open_services
 from settings import Settings, load_settings
@@ -69,6 +70,13 @@ class GraphQLView(GraphQL[Context, None]):
         services: Services = request.app.state.services
         principal = await authenticate(bearer(request.headers.get("authorization")), services.settings.secret)
         return Context(request=request, services=services, principal=principal)
+
+    def create_response(self, response_data: Any, sub_response: Response) -> Response:
+        retry_after = rate_limited_retry_after(response_data)  # a query refused by the read limit
+        if retry_after is not None:
+            sub_response.status_code = 429
+            sub_response.headers["Retry-After"] = str(retry_after)
+        return super().create_response(response_data, sub_response)
 
     async def on_ws_connect(self, context: Context) -> Any:  # type: ignore[override]
         params = context.connection_params or {}

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import hmac
+
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, generate_latest
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import PlainTextResponse, Response
+
+from auth import bearer
 
 JOBS_SUBMITTED = Counter("creative_hub_jobs_submitted_total", "Jobs accepted", ["type", "provider"])
 SUBSCRIPTIONS = Gauge("creative_hub_subscriptions", "Live websocket subscriptions in this process")
@@ -18,4 +22,19 @@ JOBS_FINISHED = Counter(
 
 
 async def metrics_endpoint(request: Request) -> Response:
+    """With ``CH_METRICS_TOKEN`` set, only for ``Authorization: Bearer <token>``; without it, public
+    in development and not served in production (404, as for any unknown path)."""
+    settings = request.app.state.services.settings
+    token: str | None = settings.metrics_token
+    if token is None:
+        if settings.env == "production":
+            return PlainTextResponse("Not Found", status_code=404)
+    else:
+        supplied = bearer(request.headers.get("authorization")) or ""
+        if not hmac.compare_digest(supplied.encode(), token.encode()):
+            return PlainTextResponse(
+                "send Authorization: Bearer <CH_METRICS_TOKEN>",
+                status_code=401,
+                headers={"WWW-Authenticate": "Bearer"},
+            )
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

@@ -5,15 +5,18 @@ reset time a refused client is told is simply the end of the window."""
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import dataclass
 
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 
 from auth import Principal
 from models.errors import RateLimited
 from settings import Settings
 
+log = logging.getLogger(__name__)
 WINDOW_SECONDS = 60
 
 
@@ -48,15 +51,53 @@ class RateLimiter:
                 reset_at,
             )
 
-    async def submission(self, principal: Principal) -> None:
-        """A generate request (GraphQL or REST): counted for the team and for the API key used."""
-        limit = Limit("submissions", self.settings.rate_limit_team_submissions_per_minute)
-        await self._hit(f"team:{principal.team_id}:submit", limit, "this team")
-        if principal.api_key_id is not None:
-            key_limit = Limit("submissions", self.settings.rate_limit_key_submissions_per_minute)
-            await self._hit(f"key:{principal.api_key_id}:submit", key_limit, "this API key")
+    async def _hit_key_then_team(
+        self, what: str, team_id: object, api_key_id: object | None, team: Limit, key: Limit
+    ) -> None:
+        """The key's own limit first: a key over it is refused before it spends the team's budget,
+        so one runaway key cannot lock its team's other keys out."""
+        if api_key_id is not None:
+            await self._hit(f"key:{api_key_id}:{what}", key, "this API key")
+        await self._hit(f"team:{team_id}:{what}", team, "this team")
 
-    async def job_read(self, principal: Principal) -> None:
-        """A REST poll of a job: polling clients are held to a sane pace."""
-        limit = Limit("job reads", self.settings.rate_limit_team_reads_per_minute)
-        await self._hit(f"team:{principal.team_id}:read", limit, "this team")
+    async def submission(self, principal: Principal) -> None:
+        """A generate request (GraphQL or REST): counted for the API key used and for the team."""
+        s = self.settings
+        await self._hit_key_then_team(
+            "submit",
+            principal.team_id,
+            principal.api_key_id,
+            Limit("submissions", s.rate_limit_team_submissions_per_minute),
+            Limit("submissions", s.rate_limit_key_submissions_per_minute),
+        )
+
+    async def _reading(
+        self, what: str, team_id: object, api_key_id: object | None, team: Limit, key: Limit
+    ) -> None:
+        """Reads need the database only: while Redis is away they go uncounted rather than fail."""
+        try:
+            await self._hit_key_then_team(what, team_id, api_key_id, team, key)
+        except RedisError as exc:
+            log.warning("%s let through uncounted: the rate limiter's Redis is away (%s)", what, exc)
+
+    async def read(self, principal: Principal) -> None:
+        """A GraphQL query or a REST poll of a job: readers are held to a sane pace."""
+        s = self.settings
+        await self._reading(
+            "read",
+            principal.team_id,
+            principal.api_key_id,
+            Limit("reads", s.rate_limit_team_reads_per_minute),
+            Limit("reads", s.rate_limit_key_reads_per_minute),
+        )
+
+    async def download(self, team_id: object, api_key_id: object | None = None) -> None:
+        """A ``GET /files/{id}``: counted for the file's team (also through a signed link) and the key."""
+        s = self.settings
+        await self._reading(
+            "download",
+            team_id,
+            api_key_id,
+            Limit("downloads", s.rate_limit_team_downloads_per_minute),
+            Limit("downloads", s.rate_limit_key_downloads_per_minute),
+        )

@@ -16,6 +16,7 @@ from models.errors import DomainError, ErrorCode, RateLimited
 from models.generation import GenerationRequest
 from providers.catalog import CATALOG
 from services import Services
+from storage import serving_headers
 
 STATUS_FOR = {
     ErrorCode.VALIDATION_FAILED: 400,
@@ -136,10 +137,19 @@ async def get_file(request: Request) -> Response:
         if not verify_file_signature(file_id, q.get("expires"), q.get("signature"), services.settings.secret):
             return error(403, "FORBIDDEN", "the link is invalid or has expired")
         file = await drive.DriveFile.get_or_none(id=file_id)
+        if file is not None:
+            try:  # counted for the file's team: a shared link spends that team's download budget
+                await services.limiter.download(file.team_id)
+            except DomainError as exc:
+                return domain_error(exc)
     else:
         principal = await _caller(request, "read")
         if isinstance(principal, JSONResponse):
             return principal
+        try:
+            await services.limiter.download(principal.team_id, principal.api_key_id)
+        except DomainError as exc:
+            return domain_error(exc)
         file = await drive.team_file(principal.team_id, file_id)
     if file is None:
         return error(404, "NOT_FOUND", "file not found")
@@ -147,10 +157,7 @@ async def get_file(request: Request) -> Response:
     return Response(
         data,
         media_type=file.content_type,
-        headers={
-            "Content-Disposition": f'inline; filename="{file.name}"',
-            "Cache-Control": "private, max-age=300",
-        },
+        headers={**serving_headers(file.content_type, file.name), "Cache-Control": "private, max-age=300"},
     )
 
 
@@ -212,7 +219,7 @@ async def rest_job(request: Request) -> JSONResponse:
     if isinstance(principal, JSONResponse):
         return principal
     try:
-        await services_of(request).limiter.job_read(principal)
+        await services_of(request).limiter.read(principal)
     except DomainError as exc:
         return domain_error(exc)
     job = await job_ops.get_for_team(principal.team_id, request.path_params["job_id"])

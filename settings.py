@@ -69,7 +69,8 @@ class Settings(BaseSettings):
     # Provider tasks of ours running at once, per provider (JSON, e.g. {"runway_gen4": 5}); a provider
     # not named keeps its catalog default (providers.md's documented caps); 0 means no limit.
     provider_concurrency: dict[str, int] = Field(default_factory=dict)
-    # Rate limits per minute (0 turns one off): submissions per team and per API key, REST job reads per team.
+    # Rate limits per minute (0 turns one off): submissions per team and per API key; reads (GraphQL
+    # queries and REST job reads) per team.
     rate_limit_team_submissions_per_minute: int = 120
     rate_limit_key_submissions_per_minute: int = 60
     rate_limit_team_reads_per_minute: int = 600
@@ -93,6 +94,19 @@ class Settings(BaseSettings):
     provider_env: dict[str, str] = Field(
         default_factory=dict, validation_alias=AliasChoices("CH_PROVIDER_ENV")
     )
+    # Ports webhook URLs may use besides 443 where private addresses are refused (JSON, e.g. [8443]);
+    # where they are allowed (development) any port is.
+    webhook_allowed_ports: list[int] = Field(default_factory=list)
+    # GraphQL introspection (__schema, __type): unset means on everywhere but production.
+    graphql_introspection: bool | None = None
+    # Bearer token for GET /metrics; unset: /metrics is public in development and not served (404)
+    # in production.
+    metrics_token: str | None = None
+    # Reads per minute (0 turns one off): GraphQL queries and REST job reads per API key (the team's
+    # limit is rate_limit_team_reads_per_minute), and GET /files downloads per team and per key.
+    rate_limit_key_reads_per_minute: int = 300
+    rate_limit_team_downloads_per_minute: int = 600
+    rate_limit_key_downloads_per_minute: int = 300
 
     @cached_property
     def database(self) -> str:
@@ -123,6 +137,12 @@ class Settings(BaseSettings):
         if self.webhooks_allow_private is None:
             return self.env != "production"
         return self.webhooks_allow_private
+
+    @property
+    def graphql_introspection_enabled(self) -> bool:
+        if self.graphql_introspection is None:
+            return self.env != "production"
+        return self.graphql_introspection
 
     @property
     def public_url(self) -> str:

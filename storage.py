@@ -6,6 +6,39 @@ import asyncio
 import os
 from pathlib import Path
 from typing import Protocol
+from urllib.parse import quote
+
+# Served inline (a browser shows or plays them): media types that cannot run script. Anything else
+# (SVG, HTML, XML, PDF, unknown types) is served as an attachment, so it never renders on our origin.
+INLINE_TYPES = frozenset(
+    {
+        "image/png",
+        "image/jpeg",
+        "image/webp",
+        "image/gif",
+        "video/mp4",
+        "video/webm",
+        "video/quicktime",
+        "audio/mpeg",
+        "audio/mp4",
+        "audio/aac",
+        "audio/wav",
+        "audio/ogg",
+        "audio/flac",
+        "audio/webm",
+    }
+)
+
+
+def serving_headers(content_type: str, name: str) -> dict[str, str]:
+    """Headers for serving a Drive file: the browser must not guess the type (``nosniff``), and only
+    the media types of :data:`INLINE_TYPES` are shown inline."""
+    disposition = "inline" if content_type.split(";")[0].strip().lower() in INLINE_TYPES else "attachment"
+    fallback = "".join(c if c.isascii() and c.isprintable() and c not in '"\\' else "_" for c in name)
+    return {
+        "Content-Disposition": f"{disposition}; filename=\"{fallback}\"; filename*=UTF-8''{quote(name, safe='')}",
+        "X-Content-Type-Options": "nosniff",
+    }
 
 
 class Storage(Protocol):

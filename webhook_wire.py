@@ -9,6 +9,7 @@ import hashlib
 import hmac
 import ipaddress
 import socket
+from collections.abc import Collection
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -54,8 +55,9 @@ def _invalid(message: str) -> DomainError:
     return DomainError(ErrorCode.VALIDATION_FAILED, message, ["url"])
 
 
-def parse_url(url: str, *, allow_private: bool) -> tuple[str, int]:
-    """The host and port of an acceptable endpoint URL (https only unless private URLs are allowed)."""
+def parse_url(url: str, *, allow_private: bool, allowed_ports: Collection[int] = ()) -> tuple[str, int]:
+    """The host and port of an acceptable endpoint URL: https on port 443 (or one of
+    ``allowed_ports``), unless private URLs are allowed (development), where http and any port are."""
     if len(url) > MAX_URL_LENGTH:
         raise _invalid(f"the URL is longer than {MAX_URL_LENGTH} characters")
     try:
@@ -69,21 +71,49 @@ def parse_url(url: str, *, allow_private: bool) -> tuple[str, int]:
         raise _invalid("the URL has no host")
     if parts.username or parts.password:
         raise _invalid("the URL must not carry credentials")
+    if not allow_private and port != 443 and port not in allowed_ports:
+        ports = ", ".join(str(p) for p in sorted({443, *allowed_ports}))
+        raise _invalid(f"webhook URLs must use port {ports} (not {port})")
     return parts.hostname, port
 
 
-def _is_public(address: str) -> bool:
-    ip = ipaddress.ip_address(address)
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
-        ip = ip.ipv4_mapped
+# IPv6 ranges that carry an IPv4 address. The translated ones are checked by the IPv4 address they
+# lead to: IPv4-mapped (::ffff:a.b.c.d), NAT64 (64:ff9b::/96, RFC 6052), 6to4 (2002::/16).
+# Refused whatever they carry: IPv4-compatible (::a.b.c.d, deprecated, never routed), local-use
+# NAT64 (64:ff9b:1::/48, RFC 8215, a private network's own translator) and Teredo (2001::/32).
+NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
+NAT64_LOCAL_USE = ipaddress.IPv6Network("64:ff9b:1::/48")
+IPV4_COMPATIBLE = ipaddress.IPv6Network("::/96")
+TEREDO = ipaddress.IPv6Network("2001::/32")
+
+
+def _public_ip(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
     return ip.is_global and not ip.is_multicast
 
 
-async def resolve(url: str, *, allow_private: bool) -> Target:
+def is_public(address: str) -> bool:
+    """Whether a webhook may connect to this address: a public unicast one, and for an IPv6
+    address that embeds an IPv4 address, the embedded address public too."""
+    ip = ipaddress.ip_address(address)
+    if isinstance(ip, ipaddress.IPv4Address):
+        return _public_ip(ip)
+    if ip.ipv4_mapped is not None:
+        return _public_ip(ip.ipv4_mapped)
+    if ip in IPV4_COMPATIBLE or ip in NAT64_LOCAL_USE or ip in TEREDO:
+        return False
+    if ip in NAT64:
+        return _public_ip(ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF))
+    if ip.sixtofour is not None:
+        return _public_ip(ip.sixtofour) and _public_ip(ip)
+    return _public_ip(ip)
+
+
+async def resolve(url: str, *, allow_private: bool, allowed_ports: Collection[int] = ()) -> Target:
     """Check an endpoint URL and, unless private addresses are allowed, resolve its host and insist
-    that EVERY address is public (no loopback, private, link-local or reserved ranges). Delivery
-    then connects to the checked address, so DNS cannot be switched between check and use."""
-    host, port = parse_url(url, allow_private=allow_private)
+    that EVERY address is public (no loopback, private, link-local or reserved ranges, also not
+    inside an IPv6 address: :func:`is_public`). Delivery then connects to the checked address, so
+    DNS cannot be switched between check and use."""
+    host, port = parse_url(url, allow_private=allow_private, allowed_ports=allowed_ports)
     if allow_private:
         return Target(host=host)
     try:
@@ -93,7 +123,7 @@ async def resolve(url: str, *, allow_private: bool) -> Target:
     addresses = sorted({str(info[4][0]) for info in infos})
     if not addresses:
         raise _invalid(f"the host {host!r} does not resolve")
-    private = [a for a in addresses if not _is_public(a)]
+    private = [a for a in addresses if not is_public(a)]
     if private:
         raise _invalid(f"the host {host!r} resolves to a non-public address ({private[0]})")
     return Target(host=host, address=addresses[0])

@@ -91,6 +91,9 @@ class BenchStack:
             "CH_RATE_LIMIT_TEAM_SUBMISSIONS_PER_MINUTE": "0",
             "CH_RATE_LIMIT_KEY_SUBMISSIONS_PER_MINUTE": "0",
             "CH_RATE_LIMIT_TEAM_READS_PER_MINUTE": "0",
+            "CH_RATE_LIMIT_KEY_READS_PER_MINUTE": "0",
+            "CH_RATE_LIMIT_TEAM_DOWNLOADS_PER_MINUTE": "0",
+            "CH_RATE_LIMIT_KEY_DOWNLOADS_PER_MINUTE": "0",
             **(extra_env or {}),
         }
         self.url = f"http://127.0.0.1:{self.port}"

@@ -42,8 +42,15 @@ def sniff(head: bytes) -> str | None:
     return None
 
 
+# Types that can carry script (SVG, HTML, XML, JavaScript): never accepted as an output, even where
+# a prefix ("image/") would admit them.
+SCRIPTABLE_MARKERS = ("svg", "xml", "html", "javascript", "ecmascript")
+
+
 def allowed(content_type: str, allowed_types: Collection[str]) -> bool:
     """``allowed_types`` holds exact types ("image/png") and prefixes ending in "/" ("video/")."""
+    if any(marker in content_type for marker in SCRIPTABLE_MARKERS):
+        return False
     return any(content_type.startswith(t) if t.endswith("/") else content_type == t for t in allowed_types)
 
 

@@ -76,7 +76,10 @@ def _admin(info: Info, what: str) -> Principal:
 
 async def _checked_url(info: Info, url: str) -> str:
     url = url.strip()
-    await resolve(url, allow_private=info.context.services.settings.webhooks_allow_private_urls)
+    settings = info.context.services.settings
+    await resolve(
+        url, allow_private=settings.webhooks_allow_private_urls, allowed_ports=settings.webhook_allowed_ports
+    )
     return url
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+import ssl
 import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -49,7 +50,10 @@ async def dispatch(services: Services, team_id: str | None = None) -> int:
 
 async def _post(services: Services, url: str, hdrs: dict[str, str], body: bytes) -> httpx.Response:
     """POST to the endpoint, connecting only to an address that passed the public-address check."""
-    target = await resolve(url, allow_private=services.settings.webhooks_allow_private_urls)
+    settings = services.settings
+    target = await resolve(
+        url, allow_private=settings.webhooks_allow_private_urls, allowed_ports=settings.webhook_allowed_ports
+    )
     extensions: dict[str, Any] = {}
     if target.address is not None:
         parts = urlsplit(url)
@@ -66,6 +70,43 @@ async def _post(services: Services, url: str, hdrs: dict[str, str], body: bytes)
         follow_redirects=False,  # a redirect could lead anywhere, including inside the network
         extensions=extensions,
     )
+
+
+def _certificate_refused(exc: BaseException) -> bool:
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, ssl.SSLCertVerificationError):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
+def failure_class(exc: httpx.HTTPError, url: str) -> str:
+    """What the delivery log says about an attempt that got no HTTP answer. Coarse on purpose: a
+    refused connection, a reset, a silent port and a port that speaks something else all read
+    "connection failed", so the log cannot be used to tell open ports from closed. Two classes say
+    more, as both need the receiver to have shown a certificate: one not valid for the endpoint's host
+    ("tls error"), and no answer to a request sent over a verified https connection ("timeout")."""
+    if _certificate_refused(exc):
+        return "tls error: the receiver's certificate was not accepted for its host"
+    if isinstance(exc, httpx.ReadTimeout | httpx.WriteTimeout) and url.lower().startswith("https:"):
+        return f"timeout: no answer within {ATTEMPT_TIMEOUT.read:.0f} s"
+    return "connection failed"
+
+
+async def attempt(
+    services: Services, url: str, hdrs: dict[str, str], body: bytes
+) -> tuple[int | None, str | None]:
+    """One POST: the receiver's status code if it answered, and the error (None for a 2xx)."""
+    try:
+        response = await _post(services, url, hdrs, body)
+    except DomainError as exc:  # the address rule, checked again at delivery
+        return None, exc.message
+    except httpx.HTTPError as exc:
+        log.info("a webhook attempt got no answer: %s", type(exc).__name__)
+        return None, failure_class(exc, url)
+    status = response.status_code
+    return status, None if 200 <= status < 300 else f"the receiver answered HTTP {status}"
 
 
 async def deliver(services: Services, delivery_id: str) -> str:
@@ -86,15 +127,7 @@ async def deliver(services: Services, delivery_id: str) -> str:
         body,  # type: ignore[attr-defined]
     )
     started = time.perf_counter()
-    status_code: int | None = None
-    try:
-        response = await _post(services, endpoint.url, hdrs, body)
-        status_code = response.status_code
-        error = None if 200 <= status_code < 300 else f"the receiver answered HTTP {status_code}"
-    except DomainError as exc:
-        error = exc.message
-    except httpx.HTTPError as exc:
-        error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+    status_code, error = await attempt(services, endpoint.url, hdrs, body)
     elapsed_ms = int((time.perf_counter() - started) * 1000)
     if error is None:
         assert status_code is not None  # no error means the receiver answered 2xx

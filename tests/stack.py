@@ -295,6 +295,9 @@ def backend_env(tmp: Path, database_url: str, redis_url: str | None) -> dict[str
         CH_RATE_LIMIT_TEAM_SUBMISSIONS_PER_MINUTE="0",
         CH_RATE_LIMIT_KEY_SUBMISSIONS_PER_MINUTE="0",
         CH_RATE_LIMIT_TEAM_READS_PER_MINUTE="0",
+        CH_RATE_LIMIT_KEY_READS_PER_MINUTE="0",
+        CH_RATE_LIMIT_TEAM_DOWNLOADS_PER_MINUTE="0",
+        CH_RATE_LIMIT_KEY_DOWNLOADS_PER_MINUTE="0",
         CH_WS_CREDENTIAL_RECHECK_SECONDS="1",  # tests/test_partners.py: revoking a key closes its sockets
         CH_PROVIDER_CONCURRENCY='{"luma_ray3": 2}',  # tests/test_worker.py checks the cap
         PYTHONUNBUFFERED="1",

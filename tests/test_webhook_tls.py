@@ -45,7 +45,7 @@ def _pem(tmp_path: Path, ca: trustme.CA, name: str) -> str:
 def _pinned(monkeypatch: pytest.MonkeyPatch, calls: list[tuple[str, bool]]) -> None:
     """The public-address check, answering that HOST resolved to (what is in fact) 127.0.0.1."""
 
-    async def resolve(url: str, *, allow_private: bool) -> Target:
+    async def resolve(url: str, *, allow_private: bool, allowed_ports: object = ()) -> Target:
         calls.append((url, allow_private))
         return Target(host=HOST, address="127.0.0.1")
 
@@ -53,7 +53,9 @@ def _pinned(monkeypatch: pytest.MonkeyPatch, calls: list[tuple[str, bool]]) -> N
 
 
 def _services(client: httpx.AsyncClient) -> Any:
-    return SimpleNamespace(http=client, settings=SimpleNamespace(webhooks_allow_private_urls=False))
+    return SimpleNamespace(
+        http=client, settings=SimpleNamespace(webhooks_allow_private_urls=False, webhook_allowed_ports=[])
+    )
 
 
 async def test_https_delivery_goes_to_the_checked_address_with_the_hosts_name_and_certificate(

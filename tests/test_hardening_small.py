@@ -1,0 +1,423 @@
+"""Issue 10's smaller items, each as the attack that used to work.
+
+- Webhook targets: IPv4 addresses hidden in IPv6 ones (NAT64, 6to4, IPv4-compatible and -mapped),
+  ports other than 443, and delivery errors that told open ports from closed (functions, real sockets).
+- Provider outputs that can carry script (SVG) are refused (the download's content-type rule).
+- Introspection and ``/metrics`` in production (the app factory with production settings).
+- Through a running service: ``/metrics`` behind its token, introspection off when configured,
+  GraphQL reads and file downloads rate-limited per key and per team (a key over its own limit does
+  not spend its team's budget), files served with ``nosniff`` and inline only for media types.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import sqlite3
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import httpx
+import pytest
+import trustme
+
+from main import create_app
+from models.errors import DomainError
+from providers.base import Output
+from providers.download import fetch_output
+from providers.errors import RejectedError
+from services import http_client
+from settings import Settings
+from tasks import webhooks as delivery
+from tests.conftest import _redis_for
+from tests.stack import Stack, Team, backend_env, follow_job, running
+from tests.test_generation import GENERATE
+from tests.test_hardening import _fresh_window
+from tests.test_webhook_tls import _pem, _pinned
+from tests.test_webhook_tls import ca as ca
+from webhook_wire import resolve
+
+METRICS_TOKEN = "metrics-" + uuid.uuid4().hex
+KEY_READS, TEAM_READS = 3, 6
+KEY_DOWNLOADS, TEAM_DOWNLOADS = 2, 4
+KEY_SUBMISSIONS, TEAM_SUBMISSIONS = 3, 6
+INTROSPECTION = "{ __schema { queryType { name } } }"
+BALANCE = "{ creditBalance { availableCents } }"
+CREATE_KEY = """mutation ($n: String!) { createApiKey(input: {name: $n, scopes: [READ, GENERATE]}) {
+  secret userErrors { code } } }"""
+
+
+# -- webhook targets -------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "address",
+    [
+        "64:ff9b::7f00:1",  # NAT64 of 127.0.0.1
+        "64:ff9b::a9fe:a9fe",  # NAT64 of 169.254.169.254 (cloud metadata)
+        "64:ff9b::a00:1",  # NAT64 of 10.0.0.1
+        "64:ff9b:1::808:808",  # local-use NAT64: a private network's own translator
+        "2002:7f00:1::1",  # 6to4 of 127.0.0.1
+        "2002:c0a8:101::1",  # 6to4 of 192.168.1.1
+        "::127.0.0.1",  # IPv4-compatible
+        "::10.0.0.1",
+        "::ffff:127.0.0.1",  # IPv4-mapped
+        "::ffff:169.254.169.254",
+        "2001:0:4136:e378:8000:63bf:3fff:fdd2",  # Teredo
+    ],
+)
+async def test_webhook_rule_checks_the_ipv4_address_inside_an_ipv6_one(address: str) -> None:
+    with pytest.raises(DomainError) as refused:
+        await resolve(f"https://[{address}]/hook", allow_private=False)
+    assert refused.value.field == ["url"] and "non-public" in refused.value.message
+
+
+@pytest.mark.parametrize("address", ["64:ff9b::808:808", "2002:808:808::1", "2606:4700:4700::1111"])
+async def test_webhook_rule_still_accepts_public_addresses(address: str) -> None:
+    target = await resolve(f"https://[{address}]/hook", allow_private=False)
+    assert target.address == address
+
+
+async def test_webhook_urls_use_port_443_or_an_allowed_one() -> None:
+    for url in (
+        "https://93.184.216.34:22/hook",
+        "https://93.184.216.34:6379/",
+        "https://93.184.216.34:8443/",
+    ):
+        with pytest.raises(DomainError) as refused:
+            await resolve(url, allow_private=False)
+        assert "port 443" in refused.value.message and refused.value.field == ["url"]
+    assert (await resolve("https://93.184.216.34/hook", allow_private=False)).address == "93.184.216.34"
+    assert (await resolve("https://93.184.216.34:443/", allow_private=False)).address == "93.184.216.34"
+    allowed = await resolve("https://93.184.216.34:8443/", allow_private=False, allowed_ports=[8443])
+    assert allowed.address == "93.184.216.34"
+    # Development (private addresses allowed): the tests' local receivers listen on any port.
+    assert (await resolve("http://127.0.0.1:8001/hook", allow_private=True)).host == "127.0.0.1"
+
+
+@contextlib.asynccontextmanager
+async def _tcp_server(
+    handle: Callable[[asyncio.StreamReader, asyncio.StreamWriter], Any],
+) -> AsyncIterator[int]:
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    try:
+        yield server.sockets[0].getsockname()[1]
+    finally:
+        server.close()
+
+
+async def _reset(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    writer.transport.abort()  # closes at once (a reset once the request arrives)
+
+
+async def _silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    await asyncio.sleep(30)  # accepts and never answers (a port that waits for its own protocol)
+
+
+async def _ssh(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    writer.write(b"SSH-2.0-OpenSSH_9.6\r\n")  # speaks something else
+    await writer.drain()
+    await asyncio.sleep(30)
+
+
+async def _http_500(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    await reader.readuntil(b"\r\n\r\n")
+    writer.write(b"HTTP/1.1 500 Internal Server Error\r\ncontent-length: 0\r\n\r\n")
+    await writer.drain()
+    writer.close()
+
+
+def _free_closed_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])  # nothing listens once it is closed
+
+
+async def test_delivery_errors_do_not_tell_open_ports_from_closed(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(delivery, "ATTEMPT_TIMEOUT", httpx.Timeout(0.5))
+    settings = SimpleNamespace(webhooks_allow_private_urls=True, webhook_allowed_ports=[])
+    errors: dict[str, str | None] = {}
+    async with http_client() as client:
+        services: Any = SimpleNamespace(http=client, settings=settings)
+
+        async def attempt(port: int) -> tuple[int | None, str | None]:
+            return await delivery.attempt(services, f"http://127.0.0.1:{port}/hook", {}, b"{}")
+
+        assert await attempt(_free_closed_port()) == (None, "connection failed")
+        for name, handler in (("reset", _reset), ("silent", _silent), ("ssh", _ssh), ("500", _http_500)):
+            async with _tcp_server(handler) as port:
+                status, errors[name] = await attempt(port)
+                assert status == (500 if name == "500" else None)
+    assert errors == {
+        "reset": "connection failed",
+        "silent": "connection failed",
+        "ssh": "connection failed",
+        "500": "the receiver answered HTTP 500",
+    }
+
+
+async def test_delivery_error_names_a_refused_certificate(
+    tmp_path: Path,
+    ca: trustme.CA,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from tests.webhook_receiver import running_receiver
+
+    _pinned(monkeypatch, [])
+    async with running_receiver(
+        tls_pem=_pem(tmp_path, ca, "someone-else.example"), host="hooks.partner.example"
+    ) as r:
+        async with http_client() as client:
+            services: Any = SimpleNamespace(
+                http=client,
+                settings=SimpleNamespace(webhooks_allow_private_urls=False, webhook_allowed_ports=[]),
+            )
+            status, error = await delivery.attempt(services, r.url, {}, b"{}")
+    assert status is None and error is not None and error.startswith("tls error")
+
+
+# -- outputs that can carry script ----------------------------------------------------------------
+SVG = b'<svg xmlns="http://www.w3.org/2000/svg" onload="alert(document.cookie)"/>'
+
+
+@pytest.mark.parametrize("content_type", ["image/svg+xml", "image/SVG+XML; charset=utf-8", "text/html"])
+async def test_scriptable_outputs_are_refused(content_type: str) -> None:
+    for allowed_types in (("image/",), ("video/", "image/", "audio/"), ("image/", "text/")):
+        with pytest.raises(RejectedError) as inline:
+            await fetch_output(
+                httpx.AsyncClient(),
+                Output(data=SVG, content_type=content_type),
+                max_bytes=1 << 20,
+                allowed_types=allowed_types,
+            )
+        assert inline.value.code == "bad_type"
+
+    def served(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, content=SVG, headers={"content-type": content_type})
+
+    async with httpx.AsyncClient(transport=httpx.MockTransport(served)) as client:
+        with pytest.raises(RejectedError) as fetched:
+            await fetch_output(
+                client,
+                Output(url="https://cdn.example/out.svg"),
+                max_bytes=1 << 20,
+                allowed_types=("image/",),
+            )
+    assert fetched.value.code == "bad_type"
+
+
+# -- production settings, on the app factory ------------------------------------------------------
+def _production(**overrides: Any) -> Settings:
+    return Settings(
+        env="production",
+        secret_key="s" * 48,
+        database_url="postgres://nobody@127.0.0.1:1/none",
+        redis_url="redis://127.0.0.1:1/0",
+        **overrides,
+    )
+
+
+@contextlib.asynccontextmanager
+async def _app_client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    """The API the factory builds for these settings, without its lifespan (nothing to connect to:
+    these requests need no database, Redis or credential)."""
+    front = create_app(settings)
+    front.app.state.services = SimpleNamespace(settings=settings)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=front), base_url="http://api") as client:
+        yield client
+
+
+async def test_production_turns_introspection_off_unless_configured() -> None:
+    async with _app_client(_production()) as client:
+        body = (await client.post("/graphql", json={"query": INTROSPECTION})).json()
+        assert body.get("data") is None and "introspection" in body["errors"][0]["message"].lower()
+        typename = (await client.post("/graphql", json={"query": "{ __typename }"})).json()
+        assert typename["data"] == {"__typename": "Query"}  # not introspection of the schema
+    async with _app_client(_production(graphql_introspection=True)) as client:
+        body = (await client.post("/graphql", json={"query": INTROSPECTION})).json()
+        assert body["data"]["__schema"]["queryType"]["name"] == "Query"
+    async with _app_client(Settings(env="development")) as client:  # development keeps it
+        body = (await client.post("/graphql", json={"query": INTROSPECTION})).json()
+        assert body["data"]["__schema"]["queryType"]["name"] == "Query"
+
+
+async def test_production_serves_metrics_only_with_a_token() -> None:
+    async with _app_client(_production()) as client:
+        assert (await client.get("/metrics")).status_code == 404
+        assert (await client.get("/metrics", headers={"authorization": "Bearer x"})).status_code == 404
+    async with _app_client(_production(metrics_token=METRICS_TOKEN)) as client:
+        assert (await client.get("/metrics")).status_code == 401
+        wrong = await client.get("/metrics", headers={"authorization": "Bearer not-it"})
+        assert wrong.status_code == 401 and wrong.headers["www-authenticate"] == "Bearer"
+        ok = await client.get("/metrics", headers={"authorization": f"Bearer {METRICS_TOKEN}"})
+        assert ok.status_code == 200 and "creative_hub_jobs_submitted_total" in ok.text
+
+
+# -- through a running service --------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def limited(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    tmp: Path = tmp_path_factory.mktemp("small")
+    env = backend_env(tmp, f"sqlite://{tmp / 'creative_hub.sqlite3'}", _redis_for("sqlite"))
+    env.update(
+        CH_METRICS_TOKEN=METRICS_TOKEN,
+        CH_GRAPHQL_INTROSPECTION="false",
+        CH_RATE_LIMIT_KEY_READS_PER_MINUTE=str(KEY_READS),
+        CH_RATE_LIMIT_TEAM_READS_PER_MINUTE=str(TEAM_READS),
+        CH_RATE_LIMIT_KEY_DOWNLOADS_PER_MINUTE=str(KEY_DOWNLOADS),
+        CH_RATE_LIMIT_TEAM_DOWNLOADS_PER_MINUTE=str(TEAM_DOWNLOADS),
+        CH_RATE_LIMIT_KEY_SUBMISSIONS_PER_MINUTE=str(KEY_SUBMISSIONS),
+        CH_RATE_LIMIT_TEAM_SUBMISSIONS_PER_MINUTE=str(TEAM_SUBMISSIONS),
+    )
+    with running(env, tmp) as s:
+        yield s
+
+
+@pytest.fixture
+async def client(limited: Stack) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=limited.url, timeout=30) as c:
+        yield c
+
+
+async def _keys(stack: Stack, team: Team, n: int) -> list[Team]:
+    """The team's owner key and ``n - 1`` more keys of the same team."""
+    keys = [team]
+    for i in range(n - 1):
+        secret = (await stack.data(team, CREATE_KEY, {"n": f"key {i}"}))["createApiKey"]["secret"]
+        keys.append(Team(team.team_id, team.user_id, secret))
+    return keys
+
+
+async def test_metrics_need_the_token(client: httpx.AsyncClient) -> None:
+    assert (await client.get("/metrics")).status_code == 401
+    assert (await client.get("/metrics", headers={"authorization": "Bearer guess"})).status_code == 401
+    ok = await client.get("/metrics", headers={"authorization": f"Bearer {METRICS_TOKEN}"})
+    assert ok.status_code == 200 and "creative_hub_jobs_submitted_total" in ok.text
+
+
+async def test_introspection_off_when_configured(limited: Stack) -> None:
+    team = limited.create_team(100)
+    body = await limited.gql(team, INTROSPECTION)
+    assert body.get("data") is None and "introspection" in body["errors"][0]["message"].lower()
+    body = await limited.gql(None, '{ __type(name: "Job") { fields { name } } }')
+    assert body.get("data") is None and "introspection" in body["errors"][0]["message"].lower()
+
+
+async def test_graphql_reads_are_limited_per_key_before_the_team(
+    limited: Stack, client: httpx.AsyncClient
+) -> None:
+    a, b, c = await _keys(limited, limited.create_team(100), 3)
+    await _fresh_window()
+
+    async def read(key: Team) -> httpx.Response:
+        return await client.post("/graphql", json={"query": BALANCE}, headers=key.headers)
+
+    flood = [await read(a) for _ in range(KEY_READS + 7)]
+    assert [r.status_code for r in flood] == [200] * KEY_READS + [429] * 7
+    refused = flood[-1]
+    [error] = refused.json()["errors"]
+    assert refused.json()["data"] is None and error["extensions"]["code"] == "RATE_LIMITED"
+    assert "this API key" in error["message"]
+    assert 1 <= int(refused.headers["retry-after"]) == error["extensions"]["retryAfterSeconds"] <= 60
+    # Key A's refused reads did not spend the team's budget: key B reads up to its own limit...
+    assert [(await read(b)).status_code for _ in range(KEY_READS)] == [200] * KEY_READS
+    # ...and then the team's budget (KEY_READS of A + KEY_READS of B) is spent, for key C too.
+    team_refused = await read(c)
+    assert team_refused.status_code == 429 and "this team" in team_refused.json()["errors"][0]["message"]
+    # REST job reads share the budget.
+    polled = await client.get(f"/api/v1/creative-hub/jobs/{uuid.uuid4()}", headers=c.headers)
+    assert polled.status_code == 429 and polled.json()["error"]["code"] == "RATE_LIMITED"
+
+
+async def test_submissions_key_over_its_limit_does_not_spend_the_team_budget(
+    limited: Stack, client: httpx.AsyncClient
+) -> None:
+    a, b = await _keys(limited, limited.create_team(5_000), 2)
+    await _fresh_window()
+
+    async def submit(key: Team, i: int) -> int:
+        r = await client.post(
+            "/api/v1/creative-hub/generate/tts", json={"text": f"line {i}"}, headers=key.headers
+        )
+        return r.status_code
+
+    assert [await submit(a, i) for i in range(KEY_SUBMISSIONS + 5)] == [202] * KEY_SUBMISSIONS + [429] * 5
+    assert [await submit(b, i) for i in range(KEY_SUBMISSIONS)] == [202] * KEY_SUBMISSIONS
+
+
+async def _completed_image(stack: Stack, team: Team) -> str:
+    """A finished image job's signed result URL (followed over the websocket: no read spent)."""
+    data = await stack.data(team, GENERATE["image"], {"input": {"prompt": "a lemon on a plate"}})
+    job = data["generateImage"]["job"]
+    states = await follow_job(stack, team, job["id"])
+    assert states[-1]["status"] == "COMPLETED", states[-1]
+    url: str = states[-1]["resultUrls"][0]
+    return url
+
+
+async def test_downloads_are_limited_per_key_and_per_team(limited: Stack, client: httpx.AsyncClient) -> None:
+    team = limited.create_team(5_000)
+    signed = await _completed_image(limited, team)
+    path = "/files/" + signed.split("/files/")[1].split("?")[0]
+    await _fresh_window()
+    by_key = [(await client.get(path, headers=team.headers)).status_code for _ in range(KEY_DOWNLOADS + 1)]
+    assert by_key == [200] * KEY_DOWNLOADS + [429]
+    # A signed link (no key) counts for the file's team, which has TEAM_DOWNLOADS - KEY_DOWNLOADS left.
+    left = TEAM_DOWNLOADS - KEY_DOWNLOADS
+    by_link = [await client.get(signed) for _ in range(left + 1)]
+    assert [r.status_code for r in by_link] == [200] * left + [429]
+    assert (
+        by_link[-1].json()["error"]["code"] == "RATE_LIMITED" and int(by_link[-1].headers["retry-after"]) >= 1
+    )
+
+
+async def test_files_are_served_nosniff_and_inline_only_for_media(
+    limited: Stack, client: httpx.AsyncClient
+) -> None:
+    team = limited.create_team(5_000)
+    signed = await _completed_image(limited, team)
+    png = await client.get(signed)
+    assert png.status_code == 200 and png.headers["content-type"] in ("image/png", "image/jpeg")
+    assert png.headers["x-content-type-options"] == "nosniff"
+    assert png.headers["content-disposition"].startswith("inline;")
+    # An SVG that reached a Drive before outputs were checked for script: an attachment, never rendered.
+    file_id = signed.split("/files/")[1].split("?")[0]
+    svg_id, key = str(uuid.uuid4()), f"{team.team_id}/legacy/{uuid.uuid4().hex}.svg"
+    data_dir = Path(limited.env["CH_DATA_DIR"])
+    (data_dir / "drive" / key).parent.mkdir(parents=True, exist_ok=True)
+    (data_dir / "drive" / key).write_bytes(SVG)
+    with contextlib.closing(sqlite3.connect(data_dir / "creative_hub.sqlite3", timeout=30)) as db, db:
+        db.execute(
+            "INSERT INTO drive_file (id, team_id, folder_id, job_id, name, content_type, size_bytes,"
+            " storage_key, created_at) SELECT ?, team_id, folder_id, job_id, 'logo.svg', 'image/svg+xml',"
+            " ?, ?, created_at FROM drive_file WHERE id = ?",
+            (svg_id, len(SVG), key, file_id),
+        )
+    svg = await client.get(f"/files/{svg_id}", headers=team.headers)
+    assert svg.status_code == 200 and svg.content == SVG
+    assert svg.headers["x-content-type-options"] == "nosniff"
+    assert svg.headers["content-disposition"].startswith('attachment; filename="logo.svg"')
+
+
+async def test_reads_and_downloads_go_uncounted_while_redis_is_away() -> None:
+    """Limiting reads must not make every query and download depend on Redis: they need only the
+    database, so with Redis away they are let through (submissions keep their own rule)."""
+    from redis.asyncio import Redis
+
+    from auth import Principal
+    from models.teams import Role
+    from ratelimit import RateLimiter
+
+    redis = Redis.from_url(f"redis://127.0.0.1:{_free_closed_port()}/0", socket_connect_timeout=1)
+    try:
+        limiter = RateLimiter(
+            redis, Settings(rate_limit_key_reads_per_minute=1, rate_limit_team_reads_per_minute=1)
+        )
+        principal = Principal(uuid.uuid4(), uuid.uuid4(), Role.MEMBER, frozenset({"read"}), uuid.uuid4())
+        for _ in range(3):
+            await limiter.read(principal)
+            await limiter.download(principal.team_id, principal.api_key_id)
+    finally:
+        await redis.aclose()
