@@ -426,6 +426,12 @@ async def cmd_admin(settings: Settings, args: argparse.Namespace) -> int:
             from models.teams import remove_member, revoke_user_tokens
 
             try:
+                uuid.UUID(args.user)
+                if args.admin_command == "remove-user":
+                    uuid.UUID(args.team)
+            except ValueError:
+                raise SystemExit("error: --user and --team take ids (UUIDs)") from None
+            try:
                 if args.admin_command == "revoke-tokens":
                     before = await revoke_user_tokens(args.user)
                     event = {"kind": "user_tokens", "user_id": args.user, "before": before.timestamp()}

@@ -123,8 +123,12 @@ class EventBus:
         It runs before any later event of any channel is handed out, so a stream it ends gets
         nothing published after the revocation."""
         async with self._lock:
-            await self._ensure_reader()
             self._revocation_listeners.add(listener)
+            try:
+                await self._ensure_reader()
+            except Exception:  # Redis is away: the next subscription starts the reader; until
+                # then the stream's periodic re-check stands in
+                log.warning("could not listen for revocations", exc_info=True)
         try:
             yield
         finally:
