@@ -7,7 +7,7 @@ import hashlib
 import hmac
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
@@ -43,6 +43,9 @@ class Principal:
     # A JWT's iat and exp (seconds since the epoch); None for an API key.
     issued_at: float | None = None
     expires_at: float | None = None
+    # When the credential was found valid (time.monotonic()): a live stream's watch replays the
+    # revocations its process heard since then (revocation.CredentialWatch).
+    checked_at: float = field(default_factory=time.monotonic, compare=False)
 
     @property
     def is_admin(self) -> bool:

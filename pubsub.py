@@ -13,7 +13,7 @@ import json
 import logging
 import time
 import uuid
-from collections import defaultdict
+from collections import defaultdict, deque
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -26,6 +26,7 @@ from models.teams import Team
 
 log = logging.getLogger(__name__)
 QUEUE_SIZE = 64
+RECENT_REVOCATIONS = 1024  # kept for streams whose watch starts a moment after their credential check
 # Every API process listens here: a revoked credential ends its live streams everywhere at once.
 REVOCATION_CHANNEL = "ch:revocations"
 RevocationListener = Callable[[dict[str, Any]], None]
@@ -54,6 +55,7 @@ class EventBus:
         self.redis = redis
         self._subscribers: dict[str, set[asyncio.Queue[dict[str, Any]]]] = defaultdict(set)
         self._revocation_listeners: set[RevocationListener] = set()
+        self._recent_revocations: deque[tuple[float, dict[str, Any]]] = deque(maxlen=RECENT_REVOCATIONS)
         self._pubsub: Any = None
         self._reader: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()
@@ -117,13 +119,21 @@ class EventBus:
                         await self._pubsub.unsubscribe(channel)
 
     @contextlib.asynccontextmanager
-    async def revocations(self, listener: RevocationListener) -> AsyncIterator[None]:
+    async def revocations(
+        self, listener: RevocationListener, since: float | None = None
+    ) -> AsyncIterator[None]:
         """``listener`` is called, in the reader, with every revocation event (and with
         ``{"kind": "resync"}`` after Redis came back, when some may have been lost) until exit.
         It runs before any later event of any channel is handed out, so a stream it ends gets
-        nothing published after the revocation."""
+        nothing published after the revocation. First it gets the revocations this process heard
+        since ``since`` (time.monotonic()): those that arrived between a credential's check and
+        its stream's start."""
         async with self._lock:
             self._revocation_listeners.add(listener)
+            if since is not None:
+                for heard_at, event in list(self._recent_revocations):
+                    if heard_at >= since:
+                        listener(event)
             try:
                 await self._ensure_reader()
             except Exception:  # Redis is away: the next subscription starts the reader; until
@@ -162,6 +172,7 @@ class EventBus:
             channel = channel.decode() if isinstance(channel, bytes) else channel
             event = json.loads(message["data"])
             if channel == REVOCATION_CHANNEL:
+                self._recent_revocations.append((time.monotonic(), event))
                 self._tell_revocation_listeners(event)
                 continue
             for queue in list(self._subscribers.get(channel, ())):

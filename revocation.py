@@ -70,7 +70,10 @@ class CredentialWatch:
         self._stack = contextlib.AsyncExitStack()
 
     async def __aenter__(self) -> CredentialWatch:
-        await self._stack.enter_async_context(self.services.bus.revocations(self._on_event))
+        bus = self.services.bus
+        await self._stack.enter_async_context(
+            bus.revocations(self._on_event, since=self.principal.checked_at)
+        )
         self._task = asyncio.create_task(self._run(), name="credential-watch")
         return self
 

@@ -23,8 +23,14 @@ import httpx
 import jwt
 import pytest
 import websockets
+from redis.asyncio import Redis
 
+from auth import Principal
+from models.teams import Role
+from pubsub import EventBus
+from revocation import revoked_by
 from settings import Settings
+from tests.conftest import _redis_for
 from tests.stack import ROOT, Stack, Team, free_port
 from tests.test_generation import submit_ok
 from tests.test_partners import REVOKE, create_key, member_of
@@ -336,3 +342,31 @@ async def test_a_key_stops_working_when_its_creator_leaves_the_team(stack: Stack
     run = [sys.executable, "-c", code]
     await asyncio.to_thread(subprocess.run, run, cwd=ROOT, env=stack.env, check=True, timeout=60)
     await _refused(stack, key["secret"])
+
+
+# -- the bus, in-process ---------------------------------------------------------------------------
+async def test_a_revocation_heard_between_a_check_and_its_streams_start_still_ends_it() -> None:
+    """A credential checked, then revoked (the process hears it), then its stream's watch starts:
+    the watch gets the revocation all the same."""
+    url = _redis_for("sqlite")
+    if url is None:
+        pytest.skip("no Redis")
+    redis = Redis.from_url(url)
+    bus = EventBus(redis)
+    heard, replayed = asyncio.Event(), []
+    key_id = uuid.uuid4()
+    principal = Principal(uuid.uuid4(), uuid.uuid4(), Role.MEMBER, frozenset({"read"}), key_id)
+    try:
+        async with bus.revocations(lambda event: heard.set()):  # another stream: the reader runs
+            await bus.credential_revoked({"kind": "api_key", "key_id": str(key_id)})
+            await asyncio.wait_for(heard.wait(), 5)
+            async with bus.revocations(replayed.append, since=principal.checked_at):
+                assert [revoked_by(principal, event) for event in replayed] == [True]
+            # a stream whose credential was checked after the revocation is not replayed it
+            later = Principal(uuid.uuid4(), uuid.uuid4(), Role.MEMBER, frozenset({"read"}), key_id)
+            replayed.clear()
+            async with bus.revocations(replayed.append, since=later.checked_at):
+                assert replayed == []
+    finally:
+        await bus.close()
+        await redis.aclose()
