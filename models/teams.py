@@ -192,10 +192,16 @@ async def revoke_user_tokens(user_id: uuid.UUID | str) -> datetime:
 async def remove_member(team_id: uuid.UUID | str, user_id: uuid.UUID | str) -> int:
     """A person leaves a team: their membership goes, and with it every credential they hold for
     it (their JWTs for the team fail the membership check; the keys they created are revoked, so
-    they stay dead should the person come back). Returns how many keys were revoked."""
+    they stay dead should the person come back). A team's last owner stays. Returns how many keys
+    were revoked."""
     async with in_transaction():
-        if not await Membership.filter(team_id=team_id, user_id=user_id).delete():
+        membership = await Membership.get_or_none(team_id=team_id, user_id=user_id)
+        if membership is None:
             raise DomainError(ErrorCode.NOT_FOUND, "no such member in this team", ["user"])
+        owners = await Membership.filter(team_id=team_id, role=Role.OWNER).count()
+        if membership.role == Role.OWNER and owners <= 1:
+            raise DomainError(ErrorCode.VALIDATION_FAILED, "a team keeps at least one owner", ["user"])
+        await membership.delete()
         return await ApiKey.filter(team_id=team_id, user_id=user_id, revoked_at=None).update(
             revoked_at=datetime.now(UTC)
         )

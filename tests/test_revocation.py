@@ -322,6 +322,10 @@ async def test_a_removed_members_keys_and_tokens_stop_at_once(stack: Stack, team
         await assert_cut_off(stack, team, [sse, ws], time.monotonic())
     await _refused(stack, key["secret"])
     await _refused(stack, admin.api_key)
+    # the team's last owner stays
+    with pytest.raises(RuntimeError, match="at least one owner"):
+        _cli(stack, "remove-user", "--team", team.team_id, "--user", team.user_id)
+    await _accepted(stack, team.api_key)
 
 
 async def test_a_key_stops_working_when_its_creator_leaves_the_team(stack: Stack, team: Team) -> None:
