@@ -7,19 +7,30 @@ import hashlib
 import hmac
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 import jwt
 
 from models.errors import DomainError, ErrorCode
-from models.teams import ADMIN_ROLES, ALL_SCOPES, API_KEY_PREFIX, ApiKey, Membership, Role, hash_api_key
+from models.teams import (
+    ADMIN_ROLES,
+    ALL_SCOPES,
+    API_KEY_PREFIX,
+    ApiKey,
+    Membership,
+    Role,
+    hash_api_key,
+)
 
 if TYPE_CHECKING:
     from settings import Settings
 
 JWT_ALGORITHM = "HS256"
+# The longest a JWT may live (exp - iat); CH_JWT_MAX_LIFETIME_SECONDS. A longer one is refused.
+JWT_MAX_LIFETIME_SECONDS = 24 * 3600.0
+JWT_DEFAULT_TTL = timedelta(hours=12)
 
 
 @dataclass(frozen=True)
@@ -29,6 +40,12 @@ class Principal:
     role: Role
     scopes: frozenset[str]
     api_key_id: uuid.UUID | None = None
+    # A JWT's iat and exp (seconds since the epoch); None for an API key.
+    issued_at: float | None = None
+    expires_at: float | None = None
+    # When the credential was found valid (time.monotonic()): a live stream's watch replays the
+    # revocations its process heard since then (revocation.CredentialWatch).
+    checked_at: float = field(default_factory=time.monotonic, compare=False)
 
     @property
     def is_admin(self) -> bool:
@@ -55,41 +72,75 @@ def bearer(header: str | None) -> str | None:
     return credential.strip() or None if scheme.lower() == "bearer" else None
 
 
-async def authenticate(credential: str | None, secret: str) -> Principal | None:
-    """The caller behind a bearer credential, or None (missing, malformed, revoked or expired)."""
+async def authenticate(
+    credential: str | None, secret: str, *, max_jwt_lifetime: float = JWT_MAX_LIFETIME_SECONDS
+) -> Principal | None:
+    """The caller behind a bearer credential, or None: missing, malformed, revoked, expired, a JWT
+    living longer than ``max_jwt_lifetime`` or issued before its user's tokens were revoked, or a
+    credential of someone no longer in the team (a key dies with its creator's membership)."""
     if not credential:
         return None
     if credential.startswith(API_KEY_PREFIX):
         key = await ApiKey.get_or_none(key_hash=hash_api_key(credential), revoked_at=None)
         if key is None:
             return None
+        membership = await Membership.get_or_none(team_id=key.team_id, user_id=key.user_id)  # type: ignore[attr-defined]
+        if membership is None:  # its creator left the team
+            return None
         # last_used_at is a hint for people, so a write at most once a minute per key is plenty
         now = datetime.now(UTC)
         if key.last_used_at is None or now - key.last_used_at > timedelta(minutes=1):
             await ApiKey.filter(id=key.id).update(last_used_at=now)
-        membership = await Membership.get_or_none(team_id=key.team_id, user_id=key.user_id)  # type: ignore[attr-defined]
-        role = membership.role if membership else Role.MEMBER
-        return Principal(key.team_id, key.user_id, role, frozenset(key.scopes), key.id)  # type: ignore[attr-defined]
-    try:
-        claims = jwt.decode(
-            credential, secret, algorithms=[JWT_ALGORITHM], options={"require": ["sub", "team", "exp"]}
-        )
-        team_id, user_id = uuid.UUID(claims["team"]), uuid.UUID(claims["sub"])
-    except (jwt.PyJWTError, ValueError, TypeError):
+        return Principal(key.team_id, key.user_id, membership.role, frozenset(key.scopes), key.id)  # type: ignore[attr-defined]
+    claims = _jwt_claims(credential, secret, max_jwt_lifetime)
+    if claims is None:
         return None
-    membership = await Membership.get_or_none(team_id=team_id, user_id=user_id)
+    team_id, user_id, issued_at, expires_at = claims
+    membership = await Membership.get_or_none(team_id=team_id, user_id=user_id).select_related("user")
     if membership is None:
         return None
-    return Principal(team_id, user_id, membership.role, frozenset({"read", "generate", "billing"}))
-
-
-def issue_jwt(
-    user_id: uuid.UUID, team_id: uuid.UUID, secret: str, ttl: timedelta = timedelta(hours=12)
-) -> str:
-    exp = datetime.now(UTC) + ttl
-    return jwt.encode(
-        {"sub": str(user_id), "team": str(team_id), "exp": exp}, secret, algorithm=JWT_ALGORITHM
+    valid_after: datetime | None = membership.user.tokens_valid_after
+    if valid_after is not None and issued_at < valid_after.timestamp():
+        return None
+    return Principal(
+        team_id,
+        user_id,
+        membership.role,
+        frozenset(ALL_SCOPES),
+        issued_at=issued_at,
+        expires_at=expires_at,
     )
+
+
+def _jwt_claims(
+    credential: str, secret: str, max_lifetime: float
+) -> tuple[uuid.UUID, uuid.UUID, float, float] | None:
+    """(team, user, iat, exp) of a valid JWT; None for anything else, however malformed."""
+    try:
+        claims = jwt.decode(
+            credential, secret, algorithms=[JWT_ALGORITHM], options={"require": ["sub", "team", "exp", "iat"]}
+        )
+    except (jwt.PyJWTError, ValueError, TypeError, OverflowError):  # e.g. "exp": 1e999
+        return None
+    team, sub, iat, exp = claims.get("team"), claims.get("sub"), claims.get("iat"), claims.get("exp")
+    if not (isinstance(team, str) and isinstance(sub, str)):
+        return None
+    if not all(isinstance(v, int | float) and not isinstance(v, bool) for v in (iat, exp)):
+        return None
+    if not exp - iat <= max_lifetime:  # also refuses nan
+        return None
+    try:
+        return uuid.UUID(team), uuid.UUID(sub), float(iat), float(exp)
+    except ValueError:
+        return None
+
+
+def issue_jwt(user_id: uuid.UUID, team_id: uuid.UUID, secret: str, ttl: timedelta = JWT_DEFAULT_TTL) -> str:
+    """A token for a person in a team. ``iat`` keeps its fraction of a second, so revoking a user's
+    tokens (``User.tokens_valid_after``) refuses exactly those issued before."""
+    now = time.time()
+    claims = {"sub": str(user_id), "team": str(team_id), "iat": now, "exp": now + ttl.total_seconds()}
+    return jwt.encode(claims, secret, algorithm=JWT_ALGORITHM)
 
 
 # -- signed download URLs ----------------------------------------------------------------------

@@ -13,7 +13,7 @@ import socket
 import sys
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +24,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.websockets import WebSocket
-from strawberry.asgi import GraphQL
+from strawberry.asgi import ASGIWebSocketAdapter, GraphQL
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.subscriptions import (
     GRAPHQL_SSE_PROTOCOL,
@@ -41,6 +41,7 @@ from auth import authenticate, bearer
 from metrics import metrics_endpoint
 from middleware import BodySizeLimit
 from realtime import Hub
+from revocation import CredentialWatch
 from schema import rate_limited_retry_after, schema
 from schema.context import Context
 from services import Services, open_services
@@ -49,8 +50,25 @@ from settings import Settings, load_settings
 log = logging.getLogger("creative_hub")
 
 
+CREDENTIAL_ENDED = "credential_ended"  # in the request's state: the stream's credential was revoked
+
+
+class _GuardedWebSocketAdapter(ASGIWebSocketAdapter):
+    """Strawberry's websocket writes, none of them once the connection's credential was revoked
+    (the 4403 close follows)."""
+
+    async def send_json(self, message: Mapping[str, object]) -> None:
+        if self.ws.scope.get("state", {}).get(CREDENTIAL_ENDED):
+            return
+        await super().send_json(message)
+
+
 class GraphQLView(GraphQL[Context, None]):
-    """Strawberry over starlette, with our context and credentials from ``connection_init``."""
+    """Strawberry over starlette, with our context and credentials from ``connection_init``; every
+    stream it serves (multipart and SSE subscriptions, the benchmark's /graphql/plain websocket)
+    ends when its credential is revoked or expires (revocation.CredentialWatch)."""
+
+    websocket_adapter_class = _GuardedWebSocketAdapter  # type: ignore[assignment]
 
     def __init__(self, settings: Settings) -> None:
         super().__init__(
@@ -66,9 +84,19 @@ class GraphQLView(GraphQL[Context, None]):
             max_subscriptions_per_connection=realtime.MAX_SUBSCRIPTIONS_PER_CONNECTION,
         )
 
+    @staticmethod
+    async def _authenticate(services: Services, header: str | None) -> tuple[str | None, Any]:
+        credential = bearer(header)
+        settings = services.settings
+        principal = await authenticate(
+            credential, settings.secret, max_jwt_lifetime=settings.jwt_max_lifetime_seconds
+        )
+        return credential, principal
+
     async def get_context(self, request: Request | WebSocket, response: Any) -> Context:  # type: ignore[override]
         services: Services = request.app.state.services
-        principal = await authenticate(bearer(request.headers.get("authorization")), services.settings.secret)
+        credential, principal = await self._authenticate(services, request.headers.get("authorization"))
+        request.state.credential, request.state.principal = credential, principal  # for CredentialWatch
         return Context(request=request, services=services, principal=principal)
 
     def create_response(self, response_data: Any, sub_response: Response) -> Response:
@@ -81,11 +109,76 @@ class GraphQLView(GraphQL[Context, None]):
     async def on_ws_connect(self, context: Context) -> Any:  # type: ignore[override]
         params = context.connection_params or {}
         header = params.get("Authorization") or params.get("authorization")
+        credential = context.request.state.credential
         if header:
-            context.principal = await authenticate(bearer(str(header)), context.services.settings.secret)
+            credential, context.principal = await self._authenticate(context.services, str(header))
         if context.principal is None:
             raise ConnectionRejectionError({"message": "authentication required"})
+        websocket = context.request
+        watch = CredentialWatch(
+            context.services,
+            credential,
+            context.principal,
+            on_end=lambda: setattr(websocket.state, CREDENTIAL_ENDED, True),
+        )
+
+        async def close_when_revoked() -> None:
+            async with watch:
+                await watch.ended.wait()
+            with contextlib.suppress(Exception):
+                await websocket.close(4403, "Forbidden: the credential was revoked or has expired")
+
+        websocket.state.watch_task = asyncio.create_task(close_when_revoked(), name="plain-ws-credential")
         return None
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            task = scope.get("state", {}).get("watch_task")
+            if task is not None:
+                task.cancel()
+
+    async def create_streaming_response(
+        self,
+        request: Request | WebSocket,
+        stream: Callable[[], AsyncIterator[str]],
+        sub_response: Response,
+        headers: Mapping[str, str],
+    ) -> Response:
+        """The stream, ended (after what was already sent) when its credential is revoked or
+        expires; not one chunk produced after the revocation goes out."""
+        services: Services = request.app.state.services
+        credential, principal = request.state.credential, request.state.principal
+
+        async def guarded() -> AsyncGenerator[str, None]:
+            if principal is None:  # nothing to follow: strawberry's own errors, then the end
+                async for chunk in stream():
+                    yield chunk
+                return
+            async with CredentialWatch(services, credential, principal) as watch:
+                ended = asyncio.ensure_future(watch.ended.wait())
+                source = stream()
+                try:
+                    while True:
+                        chunk_task = asyncio.ensure_future(anext(source))
+                        await asyncio.wait({chunk_task, ended}, return_when=asyncio.FIRST_COMPLETED)
+                        if watch.ended.is_set():
+                            chunk_task.cancel()
+                            with contextlib.suppress(BaseException):
+                                await chunk_task
+                            return
+                        try:
+                            chunk = chunk_task.result()
+                        except StopAsyncIteration:
+                            return
+                        yield chunk
+                finally:
+                    ended.cancel()
+                    with contextlib.suppress(Exception):
+                        await source.aclose()  # type: ignore[attr-defined]
+
+        return await super().create_streaming_response(request, lambda: guarded(), sub_response, headers)
 
 
 def create_app(settings: Settings, services: Services | None = None) -> realtime.WebSocketFront:
@@ -109,10 +202,11 @@ def create_app(settings: Settings, services: Services | None = None) -> realtime
         *rest.routes,
         Route("/metrics", metrics_endpoint),
         Route("/graphql", view, methods=["GET", "POST"]),
-        # WS /graphql is served by realtime.WebSocketFront (multiplexed subscriptions); strawberry's
-        # own per-subscriber handler stays as the reference the benchmark compares with.
-        WebSocketRoute("/graphql/plain", view),
     ]
+    if settings.bench_plain_ws and settings.env != "production":
+        # WS /graphql is served by realtime.WebSocketFront (multiplexed subscriptions); strawberry's
+        # own per-subscriber handler, only for the benchmark to compare with (CH_BENCH_PLAIN_WS).
+        routes.append(WebSocketRoute("/graphql/plain", view))
     if settings.env != "production":
         from providers.registry import SIMULATOR_API_KEY
         from providers.simulator import create_simulator_app
@@ -352,6 +446,22 @@ async def _publish_balance(settings: Settings, team_id: str) -> None:
         await redis.aclose()
 
 
+async def _publish_revocation(settings: Settings, event: dict[str, Any]) -> None:
+    """End the revoked credential's live streams in every API process now (revocation.py); without
+    a known Redis they end at their next periodic re-check."""
+    if not settings.redis_url:
+        return
+    from redis.asyncio import Redis
+
+    from pubsub import EventBus
+
+    redis = Redis.from_url(settings.redis_url)
+    try:
+        await EventBus(redis).credential_revoked(event)
+    finally:
+        await redis.aclose()
+
+
 async def cmd_admin(settings: Settings, args: argparse.Namespace) -> int:
     from auth import issue_jwt
     from models import credits
@@ -393,6 +503,29 @@ async def cmd_admin(settings: Settings, args: argparse.Namespace) -> int:
             print(
                 json.dumps({"team_id": args.team, "user_id": str(user.id), "role": args.role, "jwt": token})
             )
+            return 0
+        if args.admin_command in ("revoke-tokens", "remove-user"):
+            from models.teams import remove_member, revoke_user_tokens
+
+            try:
+                uuid.UUID(args.user)
+                if args.admin_command == "remove-user":
+                    uuid.UUID(args.team)
+            except ValueError:
+                raise SystemExit("error: --user and --team take ids (UUIDs)") from None
+            try:
+                if args.admin_command == "revoke-tokens":
+                    before = await revoke_user_tokens(args.user)
+                    event = {"kind": "user_tokens", "user_id": args.user, "before": before.timestamp()}
+                    out = {"user_id": args.user, "tokens_valid_after": before.isoformat()}
+                else:
+                    keys = await remove_member(args.team, args.user)
+                    event = {"kind": "member_removed", "team_id": args.team, "user_id": args.user}
+                    out = {"team_id": args.team, "user_id": args.user, "api_keys_revoked": keys}
+            except (DomainError, ValueError) as exc:
+                raise SystemExit(f"error: {getattr(exc, 'message', exc)}") from None
+            await _publish_revocation(settings, event)
+            print(json.dumps(out))
             return 0
         if args.admin_command == "create-team":
             created = await create_team(args.name)
@@ -452,6 +585,15 @@ def parser() -> argparse.ArgumentParser:
     au.add_argument("--team", required=True)
     au.add_argument("--email", required=True)
     au.add_argument("--role", choices=["owner", "admin", "member"], default="member")
+    rt = admin.add_parser(
+        "revoke-tokens", help="every JWT issued to a user until now stops working, live streams too"
+    )
+    rt.add_argument("--user", required=True, help="the user id")
+    ru = admin.add_parser(
+        "remove-user", help="take a person out of a team: their JWTs and the keys they created stop working"
+    )
+    ru.add_argument("--team", required=True)
+    ru.add_argument("--user", required=True, help="the user id")
     sim = sub.add_parser("simulator", help="the provider simulator alone (stands in for the providers' APIs)")
     sim.add_argument("--port", type=int, default=8001)
     sim.add_argument(

@@ -13,8 +13,8 @@ import json
 import logging
 import time
 import uuid
-from collections import defaultdict
-from collections.abc import AsyncIterator
+from collections import defaultdict, deque
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -26,6 +26,10 @@ from models.teams import Team
 
 log = logging.getLogger(__name__)
 QUEUE_SIZE = 64
+RECENT_REVOCATIONS = 1024  # kept for streams whose watch starts a moment after their credential check
+# Every API process listens here: a revoked credential ends its live streams everywhere at once.
+REVOCATION_CHANNEL = "ch:revocations"
+RevocationListener = Callable[[dict[str, Any]], None]
 
 
 def team_channel(team_id: uuid.UUID | str) -> str:
@@ -50,6 +54,8 @@ class EventBus:
     def __init__(self, redis: Redis) -> None:
         self.redis = redis
         self._subscribers: dict[str, set[asyncio.Queue[dict[str, Any]]]] = defaultdict(set)
+        self._revocation_listeners: set[RevocationListener] = set()
+        self._recent_revocations: deque[tuple[float, dict[str, Any]]] = deque(maxlen=RECENT_REVOCATIONS)
         self._pubsub: Any = None
         self._reader: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()
@@ -62,6 +68,16 @@ class EventBus:
             await self.redis.publish(team_channel(team_id), json.dumps(event))
         except Exception:  # the database is the truth; a lost event is re-read by subscribers
             log.exception("could not publish an event for team %s", team_id)
+
+    async def credential_revoked(self, event: dict[str, Any]) -> None:
+        """Tell every API process that credentials were revoked (after the commit), so their live
+        streams end now rather than at their next periodic re-check (revocation.py). Events:
+        ``{"kind": "api_key", "key_id"}``, ``{"kind": "user_tokens", "user_id", "before"}``,
+        ``{"kind": "member_removed", "team_id", "user_id"}``."""
+        try:
+            await self.redis.publish(REVOCATION_CHANNEL, json.dumps(event))
+        except Exception:  # the periodic re-check still ends those streams
+            log.exception("could not publish a revocation")
 
     async def job_changed(self, job: CreativeJob) -> None:
         await self.publish(job.team_id, {"kind": "job", "version": job.version, "data": job.snapshot()})  # type: ignore[attr-defined]
@@ -102,11 +118,37 @@ class EventBus:
                     with contextlib.suppress(Exception):
                         await self._pubsub.unsubscribe(channel)
 
+    @contextlib.asynccontextmanager
+    async def revocations(
+        self, listener: RevocationListener, since: float | None = None
+    ) -> AsyncIterator[None]:
+        """``listener`` is called, in the reader, with every revocation event (and with
+        ``{"kind": "resync"}`` after Redis came back, when some may have been lost) until exit.
+        It runs before any later event of any channel is handed out, so a stream it ends gets
+        nothing published after the revocation. First it gets the revocations this process heard
+        since ``since`` (time.monotonic()): those that arrived between a credential's check and
+        its stream's start."""
+        async with self._lock:
+            self._revocation_listeners.add(listener)
+            if since is not None:
+                for heard_at, event in list(self._recent_revocations):
+                    if heard_at >= since:
+                        listener(event)
+            try:
+                await self._ensure_reader()
+            except Exception:  # Redis is away: the next subscription starts the reader; until
+                # then the stream's periodic re-check stands in
+                log.warning("could not listen for revocations", exc_info=True)
+        try:
+            yield
+        finally:
+            self._revocation_listeners.discard(listener)
+
     async def _ensure_reader(self) -> None:
         if self._reader is None or self._reader.done():
             self._pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
-            # Subscribe to a private channel first so the reader has a connection to listen on.
-            await self._pubsub.subscribe(f"ch:process:{uuid.uuid4()}")
+            # The revocation channel is always listened to (it also gives the reader a connection).
+            await self._pubsub.subscribe(REVOCATION_CHANNEL)
             for channel in self._subscribers:
                 await self._pubsub.subscribe(channel)
             self._reader = asyncio.create_task(self._read(), name="event-bus-reader")
@@ -129,6 +171,10 @@ class EventBus:
             channel = message["channel"]
             channel = channel.decode() if isinstance(channel, bytes) else channel
             event = json.loads(message["data"])
+            if channel == REVOCATION_CHANNEL:
+                self._recent_revocations.append((time.monotonic(), event))
+                self._tell_revocation_listeners(event)
+                continue
             for queue in list(self._subscribers.get(channel, ())):
                 _offer(queue, event)
 
@@ -136,14 +182,22 @@ class EventBus:
         with contextlib.suppress(Exception):
             await self._pubsub.aclose()
         self._pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
-        await self._pubsub.subscribe(f"ch:process:{uuid.uuid4()}", *self._subscribers.keys())
+        await self._pubsub.subscribe(REVOCATION_CHANNEL, *self._subscribers.keys())
         self.reconnects += 1
+        self._tell_revocation_listeners({"kind": "resync"})
         # What was published since the connection was last heard from may be lost: subscribers
         # re-read what changed since then from the database.
         resync = {"kind": "resync", "since": self._heard_at}
         for queues in self._subscribers.values():
             for queue in queues:
                 _offer(queue, resync)
+
+    def _tell_revocation_listeners(self, event: dict[str, Any]) -> None:
+        for listener in list(self._revocation_listeners):
+            try:
+                listener(event)
+            except Exception:
+                log.exception("a revocation listener failed")
 
     async def close(self) -> None:
         if self._reader:

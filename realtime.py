@@ -21,7 +21,6 @@ import asyncio
 import contextlib
 import json
 import logging
-import random
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,6 +32,7 @@ from strawberry.types.execution import ExecutionResult, PreExecutionError
 
 import metrics
 from auth import Principal, authenticate, bearer
+from revocation import CredentialWatch
 from schema import schema
 from schema.context import Context
 from services import Services
@@ -273,20 +273,23 @@ class Connection:
                 self.send({"type": "ka"})
 
     async def _watch_credential(self) -> None:
-        """A key revoked (or a token expired) while the socket is open ends the socket too: the
-        credential is checked again every minute or so (jittered, so thousands of connections do
-        not all query at once) and a failed check closes with 4403."""
-        interval = self.services.settings.ws_credential_recheck_seconds
-        while True:
-            await asyncio.sleep(interval * random.uniform(0.8, 1.2))
-            try:
-                principal = await authenticate(self.credential, self.services.settings.secret)
-            except Exception:  # the database is away for a moment: check again next time
-                log.warning("could not re-check a websocket's credential", exc_info=True)
-                continue
-            if principal is None:
-                await self._close(4403, "Forbidden: the credential was revoked or has expired")
-                return
+        """A key revoked (or a token expired) while the socket is open ends the socket too, within
+        a second: a revocation arrives over Redis (revocation.CredentialWatch; the periodic
+        re-check is the backstop) and closes with 4403 after leaving every subscription at once,
+        so nothing published after the revocation is sent."""
+        assert self.principal is not None
+        watch = CredentialWatch(self.services, self.credential, self.principal, on_end=self._credential_ended)
+        async with watch:
+            await watch.ended.wait()
+        await self._close(4403, "Forbidden: the credential was revoked or has expired")
+
+    def _credential_ended(self) -> None:
+        """Synchronously, in the event bus's reader: no later event reaches this connection."""
+        self.principal = None
+        for op_id in list(self.memberships):
+            self._stop(op_id)
+        for task in self.operations.values():
+            task.cancel()
 
     async def _close(self, code: int, reason: str) -> None:
         """Close after what was already queued (e.g. graphql-ws's connection_error) has gone out."""
@@ -332,7 +335,10 @@ class Connection:
             or self.websocket.headers.get("authorization")
         )
         self.credential = bearer(str(header)) if header else None
-        self.principal = await authenticate(self.credential, self.services.settings.secret)
+        settings = self.services.settings
+        self.principal = await authenticate(
+            self.credential, settings.secret, max_jwt_lifetime=settings.jwt_max_lifetime_seconds
+        )
         if self.principal is None:
             if self.legacy:
                 self.send({"type": "connection_error", "payload": {"message": "authentication required"}})

@@ -98,8 +98,11 @@ def domain_error(exc: DomainError) -> JSONResponse:
 
 
 async def _principal(request: Request) -> Principal | None:
+    settings = services_of(request).settings
     return await authenticate(
-        bearer(request.headers.get("authorization")), services_of(request).settings.secret
+        bearer(request.headers.get("authorization")),
+        settings.secret,
+        max_jwt_lifetime=settings.jwt_max_lifetime_seconds,
     )
 
 

@@ -88,6 +88,11 @@ class Settings(BaseSettings):
     webhook_log_retention_days: float = Field(default=30.0, gt=0)
     # How often an open websocket checks its credential again (a revoked key or expired token closes it).
     ws_credential_recheck_seconds: float = 60.0
+    # The longest a JWT may live (exp - iat); longer tokens, and tokens without exp or iat, are refused.
+    jwt_max_lifetime_seconds: float = Field(default=24 * 3600.0, gt=0)
+    # Serve strawberry's own websocket handler at /graphql/plain, for bench/push_latency.py to
+    # compare with (never in production).
+    bench_plain_ws: bool = False
     public_base_url: str | None = Field(default=None, validation_alias=AliasChoices("CH_PUBLIC_URL"))
 
     # Provider keys and base URLs: read by their own names (no CH_ prefix), as providers.md lists them.
@@ -164,6 +169,8 @@ class Settings(BaseSettings):
             problems.append("the provider simulator is not for production (unset CH_SIMULATOR_URL)")
         if self.webhooks_allow_private:
             problems.append("CH_WEBHOOKS_ALLOW_PRIVATE lets webhooks reach private networks")
+        if self.bench_plain_ws:
+            problems.append("CH_BENCH_PLAIN_WS is for benchmarks")
         if self.fault_crash_before_settle:
             problems.append("CH_FAULT_CRASH_BEFORE_SETTLE is a test hook")
         if problems:

@@ -58,9 +58,12 @@ class BenchStack:
         poll_scale: str,
         extra_env: dict[str, str] | None = None,
         postgres: str | None = None,
+        plain_ws: bool = False,
     ) -> None:
         """``postgres``: an administrative URL (e.g. ``postgres://postgres@127.0.0.1:5432/postgres``)
-        on whose server a database of the stack's own is created, and dropped by :meth:`stop`."""
+        on whose server a database of the stack's own is created, and dropped by :meth:`stop`.
+        ``plain_ws``: also serve strawberry's own websocket handler at ``/graphql/plain``
+        (CH_BENCH_PLAIN_WS; only benchmarks ask for it)."""
         self.port, sim_port = free_port(), free_port()
         self.valkey = None
         redis_url = os.environ.get("CH_REDIS_URL")
@@ -94,6 +97,7 @@ class BenchStack:
             "CH_RATE_LIMIT_KEY_READS_PER_MINUTE": "0",
             "CH_RATE_LIMIT_TEAM_DOWNLOADS_PER_MINUTE": "0",
             "CH_RATE_LIMIT_KEY_DOWNLOADS_PER_MINUTE": "0",
+            **({"CH_BENCH_PLAIN_WS": "1"} if plain_ws else {}),
             **(extra_env or {}),
         }
         self.url = f"http://127.0.0.1:{self.port}"

@@ -9,7 +9,8 @@ receives, arrival time minus the job's ``updatedAt`` (when the new state was wri
 commit). A Redis subscriber of the benchmark's own notes when each event was published, which
 splits every figure into "commit + publish" (``updatedAt`` → publish: the database and the
 publishing process) and "push" (publish → arrival: the API process's fan-out and the network).
-The same run measures strawberry's plain per-subscriber handler (``/graphql/plain``) beside the
+The same run measures strawberry's plain per-subscriber handler (``/graphql/plain``, served only
+when a benchmark sets CH_BENCH_PLAIN_WS, as this one does unless ``--skip-plain``) beside the
 multiplexed one (``/graphql``), the delay a client polling every 5 s would see, and the server's
 memory per idle subscription (5,000 idle subscriptions by default).
 
@@ -186,8 +187,8 @@ def _client_process(url: str, key: str, count: int, ready: Any, expected: int, o
 class Service(BenchStack):
     """The stack with an instant simulator; the API process is the one measured."""
 
-    def __init__(self, tmp: Path, postgres: str | None) -> None:
-        super().__init__(tmp, time_scale="0", poll_scale="0.01", postgres=postgres)
+    def __init__(self, tmp: Path, postgres: str | None, *, plain_ws: bool = True) -> None:
+        super().__init__(tmp, time_scale="0", poll_scale="0.01", postgres=postgres, plain_ws=plain_ws)
         self.proc = self.api
 
     def submit(self, client: httpx.Client, i: int) -> str:
@@ -414,7 +415,7 @@ def main() -> None:
     args = parser.parse_args()
     raise_fd_limit()
     with tempfile.TemporaryDirectory() as tmp:
-        service = Service(Path(tmp), args.postgres)
+        service = Service(Path(tmp), args.postgres, plain_ws=not args.skip_plain)
         try:
             if args.idle:  # first: RSS only grows by what the allocator cannot take from memory
                 # that earlier phases freed, which made this figure 3.5-6.7 KiB when measured last

@@ -59,6 +59,8 @@ class User(Model):
     id = fields.UUIDField(primary_key=True, default=uuid.uuid4)
     email = fields.CharField(max_length=320, unique=True)
     name = fields.CharField(max_length=200, default="")
+    # JWTs issued before this moment are refused (``admin revoke-tokens``; auth.authenticate).
+    tokens_valid_after = fields.DatetimeField(null=True)
     created_at = fields.DatetimeField(auto_now_add=True)
 
     class Meta:
@@ -176,6 +178,33 @@ async def create_team(name: str, *, email: str | None = None) -> CreatedTeam:
         await ApiKey.create(team=team, user=user, name="default", prefix=key[:12], key_hash=hash_api_key(key))
         await default_folder(team.id)
     return CreatedTeam(team=team, user=user, api_key=key)
+
+
+async def revoke_user_tokens(user_id: uuid.UUID | str) -> datetime:
+    """Every JWT issued to this person until now stops working (in every team); their API keys
+    are untouched. Returns the moment from which tokens are valid again."""
+    now = datetime.now(UTC)
+    if not await User.filter(id=user_id).update(tokens_valid_after=now):
+        raise DomainError(ErrorCode.NOT_FOUND, "user not found", ["user"])
+    return now
+
+
+async def remove_member(team_id: uuid.UUID | str, user_id: uuid.UUID | str) -> int:
+    """A person leaves a team: their membership goes, and with it every credential they hold for
+    it (their JWTs for the team fail the membership check; the keys they created are revoked, so
+    they stay dead should the person come back). A team's last owner stays. Returns how many keys
+    were revoked."""
+    async with in_transaction():
+        membership = await Membership.get_or_none(team_id=team_id, user_id=user_id)
+        if membership is None:
+            raise DomainError(ErrorCode.NOT_FOUND, "no such member in this team", ["user"])
+        owners = await Membership.filter(team_id=team_id, role=Role.OWNER).count()
+        if membership.role == Role.OWNER and owners <= 1:
+            raise DomainError(ErrorCode.VALIDATION_FAILED, "a team keeps at least one owner", ["user"])
+        await membership.delete()
+        return await ApiKey.filter(team_id=team_id, user_id=user_id, revoked_at=None).update(
+            revoked_at=datetime.now(UTC)
+        )
 
 
 async def add_member(team_id: uuid.UUID | str, email: str, role: Role) -> User:

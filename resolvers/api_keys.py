@@ -56,4 +56,6 @@ async def revoke_api_key(info: Info, id: strawberry.ID) -> ApiKeyPayload:
         row = await teams.revoke_api_key(principal.team_id, str(id))
     except DomainError as exc:
         return ApiKeyPayload(api_key=None, user_errors=[UserError.of(exc)])
+    # Its live streams end now, in every API process (revocation.py)
+    await info.context.services.bus.credential_revoked({"kind": "api_key", "key_id": str(row.id)})
     return ApiKeyPayload(api_key=api_key_type(row), user_errors=[])

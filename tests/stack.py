@@ -299,6 +299,7 @@ def backend_env(tmp: Path, database_url: str, redis_url: str | None) -> dict[str
         CH_RATE_LIMIT_TEAM_DOWNLOADS_PER_MINUTE="0",
         CH_RATE_LIMIT_KEY_DOWNLOADS_PER_MINUTE="0",
         CH_WS_CREDENTIAL_RECHECK_SECONDS="1",  # tests/test_partners.py: revoking a key closes its sockets
+        CH_BENCH_PLAIN_WS="1",  # tests/test_tenancy.py checks strawberry's /graphql/plain handler too
         CH_PROVIDER_CONCURRENCY='{"luma_ray3": 2}',  # tests/test_worker.py checks the cap
         PYTHONUNBUFFERED="1",
     )
