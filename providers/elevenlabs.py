@@ -63,7 +63,7 @@ class ElevenLabsAdapter(HttpAdapter):
         voice_id = str(job.params.get("voice_id") or user.get("voice_id") or DEFAULT_VOICE).strip()
         if not VOICE_ID.fullmatch(voice_id):
             raise RejectedError(f"{voice_id!r} is not an ElevenLabs voice id", code="bad_voice")
-        model = str(user.get("model") or user.get("model_id") or DEFAULT_MODEL)
+        model = str(user.get("model") or DEFAULT_MODEL)
         text = job.prompt or ""
         limit = MAX_CHARACTERS.get(model)
         if limit is not None and len(text) > limit:
@@ -89,6 +89,9 @@ class ElevenLabsAdapter(HttpAdapter):
         if user.get("apply_text_normalization") in ("auto", "on", "off"):
             body["apply_text_normalization"] = user["apply_text_normalization"]
         return voice_id, output_format, body
+
+    def priced_tier(self, job: JobSpec) -> dict[str, str]:
+        return {"model_family": model_family(self.build_request(job)[2]["model_id"])}
 
     async def submit(self, job: JobSpec) -> Submitted | Done:
         voice_id, output_format, body = self.build_request(job)
@@ -122,6 +125,11 @@ class ElevenLabsAdapter(HttpAdapter):
 
     async def poll(self, job: JobSpec, task_id: str, state: dict[str, Any]) -> Pending | Done:
         raise RejectedError("ElevenLabs answers synchronously and has no task to poll", code="not_pollable")
+
+
+def model_family(model: str) -> str:
+    """The price family of an ElevenLabs model: flash and turbo bill half a credit per character."""
+    return next((family for family in ("flash", "turbo") if family in model), "multilingual")
 
 
 def _voice_settings(user: dict[str, Any]) -> dict[str, Any]:

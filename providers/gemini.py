@@ -77,6 +77,9 @@ class GeminiVeoAdapter(HttpAdapter):
         # are never sent (Veo 3.1 on the Gemini API always makes audio).
         return {"instances": [instance], "parameters": parameters}
 
+    def priced_tier(self, job: JobSpec) -> dict[str, str]:
+        return {"resolution": self.build_request(job)["parameters"].get("resolution", "720p")}
+
     async def request_json(
         self, method: str, url: str, *, json_body: Any = None, params: dict[str, str] | None = None
     ) -> Any:

@@ -122,6 +122,10 @@ class KlingAdapter(HttpAdapter):
         body["aspect_ratio"] = f"{width}:{height}"
         return "text2video", body
 
+    def priced_tier(self, job: JobSpec) -> dict[str, str]:
+        _, body = self.build_request(job)
+        return {"mode": body["mode"], "sound": body["sound"]}
+
     async def call(self, method: str, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
         """One request; the envelope's ``data`` on success, the error its code means otherwise."""
         try:
@@ -149,8 +153,7 @@ class KlingAdapter(HttpAdapter):
         if not isinstance(task_id, str | int) or not str(task_id):
             raise RetryableError("Kling accepted the request without a task id", code="bad_body")
         state = {"kind": kind, "model": body["model_name"], "seconds": int(body["duration"])}
-        if "mode" in body:
-            state["mode"] = body["mode"]
+        state |= {key: body[key] for key in ("mode", "sound") if key in body}
         return self.submitted(str(task_id), state)
 
     async def poll(self, job: JobSpec, task_id: str, state: dict[str, Any]) -> Pending | Done:
@@ -170,8 +173,7 @@ class KlingAdapter(HttpAdapter):
             # Billed by the clip length asked for (what Kling charges); the delivered length is a detail.
             seconds = float(state.get("seconds") or duration_seconds(job))
             details: dict[str, Any] = {"model": state.get("model"), "seconds": seconds}
-            if state.get("mode"):
-                details["mode"] = state["mode"]
+            details |= {key: state[key] for key in ("mode", "sound") if state.get(key)}
             delivered = _float(urls[0].get("duration"))
             if delivered is not None:
                 details["video_seconds"] = delivered
@@ -190,7 +192,8 @@ class KlingAdapter(HttpAdapter):
 
 
 def _settings(job: JobSpec) -> dict[str, Any]:
-    """The user's optional Kling settings, checked: mode, negative_prompt, cfg_scale, sound."""
+    """The job's Kling settings, checked: mode, negative_prompt, cfg_scale, sound. Mode and sound
+    are always sent (their defaults come from :mod:`providers.options`): they are the price tier."""
     user = settings(job)
     body: dict[str, Any] = {}
     if "mode" in user:

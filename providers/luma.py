@@ -79,6 +79,9 @@ class LumaAdapter(HttpAdapter):
             "video": video,
         }
 
+    def priced_tier(self, job: JobSpec) -> dict[str, str]:
+        return {"resolution": self.build_request(job)["video"]["resolution"]}
+
     async def submit(self, job: JobSpec) -> Submitted | Done:
         body = self.build_request(job)
         answer = await self.request_json("POST", self.url("/generations"), json_body=body)

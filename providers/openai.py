@@ -64,6 +64,9 @@ class OpenAITtsAdapter(OpenAIAdapter):
         body.update({key: user[key] for key in _PASSED_SETTINGS if user.get(key) is not None})
         return body
 
+    def priced_tier(self, job: JobSpec) -> dict[str, str]:
+        return {"model": self.build_request(job)["model"]}
+
     async def submit(self, job: JobSpec) -> Submitted | Done:
         body = self.build_request(job)
         response = await self.request(
@@ -151,6 +154,10 @@ class OpenAIImageAdapter(OpenAIAdapter):
                 raise RejectedError("settings.output_compression must be 0 to 100", code="bad_setting")
             body["output_compression"] = compression
         return body
+
+    def priced_tier(self, job: JobSpec) -> dict[str, str]:
+        body = self.build_request(job)
+        return {"quality": body["quality"], "size": body["size"]}
 
     async def submit(self, job: JobSpec) -> Submitted | Done:
         body = self.build_request(job)
