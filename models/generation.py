@@ -268,6 +268,7 @@ async def validate(req: GenerationRequest) -> NewJob:
         params["inputs"] = await _composite_inputs(req)
         prompt = (req.text or "").strip() or None
 
+    estimated = price(spec.provider, req.type, prompt, params)  # before any lookup: refusals are cheap
     folder_id = await _folder(req)
     return NewJob(
         team_id=req.team_id,
@@ -277,7 +278,7 @@ async def validate(req: GenerationRequest) -> NewJob:
         prompt=prompt,
         settings=params,
         drive_folder_id=folder_id,
-        estimated_cost_cents=price(spec.provider, req.type, prompt, params),
+        estimated_cost_cents=estimated,
         idempotency_key=req.idempotency_key,
     )
 

@@ -51,14 +51,16 @@ def _seconds(value: Any) -> float | None:
 
 
 def timeline_seconds(elements: Any, modifications: dict[str, Any], depth: int = 0) -> float:
-    """How long a list of RenderScript elements plays, at most: elements with a ``time`` end at
-    time + duration; the others are auto-arranged, so at worst one after another after those. A
-    composition without a duration lasts as long as its own elements; a video or audio element
-    without one lasts as long as its media, which cannot be known here, so it is refused."""
+    """How long a list of RenderScript elements plays: the latest end of any element. An element
+    starts at its ``time``, else where the previous element of its ``track`` ended (elements on
+    one track play one after another; an element without a track has one of its own, so starts
+    at 0). A composition without a duration lasts as long as its own elements; a video or audio
+    element without one lasts as long as its media, which cannot be known here, so it is refused."""
     if depth > MAX_NESTING:
         raise SettingsError(f"compositions may be nested at most {MAX_NESTING} deep", ("source", "elements"))
-    timed_end = sequential = 0.0
-    for element in elements if isinstance(elements, list) else ():
+    track_ends: dict[Any, float] = {}
+    latest = 0.0
+    for index, element in enumerate(elements if isinstance(elements, list) else ()):
         if not isinstance(element, dict):
             continue
         name = element.get("name")
@@ -76,12 +78,14 @@ def timeline_seconds(elements: Any, modifications: dict[str, Any], depth: int = 
                 + " needs a duration (or the source one) so that the render can be priced",
                 ("source", "elements"),
             )
+        track = element.get("track")
+        track = track if isinstance(track, int) and not isinstance(track, bool) else ("own", index)
         start = _seconds(changed.get("time", element.get("time")))
         if start is None:
-            sequential += duration or 0.0
-        else:
-            timed_end = max(timed_end, start + (duration or 0.0))
-    return timed_end + sequential
+            start = track_ends.get(track, 0.0)
+        track_ends[track] = start + (duration or 0.0)
+        latest = max(latest, track_ends[track])
+    return latest
 
 
 def planned_render(body: dict[str, Any], declared: dict[str, Any]) -> dict[str, Any]:
