@@ -117,6 +117,7 @@ class ElevenLabsAdapter(HttpAdapter):
         cost = response.headers.get("character-cost")
         if cost and cost.strip().isdigit():
             details["character_cost"] = int(cost)  # credits charged (Flash/Turbo bill half a credit per char)
+            details["model_family"] = billed_family(characters, int(cost), body["model_id"])
         return Done(
             outputs=(Output(data=response.content, content_type=content_type),),
             usage=Usage(units=characters, details=details),
@@ -130,6 +131,17 @@ class ElevenLabsAdapter(HttpAdapter):
 def model_family(model: str) -> str:
     """The price family of an ElevenLabs model: flash and turbo bill half a credit per character."""
     return next((family for family in ("flash", "turbo") if family in model), "multilingual")
+
+
+def billed_family(characters: int, credits: int, model: str) -> str:
+    """The price family ElevenLabs billed, from the credits it reports: a credit per character is
+    multilingual, half a credit flash/turbo (short texts round too much to tell: the model decides)."""
+    family = model_family(model)
+    if characters < 20:
+        return family
+    if credits > 0.75 * characters:
+        return "multilingual"
+    return family if family != "multilingual" else "flash"
 
 
 def _voice_settings(user: dict[str, Any]) -> dict[str, Any]:
