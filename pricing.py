@@ -29,7 +29,6 @@ log = logging.getLogger("creative_hub.pricing")
 DEFAULT_PRICES_FILE = Path(__file__).with_name("prices.toml")
 AVATAR_CHARS_PER_SECOND = 12  # a generous speaking rate, so the hold covers the real render
 MAX_IMAGE_PIXELS = 4_000_000
-COMPOSITE_DEFAULT = {"width": 1920, "height": 1080, "frame_rate": 30, "duration": 30}
 
 
 @dataclass(frozen=True)

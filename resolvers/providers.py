@@ -58,8 +58,13 @@ async def estimate_cost(info: Info, input: EstimateCostInput) -> CostEstimate:
             f"{spec.provider} does not generate {input.type.value}",
             extensions={"code": "PROVIDER_NOT_SUPPORTED"},
         )
+    raw = input.settings
+    if spec.type == COMPOSITE and isinstance(raw or {}, dict):
+        # priced as generateComposite prices a template of this declared size and length
+        declared = {"width": input.width, "height": input.height, "duration": input.duration_seconds}
+        raw = {**(raw or {}), **{key: value for key, value in declared.items() if value}}
     try:  # the same declared settings and request-built price as the generate mutations
-        settings = generation.provider_settings(spec.provider, input.settings)
+        settings = generation.provider_settings(spec.provider, raw)
     except DomainError as exc:
         raise query_error(exc) from None
     params: dict[str, Any] = {"settings": settings}
@@ -75,13 +80,7 @@ async def estimate_cost(info: Info, input: EstimateCostInput) -> CostEstimate:
         if input.with_input_image:
             params["image_file_id"] = "estimate"
     if spec.type == COMPOSITE:
-        params["source"] = {
-            "width": input.width or pricing.COMPOSITE_DEFAULT["width"],
-            "height": input.height or pricing.COMPOSITE_DEFAULT["height"],
-            "duration": input.duration_seconds or pricing.COMPOSITE_DEFAULT["duration"],
-            "frame_rate": settings.get("frame_rate", pricing.COMPOSITE_DEFAULT["frame_rate"]),
-            "output_format": settings.get("output_format", "mp4"),
-        }
+        params["template_id"] = "estimate"
     text = None
     if spec.type == TTS:
         text = "x" * (input.characters or 1000)

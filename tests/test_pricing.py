@@ -409,3 +409,16 @@ def test_elevenlabs_billing_at_the_full_rate_is_charged_at_it() -> None:
     family = billed_family(10_000, 10_000, "eleven_flash_v2_5")
     assert family == "multilingual" and billed_family(10_000, 5_000, "eleven_flash_v2_5") == "flash"
     assert pricing.final_cost(job, Usage(units=10_000, details={"model_family": family})) == 100
+
+
+async def test_estimate_cost_prices_a_composite_as_generate_holds_it(stack: Stack, team: Team) -> None:
+    async def estimate(**input: Any) -> dict[str, Any]:
+        return await stack.gql(team, ESTIMATE, {"i": {"type": "COMPOSITE", **input}})
+
+    # a template of undeclared size: 1920×1080, 60 fps, 30 s, as generateComposite holds it
+    assert (await estimate())["data"]["estimateCost"]["cents"] == composite_hold(None) == 38 * CREDIT
+    declared = await estimate(width=1080, height=1920, durationSeconds=45, settings={"frame_rate": 30})
+    assert declared["data"]["estimateCost"]["cents"] == 28 * CREDIT
+    for beyond in ({"durationSeconds": 3600}, {"settings": {"render_scale": 10}}):
+        answer = await estimate(**beyond)
+        assert answer["errors"][0]["extensions"]["code"] == "VALIDATION_FAILED", answer
