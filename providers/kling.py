@@ -26,7 +26,6 @@ from providers.params import aspect_ratio, closest, duration_seconds, settings
 MODELS: dict[str, str] = {"kling_2_6": "kling-v2-6", "kling_3_0": "kling-v3"}
 DURATIONS: dict[str, tuple[int, ...]] = {"kling-v2-6": (5, 10), "kling-v3": tuple(range(3, 16))}
 ASPECT_RATIOS: dict[str, tuple[int, int]] = {"16:9": (16, 9), "9:16": (9, 16), "1:1": (1, 1)}
-MODES = ("std", "pro")
 MAX_TEXT = 2500
 TOKEN_TTL = 1800
 TOKEN_NOT_BEFORE = 5
@@ -192,31 +191,11 @@ class KlingAdapter(HttpAdapter):
 
 
 def _settings(job: JobSpec) -> dict[str, Any]:
-    """The job's Kling settings, checked: mode, negative_prompt, cfg_scale, sound. Mode and sound
-    are always sent (their defaults come from :mod:`providers.options`): they are the price tier."""
+    """The job's Kling settings (declared and checked in providers.options): mode and sound are
+    always sent, with their defaults filled in, because they are the price tier."""
     user = settings(job)
-    body: dict[str, Any] = {}
-    if "mode" in user:
-        if user["mode"] not in MODES:
-            raise RejectedError("settings.mode must be std or pro for Kling", code="bad_setting")
-        body["mode"] = user["mode"]
-    negative = user.get("negative_prompt")
-    if negative is not None:
-        if not isinstance(negative, str) or len(negative) > MAX_TEXT:
-            raise RejectedError(
-                f"settings.negative_prompt must be text of at most {MAX_TEXT} characters", code="bad_setting"
-            )
-        body["negative_prompt"] = negative
-    cfg = user.get("cfg_scale")
-    if cfg is not None:
-        if isinstance(cfg, bool) or not isinstance(cfg, int | float) or not 0 <= cfg <= 1:
-            raise RejectedError("settings.cfg_scale must be a number from 0 to 1", code="bad_setting")
-        body["cfg_scale"] = cfg
-    sound = user.get("sound")
-    if sound is not None:
-        if sound not in (True, False, "on", "off"):
-            raise RejectedError("settings.sound must be on or off", code="bad_setting")
-        body["sound"] = "on" if sound in (True, "on") else "off"
+    body: dict[str, Any] = {"mode": user["mode"], "sound": user["sound"]}
+    body |= {key: user[key] for key in ("negative_prompt", "cfg_scale") if key in user}
     return body
 
 
