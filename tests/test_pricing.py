@@ -24,6 +24,7 @@ from models.errors import DomainError, ErrorCode
 from models.generation import GenerationRequest
 from providers import registry
 from providers.base import JobSpec, Usage
+from providers.catalog import CATALOG
 from providers.elevenlabs import billed_family
 from tests.stack import ROOT, Stack, Team, follow_job
 from tests.test_credits import audit
@@ -422,3 +423,25 @@ async def test_estimate_cost_prices_a_composite_as_generate_holds_it(stack: Stac
     for beyond in ({"durationSeconds": 3600}, {"settings": {"render_scale": 10}}):
         answer = await estimate(**beyond)
         assert answer["errors"][0]["extensions"]["code"] == "VALIDATION_FAILED", answer
+
+
+DEFAULT_JOBS: dict[str, dict[str, Any]] = {
+    "image": {"aspect_ratio": "1:1", "width": 1024, "height": 1024},
+    "video": {"aspect_ratio": "16:9", "duration_seconds": 10},
+    "avatar": {"aspect_ratio": "16:9", "avatar_id": "a", "voice_id": "v"},
+    "tts": {},
+    "composite": {"template_id": "t"},
+}
+
+
+@pytest.mark.parametrize("provider", sorted(registry.ADAPTERS))
+def test_every_rate_is_keyed_by_what_the_request_sends(provider: str) -> None:
+    """A rate keyed by something the request never carries (a setting nobody sends) could only
+    price a tier that does not run: every ``when`` key is a fact of the request built."""
+    kind = CATALOG[provider].type
+    params = {**DEFAULT_JOBS[kind], "settings": generation.provider_settings(provider, None)}
+    if kind == "video" and 10 not in CATALOG[provider].durations:
+        params["duration_seconds"] = CATALOG[provider].default_duration
+    sent = pricing.priced_tier(provider, kind, "x", params)
+    keys = {key for rate in pricing.price_table().get(provider, kind).rates for key in rate.when}
+    assert keys <= set(sent), (provider, keys - set(sent))
