@@ -25,7 +25,6 @@ from models.generation import GenerationRequest
 from providers import registry
 from providers.base import JobSpec, Usage
 from providers.catalog import CATALOG
-from providers.elevenlabs import billed_family
 from tests.stack import ROOT, Stack, Team, follow_job
 from tests.test_credits import audit
 from tests.test_generation import balance, generate
@@ -406,6 +405,8 @@ async def test_a_scaled_render_is_held_and_charged_what_creatomate_bills(stack: 
 def test_elevenlabs_billing_at_the_full_rate_is_charged_at_it() -> None:
     """ElevenLabs reports the credits it billed; a flash job billed a credit per character ran (and
     is charged) at the multilingual rate."""
+    from providers.elevenlabs import billed_family
+
     job = finished_job("elevenlabs", "tts", {"model": "eleven_flash_v2_5"}, 50)
     family = billed_family(10_000, 10_000, "eleven_flash_v2_5")
     assert family == "multilingual" and billed_family(10_000, 5_000, "eleven_flash_v2_5") == "flash"
