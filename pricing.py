@@ -172,13 +172,14 @@ def final_cost(job: Any, usage: Usage) -> int:
         priced = priced_tier(provider, job_type, job.prompt, job.settings)
     except ProviderError:  # a row from before settings were declared: what was reported decides
         priced = {}
+    keys = set(priced) | {key for rate in price_table().get(provider, job_type).rates for key in rate.when}
     reported = {
         key: _lower(usage.details[key])
-        for key in priced
+        for key in keys
         if isinstance(usage.details.get(key), str | int | float | bool)
     }
     # "auto" lets the provider choose; it is priced at the dearest tier, so any report fits it.
-    differs = {k: v for k, v in reported.items() if v != priced[k] and priced[k] != "auto"}
+    differs = {k: v for k, v in reported.items() if priced.get(k) not in (v, "auto")}
     cost = price(provider, job_type, usage.units, priced)
     if differs:
         metrics.PRICE_TIER_MISMATCHES.labels(provider).inc()
@@ -187,7 +188,7 @@ def final_cost(job: Any, usage: Usage) -> int:
             job.id,
             provider,
             differs,
-            {k: priced[k] for k in differs},
+            {k: priced.get(k) for k in differs},
         )
         cost = max(cost, price(provider, job_type, usage.units, {**priced, **differs}))
     hold = int(job.estimated_cost_cents)

@@ -446,3 +446,18 @@ def test_every_rate_is_keyed_by_what_the_request_sends(provider: str) -> None:
     sent = pricing.priced_tier(provider, kind, "x", params)
     keys = {key for rate in pricing.price_table().get(provider, kind).rates for key in rate.when}
     assert keys <= set(sent), (provider, keys - set(sent))
+
+
+def test_a_job_whose_settings_no_longer_parse_is_charged_the_tier_reported() -> None:
+    """A row stored before settings were declared (here with "Quality") is charged at the tier the
+    provider reports, not at the base rate."""
+    params = {"aspect_ratio": "1:1", "width": 1024, "height": 1024, "settings": {"Quality": "low"}}
+    job = SimpleNamespace(
+        id=uuid.uuid4(),
+        provider="gpt_image_1_5",
+        type="image",
+        prompt="x",
+        settings=params,
+        estimated_cost_cents=1,
+    )
+    assert pricing.final_cost(job, Usage(units=1, details={"quality": "high", "size": "1024x1536"})) == 20
