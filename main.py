@@ -472,7 +472,7 @@ async def cmd_admin(settings: Settings, args: argparse.Namespace) -> int:
     await db.init(settings)
     try:
         if args.admin_command == "audit-ledger":
-            report = await audit_ledger()
+            report = await audit_ledger(settings.audit_overrun_max_cents)
             print(json.dumps(report, indent=2))
             return 0 if report["ok"] else 1
         if args.admin_command == "prune-webhook-log":
@@ -572,7 +572,10 @@ def parser() -> argparse.ArgumentParser:
     gc = admin.add_parser("grant-credits", help="a TOP_UP ledger entry")
     gc.add_argument("--team", required=True)
     gc.add_argument("--cents", type=int, required=True)
-    admin.add_parser("audit-ledger", help="replay every ledger; exit 1 on any mismatch")
+    admin.add_parser(
+        "audit-ledger",
+        help="replay every ledger; exit 1 on any mismatch or overruns above CH_AUDIT_OVERRUN_MAX_CENTS",
+    )
     pw = admin.add_parser(
         "prune-webhook-log",
         help="delete finished webhook deliveries and dispatched events older than the retention"

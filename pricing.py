@@ -1,10 +1,15 @@
 """Prices: one table (``prices.toml``) read once, and the functions that use it.
 
-``estimateCost`` and every hold go through :func:`estimate`; the capture prices what the provider
-actually reported (:class:`providers.base.Usage`) with :func:`price` and the same price facts."""
+``estimateCost`` and every hold go through :func:`estimate`, which prices the request the adapter
+will send (its ``build_request``: the tier comes from that body, never from a second reading of
+the settings); the capture (:func:`final_cost`) prices what the provider reported
+(:class:`providers.base.Usage`) at the tier it ran, compares that tier with the one priced and
+reports overruns."""
 
 from __future__ import annotations
 
+import importlib
+import logging
 import math
 import os
 import tomllib
@@ -13,13 +18,17 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from providers.catalog import AVATAR, COMPOSITE, IMAGE, TTS, VIDEO
+import metrics
+from providers.base import InputFile, JobSpec, Usage
+from providers.catalog import AVATAR, IMAGE, TTS, VIDEO
+from providers.errors import ProviderError
 from providers.params import size_for_ratio
+
+log = logging.getLogger("creative_hub.pricing")
 
 DEFAULT_PRICES_FILE = Path(__file__).with_name("prices.toml")
 AVATAR_CHARS_PER_SECOND = 12  # a generous speaking rate, so the hold covers the real render
 MAX_IMAGE_PIXELS = 4_000_000
-COMPOSITE_DEFAULT = {"width": 1920, "height": 1080, "frame_rate": 30, "duration": 30}
 
 
 @dataclass(frozen=True)
@@ -82,35 +91,27 @@ def price_table() -> PriceTable:
     return load_price_table(Path(os.environ.get("CH_PRICES_FILE", DEFAULT_PRICES_FILE)))
 
 
-def openai_image_size(width: int, height: int) -> str:
-    """The GPT Image size a requested width × height is rendered at (square, portrait, landscape)."""
-    if width == height:
-        return "1024x1024"
-    return "1536x1024" if width > height else "1024x1536"
+def planned_job(provider: str, job_type: str, text: str | None, params: dict[str, Any]) -> JobSpec:
+    """The job as its adapter will see it (an input image stands in for the Drive file: only its
+    presence changes the request's tier, e.g. Runway's model)."""
+    image = params.get("image_file_id")
+    files = (InputFile(str(image), "image/png", b""),) if image else ()
+    return JobSpec("estimate", job_type, provider, text, params, files)
 
 
-def price_facts(provider: str, job_type: str, params: dict[str, Any]) -> dict[str, str]:
-    """What a job's price depends on besides its units: its settings, and what the service derives."""
-    settings = params.get("settings") or {}
-    facts = {k.lower(): _lower(v) for k, v in settings.items() if isinstance(v, str | int | float | bool)}
-    if provider == "gpt_image_1_5":
-        facts.setdefault("quality", "medium")
-        if params.get("width") and params.get("height"):
-            facts["size"] = openai_image_size(int(params["width"]), int(params["height"]))
-    elif provider == "runway_gen4":
-        # Image-to-video runs gen4_turbo; text alone runs gen4.5 (providers.md, "Choices").
-        facts["model"] = "gen4_turbo" if params.get("image_file_id") else "gen4.5"
-    elif provider in ("kling_2_6", "kling_3_0"):
-        facts.setdefault("mode", "std" if provider == "kling_3_0" else "pro")
-        facts["sound"] = "on" if facts.get("sound") in ("on", "true") else "off"
-    elif provider == "openai_tts":
-        facts.setdefault("model", "tts-1")
-    elif provider == "elevenlabs":
-        model = facts.get("model", "eleven_multilingual_v2")
-        facts["model_family"] = next((f for f in ("flash", "turbo") if f in model), "multilingual")
-    elif provider in ("luma_ray3", "veo_3_1"):
-        facts.setdefault("resolution", "720p")
-    return facts
+def _adapter(provider: str) -> Any:
+    """The provider's adapter, only to build requests (it sends nothing)."""
+    from providers.registry import ADAPTERS
+
+    module_name, class_name = ADAPTERS[provider].split(":")
+    return getattr(importlib.import_module(module_name), class_name)(None, "", "")
+
+
+def priced_tier(provider: str, job_type: str, text: str | None, params: dict[str, Any]) -> dict[str, str]:
+    """The price facts of the request the adapter will send (``rates`` ``when`` keys). Raises
+    :class:`providers.options.SettingsError` or ``RejectedError`` for a request it would refuse."""
+    tier = _adapter(provider).priced_tier(planned_job(provider, job_type, text, params))
+    return {key: _lower(value) for key, value in tier.items()}
 
 
 def price(provider: str, job_type: str, units: float, facts: dict[str, str]) -> int:
@@ -130,16 +131,9 @@ def image_size(aspect_ratio: str) -> tuple[int, int]:
     return size_for_ratio(width, height)
 
 
-def composite_credits(width: int, height: int, frame_rate: float, duration: float, *, is_video: bool) -> int:
-    if not is_video:
-        return 1
-    return max(1, math.ceil(width * height * frame_rate * duration / 100_000_000))
-
-
 def estimate_units(job_type: str, text: str | None, params: dict[str, Any]) -> float:
     """How much a job is expected to use, from its validated params: output megapixels (image),
-    seconds (video, avatar), characters (tts), render credits (composite)."""
-    settings = params.get("settings") or {}
+    seconds (video, avatar), characters (tts); composites are estimated by their adapter."""
     if job_type == IMAGE:
         if params.get("width") and params.get("height"):
             width, height = int(params["width"]), int(params["height"])
@@ -152,26 +146,62 @@ def estimate_units(job_type: str, text: str | None, params: dict[str, Any]) -> f
         return float(max(1, math.ceil(len(text or "") / AVATAR_CHARS_PER_SECOND)))
     if job_type == TTS:
         return float(len(text or ""))
-    if job_type == COMPOSITE:
-        source = params.get("source") or {}
-        fmt = source.get("output_format", settings.get("output_format", "mp4"))
-        return composite_credits(
-            int(source.get("width", COMPOSITE_DEFAULT["width"])),
-            int(source.get("height", COMPOSITE_DEFAULT["height"])),
-            float(source.get("frame_rate", COMPOSITE_DEFAULT["frame_rate"])),
-            float(source.get("duration", COMPOSITE_DEFAULT["duration"])),
-            is_video=fmt in ("mp4", "gif"),
-        )
     raise ValueError(f"unknown job type {job_type}")
 
 
 def estimate(provider: str, job_type: str, text: str | None, params: dict[str, Any]) -> int:
-    """The hold for a job: the price of its expected units."""
-    per_image = price_table().get(provider, job_type).unit == "image"
-    units = 1.0 if per_image else estimate_units(job_type, text, params)
-    return price(provider, job_type, units, price_facts(provider, job_type, params))
+    """The hold for a job: the price of its expected units at the tier of the request it sends.
+    Raises :class:`providers.options.SettingsError` (or ``RejectedError``) for one it would refuse."""
+    adapter = _adapter(provider)
+    job = planned_job(provider, job_type, text, params)
+    tier = {key: _lower(value) for key, value in adapter.priced_tier(job).items()}
+    units = adapter.estimated_units(job)
+    if units is None:
+        per_image = price_table().get(provider, job_type).unit == "image"
+        units = 1.0 if per_image else estimate_units(job_type, text, params)
+    return price(provider, job_type, units, tier)
 
 
-def actual(provider: str, job_type: str, units: float, params: dict[str, Any]) -> int:
-    """The charge for what the provider reported it produced."""
-    return price(provider, job_type, units, price_facts(provider, job_type, params))
+def final_cost(job: Any, usage: Usage) -> int:
+    """The charge for a finished job (a ``CreativeJob``): the units the provider reported, at the
+    tier it reports having run where it reports one (never below it), else the tier priced. A
+    reported tier that differs from the priced one, and a cost above the hold, are logged and
+    counted (``creative_hub_price_tier_mismatches_total``, ``creative_hub_overruns_total``)."""
+    provider, job_type = job.provider, job.type
+    try:
+        priced = priced_tier(provider, job_type, job.prompt, job.settings)
+    except ProviderError:  # a row from before settings were declared: what was reported decides
+        priced = {}
+    keys = set(priced) | {key for rate in price_table().get(provider, job_type).rates for key in rate.when}
+    reported = {
+        key: _lower(usage.details[key])
+        for key in keys
+        if isinstance(usage.details.get(key), str | int | float | bool)
+    }
+    # "auto" lets the provider choose; it is priced at the dearest tier, so any report fits it.
+    differs = {k: v for k, v in reported.items() if priced.get(k) not in (v, "auto")}
+    cost = price(provider, job_type, usage.units, priced)
+    if differs:
+        metrics.PRICE_TIER_MISMATCHES.labels(provider).inc()
+        log.warning(
+            "job %s: %s ran tier %s but was priced at %s",
+            job.id,
+            provider,
+            differs,
+            {k: priced.get(k) for k in differs},
+        )
+        cost = max(cost, price(provider, job_type, usage.units, {**priced, **differs}))
+    hold = int(job.estimated_cost_cents)
+    if cost > hold:
+        metrics.OVERRUNS.labels(provider).inc()
+        metrics.OVERRUN_CENTS.labels(provider).inc(cost - hold)
+        log.warning(
+            "job %s: %s cost %d cents, above its hold of %d (overrun %d cents; usage %s)",
+            job.id,
+            provider,
+            cost,
+            hold,
+            cost - hold,
+            {"units": usage.units, **usage.details},
+        )
+    return cost

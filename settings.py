@@ -56,6 +56,8 @@ class Settings(BaseSettings):
     job_timeout_seconds: int = 360
     # Multiplies the per-type deadlines after which an open job fails free (tests shrink them).
     deadline_scale: float = 1.0
+    # admin audit-ledger exits 1 when completed jobs' overruns (cost above the hold) total more.
+    audit_overrun_max_cents: int = Field(default=0, ge=0)
     sweep_interval_seconds: int = 60
     # An open job nobody touched for this long is re-enqueued by the sweep.
     stale_after_seconds: int = 120

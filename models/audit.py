@@ -1,5 +1,9 @@
 """``admin audit-ledger``: replay every team's ledger and compare it with the stored balances,
-the open holds and the jobs' costs. Read-only; a mismatch is reported, never repaired."""
+the open holds and the jobs' costs. Read-only; a mismatch is reported, never repaired.
+
+It also lists overruns: completed jobs whose provider cost more than their hold (the capture
+stops at the hold; ``overrun_cents`` records the rest). Past ``CH_AUDIT_OVERRUN_MAX_CENTS`` in
+total the report is not ok."""
 
 from __future__ import annotations
 
@@ -13,6 +17,11 @@ from models.teams import Team
 
 async def audit_team(team: Team) -> tuple[list[dict[str, Any]], int]:
     """The problems found for one team, and how many jobs were checked."""
+    problems, checked, _ = await _audit_team(team)
+    return problems, checked
+
+
+async def _audit_team(team: Team) -> tuple[list[dict[str, Any]], int, list[dict[str, Any]]]:
     problems: list[dict[str, Any]] = []
 
     def problem(what: str, **facts: Any) -> None:
@@ -49,9 +58,20 @@ async def audit_team(team: Team) -> tuple[list[dict[str, Any]], int]:
         )
 
     jobs = await CreativeJob.filter(team_id=team.id).values(
-        "id", "status", "cost_cents", "estimated_cost_cents"
+        "id", "status", "provider", "cost_cents", "estimated_cost_cents", "overrun_cents"
     )
     open_holds = 0
+    overruns = [
+        {
+            "team_id": str(team.id),
+            "job_id": str(job["id"]),
+            "provider": job["provider"],
+            "held": job["estimated_cost_cents"],
+            "overrun_cents": job["overrun_cents"],
+        }
+        for job in jobs
+        if job["overrun_cents"] > 0
+    ]
     for job in jobs:
         entries = per_job.pop(str(job["id"]), {})
         held, captured, released = (
@@ -90,15 +110,28 @@ async def audit_team(team: Team) -> tuple[list[dict[str, Any]], int]:
             held=team.balance_cents - team.available_cents,
             open_holds=open_holds,
         )
-    return problems, len(jobs)
+    return problems, len(jobs), overruns
 
 
-async def audit_ledger() -> dict[str, Any]:
+async def audit_ledger(overrun_max_cents: int = 0) -> dict[str, Any]:
+    """The report: ``ok`` when no mismatch was found and the overruns' total is at most
+    ``overrun_max_cents`` (``CH_AUDIT_OVERRUN_MAX_CENTS``)."""
     mismatches: list[dict[str, Any]] = []
+    overruns: list[dict[str, Any]] = []
     teams = jobs = 0
     async for team in Team.all().order_by("created_at"):
-        found, checked = await audit_team(team)
+        found, checked, overran = await _audit_team(team)
         mismatches.extend(found)
+        overruns.extend(overran)
         teams += 1
         jobs += checked
-    return {"ok": not mismatches, "teams_checked": teams, "jobs_checked": jobs, "mismatches": mismatches}
+    overrun_cents = sum(o["overrun_cents"] for o in overruns)
+    return {
+        "ok": not mismatches and overrun_cents <= overrun_max_cents,
+        "teams_checked": teams,
+        "jobs_checked": jobs,
+        "mismatches": mismatches,
+        "overrun_cents": overrun_cents,
+        "overrun_max_cents": overrun_max_cents,
+        "overruns": overruns,
+    }

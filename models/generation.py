@@ -15,7 +15,7 @@ import pricing
 from models import drive
 from models.errors import DomainError, ErrorCode
 from models.jobs import CreativeJob, Events, JobStatus, NewJob, Queue, submit
-from providers import registry
+from providers import options, registry
 from providers.catalog import (
     AVATAR,
     CATALOG,
@@ -27,6 +27,7 @@ from providers.catalog import (
     ProviderSpec,
     default_provider,
 )
+from providers.errors import RejectedError
 
 MAX_SETTINGS_BYTES = 16 * 1024
 MAX_SOURCE_BYTES = 256 * 1024
@@ -187,9 +188,29 @@ def _image_size(settings: dict[str, Any], ratio: str) -> tuple[int, int]:
     return width, height
 
 
+def provider_settings(provider: str, raw: Any) -> dict[str, Any]:
+    """``settings`` checked against what the provider declares (:mod:`providers.options`), with
+    defaults filled in: unknown names, names differing only in case and bad values are refused."""
+    try:
+        return options.normalise(provider, raw)
+    except options.SettingsError as exc:
+        raise _invalid(exc.message, *exc.path) from None
+
+
+def price(provider: str, job_type: str, text: str | None, params: dict[str, Any]) -> int:
+    """The hold, priced from the request the adapter will send; a request it would refuse (a bad
+    setting combination, a render beyond the caps) is refused now, before anything is held."""
+    try:
+        return pricing.estimate(provider, job_type, text, params)
+    except options.SettingsError as exc:
+        raise _invalid(exc.message, *exc.path) from None
+    except RejectedError as exc:
+        raise _invalid(exc.message, "settings") from None
+
+
 async def validate(req: GenerationRequest) -> NewJob:
     spec = _spec(req)
-    settings = _json_object(req.settings, MAX_SETTINGS_BYTES, "settings")
+    settings = provider_settings(spec.provider, _json_object(req.settings, MAX_SETTINGS_BYTES, "settings"))
     if req.idempotency_key is not None and not (0 < len(req.idempotency_key) <= MAX_IDEMPOTENCY_KEY):
         raise _invalid(f"idempotencyKey must be 1 to {MAX_IDEMPOTENCY_KEY} characters", "idempotencyKey")
     params: dict[str, Any] = {"settings": settings}
@@ -247,6 +268,7 @@ async def validate(req: GenerationRequest) -> NewJob:
         params["inputs"] = await _composite_inputs(req)
         prompt = (req.text or "").strip() or None
 
+    estimated = price(spec.provider, req.type, prompt, params)  # before any lookup: refusals are cheap
     folder_id = await _folder(req)
     return NewJob(
         team_id=req.team_id,
@@ -256,7 +278,7 @@ async def validate(req: GenerationRequest) -> NewJob:
         prompt=prompt,
         settings=params,
         drive_folder_id=folder_id,
-        estimated_cost_cents=pricing.estimate(spec.provider, req.type, prompt, params),
+        estimated_cost_cents=estimated,
         idempotency_key=req.idempotency_key,
     )
 

@@ -8,6 +8,7 @@ from typing import Any, ClassVar
 from providers.base import Done, JobSpec, Output, Pending, Submitted, Usage
 from providers.errors import RejectedError, RetryableError
 from providers.http_adapter import HttpAdapter
+from providers.options import SettingsError
 from providers.params import settings
 
 CONTENT_TYPES: dict[str, str] = {
@@ -20,6 +21,139 @@ IMAGE_FORMATS = frozenset({"jpg", "png"})
 _IN_PROGRESS = frozenset({"planned", "waiting", "transcribing", "rendering"})
 _PASSED_SETTINGS = ("output_format", "frame_rate", "render_scale", "max_width", "max_height")
 PIXELS_PER_CREDIT = 100_000_000
+# Hard caps on what one render may be (refused before anything is held): output length and pixels
+# per frame (4K UHD).
+MAX_RENDER_SECONDS = 600
+MAX_RENDER_PIXELS = 3840 * 2160
+# What a render is assumed to be where neither the request nor the RenderScript says: RenderScript
+# takes its size from the first input media (assumed 1080p) and its frame rate from the fastest input
+# video, else 60 (the mp4 maximum); a template's length is declared (settings.duration) or assumed.
+ASSUMED_SIZE = (1920, 1080)
+ASSUMED_FRAME_RATE = 60.0
+ASSUMED_TEMPLATE_SECONDS = 30.0
+MAX_NESTING = 20
+
+
+def _seconds(value: Any) -> float | None:
+    """A RenderScript time or duration in seconds (a number, or a string like "2.5" / "2.5 s")."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        number = float(value)
+    elif isinstance(value, str):
+        try:
+            number = float(value.strip().removesuffix("s").strip())
+        except ValueError:
+            return None
+    else:
+        return None
+    return number if math.isfinite(number) and number >= 0 else None
+
+
+def timeline_seconds(elements: Any, modifications: dict[str, Any], depth: int = 0) -> float:
+    """How long a list of RenderScript elements plays: the latest end of any element. An element
+    starts at its ``time``, else where the previous element of its ``track`` ended (elements on
+    one track play one after another; an element without a track has one of its own, so starts
+    at 0). A composition without a duration lasts as long as its own elements; a video or audio
+    element without one lasts as long as its media, which cannot be known here, so it is refused."""
+    if depth > MAX_NESTING:
+        raise SettingsError(f"compositions may be nested at most {MAX_NESTING} deep", ("source", "elements"))
+    track_ends: dict[Any, float] = {}
+    latest = 0.0
+    for index, element in enumerate(elements if isinstance(elements, list) else ()):
+        if not isinstance(element, dict):
+            continue
+        name = element.get("name")
+        changed = {
+            key.rpartition(".")[2]: modifications[key]
+            for key in (f"{name}.time", f"{name}.duration")
+            if isinstance(name, str) and key in modifications
+        }
+        duration = _seconds(changed.get("duration", element.get("duration")))
+        if duration is None and element.get("type") == "composition":
+            duration = timeline_seconds(element.get("elements"), modifications, depth + 1)
+        if duration is None and element.get("type") in ("video", "audio"):
+            raise SettingsError(
+                f"{'the' if name else 'a'} {element['type']} element {name or ''}".rstrip()
+                + " needs a duration (or the source one) so that the render can be priced",
+                ("source", "elements"),
+            )
+        track = element.get("track")
+        track = track if isinstance(track, int) and not isinstance(track, bool) else ("own", index)
+        start = _seconds(changed.get("time", element.get("time")))
+        if start is None:
+            start = track_ends.get(track, 0.0)
+        track_ends[track] = start + (duration or 0.0)
+        latest = max(latest, track_ends[track])
+    return latest
+
+
+def planned_render(body: dict[str, Any], declared: dict[str, Any]) -> dict[str, Any]:
+    """The render a request asks Creatomate for, as Creatomate bills it: output format, output
+    width × height (``render_scale``, or scaled to fit ``max_width``/``max_height``), frame rate
+    and seconds. ``declared`` holds a template's declared width, height and duration. Refuses a
+    render beyond :data:`MAX_RENDER_SECONDS` or :data:`MAX_RENDER_PIXELS` per frame."""
+    source = body.get("source") if isinstance(body.get("source"), dict) else None
+    modifications = body.get("modifications") if isinstance(body.get("modifications"), dict) else {}
+    script = source or {}
+    if source is not None:
+        for key in ("width", "height", "duration"):
+            if key in declared:
+                raise SettingsError(
+                    f"settings.{key} declares a template's {key}; a source carries its own", ("settings", key)
+                )
+    output_format = str(
+        body.get("output_format") or script.get("output_format") or ("jpg" if source else "mp4")
+    )
+    width, height = (
+        (script.get("width"), script.get("height"))
+        if source
+        else (declared.get("width"), declared.get("height"))
+    )
+    width = float(width) if isinstance(width, int | float) and width > 0 else float(ASSUMED_SIZE[0])
+    height = float(height) if isinstance(height, int | float) and height > 0 else float(ASSUMED_SIZE[1])
+    if body.get("max_width") or body.get("max_height"):
+        # "Scales the render so that it never exceeds" the box; render_scale is then ignored.
+        fits = [body[k] / side for k, side in (("max_width", width), ("max_height", height)) if body.get(k)]
+        scale = min(fits)
+    else:
+        scale = float(body.get("render_scale") or 1.0)
+    out_w, out_h = math.ceil(width * scale), math.ceil(height * scale)
+    if out_w * out_h > MAX_RENDER_PIXELS:
+        culprit = next((k for k in ("max_width", "max_height", "render_scale") if body.get(k)), None)
+        raise SettingsError(
+            f"the render would be {out_w}×{out_h} pixels; at most {MAX_RENDER_PIXELS:,} per frame "
+            "(4K) are rendered: lower settings.render_scale, max_width/max_height or the size",
+            ("settings", culprit) if culprit else ("source", "width") if source else ("settings", "width"),
+        )
+    render: dict[str, Any] = {"output_format": output_format, "width": out_w, "height": out_h}
+    if output_format in IMAGE_FORMATS:
+        return render
+    frame_rate = body.get("frame_rate") or script.get("frame_rate")
+    frame_rate = (
+        float(frame_rate) if isinstance(frame_rate, int | float) and frame_rate > 0 else ASSUMED_FRAME_RATE
+    )
+    if frame_rate > 60:
+        raise SettingsError("source.frame_rate may be at most 60", ("source", "frame_rate"))
+    if source is not None:
+        seconds = _seconds(script.get("duration"))
+        if seconds is None:
+            seconds = timeline_seconds(script.get("elements"), modifications)
+    else:
+        seconds = float(declared.get("duration") or ASSUMED_TEMPLATE_SECONDS)
+        # A modification may move or lengthen a template's element beyond what was declared.
+        names = {key.rpartition(".")[0] for key in modifications if key.endswith((".duration", ".time"))}
+        for name in names:
+            end = (_seconds(modifications.get(f"{name}.time")) or 0.0) + (
+                _seconds(modifications.get(f"{name}.duration")) or 0.0
+            )
+            seconds = max(seconds, end)
+    if seconds > MAX_RENDER_SECONDS:
+        raise SettingsError(
+            f"the render would last {seconds:g} s; at most {MAX_RENDER_SECONDS} s are rendered",
+            ("source", "duration") if source is not None else ("settings", "duration"),
+        )
+    return {**render, "frame_rate": frame_rate, "duration": max(seconds, 1.0 / frame_rate)}
 
 
 def render_credits(render: dict[str, Any]) -> int:
@@ -60,6 +194,10 @@ class CreatomateAdapter(HttpAdapter):
         body.update({key: user[key] for key in _PASSED_SETTINGS if user.get(key) is not None})
         body["metadata"] = job.job_id
         return body
+
+    def estimated_units(self, job: JobSpec) -> float | None:
+        user = settings(job)
+        return float(render_credits(planned_render(self.build_request(job), user)))
 
     async def submit(self, job: JobSpec) -> Submitted | Done:
         answer = await self.request_json("POST", self.url("/renders"), json_body=self.build_request(job))

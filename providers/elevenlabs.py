@@ -63,7 +63,7 @@ class ElevenLabsAdapter(HttpAdapter):
         voice_id = str(job.params.get("voice_id") or user.get("voice_id") or DEFAULT_VOICE).strip()
         if not VOICE_ID.fullmatch(voice_id):
             raise InvalidInputError(f"{voice_id!r} is not an ElevenLabs voice id", code="bad_voice")
-        model = str(user.get("model") or user.get("model_id") or DEFAULT_MODEL)
+        model = str(user.get("model") or DEFAULT_MODEL)
         text = job.prompt or ""
         limit = MAX_CHARACTERS.get(model)
         if limit is not None and len(text) > limit:
@@ -90,6 +90,9 @@ class ElevenLabsAdapter(HttpAdapter):
             body["apply_text_normalization"] = user["apply_text_normalization"]
         return voice_id, output_format, body
 
+    def priced_tier(self, job: JobSpec) -> dict[str, str]:
+        return {"model_family": model_family(self.build_request(job)[2]["model_id"])}
+
     async def submit(self, job: JobSpec) -> Submitted | Done:
         voice_id, output_format, body = self.build_request(job)
         response = await self.request(
@@ -114,6 +117,7 @@ class ElevenLabsAdapter(HttpAdapter):
         cost = response.headers.get("character-cost")
         if cost and cost.strip().isdigit():
             details["character_cost"] = int(cost)  # credits charged (Flash/Turbo bill half a credit per char)
+            details["model_family"] = billed_family(characters, int(cost), body["model_id"])
         return Done(
             outputs=(Output(data=response.content, content_type=content_type),),
             usage=Usage(units=characters, details=details),
@@ -122,6 +126,22 @@ class ElevenLabsAdapter(HttpAdapter):
 
     async def poll(self, job: JobSpec, task_id: str, state: dict[str, Any]) -> Pending | Done:
         raise LostTaskError("ElevenLabs answers synchronously and has no task to poll", code="not_pollable")
+
+
+def model_family(model: str) -> str:
+    """The price family of an ElevenLabs model: flash and turbo bill half a credit per character."""
+    return next((family for family in ("flash", "turbo") if family in model), "multilingual")
+
+
+def billed_family(characters: int, credits: int, model: str) -> str:
+    """The price family ElevenLabs billed, from the credits it reports: a credit per character is
+    multilingual, half a credit flash/turbo (short texts round too much to tell: the model decides)."""
+    family = model_family(model)
+    if characters < 20:
+        return family
+    if credits > 0.75 * characters:
+        return "multilingual"
+    return family if family != "multilingual" else "flash"
 
 
 def _voice_settings(user: dict[str, Any]) -> dict[str, Any]:

@@ -25,8 +25,6 @@ from providers.params import aspect_ratio, closest, duration_seconds, settings
 MODEL = "veo-3.1-generate-preview"
 DURATIONS = (4, 6, 8)
 ASPECT_RATIOS: dict[str, tuple[int, int]] = {"16:9": (16, 9), "9:16": (9, 16)}
-RESOLUTIONS = ("720p", "1080p", "4k")
-PERSON_GENERATION = ("allow_all", "allow_adult", "dont_allow")
 API_KEY_HEADER = "x-goog-api-key"
 # Operation errors whose message means the content was refused (the exact shape of a moderated
 # Veo operation is UNVERIFIED: raiMediaFiltered* on the response, or an error — both are read).
@@ -60,30 +58,20 @@ class GeminiVeoAdapter(HttpAdapter):
                 "mimeType": image.content_type,
             }
         parameters: dict[str, Any] = {"aspectRatio": f"{width}:{height}", "durationSeconds": seconds}
+        # Declared and checked in providers.options.VeoSettings; the resolution (the price tier,
+        # default 720p) is always sent.
         user = settings(job)
-        resolution = user.get("resolution")
-        if resolution is not None:
-            if resolution not in RESOLUTIONS:
-                raise InvalidInputError(
-                    f"settings.resolution must be one of {', '.join(RESOLUTIONS)} for Veo", code="bad_setting"
-                )
-            parameters["resolution"] = resolution
-        negative = user.get("negative_prompt")
-        if negative is not None:
-            if not isinstance(negative, str):
-                raise InvalidInputError("settings.negative_prompt must be text", code="bad_setting")
-            parameters["negativePrompt"] = negative
-        person = user.get("person_generation")
-        if person is not None:
-            if person not in PERSON_GENERATION:
-                raise InvalidInputError(
-                    f"settings.person_generation must be one of {', '.join(PERSON_GENERATION)}",
-                    code="bad_setting",
-                )
-            parameters["personGeneration"] = person
+        parameters["resolution"] = user["resolution"]
+        if "negative_prompt" in user:
+            parameters["negativePrompt"] = user["negative_prompt"]
+        if "person_generation" in user:
+            parameters["personGeneration"] = user["person_generation"]
         # generateAudio, seed, fps … exist only on Vertex AI: the Gemini API refuses them, so they
         # are never sent (Veo 3.1 on the Gemini API always makes audio).
         return {"instances": [instance], "parameters": parameters}
+
+    def priced_tier(self, job: JobSpec) -> dict[str, str]:
+        return {"resolution": self.build_request(job)["parameters"]["resolution"]}
 
     async def request_json(
         self, method: str, url: str, *, json_body: Any = None, params: dict[str, str] | None = None

@@ -54,6 +54,12 @@ class HeygenAdapter(HttpAdapter):
             body["video_inputs"][0]["background"] = {"type": "color", "value": user["background_color"]}
         return body
 
+    def priced_tier(self, job: JobSpec) -> dict[str, str]:
+        # character.type "avatar" (a studio avatar or digital twin: the dearer per-second rate; the
+        # cheaper photo avatars are "talking_photo", never sent) at the dimension sent.
+        dimension = self.build_request(job)["dimension"]
+        return {"resolution": "4k" if max(dimension["width"], dimension["height"]) > 1920 else "hd"}
+
     async def submit(self, job: JobSpec) -> Submitted | Done:
         answer = await self.request_json(
             "POST", self.url("/v2/video/generate"), json_body=self.build_request(job)

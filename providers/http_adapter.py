@@ -113,6 +113,17 @@ class HttpAdapter:
         response = await self.request(method, url, json_body=json_body, params=params)
         return json_of(response, provider=self.provider_name)
 
+    def priced_tier(self, job: JobSpec) -> dict[str, str]:
+        """What the price of the request :meth:`submit` would send depends on besides its units (the
+        price table's ``when`` keys: quality, size, model, mode, sound, resolution …), read from that
+        request itself, so the tier priced is the tier sent. Empty when one rate fits every request."""
+        return {}
+
+    def estimated_units(self, job: JobSpec) -> float | None:
+        """The units the request would use, where only the request can tell (``None``: the
+        generic estimate from the job's parameters applies)."""
+        return None
+
     async def submit(self, job: JobSpec) -> Submitted | Done:
         raise NotImplementedError
 

@@ -34,7 +34,6 @@ from providers.params import aspect_ratio, closest, duration_seconds, settings
 MODELS: dict[str, str] = {"kling_2_6": "kling-v2-6", "kling_3_0": "kling-v3"}
 DURATIONS: dict[str, tuple[int, ...]] = {"kling-v2-6": (5, 10), "kling-v3": tuple(range(3, 16))}
 ASPECT_RATIOS: dict[str, tuple[int, int]] = {"16:9": (16, 9), "9:16": (9, 16), "1:1": (1, 1)}
-MODES = ("std", "pro")
 MAX_TEXT = 2500
 TOKEN_TTL = 1800
 TOKEN_NOT_BEFORE = 5
@@ -134,6 +133,10 @@ class KlingAdapter(HttpAdapter):
         body["aspect_ratio"] = f"{width}:{height}"
         return "text2video", body
 
+    def priced_tier(self, job: JobSpec) -> dict[str, str]:
+        _, body = self.build_request(job)
+        return {"mode": body["mode"], "sound": body["sound"]}
+
     async def call(self, method: str, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
         """One request; the envelope's ``data`` on success, the error its code means otherwise."""
         try:
@@ -161,8 +164,7 @@ class KlingAdapter(HttpAdapter):
         if not isinstance(task_id, str | int) or not str(task_id):
             raise RetryableError("Kling accepted the request without a task id", code="bad_body")
         state = {"kind": kind, "model": body["model_name"], "seconds": int(body["duration"])}
-        if "mode" in body:
-            state["mode"] = body["mode"]
+        state |= {key: body[key] for key in ("mode", "sound") if key in body}
         return self.submitted(str(task_id), state)
 
     async def poll(self, job: JobSpec, task_id: str, state: dict[str, Any]) -> Pending | Done:
@@ -182,8 +184,7 @@ class KlingAdapter(HttpAdapter):
             # Billed by the clip length asked for (what Kling charges); the delivered length is a detail.
             seconds = float(state.get("seconds") or duration_seconds(job))
             details: dict[str, Any] = {"model": state.get("model"), "seconds": seconds}
-            if state.get("mode"):
-                details["mode"] = state["mode"]
+            details |= {key: state[key] for key in ("mode", "sound") if state.get(key)}
             delivered = _float(urls[0].get("duration"))
             if delivered is not None:
                 details["video_seconds"] = delivered
@@ -202,30 +203,11 @@ class KlingAdapter(HttpAdapter):
 
 
 def _settings(job: JobSpec) -> dict[str, Any]:
-    """The user's optional Kling settings, checked: mode, negative_prompt, cfg_scale, sound."""
+    """The job's Kling settings (declared and checked in providers.options): mode and sound are
+    always sent, with their defaults filled in, because they are the price tier."""
     user = settings(job)
-    body: dict[str, Any] = {}
-    if "mode" in user:
-        if user["mode"] not in MODES:
-            raise InvalidInputError("settings.mode must be std or pro for Kling", code="bad_setting")
-        body["mode"] = user["mode"]
-    negative = user.get("negative_prompt")
-    if negative is not None:
-        if not isinstance(negative, str) or len(negative) > MAX_TEXT:
-            raise InvalidInputError(
-                f"settings.negative_prompt must be text of at most {MAX_TEXT} characters", code="bad_setting"
-            )
-        body["negative_prompt"] = negative
-    cfg = user.get("cfg_scale")
-    if cfg is not None:
-        if isinstance(cfg, bool) or not isinstance(cfg, int | float) or not 0 <= cfg <= 1:
-            raise InvalidInputError("settings.cfg_scale must be a number from 0 to 1", code="bad_setting")
-        body["cfg_scale"] = cfg
-    sound = user.get("sound")
-    if sound is not None:
-        if sound not in (True, False, "on", "off"):
-            raise InvalidInputError("settings.sound must be on or off", code="bad_setting")
-        body["sound"] = "on" if sound in (True, "on") else "off"
+    body: dict[str, Any] = {"mode": user["mode"], "sound": user["sound"]}
+    body |= {key: user[key] for key in ("negative_prompt", "cfg_scale") if key in user}
     return body
 
 

@@ -13,8 +13,6 @@ from providers.params import aspect_ratio, closest, duration_seconds, settings
 
 MODEL = "ray-3.2"
 DURATIONS = (5, 10)  # sent as "5s" / "10s"
-RESOLUTIONS = ("540p", "720p", "1080p")
-DEFAULT_RESOLUTION = "720p"
 # ray-3.2's video subset of the API's aspect ratios (third-party, UNVERIFIED; the API validates).
 ASPECT_RATIOS: dict[str, tuple[int, int]] = {
     "16:9": (16, 9),
@@ -53,12 +51,7 @@ class LumaAdapter(HttpAdapter):
                 f"Luma Ray 3 renders 5 or 10 second clips, not {seconds}", code="bad_duration"
             )
         user = settings(job)
-        resolution = user.get("resolution", DEFAULT_RESOLUTION)
-        if resolution not in RESOLUTIONS:
-            raise InvalidInputError(
-                f"settings.resolution must be one of {', '.join(RESOLUTIONS)} for Luma Ray 3",
-                code="bad_setting",
-            )
+        resolution = user["resolution"]  # declared in providers.options.LumaSettings (default 720p)
         width, height = closest(aspect_ratio(job, "16:9"), ASPECT_RATIOS)
         video: dict[str, Any] = {"duration": f"{seconds}s", "resolution": resolution}
         if user.get("loop") is True:
@@ -78,6 +71,9 @@ class LumaAdapter(HttpAdapter):
             "aspect_ratio": f"{width}:{height}",
             "video": video,
         }
+
+    def priced_tier(self, job: JobSpec) -> dict[str, str]:
+        return {"resolution": self.build_request(job)["video"]["resolution"]}
 
     async def submit(self, job: JobSpec) -> Submitted | Done:
         body = self.build_request(job)

@@ -64,6 +64,9 @@ class OpenAITtsAdapter(OpenAIAdapter):
         body.update({key: user[key] for key in _PASSED_SETTINGS if user.get(key) is not None})
         return body
 
+    def priced_tier(self, job: JobSpec) -> dict[str, str]:
+        return {"model": self.build_request(job)["model"]}
+
     async def submit(self, job: JobSpec) -> Submitted | Done:
         body = self.build_request(job)
         response = await self.request(
@@ -96,11 +99,9 @@ IMAGE_SIZES: dict[str, tuple[int, int]] = {
     "2:3": (1024, 1536),
     "3:2": (1536, 1024),
 }
-QUALITIES = ("low", "medium", "high", "auto")
-# The price table assumes medium quality; "auto" lets OpenAI pick (up to high, 4× the tokens).
-DEFAULT_QUALITY = "medium"
+# Quality (default medium; "auto" lets OpenAI pick, up to high), background and compression are
+# declared in providers.options.GptImageSettings, and checked there before anything is priced.
 IMAGE_FORMATS: dict[str, str] = {"png": "image/png", "jpeg": "image/jpeg", "webp": "image/webp"}
-BACKGROUNDS = ("transparent", "opaque", "auto")
 
 
 class OpenAIImageAdapter(OpenAIAdapter):
@@ -116,12 +117,7 @@ class OpenAIImageAdapter(OpenAIAdapter):
             else aspect_ratio(job, "1:1")
         )
         size_w, size_h = closest(shape, IMAGE_SIZES)
-        quality = user.get("quality", DEFAULT_QUALITY)
-        if quality not in QUALITIES:
-            raise InvalidInputError(
-                f"settings.quality must be one of {', '.join(QUALITIES)} for gpt-image-1.5",
-                code="bad_setting",
-            )
+        quality = user["quality"]
         output_format = str(user.get("output_format") or job.params.get("output_format") or "png").lower()
         output_format = "jpeg" if output_format == "jpg" else output_format
         if output_format not in IMAGE_FORMATS:
@@ -138,21 +134,19 @@ class OpenAIImageAdapter(OpenAIAdapter):
         }
         background = user.get("background")
         if background is not None:
-            if background not in BACKGROUNDS:
-                raise InvalidInputError(
-                    f"settings.background must be one of {', '.join(BACKGROUNDS)}", code="bad_setting"
-                )
             if background == "transparent" and output_format == "jpeg":
                 raise InvalidInputError(
                     "a transparent background needs png or webp output", code="bad_setting"
                 )
             body["background"] = background
         compression = user.get("output_compression")
-        if isinstance(compression, int) and not isinstance(compression, bool) and output_format != "png":
-            if not 0 <= compression <= 100:
-                raise InvalidInputError("settings.output_compression must be 0 to 100", code="bad_setting")
+        if compression is not None and output_format != "png":
             body["output_compression"] = compression
         return body
+
+    def priced_tier(self, job: JobSpec) -> dict[str, str]:
+        body = self.build_request(job)
+        return {"quality": body["quality"], "size": body["size"]}
 
     async def submit(self, job: JobSpec) -> Submitted | Done:
         body = self.build_request(job)

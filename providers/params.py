@@ -9,9 +9,15 @@ from providers.base import JobSpec
 
 
 def settings(job: JobSpec) -> dict[str, Any]:
-    """The user's free-form provider settings (``job.params["settings"]``), never ``None``."""
+    """The job's provider settings (``job.params["settings"]``) as its provider declares them
+    (:mod:`providers.options`), defaults filled in: what the price was computed from. Raises
+    :class:`providers.options.SettingsError` (a ``RejectedError``) for a setting it does not accept."""
+    from providers.options import SETTINGS, normalise
+
     value = job.params.get("settings")
-    return dict(value) if isinstance(value, dict) else {}
+    if job.provider not in SETTINGS:
+        return dict(value) if isinstance(value, dict) else {}
+    return normalise(job.provider, value)
 
 
 def aspect_ratio(job: JobSpec, default: str = "16:9") -> tuple[int, int]:

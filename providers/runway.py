@@ -67,6 +67,9 @@ class RunwayAdapter(HttpAdapter):
             body["seed"] = seed
         return path, body
 
+    def priced_tier(self, job: JobSpec) -> dict[str, str]:
+        return {"model": self.build_request(job)[1]["model"]}
+
     async def submit(self, job: JobSpec) -> Submitted | Done:
         path, body = self.build_request(job)
         answer = await self.request_json("POST", self.url(path), json_body=body)

@@ -8,9 +8,11 @@ from typing import Any
 from graphql import GraphQLError
 
 import pricing
+from models import generation
+from models.errors import DomainError
 from providers import registry
 from providers.catalog import AVATAR, CATALOG, COMPOSITE, IMAGE, TTS, VIDEO, default_provider
-from schema.context import Info
+from schema.context import Info, query_error
 from schema.enums import JobType, Provider
 from schema.inputs import EstimateCostInput
 from schema.types import CostEstimate, PriceRate, ProviderInfo
@@ -57,7 +59,15 @@ async def estimate_cost(info: Info, input: EstimateCostInput) -> CostEstimate:
             f"{spec.provider} does not generate {input.type.value}",
             extensions={"code": "PROVIDER_NOT_SUPPORTED"},
         )
-    settings = input.settings if isinstance(input.settings, dict) else {}
+    raw = input.settings
+    if spec.type == COMPOSITE and isinstance(raw or {}, dict):
+        # priced as generateComposite prices a template of this declared size and length
+        declared = {"width": input.width, "height": input.height, "duration": input.duration_seconds}
+        raw = {**(raw or {}), **{key: value for key, value in declared.items() if value}}
+    try:  # the same declared settings and request-built price as the generate mutations
+        settings = generation.provider_settings(spec.provider, raw)
+    except DomainError as exc:
+        raise query_error(exc) from None
     params: dict[str, Any] = {"settings": settings}
     if spec.aspect_ratios:
         params["aspect_ratio"] = input.aspect_ratio or spec.default_aspect_ratio
@@ -71,13 +81,7 @@ async def estimate_cost(info: Info, input: EstimateCostInput) -> CostEstimate:
         if input.with_input_image:
             params["image_file_id"] = "estimate"
     if spec.type == COMPOSITE:
-        params["source"] = {
-            "width": input.width or pricing.COMPOSITE_DEFAULT["width"],
-            "height": input.height or pricing.COMPOSITE_DEFAULT["height"],
-            "duration": input.duration_seconds or pricing.COMPOSITE_DEFAULT["duration"],
-            "frame_rate": settings.get("frame_rate", pricing.COMPOSITE_DEFAULT["frame_rate"]),
-            "output_format": settings.get("output_format", "mp4"),
-        }
+        params["template_id"] = "estimate"
     text = None
     if spec.type == TTS:
         text = "x" * (input.characters or 1000)
@@ -86,7 +90,10 @@ async def estimate_cost(info: Info, input: EstimateCostInput) -> CostEstimate:
             (input.characters or 600) / pricing.AVATAR_CHARS_PER_SECOND
         )
         text = "x" * (seconds * pricing.AVATAR_CHARS_PER_SECOND)
-    cents = pricing.estimate(spec.provider, spec.type, text, params) * max(1, input.variants or 1)
+    try:
+        cents = generation.price(spec.provider, spec.type, text, params) * max(1, input.variants or 1)
+    except DomainError as exc:
+        raise query_error(exc) from None
     return CostEstimate(
         cents=cents,
         provider=Provider(spec.provider),

@@ -240,7 +240,7 @@ async def _finish(services: Services, job: CreativeJob, done: Done) -> str:
     if not urls:
         raise OutputError("the provider finished without any output", code="no_output")
     if done.usage is not None:
-        cost = pricing.actual(job.provider, job.type, done.usage.units, job.settings)
+        cost = pricing.final_cost(job, done.usage)
         usage = {"units": done.usage.units, **done.usage.details}
     else:
         cost, usage = job.estimated_cost_cents, {}

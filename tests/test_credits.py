@@ -280,8 +280,8 @@ TARIFFS = [
     ({"type": "VIDEO", "durationSeconds": 10}, 120),  # Runway gen4.5 12 credits/s
     ({"type": "VIDEO", "provider": "VEO_3_1", "durationSeconds": 8}, 320),  # $0.40/s
     ({"type": "VIDEO", "provider": "KLING_3_0", "durationSeconds": 10, "settings": {"mode": "pro"}}, 112),
-    ({"type": "AVATAR", "durationSeconds": 60}, 300),  # HeyGen Avatar IV $0.05/s
-    ({"type": "AVATAR", "durationSeconds": 60, "settings": {"avatar_kind": "digital_twin"}}, 401),
+    # HeyGen: the request sends character type "avatar" (studio avatar / digital twin), $0.0667/s
+    ({"type": "AVATAR", "durationSeconds": 60}, 401),
     ({"type": "TTS", "characters": 10_000}, 15),  # tts-1 $15 / 1M characters
     ({"type": "TTS", "characters": 10_000, "settings": {"model": "tts-1-hd"}}, 30),
     ({"type": "TTS", "provider": "ELEVENLABS", "characters": 10_000}, 100),  # $0.10 / 1k characters

@@ -198,6 +198,9 @@ async def test_kling_text_to_video_v2_6(sim_root: str, client: httpx.AsyncClient
         "prompt": spec.prompt,
         "duration": "5",
         "aspect_ratio": "16:9",
+        # the tier the price assumed is sent, not left to Kling's default
+        "mode": "pro",
+        "sound": "off",
     }
     submitted = await kling.submit(spec)
     assert not isinstance(submitted, Done) and submitted.task_id.isdigit()
@@ -231,7 +234,12 @@ async def test_kling_image_to_video_v3(sim_root: str, client: httpx.AsyncClient)
 async def test_veo_video_and_keyed_download(sim_root: str, client: httpx.AsyncClient) -> None:
     veo = adapter(GeminiVeoAdapter, sim_root, client)
     spec = job("video", "veo_3_1", unique("a hummingbird, macro"), aspect_ratio="9:16", duration_seconds=6)
-    assert veo.build_request(spec)["parameters"] == {"aspectRatio": "9:16", "durationSeconds": 6}
+    # the resolution priced is sent, not left to Google's default
+    assert veo.build_request(spec)["parameters"] == {
+        "aspectRatio": "9:16",
+        "durationSeconds": 6,
+        "resolution": "720p",
+    }
     submitted = await veo.submit(spec)
     assert not isinstance(submitted, Done)
     assert submitted.task_id.startswith("models/veo-3.1-generate-preview/operations/")

@@ -1,0 +1,223 @@
+"""The ``settings`` each provider accepts, declared once: name, type and allowed values or range.
+
+A job's free-form ``settings`` object is parsed with its provider's model before anything is
+priced or held (:func:`normalise`). Unknown names are refused — names are case-sensitive, so
+``{"Quality": "low"}`` and ``{"quality": "high", "Quality": "low"}`` are refused too, never read
+one way by the price and another by the adapter. The result, defaults filled in, is stored with
+the job and is the only settings object the adapter reads (``providers.params.settings``), so the
+tier priced and the tier sent come from the same values.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from providers.errors import RejectedError
+
+Seed = Annotated[int, Field(ge=0, le=4_294_967_295)]
+Side = Annotated[int, Field(ge=64, le=4096)]
+Unit = Annotated[float, Field(ge=0, le=1)]
+
+
+class SettingsError(RejectedError):
+    """A setting the provider does not accept; ``path`` names it (``("settings", "Quality")``)."""
+
+    def __init__(self, message: str, path: tuple[str, ...]) -> None:
+        super().__init__(message, code="bad_setting")
+        self.path = path
+
+
+class _Settings(BaseModel):
+    # strict: "1" is not 1 and "HIGH" is not "high"; extra forbid: unknown names are refused.
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+class _Image(_Settings):
+    width: Side | None = None
+    height: Side | None = None
+
+
+class FluxSettings(_Image):
+    seed: Seed | None = None
+    output_format: Literal["jpeg", "jpg", "png"] | None = None
+    safety_tolerance: Annotated[int, Field(ge=0, le=6)] | None = None
+
+
+class GptImageSettings(_Image):
+    # The price table's rates are quality × size; medium is what runs when nothing is asked.
+    quality: Literal["low", "medium", "high", "auto"] = "medium"
+    output_format: Literal["png", "jpeg", "jpg", "webp"] | None = None
+    background: Literal["transparent", "opaque", "auto"] | None = None
+    output_compression: Annotated[int, Field(ge=0, le=100)] | None = None
+
+
+class SeedreamSettings(_Image):
+    size: Literal["1K", "2K", "4K"] | None = None
+    response_format: Literal["b64_json", "url"] = "b64_json"
+    watermark: bool = False
+    seed: Seed | None = None
+
+
+class LumaSettings(_Settings):
+    resolution: Literal["540p", "720p", "1080p"] = "720p"
+    loop: bool | None = None
+
+
+class RunwaySettings(_Settings):
+    seed: Seed | None = None
+
+
+class _Kling(_Settings):
+    mode: Literal["std", "pro"]
+    negative_prompt: Annotated[str, Field(max_length=2500)] | None = None
+    cfg_scale: Annotated[float, Field(ge=0, le=1)] | None = None
+    sound: Literal["on", "off"] = "off"
+
+    @field_validator("sound", mode="before")
+    @classmethod
+    def _sound(cls, value: Any) -> Any:
+        return {True: "on", False: "off"}.get(value, value) if isinstance(value, bool) else value
+
+    @field_validator("cfg_scale", mode="before")
+    @classmethod
+    def _number(cls, value: Any) -> Any:
+        return float(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+
+class Kling26Settings(_Kling):
+    mode: Literal["std", "pro"] = "pro"  # the price table's kling_2_6 base rate
+
+
+class Kling30Settings(_Kling):
+    mode: Literal["std", "pro"] = "std"
+
+
+class VeoSettings(_Settings):
+    resolution: Literal["720p", "1080p", "4k"] = "720p"  # the Gemini API's own default
+    negative_prompt: Annotated[str, Field(max_length=4000)] | None = None
+    person_generation: Literal["allow_all", "allow_adult", "dont_allow"] | None = None
+
+
+class HeygenSettings(_Settings):
+    speed: Annotated[float, Field(ge=0.5, le=1.5)] | None = None
+    pitch: Annotated[int, Field(ge=-50, le=50)] | None = None
+    emotion: Literal["Excited", "Friendly", "Serious", "Soothing", "Broadcaster"] | None = None
+    locale: Annotated[str, Field(max_length=16)] | None = None
+    avatar_style: Literal["normal", "closeUp", "circle"] = "normal"
+    background_color: Annotated[str, Field(pattern=r"^#[0-9A-Fa-f]{6}$")] | None = None
+
+
+class VoiceSettings(_Settings):
+    stability: Unit | None = None
+    similarity_boost: Unit | None = None
+    style: Unit | None = None
+    speed: Annotated[float, Field(ge=0.7, le=1.2)] | None = None
+    use_speaker_boost: bool | None = None
+
+    @field_validator("stability", "similarity_boost", "style", "speed", mode="before")
+    @classmethod
+    def _number(cls, value: Any) -> Any:
+        return float(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+
+class ElevenLabsSettings(VoiceSettings):
+    model: (
+        Literal[
+            "eleven_v3",
+            "eleven_multilingual_v2",
+            "eleven_flash_v2_5",
+            "eleven_turbo_v2_5",
+            "eleven_flash_v2",
+            "eleven_turbo_v2",
+        ]
+        | None
+    ) = None
+    voice_id: Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")] | None = None
+    output_format: Annotated[str, Field(max_length=32)] | None = None
+    voice_settings: VoiceSettings | None = None
+    language_code: Annotated[str, Field(max_length=16)] | None = None
+    seed: Seed | None = None
+    apply_text_normalization: Literal["auto", "on", "off"] | None = None
+
+
+class OpenAiTtsSettings(_Settings):
+    model: Literal["tts-1", "tts-1-hd", "gpt-4o-mini-tts"] = "tts-1"
+    response_format: Literal["mp3", "opus", "aac", "flac", "wav", "pcm"] | None = None
+    instructions: Annotated[str, Field(max_length=4096)] | None = None
+    speed: Annotated[float, Field(ge=0.25, le=4.0)] | None = None
+
+
+class CreatomateSettings(_Settings):
+    output_format: Literal["mp4", "gif", "jpg", "png"] | None = None
+    frame_rate: Annotated[float, Field(ge=1, le=60)] | None = None
+    render_scale: Annotated[float, Field(ge=0.1, le=10)] | None = None
+    max_width: Annotated[int, Field(ge=1, le=16384)] | None = None
+    max_height: Annotated[int, Field(ge=1, le=16384)] | None = None
+    # What a template renders (its size and length are Creatomate's to know, not ours): declared
+    # by the caller, priced, and compared with the render Creatomate reports. Sources carry their own.
+    width: Annotated[int, Field(ge=1, le=16384)] | None = None
+    height: Annotated[int, Field(ge=1, le=16384)] | None = None
+    duration: Annotated[float, Field(gt=0)] | None = None
+
+    @field_validator("frame_rate", "render_scale", "duration", mode="before")
+    @classmethod
+    def _number(cls, value: Any) -> Any:
+        return float(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+
+SETTINGS: dict[str, type[_Settings]] = {
+    "flux_2_pro": FluxSettings,
+    "gpt_image_1_5": GptImageSettings,
+    "seedream_4_5": SeedreamSettings,
+    "luma_ray3": LumaSettings,
+    "runway_gen4": RunwaySettings,
+    "kling_2_6": Kling26Settings,
+    "kling_3_0": Kling30Settings,
+    "veo_3_1": VeoSettings,
+    "heygen": HeygenSettings,
+    "elevenlabs": ElevenLabsSettings,
+    "openai_tts": OpenAiTtsSettings,
+    "creatomate": CreatomateSettings,
+}
+
+
+def names(provider: str) -> list[str]:
+    """The settings a provider accepts."""
+    return list(SETTINGS[provider].model_fields)
+
+
+def normalise(provider: str, raw: Any) -> dict[str, Any]:
+    """``raw`` checked against the provider's declared settings, with defaults filled in.
+
+    Raises :class:`SettingsError` naming the first offending key."""
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise SettingsError("settings must be a JSON object", ("settings",))
+    model = SETTINGS[provider]
+    declared = set(model.model_fields)
+    folded: dict[str, str] = {}
+    for key in raw:
+        other = folded.setdefault(str(key).lower(), str(key))
+        if other != key:
+            raise SettingsError(
+                f"settings.{other} and settings.{key} differ only in case; names are case-sensitive",
+                ("settings", str(key)),
+            )
+    for key in raw:
+        if key not in declared:
+            near = next((name for name in declared if name.lower() == str(key).lower()), None)
+            hint = f"; names are case-sensitive: did you mean {near}?" if near else ""
+            raise SettingsError(
+                f"settings.{key} is not a setting of {provider}{hint} (it accepts {', '.join(sorted(declared))})",
+                ("settings", str(key)),
+            )
+    try:
+        parsed = model.model_validate(raw)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        path = tuple(str(part) for part in error["loc"])
+        raise SettingsError(f"settings.{'.'.join(path)}: {error['msg']}", ("settings", *path)) from None
+    return parsed.model_dump(exclude_none=True)
