@@ -17,6 +17,7 @@ import asyncio
 import collections
 import logging
 import struct
+from collections.abc import Callable
 from typing import Any, Protocol
 
 try:  # the server protocol whose transport may be written to directly
@@ -26,13 +27,16 @@ except ImportError:  # pragma: no cover - uvicorn[standard] is a dependency
 
 log = logging.getLogger(__name__)
 
-OUTBOX_SIZE = 1024  # queued "next" messages per connection; past it the oldest of them are dropped
+# Queued messages per connection: past it the oldest "next" messages are dropped for newer ones;
+# a connection whose other messages (pong, error, complete…) reach it has a client that does not
+# read, and is closed (on_overflow).
+OUTBOX_SIZE = 1024
 FLUSH_CHUNK = 64  # connections written per turn of the event loop (see _Flusher)
 
 
-def outbox_for(send: Any) -> Outbox:
+def outbox_for(send: Any, on_overflow: Callable[[], None] | None = None) -> Outbox:
     """The outbox of a connection accepted with this ASGI ``send``."""
-    return Outbox(DirectLink.of(send) or AsgiLink(send))
+    return Outbox(DirectLink.of(send) or AsgiLink(send), on_overflow)
 
 
 def _text_frame(message: bytes) -> bytes:
@@ -229,11 +233,14 @@ class Outbox:
     messages queue behind it, so nothing is ever written out of order. Sending never blocks the
     caller: a slow client only fills its own queue, where past ``OUTBOX_SIZE`` "next" messages the
     oldest are dropped (it keeps the newest state; ``complete``, ``error`` and protocol messages
-    are never dropped).
+    are never dropped). Those others are capped too: past ``OUTBOX_SIZE`` of them the client is
+    not reading, the queue is dropped, the outbox takes nothing more and ``on_overflow`` is called
+    (once; the connection closes with 1013).
     """
 
-    def __init__(self, link: Link) -> None:
+    def __init__(self, link: Link, on_overflow: Callable[[], None] | None = None) -> None:
         self.link = link
+        self.on_overflow = on_overflow
         self.closed = False  # no more messages: the connection is closing or gone
         self._queue: list[Message] = []
         self._droppable = 0  # how many of the queued messages are droppable
@@ -251,6 +258,11 @@ class Outbox:
             if self._droppable >= OUTBOX_SIZE:
                 self._drop_oldest()
             self._droppable += 1
+        elif len(self._queue) - self._droppable >= OUTBOX_SIZE:
+            self.close()
+            if self.on_overflow is not None:
+                self.on_overflow()
+            return
         self._queue.append(message)
         if self._writer is not None or self._scheduled:
             return  # it will take this message along
@@ -259,6 +271,11 @@ class Outbox:
             _flusher.add(self)
         else:
             self._start_writer()
+
+    @property
+    def queued(self) -> int:
+        """Messages waiting to be written."""
+        return len(self._queue)
 
     def flush(self) -> None:
         """Write the queue now if the link can take it, else hand it to a writer task."""
