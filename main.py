@@ -13,6 +13,7 @@ import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
+from cross_web import HTTPException
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
@@ -59,6 +60,22 @@ class GraphQLView(GraphQL[Context, None]):
             ),
             max_subscriptions_per_connection=realtime.MAX_SUBSCRIPTIONS_PER_CONNECTION,
         )
+
+    def decode_json(self, data: str | bytes) -> object:
+        """Bodies, query-string variables and /graphql/plain messages: anything malformed (too deep,
+        not UTF-8, a 5,000-digit number) is strawberry's "cannot parse" (400, or 4400 on a socket)."""
+        try:
+            return rest.loads(data)
+        except ValueError as exc:
+            raise json.JSONDecodeError(str(exc), "", 0) from None
+
+    async def run(self, request: Any, *args: Any, **kwargs: Any) -> Any:
+        """Strawberry's refusals (400 and the like) as short JSON errors, like the REST routes'."""
+        try:
+            return await super().run(request, *args, **kwargs)
+        except HTTPException as exc:
+            code = "METHOD_NOT_ALLOWED" if exc.status_code == 405 else "BAD_REQUEST"
+            return rest.error(exc.status_code, code, exc.reason)
 
     async def get_context(self, request: Request | WebSocket, response: Any) -> Context:  # type: ignore[override]
         services: Services = request.app.state.services
@@ -138,7 +155,12 @@ def _freeze_startup_objects() -> None:
 def uvicorn_options(settings: Settings) -> dict[str, Any]:
     # Small JSON frames gain nothing from per-message compression, and it cost 14 % of the CPU of a
     # 1,000-subscriber fan-out (BENCHMARKS.md).
-    return {"ws": settings.ws_implementation, "ws_per_message_deflate": False}
+    # A websocket message is no larger than a request body (1009 "message too big" past it).
+    return {
+        "ws": settings.ws_implementation,
+        "ws_per_message_deflate": False,
+        "ws_max_size": settings.max_body_bytes,
+    }
 
 
 def run(coro: Any) -> Any:
