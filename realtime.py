@@ -246,6 +246,7 @@ class Connection:
         # The server's own ASGI send, or better its transport: the fan-out skips starlette's wrappers.
         self.outbox = outbox_for(raw_send, on_overflow=self._overflowed)
         self.budget = MessageBudget()
+        self.closing: asyncio.Task[None] | None = None  # a close on overflow, under way
 
     # -- sending (never blocks the caller) ------------------------------------------------------
     def send(self, message: dict[str, Any]) -> None:
@@ -318,14 +319,25 @@ class Connection:
     def _overflowed(self) -> None:
         """The outbox is full of messages it may not drop (the client does not read)."""
         log.info("websocket closed: the client does not read what it is sent")
-        asyncio.get_running_loop().create_task(self._abort(1013, "Too many unread messages"))
+        self.closing = asyncio.get_running_loop().create_task(self._abort(1013, "Too many unread messages"))
 
     async def _abort(self, code: int, reason: str) -> None:
         """Close now, dropping what is queued (the client asked for more than it may have)."""
         self.outbox.close()
-        if self.websocket.application_state != WebSocketState.DISCONNECTED:
-            with contextlib.suppress(Exception):
-                await self.websocket.close(code=code, reason=reason)
+        await self._send_close(code, reason)
+
+    async def _send_close(self, code: int, reason: str) -> None:
+        """The close frame; when even that cannot be written (the client stopped reading long ago),
+        the connection is dropped instead of waiting for it."""
+        if self.websocket.application_state == WebSocketState.DISCONNECTED:
+            return
+        try:
+            async with asyncio.timeout(CLOSE_DRAIN_SECONDS):
+                await self.websocket.close(code=code, reason=_reason(reason))
+        except TimeoutError:
+            self.outbox.abort()
+        except Exception:  # the client is gone already
+            log.debug("websocket close failed", exc_info=True)
 
     async def _keepalive(self) -> None:
         while True:
@@ -354,9 +366,7 @@ class Connection:
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(CLOSE_DRAIN_SECONDS):
                 await self.outbox.drain()
-        if self.websocket.application_state != WebSocketState.DISCONNECTED:
-            with contextlib.suppress(Exception):
-                await self.websocket.close(code=code, reason=_reason(reason))
+        await self._send_close(code, reason)
 
     async def _handle(self, message: dict[str, Any]) -> bool:
         """Handle one client message; False when the connection is to end."""

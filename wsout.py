@@ -162,6 +162,10 @@ class DirectLink:
         else:  # a burst goes out in one write: one system call
             self.transport.write(b"".join([m.frame for m in messages]))
 
+    def abort(self) -> None:
+        """Drop the connection at once (its close frame could not be written)."""
+        self.transport.abort()
+
     def write_now(self, messages: list[Message]) -> bool:
         if not self.writable.is_set():
             return False
@@ -323,3 +327,10 @@ class Outbox:
         self._queue.clear()
         if self._writer is not None:
             self._writer.cancel()
+
+    def abort(self) -> None:
+        """Close, and drop the connection itself where the link can (a direct link's transport)."""
+        self.close()
+        abort = getattr(self.link, "abort", None)
+        if abort is not None:
+            abort()
