@@ -36,7 +36,7 @@ from auth import authenticate, bearer
 from metrics import metrics_endpoint
 from middleware import BodySizeLimit
 from realtime import Hub
-from schema import schema
+from schema import document_too_long, schema
 from schema.context import Context
 from services import Services, open_services
 from settings import Settings, load_settings
@@ -68,6 +68,16 @@ class GraphQLView(GraphQL[Context, None]):
             return rest.loads(data)
         except ValueError as exc:
             raise json.JSONDecodeError(str(exc), "", 0) from None
+
+    async def parse_http_body(self, request: Any) -> Any:
+        """The request's operation(s), each refused (400) when its document is too long to parse
+        within a few milliseconds (schema.MAX_DOCUMENT_CHARS)."""
+        data = await super().parse_http_body(request)
+        for item in data if isinstance(data, list) else [data]:
+            refusal = document_too_long(item.query)
+            if refusal is not None:
+                raise HTTPException(400, refusal)
+        return data
 
     async def run(self, request: Any, *args: Any, **kwargs: Any) -> Any:
         """Strawberry's refusals (400 and the like) as short JSON errors, like the REST routes'."""

@@ -6,7 +6,7 @@ import logging
 from typing import Any
 
 import strawberry
-from graphql import DocumentNode, GraphQLError, parse
+from graphql import DocumentNode, GraphQLError, GraphQLSyntaxError, Source, parse
 from strawberry.extensions import MaskErrors, MaxAliasesLimiter, MaxTokensLimiter, QueryDepthLimiter
 
 from schema.root import Mutation, Query, Subscription
@@ -15,13 +15,28 @@ from schema.root import Mutation, Query, Subscription
 MAX_TOKENS = 2000
 MAX_DEPTH = 10
 MAX_ALIASES = 30
+# Characters in a document: lexing a megabyte of comment or string literal takes the parser about
+# 0.3 s (token limit or not); values that big travel as variables.
+MAX_DOCUMENT_CHARS = 100_000
 
 log = logging.getLogger("creative_hub.graphql")
 
 
+def document_too_long(query: str | None) -> str | None:
+    """Why a document is refused before it is parsed (None: it may be parsed)."""
+    if query is not None and len(query) > MAX_DOCUMENT_CHARS:
+        return (
+            f"the GraphQL document is longer than {MAX_DOCUMENT_CHARS} characters; send values as variables"
+        )
+    return None
+
+
 def parse_document(query: str) -> DocumentNode:
-    """A document parsed under the same token limit as every operation (GraphQLSyntaxError past it):
-    the parser stops at the limit instead of reading megabytes of tokens first."""
+    """A document parsed under the limits every operation runs under (GraphQLSyntaxError past
+    them): the parser stops at MAX_TOKENS instead of reading megabytes of tokens first."""
+    refusal = document_too_long(query)
+    if refusal is not None:
+        raise GraphQLSyntaxError(Source(query[:100]), 0, refusal)
     return parse(query, max_tokens=MAX_TOKENS)
 
 
