@@ -72,7 +72,10 @@ class GraphQLView(GraphQL[Context, None]):
     async def parse_http_body(self, request: Any) -> Any:
         """The request's operation(s), each refused (400) when its document is too long to parse
         within a few milliseconds (schema.MAX_DOCUMENT_CHARS)."""
-        data = await super().parse_http_body(request)
+        try:
+            data = await super().parse_http_body(request)
+        except (AttributeError, TypeError):  # strawberry's data.get(...) on a body that is no object
+            raise HTTPException(400, "the body must be a JSON object") from None
         for item in data if isinstance(data, list) else [data]:
             refusal = document_too_long(item.query)
             if refusal is not None:

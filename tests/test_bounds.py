@@ -222,6 +222,8 @@ MALFORMED = {
     "lone-utf8-continuation": b'{"query": "\x80"}',
     "5000-digit-number": b'{"query": "{ __typename }", "variables": {"n": ' + b"9" * 5000 + b"}}",
     "syntax": b'{"query": ',
+    "a-string": b'"{ __typename }"',
+    "null": b"null",
 }
 
 
