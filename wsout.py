@@ -31,6 +31,9 @@ log = logging.getLogger(__name__)
 # a connection whose other messages (pong, error, complete…) reach it has a client that does not
 # read, and is closed (on_overflow).
 OUTBOX_SIZE = 1024
+# And bytes: past them the oldest "next" messages go first, then the connection (a client asking
+# for big answers over and over and never reading them holds no more than this of the server).
+OUTBOX_BYTES = 4 * 1024 * 1024
 FLUSH_CHUNK = 64  # connections written per turn of the event loop (see _Flusher)
 
 
@@ -248,6 +251,7 @@ class Outbox:
         self.closed = False  # no more messages: the connection is closing or gone
         self._queue: list[Message] = []
         self._droppable = 0  # how many of the queued messages are droppable
+        self._bytes = 0  # the size of the queued messages
         self._scheduled = False  # waiting in _flusher's line
         self._writer: asyncio.Task[None] | None = None
 
@@ -263,11 +267,16 @@ class Outbox:
                 self._drop_oldest()
             self._droppable += 1
         elif len(self._queue) - self._droppable >= OUTBOX_SIZE:
-            self.close()
-            if self.on_overflow is not None:
-                self.on_overflow()
+            self._overflow()
             return
         self._queue.append(message)
+        self._bytes += len(message.data)
+        if self._bytes > OUTBOX_BYTES:
+            while self._droppable and self._bytes > OUTBOX_BYTES:
+                self._drop_oldest()
+            if self._bytes > OUTBOX_BYTES:
+                self._overflow()
+                return
         if self._writer is not None or self._scheduled:
             return  # it will take this message along
         if self.link.immediate:
@@ -281,13 +290,17 @@ class Outbox:
         """Messages waiting to be written."""
         return len(self._queue)
 
+    @property
+    def queued_bytes(self) -> int:
+        return self._bytes
+
     def flush(self) -> None:
         """Write the queue now if the link can take it, else hand it to a writer task."""
         self._scheduled = False
         if self._writer is not None or not self._queue:
             return
         if self.link.write_now(self._queue):
-            self._queue, self._droppable = [], 0
+            self._queue, self._droppable, self._bytes = [], 0, 0
         else:
             self._start_writer()
 
@@ -296,6 +309,7 @@ class Outbox:
             if message.droppable:
                 del self._queue[i]
                 self._droppable -= 1
+                self._bytes -= len(message.data)
                 return
 
     def _start_writer(self) -> None:
@@ -304,7 +318,7 @@ class Outbox:
     async def _write(self) -> None:
         try:
             while self._queue:
-                batch, self._queue, self._droppable = self._queue, [], 0
+                batch, self._queue, self._droppable, self._bytes = self._queue, [], 0, 0
                 await self.link.write(batch)
         except Exception:  # the client is gone: what is queued cannot be delivered
             log.debug("websocket write failed; dropping %d queued messages", len(self._queue), exc_info=True)
@@ -321,10 +335,17 @@ class Outbox:
         if self._writer is not None:
             await asyncio.wait([self._writer])
 
+    def _overflow(self) -> None:
+        """The client does not read: drop everything, take nothing more, tell the connection."""
+        self.close()
+        if self.on_overflow is not None:
+            self.on_overflow()
+
     def close(self) -> None:
         """Take no more messages and drop the queued ones (the connection has ended)."""
         self.closed = True
         self._queue.clear()
+        self._bytes = 0
         if self._writer is not None:
             self._writer.cancel()
 

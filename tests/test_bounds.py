@@ -343,13 +343,14 @@ class _StuckLink:
 
 
 @pytest.mark.parametrize("droppable", [False, True], ids=["control", "next"])
-async def test_the_outbox_is_capped_for_every_message_kind(droppable: bool) -> None:
+@pytest.mark.parametrize("size", [15, 256 * 1024], ids=["small", "large"])
+async def test_the_outbox_is_capped_for_every_message_kind(droppable: bool, size: int) -> None:
     overflowed: list[bool] = []
     outbox = wsout.Outbox(_StuckLink(), on_overflow=lambda: overflowed.append(True))
-    for _ in range(100_000):
-        outbox.put(b'{"type":"pong"}', droppable=droppable)
+    for _ in range(100_000 if size < 1024 else 1_000):
+        outbox.put(b"x" * size, droppable=droppable)
     await asyncio.sleep(0)
-    assert outbox.queued <= wsout.OUTBOX_SIZE
+    assert outbox.queued <= wsout.OUTBOX_SIZE and outbox.queued_bytes <= wsout.OUTBOX_BYTES
     # "next" messages make way for newer ones; anything else past the cap ends the connection.
     assert overflowed == ([] if droppable else [True])
     outbox.close()
