@@ -122,6 +122,7 @@ def create_app(settings: Settings, services: Services | None = None) -> realtime
             yield
 
     view = GraphQLView(settings)
+    logging.getLogger("uvicorn.error").addFilter(realtime.CLIENT_FAULTS)
     routes: list[Any] = [
         *rest.routes,
         Route("/metrics", metrics_endpoint),

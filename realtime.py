@@ -475,6 +475,19 @@ class Connection:
             self.operations.pop(op_id).cancel()
 
 
+class ClientFaultsInOneLine(logging.Filter):
+    """uvicorn logs a client's invalid UTF-8 text frame with a traceback (and closes with 1007): the
+    client's fault, one line is enough."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and record.getMessage().startswith("Invalid UTF-8 sequence received from client"):
+            record.exc_info = record.exc_text = None
+        return True
+
+
+CLIENT_FAULTS = ClientFaultsInOneLine()  # one instance: adding it again is a no-op
+
+
 class WebSocketFront:
     """In front of the Starlette app: ``WS /graphql`` goes straight to :class:`Connection` with the
     server's own ASGI ``send`` (no middleware on the fan-out path); everything else to the app."""

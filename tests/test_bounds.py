@@ -185,6 +185,25 @@ async def test_a_message_that_is_not_a_json_object_closes_with_4400(stack: Stack
     assert_no_traceback(log)
 
 
+async def test_frames_that_are_not_json_text_close_the_socket_without_a_traceback(stack: Stack) -> None:
+    with new_log(stack) as log:
+        ws = await connect(stack, None)
+        await ws.send(b'{"type": "connection_init"}')  # a binary frame
+        assert await close_code(ws) == 4400
+        ws = await connect(stack, None)
+        # Invalid UTF-8 in a text frame: the websocket layer refuses it (1007, invalid data).
+        ws.protocol.send_frame(websockets.frames.Frame(websockets.frames.Opcode.TEXT, b'{"type": "\xff"}'))
+        ws.send_data()
+        assert await close_code(ws) == 1007
+        # A lone surrogate as the credential (legal JSON, no legal text).
+        ws = await connect(stack, None)
+        await ws.send(
+            json.dumps({"type": "connection_init", "payload": {"Authorization": "Bearer chk_\ud800"}})
+        )
+        assert await close_code(ws) in (4400, 4403)
+    assert_no_traceback(log)
+
+
 # -- estimateCost --------------------------------------------------------------------------------
 async def test_estimate_cost_refuses_what_the_provider_would_refuse_without_allocating_it(
     stack: Stack, team: Team
