@@ -31,6 +31,7 @@ from providers.catalog import (
 MAX_SETTINGS_BYTES = 16 * 1024
 MAX_SOURCE_BYTES = 256 * 1024
 MAX_IDEMPOTENCY_KEY = 255
+MAX_COMPOSITE_INPUTS = 100  # each is looked up: bounded before the first lookup
 _RATIO = re.compile(r"^[1-9][0-9]{0,3}:[1-9][0-9]{0,3}$")
 # Text no database column takes: NUL (PostgreSQL refuses it) and lone surrogates (not encodable).
 _UNSTORABLE = re.compile(r"[\x00\ud800-\udfff]")
@@ -185,6 +186,8 @@ async def _team_file(req: GenerationRequest, file_id: str, kind: str, *path: str
 
 async def _composite_inputs(req: GenerationRequest) -> list[dict[str, str]]:
     """Inputs name an element of the template/source and refer to a completed job or a Drive file."""
+    if len(req.inputs) > MAX_COMPOSITE_INPUTS:
+        raise _invalid(f"a composite takes at most {MAX_COMPOSITE_INPUTS} inputs", "inputs")
     resolved = []
     for i, item in enumerate(req.inputs):
         name = item.get("name")

@@ -9,6 +9,7 @@ import strawberry
 from graphql import DocumentNode, GraphQLError, GraphQLSyntaxError, Source, parse
 from strawberry.extensions import MaskErrors, MaxAliasesLimiter, MaxTokensLimiter, QueryDepthLimiter
 
+from schema.limits import MaxVariablesLimiter
 from schema.root import Mutation, Query, Subscription
 
 # The document limits, over HTTP and websockets alike (realtime parses with them too).
@@ -70,6 +71,7 @@ schema = _Schema(
         QueryDepthLimiter(max_depth=MAX_DEPTH),
         MaxAliasesLimiter(max_alias_count=MAX_ALIASES),
         MaxTokensLimiter(max_token_count=MAX_TOKENS),
+        MaxVariablesLimiter(),
         MaskErrors(should_mask_error=_should_mask, error_message="Internal server error"),
     ],
 )

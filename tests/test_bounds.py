@@ -204,6 +204,39 @@ async def test_frames_that_are_not_json_text_close_the_socket_without_a_tracebac
     assert_no_traceback(log)
 
 
+GENERATE_COMPOSITE = """mutation ($i: GenerateCompositeInput!) { generateComposite(input: $i) {
+  job { id } userErrors { code field message } } }"""
+
+
+async def test_variables_and_lists_are_bounded_before_they_are_coerced(stack: Stack, team: Team) -> None:
+    many = [{"name": "clip", "jobId": str(uuid.uuid4())}] * 15_000  # under 1 MiB
+    body = await stack.gql(team, GENERATE_COMPOSITE, {"i": {"templateId": "t", "inputs": many}})
+    waited = await healthz_seconds(stack)
+    assert body["errors"][0]["extensions"]["code"] == "VALIDATION_FAILED", body
+    assert "more than 1000 items" in body["errors"][0]["message"]
+    assert waited < STALL_LIMIT_SECONDS, waited
+    wide = {f"k{i}": [i] for i in range(30_000)}  # short lists, too many values
+    body = await stack.gql(team, GENERATE_COMPOSITE, {"i": {"templateId": "t", "modifications": wide}})
+    assert "more than 50000 values" in body["errors"][0]["message"], body
+    # Under the list limit, a composite still takes at most 100 inputs (each one is looked up),
+    # over GraphQL and REST.
+    some = many[:101]
+    got = (await stack.data(team, GENERATE_COMPOSITE, {"i": {"templateId": "t", "inputs": some}}))[
+        "generateComposite"
+    ]
+    assert (
+        got["userErrors"][0]["code"] == "VALIDATION_FAILED"
+        and "100 inputs" in got["userErrors"][0]["message"]
+    )
+    async with httpx.AsyncClient(base_url=stack.url, timeout=30) as client:
+        rest = await client.post(
+            "/api/v1/creative-hub/generate/composite",
+            json={"template_id": "t", "inputs": [{"name": "clip", "job_id": str(uuid.uuid4())}] * 10_000},
+            headers=team.headers,
+        )
+    assert rest.status_code == 400 and "100 inputs" in rest.json()["error"]["message"], rest.text
+
+
 # -- estimateCost --------------------------------------------------------------------------------
 async def test_estimate_cost_refuses_what_the_provider_would_refuse_without_allocating_it(
     stack: Stack, team: Team
