@@ -17,6 +17,7 @@ from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from cross_web import HTTPException
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
@@ -42,7 +43,7 @@ from metrics import metrics_endpoint
 from middleware import BodySizeLimit
 from realtime import Hub
 from revocation import CredentialWatch
-from schema import rate_limited_retry_after, schema
+from schema import document_too_long, rate_limited_retry_after, schema
 from schema.context import Context
 from services import Services, open_services
 from settings import Settings, load_settings
@@ -92,6 +93,35 @@ class GraphQLView(GraphQL[Context, None]):
             credential, settings.secret, max_jwt_lifetime=settings.jwt_max_lifetime_seconds
         )
         return credential, principal
+
+    def decode_json(self, data: str | bytes) -> object:
+        """Bodies, query-string variables and /graphql/plain messages: anything malformed (too deep,
+        not UTF-8, a 5,000-digit number) is strawberry's "cannot parse" (400, or 4400 on a socket)."""
+        try:
+            return rest.loads(data)
+        except ValueError as exc:
+            raise json.JSONDecodeError(str(exc), "", 0) from None
+
+    async def parse_http_body(self, request: Any) -> Any:
+        """The request's operation(s), each refused (400) when its document is too long to parse
+        within a few milliseconds (schema.MAX_DOCUMENT_CHARS)."""
+        try:
+            data = await super().parse_http_body(request)
+        except (AttributeError, TypeError):  # strawberry's data.get(...) on a body that is no object
+            raise HTTPException(400, "the body must be a JSON object") from None
+        for item in data if isinstance(data, list) else [data]:
+            refusal = document_too_long(item.query)
+            if refusal is not None:
+                raise HTTPException(400, refusal)
+        return data
+
+    async def run(self, request: Any, *args: Any, **kwargs: Any) -> Any:
+        """Strawberry's refusals (400 and the like) as short JSON errors, like the REST routes'."""
+        try:
+            return await super().run(request, *args, **kwargs)
+        except HTTPException as exc:
+            code = "METHOD_NOT_ALLOWED" if exc.status_code == 405 else "BAD_REQUEST"
+            return rest.error(exc.status_code, code, exc.reason)
 
     async def get_context(self, request: Request | WebSocket, response: Any) -> Context:  # type: ignore[override]
         services: Services = request.app.state.services
@@ -198,6 +228,7 @@ def create_app(settings: Settings, services: Services | None = None) -> realtime
             yield
 
     view = GraphQLView(settings)
+    logging.getLogger("uvicorn.error").addFilter(realtime.CLIENT_FAULTS)
     routes: list[Any] = [
         *rest.routes,
         Route("/metrics", metrics_endpoint),
@@ -245,7 +276,12 @@ def _freeze_startup_objects() -> None:
 def uvicorn_options(settings: Settings) -> dict[str, Any]:
     # Small JSON frames gain nothing from per-message compression, and it cost 14 % of the CPU of a
     # 1,000-subscriber fan-out (BENCHMARKS.md).
-    return {"ws": settings.ws_implementation, "ws_per_message_deflate": False}
+    # A websocket message is no larger than a request body (1009 "message too big" past it).
+    return {
+        "ws": settings.ws_implementation,
+        "ws_per_message_deflate": False,
+        "ws_max_size": settings.max_body_bytes,
+    }
 
 
 def run(coro: Any) -> Any:

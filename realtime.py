@@ -24,16 +24,17 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
-from graphql import GraphQLError, OperationType, parse
+from graphql import DocumentNode, GraphQLError, OperationType
 from graphql.error import GraphQLSyntaxError
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL
 from strawberry.types.execution import ExecutionResult, PreExecutionError
 
 import metrics
+import rest
 from auth import Principal, authenticate, bearer
 from revocation import CredentialWatch
-from schema import schema
+from schema import parse_document, schema
 from schema.context import Context
 from services import Services
 from wsout import Message, outbox_for
@@ -45,6 +46,33 @@ CONNECTION_INIT_TIMEOUT = 10.0
 KEEPALIVE_SECONDS = 15.0  # legacy graphql-ws "ka"
 CLOSE_DRAIN_SECONDS = 5.0  # how long a closing connection waits for its queued frames to go out
 PROTOCOLS = (GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL)
+# Client messages per connection: a bucket of MESSAGE_BURST, refilled at MESSAGES_PER_SECOND; a
+# client past it is closed with 1008 (policy violation). Room for a client that opens all of its
+# MAX_SUBSCRIPTIONS_PER_CONNECTION operations at once, nothing for a flood.
+MESSAGES_PER_SECOND = 20.0
+MESSAGE_BURST = 2 * MAX_SUBSCRIPTIONS_PER_CONNECTION
+
+
+class InvalidMessage(ValueError):
+    """A client message that is not a JSON object (graphql-transport-ws: close with 4400)."""
+
+
+class MessageBudget:
+    """A token bucket: whether one more client message is allowed now."""
+
+    def __init__(self, rate: float = MESSAGES_PER_SECOND, burst: float = MESSAGE_BURST) -> None:
+        self.rate, self.burst = rate, burst
+        self.tokens = burst
+        self.at = asyncio.get_running_loop().time()
+
+    def take(self) -> bool:
+        now = asyncio.get_running_loop().time()
+        self.tokens = min(self.burst, self.tokens + (now - self.at) * self.rate)
+        self.at = now
+        if self.tokens < 1:
+            return False
+        self.tokens -= 1
+        return True
 
 
 def _payload(result: ExecutionResult) -> bytes:
@@ -60,18 +88,19 @@ def _encode(message: dict[str, Any]) -> bytes:
     return json.dumps(message, separators=(",", ":")).encode()
 
 
-def _is_subscription(query: str, operation_name: str | None) -> bool:
-    """Whether the operation to run is a subscription (a bad document is not: it fails on its own)."""
-    try:
-        document = parse(query)
-    except GraphQLSyntaxError:
-        return False
+def _is_subscription(document: DocumentNode, operation_name: str | None) -> bool:
+    """Whether the operation to run is a subscription."""
     for definition in document.definitions:
         operation = getattr(definition, "operation", None)
         name = getattr(getattr(definition, "name", None), "value", None)
         if operation is not None and (operation_name is None or name == operation_name):
             return bool(operation == OperationType.SUBSCRIPTION)
     return False
+
+
+def _reason(reason: str) -> str:
+    """A close reason fits in a control frame (123 bytes of UTF-8)."""
+    return reason.encode()[:120].decode(errors="ignore")
 
 
 @dataclass(eq=False)
@@ -215,7 +244,9 @@ class Connection:
         self.memberships: dict[str, tuple[Group, Member]] = {}
         self.operations: dict[str, asyncio.Task[None]] = {}  # queries and mutations in flight
         # The server's own ASGI send, or better its transport: the fan-out skips starlette's wrappers.
-        self.outbox = outbox_for(raw_send)
+        self.outbox = outbox_for(raw_send, on_overflow=self._overflowed)
+        self.budget = MessageBudget()
+        self.closing: asyncio.Task[None] | None = None  # a close on overflow, under way
 
     # -- sending (never blocks the caller) ------------------------------------------------------
     def send(self, message: dict[str, Any]) -> None:
@@ -244,11 +275,11 @@ class Connection:
         try:
             async with asyncio.timeout(CONNECTION_INIT_TIMEOUT) as init_deadline:
                 while self.principal is None:
-                    if not await self._handle(await self.websocket.receive_json()):
+                    if not await self._handle(await self._receive()):
                         return
             del init_deadline
             watch = asyncio.create_task(self._watch_credential(), name="ws-credential")
-            while await self._handle(await self.websocket.receive_json()):
+            while await self._handle(await self._receive()):
                 pass
         except TimeoutError:
             await self._close(4408, "Connection initialisation timeout")
@@ -265,6 +296,48 @@ class Connection:
             for task in (keepalive, watch):
                 if task:
                     task.cancel()
+
+    async def _receive(self) -> dict[str, Any]:
+        """The next client message: a JSON object in a text frame (InvalidMessage otherwise), within
+        the connection's message budget (closed with 1008 past it). Frames are at most
+        CH_MAX_BODY_BYTES (uvicorn's ws_max_size, main.uvicorn_options)."""
+        message = await self.websocket.receive()
+        if message["type"] == "websocket.disconnect":
+            raise WebSocketDisconnect(message.get("code", 1000), message.get("reason"))
+        if not self.budget.take():
+            log.info("websocket closed: more than %s messages a second", MESSAGES_PER_SECOND)
+            await self._abort(1008, "Too many messages")
+            raise WebSocketDisconnect(1008)
+        text = message.get("text")
+        if text is None:
+            raise InvalidMessage("a binary frame")
+        parsed = rest.loads(text)
+        if not isinstance(parsed, dict):
+            raise InvalidMessage("not a JSON object")
+        return parsed
+
+    def _overflowed(self) -> None:
+        """The outbox is full of messages it may not drop (the client does not read)."""
+        log.info("websocket closed: the client does not read what it is sent")
+        self.closing = asyncio.get_running_loop().create_task(self._abort(1013, "Too many unread messages"))
+
+    async def _abort(self, code: int, reason: str) -> None:
+        """Close now, dropping what is queued (the client asked for more than it may have)."""
+        self.outbox.close()
+        await self._send_close(code, reason)
+
+    async def _send_close(self, code: int, reason: str) -> None:
+        """The close frame; when even that cannot be written (the client stopped reading long ago),
+        the connection is dropped instead of waiting for it."""
+        if self.websocket.application_state == WebSocketState.DISCONNECTED:
+            return
+        try:
+            async with asyncio.timeout(CLOSE_DRAIN_SECONDS):
+                await self.websocket.close(code=code, reason=_reason(reason))
+        except TimeoutError:
+            self.outbox.abort()
+        except Exception:  # the client is gone already
+            log.debug("websocket close failed", exc_info=True)
 
     async def _keepalive(self) -> None:
         while True:
@@ -296,9 +369,7 @@ class Connection:
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(CLOSE_DRAIN_SECONDS):
                 await self.outbox.drain()
-        if self.websocket.application_state != WebSocketState.DISCONNECTED:
-            with contextlib.suppress(Exception):
-                await self.websocket.close(code=code, reason=reason)
+        await self._send_close(code, reason)
 
     async def _handle(self, message: dict[str, Any]) -> bool:
         """Handle one client message; False when the connection is to end."""
@@ -321,7 +392,7 @@ class Connection:
         if kind in ("complete", "stop"):
             self._stop(str(message.get("id")))
             return True
-        await self._close(4400, f"Unknown message type: {kind}")
+        await self._close(4400, f"Unknown message type: {kind!r:.60}")
         return False
 
     async def _init(self, payload: Any) -> bool:
@@ -354,7 +425,12 @@ class Connection:
     async def _subscribe(self, message: dict[str, Any]) -> bool:
         op_id = str(message["id"])
         payload = message.get("payload") or {}
-        if not isinstance(payload.get("query"), str):
+        if not (
+            isinstance(payload, dict)
+            and isinstance(payload.get("query"), str)
+            and isinstance(payload.get("variables"), dict | None)
+            and isinstance(payload.get("operationName"), str | None)
+        ):
             await self._close(4400, "Invalid message")
             return False
         if op_id in self.memberships or op_id in self.operations:
@@ -363,7 +439,12 @@ class Connection:
         if len(self.memberships) + len(self.operations) >= MAX_SUBSCRIPTIONS_PER_CONNECTION:
             self.send_error(op_id, [{"message": "Subscription limit reached"}])
             return True
-        if _is_subscription(payload["query"], payload.get("operationName")):
+        try:  # under the limits every operation runs under (schema.MAX_TOKENS), before any work
+            document = parse_document(payload["query"])
+        except GraphQLSyntaxError as error:
+            self.send_error(op_id, [error.formatted])
+            return True
+        if _is_subscription(document, payload.get("operationName")):
             self.hub.join(self, op_id, payload)
         else:
             self.operations[op_id] = asyncio.create_task(self._run_single(op_id, payload))
@@ -398,6 +479,19 @@ class Connection:
             self.hub.leave(group, member)
         elif op_id in self.operations:
             self.operations.pop(op_id).cancel()
+
+
+class ClientFaultsInOneLine(logging.Filter):
+    """uvicorn logs a client's invalid UTF-8 text frame with a traceback (and closes with 1007): the
+    client's fault, one line is enough."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and record.getMessage().startswith("Invalid UTF-8 sequence received from client"):
+            record.exc_info = record.exc_text = None
+        return True
+
+
+CLIENT_FAULTS = ClientFaultsInOneLine()  # one instance: adding it again is a no-op
 
 
 class WebSocketFront:

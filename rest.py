@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import re
 from typing import Any
 
 from starlette.requests import Request
@@ -39,6 +41,8 @@ TYPE_NAMES: dict[type, str] = {
     dict: "a JSON object",
     list: "a JSON array",
 }
+# A signed link's expiry: a unix time in ASCII digits (int() of 5,000 digits is an error, of "²" too).
+EXPIRES = re.compile(r"[0-9]{1,12}")
 POLL_HINT_SECONDS = {"image": 5, "tts": 5, "video": 10, "avatar": 15, "composite": 10}
 GENERATE_FIELDS = {
     "image": {"prompt": "text", "aspect_ratio": None, "placement": None},
@@ -67,6 +71,29 @@ GENERATE_FIELDS = {
 }
 
 
+class _ErrorResponse(JSONResponse):
+    """JSON in ASCII: an error may quote the client's input, lone surrogates and all."""
+
+    def render(self, content: Any) -> bytes:
+        return json.dumps(content, separators=(",", ":")).encode()
+
+
+def loads(data: str | bytes) -> Any:
+    """A client's JSON document, or ValueError with a short message: whatever the input, never
+    another exception (a body nested 100,000 deep overflows the parser's recursion, invalid UTF-8
+    fails its decoding, a number of more than 4,300 digits its int())."""
+    try:
+        return json.loads(data)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"invalid JSON: {exc.msg} at character {exc.pos}") from None
+    except UnicodeDecodeError:
+        raise ValueError("invalid JSON: not UTF-8") from None
+    except RecursionError:
+        raise ValueError("invalid JSON: nested too deeply") from None
+    except ValueError:
+        raise ValueError("invalid JSON: a number is too long") from None
+
+
 def services_of(request: Request) -> Services:
     services: Services = request.app.state.services
     return services
@@ -82,7 +109,7 @@ def error(
     headers: dict[str, str] | None = None,
 ) -> JSONResponse:
     body = {"code": code, "message": message, "field": field, **(extra or {})}
-    return JSONResponse({"error": body}, status_code=status, headers=headers)
+    return _ErrorResponse({"error": body}, status_code=status, headers=headers)
 
 
 def domain_error(exc: DomainError) -> JSONResponse:
@@ -137,6 +164,8 @@ async def get_file(request: Request) -> Response:
     file_id = request.path_params["file_id"]
     q = request.query_params
     if q.get("signature") or q.get("expires"):
+        if not EXPIRES.fullmatch(q.get("expires") or "0"):
+            return error(400, "VALIDATION_FAILED", "expires must be a unix time", ["expires"])
         if not verify_file_signature(file_id, q.get("expires"), q.get("signature"), services.settings.secret):
             return error(403, "FORBIDDEN", "the link is invalid or has expired")
         file = await drive.DriveFile.get_or_none(id=file_id)
@@ -174,9 +203,9 @@ async def rest_generate(request: Request) -> JSONResponse:
     if isinstance(principal, JSONResponse):
         return principal
     try:
-        body = await request.json()
-    except ValueError:
-        return error(400, "VALIDATION_FAILED", "the body must be a JSON object")
+        body = loads(await request.body())
+    except ValueError as exc:
+        return error(400, "VALIDATION_FAILED", f"the body must be a JSON object ({exc})")
     if not isinstance(body, dict):
         return error(400, "VALIDATION_FAILED", "the body must be a JSON object")
     fields: dict[str, Any] = {}

@@ -17,6 +17,7 @@ import asyncio
 import collections
 import logging
 import struct
+from collections.abc import Callable
 from typing import Any, Protocol
 
 try:  # the server protocol whose transport may be written to directly
@@ -26,13 +27,19 @@ except ImportError:  # pragma: no cover - uvicorn[standard] is a dependency
 
 log = logging.getLogger(__name__)
 
-OUTBOX_SIZE = 1024  # queued "next" messages per connection; past it the oldest of them are dropped
+# Queued messages per connection: past it the oldest "next" messages are dropped for newer ones;
+# a connection whose other messages (pong, error, complete…) reach it has a client that does not
+# read, and is closed (on_overflow).
+OUTBOX_SIZE = 1024
+# And bytes: past them the oldest "next" messages go first, then the connection (a client asking
+# for big answers over and over and never reading them holds no more than this of the server).
+OUTBOX_BYTES = 4 * 1024 * 1024
 FLUSH_CHUNK = 64  # connections written per turn of the event loop (see _Flusher)
 
 
-def outbox_for(send: Any) -> Outbox:
+def outbox_for(send: Any, on_overflow: Callable[[], None] | None = None) -> Outbox:
     """The outbox of a connection accepted with this ASGI ``send``."""
-    return Outbox(DirectLink.of(send) or AsgiLink(send))
+    return Outbox(DirectLink.of(send) or AsgiLink(send), on_overflow)
 
 
 def _text_frame(message: bytes) -> bytes:
@@ -158,6 +165,10 @@ class DirectLink:
         else:  # a burst goes out in one write: one system call
             self.transport.write(b"".join([m.frame for m in messages]))
 
+    def abort(self) -> None:
+        """Drop the connection at once (its close frame could not be written)."""
+        self.transport.abort()
+
     def write_now(self, messages: list[Message]) -> bool:
         if not self.writable.is_set():
             return False
@@ -229,14 +240,18 @@ class Outbox:
     messages queue behind it, so nothing is ever written out of order. Sending never blocks the
     caller: a slow client only fills its own queue, where past ``OUTBOX_SIZE`` "next" messages the
     oldest are dropped (it keeps the newest state; ``complete``, ``error`` and protocol messages
-    are never dropped).
+    are never dropped). Those others are capped too: past ``OUTBOX_SIZE`` of them the client is
+    not reading, the queue is dropped, the outbox takes nothing more and ``on_overflow`` is called
+    (once; the connection closes with 1013).
     """
 
-    def __init__(self, link: Link) -> None:
+    def __init__(self, link: Link, on_overflow: Callable[[], None] | None = None) -> None:
         self.link = link
+        self.on_overflow = on_overflow
         self.closed = False  # no more messages: the connection is closing or gone
         self._queue: list[Message] = []
         self._droppable = 0  # how many of the queued messages are droppable
+        self._bytes = 0  # the size of the queued messages
         self._scheduled = False  # waiting in _flusher's line
         self._writer: asyncio.Task[None] | None = None
 
@@ -251,7 +266,17 @@ class Outbox:
             if self._droppable >= OUTBOX_SIZE:
                 self._drop_oldest()
             self._droppable += 1
+        elif len(self._queue) - self._droppable >= OUTBOX_SIZE:
+            self._overflow()
+            return
         self._queue.append(message)
+        self._bytes += len(message.data)
+        if self._bytes > OUTBOX_BYTES:
+            while self._droppable and self._bytes > OUTBOX_BYTES:
+                self._drop_oldest()
+            if self._bytes > OUTBOX_BYTES:
+                self._overflow()
+                return
         if self._writer is not None or self._scheduled:
             return  # it will take this message along
         if self.link.immediate:
@@ -260,13 +285,22 @@ class Outbox:
         else:
             self._start_writer()
 
+    @property
+    def queued(self) -> int:
+        """Messages waiting to be written."""
+        return len(self._queue)
+
+    @property
+    def queued_bytes(self) -> int:
+        return self._bytes
+
     def flush(self) -> None:
         """Write the queue now if the link can take it, else hand it to a writer task."""
         self._scheduled = False
         if self._writer is not None or not self._queue:
             return
         if self.link.write_now(self._queue):
-            self._queue, self._droppable = [], 0
+            self._queue, self._droppable, self._bytes = [], 0, 0
         else:
             self._start_writer()
 
@@ -275,6 +309,7 @@ class Outbox:
             if message.droppable:
                 del self._queue[i]
                 self._droppable -= 1
+                self._bytes -= len(message.data)
                 return
 
     def _start_writer(self) -> None:
@@ -283,7 +318,7 @@ class Outbox:
     async def _write(self) -> None:
         try:
             while self._queue:
-                batch, self._queue, self._droppable = self._queue, [], 0
+                batch, self._queue, self._droppable, self._bytes = self._queue, [], 0, 0
                 await self.link.write(batch)
         except Exception:  # the client is gone: what is queued cannot be delivered
             log.debug("websocket write failed; dropping %d queued messages", len(self._queue), exc_info=True)
@@ -300,9 +335,23 @@ class Outbox:
         if self._writer is not None:
             await asyncio.wait([self._writer])
 
+    def _overflow(self) -> None:
+        """The client does not read: drop everything, take nothing more, tell the connection."""
+        self.close()
+        if self.on_overflow is not None:
+            self.on_overflow()
+
     def close(self) -> None:
         """Take no more messages and drop the queued ones (the connection has ended)."""
         self.closed = True
         self._queue.clear()
+        self._bytes = 0
         if self._writer is not None:
             self._writer.cancel()
+
+    def abort(self) -> None:
+        """Close, and drop the connection itself where the link can (a direct link's transport)."""
+        self.close()
+        abort = getattr(self.link, "abort", None)
+        if abort is not None:
+            abort()

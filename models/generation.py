@@ -32,7 +32,10 @@ from providers.errors import RejectedError
 MAX_SETTINGS_BYTES = 16 * 1024
 MAX_SOURCE_BYTES = 256 * 1024
 MAX_IDEMPOTENCY_KEY = 255
+MAX_COMPOSITE_INPUTS = 100  # each is looked up: bounded before the first lookup
 _RATIO = re.compile(r"^[1-9][0-9]{0,3}:[1-9][0-9]{0,3}$")
+# Text no database column takes: NUL (PostgreSQL refuses it) and lone surrogates (not encodable).
+_UNSTORABLE = re.compile(r"[\x00\ud800-\udfff]")
 # Per-type name of the text field, as clients know it.
 TEXT_FIELD = {IMAGE: "prompt", VIDEO: "prompt", AVATAR: "script", TTS: "text", COMPOSITE: "prompt"}
 
@@ -61,6 +64,43 @@ class GenerationRequest:
 
 def _invalid(message: str, *path: str) -> DomainError:
     return DomainError(ErrorCode.VALIDATION_FAILED, message, ["input", *path])
+
+
+def check_text(value: Any, *path: str) -> None:
+    """Refuse NUL and lone surrogates anywhere in a client's text or JSON (keys too) with
+    VALIDATION_FAILED, before anything reaches a database. The walk is iterative: any depth."""
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, str):
+            if _UNSTORABLE.search(item):
+                raise _invalid(f"{path[-1]} contains a NUL character or a lone surrogate", *path)
+        elif isinstance(item, dict):
+            pending.extend(item.keys())
+            pending.extend(item.values())
+        elif isinstance(item, list | tuple):
+            pending.extend(item)
+
+
+def _check_texts(req: GenerationRequest) -> None:
+    text_field = TEXT_FIELD.get(req.type, "prompt")
+    for name, value in (
+        (text_field, req.text),
+        ("provider", req.provider),
+        ("aspectRatio", req.aspect_ratio),
+        ("placement", req.placement),
+        ("imageFileId", req.image_file_id),
+        ("avatarId", req.avatar_id),
+        ("voiceId", req.voice_id),
+        ("templateId", req.template_id),
+        ("source", req.source),
+        ("modifications", req.modifications),
+        ("inputs", req.inputs),
+        ("driveFolderId", req.drive_folder_id),
+        ("settings", req.settings),
+        ("idempotencyKey", req.idempotency_key),
+    ):
+        check_text(value, name)
 
 
 def _uuid(value: str, *path: str) -> uuid.UUID:
@@ -147,6 +187,8 @@ async def _team_file(req: GenerationRequest, file_id: str, kind: str, *path: str
 
 async def _composite_inputs(req: GenerationRequest) -> list[dict[str, str]]:
     """Inputs name an element of the template/source and refer to a completed job or a Drive file."""
+    if len(req.inputs) > MAX_COMPOSITE_INPUTS:
+        raise _invalid(f"a composite takes at most {MAX_COMPOSITE_INPUTS} inputs", "inputs")
     resolved = []
     for i, item in enumerate(req.inputs):
         name = item.get("name")
@@ -209,6 +251,7 @@ def price(provider: str, job_type: str, text: str | None, params: dict[str, Any]
 
 
 async def validate(req: GenerationRequest) -> NewJob:
+    _check_texts(req)
     spec = _spec(req)
     settings = provider_settings(spec.provider, _json_object(req.settings, MAX_SETTINGS_BYTES, "settings"))
     if req.idempotency_key is not None and not (0 < len(req.idempotency_key) <= MAX_IDEMPOTENCY_KEY):

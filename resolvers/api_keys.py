@@ -7,6 +7,7 @@ import strawberry
 from auth import require_admin
 from models import teams
 from models.errors import DomainError
+from models.generation import check_text
 from schema.context import Info, query_error
 from schema.enums import ApiKeyScope
 from schema.inputs import CreateApiKeyInput
@@ -41,6 +42,7 @@ async def create_api_key(info: Info, input: CreateApiKeyInput) -> CreateApiKeyPa
     principal = info.context.require("read")
     try:
         require_admin(principal, "create API keys")
+        check_text(input.name, "name")
         created = await teams.create_api_key(
             principal.team_id, principal.user_id, name=input.name, scopes=[s.value for s in input.scopes]
         )

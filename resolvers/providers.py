@@ -9,7 +9,7 @@ from graphql import GraphQLError
 
 import pricing
 from models import generation
-from models.errors import DomainError
+from models.errors import DomainError, ErrorCode
 from providers import registry
 from providers.catalog import AVATAR, CATALOG, COMPOSITE, IMAGE, TTS, VIDEO, default_provider
 from schema.context import Info, query_error
@@ -50,14 +50,35 @@ async def providers(info: Info, type: JobType | None = None) -> list[ProviderInf
     return result
 
 
+MAX_VARIANTS = 10  # estimateCost's variants: how many outputs of the same request
+
+
+def _estimate_input_error(message: str, name: str) -> GraphQLError:
+    return query_error(DomainError(ErrorCode.VALIDATION_FAILED, message, ["input", name]))
+
+
+def _within(value: int | None, low: int, high: int, name: str, what: str) -> None:
+    if value is not None and not low <= value <= high:
+        raise _estimate_input_error(f"{name} must be from {low} to {high} {what}; got {value}", name)
+
+
 async def estimate_cost(info: Info, input: EstimateCostInput) -> CostEstimate:
-    """The hold a job with these inputs would take (the same function the generate mutations use)."""
+    """The hold a job with these inputs would take (the same function the generate mutations use).
+    Inputs are held to the provider's limits first (VALIDATION_FAILED past them), so the estimate
+    is arithmetic on small numbers whatever the caller asks."""
     info.context.require("read")
     spec = CATALOG[input.provider.value] if input.provider else default_provider(input.type.value)
     if spec.type != input.type.value:
         raise GraphQLError(
             f"{spec.provider} does not generate {input.type.value}",
             extensions={"code": "PROVIDER_NOT_SUPPORTED"},
+        )
+    _within(input.variants, 1, MAX_VARIANTS, "variants", "outputs")
+    if spec.type in (TTS, AVATAR):
+        _within(input.characters, 1, spec.max_text_chars, "characters", f"for {spec.provider}")
+    if spec.aspect_ratios and input.aspect_ratio is not None and input.aspect_ratio not in spec.aspect_ratios:
+        raise _estimate_input_error(
+            f"{spec.provider} supports the aspect ratios {', '.join(spec.aspect_ratios)}", "aspectRatio"
         )
     raw = input.settings
     if spec.type == COMPOSITE and isinstance(raw or {}, dict):
@@ -73,14 +94,34 @@ async def estimate_cost(info: Info, input: EstimateCostInput) -> CostEstimate:
         params["aspect_ratio"] = input.aspect_ratio or spec.default_aspect_ratio
     if spec.type == IMAGE:
         if input.width and input.height:
-            params["width"], params["height"] = input.width, input.height
+            try:  # the generate mutations' own size rule
+                params["width"], params["height"] = generation._image_size(
+                    {"width": input.width, "height": input.height}, params["aspect_ratio"]
+                )
+            except DomainError as exc:
+                raise query_error(exc) from None
         else:
             params["width"], params["height"] = pricing.image_size(params["aspect_ratio"])
     if spec.type == VIDEO:
         params["duration_seconds"] = input.duration_seconds or spec.default_duration
+        if params["duration_seconds"] not in spec.durations:
+            raise _estimate_input_error(
+                f"{spec.provider} renders {min(spec.durations)} to {max(spec.durations)} seconds",
+                "durationSeconds",
+            )
         if input.with_input_image:
             params["image_file_id"] = "estimate"
+    if spec.type == AVATAR:
+        longest = math.ceil(spec.max_text_chars / pricing.AVATAR_CHARS_PER_SECOND)
+        _within(input.duration_seconds, 1, longest, "durationSeconds", f"seconds for {spec.provider}")
     if spec.type == COMPOSITE:
+        for name, value in (
+            ("width", input.width),
+            ("height", input.height),
+            ("durationSeconds", input.duration_seconds),
+        ):
+            if value is not None and value < 1:
+                raise _estimate_input_error(f"{name} must be positive", name)
         params["template_id"] = "estimate"
     text = None
     if spec.type == TTS:
@@ -94,6 +135,8 @@ async def estimate_cost(info: Info, input: EstimateCostInput) -> CostEstimate:
         cents = generation.price(spec.provider, spec.type, text, params) * max(1, input.variants or 1)
     except DomainError as exc:
         raise query_error(exc) from None
+    except (ValueError, TypeError, OverflowError):  # settings the price cannot read
+        raise _estimate_input_error(f"settings that {spec.provider} cannot price", "settings") from None
     return CostEstimate(
         cents=cents,
         provider=Provider(spec.provider),

@@ -9,6 +9,7 @@ import strawberry
 from auth import Principal, require_admin
 from models import webhooks
 from models.errors import DomainError, ErrorCode
+from models.generation import check_text
 from models.webhooks import WebhookDelivery as DeliveryRow
 from models.webhooks import WebhookEndpoint as EndpointRow
 from resolvers.pagination import paginate
@@ -134,6 +135,8 @@ def _endpoint_error(exc: DomainError) -> WebhookEndpointPayload:
 async def create_webhook_endpoint(info: Info, input: CreateWebhookEndpointInput) -> WebhookEndpointPayload:
     try:
         principal = _admin(info, "manage webhooks")
+        check_text(input.url, "url")
+        check_text(input.description, "description")
         row = await webhooks.create_endpoint(
             principal.team_id,
             url=await _checked_url(info, input.url),
@@ -153,6 +156,8 @@ async def update_webhook_endpoint(
     try:
         principal = _admin(info, "manage webhooks")
         endpoint = await webhooks.get_endpoint(principal.team_id, str(id))  # NOT_FOUND before anything
+        check_text(input.url, "url")
+        check_text(input.description, "description")
         row = await webhooks.update_endpoint(
             endpoint,
             url=await _checked_url(info, input.url) if input.url is not None else None,

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import strawberry
+from graphql import DocumentNode, GraphQLError, GraphQLSyntaxError, Source, parse
 from graphql import ExecutionResult as GraphQLExecutionResult
-from graphql import GraphQLError
 from graphql.validation import NoSchemaIntrospectionCustomRule
 from strawberry.extensions import (
     MaskErrors,
@@ -19,7 +20,36 @@ from strawberry.extensions import (
 from strawberry.types.graphql import OperationType
 
 from models.errors import RateLimited
+from schema.limits import MaxVariablesLimiter
 from schema.root import Mutation, Query, Subscription
+
+# The document limits, over HTTP and websockets alike (realtime parses with them too).
+MAX_TOKENS = 2000
+MAX_DEPTH = 10
+MAX_ALIASES = 30
+# Characters in a document: lexing a megabyte of comment or string literal takes the parser about
+# 0.3 s (token limit or not); values that big travel as variables.
+MAX_DOCUMENT_CHARS = 100_000
+
+log = logging.getLogger("creative_hub.graphql")
+
+
+def document_too_long(query: str | None) -> str | None:
+    """Why a document is refused before it is parsed (None: it may be parsed)."""
+    if query is not None and len(query) > MAX_DOCUMENT_CHARS:
+        return (
+            f"the GraphQL document is longer than {MAX_DOCUMENT_CHARS} characters; send values as variables"
+        )
+    return None
+
+
+def parse_document(query: str) -> DocumentNode:
+    """A document parsed under the limits every operation runs under (GraphQLSyntaxError past
+    them): the parser stops at MAX_TOKENS instead of reading megabytes of tokens first."""
+    refusal = document_too_long(query)
+    if refusal is not None:
+        raise GraphQLSyntaxError(Source(query[:100]), 0, refusal)
+    return parse(query, max_tokens=MAX_TOKENS)
 
 
 def _should_mask(error: GraphQLError) -> bool:
@@ -82,7 +112,19 @@ def rate_limited_retry_after(response: Any) -> int | None:
     return None
 
 
-schema = strawberry.Schema(
+class _Schema(strawberry.Schema):
+    def process_errors(self, errors: list[GraphQLError], execution_context: Any = None) -> None:
+        """A fault is logged with its traceback; what the client did wrong (no credential, a bad
+        document, a refused argument) in one line without one."""
+        for error in errors:
+            if _should_mask(error):
+                super().process_errors([error], execution_context)
+            else:
+                code = (error.extensions or {}).get("code", "GRAPHQL_ERROR")
+                log.info("GraphQL error %s: %s", code, error.message[:200])
+
+
+schema = _Schema(
     query=Query,
     mutation=Mutation,
     subscription=Subscription,
@@ -91,9 +133,10 @@ schema = strawberry.Schema(
     extensions=[
         IntrospectionPolicy,
         ReadRateLimit,
-        lambda: QueryDepthLimiter(max_depth=10),
-        lambda: MaxAliasesLimiter(max_alias_count=30),
-        lambda: MaxTokensLimiter(max_token_count=2000),
+        lambda: QueryDepthLimiter(max_depth=MAX_DEPTH),
+        lambda: MaxAliasesLimiter(max_alias_count=MAX_ALIASES),
+        lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
+        MaxVariablesLimiter,
         lambda: MaskErrors(should_mask_error=_should_mask, error_message="Internal server error"),
     ],
 )

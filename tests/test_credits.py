@@ -282,9 +282,10 @@ TARIFFS = [
     ({"type": "VIDEO", "provider": "KLING_3_0", "durationSeconds": 10, "settings": {"mode": "pro"}}, 112),
     # HeyGen: the request sends character type "avatar" (studio avatar / digital twin), $0.0667/s
     ({"type": "AVATAR", "durationSeconds": 60}, 401),
-    ({"type": "TTS", "characters": 10_000}, 15),  # tts-1 $15 / 1M characters
-    ({"type": "TTS", "characters": 10_000, "settings": {"model": "tts-1-hd"}}, 30),
-    ({"type": "TTS", "provider": "ELEVENLABS", "characters": 10_000}, 100),  # $0.10 / 1k characters
+    # At most the provider's maxTextCharacters (4,096 and 5,000): more is VALIDATION_FAILED.
+    ({"type": "TTS", "characters": 4_000}, 6),  # tts-1 $15 / 1M characters
+    ({"type": "TTS", "characters": 4_000, "settings": {"model": "tts-1-hd"}}, 12),
+    ({"type": "TTS", "provider": "ELEVENLABS", "characters": 4_000}, 40),  # $0.10 / 1k characters
     (
         {
             "type": "COMPOSITE",
