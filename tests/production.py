@@ -36,7 +36,7 @@ from providers.registry import SIMULATOR_API_KEY
 from providers.simulator import SIMULATOR_BASE_PATHS
 from settings import PROVIDER_FAMILIES
 from tests.conftest import POSTGRES_URL, REDIS_URL, _admin_pg, _postgres_database
-from tests.stack import ROOT, Stack, free_port
+from tests.stack import ROOT, Stack, Team, free_port
 
 # The name the simulator's certificate is for, and the only host the providers' URLs may use.
 PROVIDER_HOST = "localhost"
@@ -115,6 +115,10 @@ class ProductionStack(Stack):
             f"{self.sim_root}/_sim/stats", timeout=10, verify=self._verify()
         ).json()
         return stats
+
+    def create_team(self, credits_cents: int, *, via_cli: bool = True) -> Team:
+        """As an operator of the deployment does it: ``python main.py admin create-team``."""
+        return super().create_team(credits_cents, via_cli=via_cli)
 
     def migrate(self) -> dict[str, Any]:
         return self.cli("migrate")

@@ -22,6 +22,7 @@ import redis.asyncio
 import websockets
 
 from pubsub import team_channel
+from tests.stack_db import StackDatabase
 
 ROOT = Path(__file__).resolve().parent.parent
 TERMINAL = {"COMPLETED", "FAILED", "CANCELED"}
@@ -54,6 +55,7 @@ class Stack:
     proc: subprocess.Popen[bytes] | None = None
     simulator: subprocess.Popen[bytes] | None = None
     teams: list[Team] = field(default_factory=list)
+    _database: StackDatabase | None = field(default=None, repr=False)
 
     @property
     def simulator_url(self) -> str:
@@ -107,6 +109,9 @@ class Stack:
         raise RuntimeError(f"the service did not become ready:\n{self.log_tail()}")
 
     def stop(self, *, simulator: bool = False) -> None:
+        if self._database is not None:  # the test process's own connection (create_team)
+            self._database.close()
+            self._database = None
         for proc in (self.proc, self.simulator if simulator else None):
             if proc and proc.poll() is None:
                 proc.terminate()
@@ -155,16 +160,23 @@ class Stack:
         result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
         return result
 
-    def create_team(self, credits_cents: int) -> Team:
-        out = self.cli(
-            "admin",
-            "create-team",
-            "--name",
-            f"team-{uuid.uuid4().hex[:8]}",
-            "--credits-cents",
-            str(credits_cents),
-        )
-        team = Team(out["team_id"], out["user_id"], out["api_key"])
+    @property
+    def database(self) -> StackDatabase:
+        """The stack's database, opened in the test process (kept open until :meth:`stop`)."""
+        if self._database is None:
+            self._database = StackDatabase(self.env["CH_DATABASE_URL"], self.env["CH_DATA_DIR"])
+        return self._database
+
+    def create_team(self, credits_cents: int, *, via_cli: bool = False) -> Team:
+        """A team with an owner, an API key and ``credits_cents`` of initial credits: what
+        ``python main.py admin create-team`` makes, by the same domain calls made in the test
+        process (milliseconds, not a process start); ``via_cli`` runs the command itself."""
+        name = f"team-{uuid.uuid4().hex[:8]}"
+        if via_cli:
+            out = self.cli("admin", "create-team", "--name", name, "--credits-cents", str(credits_cents))
+            team = Team(out["team_id"], out["user_id"], out["api_key"])
+        else:
+            team = self.database.run(lambda: _create_team(name, credits_cents))
         self.teams.append(team)
         return team
 
@@ -232,6 +244,17 @@ class Stack:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task
+
+
+async def _create_team(name: str, credits_cents: int) -> Team:
+    """main.py cmd_admin's ``create-team``, without the process around it."""
+    from models import credits
+    from models.teams import create_team
+
+    created = await create_team(name)
+    if credits_cents:
+        await credits.top_up(created.team.id, credits_cents, "initial credits")
+    return Team(str(created.team.id), str(created.user.id), created.api_key)
 
 
 @contextlib.contextmanager

@@ -148,7 +148,8 @@ async def test_providers_and_estimates(stack: Stack, team: Team) -> None:
     assert flux["cents"] == 4 * 3  # 1 MP at 3 credits (BFL tariff), four variants
 
 
-async def test_grant_credits_cli_tops_up(stack: Stack, team: Team) -> None:
+async def test_create_team_and_grant_credits_cli(stack: Stack) -> None:
+    team = stack.create_team(5_000, via_cli=True)  # the CLI itself (other tests create in-process)
     out = stack.cli("admin", "grant-credits", "--team", team.team_id, "--cents", "250")
     assert out["balance_cents"] == 5_250 and out["available_cents"] == 5_250
     assert (await balance(stack, team))["balanceCents"] == 5_250
