@@ -17,6 +17,7 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
+from starlette.responses import Response
 from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
@@ -29,11 +30,12 @@ from strawberry.subscriptions import (
 )
 
 import db
+import outages
 import realtime
 import rest
 from auth import authenticate, bearer
 from metrics import metrics_endpoint
-from middleware import BodySizeLimit
+from middleware import BodySizeLimit, ServiceUnavailable
 from realtime import Hub
 from schema import schema
 from schema.context import Context
@@ -64,6 +66,12 @@ class GraphQLView(GraphQL[Context, None]):
         services: Services = request.app.state.services
         principal = await authenticate(bearer(request.headers.get("authorization")), services.settings.secret)
         return Context(request=request, services=services, principal=principal)
+
+    def create_response(self, response_data: Any, sub_response: Response) -> Response:  # type: ignore[override]
+        if outages.graphql_unavailable(response_data):  # nothing could be done: 503, docs/operations.md
+            sub_response.status_code = 503
+            sub_response.headers["Retry-After"] = str(outages.RETRY_AFTER_SECONDS)
+        return super().create_response(response_data, sub_response)
 
     async def on_ws_connect(self, context: Context) -> Any:  # type: ignore[override]
         params = context.connection_params or {}
@@ -107,7 +115,10 @@ def create_app(settings: Settings, services: Services | None = None) -> realtime
         routes.append(
             Mount("/simulator", app=create_simulator_app(SIMULATOR_API_KEY, settings.simulator_time_scale))
         )
-    middleware = [Middleware(BodySizeLimit, max_bytes=settings.max_body_bytes, exempt_prefix="/simulator/")]
+    middleware = [
+        Middleware(BodySizeLimit, max_bytes=settings.max_body_bytes, exempt_prefix="/simulator/"),
+        Middleware(ServiceUnavailable),
+    ]
     if settings.cors_origins:
         middleware.insert(
             0,

@@ -4,7 +4,6 @@ opened once at start-up and handed down; nothing connects at import time."""
 from __future__ import annotations
 
 import contextlib
-import logging
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -13,6 +12,7 @@ import httpx
 from redis.asyncio import Redis
 
 import db
+import outages
 from auth import Principal
 from models import generation, jobs
 from models.events import TeamEvent
@@ -26,8 +26,6 @@ from storage import LocalStorage, Storage
 from tasks.provider_slots import ProviderSlots
 from tasks.queue import JobQueue
 
-log = logging.getLogger(__name__)
-
 
 class AfterCommit:
     """What follows a committed change (the domain's ``Events``): the snapshot goes out on the bus,
@@ -35,24 +33,39 @@ class AfterCommit:
     to the workers at once (the worker's sweep is the backstop if this enqueue is lost).
 
     Every change that writes such an event also changes the team's balance (a job ends by
-    capturing or releasing its hold), so ``balance_changed`` alone looks for them: one query."""
+    capturing or releasing its hold), so ``balance_changed`` alone looks for them: one query.
+
+    The change is committed whatever happens here, so nothing here fails the caller: each step is
+    bounded in time and a failure is logged (``outages.best_effort``). Subscribers re-read their
+    state after a Redis outage; the sweep dispatches webhook events whose enqueue was lost."""
 
     def __init__(self, bus: EventBus, queue: JobQueue) -> None:
         self.bus, self.queue = bus, queue
 
     async def job_changed(self, job: CreativeJob) -> None:
-        await self.bus.job_changed(job)
+        await outages.best_effort(self.bus.job_changed(job), f"publish job {job.id}")
 
     async def balance_changed(self, team_id: uuid.UUID | str) -> None:
-        await self.bus.balance_changed(team_id)
-        await self._dispatch_if_pending(team_id)
+        await outages.best_effort(self.bus.balance_changed(team_id), f"publish the balance of team {team_id}")
+        await outages.best_effort(
+            self._dispatch_if_pending(team_id), f"hand team {team_id}'s webhook events to the workers"
+        )
 
     async def _dispatch_if_pending(self, team_id: uuid.UUID | str) -> None:
         if await TeamEvent.filter(team_id=team_id, kind__in=WEBHOOK_EVENTS, dispatched_at=None).exists():
-            try:
-                await self.queue.enqueue_webhook_dispatch(str(team_id))
-            except Exception:  # Redis is away: the change is committed, the sweep dispatches it later
-                log.warning("could not enqueue the webhook dispatch for team %s", team_id, exc_info=True)
+            await self.queue.enqueue_webhook_dispatch(str(team_id))
+
+
+class _AfterCommitQueue:
+    """The queue as ``generate`` uses it: the job is committed before it is enqueued, so a failed
+    enqueue is logged, not raised; the workers re-enqueue open jobs whose entry is missing once
+    Redis is back (``tasks.worker.requeue_lost``), the stale sweep being the last resort."""
+
+    def __init__(self, queue: JobQueue) -> None:
+        self.queue = queue
+
+    async def enqueue_job(self, job_id: str) -> None:
+        await outages.best_effort(self.queue.enqueue_job(job_id), f"enqueue job {job_id}")
 
 
 @dataclass
@@ -77,17 +90,21 @@ class Services:
         the provider task now rather than at its next poll. That request is a courtesy: with Redis
         away the job is canceled all the same (subscribers re-read it once Redis is back)."""
         job = await jobs.cancel(principal.team_id, job_id, events=self.events)
-        try:
-            await self.queue.enqueue_poll(str(job.id), 0)
-        except Exception:
-            log.warning("could not enqueue the provider cancel of job %s", job.id, exc_info=True)
+        await outages.best_effort(
+            self.queue.enqueue_poll(str(job.id), 0), f"enqueue the provider cancel of job {job.id}"
+        )
         return job
 
     async def generate(self, principal: Principal, request: GenerationRequest) -> CreativeJob:
-        """A generate request from GraphQL or REST: rate-limited, then validated, held and queued."""
+        """A generate request from GraphQL or REST: rate-limited, then validated, held and queued.
+        Once the job is committed the request answers with it, whatever Redis does (the enqueue
+        and the events after the commit are best effort); a failure before the commit raises."""
         await self.limiter.submission(principal)
         return await generation.generate(
-            request, queue=self.queue, events=self.events, deadline_scale=self.settings.deadline_scale
+            request,
+            queue=_AfterCommitQueue(self.queue),
+            events=self.events,
+            deadline_scale=self.settings.deadline_scale,
         )
 
 

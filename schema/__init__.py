@@ -6,6 +6,7 @@ import strawberry
 from graphql import GraphQLError
 from strawberry.extensions import MaskErrors, MaxAliasesLimiter, MaxTokensLimiter, QueryDepthLimiter
 
+import outages
 from schema.root import Mutation, Query, Subscription
 
 
@@ -19,6 +20,15 @@ def _should_mask(error: GraphQLError) -> bool:
     return True
 
 
+class _MaskFaults(MaskErrors):
+    """A fault caused by an outage reads SERVICE_UNAVAILABLE (503 over HTTP, see main.GraphQLView)."""
+
+    def anonymise_error(self, error: GraphQLError) -> GraphQLError:
+        if outages.is_unavailable(error.original_error):
+            return outages.graphql_error(error)
+        return super().anonymise_error(error)
+
+
 schema = strawberry.Schema(
     query=Query,
     mutation=Mutation,
@@ -27,7 +37,7 @@ schema = strawberry.Schema(
         QueryDepthLimiter(max_depth=10),
         MaxAliasesLimiter(max_alias_count=30),
         MaxTokensLimiter(max_token_count=2000),
-        MaskErrors(should_mask_error=_should_mask, error_message="Internal server error"),
+        _MaskFaults(should_mask_error=_should_mask, error_message="Internal server error"),
     ],
 )
 
