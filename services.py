@@ -119,15 +119,22 @@ def http_client() -> httpx.AsyncClient:
 
 @contextlib.asynccontextmanager
 async def open_services(settings: Settings, *, with_db: bool = True) -> AsyncIterator[Services]:
+    """Everything is released on the way out, also what was opened before a failed start (a
+    worker started while Redis is away tries again: ``tasks.worker.run_worker``)."""
     if not settings.redis_url:
         raise RuntimeError("CH_REDIS_URL is not set (python main.py dev starts an embedded Valkey)")
-    if with_db:
-        await db.init(settings)
-    redis = Redis.from_url(settings.redis_url)
-    queue = await JobQueue.connect(settings.redis_url, settings.queue_name)
-    bus = EventBus(redis)
-    http = http_client()
-    try:
+    async with contextlib.AsyncExitStack() as opened:  # closed in reverse order
+        if with_db:
+            await db.init(settings)
+            opened.push_async_callback(db.close)
+        redis = Redis.from_url(settings.redis_url)
+        opened.push_async_callback(redis.aclose)
+        queue = await JobQueue.connect(settings.redis_url, settings.queue_name)
+        opened.push_async_callback(queue.close)
+        http = http_client()
+        opened.push_async_callback(http.aclose)
+        bus = EventBus(redis)
+        opened.push_async_callback(bus.close)
         yield Services(
             settings=settings,
             redis=redis,
@@ -136,10 +143,3 @@ async def open_services(settings: Settings, *, with_db: bool = True) -> AsyncIte
             storage=LocalStorage(settings.data_dir / "drive"),
             http=http,
         )
-    finally:
-        await bus.close()
-        await http.aclose()
-        await queue.close()
-        await redis.aclose()
-        if with_db:
-            await db.close()

@@ -108,25 +108,16 @@ def _every(seconds: int) -> set[int]:
     return set(range(0, 60, step))
 
 
-def worker(settings: Settings, services: Services | None = None, *, burst: bool = False) -> Worker:
-    """An arq worker. With ``services`` it shares the caller's resources (``dev`` runs API and worker
-    in one process); otherwise it opens its own at start-up."""
-    holder: dict[str, Any] = {}
+def worker(settings: Settings, services: Services, *, handle_signals: bool, burst: bool = False) -> Worker:
+    """An arq worker on the caller's resources (``run_worker`` opens them once, however often the
+    worker is replaced; ``dev`` shares its API's)."""
 
     async def startup(ctx: dict[str, Any]) -> None:
-        if services is not None:
-            ctx["services"] = services
-        else:
-            holder["cm"] = open_services(settings)
-            ctx["services"] = await holder["cm"].__aenter__()
+        ctx["services"] = services
         try:  # a worker starts after Redis came back: what the queue lost is queued again at once
-            await requeue_lost(ctx["services"])
+            await requeue_lost(services)
         except Exception as exc:  # the sweep tries again
             log.warning("could not look for open jobs missing from the queue (%s)", outages.describe(exc))
-
-    async def shutdown(ctx: dict[str, Any]) -> None:
-        if "cm" in holder:  # once, also when run_worker calls it after a failed close
-            await holder.pop("cm").__aexit__(None, None, None)
 
     assert settings.redis_url
     return Worker(
@@ -137,7 +128,6 @@ def worker(settings: Settings, services: Services | None = None, *, burst: bool 
         redis_settings=redis_settings(settings.redis_url),
         queue_name=settings.queue_name,
         on_startup=startup,
-        on_shutdown=shutdown,
         max_jobs=settings.worker_max_jobs,
         # Each run is one provider call or poll, so a short timeout lets a killed worker's job
         # be picked up again quickly (arq re-runs it after timeout + 10 s).
@@ -148,16 +138,39 @@ def worker(settings: Settings, services: Services | None = None, *, burst: bool 
         poll_delay=0.1,
         keep_result=60,
         burst=burst,
-        handle_signals=services is None,
+        handle_signals=handle_signals,
     )
 
 
 async def run_worker(settings: Settings, services: Services | None = None) -> None:
     """Run an arq worker until cancelled, starting a fresh one whenever it dies (a Redis outage
     ends arq's loop). The fresh one starts once Redis answers again and re-enqueues at once the
-    open jobs the queue lost (``requeue_lost``)."""
+    open jobs the queue lost (``requeue_lost``). Without ``services`` (``python main.py worker``)
+    it opens its own, once, waiting for Redis and the database when they are not there yet."""
+    if services is not None:  # dev: the caller's resources, and the caller handles signals
+        await _run_workers(settings, services, handle_signals=False)
+        return
     while True:
-        w = worker(settings, services)
+        resources = open_services(settings)
+        try:
+            opened = await resources.__aenter__()
+        except Exception as exc:
+            if not outages.is_unavailable(exc):
+                raise
+            log.warning("the worker cannot start yet (%s); trying again in 2 s", outages.describe(exc))
+            await asyncio.sleep(2)
+            continue
+        try:
+            await _run_workers(settings, opened, handle_signals=True)
+        finally:
+            with contextlib.suppress(Exception):
+                await resources.__aexit__(None, None, None)
+        return
+
+
+async def _run_workers(settings: Settings, services: Services, *, handle_signals: bool) -> None:
+    while True:
+        w = worker(settings, services, handle_signals=handle_signals)
         try:
             await w.async_run()
             return
@@ -186,7 +199,7 @@ async def _let_runs_finish(w: Worker, within: float) -> None:
 
 
 async def _close(w: Worker) -> None:
-    """Close a worker whose Redis may be gone; its own resources are released either way."""
+    """Close a worker whose Redis may be gone (the services outlive it)."""
     try:
         await w.close()
     except asyncio.CancelledError:
@@ -195,6 +208,3 @@ async def _close(w: Worker) -> None:
             raise
     except Exception:
         pass
-    if w.on_shutdown is not None:  # close() stops before it when Redis is away; it runs once
-        with contextlib.suppress(Exception):
-            await w.on_shutdown(w.ctx)
