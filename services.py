@@ -3,10 +3,12 @@ opened once at start-up and handed down; nothing connects at import time."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 import httpx
 from redis.asyncio import Redis
@@ -25,6 +27,9 @@ from settings import Settings
 from storage import LocalStorage, Storage
 from tasks.provider_slots import ProviderSlots
 from tasks.queue import JobQueue
+
+# How long a submit whose commit was not acknowledged waits for the database to say whether it happened.
+COMMIT_RESOLVE_SECONDS = 10.0
 
 
 class AfterCommit:
@@ -100,12 +105,41 @@ class Services:
         Once the job is committed the request answers with it, whatever Redis does (the enqueue
         and the events after the commit are best effort); a failure before the commit raises."""
         await self.limiter.submission(principal)
-        return await generation.generate(
-            request,
-            queue=_AfterCommitQueue(self.queue),
-            events=self.events,
-            deadline_scale=self.settings.deadline_scale,
-        )
+        asked_at = datetime.now(UTC)
+        queue = _AfterCommitQueue(self.queue)
+        try:
+            job = await generation.generate(
+                request, queue=queue, events=self.events, deadline_scale=self.settings.deadline_scale
+            )
+        except jobs.CommitOutcomeUnknown as unknown:
+            job = await self._if_committed(unknown)
+            await queue.enqueue_job(str(job.id))
+            await self.events.job_changed(job)
+            await self.events.balance_changed(job.team_id)  # type: ignore[attr-defined]
+            return job
+        if job.status == jobs.JobStatus.PENDING and job.created_at < asked_at:
+            # An idempotent retry of a job made earlier: the request that made it may have lost
+            # its enqueue (answered 503 when its commit was not acknowledged). Enqueueing a
+            # queued job is a no-op (arq's job id is ours).
+            await queue.enqueue_job(str(job.id))
+        return job
+
+    async def _if_committed(self, unknown: jobs.CommitOutcomeUnknown) -> CreativeJob:
+        """The job whose commit was not acknowledged, once the database answers (for at most
+        ``COMMIT_RESOLVE_SECONDS``, as a restart takes seconds): the request then answers with it.
+        Not there, or no answer in time: ``unknown`` is raised, a 503 (docs/operations.md)."""
+        deadline = asyncio.get_running_loop().time() + COMMIT_RESOLVE_SECONDS
+        while True:
+            try:
+                job = await CreativeJob.get_or_none(id=unknown.job_id)
+            except Exception as exc:
+                if not outages.is_unavailable(exc) or asyncio.get_running_loop().time() > deadline:
+                    raise unknown from exc
+                await asyncio.sleep(0.25)
+                continue
+            if job is None:
+                raise unknown
+            return job
 
 
 def http_client() -> httpx.AsyncClient:

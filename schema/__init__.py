@@ -33,11 +33,13 @@ schema = strawberry.Schema(
     query=Query,
     mutation=Mutation,
     subscription=Subscription,
+    # Factories, not instances: an extension keeps the request it works on, so one instance shared
+    # by concurrent requests masked (or checked) another request's result.
     extensions=[
-        QueryDepthLimiter(max_depth=10),
-        MaxAliasesLimiter(max_alias_count=30),
-        MaxTokensLimiter(max_token_count=2000),
-        _MaskFaults(should_mask_error=_should_mask, error_message="Internal server error"),
+        lambda: QueryDepthLimiter(max_depth=10),
+        lambda: MaxAliasesLimiter(max_alias_count=30),
+        lambda: MaxTokensLimiter(max_token_count=2000),
+        lambda: _MaskFaults(should_mask_error=_should_mask, error_message="Internal server error"),
     ],
 )
 

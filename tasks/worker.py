@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -33,22 +34,23 @@ def _again_later(ctx: dict[str, Any], exc: Exception) -> Retry:
     return Retry(defer=delay)
 
 
-async def run_job(ctx: dict[str, Any], job_id: str) -> str:
+async def _through_outages(ctx: dict[str, Any], job_id: str, run: Callable[[], Awaitable[str]]) -> str:
     try:
-        return await pipeline.run_job(ctx["services"], job_id)
+        if int(ctx.get("job_try", 1)) > 1:  # an earlier attempt met an outage (or its worker died)
+            await job_ops.release_submission_claimed_since(job_id, ctx["enqueue_time"])
+        return await run()
     except Exception as exc:
         if not outages.is_unavailable(exc):
             raise
         raise _again_later(ctx, exc) from exc
+
+
+async def run_job(ctx: dict[str, Any], job_id: str) -> str:
+    return await _through_outages(ctx, job_id, lambda: pipeline.run_job(ctx["services"], job_id))
 
 
 async def recheck_slot(ctx: dict[str, Any], job_id: str) -> str:
-    try:
-        return await pipeline.recheck_slot(ctx["services"], job_id)
-    except Exception as exc:
-        if not outages.is_unavailable(exc):
-            raise
-        raise _again_later(ctx, exc) from exc
+    return await _through_outages(ctx, job_id, lambda: pipeline.recheck_slot(ctx["services"], job_id))
 
 
 async def dispatch_webhooks(ctx: dict[str, Any], team_id: str) -> int:

@@ -49,13 +49,14 @@ from ratelimit import RateLimiter
 from settings import Settings
 from tests.stack import Stack, Team, backend_env, free_port, running
 from tests.test_credits import audit
-from tests.test_generation import GENERATE, balance
+from tests.test_generation import GENERATE, balance, submit_ok
 
 RECOVERY_SECONDS = 45.0  # every job ends within this long of the server's return (the sweep: 120 s+)
 OUTAGE_SECONDS = 3.0  # how long a server stays down (the issue's Redis restart took 3 s)
 PER_PHASE = 8  # answers wanted before, during and after the outage
 SUBMITTERS = 3
 CREDITS = 100_000
+JOB_STATUS = "query ($id: ID!) { job(id: $id) { status } }"
 OPEN_JOBS = "query ($f: JobFilter) { jobs(first: 100, filter: $f) { edges { node { id status } } } }"
 ALL_JOBS = """query ($after: String) { jobs(first: 100, after: $after) {
   edges { node { id status prompt costCents createdAt } } pageInfo { hasNextPage endCursor } } }"""
@@ -68,6 +69,7 @@ class _DatabaseDown:
     settings = Settings()
 
     async def generate(self, principal: Principal, request: Any) -> Any:
+        await asyncio.sleep(0)  # concurrent requests interleave here
         raise OperationalError("could not connect") from ConnectionRefusedError(111, "Connection refused")
 
 
@@ -99,6 +101,17 @@ async def test_a_fault_from_an_outage_reads_service_unavailable_and_answers_503(
     assert _graphql_response(committed, [error]).status_code == 200
     # Any other fault stays a masked 200 "Internal server error", as before.
     assert _graphql_response(None, [{"message": "Internal server error"}]).status_code == 200
+    # Concurrent requests each get their own answer (the extensions are made per request: one
+    # instance shared by all of them masked whichever request finished last, leaving the others raw).
+    results = await asyncio.gather(
+        *(
+            schema.execute(GENERATE["image"], {"input": {"prompt": "x"}}, context_value=context)
+            for _ in range(10)
+        )
+    )
+    assert [r.errors[0].formatted["extensions"]["code"] for r in results if r.errors] == [
+        "SERVICE_UNAVAILABLE"
+    ] * 10
 
 
 def test_what_counts_as_an_outage() -> None:
@@ -388,6 +401,21 @@ async def _open_jobs(stack: Stack, team: Team) -> int:
     return sum(counts)
 
 
+async def _a_job_waiting_on_its_provider(clients: Clients) -> None:
+    """A slow video the worker is following (submitted, polling) when the server goes down."""
+    key = "polling [sim:slow]"
+    job = await submit_ok(
+        clients.stack, clients.team, "video", {"prompt": f"steady submission {key}", "durationSeconds": 5}
+    )
+    clients.keys.append(key)
+    deadline = time.monotonic() + 30
+    while (await clients.stack.data(clients.team, JOB_STATUS, {"id": job["id"]}))["job"][
+        "status"
+    ] != "PROCESSING":
+        assert time.monotonic() < deadline, "the slow video never started"
+        await asyncio.sleep(0.05)
+
+
 async def _through_an_outage(stack: Stack, stop: Any, start: Any) -> tuple[Clients, float]:
     """Submissions before, during and after the server is down; the moment it was back."""
     team = stack.create_team(CREDITS)
@@ -397,6 +425,7 @@ async def _through_an_outage(stack: Stack, stop: Any, start: Any) -> tuple[Clien
         await clients.until(
             lambda: sum(map(_ok, clients.answers)) >= PER_PHASE, "submissions before the outage"
         )
+        await _a_job_waiting_on_its_provider(clients)
         down_at = clients.down_at = time.time()
         await asyncio.to_thread(stop)
         await clients.until(
