@@ -27,7 +27,7 @@ import subprocess
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -40,12 +40,17 @@ import redis
 import redis.asyncio
 import redis.exceptions
 from starlette.responses import Response
+from tortoise import Tortoise
 from tortoise.exceptions import IntegrityError, OperationalError
 
+import db
 import outages
 from auth import Principal
-from models.teams import Role
+from models import credits, jobs
+from models.generation import GenerationRequest
+from models.teams import Role, create_team
 from ratelimit import RateLimiter
+from services import Services
 from settings import Settings
 from tests.stack import Stack, Team, backend_env, free_port, running
 from tests.test_credits import audit
@@ -138,6 +143,77 @@ async def test_the_submission_limits_fail_open_while_redis_is_unreachable() -> N
             await limiter.submission(principal)
     finally:
         await unreachable.aclose()
+
+
+class _Recorder:
+    """The queue and the bus of a Services, recording what they are asked."""
+
+    def __init__(self) -> None:
+        self.enqueued: list[str] = []
+
+    async def enqueue_job(self, job_id: str) -> None:
+        self.enqueued.append(job_id)
+
+    async def job_changed(self, job: Any) -> None:
+        pass
+
+    async def balance_changed(self, team_id: Any) -> None:
+        pass
+
+
+@contextlib.asynccontextmanager
+async def _services_on_sqlite(tmp_path: Path) -> AsyncIterator[tuple[Services, Any, _Recorder]]:
+    """Services on a fresh SQLite database (fakes for the queue and the bus), and a funded team."""
+    settings = Settings(
+        database_url=f"sqlite://{tmp_path / 'db.sqlite3'}",
+        redis_url=f"redis://127.0.0.1:{free_port()}/0",  # never reached: the limits are off
+        data_dir=tmp_path,
+        rate_limit_team_submissions_per_minute=0,
+        rate_limit_key_submissions_per_minute=0,
+    )
+    await Tortoise.init(config=db.tortoise_config(settings))
+    await Tortoise.generate_schemas()
+    recorder = _Recorder()
+    unused = redis.asyncio.Redis.from_url(settings.redis_url or "")
+    services = Services(settings, unused, recorder, recorder, None, None)  # type: ignore[arg-type]
+    try:
+        created = await create_team("outage")
+        await credits.top_up(created.team.id, 1_000)
+        yield services, created, recorder
+    finally:
+        await unused.aclose()
+        await Tortoise.close_connections()
+
+
+@pytest.mark.parametrize("committed", [True, False])
+async def test_a_commit_whose_acknowledgement_is_lost_answers_what_happened(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, committed: bool
+) -> None:
+    """The connection is lost during COMMIT: the request looks, and answers with the job if it was
+    committed (and enqueues it), or fails as an outage (503) if it was not."""
+    real = jobs.in_transaction
+
+    @contextlib.asynccontextmanager
+    async def ack_lost(*args: Any, **kwargs: Any) -> AsyncIterator[Any]:
+        async with real(*args, **kwargs) as conn:
+            yield conn
+            if not committed:
+                raise ConnectionResetError("connection lost before COMMIT reached the server")
+        raise ConnectionResetError("connection lost after COMMIT")
+
+    async with _services_on_sqlite(tmp_path) as (services, created, recorder):
+        principal = Principal(created.team.id, created.user.id, Role.OWNER, frozenset({"generate"}))
+        request = GenerationRequest(type="image", team_id=created.team.id, user_id=created.user.id, text="x")
+        monkeypatch.setattr(jobs, "in_transaction", ack_lost)
+        if committed:
+            job = await services.generate(principal, request)
+            assert recorder.enqueued == [str(job.id)]
+            assert await jobs.CreativeJob.filter(id=job.id).exists()
+        else:
+            with pytest.raises(jobs.CommitOutcomeUnknown) as unknown:
+                await services.generate(principal, request)
+            assert outages.is_unavailable(unknown.value) and recorder.enqueued == []
+            assert not await jobs.CreativeJob.exists()
 
 
 # -- private servers ---------------------------------------------------------------------------
