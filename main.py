@@ -36,11 +36,12 @@ from strawberry.subscriptions import (
 
 import db
 import log_safety
+import outages
 import realtime
 import rest
 from auth import authenticate, bearer
 from metrics import metrics_endpoint
-from middleware import BodySizeLimit
+from middleware import BodySizeLimit, ServiceUnavailable
 from realtime import Hub
 from revocation import CredentialWatch
 from schema import document_too_long, rate_limited_retry_after, schema
@@ -129,7 +130,10 @@ class GraphQLView(GraphQL[Context, None]):
         request.state.credential, request.state.principal = credential, principal  # for CredentialWatch
         return Context(request=request, services=services, principal=principal)
 
-    def create_response(self, response_data: Any, sub_response: Response) -> Response:
+    def create_response(self, response_data: Any, sub_response: Response) -> Response:  # type: ignore[override]
+        if outages.graphql_unavailable(response_data):  # nothing could be done: 503, docs/operations.md
+            sub_response.status_code = 503
+            sub_response.headers["Retry-After"] = str(outages.RETRY_AFTER_SECONDS)
         retry_after = rate_limited_retry_after(response_data)  # a query refused by the read limit
         if retry_after is not None:
             sub_response.status_code = 429
@@ -245,7 +249,10 @@ def create_app(settings: Settings, services: Services | None = None) -> realtime
         routes.append(
             Mount("/simulator", app=create_simulator_app(SIMULATOR_API_KEY, settings.simulator_time_scale))
         )
-    middleware = [Middleware(BodySizeLimit, max_bytes=settings.max_body_bytes, exempt_prefix="/simulator/")]
+    middleware = [
+        Middleware(BodySizeLimit, max_bytes=settings.max_body_bytes, exempt_prefix="/simulator/"),
+        Middleware(ServiceUnavailable),
+    ]
     if settings.cors_origins:
         middleware.insert(
             0,

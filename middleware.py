@@ -1,9 +1,13 @@
-"""HTTP middleware: the request body size limit (CORS is Starlette's own middleware, see main.py)."""
+"""HTTP middleware: the request body size limit and the answer to an outage (CORS is Starlette's own
+middleware, see main.py)."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from starlette.responses import JSONResponse
+
+import outages
 import rest
 
 Message = dict[str, Any]
@@ -54,3 +58,37 @@ class BodySizeLimit:
     async def _refuse(self, scope: Any, receive: Any, send: Any) -> None:
         message = f"the request body is larger than {self.max_bytes} bytes"
         await rest.error(413, "VALIDATION_FAILED", message)(scope, receive, send)
+
+
+class ServiceUnavailable:
+    """A request that failed because the database or Redis could not be reached answers 503 with
+    ``Retry-After`` and one log line, never a bare 500 with a traceback (``outages``). GraphQL
+    errors raised during execution are mapped by the schema and ``main.GraphQLView``; this catches
+    what fails outside them (authentication, the REST routes, file downloads)."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except Exception as exc:
+            if started or not outages.is_unavailable(exc):
+                raise
+            outages.log.warning("503 for %s %s: %s", scope["method"], scope["path"], outages.describe(exc))
+            headers = {"Retry-After": str(outages.RETRY_AFTER_SECONDS)}
+            if scope["path"].startswith("/graphql"):
+                response: Any = JSONResponse(outages.graphql_body(), status_code=503, headers=headers)
+            else:
+                response = rest.unavailable()
+            await response(scope, receive, send)

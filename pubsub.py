@@ -20,6 +20,7 @@ from typing import Any
 
 from redis.asyncio import Redis
 
+import outages
 from models.events import LOW_BALANCE, TeamEvent
 from models.jobs import CreativeJob
 from models.teams import Team
@@ -66,8 +67,8 @@ class EventBus:
     async def publish(self, team_id: uuid.UUID | str, event: dict[str, Any]) -> None:
         try:
             await self.redis.publish(team_channel(team_id), json.dumps(event))
-        except Exception:  # the database is the truth; a lost event is re-read by subscribers
-            log.exception("could not publish an event for team %s", team_id)
+        except Exception as exc:  # the database is the truth; a lost event is re-read by subscribers
+            log.warning("could not publish an event for team %s (%s)", team_id, outages.describe(exc))
 
     async def credential_revoked(self, event: dict[str, Any]) -> None:
         """Tell every API process that credentials were revoked (after the commit), so their live

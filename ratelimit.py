@@ -1,10 +1,12 @@
 """Per-team and per-API-key rate limits, counted in Redis so every API process shares them.
 
 Fixed one-minute windows (an INCR and an EXPIRE per check): cheap, exact across processes, and the
-reset time a refused client is told is simply the end of the window."""
+reset time a refused client is told is simply the end of the window. While Redis cannot be reached
+the limits are not counted (they fail open, see ``_hit``)."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from dataclasses import dataclass
@@ -12,12 +14,14 @@ from dataclasses import dataclass
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+import outages
 from auth import Principal
 from models.errors import RateLimited
 from settings import Settings
 
 log = logging.getLogger(__name__)
 WINDOW_SECONDS = 60
+COUNT_TIMEOUT_SECONDS = 1.0  # a Redis that hangs instead of refusing is unavailable after this long
 
 
 @dataclass(frozen=True)
@@ -38,10 +42,19 @@ class RateLimiter:
         window = int(now // WINDOW_SECONDS)
         reset_at = (window + 1) * WINDOW_SECONDS
         redis_key = f"rl:{key}:{window}"
-        async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.incr(redis_key)
-            pipe.expire(redis_key, WINDOW_SECONDS + 5)
-            count, _ = await pipe.execute()
+        try:
+            async with asyncio.timeout(COUNT_TIMEOUT_SECONDS), self.redis.pipeline(transaction=True) as pipe:
+                pipe.incr(redis_key)
+                pipe.expire(redis_key, WINDOW_SECONDS + 5)
+                count, _ = await pipe.execute()
+        except Exception as exc:
+            if not outages.is_unavailable(exc):
+                raise
+            # Fail open: the limits pace clients, they do not guard money (every job holds its
+            # cost in the database first), and refusing every request while Redis is away
+            # would turn a queue outage into an API outage (docs/operations.md).
+            log.warning("rate limit %s not counted, Redis is unavailable (%s)", key, outages.describe(exc))
+            return
         if count > limit.per_minute:
             retry_after = max(1, int(reset_at - now + 0.999))
             raise RateLimited(

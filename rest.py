@@ -11,6 +11,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 import db
+import outages
 from auth import Principal, authenticate, bearer, signed_result_urls, verify_file_signature
 from models import drive
 from models import jobs as job_ops
@@ -110,6 +111,17 @@ def error(
 ) -> JSONResponse:
     body = {"code": code, "message": message, "field": field, **(extra or {})}
     return _ErrorResponse({"error": body}, status_code=status, headers=headers)
+
+
+def unavailable() -> JSONResponse:
+    """503: the database or Redis could not be reached, nothing was done (``outages``)."""
+    return error(
+        503,
+        outages.CODE,
+        outages.MESSAGE,
+        extra={"retry_after_seconds": outages.RETRY_AFTER_SECONDS},
+        headers={"Retry-After": str(outages.RETRY_AFTER_SECONDS)},
+    )
 
 
 def domain_error(exc: DomainError) -> JSONResponse:

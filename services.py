@@ -3,16 +3,18 @@ opened once at start-up and handed down; nothing connects at import time."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
-import logging
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 import httpx
 from redis.asyncio import Redis
 
 import db
+import outages
 from auth import Principal
 from models import generation, jobs
 from models.events import TeamEvent
@@ -26,7 +28,8 @@ from storage import LocalStorage, Storage
 from tasks.provider_slots import ProviderSlots
 from tasks.queue import JobQueue
 
-log = logging.getLogger(__name__)
+# How long a submit whose commit was not acknowledged waits for the database to say whether it happened.
+COMMIT_RESOLVE_SECONDS = 10.0
 
 
 class AfterCommit:
@@ -35,24 +38,39 @@ class AfterCommit:
     to the workers at once (the worker's sweep is the backstop if this enqueue is lost).
 
     Every change that writes such an event also changes the team's balance (a job ends by
-    capturing or releasing its hold), so ``balance_changed`` alone looks for them: one query."""
+    capturing or releasing its hold), so ``balance_changed`` alone looks for them: one query.
+
+    The change is committed whatever happens here, so nothing here fails the caller: each step is
+    bounded in time and a failure is logged (``outages.best_effort``). Subscribers re-read their
+    state after a Redis outage; the sweep dispatches webhook events whose enqueue was lost."""
 
     def __init__(self, bus: EventBus, queue: JobQueue) -> None:
         self.bus, self.queue = bus, queue
 
     async def job_changed(self, job: CreativeJob) -> None:
-        await self.bus.job_changed(job)
+        await outages.best_effort(self.bus.job_changed(job), f"publish job {job.id}")
 
     async def balance_changed(self, team_id: uuid.UUID | str) -> None:
-        await self.bus.balance_changed(team_id)
-        await self._dispatch_if_pending(team_id)
+        await outages.best_effort(self.bus.balance_changed(team_id), f"publish the balance of team {team_id}")
+        await outages.best_effort(
+            self._dispatch_if_pending(team_id), f"hand team {team_id}'s webhook events to the workers"
+        )
 
     async def _dispatch_if_pending(self, team_id: uuid.UUID | str) -> None:
         if await TeamEvent.filter(team_id=team_id, kind__in=WEBHOOK_EVENTS, dispatched_at=None).exists():
-            try:
-                await self.queue.enqueue_webhook_dispatch(str(team_id))
-            except Exception:  # Redis is away: the change is committed, the sweep dispatches it later
-                log.warning("could not enqueue the webhook dispatch for team %s", team_id, exc_info=True)
+            await self.queue.enqueue_webhook_dispatch(str(team_id))
+
+
+class _AfterCommitQueue:
+    """The queue as ``generate`` uses it: the job is committed before it is enqueued, so a failed
+    enqueue is logged, not raised; the workers re-enqueue open jobs whose entry is missing once
+    Redis is back (``tasks.worker.requeue_lost``), the stale sweep being the last resort."""
+
+    def __init__(self, queue: JobQueue) -> None:
+        self.queue = queue
+
+    async def enqueue_job(self, job_id: str) -> None:
+        await outages.best_effort(self.queue.enqueue_job(job_id), f"enqueue job {job_id}")
 
 
 @dataclass
@@ -77,18 +95,51 @@ class Services:
         the provider task now rather than at its next poll. That request is a courtesy: with Redis
         away the job is canceled all the same (subscribers re-read it once Redis is back)."""
         job = await jobs.cancel(principal.team_id, job_id, events=self.events)
-        try:
-            await self.queue.enqueue_poll(str(job.id), 0)
-        except Exception:
-            log.warning("could not enqueue the provider cancel of job %s", job.id, exc_info=True)
+        await outages.best_effort(
+            self.queue.enqueue_poll(str(job.id), 0), f"enqueue the provider cancel of job {job.id}"
+        )
         return job
 
     async def generate(self, principal: Principal, request: GenerationRequest) -> CreativeJob:
-        """A generate request from GraphQL or REST: rate-limited, then validated, held and queued."""
+        """A generate request from GraphQL or REST: rate-limited, then validated, held and queued.
+        Once the job is committed the request answers with it, whatever Redis does (the enqueue
+        and the events after the commit are best effort); a failure before the commit raises."""
         await self.limiter.submission(principal)
-        return await generation.generate(
-            request, queue=self.queue, events=self.events, deadline_scale=self.settings.deadline_scale
-        )
+        asked_at = datetime.now(UTC)
+        queue = _AfterCommitQueue(self.queue)
+        try:
+            job = await generation.generate(
+                request, queue=queue, events=self.events, deadline_scale=self.settings.deadline_scale
+            )
+        except jobs.CommitOutcomeUnknown as unknown:
+            job = await self._if_committed(unknown)
+            await queue.enqueue_job(str(job.id))
+            await self.events.job_changed(job)
+            await self.events.balance_changed(job.team_id)  # type: ignore[attr-defined]
+            return job
+        if job.status == jobs.JobStatus.PENDING and job.created_at < asked_at:
+            # An idempotent retry of a job made earlier: the request that made it may have lost
+            # its enqueue (answered 503 when its commit was not acknowledged). Enqueueing a
+            # queued job is a no-op (arq's job id is ours).
+            await queue.enqueue_job(str(job.id))
+        return job
+
+    async def _if_committed(self, unknown: jobs.CommitOutcomeUnknown) -> CreativeJob:
+        """The job whose commit was not acknowledged, once the database answers (for at most
+        ``COMMIT_RESOLVE_SECONDS``, as a restart takes seconds): the request then answers with it.
+        Not there, or no answer in time: ``unknown`` is raised, a 503 (docs/operations.md)."""
+        deadline = asyncio.get_running_loop().time() + COMMIT_RESOLVE_SECONDS
+        while True:
+            try:
+                job = await CreativeJob.get_or_none(id=unknown.job_id)
+            except Exception as exc:
+                if not outages.is_unavailable(exc) or asyncio.get_running_loop().time() > deadline:
+                    raise unknown from exc
+                await asyncio.sleep(0.25)
+                continue
+            if job is None:
+                raise unknown
+            return job
 
 
 def http_client() -> httpx.AsyncClient:
@@ -104,15 +155,22 @@ def http_client() -> httpx.AsyncClient:
 
 @contextlib.asynccontextmanager
 async def open_services(settings: Settings, *, with_db: bool = True) -> AsyncIterator[Services]:
+    """Everything is released on the way out, also what was opened before a failed start (a
+    worker started while Redis is away tries again: ``tasks.worker.run_worker``)."""
     if not settings.redis_url:
         raise RuntimeError("CH_REDIS_URL is not set (python main.py dev starts an embedded Valkey)")
-    if with_db:
-        await db.init(settings)
-    redis = Redis.from_url(settings.redis_url)
-    queue = await JobQueue.connect(settings.redis_url, settings.queue_name)
-    bus = EventBus(redis)
-    http = http_client()
-    try:
+    async with contextlib.AsyncExitStack() as opened:  # closed in reverse order
+        if with_db:
+            await db.init(settings)
+            opened.push_async_callback(db.close)
+        redis = Redis.from_url(settings.redis_url)
+        opened.push_async_callback(redis.aclose)
+        queue = await JobQueue.connect(settings.redis_url, settings.queue_name)
+        opened.push_async_callback(queue.close)
+        http = http_client()
+        opened.push_async_callback(http.aclose)
+        bus = EventBus(redis)
+        opened.push_async_callback(bus.close)
         yield Services(
             settings=settings,
             redis=redis,
@@ -121,10 +179,3 @@ async def open_services(settings: Settings, *, with_db: bool = True) -> AsyncIte
             storage=LocalStorage(settings.data_dir / "drive"),
             http=http,
         )
-    finally:
-        await bus.close()
-        await http.aclose()
-        await queue.close()
-        await redis.aclose()
-        if with_db:
-            await db.close()

@@ -188,6 +188,15 @@ async def _existing_for_key(new: NewJob) -> CreativeJob | None:
     return job
 
 
+class CommitOutcomeUnknown(Exception):
+    """The transaction that makes a job failed while it committed (its connection was lost): the
+    job may or may not exist. ``services.Services.generate`` looks once the database answers."""
+
+    def __init__(self, job_id: uuid.UUID) -> None:
+        super().__init__(f"the commit of job {job_id} was not acknowledged")
+        self.job_id = job_id
+
+
 async def submit(new: NewJob, *, queue: Queue, events: Events, deadline_scale: float = 1.0) -> CreativeJob:
     """Insert the job and hold its estimate in one transaction, then enqueue and publish.
 
@@ -196,6 +205,7 @@ async def submit(new: NewJob, *, queue: Queue, events: Events, deadline_scale: f
     if existing:
         return existing
     job_id = uuid.uuid4()
+    committing = False
     try:
         async with in_transaction() as conn:
             job = await CreativeJob.create(
@@ -214,11 +224,16 @@ async def submit(new: NewJob, *, queue: Queue, events: Events, deadline_scale: f
                 using_db=conn,
             )
             await credits.hold(conn, new.team_id, job_id, new.estimated_cost_cents)
+            committing = True  # leaving the block commits
     except IntegrityError:
         # A concurrent request with the same idempotency key won the insert.
         existing = await _existing_for_key(new)
         if existing:
             return existing
+        raise
+    except Exception as exc:
+        if committing:  # the connection was lost during COMMIT: the job may exist
+            raise CommitOutcomeUnknown(job_id) from exc
         raise
     await queue.enqueue_job(str(job.id))
     metrics.JOBS_SUBMITTED.labels(new.type, new.provider).inc()
@@ -311,6 +326,16 @@ async def touch(job: CreativeJob) -> None:
 async def release_submission(job: CreativeJob) -> None:
     """Give the claim back after a submission the provider did not accept (it will be retried)."""
     await CreativeJob.filter(id=job.id, provider_task_id=None).update(submit_claimed_at=None)
+
+
+async def release_submission_claimed_since(job_id: str, since: datetime) -> None:
+    """A run that met an outage while it held the claim (it may have reached the provider, but could
+    not record a task id or give the claim back) runs again and takes it back at once, rather than
+    the job waiting ``ttl`` for it to look abandoned: the claim taken since ``since`` (when that run
+    was enqueued) is its own, as a job's runs follow one another."""
+    await CreativeJob.filter(id=job_id, provider_task_id=None, submit_claimed_at__gte=since).update(
+        submit_claimed_at=None
+    )
 
 
 async def record_provider_task(job: CreativeJob, task_id: str, state: dict[str, Any]) -> bool:

@@ -19,6 +19,7 @@ from strawberry.extensions import (
 )
 from strawberry.types.graphql import OperationType
 
+import outages
 from models.errors import RateLimited
 from schema.limits import MaxVariablesLimiter
 from schema.root import Mutation, Query, Subscription
@@ -124,6 +125,15 @@ class _Schema(strawberry.Schema):
                 log.info("GraphQL error %s: %s", code, error.message[:200])
 
 
+class _MaskFaults(MaskErrors):
+    """A fault caused by an outage reads SERVICE_UNAVAILABLE (503 over HTTP, see main.GraphQLView)."""
+
+    def anonymise_error(self, error: GraphQLError) -> GraphQLError:
+        if outages.is_unavailable(error.original_error):
+            return outages.graphql_error(error)
+        return super().anonymise_error(error)
+
+
 schema = _Schema(
     query=Query,
     mutation=Mutation,
@@ -137,7 +147,7 @@ schema = _Schema(
         lambda: MaxAliasesLimiter(max_alias_count=MAX_ALIASES),
         lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
         MaxVariablesLimiter,
-        lambda: MaskErrors(should_mask_error=_should_mask, error_message="Internal server error"),
+        lambda: _MaskFaults(should_mask_error=_should_mask, error_message="Internal server error"),
     ],
 )
 

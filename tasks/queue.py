@@ -48,5 +48,12 @@ class JobQueue:
             _defer_by=max(0.0, delay),
         )
 
+    async def queued_job_ids(self) -> set[str]:
+        """The ids of the creative jobs with an entry in the queue, due, deferred or running (arq
+        removes an entry when its run ends): the entry's id is the job id, or it followed by
+        ``:`` and a suffix. Webhook entries (``wh:…``, ``whd:…``) name no job."""
+        entries = await self.pool.zrange(self.pool.default_queue_name, 0, -1)
+        return {entry.decode().split(":", 1)[0] for entry in entries}
+
     async def close(self) -> None:
         await self.pool.aclose()

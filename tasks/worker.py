@@ -5,12 +5,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from arq import cron
-from arq.worker import Worker
+from arq.worker import Retry, Worker
 
+import outages
 from models import jobs as job_ops
 from models.jobs import OPEN, CreativeJob
 from services import Services, open_services
@@ -22,12 +24,33 @@ from tasks.queue import redis_settings
 log = logging.getLogger(__name__)
 
 
+def _again_later(ctx: dict[str, Any], exc: Exception) -> Retry:
+    """A run that failed because the database or Redis could not be reached runs again shortly
+    (0.5 s, doubling to 5 s), so a job resumes within seconds of the server's return instead of
+    waiting for the stale sweep. Past arq's ``max_tries`` the run ends; the sweep's
+    ``requeue_lost`` enqueues the job again once the database answers."""
+    delay = min(5.0, 0.5 * 2 ** (int(ctx.get("job_try", 1)) - 1))
+    log.warning("run %s: %s; again in %.1f s", ctx.get("job_id"), outages.describe(exc), delay)
+    return Retry(defer=delay)
+
+
+async def _through_outages(ctx: dict[str, Any], job_id: str, run: Callable[[], Awaitable[str]]) -> str:
+    try:
+        if int(ctx.get("job_try", 1)) > 1:  # an earlier attempt met an outage (or its worker died)
+            await job_ops.release_submission_claimed_since(job_id, ctx["enqueue_time"])
+        return await run()
+    except Exception as exc:
+        if not outages.is_unavailable(exc):
+            raise
+        raise _again_later(ctx, exc) from exc
+
+
 async def run_job(ctx: dict[str, Any], job_id: str) -> str:
-    return await pipeline.run_job(ctx["services"], job_id)
+    return await _through_outages(ctx, job_id, lambda: pipeline.run_job(ctx["services"], job_id))
 
 
 async def recheck_slot(ctx: dict[str, Any], job_id: str) -> str:
-    return await pipeline.recheck_slot(ctx["services"], job_id)
+    return await _through_outages(ctx, job_id, lambda: pipeline.recheck_slot(ctx["services"], job_id))
 
 
 async def dispatch_webhooks(ctx: dict[str, Any], team_id: str) -> int:
@@ -54,7 +77,31 @@ async def sweep(ctx: dict[str, Any]) -> dict[str, int]:
     async for job in stale:
         await services.queue.enqueue_poll(str(job.id), 0)
         requeued += 1
-    return {"failed": failed, "requeued": requeued, **await webhook_tasks.sweep(services)}
+    lost = await requeue_lost(services)
+    return {"failed": failed, "requeued": requeued, "lost": lost, **await webhook_tasks.sweep(services)}
+
+
+async def requeue_lost(services: Services) -> int:
+    """Enqueue every open job that has no entry in the queue: Redis lost it (a restart without
+    persistence loses the whole queue) or an enqueue failed while Redis was away. Runs when a
+    worker starts (``run_worker`` starts a new one when Redis comes back) and in every sweep.
+
+    One worker at a time (a short lock in Redis). A job whose enqueue lands between the two reads
+    below may get a second entry; a job runs twice harmlessly (see ``tasks.pipeline``)."""
+    lock = f"{services.settings.queue_name}:requeue-lost"
+    if not await services.redis.set(lock, "1", nx=True, ex=60):
+        return 0
+    try:
+        open_ids = await CreativeJob.filter(status__in=OPEN).values_list("id", flat=True)
+        queued = await services.queue.queued_job_ids()
+        lost = [str(job_id) for job_id in open_ids if str(job_id) not in queued]
+        for job_id in lost:
+            await services.queue.enqueue_poll(job_id, 0)
+    finally:
+        await services.redis.delete(lock)
+    if lost:
+        log.warning("re-enqueued %d open jobs whose queue entries were lost", len(lost))
+    return len(lost)
 
 
 def _every(seconds: int) -> set[int]:
@@ -63,21 +110,16 @@ def _every(seconds: int) -> set[int]:
     return set(range(0, 60, step))
 
 
-def worker(settings: Settings, services: Services | None = None, *, burst: bool = False) -> Worker:
-    """An arq worker. With ``services`` it shares the caller's resources (``dev`` runs API and worker
-    in one process); otherwise it opens its own at start-up."""
-    holder: dict[str, Any] = {}
+def worker(settings: Settings, services: Services, *, handle_signals: bool, burst: bool = False) -> Worker:
+    """An arq worker on the caller's resources (``run_worker`` opens them once, however often the
+    worker is replaced; ``dev`` shares its API's)."""
 
     async def startup(ctx: dict[str, Any]) -> None:
-        if services is not None:
-            ctx["services"] = services
-        else:
-            holder["cm"] = open_services(settings)
-            ctx["services"] = await holder["cm"].__aenter__()
-
-    async def shutdown(ctx: dict[str, Any]) -> None:
-        if "cm" in holder:
-            await holder["cm"].__aexit__(None, None, None)
+        ctx["services"] = services
+        try:  # a worker starts after Redis came back: what the queue lost is queued again at once
+            await requeue_lost(services)
+        except Exception as exc:  # the sweep tries again
+            log.warning("could not look for open jobs missing from the queue (%s)", outages.describe(exc))
 
     assert settings.redis_url
     return Worker(
@@ -88,7 +130,6 @@ def worker(settings: Settings, services: Services | None = None, *, burst: bool 
         redis_settings=redis_settings(settings.redis_url),
         queue_name=settings.queue_name,
         on_startup=startup,
-        on_shutdown=shutdown,
         max_jobs=settings.worker_max_jobs,
         # Each run is one provider call or poll, so a short timeout lets a killed worker's job
         # be picked up again quickly (arq re-runs it after timeout + 10 s).
@@ -99,23 +140,73 @@ def worker(settings: Settings, services: Services | None = None, *, burst: bool 
         poll_delay=0.1,
         keep_result=60,
         burst=burst,
-        handle_signals=services is None,
+        handle_signals=handle_signals,
     )
 
 
 async def run_worker(settings: Settings, services: Services | None = None) -> None:
     """Run an arq worker until cancelled, starting a fresh one whenever it dies (a Redis outage
-    ends arq's loop); open jobs are recovered by the sweep once Redis is back."""
+    ends arq's loop). The fresh one starts once Redis answers again and re-enqueues at once the
+    open jobs the queue lost (``requeue_lost``). Without ``services`` (``python main.py worker``)
+    it opens its own, once, waiting for Redis and the database when they are not there yet."""
+    if services is not None:  # dev: the caller's resources, and the caller handles signals
+        await _run_workers(settings, services, handle_signals=False)
+        return
     while True:
-        w = worker(settings, services)
+        resources = open_services(settings)
+        try:
+            opened = await resources.__aenter__()
+        except Exception as exc:
+            if not outages.is_unavailable(exc):
+                raise
+            log.warning("the worker cannot start yet (%s); trying again in 2 s", outages.describe(exc))
+            await asyncio.sleep(2)
+            continue
+        try:
+            await _run_workers(settings, opened, handle_signals=True)
+        finally:
+            with contextlib.suppress(Exception):
+                await resources.__aexit__(None, None, None)
+        return
+
+
+async def _run_workers(settings: Settings, services: Services, *, handle_signals: bool) -> None:
+    while True:
+        w = worker(settings, services, handle_signals=handle_signals)
         try:
             await w.async_run()
             return
         except asyncio.CancelledError:  # a signal (arq cancels its main task) or our caller: stop
             return
-        except Exception:
-            log.exception("the worker stopped; starting a new one in 2 s")
-            await asyncio.sleep(2)
+        except Exception as exc:
+            log.warning("the worker stopped (%s); starting a new one", outages.describe(exc))
+            await _let_runs_finish(w, settings.job_timeout_seconds)
+            await asyncio.sleep(1)
         finally:
-            with contextlib.suppress(Exception):
-                await w.close()
+            await _close(w)
+
+
+async def _let_runs_finish(w: Worker, within: float) -> None:
+    """Runs in flight when arq's loop died finish by themselves rather than being cancelled (one
+    cancelled while submitting would hold its job's submission claim for a whole job timeout).
+    What they could not enqueue without Redis, the next worker's ``requeue_lost`` enqueues."""
+    running = [task for task in w.tasks.values() if not task.done()]
+    if running:
+        await asyncio.wait(running, timeout=within)
+    for key, task in list(w.tasks.items()):
+        if task.done():
+            if not task.cancelled():
+                task.exception()  # retrieved: arq logged it, or could not without Redis
+            del w.tasks[key]
+
+
+async def _close(w: Worker) -> None:
+    """Close a worker whose Redis may be gone (the services outlive it)."""
+    try:
+        await w.close()
+    except asyncio.CancelledError:
+        task = asyncio.current_task()
+        if task is not None and task.cancelling():
+            raise
+    except Exception:
+        pass
