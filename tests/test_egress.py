@@ -429,11 +429,16 @@ def test_signed_query_values_are_redacted() -> None:
 
 
 async def test_access_lines_and_http_client_lines_hold_no_capabilities(
-    caplog: pytest.LogCaptureFixture,
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     log_safety.install()
     caplog.set_level(logging.DEBUG)
     access = logging.getLogger("uvicorn.access")
+    # A uvicorn started in-process by another test configures its loggers not to propagate (and
+    # may disable them): undo that here so caplog sees what they log.
+    for name in ("uvicorn.access", "uvicorn.error", "uvicorn"):
+        monkeypatch.setattr(logging.getLogger(name), "propagate", True)
+        monkeypatch.setattr(logging.getLogger(name), "disabled", False)
     # What uvicorn's access logger is handed for a download (its format and arguments).
     path = "/files/8c1e?expires=1767225600&signature=9f86d081884c7d65"
     access.info('%s - "%s %s HTTP/%s" %d', "127.0.0.1:50000", "GET", path, "1.1", 200)
