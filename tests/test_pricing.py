@@ -461,3 +461,32 @@ def test_a_job_whose_settings_no_longer_parse_is_charged_the_tier_reported() -> 
         estimated_cost_cents=1,
     )
     assert pricing.final_cost(job, Usage(units=1, details={"quality": "high", "size": "1024x1536"})) == 20
+
+
+def test_a_track_written_as_a_float_is_the_same_track() -> None:
+    """JSON has one number type: Creatomate plays two elements on track 1.0 one after the other,
+    as on track 1 (review of issue 10: priced as two tracks of their own, half the render)."""
+    clips = [{"type": "video", "duration": 100}, {"type": "video", "duration": 100}]
+    on_int = script(elements=[{**clip, "track": 1} for clip in clips])
+    on_float = script(elements=[{**clip, "track": 1.0} for clip in clips])
+    assert (
+        composite_hold(on_float) == composite_hold(on_int) == math_ceil(1280 * 720 * 25 * 200 / 1e8) * CREDIT
+    )
+    with pytest.raises(DomainError) as refused:
+        composite_hold(script(elements=[{**clip, "track": "1"} for clip in clips]))
+    assert refused.value.field == ["input", "source", "elements"]
+
+
+def test_a_modification_by_element_id_is_priced() -> None:
+    """Creatomate's modifications name an element by its name or its id."""
+    clip = [{"id": "c1", "type": "video", "duration": 5}]
+    assert composite_hold(script(elements=clip), modifications={"c1.duration": 200}) == 47 * CREDIT
+
+
+@pytest.mark.parametrize("key", ["width", "height", "frame_rate"])
+def test_a_source_size_or_rate_that_is_no_number_is_refused(key: str) -> None:
+    """Not priced as the 1920×1080 / 60 fps assumed when absent (a "3840" wide source held 21
+    cents where 3840 would hold 75)."""
+    with pytest.raises(DomainError) as refused:
+        composite_hold(script(duration=10, **{key: "3840"}))
+    assert refused.value.field == ["input", "source", key]
