@@ -406,3 +406,23 @@ async def test_the_outbox_is_capped_for_every_message_kind(droppable: bool, size
     # "next" messages make way for newer ones; anything else past the cap ends the connection.
     assert overflowed == ([] if droppable else [True])
     outbox.close()
+
+
+async def test_fragments_that_double_at_every_step_are_refused_before_validation() -> None:
+    """About 700 tokens (under MAX_TOKENS) naming 2**59 fields: strawberry's depth and alias
+    limiters expand every spread afresh, so over HTTP this held the process for good (review of
+    issue 10; unauthenticated, since validation runs first). Refused in milliseconds now."""
+    from schema import schema
+
+    fragments = "fragment F0 on Viewer { userId teamId }\n" + "\n".join(
+        f"fragment F{i} on Viewer {{ ...F{i - 1} ...F{i - 1} }}" for i in range(1, 60)
+    )
+    started = time.monotonic()
+    result = await schema.execute("query { viewer { ...F59 } }\n" + fragments)
+    assert time.monotonic() - started < 0.1
+    assert result.errors and "fragments are expanded" in result.errors[0].message
+    assert result.errors[0].extensions == {"code": "VALIDATION_FAILED"}
+    # the same fragments spread a bounded number of times are fine (refused for auth, not size)
+    small = "fragment F0 on Viewer { userId }\nfragment F1 on Viewer { ...F0 ...F0 }"
+    result = await schema.execute("query { viewer { ...F1 } }\n" + small)
+    assert not result.errors or "expanded" not in result.errors[0].message
