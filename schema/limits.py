@@ -9,7 +9,9 @@ A document of a few hundred tokens can still name 2**59 fields: each fragment sp
 before it twice. strawberry's depth and alias limiters expand every spread afresh, so such a
 document (about 700 tokens, under MAX_TOKENS) held the process for good, before authentication.
 :func:`expansion_refusal` counts the fields each fragment expands to once per fragment and refuses
-the document before any validation rule walks it."""
+the document before any validation rule walks it. The bound is also what keeps graphql-core's
+OverlappingFieldsCanBeMerged (quadratic in the fields of one selection set) under 100 ms: 990
+``userId`` in one selection set, under MAX_TOKENS, took 120 ms of validation."""
 
 from __future__ import annotations
 
@@ -30,7 +32,7 @@ from strawberry.extensions import SchemaExtension
 
 MAX_LIST_ITEMS = 1000  # items in any one list (about 30 ms of coercion for a list of input objects)
 MAX_VARIABLE_VALUES = 50_000  # values in all the variables together (lists, objects, keys, scalars)
-MAX_EXPANDED_FIELDS = 5_000  # fields an operation names once its fragment spreads are expanded
+MAX_EXPANDED_FIELDS = 500  # fields an operation names, its fragment spreads expanded (introspection: ~250)
 
 
 def variables_refusal(variables: Any) -> str | None:
