@@ -431,3 +431,17 @@ async def test_fragments_that_double_at_every_step_are_refused_before_validation
     small = "fragment F0 on Viewer { userId }\nfragment F1 on Viewer { ...F0 ...F0 }"
     result = await schema.execute("query { viewer { ...F1 } }\n" + small)
     assert not result.errors or "expanded" not in result.errors[0].message
+
+
+@pytest.mark.parametrize(
+    "body",
+    ['{"a": NaN}', '{"a": Infinity}', '{"a": [-Infinity]}', '{"a": 1e400}', '{"a": -1E+999}'],
+)
+def test_json_that_only_python_reads_is_refused(body: str) -> None:
+    """Stored in a job's source or modifications, NaN and Infinity answered 500 on PostgreSQL
+    ("invalid input syntax for type json"), over GraphQL and REST (review of issue 10)."""
+    import rest
+
+    with pytest.raises(ValueError, match="invalid JSON"):
+        rest.loads(body)
+    assert rest.loads('{"a": 1.5e300, "b": -0.0}') == {"a": 1.5e300, "b": -0.0}
