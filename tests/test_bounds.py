@@ -445,3 +445,24 @@ def test_json_that_only_python_reads_is_refused(body: str) -> None:
     with pytest.raises(ValueError, match="invalid JSON"):
         rest.loads(body)
     assert rest.loads('{"a": 1.5e300, "b": -0.0}') == {"a": 1.5e300, "b": -0.0}
+
+
+async def test_a_graphql_literal_past_a_floats_range_is_refused_before_the_database() -> None:
+    """``modifications: {a: 1e400}`` in the document itself (not a JSON body) reaches the resolver
+    as infinity; stored, PostgreSQL refused it and generateComposite answered Internal server error
+    (review of issue 10)."""
+    for value in (float("inf"), float("-inf"), float("nan")):
+        with pytest.raises(DomainError) as refused:
+            generation.check_text({"a": [1.5, {"b": value}]}, "modifications")
+        assert refused.value.code == ErrorCode.VALIDATION_FAILED
+        assert refused.value.field == ["input", "modifications"]
+    req = GenerationRequest(
+        type="composite",
+        team_id=uuid.uuid4(),
+        user_id=uuid.uuid4(),
+        template_id="t-1",
+        modifications={"Title.x": float("inf")},
+    )
+    with pytest.raises(DomainError) as refused:
+        await generation.validate(req)
+    assert refused.value.field == ["input", "modifications"]
