@@ -50,6 +50,16 @@ REFUSED = [
 ]
 
 
+async def test_kling_2_6_std_with_sound_is_refused_not_priced_silent() -> None:
+    """The price table has no kling_2_6 std-with-sound rate: std matched first and priced it as
+    silent std (4.2 cents/s; pro with sound is 14). Review of issue 10."""
+    with pytest.raises(DomainError) as refused:
+        await generation.validate(request("video", "kling_2_6", {"mode": "std", "sound": "on"}))
+    assert refused.value.code == ErrorCode.VALIDATION_FAILED
+    assert refused.value.field[:2] == ["input", "settings"]
+    assert "pro mode only" in refused.value.message
+
+
 def request(kind: str, provider: str, settings: Any, **fields: Any) -> GenerationRequest:
     return GenerationRequest(
         type=kind,
