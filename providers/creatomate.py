@@ -137,6 +137,10 @@ def planned_render(body: dict[str, Any], declared: dict[str, Any]) -> dict[str, 
             raise SettingsError(f"source.{key} must be a number", ("source", key))
     width = float(width) if isinstance(width, int | float) and width > 0 else float(ASSUMED_SIZE[0])
     height = float(height) if isinstance(height, int | float) and height > 0 else float(ASSUMED_SIZE[1])
+    if source is None and width * height < ASSUMED_SIZE[0] * ASSUMED_SIZE[1]:
+        # A template's size is the caller's word: it may raise the estimate, never lower it (a
+        # template declared 64×64 was held, and charged, 1 credit for a 1280×720 render).
+        width, height = float(ASSUMED_SIZE[0]), float(ASSUMED_SIZE[1])
     if body.get("max_width") or body.get("max_height"):
         # "Scales the render so that it never exceeds" the box; render_scale is then ignored.
         fits = [body[k] / side for k, side in (("max_width", width), ("max_height", height)) if body.get(k)]
@@ -165,7 +169,7 @@ def planned_render(body: dict[str, Any], declared: dict[str, Any]) -> dict[str, 
         if seconds is None:
             seconds = timeline_seconds(script.get("elements"), modifications)
     else:
-        seconds = float(declared.get("duration") or ASSUMED_TEMPLATE_SECONDS)
+        seconds = max(float(declared.get("duration") or 0.0), ASSUMED_TEMPLATE_SECONDS)  # likewise
         # A modification may move or lengthen a template's element beyond what was declared.
         names = {key.rpartition(".")[0] for key in modifications if key.endswith((".duration", ".time"))}
         for name in names:

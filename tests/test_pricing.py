@@ -235,6 +235,11 @@ def test_templates_are_priced_by_their_declared_size_and_duration() -> None:
     assert composite_hold(None, declared) == 28 * CREDIT  # 1080×1920 × 30 × 45 / 1e8 = 27.99
     # undeclared: 1920×1080, 60 fps, 30 s are assumed
     assert composite_hold(None) == 38 * CREDIT
+    # a declaration may raise the estimate, never lower it below the assumption: the capture stops
+    # at the hold, so a template declared 64×64 for 0.1 s was charged 1 credit for any render
+    # (review of issue 10: 3 cents for a 6-cent render, the rest an overrun nobody pays)
+    assert composite_hold(None, {"width": 64, "height": 64, "duration": 0.1}) == 38 * CREDIT
+    assert composite_hold(None, {"duration": 10}) == 38 * CREDIT
     # a source carries its own size: declaring one beside it is refused
     with pytest.raises(DomainError) as refused:
         composite_hold(script(duration=3), {"width": 640})
