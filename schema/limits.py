@@ -32,7 +32,9 @@ from strawberry.extensions import SchemaExtension
 
 MAX_LIST_ITEMS = 1000  # items in any one list (about 30 ms of coercion for a list of input objects)
 MAX_VARIABLE_VALUES = 50_000  # values in all the variables together (lists, objects, keys, scalars)
-MAX_EXPANDED_FIELDS = 500  # fields an operation names, its fragment spreads expanded (introspection: ~250)
+# Fields a document names: its operations with their spreads expanded, and its fragment definitions
+# (the standard introspection query: about 300).
+MAX_EXPANDED_FIELDS = 500
 
 
 def variables_refusal(variables: Any) -> str | None:
@@ -56,7 +58,8 @@ def variables_refusal(variables: Any) -> str | None:
 
 def expansion_refusal(document: DocumentNode) -> str | None:
     """Why this document is refused before validation (None: the validation rules may walk it):
-    an operation naming more than :data:`MAX_EXPANDED_FIELDS` fields with its fragments expanded.
+    its operations (their spreads expanded) and fragment definitions naming more than
+    :data:`MAX_EXPANDED_FIELDS` fields in all.
     Each fragment is counted once (memoised); a fragment cycle counts as nothing here (validation
     refuses it)."""
     fragments = {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
@@ -76,6 +79,16 @@ def expansion_refusal(document: DocumentNode) -> str | None:
                 return total
         return total
 
+    def own(selection_set: SelectionSetNode | None) -> int:
+        """The fields written in a selection set, its spreads not followed."""
+        total = 0
+        for selection in selection_set.selections if selection_set else ():
+            if isinstance(selection, FieldNode):
+                total += 1 + own(selection.selection_set)
+            elif isinstance(selection, InlineFragmentNode):
+                total += own(selection.selection_set)
+        return total
+
     def fragment(name: str) -> int:
         if name not in sizes:
             definition = fragments.get(name)
@@ -87,11 +100,17 @@ def expansion_refusal(document: DocumentNode) -> str | None:
         return sizes[name]
 
     try:
+        # Every operation and every fragment definition (used or not) is validated on its own:
+        # together they may name at most the bound (a definition by its own fields: the overlap rule
+        # compares the spreads in it once per pair of fragments).
+        total = 0
         for definition in document.definitions:
-            if isinstance(definition, OperationDefinitionNode) and size(definition.selection_set) > (
-                MAX_EXPANDED_FIELDS
-            ):
-                return f"the operation names more than {MAX_EXPANDED_FIELDS} fields once its fragments are expanded"
+            if isinstance(definition, OperationDefinitionNode):
+                total += size(definition.selection_set)
+            elif isinstance(definition, FragmentDefinitionNode):
+                total += own(definition.selection_set)
+            if total > MAX_EXPANDED_FIELDS:
+                return f"the document names more than {MAX_EXPANDED_FIELDS} fields once its fragments are expanded"
     except RecursionError:
         return "the document is nested too deeply"
     return None

@@ -427,6 +427,15 @@ async def test_fragments_that_double_at_every_step_are_refused_before_validation
     result = await schema.execute("query { viewer { " + " userId" * 990 + " } }")
     assert time.monotonic() - started < 0.1
     assert result.errors and "fragments are expanded" in result.errors[0].message
+    # nor split over operations or an unused fragment, each validated on its own (250 ms each)
+    for document in (
+        " ".join(f"query Q{i} {{ viewer {{" + " userId" * 480 + " } }" for i in range(4)),
+        "fragment A on Viewer {" + " userId" * 1900 + " } query { __typename }",
+    ):
+        started = time.monotonic()
+        result = await schema.execute(document)
+        assert time.monotonic() - started < 0.1
+        assert result.errors and "fragments are expanded" in result.errors[0].message
     # the same fragments spread a bounded number of times are fine (refused for auth, not size)
     small = "fragment F0 on Viewer { userId }\nfragment F1 on Viewer { ...F0 ...F0 }"
     result = await schema.execute("query { viewer { ...F1 } }\n" + small)
