@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import re
 from typing import Any
 
@@ -79,12 +80,31 @@ class _ErrorResponse(JSONResponse):
         return json.dumps(content, separators=(",", ":")).encode()
 
 
+class _NotJson(ValueError):
+    """What Python's parser accepts but JSON (and PostgreSQL's json columns) does not."""
+
+
+def _constant(name: str) -> Any:
+    raise _NotJson(f"invalid JSON: {name} is not a JSON number")
+
+
+def _float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):  # 1e400
+        raise _NotJson("invalid JSON: a number is out of range")
+    return value
+
+
 def loads(data: str | bytes) -> Any:
     """A client's JSON document, or ValueError with a short message: whatever the input, never
     another exception (a body nested 100,000 deep overflows the parser's recursion, invalid UTF-8
-    fails its decoding, a number of more than 4,300 digits its int())."""
+    fails its decoding, a number of more than 4,300 digits its int()). NaN, Infinity and numbers
+    past a float's range are refused too: Python reads them, but stored in a job's JSON they broke
+    PostgreSQL's insert (a 500)."""
     try:
-        return json.loads(data)
+        return json.loads(data, parse_constant=_constant, parse_float=_float)
+    except _NotJson as exc:
+        raise ValueError(str(exc)) from None
     except json.JSONDecodeError as exc:
         raise ValueError(f"invalid JSON: {exc.msg} at character {exc.pos}") from None
     except UnicodeDecodeError:

@@ -80,11 +80,13 @@ def parse_url(url: str, *, allow_private: bool, allowed_ports: Collection[int] =
 # IPv6 ranges that carry an IPv4 address. The translated ones are checked by the IPv4 address they
 # lead to: IPv4-mapped (::ffff:a.b.c.d), NAT64 (64:ff9b::/96, RFC 6052), 6to4 (2002::/16).
 # Refused whatever they carry: IPv4-compatible (::a.b.c.d, deprecated, never routed), local-use
-# NAT64 (64:ff9b:1::/48, RFC 8215, a private network's own translator) and Teredo (2001::/32).
+# NAT64 (64:ff9b:1::/48, RFC 8215, a private network's own translator), IPv4-translated
+# (::ffff:0:a.b.c.d, RFC 2765 SIIT: Python calls it global) and Teredo (2001::/32).
 NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
 NAT64_LOCAL_USE = ipaddress.IPv6Network("64:ff9b:1::/48")
 IPV4_COMPATIBLE = ipaddress.IPv6Network("::/96")
 TEREDO = ipaddress.IPv6Network("2001::/32")
+IPV4_TRANSLATED = ipaddress.IPv6Network("::ffff:0:0:0/96")
 
 
 def _public_ip(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
@@ -99,7 +101,7 @@ def is_public(address: str) -> bool:
         return _public_ip(ip)
     if ip.ipv4_mapped is not None:
         return _public_ip(ip.ipv4_mapped)
-    if ip in IPV4_COMPATIBLE or ip in NAT64_LOCAL_USE or ip in TEREDO:
+    if any(ip in net for net in (IPV4_COMPATIBLE, IPV4_TRANSLATED, NAT64_LOCAL_USE, TEREDO)):
         return False
     if ip in NAT64:
         return _public_ip(ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF))

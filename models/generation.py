@@ -6,6 +6,7 @@ GraphQL mutations and the REST routes both build a :class:`GenerationRequest` an
 from __future__ import annotations
 
 import json
+import math
 import re
 import uuid
 from dataclasses import dataclass, field
@@ -67,14 +68,17 @@ def _invalid(message: str, *path: str) -> DomainError:
 
 
 def check_text(value: Any, *path: str) -> None:
-    """Refuse NUL and lone surrogates anywhere in a client's text or JSON (keys too) with
-    VALIDATION_FAILED, before anything reaches a database. The walk is iterative: any depth."""
+    """Refuse NUL and lone surrogates anywhere in a client's text or JSON (keys too), and numbers
+    JSON cannot hold (a GraphQL literal ``1e400`` is read as infinity), with VALIDATION_FAILED,
+    before anything reaches a database. The walk is iterative: any depth."""
     pending = [value]
     while pending:
         item = pending.pop()
         if isinstance(item, str):
             if _UNSTORABLE.search(item):
                 raise _invalid(f"{path[-1]} contains a NUL character or a lone surrogate", *path)
+        elif isinstance(item, float) and not math.isfinite(item):
+            raise _invalid(f"{path[-1]} holds a number out of range", *path)
         elif isinstance(item, dict):
             pending.extend(item.keys())
             pending.extend(item.values())

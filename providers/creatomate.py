@@ -34,6 +34,10 @@ ASSUMED_TEMPLATE_SECONDS = 30.0
 MAX_NESTING = 20
 
 
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
 def _seconds(value: Any) -> float | None:
     """A RenderScript time or duration in seconds (a number, or a string like "2.5" / "2.5 s")."""
     if isinstance(value, bool):
@@ -50,6 +54,18 @@ def _seconds(value: Any) -> float | None:
     return number if math.isfinite(number) and number >= 0 else None
 
 
+def _track(value: Any, index: int) -> Any:
+    """An element's track as Creatomate reads it: JSON has one number type, so ``1.0`` is track 1
+    (the elements of one track play one after another). None: a track of its own. Anything else
+    cannot be placed, so it is refused rather than priced as a track of its own."""
+    if value is None:
+        return ("own", index)
+    if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
+        if float(value).is_integer():
+            return int(value)
+    raise SettingsError("an element's track must be a whole number", ("source", "elements"))
+
+
 def timeline_seconds(elements: Any, modifications: dict[str, Any], depth: int = 0) -> float:
     """How long a list of RenderScript elements plays: the latest end of any element. An element
     starts at its ``time``, else where the previous element of its ``track`` ended (elements on
@@ -64,11 +80,15 @@ def timeline_seconds(elements: Any, modifications: dict[str, Any], depth: int = 
         if not isinstance(element, dict):
             continue
         name = element.get("name")
-        changed = {
-            key.rpartition(".")[2]: modifications[key]
-            for key in (f"{name}.time", f"{name}.duration")
-            if isinstance(name, str) and key in modifications
-        }
+        # A modification names its element by name or by id; where both are modified, the later
+        # end is priced.
+        changed: dict[str, Any] = {}
+        for ref in (element.get("id"), name):
+            for field in ("time", "duration"):
+                key = f"{ref}.{field}"
+                if isinstance(ref, str) and key in modifications:
+                    if (_seconds(modifications[key]) or 0.0) >= (_seconds(changed.get(field)) or 0.0):
+                        changed[field] = modifications[key]
         duration = _seconds(changed.get("duration", element.get("duration")))
         if duration is None and element.get("type") == "composition":
             duration = timeline_seconds(element.get("elements"), modifications, depth + 1)
@@ -78,8 +98,7 @@ def timeline_seconds(elements: Any, modifications: dict[str, Any], depth: int = 
                 + " needs a duration (or the source one) so that the render can be priced",
                 ("source", "elements"),
             )
-        track = element.get("track")
-        track = track if isinstance(track, int) and not isinstance(track, bool) else ("own", index)
+        track = _track(element.get("track"), index)
         start = _seconds(changed.get("time", element.get("time")))
         if start is None:
             start = track_ends.get(track, 0.0)
@@ -110,8 +129,18 @@ def planned_render(body: dict[str, Any], declared: dict[str, Any]) -> dict[str, 
         if source
         else (declared.get("width"), declared.get("height"))
     )
+    for key in ("width", "height", "frame_rate"):
+        # What cannot be read as a number here must not be priced as its default (1920, 60 …) and
+        # then rendered as whatever Creatomate makes of it ("3840").
+        value = script.get(key)
+        if value is not None and not _is_number(value):
+            raise SettingsError(f"source.{key} must be a number", ("source", key))
     width = float(width) if isinstance(width, int | float) and width > 0 else float(ASSUMED_SIZE[0])
     height = float(height) if isinstance(height, int | float) and height > 0 else float(ASSUMED_SIZE[1])
+    if source is None and width * height < ASSUMED_SIZE[0] * ASSUMED_SIZE[1]:
+        # A template's size is the caller's word: it may raise the estimate, never lower it (a
+        # template declared 64×64 was held, and charged, 1 credit for a 1280×720 render).
+        width, height = float(ASSUMED_SIZE[0]), float(ASSUMED_SIZE[1])
     if body.get("max_width") or body.get("max_height"):
         # "Scales the render so that it never exceeds" the box; render_scale is then ignored.
         fits = [body[k] / side for k, side in (("max_width", width), ("max_height", height)) if body.get(k)]
@@ -140,7 +169,7 @@ def planned_render(body: dict[str, Any], declared: dict[str, Any]) -> dict[str, 
         if seconds is None:
             seconds = timeline_seconds(script.get("elements"), modifications)
     else:
-        seconds = float(declared.get("duration") or ASSUMED_TEMPLATE_SECONDS)
+        seconds = max(float(declared.get("duration") or 0.0), ASSUMED_TEMPLATE_SECONDS)  # likewise
         # A modification may move or lengthen a template's element beyond what was declared.
         names = {key.rpartition(".")[0] for key in modifications if key.endswith((".duration", ".time"))}
         for name in names:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from providers.errors import RejectedError
 
@@ -88,6 +88,14 @@ class _Kling(_Settings):
 
 class Kling26Settings(_Kling):
     mode: Literal["std", "pro"] = "pro"  # the price table's kling_2_6 base rate
+
+    @model_validator(mode="after")
+    def _priced(self) -> Kling26Settings:
+        # kling_2_6 has no std-with-sound rate (std is priced silent): not sent, rather than
+        # sent and charged as silent.
+        if self.mode == "std" and self.sound == "on":
+            raise ValueError("kling_2_6 renders sound in pro mode only")
+        return self
 
 
 class Kling30Settings(_Kling):

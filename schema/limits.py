@@ -1,20 +1,40 @@
-"""Variables bounded before graphql-core coerces them.
+"""Variables, and documents' fragment expansion, bounded before graphql-core works on them.
 
 The document is bounded by its size and tokens (``schema.MAX_DOCUMENT_CHARS``, ``MAX_TOKENS``),
 but its variables come as JSON of up to a body's size: coercing a list of 40,000 composite inputs
 (about 1 MiB) took graphql-core and strawberry more than a second, with every other request
-waiting. A walk over the raw values (iterative: any depth) refuses them first."""
+waiting. A walk over the raw values (iterative: any depth) refuses them first.
+
+A document of a few hundred tokens can still name 2**59 fields: each fragment spreading the one
+before it twice. strawberry's depth and alias limiters expand every spread afresh, so such a
+document (about 700 tokens, under MAX_TOKENS) held the process for good, before authentication.
+:func:`expansion_refusal` counts the fields each fragment expands to once per fragment and refuses
+the document before any validation rule walks it. The bound is also what keeps graphql-core's
+OverlappingFieldsCanBeMerged (quadratic in the fields of one selection set) under 100 ms: 990
+``userId`` in one selection set, under MAX_TOKENS, took 120 ms of validation."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from typing import Any
 
-from graphql import GraphQLError
+from graphql import (
+    DocumentNode,
+    FieldNode,
+    FragmentDefinitionNode,
+    FragmentSpreadNode,
+    GraphQLError,
+    InlineFragmentNode,
+    OperationDefinitionNode,
+    SelectionSetNode,
+)
 from strawberry.extensions import SchemaExtension
 
 MAX_LIST_ITEMS = 1000  # items in any one list (about 30 ms of coercion for a list of input objects)
 MAX_VARIABLE_VALUES = 50_000  # values in all the variables together (lists, objects, keys, scalars)
+# Fields a document names: its operations with their spreads expanded, and its fragment definitions
+# (the standard introspection query: about 300).
+MAX_EXPANDED_FIELDS = 500
 
 
 def variables_refusal(variables: Any) -> str | None:
@@ -36,12 +56,75 @@ def variables_refusal(variables: Any) -> str | None:
     return None
 
 
+def expansion_refusal(document: DocumentNode) -> str | None:
+    """Why this document is refused before validation (None: the validation rules may walk it):
+    its operations (their spreads expanded) and fragment definitions naming more than
+    :data:`MAX_EXPANDED_FIELDS` fields in all.
+    Each fragment is counted once (memoised); a fragment cycle counts as nothing here (validation
+    refuses it)."""
+    fragments = {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
+    sizes: dict[str, int] = {}
+    in_progress: set[str] = set()
+
+    def size(selection_set: SelectionSetNode | None) -> int:
+        total = 0
+        for selection in selection_set.selections if selection_set else ():
+            if isinstance(selection, FieldNode):
+                total += 1 + size(selection.selection_set)
+            elif isinstance(selection, InlineFragmentNode):
+                total += size(selection.selection_set)
+            elif isinstance(selection, FragmentSpreadNode):
+                total += fragment(selection.name.value)
+            if total > MAX_EXPANDED_FIELDS:
+                return total
+        return total
+
+    def own(selection_set: SelectionSetNode | None) -> int:
+        """The fields written in a selection set, its spreads not followed."""
+        total = 0
+        for selection in selection_set.selections if selection_set else ():
+            if isinstance(selection, FieldNode):
+                total += 1 + own(selection.selection_set)
+            elif isinstance(selection, InlineFragmentNode):
+                total += own(selection.selection_set)
+        return total
+
+    def fragment(name: str) -> int:
+        if name not in sizes:
+            definition = fragments.get(name)
+            if definition is None or name in in_progress:
+                return 0
+            in_progress.add(name)
+            sizes[name] = size(definition.selection_set)
+            in_progress.discard(name)
+        return sizes[name]
+
+    try:
+        # Every operation and every fragment definition (used or not) is validated on its own:
+        # together they may name at most the bound (a definition by its own fields: the overlap rule
+        # compares the spreads in it once per pair of fragments).
+        total = 0
+        for definition in document.definitions:
+            if isinstance(definition, OperationDefinitionNode):
+                total += size(definition.selection_set)
+            elif isinstance(definition, FragmentDefinitionNode):
+                total += own(definition.selection_set)
+            if total > MAX_EXPANDED_FIELDS:
+                return f"the document names more than {MAX_EXPANDED_FIELDS} fields once its fragments are expanded"
+    except RecursionError:
+        return "the document is nested too deeply"
+    return None
+
+
 class MaxVariablesLimiter(SchemaExtension):
     """Refuses an operation whose variables are past the limits, as a validation error (for
     queries, mutations and subscriptions alike: the document is then not validated either)."""
 
     def on_validate(self) -> Iterator[None]:
-        refusal = variables_refusal(self.execution_context.variables)
+        document = self.execution_context.graphql_document
+        refusal = (expansion_refusal(document) if document is not None else None) or variables_refusal(
+            self.execution_context.variables
+        )
         if refusal is not None:
             self.execution_context.pre_execution_errors = [
                 GraphQLError(refusal, extensions={"code": "VALIDATION_FAILED"})

@@ -406,3 +406,72 @@ async def test_the_outbox_is_capped_for_every_message_kind(droppable: bool, size
     # "next" messages make way for newer ones; anything else past the cap ends the connection.
     assert overflowed == ([] if droppable else [True])
     outbox.close()
+
+
+async def test_fragments_that_double_at_every_step_are_refused_before_validation() -> None:
+    """About 700 tokens (under MAX_TOKENS) naming 2**59 fields: strawberry's depth and alias
+    limiters expand every spread afresh, so over HTTP this held the process for good (review of
+    issue 10; unauthenticated, since validation runs first). Refused in milliseconds now."""
+    from schema import schema
+
+    fragments = "fragment F0 on Viewer { userId teamId }\n" + "\n".join(
+        f"fragment F{i} on Viewer {{ ...F{i - 1} ...F{i - 1} }}" for i in range(1, 60)
+    )
+    started = time.monotonic()
+    result = await schema.execute("query { viewer { ...F59 } }\n" + fragments)
+    assert time.monotonic() - started < 0.1
+    assert result.errors and "fragments are expanded" in result.errors[0].message
+    assert result.errors[0].extensions == {"code": "VALIDATION_FAILED"}
+    # no fragments at all: 990 fields of one name, quadratic in graphql-core's overlap rule
+    started = time.monotonic()
+    result = await schema.execute("query { viewer { " + " userId" * 990 + " } }")
+    assert time.monotonic() - started < 0.1
+    assert result.errors and "fragments are expanded" in result.errors[0].message
+    # nor split over operations or an unused fragment, each validated on its own (250 ms each)
+    for document in (
+        " ".join(f"query Q{i} {{ viewer {{" + " userId" * 480 + " } }" for i in range(4)),
+        "fragment A on Viewer {" + " userId" * 1900 + " } query { __typename }",
+    ):
+        started = time.monotonic()
+        result = await schema.execute(document)
+        assert time.monotonic() - started < 0.1
+        assert result.errors and "fragments are expanded" in result.errors[0].message
+    # the same fragments spread a bounded number of times are fine (refused for auth, not size)
+    small = "fragment F0 on Viewer { userId }\nfragment F1 on Viewer { ...F0 ...F0 }"
+    result = await schema.execute("query { viewer { ...F1 } }\n" + small)
+    assert not result.errors or "expanded" not in result.errors[0].message
+
+
+@pytest.mark.parametrize(
+    "body",
+    ['{"a": NaN}', '{"a": Infinity}', '{"a": [-Infinity]}', '{"a": 1e400}', '{"a": -1E+999}'],
+)
+def test_json_that_only_python_reads_is_refused(body: str) -> None:
+    """Stored in a job's source or modifications, NaN and Infinity answered 500 on PostgreSQL
+    ("invalid input syntax for type json"), over GraphQL and REST (review of issue 10)."""
+    import rest
+
+    with pytest.raises(ValueError, match="invalid JSON"):
+        rest.loads(body)
+    assert rest.loads('{"a": 1.5e300, "b": -0.0}') == {"a": 1.5e300, "b": -0.0}
+
+
+async def test_a_graphql_literal_past_a_floats_range_is_refused_before_the_database() -> None:
+    """``modifications: {a: 1e400}`` in the document itself (not a JSON body) reaches the resolver
+    as infinity; stored, PostgreSQL refused it and generateComposite answered Internal server error
+    (review of issue 10)."""
+    for value in (float("inf"), float("-inf"), float("nan")):
+        with pytest.raises(DomainError) as refused:
+            generation.check_text({"a": [1.5, {"b": value}]}, "modifications")
+        assert refused.value.code == ErrorCode.VALIDATION_FAILED
+        assert refused.value.field == ["input", "modifications"]
+    req = GenerationRequest(
+        type="composite",
+        team_id=uuid.uuid4(),
+        user_id=uuid.uuid4(),
+        template_id="t-1",
+        modifications={"Title.x": float("inf")},
+    )
+    with pytest.raises(DomainError) as refused:
+        await generation.validate(req)
+    assert refused.value.field == ["input", "modifications"]

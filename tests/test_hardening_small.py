@@ -65,6 +65,8 @@ CREATE_KEY = """mutation ($n: String!) { createApiKey(input: {name: $n, scopes: 
         "::ffff:127.0.0.1",  # IPv4-mapped
         "::ffff:169.254.169.254",
         "2001:0:4136:e378:8000:63bf:3fff:fdd2",  # Teredo
+        "::ffff:0:7f00:1",  # IPv4-translated (SIIT, RFC 2765) of 127.0.0.1
+        "::ffff:0:a9fe:a9fe",  # IPv4-translated of 169.254.169.254
     ],
 )
 async def test_webhook_rule_checks_the_ipv4_address_inside_an_ipv6_one(address: str) -> None:

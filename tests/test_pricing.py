@@ -50,6 +50,16 @@ REFUSED = [
 ]
 
 
+async def test_kling_2_6_std_with_sound_is_refused_not_priced_silent() -> None:
+    """The price table has no kling_2_6 std-with-sound rate: std matched first and priced it as
+    silent std (4.2 cents/s; pro with sound is 14). Review of issue 10."""
+    with pytest.raises(DomainError) as refused:
+        await generation.validate(request("video", "kling_2_6", {"mode": "std", "sound": "on"}))
+    assert refused.value.code == ErrorCode.VALIDATION_FAILED
+    assert refused.value.field[:2] == ["input", "settings"]
+    assert "pro mode only" in refused.value.message
+
+
 def request(kind: str, provider: str, settings: Any, **fields: Any) -> GenerationRequest:
     return GenerationRequest(
         type=kind,
@@ -225,6 +235,11 @@ def test_templates_are_priced_by_their_declared_size_and_duration() -> None:
     assert composite_hold(None, declared) == 28 * CREDIT  # 1080×1920 × 30 × 45 / 1e8 = 27.99
     # undeclared: 1920×1080, 60 fps, 30 s are assumed
     assert composite_hold(None) == 38 * CREDIT
+    # a declaration may raise the estimate, never lower it below the assumption: the capture stops
+    # at the hold, so a template declared 64×64 for 0.1 s was charged 1 credit for any render
+    # (review of issue 10: 3 cents for a 6-cent render, the rest an overrun nobody pays)
+    assert composite_hold(None, {"width": 64, "height": 64, "duration": 0.1}) == 38 * CREDIT
+    assert composite_hold(None, {"duration": 10}) == 38 * CREDIT
     # a source carries its own size: declaring one beside it is refused
     with pytest.raises(DomainError) as refused:
         composite_hold(script(duration=3), {"width": 640})
@@ -461,3 +476,32 @@ def test_a_job_whose_settings_no_longer_parse_is_charged_the_tier_reported() -> 
         estimated_cost_cents=1,
     )
     assert pricing.final_cost(job, Usage(units=1, details={"quality": "high", "size": "1024x1536"})) == 20
+
+
+def test_a_track_written_as_a_float_is_the_same_track() -> None:
+    """JSON has one number type: Creatomate plays two elements on track 1.0 one after the other,
+    as on track 1 (review of issue 10: priced as two tracks of their own, half the render)."""
+    clips = [{"type": "video", "duration": 100}, {"type": "video", "duration": 100}]
+    on_int = script(elements=[{**clip, "track": 1} for clip in clips])
+    on_float = script(elements=[{**clip, "track": 1.0} for clip in clips])
+    assert (
+        composite_hold(on_float) == composite_hold(on_int) == math_ceil(1280 * 720 * 25 * 200 / 1e8) * CREDIT
+    )
+    with pytest.raises(DomainError) as refused:
+        composite_hold(script(elements=[{**clip, "track": "1"} for clip in clips]))
+    assert refused.value.field == ["input", "source", "elements"]
+
+
+def test_a_modification_by_element_id_is_priced() -> None:
+    """Creatomate's modifications name an element by its name or its id."""
+    clip = [{"id": "c1", "type": "video", "duration": 5}]
+    assert composite_hold(script(elements=clip), modifications={"c1.duration": 200}) == 47 * CREDIT
+
+
+@pytest.mark.parametrize("key", ["width", "height", "frame_rate"])
+def test_a_source_size_or_rate_that_is_no_number_is_refused(key: str) -> None:
+    """Not priced as the 1920×1080 / 60 fps assumed when absent (a "3840" wide source held 21
+    cents where 3840 would hold 75)."""
+    with pytest.raises(DomainError) as refused:
+        composite_hold(script(duration=10, **{key: "3840"}))
+    assert refused.value.field == ["input", "source", key]
