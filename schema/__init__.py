@@ -122,7 +122,8 @@ class _Schema(strawberry.Schema):
                 super().process_errors([error], execution_context)
             else:
                 code = (error.extensions or {}).get("code", "GRAPHQL_ERROR")
-                log.info("GraphQL error %s: %s", code, error.message[:200])
+                # Escaped: the message can quote what the client sent (a newline would forge a line).
+                log.info("GraphQL error %s: %s", code, ascii(error.message[:200]))
 
 
 class _MaskFaults(MaskErrors):

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import time
 import uuid
 from collections.abc import Iterator
@@ -475,3 +476,19 @@ async def test_a_graphql_literal_past_a_floats_range_is_refused_before_the_datab
     with pytest.raises(DomainError) as refused:
         await generation.validate(req)
     assert refused.value.field == ["input", "modifications"]
+
+
+def test_a_client_error_is_logged_on_one_line_with_its_text_escaped(caplog: pytest.LogCaptureFixture) -> None:
+    """What a client sent comes back in the error message; logged raw, a newline would forge a log
+    line and a NUL make the log a binary file."""
+    from graphql import GraphQLError
+
+    from schema import schema
+
+    caplog.set_level(logging.INFO, logger="creative_hub.graphql")
+    forged = 'bad key "x\n2026-11-30 INFO creative_hub: all is well\x00"'
+    schema.process_errors([GraphQLError(forged, extensions={"code": "VALIDATION_FAILED"})])
+    lines = [r.getMessage() for r in caplog.records if r.name == "creative_hub.graphql"]
+    assert len(lines) == 1
+    assert "\n" not in lines[0] and "\x00" not in lines[0]
+    assert "VALIDATION_FAILED" in lines[0] and "all is well" in lines[0]
