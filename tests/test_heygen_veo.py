@@ -82,8 +82,12 @@ async def test_heygen_v1_and_v2_routes_answer_404(sim_root: str, client: httpx.A
         "character": {"type": "avatar", "avatar_id": "a"},
         "voice": {"type": "text", "voice_id": "v", "input_text": "hi"},
     }
-    old_submit = await client.post(f"{sim_root}/heygen/v2/video/generate", json={"video_inputs": [scene]}, headers=key)
-    old_poll = await client.get(f"{sim_root}/heygen/v1/video_status.get", params={"video_id": "x"}, headers=key)
+    old_submit = await client.post(
+        f"{sim_root}/heygen/v2/video/generate", json={"video_inputs": [scene]}, headers=key
+    )
+    old_poll = await client.get(
+        f"{sim_root}/heygen/v1/video_status.get", params={"video_id": "x"}, headers=key
+    )
     for answer in (old_submit, old_poll):
         assert answer.status_code == 404
         assert answer.json()["error"]["code"] == "not_found"
@@ -93,7 +97,9 @@ async def test_heygen_v1_and_v2_routes_answer_404(sim_root: str, client: httpx.A
 async def test_heygen_v3_refuses_what_heygen_refuses(sim_root: str, client: httpx.AsyncClient) -> None:
     key = {"x-api-key": API_KEY}
     url = f"{sim_root}/heygen/v3/videos"
-    bad = await client.post(url, json={"type": "avatar", "avatar_id": "a", "script": "hi", "resolution": "8k"}, headers=key)
+    bad = await client.post(
+        url, json={"type": "avatar", "avatar_id": "a", "script": "hi", "resolution": "8k"}, headers=key
+    )
     assert bad.status_code == 400 and bad.json()["error"]["param"] == "resolution"
     no_type = await client.post(url, json={"avatar_id": "a", "script": "hi"}, headers=key)
     assert no_type.status_code == 400 and no_type.json()["error"]["param"] == "type"
@@ -104,7 +110,10 @@ async def test_heygen_v3_refuses_what_heygen_refuses(sim_root: str, client: http
 
 
 def test_heygen_settings_follow_v3_names() -> None:
-    assert options.normalise("heygen", {"volume": 1, "resolution": "4k"}) == {"volume": 1.0, "resolution": "4k"}
+    assert options.normalise("heygen", {"volume": 1, "resolution": "4k"}) == {
+        "volume": 1.0,
+        "resolution": "4k",
+    }
     for gone in ("emotion", "avatar_style"):  # v2 only: no v3 field to send them in
         with pytest.raises(options.SettingsError, match=gone):
             options.normalise("heygen", {gone: "normal"})
@@ -136,7 +145,11 @@ async def test_veo_model_is_a_setting(
 
 async def test_shut_down_veo_preview_answers_googles_404(sim_root: str, client: httpx.AsyncClient) -> None:
     body = {"instances": [{"prompt": "p"}], "parameters": {"durationSeconds": 8}}
-    for model in ("veo-3.1-generate-preview", "veo-3.1-fast-generate-preview", "veo-3.1-lite-generate-preview"):
+    for model in (
+        "veo-3.1-generate-preview",
+        "veo-3.1-fast-generate-preview",
+        "veo-3.1-lite-generate-preview",
+    ):
         answer = await client.post(
             f"{sim_root}/gemini/v1beta/models/{model}:predictLongRunning",
             json=body,
@@ -148,10 +161,15 @@ async def test_shut_down_veo_preview_answers_googles_404(sim_root: str, client: 
         assert f"models/{model} is no longer available" in error["message"]
 
 
-async def test_veo_simulator_refuses_1080p_and_4k_short_clips(sim_root: str, client: httpx.AsyncClient) -> None:
+async def test_veo_simulator_refuses_1080p_and_4k_short_clips(
+    sim_root: str, client: httpx.AsyncClient
+) -> None:
     url = f"{sim_root}/gemini/v1beta/models/veo-3.1-generate-001:predictLongRunning"
     for resolution, seconds in (("1080p", 4), ("4k", 6)):
-        body = {"instances": [{"prompt": "p"}], "parameters": {"durationSeconds": seconds, "resolution": resolution}}
+        body = {
+            "instances": [{"prompt": "p"}],
+            "parameters": {"durationSeconds": seconds, "resolution": resolution},
+        }
         answer = await client.post(url, json=body, headers={"x-goog-api-key": API_KEY})
         assert answer.status_code == 400
         assert answer.json()["error"]["status"] == "INVALID_ARGUMENT"

@@ -31,7 +31,14 @@ MAX_TEXT = 5000
 AUDIO_SECONDS = 5.0
 DOCS = "https://developers.heygen.com/docs/error-codes"
 VIDEO_TYPES = ("avatar", "image", "cinematic_avatar", "studio")
-ASPECT_RATIOS = {"16:9": (16, 9), "9:16": (9, 16), "4:5": (4, 5), "5:4": (5, 4), "1:1": (1, 1), "auto": (16, 9)}
+ASPECT_RATIOS = {
+    "16:9": (16, 9),
+    "9:16": (9, 16),
+    "4:5": (4, 5),
+    "5:4": (5, 4),
+    "1:1": (1, 1),
+    "auto": (16, 9),
+}
 RESOLUTIONS = {"720p": 720, "1080p": 1080, "4k": 2160}
 HEX_COLOR = re.compile(r"^#[0-9A-Fa-f]{6}$")
 RETIRED = ("/v2/video/generate", "/v1/video_status.get", "/v1/video/generate")
@@ -169,22 +176,34 @@ def routes(sim: SimState) -> list[BaseRoute]:
             return data
         done = {"completed_at": int(task.created_wall.timestamp() + NOMINAL_SECONDS)}
         if task.outcome == "moderate":
-            return data | done | {
-                "status": "failed",
-                "failure_code": "blocked_words_detected",
-                "failure_message": "Blocked words detected: the script contains inappropriate text.",
-            }
+            return (
+                data
+                | done
+                | {
+                    "status": "failed",
+                    "failure_code": "blocked_words_detected",
+                    "failure_message": "Blocked words detected: the script contains inappropriate text.",
+                }
+            )
         if task.outcome == "fail":
-            return data | done | {
-                "status": "failed",
-                "failure_code": "internal_error",
-                "failure_message": "Rendering the video failed.",
+            return (
+                data
+                | done
+                | {
+                    "status": "failed",
+                    "failure_code": "internal_error",
+                    "failure_message": "Rendering the video failed.",
+                }
+            )
+        return (
+            data
+            | done
+            | {
+                "video_url": file_url(request, PATH, task.info["video"], "mp4"),
+                "thumbnail_url": file_url(request, PATH, task.info["thumbnail"], "jpeg"),
+                "duration": task.info["seconds"],
             }
-        return data | done | {
-            "video_url": file_url(request, PATH, task.info["video"], "mp4"),
-            "thumbnail_url": file_url(request, PATH, task.info["thumbnail"], "jpeg"),
-            "duration": task.info["seconds"],
-        }
+        )
 
     async def get_video(request: Request) -> Response:
         if (error := refused(request)) is not None:
