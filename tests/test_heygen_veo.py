@@ -20,6 +20,8 @@ from providers.errors import InvalidInputError, RejectedError
 from providers.gemini import GeminiVeoAdapter
 from providers.heygen import HeygenAdapter
 from tests.sim_harness import MAX_BYTES, job, make_adapter, run, serve_simulator, unique, video_facts
+from tests.stack import Stack, Team
+from tests.test_generation import balance, generate
 
 API_KEY = "sim-heyveo-key"
 TIME_SCALE = 0.02
@@ -194,3 +196,26 @@ async def test_veo_1080p_short_clip_is_a_validation_error_before_any_hold() -> N
     assert "settings.resolution" in message and "durationSeconds 8" in message and "720p" in message
     with pytest.raises(InvalidInputError):  # and the adapter refuses to send it
         GeminiVeoAdapter(None, "", "").build_request(veo_job("x", 4, resolution="4k"))
+
+
+@pytest.mark.parametrize(("resolution", "seconds"), [("1080p", 4), ("4k", 6)])
+async def test_veo_short_full_hd_clip_is_refused_over_graphql_with_nothing_held(
+    stack: Stack, team: Team, resolution: str, seconds: int
+) -> None:
+    before = await balance(stack, team)
+    payload = await generate(
+        stack,
+        team,
+        "video",
+        {
+            "prompt": "a lighthouse at dusk",
+            "provider": "VEO_3_1",
+            "durationSeconds": seconds,
+            "settings": {"resolution": resolution},
+        },
+    )
+    assert payload["job"] is None
+    [error] = payload["userErrors"]
+    assert error["code"] == "VALIDATION_FAILED" and error["field"][:2] == ["input", "settings"]
+    assert f"settings.resolution {resolution} needs durationSeconds 8" in error["message"]
+    assert await balance(stack, team) == before  # nothing held
