@@ -1,14 +1,20 @@
 """Google Veo 3.1 on the Gemini API (``veo_3_1``): a long-running operation.
 
-``POST /models/veo-3.1-generate-preview:predictLongRunning`` answers ``{"name": "models/…/operations/…"}``;
+``POST /models/{model}:predictLongRunning`` answers ``{"name": "models/…/operations/…"}``;
 ``GET /{name}`` answers the operation until ``done`` is true, then either ``error`` or
 ``response.generateVideoResponse.generatedSamples[].video.uri``. That URI
 (``…/files/<id>:download?alt=media``) needs the API key too, so the output carries the key header.
+
+The model id is the setting ``GEMINI_VEO_MODEL`` (default ``veo-3.1-generate-001``): the preview ids
+(``veo-3.1-generate-preview`` …) were shut down on 2026-10-22 and answer 404, and which id the
+Gemini API serves Veo 3.1 under now is not confirmed by Google's own pages (docs/providers.md).
+The wire form is the one google-genai's ``generate_videos`` sends (``predictLongRunning``).
 """
 
 from __future__ import annotations
 
 import base64
+import os
 from typing import Any, ClassVar
 
 from providers.base import Done, JobSpec, Output, Pending, Submitted, Usage
@@ -22,8 +28,11 @@ from providers.errors import (
 from providers.http_adapter import HttpAdapter
 from providers.params import aspect_ratio, closest, duration_seconds, settings
 
-MODEL = "veo-3.1-generate-preview"
+DEFAULT_MODEL = "veo-3.1-generate-001"
+MODEL_SETTING = "GEMINI_VEO_MODEL"
 DURATIONS = (4, 6, 8)
+# Veo 3.1 renders 1080p and 4k only as 8-second clips; 720p at 4, 6 or 8 s.
+FULL_LENGTH_ONLY = {"1080p": 8, "4k": 8}
 ASPECT_RATIOS: dict[str, tuple[int, int]] = {"16:9": (16, 9), "9:16": (9, 16)}
 API_KEY_HEADER = "x-goog-api-key"
 # Operation errors whose message means the content was refused (the exact shape of a moderated
@@ -33,6 +42,23 @@ _MODERATION_WORDS = ("safety", "responsible ai", "usage guidelines", "sensitive"
 _RETRYABLE_RPC = frozenset(
     {4, 8, 10, 13, 14}
 )  # DEADLINE_EXCEEDED, RESOURCE_EXHAUSTED, ABORTED, INTERNAL, UNAVAILABLE
+
+
+def veo_model() -> str:
+    """The Veo model id sent: ``GEMINI_VEO_MODEL`` or the default, read at each call."""
+    return os.environ.get(MODEL_SETTING, "").strip() or DEFAULT_MODEL
+
+
+def check_length(resolution: str, seconds: int) -> None:
+    """Veo's resolution × length rule; one home for validation (through the price) and the adapter."""
+    needed = FULL_LENGTH_ONLY.get(resolution)
+    if needed is not None and seconds != needed:
+        raise InvalidInputError(
+            f"settings.resolution {resolution} needs durationSeconds {needed}, not {seconds}: Veo 3.1 renders "
+            f"1080p and 4k only as {needed}-second clips. Allowed: settings.resolution 720p with "
+            f"durationSeconds {', '.join(str(d) for d in DURATIONS)}, or 1080p or 4k with durationSeconds {needed}",
+            code="bad_resolution",
+        )
 
 
 class GeminiVeoAdapter(HttpAdapter):
@@ -61,6 +87,7 @@ class GeminiVeoAdapter(HttpAdapter):
         # Declared and checked in providers.options.VeoSettings; the resolution (the price tier,
         # default 720p) is always sent.
         user = settings(job)
+        check_length(user["resolution"], seconds)
         parameters["resolution"] = user["resolution"]
         if "negative_prompt" in user:
             parameters["negativePrompt"] = user["negative_prompt"]
@@ -92,13 +119,17 @@ class GeminiVeoAdapter(HttpAdapter):
     async def submit(self, job: JobSpec) -> Submitted | Done:
         body = self.build_request(job)
         answer = await self.request_json(
-            "POST", self.url(f"/models/{MODEL}:predictLongRunning"), json_body=body
+            "POST", self.url(f"/models/{veo_model()}:predictLongRunning"), json_body=body
         )
         name = answer.get("name") if isinstance(answer, dict) else None
         if not isinstance(name, str) or not name:
             raise RetryableError("Veo accepted the request without an operation name", code="bad_body")
         parameters = body["parameters"]
-        state = {"seconds": parameters["durationSeconds"], "aspect_ratio": parameters["aspectRatio"]}
+        state = {
+            "seconds": parameters["durationSeconds"],
+            "aspect_ratio": parameters["aspectRatio"],
+            "model": name.split("/operations/")[0].removeprefix("models/"),
+        }
         if "resolution" in parameters:
             state["resolution"] = parameters["resolution"]
         if isinstance(answer, dict) and answer.get("done"):
@@ -143,7 +174,7 @@ class GeminiVeoAdapter(HttpAdapter):
             raise RejectedError("Veo finished without a video", code="no_output")
         seconds = float(state.get("seconds") or 8)
         details: dict[str, Any] = {
-            "model": MODEL,
+            "model": state.get("model") or veo_model(),
             "seconds": seconds,
             "videos": len(uris),
             "aspect_ratio": state.get("aspect_ratio"),

@@ -1,4 +1,13 @@
-"""HeyGen avatar video (``heygen``): ``POST /v2/video/generate``, poll ``GET /v1/video_status.get``."""
+"""HeyGen avatar video (``heygen``) on API v3: ``POST /v3/videos`` (``type: "avatar"``), poll
+``GET /v3/videos/{video_id}``.
+
+v1/v2 (``/v2/video/generate``, ``/v1/video_status.get``) reached end of life on 2026-11-01; the
+shapes here follow HeyGen's own OpenAPI spec as shipped in heygen-com/heygen-cli (``gen/video.go``):
+the create body is a union discriminated by ``type``; the answer is ``{"data": {"video_id",
+"status"}}``; the video is ``{"data": {"id", "status", "video_url", "duration", "failure_code",
+"failure_message", …}}`` with ``status`` pending | processing | completed | failed. Errors use
+``{"error": {"code", "message", "param"?, "doc_url"?}}``.
+"""
 
 from __future__ import annotations
 
@@ -10,16 +19,19 @@ from providers.http import error_from_body, is_moderation
 from providers.http_adapter import HttpAdapter
 from providers.params import aspect_ratio, closest, settings
 
-DIMENSIONS: dict[str, tuple[int, int]] = {
-    "16:9": (1280, 720),
-    "9:16": (720, 1280),
-    "1:1": (720, 720),
-    "4:5": (720, 900),
+# v3's aspect_ratio enum holds every ratio the catalogue offers for heygen.
+ASPECT_RATIOS: dict[str, tuple[int, int]] = {
+    "16:9": (16, 9),
+    "9:16": (9, 16),
+    "4:5": (4, 5),
+    "5:4": (5, 4),
+    "1:1": (1, 1),
 }
-# New-style code, legacy numeric code and its legacy name for blocked script text.
-MODERATION_CODES = ("400105", "BLOCKED_WORDS", "blocked_words_detected")
-_IN_PROGRESS = frozenset({"pending", "waiting", "processing"})
-_PASSED_VOICE_SETTINGS = ("speed", "pitch", "emotion", "locale")
+# Failure codes/messages that mean the script or the input was refused as content (the exact v3
+# failure_code for blocked words is UNVERIFIED: the legacy code and names are matched too).
+MODERATION_CODES = ("400105", "BLOCKED_WORDS", "blocked_words_detected", "moderation", "content_policy")
+_IN_PROGRESS = frozenset({"pending", "waiting", "processing", "queued"})
+_VOICE_SETTINGS = ("speed", "pitch", "volume", "locale")
 
 
 class HeygenAdapter(HttpAdapter):
@@ -32,38 +44,31 @@ class HeygenAdapter(HttpAdapter):
         return {"X-Api-Key": self.api_key}
 
     def build_request(self, job: JobSpec) -> dict[str, Any]:
-        width, height = closest(aspect_ratio(job, "16:9"), DIMENSIONS)
+        width, height = closest(aspect_ratio(job, "16:9"), ASPECT_RATIOS)
         user = settings(job)
-        voice: dict[str, Any] = {
-            "type": "text",
-            "voice_id": job.params.get("voice_id"),
-            "input_text": job.prompt or "",
-        }
-        voice.update({key: user[key] for key in _PASSED_VOICE_SETTINGS if user.get(key) is not None})
-        character = {
+        body: dict[str, Any] = {
             "type": "avatar",
             "avatar_id": job.params.get("avatar_id"),
-            "avatar_style": user.get("avatar_style") or "normal",
-        }
-        body: dict[str, Any] = {
-            "video_inputs": [{"character": character, "voice": voice}],
-            "dimension": {"width": width, "height": height},
+            "voice_id": job.params.get("voice_id"),
+            "script": job.prompt or "",
+            "aspect_ratio": f"{width}:{height}",
+            # Declared in providers.options.HeygenSettings (default 720p): the price tier.
+            "resolution": user.get("resolution") or "720p",
             "callback_id": job.job_id,
         }
+        voice = {key: user[key] for key in _VOICE_SETTINGS if user.get(key) is not None}
+        if voice:
+            body["voice_settings"] = voice
         if isinstance(user.get("background_color"), str):
-            body["video_inputs"][0]["background"] = {"type": "color", "value": user["background_color"]}
+            body["background"] = {"type": "color", "value": user["background_color"]}
         return body
 
     def priced_tier(self, job: JobSpec) -> dict[str, str]:
-        # character.type "avatar" (a studio avatar or digital twin: the dearer per-second rate; the
-        # cheaper photo avatars are "talking_photo", never sent) at the dimension sent.
-        dimension = self.build_request(job)["dimension"]
-        return {"resolution": "4k" if max(dimension["width"], dimension["height"]) > 1920 else "hd"}
+        # type "avatar" with a studio avatar or digital twin: the dearer per-second rate.
+        return {"resolution": "4k" if self.build_request(job)["resolution"] == "4k" else "hd"}
 
     async def submit(self, job: JobSpec) -> Submitted | Done:
-        answer = await self.request_json(
-            "POST", self.url("/v2/video/generate"), json_body=self.build_request(job)
-        )
+        answer = await self.request_json("POST", self.url("/v3/videos"), json_body=self.build_request(job))
         _raise_body_error(answer)
         data = answer.get("data") if isinstance(answer, dict) else None
         video_id = data.get("video_id") if isinstance(data, dict) else None
@@ -72,9 +77,7 @@ class HeygenAdapter(HttpAdapter):
         return self.submitted(video_id)
 
     async def poll(self, job: JobSpec, task_id: str, state: dict[str, Any]) -> Pending | Done:
-        answer = await self.request_json(
-            "GET", self.url("/v1/video_status.get"), params={"video_id": task_id}
-        )
+        answer = await self.request_json("GET", self.url(f"/v3/videos/{task_id}"))
         data = answer.get("data") if isinstance(answer, dict) else None
         if not isinstance(data, dict):
             _raise_body_error(answer)
@@ -93,23 +96,22 @@ class HeygenAdapter(HttpAdapter):
                 usage=Usage(units=seconds, details={"seconds": seconds}),
             )
         if status == "failed":
-            raise _failure(data.get("error"))
+            raise _failure(data.get("failure_code"), data.get("failure_message"))
         return self.pending()
 
 
-def _failure(error: Any) -> RejectedError:
-    message, code = error_from_body({"error": error}) if isinstance(error, dict) else (None, None)
-    message = message or (error if isinstance(error, str) and error else "HeyGen could not render the video")
-    if is_moderation(code, message, MODERATION_CODES):
-        return ModerationError(message, code=code or "blocked_words_detected")
-    return RejectedError(message, code=code or "failed")
+def _failure(code: Any, message: Any) -> RejectedError:
+    code = str(code) if code not in (None, "") else None
+    text = message if isinstance(message, str) and message else "HeyGen could not render the video"
+    if is_moderation(code, text, MODERATION_CODES):
+        return ModerationError(text, code=code or "blocked_words_detected")
+    return RejectedError(text, code=code or "failed")
 
 
 def _raise_body_error(answer: Any) -> None:
-    """HeyGen may answer 200 with an error in the body (``error`` set, or a legacy non-100 ``code``)."""
+    """An answer with ``error`` set is a refusal even when the status was 2xx."""
     if not isinstance(answer, dict):
         raise RetryableError("HeyGen answered with an unexpected body", code="bad_body")
-    legacy_code = answer.get("code")
-    if answer.get("error") or (isinstance(legacy_code, int) and legacy_code != 100):
+    if answer.get("error"):
         message, code = error_from_body(answer)
-        raise _failure({"code": code, "message": message or "HeyGen refused the request"})
+        raise _failure(code, message or "HeyGen refused the request")

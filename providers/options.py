@@ -109,12 +109,19 @@ class VeoSettings(_Settings):
 
 
 class HeygenSettings(_Settings):
+    # v3 ``voice_settings`` (speed 0.5–1.5, pitch −50…50 semitones, volume 0–1, locale) and
+    # ``background``; v2's ``emotion`` and ``avatar_style`` have no v3 field and are gone.
     speed: Annotated[float, Field(ge=0.5, le=1.5)] | None = None
     pitch: Annotated[int, Field(ge=-50, le=50)] | None = None
-    emotion: Literal["Excited", "Friendly", "Serious", "Soothing", "Broadcaster"] | None = None
+    volume: Unit | None = None
     locale: Annotated[str, Field(max_length=16)] | None = None
-    avatar_style: Literal["normal", "closeUp", "circle"] = "normal"
+    resolution: Literal["720p", "1080p", "4k"] = "720p"  # the price tier (4k is dearer)
     background_color: Annotated[str, Field(pattern=r"^#[0-9A-Fa-f]{6}$")] | None = None
+
+    @field_validator("speed", "volume", mode="before")
+    @classmethod
+    def _number(cls, value: Any) -> Any:
+        return float(value) if isinstance(value, int) and not isinstance(value, bool) else value
 
 
 class VoiceSettings(_Settings):

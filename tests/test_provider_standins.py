@@ -500,7 +500,7 @@ async def test_veo_3_1(happy: dict[str, dict[str, Any]], standins: Hub) -> None:
     input, final = completed(happy, "veo_3_1")
     data, facts = await drive_output(final, "video")
     sub = only(standins.submits_with("gemini", input["prompt"]))
-    assert (sub.method, sub.path) == ("POST", "/v1beta/models/veo-3.1-generate-preview:predictLongRunning")
+    assert (sub.method, sub.path) == ("POST", "/v1beta/models/veo-3.1-generate-001:predictLongRunning")
     key = standins.keys["gemini"]
     assert sub.headers.get("x-goog-api-key") == key or sub.query.get("key") == key
     body = sub.json
@@ -524,25 +524,19 @@ async def test_heygen(happy: dict[str, dict[str, Any]], standins: Hub) -> None:
     input, final = completed(happy, "heygen")
     _, facts = await drive_output(final, "video")
     sub = only(standins.submits_with("heygen", input["script"]))
-    assert (sub.method, sub.path) == ("POST", "/v2/video/generate")
+    assert (sub.method, sub.path) == ("POST", "/v3/videos")
     assert sub.headers["x-api-key"] == standins.keys["heygen"]
-    scenes = sub.json["video_inputs"]
-    assert len(scenes) == 1
-    scene = scenes[0]
-    assert scene["character"]["type"] == "avatar" and scene["character"]["avatar_id"] == HEYGEN_AVATAR
-    assert scene["voice"] == scene["voice"] | {
-        "type": "text",
+    assert sub.json == sub.json | {
+        "type": "avatar",
+        "avatar_id": HEYGEN_AVATAR,
         "voice_id": HEYGEN_VOICE,
-        "input_text": input["script"],
+        "script": input["script"],
+        "aspect_ratio": "9:16",
     }
-    dimension = sub.json.get("dimension")
-    assert dimension is not None and dimension["width"] / dimension["height"] == pytest.approx(
-        9 / 16, rel=0.02
-    )
     assert facts["height"] > facts["width"]
     task = standins.task_for(input["script"])
     polls = standins.mentioning("heygen", task.id)
-    assert len(polls) >= 2 and all(p.method == "GET" and p.path == "/v1/video_status.get" for p in polls)
+    assert len(polls) >= 2 and all(p.method == "GET" and p.path == f"/v3/videos/{task.id}" for p in polls)
     all_ok([sub, *polls])
 
 
@@ -749,14 +743,14 @@ async def test_standins_refuse_bad_credentials_like_the_providers(standins: Hub)
             401,
         ),
         (
-            f"{e['GEMINI_BASE_URL']}/models/veo-3.1-generate-preview:predictLongRunning",
+            f"{e['GEMINI_BASE_URL']}/models/veo-3.1-generate-001:predictLongRunning",
             "POST",
             {"Authorization": f"Bearer {e['GEMINI_API_KEY']}"},
             {},
             403,
         ),
         (
-            f"{e['HEYGEN_BASE_URL']}/v2/video/generate",
+            f"{e['HEYGEN_BASE_URL']}/v3/videos",
             "POST",
             {"Authorization": f"Bearer {e['HEYGEN_API_KEY']}"},
             {},
@@ -873,26 +867,39 @@ async def test_standins_refuse_bodies_the_providers_refuse(standins: Hub) -> Non
             lambda b: b["code"] == 1201,
         ),
         (  # generateAudio is a Vertex-only knob
-            f"{e['GEMINI_BASE_URL']}/models/veo-3.1-generate-preview:predictLongRunning",
+            f"{e['GEMINI_BASE_URL']}/models/veo-3.1-generate-001:predictLongRunning",
             {"x-goog-api-key": standins.keys["gemini"]},
             {"instances": [{"prompt": "x"}], "parameters": {"generateAudio": True}},
             400,
             lambda b: b["error"]["status"] == "INVALID_ARGUMENT",
         ),
-        (  # dimensions are even numbers
+        (  # resolution is 720p, 1080p or 4k
+            f"{e['HEYGEN_BASE_URL']}/v3/videos",
+            {"X-Api-Key": standins.keys["heygen"]},
+            {"type": "avatar", "avatar_id": "a", "voice_id": "v", "script": "hi", "resolution": "8k"},
+            400,
+            lambda b: b["error"]["param"] == "resolution",
+        ),
+        (  # v2 reached end of life on 2026-11-01
             f"{e['HEYGEN_BASE_URL']}/v2/video/generate",
             {"X-Api-Key": standins.keys["heygen"]},
-            {
-                "video_inputs": [
-                    {
-                        "character": {"type": "avatar", "avatar_id": "a"},
-                        "voice": {"type": "text", "voice_id": "v", "input_text": "hi"},
-                    }
-                ],
-                "dimension": {"width": 721, "height": 1280},
-            },
+            {"video_inputs": []},
+            404,
+            lambda b: b["error"]["code"] == "not_found",
+        ),
+        (  # the Veo 3.1 previews were shut down on 2026-10-22
+            f"{e['GEMINI_BASE_URL']}/models/veo-3.1-generate-preview:predictLongRunning",
+            {"x-goog-api-key": standins.keys["gemini"]},
+            {"instances": [{"prompt": "x"}]},
+            404,
+            lambda b: "no longer available" in b["error"]["message"],
+        ),
+        (  # 1080p needs an 8 s clip
+            f"{e['GEMINI_BASE_URL']}/models/veo-3.1-generate-001:predictLongRunning",
+            {"x-goog-api-key": standins.keys["gemini"]},
+            {"instances": [{"prompt": "x"}], "parameters": {"resolution": "1080p", "durationSeconds": 4}},
             400,
-            lambda b: b["error"]["param"] == "dimension.width",
+            lambda b: b["error"]["status"] == "INVALID_ARGUMENT",
         ),
         (
             f"{e['ELEVENLABS_BASE_URL']}/v1/text-to-speech/{ELEVEN_VOICE}",

@@ -242,7 +242,7 @@ async def test_veo_video_and_keyed_download(sim_root: str, client: httpx.AsyncCl
     }
     submitted = await veo.submit(spec)
     assert not isinstance(submitted, Done)
-    assert submitted.task_id.startswith("models/veo-3.1-generate-preview/operations/")
+    assert submitted.task_id.startswith("models/veo-3.1-generate-001/operations/")
     done = await run(veo, spec)
     assert done.usage is not None and done.usage.units == 6
     output = done.outputs[0]
@@ -540,7 +540,7 @@ async def test_veo_refuses_vertex_only_fields_and_unknown_models(
     headers = {"x-goog-api-key": API_KEY}
     body = {"instances": [{"prompt": "p"}], "parameters": {"generateAudio": True}}
     answer = await client.post(
-        f"{base}/models/veo-3.1-generate-preview:predictLongRunning", json=body, headers=headers
+        f"{base}/models/veo-3.1-generate-001:predictLongRunning", json=body, headers=headers
     )
     assert answer.status_code == 400 and answer.json()["error"]["status"] == "INVALID_ARGUMENT"
     assert "generateAudio" in answer.json()["error"]["message"]
@@ -710,7 +710,7 @@ async def test_state_machines_finish_within_ten_seconds_at_scale_one() -> None:
         ).json()["data"]["task_id"]
         veo_name = (
             await http.post(
-                "/gemini/v1beta/models/veo-3.1-generate-preview:predictLongRunning",
+                "/gemini/v1beta/models/veo-3.1-generate-001:predictLongRunning",
                 json={"instances": [{"prompt": "p"}]},
                 headers={"x-goog-api-key": "ak:sk"},
             )

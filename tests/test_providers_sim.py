@@ -394,15 +394,10 @@ async def test_state_machines_finish_within_ten_seconds_at_scale_one() -> None:
                 headers=bearer,
             )
         ).json()["id"]
-        scene = {
-            "character": {"type": "avatar", "avatar_id": "a"},
-            "voice": {"type": "text", "voice_id": "v", "input_text": "hi"},
-        }
-        video_id = (
-            await http.post(
-                "/heygen/v2/video/generate", json={"video_inputs": [scene]}, headers={"x-api-key": "k"}
-            )
-        ).json()["data"]["video_id"]
+        avatar = {"type": "avatar", "avatar_id": "a", "voice_id": "v", "script": "hi"}
+        video_id = (await http.post("/heygen/v3/videos", json=avatar, headers={"x-api-key": "k"})).json()[
+            "data"
+        ]["video_id"]
         render = (
             await http.post("/creatomate/v1/renders", json={"template_id": "t"}, headers=bearer)
         ).json()[0]
@@ -411,9 +406,7 @@ async def test_state_machines_finish_within_ten_seconds_at_scale_one() -> None:
         async def statuses() -> tuple[str, str, str, str]:
             a = (await http.get(bfl["polling_url"], headers={"x-key": "k"})).json()["status"]
             b = (await http.get(f"/runway/v1/tasks/{run_id}", headers=bearer)).json()["status"]
-            c = (
-                await http.get(f"/heygen/v1/video_status.get?video_id={video_id}", headers={"x-api-key": "k"})
-            ).json()
+            c = (await http.get(f"/heygen/v3/videos/{video_id}", headers={"x-api-key": "k"})).json()
             d = (await http.get(f"/creatomate/v1/renders/{render['id']}", headers=bearer)).json()["status"]
             return a, b, c["data"]["status"], d
 

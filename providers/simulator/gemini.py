@@ -8,7 +8,9 @@ a finished one has ``done: true`` and ``response`` (or ``error``). ``[sim:modera
 no samples and ``raiMediaFilteredCount``/``raiMediaFilteredReasons``; ``[sim:fail]`` with an
 operation ``error``. The video URI needs the key as well (403 without it); ``[sim:expire]`` makes
 it answer 404 as a deleted file. Fields only Vertex AI accepts (``generateAudio``, ``seed`` …) are
-refused with 400, as the SDK refuses them for the Gemini API.
+refused with 400, as the SDK refuses them for the Gemini API. 1080p and 4k need an 8-second clip
+(400 INVALID_ARGUMENT otherwise). The shut-down preview ids (``veo-3.1-generate-preview`` …)
+answer 404 NOT_FOUND "… is no longer available", like the real API since 2026-10-22.
 """
 
 from __future__ import annotations
@@ -31,16 +33,21 @@ PATH = "/gemini"
 API_VERSION = "v1beta"
 NOMINAL_SECONDS = 9.0
 FILE_TTL = 2 * 24 * 3600.0  # community code says generated files are kept two days (UNVERIFIED)
-# Preview ids (verified on the Gemini API) and the GA-style -001 ids (UNVERIFIED there): both accepted.
+# The GA-style ids the adapter sends (GEMINI_VEO_MODEL; served on the Gemini API: UNVERIFIED).
 MODELS = (
+    "veo-3.1-generate-001",
+    "veo-3.1-fast-generate-001",
+    "veo-3.1-lite-generate-001",
+)
+# Shut down on 2026-10-22 (third-party notices; Google's deprecations page): answered with 404.
+SHUT_DOWN = (
     "veo-3.1-generate-preview",
     "veo-3.1-fast-generate-preview",
     "veo-3.1-lite-generate-preview",
-    "veo-3.1-generate-001",
-    "veo-3.1-fast-generate-001",
 )
 ASPECT_RATIOS = ("16:9", "9:16")
 DURATIONS = (4, 6, 8)
+FULL_LENGTH_ONLY = ("1080p", "4k")  # 8-second clips only
 RESOLUTIONS = {"720p": 720, "1080p": 1080, "4k": 2160}
 PERSON_GENERATION = ("allow_all", "allow_adult", "dont_allow")
 VERTEX_ONLY = (
@@ -126,6 +133,8 @@ def _validate(body: dict[str, Any]) -> str | dict[str, Any]:
     resolution = parameters.get("resolution", "720p")
     if resolution not in RESOLUTIONS:
         return f"resolution must be one of {', '.join(RESOLUTIONS)}"
+    if resolution in FULL_LENGTH_ONLY and duration != 8:
+        return f"resolution {resolution} is only supported with durationSeconds 8; got {duration}"
     count = parameters.get("sampleCount", 1)
     if not is_int(count) or not 1 <= count <= 4:
         return "sampleCount must be between 1 and 4"
@@ -166,6 +175,12 @@ def routes(sim: SimState) -> list[BaseRoute]:
         if (error := refused(request)) is not None:
             return error
         model = str(request.path_params["model"])
+        if model in SHUT_DOWN:
+            return _error(
+                404,
+                f"models/{model} is no longer available. It was shut down on 2026-10-22; see "
+                "https://ai.google.dev/gemini-api/docs/deprecations for its replacement.",
+            )
         if model not in MODELS:
             return _error(
                 404,

@@ -1,14 +1,23 @@
-"""HeyGen: ``POST /v2/video/generate`` (new-style errors) and ``GET /v1/video_status.get`` (legacy envelope)."""
+"""HeyGen API v3: ``POST /v3/videos`` (``type: "avatar"``) and ``GET /v3/videos/{video_id}``.
+
+Shapes from HeyGen's OpenAPI spec as shipped in heygen-com/heygen-cli (``gen/video.go``). Errors
+use ``{"error": {"code", "message", "param"?, "doc_url"}}`` (developers.heygen.com/docs/error-codes).
+The v1/v2 routes (``POST /v2/video/generate``, ``GET /v1/video_status.get``) reached end of life on
+2026-11-01 and answer 404 ``not_found`` here, so a client still sending them fails loudly.
+``[sim:moderate]`` fails the video with ``failure_code`` ``blocked_words_detected``; ``[sim:fail]``
+with ``internal_error``.
+"""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from providers.simulator.common import file_url, is_int, json_object, stage, too_many_requests
+from providers.simulator.common import file_url, is_number, json_object, stage, too_many_requests
 from providers.simulator.media import MediaSpec
 from providers.simulator.state import SimState, SimTask, markers_in
 
@@ -19,169 +28,202 @@ URL_TTL = 7 * 24 * 3600.0
 STAGES = ((0.0, "pending"), (0.25, "processing"))
 CHARS_PER_SECOND = 15
 MAX_TEXT = 5000
-AUDIO_SCENE_SECONDS = 5.0
-DEFAULT_DIMENSION = (1920, 1080)
+AUDIO_SECONDS = 5.0
+DOCS = "https://developers.heygen.com/docs/error-codes"
+VIDEO_TYPES = ("avatar", "image", "cinematic_avatar", "studio")
+ASPECT_RATIOS = {
+    "16:9": (16, 9),
+    "9:16": (9, 16),
+    "4:5": (4, 5),
+    "5:4": (5, 4),
+    "1:1": (1, 1),
+    "auto": (16, 9),
+}
+RESOLUTIONS = {"720p": 720, "1080p": 1080, "4k": 2160}
+HEX_COLOR = re.compile(r"^#[0-9A-Fa-f]{6}$")
+RETIRED = ("/v2/video/generate", "/v1/video_status.get", "/v1/video/generate")
 
 
 def _error(status: int, code: str, message: str, param: str | None = None) -> JSONResponse:
     error: dict[str, Any] = {"code": code, "message": message}
     if param is not None:
         error["param"] = param
-    return JSONResponse({"error": error, "data": None}, status_code=status)
+    error["doc_url"] = f"{DOCS}#{code.replace('_', '-')}"
+    return JSONResponse({"error": error}, status_code=status)
 
 
-def _legacy(status: int, code: int, message: str) -> JSONResponse:
-    return JSONResponse({"code": code, "data": None, "message": message}, status_code=status)
+def _invalid(param: str, message: str) -> JSONResponse:
+    return _error(400, "invalid_parameter", message, param)
 
 
-def _scene_problem(index: int, scene: Any) -> tuple[str, str] | None:
-    """(param, message) of the first problem in one ``video_inputs`` entry."""
-    where = f"video_inputs[{index}]"
-    if not isinstance(scene, dict):
-        return where, "must be an object"
-    character = scene.get("character")
-    if not isinstance(character, dict):
-        return f"{where}.character", "character is required"
-    kind = character.get("type")
-    id_field = {"avatar": "avatar_id", "talking_photo": "talking_photo_id"}.get(str(kind))
-    if id_field is None:
-        return f"{where}.character.type", "type must be 'avatar' or 'talking_photo'"
-    if not isinstance(character.get(id_field), str) or not character[id_field]:
-        return f"{where}.character.{id_field}", f"{id_field} is required"
-    voice = scene.get("voice")
-    if not isinstance(voice, dict):
-        return f"{where}.voice", "voice is required"
-    if voice.get("type") == "text":
-        if not isinstance(voice.get("voice_id"), str) or not voice["voice_id"]:
-            return f"{where}.voice.voice_id", "voice_id is required"
-        text = voice.get("input_text")
-        if not isinstance(text, str) or not text.strip():
-            return f"{where}.voice.input_text", "input_text is required"
-        if len(text) > MAX_TEXT:
-            return f"{where}.voice.input_text", f"input_text must be shorter than {MAX_TEXT} characters"
-    elif voice.get("type") == "audio":
-        if not voice.get("audio_url") and not voice.get("audio_asset_id"):
-            return f"{where}.voice.audio_url", "audio_url or audio_asset_id is required"
-    else:
-        return f"{where}.voice.type", "type must be 'text' or 'audio'"
+def _problem(body: dict[str, Any]) -> tuple[str, str] | None:
+    """(param, message) of the first problem in a ``type: "avatar"`` create body."""
+    if not isinstance(body.get("avatar_id"), str) or not body["avatar_id"]:
+        return "avatar_id", "avatar_id is required"
+    script = body.get("script")
+    audio = body.get("audio_url") or body.get("audio_asset_id")
+    if script is not None and audio:
+        return "script", "script is mutually exclusive with audio_url/audio_asset_id"
+    if script is None and not audio:
+        return "script", "provide script (with voice_id) or audio_url/audio_asset_id"
+    if script is not None:
+        if not isinstance(script, str) or not script.strip():
+            return "script", "script must be a non-empty string"
+        if len(script) > MAX_TEXT:
+            return "script", f"script must be at most {MAX_TEXT} characters"
+    voice_id = body.get("voice_id")
+    if voice_id is not None and (not isinstance(voice_id, str) or not voice_id):
+        return "voice_id", "voice_id must be a non-empty string"
+    if body.get("aspect_ratio", "16:9") not in ASPECT_RATIOS:
+        return "aspect_ratio", f"aspect_ratio must be one of {', '.join(ASPECT_RATIOS)}"
+    resolution = body.get("resolution")
+    if resolution is not None and resolution not in RESOLUTIONS:
+        return "resolution", f"resolution must be one of {', '.join(RESOLUTIONS)}"
+    voice = body.get("voice_settings")
+    if voice is not None:
+        if not isinstance(voice, dict):
+            return "voice_settings", "voice_settings must be an object"
+        for name, low, high in (("speed", 0.5, 1.5), ("pitch", -50, 50), ("volume", 0.0, 1.0)):
+            value = voice.get(name)
+            if value is not None and not (is_number(value) and low <= value <= high):
+                return f"voice_settings.{name}", f"{name} must be a number from {low} to {high}"
+        if voice.get("locale") is not None and not isinstance(voice["locale"], str):
+            return "voice_settings.locale", "locale must be a string"
+    background = body.get("background")
+    if background is not None:
+        if not isinstance(background, dict) or background.get("type") not in ("color", "image"):
+            return "background.type", "background.type must be 'color' or 'image'"
+        if background["type"] == "color" and not (
+            isinstance(background.get("value"), str) and HEX_COLOR.match(background["value"])
+        ):
+            return "background.value", "value must be a hex color such as '#ff0000'"
+        if background["type"] == "image" and not (background.get("url") or background.get("asset_id")):
+            return "background.url", "url or asset_id is required for an image background"
     return None
 
 
-def _dimension(body: dict[str, Any]) -> tuple[int, int] | str:
-    dimension = body.get("dimension")
-    if dimension is None:
-        return DEFAULT_DIMENSION
-    if not isinstance(dimension, dict):
-        return "dimension must be an object with width and height"
-    width, height = dimension.get("width"), dimension.get("height")
-    if (
-        is_int(width)
-        and is_int(height)
-        and all(128 <= side <= 4096 and side % 2 == 0 for side in (width, height))
-    ):
-        return width, height
-    return "dimension width and height must be even numbers between 128 and 4096"
-
-
-def _seconds(scenes: list[dict[str, Any]]) -> float:
-    """Spoken length: about 15 characters a second per text scene, at least one second."""
-    total = 0.0
-    for scene in scenes:
-        voice = scene["voice"]
-        total += (
-            len(voice["input_text"]) / CHARS_PER_SECOND if voice["type"] == "text" else AUDIO_SCENE_SECONDS
-        )
-    return max(1.0, round(total, 1))
+def _size(body: dict[str, Any]) -> tuple[int, int]:
+    short = RESOLUTIONS[body.get("resolution") or "1080p"]
+    w, h = ASPECT_RATIOS[body.get("aspect_ratio") or "16:9"]
+    if w >= h:
+        width, height = short * w // h, short
+    else:
+        width, height = short, short * h // w
+    return width - width % 2, height - height % 2
 
 
 def routes(sim: SimState) -> list[BaseRoute]:
-    def authorized(request: Request) -> bool:
-        return request.headers.get("x-api-key") == sim.api_key
+    def refused(request: Request) -> JSONResponse | None:
+        if request.headers.get("x-api-key") != sim.api_key:
+            return _error(
+                401,
+                "unauthorized",
+                "The API key provided is invalid, expired, or missing.",
+            )
+        return None
 
-    async def generate(request: Request) -> Response:
-        if not authorized(request):
-            return _error(401, "unauthorized", "Unauthorized: the API key is missing or invalid.")
+    async def create(request: Request) -> Response:
+        if (error := refused(request)) is not None:
+            return error
         body = await json_object(request)
         if body is None:
-            return _error(400, "invalid_request", "The request body must be a JSON object.")
-        scenes = body.get("video_inputs")
-        if not isinstance(scenes, list) or not 1 <= len(scenes) <= 50:
-            return _error(400, "invalid_parameter", "video_inputs must hold 1 to 50 scenes", "video_inputs")
-        for index, scene in enumerate(scenes):
-            if (problem := _scene_problem(index, scene)) is not None:
-                return _error(400, "invalid_parameter", problem[1], problem[0])
-        dimension = _dimension(body)
-        if isinstance(dimension, str):
-            return _error(400, "invalid_parameter", dimension, "dimension")
-        text = "\n".join(scene["voice"].get("input_text") or "" for scene in scenes)
+            return _invalid("body", "The request body must be a JSON object.")
+        kind = body.get("type")
+        if kind not in VIDEO_TYPES:
+            return _invalid("type", f"type must be one of {', '.join(VIDEO_TYPES)}")
+        if kind != "avatar":
+            return _invalid("type", f"type '{kind}' is not served by this simulator; use 'avatar'")
+        if (problem := _problem(body)) is not None:
+            return _invalid(*problem)
+        text = body.get("script") or ""
         markers = markers_in(text)
         sim.record_attempt(FAMILY, markers)
         if sim.trips_once(FAMILY, "429", text, markers):
             return too_many_requests(
-                {
-                    "error": {"code": "rate_limit_exceeded", "message": "Too many concurrent video jobs."},
-                    "data": None,
-                }
+                {"error": {"code": "rate_limit_exceeded", "message": "Too many concurrent video jobs."}}
             )
         if sim.trips_once(FAMILY, "500", text, markers):
             return _error(500, "internal_error", "Internal server error, please retry.")
-        seconds = _seconds(scenes)
+        seconds = max(1.0, round(len(text) / CHARS_PER_SECOND, 1)) if text else AUDIO_SECONDS
         task = sim.new_task(
             FAMILY,
             markers,
             NOMINAL_SECONDS,
-            {"seconds": seconds, "callback_id": body.get("callback_id")},
+            {"seconds": seconds, "title": body.get("title"), "callback_id": body.get("callback_id")},
         )
-        width, height = dimension
+        width, height = _size(body)
         task.info["video"] = sim.add_file(task, MediaSpec("mp4", width, height, seconds), URL_TTL)
         task.info["thumbnail"] = sim.add_file(task, MediaSpec("jpeg", width // 4, height // 4), URL_TTL)
-        return JSONResponse({"error": None, "data": {"video_id": task.id}})
+        return JSONResponse({"data": {"video_id": task.id, "status": "waiting", "output_format": "mp4"}})
 
     def describe(request: Request, task: SimTask) -> dict[str, Any]:
-        now = sim.now()
         data: dict[str, Any] = {
             "id": task.id,
-            "status": stage(task, now, STAGES) or "completed",
+            "title": task.info["title"],
+            "status": stage(task, sim.now(), STAGES) or "completed",
             "video_url": None,
-            "video_url_caption": None,
             "thumbnail_url": None,
             "gif_url": None,
-            "caption_url": None,
+            "captioned_video_url": None,
+            "subtitle_url": None,
             "duration": None,
-            "callback_id": task.info["callback_id"],
             "created_at": int(task.created_wall.timestamp()),
-            "error": None,
+            "completed_at": None,
+            "failure_code": None,
+            "failure_message": None,
         }
         if data["status"] != "completed":
             return data
+        done = {"completed_at": int(task.created_wall.timestamp() + NOMINAL_SECONDS)}
         if task.outcome == "moderate":
-            error = {
-                "code": 400105,
-                "message": "BLOCKED_WORDS_DETECTED",
-                "detail": "The script contains blocked words.",
-            }
-            return data | {"status": "failed", "error": error}
+            return (
+                data
+                | done
+                | {
+                    "status": "failed",
+                    "failure_code": "blocked_words_detected",
+                    "failure_message": "Blocked words detected: the script contains inappropriate text.",
+                }
+            )
         if task.outcome == "fail":
-            error = {"code": 40119, "message": "video is too long", "detail": "Rendering the video failed."}
-            return data | {"status": "failed", "error": error}
-        return data | {
-            "video_url": file_url(request, PATH, task.info["video"], "mp4"),
-            "thumbnail_url": file_url(request, PATH, task.info["thumbnail"], "jpeg"),
-            "duration": task.info["seconds"],
-        }
+            return (
+                data
+                | done
+                | {
+                    "status": "failed",
+                    "failure_code": "internal_error",
+                    "failure_message": "Rendering the video failed.",
+                }
+            )
+        return (
+            data
+            | done
+            | {
+                "video_url": file_url(request, PATH, task.info["video"], "mp4"),
+                "thumbnail_url": file_url(request, PATH, task.info["thumbnail"], "jpeg"),
+                "duration": task.info["seconds"],
+            }
+        )
 
-    async def status(request: Request) -> Response:
-        if not authorized(request):
-            return _legacy(401, 40009, "INVALID_CREDENTIALS: the API key is missing or invalid.")
-        video_id = request.query_params.get("video_id")
-        if not video_id:
-            return _legacy(400, 40001, "MISSING_PARAMS: video_id is required.")
+    async def get_video(request: Request) -> Response:
+        if (error := refused(request)) is not None:
+            return error
+        video_id = str(request.path_params["video_id"])
         task = sim.find(FAMILY, video_id)
         if task is None:
-            return _legacy(404, 40404, "Video not found.")
-        return JSONResponse({"code": 100, "data": describe(request, task), "message": "Success"})
+            return _error(404, "not_found", f"Video {video_id} not found")
+        return JSONResponse({"data": describe(request, task)})
+
+    async def retired(request: Request) -> Response:
+        return _error(
+            404,
+            "not_found",
+            "This endpoint is no longer available: HeyGen API v1 and v2 reached end of life on "
+            "2026-11-01. Use API v3 (POST /v3/videos, GET /v3/videos/{video_id}).",
+        )
 
     return [
-        Route(f"{PATH}/v2/video/generate", generate, methods=["POST"]),
-        Route(f"{PATH}/v1/video_status.get", status, methods=["GET"]),
+        Route(f"{PATH}/v3/videos", create, methods=["POST"]),
+        Route(f"{PATH}/v3/videos/{{video_id}}", get_video, methods=["GET"]),
+        *(Route(f"{PATH}{path}", retired, methods=["GET", "POST"]) for path in RETIRED),
     ]

@@ -6,7 +6,8 @@
 ``done: true`` with ``response.generateVideoResponse.generatedSamples[0].video.uri`` =
 ``…/v1beta/files/<id>:download?alt=media`` (fetched with the key). Moderation: ``done: true``, no
 samples, ``raiMediaFilteredCount`` + reasons. Unknown JSON fields and the Vertex-only knobs
-(``generateAudio``, ``seed``…) are refused with 400 INVALID_ARGUMENT."""
+(``generateAudio``, ``seed``…) are refused with 400 INVALID_ARGUMENT; so are 1080p/4k clips
+shorter than 8 s. The shut-down ``veo-3.1-*-preview`` ids answer 404 NOT_FOUND."""
 
 from __future__ import annotations
 
@@ -32,12 +33,12 @@ from tests.standins.common import (
 )
 
 MODELS = {
-    "veo-3.1-generate-preview",
-    "veo-3.1-fast-generate-preview",
-    "veo-3.1-lite-generate-preview",
     "veo-3.1-generate-001",  # availability on the Gemini API UNVERIFIED: accepted
     "veo-3.1-fast-generate-001",
+    "veo-3.1-lite-generate-001",
 }
+# The previews were shut down on 2026-10-22: the API answers 404 "… is no longer available".
+SHUT_DOWN = {"veo-3.1-generate-preview", "veo-3.1-fast-generate-preview", "veo-3.1-lite-generate-preview"}
 VERTEX_ONLY = {
     "generateAudio",
     "seed",
@@ -137,6 +138,8 @@ def validate(body: Any) -> JSONResponse | None:
         return gerror(400, "INVALID_ARGUMENT", "aspectRatio must be 16:9 or 9:16")
     if params.get("resolution", "720p") not in ("720p", "1080p", "4k"):
         return gerror(400, "INVALID_ARGUMENT", "resolution must be 720p, 1080p or 4k")
+    if params.get("resolution") in ("1080p", "4k") and duration != 8:
+        return gerror(400, "INVALID_ARGUMENT", "1080p and 4k outputs require durationSeconds 8")
     if params.get("personGeneration", "allow_adult") not in ("dont_allow", "allow_adult", "allow_all"):
         return gerror(400, "INVALID_ARGUMENT", "personGeneration is not a valid value")
     count = params.get("sampleCount", 1)
@@ -169,6 +172,8 @@ def routes(hub: Hub) -> list[Route]:
         denied = gate(request)
         if denied:
             return denied
+        if model in SHUT_DOWN:
+            return gerror(404, "NOT_FOUND", f"models/{model} is no longer available")
         if model not in MODELS:
             return gerror(404, "NOT_FOUND", f"models/{model} is not found for API version v1beta")
         body, problem = await read_json(request)

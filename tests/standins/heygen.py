@@ -1,10 +1,13 @@
-"""HeyGen API v2 (providers.md A4).
+"""HeyGen API v3 (docs/providers.md, HeyGen; HeyGen's OpenAPI spec in heygen-com/heygen-cli).
 
-``X-Api-Key``. ``POST /v2/video/generate`` → ``{"error": null, "data": {"video_id"}}``;
-``GET /v1/video_status.get?video_id=`` → ``{"code": 100, "data": {...}, "message": "Success"}`` with
-``status`` pending → processing → completed (``video_url`` freshly signed on every call, 7 days) or
-failed with ``error {code, message, detail}`` (``[standin:moderate]``: 400105 BLOCKED_WORDS_DETECTED).
-Submit errors use the new-style ``{"error": {code, message, param}}`` body."""
+``X-Api-Key``. ``POST /v3/videos`` with a body discriminated by ``type`` (``avatar`` here:
+``avatar_id``, ``script`` + ``voice_id`` or ``audio_url``/``audio_asset_id``, ``aspect_ratio``,
+``resolution``, ``voice_settings``, ``background`` …) → ``{"data": {"video_id", "status"}}``;
+``GET /v3/videos/{video_id}`` → ``{"data": {"id", "status", "video_url", "duration",
+"failure_code", "failure_message", …}}`` with ``status`` pending → processing → completed (links
+signed afresh on each call) or failed (``[standin:moderate]``: ``blocked_words_detected``). Errors:
+``{"error": {code, message, param?, doc_url}}``. v1/v2 reached end of life on 2026-11-01: their
+routes answer 404 ``not_found``."""
 
 from __future__ import annotations
 
@@ -16,47 +19,36 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from tests.standins import media
-from tests.standins.common import MARK_429, MARK_500, MARK_POLL_500, Hub, Task, is_int, is_number, read_json
+from tests.standins.common import MARK_429, MARK_500, MARK_POLL_500, Hub, Task, is_number, read_json
 
-TOP = {
-    "video_inputs",
-    "dimension",
-    "title",
-    "caption",
-    "caption_mode",
-    "callback_id",
-    "callback_url",
-    "folder_id",
-    "fps",
-    "enable_watermark",
-    "test",
-}
-CHARACTER = {
+AVATAR_FIELDS = {
     "type",
     "avatar_id",
-    "talking_photo_id",
-    "avatar_style",
-    "scale",
-    "offset",
-    "matting",
-    "talking_photo_style",
-    "talking_style",
-    "expression",
-    "super_resolution",
-    "use_avatar_iv_model",
-}
-VOICE = {
-    "type",
+    "script",
     "voice_id",
-    "input_text",
-    "speed",
-    "pitch",
-    "emotion",
-    "locale",
     "audio_url",
     "audio_asset_id",
+    "aspect_ratio",
+    "resolution",
+    "voice_settings",
+    "background",
+    "caption",
+    "callback_id",
+    "callback_url",
+    "engine",
+    "expressiveness",
+    "fit",
+    "motion_prompt",
+    "output_format",
+    "remove_background",
+    "title",
+    "watermark",
 }
-MAX_TEXT = 5000  # guide: < 5000; an older limits page: < 2000 (UNVERIFIED which applies) → the larger
+VOICE_SETTINGS = {"speed": (0.5, 1.5), "pitch": (-50, 50), "volume": (0.0, 1.0)}
+RATIOS = {"16:9": (16, 9), "9:16": (9, 16), "4:5": (4, 5), "5:4": (5, 4), "1:1": (1, 1), "auto": (16, 9)}
+SHORT_EDGE = {"720p": 720, "1080p": 1080, "4k": 2160}
+MAX_TEXT = 5000  # guide: < 5000 characters
+RETIRED = ("/heygen/v2/video/generate", "/heygen/v1/video_status.get", "/heygen/v1/video/generate")
 
 
 def problem(status: int, code: str, message: str, param: str | None = None) -> JSONResponse:
@@ -77,77 +69,51 @@ def invalid(param: str, message: str) -> JSONResponse:
 def validate(body: Any) -> JSONResponse | None:
     if not isinstance(body, dict):
         return invalid("body", "body must be a JSON object")
+    if body.get("type") not in ("avatar", "image", "cinematic_avatar", "studio"):
+        return invalid("type", "type must be one of avatar, image, cinematic_avatar, studio")
+    if body["type"] != "avatar":
+        return invalid("type", "this stand-in serves type avatar only")
     for key in body:
-        if key not in TOP:
+        if key not in AVATAR_FIELDS:
             return invalid(key, f"unknown parameter {key}")
-    scenes = body.get("video_inputs")
-    if not isinstance(scenes, list) or not 1 <= len(scenes) <= 50:
-        return invalid("video_inputs", "video_inputs must hold 1 to 50 scenes")
-    for i, scene in enumerate(scenes):
-        where = f"video_inputs[{i}]"
-        if not isinstance(scene, dict) or set(scene) - {"character", "voice", "background"}:
-            return invalid(where, "a scene has character, voice and background")
-        character = scene.get("character")
-        if not isinstance(character, dict):
-            return invalid(f"{where}.character", "character is required")
-        for key in character:
-            if key not in CHARACTER:
-                return invalid(f"{where}.character.{key}", f"unknown parameter {key}")
-        ctype = character.get("type")
-        if ctype == "avatar":
-            if not isinstance(character.get("avatar_id"), str) or not character["avatar_id"]:
-                return invalid(f"{where}.character.avatar_id", "avatar_id is required for type avatar")
-        elif ctype == "talking_photo":
-            if not isinstance(character.get("talking_photo_id"), str) or not character["talking_photo_id"]:
-                return invalid(f"{where}.character.talking_photo_id", "talking_photo_id is required")
-        else:
-            return invalid(f"{where}.character.type", "type must be avatar or talking_photo")
-        if character.get("avatar_style", "normal") not in ("normal", "closeUp", "circle"):
-            return invalid(
-                f"{where}.character.avatar_style", "avatar_style must be normal, closeUp or circle"
-            )
-        voice = scene.get("voice")
+    if not isinstance(body.get("avatar_id"), str) or not body["avatar_id"]:
+        return invalid("avatar_id", "avatar_id is required")
+    script, audio = body.get("script"), body.get("audio_url") or body.get("audio_asset_id")
+    if (script is None) == (not audio):
+        return invalid("script", "give exactly one of script or audio_url/audio_asset_id")
+    if script is not None:
+        if not isinstance(script, str) or not script.strip():
+            return invalid("script", "script must not be empty")
+        if len(script) >= MAX_TEXT:
+            return invalid("script", f"script must be shorter than {MAX_TEXT} characters")
+    if "voice_id" in body and (not isinstance(body["voice_id"], str) or not body["voice_id"]):
+        return invalid("voice_id", "voice_id must be a non-empty string")
+    if body.get("aspect_ratio", "16:9") not in RATIOS:
+        return invalid("aspect_ratio", f"aspect_ratio must be one of {', '.join(RATIOS)}")
+    if body.get("resolution") is not None and body["resolution"] not in SHORT_EDGE:
+        return invalid("resolution", "resolution must be one of 4k, 1080p, 720p")
+    voice = body.get("voice_settings")
+    if voice is not None:
         if not isinstance(voice, dict):
-            return invalid(f"{where}.voice", "voice is required")
-        for key in voice:
-            if key not in VOICE:
-                return invalid(f"{where}.voice.{key}", f"unknown parameter {key}")
-        if voice.get("type") == "text":
-            if not isinstance(voice.get("voice_id"), str) or not voice["voice_id"]:
-                return invalid(f"{where}.voice.voice_id", "voice_id is required for a text voice")
-            text = voice.get("input_text")
-            if not isinstance(text, str) or not text:
-                return invalid(f"{where}.voice.input_text", "input_text is required for a text voice")
-            if len(text) >= MAX_TEXT:
-                return invalid(
-                    f"{where}.voice.input_text", f"input_text must be shorter than {MAX_TEXT} characters"
-                )
-            for num in ("speed", "pitch"):
-                if num in voice and not is_number(voice[num]):
-                    return invalid(f"{where}.voice.{num}", f"{num} must be a number")
-        elif voice.get("type") == "audio":
-            if not (voice.get("audio_url") or voice.get("audio_asset_id")):
-                return invalid(f"{where}.voice", "audio_url or audio_asset_id is required for an audio voice")
-        else:
-            return invalid(f"{where}.voice.type", "type must be text or audio")
-        background = scene.get("background")
-        if background is not None and (
-            not isinstance(background, dict) or background.get("type") not in ("color", "image", "video")
-        ):
-            return invalid(f"{where}.background.type", "background type must be color, image or video")
-    dimension = body.get("dimension")
-    if dimension is not None:
-        if not isinstance(dimension, dict) or set(dimension) != {"width", "height"}:
-            return invalid("dimension", "dimension is {width, height}")
-        for side in ("width", "height"):
-            value = dimension[side]
-            if not is_int(value) or value % 2 or not 128 <= value <= 4096:
-                return invalid(f"dimension.{side}", f"{side} must be an even number between 128 and 4096")
-    if "fps" in body and not is_number(body["fps"]):
-        return invalid("fps", "fps must be a number")
-    for flag in ("caption", "enable_watermark", "test"):
-        if flag in body and not isinstance(body[flag], bool):
-            return invalid(flag, f"{flag} must be a boolean")
+            return invalid("voice_settings", "voice_settings must be an object")
+        for key, value in voice.items():
+            if key == "locale":
+                if not isinstance(value, str):
+                    return invalid("voice_settings.locale", "locale must be a string")
+            elif key == "engine_settings":
+                continue
+            elif key not in VOICE_SETTINGS:
+                return invalid(f"voice_settings.{key}", f"unknown parameter {key}")
+            else:
+                low, high = VOICE_SETTINGS[key]
+                if not (is_number(value) and low <= value <= high):
+                    return invalid(f"voice_settings.{key}", f"{key} must be between {low} and {high}")
+    background = body.get("background")
+    if background is not None:
+        if not isinstance(background, dict) or background.get("type") not in ("color", "image"):
+            return invalid("background.type", "background type must be color or image")
+        if background["type"] == "color" and not isinstance(background.get("value"), str):
+            return invalid("background.value", "value (a hex color) is required for a color background")
     return None
 
 
@@ -167,7 +133,7 @@ def routes(hub: Hub) -> list[Route]:
         bad = validate(body)
         if bad:
             return bad
-        script = " ".join(s["voice"].get("input_text", "") for s in body["video_inputs"])
+        script = body.get("script") or ""
         if hub.once(MARK_429, script):
             return JSONResponse(
                 {"error": {"code": "rate_limit_exceeded", "message": "Too many concurrent video jobs"}},
@@ -176,57 +142,57 @@ def routes(hub: Hub) -> list[Route]:
             )
         if hub.once(MARK_500, script):
             return problem(500, "internal_error", "Internal server error")
-        dimension = body.get("dimension") or {"width": 1920, "height": 1080}
+        w, h = RATIOS[body.get("aspect_ratio") or "16:9"]
+        short = SHORT_EDGE[body.get("resolution") or "1080p"]
+        width, height = (short * w // h, short) if w >= h else (short, short * h // w)
         task = hub.new_task(
             "heygen",
             "video",
             script,
-            {
-                "width": dimension["width"],
-                "height": dimension["height"],
-                "callback_id": body.get("callback_id"),
-            },
+            {"width": width - width % 2, "height": height - height % 2, "title": body.get("title")},
             task_id=secrets.token_hex(16),
         )
-        return JSONResponse({"error": None, "data": {"video_id": task.id}})
+        return JSONResponse({"data": {"video_id": task.id, "status": "waiting", "output_format": "mp4"}})
 
     def status_data(task: Task, status: str, **extra: Any) -> dict[str, Any]:
         return {
             "id": task.id,
+            "title": task.params["title"],
             "status": status,
-            "callback_id": task.params["callback_id"],
             "created_at": int(task.created),
+            "completed_at": None,
             "video_url": None,
             "thumbnail_url": None,
             "gif_url": None,
-            "caption_url": None,
-            "video_url_caption": None,
+            "captioned_video_url": None,
+            "subtitle_url": None,
+            "video_page_url": None,
             "duration": None,
-            "error": None,
+            "failure_code": None,
+            "failure_message": None,
             **extra,
         }
 
     async def status(request: Request) -> Response:
         if not authorised(request):
             return unauthorised()
-        video_id = request.query_params.get("video_id")
-        task = hub.tasks.get(video_id or "")
+        video_id = str(request.path_params["video_id"])
+        task = hub.tasks.get(video_id)
         if task is None or task.family != "heygen":
-            return JSONResponse({"code": 40008, "data": None, "message": "video not found"}, 404)
+            return problem(404, "not_found", f"Video {video_id} not found")
         if hub.once(MARK_POLL_500, task.text, scope=task.id):
             return problem(500, "internal_error", "Internal server error")
         phase = task.advance()
         if task.outcome == "moderated":
-            error = {
-                "code": 400105,
-                "message": "BLOCKED_WORDS_DETECTED",
-                "detail": "The script contains words that violate HeyGen's content policy.",
-            }
-            return JSONResponse(
-                {"code": 100, "data": status_data(task, "failed", error=error), "message": "Success"}
+            failed = status_data(
+                task,
+                "failed",
+                failure_code="blocked_words_detected",
+                failure_message="The script contains words that violate HeyGen's content policy.",
             )
+            return JSONResponse({"data": failed})
         if phase == "running":
-            return JSONResponse({"code": 100, "data": status_data(task, "processing"), "message": "Success"})
+            return JSONResponse({"data": status_data(task, "processing")})
         seconds = round(min(8.0, max(1.0, len(task.text) / 15)), 1)
         if "video" not in task.extra:
             task.extra["video"] = media.mp4(task.params["width"], task.params["height"], seconds)
@@ -241,9 +207,13 @@ def routes(hub: Hub) -> list[Route]:
             duration=seconds,
         )
         task.output_urls.append(data["video_url"])
-        return JSONResponse({"code": 100, "data": data, "message": "Success"})
+        return JSONResponse({"data": data})
+
+    async def retired(request: Request) -> Response:
+        return problem(404, "not_found", "v1/v2 endpoints reached end of life on 2026-11-01; use /v3")
 
     return [
-        Route("/heygen/v2/video/generate", generate, methods=["POST"]),
-        Route("/heygen/v1/video_status.get", status, methods=["GET"]),
+        Route("/heygen/v3/videos", generate, methods=["POST"]),
+        Route("/heygen/v3/videos/{video_id}", status, methods=["GET"]),
+        *(Route(path, retired, methods=["GET", "POST"]) for path in RETIRED),
     ]
