@@ -19,6 +19,7 @@ from models.events import TeamEvent
 from models.generation import GenerationRequest
 from models.jobs import CreativeJob
 from models.webhooks import WEBHOOK_EVENTS
+from providers import lifecycle
 from pubsub import EventBus
 from ratelimit import RateLimiter
 from settings import Settings
@@ -87,7 +88,11 @@ class Services:
         """A generate request from GraphQL or REST: rate-limited, then validated, held and queued."""
         await self.limiter.submission(principal)
         return await generation.generate(
-            request, queue=self.queue, events=self.events, deadline_scale=self.settings.deadline_scale
+            request,
+            queue=self.queue,
+            events=self.events,
+            deadline_scale=self.settings.deadline_scale,
+            lifecycle_config=lifecycle.config(self.settings),
         )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from datetime import date
 from functools import cached_property
 from pathlib import Path
 from typing import Literal
@@ -96,6 +97,16 @@ class Settings(BaseSettings):
     # compare with (never in production).
     bench_plain_ws: bool = False
     public_base_url: str | None = Field(default=None, validation_alias=AliasChoices("CH_PUBLIC_URL"))
+    # Model lifecycles (providers/lifecycle.py): a job on a model its provider has shut down runs on
+    # the configured successor ("successor") or is refused before anything is held ("refuse").
+    model_shutdown_policy: Literal["successor", "refuse"] = "successor"
+    # The wire model per provider of ours (JSON, e.g. {"gpt_image_2_6_sunburst": "gpt-image-2.6-sunburst"}),
+    # and the provider replacing a shut-down one (JSON, e.g. {"gpt_image_1_5": "gpt_image_2_6_flare"};
+    # "" for none); unnamed providers keep the catalogue's.
+    provider_models: dict[str, str] = Field(default_factory=dict)
+    provider_successors: dict[str, str] = Field(default_factory=dict)
+    # Test hook: the day lifecycles are compared with (YYYY-MM-DD) instead of today (never in production).
+    today: date | None = None
 
     # Provider keys and base URLs: read by their own names (no CH_ prefix), as providers.md lists them.
     provider_env: dict[str, str] = Field(
@@ -175,6 +186,8 @@ class Settings(BaseSettings):
             problems.append("CH_BENCH_PLAIN_WS is for benchmarks")
         if self.fault_crash_before_settle:
             problems.append("CH_FAULT_CRASH_BEFORE_SETTLE is a test hook")
+        if self.today:
+            problems.append("CH_TODAY is a test hook")
         if problems:
             raise RuntimeError("refusing to start in production: " + "; ".join(problems))
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any, Protocol
@@ -155,6 +155,9 @@ class NewJob:
     drive_folder_id: uuid.UUID
     estimated_cost_cents: int
     idempotency_key: str | None = None
+    # What the job records from the start: the wire model it runs on, the provider asked for when
+    # a shut-down model was replaced, lifecycle warnings (providers/lifecycle.py).
+    metadata: dict[str, Any] = field(default_factory=dict)
 
     def request_hash(self) -> str:
         body = json.dumps(
@@ -209,6 +212,7 @@ async def submit(new: NewJob, *, queue: Queue, events: Events, deadline_scale: f
                 drive_folder_id=new.drive_folder_id,
                 estimated_cost_cents=new.estimated_cost_cents,
                 idempotency_key=new.idempotency_key,
+                metadata=new.metadata,
                 request_hash=new.request_hash(),
                 deadline_at=now() + DEADLINES[new.type] * deadline_scale,
                 using_db=conn,
