@@ -310,6 +310,13 @@ async def test_providers_and_payloads_show_lifecycles(stack: Stack, team: Team) 
     assert warning["code"] == "MODEL_DEPRECATED" and warning["shutdownDate"] == "2026-12-01"
     assert warning["successor"] == "GPT_IMAGE_2_6_SUNBURST"
     assert payload["job"]["metadata"]["model"] == "gpt-image-1.5"
+    async with httpx.AsyncClient(timeout=30) as client:
+        rest = await client.post(
+            f"{stack.url}/api/v1/creative-hub/generate/image",
+            json={"prompt": "SALE poster", "provider": "gpt_image_1_5"},
+            headers=team.headers,
+        )
+    assert rest.status_code == 202 and rest.json()["warnings"][0]["code"] == "MODEL_DEPRECATED", rest.text
 
     flare = await generate(stack, team, "image", {"prompt": "SALE poster", "provider": "GPT_IMAGE_2_6_FLARE"})
     assert flare["userErrors"] == []
@@ -318,6 +325,6 @@ async def test_providers_and_payloads_show_lifecycles(stack: Stack, team: Team) 
     assert final["status"] == "COMPLETED" and final["resultUrls"], final
     assert final["metadata"]["model"] == "gpt-image-2.6-flare"
     assert final["costCents"] == flare["job"]["estimatedCostCents"]
-    for state in (await follow_job(stack, team, payload["job"]["id"]))[-1:]:
-        assert state["status"] == "COMPLETED"
+    for job_id in (payload["job"]["id"], rest.json()["job_id"]):
+        assert (await follow_job(stack, team, job_id))[-1]["status"] == "COMPLETED"
     assert (await balance(stack, team))["heldCents"] == 0
