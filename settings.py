@@ -8,7 +8,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from providers.catalog import CATALOG
@@ -125,6 +125,17 @@ class Settings(BaseSettings):
     rate_limit_key_reads_per_minute: int = 300
     rate_limit_team_downloads_per_minute: int = 600
     rate_limit_key_downloads_per_minute: int = 300
+
+    @field_validator("provider_models", "provider_successors")
+    @classmethod
+    def _known_providers(cls, value: dict[str, str], info: ValidationInfo) -> dict[str, str]:
+        """Names are our providers (a typo would silently change nothing); successors too."""
+        unknown = sorted(k for k in value if k not in CATALOG)
+        if info.field_name == "provider_successors":
+            unknown += sorted(v for v in value.values() if v and v not in CATALOG)
+        if unknown:
+            raise ValueError(f"unknown providers {', '.join(unknown)}; they are {', '.join(CATALOG)}")
+        return value
 
     @cached_property
     def database(self) -> str:

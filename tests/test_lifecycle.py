@@ -328,3 +328,21 @@ async def test_providers_and_payloads_show_lifecycles(stack: Stack, team: Team) 
     for job_id in (payload["job"]["id"], rest.json()["job_id"]):
         assert (await follow_job(stack, team, job_id))[-1]["status"] == "COMPLETED"
     assert (await balance(stack, team))["heldCents"] == 0
+
+
+def test_lifecycle_settings_name_known_providers_and_the_day_is_a_test_hook() -> None:
+    from settings import Settings
+
+    with pytest.raises(ValueError, match="unknown providers"):
+        Settings(provider_successors={"gpt_image_1_5": "gpt_image_3"})
+    with pytest.raises(ValueError, match="unknown providers"):
+        Settings(provider_models={"gpt-image-1.5": "gpt-image-2.6-flare"})
+    prod = Settings(
+        env="production",
+        secret_key="k",
+        database_url="postgres://x/y",
+        redis_url="redis://x",
+        today=date(2026, 12, 2),
+    )
+    with pytest.raises(RuntimeError, match="CH_TODAY"):
+        prod.check_production()
