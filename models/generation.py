@@ -261,7 +261,9 @@ def runs_on(provider: str, cfg: lifecycle.LifecycleConfig) -> lifecycle.Resolved
 
 async def validate(req: GenerationRequest, cfg: lifecycle.LifecycleConfig | None = None) -> NewJob:
     _check_texts(req)
-    resolved = runs_on(_spec(req).provider, cfg or lifecycle.LifecycleConfig())
+    cfg = cfg or lifecycle.LifecycleConfig()
+    picked = _spec(req).provider if req.provider is not None else lifecycle.default_for(req.type, cfg)
+    resolved = runs_on(picked, cfg)
     spec = CATALOG[resolved.provider]
     settings = provider_settings(spec.provider, _json_object(req.settings, MAX_SETTINGS_BYTES, "settings"))
     if req.idempotency_key is not None and not (0 < len(req.idempotency_key) <= MAX_IDEMPOTENCY_KEY):

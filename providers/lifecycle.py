@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
-from providers.catalog import CATALOG, ProviderSpec
+from providers.catalog import CATALOG, ProviderSpec, default_provider
 
 ACTIVE, DEPRECATED, SHUT_DOWN = "active", "deprecated", "shut_down"
 WARN_DAYS = 30
@@ -187,3 +187,15 @@ def describe(spec: ProviderSpec, cfg: LifecycleConfig) -> dict[str, Any]:
         "successor_model": spec.successor_model,
         "wire_model": wire_model(spec.provider, cfg),
     }
+
+
+def default_for(job_type: str, cfg: LifecycleConfig) -> str:
+    """The provider a job that names none runs on: the catalogue's default while it (or its
+    successor) runs, else the first provider of the type its provider still serves. (The default
+    TTS provider's models shut down on 2027-01-06 with no successor on /v1/audio/speech.)"""
+    default = default_provider(job_type)
+    day = cfg.day()
+    if state(default, day) != SHUT_DOWN or (cfg.policy == SUCCESSOR and successor(default.provider, cfg)):
+        return default.provider
+    running = [s.provider for s in CATALOG.values() if s.type == job_type and state(s, day) != SHUT_DOWN]
+    return running[0] if running else default.provider

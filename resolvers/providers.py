@@ -11,7 +11,7 @@ import pricing
 from models import generation
 from models.errors import DomainError, ErrorCode
 from providers import lifecycle, registry
-from providers.catalog import AVATAR, CATALOG, COMPOSITE, IMAGE, TTS, VIDEO, default_provider
+from providers.catalog import AVATAR, CATALOG, COMPOSITE, IMAGE, TTS, VIDEO
 from schema.context import Info, query_error
 from schema.enums import JobType, ModelLifecycle, Provider
 from schema.inputs import EstimateCostInput
@@ -74,16 +74,15 @@ async def estimate_cost(info: Info, input: EstimateCostInput) -> CostEstimate:
     Inputs are held to the provider's limits first (VALIDATION_FAILED past them), so the estimate
     is arithmetic on small numbers whatever the caller asks."""
     info.context.require("read")
-    spec = CATALOG[input.provider.value] if input.provider else default_provider(input.type.value)
+    cfg = lifecycle.config(info.context.services.settings)
+    spec = CATALOG[input.provider.value if input.provider else lifecycle.default_for(input.type.value, cfg)]
     if spec.type != input.type.value:
         raise GraphQLError(
             f"{spec.provider} does not generate {input.type.value}",
             extensions={"code": "PROVIDER_NOT_SUPPORTED"},
         )
     try:  # a shut-down model is priced as its successor, or refused, as the generate mutations do
-        spec = CATALOG[
-            generation.runs_on(spec.provider, lifecycle.config(info.context.services.settings)).provider
-        ]
+        spec = CATALOG[generation.runs_on(spec.provider, cfg).provider]
     except DomainError as exc:
         raise query_error(exc) from None
     _within(input.variants, 1, MAX_VARIANTS, "variants", "outputs")

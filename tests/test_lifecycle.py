@@ -131,6 +131,22 @@ async def test_within_30_days_of_the_shutdown_the_job_carries_a_warning(no_drive
     assert "warnings" not in far.metadata
 
 
+async def test_after_the_speech_shutdown_openai_tts_is_refused_and_the_default_moves(no_drive: None) -> None:
+    after = cfg(date(2027, 1, 6))
+
+    def tts(provider: str | None) -> GenerationRequest:
+        return GenerationRequest(
+            type="tts", team_id=uuid.uuid4(), user_id=uuid.uuid4(), provider=provider, text="Hello"
+        )
+
+    with pytest.raises(DomainError) as refused:
+        await generation.validate(tts("openai_tts"), after)
+    assert refused.value.code == ErrorCode.PROVIDER_NOT_SUPPORTED
+    assert "gpt-realtime-2.1-mini" in refused.value.message and "2027-01-06" in refused.value.message
+    assert (await generation.validate(tts(None), after)).provider == "elevenlabs"
+    assert (await generation.validate(tts(None), cfg(BEFORE))).provider == "openai_tts"
+
+
 # -- the adapter and the simulator --------------------------------------------------------------------
 
 
