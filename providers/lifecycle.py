@@ -22,6 +22,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from providers.catalog import CATALOG, ProviderSpec, default_provider
+from providers.errors import InvalidInputError
 
 ACTIVE, DEPRECATED, SHUT_DOWN = "active", "deprecated", "shut_down"
 WARN_DAYS = 30
@@ -199,3 +200,18 @@ def default_for(job_type: str, cfg: LifecycleConfig) -> str:
         return default.provider
     running = [s.provider for s in CATALOG.values() if s.type == job_type and state(s, day) != SHUT_DOWN]
     return running[0] if running else default.provider
+
+
+def ensure_served(provider: str, params: dict[str, Any], cfg: LifecycleConfig) -> None:
+    """Before a job is sent: raise ``InvalidInputError`` (the job fails, free) when its model was
+    shut down after the job was accepted, so the call that would die at the provider is never made.
+    A wire model set by ``CH_PROVIDER_MODELS`` other than the catalogue's is the operator's call."""
+    spec = CATALOG[provider]
+    recorded = params.get("wire_model") or spec.wire_model
+    if state(spec, cfg.day()) == SHUT_DOWN and recorded == spec.wire_model:
+        assert spec.shutdown_date is not None
+        raise InvalidInputError(
+            f"{provider} ({recorded}) was shut down by its provider on {spec.shutdown_date.isoformat()} "
+            f"after this job was accepted; nothing was charged: submit it again for {_replacement(spec, cfg)}",
+            code="model_shut_down",
+        )

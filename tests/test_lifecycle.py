@@ -147,6 +147,18 @@ async def test_after_the_speech_shutdown_openai_tts_is_refused_and_the_default_m
     assert (await generation.validate(tts(None), cfg(BEFORE))).provider == "openai_tts"
 
 
+def test_a_job_accepted_before_the_shutdown_and_run_after_it_fails_free_without_a_call() -> None:
+    from providers.errors import InvalidInputError
+
+    accepted = {"settings": {}, "wire_model": "gpt-image-1.5"}
+    lifecycle.ensure_served("gpt_image_1_5", accepted, cfg(BEFORE))  # still served: no objection
+    with pytest.raises(InvalidInputError) as gone:
+        lifecycle.ensure_served("gpt_image_1_5", accepted, cfg(AFTER))
+    assert gone.value.message_is_ours and "gpt_image_2_6_sunburst" in gone.value.public
+    # an operator's own wire model (CH_PROVIDER_MODELS) is theirs to vouch for
+    lifecycle.ensure_served("gpt_image_1_5", {"wire_model": "gpt-image-1.5-enterprise"}, cfg(AFTER))
+
+
 # -- the adapter and the simulator --------------------------------------------------------------------
 
 
