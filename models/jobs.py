@@ -160,8 +160,13 @@ class NewJob:
     metadata: dict[str, Any] = field(default_factory=dict)
 
     def request_hash(self) -> str:
+        # What the caller asked for: the provider they picked (not the successor it runs on) and
+        # their settings without the wire model, so a retry across a shutdown or a model setting
+        # change is still the same request.
+        provider = self.metadata.get("requested_provider", self.provider)
+        settings = {key: value for key, value in self.settings.items() if key != "wire_model"}
         body = json.dumps(
-            [self.type, self.provider, self.prompt, self.settings, str(self.drive_folder_id)],
+            [self.type, provider, self.prompt, settings, str(self.drive_folder_id)],
             sort_keys=True,
             default=str,
         )

@@ -108,6 +108,20 @@ async def test_after_the_shutdown_the_job_runs_on_the_successor_priced_as_it(no_
     assert new.estimated_cost_cents == direct.estimated_cost_cents
 
 
+async def test_an_idempotent_retry_across_the_shutdown_is_the_same_request(no_drive: None) -> None:
+    req = image_request("gpt_image_1_5", {"quality": "low"})
+    req.idempotency_key = "poster-1"
+    before = await generation.validate(req, cfg(BEFORE))
+    after = await generation.validate(req, cfg(AFTER))
+    assert (before.provider, after.provider) == ("gpt_image_1_5", "gpt_image_2_6_sunburst")
+    # same folder, so the same key returns the first job instead of a CONFLICT
+    assert before.request_hash() == after.request_hash()
+    renamed = await generation.validate(
+        req, cfg(BEFORE, models={"gpt_image_1_5": "gpt-image-1.5-2025-12-16"})
+    )
+    assert renamed.request_hash() == before.request_hash()
+
+
 async def test_refused_before_any_hold_naming_the_successor() -> None:
     # validate() is what runs before the hold: refused here, nothing is held or queued.
     for config in (cfg(AFTER, policy=lifecycle.REFUSE), cfg(AFTER, successors={"gpt_image_1_5": ""})):
