@@ -21,6 +21,7 @@ from models.events import TeamEvent
 from models.generation import GenerationRequest
 from models.jobs import CreativeJob
 from models.webhooks import WEBHOOK_EVENTS
+from providers import lifecycle
 from pubsub import EventBus
 from ratelimit import RateLimiter
 from settings import Settings
@@ -109,7 +110,11 @@ class Services:
         queue = _AfterCommitQueue(self.queue)
         try:
             job = await generation.generate(
-                request, queue=queue, events=self.events, deadline_scale=self.settings.deadline_scale
+                request,
+                queue=queue,
+                events=self.events,
+                deadline_scale=self.settings.deadline_scale,
+                lifecycle_config=lifecycle.config(self.settings),
             )
         except jobs.CommitOutcomeUnknown as unknown:
             job = await self._if_committed(unknown)

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import secrets
+from datetime import date
 from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from providers.catalog import CATALOG
@@ -96,6 +97,16 @@ class Settings(BaseSettings):
     # compare with (never in production).
     bench_plain_ws: bool = False
     public_base_url: str | None = Field(default=None, validation_alias=AliasChoices("CH_PUBLIC_URL"))
+    # Model lifecycles (providers/lifecycle.py): a job on a model its provider has shut down runs on
+    # the configured successor ("successor") or is refused before anything is held ("refuse").
+    model_shutdown_policy: Literal["successor", "refuse"] = "successor"
+    # The wire model per provider of ours (JSON, e.g. {"gpt_image_2_6_sunburst": "gpt-image-2.6-sunburst"}),
+    # and the provider replacing a shut-down one (JSON, e.g. {"gpt_image_1_5": "gpt_image_2_6_flare"};
+    # "" for none); unnamed providers keep the catalogue's.
+    provider_models: dict[str, str] = Field(default_factory=dict)
+    provider_successors: dict[str, str] = Field(default_factory=dict)
+    # Test hook: the day lifecycles are compared with (YYYY-MM-DD) instead of today (never in production).
+    today: date | None = None
 
     # Provider keys and base URLs: read by their own names (no CH_ prefix), as providers.md lists them.
     provider_env: dict[str, str] = Field(
@@ -114,6 +125,17 @@ class Settings(BaseSettings):
     rate_limit_key_reads_per_minute: int = 300
     rate_limit_team_downloads_per_minute: int = 600
     rate_limit_key_downloads_per_minute: int = 300
+
+    @field_validator("provider_models", "provider_successors")
+    @classmethod
+    def _known_providers(cls, value: dict[str, str], info: ValidationInfo) -> dict[str, str]:
+        """Names are our providers (a typo would silently change nothing); successors too."""
+        unknown = sorted(k for k in value if k not in CATALOG)
+        if info.field_name == "provider_successors":
+            unknown += sorted(v for v in value.values() if v and v not in CATALOG)
+        if unknown:
+            raise ValueError(f"unknown providers {', '.join(unknown)}; they are {', '.join(CATALOG)}")
+        return value
 
     @cached_property
     def database(self) -> str:
@@ -175,6 +197,8 @@ class Settings(BaseSettings):
             problems.append("CH_BENCH_PLAIN_WS is for benchmarks")
         if self.fault_crash_before_settle:
             problems.append("CH_FAULT_CRASH_BEFORE_SETTLE is a test hook")
+        if self.today:
+            problems.append("CH_TODAY is a test hook")
         if problems:
             raise RuntimeError("refusing to start in production: " + "; ".join(problems))
 

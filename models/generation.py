@@ -16,7 +16,7 @@ import pricing
 from models import drive
 from models.errors import DomainError, ErrorCode
 from models.jobs import CreativeJob, Events, JobStatus, NewJob, Queue, submit
-from providers import options, registry
+from providers import lifecycle, options, registry
 from providers.catalog import (
     AVATAR,
     CATALOG,
@@ -254,13 +254,25 @@ def price(provider: str, job_type: str, text: str | None, params: dict[str, Any]
         raise _invalid(exc.message, "settings") from None
 
 
-async def validate(req: GenerationRequest) -> NewJob:
+def runs_on(provider: str, cfg: lifecycle.LifecycleConfig) -> lifecycle.Resolved:
+    """The provider a job that picked ``provider`` runs on today (its successor once it is shut
+    down); a shut-down model nothing replaces is refused here, before anything is held."""
+    try:
+        return lifecycle.resolve(provider, cfg)
+    except lifecycle.ModelShutDown as exc:
+        raise DomainError(ErrorCode.PROVIDER_NOT_SUPPORTED, exc.message, ["input", "provider"]) from None
+
+
+async def validate(req: GenerationRequest, cfg: lifecycle.LifecycleConfig | None = None) -> NewJob:
     _check_texts(req)
-    spec = _spec(req)
+    cfg = cfg or lifecycle.LifecycleConfig()
+    picked = _spec(req).provider if req.provider is not None else lifecycle.default_for(req.type, cfg)
+    resolved = runs_on(picked, cfg)
+    spec = CATALOG[resolved.provider]
     settings = provider_settings(spec.provider, _json_object(req.settings, MAX_SETTINGS_BYTES, "settings"))
     if req.idempotency_key is not None and not (0 < len(req.idempotency_key) <= MAX_IDEMPOTENCY_KEY):
         raise _invalid(f"idempotencyKey must be 1 to {MAX_IDEMPOTENCY_KEY} characters", "idempotencyKey")
-    params: dict[str, Any] = {"settings": settings}
+    params: dict[str, Any] = {"settings": settings, "wire_model": resolved.wire_model}
     prompt: str | None = None
     ratio = _aspect_ratio(req, spec)
     if ratio:
@@ -327,12 +339,18 @@ async def validate(req: GenerationRequest) -> NewJob:
         drive_folder_id=folder_id,
         estimated_cost_cents=estimated,
         idempotency_key=req.idempotency_key,
+        metadata=resolved.metadata(),
     )
 
 
 async def generate(
-    req: GenerationRequest, *, queue: Queue, events: Events, deadline_scale: float = 1.0
+    req: GenerationRequest,
+    *,
+    queue: Queue,
+    events: Events,
+    deadline_scale: float = 1.0,
+    lifecycle_config: lifecycle.LifecycleConfig | None = None,
 ) -> CreativeJob:
     """Validate, price, hold and queue: what every generate mutation and REST submit does."""
-    new = await validate(req)
+    new = await validate(req, lifecycle_config)
     return await submit(new, queue=queue, events=events, deadline_scale=deadline_scale)

@@ -15,7 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any, Protocol
@@ -155,10 +155,18 @@ class NewJob:
     drive_folder_id: uuid.UUID
     estimated_cost_cents: int
     idempotency_key: str | None = None
+    # What the job records from the start: the wire model it runs on, the provider asked for when
+    # a shut-down model was replaced, lifecycle warnings (providers/lifecycle.py).
+    metadata: dict[str, Any] = field(default_factory=dict)
 
     def request_hash(self) -> str:
+        # What the caller asked for: the provider they picked (not the successor it runs on) and
+        # their settings without the wire model, so a retry across a shutdown or a model setting
+        # change is still the same request.
+        provider = self.metadata.get("requested_provider", self.provider)
+        settings = {key: value for key, value in self.settings.items() if key != "wire_model"}
         body = json.dumps(
-            [self.type, self.provider, self.prompt, self.settings, str(self.drive_folder_id)],
+            [self.type, provider, self.prompt, settings, str(self.drive_folder_id)],
             sort_keys=True,
             default=str,
         )
@@ -219,6 +227,7 @@ async def submit(new: NewJob, *, queue: Queue, events: Events, deadline_scale: f
                 drive_folder_id=new.drive_folder_id,
                 estimated_cost_cents=new.estimated_cost_cents,
                 idempotency_key=new.idempotency_key,
+                metadata=new.metadata,
                 request_hash=new.request_hash(),
                 deadline_at=now() + DEADLINES[new.type] * deadline_scale,
                 using_db=conn,

@@ -3,7 +3,8 @@ limits from providers.md. Input validation, the ``providers`` query and the adap
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from datetime import date
 
 IMAGE, VIDEO, AVATAR, TTS, COMPOSITE = "image", "video", "avatar", "tts", "composite"
 
@@ -25,12 +26,34 @@ class ProviderSpec:
     # Our tasks running at once at this provider (0: no documented cap); CH_PROVIDER_CONCURRENCY overrides.
     max_concurrency: int = 0
     notes: dict[str, str] = field(default_factory=dict)
+    # The model id sent on the wire (CH_PROVIDER_MODELS overrides it without a release), the day
+    # the provider shuts that model down (None: no date announced) and what replaces it: a provider
+    # of ours (``successor``) and/or the provider's own recommended model id (``successor_model``).
+    # providers/lifecycle.py turns these into active / deprecated / shut down against today's date.
+    wire_model: str = ""
+    shutdown_date: date | None = None
+    successor: str | None = None
+    successor_model: str | None = None
 
 
 _ANY_IMAGE_RATIO = ("1:1", "4:5", "5:4", "3:4", "4:3", "2:3", "3:2", "9:16", "16:9", "21:9")
 
+# The wire model of the entries that do not name their own (their adapters send these ids).
+_WIRE_MODELS: dict[str, str] = {
+    "flux_2_pro": "flux-2-pro",
+    "seedream_4_5": "seedream-4-5-251128",
+    "luma_ray3": "ray-3.2",
+    "runway_gen4": "gen4_turbo",
+    "kling_2_6": "kling-v2-6",
+    "kling_3_0": "kling-v3",
+    "veo_3_1": "veo-3.1-generate-preview",
+    "heygen": "v2/video/generate",
+    "elevenlabs": "eleven_multilingual_v2",
+    "creatomate": "renders",
+}
+
 CATALOG: dict[str, ProviderSpec] = {
-    s.provider: s
+    s.provider: s if s.wire_model else replace(s, wire_model=_WIRE_MODELS.get(s.provider, s.provider))
     for s in [
         ProviderSpec(
             "flux_2_pro",
@@ -51,6 +74,32 @@ CATALOG: dict[str, ProviderSpec] = {
             aspect_ratios=("1:1", "2:3", "3:2"),
             default_aspect_ratio="1:1",
             max_text_chars=32000,
+            # OpenAI's deprecations page: gpt-image-1.5 (and its snapshot, gpt-image-1-mini,
+            # chatgpt-image-latest) shut down 2026-12-01; replacements gpt-image-2.6-sunburst or -flare.
+            wire_model="gpt-image-1.5",
+            shutdown_date=date(2026, 12, 1),
+            successor="gpt_image_2_6_sunburst",
+            successor_model="gpt-image-2.6-sunburst",
+        ),
+        ProviderSpec(
+            "gpt_image_2_6_sunburst",
+            IMAGE,
+            "openai",
+            "Text-aware, precise detail: posters with copy on the image (GPT Image 2.6 Sunburst)",
+            aspect_ratios=_ANY_IMAGE_RATIO,
+            default_aspect_ratio="1:1",
+            max_text_chars=32000,
+            wire_model="gpt-image-2.6-sunburst",
+        ),
+        ProviderSpec(
+            "gpt_image_2_6_flare",
+            IMAGE,
+            "openai",
+            "Text-aware and fast: posters with copy, in seconds (GPT Image 2.6 Flare)",
+            aspect_ratios=_ANY_IMAGE_RATIO,
+            default_aspect_ratio="1:1",
+            max_text_chars=32000,
+            wire_model="gpt-image-2.6-flare",
         ),
         ProviderSpec(
             "seedream_4_5",
@@ -146,6 +195,12 @@ CATALOG: dict[str, ProviderSpec] = {
             "Good baseline, faster and cheaper (default)",
             is_default=True,
             max_text_chars=4096,
+            # OpenAI's text-to-speech guide: tts-1, tts-1-hd and gpt-4o-mini-tts shut down 2027-01-06;
+            # the named replacement, gpt-realtime-2.1-mini, is a Realtime API model that
+            # /v1/audio/speech does not serve, so no provider of ours succeeds this one yet.
+            wire_model="tts-1",
+            shutdown_date=date(2027, 1, 6),
+            successor_model="gpt-realtime-2.1-mini",
         ),
         ProviderSpec(
             "creatomate",

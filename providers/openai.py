@@ -1,5 +1,9 @@
 """OpenAI: text-to-speech (``openai_tts``, ``POST /audio/speech``, audio bytes in the answer) and
-images (``gpt_image_1_5``, ``POST /images/generations``, base64 images in the answer).
+images (``gpt_image_1_5``, ``gpt_image_2_6_sunburst``, ``gpt_image_2_6_flare``:
+``POST /images/generations``, base64 images in the answer).
+
+The model sent is the one the job recorded when it was accepted (``params["wire_model"]``, from the
+catalogue or ``CH_PROVIDER_MODELS``: providers/lifecycle.py), else the catalogue's.
 
 Both are synchronous: :meth:`submit` returns :class:`Done`; there is never a task to poll.
 """
@@ -8,15 +12,18 @@ from __future__ import annotations
 
 import base64
 import binascii
+import math
 from typing import Any, ClassVar
 
 import httpx
 
 from providers.base import Done, JobSpec, Output, Pending, Submitted, Usage
+from providers.catalog import CATALOG
 from providers.errors import InvalidInputError, LostTaskError, RetryableError
 from providers.http import json_of
 from providers.http_adapter import HttpAdapter
-from providers.params import aspect_ratio, closest, settings
+from providers.options import TTS_INSTRUCTION_MODELS
+from providers.params import aspect_ratio, closest, settings, size_for_ratio
 
 DEFAULT_MODEL = "tts-1"
 DEFAULT_VOICE = "alloy"
@@ -29,6 +36,12 @@ CONTENT_TYPES: dict[str, str] = {
     "pcm": "audio/pcm",
 }
 _PASSED_SETTINGS = ("instructions", "speed")
+
+
+def wire_model(job: JobSpec) -> str:
+    """The model this job runs on: recorded on the job when it was accepted, else the catalogue's."""
+    recorded = job.params.get("wire_model")
+    return recorded if isinstance(recorded, str) and recorded else CATALOG[job.provider].wire_model
 
 
 class OpenAIAdapter(HttpAdapter):
@@ -62,6 +75,8 @@ class OpenAITtsAdapter(OpenAIAdapter):
         if body["response_format"] not in CONTENT_TYPES:
             body["response_format"] = "mp3"
         body.update({key: user[key] for key in _PASSED_SETTINGS if user.get(key) is not None})
+        if body["model"] not in TTS_INSTRUCTION_MODELS:
+            body.pop("instructions", None)  # tts-1 and tts-1-hd refuse it (a row from before the rule)
         return body
 
     def priced_tier(self, job: JobSpec) -> dict[str, str]:
@@ -91,7 +106,7 @@ class OpenAITtsAdapter(OpenAIAdapter):
 
 # -- images -----------------------------------------------------------------------------------------
 
-IMAGE_MODEL = "gpt-image-1.5"
+IMAGE_MODEL = "gpt-image-1.5"  # the catalogue's gpt_image_1_5 wire model
 # The only sizes GPT image models (before gpt-image-2) accept; the job's width/height or aspect
 # ratio picks the one of the nearest shape.
 IMAGE_SIZES: dict[str, tuple[int, int]] = {
@@ -107,6 +122,15 @@ IMAGE_FORMATS: dict[str, str] = {"png": "image/png", "jpeg": "image/jpeg", "webp
 class OpenAIImageAdapter(OpenAIAdapter):
     # High-quality images take OpenAI up to a couple of minutes; the SDK itself waits 600 s.
     request_timeout: ClassVar[httpx.Timeout] = httpx.Timeout(300.0, connect=10.0)
+    # gpt-image-1.5 takes three sizes only; GPT Image 2.6 any size within its limits (size()).
+    fixed_sizes: ClassVar[bool] = True
+
+    def size(self, job: JobSpec, wanted: tuple[int, int]) -> tuple[int, int]:
+        return wanted
+
+    def units(self, size: str, count: int) -> float:
+        """What the price table counts for ``count`` images of ``size``: images."""
+        return float(count)
 
     def build_request(self, job: JobSpec) -> dict[str, Any]:
         user = settings(job)
@@ -116,16 +140,17 @@ class OpenAIImageAdapter(OpenAIAdapter):
             if isinstance(width, int) and isinstance(height, int)
             else aspect_ratio(job, "1:1")
         )
-        size_w, size_h = closest(shape, IMAGE_SIZES)
+        size_w, size_h = closest(shape, IMAGE_SIZES) if self.fixed_sizes else shape
         quality = user["quality"]
         output_format = str(user.get("output_format") or job.params.get("output_format") or "png").lower()
         output_format = "jpeg" if output_format == "jpg" else output_format
         if output_format not in IMAGE_FORMATS:
             raise InvalidInputError(
-                "settings.output_format must be png, jpeg or webp for gpt-image-1.5", code="bad_setting"
+                f"settings.output_format must be png, jpeg or webp for {wire_model(job)}", code="bad_setting"
             )
+        size_w, size_h = self.size(job, (size_w, size_h))
         body: dict[str, Any] = {
-            "model": IMAGE_MODEL,
+            "model": wire_model(job),
             "prompt": job.prompt or "",
             "n": 1,
             "size": f"{size_w}x{size_h}",
@@ -172,12 +197,67 @@ class OpenAIImageAdapter(OpenAIAdapter):
             "size": answer.get("size") or body["size"],
             "quality": answer.get("quality") or body["quality"],
             "output_format": output_format,
-            "model": IMAGE_MODEL,
+            "model": body["model"],
         }
         if isinstance(answer.get("usage"), dict):
             details["tokens"] = answer["usage"]
         return Done(
             outputs=tuple(outputs),
-            usage=Usage(units=len(outputs), details=details),
+            usage=Usage(units=self.units(str(details["size"]), len(outputs)), details=details),
             metadata={"request_id": response.headers.get("x-request-id")},
         )
+
+
+# GPT Image 2.6 (gpt-image-2.6-sunburst, gpt-image-2.6-flare): any size whose sides are multiples
+# of 16, at most 3840 px per side, at most 3:1, from 655,360 to 8,294,400 pixels (the gpt-image-2
+# size rule the 2.6 models keep; docs/providers.md). Priced per output megapixel by quality.
+SIZE_STEP_26 = 16
+MIN_PIXELS_26 = 655_360
+MAX_PIXELS_26 = 8_294_400
+MAX_EDGE_26 = 3840
+MAX_RATIO_26 = 3.0
+
+
+def size_26(width: int, height: int) -> tuple[int, int]:
+    """The size GPT Image 2.6 renders for a wanted ``width`` × ``height``: scaled up to its least
+    pixel count, each side rounded up to a multiple of 16. Raises ``InvalidInputError`` beyond it."""
+    if max(width, height) / min(width, height) > MAX_RATIO_26:
+        raise InvalidInputError(
+            "settings.width and settings.height: GPT Image 2.6 renders aspect ratios up to 3:1",
+            code="bad_setting",
+        )
+    if width * height < MIN_PIXELS_26:
+        factor = math.sqrt(MIN_PIXELS_26 / (width * height))
+        width, height = math.ceil(width * factor), math.ceil(height * factor)
+    width = math.ceil(width / SIZE_STEP_26) * SIZE_STEP_26
+    height = math.ceil(height / SIZE_STEP_26) * SIZE_STEP_26
+    if max(width, height) > MAX_EDGE_26 or width * height > MAX_PIXELS_26:
+        raise InvalidInputError(
+            f"settings.width and settings.height: GPT Image 2.6 renders at most {MAX_EDGE_26} px per side",
+            code="bad_setting",
+        )
+    return width, height
+
+
+class OpenAIImage26Adapter(OpenAIImageAdapter):
+    fixed_sizes: ClassVar[bool] = False
+
+    def size(self, job: JobSpec, wanted: tuple[int, int]) -> tuple[int, int]:
+        width, height = job.params.get("width"), job.params.get("height")
+        if not (isinstance(width, int) and isinstance(height, int)):
+            width, height = size_for_ratio(*aspect_ratio(job, "1:1"))
+        return size_26(width, height)
+
+    def units(self, size: str, count: int) -> float:
+        width, _, height = size.partition("x")
+        try:
+            pixels = int(width) * int(height)
+        except ValueError:
+            return float(count)
+        return count * pixels / 1_000_000
+
+    def priced_tier(self, job: JobSpec) -> dict[str, str]:
+        return {"quality": self.build_request(job)["quality"]}
+
+    def estimated_units(self, job: JobSpec) -> float | None:
+        return self.units(self.build_request(job)["size"], 1)

@@ -53,6 +53,11 @@ class GptImageSettings(_Image):
     output_compression: Annotated[int, Field(ge=0, le=100)] | None = None
 
 
+class GptImage26Settings(GptImageSettings):
+    # GPT Image 2.6 (Sunburst and Flare take the same parameters): five quality tiers and "auto".
+    quality: Literal["low", "medium", "high", "xhigh", "max", "auto"] = "medium"  # type: ignore[assignment]
+
+
 class SeedreamSettings(_Image):
     size: Literal["1K", "2K", "4K"] | None = None
     response_format: Literal["b64_json", "url"] = "b64_json"
@@ -157,11 +162,25 @@ class ElevenLabsSettings(VoiceSettings):
     apply_text_normalization: Literal["auto", "on", "off"] | None = None
 
 
+# The speech models that take ``instructions`` (OpenAI's text-to-speech guide: not tts-1 or tts-1-hd).
+TTS_INSTRUCTION_MODELS = ("gpt-4o-mini-tts",)
+
+
 class OpenAiTtsSettings(_Settings):
     model: Literal["tts-1", "tts-1-hd", "gpt-4o-mini-tts"] = "tts-1"
     response_format: Literal["mp3", "opus", "aac", "flac", "wav", "pcm"] | None = None
     instructions: Annotated[str, Field(max_length=4096)] | None = None
     speed: Annotated[float, Field(ge=0.25, le=4.0)] | None = None
+
+    @model_validator(mode="after")
+    def _instructions(self) -> OpenAiTtsSettings:
+        if self.instructions is not None and self.model not in TTS_INSTRUCTION_MODELS:
+            raise SettingsError(
+                f"settings.instructions is accepted only with model {', '.join(TTS_INSTRUCTION_MODELS)}, "
+                f"not {self.model}",
+                ("settings", "instructions"),
+            )
+        return self
 
 
 class CreatomateSettings(_Settings):
@@ -185,6 +204,8 @@ class CreatomateSettings(_Settings):
 SETTINGS: dict[str, type[_Settings]] = {
     "flux_2_pro": FluxSettings,
     "gpt_image_1_5": GptImageSettings,
+    "gpt_image_2_6_sunburst": GptImage26Settings,
+    "gpt_image_2_6_flare": GptImage26Settings,
     "seedream_4_5": SeedreamSettings,
     "luma_ray3": LumaSettings,
     "runway_gen4": RunwaySettings,

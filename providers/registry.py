@@ -24,6 +24,8 @@ ADAPTERS: dict[str, str] = {
     "openai_tts": "providers.openai:OpenAITtsAdapter",
     "creatomate": "providers.creatomate:CreatomateAdapter",
     "gpt_image_1_5": "providers.openai:OpenAIImageAdapter",
+    "gpt_image_2_6_sunburst": "providers.openai:OpenAIImage26Adapter",
+    "gpt_image_2_6_flare": "providers.openai:OpenAIImage26Adapter",
     "seedream_4_5": "providers.ark:ArkAdapter",
     "luma_ray3": "providers.luma:LumaAdapter",
     "kling_2_6": "providers.kling:KlingAdapter",

@@ -25,6 +25,7 @@ from schema.types import (
     CreativeJobConnection,
     CreativeJobEdge,
     GeneratePayload,
+    GenerateWarning,
     PageInfo,
     UserError,
 )
@@ -65,7 +66,8 @@ async def _generate(info: Info, job_type_name: str, data: Any, **fields: Any) ->
         row = await info.context.services.generate(principal, request)
     except DomainError as exc:
         return user_error(exc)
-    return GeneratePayload(job=job_type(info, row), user_errors=[])
+    warnings = [GenerateWarning.of(w) for w in (row.metadata or {}).get("warnings", [])]
+    return GeneratePayload(job=job_type(info, row), user_errors=[], warnings=warnings)
 
 
 async def generate_image(info: Info, input: GenerateImageInput) -> GeneratePayload:

@@ -10,10 +10,10 @@ from graphql import GraphQLError
 import pricing
 from models import generation
 from models.errors import DomainError, ErrorCode
-from providers import registry
-from providers.catalog import AVATAR, CATALOG, COMPOSITE, IMAGE, TTS, VIDEO, default_provider
+from providers import lifecycle, registry
+from providers.catalog import AVATAR, CATALOG, COMPOSITE, IMAGE, TTS, VIDEO
 from schema.context import Info, query_error
-from schema.enums import JobType, Provider
+from schema.enums import JobType, ModelLifecycle, Provider
 from schema.inputs import EstimateCostInput
 from schema.types import CostEstimate, PriceRate, ProviderInfo
 
@@ -21,11 +21,13 @@ from schema.types import CostEstimate, PriceRate, ProviderInfo
 async def providers(info: Info, type: JobType | None = None) -> list[ProviderInfo]:
     info.context.require("read")
     settings = info.context.services.settings
+    cfg = lifecycle.config(settings)
     result = []
     for spec in CATALOG.values():
         if type is not None and spec.type != type.value:
             continue
         price = pricing.price_table().get(spec.provider, spec.type)
+        life = lifecycle.describe(spec, cfg)
         result.append(
             ProviderInfo(
                 provider=Provider(spec.provider),
@@ -45,6 +47,11 @@ async def providers(info: Info, type: JobType | None = None) -> list[ProviderInf
                 price_first_unit_cents=price.first_unit_cents,
                 price_rates=[PriceRate(cents_per_unit=r.cents_per_unit, when=r.when) for r in price.rates],
                 cancelable_at_provider=registry.can_cancel(spec.provider),
+                wire_model=life["wire_model"],
+                lifecycle=ModelLifecycle(life["lifecycle"]),
+                shutdown_date=life["shutdown_date"],
+                successor=Provider(life["successor"]) if life["successor"] else None,
+                successor_model=life["successor_model"],
             )
         )
     return result
@@ -67,12 +74,17 @@ async def estimate_cost(info: Info, input: EstimateCostInput) -> CostEstimate:
     Inputs are held to the provider's limits first (VALIDATION_FAILED past them), so the estimate
     is arithmetic on small numbers whatever the caller asks."""
     info.context.require("read")
-    spec = CATALOG[input.provider.value] if input.provider else default_provider(input.type.value)
+    cfg = lifecycle.config(info.context.services.settings)
+    spec = CATALOG[input.provider.value if input.provider else lifecycle.default_for(input.type.value, cfg)]
     if spec.type != input.type.value:
         raise GraphQLError(
             f"{spec.provider} does not generate {input.type.value}",
             extensions={"code": "PROVIDER_NOT_SUPPORTED"},
         )
+    try:  # a shut-down model is priced as its successor, or refused, as the generate mutations do
+        spec = CATALOG[generation.runs_on(spec.provider, cfg).provider]
+    except DomainError as exc:
+        raise query_error(exc) from None
     _within(input.variants, 1, MAX_VARIANTS, "variants", "outputs")
     if spec.type in (TTS, AVATAR):
         _within(input.characters, 1, spec.max_text_chars, "characters", f"for {spec.provider}")

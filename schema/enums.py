@@ -29,6 +29,8 @@ class JobStatus(Enum):
 class Provider(Enum):
     FLUX_2_PRO = "flux_2_pro"
     GPT_IMAGE_1_5 = "gpt_image_1_5"
+    GPT_IMAGE_2_6_SUNBURST = "gpt_image_2_6_sunburst"
+    GPT_IMAGE_2_6_FLARE = "gpt_image_2_6_flare"
     SEEDREAM_4_5 = "seedream_4_5"
     LUMA_RAY3 = "luma_ray3"
     RUNWAY_GEN4 = "runway_gen4"
@@ -39,6 +41,13 @@ class Provider(Enum):
     ELEVENLABS = "elevenlabs"
     OPENAI_TTS = "openai_tts"
     CREATOMATE = "creatomate"
+
+
+@strawberry.enum(description="Whether the provider still serves a model (providers/lifecycle.py)")
+class ModelLifecycle(Enum):
+    ACTIVE = "active"
+    DEPRECATED = "deprecated"
+    SHUT_DOWN = "shut_down"
 
 
 @strawberry.enum

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 import strawberry
@@ -17,6 +17,7 @@ from schema.enums import (
     ErrorCode,
     JobStatus,
     JobType,
+    ModelLifecycle,
     Provider,
     WebhookDeliveryStatus,
     WebhookEventType,
@@ -102,10 +103,38 @@ class UserError:
         )
 
 
+@strawberry.type(description="A notice about the model a job runs on (its shutdown, its replacement)")
+class GenerateWarning:
+    code: str = strawberry.field(
+        description="MODEL_DEPRECATED: shuts down within 30 days; MODEL_REPLACED: shut down, the job "
+        "runs on its successor"
+    )
+    message: str
+    provider: Provider = strawberry.field(description="The provider the warning is about")
+    model: str = strawberry.field(description="Its wire model id")
+    shutdown_date: date
+    successor: Provider | None
+
+    @classmethod
+    def of(cls, data: dict[str, Any]) -> GenerateWarning:
+        return cls(
+            code=data["code"],
+            message=data["message"],
+            provider=Provider(data["provider"]),
+            model=data["model"],
+            shutdown_date=date.fromisoformat(data["shutdown_date"]),
+            successor=Provider(data["successor"]) if data.get("successor") else None,
+        )
+
+
 @strawberry.type
 class GeneratePayload:
     job: CreativeJob | None
     user_errors: list[UserError]
+    warnings: list[GenerateWarning] = strawberry.field(
+        default_factory=list,
+        description="The job's model shuts down within 30 days, or was shut down and replaced",
+    )
 
 
 @strawberry.type
@@ -212,6 +241,21 @@ class ProviderInfo:
     cancelable_at_provider: bool = strawberry.field(
         default=False,
         description="True when the provider can stop a task it accepted (cancelJob then stops it there)",
+    )
+    wire_model: str = strawberry.field(default="", description="The model id sent to the provider")
+    lifecycle: ModelLifecycle = strawberry.field(
+        default=ModelLifecycle.ACTIVE,
+        description="DEPRECATED: a shutdown date is announced; SHUT_DOWN: jobs run on the successor "
+        "or are refused",
+    )
+    shutdown_date: date | None = strawberry.field(
+        default=None, description="The day the provider stops serving the model"
+    )
+    successor: Provider | None = strawberry.field(
+        default=None, description="What a job picking this provider runs on once it is shut down"
+    )
+    successor_model: str | None = strawberry.field(
+        default=None, description="The replacement the provider itself recommends"
     )
 
 

@@ -14,7 +14,7 @@ from auth import signed_result_urls
 from models import drive
 from models import jobs as job_ops
 from models.jobs import CreativeJob, JobStatus
-from providers import registry
+from providers import lifecycle, registry
 from providers.base import Done, InputFile, JobSpec, Pending, Submitted
 from providers.catalog import CATALOG
 from providers.download import fetch_output
@@ -143,6 +143,8 @@ async def _advance(services: Services, job: CreativeJob) -> str:
                 await services.queue.enqueue_poll(str(job.id), 1.0 * services.settings.poll_interval_scale)
                 return "another run is submitting"
             try:
+                # accepted before its model's shutdown, run after it: fail free, never call
+                lifecycle.ensure_served(job.provider, job.settings, lifecycle.config(services.settings))
                 submitted = await adapter.submit(spec)
             except Exception:  # not accepted (as far as we know): a later run may submit again
                 await job_ops.release_submission(job)

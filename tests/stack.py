@@ -310,6 +310,9 @@ def backend_env(tmp: Path, database_url: str, redis_url: str | None) -> dict[str
         CH_DATABASE_URL=database_url,
         CH_SIMULATOR_TIME_SCALE="0.05",
         CH_POLL_INTERVAL_SCALE="0.05",
+        # Model lifecycles compare with this day, not the calendar's, so the suite means the same
+        # on any date (gpt_image_1_5 is then deprecated, 11 days before its shutdown).
+        CH_TODAY="2026-11-20",
         CH_QUEUE_NAME=f"creative_hub:test:{uuid.uuid4().hex}",  # runs sharing a Redis never share work
         CH_WEBHOOK_RETRY_SCALE="0.0002",  # the 27.6 h retry schedule in about 20 s
         # Tests age webhook rows by weeks; only the tests that mean to prune them do.

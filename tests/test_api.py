@@ -122,7 +122,7 @@ async def test_providers_and_estimates(stack: Stack, team: Team) -> None:
         team, "{ providers { provider type isDefault strengths configured available priceUnit } }"
     )
     rows = data["providers"]
-    assert len(rows) == 12
+    assert len(rows) == 14  # the twelve providers and GPT Image 2.6 Sunburst and Flare
     defaults = {r["type"]: r["provider"] for r in rows if r["isDefault"]}
     assert defaults == {
         "IMAGE": "FLUX_2_PRO",

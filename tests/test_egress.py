@@ -59,6 +59,8 @@ def specs() -> dict[str, JobSpec]:
     return {
         "flux_2_pro": job("image", "flux_2_pro", "a lamp", **image),
         "gpt_image_1_5": job("image", "gpt_image_1_5", "a lamp", **image),
+        "gpt_image_2_6_sunburst": job("image", "gpt_image_2_6_sunburst", "a lamp", **image),
+        "gpt_image_2_6_flare": job("image", "gpt_image_2_6_flare", "a lamp", **image),
         "seedream_4_5": job("image", "seedream_4_5", "a lamp", **image),
         "runway_gen4": job("video", "runway_gen4", "a harbour", aspect_ratio="16:9", duration_seconds=5),
         "luma_ray3": job("video", "luma_ray3", "a harbour", aspect_ratio="16:9", duration_seconds=5),

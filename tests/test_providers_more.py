@@ -604,6 +604,8 @@ def test_error_bodies_of_the_new_families() -> None:
 
 NEW_PROVIDERS = (
     "gpt_image_1_5",
+    "gpt_image_2_6_sunburst",
+    "gpt_image_2_6_flare",
     "seedream_4_5",
     "luma_ray3",
     "kling_2_6",

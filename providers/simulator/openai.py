@@ -1,12 +1,19 @@
 """OpenAI: ``POST /v1/audio/speech`` answers the audio itself, ``POST /v1/images/generations`` the
-images as base64 (both synchronous)."""
+images as base64 (both synchronous).
+
+A model past its shutdown date (:data:`SHUTDOWN_DATES`, OpenAI's deprecations page) answers 404
+``model_not_found`` as OpenAI does. The simulator's day is the UTC date, ``CH_TODAY`` when set, or
+whatever a test installs as ``sim.today`` (a callable returning a date)."""
 
 from __future__ import annotations
 
 import asyncio
 import base64
+import math
+import os
 import secrets
 import time
+from datetime import UTC, date, datetime
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
@@ -37,6 +44,41 @@ VOICES = (
     "cedar",
 )
 FORMATS = ("mp3", "opus", "aac", "flac", "wav", "pcm")
+# Speech models that take ``instructions`` (the text-to-speech guide: not tts-1 or tts-1-hd).
+INSTRUCTION_MODELS = ("gpt-4o-mini-tts", "gpt-4o-mini-tts-2025-12-15")
+# OpenAI's deprecations page and text-to-speech guide (docs/providers.md, OpenAI).
+SHUTDOWN_DATES: dict[str, date] = {
+    "gpt-image-1.5": date(2026, 12, 1),
+    "gpt-image-1.5-2025-12-16": date(2026, 12, 1),
+    "gpt-image-1-mini": date(2026, 12, 1),
+    "chatgpt-image-latest": date(2026, 12, 1),
+    **{model: date(2027, 1, 6) for model in MODELS},
+}
+
+
+def today(sim: SimState) -> date:
+    """The simulator's day: a test's ``sim.today()``, ``CH_TODAY``, else the UTC date."""
+    clock = getattr(sim, "today", None)
+    if callable(clock):
+        day: date = clock()
+        return day
+    fixed = os.environ.get("CH_TODAY")
+    return date.fromisoformat(fixed) if fixed else datetime.now(UTC).date()
+
+
+def _model_gone(sim: SimState, model: Any) -> JSONResponse | None:
+    """OpenAI's answer to a model it has shut down: 404 ``model_not_found``."""
+    shutdown = SHUTDOWN_DATES.get(model) if isinstance(model, str) else None
+    if shutdown is None or today(sim) < shutdown:
+        return None
+    return _error(
+        404,
+        f"The model `{model}` does not exist or you do not have access to it.",
+        kind="invalid_request_error",
+        code="model_not_found",
+    )
+
+
 MAX_INPUT = 4096
 CHARS_PER_SECOND = 15
 NOMINAL_SECONDS = 0.5  # time to answer, before time_scale
@@ -97,6 +139,12 @@ def _validate(body: dict[str, Any]) -> JSONResponse | None:
     speed = body.get("speed", 1.0)
     if not is_number(speed) or not 0.25 <= speed <= 4.0:
         return _invalid("Invalid 'speed': expected a number between 0.25 and 4.0.", "speed", "invalid_value")
+    if body.get("instructions") is not None and model not in INSTRUCTION_MODELS:
+        return _invalid(
+            f"Unsupported parameter: 'instructions' is not supported with the model {model}.",
+            "instructions",
+            "unsupported_parameter",
+        )
     return None
 
 
@@ -148,6 +196,8 @@ def routes(sim: SimState) -> list[BaseRoute]:
         body = await json_object(request)
         if body is None:
             return _invalid("We could not parse the JSON body of your request.", None)
+        if (gone := _model_gone(sim, body.get("model"))) is not None:
+            return gone
         if (error := _validate(body)) is not None:
             return error
         text: str = body["input"]
@@ -181,6 +231,8 @@ def routes(sim: SimState) -> list[BaseRoute]:
         body = await json_object(request)
         if body is None:
             return _invalid("We could not parse the JSON body of your request.", None)
+        if (gone := _model_gone(sim, body.get("model"))) is not None:
+            return gone
         if (error := _validate_image(body)) is not None:
             return error
         prompt: str = body["prompt"]
@@ -230,7 +282,12 @@ def routes(sim: SimState) -> list[BaseRoute]:
         encoded = base64.b64encode(data).decode("ascii")
         request_id = _request_id()
         sim.record_sync_submission(FAMILY, request_id)
-        image_tokens = IMAGE_TOKENS.get(quality, {}).get(size, 1056) * count
+        per_megapixel = TOKENS_PER_MEGAPIXEL_26.get(quality, 1000)
+        image_tokens = (
+            IMAGE_TOKENS.get(quality, {}).get(size, 1056)
+            if model not in GPT_IMAGE_26_MODELS
+            else math.ceil(width * height / 1_000_000 * per_megapixel)
+        ) * count
         text_tokens = max(1, len(prompt) // 4)
         return JSONResponse(
             {
@@ -258,7 +315,17 @@ def routes(sim: SimState) -> list[BaseRoute]:
 
 # -- images -----------------------------------------------------------------------------------------
 
-GPT_IMAGE_MODELS = ("gpt-image-1.5", "gpt-image-1", "gpt-image-1-mini")
+GPT_IMAGE_26_MODELS = ("gpt-image-2.6-sunburst", "gpt-image-2.6-flare")
+GPT_IMAGE_MODELS = ("gpt-image-1.5", "gpt-image-1", "gpt-image-1-mini", *GPT_IMAGE_26_MODELS)
+QUALITIES_26 = ("low", "medium", "high", "xhigh", "max", "auto")
+# Output image tokens per megapixel at each GPT Image 2.6 quality (the simulator's own figures).
+TOKENS_PER_MEGAPIXEL_26: dict[str, int] = {
+    "low": 500,
+    "medium": 1500,
+    "high": 4500,
+    "xhigh": 8000,
+    "max": 12000,
+}
 IMAGE_MODELS = (*GPT_IMAGE_MODELS, "dall-e-2", "dall-e-3")
 GPT_IMAGE_SIZES = ("1024x1024", "1536x1024", "1024x1536", "auto")
 MAX_IMAGE_PROMPT = 32_000
@@ -272,9 +339,36 @@ IMAGE_TOKENS: dict[str, dict[str, int]] = {
 }
 
 
+def _size_26(size: Any) -> JSONResponse | None:
+    """GPT Image 2.6 sizes: "auto" or WxH, sides multiples of 16 up to 3840, at most 3:1, from
+    655,360 to 8,294,400 pixels."""
+    if size is None or size == "auto":
+        return None
+    width, sep, height = str(size).partition("x")
+    ok = sep and width.isdigit() and height.isdigit()
+    if ok:
+        w, h = int(width), int(height)
+        ok = (
+            w % 16 == 0
+            and h % 16 == 0
+            and 0 < min(w, h)
+            and max(w, h) <= 3840
+            and max(w, h) / min(w, h) <= 3
+            and 655_360 <= w * h <= 8_294_400
+        )
+    if ok:
+        return None
+    return _invalid(
+        f"Invalid size '{size}'. Requested resolution must have both edges divisible by 16, a maximum "
+        "edge of 3840px, an aspect ratio of at most 3:1 and between 655,360 and 8,294,400 total pixels.",
+        "size",
+        "invalid_value",
+    )
+
+
 def _one_of(body: dict[str, Any], name: str, allowed: tuple[str, ...]) -> JSONResponse | None:
     value = body.get(name)
-    if value is None or value in allowed:
+    if value is None or value in allowed or (name == "size" and not allowed):
         return None
     return _invalid(
         f"Invalid value: '{value}'. Supported values are: {', '.join(repr(v) for v in allowed)}.",
@@ -309,9 +403,12 @@ def _validate_image(body: dict[str, Any]) -> JSONResponse | None:
     count = body.get("n", 1)
     if not is_int(count) or not 1 <= count <= 10:
         return _invalid("Invalid 'n': expected an integer between 1 and 10.", "n", "invalid_value")
+    if model in GPT_IMAGE_26_MODELS:
+        if (error := _size_26(body.get("size"))) is not None:
+            return error
     for name, allowed in (
-        ("size", GPT_IMAGE_SIZES),
-        ("quality", ("low", "medium", "high", "auto")),
+        ("size", GPT_IMAGE_SIZES if model not in GPT_IMAGE_26_MODELS else ()),
+        ("quality", ("low", "medium", "high", "auto") if model not in GPT_IMAGE_26_MODELS else QUALITIES_26),
         ("background", ("transparent", "opaque", "auto")),
         ("output_format", IMAGE_FORMATS),
         ("moderation", ("low", "auto")),
