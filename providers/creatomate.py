@@ -172,6 +172,9 @@ class CreatomateAdapter(HttpAdapter):
     provider_name: ClassVar[str] = "Creatomate"
     poll_interval: ClassVar[float] = 2.0
 
+    # admin providers check: the project's templates (compact list); no models.
+    check_path: ClassVar[str] = "/templates"
+
     def auth_headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.api_key}"}
 

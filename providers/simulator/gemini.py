@@ -254,3 +254,31 @@ def routes(sim: SimState) -> list[BaseRoute]:
         ),
         Route(f"{PATH}/{API_VERSION}/files/{{file_id}}:download", download, methods=["GET"]),
     ]
+
+
+def check_routes(sim: SimState) -> list[BaseRoute]:
+    """``GET /v1beta/models``: ``models.list`` (paged by ``pageSize``/``pageToken``), one entry per
+    model this simulator serves."""
+
+    async def list_models(request: Request) -> Response:
+        key = request.headers.get("x-goog-api-key") or request.query_params.get("key")
+        if not key:
+            return _error(
+                403, "Method doesn't allow unregistered callers (callers without established identity)."
+            )
+        if key != sim.api_key:
+            reason = {"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": "API_KEY_INVALID"}
+            return _error(400, "API key not valid. Please pass a valid API key.", [reason])
+        listed = [
+            {
+                "name": f"models/{model}",
+                "version": "3.1",
+                "displayName": model,
+                "description": "Veo (simulated)",
+                "supportedGenerationMethods": ["predictLongRunning"],
+            }
+            for model in MODELS
+        ]
+        return JSONResponse({"models": listed})
+
+    return [Route(f"{PATH}/{API_VERSION}/models", list_models, methods=["GET"])]

@@ -215,3 +215,24 @@ def routes(sim: SimState) -> list[BaseRoute]:
         Route(f"{PATH}/v1/text_to_video", make_create("text_to_video"), methods=["POST"]),
         Route(f"{PATH}/v1/tasks/{{task_id}}", task_endpoint, methods=["GET", "DELETE"]),
     ]
+
+
+def check_routes(sim: SimState) -> list[BaseRoute]:
+    """``GET /v1/organization``: credit balance, the tier's per-model limits and the day's usage."""
+
+    async def organization(request: Request) -> Response:
+        if bearer_token(request) != sim.api_key:
+            return JSONResponse({"error": "Incorrect API key provided."}, status_code=401)
+        if request.headers.get("x-runway-version") != API_VERSION:
+            return _bad(f"X-Runway-Version header is required; the supported version is {API_VERSION}")
+        models = sorted({model for by_model in MODELS.values() for model in by_model})
+        limits = {m: {"maxConcurrentGenerations": CONCURRENCY, "maxDailyGenerations": 200} for m in models}
+        return JSONResponse(
+            {
+                "creditBalance": 10_000,
+                "tier": {"maxMonthlyCreditSpend": 100_000, "models": limits},
+                "usage": {"models": {m: {"dailyGenerations": 0} for m in models}},
+            }
+        )
+
+    return [Route(f"{PATH}/v1/organization", organization, methods=["GET"])]
