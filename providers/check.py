@@ -29,6 +29,7 @@ from settings import Settings
 # development check needs nothing running.
 IN_PROCESS_SIMULATOR = "http://simulator.invalid"
 CHECK_TIMEOUT = httpx.Timeout(20.0, connect=10.0)
+WARN_DAYS = 30  # a shutdown this close is announced on every run
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,7 @@ class ProviderReport:
     successor: str | None
     endpoint: str
     problems: tuple[str, ...]
+    warnings: tuple[str, ...] = ()  # works today, but not for long (a shutdown within WARN_DAYS)
 
     @property
     def ok(self) -> bool:
@@ -80,6 +82,23 @@ def problems_of(result: ProviderCheck, shutdown: str | None, today: dt.date) -> 
     return tuple(found)
 
 
+def warnings_of(
+    model: str | None, shutdown: str | None, successor: str | None, today: dt.date
+) -> tuple[str, ...]:
+    """A shutdown within :data:`WARN_DAYS` (not yet past: that is a problem), with the successor."""
+    try:
+        when = dt.date.fromisoformat(shutdown[:10]) if shutdown else None
+    except ValueError:
+        return ()
+    if when is None or not today < when <= today + dt.timedelta(days=WARN_DAYS):
+        return ()
+    then = f"; its successor is {successor}" if successor else ""
+    days = (when - today).days
+    return (
+        f"{model or 'the model'} shuts down on {shutdown} (in {days} day{'s' if days > 1 else ''}){then}",
+    )
+
+
 async def check_provider(
     provider: str, client: httpx.AsyncClient, settings: Settings, today: dt.date
 ) -> ProviderReport:
@@ -110,6 +129,7 @@ async def check_provider(
         successor=successor,
         endpoint=result.endpoint,
         problems=problems_of(result, shutdown, today),
+        warnings=warnings_of(result.model, shutdown, successor, today),
     )
 
 
@@ -152,11 +172,14 @@ def table(reports: list[ProviderReport]) -> str:
     lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() for row in rows]
     for r in reports:
         lines.extend(f"{r.provider}: {problem}" for problem in r.problems)
+        lines.extend(f"{r.provider}: warning: {warning}" for warning in r.warnings)
     return "\n".join(lines)
 
 
 def as_json(reports: list[ProviderReport]) -> str:
-    items: list[dict[str, Any]] = [{**asdict(r), "problems": list(r.problems), "ok": r.ok} for r in reports]
+    items: list[dict[str, Any]] = [
+        {**asdict(r), "problems": list(r.problems), "warnings": list(r.warnings), "ok": r.ok} for r in reports
+    ]
     return json.dumps({"ok": all(r.ok for r in reports), "providers": items}, indent=2)
 
 

@@ -60,6 +60,10 @@ async def test_every_provider_answers_its_check_call_in_the_simulator(sim_client
     for provider in ("gpt_image_1_5", "openai_tts", "seedream_4_5", "runway_gen4", "veo_3_1", "elevenlabs"):
         assert by_name[provider].model_listed is True, provider
     assert by_name["gpt_image_1_5"].shutdown_date == "2026-12-01"
+    # A day before its shutdown it still works, with a warning on every run.
+    assert by_name["gpt_image_1_5"].warnings == ("gpt-image-1.5 shuts down on 2026-12-01 (in 1 day)",)
+    assert "gpt_image_1_5: warning: gpt-image-1.5 shuts down on 2026-12-01" in table(reports)
+    assert by_name["openai_tts"].warnings == ()  # 2027-01-06 is more than 30 days away
     assert "gpt_image_1_5" in table(reports) and "2026-12-01" in table(reports)
 
 
