@@ -17,6 +17,7 @@ import pytest
 import runwayml
 from google import genai
 from google.genai import types as genai_types
+from google.genai._transformers import t_file_name
 from pydantic import TypeAdapter
 
 from providers import gemini as gemini_adapter
@@ -203,7 +204,11 @@ def test_google_genai_generate_videos_and_operations_get(sim_root: str) -> None:
     assert operation.response and operation.response.generated_videos
     video = operation.response.generated_videos[0].video
     assert video is not None and video.uri
-    data = download(video.uri, **{"x-goog-api-key": KEY})
+    # The SDK reads a file id out of a Gemini https URI as [a-z0-9]+ (Gemini's own file ids are
+    # lowercase alphanumeric); the simulator serves plain http, so the URI is read as https would be.
+    file_id = t_file_name(video.uri.replace("http://", "https://", 1))
+    assert video.uri.split("/files/", 1)[1].startswith(f"{file_id}:download"), video.uri
+    data = client.files.download(file=f"files/{file_id}")  # the SDK's own keyed download
     width, height, seconds = video_facts(data)
     assert height > width and seconds == pytest.approx(8, abs=0.5)
     names = {model.name for model in client.models.list()}

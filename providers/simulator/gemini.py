@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import secrets
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
@@ -187,7 +188,10 @@ def routes(sim: SimState) -> list[BaseRoute]:
             return _error(503, "The service is currently unavailable.")
         task = sim.new_task(FAMILY, markers, NOMINAL_SECONDS, plan | {"model": model})
         spec = MediaSpec("mp4", *plan["size"], float(plan["seconds"]))
-        task.info["files"] = [sim.add_file(task, spec, FILE_TTL) for _ in range(plan["samples"])]
+        # Gemini file ids are lowercase alphanumeric (google-genai reads them from URIs as [a-z0-9]+).
+        task.info["files"] = [
+            sim.add_file(task, spec, FILE_TTL, token=secrets.token_hex(8)) for _ in range(plan["samples"])
+        ]
         return JSONResponse({"name": _name(task)})
 
     def _name(task: SimTask) -> str:
