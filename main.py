@@ -512,6 +512,10 @@ async def cmd_admin(settings: Settings, args: argparse.Namespace) -> int:
     from models.errors import DomainError
     from models.teams import Role, Team, add_member, create_team
 
+    if args.admin_command == "providers":  # no database: one read-only call per provider
+        from providers.check import run_check
+
+        return await run_check(settings, json_output=args.json)
     await db.init(settings)
     try:
         if args.admin_command == "audit-ledger":
@@ -640,6 +644,14 @@ def parser() -> argparse.ArgumentParser:
     )
     ru.add_argument("--team", required=True)
     ru.add_argument("--user", required=True, help="the user id")
+    pc = admin.add_parser("providers", help="the providers as configured").add_subparsers(
+        dest="providers_command", required=True
+    )
+    pcc = pc.add_parser(
+        "check",
+        help="one read-only call per provider with its key; exit 1 when a configured one will not work",
+    )
+    pcc.add_argument("--json", action="store_true", help="JSON instead of a table")
     sim = sub.add_parser("simulator", help="the provider simulator alone (stands in for the providers' APIs)")
     sim.add_argument("--port", type=int, default=8001)
     sim.add_argument(

@@ -70,6 +70,18 @@ class ArkAdapter(HttpAdapter):
     request_timeout: ClassVar[httpx.Timeout] = httpx.Timeout(180.0, connect=10.0)
     moderation_codes: ClassVar[tuple[str, ...]] = MODERATION_CODES
 
+    # admin providers check: the OpenAI-compatible model list (third-party docs: it needs the key).
+    check_path: ClassVar[str] = "/models"
+
+    def check_models(self, provider: str) -> tuple[str, ...]:
+        return (self.model,)
+
+    def listed_models(self, answer: Any) -> set[str] | None:
+        data = answer.get("data") if isinstance(answer, dict) else None
+        if not isinstance(data, list):
+            return None
+        return {str(item.get("id")) for item in data if isinstance(item, dict)}
+
     def auth_headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.api_key}"}
 

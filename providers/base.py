@@ -105,3 +105,20 @@ class Adapter(Protocol):
         """Ask the provider to stop the task; ``True`` only when the provider confirmed it (the
         worker records ``provider_canceled`` then). Called only when ``can_cancel`` is set."""
         ...
+
+
+@dataclass(frozen=True)
+class ProviderCheck:
+    """What one read-only call to a provider says about it (``python main.py admin providers check``).
+
+    ``key_accepted`` is ``None`` when the provider could not be reached; ``model_listed`` is ``None``
+    when the endpoint called does not list models (BFL's credits, HeyGen's user); ``shutdown_date``
+    is the provider's own date when it reports one (OpenAI's ``GET /v1/models/{id}``)."""
+
+    reachable: bool
+    key_accepted: bool | None = None
+    model: str | None = None
+    model_listed: bool | None = None
+    shutdown_date: str | None = None
+    endpoint: str = ""  # "GET /v1/credits": which call was made
+    detail: str = ""  # why it will not work, when it will not

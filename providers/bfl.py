@@ -23,6 +23,9 @@ class BflAdapter(HttpAdapter):
     provider_name: ClassVar[str] = "Black Forest Labs"
     poll_interval: ClassVar[float] = 1.0
 
+    # admin providers check: the account's credits (docs.bfl.ai, "Get the user's credits"); lists no models.
+    check_path: ClassVar[str] = "/v1/credits"
+
     def auth_headers(self) -> dict[str, str]:
         return {"x-key": self.api_key}
 

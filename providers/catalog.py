@@ -46,8 +46,8 @@ _WIRE_MODELS: dict[str, str] = {
     "runway_gen4": "gen4_turbo",
     "kling_2_6": "kling-v2-6",
     "kling_3_0": "kling-v3",
-    "veo_3_1": "veo-3.1-generate-preview",
-    "heygen": "v2/video/generate",
+    "veo_3_1": "veo-3.1-generate-001",  # GEMINI_VEO_MODEL overrides it (providers/gemini.py)
+    "heygen": "v3/videos",
     "elevenlabs": "eleven_multilingual_v2",
     "creatomate": "renders",
 }

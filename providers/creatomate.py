@@ -19,6 +19,7 @@ CONTENT_TYPES: dict[str, str] = {
 }
 IMAGE_FORMATS = frozenset({"jpg", "png"})
 _IN_PROGRESS = frozenset({"planned", "waiting", "transcribing", "rendering"})
+GIF_MAX_FRAME_RATE = 15  # Creatomate: frame_rate 1–60 for mp4, 1–15 for gif (providers.md)
 _PASSED_SETTINGS = ("output_format", "frame_rate", "render_scale", "max_width", "max_height")
 PIXELS_PER_CREDIT = 100_000_000
 # Hard caps on what one render may be (refused before anything is held): output length and pixels
@@ -164,6 +165,12 @@ def planned_render(body: dict[str, Any], declared: dict[str, Any]) -> dict[str, 
     )
     if frame_rate > 60:
         raise SettingsError("source.frame_rate may be at most 60", ("source", "frame_rate"))
+    if output_format == "gif" and frame_rate > GIF_MAX_FRAME_RATE:
+        raise SettingsError(
+            f"a gif renders at 1 to {GIF_MAX_FRAME_RATE} frames per second, not {frame_rate:g}: "
+            f"set settings.frame_rate to at most {GIF_MAX_FRAME_RATE}",
+            ("settings", "frame_rate"),
+        )
     if source is not None:
         seconds = _seconds(script.get("duration"))
         if seconds is None:
@@ -200,6 +207,9 @@ class CreatomateAdapter(HttpAdapter):
     family: ClassVar[str] = "creatomate"
     provider_name: ClassVar[str] = "Creatomate"
     poll_interval: ClassVar[float] = 2.0
+
+    # admin providers check: the project's templates (compact list); no models.
+    check_path: ClassVar[str] = "/templates"
 
     def auth_headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.api_key}"}

@@ -54,6 +54,17 @@ class ElevenLabsAdapter(HttpAdapter):
     request_timeout: ClassVar[httpx.Timeout] = httpx.Timeout(180.0, connect=10.0)
     moderation_codes: ClassVar[tuple[str, ...]] = MODERATION_MARKERS
 
+    # admin providers check: the models the key may use.
+    check_path: ClassVar[str] = "/v1/models"
+
+    def check_models(self, provider: str) -> tuple[str, ...]:
+        return (DEFAULT_MODEL,)
+
+    def listed_models(self, answer: Any) -> set[str] | None:
+        if not isinstance(answer, list):
+            return None
+        return {str(m.get("model_id")) for m in answer if isinstance(m, dict)}
+
     def auth_headers(self) -> dict[str, str]:
         return {"xi-api-key": self.api_key}
 

@@ -66,6 +66,19 @@ class GeminiVeoAdapter(HttpAdapter):
     provider_name: ClassVar[str] = "Google Gemini API (Veo)"
     poll_interval: ClassVar[float] = 10.0  # Google's samples poll every 10 s
 
+    # admin providers check: models.list, one page of up to 1000.
+    check_path: ClassVar[str] = "/models"
+    check_params: ClassVar[dict[str, str]] = {"pageSize": "1000"}
+
+    def check_models(self, provider: str) -> tuple[str, ...]:
+        return (veo_model(),)
+
+    def listed_models(self, answer: Any) -> set[str] | None:
+        models = answer.get("models") if isinstance(answer, dict) else None
+        if not isinstance(models, list):
+            return None
+        return {str(m.get("name", "")).removeprefix("models/") for m in models if isinstance(m, dict)}
+
     def auth_headers(self) -> dict[str, str]:
         return {API_KEY_HEADER: self.api_key}
 

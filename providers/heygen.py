@@ -40,6 +40,9 @@ class HeygenAdapter(HttpAdapter):
     poll_interval: ClassVar[float] = 5.0
     moderation_codes: ClassVar[tuple[str, ...]] = MODERATION_CODES
 
+    # admin providers check: the v3 current user (profile and balance); lists no models.
+    check_path: ClassVar[str] = "/v3/users/me"
+
     def auth_headers(self) -> dict[str, str]:
         return {"X-Api-Key": self.api_key}
 

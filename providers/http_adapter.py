@@ -7,8 +7,13 @@ from typing import Any, ClassVar
 
 import httpx
 
-from providers.base import Done, JobSpec, Pending, Submitted
-from providers.errors import UnsafeUrlError
+from providers.base import Done, JobSpec, Pending, ProviderCheck, Submitted
+from providers.errors import (
+    ProviderError,
+    ProviderSetupError,
+    RetryableError,
+    UnsafeUrlError,
+)
 from providers.hosts import API_HOSTS
 from providers.http import host_matches, json_of, origin, send
 
@@ -133,6 +138,57 @@ class HttpAdapter:
     async def cancel(self, job: JobSpec, task_id: str, state: dict[str, Any]) -> bool:
         """Most of these APIs have no cancel call; the ones that do set ``can_cancel`` and override this."""
         return False
+
+    # -- admin providers check: the cheapest read-only call the provider offers -----------------------
+
+    check_path: ClassVar[str] = ""  # GET, appended to the base URL; each adapter names its own
+    check_params: ClassVar[dict[str, str]] = {}
+
+    def check_models(self, provider: str) -> tuple[str, ...]:
+        """The wire model ids this adapter sends for ``provider`` (empty: the API has none)."""
+        return ()
+
+    def listed_models(self, answer: Any) -> set[str] | None:
+        """The model ids the check call's answer lists; ``None`` when that call lists none."""
+        return None
+
+    async def check(self, provider: str) -> ProviderCheck:
+        """One read-only call (:attr:`check_path`) with our key: reachable, key accepted, models listed."""
+        models = self.check_models(provider)
+        where = f"GET {self.check_path}"
+        try:
+            answer = await self.request_json(
+                "GET", self.url(self.check_path), params=self.check_params or None
+            )
+        except ProviderError as exc:
+            return check_failure(exc, ", ".join(models) or None, where)
+        return self.check_result(models, self.listed_models(answer), where)
+
+    @staticmethod
+    def check_result(models: tuple[str, ...], listed: set[str] | None, where: str) -> ProviderCheck:
+        missing = [m for m in models if listed is not None and m not in listed]
+        return ProviderCheck(
+            reachable=True,
+            key_accepted=True,
+            model=", ".join(models) or None,
+            model_listed=None if listed is None or not models else not missing,
+            endpoint=where,
+            detail=f"not listed by the provider: {', '.join(missing)}" if missing else "",
+        )
+
+
+def check_failure(exc: ProviderError, model: str | None, where: str) -> ProviderCheck:
+    """What a provider error on the check call says: unreachable, key refused, or another refusal."""
+    if isinstance(exc, UnsafeUrlError) or (
+        isinstance(exc, RetryableError) and exc.code in ("transport", "timeout")
+    ):
+        return ProviderCheck(reachable=False, model=model, endpoint=where, detail=exc.message)
+    if isinstance(exc, ProviderSetupError):
+        accepted = exc.code == "insufficient_credits"  # 402: the key works, the account is empty
+        return ProviderCheck(
+            reachable=True, key_accepted=accepted, model=model, endpoint=where, detail=exc.message
+        )
+    return ProviderCheck(reachable=True, key_accepted=None, model=model, endpoint=where, detail=exc.message)
 
 
 def _where(url: str) -> str:

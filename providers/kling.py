@@ -103,6 +103,13 @@ class KlingAdapter(HttpAdapter):
     provider_name: ClassVar[str] = "Kling"
     poll_interval: ClassVar[float] = 5.0
 
+    # admin providers check: one page of the text-to-video task list; Kling lists no models.
+    check_path: ClassVar[str] = "/videos/text2video"
+    check_params: ClassVar[dict[str, str]] = {"pageNum": "1", "pageSize": "1"}
+
+    def check_models(self, provider: str) -> tuple[str, ...]:
+        return (MODELS[provider],) if provider in MODELS else ()
+
     def auth_headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {kling_token(*split_key(self.api_key))}"}
 

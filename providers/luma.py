@@ -41,6 +41,13 @@ class LumaAdapter(HttpAdapter):
     provider_name: ClassVar[str] = "Luma"
     poll_interval: ClassVar[float] = 5.0
 
+    # admin providers check: one page of files (luma-agents' files.list); the Agents API lists no models.
+    check_path: ClassVar[str] = "/files"
+    check_params: ClassVar[dict[str, str]] = {"limit": "1"}
+
+    def check_models(self, provider: str) -> tuple[str, ...]:
+        return (MODEL,)
+
     def auth_headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.api_key}"}
 

@@ -13,15 +13,22 @@ from __future__ import annotations
 import base64
 import binascii
 import math
+from dataclasses import replace
 from typing import Any, ClassVar
 
 import httpx
 
-from providers.base import Done, JobSpec, Output, Pending, Submitted, Usage
+from providers.base import Done, JobSpec, Output, Pending, ProviderCheck, Submitted, Usage
 from providers.catalog import CATALOG
-from providers.errors import InvalidInputError, LostTaskError, RetryableError
+from providers.errors import (
+    InvalidInputError,
+    LostTaskError,
+    ProviderError,
+    ProviderRequestError,
+    RetryableError,
+)
 from providers.http import json_of
-from providers.http_adapter import HttpAdapter
+from providers.http_adapter import HttpAdapter, check_failure
 from providers.options import TTS_INSTRUCTION_MODELS
 from providers.params import aspect_ratio, closest, settings, size_for_ratio
 
@@ -53,6 +60,24 @@ class OpenAIAdapter(HttpAdapter):
 
     def auth_headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.api_key}"}
+
+    def check_models(self, provider: str) -> tuple[str, ...]:
+        return (CATALOG[provider].wire_model,)  # the model this provider sends (lifecycle data)
+
+    async def check(self, provider: str) -> ProviderCheck:
+        """admin providers check: ``GET /v1/models/{id}`` — listed, and its ``shutdown_date`` if announced."""
+        (model,) = self.check_models(provider)
+        where = f"GET /models/{model}"
+        try:
+            answer = await self.request_json("GET", self.url(f"/models/{model}"))
+        except ProviderRequestError as exc:
+            if exc.code != "model_not_found":
+                return check_failure(exc, model, where)
+            return self.check_result((model,), set(), where)
+        except ProviderError as exc:
+            return check_failure(exc, model, where)
+        shutdown = answer.get("shutdown_date") if isinstance(answer, dict) else None
+        return replace(self.check_result((model,), {model}, where), shutdown_date=shutdown or None)
 
     async def poll(self, job: JobSpec, task_id: str, state: dict[str, Any]) -> Pending | Done:
         # Nothing to poll: submit already returned the result. Reaching here means the worker lost

@@ -37,6 +37,17 @@ class RunwayAdapter(HttpAdapter):
     poll_interval: ClassVar[float] = 5.0
     can_cancel: ClassVar[bool] = True  # DELETE /v1/tasks/{id} stops PENDING/THROTTLED/RUNNING tasks
 
+    # admin providers check: the organization (credit balance, and the tier's limits per model).
+    check_path: ClassVar[str] = "/organization"
+
+    def check_models(self, provider: str) -> tuple[str, ...]:
+        return (IMAGE_MODEL, TEXT_MODEL)
+
+    def listed_models(self, answer: Any) -> set[str] | None:
+        tier = answer.get("tier") if isinstance(answer, dict) else None
+        models = tier.get("models") if isinstance(tier, dict) else None
+        return set(models) if isinstance(models, dict) else None
+
     def auth_headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.api_key}", "X-Runway-Version": API_VERSION}
 

@@ -252,3 +252,30 @@ def test_the_next_dev_start_stops_a_valkey_left_running_on_its_data(dev: DevRuns
     finally:
         again.stop()
     assert _wait_gone(valkey)
+
+
+async def test_providers_check_on_the_production_deployment(prod: ProductionStack) -> None:
+    """``admin providers check`` as an operator runs it: the configured providers over https with
+    their keys; a provider without a key is skipped, not failed; a refused key exits 1."""
+
+    async def check(**changes: str | None) -> tuple[int, dict[str, object]]:
+        env = {k: v for k, v in {**prod.env, **changes}.items() if v is not None}
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "main.py", "admin", "providers", "check", "--json",
+            cwd=ROOT, env=env, stdout=subprocess.PIPE,
+        )  # fmt: skip
+        out, _ = await asyncio.wait_for(proc.communicate(), 60)
+        return proc.returncode or 0, json.loads(out)
+
+    code, report = await check(HEYGEN_API_KEY=None)
+    assert code == 0 and report["ok"] is True, report
+    rows = {row["provider"]: row for row in report["providers"]}
+    assert set(rows) == set(CATALOG)
+    assert rows["heygen"]["configured"] is False and rows["heygen"]["simulated"] is False
+    for provider, row in rows.items():
+        if provider != "heygen":
+            assert row["configured"] and row["reachable"] and row["key_accepted"], row
+
+    code, report = await check(BFL_API_KEY="not-the-key")
+    flux = next(row for row in report["providers"] if row["provider"] == "flux_2_pro")
+    assert code == 1 and flux["key_accepted"] is False and not flux["ok"], flux

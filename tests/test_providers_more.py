@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import base64
 import functools
-import importlib
 import time
 from collections.abc import AsyncIterator, Iterator
 from typing import Any, TypeVar
@@ -602,55 +601,35 @@ def test_error_bodies_of_the_new_families() -> None:
 
 # -- catalog, registry, hosts, simulator ------------------------------------------------------------
 
-NEW_PROVIDERS = (
-    "gpt_image_1_5",
-    "gpt_image_2_6_sunburst",
-    "gpt_image_2_6_flare",
-    "seedream_4_5",
-    "luma_ray3",
-    "kling_2_6",
-    "kling_3_0",
-    "veo_3_1",
-    "elevenlabs",
-)
 
-
-async def test_every_catalog_choice_builds_a_request(client: httpx.AsyncClient) -> None:
-    """Whatever the domain accepts (ratios, durations, text length) the adapters can send."""
-    for provider in NEW_PROVIDERS:
-        spec_ = CATALOG[provider]
-        module_name, class_name = registry.ADAPTERS[provider].split(":")
-        cls = getattr(importlib.import_module(module_name), class_name)
-        built = cls(client, "https://p.test", "a:b")
-        for ratio in spec_.aspect_ratios or (None,):
-            for seconds in spec_.durations or (None,):
-                params: dict[str, Any] = {}
-                if ratio:
-                    params["aspect_ratio"] = ratio
-                    if spec_.type == "image":
-                        params["width"], params["height"] = size_for_ratio(*map(int, ratio.split(":")))
-                if seconds:
-                    params["duration_seconds"] = seconds
-                built.build_request(job(spec_.type, provider, "x" * spec_.max_text_chars, **params))
-
-
-async def test_registry_serves_every_new_provider_from_the_dev_simulator() -> None:
-    """The development wiring: no keys set → the simulator's single key (Kling reads it as both
+async def test_registry_serves_every_provider_from_the_dev_simulator() -> None:
+    """The development wiring, all twelve providers (every catalogue choice: tests/test_provider_contract.py): no keys set → the simulator's single key (Kling reads it as both
     access and secret key) and the simulator's base path per family, end to end."""
     app = Starlette(routes=[Mount("/simulator", app=create_simulator_app(registry.SIMULATOR_API_KEY, 0))])
     settings = Settings(
         env="development", simulator_url="http://sim/simulator", poll_interval_scale=0.01, CH_PROVIDER_ENV={}
     )
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://sim") as http:
-        for provider in NEW_PROVIDERS:
+        for provider in CATALOG:
             assert registry.is_supported(provider)
             built = registry.adapter_for(provider, http, settings)
             assert isinstance(built, HttpAdapter)
             kind = CATALOG[provider].type
             params: dict[str, Any] = {"duration_seconds": CATALOG[provider].default_duration or 5}
+            if kind == "avatar":
+                params |= {"avatar_id": "a", "voice_id": "v"}
+            if kind == "composite":
+                params["source"] = {"output_format": "mp4", "elements": [{"type": "text", "text": "Hi"}]}
             done = await run(built, job(kind, provider, f"registry check for {provider}", **params))
             data, content_type = await fetch(http, done.outputs[0])
-            assert content_type.startswith({"image": "image/", "video": "video/", "tts": "audio/"}[kind])
+            expected = {
+                "image": "image/",
+                "video": "video/",
+                "avatar": "video/",
+                "tts": "audio/",
+                "composite": "video/",
+            }
+            assert content_type.startswith(expected[kind])
             assert data
 
 

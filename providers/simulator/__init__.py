@@ -68,6 +68,16 @@ def create_simulator_app(api_key: str, time_scale: float = 1.0) -> Starlette:
         *elevenlabs.routes(sim),
         *control.routes(sim),
         *files.routes(sim),
+        # The read-only calls `admin providers check` makes (credits, models, account).
+        *bfl.check_routes(sim),
+        *openai.check_routes(sim),
+        *runway.check_routes(sim),
+        *heygen.check_routes(sim),
+        *creatomate.check_routes(sim),
+        *ark.check_routes(sim),
+        *luma.check_routes(sim),
+        *gemini.check_routes(sim),
+        *elevenlabs.check_routes(sim),
     ]
     app = Starlette(routes=route_list)
     app.state.sim = sim

@@ -234,3 +234,22 @@ def routes(sim: SimState) -> list[BaseRoute]:
         )
 
     return [Route(f"{PATH}/api/v3/images/generations", generate, methods=["POST"])]
+
+
+def check_routes(sim: SimState) -> list[BaseRoute]:
+    """``GET /api/v3/models``: the OpenAI-compatible model list (UNVERIFIED shape: OpenAI's)."""
+
+    async def models(request: Request) -> Response:
+        if bearer_token(request) != sim.api_key:
+            return _error(
+                401,
+                "AuthenticationError",
+                "The API key or AK/SK in the request is missing or invalid.",
+                kind="Unauthorized",
+            )
+        data = [
+            {"id": m, "object": "model", "created": 1_764_000_000, "owned_by": "bytedance"} for m in MODELS
+        ]
+        return JSONResponse({"object": "list", "data": data})
+
+    return [Route(f"{PATH}/api/v3/models", models, methods=["GET"])]

@@ -165,3 +165,14 @@ def routes(sim: SimState) -> list[BaseRoute]:
         Route(f"{PATH}/v1/flux-2-pro", submit, methods=["POST"]),
         Route(f"{PATH}/v1/get_result", get_result, methods=["GET"]),
     ]
+
+
+def check_routes(sim: SimState) -> list[BaseRoute]:
+    """``GET /v1/credits`` (``{"credits": n}``): the read-only call ``admin providers check`` makes."""
+
+    async def credits(request: Request) -> Response:
+        if request.headers.get("x-key") != sim.api_key:
+            return JSONResponse({"detail": "Not authenticated - Invalid Authentication"}, status_code=403)
+        return JSONResponse({"credits": 1000.0})
+
+    return [Route(f"{PATH}/v1/credits", credits, methods=["GET"])]

@@ -205,3 +205,16 @@ def routes(sim: SimState) -> list[BaseRoute]:
 def _snapshot_size(plan: dict[str, Any]) -> tuple[int, int]:
     scale = min(1.0, 320 / max(plan["width"], plan["height"]))
     return max(1, math.floor(plan["width"] * scale)), max(1, math.floor(plan["height"] * scale))
+
+
+def check_routes(sim: SimState) -> list[BaseRoute]:
+    """``GET /v1/templates``: the project's templates, compact (no sources)."""
+
+    async def templates(request: Request) -> Response:
+        if bearer_token(request) != sim.api_key:
+            return _hint(
+                401, "The API key is missing or invalid. Find your project's API key in the dashboard."
+            )
+        return JSONResponse([{"id": "sim-template", "name": "Simulator template", "tags": []}])
+
+    return [Route(f"{PATH}/v1/templates", templates, methods=["GET"])]

@@ -185,3 +185,28 @@ def routes(sim: SimState) -> list[BaseRoute]:
         return Response(audio, media_type=CONTENT_TYPES[kind], headers=headers)
 
     return [Route(f"{PATH}/v1/text-to-speech/{{voice_id}}", speak, methods=["POST"])]
+
+
+def check_routes(sim: SimState) -> list[BaseRoute]:
+    """``GET /v1/models``: the models the key can use (a JSON array)."""
+
+    async def models(request: Request) -> Response:
+        key = request.headers.get("xi-api-key")
+        if not key:
+            return _detail(
+                401, "needs_authorization", "Neither authorization header nor xi-api-key received."
+            )
+        if key != sim.api_key:
+            return _detail(401, "invalid_api_key", "Invalid API key")
+        listed = [
+            {
+                "model_id": model,
+                "name": model,
+                "can_do_text_to_speech": True,
+                "max_characters_request_subscribed_user": limit,
+            }
+            for model, (limit, _) in MODELS.items()
+        ]
+        return JSONResponse(listed)
+
+    return [Route(f"{PATH}/v1/models", models, methods=["GET"])]

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import secrets
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
@@ -202,7 +203,10 @@ def routes(sim: SimState) -> list[BaseRoute]:
             return _error(503, "The service is currently unavailable.")
         task = sim.new_task(FAMILY, markers, NOMINAL_SECONDS, plan | {"model": model})
         spec = MediaSpec("mp4", *plan["size"], float(plan["seconds"]))
-        task.info["files"] = [sim.add_file(task, spec, FILE_TTL) for _ in range(plan["samples"])]
+        # Gemini file ids are lowercase alphanumeric (google-genai reads them from URIs as [a-z0-9]+).
+        task.info["files"] = [
+            sim.add_file(task, spec, FILE_TTL, token=secrets.token_hex(8)) for _ in range(plan["samples"])
+        ]
         return JSONResponse({"name": _name(task)})
 
     def _name(task: SimTask) -> str:
@@ -269,3 +273,31 @@ def routes(sim: SimState) -> list[BaseRoute]:
         ),
         Route(f"{PATH}/{API_VERSION}/files/{{file_id}}:download", download, methods=["GET"]),
     ]
+
+
+def check_routes(sim: SimState) -> list[BaseRoute]:
+    """``GET /v1beta/models``: ``models.list`` (paged by ``pageSize``/``pageToken``), one entry per
+    model this simulator serves."""
+
+    async def list_models(request: Request) -> Response:
+        key = request.headers.get("x-goog-api-key") or request.query_params.get("key")
+        if not key:
+            return _error(
+                403, "Method doesn't allow unregistered callers (callers without established identity)."
+            )
+        if key != sim.api_key:
+            reason = {"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": "API_KEY_INVALID"}
+            return _error(400, "API key not valid. Please pass a valid API key.", [reason])
+        listed = [
+            {
+                "name": f"models/{model}",
+                "version": "3.1",
+                "displayName": model,
+                "description": "Veo (simulated)",
+                "supportedGenerationMethods": ["predictLongRunning"],
+            }
+            for model in MODELS
+        ]
+        return JSONResponse({"models": listed})
+
+    return [Route(f"{PATH}/{API_VERSION}/models", list_models, methods=["GET"])]

@@ -227,3 +227,26 @@ def routes(sim: SimState) -> list[BaseRoute]:
         Route(f"{PATH}/v3/videos/{{video_id}}", get_video, methods=["GET"]),
         *(Route(f"{PATH}{path}", retired, methods=["GET", "POST"]) for path in RETIRED),
     ]
+
+
+def check_routes(sim: SimState) -> list[BaseRoute]:
+    """``GET /v3/users/me``: the account and its balance (developers.heygen.com, "Get current user")."""
+
+    async def me(request: Request) -> Response:
+        if request.headers.get("x-api-key") != sim.api_key:
+            return _error(401, "unauthorized", "Unauthorized: the API key is missing or invalid.")
+        wallet = {"currency": "usd", "remaining_balance": 100.0, "auto_reload": {"enabled": False}}
+        user = {"username": "simulator", "email": None, "first_name": None, "last_name": None}
+        return JSONResponse(
+            {
+                "data": {
+                    **user,
+                    "billing_type": "wallet",
+                    "wallet": wallet,
+                    "subscription": None,
+                    "usage_based": None,
+                }
+            }
+        )
+
+    return [Route(f"{PATH}/v3/users/me", me, methods=["GET"])]

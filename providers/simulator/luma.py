@@ -191,3 +191,17 @@ def routes(sim: SimState) -> list[BaseRoute]:
         Route(f"{PATH}/v1/generations", create, methods=["POST"]),
         Route(f"{PATH}/v1/generations/{{generation_id}}", get, methods=["GET"]),
     ]
+
+
+def check_routes(sim: SimState) -> list[BaseRoute]:
+    """``GET /v1/files?limit=1``: luma-agents' ``files.list`` (a keyset page), read-only."""
+
+    async def files(request: Request) -> Response:
+        token = bearer_token(request)
+        if token is None:
+            return _detail(401, "Missing API key: send Authorization: Bearer <key>")
+        if token != sim.api_key:
+            return _detail(401, "Invalid API key")
+        return JSONResponse({"data": [], "has_more": False, "next_cursor": None}, headers=_headers())
+
+    return [Route(f"{PATH}/v1/files", files, methods=["GET"])]

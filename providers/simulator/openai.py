@@ -423,3 +423,52 @@ def _validate_image(body: dict[str, Any]) -> JSONResponse | None:
             "Invalid 'output_compression': expected 0 to 100.", "output_compression", "invalid_value"
         )
     return None
+
+
+# What GET /v1/models lists: model id → shutdown date (None: none announced). The dates are the
+# deprecations page's (providers.md, "what has changed").
+LISTED_MODELS: dict[str, str | None] = {
+    "gpt-image-1.5": "2026-12-01",
+    "gpt-image-1.5-2025-12-16": "2026-12-01",
+    "gpt-image-1-mini": "2026-12-01",
+    "gpt-image-1": None,
+    "dall-e-3": None,
+    "tts-1": "2027-01-06",
+    "tts-1-hd": "2027-01-06",
+    "gpt-4o-mini-tts": "2027-01-06",
+    "gpt-4o-mini-tts-2025-12-15": "2027-01-06",
+}
+
+
+def _model_object(model_id: str) -> dict[str, Any]:
+    body: dict[str, Any] = {"id": model_id, "object": "model", "created": 1_765_000_000, "owned_by": "system"}
+    if LISTED_MODELS.get(model_id):
+        body["shutdown_date"] = LISTED_MODELS[model_id]
+    return body
+
+
+def check_routes(sim: SimState) -> list[BaseRoute]:
+    """``GET /v1/models`` and ``GET /v1/models/{id}`` (each with its ``shutdown_date`` when announced)."""
+
+    async def list_models(request: Request) -> Response:
+        if (refusal := _refused(request, sim.api_key)) is not None:
+            return refusal
+        return JSONResponse({"object": "list", "data": [_model_object(m) for m in LISTED_MODELS]})
+
+    async def retrieve_model(request: Request) -> Response:
+        if (refusal := _refused(request, sim.api_key)) is not None:
+            return refusal
+        model_id = str(request.path_params["model"])
+        if model_id not in LISTED_MODELS:
+            return _error(
+                404,
+                f"The model '{model_id}' does not exist or you do not have access to it.",
+                kind="invalid_request_error",
+                code="model_not_found",
+            )
+        return JSONResponse(_model_object(model_id))
+
+    return [
+        Route(f"{PATH}/models", list_models, methods=["GET"]),
+        Route(f"{PATH}/models/{{model:path}}", retrieve_model, methods=["GET"]),
+    ]

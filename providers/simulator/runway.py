@@ -104,6 +104,19 @@ def _validate(route: str, body: dict[str, Any]) -> tuple[JSONResponse | None, in
     return None, int(duration)
 
 
+# Credits per second by model (Runway's pricing page: gen4_turbo 5, gen4.5 12; Veo 3.1 as 40 and 15).
+CREDITS_PER_SECOND = {"gen4_turbo": 5, "gen4.5": 12, "veo3.1": 40, "veo3.1_fast": 15}
+
+
+def with_cost(answer: dict[str, Any], task: SimTask) -> dict[str, Any]:
+    """A task object as the SDK types require it: ``estimatedCost`` while it waits or runs, ``cost``
+    once it ended (nothing for a failed or cancelled task)."""
+    credits = CREDITS_PER_SECOND.get(str(task.info.get("model")), 5) * int(task.info.get("duration") or 0)
+    if answer["status"] in ("PENDING", "THROTTLED", "RUNNING"):
+        return answer | {"estimatedCost": {"credits": credits}}
+    return answer | {"cost": {"credits": credits if answer["status"] == "SUCCEEDED" else 0}}
+
+
 def routes(sim: SimState) -> list[BaseRoute]:
     def refused(request: Request) -> JSONResponse | None:
         if bearer_token(request) != sim.api_key:
@@ -200,7 +213,7 @@ def routes(sim: SimState) -> list[BaseRoute]:
         if task is None:
             return not_found()
         if request.method == "GET":
-            return JSONResponse(describe(request, task))
+            return JSONResponse(with_cost(describe(request, task), task))
         # DELETE: cancels work in progress; deletes a finished task.
         if task.finished(sim.now()):
             sim.drop(task.id)
@@ -215,3 +228,24 @@ def routes(sim: SimState) -> list[BaseRoute]:
         Route(f"{PATH}/v1/text_to_video", make_create("text_to_video"), methods=["POST"]),
         Route(f"{PATH}/v1/tasks/{{task_id}}", task_endpoint, methods=["GET", "DELETE"]),
     ]
+
+
+def check_routes(sim: SimState) -> list[BaseRoute]:
+    """``GET /v1/organization``: credit balance, the tier's per-model limits and the day's usage."""
+
+    async def organization(request: Request) -> Response:
+        if bearer_token(request) != sim.api_key:
+            return JSONResponse({"error": "Incorrect API key provided."}, status_code=401)
+        if request.headers.get("x-runway-version") != API_VERSION:
+            return _bad(f"X-Runway-Version header is required; the supported version is {API_VERSION}")
+        models = sorted({model for by_model in MODELS.values() for model in by_model})
+        limits = {m: {"maxConcurrentGenerations": CONCURRENCY, "maxDailyGenerations": 200} for m in models}
+        return JSONResponse(
+            {
+                "creditBalance": 10_000,
+                "tier": {"maxMonthlyCreditSpend": 100_000, "models": limits},
+                "usage": {"models": {m: {"dailyGenerations": 0} for m in models}},
+            }
+        )
+
+    return [Route(f"{PATH}/v1/organization", organization, methods=["GET"])]

@@ -162,8 +162,9 @@ class SimState:
             return None
         return task
 
-    def add_file(self, task: SimTask, spec: MediaSpec, ttl: float) -> str:
-        token = secrets.token_urlsafe(18)
+    def add_file(self, task: SimTask, spec: MediaSpec, ttl: float, token: str | None = None) -> str:
+        """A file of the task, served until ``ttl``; ``token`` when the provider's ids have a shape."""
+        token = token or secrets.token_urlsafe(18)
         self.files[token] = FileRef(task_id=task.id, spec=spec, ttl=ttl)
         task.files.append(token)
         return token
