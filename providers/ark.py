@@ -31,7 +31,7 @@ MIN_PIXELS = 3_686_400
 MAX_PIXELS = 16_777_216
 TARGET_PIXELS = 2048 * 2048
 MAX_ASPECT = 16.0
-PRESET_SIZES = ("1K", "2K", "4K")
+PRESET_SIZES = ("2K", "4K")  # no 1K on Seedream 4.5 (docs/providers.md, Seedream)
 RESPONSE_FORMATS = ("b64_json", "url")
 MODERATION_CODES = (
     "SensitiveContentDetected",

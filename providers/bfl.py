@@ -114,6 +114,15 @@ class BflAdapter(HttpAdapter):
 
 
 def _failure_text(answer: dict[str, Any], status: str) -> str:
+    """BFL's words for a failed task: the top-level ``error`` (what BFL documents for ``Error``),
+    else a message inside ``details``. For the server log only (providers/errors.py)."""
+    error = answer.get("error")
+    if isinstance(error, str) and error:
+        return error
+    if isinstance(error, dict):
+        for key in ("message", "detail", "error"):
+            if isinstance(error.get(key), str) and error[key]:
+                return str(error[key])
     details = answer.get("details")
     if isinstance(details, dict):
         for key in ("message", "error", "detail"):

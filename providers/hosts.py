@@ -27,10 +27,19 @@ class HostRule:
 
 OUTPUT_HOST_RULES: dict[str, HostRule] = {
     "bfl": HostRule(
-        (".bfl.ai",),
+        (
+            ".bfl.ai",
+            "bfldeliveryprod.blob.core.windows.net",
+            "bfldeliveryprodeu4.blob.core.windows.net",
+            "bfldeliveryscus.blob.core.windows.net",
+        ),
         True,
         "providers.md A1: result.sample is a signed URL on a delivery.*.bfl.ai host whose region part "
-        "changes (BFL: do not pin the hostname) — hence the suffix.",
+        "changes (BFL: do not pin the hostname) — hence the suffix. BFL's own skills docs "
+        "(black-forest-labs/skills, references/endpoints.md) show results on "
+        "bfldeliveryprod.blob.core.windows.net (verified); bfldeliveryprodeu4 and bfldeliveryscus "
+        "were seen in third-party code and logs (UNVERIFIED). Only these accounts, never all of "
+        ".blob.core.windows.net (anyone can host there).",
     ),
     "openai": HostRule(
         (),

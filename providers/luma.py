@@ -9,10 +9,13 @@ from typing import Any, ClassVar
 from providers.base import Done, JobSpec, Output, Pending, Submitted, Usage
 from providers.errors import InvalidInputError, ModerationError, RejectedError, RetryableError
 from providers.http_adapter import HttpAdapter
+from providers.options import SettingsError
 from providers.params import aspect_ratio, closest, duration_seconds, settings
 
 MODEL = "ray-3.2"
 DURATIONS = (5, 10)  # sent as "5s" / "10s"
+# Ray 3.2 renders 10 s clips from text alone: no start/end frame, no loop (docs/providers.md, Luma).
+TEXT_ONLY_DURATIONS = (10,)
 # ray-3.2's video subset of the API's aspect ratios (third-party, UNVERIFIED; the API validates).
 ASPECT_RATIOS: dict[str, tuple[int, int]] = {
     "16:9": (16, 9),
@@ -62,9 +65,19 @@ class LumaAdapter(HttpAdapter):
         width, height = closest(aspect_ratio(job, "16:9"), ASPECT_RATIOS)
         video: dict[str, Any] = {"duration": f"{seconds}s", "resolution": resolution}
         if user.get("loop") is True:
-            if seconds == 10:
-                raise InvalidInputError("Luma cannot loop a 10 second clip", code="bad_setting")
+            if seconds in TEXT_ONLY_DURATIONS:
+                raise SettingsError(
+                    f"settings.loop is not available with {seconds} second clips on luma_ray3; "
+                    "durationSeconds 5 may loop",
+                    ("settings", "loop"),
+                )
             video["loop"] = True
+        if job.input_files and seconds in TEXT_ONLY_DURATIONS:
+            raise SettingsError(
+                f"luma_ray3 renders {seconds} second clips from text only; with imageFileId "
+                f"durationSeconds must be {', '.join(str(d) for d in DURATIONS if d not in TEXT_ONLY_DURATIONS)}",
+                ("durationSeconds",),
+            )
         if job.input_files:
             image = job.input_files[0]
             video["start_frame"] = {

@@ -10,7 +10,7 @@ tier priced and the tier sent come from the same values.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -44,6 +44,18 @@ class FluxSettings(_Image):
     output_format: Literal["jpeg", "jpg", "png"] | None = None
     safety_tolerance: Annotated[int, Field(ge=0, le=6)] | None = None
 
+    @field_validator("width", "height")
+    @classmethod
+    def _multiple_of_16(cls, value: int | None, info: Any) -> int | None:
+        # FLUX.2 [pro] refuses sides that are not multiples of 16 (docs/providers.md, BFL).
+        if value is not None and value % 16:
+            raise SettingsError(
+                f"settings.{info.field_name} must be a multiple of 16 from 64 to 4096 for flux_2_pro, "
+                f"not {value} (for example {value // 16 * 16 or 64} or {value // 16 * 16 + 16})",
+                ("settings", info.field_name),
+            )
+        return value
+
 
 class GptImageSettings(_Image):
     # The price table's rates are quality × size; medium is what runs when nothing is asked.
@@ -59,10 +71,21 @@ class GptImage26Settings(GptImageSettings):
 
 
 class SeedreamSettings(_Image):
-    size: Literal["1K", "2K", "4K"] | None = None
+    size: Literal["2K", "4K"] | None = None  # Seedream 4.5 has no 1K preset (docs/providers.md)
     response_format: Literal["b64_json", "url"] = "b64_json"
     watermark: bool = False
     seed: Seed | None = None
+
+    @field_validator("size", mode="before")
+    @classmethod
+    def _no_1k(cls, value: Any) -> Any:
+        if isinstance(value, str) and value.upper() == "1K":
+            raise SettingsError(
+                "settings.size 1K is not supported by seedream_4_5; use 2K or 4K, "
+                "or settings.width and settings.height",
+                ("settings", "size"),
+            )
+        return value
 
 
 class LumaSettings(_Settings):
@@ -75,6 +98,10 @@ class RunwaySettings(_Settings):
 
 
 class _Kling(_Settings):
+    # The modes in which the model renders sound: kling-v2-6 only in pro, kling-v3 in both
+    # (docs/providers.md, Kling).
+    sound_modes: ClassVar[tuple[str, ...]] = ()
+    provider: ClassVar[str] = ""
     mode: Literal["std", "pro"]
     negative_prompt: Annotated[str, Field(max_length=2500)] | None = None
     cfg_scale: Annotated[float, Field(ge=0, le=1)] | None = None
@@ -90,8 +117,21 @@ class _Kling(_Settings):
     def _number(cls, value: Any) -> Any:
         return float(value) if isinstance(value, int) and not isinstance(value, bool) else value
 
+    @model_validator(mode="after")
+    def _sound_needs_pro(self) -> _Kling:
+        if self.sound == "on" and self.mode not in self.sound_modes:
+            raise SettingsError(
+                f"settings.sound on needs settings.mode {' or '.join(self.sound_modes)} on {self.provider} "
+                f"(got mode {self.mode}); allowed: sound off, or sound on with mode "
+                f"{' or '.join(self.sound_modes)}",
+                ("settings", "sound"),
+            )
+        return self
+
 
 class Kling26Settings(_Kling):
+    sound_modes = ("pro",)
+    provider = "kling_2_6"
     mode: Literal["std", "pro"] = "pro"  # the price table's kling_2_6 base rate
 
     @model_validator(mode="after")
@@ -104,6 +144,8 @@ class Kling26Settings(_Kling):
 
 
 class Kling30Settings(_Kling):
+    sound_modes = ("std", "pro")
+    provider = "kling_3_0"
     mode: Literal["std", "pro"] = "std"
 
 

@@ -136,10 +136,13 @@ class RunwayAdapter(HttpAdapter):
 
 
 def _failure(answer: dict[str, Any]) -> Exception:
+    """A FAILED task is final whatever its code (polling it again reads FAILED again): moderation
+    for any SAFETY code (``SAFETY.INPUT.TEXT``, ``INPUT_PREPROCESSING.SAFETY.TEXT`` …), else a
+    plain rejection, ``INTERNAL.BAD_OUTPUT.CODE01`` included (docs/providers.md, Runway)."""
     code = str(answer.get("failureCode") or "")
     message = str(answer.get("failure") or "Runway could not generate the video")
-    if code.startswith("SAFETY"):
-        return ModerationError(message, code=code)
-    if code.startswith("INTERNAL.BAD_OUTPUT"):
-        return RetryableError(message, code=code)
-    return RejectedError(message, code=code or "failed")
+    if "SAFETY" in code.upper().split("."):
+        return ModerationError(f"Runway's moderation refused the task ({code}): {message}", code=code)
+    return RejectedError(
+        f"Runway could not generate the video ({code or 'no code'}): {message}", code=code or "failed"
+    )

@@ -38,8 +38,11 @@ from settings import PROVIDER_FAMILIES
 from tests.conftest import POSTGRES_URL, REDIS_URL, _admin_pg, _postgres_database
 from tests.stack import ROOT, Stack, Team, free_port
 
-# The name the simulator's certificate is for, and the only host the providers' URLs may use.
+# The name the simulator's certificate is for, and the host the providers' URLs use; their output
+# links redirect to the simulated CDN on a second host (providers/simulator/files.py), which
+# production allows through <FAMILY>_OUTPUT_HOSTS as an operator lists a provider's CDN.
 PROVIDER_HOST = "localhost"
+CDN_HOST = "127.0.0.1"
 PRODUCTION_REDIS_DB = 13  # conftest's stacks use 11 and 12; queues are per run anyway
 
 
@@ -208,7 +211,7 @@ def production_env(
     tmp: Path, *, database_url: str, redis_url: str, provider_root: str, ca_bundle: str
 ) -> dict[str, str]:
     """The settings README's "Deploying" lists, with every provider family pointed at
-    ``provider_root`` (https) and its outputs allowed from there only."""
+    ``provider_root`` (https) and its outputs allowed from there and the simulated CDN only."""
     env = _base_env()
     env.update(
         CH_ENV="production",
@@ -226,7 +229,7 @@ def production_env(
         for key_var in key_vars:  # Kling: KLING_ACCESS_KEY and KLING_SECRET_KEY
             env[key_var] = SIMULATOR_API_KEY
         env[base_var] = provider_root + SIMULATOR_BASE_PATHS[family]
-        env[f"{family.upper()}_OUTPUT_HOSTS"] = PROVIDER_HOST
+        env[f"{family.upper()}_OUTPUT_HOSTS"] = f"{PROVIDER_HOST},{CDN_HOST}"
     return env
 
 
@@ -240,7 +243,7 @@ def production_stack(tmp: Path, *, workers: int = 1, **settings: str) -> Iterato
         ca = trustme.CA()
         bundle = tmp / "ca.pem"
         ca.cert_pem.write_to_path(str(bundle))
-        ca.issue_cert(PROVIDER_HOST).private_key_and_cert_chain_pem.write_to_path(
+        ca.issue_cert(PROVIDER_HOST, CDN_HOST).private_key_and_cert_chain_pem.write_to_path(
             str(tmp / "provider-cert.pem")
         )
         provider_root = f"https://{PROVIDER_HOST}:{free_port()}/simulator"

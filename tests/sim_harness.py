@@ -32,14 +32,23 @@ A = TypeVar("A", bound=HttpAdapter)
 
 
 @contextmanager
-def serve_simulator(api_key: str, time_scale: float) -> Iterator[str]:
+def serve_simulator(api_key: str, time_scale: float, *, tls_cert: str | None = None) -> Iterator[str]:
     """The simulator mounted under /simulator like the main app does, served by uvicorn in a
-    thread on a free loopback port; yields its root URL."""
+    thread on a free loopback port; yields its root URL (https with ``tls_cert``, a PEM holding
+    the certificate chain and key)."""
     app = Starlette(routes=[Mount("/simulator", app=create_simulator_app(api_key, time_scale))])
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
-    config = uvicorn.Config(app, log_level="warning", lifespan="off", loop="asyncio", http="h11", ws="none")
+    config = uvicorn.Config(
+        app,
+        log_level="warning",
+        lifespan="off",
+        loop="asyncio",
+        http="h11",
+        ws="none",
+        ssl_certfile=tls_cert,
+    )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
@@ -48,7 +57,7 @@ def serve_simulator(api_key: str, time_scale: float) -> Iterator[str]:
         assert time.monotonic() < deadline, "the simulator did not start"
         time.sleep(0.01)
     try:
-        yield f"http://127.0.0.1:{port}/simulator"
+        yield f"{'https' if tls_cert else 'http'}://127.0.0.1:{port}/simulator"
     finally:
         server.should_exit = True
         thread.join(10)

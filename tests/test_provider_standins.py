@@ -702,6 +702,94 @@ async def test_moderation_fails_the_job_free_with_a_readable_message(svc: Stack,
     assert await balance(svc, team) == before
 
 
+async def test_final_provider_failures_end_the_job_at_once(svc: Stack, standins: Hub) -> None:
+    """A FAILED Runway task is final whatever its code (INTERNAL.BAD_OUTPUT was polled eight more
+    times), INPUT_PREPROCESSING.SAFETY.TEXT is moderation, and BFL's Error ends the job; free."""
+    team = svc.create_team(20_000)
+    cases = {
+        "runway_bad_output": ("[standin:fail]", "video", {"provider": "RUNWAY_GEN4", "durationSeconds": 5}),
+        "runway_safety_text": (
+            "[standin:moderate]",
+            "video",
+            {"provider": "RUNWAY_GEN4", "durationSeconds": 5},
+        ),
+        "bfl_error": ("[standin:fail]", "image", {"provider": "FLUX_2_PRO"}),
+    }
+    inputs = {name: (kind, with_text(kind, marker, inp)) for name, (marker, kind, inp) in cases.items()}
+    finals = dict(
+        zip(
+            inputs, await asyncio.gather(*(run_job(svc, team, k, i) for k, i in inputs.values())), strict=True
+        )
+    )
+    for name, final in finals.items():
+        assert (final["status"], final["costCents"], final["metadata"].get("retries")) == (
+            "FAILED",
+            0,
+            None,
+        ), (
+            name,
+            final,
+        )
+        # Polled until it reported the failure, never after (moderation is reported at once; the
+        # others on the second poll, after one "running").
+        expected = 1 if name == "runway_safety_text" else 2
+        assert standins.task_for(inputs[name][1]["prompt"]).polls == expected, name
+    assert "moderation" in finals["runway_safety_text"]["errorMessage"]
+    assert "moderation" not in finals["runway_bad_output"]["errorMessage"]
+    assert await balance(svc, team) == {"balanceCents": 20_000, "availableCents": 20_000, "heldCents": 0}
+
+
+async def test_standins_refuse_the_rules_of_issue_11(standins: Hub) -> None:
+    """Kling sound needs v2.6 pro, Ray 3.2 renders 10 s from text only, Seedream 4.5 has no 1K,
+    FLUX.2 sides are multiples of 16."""
+    e = standins.env()
+    now = int(time.time())
+    kling = {
+        "Authorization": "Bearer "
+        + jwt.encode(
+            {"iss": standins.kling_access_key, "exp": now + 600, "nbf": now - 5},
+            standins.kling_secret_key,
+            "HS256",
+        )
+    }
+    frame = {"url": "https://example.com/a.png"}
+    cases: list[tuple[str, dict[str, str], Any, int]] = [
+        (
+            f"{e['KLING_BASE_URL']}/videos/text2video",
+            kling,
+            {"model_name": "kling-v2-6", "prompt": "x", "duration": "5", "mode": "std", "sound": "on"},
+            400,
+        ),
+        (
+            f"{e['LUMA_BASE_URL']}/generations",
+            {"Authorization": f"Bearer {standins.keys['luma']}"},
+            {
+                "model": "ray-3.2",
+                "type": "video",
+                "prompt": "x",
+                "video": {"duration": "10s", "start_frame": frame},
+            },
+            422,
+        ),
+        (
+            f"{e['ARK_BASE_URL']}/images/generations",
+            {"Authorization": f"Bearer {standins.keys['ark']}"},
+            {"model": "seedream-4-5-251128", "prompt": "x", "size": "1K"},
+            400,
+        ),
+        (
+            f"{e['BFL_BASE_URL']}/v1/flux-2-pro",
+            {"x-key": standins.keys["bfl"]},
+            {"prompt": "x", "width": 1000, "height": 1024},
+            422,
+        ),
+    ]
+    async with httpx.AsyncClient(timeout=10) as client:
+        for url, headers, body, status in cases:
+            r = await client.post(url, headers=headers, json=body)
+            assert r.status_code == status, (url, r.status_code, r.text)
+
+
 # -- the stand-ins themselves refuse what the real APIs refuse --------------------------------------
 
 

@@ -4,7 +4,9 @@ Mounted by the main app under ``/simulator``; a family's base URL in development
 ``<server root>/simulator`` + :data:`SIMULATOR_BASE_PATHS` [family], and the adapter appends the
 provider's own paths, exactly as it does against the real host. Auth, validation and error bodies
 follow each provider; tasks advance with time (scaled by ``time_scale``: 1.0 finishes any job
-within 10 s, 0 at once) and produce real media files served from simulated CDN URLs.
+within 10 s, 0 at once) and produce real media files; their output URLs redirect to a
+simulated CDN on a second host (:mod:`providers.simulator.files`). Each refuses what its real
+API refuses (docs/providers.md), with that API's error body and status.
 
 Families: BFL, OpenAI (speech and images), BytePlus Ark (Seedream), Luma (Agents API), Runway,
 Kling (JWT auth), Gemini (Veo, keyed downloads), HeyGen, ElevenLabs and Creatomate.

@@ -36,7 +36,8 @@ MODELS = (
 )
 MIN_PIXELS = 3_686_400
 MAX_PIXELS = 16_777_216
-PRESETS = {"1K": (1024, 1024), "2K": (2048, 2048), "4K": (4096, 4096)}
+# Seedream 4.5 has no 1K preset (its minimum is 3,686,400 pixels): "1K" is refused as invalid.
+PRESETS = {"2K": (2048, 2048), "4K": (4096, 4096)}
 MAX_REFERENCE_IMAGES = 14
 MAX_IMAGES = 15
 SIZE_PATTERN = re.compile(r"(\d+)x(\d+)")
@@ -81,9 +82,11 @@ def _size(value: Any) -> tuple[int, int] | str:
         return "size must be a string such as 2K or 2048x2048"
     if value.upper() in PRESETS:
         return PRESETS[value.upper()]
+    if value.upper() == "1K":
+        return "1K is not supported by seedream-4-5; use 2K, 4K or WIDTHxHEIGHT"
     match = SIZE_PATTERN.fullmatch(value.strip())
     if match is None:
-        return "size must be 1K, 2K, 4K or WIDTHxHEIGHT"
+        return "size must be 2K, 4K or WIDTHxHEIGHT"
     width, height = int(match.group(1)), int(match.group(2))
     if width <= 0 or height <= 0:
         return "width and height must be positive"

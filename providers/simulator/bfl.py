@@ -18,6 +18,7 @@ NOMINAL_SECONDS = 2.0
 URL_TTL = 600.0  # result.sample links live 10 minutes
 DEFAULT_SIDE = 1024
 MAX_PIXELS = 4 * 1024 * 1024
+SIDE_STEP = 16  # width and height are multiples of 16 (black-forest-labs/skills)
 
 
 def _invalid(loc: list[str | int], message: str, kind: str, value: Any = None) -> JSONResponse:
@@ -41,6 +42,10 @@ def _validate(body: dict[str, Any]) -> JSONResponse | None:
         if value < 64:
             return _invalid(
                 [side], "Input should be greater than or equal to 64", "greater_than_equal", value
+            )
+        if value % SIDE_STEP:
+            return _invalid(
+                [side], f"Value error, {side} must be a multiple of {SIDE_STEP}", "value_error", value
             )
     width, height = body.get("width") or DEFAULT_SIDE, body.get("height") or DEFAULT_SIDE
     if width * height > MAX_PIXELS:
@@ -128,8 +133,9 @@ def routes(sim: SimState) -> list[BaseRoute]:
             answer["status"] = "Request Moderated"
             answer["details"] = {"Moderation Reasons": ["Content"]}
         elif task.outcome == "fail":
+            # BFL documents the failure text in a top-level "error" (black-forest-labs/skills).
             answer["status"] = "Error"
-            answer["details"] = {"error": "The generation failed on our side."}
+            answer["error"] = "The generation failed on our side."
         else:
             answer["status"] = "Ready"
             answer["result"] = {

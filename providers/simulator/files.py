@@ -1,10 +1,17 @@
-"""The simulated CDNs: where output URLs lead, answering like signed-URL storage does."""
+"""The simulated CDNs: where output URLs lead, answering like signed-URL storage does.
+
+As with the real providers, an output URL is not where the bytes are: ``/{family}/_files/{name}``
+on the host the adapter called answers ``302 Found`` to ``/_cdn/{family}/{name}`` on a SECOND
+host (:func:`cdn_host`: ``localhost`` and ``127.0.0.1`` stand for each other), which serves them
+(BFL's ``delivery.*.bfl.ai`` links land on ``*.blob.core.windows.net``; others on their CDNs). A
+production download checks both hops against the family's output hosts (providers/download.py).
+"""
 
 from __future__ import annotations
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from providers.simulator.state import SimState
@@ -27,7 +34,25 @@ def _storage_error(status: int, code: str, message: str) -> Response:
     return Response(body, status_code=status, media_type="application/xml")
 
 
+# The second host of each loopback name: the simulator listens on both, as one machine.
+CDN_ALIASES: dict[str, str] = {"localhost": "127.0.0.1", "127.0.0.1": "localhost"}
+
+
+def cdn_host(host: str) -> str:
+    """The host the simulated CDN answers on for an output URL on ``host`` (itself when it has
+    no loopback alias: the redirect then changes only the path)."""
+    return CDN_ALIASES.get(host.lower(), host)
+
+
 def routes(sim: SimState) -> list[BaseRoute]:
+    async def redirect(request: Request) -> Response:
+        family, name = request.path_params["family"], request.path_params["name"]
+        root = str(request.scope.get("root_path") or "")
+        target = request.url.replace(
+            hostname=cdn_host(request.url.hostname or ""), path=f"{root}/_cdn/{family}/{name}"
+        )
+        return RedirectResponse(str(target), status_code=302)
+
     async def serve(request: Request) -> Response:
         family = request.path_params["family"]
         token = str(request.path_params["name"]).split(".", 1)[0]
@@ -47,4 +72,7 @@ def routes(sim: SimState) -> list[BaseRoute]:
             data, media_type=ref.spec.content_type, headers={"Cache-Control": "private, max-age=600"}
         )
 
-    return [Route("/{family}/_files/{name}", serve, methods=["GET"])]
+    return [
+        Route("/{family}/_files/{name}", redirect, methods=["GET"]),
+        Route("/_cdn/{family}/{name}", serve, methods=["GET"]),
+    ]

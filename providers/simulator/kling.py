@@ -54,6 +54,9 @@ MODEL_DURATIONS: dict[str, tuple[str, ...]] = {
     "kling-v3": tuple(str(n) for n in range(3, 16)),
 }
 ASPECT_RATIOS = ("16:9", "9:16", "1:1")
+# (model, mode) pairs that render sound: v2.6 only in pro, v3 in both; no earlier model
+# (docs/providers.md, Kling).
+SOUND_MODELS = frozenset({("kling-v2-6", "pro"), ("kling-v3", "std"), ("kling-v3", "pro")})
 MAX_TEXT = 2500
 MAX_IMAGE_BYTES = 10 * 1024 * 1024
 # Units per clip (v2.x, by mode) or per second (v3), as Kling's price list transcriptions say.
@@ -158,8 +161,11 @@ def _validate(kind: str, body: dict[str, Any]) -> tuple[int, int, str] | dict[st
         return 400, 1201, "duration must be a string"
     if duration not in MODEL_DURATIONS[model]:
         return 400, 1201, f"duration must be one of {', '.join(MODEL_DURATIONS[model])} for {model}"
-    if body.get("sound", "off") not in ("on", "off"):
+    sound = body.get("sound", "off")
+    if sound not in ("on", "off"):
         return 400, 1201, "sound must be on or off"
+    if sound == "on" and (model, mode) not in SOUND_MODELS:
+        return 400, 1201, f"sound on is not supported by {model} in {mode} mode (kling-v2-6 needs pro mode)"
     short = 1080 if mode == "pro" else 720
     if kind == "text2video":
         ratio = body.get("aspect_ratio", "16:9")

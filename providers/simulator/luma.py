@@ -32,6 +32,7 @@ VIDEO_MODELS = ("ray-3.2",)
 TYPES = ("image", "image_edit", "video", "video_edit", "video_reframe")
 ASPECT_RATIOS = ("3:1", "2:1", "21:9", "16:9", "4:3", "3:2", "1:1", "3:4", "2:3", "9:16", "1:2", "1:3")
 DURATIONS = {"5s": 5, "10s": 10}
+TEXT_ONLY_DURATIONS = ("10s",)  # ray-3.2: no start/end frame (and no loop) at 10 s
 RESOLUTIONS = {"540p": 540, "720p": 720, "1080p": 1080}
 MAX_IMAGE_BYTES = 10 * 1024 * 1024
 
@@ -99,6 +100,12 @@ def _validate(body: dict[str, Any]) -> tuple[int, str] | dict[str, Any]:
     for frame in ("start_frame", "end_frame"):
         if frame in video and (problem := _image_ref_problem(f"video.{frame}", video[frame])) is not None:
             return 422, problem
+    frames = [frame for frame in ("start_frame", "end_frame") if video.get(frame)]
+    if duration in TEXT_ONLY_DURATIONS and frames:
+        return (
+            422,
+            f"video.{frames[0]} is not allowed with a {duration} duration: {duration} is text-to-video only",
+        )
     return {
         "prompt": prompt,
         "model": model,

@@ -189,13 +189,13 @@ def routes(sim: SimState) -> list[BaseRoute]:
             return answer | {
                 "status": "FAILED",
                 "failure": "Your prompt did not pass our content moderation.",
-                "failureCode": "SAFETY.INPUT.TEXT",
+                "failureCode": "INPUT_PREPROCESSING.SAFETY.TEXT",
             }
         if task.outcome == "fail":
             return answer | {
                 "status": "FAILED",
-                "failure": "An unexpected error occurred while generating the video.",
-                "failureCode": "INTERNAL",
+                "failure": "The generated video did not pass our output checks.",
+                "failureCode": "INTERNAL.BAD_OUTPUT.CODE01",
             }
         return answer | {
             "status": "SUCCEEDED",

@@ -136,6 +136,11 @@ def routes(hub: Hub) -> list[Route]:
             )
         if phase == "running":
             return JSONResponse(base | {"status": "Pending", "result": None, "progress": 0.5})
+        if task.outcome == "failed":  # BFL's skills docs: the text is a top-level "error"
+            return JSONResponse(
+                base
+                | {"status": "Error", "result": None, "progress": None, "error": "Failed to generate image"}
+            )
         if not task.output_urls:
             p = task.params
             data = media.image(p["format"], p["width"], p["height"])

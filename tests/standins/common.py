@@ -9,6 +9,8 @@ Markers (anywhere in the user's text the provider receives):
 * ``[standin:poll500]``: the first poll of the task is answered with a 5xx (async providers).
 * ``[standin:moderate]``: the provider's documented moderation / content-policy failure, every time.
 * ``[standin:moderate-sync]``: Kling only, the synchronous content-safety rejection (code 1301).
+* ``[standin:fail]``: Runway and BFL only, the task fails for a reason other than moderation
+  (Runway ``INTERNAL.BAD_OUTPUT.CODE01``, BFL ``Error`` with its text in ``error``).
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ MARK_500 = "[standin:500]"
 MARK_POLL_500 = "[standin:poll500]"
 MARK_MODERATE = "[standin:moderate]"
 MARK_MODERATE_SYNC = "[standin:moderate-sync]"
+MARK_FAIL = "[standin:fail]"  # Runway, BFL: the task fails (not moderation) once it finishes
 
 # The first path segment of a request names its family; BFL's polling_url points at a "regional" host.
 PREFIX_FAMILY = {
@@ -173,6 +176,8 @@ class Hub:
         task = Task(task_id or str(uuid.uuid4()), family, kind, text or "", params)
         if self.has(MARK_MODERATE, text):
             task.outcome = "moderated"
+        elif self.has(MARK_FAIL, text):
+            task.outcome = "failed"
         self.tasks[task.id] = task
         return task
 

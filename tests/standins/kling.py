@@ -151,6 +151,13 @@ def validate(body: Any, kind: str) -> JSONResponse | None:
         return bad_param(f"duration {duration} is not supported by {model}")
     if body.get("sound", "off") not in ("on", "off"):
         return bad_param("sound must be on or off")
+    # Sound: kling-v2-6 only in pro mode; kling-v3 in either; no earlier model.
+    if body.get("sound") == "on" and (model, body.get("mode", "std")) not in (
+        ("kling-v2-6", "pro"),
+        ("kling-v3", "std"),
+        ("kling-v3", "pro"),
+    ):
+        return bad_param(f"sound is not supported by {model} in {body.get('mode', 'std')} mode")
     if kind == "image2video":
         image = body.get("image")
         if not isinstance(image, str) or not image:

@@ -122,6 +122,8 @@ def validate(body: Any) -> JSONResponse | None:
                 bad = image_ref(video[frame], f"video.{frame}")
                 if bad:
                     return problem(400, bad)
+            if frame in video and video.get("duration") == "10s":  # Ray 3.2: 10 s is text-to-video only
+                return problem(422, f"video.{frame} is not supported with a 10s duration")
     if body.get("output_format") is not None and (is_video or body["output_format"] not in ("png", "jpeg")):
         return problem(422, "output_format applies to images only (png or jpeg)")
     return None

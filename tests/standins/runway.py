@@ -3,7 +3,7 @@
 Bearer key plus ``X-Runway-Version: 2024-11-06``. ``POST /v1/image_to_video`` (``gen4_turbo``,
 ``promptImage`` required) and ``POST /v1/text_to_video`` (``gen4.5``: ``promptText`` required, ratio
 1280:720 | 720:1280) answer ``{id}``; ``GET /v1/tasks/{id}`` runs PENDING → RUNNING (+progress) →
-SUCCEEDED (``output: [url]``), or FAILED with ``failureCode: SAFETY.INPUT.TEXT``; ``DELETE`` cancels.
+SUCCEEDED (``output: [url]``), or FAILED with ``failureCode: INPUT_PREPROCESSING.SAFETY.TEXT`` (``INTERNAL.BAD_OUTPUT.CODE01`` for ``[standin:fail]``); ``DELETE`` cancels.
 Errors are JSON with an ``error`` member."""
 
 from __future__ import annotations
@@ -219,7 +219,17 @@ def routes(hub: Hub) -> list[Route]:
                     found,
                     "FAILED",
                     failure="Your prompt was flagged by our content moderation system.",
-                    failureCode="SAFETY.INPUT.TEXT",
+                    # Text refused before generation (runwayml sdk-python's failure codes).
+                    failureCode="INPUT_PREPROCESSING.SAFETY.TEXT",
+                )
+            )
+        if found.outcome == "failed" and phase == "done":
+            return JSONResponse(
+                task_body(
+                    found,
+                    "FAILED",
+                    failure="The output did not pass our quality checks.",
+                    failureCode="INTERNAL.BAD_OUTPUT.CODE01",
                 )
             )
         if phase == "running":
