@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
+from types import MappingProxyType
 from typing import Any, ClassVar
 
 import httpx
@@ -142,6 +143,9 @@ class HttpAdapter:
     # -- admin providers check: the cheapest read-only call the provider offers -----------------------
 
     check_path: ClassVar[str] = ""  # GET, appended to the base URL; each adapter names its own
+    # provider -> wire model set by CH_PROVIDER_MODELS (registry.adapter_for): the model the check
+    # looks for is the one jobs are sent with, not the catalogue's when an operator replaced it.
+    wire_models: Mapping[str, str] = MappingProxyType({})
     check_params: ClassVar[dict[str, str]] = {}
 
     def check_models(self, provider: str) -> tuple[str, ...]:

@@ -62,7 +62,8 @@ class OpenAIAdapter(HttpAdapter):
         return {"Authorization": f"Bearer {self.api_key}"}
 
     def check_models(self, provider: str) -> tuple[str, ...]:
-        return (CATALOG[provider].wire_model,)  # the model this provider sends (lifecycle data)
+        # the model this provider sends (lifecycle data, CH_PROVIDER_MODELS first)
+        return (self.wire_models.get(provider) or CATALOG[provider].wire_model,)
 
     async def check(self, provider: str) -> ProviderCheck:
         """admin providers check: ``GET /v1/models/{id}`` — listed, and its ``shutdown_date`` if announced."""

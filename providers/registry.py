@@ -93,4 +93,6 @@ def adapter_for(provider: str, client: httpx.AsyncClient, settings: Settings) ->
     cls = adapter_class(provider)
     ep = endpoint(provider, settings)
     adapter: Adapter = cls(client, ep.base_url, ep.api_key, poll_interval_scale=settings.poll_interval_scale)
+    if hasattr(adapter, "wire_models"):
+        adapter.wire_models = settings.provider_models
     return adapter

@@ -17,7 +17,6 @@ import pytest
 from starlette.applications import Starlette
 from starlette.routing import Mount
 
-from providers import openai as openai_module
 from providers import registry
 from providers.catalog import CATALOG
 from providers.check import check_providers, problems_of, table
@@ -61,7 +60,12 @@ async def test_every_provider_answers_its_check_call_in_the_simulator(sim_client
         assert by_name[provider].model_listed is True, provider
     assert by_name["gpt_image_1_5"].shutdown_date == "2026-12-01"
     # A day before its shutdown it still works, with a warning on every run.
-    assert by_name["gpt_image_1_5"].warnings == ("gpt-image-1.5 shuts down on 2026-12-01 (in 1 day)",)
+    assert by_name["gpt_image_1_5"].warnings == (
+        "gpt-image-1.5 shuts down on 2026-12-01 (in 1 day); its successor is gpt_image_2_6_sunburst",
+    )
+    # The successors are listed models of their own.
+    for provider in ("gpt_image_2_6_sunburst", "gpt_image_2_6_flare"):
+        assert by_name[provider].model_listed is True and by_name[provider].shutdown_date is None
     assert "gpt_image_1_5: warning: gpt-image-1.5 shuts down on 2026-12-01" in table(reports)
     assert by_name["openai_tts"].warnings == ()  # 2027-01-06 is more than 30 days away
     assert "gpt_image_1_5" in table(reports) and "2026-12-01" in table(reports)
@@ -82,13 +86,29 @@ async def test_a_model_past_its_shutdown_date_fails_the_check(sim_client: httpx.
     assert image.problems == ("gpt-image-1.5 was shut down on 2026-12-01",)
 
 
-async def test_a_model_the_provider_no_longer_lists_fails_the_check(
-    sim_client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(openai_module, "IMAGE_MODEL", "gpt-image-0-retired")
-    result = await adapter_of("gpt_image_1_5", sim_client, registry.SIMULATOR_API_KEY).check("gpt_image_1_5")
+async def test_a_model_the_provider_no_longer_lists_fails_the_check(sim_client: httpx.AsyncClient) -> None:
+    # The model checked is the one jobs are sent with: CH_PROVIDER_MODELS's when it replaces the catalogue's.
+    settings = dev_settings().model_copy(update={"provider_models": {"gpt_image_1_5": "gpt-image-0-retired"}})
+    reports = await check_providers(sim_client, settings, TODAY)
+    result = next(r for r in reports if r.provider == "gpt_image_1_5")
     assert result.reachable and result.key_accepted and result.model_listed is False
-    assert problems_of(result, None, TODAY) == ("model not listed by the provider: gpt-image-0-retired",)
+    assert result.problems == ("model not listed by the provider: gpt-image-0-retired",)
+
+
+async def test_past_its_shutdown_openai_no_longer_lists_the_model(sim_client: httpx.AsyncClient) -> None:
+    adapter = adapter_of("gpt_image_1_5", sim_client, registry.SIMULATOR_API_KEY)
+    sim_day = "providers.simulator.openai.today"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(sim_day, lambda sim: dt.date(2026, 12, 1))
+        result = await adapter.check("gpt_image_1_5")
+        listed = (
+            await sim_client.get(
+                f"{SIM}/openai/v1/models", headers={"Authorization": "Bearer " + registry.SIMULATOR_API_KEY}
+            )
+        ).json()
+    assert result.reachable and result.key_accepted and result.model_listed is False
+    assert "gpt-image-1.5" not in {m["id"] for m in listed["data"]}
+    assert "gpt-image-2.6-sunburst" in {m["id"] for m in listed["data"]}
 
 
 def run_cli(*args: str, **env: str) -> subprocess.CompletedProcess[str]:

@@ -432,6 +432,8 @@ LISTED_MODELS: dict[str, str | None] = {
     "gpt-image-1.5-2025-12-16": "2026-12-01",
     "gpt-image-1-mini": "2026-12-01",
     "gpt-image-1": None,
+    "gpt-image-2.6-sunburst": None,
+    "gpt-image-2.6-flare": None,
     "dall-e-3": None,
     "tts-1": "2027-01-06",
     "tts-1-hd": "2027-01-06",
@@ -453,12 +455,15 @@ def check_routes(sim: SimState) -> list[BaseRoute]:
     async def list_models(request: Request) -> Response:
         if (refusal := _refused(request, sim.api_key)) is not None:
             return refusal
-        return JSONResponse({"object": "list", "data": [_model_object(m) for m in LISTED_MODELS]})
+        listed = [m for m in LISTED_MODELS if _model_gone(sim, m) is None]
+        return JSONResponse({"object": "list", "data": [_model_object(m) for m in listed]})
 
     async def retrieve_model(request: Request) -> Response:
         if (refusal := _refused(request, sim.api_key)) is not None:
             return refusal
         model_id = str(request.path_params["model"])
+        if (gone := _model_gone(sim, model_id)) is not None:
+            return gone  # past its shutdown date OpenAI no longer lists it
         if model_id not in LISTED_MODELS:
             return _error(
                 404,
