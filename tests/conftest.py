@@ -10,17 +10,29 @@ import asyncio
 import os
 import uuid
 from collections.abc import Iterator
+from datetime import date
 from pathlib import Path
 
 import asyncpg
 import pytest
 import redis
 
+from providers import lifecycle
 from tests.stack import Stack, Team, backend_env, running
 
 POSTGRES_URL = os.environ.get("CH_TEST_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/postgres")
 REDIS_URL = os.environ.get("CH_TEST_REDIS_URL", "redis://127.0.0.1:6379")
 REDIS_DB = {"sqlite": 11, "postgres": 12}
+# The day in-process lifecycles and the simulator see unless a test sets its own (the stack pins
+# CH_TODAY likewise): tests must not change outcome when gpt-image-1.5 (2026-12-01) or the speech
+# models (2027-01-06) reach their shutdown on the wall clock.
+TEST_DAY = date(2026, 11, 30)
+
+
+@pytest.fixture(autouse=True)
+def _pinned_day(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(lifecycle, "_utc_today", lambda: TEST_DAY)
+    monkeypatch.setattr(lifecycle, "_clock", lifecycle._utc_today)
 
 
 def _redis_for(backend: str) -> str | None:

@@ -13,7 +13,7 @@ import math
 import os
 import secrets
 import time
-from datetime import UTC, date, datetime
+from datetime import date
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
@@ -21,6 +21,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from providers import lifecycle
 from providers.simulator.common import bearer_token, is_int, is_number, json_object
 from providers.simulator.media import MediaSpec
 from providers.simulator.state import SimState, markers_in
@@ -57,13 +58,14 @@ SHUTDOWN_DATES: dict[str, date] = {
 
 
 def today(sim: SimState) -> date:
-    """The simulator's day: a test's ``sim.today()``, ``CH_TODAY``, else the UTC date."""
+    """The simulator's day: a test's ``sim.today()``, ``CH_TODAY``, else :func:`providers.lifecycle.today`."""
     clock = getattr(sim, "today", None)
     if callable(clock):
         day: date = clock()
         return day
     fixed = os.environ.get("CH_TODAY")
-    return date.fromisoformat(fixed) if fixed else datetime.now(UTC).date()
+    # else the service's own clock (the UTC date), so a test that sets it moves both sides at once
+    return date.fromisoformat(fixed) if fixed else lifecycle.today()
 
 
 def _model_gone(sim: SimState, model: Any) -> JSONResponse | None:
