@@ -11,6 +11,7 @@ exit 1: unreachable, key refused, model not listed, model past its shutdown date
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime as dt
 import json
 from dataclasses import asdict, dataclass
@@ -18,6 +19,7 @@ from typing import Any
 
 import httpx
 
+from providers import lifecycle
 from providers.base import ProviderCheck
 from providers.catalog import CATALOG
 from providers.errors import NotConfiguredError
@@ -103,7 +105,8 @@ async def check_provider(
     provider: str, client: httpx.AsyncClient, settings: Settings, today: dt.date
 ) -> ProviderReport:
     spec = CATALOG[provider]
-    catalog_shutdown, successor = _lifecycle(provider)
+    catalog_shutdown, _ = _lifecycle(provider)
+    successor = lifecycle.successor(provider, lifecycle.config(settings))  # CH_PROVIDER_SUCCESSORS first
     try:
         where = endpoint(provider, settings)
     except NotConfiguredError:
@@ -116,6 +119,21 @@ async def check_provider(
     else:
         result = await adapter.check(provider)
     shutdown = result.shutdown_date or catalog_shutdown
+    problems = problems_of(result, shutdown, today)
+    warnings = warnings_of(result.model, shutdown, successor, today)
+    cfg = dataclasses.replace(lifecycle.config(settings), fixed_day=today)
+    if lifecycle.state(spec, today) == lifecycle.SHUT_DOWN:
+        try:
+            runs = lifecycle.resolve(provider, cfg)
+        except lifecycle.ModelShutDown:
+            runs = None  # refused at validation: jobs picking it will not work
+        if runs is not None and runs.replaced:
+            # Its model is never sent again: its jobs run on the successor, checked on its own row.
+            problems = problems_of(dataclasses.replace(result, model_listed=None), None, today)
+            warnings = (
+                f"{result.model or 'the model'} was shut down on {shutdown}; its jobs run on "
+                f"{runs.provider} ({runs.wire_model})",
+            )
     return ProviderReport(
         provider=provider,
         family=spec.family,
@@ -128,8 +146,8 @@ async def check_provider(
         shutdown_date=shutdown,
         successor=successor,
         endpoint=result.endpoint,
-        problems=problems_of(result, shutdown, today),
-        warnings=warnings_of(result.model, shutdown, successor, today),
+        problems=problems,
+        warnings=warnings,
     )
 
 
@@ -137,7 +155,7 @@ async def check_providers(
     client: httpx.AsyncClient, settings: Settings, today: dt.date | None = None
 ) -> list[ProviderReport]:
     """Every supported provider of the catalogue, checked at once (one read-only call each)."""
-    today = today or dt.datetime.now(dt.UTC).date()
+    today = today or lifecycle.config(settings).day()  # the service's clock (CH_TODAY in development)
     providers = [p for p in CATALOG if is_supported(p)]
     return list(await asyncio.gather(*(check_provider(p, client, settings, today) for p in providers)))
 

@@ -80,10 +80,28 @@ async def test_a_refused_key_is_reported_for_every_family(sim_client: httpx.Asyn
 
 
 async def test_a_model_past_its_shutdown_date_fails_the_check(sim_client: httpx.AsyncClient) -> None:
-    reports = await check_providers(sim_client, dev_settings(), dt.date(2026, 12, 1))
+    # Under the refuse policy a job picking it is refused: that choice will not work.
+    refuse = dev_settings().model_copy(update={"model_shutdown_policy": "refuse"})
+    reports = await check_providers(sim_client, refuse, dt.date(2026, 12, 1))
     image = next(r for r in reports if r.provider == "gpt_image_1_5")
     assert not image.ok
-    assert image.problems == ("gpt-image-1.5 was shut down on 2026-12-01",)
+    assert "gpt-image-1.5 was shut down on 2026-12-01" in image.problems
+
+
+async def test_a_shut_down_model_whose_jobs_run_on_its_successor_only_warns(
+    sim_client: httpx.AsyncClient,
+) -> None:
+    # The daily check must not stay red for ever once gpt-image-1.5 is gone: its jobs run on
+    # gpt_image_2_6_sunburst, which is checked on its own row.
+    reports = await check_providers(sim_client, dev_settings(), dt.date(2026, 12, 2))
+    by_name = {r.provider: r for r in reports}
+    image = by_name["gpt_image_1_5"]
+    assert image.ok, image.problems
+    assert image.warnings == (
+        "gpt-image-1.5 was shut down on 2026-12-01; its jobs run on gpt_image_2_6_sunburst "
+        "(gpt-image-2.6-sunburst)",
+    )
+    assert by_name["gpt_image_2_6_sunburst"].ok and by_name["gpt_image_2_6_sunburst"].model_listed
 
 
 async def test_a_model_the_provider_no_longer_lists_fails_the_check(sim_client: httpx.AsyncClient) -> None:
@@ -121,7 +139,7 @@ def run_cli(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "main.py", "admin", "providers", "check", *args],
         cwd=ROOT,
-        env={**clean, "CH_ENV": "development", **env},
+        env={**clean, "CH_ENV": "development", "CH_TODAY": TODAY.isoformat(), **env},
         capture_output=True,
         text=True,
         timeout=60,
