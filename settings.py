@@ -8,10 +8,10 @@ from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field, ValidationInfo, field_validator
+from pydantic import AliasChoices, Field, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from providers.catalog import CATALOG
+from providers.catalog import CATALOG, MODEL_SETTING_PROVIDERS
 
 # family -> (key variable(s), base URL variable, default base URL); providers.md, "Settings per provider family"
 PROVIDER_FAMILIES: dict[str, tuple[tuple[str, ...], str, str]] = {
@@ -104,6 +104,9 @@ class Settings(BaseSettings):
     # and the provider replacing a shut-down one (JSON, e.g. {"gpt_image_1_5": "gpt_image_2_6_flare"};
     # "" for none); unnamed providers keep the catalogue's.
     provider_models: dict[str, str] = Field(default_factory=dict)
+    # The older name of CH_PROVIDER_MODELS' veo_3_1 entry (docs/providers.md, Veo): one mechanism,
+    # folded into provider_models below; CH_PROVIDER_MODELS wins when both name it.
+    gemini_veo_model: str | None = Field(default=None, validation_alias=AliasChoices("GEMINI_VEO_MODEL"))
     provider_successors: dict[str, str] = Field(default_factory=dict)
     # Test hook: the day lifecycles are compared with (YYYY-MM-DD) instead of today (never in production).
     today: date | None = None
@@ -135,7 +138,20 @@ class Settings(BaseSettings):
             unknown += sorted(v for v in value.values() if v and v not in CATALOG)
         if unknown:
             raise ValueError(f"unknown providers {', '.join(unknown)}; they are {', '.join(CATALOG)}")
+        if info.field_name == "provider_models":
+            ignored = sorted(k for k in value if k not in MODEL_SETTING_PROVIDERS)
+            if ignored:  # shown in providers and on jobs but never sent: refused instead
+                raise ValueError(
+                    f"CH_PROVIDER_MODELS cannot change the model of {', '.join(ignored)}: its adapter "
+                    f"sends its own; it can for {', '.join(MODEL_SETTING_PROVIDERS)}"
+                )
         return value
+
+    @model_validator(mode="after")
+    def _veo_model(self) -> Settings:
+        if self.gemini_veo_model and "veo_3_1" not in self.provider_models:
+            self.provider_models = {**self.provider_models, "veo_3_1": self.gemini_veo_model.strip()}
+        return self
 
     @cached_property
     def database(self) -> str:

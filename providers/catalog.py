@@ -46,11 +46,15 @@ _WIRE_MODELS: dict[str, str] = {
     "runway_gen4": "gen4_turbo",
     "kling_2_6": "kling-v2-6",
     "kling_3_0": "kling-v3",
-    "veo_3_1": "veo-3.1-generate-001",  # GEMINI_VEO_MODEL overrides it (providers/gemini.py)
+    "veo_3_1": "veo-3.1-generate-001",  # CH_PROVIDER_MODELS (or GEMINI_VEO_MODEL) overrides it
     "heygen": "v3/videos",
     "elevenlabs": "eleven_multilingual_v2",
     "creatomate": "renders",
 }
+
+# The entries whose adapters send the wire model recorded on the job, so CH_PROVIDER_MODELS may
+# change it (the others' adapters send their own ids; settings.py refuses an override for them).
+MODEL_SETTING_PROVIDERS = ("gpt_image_1_5", "gpt_image_2_6_sunburst", "gpt_image_2_6_flare", "veo_3_1")
 
 CATALOG: dict[str, ProviderSpec] = {
     s.provider: s if s.wire_model else replace(s, wire_model=_WIRE_MODELS.get(s.provider, s.provider))

@@ -71,7 +71,13 @@ class GeminiVeoAdapter(HttpAdapter):
     check_params: ClassVar[dict[str, str]] = {"pageSize": "1000"}
 
     def check_models(self, provider: str) -> tuple[str, ...]:
-        return (veo_model(),)
+        return (self.wire_models.get(provider) or veo_model(),)
+
+    def model_of(self, job: JobSpec) -> str:
+        """The model recorded on the job when it was accepted (lifecycle: CH_PROVIDER_MODELS, whose
+        ``veo_3_1`` entry GEMINI_VEO_MODEL sets), else the setting read now."""
+        recorded = job.params.get("wire_model")
+        return recorded if isinstance(recorded, str) and recorded else veo_model()
 
     def listed_models(self, answer: Any) -> set[str] | None:
         models = answer.get("models") if isinstance(answer, dict) else None
@@ -132,7 +138,7 @@ class GeminiVeoAdapter(HttpAdapter):
     async def submit(self, job: JobSpec) -> Submitted | Done:
         body = self.build_request(job)
         answer = await self.request_json(
-            "POST", self.url(f"/models/{veo_model()}:predictLongRunning"), json_body=body
+            "POST", self.url(f"/models/{self.model_of(job)}:predictLongRunning"), json_body=body
         )
         name = answer.get("name") if isinstance(answer, dict) else None
         if not isinstance(name, str) or not name:

@@ -6,6 +6,7 @@ simulator as the real APIs do now, so an adapter still sending jobs there fails 
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from collections.abc import AsyncIterator, Iterator
 
@@ -14,11 +15,12 @@ import pytest
 
 from models.errors import DomainError, ErrorCode
 from models.generation import GenerationRequest, validate
-from providers import options
+from providers import lifecycle, options
 from providers.download import fetch_output
 from providers.errors import InvalidInputError, RejectedError
 from providers.gemini import GeminiVeoAdapter
 from providers.heygen import HeygenAdapter
+from settings import Settings
 from tests.sim_harness import MAX_BYTES, job, make_adapter, run, serve_simulator, unique, video_facts
 from tests.stack import Stack, Team
 from tests.test_generation import balance, generate
@@ -219,3 +221,32 @@ async def test_veo_short_full_hd_clip_is_refused_over_graphql_with_nothing_held(
     assert error["code"] == "VALIDATION_FAILED" and error["field"][:2] == ["input", "settings"]
     assert f"settings.resolution {resolution} needs durationSeconds 8" in error["message"]
     assert await balance(stack, team) == before  # nothing held
+
+
+# -- one mechanism for the Veo model: CH_PROVIDER_MODELS, GEMINI_VEO_MODEL its older name ------------
+async def test_the_veo_model_recorded_on_the_job_is_the_one_sent(
+    sim_root: str, client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # CH_PROVIDER_MODELS shows in providers and on the job; the adapter must send that model too.
+    monkeypatch.delenv("GEMINI_VEO_MODEL", raising=False)
+    veo = make_adapter(GeminiVeoAdapter, sim_root, client, API_KEY)
+    spec = veo_job("A heron in the reeds", 4)
+    spec = dataclasses.replace(spec, params={**spec.params, "wire_model": "veo-3.1-fast-generate-001"})
+    submitted = await veo.submit(spec)
+    assert submitted.task_id.startswith("models/veo-3.1-fast-generate-001/operations/")
+
+
+def test_gemini_veo_model_feeds_the_lifecycle_wire_model(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GEMINI_VEO_MODEL", "veo-3.1-fast-generate-001")
+    settings = Settings()
+    assert lifecycle.wire_model("veo_3_1", lifecycle.config(settings)) == "veo-3.1-fast-generate-001"
+    # CH_PROVIDER_MODELS, the general setting, wins over the older name.
+    both = Settings(provider_models={"veo_3_1": "veo-3.1-lite-generate-001"})
+    assert lifecycle.wire_model("veo_3_1", lifecycle.config(both)) == "veo-3.1-lite-generate-001"
+
+
+def test_a_model_override_for_an_adapter_that_ignores_it_is_refused() -> None:
+    # kling, luma, runway… send their own model ids: an override would show in providers and
+    # on the job but never reach the provider.
+    with pytest.raises(ValueError, match="kling_2_6"):
+        Settings(provider_models={"kling_2_6": "kling-v2-6-master"})
