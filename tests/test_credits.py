@@ -294,7 +294,9 @@ TARIFFS = [
             "durationSeconds": 60,
             "settings": {"frame_rate": 25},
         },
-        42,
+        # A template's size is the template's, not the caller's: a declared 1280×720 is held as
+        # at least 1920×1080 (1920 × 1080 × 25 fps × 60 s / 1e8 credits), never below.
+        96,
     ),
 ]
 

@@ -441,6 +441,7 @@ async def test_access_lines_and_http_client_lines_hold_no_capabilities(
     for name in ("uvicorn.access", "uvicorn.error", "uvicorn"):
         monkeypatch.setattr(logging.getLogger(name), "propagate", True)
         monkeypatch.setattr(logging.getLogger(name), "disabled", False)
+        caplog.set_level(logging.DEBUG, logger=name)  # uvicorn sets its own loggers' levels too
     # What uvicorn's access logger is handed for a download (its format and arguments).
     path = "/files/8c1e?expires=1767225600&signature=9f86d081884c7d65"
     access.info('%s - "%s %s HTTP/%s" %d', "127.0.0.1:50000", "GET", path, "1.1", 200)
