@@ -132,15 +132,9 @@ class _Kling(_Settings):
 class Kling26Settings(_Kling):
     sound_modes = ("pro",)
     provider = "kling_2_6"
-    mode: Literal["std", "pro"] = "pro"  # the price table's kling_2_6 base rate
-
-    @model_validator(mode="after")
-    def _priced(self) -> Kling26Settings:
-        # kling_2_6 has no std-with-sound rate (std is priced silent): not sent, rather than
-        # sent and charged as silent.
-        if self.mode == "std" and self.sound == "on":
-            raise ValueError("kling_2_6 renders sound in pro mode only")
-        return self
+    # the price table's kling_2_6 base rate; std with sound (no rate, and Kling refuses it) is
+    # refused by _Kling._sound_needs_pro
+    mode: Literal["std", "pro"] = "pro"
 
 
 class Kling30Settings(_Kling):
