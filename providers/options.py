@@ -14,15 +14,16 @@ from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from providers.errors import RejectedError
+from providers.errors import InvalidInputError
 
 Seed = Annotated[int, Field(ge=0, le=4_294_967_295)]
 Side = Annotated[int, Field(ge=64, le=4096)]
 Unit = Annotated[float, Field(ge=0, le=1)]
 
 
-class SettingsError(RejectedError):
-    """A setting the provider does not accept; ``path`` names it (``("settings", "Quality")``)."""
+class SettingsError(InvalidInputError):
+    """A setting the provider does not accept; ``path`` names it (``("settings", "Quality")``).
+    Our own check, so its message (naming the field and what is allowed) is the one shown."""
 
     def __init__(self, message: str, path: tuple[str, ...]) -> None:
         super().__init__(message, code="bad_setting")
