@@ -26,6 +26,7 @@ from providers.errors import (
     RetryableError,
 )
 from providers.http_adapter import HttpAdapter
+from providers.options import SettingsError
 from providers.params import aspect_ratio, closest, duration_seconds, settings
 
 DEFAULT_MODEL = "veo-3.1-generate-001"
@@ -53,11 +54,11 @@ def check_length(resolution: str, seconds: int) -> None:
     """Veo's resolution × length rule; one home for validation (through the price) and the adapter."""
     needed = FULL_LENGTH_ONLY.get(resolution)
     if needed is not None and seconds != needed:
-        raise InvalidInputError(
+        raise SettingsError(
             f"settings.resolution {resolution} needs durationSeconds {needed}, not {seconds}: Veo 3.1 renders "
             f"1080p and 4k only as {needed}-second clips. Allowed: settings.resolution 720p with "
             f"durationSeconds {', '.join(str(d) for d in DURATIONS)}, or 1080p or 4k with durationSeconds {needed}",
-            code="bad_resolution",
+            ("settings", "resolution"),
         )
 
 

@@ -14,15 +14,16 @@ from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from providers.errors import RejectedError
+from providers.errors import InvalidInputError
 
 Seed = Annotated[int, Field(ge=0, le=4_294_967_295)]
 Side = Annotated[int, Field(ge=64, le=4096)]
 Unit = Annotated[float, Field(ge=0, le=1)]
 
 
-class SettingsError(RejectedError):
-    """A setting the provider does not accept; ``path`` names it (``("settings", "Quality")``)."""
+class SettingsError(InvalidInputError):
+    """A setting the provider does not accept; ``path`` names it (``("settings", "Quality")``).
+    Our own check, so its message (naming the field and what is allowed) is the one shown."""
 
     def __init__(self, message: str, path: tuple[str, ...]) -> None:
         super().__init__(message, code="bad_setting")
@@ -132,15 +133,9 @@ class _Kling(_Settings):
 class Kling26Settings(_Kling):
     sound_modes = ("pro",)
     provider = "kling_2_6"
-    mode: Literal["std", "pro"] = "pro"  # the price table's kling_2_6 base rate
-
-    @model_validator(mode="after")
-    def _priced(self) -> Kling26Settings:
-        # kling_2_6 has no std-with-sound rate (std is priced silent): not sent, rather than
-        # sent and charged as silent.
-        if self.mode == "std" and self.sound == "on":
-            raise ValueError("kling_2_6 renders sound in pro mode only")
-        return self
+    # the price table's kling_2_6 base rate; std with sound (no rate, and Kling refuses it) is
+    # refused by _Kling._sound_needs_pro
+    mode: Literal["std", "pro"] = "pro"
 
 
 class Kling30Settings(_Kling):

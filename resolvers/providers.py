@@ -10,7 +10,7 @@ from graphql import GraphQLError
 import pricing
 from models import generation
 from models.errors import DomainError, ErrorCode
-from providers import lifecycle, registry
+from providers import lifecycle, options, registry
 from providers.catalog import AVATAR, CATALOG, COMPOSITE, IMAGE, TTS, VIDEO
 from schema.context import Info, query_error
 from schema.enums import JobType, ModelLifecycle, Provider
@@ -93,6 +93,12 @@ async def estimate_cost(info: Info, input: EstimateCostInput) -> CostEstimate:
             f"{spec.provider} supports the aspect ratios {', '.join(spec.aspect_ratios)}", "aspectRatio"
         )
     raw = input.settings
+    if spec.type == IMAGE and input.width and input.height and isinstance(raw or {}, dict):
+        # the image's settings.width/height: held to the provider's own size rules (BFL's multiples
+        # of 16…) as generateImage holds them, unless the settings name a size themselves
+        fields = options.names(spec.provider)
+        if "width" in fields and "height" in fields and not {"width", "height"} & set(raw or {}):
+            raw = {**(raw or {}), "width": input.width, "height": input.height}
     if spec.type == COMPOSITE and isinstance(raw or {}, dict):
         # priced as generateComposite prices a template of this declared size and length
         declared = {"width": input.width, "height": input.height, "duration": input.duration_seconds}

@@ -60,7 +60,12 @@ class GenerateAvatarInput:
 @strawberry.input
 class GenerateTtsInput:
     text: str
-    provider: Provider = Provider.OPENAI_TTS
+    # No default in the schema: the lifecycle picks it (OPENAI_TTS while its models run, then the
+    # first TTS provider still served), as REST does; a fixed OPENAI_TTS would be refused from 2027-01-06.
+    provider: Provider | None = strawberry.field(
+        default=None,
+        description="Default: OPENAI_TTS while its models run, then the first TTS provider still served",
+    )
     voice_id: str | None = None
     drive_folder_id: strawberry.ID | None = None
     settings: JSON | None = None

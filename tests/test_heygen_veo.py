@@ -196,6 +196,7 @@ async def test_veo_1080p_short_clip_is_a_validation_error_before_any_hold() -> N
     assert refused.value.code == ErrorCode.VALIDATION_FAILED
     message = str(refused.value)
     assert "settings.resolution" in message and "durationSeconds 8" in message and "720p" in message
+    assert refused.value.field == ["input", "settings", "resolution"]  # the field, as other rules name theirs
     with pytest.raises(InvalidInputError):  # and the adapter refuses to send it
         GeminiVeoAdapter(None, "", "").build_request(veo_job("x", 4, resolution="4k"))
 

@@ -388,3 +388,20 @@ def test_lifecycle_settings_name_known_providers_and_the_day_is_a_test_hook() ->
     )
     with pytest.raises(RuntimeError, match="CH_TODAY"):
         prod.check_production()
+
+
+async def test_graphql_tts_naming_no_provider_follows_the_lifecycle_default(no_drive: None) -> None:
+    # generateTts without a provider must reach the same default as REST: after 2027-01-06 the
+    # first TTS provider still served, not openai_tts baked into the schema (refused then).
+    from schema.inputs import GenerateTtsInput
+
+    unnamed = GenerateTtsInput(text="Hello")
+    request = GenerationRequest(
+        type="tts",
+        team_id=uuid.uuid4(),
+        user_id=uuid.uuid4(),
+        provider=unnamed.provider.value if unnamed.provider else None,  # as resolvers.jobs does
+        text="Hello",
+    )
+    assert (await generation.validate(request, cfg(date(2027, 1, 6)))).provider == "elevenlabs"
+    assert (await generation.validate(request, cfg(BEFORE))).provider == "openai_tts"

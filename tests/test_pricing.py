@@ -57,7 +57,8 @@ async def test_kling_2_6_std_with_sound_is_refused_not_priced_silent() -> None:
         await generation.validate(request("video", "kling_2_6", {"mode": "std", "sound": "on"}))
     assert refused.value.code == ErrorCode.VALIDATION_FAILED
     assert refused.value.field[:2] == ["input", "settings"]
-    assert "pro mode only" in refused.value.message
+    assert refused.value.field == ["input", "settings", "sound"]
+    assert "needs settings.mode pro" in refused.value.message
 
 
 def request(kind: str, provider: str, settings: Any, **fields: Any) -> GenerationRequest:

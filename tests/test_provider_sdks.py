@@ -6,6 +6,7 @@ API (``luma-agents``), ElevenLabs (``elevenlabs``) and Gemini (``google-genai``)
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import time
 from collections.abc import Callable, Iterator
 from typing import TypeVar
@@ -21,6 +22,7 @@ from google.genai._transformers import t_file_name
 from pydantic import TypeAdapter
 
 from providers import gemini as gemini_adapter
+from providers import lifecycle, options
 from providers.simulator import SIMULATOR_BASE_PATHS, media
 from tests.sim_harness import audio_facts, image_facts, serve_simulator, unique, video_facts
 
@@ -104,6 +106,38 @@ def test_openai_refusals_are_the_sdk_errors(sim_root: str) -> None:
     with pytest.raises(openai.BadRequestError) as refused:
         openai_client(sim_root).images.generate(model="gpt-image-1.5", prompt="x", size="999x999")
     assert refused.value.status_code == 400
+
+
+def test_openai_successors_and_shutdowns_through_the_sdk(
+    sim_root: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The size and quality the GPT Image 2.6 adapter sends, a shut-down model's 404 and
+    ``instructions`` with tts-1, as the SDK sees them."""
+    from providers.base import JobSpec
+    from providers.openai import OpenAIImage26Adapter
+
+    client = openai_client(sim_root)
+    spec = JobSpec(
+        "j",
+        "image",
+        "gpt_image_2_6_flare",
+        "p",
+        {"aspect_ratio": "16:9", "settings": options.normalise("gpt_image_2_6_flare", {"quality": "xhigh"})},
+    )
+    body = OpenAIImage26Adapter(None, "", "").build_request(spec)  # type: ignore[arg-type]
+    result = client.images.generate(
+        model=body["model"], prompt=unique("a poster"), size=body["size"], quality=body["quality"]
+    )  # type: ignore[arg-type]
+    strict(result)
+    assert result.data and result.data[0].b64_json
+    width, height = (int(side) for side in body["size"].split("x"))
+    assert image_facts(base64.b64decode(result.data[0].b64_json))[1] == (width, height)
+    with pytest.raises(openai.BadRequestError):
+        client.audio.speech.create(model="tts-1", voice="alloy", input="hi", instructions="calm")
+    monkeypatch.setattr(lifecycle, "_clock", lambda: dt.date(2026, 12, 1))
+    with pytest.raises(openai.NotFoundError):
+        client.images.generate(model="gpt-image-1.5", prompt="x", size="1024x1024")
+    assert "gpt-image-1.5" not in {model.id for model in client.models.list()}
 
 
 # -- Runway -----------------------------------------------------------------------------------------

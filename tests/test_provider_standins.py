@@ -20,6 +20,7 @@ import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -56,6 +57,7 @@ def svc(standins: Hub, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sta
     tmp: Path = tmp_path_factory.mktemp("standins")
     env = backend_env(tmp, f"sqlite://{tmp / 'creative_hub.sqlite3'}", _redis_for("sqlite"))
     env.update(standins.env())  # the variables providers.md documents
+    standins.today = date.fromisoformat(env["CH_TODAY"])  # both sides on the stack's pinned day
     with running(env, tmp, simulator=False) as stack:
         yield stack
 
@@ -1008,3 +1010,52 @@ async def test_standins_refuse_bodies_the_providers_refuse(standins: Hub) -> Non
         for url, headers, body, status, check in cases:
             r = await client.post(url, headers=headers, json=body)
             assert r.status_code == status and check(r.json()), (url, r.status_code, r.text)
+
+
+async def test_openai_standin_knows_todays_models_and_their_shutdowns(standins: Hub) -> None:
+    """gpt-image-1.5 answers 404 from 2026-12-01 and the speech models from 2027-01-06, as OpenAI's
+    deprecations page says; the GPT Image 2.6 successors render what the adapter sends them;
+    ``instructions`` with tts-1 is refused."""
+    from providers import options
+    from providers.base import JobSpec
+    from providers.openai import OpenAIImage26Adapter
+
+    e = standins.env()
+    headers = {"Authorization": f"Bearer {standins.keys['openai']}"}
+    images, speech = f"{e['OPENAI_BASE_URL']}/images/generations", f"{e['OPENAI_BASE_URL']}/audio/speech"
+    old_image = {"model": "gpt-image-1.5", "prompt": "x", "size": "1024x1024"}
+    old_speech = {"model": "tts-1", "input": "hello", "voice": "alloy"}
+    previous = standins.today
+    try:
+        async with httpx.AsyncClient(timeout=30) as client:
+            standins.today = date(2026, 11, 30)
+            assert (await client.post(images, headers=headers, json=old_image)).status_code == 200
+            refused = await client.post(speech, headers=headers, json={**old_speech, "instructions": "calm"})
+            assert refused.status_code == 400 and refused.json()["error"]["param"] == "instructions"
+            standins.today = date(2026, 12, 1)
+            gone = await client.post(images, headers=headers, json=old_image)
+            assert gone.status_code == 404 and gone.json()["error"]["code"] == "model_not_found", gone.text
+            assert (await client.post(speech, headers=headers, json=old_speech)).status_code == 200
+            standins.today = date(2027, 1, 6)
+            for model in ("tts-1", "tts-1-hd", "gpt-4o-mini-tts"):
+                gone = await client.post(speech, headers=headers, json={**old_speech, "model": model})
+                assert gone.status_code == 404, (model, gone.text)
+            # The successors, through the adapter: sizes in multiples of 16, the new qualities.
+            for provider in ("gpt_image_2_6_sunburst", "gpt_image_2_6_flare"):
+                adapter = OpenAIImage26Adapter(client, e["OPENAI_BASE_URL"], standins.keys["openai"])
+                for ratio, quality in (("16:9", "xhigh"), ("9:16", "max"), ("1:1", "low"), ("21:9", "auto")):
+                    settings = options.normalise(provider, {"quality": quality})
+                    spec = JobSpec(
+                        job_id=uuid.uuid4().hex,
+                        type="image",
+                        provider=provider,
+                        prompt="a poster",
+                        params={"aspect_ratio": ratio, "settings": settings},
+                    )
+                    done = await adapter.submit(spec)
+                    assert done.outputs, (provider, ratio)  # type: ignore[union-attr]
+            bad = {"model": "gpt-image-2.6-flare", "prompt": "x", "size": "1000x1000"}
+            refused = await client.post(images, headers=headers, json=bad)
+            assert refused.status_code == 400 and refused.json()["error"]["param"] == "size", refused.text
+    finally:
+        standins.today = previous

@@ -23,6 +23,7 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -111,6 +112,9 @@ class Hub:
 
     def __init__(self) -> None:
         self.base = ""  # http://127.0.0.1:<port>, set once the server listens
+        # The day the stand-ins compare shutdown dates with (None: the UTC date); a test pins it to
+        # the service's CH_TODAY so both sides agree.
+        self.today: date | None = None
         self.keys: dict[str, str] = {
             "bfl": "bfl_" + secrets.token_hex(16),
             "openai": "sk-proj-" + secrets.token_hex(24),
@@ -130,6 +134,9 @@ class Hub:
         self._fired: set[tuple[str, str]] = set()
         self._lock = threading.Lock()
         self._digits = itertools.count(int(time.time() * 1000) * 1000)
+
+    def day(self) -> date:
+        return self.today or datetime.now(UTC).date()
 
     # -- environment for the service ---------------------------------------------------------
     def env(self) -> dict[str, str]:

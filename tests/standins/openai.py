@@ -1,4 +1,6 @@
-"""OpenAI Images (``gpt-image-1.5``) and Speech (providers.md A2, A6).
+"""OpenAI Images (``gpt-image-1.5``, GPT Image 2.6) and Speech (providers.md A2, A6).
+
+Models past their shutdown day (:data:`SHUTDOWNS`, ``Hub.day``) answer 404 ``model_not_found``.
 
 Both synchronous, ``Authorization: Bearer``. Images answer ``data[].b64_json`` (GPT image models
 never return URLs and refuse ``response_format``); speech answers the audio bytes. Errors use the
@@ -10,6 +12,7 @@ from __future__ import annotations
 import base64
 import secrets
 import time
+from datetime import date
 from typing import Any
 
 from starlette.requests import Request
@@ -26,7 +29,25 @@ IMAGE_MODELS = {
     "gpt-image-2",
     "gpt-image-2-2026-04-21",
     "chatgpt-image-latest",
+    "gpt-image-2.6-sunburst",
+    "gpt-image-2.6-flare",
 }
+# OpenAI's deprecations page: these answer 404 from their shutdown day (UTC).
+SHUTDOWNS: dict[str, date] = {
+    "gpt-image-1.5": date(2026, 12, 1),
+    "gpt-image-1.5-2025-12-16": date(2026, 12, 1),
+    "gpt-image-1-mini": date(2026, 12, 1),
+    "chatgpt-image-latest": date(2026, 12, 1),
+    "tts-1": date(2027, 1, 6),
+    "tts-1-hd": date(2027, 1, 6),
+    "gpt-4o-mini-tts": date(2027, 1, 6),
+    "gpt-4o-mini-tts-2025-12-15": date(2027, 1, 6),
+}
+# GPT Image 2.6: any WxH with sides multiples of 16, at most 3840 px a side and 3:1, 655,360 to
+# 8,294,400 pixels; five quality tiers and auto.
+GPT_IMAGE_26 = {"gpt-image-2.6-sunburst", "gpt-image-2.6-flare"}
+QUALITIES_26 = ("low", "medium", "high", "xhigh", "max", "auto")
+INSTRUCTION_MODELS = {"gpt-4o-mini-tts", "gpt-4o-mini-tts-2025-12-15"}
 IMAGE_FIELDS = {
     "model",
     "prompt",
@@ -93,7 +114,31 @@ def enum(body: dict[str, Any], name: str, allowed: tuple[str, ...]) -> JSONRespo
     return None
 
 
+def size_26(size: Any) -> tuple[int, int] | None:
+    """The sides of a GPT Image 2.6 ``size`` it renders, else ``None``."""
+    if size == "auto":
+        return (1024, 1024)
+    try:
+        w, h = (int(part) for part in str(size).split("x"))
+    except ValueError:
+        return None
+    if w % 16 or h % 16 or max(w, h) > 3840 or max(w, h) > 3 * min(w, h):
+        return None
+    return (w, h) if 655_360 <= w * h <= 8_294_400 else None
+
+
 def routes(hub: Hub) -> list[Route]:
+    def gone(model: Any) -> JSONResponse | None:
+        shutdown = SHUTDOWNS.get(model) if isinstance(model, str) else None
+        if shutdown is None or hub.day() < shutdown:
+            return None
+        return error(
+            404,
+            f"The model `{model}` does not exist or you do not have access to it.",
+            type_="invalid_request_error",
+            code="model_not_found",
+        )
+
     def auth(request: Request) -> JSONResponse | None:
         token = bearer(request)
         if token is None:
@@ -143,8 +188,17 @@ def routes(hub: Hub) -> list[Route]:
             if key not in IMAGE_FIELDS:
                 return unknown(key)  # e.g. response_format: GPT image models always return base64
         model = body.get("model")
+        if (shut := gone(model)) is not None:
+            return shut
         if model not in IMAGE_MODELS:
             return invalid("model", f"Invalid value: '{model}'. Value must be a GPT image model.")
+        new = model in GPT_IMAGE_26
+        if new and "size" in body and size_26(body["size"]) is None:
+            return invalid(
+                "size",
+                f"Invalid size '{body['size']}'. Width and height must be multiples of 16, at most 3840 px, "
+                "at most 3:1, with 655,360 to 8,294,400 pixels.",
+            )
         prompt = body.get("prompt")
         if not isinstance(prompt, str) or not prompt:
             return invalid("prompt", "Missing required parameter: 'prompt'.", "missing_required_parameter")
@@ -158,8 +212,8 @@ def routes(hub: Hub) -> list[Route]:
         if not is_int(n) or not 1 <= n <= 10:
             return invalid("n", f"Invalid 'n': {n}. Expected an integer between 1 and 10.")
         for name, allowed in (
-            ("size", tuple(SIZES)),
-            ("quality", ("low", "medium", "high", "auto")),
+            ("size", tuple(SIZES) if not new else (body.get("size", "auto"),)),
+            ("quality", ("low", "medium", "high", "auto") if not new else QUALITIES_26),
             ("background", ("transparent", "opaque", "auto")),
             ("output_format", ("png", "jpeg", "webp")),
             ("moderation", ("low", "auto")),
@@ -197,7 +251,7 @@ def routes(hub: Hub) -> list[Route]:
         if busy:
             return busy
         size = body.get("size", "auto")
-        w, h = SIZES[size]
+        w, h = size_26(size) if new else SIZES[size]  # type: ignore[misc]
         data = [{"b64_json": base64.b64encode(media.image(fmt, w, h)).decode()} for _ in range(n)]
         return JSONResponse(
             {
@@ -230,6 +284,8 @@ def routes(hub: Hub) -> list[Route]:
             if key not in SPEECH_FIELDS:
                 return unknown(key)
         model = body.get("model")
+        if (shut := gone(model)) is not None:
+            return shut
         if model not in SPEECH_MODELS:
             return invalid(
                 "model", f"Invalid value: '{model}'. Supported values are: {sorted(SPEECH_MODELS)}."
@@ -259,6 +315,8 @@ def routes(hub: Hub) -> list[Route]:
             )
         if "instructions" in body and not isinstance(body["instructions"], str):
             return invalid("instructions", "instructions must be a string.")
+        if "instructions" in body and model not in INSTRUCTION_MODELS:
+            return invalid("instructions", f"instructions is not supported with the model {model}.")
         speed = body.get("speed", 1.0)
         if not is_number(speed) or not 0.25 <= speed <= 4.0:
             return invalid("speed", f"Invalid 'speed': {speed}. Expected a value between 0.25 and 4.0.")
