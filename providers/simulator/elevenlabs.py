@@ -124,15 +124,21 @@ def _validate(body: dict[str, Any], output_format: str) -> JSONResponse | None:
     return None
 
 
+def _key_refusal(request: Request, sim: SimState) -> Response | None:
+    """ElevenLabs' 401 for a missing or wrong ``xi-api-key`` (None: the key is right)."""
+    key = request.headers.get("xi-api-key")
+    if not key:
+        return _detail(401, "needs_authorization", "Neither authorization header nor xi-api-key received.")
+    if key != sim.api_key:
+        return _detail(401, "invalid_api_key", "Invalid API key")
+    return None
+
+
 def routes(sim: SimState) -> list[BaseRoute]:
     async def speak(request: Request) -> Response:
-        key = request.headers.get("xi-api-key")
-        if not key:
-            return _detail(
-                401, "needs_authorization", "Neither authorization header nor xi-api-key received."
-            )
-        if key != sim.api_key:
-            return _detail(401, "invalid_api_key", "Invalid API key")
+        refusal = _key_refusal(request, sim)
+        if refusal is not None:
+            return refusal
         voice_id = str(request.path_params["voice_id"])
         if voice_id not in PREMADE_VOICES and not VOICE_ID.fullmatch(voice_id):
             return _detail(400, "voice_not_found", f"A voice with voice_id {voice_id} does not exist.")
@@ -191,13 +197,9 @@ def check_routes(sim: SimState) -> list[BaseRoute]:
     """``GET /v1/models``: the models the key can use (a JSON array)."""
 
     async def models(request: Request) -> Response:
-        key = request.headers.get("xi-api-key")
-        if not key:
-            return _detail(
-                401, "needs_authorization", "Neither authorization header nor xi-api-key received."
-            )
-        if key != sim.api_key:
-            return _detail(401, "invalid_api_key", "Invalid API key")
+        refusal = _key_refusal(request, sim)
+        if refusal is not None:
+            return refusal
         listed = [
             {
                 "model_id": model,
