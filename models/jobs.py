@@ -385,10 +385,15 @@ async def complete(
             await credits.settle(conn, job.team_id, job.id, job.estimated_cost_cents, cost_cents)
             await _record_terminal_event(conn, job)
     if won:
-        metrics.JOBS_FINISHED.labels(job.type, job.status.value).inc()
-        await events.job_changed(job)
-        await events.balance_changed(job.team_id)
+        await _announce_terminal(job, events)
     return won
+
+
+async def _announce_terminal(job: CreativeJob, events: Events) -> None:
+    """After a terminal transition committed: counted, and its snapshot and the team's balance out."""
+    metrics.JOBS_FINISHED.labels(job.type, job.status.value).inc()
+    await events.job_changed(job)
+    await events.balance_changed(job.team_id)
 
 
 async def _record_terminal_event(conn: Any, job: CreativeJob) -> None:
@@ -430,9 +435,7 @@ async def _end_free(
             )
             await _record_terminal_event(conn, job)
     if won:
-        metrics.JOBS_FINISHED.labels(job.type, job.status.value).inc()
-        await events.job_changed(job)
-        await events.balance_changed(job.team_id)
+        await _announce_terminal(job, events)
     return won
 
 
@@ -473,9 +476,7 @@ async def _cancel_charged(job: CreativeJob, *, events: Events) -> bool:
             )
             await _record_terminal_event(conn, job)
     if won:
-        metrics.JOBS_FINISHED.labels(job.type, job.status.value).inc()
-        await events.job_changed(job)
-        await events.balance_changed(job.team_id)
+        await _announce_terminal(job, events)
     return won
 
 
