@@ -9,11 +9,12 @@ from __future__ import annotations
 import asyncio
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from datetime import date
 from pathlib import Path
 
 import asyncpg
+import httpx
 import pytest
 import redis
 
@@ -81,6 +82,13 @@ def stack(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
     finally:
         if pg_name:
             asyncio.run(_admin_pg(f'DROP DATABASE IF EXISTS "{pg_name}" WITH (FORCE)'))
+
+
+@pytest.fixture
+async def client() -> AsyncIterator[httpx.AsyncClient]:
+    """A plain HTTP client (the adapter tests hand it to the adapters they build)."""
+    async with httpx.AsyncClient(timeout=10) as http:
+        yield http
 
 
 @pytest.fixture

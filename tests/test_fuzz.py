@@ -13,8 +13,6 @@ from __future__ import annotations
 import asyncio
 import json
 import string
-import subprocess
-import sys
 import time
 from typing import Any
 
@@ -26,6 +24,7 @@ from hypothesis import strategies as st
 from hypothesis_graphql import from_schema
 
 from tests.stack import ROOT, Stack, Team
+from tests.test_credits import audit
 
 SDL = (ROOT / "schema.graphql").read_text()
 FAULT = "Internal server error"
@@ -102,19 +101,6 @@ def _settle(stack: Stack, team: Team, within: float = 90.0) -> None:
         time.sleep(0.2)
 
 
-def _audit_clean(stack: Stack) -> None:
-    out = subprocess.run(
-        [sys.executable, "main.py", "admin", "audit-ledger"],
-        cwd=ROOT,
-        env=stack.env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
-    assert json.loads(out.stdout)["ok"] is True
-
-
 @pytest.fixture(scope="module")
 def fuzz_team(stack: Stack) -> Team:
     return stack.create_team(1_000_000)
@@ -140,7 +126,7 @@ def test_fuzzed_graphql_documents_never_fault(stack: Stack, fuzz_team: Team) -> 
 
         run()
     _settle(stack, fuzz_team)
-    _audit_clean(stack)
+    assert audit(stack)["ok"] is True
 
 
 GRAPHQL_BODY = st.one_of(
@@ -266,7 +252,7 @@ def test_fuzzed_rest_requests_never_fault(stack: Stack, fuzz_team: Team) -> None
         generate()
         read()
     _settle(stack, fuzz_team)
-    _audit_clean(stack)
+    assert audit(stack)["ok"] is True
 
 
 WS_MESSAGE = st.one_of(

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 
 import httpx
 import pytest
@@ -33,12 +33,6 @@ TIME_SCALE = 0.02
 def sim_root() -> Iterator[str]:
     with serve_simulator(API_KEY, TIME_SCALE) as root:
         yield root
-
-
-@pytest.fixture
-async def client() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(timeout=10) as http:
-        yield http
 
 
 def avatar_job(text: str, **settings: object) -> object:

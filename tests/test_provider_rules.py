@@ -6,7 +6,7 @@ as final. Plus production downloads through a redirect to a second host (the CDN
 from __future__ import annotations
 
 import ssl
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -199,12 +199,6 @@ def test_the_simulator_refuses_each_rule_with_the_providers_error(sim_root: str)
                 json={"model_name": "kling-v2-6", "prompt": "x", "duration": seconds, "mode": "pro"},
             )
             assert answer.status_code == 400 and answer.json()["code"] == 1201, answer.text
-
-
-@pytest.fixture
-async def client() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(timeout=10) as http:
-        yield http
 
 
 async def test_runway_bad_output_is_final_and_safety_text_is_moderation(

@@ -8,7 +8,7 @@ from __future__ import annotations
 import base64
 import functools
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from typing import Any, TypeVar
 
 import httpx
@@ -61,12 +61,6 @@ A = TypeVar("A", bound=HttpAdapter)
 def sim_root() -> Iterator[str]:
     with serve_simulator(API_KEY, TIME_SCALE) as root:
         yield root
-
-
-@pytest.fixture
-async def client() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(timeout=10) as http:
-        yield http
 
 
 def adapter(cls: type[A], root: str, client: httpx.AsyncClient, key: str = API_KEY) -> A:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import math
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from typing import TypeVar
 
 import httpx
@@ -54,12 +54,6 @@ def sim_root() -> Iterator[str]:
     """The simulator mounted under /simulator like the main app does, served by uvicorn in a thread."""
     with serve_simulator(API_KEY, TIME_SCALE) as root:
         yield root
-
-
-@pytest.fixture
-async def client() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(timeout=10) as http:
-        yield http
 
 
 def adapter(cls: type[A], root: str, client: httpx.AsyncClient, key: str = API_KEY) -> A:
