@@ -44,4 +44,4 @@ clean:
 
 # After changing a model: write the next migration into models/migrations/.
 migrations: install
-	$(VENV)/bin/tortoise -c db.TORTOISE_ORM makemigrations
+	$(VENV)/bin/tortoise -c services.db.TORTOISE_ORM makemigrations

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import gc
 import json
 import logging
 import signal
@@ -13,282 +12,18 @@ import socket
 import sys
 import time
 import uuid
-from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from cross_web import HTTPException
 from starlette.applications import Starlette
-from starlette.middleware import Middleware
-from starlette.middleware.cors import CORSMiddleware
-from starlette.requests import Request
-from starlette.responses import Response
-from starlette.routing import Mount, Route, WebSocketRoute
-from starlette.websockets import WebSocket
-from strawberry.asgi import ASGIWebSocketAdapter, GraphQL
-from strawberry.exceptions import ConnectionRejectionError
-from strawberry.subscriptions import (
-    GRAPHQL_SSE_PROTOCOL,
-    GRAPHQL_TRANSPORT_WS_PROTOCOL,
-    GRAPHQL_WS_PROTOCOL,
-    MULTIPART_SUBSCRIPTION_PROTOCOL,
-)
+from starlette.routing import Mount
 
-import db
-import log_safety
-import outages
-import realtime
-import rest
-from auth import authenticate, bearer
-from metrics import metrics_endpoint
-from middleware import BodySizeLimit, ServiceUnavailable
-from realtime import Hub
-from revocation import CredentialWatch
-from schema import document_too_long, rate_limited_retry_after, schema
-from schema.context import Context
-from services import Services, open_services
-from settings import Settings, load_settings
+from services import db, log_safety
+from services.container import open_services
+from services.settings import Settings, load_settings
+from web.app import create_app, uvicorn_options
 
 log = logging.getLogger("creative_hub")
-
-
-CREDENTIAL_ENDED = "credential_ended"  # in the request's state: the stream's credential was revoked
-
-
-class _GuardedWebSocketAdapter(ASGIWebSocketAdapter):
-    """Strawberry's websocket writes, none of them once the connection's credential was revoked
-    (the 4403 close follows)."""
-
-    async def send_json(self, message: Mapping[str, object]) -> None:
-        if self.ws.scope.get("state", {}).get(CREDENTIAL_ENDED):
-            return
-        await super().send_json(message)
-
-
-class GraphQLView(GraphQL[Context, None]):
-    """Strawberry over starlette, with our context and credentials from ``connection_init``; every
-    stream it serves (multipart and SSE subscriptions, the benchmark's /graphql/plain websocket)
-    ends when its credential is revoked or expires (revocation.CredentialWatch)."""
-
-    websocket_adapter_class = _GuardedWebSocketAdapter  # type: ignore[assignment]
-
-    def __init__(self, settings: Settings) -> None:
-        super().__init__(
-            schema,
-            graphql_ide="graphiql" if settings.graphiql and settings.env == "development" else None,
-            # Subscriptions over plain HTTP too, for clients that cannot open websockets.
-            subscription_protocols=(
-                GRAPHQL_TRANSPORT_WS_PROTOCOL,
-                GRAPHQL_WS_PROTOCOL,
-                MULTIPART_SUBSCRIPTION_PROTOCOL,
-                GRAPHQL_SSE_PROTOCOL,
-            ),
-            max_subscriptions_per_connection=realtime.MAX_SUBSCRIPTIONS_PER_CONNECTION,
-        )
-
-    @staticmethod
-    async def _authenticate(services: Services, header: str | None) -> tuple[str | None, Any]:
-        credential = bearer(header)
-        settings = services.settings
-        principal = await authenticate(
-            credential, settings.secret, max_jwt_lifetime=settings.jwt_max_lifetime_seconds
-        )
-        return credential, principal
-
-    def decode_json(self, data: str | bytes) -> object:
-        """Bodies, query-string variables and /graphql/plain messages: anything malformed (too deep,
-        not UTF-8, a 5,000-digit number) is strawberry's "cannot parse" (400, or 4400 on a socket)."""
-        try:
-            return rest.loads(data)
-        except ValueError as exc:
-            raise json.JSONDecodeError(str(exc), "", 0) from None
-
-    async def parse_http_body(self, request: Any) -> Any:
-        """The request's operation(s), each refused (400) when its document is too long to parse
-        within a few milliseconds (schema.MAX_DOCUMENT_CHARS)."""
-        try:
-            data = await super().parse_http_body(request)
-        except (AttributeError, TypeError):  # strawberry's data.get(...) on a body that is no object
-            raise HTTPException(400, "the body must be a JSON object") from None
-        for item in data if isinstance(data, list) else [data]:
-            refusal = document_too_long(item.query)
-            if refusal is not None:
-                raise HTTPException(400, refusal)
-        return data
-
-    async def run(self, request: Any, *args: Any, **kwargs: Any) -> Any:
-        """Strawberry's refusals (400 and the like) as short JSON errors, like the REST routes'."""
-        try:
-            return await super().run(request, *args, **kwargs)
-        except HTTPException as exc:
-            code = "METHOD_NOT_ALLOWED" if exc.status_code == 405 else "BAD_REQUEST"
-            return rest.error(exc.status_code, code, exc.reason)
-
-    async def get_context(self, request: Request | WebSocket, response: Any) -> Context:  # type: ignore[override]
-        services: Services = request.app.state.services
-        credential, principal = await self._authenticate(services, request.headers.get("authorization"))
-        request.state.credential, request.state.principal = credential, principal  # for CredentialWatch
-        return Context(request=request, services=services, principal=principal)
-
-    def create_response(self, response_data: Any, sub_response: Response) -> Response:  # type: ignore[override]
-        if outages.graphql_unavailable(response_data):  # nothing could be done: 503, docs/operations.md
-            sub_response.status_code = 503
-            sub_response.headers["Retry-After"] = str(outages.RETRY_AFTER_SECONDS)
-        retry_after = rate_limited_retry_after(response_data)  # a query refused by the read limit
-        if retry_after is not None:
-            sub_response.status_code = 429
-            sub_response.headers["Retry-After"] = str(retry_after)
-        return super().create_response(response_data, sub_response)
-
-    async def on_ws_connect(self, context: Context) -> Any:  # type: ignore[override]
-        params = context.connection_params or {}
-        header = params.get("Authorization") or params.get("authorization")
-        credential = context.request.state.credential
-        if header:
-            credential, context.principal = await self._authenticate(context.services, str(header))
-        if context.principal is None:
-            raise ConnectionRejectionError({"message": "authentication required"})
-        websocket = context.request
-        watch = CredentialWatch(
-            context.services,
-            credential,
-            context.principal,
-            on_end=lambda: setattr(websocket.state, CREDENTIAL_ENDED, True),
-        )
-
-        async def close_when_revoked() -> None:
-            async with watch:
-                await watch.ended.wait()
-            with contextlib.suppress(Exception):
-                await websocket.close(4403, "Forbidden: the credential was revoked or has expired")
-
-        websocket.state.watch_task = asyncio.create_task(close_when_revoked(), name="plain-ws-credential")
-        return None
-
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        try:
-            await super().__call__(scope, receive, send)
-        finally:
-            task = scope.get("state", {}).get("watch_task")
-            if task is not None:
-                task.cancel()
-
-    async def create_streaming_response(
-        self,
-        request: Request | WebSocket,
-        stream: Callable[[], AsyncIterator[str]],
-        sub_response: Response,
-        headers: Mapping[str, str],
-    ) -> Response:
-        """The stream, ended (after what was already sent) when its credential is revoked or
-        expires; not one chunk produced after the revocation goes out."""
-        services: Services = request.app.state.services
-        credential, principal = request.state.credential, request.state.principal
-
-        async def guarded() -> AsyncGenerator[str, None]:
-            if principal is None:  # nothing to follow: strawberry's own errors, then the end
-                async for chunk in stream():
-                    yield chunk
-                return
-            async with CredentialWatch(services, credential, principal) as watch:
-                ended = asyncio.ensure_future(watch.ended.wait())
-                source = stream()
-                try:
-                    while True:
-                        chunk_task = asyncio.ensure_future(anext(source))
-                        await asyncio.wait({chunk_task, ended}, return_when=asyncio.FIRST_COMPLETED)
-                        if watch.ended.is_set():
-                            chunk_task.cancel()
-                            with contextlib.suppress(BaseException):
-                                await chunk_task
-                            return
-                        try:
-                            chunk = chunk_task.result()
-                        except StopAsyncIteration:
-                            return
-                        yield chunk
-                finally:
-                    ended.cancel()
-                    with contextlib.suppress(Exception):
-                        await source.aclose()  # type: ignore[attr-defined]
-
-        return await super().create_streaming_response(request, lambda: guarded(), sub_response, headers)
-
-
-def create_app(settings: Settings, services: Services | None = None) -> realtime.WebSocketFront:
-    """The API. With ``services`` it uses the caller's resources (``dev``); otherwise it opens its own."""
-
-    @contextlib.asynccontextmanager
-    async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        app.state.hub = Hub()
-        if services is not None:
-            app.state.services = services
-            _freeze_startup_objects()
-            yield
-            return
-        async with open_services(settings) as opened:
-            app.state.services = opened
-            _freeze_startup_objects()
-            yield
-
-    view = GraphQLView(settings)
-    logging.getLogger("uvicorn.error").addFilter(realtime.CLIENT_FAULTS)
-    routes: list[Any] = [
-        *rest.routes,
-        Route("/metrics", metrics_endpoint),
-        Route("/graphql", view, methods=["GET", "POST"]),
-    ]
-    if settings.bench_plain_ws and settings.env != "production":
-        # WS /graphql is served by realtime.WebSocketFront (multiplexed subscriptions); strawberry's
-        # own per-subscriber handler, only for the benchmark to compare with (CH_BENCH_PLAIN_WS).
-        routes.append(WebSocketRoute("/graphql/plain", view))
-    if settings.env != "production":
-        from providers.registry import SIMULATOR_API_KEY
-        from providers.simulator import create_simulator_app
-
-        routes.append(
-            Mount("/simulator", app=create_simulator_app(SIMULATOR_API_KEY, settings.simulator_time_scale))
-        )
-    middleware = [
-        Middleware(BodySizeLimit, max_bytes=settings.max_body_bytes, exempt_prefix="/simulator/"),
-        Middleware(ServiceUnavailable),
-    ]
-    if settings.cors_origins:
-        middleware.insert(
-            0,
-            Middleware(
-                CORSMiddleware,
-                allow_origins=settings.cors_origins,
-                allow_methods=["GET", "POST", "OPTIONS"],
-                allow_headers=["authorization", "content-type", "idempotency-key"],
-                expose_headers=["retry-after", "x-ratelimit-reset"],
-                max_age=600,
-            ),
-        )
-    return realtime.WebSocketFront(Starlette(routes=routes, lifespan=lifespan, middleware=middleware))
-
-
-def _freeze_startup_objects() -> None:
-    """Start-up objects (modules, the schema, settings) live as long as the process; frozen, a full
-    collection scans only what came later (with 1,000 websocket connections open: 85–125 ms → about
-    30 ms per full collection, a pause every subscriber feels; BENCHMARKS.md)."""
-    gc.collect()
-    gc.freeze()
-    # Full collections 10× rarer (third threshold 10 → 100): with thousands of connections each one
-    # is a pause of tens of milliseconds for every subscriber, and little cyclic garbage lives long.
-    young, middle, _ = gc.get_threshold()
-    gc.set_threshold(young, middle, 100)
-
-
-def uvicorn_options(settings: Settings) -> dict[str, Any]:
-    # Small JSON frames gain nothing from per-message compression, and it cost 14 % of the CPU of a
-    # 1,000-subscriber fan-out (BENCHMARKS.md).
-    # A websocket message is no larger than a request body (1009 "message too big" past it).
-    return {
-        "ws": settings.ws_implementation,
-        "ws_per_message_deflate": False,
-        "ws_max_size": settings.max_body_bytes,
-    }
 
 
 def run(coro: Any) -> Any:
@@ -480,7 +215,7 @@ async def _publish_balance(settings: Settings, team_id: str) -> None:
         return
     from redis.asyncio import Redis
 
-    from pubsub import EventBus
+    from services.pubsub import EventBus
 
     redis = Redis.from_url(settings.redis_url)
     try:
@@ -496,7 +231,7 @@ async def _publish_revocation(settings: Settings, event: dict[str, Any]) -> None
         return
     from redis.asyncio import Redis
 
-    from pubsub import EventBus
+    from services.pubsub import EventBus
 
     redis = Redis.from_url(settings.redis_url)
     try:
@@ -506,14 +241,14 @@ async def _publish_revocation(settings: Settings, event: dict[str, Any]) -> None
 
 
 async def cmd_admin(settings: Settings, args: argparse.Namespace) -> int:
-    from auth import issue_jwt
     from models import credits
     from models.audit import audit_ledger
     from models.errors import DomainError
     from models.teams import Role, Team, add_member, create_team
+    from services.auth import issue_jwt
 
     if args.admin_command == "providers":  # no database: one read-only call per provider
-        from providers.check import run_check
+        from services.provider_check import run_check
 
         return await run_check(settings, json_output=args.json)
     await db.init(settings)
@@ -664,7 +399,7 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> None:
     args = parser().parse_args(argv)
     if args.command == "export-schema":
-        from schema import sdl
+        from web.graphql import sdl
 
         sys.stdout.write(sdl())
         return

@@ -12,8 +12,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-import pricing
-from models import drive
+from models import drive, pricing
 from models.errors import DomainError, ErrorCode
 from models.jobs import CreativeJob, Events, JobStatus, NewJob, Queue, submit
 from providers import lifecycle, options, registry

@@ -26,8 +26,7 @@ from tortoise.expressions import F, Q
 from tortoise.models import Model
 from tortoise.transactions import in_transaction
 
-import metrics
-from models import credits
+from models import credits, metrics
 from models.errors import DomainError, ErrorCode
 from models.events import TeamEvent
 from models.teams import Team

@@ -167,8 +167,8 @@ class CreatedTeam:
 
 
 async def create_team(name: str, *, email: str | None = None) -> CreatedTeam:
-    """A team with one owner and one API key. The key is returned once and stored only hashed."""
-    from models.drive import default_folder  # the team's Drive root is created with it
+    """A team with one owner and one API key. The key is returned once and stored only hashed. Its
+    Drive root folder is made when first used (models.drive.default_folder)."""
 
     key = new_api_key()
     async with in_transaction():
@@ -176,7 +176,6 @@ async def create_team(name: str, *, email: str | None = None) -> CreatedTeam:
         user = await User.create(email=email or f"owner+{team.id}@teams.invalid", name=f"{name} owner")
         await Membership.create(team=team, user=user, role=Role.OWNER)
         await ApiKey.create(team=team, user=user, name="default", prefix=key[:12], key_hash=hash_api_key(key))
-        await default_folder(team.id)
     return CreatedTeam(team=team, user=user, api_key=key)
 
 

@@ -32,7 +32,7 @@ from models.events import (
 )
 from models.teams import Team
 from models.tenancy import require_team_row
-from webhook_wire import MAX_URL_LENGTH
+from models.webhook_wire import MAX_URL_LENGTH
 
 WEBHOOK_EVENTS = (JOB_COMPLETED, JOB_FAILED, JOB_CANCELED, LOW_BALANCE, ENDPOINT_DISABLED)
 # Delay before each attempt (the first is immediate): the Standard Webhooks / Svix schedule,

@@ -5,13 +5,32 @@ from __future__ import annotations
 
 import importlib
 from dataclasses import dataclass
+from typing import Protocol
 
 import httpx
 
 from providers.base import Adapter
 from providers.catalog import CATALOG
+from providers.credentials import provider_credentials
 from providers.errors import NotConfiguredError
-from settings import Settings, provider_credentials
+
+
+class ProviderSettings(Protocol):
+    """What the registry reads of the service's settings (services.settings.Settings has it all)."""
+
+    @property
+    def env(self) -> str: ...
+    @property
+    def simulator_url(self) -> str | None: ...
+    @property
+    def public_url(self) -> str: ...
+    @property
+    def provider_env(self) -> dict[str, str]: ...
+    @property
+    def poll_interval_scale(self) -> float: ...
+    @property
+    def provider_models(self) -> dict[str, str]: ...
+
 
 # The key the built-in simulator accepts; it guards nothing real, it only exercises the auth path.
 SIMULATOR_API_KEY = "sim_creative_hub_development_key"
@@ -46,11 +65,11 @@ def is_supported(provider: str) -> bool:
     return provider in ADAPTERS
 
 
-def simulator_root(settings: Settings) -> str:
+def simulator_root(settings: ProviderSettings) -> str:
     return (settings.simulator_url or f"{settings.public_url}/simulator").rstrip("/")
 
 
-def endpoint(provider: str, settings: Settings) -> Endpoint:
+def endpoint(provider: str, settings: ProviderSettings) -> Endpoint:
     """Where this provider's adapter sends its requests."""
     from providers.simulator import SIMULATOR_BASE_PATHS
 
@@ -70,7 +89,7 @@ def endpoint(provider: str, settings: Settings) -> Endpoint:
     )
 
 
-def is_configured(provider: str, settings: Settings) -> bool:
+def is_configured(provider: str, settings: ProviderSettings) -> bool:
     """True when the provider's real key is set (the simulator does not count)."""
     key, _ = provider_credentials(CATALOG[provider].family, settings.provider_env)
     return key is not None
@@ -89,7 +108,7 @@ def can_cancel(provider: str) -> bool:
     return is_supported(provider) and adapter_class(provider).can_cancel
 
 
-def adapter_for(provider: str, client: httpx.AsyncClient, settings: Settings) -> Adapter:
+def adapter_for(provider: str, client: httpx.AsyncClient, settings: ProviderSettings) -> Adapter:
     cls = adapter_class(provider)
     ep = endpoint(provider, settings)
     adapter: Adapter = cls(client, ep.base_url, ep.api_key, poll_interval_scale=settings.poll_interval_scale)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import strawberry
 
-from auth import require_admin
 from models import teams
 from models.errors import DomainError
 from models.generation import check_text
@@ -12,6 +11,7 @@ from schema.context import Info, query_error
 from schema.enums import ApiKeyScope
 from schema.inputs import CreateApiKeyInput
 from schema.types import ApiKey, ApiKeyPayload, CreateApiKeyPayload, UserError
+from services.auth import require_admin
 
 
 def api_key_type(row: teams.ApiKey) -> ApiKey:

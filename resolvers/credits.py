@@ -7,13 +7,11 @@ from typing import Annotated
 
 import strawberry
 
-from auth import require_admin
 from models import credits as credit_ops
 from models.credits import CreditTransaction as TxRow
 from models.errors import DomainError
 from models.teams import Team
 from models.usage import credit_usage as usage_of
-from pubsub import balance_snapshot
 from resolvers.pagination import paginate
 from schema.context import Info, query_error
 from schema.enums import CreditTransactionKind, CreditUsageGroupBy
@@ -29,6 +27,8 @@ from schema.types import (
     PageInfo,
     UserError,
 )
+from services.auth import require_admin
+from services.pubsub import balance_snapshot
 
 
 async def credit_balance(info: Info) -> CreditBalance:

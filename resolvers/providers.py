@@ -7,8 +7,7 @@ from typing import Any
 
 from graphql import GraphQLError
 
-import pricing
-from models import generation
+from models import generation, pricing
 from models.errors import DomainError, ErrorCode
 from providers import lifecycle, options, registry
 from providers.catalog import AVATAR, CATALOG, COMPOSITE, IMAGE, TTS, VIDEO

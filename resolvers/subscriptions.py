@@ -11,10 +11,10 @@ import strawberry
 
 from models import jobs as job_ops
 from models.teams import Team
-from pubsub import balance_snapshot
 from schema.context import Info
 from schema.inputs import JobFilter
 from schema.types import CreativeJob, CreditBalance
+from services.pubsub import balance_snapshot
 
 # A job's updatedAt is stamped before its commit and publish: after a Redis outage, re-read from a
 # little before the bus last heard from Redis.

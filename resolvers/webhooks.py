@@ -6,10 +6,10 @@ import json
 
 import strawberry
 
-from auth import Principal, require_admin
 from models import webhooks
 from models.errors import DomainError, ErrorCode
 from models.generation import check_text
+from models.webhook_wire import endpoint_secret, resolve
 from models.webhooks import WebhookDelivery as DeliveryRow
 from models.webhooks import WebhookEndpoint as EndpointRow
 from resolvers.pagination import paginate
@@ -28,7 +28,7 @@ from schema.types import (
     WebhookEndpoint,
     WebhookEndpointPayload,
 )
-from webhook_wire import endpoint_secret, resolve
+from services.auth import Principal, require_admin
 
 
 def endpoint_type(row: EndpointRow) -> WebhookEndpoint:

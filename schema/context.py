@@ -10,9 +10,9 @@ from starlette.requests import Request
 from starlette.websockets import WebSocket
 from strawberry.types import Info as _Info
 
-from auth import Principal
 from models.errors import DomainError
-from services import Services
+from services.auth import Principal
+from services.container import Services
 
 
 class NotAuthenticated(GraphQLError):

@@ -8,7 +8,6 @@ from typing import Any
 import strawberry
 from strawberry.scalars import JSON
 
-from auth import signed_result_urls
 from models.errors import DomainError, RateLimited
 from schema.enums import (
     ApiKeyScope,
@@ -22,7 +21,8 @@ from schema.enums import (
     WebhookDeliveryStatus,
     WebhookEventType,
 )
-from settings import Settings
+from services.auth import signed_result_urls
+from services.settings import Settings
 
 
 def _dt(value: str | None) -> datetime | None:

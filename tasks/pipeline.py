@@ -9,9 +9,7 @@ import random
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import pricing
-from auth import signed_result_urls
-from models import drive
+from models import drive, pricing
 from models import jobs as job_ops
 from models.jobs import CreativeJob, JobStatus
 from providers import lifecycle, registry
@@ -27,7 +25,8 @@ from providers.errors import (
     RetryableError,
 )
 from providers.hosts import output_hosts
-from services import Services
+from services.auth import signed_result_urls
+from services.container import Services
 
 log = logging.getLogger(__name__)
 

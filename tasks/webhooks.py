@@ -13,14 +13,14 @@ from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
-from auth import signed_result_urls
-from log_safety import url_host
 from models import webhooks
 from models.errors import DomainError
 from models.events import TeamEvent
-from services import Services
-from settings import Settings
-from webhook_wire import endpoint_secret, headers, resolve
+from models.webhook_wire import endpoint_secret, headers, resolve
+from services.auth import signed_result_urls
+from services.container import Services
+from services.log_safety import url_host
+from services.settings import Settings
 
 log = logging.getLogger(__name__)
 ATTEMPT_TIMEOUT = httpx.Timeout(15.0, connect=5.0)

@@ -12,14 +12,14 @@ from typing import Any
 from arq import cron
 from arq.worker import Retry, Worker
 
-import outages
 from models import jobs as job_ops
 from models.jobs import OPEN, CreativeJob
-from services import Services, open_services
-from settings import Settings
+from services import outages
+from services.container import Services, open_services
+from services.queue import redis_settings
+from services.settings import Settings
 from tasks import pipeline
 from tasks import webhooks as webhook_tasks
-from tasks.queue import redis_settings
 
 log = logging.getLogger(__name__)
 

@@ -32,9 +32,9 @@ import pytest
 import redis
 import trustme
 
+from providers.credentials import PROVIDER_FAMILIES
 from providers.registry import SIMULATOR_API_KEY
 from providers.simulator import SIMULATOR_BASE_PATHS
-from settings import PROVIDER_FAMILIES
 from tests.conftest import POSTGRES_URL, REDIS_URL, _admin_pg, _postgres_database
 from tests.stack import ROOT, Stack, Team, free_port
 

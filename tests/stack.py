@@ -21,7 +21,7 @@ import httpx
 import redis.asyncio
 import websockets
 
-from pubsub import team_channel
+from services.pubsub import team_channel
 from tests.stack_db import StackDatabase
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -90,8 +90,8 @@ class StackDatabase:
             asyncio.run_coroutine_threadsafe(self._close(), _shared_loop()).result(TIMEOUT)
 
     async def _open(self) -> TortoiseContext:
-        import db
-        from settings import Settings
+        from services import db
+        from services.settings import Settings
 
         config: dict[str, Any] = db.tortoise_config(
             Settings(database_url=self.database_url, data_dir=self.data_dir)

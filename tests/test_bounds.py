@@ -22,10 +22,10 @@ import pytest
 import websockets
 from websockets.exceptions import ConnectionClosed
 
-import wsout
 from models import generation
 from models.errors import DomainError, ErrorCode
 from models.generation import GenerationRequest
+from realtime import wsout
 from tests.stack import Stack, Team
 
 MB = 1024 * 1024
@@ -418,7 +418,9 @@ async def test_fragments_that_double_at_every_step_are_refused_before_validation
     (the walks that cost seconds to forever) or limiter sees the document."""
     import strawberry.schema.schema as strawberry_schema
 
-    from schema import schema
+    from web.graphql import build_schema
+
+    schema = build_schema()
 
     def validation_must_not_run(*args: object, **kwargs: object) -> None:
         raise AssertionError("the document reached validation")
@@ -454,7 +456,7 @@ async def test_fragments_that_double_at_every_step_are_refused_before_validation
 def test_json_that_only_python_reads_is_refused(body: str) -> None:
     """Stored in a job's source or modifications, NaN and Infinity answered 500 on PostgreSQL
     ("invalid input syntax for type json"), over GraphQL and REST (review of issue 10)."""
-    import rest
+    from web import rest
 
     with pytest.raises(ValueError, match="invalid JSON"):
         rest.loads(body)
@@ -487,7 +489,9 @@ def test_a_client_error_is_logged_on_one_line_with_its_text_escaped(caplog: pyte
     line and a NUL make the log a binary file."""
     from graphql import GraphQLError
 
-    from schema import schema
+    from web.graphql import build_schema
+
+    schema = build_schema()
 
     caplog.set_level(logging.INFO, logger="creative_hub.graphql")
     forged = 'bad key "x\n2026-11-30 INFO creative_hub: all is well\x00"'

@@ -22,7 +22,6 @@ import pytest
 from starlette.applications import Starlette
 from starlette.routing import Mount
 
-import db
 from models import credits
 from models import jobs as job_ops
 from models.audit import audit_team
@@ -36,7 +35,8 @@ from providers import registry
 from providers.catalog import CATALOG
 from providers.registry import SIMULATOR_API_KEY
 from providers.simulator import create_simulator_app
-from settings import Settings
+from services import db
+from services.settings import Settings
 from tasks import pipeline
 
 SIM_ROOT = "http://simulator.test/simulator"

@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tasks.queue import JobQueue
+from services.queue import JobQueue
 from tests.stack import ROOT, Stack, Team, follow_job
 from tests.test_generation import GENERATE, balance, ledger, submit_ok
 

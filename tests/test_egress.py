@@ -18,7 +18,6 @@ from typing import Any
 import httpx
 import pytest
 
-import log_safety
 from providers import registry
 from providers.base import Done, JobSpec, Output
 from providers.bfl import BflAdapter
@@ -39,8 +38,9 @@ from providers.errors import (
 from providers.gemini import GeminiVeoAdapter
 from providers.http_adapter import HttpAdapter
 from providers.kling import KlingAdapter
-from services import http_client
-from settings import Settings
+from services import log_safety
+from services.container import http_client
+from services.settings import Settings
 from tests.sim_harness import job
 from tests.stack import Stack, Team, follow_job
 from tests.test_generation import submit_ok

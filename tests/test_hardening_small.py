@@ -24,13 +24,13 @@ import httpx
 import pytest
 import trustme
 
-from main import create_app
 from models.errors import DomainError
+from models.webhook_wire import resolve
 from providers.base import Output
 from providers.download import fetch_output
 from providers.errors import RejectedError
-from services import http_client
-from settings import Settings
+from services.container import http_client
+from services.settings import Settings
 from tasks import webhooks as delivery
 from tests.conftest import _redis_for
 from tests.stack import Stack, Team, backend_env, follow_job, running
@@ -38,7 +38,7 @@ from tests.test_generation import GENERATE
 from tests.test_hardening import _fresh_window
 from tests.test_webhook_tls import _pem, _pinned
 from tests.test_webhook_tls import ca as ca
-from webhook_wire import resolve
+from web.app import create_app
 
 METRICS_TOKEN = "metrics-" + uuid.uuid4().hex
 KEY_READS, TEAM_READS = 3, 6
@@ -408,9 +408,9 @@ async def test_reads_and_downloads_go_uncounted_while_redis_is_away() -> None:
     database, so with Redis away they are let through (submissions keep their own rule)."""
     from redis.asyncio import Redis
 
-    from auth import Principal
     from models.teams import Role
-    from ratelimit import RateLimiter
+    from services.auth import Principal
+    from services.ratelimit import RateLimiter
 
     redis = Redis.from_url(f"redis://127.0.0.1:{_free_closed_port()}/0", socket_connect_timeout=1)
     try:

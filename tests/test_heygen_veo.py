@@ -20,7 +20,7 @@ from providers.download import fetch_output
 from providers.errors import InvalidInputError, RejectedError
 from providers.gemini import GeminiVeoAdapter
 from providers.heygen import HeygenAdapter
-from settings import Settings
+from services.settings import Settings
 from tests.sim_harness import MAX_BYTES, job, make_adapter, run, serve_simulator, unique, video_facts
 from tests.stack import Stack, Team
 from tests.test_generation import balance, generate

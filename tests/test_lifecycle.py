@@ -221,7 +221,7 @@ async def test_a_shut_down_model_reaching_the_simulator_gets_openais_404(
 async def test_the_successor_runs_end_to_end_and_is_charged_per_megapixel(
     no_drive: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import pricing
+    from models import pricing
 
     new = await generation.validate(image_request("gpt_image_1_5", {"quality": "high"}), cfg(AFTER))
     job = JobSpec("j1", "image", new.provider, new.prompt, new.settings)
@@ -373,7 +373,7 @@ async def test_providers_and_payloads_show_lifecycles(stack: Stack, team: Team) 
 
 
 def test_lifecycle_settings_name_known_providers_and_the_day_is_a_test_hook() -> None:
-    from settings import Settings
+    from services.settings import Settings
 
     with pytest.raises(ValueError, match="unknown providers"):
         Settings(provider_successors={"gpt_image_1_5": "gpt_image_3"})

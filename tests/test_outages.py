@@ -43,15 +43,14 @@ from starlette.responses import Response
 from tortoise import Tortoise
 from tortoise.exceptions import IntegrityError, OperationalError
 
-import db
-import outages
-from auth import Principal
 from models import credits, jobs
 from models.generation import GenerationRequest
 from models.teams import Role, create_team
-from ratelimit import RateLimiter
-from services import Services
-from settings import Settings
+from services import db, outages
+from services.auth import Principal
+from services.container import Services
+from services.ratelimit import RateLimiter
+from services.settings import Settings
 from tests.stack import Stack, Team, backend_env, free_port, running
 from tests.test_credits import audit
 from tests.test_generation import GENERATE, balance, submit_ok
@@ -79,17 +78,21 @@ class _DatabaseDown:
 
 
 def _graphql_response(data: Any, errors: list[dict[str, Any]]) -> Any:
-    from main import GraphQLView
+    from web.graphql import GraphQLView, build_schema
 
     sub_response = Response()
     sub_response.status_code = None  # type: ignore[assignment]  # as strawberry makes it
-    return GraphQLView(Settings()).create_response({"data": data, "errors": errors}, sub_response)
+    return GraphQLView(Settings(), build_schema()).create_response(
+        {"data": data, "errors": errors}, sub_response
+    )
 
 
 # The schema is imported here, not at the top: strawberry warns about its extension instances.
 @pytest.mark.filterwarnings("ignore:Passing an extension instance:DeprecationWarning")
 async def test_a_fault_from_an_outage_reads_service_unavailable_and_answers_503() -> None:
-    from schema import schema
+    from web.graphql import build_schema
+
+    schema = build_schema()
     from schema.context import Context
 
     principal = Principal(uuid.uuid4(), uuid.uuid4(), Role.MEMBER, frozenset({"read", "generate"}))

@@ -18,8 +18,7 @@ from typing import Any
 import pytest
 from prometheus_client import REGISTRY
 
-import pricing
-from models import generation
+from models import generation, pricing
 from models.errors import DomainError, ErrorCode
 from models.generation import GenerationRequest
 from providers import registry

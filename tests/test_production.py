@@ -23,9 +23,9 @@ import asyncpg
 import httpx
 import pytest
 
-import db
 from providers.catalog import CATALOG
-from settings import Settings
+from services import db
+from services.settings import Settings
 from tests.media import check_output
 from tests.production import ProductionStack, production_stack
 from tests.stack import ROOT, Stack, backend_env, follow_job, free_port

@@ -19,10 +19,10 @@ from starlette.routing import Mount
 
 from providers import registry
 from providers.catalog import CATALOG
-from providers.check import check_providers, problems_of, table
 from providers.http_adapter import HttpAdapter
 from providers.simulator import SIMULATOR_BASE_PATHS, create_simulator_app
-from settings import Settings
+from services.provider_check import check_providers, problems_of, table
+from services.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 TODAY = dt.date(2026, 11, 30)

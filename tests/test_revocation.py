@@ -25,11 +25,11 @@ import pytest
 import websockets
 from redis.asyncio import Redis
 
-from auth import Principal
 from models.teams import Role
-from pubsub import EventBus
-from revocation import revoked_by
-from settings import Settings
+from realtime.revocation import revoked_by
+from services.auth import Principal
+from services.pubsub import EventBus
+from services.settings import Settings
 from tests.conftest import _redis_for
 from tests.stack import ROOT, Stack, Team, free_port
 from tests.test_generation import submit_ok
@@ -203,7 +203,7 @@ async def test_a_revocation_reaches_every_api_process_at_once(stack: Stack, team
 def test_graphql_plain_is_served_only_when_a_benchmark_asks() -> None:
     with warnings.catch_warnings():  # importing the schema may warn about strawberry's deprecations
         warnings.simplefilter("ignore", DeprecationWarning)
-        from main import create_app
+        from web.app import create_app
 
     def paths(settings: Settings) -> set[str]:
         return {route.path for route in create_app(settings).app.routes}

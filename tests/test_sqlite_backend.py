@@ -14,8 +14,8 @@ import pytest
 from tortoise import Tortoise, connections
 from tortoise.transactions import in_transaction
 
-from db import connection_config
 from models import MODEL_MODULES
+from services.db import connection_config
 
 
 @pytest.fixture
@@ -23,7 +23,7 @@ async def database(tmp_path: Path) -> AsyncIterator[Path]:
     path = tmp_path / "engine.sqlite3"
     settings = SimpleNamespace(database=f"sqlite://{path}")
     config = connection_config(settings)  # type: ignore[arg-type]
-    assert isinstance(config, dict) and config["engine"] == "sqlite_backend"
+    assert isinstance(config, dict) and config["engine"] == "services.sqlite_backend"
     config["credentials"]["busy_timeout"] = "2000"
     await Tortoise.init(
         config={

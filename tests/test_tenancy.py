@@ -29,8 +29,8 @@ import httpx
 import pytest
 import websockets
 
-import rest
 from tests.stack import TERMINAL, Stack, Team, follow_job
+from web import rest
 
 MISSING_PLACEHOLDER = "<{kind}>"
 ROOTS = ("Query", "Mutation", "Subscription")

@@ -19,10 +19,10 @@ import httpx
 import pytest
 import trustme
 
-from services import http_client
+from models.webhook_wire import Target
+from services.container import http_client
 from tasks import webhooks as delivery
 from tests.webhook_receiver import running_receiver
-from webhook_wire import Target
 
 HOST = "hooks.partner.example"
 

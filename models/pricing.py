@@ -18,7 +18,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-import metrics
+from models import metrics
 from providers.base import InputFile, JobSpec, Usage
 from providers.catalog import AVATAR, IMAGE, TTS, VIDEO
 from providers.errors import ProviderError

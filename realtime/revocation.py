@@ -23,10 +23,10 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from auth import Principal, authenticate
+from services.auth import Principal, authenticate
 
 if TYPE_CHECKING:
-    from services import Services
+    from services.container import Services
 
 log = logging.getLogger(__name__)
 

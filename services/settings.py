@@ -13,25 +13,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from providers.catalog import CATALOG, MODEL_SETTING_PROVIDERS
 
+
 # family -> (key variable(s), base URL variable, default base URL); providers.md, "Settings per provider family"
-PROVIDER_FAMILIES: dict[str, tuple[tuple[str, ...], str, str]] = {
-    "bfl": (("BFL_API_KEY",), "BFL_BASE_URL", "https://api.bfl.ai"),
-    "openai": (("OPENAI_API_KEY",), "OPENAI_BASE_URL", "https://api.openai.com/v1"),
-    "ark": (("ARK_API_KEY",), "ARK_BASE_URL", "https://ark.ap-southeast.bytepluses.com/api/v3"),
-    "luma": (("LUMA_API_KEY",), "LUMA_BASE_URL", "https://agents.lumalabs.ai/v1"),
-    "runway": (("RUNWAY_API_KEY",), "RUNWAY_BASE_URL", "https://api.dev.runwayml.com/v1"),
-    "kling": (
-        ("KLING_ACCESS_KEY", "KLING_SECRET_KEY"),
-        "KLING_BASE_URL",
-        "https://api-singapore.klingai.com/v1",
-    ),
-    "gemini": (("GEMINI_API_KEY",), "GEMINI_BASE_URL", "https://generativelanguage.googleapis.com/v1beta"),
-    "heygen": (("HEYGEN_API_KEY",), "HEYGEN_BASE_URL", "https://api.heygen.com"),
-    "elevenlabs": (("ELEVENLABS_API_KEY",), "ELEVENLABS_BASE_URL", "https://api.elevenlabs.io"),
-    "creatomate": (("CREATOMATE_API_KEY",), "CREATOMATE_BASE_URL", "https://api.creatomate.com/v1"),
-}
-
-
 class Settings(BaseSettings):
     # populate_by_name: load_settings() passes provider_env by its field name (the alias is for the env).
     model_config = SettingsConfigDict(env_prefix="CH_", extra="ignore", populate_by_name=True)
@@ -217,16 +200,6 @@ class Settings(BaseSettings):
             problems.append("CH_TODAY is a test hook")
         if problems:
             raise RuntimeError("refusing to start in production: " + "; ".join(problems))
-
-
-def provider_credentials(family: str, environ: dict[str, str]) -> tuple[str | None, str]:
-    """The (key, base URL) configured for a provider family; key None when not configured.
-
-    Kling's key is ``access:secret`` (the adapter signs its JWT from both)."""
-    key_vars, base_var, default_base = PROVIDER_FAMILIES[family]
-    values = [environ.get(v) for v in key_vars]
-    key = ":".join(v for v in values if v) if all(values) else None
-    return key, environ.get(base_var, default_base).rstrip("/")
 
 
 def load_settings() -> Settings:

@@ -25,7 +25,7 @@ from providers.catalog import CATALOG
 from providers.errors import NotConfiguredError
 from providers.http_adapter import HttpAdapter
 from providers.registry import adapter_for, endpoint, is_supported
-from settings import Settings
+from services.settings import Settings
 
 # The simulator is mounted in-process under this origin when no CH_SIMULATOR_URL is set, so the
 # development check needs nothing running.

@@ -14,10 +14,10 @@ from dataclasses import dataclass
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-import outages
-from auth import Principal
 from models.errors import RateLimited
-from settings import Settings
+from services import outages
+from services.auth import Principal
+from services.settings import Settings
 
 log = logging.getLogger(__name__)
 WINDOW_SECONDS = 60

@@ -1,6 +1,6 @@
 """Variables, and documents' fragment expansion, bounded before graphql-core works on them.
 
-The document is bounded by its size and tokens (``schema.MAX_DOCUMENT_CHARS``, ``MAX_TOKENS``),
+The document is bounded by its size and tokens (``schema.wire.MAX_DOCUMENT_CHARS``, ``MAX_TOKENS``),
 but its variables come as JSON of up to a body's size: coercing a list of 40,000 composite inputs
 (about 1 MiB) took graphql-core and strawberry more than a second, with every other request
 waiting. A walk over the raw values (iterative: any depth) refuses them first.
@@ -15,7 +15,7 @@ OverlappingFieldsCanBeMerged (quadratic in the fields of one selection set) unde
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 from graphql import (
@@ -28,7 +28,13 @@ from graphql import (
     OperationDefinitionNode,
     SelectionSetNode,
 )
-from strawberry.extensions import SchemaExtension
+from graphql import ExecutionResult as GraphQLExecutionResult
+from graphql.validation import NoSchemaIntrospectionCustomRule
+from strawberry.extensions import MaskErrors, SchemaExtension
+from strawberry.types.graphql import OperationType
+
+from models.errors import RateLimited
+from services import outages
 
 MAX_LIST_ITEMS = 1000  # items in any one list (about 30 ms of coercion for a list of input objects)
 MAX_VARIABLE_VALUES = 50_000  # values in all the variables together (lists, objects, keys, scalars)
@@ -130,3 +136,72 @@ class MaxVariablesLimiter(SchemaExtension):
                 GraphQLError(refusal, extensions={"code": "VALIDATION_FAILED"})
             ]
         yield
+
+
+def should_mask(error: GraphQLError) -> bool:
+    """Mask faults; keep what a client can act on (auth, bad documents, our own GraphQLErrors)."""
+    original = error.original_error
+    if original is None:  # validation and parse errors
+        return False
+    if isinstance(original, GraphQLError):
+        return False
+    return True
+
+
+def _settings(context: Any) -> Any:
+    return getattr(getattr(context, "services", None), "settings", None)
+
+
+class IntrospectionPolicy(SchemaExtension):
+    """``__schema`` and ``__type`` only where the settings allow them (``CH_GRAPHQL_INTROSPECTION``;
+    off in production unless configured). Calls without the service's context (in-process) keep it."""
+
+    def on_operation(self) -> Iterator[None]:
+        settings = _settings(self.execution_context.context)
+        if settings is not None and not settings.graphql_introspection_enabled:
+            rules = self.execution_context.validation_rules
+            self.execution_context.validation_rules = (*rules, NoSchemaIntrospectionCustomRule)
+        yield
+
+
+class ReadRateLimit(SchemaExtension):
+    """Every authenticated query counts against the key's and the team's read limits (ratelimit.py);
+    over one, nothing runs and the answer is a ``RATE_LIMITED`` error with ``retryAfterSeconds``
+    (the HTTP view turns it into a 429 with ``Retry-After``: :func:`rate_limited_retry_after`)."""
+
+    async def on_execute(self) -> AsyncIterator[None]:
+        ec = self.execution_context
+        principal = getattr(ec.context, "principal", None)
+        if principal is not None and ec.operation_type == OperationType.QUERY:
+            try:
+                await ec.context.services.limiter.read(principal)
+            except RateLimited as exc:
+                extensions = {
+                    "code": exc.code.value,
+                    "retryAfterSeconds": exc.retry_after_seconds,
+                    "resetAt": exc.reset_at,
+                }
+                ec.result = GraphQLExecutionResult(
+                    data=None, errors=[GraphQLError(exc.message, extensions=extensions)]
+                )
+        yield
+
+
+def rate_limited_retry_after(response: Any) -> int | None:
+    """The ``Retry-After`` of an HTTP answer whose operation was refused by a rate limit, else None."""
+    if not isinstance(response, dict) or response.get("data") is not None:
+        return None
+    for error in response.get("errors") or ():
+        extensions = error.get("extensions") or {}
+        if extensions.get("code") == "RATE_LIMITED":
+            return int(extensions["retryAfterSeconds"])
+    return None
+
+
+class MaskFaults(MaskErrors):
+    """A fault caused by an outage reads SERVICE_UNAVAILABLE (503 over HTTP, see web.graphql.GraphQLView)."""
+
+    def anonymise_error(self, error: GraphQLError) -> GraphQLError:
+        if outages.is_unavailable(error.original_error):
+            return outages.graphql_error(error)
+        return super().anonymise_error(error)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import math
 import re
 from typing import Any
 
@@ -11,15 +10,15 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-import db
-import outages
-from auth import Principal, authenticate, bearer, signed_result_urls, verify_file_signature
 from models import drive
 from models import jobs as job_ops
 from models.errors import DomainError, ErrorCode, RateLimited
 from models.generation import GenerationRequest
 from providers.catalog import CATALOG
-from services import Services
+from schema.wire import loads
+from services import db, outages
+from services.auth import Principal, authenticate, bearer, signed_result_urls, verify_file_signature
+from services.container import Services
 from storage import serving_headers
 
 STATUS_FOR = {
@@ -78,41 +77,6 @@ class _ErrorResponse(JSONResponse):
 
     def render(self, content: Any) -> bytes:
         return json.dumps(content, separators=(",", ":")).encode()
-
-
-class _NotJson(ValueError):
-    """What Python's parser accepts but JSON (and PostgreSQL's json columns) does not."""
-
-
-def _constant(name: str) -> Any:
-    raise _NotJson(f"invalid JSON: {name} is not a JSON number")
-
-
-def _float(text: str) -> float:
-    value = float(text)
-    if not math.isfinite(value):  # 1e400
-        raise _NotJson("invalid JSON: a number is out of range")
-    return value
-
-
-def loads(data: str | bytes) -> Any:
-    """A client's JSON document, or ValueError with a short message: whatever the input, never
-    another exception (a body nested 100,000 deep overflows the parser's recursion, invalid UTF-8
-    fails its decoding, a number of more than 4,300 digits its int()). NaN, Infinity and numbers
-    past a float's range are refused too: Python reads them, but stored in a job's JSON they broke
-    PostgreSQL's insert (a 500)."""
-    try:
-        return json.loads(data, parse_constant=_constant, parse_float=_float)
-    except _NotJson as exc:
-        raise ValueError(str(exc)) from None
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"invalid JSON: {exc.msg} at character {exc.pos}") from None
-    except UnicodeDecodeError:
-        raise ValueError("invalid JSON: not UTF-8") from None
-    except RecursionError:
-        raise ValueError("invalid JSON: nested too deeply") from None
-    except ValueError:
-        raise ValueError("invalid JSON: a number is too long") from None
 
 
 def services_of(request: Request) -> Services:

@@ -10,7 +10,7 @@ from tortoise.backends.base.config_generator import expand_db_url
 from tortoise.migrations.api import migrate as run_migrations
 
 from models import MODEL_MODULES
-from settings import Settings
+from services.settings import Settings
 
 MIGRATIONS_MODULE = "models.migrations"
 
@@ -35,7 +35,7 @@ def connection_config(settings: Settings) -> str | dict[str, Any]:
     if urlsplit(url).scheme != "sqlite":
         return url
     config = expand_db_url(url)
-    config["engine"] = "sqlite_backend"
+    config["engine"] = "services.sqlite_backend"
     return config
 
 
@@ -92,7 +92,7 @@ def __getattr__(name: str) -> Any:
     # `tortoise -c db.TORTOISE_ORM makemigrations` (make migrations) reads the config from here;
     # built on access so importing this module reads no settings.
     if name == "TORTOISE_ORM":
-        from settings import load_settings
+        from services.settings import load_settings
 
         return tortoise_config(load_settings())
     raise AttributeError(name)

@@ -13,21 +13,20 @@ from datetime import UTC, datetime
 import httpx
 from redis.asyncio import Redis
 
-import db
-import outages
-from auth import Principal
 from models import generation, jobs
 from models.events import TeamEvent
 from models.generation import GenerationRequest
 from models.jobs import CreativeJob
 from models.webhooks import WEBHOOK_EVENTS
 from providers import lifecycle
-from pubsub import EventBus
-from ratelimit import RateLimiter
-from settings import Settings
+from services import db, outages
+from services.auth import Principal
+from services.provider_slots import ProviderSlots
+from services.pubsub import EventBus
+from services.queue import JobQueue
+from services.ratelimit import RateLimiter
+from services.settings import Settings
 from storage import LocalStorage, Storage
-from tasks.provider_slots import ProviderSlots
-from tasks.queue import JobQueue
 
 # How long a submit whose commit was not acknowledged waits for the database to say whether it happened.
 COMMIT_RESOLVE_SECONDS = 10.0

@@ -25,7 +25,7 @@ from models.teams import (
 )
 
 if TYPE_CHECKING:
-    from settings import Settings
+    from services.settings import Settings
 
 JWT_ALGORITHM = "HS256"
 # The longest a JWT may live (exp - iat); CH_JWT_MAX_LIFETIME_SECONDS. A longer one is refused.

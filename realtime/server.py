@@ -24,20 +24,20 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
+import strawberry
 from graphql import DocumentNode, GraphQLError, OperationType
 from graphql.error import GraphQLSyntaxError
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL
 from strawberry.types.execution import ExecutionResult, PreExecutionError
 
-import metrics
-import rest
-from auth import Principal, authenticate, bearer
-from revocation import CredentialWatch
-from schema import parse_document, schema
+from realtime import metrics
+from realtime.revocation import CredentialWatch
+from realtime.wsout import Message, outbox_for
 from schema.context import Context
-from services import Services
-from wsout import Message, outbox_for
+from schema.wire import loads, parse_document
+from services.auth import Principal, authenticate, bearer
+from services.container import Services
 
 log = logging.getLogger(__name__)
 
@@ -129,7 +129,7 @@ class Group:
 
     async def run(self) -> None:
         try:
-            source = await schema.stream(
+            source = await self.hub.schema.stream(
                 self.query,
                 variable_values=self.variables,
                 context_value=self.context,
@@ -171,9 +171,10 @@ class Group:
 
 
 class Hub:
-    """This process's live subscription groups."""
+    """This process's live subscription groups, executed by ``schema`` (web/graphql.py builds it)."""
 
-    def __init__(self) -> None:
+    def __init__(self, schema: strawberry.Schema) -> None:
+        self.schema = schema
         self.groups: dict[tuple[Any, ...], Group] = {}
 
     def join(self, connection: Connection, op_id: str, payload: dict[str, Any]) -> Member:
@@ -300,7 +301,7 @@ class Connection:
     async def _receive(self) -> dict[str, Any]:
         """The next client message: a JSON object in a text frame (InvalidMessage otherwise), within
         the connection's message budget (closed with 1008 past it). Frames are at most
-        CH_MAX_BODY_BYTES (uvicorn's ws_max_size, main.uvicorn_options)."""
+        CH_MAX_BODY_BYTES (uvicorn's ws_max_size, web.app.uvicorn_options)."""
         message = await self.websocket.receive()
         if message["type"] == "websocket.disconnect":
             raise WebSocketDisconnect(message.get("code", 1000), message.get("reason"))
@@ -311,7 +312,7 @@ class Connection:
         text = message.get("text")
         if text is None:
             raise InvalidMessage("a binary frame")
-        parsed = rest.loads(text)
+        parsed = loads(text)
         if not isinstance(parsed, dict):
             raise InvalidMessage("not a JSON object")
         return parsed
@@ -439,7 +440,7 @@ class Connection:
         if len(self.memberships) + len(self.operations) >= MAX_SUBSCRIPTIONS_PER_CONNECTION:
             self.send_error(op_id, [{"message": "Subscription limit reached"}])
             return True
-        try:  # under the limits every operation runs under (schema.MAX_TOKENS), before any work
+        try:  # under the limits every operation runs under (schema.wire.MAX_TOKENS), before any work
             document = parse_document(payload["query"])
         except GraphQLSyntaxError as error:
             self.send_error(op_id, [error.formatted])
@@ -454,7 +455,7 @@ class Connection:
         """A query or mutation (or a document that fails validation) for this member alone."""
         try:
             context = Context(request=self.websocket, services=self.services, principal=self.principal)
-            source = await schema.stream(
+            source = await self.hub.schema.stream(
                 payload["query"],
                 variable_values=payload.get("variables"),
                 context_value=context,

@@ -7,8 +7,8 @@ from typing import Any
 
 from starlette.responses import JSONResponse
 
-import outages
-import rest
+from services import outages
+from web import rest
 
 Message = dict[str, Any]
 
@@ -63,7 +63,7 @@ class BodySizeLimit:
 class ServiceUnavailable:
     """A request that failed because the database or Redis could not be reached answers 503 with
     ``Retry-After`` and one log line, never a bare 500 with a traceback (``outages``). GraphQL
-    errors raised during execution are mapped by the schema and ``main.GraphQLView``; this catches
+    errors raised during execution are mapped by the schema and ``web.graphql.GraphQLView``; this catches
     what fails outside them (authentication, the REST routes, file downloads)."""
 
     def __init__(self, app: Any) -> None:

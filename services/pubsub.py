@@ -20,10 +20,10 @@ from typing import Any
 
 from redis.asyncio import Redis
 
-import outages
 from models.events import LOW_BALANCE, TeamEvent
 from models.jobs import CreativeJob
 from models.teams import Team
+from services import outages
 
 log = logging.getLogger(__name__)
 QUEUE_SIZE = 64
