@@ -14,7 +14,7 @@ when a benchmark sets CH_BENCH_PLAIN_WS, as this one does unless ``--skip-plain`
 multiplexed one (``/graphql``), the delay a client polling every 5 s would see, and the server's
 memory per idle subscription (5,000 idle subscriptions by default).
 
-    .venv/bin/python bench/push_latency.py [--subscribers 1 100 1000] [--jobs 20] [--idle 5000]
+    .venv/bin/python -m bench.push_latency [--subscribers 1 100 1000] [--jobs 20] [--idle 5000]
         [--postgres postgres://postgres@127.0.0.1:5432/postgres]
 """
 
@@ -37,12 +37,13 @@ from typing import Any
 import httpx
 import redis
 import websockets
-from bench_stack import BenchStack, raise_fd_limit, rss_mb
 from websockets.client import ClientProtocol
 from websockets.frames import Frame, Opcode
 from websockets.http11 import Response
 from websockets.typing import Subprotocol
 from websockets.uri import parse_uri
+
+from bench.bench_stack import BenchStack, raise_fd_limit, rss_mb
 
 SUBSCRIPTION = "subscription { jobsUpdated { id status updatedAt } }"
 POLL_INTERVAL = 5.0

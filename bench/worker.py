@@ -6,7 +6,7 @@
 2. One worker carrying 1,000 concurrent in-flight video jobs (Runway through the simulator, renders
    long enough that all are in flight at once, real poll intervals): the worker's memory and CPU.
 
-    .venv/bin/python bench/worker.py [--jobs 300] [--inflight 1000]
+    .venv/bin/python -m bench.worker [--jobs 300] [--inflight 1000]
 """
 
 from __future__ import annotations
@@ -15,18 +15,14 @@ import argparse
 import asyncio
 import os
 import sqlite3
-import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 import httpx
-from bench_stack import BenchStack
 
-sys.path.insert(
-    0, str(Path(__file__).resolve().parent.parent)
-)  # arq's Worker imports nothing of ours; kept for clarity
+from bench.bench_stack import BenchStack
 
 
 def proc_stats(pid: int) -> tuple[float, float]:
