@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test lint format schema clean lock migrations
+.PHONY: install run test lint format schema clean lock migrations coverage
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +26,14 @@ test: install
 lint: install
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
+	$(VENV)/bin/lint-imports
+
+# The suite under coverage (by line, the service's subprocesses included); prints the total.
+coverage: install
+	$(PY) -m coverage erase
+	$(PY) -m coverage run -m pytest -q
+	$(PY) -m coverage combine -q
+	$(PY) -m coverage report --skip-covered --sort=cover | tail -n 25
 
 format: install
 	$(PY) -m ruff format .
