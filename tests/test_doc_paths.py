@@ -70,3 +70,49 @@ def test_every_repository_path_named_exists(doc: Path) -> None:
         and not any((base / path).exists() for base in (ROOT, doc.parent, *(ROOT / d for d in directories)))
     )
     assert not missing, f"{doc.name} names paths the repository does not hold: {missing}"
+
+
+# Notes kept outside the repository that code and docs once cited; the facts are now in docs/.
+OUTSIDE = re.compile(
+    r"\.\./shared/|/work/shared|\bCONTRACT\.md|\bDESIGN\.md|product-doc|providers\.md [AB][0-9]"
+)
+SOURCES = [
+    path
+    for directory in (
+        "web",
+        "realtime",
+        "tasks",
+        "resolvers",
+        "schema",
+        "services",
+        "models",
+        "providers",
+        "storage",
+        "tests",
+        "bench",
+        "docs",
+    )
+    for path in sorted((ROOT / directory).rglob("*"))
+    if path.suffix in (".py", ".md", ".toml") and path != Path(__file__).resolve()
+] + [ROOT / "main.py", ROOT / "README.md", ROOT / "BENCHMARKS.md", ROOT / "pyproject.toml", ROOT / "Makefile"]
+
+
+def test_nothing_cites_notes_outside_the_repository() -> None:
+    cited = [
+        f"{path.relative_to(ROOT)}:{number}"
+        for path in SOURCES
+        for number, line in enumerate(path.read_text().splitlines(), 1)
+        if OUTSIDE.search(line)
+    ]
+    assert not cited, f"cite docs/ instead: {cited}"
+
+
+def test_every_section_cited_as_docs_page_name_exists() -> None:
+    """``docs/providers.md, Kling`` in a comment names a heading of that page."""
+    wrong = []
+    for path in SOURCES:
+        for doc, section in re.findall(r"docs/(\w+\.md), \"?([A-Z][\w]*)", path.read_text()):
+            headings = re.findall(r"^#+ (.+)$", prose(ROOT / "docs" / doc), flags=re.MULTILINE)
+            if not any(section in heading.split() or heading.startswith(section) for heading in headings):
+                wrong.append(f"{path.relative_to(ROOT)}: docs/{doc}, {section}")
+    assert not wrong, f"no such section: {wrong}"
