@@ -68,9 +68,9 @@ class Subscriber(asyncio.Protocol):
     socket, before any task wake-up; frames are parsed as JSON after the run.
 
     Checked against the ``websockets`` asyncio client this benchmark used before (one task per
-    connection, stamped when ``recv`` returned): about 12 against 14 µs of CPU per received
-    message (most of it the kernel's and the event loop's per-socket work), and the same figures
-    within run-to-run noise — the client was not the bottleneck. It is kept because it stamps
+    connection, stamped when ``recv`` returned): slightly less CPU per received message (most of
+    it the kernel's and the event loop's per-socket work), and the same figures within run-to-run
+    noise — the client was not the bottleneck (BENCHMARKS.md). It is kept because it stamps
     earlier and holds no task per connection.
     """
 
@@ -151,8 +151,8 @@ async def _client_main(url: str, key: str, count: int, ready: Any, expected: int
     async with asyncio.timeout(120):
         subscribers = await asyncio.gather(*(connect() for _ in range(count)))
     # The measuring side must not pause on its own: a full collection here walks every connection
-    # and every stored arrival, and delayed the stamps of a whole event by up to 75 ms (seen as the
-    # first job's "last" arrival landing long after the server had written it). Connections are
+    # and every stored arrival, and delayed the stamps of a whole event by tens of milliseconds (seen
+    # as the first job's "last" arrival landing long after the server had written it; BENCHMARKS.md). Connections are
     # frozen and collection is off while it measures; the arrivals are plain tuples, freed on exit.
     gc.collect()
     gc.freeze()
@@ -419,7 +419,7 @@ def main() -> None:
         service = Service(Path(tmp), args.postgres, plain_ws=not args.skip_plain)
         try:
             if args.idle:  # first: RSS only grows by what the allocator cannot take from memory
-                # that earlier phases freed, which made this figure 3.5-6.7 KiB when measured last
+                # that earlier phases freed, which made this figure far too small when measured last
                 mem = idle_memory(service, args.idle)
                 print(
                     f"idle (on the fresh API process): {mem['subscriptions']} subscriptions, RSS"

@@ -1,5 +1,5 @@
 """What each of the twelve providers does, is good at, and accepts: the product's guidance and the
-limits from providers.md. Input validation, the ``providers`` query and the adapter registry read it."""
+limits from docs/providers.md. Input validation, the ``providers`` query and the adapter registry read it."""
 
 from __future__ import annotations
 
@@ -68,7 +68,7 @@ CATALOG: dict[str, ProviderSpec] = {
             aspect_ratios=_ANY_IMAGE_RATIO,
             default_aspect_ratio="1:1",
             max_text_chars=10000,
-            max_concurrency=24,  # 24 in-flight tasks (providers.md A1)
+            max_concurrency=24,  # 24 in-flight tasks (docs/providers.md, Concurrency caps)
         ),
         ProviderSpec(
             "gpt_image_1_5",
@@ -124,7 +124,7 @@ CATALOG: dict[str, ProviderSpec] = {
             durations=(5, 10),
             default_duration=5,
             max_text_chars=4000,
-            max_concurrency=10,  # Build tier: 10 concurrent generations (providers.md B1)
+            max_concurrency=10,  # Build tier: 10 concurrent generations (docs/providers.md, Concurrency caps)
         ),
         ProviderSpec(
             "runway_gen4",
@@ -171,7 +171,7 @@ CATALOG: dict[str, ProviderSpec] = {
             durations=(4, 6, 8),
             default_duration=8,
             max_text_chars=4000,
-            max_concurrency=10,  # 10 concurrent (providers.md B4, UNVERIFIED)
+            max_concurrency=10,  # 10 concurrent (docs/providers.md, Concurrency caps; UNVERIFIED)
         ),
         ProviderSpec(
             "heygen",
@@ -182,7 +182,7 @@ CATALOG: dict[str, ProviderSpec] = {
             aspect_ratios=("16:9", "9:16", "1:1", "4:5"),
             default_aspect_ratio="16:9",
             max_text_chars=2000,
-            max_concurrency=10,  # Pay-As-You-Go: 10 concurrent video jobs (providers.md A4)
+            max_concurrency=10,  # Pay-As-You-Go: 10 concurrent video jobs (docs/providers.md, Concurrency caps)
         ),
         ProviderSpec(
             "elevenlabs",
@@ -190,7 +190,7 @@ CATALOG: dict[str, ProviderSpec] = {
             "elevenlabs",
             "Premium quality, multilingual, voice cloning",
             max_text_chars=5000,
-            max_concurrency=5,  # Creator plan: 5 (providers.md A5, UNVERIFIED)
+            max_concurrency=5,  # Creator plan: 5 (docs/providers.md, Concurrency caps; UNVERIFIED)
         ),
         ProviderSpec(
             "openai_tts",

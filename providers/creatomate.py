@@ -19,7 +19,7 @@ CONTENT_TYPES: dict[str, str] = {
 }
 IMAGE_FORMATS = frozenset({"jpg", "png"})
 _IN_PROGRESS = frozenset({"planned", "waiting", "transcribing", "rendering"})
-GIF_MAX_FRAME_RATE = 15  # Creatomate: frame_rate 1–60 for mp4, 1–15 for gif (providers.md)
+GIF_MAX_FRAME_RATE = 15  # Creatomate: frame_rate 1–60 for mp4, 1–15 for gif (docs/providers.md, Creatomate)
 _PASSED_SETTINGS = ("output_format", "frame_rate", "render_scale", "max_width", "max_height")
 PIXELS_PER_CREDIT = 100_000_000
 # Hard caps on what one render may be (refused before anything is held): output length and pixels
@@ -221,7 +221,7 @@ class CreatomateAdapter(HttpAdapter):
             body["source"] = source
         else:
             body["template_id"] = job.params.get("template_id")
-        # providers.md A7: `modifications` is a top-level field beside any of template_id / tags /
+        # docs/providers.md, Creatomate: `modifications` is a top-level field beside any of template_id / tags /
         # source; with a RenderScript it fills the named elements too (composite inputs arrive here).
         modifications = job.params.get("modifications")
         if isinstance(modifications, dict):

@@ -34,7 +34,7 @@ OUTPUT_HOST_RULES: dict[str, HostRule] = {
             "bfldeliveryscus.blob.core.windows.net",
         ),
         True,
-        "providers.md A1: result.sample is a signed URL on a delivery.*.bfl.ai host whose region part "
+        "docs/providers.md, BFL: result.sample is a signed URL on a delivery.*.bfl.ai host whose region part "
         "changes (BFL: do not pin the hostname) — hence the suffix. BFL's own skills docs "
         "(black-forest-labs/skills, references/endpoints.md) show results on "
         "bfldeliveryprod.blob.core.windows.net (verified); bfldeliveryprodeu4 and bfldeliveryscus "
@@ -44,55 +44,55 @@ OUTPUT_HOST_RULES: dict[str, HostRule] = {
     "openai": HostRule(
         (),
         True,
-        "providers.md A2/A6: images come back as b64_json and speech as the answer body; no URLs.",
+        "docs/providers.md, OpenAI: images come back as b64_json and speech as the answer body; no URLs.",
     ),
     "ark": HostRule(
         (".bytepluses.com", ".volces.com"),
         False,
-        "UNVERIFIED. providers.md A3 says data[].url is a signed TOS URL (X-Tos-Expires) valid 24 h, "
-        "host not documented. Third-party code shows ark-content-generation-v2-<region>.tos-<region>."
+        "UNVERIFIED. docs/providers.md, Seedream: data[].url is a signed TOS URL (X-Tos-Expires) valid "
+        "24 h, host not documented. Third-party code shows ark-content-generation-v2-<region>.tos-<region>."
         "volces.com. The adapter asks for b64_json by default, so no download happens.",
     ),
     "luma": HostRule(
         (".cdn-luma.com",),
         False,
-        "UNVERIFIED. providers.md B1: output[].url is presigned (~1 h), host not documented. Legacy "
+        "UNVERIFIED. docs/providers.md, Luma: output[].url is presigned (~1 h), host not documented. Legacy "
         "Dream Machine outputs were seen on storage.cdn-luma.com (third-party code).",
     ),
     "runway": HostRule(
         ("dnznrvs05pmza.cloudfront.net",),
         False,
-        "UNVERIFIED. providers.md B2: output[] are signed URLs (24–48 h), host not documented. "
+        "UNVERIFIED. docs/providers.md, Runway: output[] are signed URLs (24–48 h), host not documented. "
         "Third-party code pins dnznrvs05pmza.cloudfront.net (URLs carry a _jwt query).",
     ),
     "kling": HostRule(
         (".klingai.com",),
         False,
-        "UNVERIFIED. providers.md B3: task_result.videos[].url, kept 30 days, host not documented. "
+        "UNVERIFIED. docs/providers.md, Kling: task_result.videos[].url, kept 30 days, host not documented. "
         "Third-party code shows v15-kling.klingai.com / p2-kling.klingai.com CDN hosts.",
     ),
     "gemini": HostRule(
         ("generativelanguage.googleapis.com",),
         True,
-        "providers.md B4: video.uri is https://generativelanguage.googleapis.com/v1beta/files/<id>"
+        "docs/providers.md, Veo: video.uri is https://generativelanguage.googleapis.com/v1beta/files/<id>"
         ":download?alt=media, fetched with the API key. Where it may redirect is UNVERIFIED: add the "
         "target with GEMINI_OUTPUT_HOSTS if downloads are refused as a bad host.",
     ),
     "heygen": HostRule(
         (".heygen.ai", ".heygen.com"),
         False,
-        "UNVERIFIED. providers.md A4: video_url / thumbnail_url expire after 7 days, host not "
+        "UNVERIFIED. docs/providers.md, HeyGen: video_url / thumbnail_url expire after 7 days, host not "
         "documented. Third-party code shows files2.heygen.ai (signed, Expires=…) and resource2.heygen.ai.",
     ),
     "elevenlabs": HostRule(
         (),
         True,
-        "providers.md A5: the audio is the answer body; no URLs.",
+        "docs/providers.md, ElevenLabs: the audio is the answer body; no URLs.",
     ),
     "creatomate": HostRule(
         ("cdn.creatomate.com",),
         True,
-        "providers.md A7: url is https://cdn.creatomate.com/renders/<id>.<ext>.",
+        "docs/providers.md, Creatomate: url is https://cdn.creatomate.com/renders/<id>.<ext>.",
     ),
 }
 
@@ -100,7 +100,7 @@ OUTPUT_HOSTS: dict[str, tuple[str, ...]] = {family: rule.hosts for family, rule 
 
 # Hosts besides the configured base URL's that a family's answers may send us to WITH our key
 # (over https only; see providers.http_adapter.HttpAdapter.is_api_url). BFL's polling_url names the
-# regional cluster holding the task (api.us1.bfl.ai, api.eu1.bfl.ai …: providers.md A1). No other
+# regional cluster holding the task (api.us1.bfl.ai, api.eu1.bfl.ai …: docs/providers.md, BFL). No other
 # family hands out API URLs: their task ids are paths under the base URL.
 API_HOSTS: dict[str, tuple[str, ...]] = {"bfl": (".bfl.ai",)}
 

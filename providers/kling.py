@@ -6,7 +6,7 @@
 Auth is a JWT per request (HS256, ``iss`` = access key, ``exp`` = now + 30 min, ``nbf`` = now − 5 s)
 signed with the secret key; the key this adapter is given is ``"access:secret"``. Every answer is
 an envelope ``{code, message, request_id, data}``: code 0 is success, anything else an error
-whose numeric code says what it is (table in providers.md, B3).
+whose numeric code says what it is (table in docs/providers.md, Kling).
 """
 
 from __future__ import annotations
@@ -67,7 +67,7 @@ def kling_token(access_key: str, secret_key: str, *, now: float | None = None, t
 
 
 def error_for_code(code: int, message: str, *, retry_after: float | None = None) -> ProviderError:
-    """What a Kling service code means for the job (providers.md, B3 "Errors")."""
+    """What a Kling service code means for the job (docs/providers.md, Kling, "Error codes")."""
     text = f"Kling refused the request (code {code}): {message}"
     if 1000 <= code <= 1004:
         return ProviderSetupError(

@@ -3,9 +3,9 @@ client — straight to the transport of uvicorn's ``websockets-sansio`` protocol
 (:class:`DirectLink`), or through the ASGI ``send`` of any other server (:class:`AsgiLink`).
 
 Why not simply the ASGI ``send``: a subscription event goes to every subscriber of a group at once
-(``realtime.Group``), and at 1,000 subscribers one ASGI ``send`` per subscriber — a queue hand-off,
-a writer-task wake-up, uvicorn's frame encoding, then its ``transport.write`` — spent more than a
-third of a fan-out's CPU around the system calls themselves. Server-to-client frames are not masked, so a frame is a few header bytes
+(``realtime.server.Group``), and one ASGI ``send`` per subscriber — a queue hand-off, a writer-task
+wake-up, uvicorn's frame encoding, then its ``transport.write`` — spends a large share of a
+fan-out's CPU around the system calls themselves. Server-to-client frames are not masked, so a frame is a few header bytes
 and the message; the message is the same for every member of a group with the same operation id
 (``realtime`` builds it once), and writing it to the transport directly leaves one system call per
 subscriber, or per burst of events (BENCHMARKS.md).
@@ -107,9 +107,9 @@ class DirectLink:
 
     uvicorn passes its protocol's bound ``send`` as the ASGI ``send``, so ``send.__self__`` is the
     protocol. Its ``send`` for a text message encodes the same frame and calls ``transport.write``
-    too, after an ``await`` on the protocol's ``writable`` event; for a fan-out to 1,000 sockets
-    that made 1,000 queue hand-offs, writer-task wake-ups and ASGI calls per event, more than a
-    third of the CPU of a fan-out (BENCHMARKS.md). Writing the frames directly is safe under these
+    too, after an ``await`` on the protocol's ``writable`` event; for a fan-out that is a queue
+    hand-off, a writer-task wake-up and an ASGI call per subscriber and event, a large share of the
+    fan-out's CPU (BENCHMARKS.md). Writing the frames directly is safe under these
     conditions, checked for every write:
 
     - the handshake is done and no extension was negotiated (no per-message deflate: a frame
@@ -184,15 +184,15 @@ class _Flusher:
     """Writes the outboxes of direct links that got messages, soon after, a chunk per turn of the
     event loop.
 
-    The write to a socket (a system call, ≈ 10 µs on loopback) is most of what a fan-out costs,
-    and a job's status changes come in bursts (two jobs started by one worker poll, a job's
-    PROCESSING and COMPLETED a few milliseconds apart). Writing ``FLUSH_CHUNK`` connections per
+    The write to a socket (a system call) is most of what a fan-out costs, and a job's status
+    changes come in bursts (two jobs started by one worker poll, a job's PROCESSING and COMPLETED
+    a few milliseconds apart). Writing ``FLUSH_CHUNK`` connections per
     turn lets the next event of a burst reach the outboxes while a fan-out is still in progress:
     connections not yet written then get both messages in ONE write, and only those already
     written need a second one (they go to the back of the line). Writing every connection in one
     go would make the next event wait for the whole fan-out and then cost a whole one itself;
     it would also stall everything else on the loop (requests, pings, other groups) for the whole
-    fan-out, about 12 ms at 1,000 subscribers, instead of under a millisecond per chunk.
+    fan-out instead of for one chunk (BENCHMARKS.md, "What the measurements changed").
 
     One per process: uvicorn runs one event loop, which every connection of the process is on.
     """

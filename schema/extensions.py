@@ -1,17 +1,19 @@
 """Variables, and documents' fragment expansion, bounded before graphql-core works on them.
 
 The document is bounded by its size and tokens (``schema.wire.MAX_DOCUMENT_CHARS``, ``MAX_TOKENS``),
-but its variables come as JSON of up to a body's size: coercing a list of 40,000 composite inputs
-(about 1 MiB) took graphql-core and strawberry more than a second, with every other request
-waiting. A walk over the raw values (iterative: any depth) refuses them first.
+but its variables come as JSON of up to a body's size: coercing a body's worth of composite inputs
+holds graphql-core and strawberry far longer than a request may stall, with every other request
+waiting (BENCHMARKS.md, "Input bounds"). A walk over the raw values (iterative: any depth) refuses them
+first.
 
 A document of a few hundred tokens can still name 2**59 fields: each fragment spreading the one
 before it twice. strawberry's depth and alias limiters expand every spread afresh, so such a
 document (about 700 tokens, under MAX_TOKENS) held the process for good, before authentication.
 :func:`expansion_refusal` counts the fields each fragment expands to once per fragment and refuses
 the document before any validation rule walks it. The bound is also what keeps graphql-core's
-OverlappingFieldsCanBeMerged (quadratic in the fields of one selection set) under 100 ms: 990
-``userId`` in one selection set, under MAX_TOKENS, took 120 ms of validation."""
+OverlappingFieldsCanBeMerged (quadratic in the fields of one selection set) short: a selection set
+of about a thousand fields, under MAX_TOKENS, is past the 100 ms a request may stall
+(BENCHMARKS.md, "Input bounds")."""
 
 from __future__ import annotations
 
@@ -36,7 +38,7 @@ from strawberry.types.graphql import OperationType
 from models.errors import RateLimited
 from services import outages
 
-MAX_LIST_ITEMS = 1000  # items in any one list (about 30 ms of coercion for a list of input objects)
+MAX_LIST_ITEMS = 1000  # items in any one list (a list of input objects coerces well within 100 ms)
 MAX_VARIABLE_VALUES = 50_000  # values in all the variables together (lists, objects, keys, scalars)
 # Fields a document names: its operations with their spreads expanded, and its fragment definitions
 # (the standard introspection query: about 300).

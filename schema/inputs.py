@@ -1,4 +1,4 @@
-"""GraphQL inputs of the generate mutations and queries (names fixed by CONTRACT.md)."""
+"""GraphQL inputs of the generate mutations and queries (names fixed by docs/contract.md)."""
 
 from __future__ import annotations
 

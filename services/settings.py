@@ -14,7 +14,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from providers.catalog import CATALOG, MODEL_SETTING_PROVIDERS
 
 
-# family -> (key variable(s), base URL variable, default base URL); providers.md, "Settings per provider family"
+# The providers' keys and base URLs are read by providers/credentials.py (docs/providers.md,
+# "Settings per provider family").
 class Settings(BaseSettings):
     # populate_by_name: load_settings() passes provider_env by its field name (the alias is for the env).
     model_config = SettingsConfigDict(env_prefix="CH_", extra="ignore", populate_by_name=True)
@@ -53,7 +54,7 @@ class Settings(BaseSettings):
     # uvicorn's websocket implementation ("websockets-sansio" measured fastest for fan-out; see BENCHMARKS.md)
     ws_implementation: Literal["auto", "websockets", "websockets-sansio", "wsproto"] = "websockets-sansio"
     # Provider tasks of ours running at once, per provider (JSON, e.g. {"runway_gen4": 5}); a provider
-    # not named keeps its catalog default (providers.md's documented caps); 0 means no limit.
+    # not named keeps its catalog default (docs/providers.md, "Concurrency caps"); 0 means no limit.
     provider_concurrency: dict[str, int] = Field(default_factory=dict)
     # Rate limits per minute (0 turns one off): submissions per team and per API key; reads (GraphQL
     # queries and REST job reads) per team.
@@ -94,7 +95,7 @@ class Settings(BaseSettings):
     # Test hook: the day lifecycles are compared with (YYYY-MM-DD) instead of today (never in production).
     today: date | None = None
 
-    # Provider keys and base URLs: read by their own names (no CH_ prefix), as providers.md lists them.
+    # Provider keys and base URLs: read by their own names (no CH_ prefix), as docs/providers.md lists them.
     provider_env: dict[str, str] = Field(
         default_factory=dict, validation_alias=AliasChoices("CH_PROVIDER_ENV")
     )

@@ -1,4 +1,4 @@
-"""Every input bounded before work (issue 10, items 9-12): no single message stalls the service or
+"""Every input bounded before work (docs/partners.md, "Input limits"): no single message stalls the service or
 grows it by more than 50 MB, and no input, however malformed, answers 500 or logs a traceback.
 
 Over the stack: websocket frames past the body limit, documents past the token limit, ping floods
@@ -30,7 +30,7 @@ from tests.stack import Stack, Team
 
 MB = 1024 * 1024
 RSS_GROWTH_LIMIT = 50 * MB
-# How long a request may wait behind one hostile message (the judge's bar is 100 ms of stall; a
+# How long a request may wait behind one hostile message (the bar is 100 ms of stall; a
 # shared CI machine adds its own scheduling noise to the round trip).
 STALL_LIMIT_SECONDS = 0.5
 SUBPROTOCOL = "graphql-transport-ws"
@@ -413,8 +413,8 @@ async def test_fragments_that_double_at_every_step_are_refused_before_validation
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """About 700 tokens (under MAX_TOKENS) naming 2**59 fields: strawberry's depth and alias
-    limiters expand every spread afresh, so over HTTP this held the process for good (review of
-    issue 10; unauthenticated, since validation runs first). Refused before any validation rule
+    limiters expand every spread afresh, so over HTTP this held the process for good
+    (unauthenticated, since validation runs first). Refused before any validation rule
     (the walks that cost seconds to forever) or limiter sees the document."""
     import strawberry.schema.schema as strawberry_schema
 
@@ -455,7 +455,7 @@ async def test_fragments_that_double_at_every_step_are_refused_before_validation
 )
 def test_json_that_only_python_reads_is_refused(body: str) -> None:
     """Stored in a job's source or modifications, NaN and Infinity answered 500 on PostgreSQL
-    ("invalid input syntax for type json"), over GraphQL and REST (review of issue 10)."""
+    ("invalid input syntax for type json"), over GraphQL and REST."""
     from web import rest
 
     with pytest.raises(ValueError, match="invalid JSON"):
@@ -465,8 +465,7 @@ def test_json_that_only_python_reads_is_refused(body: str) -> None:
 
 async def test_a_graphql_literal_past_a_floats_range_is_refused_before_the_database() -> None:
     """``modifications: {a: 1e400}`` in the document itself (not a JSON body) reaches the resolver
-    as infinity; stored, PostgreSQL refused it and generateComposite answered Internal server error
-    (review of issue 10)."""
+    as infinity; stored, PostgreSQL refused it and generateComposite answered Internal server error."""
     for value in (float("inf"), float("-inf"), float("nan")):
         with pytest.raises(DomainError) as refused:
             generation.check_text({"a": [1.5, {"b": value}]}, "modifications")

@@ -157,7 +157,7 @@ async def world(tmp_path: Path) -> AsyncIterator[World]:
 
 
 def test_only_runway_says_it_can_cancel_a_submitted_task() -> None:
-    # providers.md: Runway documents DELETE /v1/tasks/{id}; Luma's DELETE only deletes, and the others
+    # docs/providers.md: Runway documents DELETE /v1/tasks/{id}; Luma's Agents API has no cancel, and the others
     # (BFL, OpenAI, Ark, Kling, Veo, HeyGen, ElevenLabs, Creatomate) have no cancel.
     assert {p for p in CATALOG if registry.can_cancel(p)} == {"runway_gen4"}
 

@@ -17,7 +17,7 @@ from services.queue import JobQueue
 from tests.stack import ROOT, Stack, Team, follow_job
 from tests.test_generation import GENERATE, balance, ledger, submit_ok
 
-RUNWAY_5S_TEXT = 60  # gen4.5 text-to-video: 12 credits/s × 5 s (providers.md B2)
+RUNWAY_5S_TEXT = 60  # gen4.5 text-to-video: 12 credits/s × 5 s (docs/providers.md, Prices)
 
 
 def audit(stack: Stack) -> dict[str, Any]:
@@ -266,7 +266,7 @@ async def test_transactions_filter_and_usage_groups(stack: Stack) -> None:
 
 
 ESTIMATE = "query ($i: EstimateCostInput!) { estimateCost(input: $i) { cents } }"
-# (input, cents) straight from the tariffs in providers.md
+# (input, cents) straight from the tariffs in docs/providers.md, Prices
 TARIFFS = [
     ({"type": "IMAGE", "aspectRatio": "1:1"}, 3),  # BFL: 3 credits for the first output MP
     ({"type": "IMAGE", "width": 1408, "height": 1408}, 5),  # 1.98 MP → 3 + 1.5 × 0.98 = 4.47 credits

@@ -1,6 +1,6 @@
 """Credentials stay with their hosts, logs hold no capabilities, tenants see fixed error texts.
 
-The attacks of issue 10 (items 6 to 8) as tests: a provider that redirects our request to another
+The attacks as tests: a provider that redirects our request to another
 origin, a BFL polling_url on another host or plain http, an output redirect that changes origin;
 signed download URLs and httpx request lines in the logs; a provider error body shown as the job's
 errorMessage. Adapters run in-process against an ``httpx.MockTransport``; one stack test checks

@@ -1,4 +1,4 @@
-"""Issue 10's smaller items, each as the attack that used to work.
+"""Smaller hardening items, each as the attack that used to work.
 
 - Webhook targets: IPv4 addresses hidden in IPv6 ones (NAT64, 6to4, IPv4-compatible and -mapped),
   ports other than 443, and delivery errors that told open ports from closed (functions, real sockets).

@@ -1,4 +1,4 @@
-"""Model lifecycles as data (issue 11): a job picking a model after its provider shut it down runs
+"""Model lifecycles as data (docs/providers.md, "Lifecycles"): a job picking a model after its provider shut it down runs
 on the configured successor (priced as it, the model recorded) or is refused before anything is
 held; deprecations show in ``providers`` and as payload warnings; the OpenAI adapter and simulator
 speak GPT Image 2.6; ``instructions`` only reach the speech models that take it.

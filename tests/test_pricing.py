@@ -2,7 +2,7 @@
 adapter builds, Creatomate renders estimated the way Creatomate bills them, the tier the provider
 reports compared at completion, and overruns visible to operators.
 
-The domain rules are function tests (no services); the reproductions of issue 10 also run once
+The domain rules are function tests (no services); the reproductions of past mispricings also run once
 through GraphQL on the stack."""
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from tests.test_generation import balance, generate
 # -- settings: declared, case-sensitive, refused with the field named ------------------------------
 
 REFUSED = [
-    # issue 10: held and charged 1 cent (low) while the adapter ran "high" (14 cents)
+    # was: held and charged 1 cent (low) while the adapter ran "high" (14 cents)
     ("image", "gpt_image_1_5", {"quality": "high", "Quality": "low"}, "Quality"),
     # priced low while the adapter ran its default
     ("image", "gpt_image_1_5", {"QUALITY": "low"}, "QUALITY"),
@@ -51,7 +51,7 @@ REFUSED = [
 
 async def test_kling_2_6_std_with_sound_is_refused_not_priced_silent() -> None:
     """The price table has no kling_2_6 std-with-sound rate: std matched first and priced it as
-    silent std (4.2 cents/s; pro with sound is 14). Review of issue 10."""
+    silent std (4.2 cents/s; pro with sound is 14)."""
     with pytest.raises(DomainError) as refused:
         await generation.validate(request("video", "kling_2_6", {"mode": "std", "sound": "on"}))
     assert refused.value.code == ErrorCode.VALIDATION_FAILED
@@ -237,7 +237,7 @@ def test_templates_are_priced_by_their_declared_size_and_duration() -> None:
     assert composite_hold(None) == 38 * CREDIT
     # a declaration may raise the estimate, never lower it below the assumption: the capture stops
     # at the hold, so a template declared 64×64 for 0.1 s was charged 1 credit for any render
-    # (review of issue 10: 3 cents for a 6-cent render, the rest an overrun nobody pays)
+    # (was: 3 cents for a 6-cent render, the rest an overrun nobody pays)
     assert composite_hold(None, {"width": 64, "height": 64, "duration": 0.1}) == 38 * CREDIT
     assert composite_hold(None, {"duration": 10}) == 38 * CREDIT
     # a source carries its own size: declaring one beside it is refused
@@ -249,9 +249,9 @@ def test_templates_are_priced_by_their_declared_size_and_duration() -> None:
 @pytest.mark.parametrize(
     ("source", "settings", "field"),
     [
-        # issue 10: held 6 cents for an 864-cent render
+        # was: held 6 cents for an 864-cent render
         (script(duration=3), {"render_scale": 10}, ["input", "settings", "render_scale"]),
-        # issue 10: no top-level duration and one element of 3,600 s, charged $1.14 for $134
+        # was: no top-level duration and one element of 3,600 s, charged $1.14 for $134
         (
             script(width=1920, height=1080, frame_rate=60, elements=[{"type": "video", "duration": 3600}]),
             None,
@@ -480,7 +480,7 @@ def test_a_job_whose_settings_no_longer_parse_is_charged_the_tier_reported() -> 
 
 def test_a_track_written_as_a_float_is_the_same_track() -> None:
     """JSON has one number type: Creatomate plays two elements on track 1.0 one after the other,
-    as on track 1 (review of issue 10: priced as two tracks of their own, half the render)."""
+    as on track 1 (was: priced as two tracks of their own, half the render)."""
     clips = [{"type": "video", "duration": 100}, {"type": "video", "duration": 100}]
     on_int = script(elements=[{**clip, "track": 1} for clip in clips])
     on_float = script(elements=[{**clip, "track": 1.0} for clip in clips])

@@ -135,7 +135,7 @@ async def test_the_default_choice_finishes_with_a_downloadable_output(
 async def test_a_gif_above_15_frames_per_second_is_refused_before_anything_is_held(
     sim: httpx.AsyncClient,
 ) -> None:
-    """Creatomate renders GIFs at 1 to 15 fps (providers.md, Creatomate): a GIF from a source at its
+    """Creatomate renders GIFs at 1 to 15 fps (docs/providers.md, Creatomate): a GIF from a source at its
     default frame rate is refused at validation, naming the setting; at 10 fps it renders."""
     spec = CATALOG["creatomate"]
     with pytest.raises(DomainError) as refused:

@@ -1,4 +1,4 @@
-"""The providers' own rules (issue #11), each tried as bad input: refused by our validation with
+"""The providers' own rules (docs/providers.md, "Rules enforced at validation"), each tried as bad input: refused by our validation with
 VALIDATION_FAILED naming the field and the allowed values, before any credit is held; refused by
 the simulator with the provider's real error; and the failures the providers report, classified
 as final. Plus production downloads through a redirect to a second host (the CDN)."""

@@ -1,6 +1,6 @@
 """The twelve adapters against independent stand-ins of the providers' real APIs.
 
-The stand-ins (``tests/standins``) were written from /work/shared/providers.md alone: they check
+The stand-ins (``tests/standins``) were written from docs/providers.md alone: they check
 auth the way each provider does, validate paths and bodies, run the providers' task state machines
 and serve real media. The real service (``python main.py dev``, SQLite, real Redis) runs with every
 ``<FAMILY>_BASE_URL`` pointing at them, jobs go in through GraphQL over HTTP and are followed over
@@ -56,7 +56,7 @@ def svc(standins: Hub, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sta
     """One SQLite stack for the module, every provider family pointed at the stand-ins."""
     tmp: Path = tmp_path_factory.mktemp("standins")
     env = backend_env(tmp, f"sqlite://{tmp / 'creative_hub.sqlite3'}", _redis_for("sqlite"))
-    env.update(standins.env())  # the variables providers.md documents
+    env.update(standins.env())  # the variables docs/providers.md documents
     standins.today = date.fromisoformat(env["CH_TODAY"])  # both sides on the stack's pinned day
     with running(env, tmp, simulator=False) as stack:
         yield stack
@@ -870,7 +870,7 @@ async def test_standins_refuse_bad_credentials_like_the_providers(standins: Hub)
 
 
 def test_documented_provider_variables_are_read(standins: Hub) -> None:
-    """The service reads each family's key and base URL by the names providers.md gives them."""
+    """The service reads each family's key and base URL by the names docs/providers.md gives them."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("CH_")} | standins.env()
     probe = (
         "import json; from settings import load_settings; from providers.registry import endpoint; "
@@ -894,7 +894,7 @@ def test_documented_provider_variables_are_read(standins: Hub) -> None:
 
 
 async def test_standins_refuse_bodies_the_providers_refuse(standins: Hub) -> None:
-    """The stand-ins are strict where providers.md is: a wrong field or value gets the documented error."""
+    """The stand-ins are strict where docs/providers.md is: a wrong field or value gets the documented error."""
     e = standins.env()
     now = int(time.time())
     kling_jwt = jwt.encode(

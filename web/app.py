@@ -80,19 +80,20 @@ def create_app(settings: Settings, services: Services | None = None) -> realtime
 
 def _freeze_startup_objects() -> None:
     """Start-up objects (modules, the schema, settings) live as long as the process; frozen, a full
-    collection scans only what came later (with 1,000 websocket connections open: 85–125 ms → about
-    30 ms per full collection, a pause every subscriber feels; BENCHMARKS.md)."""
+    collection scans only what came later. With thousands of websocket connections open a full
+    collection is a pause every subscriber feels, and freezing shortens it several times over
+    (BENCHMARKS.md, "What remains in the tail")."""
     gc.collect()
     gc.freeze()
     # Full collections 10× rarer (third threshold 10 → 100): with thousands of connections each one
-    # is a pause of tens of milliseconds for every subscriber, and little cyclic garbage lives long.
+    # is a pause every subscriber feels, and little cyclic garbage lives long.
     young, middle, _ = gc.get_threshold()
     gc.set_threshold(young, middle, 100)
 
 
 def uvicorn_options(settings: Settings) -> dict[str, Any]:
-    # Small JSON frames gain nothing from per-message compression, and it cost 14 % of the CPU of a
-    # 1,000-subscriber fan-out (BENCHMARKS.md).
+    # Small JSON frames gain nothing from per-message compression, and compressing them was a large
+    # share of a fan-out's CPU (BENCHMARKS.md, "What the measurements changed").
     # A websocket message is no larger than a request body (1009 "message too big" past it).
     return {
         "ws": settings.ws_implementation,

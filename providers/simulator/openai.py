@@ -333,7 +333,7 @@ GPT_IMAGE_SIZES = ("1024x1024", "1536x1024", "1024x1536", "auto")
 MAX_IMAGE_PROMPT = 32_000
 IMAGE_NOMINAL_SECONDS = 1.0
 IMAGE_FORMATS = ("png", "jpeg", "webp")
-# Output image tokens per image (community figures for gpt-image-1.5, providers.md A2).
+# Output image tokens per image (community figures for gpt-image-1.5: docs/providers.md, Prices).
 IMAGE_TOKENS: dict[str, dict[str, int]] = {
     "low": {"1024x1024": 272, "1024x1536": 408, "1536x1024": 400},
     "medium": {"1024x1024": 1056, "1024x1536": 1584, "1536x1024": 1568},
@@ -428,7 +428,7 @@ def _validate_image(body: dict[str, Any]) -> JSONResponse | None:
 
 
 # What GET /v1/models lists: model id → shutdown date (None: none announced). The dates are the
-# deprecations page's (providers.md, "what has changed").
+# deprecations page's (docs/providers.md, OpenAI images and OpenAI speech).
 LISTED_MODELS: dict[str, str | None] = {
     "gpt-image-1.5": "2026-12-01",
     "gpt-image-1.5-2025-12-16": "2026-12-01",

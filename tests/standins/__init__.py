@@ -1,5 +1,5 @@
-"""Independent stand-ins for the twelve providers' real APIs, written from /work/shared/providers.md
-(not from the adapters or the built-in simulator), served by one ASGI app under a path prefix per
+"""Independent stand-ins for the twelve providers' real APIs, written from the provider facts in
+docs/providers.md (not from the adapters or the built-in simulator), served by one ASGI app under a path prefix per
 family. :func:`serve` runs it with uvicorn in a thread and yields the :class:`Hub` that records what it received."""
 
 from __future__ import annotations

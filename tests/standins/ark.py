@@ -1,4 +1,4 @@
-"""BytePlus ModelArk Seedream 4.5 (providers.md A3): ``POST /api/v3/images/generations``, Bearer,
+"""BytePlus ModelArk Seedream 4.5 (docs/providers.md, Seedream): ``POST /api/v3/images/generations``, Bearer,
 synchronous, OpenAI-Images-like. ``data[]`` carries ``url`` (signed TOS-style, 24 h) or ``b64_json``.
 Errors ``{"error": {code, message, param, type}}``; moderation = 400 ``InputTextSensitiveContentDetected``."""
 

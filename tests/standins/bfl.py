@@ -1,4 +1,4 @@
-"""Black Forest Labs FLUX.2 [pro] (providers.md A1).
+"""Black Forest Labs FLUX.2 [pro] (docs/providers.md, BFL).
 
 ``POST /v1/flux-2-pro`` with ``x-key``; the answer's ``polling_url`` points at a "regional" host
 (``/bfl-eu2``) that the client must use verbatim; ``GET <polling_url>`` goes Pending → Ready, or

@@ -140,7 +140,7 @@ class Hub:
 
     # -- environment for the service ---------------------------------------------------------
     def env(self) -> dict[str, str]:
-        """``<FAMILY>_BASE_URL`` and keys pointing every adapter here (as providers.md names them)."""
+        """``<FAMILY>_BASE_URL`` and keys pointing every adapter here (as docs/providers.md names them)."""
         b = self.base
         env = {
             "BFL_BASE_URL": f"{b}/bfl",

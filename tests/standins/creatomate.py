@@ -1,4 +1,4 @@
-"""Creatomate render API (providers.md A7).
+"""Creatomate render API (docs/providers.md, Creatomate).
 
 Bearer project key. ``POST /v1/renders`` with one of ``template_id`` / ``tags`` / ``source``
 (RenderScript) + ``modifications`` → **202** with an **array** of renders in state ``planned``

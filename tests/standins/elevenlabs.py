@@ -1,4 +1,4 @@
-"""ElevenLabs text-to-speech (providers.md A5).
+"""ElevenLabs text-to-speech (docs/providers.md, ElevenLabs).
 
 ``POST /v1/text-to-speech/{voice_id}?output_format=…`` with ``xi-api-key``; answers the audio bytes
 (with ``request-id``, ``history-item-id``, ``character-cost`` headers). Errors ``{"detail": {status,

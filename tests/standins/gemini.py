@@ -1,4 +1,4 @@
-"""Veo 3.1 on the Gemini API (providers.md B4.1, B6).
+"""Veo 3.1 on the Gemini API (docs/providers.md, Veo).
 
 ``x-goog-api-key`` header or ``?key=``. ``POST /v1beta/models/{model}:predictLongRunning`` with
 ``{instances: [{prompt, image?, lastFrame?, referenceImages?}], parameters: {...}}`` → ``{name:

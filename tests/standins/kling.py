@@ -1,4 +1,4 @@
-"""Kling (providers.md B3, B6).
+"""Kling (docs/providers.md, Kling).
 
 Every request carries ``Authorization: Bearer <JWT>``: HS256 signed with the secret key, claims
 ``iss`` = access key, ``exp`` > now, ``nbf`` ≤ now (codes 1000–1004 otherwise, HTTP 401).

@@ -1,4 +1,4 @@
-"""Luma Agents API, ``ray-3.2`` (providers.md B1.1, B6).
+"""Luma Agents API, ``ray-3.2`` (docs/providers.md, Luma).
 
 ``POST /v1/generations`` (Bearer) → 201 Generation ``state: queued``; ``GET /v1/generations/{id}``
 → ``processing`` → ``completed`` with ``output: [{type: "video", url}]`` (presigned ~1 h), or

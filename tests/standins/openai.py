@@ -1,4 +1,4 @@
-"""OpenAI Images (``gpt-image-1.5``, GPT Image 2.6) and Speech (providers.md A2, A6).
+"""OpenAI Images (``gpt-image-1.5``, GPT Image 2.6) and Speech (docs/providers.md, OpenAI).
 
 Models past their shutdown day (:data:`SHUTDOWNS`, ``Hub.day``) answer 404 ``model_not_found``.
 

@@ -1,4 +1,4 @@
-"""Runway API (providers.md B2, B6).
+"""Runway API (docs/providers.md, Runway).
 
 Bearer key plus ``X-Runway-Version: 2024-11-06``. ``POST /v1/image_to_video`` (``gen4_turbo``,
 ``promptImage`` required) and ``POST /v1/text_to_video`` (``gen4.5``: ``promptText`` required, ratio
