@@ -18,7 +18,7 @@ from realtime import server as realtime
 from realtime.server import Hub
 from services.container import Services, open_services
 from services.settings import Settings
-from web import rest
+from web import errors, rest
 from web.graphql import GraphQLView, build_schema
 from web.metrics import metrics_endpoint
 from web.middleware import BodySizeLimit, ServiceUnavailable
@@ -75,7 +75,13 @@ def create_app(settings: Settings, services: Services | None = None) -> realtime
                 max_age=600,
             ),
         )
-    return realtime.WebSocketFront(Starlette(routes=routes, lifespan=lifespan, middleware=middleware))
+    app = Starlette(
+        routes=routes,
+        lifespan=lifespan,
+        middleware=middleware,
+        exception_handlers=errors.EXCEPTION_HANDLERS,  # what the REST routes raise, as JSON errors
+    )
+    return realtime.WebSocketFront(app)
 
 
 def _freeze_startup_objects() -> None:

@@ -43,7 +43,7 @@ from services import outages
 from services.auth import authenticate, bearer
 from services.container import Services
 from services.settings import Settings
-from web import rest
+from web import errors
 
 log = logging.getLogger("creative_hub.graphql")
 
@@ -156,7 +156,7 @@ class GraphQLView(GraphQL[Context, None]):
             return await super().run(request, *args, **kwargs)
         except HTTPException as exc:
             code = "METHOD_NOT_ALLOWED" if exc.status_code == 405 else "BAD_REQUEST"
-            return rest.error(exc.status_code, code, exc.reason)
+            return errors.error_response(exc.status_code, code, exc.reason)
 
     async def get_context(self, request: Request | WebSocket, response: Any) -> Context:  # type: ignore[override]
         services: Services = request.app.state.services
