@@ -26,8 +26,8 @@ from strawberry.subscriptions import (
     MULTIPART_SUBSCRIPTION_PROTOCOL,
 )
 
-from realtime import server as realtime
 from realtime.revocation import CredentialWatch
+from realtime.server import MAX_SUBSCRIPTIONS_PER_CONNECTION
 from resolvers.root import Mutation, Query, Subscription
 from schema.context import Context
 from schema.extensions import (
@@ -117,7 +117,7 @@ class GraphQLView(GraphQL[Context, None]):
                 MULTIPART_SUBSCRIPTION_PROTOCOL,
                 GRAPHQL_SSE_PROTOCOL,
             ),
-            max_subscriptions_per_connection=realtime.MAX_SUBSCRIPTIONS_PER_CONNECTION,
+            max_subscriptions_per_connection=MAX_SUBSCRIPTIONS_PER_CONNECTION,
         )
 
     @staticmethod
