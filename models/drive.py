@@ -80,10 +80,6 @@ async def team_file(team_id: uuid.UUID | str, file_id: uuid.UUID | str) -> Drive
     return await team_row(DriveFile, team_id, file_id)
 
 
-async def create_folder(team_id: uuid.UUID | str, name: str) -> DriveFolder:
-    return await DriveFolder.create(team_id=team_id, name=name)
-
-
 async def store_output(
     storage: Storage,
     *,

@@ -11,7 +11,7 @@ successor) with a message naming the successor. Within :data:`WARN_DAYS` of a sh
 generate payloads carry a warning.
 
 "Today" comes from :func:`today`: the UTC date, or the day fixed by ``CH_TODAY`` (a test hook,
-refused in production), or whatever a test installs with :func:`set_clock`.
+refused in production), or whatever clock a test puts in ``_clock``.
 """
 
 from __future__ import annotations
@@ -34,13 +34,7 @@ def _utc_today() -> date:
     return datetime.now(UTC).date()
 
 
-_clock: Callable[[], date] = _utc_today
-
-
-def set_clock(clock: Callable[[], date] | None) -> None:
-    """Install the clock :func:`today` reads (``None``: the real UTC date again). For tests."""
-    global _clock
-    _clock = clock or _utc_today
+_clock: Callable[[], date] = _utc_today  # what today() reads; tests replace it (tests/conftest.py)
 
 
 def today() -> date:

@@ -224,10 +224,6 @@ class Hub:
         metrics.SUBSCRIPTIONS.dec(len(group.members))
         group.members.clear()
 
-    @property
-    def subscriptions(self) -> int:
-        return sum(len(g.members) for g in self.groups.values())
-
 
 class Connection:
     """One websocket: the protocol state machine; everything it sends goes through its outbox."""

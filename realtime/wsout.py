@@ -3,12 +3,26 @@ client — straight to the transport of uvicorn's ``websockets-sansio`` protocol
 (:class:`DirectLink`), or through the ASGI ``send`` of any other server (:class:`AsgiLink`).
 
 Why not simply the ASGI ``send``: a subscription event goes to every subscriber of a group at once
+<<<<<<< HEAD
 (``realtime.server.Group``), and one ASGI ``send`` per subscriber — a queue hand-off, a writer-task
 wake-up, uvicorn's frame encoding, then its ``transport.write`` — spends a large share of a
 fan-out's CPU around the system calls themselves. Server-to-client frames are not masked, so a frame is a few header bytes
 and the message; the message is the same for every member of a group with the same operation id
 (``realtime`` builds it once), and writing it to the transport directly leaves one system call per
 subscriber, or per burst of events (BENCHMARKS.md).
+=======
+(``realtime.server.Group``), and at 1,000 subscribers one ASGI ``send`` per subscriber — a queue
+hand-off, a writer-task wake-up, uvicorn's frame encoding, then its ``transport.write`` — spent
+more than a third of a fan-out's CPU around the system calls themselves. Server-to-client frames
+are not masked, so a frame is a few header bytes and the message; the message is the same for
+every member of a group with the same operation id (``realtime.server`` builds it once), and
+writing it to the transport directly leaves one system call per subscriber, or per burst of
+events (BENCHMARKS.md).
+
+Which path carried the messages is counted (``SENT``, on ``/metrics`` as
+``creative_hub_websocket_messages_sent_total{link}``), and the first connection that cannot take
+the direct path logs a warning: uvicorn is pinned to the version :class:`DirectLink` is written for.
+>>>>>>> webedge
 """
 
 from __future__ import annotations
@@ -36,10 +50,30 @@ OUTBOX_SIZE = 1024
 OUTBOX_BYTES = 4 * 1024 * 1024
 FLUSH_CHUNK = 64  # connections written per turn of the event loop (see _Flusher)
 
+# Messages written to clients, by link: "direct" (DirectLink) or "asgi" (AsgiLink). Plain integers
+# on the hot path; realtime/metrics.py exports them at scrape time
+# (creative_hub_websocket_messages_sent_total), so a fan-out that lost its fast path shows there.
+SENT = {"direct": 0, "asgi": 0}
+_fell_back = False  # whether the slow path was announced (once per process)
+
 
 def outbox_for(send: Any, on_overflow: Callable[[], None] | None = None) -> Outbox:
     """The outbox of a connection accepted with this ASGI ``send``."""
     return Outbox(DirectLink.of(send) or AsgiLink(send), on_overflow)
+
+
+def _fall_back(reason: str) -> None:
+    """The first connection that cannot take the direct path says so, once: after a uvicorn upgrade
+    that changed what DirectLink relies on, fan-outs still work but cost several times the CPU."""
+    global _fell_back
+    if not _fell_back:
+        _fell_back = True
+        log.warning(
+            "websocket messages go through the ASGI send, not straight to the transport (%s): "
+            "fan-outs cost more CPU; realtime/wsout.py DirectLink expects uvicorn's websockets-sansio "
+            "protocol (CH_WS_IMPLEMENTATION=websockets-sansio, the uvicorn pinned in pyproject.toml)",
+            reason,
+        )
 
 
 def _text_frame(message: bytes) -> bytes:
@@ -56,7 +90,7 @@ def _text_frame(message: bytes) -> bytes:
 
 class Message:
     """One message to send, and its frame, built on first use: a fan-out puts the same object in
-    every outbox of a group (``realtime.Group``), so the frame is built once for all of them."""
+    every outbox of a group (``realtime.server.Group``), so the frame is built once for all of them."""
 
     __slots__ = ("_frame", "data", "droppable")
 
@@ -100,6 +134,7 @@ class AsgiLink:
     async def write(self, messages: list[Message]) -> None:
         for message in messages:
             await self.send({"type": "websocket.send", "text": message.data.decode()})
+            SENT["asgi"] += 1
 
 
 class DirectLink:
@@ -136,22 +171,33 @@ class DirectLink:
     @classmethod
     def of(cls, send: Any) -> DirectLink | None:
         """The direct link behind an ASGI ``send``, when it is uvicorn's sansio protocol in the state
-        this class relies on; None otherwise (another server or implementation, a wrapped send)."""
+        this class relies on; None otherwise (another server or implementation, a wrapped send),
+        with a warning the first time."""
         protocol = getattr(send, "__self__", None)
-        if WebSocketsSansIOProtocol is None or not isinstance(protocol, WebSocketsSansIOProtocol):
+        if WebSocketsSansIOProtocol is None:
+            _fall_back("this uvicorn has no websockets_sansio_impl.WebSocketsSansIOProtocol")
+            return None
+        if not isinstance(protocol, WebSocketsSansIOProtocol):
+            _fall_back(f"the server's websocket protocol is {type(protocol).__name__}")
             return None
         try:
+            if protocol.conn.extensions:
+                _fall_back("an extension (per-message deflate?) was negotiated")
+                return None
             usable = (
                 protocol.handshake_complete
-                and not protocol.conn.extensions
                 and isinstance(protocol.writable, asyncio.Event)
                 and isinstance(protocol.close_sent, bool)
                 and isinstance(protocol.disconnected, bool)
                 and protocol.transport is not None
             )
-        except AttributeError:  # another uvicorn version: keep to the ASGI interface
+        except AttributeError as exc:  # another uvicorn version: keep to the ASGI interface
+            _fall_back(f"uvicorn's protocol has no {exc.name!r}")
             return None
-        return cls(protocol) if usable else None
+        if not usable:
+            _fall_back("uvicorn's protocol is not in the state DirectLink expects")
+            return None
+        return cls(protocol)
 
     def _open(self) -> bool:
         protocol = self.protocol
@@ -164,6 +210,7 @@ class DirectLink:
             self.transport.write(messages[0].frame)
         else:  # a burst goes out in one write: one system call
             self.transport.write(b"".join([m.frame for m in messages]))
+        SENT["direct"] += len(messages)
 
     def abort(self) -> None:
         """Drop the connection at once (its close frame could not be written)."""

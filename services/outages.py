@@ -6,8 +6,8 @@ A request that could not commit because a server it needs is unreachable answers
 publish) is best effort and never fails the request: the job is committed, and the workers
 re-enqueue open jobs whose queue entries were lost once Redis is back (``tasks.worker``).
 
-This module only classifies and words; ``web.middleware.ServiceUnavailable`` and ``web.graphql.GraphQLView``
-turn it into responses."""
+This module only classifies and words; ``web.middleware.ServiceUnavailable`` (in the shape of
+``web.errors``) and ``web.graphql.GraphQLView`` turn it into responses."""
 
 from __future__ import annotations
 

@@ -60,7 +60,6 @@ class EventBus:
         self._pubsub: Any = None
         self._reader: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()
-        self.reconnects = 0  # bumped after Redis comes back; subscribers re-read their state
         self._heard_at = time.time()  # the last moment the pub/sub connection was known to work
 
     # -- publishing -------------------------------------------------------------------------
@@ -184,7 +183,6 @@ class EventBus:
             await self._pubsub.aclose()
         self._pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
         await self._pubsub.subscribe(REVOCATION_CHANNEL, *self._subscribers.keys())
-        self.reconnects += 1
         self._tell_revocation_listeners({"kind": "resync"})
         # What was published since the connection was last heard from may be lost: subscribers
         # re-read what changed since then from the database.

@@ -369,24 +369,62 @@ async def test_a_connection_holds_at_most_100_operations(stack: Stack, team: Tea
         assert json.loads(await asyncio.wait_for(ws.recv(), 10)) == {"type": "pong"}
 
 
+SLOW_PATH = "websocket messages go through the ASGI send, not straight to the transport"
+
+
+async def _sent(url: str) -> dict[str, float]:
+    """The process's websocket messages written so far, by link (wsout.SENT)."""
+    async with httpx.AsyncClient() as client:
+        text = (await client.get(f"{url}/metrics")).text
+    found = re.findall(r'^creative_hub_websocket_messages_sent_total\{link="(\w+)"\} (\S+)$', text, re.M)
+    return {link: float(value) for link, value in found}
+
+
+async def _statuses_seen(stack: Stack, team: Team, text: str) -> list[str]:
+    """A tts job's statuses as a jobsUpdated subscriber of ``stack`` receives them."""
+    async with stack.subscription(team, JOBS_UPDATED) as queue:
+        await stack.wait_listening(team)
+        job = await submit_ok(stack, team, "tts", {"text": text})
+        statuses: list[str] = []
+        async with asyncio.timeout(60):
+            while not statuses or statuses[-1] not in TERMINAL:
+                state = (await queue.get())["data"]["jobsUpdated"]
+                if state["id"] == job["id"]:
+                    statuses.append(state["status"])
+    return statuses
+
+
+async def test_events_reach_subscribers_straight_through_uvicorns_transport(stack: Stack, team: Team) -> None:
+    """On uvicorn's websockets-sansio protocol (the default) every message goes out through
+    wsout.DirectLink: a uvicorn upgrade that changed what it relies on fails here, rather than
+    silently falling back to the ASGI send."""
+    before = await _sent(stack.url)
+    statuses = await _statuses_seen(stack, team, "straight to the transport")
+    after = await _sent(stack.url)
+    assert statuses == ["PENDING", "PROCESSING", "COMPLETED"]
+    # The ack and the three states at least (other tests' subscribers may still be sent to).
+    assert after["direct"] - before["direct"] >= 4, (before, after)
+    assert after["asgi"] == before["asgi"] == 0, (before, after)
+    assert SLOW_PATH not in stack.log_path.read_text(errors="replace")
+
+
 async def test_another_websocket_implementation_is_served_through_asgi_send(stack: Stack, team: Team) -> None:
-    """On uvicorn's sansio protocol frames go straight to the transport (wsout.DirectLink); on
-    any other implementation through the ASGI send (wsout.AsgiLink), with the same results."""
+    """On any other implementation messages go through the ASGI send (wsout.AsgiLink), with the same
+    results; the process says so once, on its first connection."""
     port = free_port()
     env = {**stack.env, "CH_WS_IMPLEMENTATION": "websockets"}
     with _api_process(Stack(env=env, url="", log_path=stack.log_path), port, "serve"):
-        await _wait_ready(f"http://127.0.0.1:{port}")
-        fallback = Stack(env=env, url=f"http://127.0.0.1:{port}", log_path=stack.log_path)
-        async with fallback.subscription(team, JOBS_UPDATED) as queue:
-            await fallback.wait_listening(team)
-            job = await submit_ok(fallback, team, "tts", {"text": "through the ASGI send"})
-            statuses: list[str] = []
-            async with asyncio.timeout(60):
-                while not statuses or statuses[-1] not in TERMINAL:
-                    state = (await queue.get())["data"]["jobsUpdated"]
-                    if state["id"] == job["id"]:
-                        statuses.append(state["status"])
-    assert statuses == ["PENDING", "PROCESSING", "COMPLETED"]
+        url = f"http://127.0.0.1:{port}"
+        await _wait_ready(url)
+        fallback = Stack(env=env, url=url, log_path=stack.log_path)
+        statuses = await _statuses_seen(fallback, team, "through the ASGI send")
+        again = await _statuses_seen(fallback, team, "a second connection")
+        sent = await _sent(url)
+    assert statuses == again == ["PENDING", "PROCESSING", "COMPLETED"]
+    assert sent["direct"] == 0 and sent["asgi"] >= 8, sent
+    log = stack.log_path.with_name(f"serve-{port}.log").read_text(errors="replace")
+    assert log.count(SLOW_PATH) == 1, log[-2000:]
+    assert "the server's websocket protocol is WebSocketProtocol" in log
 
 
 # -- the outbox, on its own ----------------------------------------------------------------------

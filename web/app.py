@@ -14,17 +14,16 @@ from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.routing import Mount, Route, WebSocketRoute
 
-from realtime import server as realtime
-from realtime.server import Hub
+from realtime.server import CLIENT_FAULTS, Hub, WebSocketFront
 from services.container import Services, open_services
 from services.settings import Settings
-from web import rest
+from web import errors, rest
 from web.graphql import GraphQLView, build_schema
 from web.metrics import metrics_endpoint
 from web.middleware import BodySizeLimit, ServiceUnavailable
 
 
-def create_app(settings: Settings, services: Services | None = None) -> realtime.WebSocketFront:
+def create_app(settings: Settings, services: Services | None = None) -> WebSocketFront:
     """The API. With ``services`` it uses the caller's resources (``dev``); otherwise it opens its own."""
 
     @contextlib.asynccontextmanager
@@ -42,14 +41,14 @@ def create_app(settings: Settings, services: Services | None = None) -> realtime
 
     schema = build_schema()
     view = GraphQLView(settings, schema)
-    logging.getLogger("uvicorn.error").addFilter(realtime.CLIENT_FAULTS)
+    logging.getLogger("uvicorn.error").addFilter(CLIENT_FAULTS)
     routes: list[Any] = [
         *rest.routes,
         Route("/metrics", metrics_endpoint),
         Route("/graphql", view, methods=["GET", "POST"]),
     ]
     if settings.bench_plain_ws and settings.env != "production":
-        # WS /graphql is served by realtime.WebSocketFront (multiplexed subscriptions); strawberry's
+        # WS /graphql is served by realtime.server.WebSocketFront (multiplexed subscriptions); strawberry's
         # own per-subscriber handler, only for the benchmark to compare with (CH_BENCH_PLAIN_WS).
         routes.append(WebSocketRoute("/graphql/plain", view))
     if settings.env != "production":
@@ -75,7 +74,13 @@ def create_app(settings: Settings, services: Services | None = None) -> realtime
                 max_age=600,
             ),
         )
-    return realtime.WebSocketFront(Starlette(routes=routes, lifespan=lifespan, middleware=middleware))
+    app = Starlette(
+        routes=routes,
+        lifespan=lifespan,
+        middleware=middleware,
+        exception_handlers=errors.EXCEPTION_HANDLERS,  # what the REST routes raise, as JSON errors
+    )
+    return WebSocketFront(app)
 
 
 def _freeze_startup_objects() -> None:
@@ -93,7 +98,9 @@ def _freeze_startup_objects() -> None:
 
 def uvicorn_options(settings: Settings) -> dict[str, Any]:
     # Small JSON frames gain nothing from per-message compression, and compressing them was a large
-    # share of a fan-out's CPU (BENCHMARKS.md, "What the measurements changed").
+    # share of a fan-out's CPU (BENCHMARKS.md, "What the measurements changed"); without it, too,
+    # realtime/wsout.py may write frames straight to the transport (a negotiated extension sends
+    # every connection the slow way).
     # A websocket message is no larger than a request body (1009 "message too big" past it).
     return {
         "ws": settings.ws_implementation,

@@ -26,8 +26,8 @@ from strawberry.subscriptions import (
     MULTIPART_SUBSCRIPTION_PROTOCOL,
 )
 
-from realtime import server as realtime
 from realtime.revocation import CredentialWatch
+from realtime.server import MAX_SUBSCRIPTIONS_PER_CONNECTION
 from resolvers.root import Mutation, Query, Subscription
 from schema.context import Context
 from schema.extensions import (
@@ -43,7 +43,7 @@ from services import outages
 from services.auth import authenticate, bearer
 from services.container import Services
 from services.settings import Settings
-from web import rest
+from web import errors
 
 log = logging.getLogger("creative_hub.graphql")
 
@@ -117,7 +117,7 @@ class GraphQLView(GraphQL[Context, None]):
                 MULTIPART_SUBSCRIPTION_PROTOCOL,
                 GRAPHQL_SSE_PROTOCOL,
             ),
-            max_subscriptions_per_connection=realtime.MAX_SUBSCRIPTIONS_PER_CONNECTION,
+            max_subscriptions_per_connection=MAX_SUBSCRIPTIONS_PER_CONNECTION,
         )
 
     @staticmethod
@@ -156,7 +156,7 @@ class GraphQLView(GraphQL[Context, None]):
             return await super().run(request, *args, **kwargs)
         except HTTPException as exc:
             code = "METHOD_NOT_ALLOWED" if exc.status_code == 405 else "BAD_REQUEST"
-            return rest.error(exc.status_code, code, exc.reason)
+            return errors.error_response(exc.status_code, code, exc.reason)
 
     async def get_context(self, request: Request | WebSocket, response: Any) -> Context:  # type: ignore[override]
         services: Services = request.app.state.services

@@ -1,5 +1,5 @@
 """HTTP middleware: the request body size limit and the answer to an outage (CORS is Starlette's own
-middleware, see main.py)."""
+middleware, see web/app.py). Both answer in the API's error shape (web/errors.py)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Any
 from starlette.responses import JSONResponse
 
 from services import outages
-from web import rest
+from web import errors
 
 Message = dict[str, Any]
 
@@ -57,7 +57,7 @@ class BodySizeLimit:
 
     async def _refuse(self, scope: Any, receive: Any, send: Any) -> None:
         message = f"the request body is larger than {self.max_bytes} bytes"
-        await rest.error(413, "VALIDATION_FAILED", message)(scope, receive, send)
+        await errors.error_response(413, "VALIDATION_FAILED", message)(scope, receive, send)
 
 
 class ServiceUnavailable:
@@ -90,5 +90,5 @@ class ServiceUnavailable:
             if scope["path"].startswith("/graphql"):
                 response: Any = JSONResponse(outages.graphql_body(), status_code=503, headers=headers)
             else:
-                response = rest.unavailable()
+                response = errors.unavailable()
             await response(scope, receive, send)

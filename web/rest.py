@@ -1,8 +1,10 @@
-"""Plain HTTP routes: health, Drive file downloads and the REST form of generate/job."""
+"""Plain HTTP routes: health, Drive file downloads and the REST form of generate/job.
+
+A route that refuses raises (``HTTPError``, or the ``DomainError`` of the operation it called);
+the app's exception handlers answer it (web/errors.py)."""
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Any
 
@@ -12,24 +14,15 @@ from starlette.routing import Route
 
 from models import drive
 from models import jobs as job_ops
-from models.errors import DomainError, ErrorCode, RateLimited
 from models.generation import GenerationRequest
 from providers.catalog import CATALOG
 from schema.wire import loads
-from services import db, outages
+from services import db
 from services.auth import Principal, authenticate, bearer, signed_result_urls, verify_file_signature
 from services.container import Services
 from storage import serving_headers
+from web.errors import HTTPError
 
-STATUS_FOR = {
-    ErrorCode.VALIDATION_FAILED: 400,
-    ErrorCode.PROVIDER_NOT_SUPPORTED: 400,
-    ErrorCode.INSUFFICIENT_CREDITS: 402,
-    ErrorCode.FORBIDDEN: 403,
-    ErrorCode.NOT_FOUND: 404,
-    ErrorCode.CONFLICT: 409,
-    ErrorCode.RATE_LIMITED: 429,
-}
 FIELD_TYPES: dict[str, type] = {
     "duration_seconds": int,
     "source": dict,
@@ -72,52 +65,9 @@ GENERATE_FIELDS = {
 }
 
 
-class _ErrorResponse(JSONResponse):
-    """JSON in ASCII: an error may quote the client's input, lone surrogates and all."""
-
-    def render(self, content: Any) -> bytes:
-        return json.dumps(content, separators=(",", ":")).encode()
-
-
 def services_of(request: Request) -> Services:
     services: Services = request.app.state.services
     return services
-
-
-def error(
-    status: int,
-    code: str,
-    message: str,
-    field: list[str] | None = None,
-    *,
-    extra: dict[str, Any] | None = None,
-    headers: dict[str, str] | None = None,
-) -> JSONResponse:
-    body = {"code": code, "message": message, "field": field, **(extra or {})}
-    return _ErrorResponse({"error": body}, status_code=status, headers=headers)
-
-
-def unavailable() -> JSONResponse:
-    """503: the database or Redis could not be reached, nothing was done (``outages``)."""
-    return error(
-        503,
-        outages.CODE,
-        outages.MESSAGE,
-        extra={"retry_after_seconds": outages.RETRY_AFTER_SECONDS},
-        headers={"Retry-After": str(outages.RETRY_AFTER_SECONDS)},
-    )
-
-
-def domain_error(exc: DomainError) -> JSONResponse:
-    if isinstance(exc, RateLimited):
-        return error(
-            429,
-            exc.code.value,
-            exc.message,
-            extra={"retry_after_seconds": exc.retry_after_seconds, "reset_at": exc.reset_at},
-            headers={"Retry-After": str(exc.retry_after_seconds), "X-RateLimit-Reset": str(exc.reset_at)},
-        )
-    return error(STATUS_FOR[exc.code], exc.code.value, exc.message, exc.field)
 
 
 async def _principal(request: Request) -> Principal | None:
@@ -129,13 +79,13 @@ async def _principal(request: Request) -> Principal | None:
     )
 
 
-async def _caller(request: Request, scope: str) -> Principal | JSONResponse:
-    """The authenticated caller holding ``scope``, or the 401/403 answer to send instead."""
+async def _caller(request: Request, scope: str) -> Principal:
+    """The authenticated caller holding ``scope`` (401 or 403 otherwise)."""
     principal = await _principal(request)
     if principal is None:
-        return error(401, "UNAUTHENTICATED", "send Authorization: Bearer <API key or JWT>")
+        raise HTTPError(401, "UNAUTHENTICATED", "send Authorization: Bearer <API key or JWT>")
     if scope not in principal.scopes:
-        return error(403, "FORBIDDEN", f"this credential lacks the {scope!r} scope")
+        raise HTTPError(403, "FORBIDDEN", f"this credential lacks the {scope!r} scope")
     return principal
 
 
@@ -161,26 +111,18 @@ async def get_file(request: Request) -> Response:
     q = request.query_params
     if q.get("signature") or q.get("expires"):
         if not EXPIRES.fullmatch(q.get("expires") or "0"):
-            return error(400, "VALIDATION_FAILED", "expires must be a unix time", ["expires"])
+            raise HTTPError(400, "VALIDATION_FAILED", "expires must be a unix time", ["expires"])
         if not verify_file_signature(file_id, q.get("expires"), q.get("signature"), services.settings.secret):
-            return error(403, "FORBIDDEN", "the link is invalid or has expired")
+            raise HTTPError(403, "FORBIDDEN", "the link is invalid or has expired")
         file = await drive.DriveFile.get_or_none(id=file_id)
-        if file is not None:
-            try:  # counted for the file's team: a shared link spends that team's download budget
-                await services.limiter.download(file.team_id)
-            except DomainError as exc:
-                return domain_error(exc)
+        if file is not None:  # counted for the file's team: a shared link spends that team's download budget
+            await services.limiter.download(file.team_id)
     else:
         principal = await _caller(request, "read")
-        if isinstance(principal, JSONResponse):
-            return principal
-        try:
-            await services.limiter.download(principal.team_id, principal.api_key_id)
-        except DomainError as exc:
-            return domain_error(exc)
+        await services.limiter.download(principal.team_id, principal.api_key_id)
         file = await drive.team_file(principal.team_id, file_id)
     if file is None:
-        return error(404, "NOT_FOUND", "file not found")
+        raise HTTPError(404, "NOT_FOUND", "file not found")
     data = await services.storage.get(file.storage_key)
     return Response(
         data,
@@ -192,28 +134,26 @@ async def get_file(request: Request) -> Response:
 async def rest_generate(request: Request) -> JSONResponse:
     job_type = request.path_params["type"]
     if job_type not in GENERATE_FIELDS:
-        return error(
+        raise HTTPError(
             404, "NOT_FOUND", f"unknown generation type {job_type!r}; one of {', '.join(GENERATE_FIELDS)}"
         )
     principal = await _caller(request, "generate")
-    if isinstance(principal, JSONResponse):
-        return principal
     try:
         body = loads(await request.body())
     except ValueError as exc:
-        return error(400, "VALIDATION_FAILED", f"the body must be a JSON object ({exc})")
+        raise HTTPError(400, "VALIDATION_FAILED", f"the body must be a JSON object ({exc})") from None
     if not isinstance(body, dict):
-        return error(400, "VALIDATION_FAILED", "the body must be a JSON object")
+        raise HTTPError(400, "VALIDATION_FAILED", "the body must be a JSON object")
     fields: dict[str, Any] = {}
     for name, target in GENERATE_FIELDS[job_type].items():
         if name in body and body[name] is not None:
             expected = FIELD_TYPES.get(name, str)
             if not isinstance(body[name], expected) or isinstance(body[name], bool):
-                return error(400, "VALIDATION_FAILED", f"{name} must be {TYPE_NAMES[expected]}", [name])
+                raise HTTPError(400, "VALIDATION_FAILED", f"{name} must be {TYPE_NAMES[expected]}", [name])
             fields[target or name] = body[name]
     for name in ("provider", "drive_folder_id", "idempotency_key"):
         if body.get(name) is not None and not isinstance(body[name], str):
-            return error(400, "VALIDATION_FAILED", f"{name} must be a string", [name])
+            raise HTTPError(400, "VALIDATION_FAILED", f"{name} must be a string", [name])
     if "inputs" in fields:
         fields["inputs"] = [
             {"name": i.get("name"), "jobId": i.get("job_id"), "fileId": i.get("file_id")}
@@ -222,23 +162,20 @@ async def rest_generate(request: Request) -> JSONResponse:
         ]
     provider = body.get("provider")
     if provider is not None and (not isinstance(provider, str) or provider.lower() not in CATALOG):
-        return error(400, "PROVIDER_NOT_SUPPORTED", f"unknown provider {provider!r}", ["provider"])
-    try:
-        job = await services_of(request).generate(
-            principal,
-            GenerationRequest(
-                type=job_type,
-                team_id=principal.team_id,
-                user_id=principal.user_id,
-                provider=provider.lower() if provider else None,
-                drive_folder_id=body.get("drive_folder_id"),
-                settings=body.get("settings"),
-                idempotency_key=request.headers.get("idempotency-key") or body.get("idempotency_key"),
-                **fields,
-            ),
-        )
-    except DomainError as exc:
-        return domain_error(exc)
+        raise HTTPError(400, "PROVIDER_NOT_SUPPORTED", f"unknown provider {provider!r}", ["provider"])
+    job = await services_of(request).generate(
+        principal,
+        GenerationRequest(
+            type=job_type,
+            team_id=principal.team_id,
+            user_id=principal.user_id,
+            provider=provider.lower() if provider else None,
+            drive_folder_id=body.get("drive_folder_id"),
+            settings=body.get("settings"),
+            idempotency_key=request.headers.get("idempotency-key") or body.get("idempotency_key"),
+            **fields,
+        ),
+    )
     body: dict[str, Any] = {"job_id": str(job.id), "status": job.status.value}
     if warnings := (job.metadata or {}).get("warnings"):
         body["warnings"] = warnings  # the model shuts down soon, or was replaced (providers/lifecycle.py)
@@ -247,15 +184,10 @@ async def rest_generate(request: Request) -> JSONResponse:
 
 async def rest_job(request: Request) -> JSONResponse:
     principal = await _caller(request, "read")
-    if isinstance(principal, JSONResponse):
-        return principal
-    try:
-        await services_of(request).limiter.read(principal)
-    except DomainError as exc:
-        return domain_error(exc)
+    await services_of(request).limiter.read(principal)
     job = await job_ops.get_for_team(principal.team_id, request.path_params["job_id"])
     if job is None:
-        return error(404, "NOT_FOUND", "job not found")
+        raise HTTPError(404, "NOT_FOUND", "job not found")
     body = job.snapshot()
     body["result_urls"] = signed_result_urls(body["result_urls"], services_of(request).settings)
     headers = {} if job.is_terminal else {"Retry-After": str(POLL_HINT_SECONDS[job.type])}
