@@ -14,7 +14,7 @@ from models.teams import Team
 from models.usage import credit_usage as usage_of
 from resolvers.pagination import paginate
 from schema.context import Info, query_error
-from schema.enums import CreditTransactionKind, CreditUsageGroupBy
+from schema.enums import CreditUsageGroupBy
 from schema.inputs import CreditTransactionFilter
 from schema.types import (
     CreditBalance,
@@ -40,7 +40,7 @@ async def credit_balance(info: Info) -> CreditBalance:
 def _tx(row: TxRow) -> CreditTransaction:
     return CreditTransaction(
         id=strawberry.ID(str(row.id)),
-        kind=CreditTransactionKind(row.kind.value),
+        kind=row.kind,
         amount_cents=row.amount_cents,
         job_id=strawberry.ID(str(row.job_id)) if row.job_id else None,
         balance_after_cents=row.balance_after_cents,

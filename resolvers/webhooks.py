@@ -54,7 +54,7 @@ def delivery_type(row: DeliveryRow) -> WebhookDelivery:
         webhook_id=f"msg_{row.event_id.hex}",  # type: ignore[attr-defined]
         event_type=WebhookEventType(row.event_type),
         payload=json.loads(row.payload),
-        status=WebhookDeliveryStatus(row.status.value),
+        status=row.status,
         attempts=row.attempts,
         next_attempt_at=row.next_attempt_at,
         last_status_code=row.last_status_code,

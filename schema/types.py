@@ -96,7 +96,7 @@ class UserError:
     @classmethod
     def of(cls, exc: DomainError) -> UserError:
         return cls(
-            code=ErrorCode(exc.code.value),
+            code=exc.code,
             message=exc.message,
             field=exc.field,
             retry_after_seconds=exc.retry_after_seconds if isinstance(exc, RateLimited) else None,
