@@ -17,14 +17,12 @@ from schema.context import Info, query_error
 from schema.enums import CreditUsageGroupBy
 from schema.inputs import CreditTransactionFilter
 from schema.types import (
+    Connection,
     CreditBalance,
     CreditBalancePayload,
     CreditTransaction,
-    CreditTransactionConnection,
-    CreditTransactionEdge,
     CreditUsage,
     CreditUsageRow,
-    PageInfo,
     UserError,
 )
 from services.auth import require_admin
@@ -55,7 +53,7 @@ async def credit_transactions(
     first: int | None = 20,
     after: str | None = None,
     filter: CreditTransactionFilter | None = None,
-) -> CreditTransactionConnection:
+) -> Connection[CreditTransaction]:
     principal = info.context.require("billing")
     query = TxRow.filter(team_id=principal.team_id)
     if filter:
@@ -67,11 +65,7 @@ async def credit_transactions(
             query = query.filter(created_at__gte=filter.from_)
         if filter.to:
             query = query.filter(created_at__lt=filter.to)
-    page = await paginate(query, first, after)
-    return CreditTransactionConnection(
-        edges=[CreditTransactionEdge(cursor=c, node=_tx(r)) for c, r in page.rows],
-        page_info=PageInfo(has_next_page=page.has_next_page, end_cursor=page.end_cursor),
-    )
+    return await paginate(query, first, after, _tx)
 
 
 async def credit_usage(

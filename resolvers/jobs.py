@@ -21,12 +21,10 @@ from schema.inputs import (
     JobFilter,
 )
 from schema.types import (
+    Connection,
     CreativeJob,
-    CreativeJobConnection,
-    CreativeJobEdge,
     GeneratePayload,
     GenerateWarning,
-    PageInfo,
     UserError,
 )
 
@@ -144,7 +142,7 @@ async def job(info: Info, id: strawberry.ID) -> CreativeJob | None:
 
 async def jobs(
     info: Info, first: int | None = 20, after: str | None = None, filter: JobFilter | None = None
-) -> CreativeJobConnection:
+) -> Connection[CreativeJob]:
     principal = info.context.require("read")
     query = JobRow.filter(team_id=principal.team_id)
     if filter:
@@ -154,8 +152,4 @@ async def jobs(
             query = query.filter(status=filter.status.value)
         if filter.provider:
             query = query.filter(provider=filter.provider.value)
-    page = await paginate(query, first, after)
-    return CreativeJobConnection(
-        edges=[CreativeJobEdge(cursor=c, node=job_type(info, r)) for c, r in page.rows],
-        page_info=PageInfo(has_next_page=page.has_next_page, end_cursor=page.end_cursor),
-    )
+    return await paginate(query, first, after, lambda row: job_type(info, row))

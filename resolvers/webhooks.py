@@ -17,13 +17,11 @@ from schema.context import Info, query_error
 from schema.enums import WebhookDeliveryStatus, WebhookEventType
 from schema.inputs import CreateWebhookEndpointInput, UpdateWebhookEndpointInput
 from schema.types import (
+    Connection,
     DeletePayload,
-    PageInfo,
     UserError,
     WebhookAttempt,
     WebhookDelivery,
-    WebhookDeliveryConnection,
-    WebhookDeliveryEdge,
     WebhookDeliveryPayload,
     WebhookEndpoint,
     WebhookEndpointPayload,
@@ -110,7 +108,7 @@ async def webhook_deliveries(
     first: int | None = 20,
     after: str | None = None,
     status: WebhookDeliveryStatus | None = None,
-) -> WebhookDeliveryConnection:
+) -> Connection[WebhookDelivery]:
     """One endpoint's delivery log, newest first."""
     try:
         principal = _admin(info, "see webhook deliveries")
@@ -120,11 +118,7 @@ async def webhook_deliveries(
     query = DeliveryRow.filter(endpoint_id=endpoint.id)
     if status is not None:
         query = query.filter(status=status.value)
-    page = await paginate(query, first, after)
-    return WebhookDeliveryConnection(
-        edges=[WebhookDeliveryEdge(cursor=c, node=delivery_type(r)) for c, r in page.rows],
-        page_info=PageInfo(has_next_page=page.has_next_page, end_cursor=page.end_cursor),
-    )
+    return await paginate(query, first, after, delivery_type)
 
 
 # -- mutations ----------------------------------------------------------------------------------

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import strawberry
 from strawberry.scalars import JSON
@@ -23,6 +23,8 @@ from schema.enums import (
 )
 from services.auth import signed_result_urls
 from services.settings import Settings
+
+Node = TypeVar("Node")
 
 
 def _dt(value: str | None) -> datetime | None:
@@ -144,18 +146,22 @@ class PageInfo:
 
 
 @strawberry.type
-class CreativeJobEdge:
+class Edge(Generic[Node]):
+    """A Relay edge; ``Edge[CreativeJob]`` is the SDL's ``CreativeJobEdge``."""
+
     cursor: str
-    node: CreativeJob
+    node: Node
 
 
 @strawberry.type
-class CreativeJobConnection:
-    edges: list[CreativeJobEdge]
+class Connection(Generic[Node]):
+    """A Relay connection; ``Connection[CreativeJob]`` is the SDL's ``CreativeJobConnection``."""
+
+    edges: list[Edge[Node]]
     page_info: PageInfo
 
     @strawberry.field
-    def nodes(self) -> list[CreativeJob]:
+    def nodes(self) -> list[Node]:
         return [edge.node for edge in self.edges]
 
 
@@ -196,22 +202,6 @@ class CreditTransaction:
     available_after_cents: int
     description: str | None
     created_at: datetime
-
-
-@strawberry.type
-class CreditTransactionEdge:
-    cursor: str
-    node: CreditTransaction
-
-
-@strawberry.type
-class CreditTransactionConnection:
-    edges: list[CreditTransactionEdge]
-    page_info: PageInfo
-
-    @strawberry.field
-    def nodes(self) -> list[CreditTransaction]:
-        return [edge.node for edge in self.edges]
 
 
 @strawberry.type
@@ -349,22 +339,6 @@ class WebhookDelivery:
     attempt_log: list[WebhookAttempt] = strawberry.field(description="The latest attempts, oldest first")
     delivered_at: datetime | None
     created_at: datetime
-
-
-@strawberry.type
-class WebhookDeliveryEdge:
-    cursor: str
-    node: WebhookDelivery
-
-
-@strawberry.type
-class WebhookDeliveryConnection:
-    edges: list[WebhookDeliveryEdge]
-    page_info: PageInfo
-
-    @strawberry.field
-    def nodes(self) -> list[WebhookDelivery]:
-        return [edge.node for edge in self.edges]
 
 
 @strawberry.type
