@@ -27,10 +27,17 @@ from schema.types import (
     GenerateWarning,
     UserError,
 )
+from services.auth import signed_result_urls
+from services.settings import Settings
+
+
+def job_output(snap: dict[str, Any], settings: Settings) -> CreativeJob:
+    """A job as the API shows it: its outputs as signed, expiring URLs."""
+    return CreativeJob.from_snapshot(snap, signed_result_urls(snap["result_urls"], settings))
 
 
 def job_type(info: Info, row: JobRow) -> CreativeJob:
-    return CreativeJob.from_snapshot(row.snapshot(), info.context.services.settings)
+    return job_output(row.snapshot(), info.context.services.settings)
 
 
 def user_error(exc: DomainError) -> GeneratePayload:

@@ -21,8 +21,6 @@ from schema.enums import (
     WebhookDeliveryStatus,
     WebhookEventType,
 )
-from services.auth import signed_result_urls
-from services.settings import Settings
 
 Node = TypeVar("Node")
 
@@ -60,8 +58,8 @@ class CreativeJob:
     updated_at: datetime = strawberry.field(description="When this state was written (events carry it)")
 
     @classmethod
-    def from_snapshot(cls, snap: dict[str, Any], settings: Settings) -> CreativeJob:
-        signed = signed_result_urls(snap["result_urls"], settings)
+    def from_snapshot(cls, snap: dict[str, Any], result_urls: list[str]) -> CreativeJob:
+        """``result_urls``: the outputs as the caller may fetch them (signed by the resolver)."""
         return cls(
             id=strawberry.ID(snap["id"]),
             type=JobType(snap["type"]),
@@ -69,7 +67,7 @@ class CreativeJob:
             provider=Provider(snap["provider"]),
             prompt=snap["prompt"],
             settings=snap["settings"],
-            result_urls=signed,
+            result_urls=result_urls,
             cost_cents=snap["cost_cents"],
             estimated_cost_cents=snap["estimated_cost_cents"],
             overrun_cents=snap["overrun_cents"],
