@@ -7,9 +7,9 @@ from typing import Any
 import strawberry
 
 from models import jobs as job_ops
-from models.errors import DomainError
 from models.generation import GenerationRequest
 from models.jobs import CreativeJob as JobRow
+from resolvers.errors import query_errors, user_errors
 from resolvers.pagination import paginate
 from schema.context import Info
 from schema.inputs import (
@@ -25,7 +25,6 @@ from schema.types import (
     CreativeJob,
     GeneratePayload,
     GenerateWarning,
-    UserError,
 )
 from services.auth import signed_result_urls
 from services.settings import Settings
@@ -38,13 +37,6 @@ def job_output(snap: dict[str, Any], settings: Settings) -> CreativeJob:
 
 def job_type(info: Info, row: JobRow) -> CreativeJob:
     return job_output(row.snapshot(), info.context.services.settings)
-
-
-def user_error(exc: DomainError) -> GeneratePayload:
-    return GeneratePayload(
-        job=None,
-        user_errors=[UserError.of(exc)],
-    )
 
 
 def _opt(value: Any) -> str | None:
@@ -67,14 +59,12 @@ async def _generate(info: Info, job_type_name: str, data: Any, **fields: Any) ->
         idempotency_key=data.idempotency_key,
         **fields,
     )
-    try:
-        row = await info.context.services.generate(principal, request)
-    except DomainError as exc:
-        return user_error(exc)
+    row = await info.context.services.generate(principal, request)
     warnings = [GenerateWarning.of(w) for w in (row.metadata or {}).get("warnings", [])]
-    return GeneratePayload(job=job_type(info, row), user_errors=[], warnings=warnings)
+    return GeneratePayload(job=job_type(info, row), warnings=warnings)
 
 
+@user_errors(GeneratePayload)
 async def generate_image(info: Info, input: GenerateImageInput) -> GeneratePayload:
     return await _generate(
         info,
@@ -86,6 +76,7 @@ async def generate_image(info: Info, input: GenerateImageInput) -> GeneratePaylo
     )
 
 
+@user_errors(GeneratePayload)
 async def generate_video(info: Info, input: GenerateVideoInput) -> GeneratePayload:
     return await _generate(
         info,
@@ -99,6 +90,7 @@ async def generate_video(info: Info, input: GenerateVideoInput) -> GeneratePaylo
     )
 
 
+@user_errors(GeneratePayload)
 async def generate_avatar(info: Info, input: GenerateAvatarInput) -> GeneratePayload:
     return await _generate(
         info,
@@ -112,10 +104,12 @@ async def generate_avatar(info: Info, input: GenerateAvatarInput) -> GeneratePay
     )
 
 
+@user_errors(GeneratePayload)
 async def generate_tts(info: Info, input: GenerateTtsInput) -> GeneratePayload:
     return await _generate(info, "tts", input, text=input.text, voice_id=input.voice_id)
 
 
+@user_errors(GeneratePayload)
 async def generate_composite(info: Info, input: GenerateCompositeInput) -> GeneratePayload:
     inputs = [
         {"name": i.name, "jobId": _opt(i.job_id), "fileId": _opt(i.file_id)} for i in input.inputs or []
@@ -132,21 +126,21 @@ async def generate_composite(info: Info, input: GenerateCompositeInput) -> Gener
     )
 
 
+@user_errors(GeneratePayload)
 async def cancel_job(info: Info, id: strawberry.ID) -> GeneratePayload:
     principal = info.context.require("generate")
-    try:
-        row = await info.context.services.cancel(principal, str(id))
-    except DomainError as exc:
-        return user_error(exc)
-    return GeneratePayload(job=job_type(info, row), user_errors=[])
+    row = await info.context.services.cancel(principal, str(id))
+    return GeneratePayload(job=job_type(info, row))
 
 
+@query_errors
 async def job(info: Info, id: strawberry.ID) -> CreativeJob | None:
     principal = info.context.require("read")
     row = await job_ops.get_for_team(principal.team_id, str(id))
     return job_type(info, row) if row else None
 
 
+@query_errors
 async def jobs(
     info: Info, first: int | None = 20, after: str | None = None, filter: JobFilter | None = None
 ) -> Connection[CreativeJob]:

@@ -12,7 +12,6 @@ from tortoise.expressions import Q
 from tortoise.queryset import QuerySet
 
 from models.errors import DomainError, ErrorCode
-from schema.context import query_error
 from schema.types import Connection, Edge, PageInfo
 
 MAX_PAGE = 100
@@ -42,20 +41,16 @@ def page_size(first: int) -> int:
     return first
 
 
-Row = TypeVar("Row")
 Node = TypeVar("Node")
 
 
 async def paginate(
-    query: QuerySet[Any], first: int | None, after: str | None, node: Callable[[Row], Node]
+    query: QuerySet[Any], first: int | None, after: str | None, node: Callable[[Any], Node]
 ) -> Connection[Node]:
     """One newest-first page of ``query``, each row shaped by ``node``; a bad ``first``/``after``
-    is a GraphQL error."""
-    try:
-        size = page_size(20 if first is None else first)
-        cursor = after_filter(after)
-    except DomainError as exc:
-        raise query_error(exc) from None
+    is a VALIDATION_FAILED DomainError (a GraphQL error, through the query's ``@query_errors``)."""
+    size = page_size(20 if first is None else first)
+    cursor = after_filter(after)
     if cursor is not None:
         query = query.filter(cursor)
     rows = await query.order_by("-created_at", "-id").limit(size + 1)

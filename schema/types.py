@@ -84,6 +84,8 @@ class CreativeJob:
         )
 
 
+# A mutation's payload: its data fields default to null and its userErrors to none, so
+# ``Payload(user_errors=[...])`` is a failed answer (resolvers/errors.py builds them).
 @strawberry.type
 class UserError:
     code: ErrorCode
@@ -129,8 +131,8 @@ class GenerateWarning:
 
 @strawberry.type
 class GeneratePayload:
-    job: CreativeJob | None
-    user_errors: list[UserError]
+    job: CreativeJob | None = None
+    user_errors: list[UserError] = strawberry.field(default_factory=list)
     warnings: list[GenerateWarning] = strawberry.field(
         default_factory=list,
         description="The job's model shuts down within 30 days, or was shut down and replaced",
@@ -271,8 +273,8 @@ class CreditUsage:
 
 @strawberry.type
 class CreditBalancePayload:
-    credit_balance: CreditBalance | None
-    user_errors: list[UserError]
+    credit_balance: CreditBalance | None = None
+    user_errors: list[UserError] = strawberry.field(default_factory=list)
 
 
 @strawberry.type
@@ -302,15 +304,17 @@ class ApiKey:
 
 @strawberry.type
 class CreateApiKeyPayload:
-    api_key: ApiKey | None
-    secret: str | None = strawberry.field(description="The whole key: shown this once, store it now")
-    user_errors: list[UserError]
+    api_key: ApiKey | None = None
+    secret: str | None = strawberry.field(
+        default=None, description="The whole key: shown this once, store it now"
+    )
+    user_errors: list[UserError] = strawberry.field(default_factory=list)
 
 
 @strawberry.type
 class ApiKeyPayload:
-    api_key: ApiKey | None
-    user_errors: list[UserError]
+    api_key: ApiKey | None = None
+    user_errors: list[UserError] = strawberry.field(default_factory=list)
 
 
 @strawberry.type
@@ -355,23 +359,24 @@ class WebhookEndpoint:
 
 @strawberry.type
 class WebhookEndpointPayload:
-    webhook_endpoint: WebhookEndpoint | None
+    webhook_endpoint: WebhookEndpoint | None = None
     secret: str | None = strawberry.field(
-        description="The signing secret (whsec_…): returned when created or rotated, and only then"
+        default=None,
+        description="The signing secret (whsec_…): returned when created or rotated, and only then",
     )
-    user_errors: list[UserError]
+    user_errors: list[UserError] = strawberry.field(default_factory=list)
 
 
 @strawberry.type
 class DeletePayload:
-    deleted_id: strawberry.ID | None
-    user_errors: list[UserError]
+    deleted_id: strawberry.ID | None = None
+    user_errors: list[UserError] = strawberry.field(default_factory=list)
 
 
 @strawberry.type
 class WebhookDeliveryPayload:
-    delivery: WebhookDelivery | None
-    user_errors: list[UserError]
+    delivery: WebhookDelivery | None = None
+    user_errors: list[UserError] = strawberry.field(default_factory=list)
 
 
 @strawberry.type(description="Who is calling: what the frontend needs to show or hide")
