@@ -5,6 +5,8 @@
   swallowed (a GraphQL error, the field null).
 - In a query, a ``DomainError`` is a GraphQL error carrying its code; any other exception stays a
   fault (masked by the API's schema).
+- The schema's enums over the domain's string constants (job types, providers, webhook events, …)
+  list exactly the domain's values (the domain's own enums are exposed as they are, schema/enums.py).
 - The API's own schema: a member's createApiKey and apiKeys answer FORBIDDEN that way, and every
   root query and mutation goes through the mechanism (a new one cannot leak a DomainError as an
   "Internal server error").
@@ -19,10 +21,13 @@ from typing import Any
 import pytest
 import strawberry
 
+from models import usage, webhooks
 from models.errors import DomainError, ErrorCode, RateLimited
 from models.teams import ALL_SCOPES, Role
+from providers import catalog, lifecycle
 from resolvers.errors import query_errors, user_errors
 from resolvers.root import Mutation, Query
+from schema import enums
 from schema.context import Context
 from schema.types import DeletePayload
 from services.auth import Principal
@@ -196,3 +201,23 @@ def test_every_mutation_answers_domain_errors_in_its_own_payload(field: Any) -> 
 def test_every_query_answers_domain_errors_as_graphql_errors(field: Any) -> None:
     resolver = field.base_resolver.wrapped_func
     assert getattr(resolver, "domain_errors", None) == ("query_errors", None)
+
+
+# -- enums -----------------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("schema_enum", "domain_values"),
+    [
+        (enums.JobType, (catalog.IMAGE, catalog.VIDEO, catalog.AVATAR, catalog.TTS, catalog.COMPOSITE)),
+        (enums.Provider, tuple(catalog.CATALOG)),
+        (enums.ModelLifecycle, (lifecycle.ACTIVE, lifecycle.DEPRECATED, lifecycle.SHUT_DOWN)),
+        (enums.Placement, tuple(catalog.PLACEMENTS)),
+        (enums.CreditUsageGroupBy, usage.GROUPS),
+        (enums.ApiKeyScope, ALL_SCOPES),
+        (enums.WebhookEventType, webhooks.WEBHOOK_EVENTS),
+    ],
+    ids=lambda value: getattr(value, "__name__", ""),
+)
+def test_schema_enums_list_exactly_the_domains_values(
+    schema_enum: Any, domain_values: tuple[str, ...]
+) -> None:
+    assert sorted(member.value for member in schema_enum) == sorted(domain_values)
