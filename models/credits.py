@@ -25,10 +25,14 @@ from models.teams import Team
 
 
 class Kind(StrEnum):
+    """A ledger row's kind; the API's ``CreditTransactionKind`` is this enum (schema/enums.py)."""
+
     TOP_UP = "TOP_UP"
     HOLD = "HOLD"
     CAPTURE = "CAPTURE"
     RELEASE = "RELEASE"
+    # REFUND and ADJUSTMENT are never written today, but the API has always listed them (clients
+    # match on them, and may filter by them): an enum value once published is never dropped.
     REFUND = "REFUND"
     ADJUSTMENT = "ADJUSTMENT"
 

@@ -6,6 +6,8 @@ from enum import StrEnum
 
 
 class ErrorCode(StrEnum):
+    """Also the API's ``ErrorCode`` enum (schema/enums.py exposes this class)."""
+
     INSUFFICIENT_CREDITS = "INSUFFICIENT_CREDITS"
     VALIDATION_FAILED = "VALIDATION_FAILED"
     PROVIDER_NOT_SUPPORTED = "PROVIDER_NOT_SUPPORTED"

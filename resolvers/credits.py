@@ -9,28 +9,26 @@ import strawberry
 
 from models import credits as credit_ops
 from models.credits import CreditTransaction as TxRow
-from models.errors import DomainError
 from models.teams import Team
 from models.usage import credit_usage as usage_of
+from resolvers.errors import query_errors, user_errors
 from resolvers.pagination import paginate
-from schema.context import Info, query_error
-from schema.enums import CreditTransactionKind, CreditUsageGroupBy
+from schema.context import Info
+from schema.enums import CreditUsageGroupBy
 from schema.inputs import CreditTransactionFilter
 from schema.types import (
+    Connection,
     CreditBalance,
     CreditBalancePayload,
     CreditTransaction,
-    CreditTransactionConnection,
-    CreditTransactionEdge,
     CreditUsage,
     CreditUsageRow,
-    PageInfo,
-    UserError,
 )
 from services.auth import require_admin
 from services.pubsub import balance_snapshot
 
 
+@query_errors
 async def credit_balance(info: Info) -> CreditBalance:
     principal = info.context.require("read")
     team = await Team.get(id=principal.team_id)
@@ -40,7 +38,7 @@ async def credit_balance(info: Info) -> CreditBalance:
 def _tx(row: TxRow) -> CreditTransaction:
     return CreditTransaction(
         id=strawberry.ID(str(row.id)),
-        kind=CreditTransactionKind(row.kind.value),
+        kind=row.kind,
         amount_cents=row.amount_cents,
         job_id=strawberry.ID(str(row.job_id)) if row.job_id else None,
         balance_after_cents=row.balance_after_cents,
@@ -50,12 +48,13 @@ def _tx(row: TxRow) -> CreditTransaction:
     )
 
 
+@query_errors
 async def credit_transactions(
     info: Info,
     first: int | None = 20,
     after: str | None = None,
     filter: CreditTransactionFilter | None = None,
-) -> CreditTransactionConnection:
+) -> Connection[CreditTransaction]:
     principal = info.context.require("billing")
     query = TxRow.filter(team_id=principal.team_id)
     if filter:
@@ -67,13 +66,10 @@ async def credit_transactions(
             query = query.filter(created_at__gte=filter.from_)
         if filter.to:
             query = query.filter(created_at__lt=filter.to)
-    page = await paginate(query, first, after)
-    return CreditTransactionConnection(
-        edges=[CreditTransactionEdge(cursor=c, node=_tx(r)) for c, r in page.rows],
-        page_info=PageInfo(has_next_page=page.has_next_page, end_cursor=page.end_cursor),
-    )
+    return await paginate(query, first, after, _tx)
 
 
+@query_errors
 async def credit_usage(
     info: Info,
     from_: Annotated[datetime, strawberry.argument(name="from")],
@@ -81,10 +77,7 @@ async def credit_usage(
     group_by: CreditUsageGroupBy = CreditUsageGroupBy.PROVIDER,
 ) -> CreditUsage:
     principal = info.context.require("billing")
-    try:
-        rows = await usage_of(principal.team_id, from_, to, group_by.value)
-    except DomainError as exc:
-        raise query_error(exc) from None
+    rows = await usage_of(principal.team_id, from_, to, group_by.value)
     return CreditUsage(
         group_by=group_by,
         from_=from_,
@@ -94,15 +87,11 @@ async def credit_usage(
     )
 
 
+@user_errors(CreditBalancePayload)
 async def set_low_balance_threshold(info: Info, cents: int | None) -> CreditBalancePayload:
     """Team admins only; ``null`` turns the alert off."""
     principal = info.context.require("billing")
-    try:
-        require_admin(principal, "change the low-balance threshold")
-        team = await credit_ops.set_low_balance_threshold(principal.team_id, cents)
-    except DomainError as exc:
-        return CreditBalancePayload(credit_balance=None, user_errors=[UserError.of(exc)])
+    require_admin(principal, "change the low-balance threshold")
+    team = await credit_ops.set_low_balance_threshold(principal.team_id, cents)
     await info.context.services.events.balance_changed(principal.team_id)
-    return CreditBalancePayload(
-        credit_balance=CreditBalance.from_snapshot(balance_snapshot(team)), user_errors=[]
-    )
+    return CreditBalancePayload(credit_balance=CreditBalance.from_snapshot(balance_snapshot(team)))

@@ -7,9 +7,9 @@ from typing import Any
 import strawberry
 
 from models import jobs as job_ops
-from models.errors import DomainError
 from models.generation import GenerationRequest
 from models.jobs import CreativeJob as JobRow
+from resolvers.errors import query_errors, user_errors
 from resolvers.pagination import paginate
 from schema.context import Info
 from schema.inputs import (
@@ -21,25 +21,22 @@ from schema.inputs import (
     JobFilter,
 )
 from schema.types import (
+    Connection,
     CreativeJob,
-    CreativeJobConnection,
-    CreativeJobEdge,
     GeneratePayload,
     GenerateWarning,
-    PageInfo,
-    UserError,
 )
+from services.auth import signed_result_urls
+from services.settings import Settings
+
+
+def job_output(snap: dict[str, Any], settings: Settings) -> CreativeJob:
+    """A job as the API shows it: its outputs as signed, expiring URLs."""
+    return CreativeJob.from_snapshot(snap, signed_result_urls(snap["result_urls"], settings))
 
 
 def job_type(info: Info, row: JobRow) -> CreativeJob:
-    return CreativeJob.from_snapshot(row.snapshot(), info.context.services.settings)
-
-
-def user_error(exc: DomainError) -> GeneratePayload:
-    return GeneratePayload(
-        job=None,
-        user_errors=[UserError.of(exc)],
-    )
+    return job_output(row.snapshot(), info.context.services.settings)
 
 
 def _opt(value: Any) -> str | None:
@@ -62,14 +59,12 @@ async def _generate(info: Info, job_type_name: str, data: Any, **fields: Any) ->
         idempotency_key=data.idempotency_key,
         **fields,
     )
-    try:
-        row = await info.context.services.generate(principal, request)
-    except DomainError as exc:
-        return user_error(exc)
+    row = await info.context.services.generate(principal, request)
     warnings = [GenerateWarning.of(w) for w in (row.metadata or {}).get("warnings", [])]
-    return GeneratePayload(job=job_type(info, row), user_errors=[], warnings=warnings)
+    return GeneratePayload(job=job_type(info, row), warnings=warnings)
 
 
+@user_errors(GeneratePayload)
 async def generate_image(info: Info, input: GenerateImageInput) -> GeneratePayload:
     return await _generate(
         info,
@@ -81,6 +76,7 @@ async def generate_image(info: Info, input: GenerateImageInput) -> GeneratePaylo
     )
 
 
+@user_errors(GeneratePayload)
 async def generate_video(info: Info, input: GenerateVideoInput) -> GeneratePayload:
     return await _generate(
         info,
@@ -94,6 +90,7 @@ async def generate_video(info: Info, input: GenerateVideoInput) -> GeneratePaylo
     )
 
 
+@user_errors(GeneratePayload)
 async def generate_avatar(info: Info, input: GenerateAvatarInput) -> GeneratePayload:
     return await _generate(
         info,
@@ -107,10 +104,12 @@ async def generate_avatar(info: Info, input: GenerateAvatarInput) -> GeneratePay
     )
 
 
+@user_errors(GeneratePayload)
 async def generate_tts(info: Info, input: GenerateTtsInput) -> GeneratePayload:
     return await _generate(info, "tts", input, text=input.text, voice_id=input.voice_id)
 
 
+@user_errors(GeneratePayload)
 async def generate_composite(info: Info, input: GenerateCompositeInput) -> GeneratePayload:
     inputs = [
         {"name": i.name, "jobId": _opt(i.job_id), "fileId": _opt(i.file_id)} for i in input.inputs or []
@@ -127,24 +126,24 @@ async def generate_composite(info: Info, input: GenerateCompositeInput) -> Gener
     )
 
 
+@user_errors(GeneratePayload)
 async def cancel_job(info: Info, id: strawberry.ID) -> GeneratePayload:
     principal = info.context.require("generate")
-    try:
-        row = await info.context.services.cancel(principal, str(id))
-    except DomainError as exc:
-        return user_error(exc)
-    return GeneratePayload(job=job_type(info, row), user_errors=[])
+    row = await info.context.services.cancel(principal, str(id))
+    return GeneratePayload(job=job_type(info, row))
 
 
+@query_errors
 async def job(info: Info, id: strawberry.ID) -> CreativeJob | None:
     principal = info.context.require("read")
     row = await job_ops.get_for_team(principal.team_id, str(id))
     return job_type(info, row) if row else None
 
 
+@query_errors
 async def jobs(
     info: Info, first: int | None = 20, after: str | None = None, filter: JobFilter | None = None
-) -> CreativeJobConnection:
+) -> Connection[CreativeJob]:
     principal = info.context.require("read")
     query = JobRow.filter(team_id=principal.team_id)
     if filter:
@@ -154,8 +153,4 @@ async def jobs(
             query = query.filter(status=filter.status.value)
         if filter.provider:
             query = query.filter(provider=filter.provider.value)
-    page = await paginate(query, first, after)
-    return CreativeJobConnection(
-        edges=[CreativeJobEdge(cursor=c, node=job_type(info, r)) for c, r in page.rows],
-        page_info=PageInfo(has_next_page=page.has_next_page, end_cursor=page.end_cursor),
-    )
+    return await paginate(query, first, after, lambda row: job_type(info, row))

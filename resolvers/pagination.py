@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import base64
 import uuid
-from dataclasses import dataclass
+from collections.abc import Callable
 from datetime import datetime
-from typing import Any, Generic, TypeVar
+from typing import Any, TypeVar
 
 from tortoise.expressions import Q
 from tortoise.queryset import QuerySet
 
 from models.errors import DomainError, ErrorCode
-from schema.context import query_error
+from schema.types import Connection, Edge, PageInfo
 
 MAX_PAGE = 100
 
@@ -41,27 +41,21 @@ def page_size(first: int) -> int:
     return first
 
 
-Row = TypeVar("Row")
+Node = TypeVar("Node")
 
 
-@dataclass(frozen=True)
-class Page(Generic[Row]):
-    rows: list[tuple[str, Row]]  # (cursor, row)
-    has_next_page: bool
-
-    @property
-    def end_cursor(self) -> str | None:
-        return self.rows[-1][0] if self.rows else None
-
-
-async def paginate(query: QuerySet[Any], first: int | None, after: str | None) -> Page[Any]:
-    """One newest-first page of ``query``; a bad ``first``/``after`` is a GraphQL error."""
-    try:
-        size = page_size(20 if first is None else first)
-        cursor = after_filter(after)
-    except DomainError as exc:
-        raise query_error(exc) from None
+async def paginate(
+    query: QuerySet[Any], first: int | None, after: str | None, node: Callable[[Any], Node]
+) -> Connection[Node]:
+    """One newest-first page of ``query``, each row shaped by ``node``; a bad ``first``/``after``
+    is a VALIDATION_FAILED DomainError (a GraphQL error, through the query's ``@query_errors``)."""
+    size = page_size(20 if first is None else first)
+    cursor = after_filter(after)
     if cursor is not None:
         query = query.filter(cursor)
     rows = await query.order_by("-created_at", "-id").limit(size + 1)
-    return Page([(encode_cursor(r.created_at, r.id), r) for r in rows[:size]], has_next_page=len(rows) > size)
+    edges = [Edge(cursor=encode_cursor(r.created_at, r.id), node=node(r)) for r in rows[:size]]
+    return Connection(
+        edges=edges,
+        page_info=PageInfo(has_next_page=len(rows) > size, end_cursor=edges[-1].cursor if edges else None),
+    )

@@ -5,18 +5,18 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from graphql import GraphQLError
-
 from models import generation, pricing
 from models.errors import DomainError, ErrorCode
 from providers import lifecycle, options, registry
 from providers.catalog import AVATAR, CATALOG, COMPOSITE, IMAGE, TTS, VIDEO
-from schema.context import Info, query_error
+from resolvers.errors import query_errors
+from schema.context import Info
 from schema.enums import JobType, ModelLifecycle, Provider
 from schema.inputs import EstimateCostInput
 from schema.types import CostEstimate, PriceRate, ProviderInfo
 
 
+@query_errors
 async def providers(info: Info, type: JobType | None = None) -> list[ProviderInfo]:
     info.context.require("read")
     settings = info.context.services.settings
@@ -59,8 +59,8 @@ async def providers(info: Info, type: JobType | None = None) -> list[ProviderInf
 MAX_VARIANTS = 10  # estimateCost's variants: how many outputs of the same request
 
 
-def _estimate_input_error(message: str, name: str) -> GraphQLError:
-    return query_error(DomainError(ErrorCode.VALIDATION_FAILED, message, ["input", name]))
+def _estimate_input_error(message: str, name: str) -> DomainError:
+    return DomainError(ErrorCode.VALIDATION_FAILED, message, ["input", name])
 
 
 def _within(value: int | None, low: int, high: int, name: str, what: str) -> None:
@@ -68,6 +68,7 @@ def _within(value: int | None, low: int, high: int, name: str, what: str) -> Non
         raise _estimate_input_error(f"{name} must be from {low} to {high} {what}; got {value}", name)
 
 
+@query_errors
 async def estimate_cost(info: Info, input: EstimateCostInput) -> CostEstimate:
     """The hold a job with these inputs would take (the same function the generate mutations use).
     Inputs are held to the provider's limits first (VALIDATION_FAILED past them), so the estimate
@@ -76,14 +77,11 @@ async def estimate_cost(info: Info, input: EstimateCostInput) -> CostEstimate:
     cfg = lifecycle.config(info.context.services.settings)
     spec = CATALOG[input.provider.value if input.provider else lifecycle.default_for(input.type.value, cfg)]
     if spec.type != input.type.value:
-        raise GraphQLError(
-            f"{spec.provider} does not generate {input.type.value}",
-            extensions={"code": "PROVIDER_NOT_SUPPORTED"},
+        raise DomainError(
+            ErrorCode.PROVIDER_NOT_SUPPORTED, f"{spec.provider} does not generate {input.type.value}"
         )
-    try:  # a shut-down model is priced as its successor, or refused, as the generate mutations do
-        spec = CATALOG[generation.runs_on(spec.provider, cfg).provider]
-    except DomainError as exc:
-        raise query_error(exc) from None
+    # a shut-down model is priced as its successor, or refused, as the generate mutations do
+    spec = CATALOG[generation.runs_on(spec.provider, cfg).provider]
     _within(input.variants, 1, MAX_VARIANTS, "variants", "outputs")
     if spec.type in (TTS, AVATAR):
         _within(input.characters, 1, spec.max_text_chars, "characters", f"for {spec.provider}")
@@ -102,21 +100,17 @@ async def estimate_cost(info: Info, input: EstimateCostInput) -> CostEstimate:
         # priced as generateComposite prices a template of this declared size and length
         declared = {"width": input.width, "height": input.height, "duration": input.duration_seconds}
         raw = {**(raw or {}), **{key: value for key, value in declared.items() if value}}
-    try:  # the same declared settings and request-built price as the generate mutations
-        settings = generation.provider_settings(spec.provider, raw)
-    except DomainError as exc:
-        raise query_error(exc) from None
+    # the same declared settings and request-built price as the generate mutations
+    settings = generation.provider_settings(spec.provider, raw)
     params: dict[str, Any] = {"settings": settings}
     if spec.aspect_ratios:
         params["aspect_ratio"] = input.aspect_ratio or spec.default_aspect_ratio
     if spec.type == IMAGE:
         if input.width and input.height:
-            try:  # the generate mutations' own size rule
-                params["width"], params["height"] = generation._image_size(
-                    {"width": input.width, "height": input.height}, params["aspect_ratio"]
-                )
-            except DomainError as exc:
-                raise query_error(exc) from None
+            # the generate mutations' own size rule
+            params["width"], params["height"] = generation._image_size(
+                {"width": input.width, "height": input.height}, params["aspect_ratio"]
+            )
         else:
             params["width"], params["height"] = pricing.image_size(params["aspect_ratio"])
     if spec.type == VIDEO:
@@ -150,8 +144,6 @@ async def estimate_cost(info: Info, input: EstimateCostInput) -> CostEstimate:
         text = "x" * (seconds * pricing.AVATAR_CHARS_PER_SECOND)
     try:
         cents = generation.price(spec.provider, spec.type, text, params) * max(1, input.variants or 1)
-    except DomainError as exc:
-        raise query_error(exc) from None
     except (ValueError, TypeError, OverflowError):  # settings the price cannot read
         raise _estimate_input_error(f"settings that {spec.provider} cannot price", "settings") from None
     return CostEstimate(

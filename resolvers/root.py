@@ -14,19 +14,19 @@ from resolvers import webhooks as webhook_resolvers
 from schema.types import (
     ApiKey,
     ApiKeyPayload,
+    Connection,
     CostEstimate,
     CreateApiKeyPayload,
     CreativeJob,
-    CreativeJobConnection,
     CreditBalance,
     CreditBalancePayload,
-    CreditTransactionConnection,
+    CreditTransaction,
     CreditUsage,
     DeletePayload,
     GeneratePayload,
     ProviderInfo,
     Viewer,
-    WebhookDeliveryConnection,
+    WebhookDelivery,
     WebhookDeliveryPayload,
     WebhookEndpoint,
     WebhookEndpointPayload,
@@ -37,9 +37,9 @@ from schema.types import (
 class Query:
     viewer: Viewer = strawberry.field(resolver=viewer_resolvers.viewer)
     job: CreativeJob | None = strawberry.field(resolver=job_resolvers.job)
-    jobs: CreativeJobConnection = strawberry.field(resolver=job_resolvers.jobs, description="Newest first")
+    jobs: Connection[CreativeJob] = strawberry.field(resolver=job_resolvers.jobs, description="Newest first")
     credit_balance: CreditBalance = strawberry.field(resolver=credit_resolvers.credit_balance)
-    credit_transactions: CreditTransactionConnection = strawberry.field(
+    credit_transactions: Connection[CreditTransaction] = strawberry.field(
         resolver=credit_resolvers.credit_transactions, description="The ledger, newest first"
     )
     credit_usage: CreditUsage = strawberry.field(
@@ -56,7 +56,7 @@ class Query:
         resolver=webhook_resolvers.webhook_endpoints, description="Team owners and admins only"
     )
     webhook_endpoint: WebhookEndpoint | None = strawberry.field(resolver=webhook_resolvers.webhook_endpoint)
-    webhook_deliveries: WebhookDeliveryConnection = strawberry.field(
+    webhook_deliveries: Connection[WebhookDelivery] = strawberry.field(
         resolver=webhook_resolvers.webhook_deliveries, description="One endpoint's delivery log, newest first"
     )
 

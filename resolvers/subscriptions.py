@@ -11,6 +11,7 @@ import strawberry
 
 from models import jobs as job_ops
 from models.teams import Team
+from resolvers.jobs import job_output
 from schema.context import Info
 from schema.inputs import JobFilter
 from schema.types import CreativeJob, CreditBalance
@@ -29,7 +30,7 @@ async def job_updated(info: Info, id: strawberry.ID) -> AsyncGenerator[CreativeJ
         if row is None:
             return
         snap = row.snapshot()
-        yield CreativeJob.from_snapshot(snap, settings)
+        yield job_output(snap, settings)
         version = snap["version"]
         while snap["status"] not in ("completed", "failed", "canceled"):
             event = await queue.get()
@@ -45,7 +46,7 @@ async def job_updated(info: Info, id: strawberry.ID) -> AsyncGenerator[CreativeJ
             if candidate["version"] <= version:
                 continue
             snap, version = candidate, candidate["version"]
-            yield CreativeJob.from_snapshot(snap, settings)
+            yield job_output(snap, settings)
 
 
 async def jobs_updated(info: Info, filter: JobFilter | None = None) -> AsyncGenerator[CreativeJob, None]:
@@ -76,7 +77,7 @@ async def jobs_updated(info: Info, filter: JobFilter | None = None) -> AsyncGene
                 seen[snap["id"]] = snap["version"]
                 if len(seen) > 10_000:  # bounded memory on long-lived connections
                     seen.clear()
-                yield CreativeJob.from_snapshot(snap, settings)
+                yield job_output(snap, settings)
 
 
 async def credit_balance_updated(info: Info) -> AsyncGenerator[CreditBalance, None]:

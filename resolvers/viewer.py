@@ -5,11 +5,13 @@ from __future__ import annotations
 import strawberry
 
 from models.teams import ALL_SCOPES, Team
+from resolvers.errors import query_errors
 from schema.context import Info
 from schema.enums import ApiKeyScope
 from schema.types import Viewer
 
 
+@query_errors
 async def viewer(info: Info) -> Viewer:
     principal = info.context.require("read")
     team = await Team.get(id=principal.team_id)

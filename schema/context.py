@@ -10,7 +10,6 @@ from starlette.requests import Request
 from starlette.websockets import WebSocket
 from strawberry.types import Info as _Info
 
-from models.errors import DomainError
 from services.auth import Principal
 from services.container import Services
 
@@ -40,8 +39,3 @@ class Context:
 
 
 Info = _Info[Context, None]
-
-
-def query_error(exc: DomainError) -> GraphQLError:
-    """A domain error in a query (which has no userErrors): a GraphQL error carrying its code."""
-    return GraphQLError(exc.message, extensions={"code": exc.code.value})

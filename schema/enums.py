@@ -1,10 +1,25 @@
-"""GraphQL enums. Values are the domain's own strings, so conversion is ``Enum(value)``."""
+"""GraphQL enums. Values are the domain's own strings, so conversion is ``Enum(value)``.
+
+An enum the domain declares itself (error codes, job and delivery statuses, ledger kinds) is not
+declared again here: the domain's class is exposed under its GraphQL name, so resolvers hand its
+members to the schema as they are."""
 
 from __future__ import annotations
 
 from enum import Enum
 
 import strawberry
+
+from models.credits import Kind as CreditTransactionKind
+from models.errors import ErrorCode
+from models.jobs import JobStatus
+from models.webhooks import DeliveryStatus as WebhookDeliveryStatus
+
+# The domain's own enums, under their GraphQL names (strawberry.enum marks the class, returns it).
+strawberry.enum(ErrorCode)
+strawberry.enum(JobStatus)
+strawberry.enum(CreditTransactionKind, name="CreditTransactionKind")
+strawberry.enum(WebhookDeliveryStatus, name="WebhookDeliveryStatus")
 
 
 @strawberry.enum
@@ -14,15 +29,6 @@ class JobType(Enum):
     AVATAR = "avatar"
     TTS = "tts"
     COMPOSITE = "composite"
-
-
-@strawberry.enum
-class JobStatus(Enum):
-    PENDING = "pending"
-    PROCESSING = "processing"
-    COMPLETED = "completed"
-    FAILED = "failed"
-    CANCELED = "canceled"
 
 
 @strawberry.enum
@@ -61,27 +67,6 @@ class Placement(Enum):
 
 
 @strawberry.enum
-class ErrorCode(Enum):
-    INSUFFICIENT_CREDITS = "INSUFFICIENT_CREDITS"
-    VALIDATION_FAILED = "VALIDATION_FAILED"
-    PROVIDER_NOT_SUPPORTED = "PROVIDER_NOT_SUPPORTED"
-    NOT_FOUND = "NOT_FOUND"
-    RATE_LIMITED = "RATE_LIMITED"
-    CONFLICT = "CONFLICT"
-    FORBIDDEN = "FORBIDDEN"
-
-
-@strawberry.enum
-class CreditTransactionKind(Enum):
-    TOP_UP = "TOP_UP"
-    HOLD = "HOLD"
-    CAPTURE = "CAPTURE"
-    RELEASE = "RELEASE"
-    REFUND = "REFUND"
-    ADJUSTMENT = "ADJUSTMENT"
-
-
-@strawberry.enum
 class CreditUsageGroupBy(Enum):
     PROVIDER = "provider"
     TYPE = "type"
@@ -103,10 +88,3 @@ class WebhookEventType(Enum):
     JOB_CANCELED = "job.canceled"
     CREDITS_LOW_BALANCE = "credits.low_balance"
     WEBHOOK_ENDPOINT_DISABLED = "webhook.endpoint_disabled"
-
-
-@strawberry.enum
-class WebhookDeliveryStatus(Enum):
-    PENDING = "pending"
-    SUCCEEDED = "succeeded"
-    FAILED = "failed"

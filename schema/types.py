@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import strawberry
 from strawberry.scalars import JSON
@@ -21,8 +21,8 @@ from schema.enums import (
     WebhookDeliveryStatus,
     WebhookEventType,
 )
-from services.auth import signed_result_urls
-from services.settings import Settings
+
+Node = TypeVar("Node")
 
 
 def _dt(value: str | None) -> datetime | None:
@@ -58,8 +58,8 @@ class CreativeJob:
     updated_at: datetime = strawberry.field(description="When this state was written (events carry it)")
 
     @classmethod
-    def from_snapshot(cls, snap: dict[str, Any], settings: Settings) -> CreativeJob:
-        signed = signed_result_urls(snap["result_urls"], settings)
+    def from_snapshot(cls, snap: dict[str, Any], result_urls: list[str]) -> CreativeJob:
+        """``result_urls``: the outputs as the caller may fetch them (signed by the resolver)."""
         return cls(
             id=strawberry.ID(snap["id"]),
             type=JobType(snap["type"]),
@@ -67,7 +67,7 @@ class CreativeJob:
             provider=Provider(snap["provider"]),
             prompt=snap["prompt"],
             settings=snap["settings"],
-            result_urls=signed,
+            result_urls=result_urls,
             cost_cents=snap["cost_cents"],
             estimated_cost_cents=snap["estimated_cost_cents"],
             overrun_cents=snap["overrun_cents"],
@@ -84,6 +84,8 @@ class CreativeJob:
         )
 
 
+# A mutation's payload: its data fields default to null and its userErrors to none, so
+# ``Payload(user_errors=[...])`` is a failed answer (resolvers/errors.py builds them).
 @strawberry.type
 class UserError:
     code: ErrorCode
@@ -96,7 +98,7 @@ class UserError:
     @classmethod
     def of(cls, exc: DomainError) -> UserError:
         return cls(
-            code=ErrorCode(exc.code.value),
+            code=exc.code,
             message=exc.message,
             field=exc.field,
             retry_after_seconds=exc.retry_after_seconds if isinstance(exc, RateLimited) else None,
@@ -129,8 +131,8 @@ class GenerateWarning:
 
 @strawberry.type
 class GeneratePayload:
-    job: CreativeJob | None
-    user_errors: list[UserError]
+    job: CreativeJob | None = None
+    user_errors: list[UserError] = strawberry.field(default_factory=list)
     warnings: list[GenerateWarning] = strawberry.field(
         default_factory=list,
         description="The job's model shuts down within 30 days, or was shut down and replaced",
@@ -144,18 +146,22 @@ class PageInfo:
 
 
 @strawberry.type
-class CreativeJobEdge:
+class Edge(Generic[Node]):
+    """A Relay edge; ``Edge[CreativeJob]`` is the SDL's ``CreativeJobEdge``."""
+
     cursor: str
-    node: CreativeJob
+    node: Node
 
 
 @strawberry.type
-class CreativeJobConnection:
-    edges: list[CreativeJobEdge]
+class Connection(Generic[Node]):
+    """A Relay connection; ``Connection[CreativeJob]`` is the SDL's ``CreativeJobConnection``."""
+
+    edges: list[Edge[Node]]
     page_info: PageInfo
 
     @strawberry.field
-    def nodes(self) -> list[CreativeJob]:
+    def nodes(self) -> list[Node]:
         return [edge.node for edge in self.edges]
 
 
@@ -196,22 +202,6 @@ class CreditTransaction:
     available_after_cents: int
     description: str | None
     created_at: datetime
-
-
-@strawberry.type
-class CreditTransactionEdge:
-    cursor: str
-    node: CreditTransaction
-
-
-@strawberry.type
-class CreditTransactionConnection:
-    edges: list[CreditTransactionEdge]
-    page_info: PageInfo
-
-    @strawberry.field
-    def nodes(self) -> list[CreditTransaction]:
-        return [edge.node for edge in self.edges]
 
 
 @strawberry.type
@@ -283,8 +273,8 @@ class CreditUsage:
 
 @strawberry.type
 class CreditBalancePayload:
-    credit_balance: CreditBalance | None
-    user_errors: list[UserError]
+    credit_balance: CreditBalance | None = None
+    user_errors: list[UserError] = strawberry.field(default_factory=list)
 
 
 @strawberry.type
@@ -314,15 +304,17 @@ class ApiKey:
 
 @strawberry.type
 class CreateApiKeyPayload:
-    api_key: ApiKey | None
-    secret: str | None = strawberry.field(description="The whole key: shown this once, store it now")
-    user_errors: list[UserError]
+    api_key: ApiKey | None = None
+    secret: str | None = strawberry.field(
+        default=None, description="The whole key: shown this once, store it now"
+    )
+    user_errors: list[UserError] = strawberry.field(default_factory=list)
 
 
 @strawberry.type
 class ApiKeyPayload:
-    api_key: ApiKey | None
-    user_errors: list[UserError]
+    api_key: ApiKey | None = None
+    user_errors: list[UserError] = strawberry.field(default_factory=list)
 
 
 @strawberry.type
@@ -352,22 +344,6 @@ class WebhookDelivery:
 
 
 @strawberry.type
-class WebhookDeliveryEdge:
-    cursor: str
-    node: WebhookDelivery
-
-
-@strawberry.type
-class WebhookDeliveryConnection:
-    edges: list[WebhookDeliveryEdge]
-    page_info: PageInfo
-
-    @strawberry.field
-    def nodes(self) -> list[WebhookDelivery]:
-        return [edge.node for edge in self.edges]
-
-
-@strawberry.type
 class WebhookEndpoint:
     id: strawberry.ID
     url: str
@@ -383,23 +359,24 @@ class WebhookEndpoint:
 
 @strawberry.type
 class WebhookEndpointPayload:
-    webhook_endpoint: WebhookEndpoint | None
+    webhook_endpoint: WebhookEndpoint | None = None
     secret: str | None = strawberry.field(
-        description="The signing secret (whsec_…): returned when created or rotated, and only then"
+        default=None,
+        description="The signing secret (whsec_…): returned when created or rotated, and only then",
     )
-    user_errors: list[UserError]
+    user_errors: list[UserError] = strawberry.field(default_factory=list)
 
 
 @strawberry.type
 class DeletePayload:
-    deleted_id: strawberry.ID | None
-    user_errors: list[UserError]
+    deleted_id: strawberry.ID | None = None
+    user_errors: list[UserError] = strawberry.field(default_factory=list)
 
 
 @strawberry.type
 class WebhookDeliveryPayload:
-    delivery: WebhookDelivery | None
-    user_errors: list[UserError]
+    delivery: WebhookDelivery | None = None
+    user_errors: list[UserError] = strawberry.field(default_factory=list)
 
 
 @strawberry.type(description="Who is calling: what the frontend needs to show or hide")
