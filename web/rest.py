@@ -239,7 +239,7 @@ async def rest_generate(request: Request) -> JSONResponse:
         )
     except DomainError as exc:
         return domain_error(exc)
-    body: dict[str, Any] = {"job_id": str(job.id), "status": job.status.value}
+    body = {"job_id": str(job.id), "status": job.status.value}
     if warnings := (job.metadata or {}).get("warnings"):
         body["warnings"] = warnings  # the model shuts down soon, or was replaced (providers/lifecycle.py)
     return JSONResponse(body, status_code=202)
