@@ -26,6 +26,7 @@ test: install
 lint: install
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
+	$(PY) -m mypy
 	$(VENV)/bin/lint-imports
 
 # The suite under coverage (by line, the service's subprocesses included); prints the total.
@@ -48,7 +49,7 @@ lock: | $(PY)
 	$(VENV)/bin/uv pip compile pyproject.toml --extra dev -o requirements.lock
 
 clean:
-	rm -rf $(VENV) .pytest_cache
+	rm -rf $(VENV) .pytest_cache .mypy_cache
 
 # After changing a model: write the next migration into models/migrations/.
 migrations: install

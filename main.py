@@ -13,7 +13,7 @@ import sys
 import time
 import uuid
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from starlette.applications import Starlette
 from starlette.routing import Mount
@@ -71,7 +71,8 @@ def _stop_stale_valkey(data: Path) -> None:
         return
     client = redis.Redis(host="127.0.0.1", port=port, socket_timeout=5, socket_connect_timeout=2)
     try:
-        if Path(client.config_get("dir").get("dir", "")).resolve() == data.resolve():
+        answer = cast("dict[str, str]", client.config_get("dir"))  # redis-py types it maybe awaitable
+        if Path(answer.get("dir", "")).resolve() == data.resolve():
             log.warning("stopping the embedded Valkey a previous run left on port %d", port)
             client.shutdown()
             deadline = time.monotonic() + 10

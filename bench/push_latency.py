@@ -85,7 +85,7 @@ class Subscriber(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport  # type: ignore[assignment]
+        self.transport = transport  # type: ignore[assignment]  # a stream protocol gets a Transport
         self.ws.send_request(self.ws.connect())
         self._flush()
 
@@ -337,7 +337,7 @@ def polling_delay(service: Service, samples: int = 200) -> dict[str, float]:
 async def _idle(url: str, key: str, count: int) -> list[Any]:
     sockets = []
     for i in range(count):
-        ws = await websockets.connect(url, subprotocols=["graphql-transport-ws"])  # type: ignore[list-item]
+        ws = await websockets.connect(url, subprotocols=["graphql-transport-ws"])  # type: ignore[list-item]  # websockets wants Subprotocol, a NewType of str
         await ws.send(json.dumps({"type": "connection_init", "payload": {"Authorization": f"Bearer {key}"}}))
         await ws.recv()
         await ws.send(json.dumps({"id": "1", "type": "subscribe", "payload": {"query": SUBSCRIPTION}}))

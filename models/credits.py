@@ -100,7 +100,7 @@ async def _apply(
         changed = await query.using_db(conn).update(**updates)
         if not changed:
             return None
-    team = await Team.get(id=team_id).using_db(conn)
+    team = await Team.get(id=team_id, using_db=conn)
     row = await CreditTransaction.create(
         team_id=team_id,
         job_id=job_id,
@@ -156,7 +156,7 @@ async def top_up(team_id: uuid.UUID | str, cents: int, description: str | None =
         if not await Team.filter(id=team_id).using_db(conn).exists():
             raise DomainError(ErrorCode.NOT_FOUND, "team not found", ["team"])
         await _apply(conn, team_id, kind=Kind.TOP_UP, amount=cents, description=description or "top-up")
-        return await Team.get(id=team_id).using_db(conn)
+        return await Team.get(id=team_id, using_db=conn)
 
 
 async def set_low_balance_threshold(team_id: uuid.UUID | str, cents: int | None) -> Team:
@@ -164,9 +164,9 @@ async def set_low_balance_threshold(team_id: uuid.UUID | str, cents: int | None)
         raise DomainError(ErrorCode.VALIDATION_FAILED, "the threshold must be zero or more cents", ["cents"])
     async with in_transaction() as conn:
         await Team.filter(id=team_id).using_db(conn).update(low_balance_threshold_cents=cents)
-        team = await Team.get(id=team_id).using_db(conn)
+        team = await Team.get(id=team_id, using_db=conn)
         await _low_balance_check(conn, team)
-        return await Team.get(id=team_id).using_db(conn)
+        return await Team.get(id=team_id, using_db=conn)
 
 
 async def hold(conn: BaseDBAsyncClient, team_id: uuid.UUID | str, job_id: uuid.UUID, cents: int) -> None:

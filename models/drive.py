@@ -44,6 +44,7 @@ class DriveFolder(Model):
 class DriveFile(Model):
     id = fields.UUIDField(primary_key=True, default=uuid.uuid4)
     team: fields.ForeignKeyRelation[Team] = fields.ForeignKeyField("models.Team", related_name="files")
+    team_id: uuid.UUID
     folder: fields.ForeignKeyRelation[DriveFolder] = fields.ForeignKeyField(
         "models.DriveFolder", related_name="files"
     )

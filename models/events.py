@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from tortoise import fields
 from tortoise.models import Model
@@ -21,8 +22,9 @@ ENDPOINT_DISABLED = "webhook.endpoint_disabled"
 class TeamEvent(Model):
     id = fields.UUIDField(primary_key=True, default=uuid.uuid4)
     team: fields.ForeignKeyRelation[Team] = fields.ForeignKeyField("models.Team", related_name="events")
+    team_id: uuid.UUID
     kind = fields.CharField(max_length=64)
-    payload = fields.JSONField(default=dict)
+    payload: fields.JSONField[dict[str, Any]] = fields.JSONField(default=dict)
     published_at = fields.DatetimeField(null=True)
     dispatched_at = fields.DatetimeField(null=True)
     created_at = fields.DatetimeField(auto_now_add=True)

@@ -62,25 +62,28 @@ IDEMPOTENCY_WINDOW = timedelta(hours=24)
 class CreativeJob(Model):
     id = fields.UUIDField(primary_key=True, default=uuid.uuid4)
     team: fields.ForeignKeyRelation[Team] = fields.ForeignKeyField("models.Team", related_name="jobs")
+    team_id: uuid.UUID  # the foreign key's column, which tortoise adds
     user_id = fields.UUIDField()
     type = fields.CharField(max_length=16)
     status = fields.CharEnumField(JobStatus, max_length=16, default=JobStatus.PENDING)
     provider = fields.CharField(max_length=32)
-    prompt = fields.TextField(null=True)
-    settings = fields.JSONField(default=dict)  # the provider-specific params, normalised
-    result_urls = fields.JSONField(default=list)  # "/files/<id>" paths; the API signs them on read
+    prompt: str | None = fields.TextField(null=True)  # tortoise types a TextField str, null or not
+    # The provider-specific params, normalised.
+    settings: fields.JSONField[dict[str, Any]] = fields.JSONField(default=dict)
+    # "/files/<id>" paths; the API signs them on read.
+    result_urls: fields.JSONField[list[str]] = fields.JSONField(default=list)
     cost_cents = fields.BigIntField(default=0)
     estimated_cost_cents = fields.BigIntField(default=0)
     # What the job really cost beyond its hold: never captured silently, recorded for billing.
     overrun_cents = fields.BigIntField(default=0)
     drive_folder_id = fields.UUIDField(null=True)
-    metadata = fields.JSONField(default=dict)
-    error_message = fields.TextField(null=True)
+    metadata: fields.JSONField[dict[str, Any]] = fields.JSONField(default=dict)
+    error_message: str | None = fields.TextField(null=True)
     version = fields.IntField(default=1)
     provider_task_id = fields.CharField(max_length=255, null=True)
     # Set by the one run allowed to submit to the provider (concurrent runs of a job never both submit).
     submit_claimed_at = fields.DatetimeField(null=True)
-    provider_state = fields.JSONField(default=dict)
+    provider_state: fields.JSONField[dict[str, Any]] = fields.JSONField(default=dict)
     attempts = fields.IntField(default=0)
     idempotency_key = fields.CharField(max_length=255, null=True)
     request_hash = fields.CharField(max_length=64, null=True)
@@ -120,7 +123,7 @@ class CreativeJob(Model):
             "metadata": self.metadata,
             "error_message": self.error_message,
             "user_id": str(self.user_id),
-            "team_id": str(self.team_id),  # type: ignore[attr-defined]
+            "team_id": str(self.team_id),
             "version": self.version,
             "created_at": iso(self.created_at),
             "started_at": iso(self.started_at),
@@ -399,10 +402,10 @@ async def _record_terminal_event(conn: Any, job: CreativeJob) -> None:
     """``job.completed`` / ``job.failed`` / ``job.canceled`` in the outbox, in the transition's
     transaction: webhooks get every terminal event, even when the process dies right after. A
     team with no webhook endpoint has nobody to tell, so nothing is written."""
-    if not await WebhookEndpoint.filter(team_id=job.team_id, enabled=True).using_db(conn).exists():  # type: ignore[attr-defined]
+    if not await WebhookEndpoint.filter(team_id=job.team_id, enabled=True).using_db(conn).exists():
         return
     await TeamEvent.create(
-        team_id=job.team_id,  # type: ignore[attr-defined]
+        team_id=job.team_id,
         kind=f"job.{job.status.value}",
         payload=job.snapshot(),
         using_db=conn,

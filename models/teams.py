@@ -82,12 +82,14 @@ class Membership(Model):
 class ApiKey(Model):
     id = fields.UUIDField(primary_key=True, default=uuid.uuid4)
     team: fields.ForeignKeyRelation[Team] = fields.ForeignKeyField("models.Team", related_name="api_keys")
+    team_id: uuid.UUID
     # The user the key acts as (jobs created with it carry this user_id).
     user: fields.ForeignKeyRelation[User] = fields.ForeignKeyField("models.User", related_name="api_keys")
+    user_id: uuid.UUID
     name = fields.CharField(max_length=200, default="default")
     prefix = fields.CharField(max_length=16)  # shown in listings so people recognise a key
     key_hash = fields.CharField(max_length=64, unique=True)  # sha256 hex of the whole key
-    scopes = fields.JSONField(default=all_scopes)
+    scopes: fields.JSONField[list[str]] = fields.JSONField(default=all_scopes)
     last_used_at = fields.DatetimeField(null=True)
     revoked_at = fields.DatetimeField(null=True)
     created_at = fields.DatetimeField(auto_now_add=True)

@@ -60,16 +60,17 @@ class DeliveryStatus(StrEnum):
 class WebhookEndpoint(Model):
     id = fields.UUIDField(primary_key=True, default=uuid.uuid4)
     team: fields.ForeignKeyRelation[Team] = fields.ForeignKeyField("models.Team", related_name="webhooks")
+    team_id: uuid.UUID
     url = fields.CharField(max_length=MAX_URL_LENGTH)
     description = fields.CharField(max_length=500, default="")
-    events = fields.JSONField(default=list)
+    events: fields.JSONField[list[str]] = fields.JSONField(default=list)
     # The signing secret is not stored: it is derived from CH_SECRET_KEY, the endpoint id and this
     # version (webhook_wire.endpoint_secret), so a copy of the database signs nothing. Rotating bumps
     # the version; the previous one keeps signing for a day, so receivers can switch without loss.
     secret_version = fields.IntField(default=1)
     previous_version_expires_at = fields.DatetimeField(null=True)
     enabled = fields.BooleanField(default=True)
-    disabled_reason = fields.TextField(null=True)
+    disabled_reason: str | None = fields.TextField(null=True)  # tortoise types a TextField str, null or not
     disabled_at = fields.DatetimeField(null=True)
     # Set at the first failed attempt after a success; cleared by any success.
     failing_since = fields.DatetimeField(null=True)
@@ -96,18 +97,21 @@ class WebhookDelivery(Model):
     endpoint: fields.ForeignKeyRelation[WebhookEndpoint] = fields.ForeignKeyField(
         "models.WebhookEndpoint", related_name="deliveries", on_delete=fields.CASCADE
     )
+    endpoint_id: uuid.UUID
     team_id = fields.UUIDField()
     event: fields.ForeignKeyRelation[TeamEvent] = fields.ForeignKeyField(
         "models.TeamEvent", related_name="deliveries"
     )
+    event_id: uuid.UUID
     event_type = fields.CharField(max_length=64)
     payload = fields.TextField()  # the exact body sent on every attempt
     status = fields.CharEnumField(DeliveryStatus, max_length=16, default=DeliveryStatus.PENDING)
     attempts = fields.IntField(default=0)
     next_attempt_at = fields.DatetimeField(null=True)
     last_status_code = fields.IntField(null=True)
-    last_error = fields.TextField(null=True)
-    attempt_log = fields.JSONField(default=list)  # the latest attempts: at, status code, error, ms
+    last_error: str | None = fields.TextField(null=True)
+    # The latest attempts: at, status code, error, ms.
+    attempt_log: fields.JSONField[list[dict[str, Any]]] = fields.JSONField(default=list)
     delivered_at = fields.DatetimeField(null=True)
     created_at = fields.DatetimeField(auto_now_add=True)
     updated_at = fields.DatetimeField(auto_now=True)
@@ -215,7 +219,7 @@ async def dispatch_pending_events(
             )
             if not claimed:
                 continue
-            endpoints = await WebhookEndpoint.filter(team_id=event.team_id, enabled=True).using_db(conn)  # type: ignore[attr-defined]
+            endpoints = await WebhookEndpoint.filter(team_id=event.team_id, enabled=True).using_db(conn)
             body = body_of(event)  # the same for every endpoint
             for endpoint in endpoints:
                 if event.kind not in endpoint.events:
@@ -223,7 +227,7 @@ async def dispatch_pending_events(
                 created.append(
                     await WebhookDelivery.create(
                         endpoint=endpoint,
-                        team_id=event.team_id,  # type: ignore[attr-defined]
+                        team_id=event.team_id,
                         event=event,
                         event_type=event.kind,
                         payload=body,
@@ -272,7 +276,7 @@ async def record_success(delivery: WebhookDelivery, status_code: int, elapsed_ms
         attempt_log=_log(delivery, entry),
         updated_at=at,
     )
-    await WebhookEndpoint.filter(id=delivery.endpoint_id, failing_since__not_isnull=True).update(  # type: ignore[attr-defined]
+    await WebhookEndpoint.filter(id=delivery.endpoint_id, failing_since__not_isnull=True).update(
         failing_since=None
     )
 
@@ -302,9 +306,9 @@ async def record_failure(
         attempt_log=_log(delivery, entry),
         updated_at=at,
     )
-    await WebhookEndpoint.filter(id=delivery.endpoint_id, failing_since=None).update(failing_since=at)  # type: ignore[attr-defined]
+    await WebhookEndpoint.filter(id=delivery.endpoint_id, failing_since=None).update(failing_since=at)
     if retry_at is None:
-        await _disable_if_persistently_failing(delivery.endpoint_id, schedule_scale)  # type: ignore[attr-defined]
+        await _disable_if_persistently_failing(delivery.endpoint_id, schedule_scale)
     return retry_at
 
 
@@ -317,7 +321,7 @@ async def _disable_if_persistently_failing(endpoint_id: uuid.UUID, schedule_scal
     ``webhook.endpoint_disabled`` event (once: the disable is a guarded update)."""
     since = now() - retry_window(schedule_scale) * 0.9
     async with in_transaction() as conn:
-        endpoint = await WebhookEndpoint.get_or_none(id=endpoint_id).using_db(conn)
+        endpoint = await WebhookEndpoint.get_or_none(id=endpoint_id, using_db=conn)
         if endpoint is None or endpoint.failing_since is None or endpoint.failing_since > since:
             return
         reason = (
@@ -331,7 +335,7 @@ async def _disable_if_persistently_failing(endpoint_id: uuid.UUID, schedule_scal
         )
         if disabled:
             await TeamEvent.create(
-                team_id=endpoint.team_id,  # type: ignore[attr-defined]
+                team_id=endpoint.team_id,
                 kind=ENDPOINT_DISABLED,
                 payload={"endpoint_id": str(endpoint.id), "url": endpoint.url, "reason": reason},
                 using_db=conn,
@@ -341,7 +345,7 @@ async def _disable_if_persistently_failing(endpoint_id: uuid.UUID, schedule_scal
 async def redeliver(team_id: uuid.UUID | str, delivery_id: str) -> WebhookDelivery:
     """Send a delivery again now (same webhook-id and body), whatever its state."""
     delivery = await require_team_row(WebhookDelivery, team_id, delivery_id, "webhook delivery")
-    endpoint = await WebhookEndpoint.get(id=delivery.endpoint_id)  # type: ignore[attr-defined]
+    endpoint = await WebhookEndpoint.get(id=delivery.endpoint_id)
     if not endpoint.enabled:
         raise DomainError(ErrorCode.CONFLICT, "the endpoint is disabled; re-enable it first", ["id"])
     at = now()

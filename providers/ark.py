@@ -141,7 +141,8 @@ class ArkAdapter(HttpAdapter):
         outputs, sizes, errors = _images(answer)
         if not outputs:
             raise _failure(errors, answer.get("error"))
-        usage = answer.get("usage") if isinstance(answer.get("usage"), dict) else {}
+        usage = answer.get("usage")
+        usage = usage if isinstance(usage, dict) else {}
         details: dict[str, Any] = {"model": answer.get("model") or body["model"], "sizes": sizes}
         if sizes:
             details["size"] = sizes[0]

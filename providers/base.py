@@ -91,7 +91,9 @@ class Adapter(Protocol):
     # the default, False, is what most providers offer: once submitted, the task runs and is billed.
     can_cancel: ClassVar[bool]
 
-    def __init__(self, client: httpx.AsyncClient, base_url: str, api_key: str) -> None: ...
+    def __init__(
+        self, client: httpx.AsyncClient, base_url: str, api_key: str, *, poll_interval_scale: float = 1.0
+    ) -> None: ...
 
     async def submit(self, job: JobSpec) -> Submitted | Done:
         """Start the work. Synchronous APIs return :class:`Done` directly."""

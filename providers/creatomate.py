@@ -114,7 +114,8 @@ def planned_render(body: dict[str, Any], declared: dict[str, Any]) -> dict[str, 
     and seconds. ``declared`` holds a template's declared width, height and duration. Refuses a
     render beyond :data:`MAX_RENDER_SECONDS` or :data:`MAX_RENDER_PIXELS` per frame."""
     source = body.get("source") if isinstance(body.get("source"), dict) else None
-    modifications = body.get("modifications") if isinstance(body.get("modifications"), dict) else {}
+    modifications = body.get("modifications")
+    modifications = modifications if isinstance(modifications, dict) else {}
     script = source or {}
     if source is not None:
         for key in ("width", "height", "duration"):

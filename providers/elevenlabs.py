@@ -156,7 +156,8 @@ def billed_family(characters: int, credits: int, model: str) -> str:
 
 
 def _voice_settings(user: dict[str, Any]) -> dict[str, Any]:
-    given = user.get("voice_settings") if isinstance(user.get("voice_settings"), dict) else user
+    voice_settings = user.get("voice_settings")
+    given = voice_settings if isinstance(voice_settings, dict) else user
     out: dict[str, Any] = {}
     for key in _VOICE_NUMBERS:
         value = given.get(key)

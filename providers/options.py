@@ -68,7 +68,7 @@ class GptImageSettings(_Image):
 
 class GptImage26Settings(GptImageSettings):
     # GPT Image 2.6 (Sunburst and Flare take the same parameters): five quality tiers and "auto".
-    quality: Literal["low", "medium", "high", "xhigh", "max", "auto"] = "medium"  # type: ignore[assignment]
+    quality: Literal["low", "medium", "high", "xhigh", "max", "auto"] = "medium"  # type: ignore[assignment]  # widens the parent's tiers; pydantic allows it
 
 
 class SeedreamSettings(_Image):

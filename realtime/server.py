@@ -290,9 +290,9 @@ class Connection:
                 self.hub.leave(group, member)
             for task in self.operations.values():
                 task.cancel()
-            for task in (keepalive, watch):
-                if task:
-                    task.cancel()
+            for background in (keepalive, watch):
+                if background:
+                    background.cancel()
 
     async def _receive(self) -> dict[str, Any]:
         """The next client message: a JSON object in a text frame (InvalidMessage otherwise), within

@@ -37,7 +37,7 @@ from typing import Any, Protocol
 try:  # the server protocol whose transport may be written to directly
     from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 except ImportError:  # pragma: no cover - uvicorn[standard] is a dependency
-    WebSocketsSansIOProtocol = None  # type: ignore[assignment,misc]
+    WebSocketsSansIOProtocol = None  # type: ignore[assignment,misc]  # None: this uvicorn lacks the class
 
 log = logging.getLogger(__name__)
 

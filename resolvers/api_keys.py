@@ -20,7 +20,7 @@ def api_key_type(row: teams.ApiKey) -> ApiKey:
         name=row.name,
         prefix=row.prefix,
         scopes=[ApiKeyScope(s) for s in row.scopes],
-        created_by_user_id=strawberry.ID(str(row.user_id)),  # type: ignore[attr-defined]
+        created_by_user_id=strawberry.ID(str(row.user_id)),
         created_at=row.created_at,
         last_used_at=row.last_used_at,
         revoked_at=row.revoked_at,

@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from strawberry.scalars import JSON
+
 from models import generation, pricing
 from models.errors import DomainError, ErrorCode
 from providers import lifecycle, options, registry
@@ -44,7 +46,9 @@ async def providers(info: Info, type: JobType | None = None) -> list[ProviderInf
                 price_unit=price.unit,
                 price_cents_per_unit=price.cents_per_unit,
                 price_first_unit_cents=price.first_unit_cents,
-                price_rates=[PriceRate(cents_per_unit=r.cents_per_unit, when=r.when) for r in price.rates],
+                price_rates=[
+                    PriceRate(cents_per_unit=r.cents_per_unit, when=JSON(r.when)) for r in price.rates
+                ],
                 cancelable_at_provider=registry.can_cancel(spec.provider),
                 wire_model=life["wire_model"],
                 lifecycle=ModelLifecycle(life["lifecycle"]),
@@ -89,7 +93,7 @@ async def estimate_cost(info: Info, input: EstimateCostInput) -> CostEstimate:
         raise _estimate_input_error(
             f"{spec.provider} supports the aspect ratios {', '.join(spec.aspect_ratios)}", "aspectRatio"
         )
-    raw = input.settings
+    raw: Any = input.settings  # any JSON value until provider_settings checks it
     if spec.type == IMAGE and input.width and input.height and isinstance(raw or {}, dict):
         # the image's settings.width/height: held to the provider's own size rules (BFL's multiples
         # of 16…) as generateImage holds them, unless the settings name a size themselves

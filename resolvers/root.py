@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncGenerator
+
 import strawberry
 
 from resolvers import api_keys as key_resolvers
@@ -104,15 +106,15 @@ class Mutation:
 
 @strawberry.type
 class Subscription:
-    job_updated: CreativeJob = strawberry.subscription(
+    job_updated: AsyncGenerator[CreativeJob, None] = strawberry.subscription(
         resolver=subscription_resolvers.job_updated,
         description="The current state first, then every change, in order",
     )
-    jobs_updated: CreativeJob = strawberry.subscription(
+    jobs_updated: AsyncGenerator[CreativeJob, None] = strawberry.subscription(
         resolver=subscription_resolvers.jobs_updated,
         description="Every change to any job of the caller's team",
     )
-    credit_balance_updated: CreditBalance = strawberry.subscription(
+    credit_balance_updated: AsyncGenerator[CreditBalance, None] = strawberry.subscription(
         resolver=subscription_resolvers.credit_balance_updated,
         description="The current balance first, then every change",
     )

@@ -47,9 +47,9 @@ def endpoint_type(row: EndpointRow) -> WebhookEndpoint:
 def delivery_type(row: DeliveryRow) -> WebhookDelivery:
     return WebhookDelivery(
         id=strawberry.ID(str(row.id)),
-        endpoint_id=strawberry.ID(str(row.endpoint_id)),  # type: ignore[attr-defined]
-        event_id=strawberry.ID(str(row.event_id)),  # type: ignore[attr-defined]
-        webhook_id=f"msg_{row.event_id.hex}",  # type: ignore[attr-defined]
+        endpoint_id=strawberry.ID(str(row.endpoint_id)),
+        event_id=strawberry.ID(str(row.event_id)),
+        webhook_id=f"msg_{row.event_id.hex}",
         event_type=WebhookEventType(row.event_type),
         payload=json.loads(row.payload),
         status=row.status,

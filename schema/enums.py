@@ -15,6 +15,20 @@ from models.errors import ErrorCode
 from models.jobs import JobStatus
 from models.webhooks import DeliveryStatus as WebhookDeliveryStatus
 
+__all__ = [
+    "ApiKeyScope",
+    "CreditTransactionKind",
+    "CreditUsageGroupBy",
+    "ErrorCode",
+    "JobStatus",
+    "JobType",
+    "ModelLifecycle",
+    "Placement",
+    "Provider",
+    "WebhookDeliveryStatus",
+    "WebhookEventType",
+]
+
 # The domain's own enums, under their GraphQL names (strawberry.enum marks the class, returns it).
 strawberry.enum(ErrorCode)
 strawberry.enum(JobStatus)

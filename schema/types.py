@@ -176,7 +176,7 @@ class CreditBalance:
         description="True on the one creditBalanceUpdated event where available credits crossed below the threshold"
     )
 
-    @strawberry.field(description="Credits held for jobs that have not finished yet")
+    @strawberry.field(description="Credits held for jobs that have not finished yet")  # type: ignore[untyped-decorator]  # strawberry types field(description=...) without a resolver as Any
     def held_cents(self) -> int:
         return self.balance_cents - self.available_cents
 

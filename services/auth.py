@@ -9,7 +9,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeGuard
 
 import jwt
 
@@ -84,14 +84,14 @@ async def authenticate(
         key = await ApiKey.get_or_none(key_hash=hash_api_key(credential), revoked_at=None)
         if key is None:
             return None
-        membership = await Membership.get_or_none(team_id=key.team_id, user_id=key.user_id)  # type: ignore[attr-defined]
+        membership = await Membership.get_or_none(team_id=key.team_id, user_id=key.user_id)
         if membership is None:  # its creator left the team
             return None
         # last_used_at is a hint for people, so a write at most once a minute per key is plenty
         now = datetime.now(UTC)
         if key.last_used_at is None or now - key.last_used_at > timedelta(minutes=1):
             await ApiKey.filter(id=key.id).update(last_used_at=now)
-        return Principal(key.team_id, key.user_id, membership.role, frozenset(key.scopes), key.id)  # type: ignore[attr-defined]
+        return Principal(key.team_id, key.user_id, membership.role, frozenset(key.scopes), key.id)
     claims = _jwt_claims(credential, secret, max_jwt_lifetime)
     if claims is None:
         return None
@@ -112,6 +112,10 @@ async def authenticate(
     )
 
 
+def _is_number(value: object) -> TypeGuard[float]:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
 def _jwt_claims(
     credential: str, secret: str, max_lifetime: float
 ) -> tuple[uuid.UUID, uuid.UUID, float, float] | None:
@@ -125,7 +129,7 @@ def _jwt_claims(
     team, sub, iat, exp = claims.get("team"), claims.get("sub"), claims.get("iat"), claims.get("exp")
     if not (isinstance(team, str) and isinstance(sub, str)):
         return None
-    if not all(isinstance(v, int | float) and not isinstance(v, bool) for v in (iat, exp)):
+    if not (_is_number(iat) and _is_number(exp)):
         return None
     if not exp - iat <= max_lifetime:  # also refuses nan
         return None

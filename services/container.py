@@ -119,7 +119,7 @@ class Services:
             job = await self._if_committed(unknown)
             await queue.enqueue_job(str(job.id))
             await self.events.job_changed(job)
-            await self.events.balance_changed(job.team_id)  # type: ignore[attr-defined]
+            await self.events.balance_changed(job.team_id)
             return job
         if job.status == jobs.JobStatus.PENDING and job.created_at < asked_at:
             # An idempotent retry of a job made earlier: the request that made it may have lost

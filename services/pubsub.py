@@ -80,7 +80,7 @@ class EventBus:
             log.exception("could not publish a revocation")
 
     async def job_changed(self, job: CreativeJob) -> None:
-        await self.publish(job.team_id, {"kind": "job", "version": job.version, "data": job.snapshot()})  # type: ignore[attr-defined]
+        await self.publish(job.team_id, {"kind": "job", "version": job.version, "data": job.snapshot()})
 
     async def balance_changed(self, team_id: uuid.UUID | str) -> None:
         """Publish the team's balance; a low-balance crossing recorded since is published with it,

@@ -43,6 +43,8 @@ class ImmediateTransactionContext(SqliteTransactionContext):
     no-op when nothing is open), and the context variable and the lock are handed back -- only
     by the task that took them."""
 
+    connection: ImmediateTransactionWrapper  # tortoise annotates it Any
+
     async def __aenter__(self) -> TransactionalDBClient:
         await self._trxlock.acquire()
         token = None

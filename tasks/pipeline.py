@@ -44,7 +44,7 @@ async def job_spec(services: Services, job: CreativeJob) -> JobSpec:
     """What the adapter sees: the validated params, input files loaded, composite inputs as signed URLs."""
     params: dict[str, Any] = dict(job.settings)
     inputs: list[InputFile] = []
-    team_id = job.team_id  # type: ignore[attr-defined]
+    team_id = job.team_id
     if params.get("image_file_id"):
         file = await drive.team_file(team_id, params["image_file_id"])
         if file is None:
@@ -213,7 +213,7 @@ async def _finish(services: Services, job: CreativeJob, done: Done) -> str:
         await _after_end(services, job)
         return "not open"
     await _release_slot(services, job)  # the provider's task is over: its slot is free for the next
-    team_id = job.team_id  # type: ignore[attr-defined]
+    team_id = job.team_id
     folder_id = job.drive_folder_id or (await drive.default_folder(team_id)).id
     urls = []
     production = services.settings.env == "production"

@@ -124,7 +124,7 @@ async def deliver(services: Services, delivery_id: str) -> str:
         ],
         f"msg_{delivery.event_id.hex}",
         timestamp,
-        body,  # type: ignore[attr-defined]
+        body,
     )
     started = time.perf_counter()
     status_code, error = await attempt(services, endpoint.url, hdrs, body)

@@ -209,7 +209,7 @@ class Stack:
     ) -> AsyncIterator[asyncio.Queue[dict[str, Any]]]:
         """Yields a queue of ``next`` payloads (``None`` once the server completes the operation)."""
         queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
-        async with websockets.connect(self.ws_url, subprotocols=[protocol]) as ws:  # type: ignore[list-item]
+        async with websockets.connect(self.ws_url, subprotocols=[protocol]) as ws:  # type: ignore[list-item]  # websockets wants Subprotocol, a NewType of str
             await ws.send(
                 json.dumps(
                     {"type": "connection_init", "payload": {"Authorization": f"Bearer {team.api_key}"}}
@@ -230,7 +230,7 @@ class Stack:
                     if msg["type"] in ("next", "data"):
                         await queue.put(msg["payload"])
                     elif msg["type"] == "complete":
-                        await queue.put(None)  # type: ignore[arg-type]
+                        await queue.put(None)  # type: ignore[arg-type]  # None marks the end
                         return
                     elif msg["type"] == "error":
                         await queue.put({"errors": msg["payload"]})

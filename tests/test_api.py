@@ -217,7 +217,7 @@ async def test_legacy_graphql_ws_protocol_and_balance_subscription(stack: Stack,
 
 
 async def test_websocket_without_credentials_is_refused(stack: Stack) -> None:
-    async with websockets.connect(stack.ws_url, subprotocols=["graphql-transport-ws"]) as ws:  # type: ignore[list-item]
+    async with websockets.connect(stack.ws_url, subprotocols=["graphql-transport-ws"]) as ws:  # type: ignore[list-item]  # websockets wants Subprotocol, a NewType of str
         await ws.send(json.dumps({"type": "connection_init", "payload": {}}))
         with pytest.raises(websockets.ConnectionClosed) as closed:
             await ws.recv()

@@ -78,7 +78,7 @@ def assert_no_traceback(lines: list[str]) -> None:
 
 
 async def connect(stack: Stack, team: Team | None, **options: Any) -> websockets.ClientConnection:
-    ws = await websockets.connect(stack.ws_url, subprotocols=[SUBPROTOCOL], max_size=None, **options)  # type: ignore[list-item]
+    ws = await websockets.connect(stack.ws_url, subprotocols=[SUBPROTOCOL], max_size=None, **options)  # type: ignore[list-item]  # websockets wants Subprotocol, a NewType of str
     if team is not None:
         await ws.send(
             json.dumps({"type": "connection_init", "payload": {"Authorization": f"Bearer {team.api_key}"}})

@@ -365,10 +365,10 @@ async def test_operators_granting_credits_while_jobs_run_never_hit_a_locked_data
         return await submit_ok(stack, team, "image", {"prompt": f"while granting {n}"})
 
     results = await asyncio.gather(*(grant(100 + n) for n in range(grants)), *(submit(n) for n in range(24)))
-    failed = [r for r in results[:grants] if r[0] != 0]  # type: ignore[index]
+    failed = [r for r in results[:grants] if r[0] != 0]  # type: ignore[index]  # gather mixes the two result types
     assert not failed, failed
     jobs = results[grants:]
-    finals = [(await follow_job(stack, team, job["id"]))[-1] for job in jobs]  # type: ignore[index]
+    finals = [(await follow_job(stack, team, job["id"]))[-1] for job in jobs]  # type: ignore[index]  # gather mixes the two result types
     assert {f["status"] for f in finals} == {"COMPLETED"}
     granted = sum(100 + n for n in range(grants))
     spent = sum(f["costCents"] for f in finals)

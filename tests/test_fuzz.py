@@ -290,7 +290,7 @@ def test_fuzzed_websocket_messages_never_fault(stack: Stack, fuzz_team: Team) ->
     connection with a protocol code, never with 1011 (an internal error), and stays up."""
 
     async def session(messages: list[str | bytes], protocol: str) -> None:
-        async with websockets.connect(stack.ws_url, subprotocols=[protocol]) as ws:  # type: ignore[list-item]
+        async with websockets.connect(stack.ws_url, subprotocols=[protocol]) as ws:  # type: ignore[list-item]  # websockets wants Subprotocol, a NewType of str
             await ws.send(json.dumps({"type": "connection_init", "payload": dict(fuzz_team.headers)}))
             assert json.loads(await asyncio.wait_for(ws.recv(), 10))["type"] == "connection_ack"
             try:

@@ -96,7 +96,7 @@ async def test_a_fault_from_an_outage_reads_service_unavailable_and_answers_503(
     from schema.context import Context
 
     principal = Principal(uuid.uuid4(), uuid.uuid4(), Role.MEMBER, frozenset({"read", "generate"}))
-    context = Context(request=None, services=_DatabaseDown(), principal=principal)  # type: ignore[arg-type]
+    context = Context(request=None, services=_DatabaseDown(), principal=principal)  # type: ignore[arg-type]  # stand-ins: no request
     result = await schema.execute(GENERATE["image"], {"input": {"prompt": "x"}}, context_value=context)
     assert result.data is None and result.errors
     error = result.errors[0].formatted
@@ -178,7 +178,7 @@ async def _services_on_sqlite(tmp_path: Path) -> AsyncIterator[tuple[Services, A
     await Tortoise.generate_schemas()
     recorder = _Recorder()
     unused = redis.asyncio.Redis.from_url(settings.redis_url or "")
-    services = Services(settings, unused, recorder, recorder, None, None)  # type: ignore[arg-type]
+    services = Services(settings, unused, recorder, recorder, None, None)  # type: ignore[arg-type]  # stand-ins for the bus and queue
     try:
         created = await create_team("outage")
         await credits.top_up(created.team.id, 1_000)

@@ -483,7 +483,7 @@ result = {{"pending": str(pending.id), "events": [str(waiting.id), str(unpublish
 
 async def test_revoking_a_key_closes_its_open_subscriptions(stack: Stack, team: Team) -> None:
     created = await create_key(stack, team, ["READ"], name="dashboard")
-    async with websockets.connect(stack.ws_url, subprotocols=["graphql-transport-ws"]) as ws:  # type: ignore[list-item]
+    async with websockets.connect(stack.ws_url, subprotocols=["graphql-transport-ws"]) as ws:  # type: ignore[list-item]  # websockets wants Subprotocol, a NewType of str
         init = {"type": "connection_init", "payload": {"Authorization": f"Bearer {created['secret']}"}}
         await ws.send(json.dumps(init))
         assert json.loads(await asyncio.wait_for(ws.recv(), 10))["type"] == "connection_ack"

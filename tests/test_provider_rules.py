@@ -97,7 +97,7 @@ def test_what_the_providers_accept_still_passes() -> None:
 
 
 def test_kling_always_sends_and_prices_the_mode() -> None:
-    adapter = KlingAdapter(None, "", "")  # type: ignore[arg-type]
+    adapter = KlingAdapter(None, "", "")  # type: ignore[arg-type]  # no HTTP client: it sends nothing here
     for provider, mode in (("kling_2_6", "pro"), ("kling_3_0", "std")):
         spec = job("video", provider, "x", settings=provider_settings(provider, {}), duration_seconds=5)
         _, body = adapter.build_request(spec)

@@ -51,7 +51,7 @@ def until(fetch: Callable[[], T], done: Callable[[T], bool], limit: float = 15.0
 def strict(value: T) -> T:
     """``value`` validated again by its own SDK type, strictly: the Stainless SDKs build responses
     without validation, so a missing required field would otherwise pass unnoticed."""
-    dumped = value.model_dump(by_alias=True, exclude_unset=True)  # type: ignore[attr-defined]
+    dumped = value.model_dump(by_alias=True, exclude_unset=True)  # type: ignore[attr-defined]  # T: any SDK (pydantic) model
     return TypeAdapter(type(value)).validate_python(dumped)
 
 
@@ -124,10 +124,10 @@ def test_openai_successors_and_shutdowns_through_the_sdk(
         "p",
         {"aspect_ratio": "16:9", "settings": options.normalise("gpt_image_2_6_flare", {"quality": "xhigh"})},
     )
-    body = OpenAIImage26Adapter(None, "", "").build_request(spec)  # type: ignore[arg-type]
+    body = OpenAIImage26Adapter(None, "", "").build_request(spec)  # type: ignore[arg-type]  # no HTTP client: it sends nothing
     result = client.images.generate(
         model=body["model"], prompt=unique("a poster"), size=body["size"], quality=body["quality"]
-    )  # type: ignore[arg-type]
+    )
     strict(result)
     assert result.data and result.data[0].b64_json
     width, height = (int(side) for side in body["size"].split("x"))

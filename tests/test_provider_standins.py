@@ -1053,7 +1053,7 @@ async def test_openai_standin_knows_todays_models_and_their_shutdowns(standins: 
                         params={"aspect_ratio": ratio, "settings": settings},
                     )
                     done = await adapter.submit(spec)
-                    assert done.outputs, (provider, ratio)  # type: ignore[union-attr]
+                    assert done.outputs, (provider, ratio)  # type: ignore[union-attr]  # synchronous: submit answers Done
             bad = {"model": "gpt-image-2.6-flare", "prompt": "x", "size": "1000x1000"}
             refused = await client.post(images, headers=headers, json=bad)
             assert refused.status_code == 400 and refused.json()["error"]["param"] == "size", refused.text

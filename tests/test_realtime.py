@@ -328,17 +328,17 @@ async def _ws_init(ws: Any, key: str | None) -> None:
 
 async def test_protocol_edges_graphql_transport_ws(stack: Stack, team: Team) -> None:
     """ping/pong, a subscribe before the acknowledgement (4401), bad credentials (4403)."""
-    async with websockets.connect(stack.ws_url, subprotocols=["graphql-transport-ws"]) as ws:  # type: ignore[list-item]
+    async with websockets.connect(stack.ws_url, subprotocols=["graphql-transport-ws"]) as ws:  # type: ignore[list-item]  # websockets wants Subprotocol, a NewType of str
         await _ws_init(ws, team.api_key)
         assert json.loads(await asyncio.wait_for(ws.recv(), 10))["type"] == "connection_ack"
         await ws.send(json.dumps({"type": "ping"}))
         assert json.loads(await asyncio.wait_for(ws.recv(), 10)) == {"type": "pong"}
-    async with websockets.connect(stack.ws_url, subprotocols=["graphql-transport-ws"]) as ws:  # type: ignore[list-item]
+    async with websockets.connect(stack.ws_url, subprotocols=["graphql-transport-ws"]) as ws:  # type: ignore[list-item]  # websockets wants Subprotocol, a NewType of str
         await ws.send(json.dumps({"id": "1", "type": "subscribe", "payload": {"query": JOBS_UPDATED}}))
         with pytest.raises(websockets.ConnectionClosed) as closed:
             await asyncio.wait_for(ws.recv(), 10)
         assert closed.value.rcvd is not None and closed.value.rcvd.code == 4401
-    async with websockets.connect(stack.ws_url, subprotocols=["graphql-transport-ws"]) as ws:  # type: ignore[list-item]
+    async with websockets.connect(stack.ws_url, subprotocols=["graphql-transport-ws"]) as ws:  # type: ignore[list-item]  # websockets wants Subprotocol, a NewType of str
         await _ws_init(ws, "chk_not-a-key")
         with pytest.raises(websockets.ConnectionClosed) as closed:
             await asyncio.wait_for(ws.recv(), 10)
@@ -348,7 +348,7 @@ async def test_protocol_edges_graphql_transport_ws(stack: Stack, team: Team) -> 
 async def test_legacy_graphql_ws_refusal_arrives_before_the_close(stack: Stack) -> None:
     """graphql-ws answers bad credentials with connection_error, THEN closes: the close frame must
     not overtake the message queued before it."""
-    async with websockets.connect(stack.ws_url, subprotocols=["graphql-ws"]) as ws:  # type: ignore[list-item]
+    async with websockets.connect(stack.ws_url, subprotocols=["graphql-ws"]) as ws:  # type: ignore[list-item]  # websockets wants Subprotocol, a NewType of str
         await _ws_init(ws, None)
         assert json.loads(await asyncio.wait_for(ws.recv(), 10))["type"] == "connection_error"
         with pytest.raises(websockets.ConnectionClosed) as closed:
@@ -357,7 +357,7 @@ async def test_legacy_graphql_ws_refusal_arrives_before_the_close(stack: Stack) 
 
 
 async def test_a_connection_holds_at_most_100_operations(stack: Stack, team: Team) -> None:
-    async with websockets.connect(stack.ws_url, subprotocols=["graphql-transport-ws"]) as ws:  # type: ignore[list-item]
+    async with websockets.connect(stack.ws_url, subprotocols=["graphql-transport-ws"]) as ws:  # type: ignore[list-item]  # websockets wants Subprotocol, a NewType of str
         await _ws_init(ws, team.api_key)
         assert json.loads(await asyncio.wait_for(ws.recv(), 10))["type"] == "connection_ack"
         for i in range(MAX_OPERATIONS + 1):

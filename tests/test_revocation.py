@@ -91,7 +91,7 @@ async def _read_ws(
     base: str, path: str, protocol: str, credential: str, stream: Stream, opened: asyncio.Event
 ) -> None:
     url = base.replace("http://", "ws://") + path
-    async with websockets.connect(url, subprotocols=[protocol]) as ws:  # type: ignore[list-item]
+    async with websockets.connect(url, subprotocols=[protocol]) as ws:  # type: ignore[list-item]  # websockets wants Subprotocol, a NewType of str
         init = {"type": "connection_init", "payload": {"Authorization": f"Bearer {credential}"}}
         await ws.send(json.dumps(init))
         assert json.loads(await asyncio.wait_for(ws.recv(), 10))["type"] == "connection_ack"

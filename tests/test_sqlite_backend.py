@@ -22,7 +22,7 @@ from services.db import connection_config
 async def database(tmp_path: Path) -> AsyncIterator[Path]:
     path = tmp_path / "engine.sqlite3"
     settings = SimpleNamespace(database=f"sqlite://{path}")
-    config = connection_config(settings)  # type: ignore[arg-type]
+    config = connection_config(settings)  # type: ignore[arg-type]  # a stand-in with the one field it reads
     assert isinstance(config, dict) and config["engine"] == "services.sqlite_backend"
     config["credentials"]["busy_timeout"] = "2000"
     await Tortoise.init(

@@ -315,7 +315,7 @@ async def _run_ws(
     protocol = "graphql-ws" if legacy else "graphql-transport-ws"
     init = {"Authorization": f"Bearer {who.api_key}"} if who else {}
     try:
-        async with websockets.connect(url, subprotocols=[protocol]) as ws:  # type: ignore[list-item]
+        async with websockets.connect(url, subprotocols=[protocol]) as ws:  # type: ignore[list-item]  # websockets wants Subprotocol, a NewType of str
             await ws.send(json.dumps({"type": "connection_init", "payload": init}))
             while True:
                 msg = json.loads(await ws.recv())
@@ -1089,7 +1089,7 @@ async def test_walker_knows_every_operation(world: World) -> None:
     assert not world.walker.unknown_slots, (
         f"the walker does not know which of A's objects goes into {world.walker.unknown_slots}: extend ID_SLOTS"
     )
-    routes = {r.path for r in rest.routes}  # type: ignore[attr-defined]
+    routes = {r.path for r in rest.routes}
     assert routes == set(REST_HANDLED), (
         f"REST routes changed: {sorted(routes ^ set(REST_HANDLED))}; walk them"
     )

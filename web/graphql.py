@@ -8,7 +8,7 @@ import contextlib
 import json
 import logging
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping
-from typing import Any
+from typing import Any, cast
 
 import strawberry
 from cross_web import HTTPException
@@ -104,7 +104,7 @@ class GraphQLView(GraphQL[Context, None]):
     stream it serves (multipart and SSE subscriptions, the benchmark's /graphql/plain websocket)
     ends when its credential is revoked or expires (revocation.CredentialWatch)."""
 
-    websocket_adapter_class = _GuardedWebSocketAdapter  # type: ignore[assignment]
+    websocket_adapter_class = _GuardedWebSocketAdapter
 
     def __init__(self, settings: Settings, schema: strawberry.Schema) -> None:
         super().__init__(
@@ -158,13 +158,13 @@ class GraphQLView(GraphQL[Context, None]):
             code = "METHOD_NOT_ALLOWED" if exc.status_code == 405 else "BAD_REQUEST"
             return errors.error_response(exc.status_code, code, exc.reason)
 
-    async def get_context(self, request: Request | WebSocket, response: Any) -> Context:  # type: ignore[override]
+    async def get_context(self, request: Request | WebSocket, response: Any) -> Context:
         services: Services = request.app.state.services
         credential, principal = await self._authenticate(services, request.headers.get("authorization"))
         request.state.credential, request.state.principal = credential, principal  # for CredentialWatch
         return Context(request=request, services=services, principal=principal)
 
-    def create_response(self, response_data: Any, sub_response: Response) -> Response:  # type: ignore[override]
+    def create_response(self, response_data: Any, sub_response: Response) -> Response:
         if outages.graphql_unavailable(response_data):  # nothing could be done: 503, docs/operations.md
             sub_response.status_code = 503
             sub_response.headers["Retry-After"] = str(outages.RETRY_AFTER_SECONDS)
@@ -174,7 +174,7 @@ class GraphQLView(GraphQL[Context, None]):
             sub_response.headers["Retry-After"] = str(retry_after)
         return super().create_response(response_data, sub_response)
 
-    async def on_ws_connect(self, context: Context) -> Any:  # type: ignore[override]
+    async def on_ws_connect(self, context: Context) -> Any:
         params = context.connection_params or {}
         header = params.get("Authorization") or params.get("authorization")
         credential = context.request.state.credential
@@ -182,7 +182,7 @@ class GraphQLView(GraphQL[Context, None]):
             credential, context.principal = await self._authenticate(context.services, str(header))
         if context.principal is None:
             raise ConnectionRejectionError({"message": "authentication required"})
-        websocket = context.request
+        websocket = cast(WebSocket, context.request)  # on_ws_connect: always a websocket connection
         watch = CredentialWatch(
             context.services,
             credential,
@@ -244,6 +244,6 @@ class GraphQLView(GraphQL[Context, None]):
                 finally:
                     ended.cancel()
                     with contextlib.suppress(Exception):
-                        await source.aclose()  # type: ignore[attr-defined]
+                        await source.aclose()  # type: ignore[attr-defined]  # typed AsyncIterator, is an async generator
 
         return await super().create_streaming_response(request, lambda: guarded(), sub_response, headers)

@@ -176,10 +176,10 @@ async def rest_generate(request: Request) -> JSONResponse:
             **fields,
         ),
     )
-    body: dict[str, Any] = {"job_id": str(job.id), "status": job.status.value}
+    answer: dict[str, Any] = {"job_id": str(job.id), "status": job.status.value}
     if warnings := (job.metadata or {}).get("warnings"):
-        body["warnings"] = warnings  # the model shuts down soon, or was replaced (providers/lifecycle.py)
-    return JSONResponse(body, status_code=202)
+        answer["warnings"] = warnings  # the model shuts down soon, or was replaced (providers/lifecycle.py)
+    return JSONResponse(answer, status_code=202)
 
 
 async def rest_job(request: Request) -> JSONResponse:

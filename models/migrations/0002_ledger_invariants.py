@@ -7,6 +7,8 @@ from tortoise.fields.base import OnDelete
 from tortoise.indexes import Index
 from tortoise.migrations import operations as ops
 from tortoise.migrations.constraints import CheckConstraint
+from tortoise.migrations.schema_editor.base import BaseSchemaEditor
+from tortoise.migrations.schema_generator.state_apps import StateApps
 
 # Signed (balance, available) change per unit of amount, for rows written before the delta columns.
 _BACKFILL = {"TOP_UP": (1, 1), "HOLD": (0, -1), "CAPTURE": (-1, 0), "RELEASE": (0, 1), "REFUND": (1, 1)}
@@ -27,7 +29,7 @@ _TRIGGERS = {
 }
 
 
-async def backfill_and_freeze(apps, schema_editor):
+async def backfill_and_freeze(apps: StateApps, schema_editor: BaseSchemaEditor) -> None:
     """Backfill the delta columns, then make ledger rows immutable with a trigger."""
     client = schema_editor.client
     for kind, (balance, available) in _BACKFILL.items():

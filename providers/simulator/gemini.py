@@ -202,7 +202,8 @@ def routes(sim: SimState) -> list[BaseRoute]:
         if sim.trips_once(FAMILY, "500", text, markers):
             return _error(503, "The service is currently unavailable.")
         task = sim.new_task(FAMILY, markers, NOMINAL_SECONDS, plan | {"model": model})
-        spec = MediaSpec("mp4", *plan["size"], float(plan["seconds"]))
+        width, height = plan["size"]
+        spec = MediaSpec("mp4", width, height, float(plan["seconds"]))
         # Gemini file ids are lowercase alphanumeric (google-genai reads them from URIs as [a-z0-9]+).
         task.info["files"] = [
             sim.add_file(task, spec, FILE_TTL, token=secrets.token_hex(8)) for _ in range(plan["samples"])

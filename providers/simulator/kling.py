@@ -221,7 +221,8 @@ def routes(sim: SimState) -> list[BaseRoute]:
                 return _error(400, 1301, "Failure to pass the risk control system: the prompt is not allowed")
             info = plan | {"kind": kind, "external_task_id": external}
             task = sim.new_task(FAMILY, markers, NOMINAL_SECONDS, info, task_id=str(secrets.randbits(62)))
-            spec = MediaSpec("mp4", *plan["size"], float(plan["seconds"]))
+            width, height = plan["size"]
+            spec = MediaSpec("mp4", width, height, float(plan["seconds"]))
             task.info["token"] = sim.add_file(task, spec, URL_TTL)
             return _answer(describe(request, task, initial=True))
 

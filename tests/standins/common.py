@@ -174,7 +174,7 @@ class Hub:
 
     @staticmethod
     def has(marker: str, text: str | None) -> bool:
-        return bool(text) and marker in text  # type: ignore[operator]
+        return bool(text) and marker in text  # type: ignore[operator]  # bool(text) does not narrow text
 
     # -- tasks and files ------------------------------------------------------------------------
     def new_task(
