@@ -26,7 +26,7 @@ from services.pubsub import EventBus
 from services.queue import JobQueue
 from services.ratelimit import RateLimiter
 from services.settings import Settings
-from storage import LocalStorage, Storage
+from storage import Storage, open_storage
 
 # How long a submit whose commit was not acknowledged waits for the database to say whether it happened.
 COMMIT_RESOLVE_SECONDS = 10.0
@@ -175,11 +175,14 @@ async def open_services(settings: Settings, *, with_db: bool = True) -> AsyncIte
         opened.push_async_callback(http.aclose)
         bus = EventBus(redis)
         opened.push_async_callback(bus.close)
+        storage = await opened.enter_async_context(
+            open_storage(settings.storage_url, local_root=settings.data_dir / "drive", s3=settings.s3)
+        )
         yield Services(
             settings=settings,
             redis=redis,
             bus=bus,
             queue=queue,
-            storage=LocalStorage(settings.data_dir / "drive"),
+            storage=storage,
             http=http,
         )

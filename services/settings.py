@@ -8,10 +8,11 @@ from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field, ValidationInfo, field_validator, model_validator
+from pydantic import AliasChoices, Field, SecretStr, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from providers.catalog import CATALOG, MODEL_SETTING_PROVIDERS
+from storage import S3Settings
 
 
 # The providers' keys and base URLs are read by providers/credentials.py (docs/providers.md,
@@ -81,6 +82,27 @@ class Settings(BaseSettings):
     # compare with (never in production).
     bench_plain_ws: bool = False
     public_base_url: str | None = Field(default=None, validation_alias=AliasChoices("CH_PUBLIC_URL"))
+    # Where Drive files live (storage/__init__.py): unset for <data_dir>/drive on this machine,
+    # file:///path for another directory, s3://bucket/prefix for any S3-compatible store (then the
+    # AWS variables below say where and as whom; unset ones are botocore's defaults).
+    storage_url: str | None = None
+    # With S3: a signed /files link answers 307 to a presigned GET of the store (the bytes no longer
+    # pass through the API). Unset or false: the API streams every download itself.
+    storage_redirect: bool = False
+    aws_access_key_id: str | None = Field(default=None, validation_alias=AliasChoices("AWS_ACCESS_KEY_ID"))
+    aws_secret_access_key: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("AWS_SECRET_ACCESS_KEY")
+    )
+    aws_session_token: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("AWS_SESSION_TOKEN")
+    )
+    aws_region: str | None = Field(
+        default=None, validation_alias=AliasChoices("AWS_REGION", "AWS_DEFAULT_REGION")
+    )
+    # MinIO, SeaweedFS, R2 and the like: their S3 endpoint (AWS itself needs none).
+    aws_endpoint_url: str | None = Field(
+        default=None, validation_alias=AliasChoices("AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL")
+    )
     # Model lifecycles (providers/lifecycle.py): a job on a model its provider has shut down runs on
     # the configured successor ("successor") or is refused before anything is held ("refuse").
     model_shutdown_policy: Literal["successor", "refuse"] = "successor"
@@ -157,6 +179,19 @@ class Settings(BaseSettings):
             path.write_text(secrets.token_urlsafe(48))
             path.chmod(0o600)
         return path.read_text().strip()
+
+    @property
+    def s3(self) -> S3Settings:
+        """Where and as whom the S3 backend connects (CH_STORAGE_URL=s3://…)."""
+        return S3Settings(
+            endpoint_url=self.aws_endpoint_url or None,
+            region=self.aws_region or None,
+            access_key_id=self.aws_access_key_id or None,
+            secret_access_key=self.aws_secret_access_key.get_secret_value()
+            if self.aws_secret_access_key
+            else None,
+            session_token=self.aws_session_token.get_secret_value() if self.aws_session_token else None,
+        )
 
     def provider_concurrency_limit(self, provider: str) -> int:
         return self.provider_concurrency.get(provider, CATALOG[provider].max_concurrency)

@@ -19,6 +19,7 @@ import pytest
 import redis
 
 from providers import lifecycle
+from tests.s3_server import S3Server, running_s3
 from tests.stack import Stack, Team, backend_env, running
 
 POSTGRES_URL = os.environ.get("CH_TEST_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/postgres")
@@ -95,3 +96,10 @@ async def client() -> AsyncIterator[httpx.AsyncClient]:
 def team(stack: Stack) -> Team:
     """A fresh team with $50 of credits."""
     return stack.create_team(5_000)
+
+
+@pytest.fixture(scope="session")
+def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
+    """One SeaweedFS for the whole session (tests/s3_server.py): a real S3 endpoint on loopback."""
+    with running_s3(tmp_path_factory.mktemp("seaweedfs")) as server:
+        yield server

@@ -6,6 +6,7 @@ the app's exception handlers answer it (web/errors.py)."""
 from __future__ import annotations
 
 import re
+import time
 from typing import Any
 
 from starlette.requests import Request
@@ -20,7 +21,8 @@ from schema.wire import loads
 from services import db
 from services.auth import Principal, authenticate, bearer, signed_result_urls, verify_file_signature
 from services.container import Services
-from storage import serving_headers
+from storage import MAX_PRESIGN_SECONDS, ObjectNotFound, serving_headers
+from web import delivery
 from web.errors import HTTPError
 
 FIELD_TYPES: dict[str, type] = {
@@ -105,15 +107,19 @@ async def readyz(request: Request) -> JSONResponse:
 
 
 async def get_file(request: Request) -> Response:
-    """A Drive file: with a valid signature, or with credentials of the file's team."""
+    """A Drive file: with a valid signature, or with credentials of the file's team. Served for
+    media players (web/delivery.py: ranges, validators, conditional requests), streamed from
+    storage; with CH_STORAGE_REDIRECT on S3, a signed link answers 307 to a presigned GET."""
     services = services_of(request)
     file_id = request.path_params["file_id"]
     q = request.query_params
+    signed_until: int | None = None
     if q.get("signature") or q.get("expires"):
         if not EXPIRES.fullmatch(q.get("expires") or "0"):
             raise HTTPError(400, "VALIDATION_FAILED", "expires must be a unix time", ["expires"])
         if not verify_file_signature(file_id, q.get("expires"), q.get("signature"), services.settings.secret):
             raise HTTPError(403, "FORBIDDEN", "the link is invalid or has expired")
+        signed_until = int(q["expires"])
         file = await drive.DriveFile.get_or_none(id=file_id)
         if file is not None:  # counted for the file's team: a shared link spends that team's download budget
             await services.limiter.download(file.team_id)
@@ -123,11 +129,32 @@ async def get_file(request: Request) -> Response:
         file = await drive.team_file(principal.team_id, file_id)
     if file is None:
         raise HTTPError(404, "NOT_FOUND", "file not found")
-    data = await services.storage.get(file.storage_key)
-    return Response(
-        data,
-        media_type=file.content_type,
-        headers={**serving_headers(file.content_type, file.name), "Cache-Control": "private, max-age=300"},
+    storage = services.storage
+    if signed_until is None:
+        cache_control = "private, max-age=300"
+    else:  # cached no longer than the link is valid; a file's bytes never change (storage/__init__.py)
+        left = max(0, signed_until - int(time.time()))
+        cache_control = f"private, max-age={left}, immutable"
+        if services.settings.storage_redirect:
+            url = await storage.presigned_get(
+                file.storage_key, ttl=left, filename=file.name, content_type=file.content_type
+            )
+            if url is not None:  # the presigned URL lives as long as the link (at most SigV4's 7 days)
+                age = min(left, MAX_PRESIGN_SECONDS)
+                return Response(
+                    status_code=307, headers={"Location": url, "Cache-Control": f"private, max-age={age}"}
+                )
+    try:
+        info = await storage.stat(file.storage_key)
+    except ObjectNotFound:
+        raise HTTPError(404, "NOT_FOUND", "file not found") from None
+    return delivery.serve(
+        request,
+        storage,
+        file.storage_key,
+        info,
+        content_type=file.content_type,
+        headers={**serving_headers(file.content_type, file.name), "Cache-Control": cache_control},
     )
 
 
