@@ -1,36 +1,86 @@
-"""The team's Drive: folders and the files generated outputs are copied into."""
+"""The team's Drive: a tree of folders, the files in them (generated outputs and uploads), and the
+team's storage usage. Every operation is scoped to a team: another team's id reads exactly like a
+missing one (NOT_FOUND).
+
+Usage is a counter on the team (``Team.drive_bytes``), changed in the same transaction as the file
+rows it counts. A SUM over the team's files would be exact without bookkeeping, but it costs a scan
+per read, and it cannot enforce a quota under concurrency: two uploads that each fit would both
+pass a check of the sum. A guarded ``UPDATE team SET drive_bytes = drive_bytes + n WHERE
+drive_bytes + n <= quota`` admits exactly what fits, in one statement. :func:`recount_usage`
+recomputes it from the rows (for an audit or a repair).
+
+Bytes live in storage, rows in the database; they cannot change in one transaction. Bytes are
+written before their row (a row never points at nothing; a failed insert removes its bytes) and
+removed after the row's deletion committed (a crash leaves unreferenced bytes, never a broken row).
+"""
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import re
+import unicodedata
 import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from typing import Any, Protocol, runtime_checkable
 
 from tortoise import fields
+from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.exceptions import IntegrityError
+from tortoise.expressions import F
+from tortoise.functions import Count, Sum
+from tortoise.indexes import Index
 from tortoise.models import Model
+from tortoise.queryset import QuerySet
+from tortoise.transactions import in_transaction
 
+from models import media
+from models.errors import DomainError, ErrorCode
+from models.media import MediaKind, MediaRefused
 from models.teams import Team
-from models.tenancy import team_row
+from models.tenancy import require_team_row, team_row
 from storage import Storage
 
-DEFAULT_FOLDER_NAME = "AI Generations"
+log = logging.getLogger(__name__)
 
-_EXTENSIONS = {
-    "image/png": "png",
-    "image/jpeg": "jpg",
-    "image/webp": "webp",
-    "video/mp4": "mp4",
-    "audio/mpeg": "mp3",
-    "audio/wav": "wav",
-    "audio/x-wav": "wav",
-    "audio/aac": "aac",
-    "audio/flac": "flac",
-    "audio/ogg": "ogg",
-}
+DEFAULT_FOLDER_NAME = "AI Generations"
+NAME_MAX = 200  # characters of a file or folder name (the column holds 255)
+PENDING_TTL = timedelta(days=1)  # an upload not completed by then is removed by cleanup_pending
+SLUG_WORDS = 6
+SLUG_MAX = 40
+
+
+class FileKind(StrEnum):
+    IMAGE = "image"
+    VIDEO = "video"
+    AUDIO = "audio"
+
+
+class FileSource(StrEnum):
+    GENERATED = "generated"
+    UPLOADED = "uploaded"
+
+
+class FileStatus(StrEnum):
+    READY = "ready"
+    PENDING = "pending"  # an upload whose bytes are not yet checked (create_upload -> complete_upload)
 
 
 class DriveFolder(Model):
     id = fields.UUIDField(primary_key=True, default=uuid.uuid4)
     team: fields.ForeignKeyRelation[Team] = fields.ForeignKeyField("models.Team", related_name="folders")
+    team_id: uuid.UUID
+    parent: fields.ForeignKeyNullableRelation[DriveFolder] = fields.ForeignKeyField(
+        "models.DriveFolder", related_name="children", null=True
+    )
+    parent_id: uuid.UUID | None
+    # The parent's id, or the team's id for a top-level folder: names are unique among siblings, and
+    # a unique index treats NULL parents as all different, so it needs a column that is never NULL
+    # (nullable only for the migration's sake; every write sets it).
+    scope_id = fields.UUIDField(null=True)
     name = fields.CharField(max_length=255)
     is_default = fields.BooleanField(default=False)
     # Set to the team id on the default folder only, so the database allows one default per team.
@@ -39,6 +89,7 @@ class DriveFolder(Model):
 
     class Meta:
         table = "drive_folder"
+        unique_together = (("scope_id", "name"),)
 
 
 class DriveFile(Model):
@@ -48,17 +99,112 @@ class DriveFile(Model):
     folder: fields.ForeignKeyRelation[DriveFolder] = fields.ForeignKeyField(
         "models.DriveFolder", related_name="files"
     )
+    folder_id: uuid.UUID
     job_id = fields.UUIDField(null=True)
+    # The output's position in its job (0-based); a re-run of the job's last step finds the file by it.
+    job_index = fields.IntField(null=True)
     name = fields.CharField(max_length=255)
     content_type = fields.CharField(max_length=100)
+    kind = fields.CharEnumField(FileKind, max_length=16, default=FileKind.IMAGE, db_default=FileKind.IMAGE)
+    source = fields.CharEnumField(
+        FileSource, max_length=16, default=FileSource.GENERATED, db_default=FileSource.GENERATED
+    )
+    status = fields.CharEnumField(
+        FileStatus, max_length=16, default=FileStatus.READY, db_default=FileStatus.READY
+    )
     size_bytes = fields.BigIntField()
+    width = fields.IntField(null=True)
+    height = fields.IntField(null=True)
+    duration_seconds = fields.FloatField(null=True)
     storage_key = fields.CharField(max_length=500)
+    thumbnail_key = fields.CharField(max_length=500, null=True)
+    expires_at = fields.DatetimeField(null=True)  # pending uploads only
     created_at = fields.DatetimeField(auto_now_add=True)
 
     class Meta:
         table = "drive_file"
-        # One output per (job, position): copying the same output twice yields the same file.
-        unique_together = (("job_id", "name"),)
+        # One file per job output: storing the same output twice yields the same file.
+        unique_together = (("job_id", "job_index"),)
+        indexes = (
+            Index(fields=["folder_id", "created_at", "id"]),  # a folder's files, newest first
+            Index(fields=["team_id", "created_at", "id"]),  # all files (and name search), newest first
+            Index(fields=["team_id", "kind", "created_at", "id"]),  # by kind, newest first
+            Index(fields=["status", "expires_at"]),  # pending uploads past their time
+        )
+
+
+@runtime_checkable
+class Deletes(Protocol):
+    async def delete(self, key: str) -> None: ...
+
+
+# ---------------------------------------------------------------------------------------------
+# Names
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
+_SEPARATORS = re.compile(r"[/\\]+")
+_KNOWN_EXTENSIONS = frozenset(media.EXTENSIONS.values()) | {"jpeg", "bin"}
+
+
+def sanitize_name(name: str, *, extension: str | None = None, field_path: list[str] | None = None) -> str:
+    """A name safe to show and to put in a Content-Disposition: Unicode NFC, no control or
+    direction-changing characters, no slashes or dot segments (``../a/../b`` -> ``a_b``), no leading
+    dots, at most :data:`NAME_MAX` characters keeping the extension. With ``extension`` (the one
+    the content has), a different media extension is replaced and a missing one added.
+    An empty result is a VALIDATION_FAILED DomainError."""
+    clean = unicodedata.normalize("NFC", name)
+    clean = re.sub(r"[\t\n\r\v\f]", " ", clean)
+    clean = _CONTROL.sub("", clean)
+    # Path segments that are only dots (``..``) go; the others are joined by ``_``.
+    segments = [s for s in _SEPARATORS.split(clean) if s.strip(". ")]
+    clean = " ".join("_".join(segments).split())  # runs of whitespace to single spaces, trimmed
+    clean = clean.lstrip(". ").rstrip(". ")
+    stem, dot, ext = clean.rpartition(".")
+    if not dot or not stem:
+        stem, ext = clean, ""
+    if extension:
+        if ext.lower() in _KNOWN_EXTENSIONS and ext.lower() != extension:
+            ext = ""  # logo.jpg holding a PNG becomes logo.png
+        if ext.lower() != extension:
+            stem = f"{stem}.{ext}" if ext else stem
+            ext = extension
+    if not stem.strip("._ "):
+        if not extension:
+            raise DomainError(
+                ErrorCode.VALIDATION_FAILED,
+                "the name is empty once unsafe characters are removed",
+                field_path or ["name"],
+            )
+        stem = "file"
+    suffix = f".{ext}" if ext else ""
+    if len(suffix) > 16:  # not an extension worth keeping whole
+        stem, suffix = stem + suffix, ""
+    stem = stem[: NAME_MAX - len(suffix)].rstrip(". ")
+    return f"{stem}{suffix}"
+
+
+def slug(text: str, max_words: int = SLUG_WORDS, max_len: int = SLUG_MAX) -> str:
+    """Lower-case ASCII words joined by ``-``: ``"A 4K sunrise, over Kyoto!"`` -> ``a-4k-sunrise-over-kyoto``."""
+    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    words = re.findall(r"[a-z0-9]+", ascii_text.lower())[:max_words]
+    out = ""
+    for word in words:
+        candidate = f"{out}-{word}" if out else word
+        if len(candidate) > max_len:
+            break
+        out = candidate
+    return out or (words[0][:max_len] if words else "")
+
+
+def output_name(job_type: str, provider: str, prompt: str, index: int, content_type: str) -> str:
+    """``<type>-<provider>-<short prompt>-<n>.<ext>``, e.g. ``video-veo_3_1-a-4k-sunrise-1.mp4``."""
+    parts = [job_type, provider, slug(prompt), str(index + 1)]
+    return sanitize_name("-".join(p for p in parts if p) + f".{media.extension_for(content_type)}")
+
+
+# ---------------------------------------------------------------------------------------------
+# Reading rows of a team
 
 
 async def default_folder(team_id: uuid.UUID | str) -> DriveFolder:
@@ -67,9 +213,15 @@ async def default_folder(team_id: uuid.UUID | str) -> DriveFolder:
         return folder
     try:
         return await DriveFolder.create(
-            team_id=team_id, name=DEFAULT_FOLDER_NAME, is_default=True, default_of=team_id
+            team_id=team_id, name=DEFAULT_FOLDER_NAME, is_default=True, default_of=team_id, scope_id=team_id
         )
-    except IntegrityError:  # created concurrently
+    except IntegrityError:  # created concurrently, or the team already has a top-level folder of that name
+        folder = await DriveFolder.get_or_none(default_of=team_id)
+        if folder:
+            return folder
+        await DriveFolder.filter(team_id=team_id, scope_id=team_id, name=DEFAULT_FOLDER_NAME).update(
+            is_default=True, default_of=team_id
+        )
         return await DriveFolder.get(default_of=team_id)
 
 
@@ -78,35 +230,663 @@ async def team_folder(team_id: uuid.UUID | str, folder_id: uuid.UUID | str) -> D
 
 
 async def team_file(team_id: uuid.UUID | str, file_id: uuid.UUID | str) -> DriveFile | None:
-    return await team_row(DriveFile, team_id, file_id)
+    """A ready file of the team (an upload not yet completed is not a file anyone may read)."""
+    file = await team_row(DriveFile, team_id, file_id)
+    return file if file is not None and file.status == FileStatus.READY else None
+
+
+async def require_folder(team_id: uuid.UUID | str, folder_id: uuid.UUID | str) -> DriveFolder:
+    return await require_team_row(DriveFolder, team_id, folder_id, "folder")
+
+
+async def require_file(team_id: uuid.UUID | str, file_id: uuid.UUID | str) -> DriveFile:
+    file = await team_file(team_id, file_id)
+    if file is None:
+        raise DomainError(ErrorCode.NOT_FOUND, "file not found", ["id"])
+    return file
+
+
+async def _lock_team(conn: BaseDBAsyncClient, team_id: uuid.UUID | str) -> None:
+    """Serialises the team's tree changes (a move racing a move could otherwise close a cycle).
+    On SQLite every write transaction is already exclusive (services.sqlite_backend)."""
+    await Team.filter(id=team_id).using_db(conn).select_for_update().values_list("id", flat=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# Folders
+
+
+@dataclass
+class FolderNode:
+    """A folder in the tree: its own files (``file_count``, ``size_bytes``) and its whole subtree's."""
+
+    folder: DriveFolder
+    file_count: int = 0
+    size_bytes: int = 0
+    total_file_count: int = 0
+    total_size_bytes: int = 0
+    children: list[FolderNode] = field(default_factory=list)
+
+
+async def folder_tree(team_id: uuid.UUID | str) -> list[FolderNode]:
+    """The team's folders as a tree (top-level folders, each with its children), names in order;
+    the default folder always exists. Two queries whatever the size of the tree."""
+    await default_folder(team_id)
+    folders = await DriveFolder.filter(team_id=team_id).order_by("name", "id")
+    stats = (
+        await DriveFile.filter(team_id=team_id, status=FileStatus.READY)
+        .group_by("folder_id")
+        .annotate(count=Count("id"), bytes=Sum("size_bytes"))
+        .values("folder_id", "count", "bytes")
+    )
+    by_folder = {str(s["folder_id"]): (int(s["count"]), int(s["bytes"] or 0)) for s in stats}
+    nodes = {f.id: FolderNode(f, *by_folder.get(str(f.id), (0, 0))) for f in folders}
+    roots: list[FolderNode] = []
+    for node in nodes.values():
+        parent = nodes.get(node.folder.parent_id) if node.folder.parent_id else None
+        (parent.children if parent else roots).append(node)
+
+    def total(node: FolderNode) -> None:
+        node.total_file_count, node.total_size_bytes = node.file_count, node.size_bytes
+        for child in node.children:
+            total(child)
+            node.total_file_count += child.total_file_count
+            node.total_size_bytes += child.total_size_bytes
+
+    for root in roots:
+        total(root)
+    return roots
+
+
+def _name_taken(name: str) -> DomainError:
+    return DomainError(ErrorCode.CONFLICT, f"a folder named {name!r} already exists there", ["name"])
+
+
+async def _parent(team_id: uuid.UUID | str, parent_id: uuid.UUID | str | None) -> DriveFolder | None:
+    if parent_id is None:
+        return None
+    parent = await team_folder(team_id, parent_id)
+    if parent is None:
+        raise DomainError(ErrorCode.NOT_FOUND, "parent folder not found", ["parentId"])
+    return parent
+
+
+async def create_folder(
+    team_id: uuid.UUID | str, name: str, parent_id: uuid.UUID | str | None = None
+) -> DriveFolder:
+    clean = sanitize_name(name)
+    parent = await _parent(team_id, parent_id)
+    try:
+        return await DriveFolder.create(
+            team_id=team_id,
+            parent_id=parent.id if parent else None,
+            scope_id=parent.id if parent else team_id,
+            name=clean,
+        )
+    except IntegrityError:
+        raise _name_taken(clean) from None
+
+
+async def rename_folder(team_id: uuid.UUID | str, folder_id: uuid.UUID | str, name: str) -> DriveFolder:
+    folder = await require_folder(team_id, folder_id)
+    clean = sanitize_name(name)
+    try:
+        await DriveFolder.filter(id=folder.id).update(name=clean)
+    except IntegrityError:
+        raise _name_taken(clean) from None
+    folder.name = clean
+    return folder
+
+
+async def move_folder(
+    team_id: uuid.UUID | str, folder_id: uuid.UUID | str, parent_id: uuid.UUID | str | None
+) -> DriveFolder:
+    """Into ``parent_id`` (None: to the top level). Never into itself or its own subtree."""
+    folder = await require_folder(team_id, folder_id)
+    async with in_transaction() as conn:
+        await _lock_team(conn, team_id)
+        parent = await _parent(team_id, parent_id)
+        cursor = parent
+        while cursor is not None:  # the chain up from the new parent must not pass the folder
+            if cursor.id == folder.id:
+                raise DomainError(
+                    ErrorCode.VALIDATION_FAILED,
+                    "a folder cannot be moved into itself or into one of its own subfolders",
+                    ["parentId"],
+                )
+            cursor = (
+                await DriveFolder.get_or_none(id=cursor.parent_id, using_db=conn)
+                if cursor.parent_id
+                else None
+            )
+        scope = parent.id if parent else uuid.UUID(str(team_id))
+        try:
+            await (
+                DriveFolder.filter(id=folder.id)
+                .using_db(conn)
+                .update(parent_id=parent.id if parent else None, scope_id=scope)
+            )
+        except IntegrityError:
+            raise _name_taken(folder.name) from None
+    folder.parent_id, folder.scope_id = (parent.id if parent else None), scope
+    return folder
+
+
+@dataclass(frozen=True)
+class Deleted:
+    folders: int
+    files: int
+    size_bytes: int
+
+
+async def _subtree(conn: BaseDBAsyncClient, team_id: uuid.UUID | str, root: uuid.UUID) -> list[uuid.UUID]:
+    """The folder and every folder under it, parents before children."""
+    rows = await DriveFolder.filter(team_id=team_id).using_db(conn).values_list("id", "parent_id")
+    children: dict[uuid.UUID, list[uuid.UUID]] = {}
+    for fid, pid in rows:
+        if pid is not None:
+            children.setdefault(pid, []).append(fid)
+    order, queue = [], [root]
+    while queue:
+        current = queue.pop()
+        order.append(current)
+        queue.extend(children.get(current, []))
+    return order
+
+
+async def delete_folder(
+    storage: Storage, team_id: uuid.UUID | str, folder_id: uuid.UUID | str, *, recursive: bool = False
+) -> Deleted:
+    """Delete an empty folder; one with files or subfolders only with ``recursive`` (then everything
+    under it, pending uploads included). The bytes are removed once the rows are gone."""
+    folder = await require_folder(team_id, folder_id)
+    async with in_transaction() as conn:
+        await _lock_team(conn, team_id)
+        folders = await _subtree(conn, team_id, folder.id)
+        files = (
+            await DriveFile.filter(folder_id__in=folders)
+            .using_db(conn)
+            .values("id", "size_bytes", "storage_key", "thumbnail_key")
+        )
+        if (len(folders) > 1 or files) and not recursive:
+            raise DomainError(
+                ErrorCode.CONFLICT,
+                f"the folder is not empty ({len(files)} files, {len(folders) - 1} folders); "
+                "delete it with recursive to delete everything in it",
+                ["recursive"],
+            )
+        freed = sum(int(f["size_bytes"]) for f in files)
+        await DriveFile.filter(id__in=[f["id"] for f in files]).using_db(conn).delete()
+        for fid in reversed(folders):  # children before parents
+            await DriveFolder.filter(id=fid).using_db(conn).delete()
+        await _add_usage(conn, team_id, -freed)
+    await _remove_bytes(storage, _keys(files))
+    return Deleted(folders=len(folders), files=len(files), size_bytes=freed)
+
+
+# ---------------------------------------------------------------------------------------------
+# Files
+
+
+async def rename_file(team_id: uuid.UUID | str, file_id: uuid.UUID | str, name: str) -> DriveFile:
+    """A new name; the extension follows the content (renaming a PNG to ``logo`` gives ``logo.png``)."""
+    file = await require_file(team_id, file_id)
+    clean = sanitize_name(name, extension=media.extension_for(file.content_type))
+    await DriveFile.filter(id=file.id).update(name=clean)
+    file.name = clean
+    return file
+
+
+async def move_file(
+    team_id: uuid.UUID | str, file_id: uuid.UUID | str, folder_id: uuid.UUID | str
+) -> DriveFile:
+    file = await require_file(team_id, file_id)
+    folder = await team_folder(team_id, folder_id)
+    if folder is None:
+        raise DomainError(ErrorCode.NOT_FOUND, "folder not found", ["folderId"])
+    await DriveFile.filter(id=file.id).update(folder_id=folder.id)
+    file.folder_id = folder.id
+    return file
+
+
+async def delete_file(storage: Storage, team_id: uuid.UUID | str, file_id: uuid.UUID | str) -> None:
+    file = await require_file(team_id, file_id)
+    async with in_transaction() as conn:
+        if not await DriveFile.filter(id=file.id).using_db(conn).delete():
+            return  # deleted concurrently: the other deletion counted it
+        await _add_usage(conn, team_id, -file.size_bytes)
+    await _remove_bytes(storage, [file.storage_key, file.thumbnail_key])
+
+
+async def files_query(
+    team_id: uuid.UUID | str,
+    *,
+    folder_id: uuid.UUID | str | None = None,
+    kind: FileKind | str | None = None,
+    job_id: uuid.UUID | str | None = None,
+    name_contains: str | None = None,
+) -> QuerySet[DriveFile]:
+    """The team's ready files matching every filter given, for resolvers.pagination.paginate
+    (newest first by (created_at, id)) and ``.count()`` (the total). A folder that is not the team's
+    is NOT_FOUND; a job id that is not the team's simply matches nothing."""
+    query = DriveFile.filter(team_id=team_id, status=FileStatus.READY)
+    if folder_id is not None:
+        folder = await team_folder(team_id, folder_id)
+        if folder is None:
+            raise DomainError(ErrorCode.NOT_FOUND, "folder not found", ["folderId"])
+        query = query.filter(folder_id=folder.id)
+    if kind is not None:
+        try:
+            query = query.filter(kind=FileKind(str(kind).lower()))
+        except ValueError:
+            raise DomainError(
+                ErrorCode.VALIDATION_FAILED, "kind must be image, video or audio", ["kind"]
+            ) from None
+    if job_id is not None:
+        try:
+            query = query.filter(job_id=uuid.UUID(str(job_id)))
+        except ValueError:
+            query = query.filter(id__in=[])
+    if name_contains:
+        query = query.filter(name__icontains=name_contains)
+    return query
+
+
+async def job_outputs(team_id: uuid.UUID | str, job_id: uuid.UUID | str) -> list[DriveFile]:
+    """A job's outputs in their order (for ``CreativeJob.outputs``)."""
+    return await (await files_query(team_id, job_id=job_id)).order_by("job_index", "created_at")
+
+
+# ---------------------------------------------------------------------------------------------
+# Usage and quota
+
+
+@dataclass(frozen=True)
+class Usage:
+    used_bytes: int
+    quota_bytes: int
+
+    @property
+    def available_bytes(self) -> int:
+        return max(0, self.quota_bytes - self.used_bytes)
+
+
+class QuotaExceeded(DomainError):
+    """The file does not fit the team's Drive quota (code VALIDATION_FAILED)."""
+
+    def __init__(self, used: int, quota: int, needed: int) -> None:
+        super().__init__(
+            ErrorCode.VALIDATION_FAILED,
+            f"Drive quota exceeded: {_size(used)} of {_size(quota)} used, and this file needs {_size(needed)}; "
+            "delete files to make room",
+            ["sizeBytes"],
+        )
+        self.used_bytes, self.quota_bytes, self.needed_bytes = used, quota, needed
+
+
+def _size(n: int) -> str:
+    for unit, scale in (("GB", 1024**3), ("MB", 1024**2), ("KB", 1024)):
+        if n >= scale:
+            return f"{n / scale:.1f} {unit}"
+    return f"{n} bytes"
+
+
+async def _used(team_id: uuid.UUID | str, conn: BaseDBAsyncClient | None = None) -> int:
+    rows = await Team.filter(id=team_id).using_db(conn).values("drive_bytes")
+    return int(rows[0]["drive_bytes"]) if rows else 0
+
+
+async def usage(team_id: uuid.UUID | str, quota_bytes: int) -> Usage:
+    """The team's usage: one column read (``driveUsage``)."""
+    return Usage(used_bytes=await _used(team_id), quota_bytes=quota_bytes)
+
+
+async def recount_usage(team_id: uuid.UUID | str) -> int:
+    """Set the counter to the sum of the team's file rows; the corrected value."""
+    async with in_transaction() as conn:
+        await _lock_team(conn, team_id)
+        rows = (
+            await DriveFile.filter(team_id=team_id).using_db(conn).annotate(s=Sum("size_bytes")).values("s")
+        )
+        value = int(rows[0]["s"] or 0) if rows else 0
+        await Team.filter(id=team_id).using_db(conn).update(drive_bytes=value)
+    return value
+
+
+async def _add_usage(conn: BaseDBAsyncClient, team_id: uuid.UUID | str, delta: int) -> None:
+    if delta:
+        await Team.filter(id=team_id).using_db(conn).update(drive_bytes=F("drive_bytes") + delta)
+
+
+async def _reserve(conn: BaseDBAsyncClient, team_id: uuid.UUID | str, size: int, quota_bytes: int) -> None:
+    """Count ``size`` more bytes if they fit the quota, in one guarded statement; else QuotaExceeded."""
+    fits = await (
+        Team.filter(id=team_id, drive_bytes__lte=quota_bytes - size)
+        .using_db(conn)
+        .update(drive_bytes=F("drive_bytes") + size)
+    )
+    if not fits:
+        raise QuotaExceeded(await _used(team_id, conn), quota_bytes, size)
+
+
+async def _remove_bytes(storage: Storage, keys: Iterable[str | None]) -> None:
+    """Best effort, after the rows are gone: a failure leaves unreferenced bytes, logged."""
+    if not isinstance(storage, Deletes):
+        log.warning("storage %s cannot delete: bytes of deleted files are left", type(storage).__name__)
+        return
+    for key in keys:
+        if not key:
+            continue
+        try:
+            await storage.delete(key)
+        except Exception:
+            log.warning("could not delete %s from storage", key, exc_info=True)
+
+
+def _keys(rows: Iterable[dict[str, Any]]) -> list[str | None]:
+    return [k for row in rows for k in (row["storage_key"], row["thumbnail_key"])]
+
+
+# ---------------------------------------------------------------------------------------------
+# Uploads
+
+
+def _kinds(expect: Iterable[FileKind | MediaKind | str] | None) -> set[MediaKind] | None:
+    return {MediaKind(str(k)) for k in expect} if expect else None
+
+
+async def _inspect(data: bytes, expect: set[MediaKind] | None) -> tuple[media.MediaInfo, bytes | None]:
+    def work() -> tuple[media.MediaInfo, bytes | None]:
+        info = media.inspect(data, expect=expect)
+        return info, media.thumbnail(data, info.kind)
+
+    try:
+        return await asyncio.to_thread(work)
+    except MediaRefused as exc:
+        raise DomainError(
+            ErrorCode.VALIDATION_FAILED, f"the upload was refused: {exc.reason}", ["file"]
+        ) from None
+
+
+def _upload_key(team_id: uuid.UUID | str, file_id: uuid.UUID) -> str:
+    return f"{team_id}/uploads/{file_id}"
+
+
+def _thumb_key(key: str) -> str:
+    return f"{key}.thumb.webp"
+
+
+async def _folder_or_default(team_id: uuid.UUID | str, folder_id: uuid.UUID | str | None) -> DriveFolder:
+    if folder_id is None:
+        return await default_folder(team_id)
+    folder = await team_folder(team_id, folder_id)
+    if folder is None:
+        raise DomainError(ErrorCode.NOT_FOUND, "folder not found", ["folderId"])
+    return folder
+
+
+async def upload_file(
+    storage: Storage,
+    team_id: uuid.UUID | str,
+    *,
+    name: str,
+    data: bytes,
+    quota_bytes: int,
+    folder_id: uuid.UUID | str | None = None,
+    expect: Iterable[FileKind | str] | None = None,
+) -> DriveFile:
+    """A small upload in one step (the GraphQL multipart ``Upload``): checked by content, counted
+    against the quota, stored with its thumbnail. A refusal stores nothing."""
+    folder = await _folder_or_default(team_id, folder_id)
+    info, thumb = await _inspect(data, _kinds(expect))
+    clean = sanitize_name(name, extension=info.extension)
+    current = await usage(team_id, quota_bytes)
+    if current.used_bytes + len(data) > quota_bytes:  # before any bytes move; _reserve decides
+        raise QuotaExceeded(current.used_bytes, quota_bytes, len(data))
+    file_id = uuid.uuid4()
+    key = _upload_key(team_id, file_id)
+    thumb_key = _thumb_key(key) if thumb else None
+    await storage.put(key, data, info.content_type)
+    try:
+        if thumb and thumb_key:
+            await storage.put(thumb_key, thumb, media.THUMBNAIL_TYPE)
+        async with in_transaction() as conn:
+            await _reserve(conn, team_id, len(data), quota_bytes)
+            return await DriveFile.create(
+                id=file_id,
+                team_id=team_id,
+                folder_id=folder.id,
+                name=clean,
+                source=FileSource.UPLOADED,
+                status=FileStatus.READY,
+                size_bytes=len(data),
+                storage_key=key,
+                thumbnail_key=thumb_key,
+                **_facts(info),
+                using_db=conn,
+            )
+    except BaseException:
+        await _remove_bytes(storage, [key, thumb_key])
+        raise
+
+
+def _facts(info: media.MediaInfo) -> dict[str, Any]:
+    return {
+        "content_type": info.content_type,
+        "kind": FileKind(info.kind.value),
+        "width": info.width,
+        "height": info.height,
+        "duration_seconds": info.duration_seconds,
+    }
+
+
+async def create_upload(
+    team_id: uuid.UUID | str,
+    *,
+    name: str,
+    size_bytes: int,
+    content_type: str,
+    quota_bytes: int,
+    folder_id: uuid.UUID | str | None = None,
+    now: datetime | None = None,
+) -> DriveFile:
+    """A large upload, step one: a pending file that reserves ``size_bytes`` of the quota until it is
+    completed or expires (a day). The client then PUTs the bytes to ``storage_key`` (a presigned URL)
+    and calls :func:`complete_upload`. The declared type only picks the size cap; the content decides."""
+    kind = media.kind_of(content_type)
+    if kind is None:
+        raise DomainError(
+            ErrorCode.VALIDATION_FAILED,
+            f"{content_type!r} is not an accepted type; upload {media.ACCEPTED}",
+            ["contentType"],
+        )
+    cap = media.LIMITS[kind].max_bytes
+    if not 0 < size_bytes <= cap:
+        raise DomainError(
+            ErrorCode.VALIDATION_FAILED,
+            f"sizeBytes must be between 1 and {cap} for {kind} files",
+            ["sizeBytes"],
+        )
+    folder = await _folder_or_default(team_id, folder_id)
+    clean = sanitize_name(name, extension=media.extension_for(content_type))
+    file_id = uuid.uuid4()
+    async with in_transaction() as conn:
+        await _reserve(conn, team_id, size_bytes, quota_bytes)
+        return await DriveFile.create(
+            id=file_id,
+            team_id=team_id,
+            folder_id=folder.id,
+            name=clean,
+            content_type=content_type,
+            kind=FileKind(kind.value),
+            source=FileSource.UPLOADED,
+            status=FileStatus.PENDING,
+            size_bytes=size_bytes,
+            storage_key=_upload_key(team_id, file_id),
+            expires_at=(now or datetime.now(UTC)) + PENDING_TTL,
+            using_db=conn,
+        )
+
+
+async def pending_upload(team_id: uuid.UUID | str, file_id: uuid.UUID | str) -> DriveFile:
+    """The team's pending upload (for signing its PUT URL); NOT_FOUND otherwise."""
+    file = await team_row(DriveFile, team_id, file_id)
+    if file is None or file.status != FileStatus.PENDING:
+        raise DomainError(ErrorCode.NOT_FOUND, "upload not found", ["id"])
+    return file
+
+
+async def complete_upload(
+    storage: Storage,
+    team_id: uuid.UUID | str,
+    file_id: uuid.UUID | str,
+    *,
+    expect: Iterable[FileKind | str] | None = None,
+    now: datetime | None = None,
+) -> DriveFile:
+    """A large upload, step two: its bytes are checked by content. Accepted, the file is ready with
+    its facts and thumbnail, and the quota counts its real size; refused (or expired), the file,
+    its reservation and its bytes are gone. Completing a completed upload returns the file."""
+    file = await team_row(DriveFile, team_id, file_id)
+    if file is None:
+        raise DomainError(ErrorCode.NOT_FOUND, "upload not found", ["id"])
+    if file.status == FileStatus.READY:
+        return file
+    if file.expires_at is not None and file.expires_at <= (now or datetime.now(UTC)):
+        await _drop_pending(storage, file)
+        raise DomainError(ErrorCode.NOT_FOUND, "upload not found (it expired)", ["id"])
+    try:
+        data = await storage.get(file.storage_key)
+    except (FileNotFoundError, KeyError):
+        raise DomainError(
+            ErrorCode.VALIDATION_FAILED, "nothing was uploaded for this file yet: PUT the bytes first", ["id"]
+        ) from None
+    if len(data) > file.size_bytes:
+        await _drop_pending(storage, file)
+        raise DomainError(
+            ErrorCode.VALIDATION_FAILED,
+            f"the upload is {len(data)} bytes, more than the {file.size_bytes} declared; start it again",
+            ["sizeBytes"],
+        )
+    try:
+        info, thumb = await _inspect(data, _kinds(expect))
+    except DomainError:
+        await _drop_pending(storage, file)
+        raise
+    thumb_key = _thumb_key(file.storage_key) if thumb else None
+    if thumb and thumb_key:
+        await storage.put(thumb_key, thumb, media.THUMBNAIL_TYPE)
+    async with in_transaction() as conn:
+        won = (
+            await DriveFile.filter(id=file.id, status=FileStatus.PENDING)
+            .using_db(conn)
+            .update(
+                status=FileStatus.READY,
+                name=sanitize_name(file.name, extension=info.extension),
+                size_bytes=len(data),
+                thumbnail_key=thumb_key,
+                expires_at=None,
+                **_facts(info),
+            )
+        )
+        if won:
+            await _add_usage(conn, team_id, len(data) - file.size_bytes)  # the reservation becomes the size
+    return await DriveFile.get(id=file.id)
+
+
+async def _drop_pending(storage: Storage, file: DriveFile) -> bool:
+    async with in_transaction() as conn:
+        gone = await DriveFile.filter(id=file.id, status=FileStatus.PENDING).using_db(conn).delete()
+        if gone:
+            await _add_usage(conn, file.team_id, -file.size_bytes)
+    if gone:
+        await _remove_bytes(storage, [file.storage_key, file.thumbnail_key, _thumb_key(file.storage_key)])
+    return bool(gone)
+
+
+async def cleanup_pending(storage: Storage, *, now: datetime | None = None, limit: int = 500) -> int:
+    """Remove uploads still pending past their expiry (a day), their reservations and any bytes
+    they left; how many. For a periodic task (every team)."""
+    expired = await DriveFile.filter(
+        status=FileStatus.PENDING, expires_at__lte=now or datetime.now(UTC)
+    ).limit(limit)
+    removed = 0
+    for file in expired:
+        removed += await _drop_pending(storage, file)
+    return removed
+
+
+# ---------------------------------------------------------------------------------------------
+# Generated outputs
 
 
 async def store_output(
     storage: Storage,
     *,
     team_id: uuid.UUID | str,
-    folder_id: uuid.UUID | str,
+    folder_id: uuid.UUID | str | None,
     job_id: uuid.UUID,
+    job_type: str,
+    provider: str,
+    prompt: str,
     index: int,
     data: bytes,
     content_type: str,
 ) -> DriveFile:
-    """Copy one job output into the folder. Idempotent per (job, index): a re-run reuses the file."""
-    name = f"{job_id}-{index + 1}.{_EXTENSIONS.get(content_type, 'bin')}"
-    existing = await DriveFile.get_or_none(job_id=job_id, name=name)
+    """Copy one job output into the folder (the default one if the job's folder was deleted meanwhile),
+    with a readable name, its facts and its thumbnail or poster frame. Idempotent per (job, index).
+
+    It counts towards the team's usage but is never refused for the quota: the job is paid for, and
+    losing its output would charge for nothing. Usage may go over the quota; uploads are then refused
+    until files are deleted. Bytes that do not inspect (a format the checks do not know) are kept
+    without facts or thumbnail, for the same reason."""
+    existing = await DriveFile.get_or_none(job_id=job_id, job_index=index)
     if existing:
         return existing
-    key = f"{team_id}/{job_id}/{name}"
-    await storage.put(key, data, content_type)
+    folder = (await team_folder(team_id, folder_id) if folder_id else None) or await default_folder(team_id)
+    ext = media.extension_for(content_type)
+    key = f"{team_id}/{job_id}/{index + 1}.{ext}"
+    facts: dict[str, Any] = {
+        "content_type": content_type,
+        "kind": FileKind(media.kind_of(content_type) or "image"),
+    }
+    thumb = None
     try:
-        return await DriveFile.create(
-            team_id=team_id,
-            folder_id=folder_id,
-            job_id=job_id,
-            name=name,
-            content_type=content_type,
-            size_bytes=len(data),
-            storage_key=key,
+        info = await asyncio.to_thread(media.inspect, data, limits=media.OUTPUT_LIMITS)
+        thumb = await asyncio.to_thread(media.thumbnail, data, info.kind)
+        facts = {
+            **_facts(info),
+            "content_type": content_type,
+        }  # the type the provider's download was checked as
+    except MediaRefused as exc:
+        log.warning(
+            "job %s output %d (%s) did not inspect: %s; stored without facts",
+            job_id,
+            index,
+            content_type,
+            exc.reason,
         )
-    except IntegrityError:
-        return await DriveFile.get(job_id=job_id, name=name)
+    await storage.put(key, data, content_type)
+    thumb_key = None
+    if thumb:
+        thumb_key = _thumb_key(key)
+        await storage.put(thumb_key, thumb, media.THUMBNAIL_TYPE)
+    try:
+        async with in_transaction() as conn:
+            file = await DriveFile.create(
+                team_id=team_id,
+                folder_id=folder.id,
+                job_id=job_id,
+                job_index=index,
+                name=output_name(job_type, provider, prompt, index, content_type),
+                source=FileSource.GENERATED,
+                size_bytes=len(data),
+                storage_key=key,
+                thumbnail_key=thumb_key,
+                **facts,
+                using_db=conn,
+            )
+            await _add_usage(conn, team_id, len(data))
+            return file
+    except IntegrityError:  # stored concurrently by another run of the same step: same key, same bytes
+        return await DriveFile.get(job_id=job_id, job_index=index)

@@ -45,6 +45,9 @@ class Team(Model):
     # Set when available credits crossed below the threshold (one alert per crossing); cleared
     # when they rise to it again, which re-arms the alert.
     low_balance_alerted = fields.BooleanField(default=False)
+    # Bytes of the team's Drive files (pending uploads included: they reserve their size). Only
+    # models.drive writes it, in the transaction that adds or removes the file rows.
+    drive_bytes = fields.BigIntField(default=0, db_default=0)
     created_at = fields.DatetimeField(auto_now_add=True)
 
     class Meta:

@@ -35,6 +35,8 @@ class Settings(BaseSettings):
     poll_interval_scale: float = 1.0
     download_url_ttl_seconds: int = 7 * 24 * 3600
     max_output_bytes: int = 512 * 1024 * 1024
+    # Bytes of Drive files per team; uploads beyond it are refused (generated outputs never are).
+    drive_quota_bytes: int = 10 * 1024 * 1024 * 1024
     worker_max_jobs: int = 50
     # One worker run is one provider call or poll: longer than the slowest synchronous provider call
     # (OpenAI images, 300 s). A killed worker's job is re-run by the sweep (stale_after_seconds) or

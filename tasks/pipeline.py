@@ -214,7 +214,7 @@ async def _finish(services: Services, job: CreativeJob, done: Done) -> str:
         return "not open"
     await _release_slot(services, job)  # the provider's task is over: its slot is free for the next
     team_id = job.team_id
-    folder_id = job.drive_folder_id or (await drive.default_folder(team_id)).id
+    folder_id = job.drive_folder_id  # store_output falls back to the default folder
     urls = []
     production = services.settings.env == "production"
     # In production outputs come only from the provider's own hosts, over https.
@@ -233,6 +233,9 @@ async def _finish(services: Services, job: CreativeJob, done: Done) -> str:
             team_id=team_id,
             folder_id=folder_id,
             job_id=job.id,
+            job_type=job.type,
+            provider=job.provider,
+            prompt=job.prompt or "",
             index=index,
             data=data,
             content_type=content_type,

@@ -12,6 +12,7 @@ from typing import Any
 from arq import cron
 from arq.worker import Retry, Worker
 
+from models import drive
 from models import jobs as job_ops
 from models.jobs import OPEN, CreativeJob
 from services import outages
@@ -63,7 +64,8 @@ async def deliver_webhook(ctx: dict[str, Any], delivery_id: str) -> str:
 
 async def sweep(ctx: dict[str, Any]) -> dict[str, int]:
     """Fail open jobs past their deadline (releasing their holds), re-enqueue jobs nobody has
-    touched for a while (their worker died, or an enqueue was lost), and catch up on webhooks."""
+    touched for a while (their worker died, or an enqueue was lost), catch up on webhooks, and
+    remove Drive uploads left pending for a day (their reservations and bytes)."""
     services: Services = ctx["services"]
     now = datetime.now(UTC)
     failed = requeued = 0
@@ -78,7 +80,14 @@ async def sweep(ctx: dict[str, Any]) -> dict[str, int]:
         await services.queue.enqueue_poll(str(job.id), 0)
         requeued += 1
     lost = await requeue_lost(services)
-    return {"failed": failed, "requeued": requeued, "lost": lost, **await webhook_tasks.sweep(services)}
+    expired = await drive.cleanup_pending(services.storage, now=now)
+    return {
+        "failed": failed,
+        "requeued": requeued,
+        "lost": lost,
+        "uploads_expired": expired,
+        **await webhook_tasks.sweep(services),
+    }
 
 
 async def requeue_lost(services: Services) -> int:

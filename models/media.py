@@ -1,0 +1,324 @@
+"""What a file is, judged by its content: magic bytes first, then a real decode (Pillow for images,
+PyAV for video and audio). Never by its name or the type a client declared. Pure functions: bytes in,
+facts or a refusal with a reason a user can act on out. CPU-bound: call them in a thread."""
+
+from __future__ import annotations
+
+import io
+import math
+import warnings
+from collections.abc import Collection
+from dataclasses import dataclass
+from enum import StrEnum
+
+import av
+import av.error
+from PIL import Image, ImageOps
+
+
+class MediaKind(StrEnum):
+    IMAGE = "image"
+    VIDEO = "video"
+    AUDIO = "audio"
+
+
+class MediaRefused(Exception):
+    """The bytes are not a file of a kind this service keeps; ``reason`` says why, for the user."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class MediaInfo:
+    kind: MediaKind
+    content_type: str
+    extension: str
+    width: int | None = None
+    height: int | None = None
+    duration_seconds: float | None = None
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Caps for one kind: bytes, pixels of one image or frame (checked from the header, before any
+    decode: a few KB can claim gigapixels), the longer side, and the duration."""
+
+    max_bytes: int
+    max_pixels: int
+    max_side: int
+    max_seconds: float
+
+
+MB = 1024 * 1024
+LIMITS: dict[MediaKind, Limits] = {
+    MediaKind.IMAGE: Limits(max_bytes=50 * MB, max_pixels=50_000_000, max_side=12_000, max_seconds=0),
+    MediaKind.VIDEO: Limits(max_bytes=1024 * MB, max_pixels=4096 * 2304, max_side=4096, max_seconds=3600),
+    MediaKind.AUDIO: Limits(max_bytes=200 * MB, max_pixels=0, max_side=0, max_seconds=3 * 3600),
+}
+# What the worker applies to generated outputs: the provider's file was paid for, so only the caps
+# that keep a decode bounded apply (the download itself is already capped by CH_MAX_OUTPUT_BYTES).
+OUTPUT_LIMITS: dict[MediaKind, Limits] = {
+    MediaKind.IMAGE: Limits(max_bytes=2**40, max_pixels=150_000_000, max_side=32_768, max_seconds=0),
+    MediaKind.VIDEO: Limits(max_bytes=2**40, max_pixels=8192 * 4608, max_side=8192, max_seconds=24 * 3600),
+    MediaKind.AUDIO: Limits(max_bytes=2**40, max_pixels=0, max_side=0, max_seconds=24 * 3600),
+}
+
+THUMBNAIL_SIDE = 320
+THUMBNAIL_TYPE = "image/webp"
+
+EXTENSIONS = {
+    "image/png": "png",
+    "image/jpeg": "jpg",
+    "image/webp": "webp",
+    "image/gif": "gif",
+    "video/mp4": "mp4",
+    "video/webm": "webm",
+    "video/quicktime": "mov",
+    "audio/mpeg": "mp3",
+    "audio/mp4": "m4a",
+    "audio/wav": "wav",
+    "audio/x-wav": "wav",
+    "audio/aac": "aac",
+    "audio/ogg": "ogg",
+    "audio/webm": "weba",
+    "audio/flac": "flac",
+}
+ACCEPTED = "PNG, JPEG, WebP, GIF, MP4, WebM, MOV, MP3, WAV, AAC, OGG or FLAC"
+_PILLOW_FORMATS = {"image/png": "PNG", "image/jpeg": "JPEG", "image/webp": "WEBP", "image/gif": "GIF"}
+_ARTICLE = {MediaKind.IMAGE: "an image", MediaKind.VIDEO: "a video", MediaKind.AUDIO: "an audio file"}
+# Recognised only to name them in the refusal.
+_OTHER_SIGNATURES = (
+    (b"%PDF", "a PDF document"),
+    (b"PK\x03\x04", "a ZIP archive (or an Office document)"),
+    (b"<svg", "an SVG drawing"),
+    (b"<?xml", "an XML document"),
+    (b"<!DOCTYPE", "an HTML page"),
+    (b"<html", "an HTML page"),
+    (b"\x7fELF", "a program"),
+    (b"MZ", "a program"),
+)
+
+
+def extension_for(content_type: str) -> str:
+    return EXTENSIONS.get(content_type.split(";")[0].strip().lower(), "bin")
+
+
+def kind_of(content_type: str) -> MediaKind | None:
+    """The kind a content type names (``video/mp4`` -> video), or None for any other type."""
+    major = content_type.split("/", 1)[0].strip().lower()
+    return MediaKind(major) if major in MediaKind._value2member_map_ else None
+
+
+def sniff(data: bytes) -> tuple[MediaKind, str] | None:
+    """Kind and content type from the magic bytes alone; None when no accepted format starts so.
+    Containers that hold video or audio (MP4, WebM) answer video: the decode decides."""
+    head = data[:64]
+    if head.startswith(b"\x89PNG\r\n\x1a\n"):
+        return MediaKind.IMAGE, "image/png"
+    if head.startswith(b"\xff\xd8\xff"):
+        return MediaKind.IMAGE, "image/jpeg"
+    if head[:6] in (b"GIF87a", b"GIF89a"):
+        return MediaKind.IMAGE, "image/gif"
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return MediaKind.IMAGE, "image/webp"
+    if head[:4] == b"RIFF" and head[8:12] == b"WAVE":
+        return MediaKind.AUDIO, "audio/wav"
+    if head[4:8] == b"ftyp":
+        return MediaKind.VIDEO, "video/quicktime" if head[8:12] == b"qt  " else "video/mp4"
+    if head.startswith(b"\x1a\x45\xdf\xa3"):
+        return (MediaKind.VIDEO, "video/webm") if b"webm" in head else None
+    if head.startswith(b"OggS"):
+        return MediaKind.AUDIO, "audio/ogg"
+    if head.startswith(b"fLaC"):
+        return MediaKind.AUDIO, "audio/flac"
+    if head.startswith(b"ID3"):
+        return MediaKind.AUDIO, "audio/mpeg"
+    if len(head) >= 2 and head[0] == 0xFF:
+        if head[1] & 0xF6 == 0xF0:  # ADTS sync word, layer 0
+            return MediaKind.AUDIO, "audio/aac"
+        if head[1] & 0xE0 == 0xE0 and (head[1] >> 1) & 3:  # MPEG audio frame sync, layer I-III
+            return MediaKind.AUDIO, "audio/mpeg"
+    return None
+
+
+def _what_else(data: bytes) -> str:
+    head = data[:64].lstrip()
+    for signature, name in _OTHER_SIGNATURES:
+        if head.startswith(signature):
+            return name
+    return "not a file of a kind this service accepts"
+
+
+def _describe(kinds: Collection[MediaKind]) -> str:
+    return " or ".join(_ARTICLE[k] for k in MediaKind if k in kinds)
+
+
+def inspect(
+    data: bytes,
+    *,
+    expect: Collection[MediaKind] | None = None,
+    limits: dict[MediaKind, Limits] = LIMITS,
+) -> MediaInfo:
+    """The facts of ``data`` as decoded; :class:`MediaRefused` when it is not an accepted image,
+    video or audio file, not of the ``expect``-ed kind, over a cap, truncated or corrupt."""
+    if not data:
+        raise MediaRefused("the file is empty")
+    sniffed = sniff(data)
+    if sniffed is None:
+        what = _what_else(data)
+        wanted = _describe(expect) if expect else f"an image, video or audio file ({ACCEPTED})"
+        raise MediaRefused(f"the file is {what}; expected {wanted}")
+    kind, content_type = sniffed
+    if expect and kind not in expect and not (kind == MediaKind.VIDEO and MediaKind.AUDIO in expect):
+        raise MediaRefused(f"the file is {_ARTICLE[kind]} ({content_type}); expected {_describe(expect)}")
+    cap = limits[kind].max_bytes
+    if len(data) > cap:
+        raise MediaRefused(
+            f"{_ARTICLE[kind]} may be at most {cap // MB} MB; this one is {len(data) / MB:.1f} MB"
+        )
+    if kind == MediaKind.IMAGE:
+        info = _inspect_image(data, content_type, limits[kind])
+    else:
+        info = _inspect_av(data, content_type, limits)
+    if expect and info.kind not in expect:
+        raise MediaRefused(
+            f"the file is {_ARTICLE[info.kind]} ({info.content_type}); expected {_describe(expect)}"
+        )
+    return info
+
+
+def _check_frame(width: int, height: int, limits: Limits, what: str) -> None:
+    if width <= 0 or height <= 0:
+        raise MediaRefused(f"the {what} has no size")
+    if max(width, height) > limits.max_side:
+        raise MediaRefused(
+            f"the {what} is {width}x{height}; its longer side may be at most {limits.max_side} pixels"
+        )
+    if width * height > limits.max_pixels:
+        raise MediaRefused(
+            f"the {what} is {width}x{height} ({width * height / 1e6:.0f} megapixels); "
+            f"at most {limits.max_pixels / 1e6:.0f} megapixels are accepted"
+        )
+
+
+def _open_image(data: bytes) -> Image.Image:
+    with warnings.catch_warnings():
+        # Pillow warns above MAX_IMAGE_PIXELS (the caps here decide instead) and refuses above twice it.
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        try:
+            return Image.open(io.BytesIO(data))  # reads the header only
+        except Image.DecompressionBombError:
+            raise MediaRefused("the image claims more pixels than any accepted image") from None
+        except (OSError, SyntaxError, ValueError) as exc:
+            raise MediaRefused(f"the image cannot be read: {exc}") from None
+
+
+def _inspect_image(data: bytes, content_type: str, limits: Limits) -> MediaInfo:
+    img = _open_image(data)
+    with img:
+        if img.format != _PILLOW_FORMATS[content_type]:
+            raise MediaRefused(f"the file starts like {content_type} but is not one")
+        width, height = img.size
+        _check_frame(width, height, limits, "image")  # from the header, before a pixel is decoded
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+                img.load()
+        except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
+            raise MediaRefused(f"the image is truncated or corrupt ({exc})") from None
+    return MediaInfo(MediaKind.IMAGE, content_type, extension_for(content_type), width, height)
+
+
+def _seconds(container: av.container.InputContainer) -> float | None:
+    if container.duration is not None and container.duration > 0:
+        return container.duration / 1_000_000
+    longest = 0.0
+    for stream in container.streams:
+        if stream.duration and stream.time_base:
+            longest = max(longest, float(stream.duration * stream.time_base))
+    return longest or None
+
+
+def _inspect_av(data: bytes, content_type: str, limits: dict[MediaKind, Limits]) -> MediaInfo:
+    try:
+        container = av.open(io.BytesIO(data), mode="r")
+    except (av.error.FFmpegError, ValueError, UnicodeDecodeError) as exc:
+        raise MediaRefused(
+            f"the file cannot be read as {content_type} (truncated or corrupt: {exc})"
+        ) from None
+    with container:
+        videos, audios = container.streams.video, container.streams.audio
+        if videos:
+            kind = MediaKind.VIDEO
+            if content_type == "audio/ogg":
+                raise MediaRefused("video in an Ogg file is not accepted; use MP4 or WebM")
+        elif audios:
+            kind = MediaKind.AUDIO
+            content_type = {
+                "video/mp4": "audio/mp4",
+                "video/quicktime": "audio/mp4",
+                "video/webm": "audio/webm",
+            }.get(content_type, content_type)
+        else:
+            raise MediaRefused("the file holds neither video nor audio")
+        limit = limits[kind]
+        width = height = None
+        if kind == MediaKind.VIDEO:
+            width, height = videos[0].codec_context.width, videos[0].codec_context.height
+            _check_frame(width, height, limit, "video frame")
+        duration = _seconds(container)
+        if not duration or not math.isfinite(duration):
+            raise MediaRefused(f"the {kind} has no duration: it is truncated or not a complete file")
+        if duration > limit.max_seconds:
+            raise MediaRefused(f"{_ARTICLE[kind]} may last at most {limit.max_seconds / 60:.0f} minutes")
+        stream = videos[0] if kind == MediaKind.VIDEO else audios[0]
+        _decode_one(container, stream, kind, "start")
+        if kind == MediaKind.VIDEO and duration > 0.5:
+            # A file cut short keeps its header's duration: the end must decode too.
+            try:
+                container.seek(int(duration * 0.9 * 1_000_000), any_frame=False, backward=True)
+            except av.error.FFmpegError:
+                raise MediaRefused("the video is truncated: its end cannot be reached") from None
+            _decode_one(container, stream, kind, "end")
+    return MediaInfo(kind, content_type, extension_for(content_type), width, height, round(duration, 3))
+
+
+def _decode_one(
+    container: av.container.InputContainer, stream: av.stream.Stream, kind: MediaKind, where: str
+) -> None:
+    try:
+        for _frame in container.decode(stream):
+            return
+    except (av.error.FFmpegError, ValueError) as exc:
+        raise MediaRefused(
+            f"the {kind} is truncated or corrupt: no frame decodes at its {where} ({exc})"
+        ) from None
+    raise MediaRefused(f"the {kind} is truncated or corrupt: no frame decodes at its {where}")
+
+
+def thumbnail(data: bytes, kind: MediaKind, side: int = THUMBNAIL_SIDE) -> bytes | None:
+    """A WebP of at most ``side`` pixels a side: the image scaled down, or a video's poster frame
+    (its first frame); None for audio or when no frame decodes. Call only on inspected bytes."""
+    try:
+        if kind == MediaKind.IMAGE:
+            with Image.open(io.BytesIO(data)) as img:
+                img.draft("RGB", (side, side))  # JPEG decodes at a fraction of its size
+                frame = ImageOps.exif_transpose(img)
+                return _webp(frame, side)
+        if kind == MediaKind.VIDEO:
+            with av.open(io.BytesIO(data), mode="r") as container:
+                for video_frame in container.decode(container.streams.video[0]):
+                    return _webp(video_frame.to_image(), side)  # type: ignore[no-untyped-call]  # PyAV's stub leaves it untyped
+    except (OSError, ValueError, av.error.FFmpegError):
+        return None
+    return None
+
+
+def _webp(img: Image.Image, side: int) -> bytes:
+    img = img.convert("RGBA" if img.mode in ("RGBA", "LA", "P", "PA") else "RGB")
+    img.thumbnail((side, side))
+    out = io.BytesIO()
+    img.save(out, "WEBP", quality=80, method=4)
+    return out.getvalue()

@@ -1,0 +1,421 @@
+"""models.drive in-process on a migrated SQLite database: the folder tree, files, uploads, usage
+and quota, generated outputs, each scoped to its team (another team's ids read as missing)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from models import drive
+from models.drive import DriveFile, FileKind, FileSource, FileStatus, QuotaExceeded
+from models.errors import DomainError, ErrorCode
+from models.teams import create_team
+from resolvers.pagination import paginate
+from services import db
+from services.settings import Settings
+from tests.standins import media as make
+
+QUOTA = 1_000_000
+PDF = b"%PDF-1.4\n1 0 obj << >> endobj\n%%EOF\n"
+
+
+class MemoryStorage:
+    def __init__(self) -> None:
+        self.objects: dict[str, bytes] = {}
+
+    async def put(self, key: str, data: bytes, content_type: str) -> None:
+        self.objects[key] = data
+
+    async def get(self, key: str) -> bytes:
+        try:
+            return self.objects[key]
+        except KeyError:
+            raise FileNotFoundError(key) from None
+
+    async def delete(self, key: str) -> None:
+        self.objects.pop(key, None)
+
+
+@pytest.fixture(scope="module")
+async def database(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[None]:
+    tmp: Path = tmp_path_factory.mktemp("drive")
+    settings = Settings(env="development", data_dir=tmp, database_url=f"sqlite://{tmp / 'drive.sqlite3'}")
+    await db.migrate(settings)
+    await db.init(settings)
+    try:
+        yield
+    finally:
+        await db.close()
+
+
+@pytest.fixture
+async def team(database: None) -> uuid.UUID:
+    return (await create_team("drive")).team.id
+
+
+@pytest.fixture
+async def other(database: None) -> uuid.UUID:
+    return (await create_team("other")).team.id
+
+
+@pytest.fixture
+def storage() -> MemoryStorage:
+    return MemoryStorage()
+
+
+async def used(team: uuid.UUID) -> int:
+    return (await drive.usage(team, QUOTA)).used_bytes
+
+
+async def upload(storage: MemoryStorage, team: uuid.UUID, name: str, data: bytes, **kw: Any) -> DriveFile:
+    return await drive.upload_file(
+        storage, team, name=name, data=data, quota_bytes=kw.pop("quota", QUOTA), **kw
+    )
+
+
+async def refused(code: ErrorCode, call: Any) -> DomainError:
+    with pytest.raises(DomainError) as caught:
+        await call
+    assert caught.value.code == code, caught.value.message
+    return caught.value
+
+
+@pytest.mark.parametrize(
+    ("raw", "extension", "clean"),
+    [
+        ("../../etc/passwd", None, "etc_passwd"),
+        ("..\\..\\boot.ini", None, "boot.ini"),
+        ("a/../b.png", "png", "a_b.png"),
+        ("a/b\\c.png", "png", "a_b_c.png"),
+        ("re\x00po\x1frt\u202e.png", "png", "report.png"),
+        ("  spaced\tout\n name .png ", "png", "spaced out name.png"),
+        ("logo.jpg", "png", "logo.png"),  # a PNG named .jpg gets the extension of its content
+        ("notes.v2", "png", "notes.v2.png"),
+        ("logo", "png", "logo.png"),
+        ("...", "png", "file.png"),
+        ("x" * 500 + ".webm", "webm", "x" * 195 + ".webm"),
+    ],
+)
+def test_names_are_sanitised(raw: str, extension: str | None, clean: str) -> None:
+    assert drive.sanitize_name(raw, extension=extension) == clean
+
+
+def test_a_name_of_nothing_but_unsafe_characters_is_refused() -> None:
+    with pytest.raises(DomainError) as caught:
+        drive.sanitize_name("../\x00/..")
+    assert caught.value.code == ErrorCode.VALIDATION_FAILED and caught.value.field == ["name"]
+
+
+def test_generated_outputs_have_readable_names() -> None:
+    name = drive.output_name(
+        "video", "veo_3_1", "A 4K sunrise, over Kyoto's río — slowly panning left", 0, "video/mp4"
+    )
+    assert name == "video-veo_3_1-a-4k-sunrise-over-kyoto-s-1.mp4"
+    assert drive.output_name("tts", "elevenlabs_v3", "", 1, "audio/mpeg") == "tts-elevenlabs_v3-2.mp3"
+    assert drive.output_name("image", "flux", "../../x", 2, "image/png") == "image-flux-x-3.png"
+
+
+async def test_the_tree_counts_files_and_bytes_per_folder_and_subtree(
+    team: uuid.UUID, storage: MemoryStorage
+) -> None:
+    shoots = await drive.create_folder(team, "Shoots")
+    spring = await drive.create_folder(team, "Spring", parent_id=shoots.id)
+    png, jpeg = make.image("png", 40, 30), make.image("jpeg", 64, 64)
+    await upload(storage, team, "a.png", png, folder_id=shoots.id)
+    await upload(storage, team, "b.jpg", jpeg, folder_id=spring.id)
+    tree = {node.folder.name: node for node in await drive.folder_tree(team)}
+    assert set(tree) == {"AI Generations", "Shoots"}  # the default folder always exists
+    top = tree["Shoots"]
+    assert (top.file_count, top.size_bytes) == (1, len(png))
+    assert (top.total_file_count, top.total_size_bytes) == (2, len(png) + len(jpeg))
+    [child] = top.children
+    assert (child.folder.id, child.file_count, child.size_bytes) == (spring.id, 1, len(jpeg))
+    assert await used(team) == len(png) + len(jpeg)
+
+
+async def test_names_are_unique_among_siblings_only(team: uuid.UUID) -> None:
+    a = await drive.create_folder(team, "A")
+    b = await drive.create_folder(team, "B")
+    await drive.create_folder(team, "Same", parent_id=a.id)
+    same_b = await drive.create_folder(team, "Same", parent_id=b.id)
+    await refused(ErrorCode.CONFLICT, drive.create_folder(team, "A"))
+    await refused(ErrorCode.CONFLICT, drive.rename_folder(team, b.id, "A"))
+    await refused(ErrorCode.CONFLICT, drive.move_folder(team, same_b.id, a.id))
+    assert (await drive.rename_folder(team, b.id, "B/../C")).name == "B_C"
+
+
+async def test_a_folder_cannot_move_into_itself_or_its_subtree(team: uuid.UUID) -> None:
+    a = await drive.create_folder(team, "A")
+    b = await drive.create_folder(team, "B", parent_id=a.id)
+    c = await drive.create_folder(team, "C", parent_id=b.id)
+    for target in (a.id, b.id, c.id):
+        error = await refused(ErrorCode.VALIDATION_FAILED, drive.move_folder(team, a.id, target))
+        assert "into itself or into one of its own subfolders" in error.message
+    moved = await drive.move_folder(team, c.id, None)  # to the top level
+    assert moved.parent_id is None
+    assert (await drive.move_folder(team, a.id, c.id)).parent_id == c.id
+    tree = {n.folder.name: n for n in await drive.folder_tree(team)}
+    assert [n.folder.name for n in tree["C"].children] == ["A"]
+
+
+async def test_deleting_a_folder_with_contents_takes_an_explicit_flag_and_removes_the_bytes(
+    team: uuid.UUID, storage: MemoryStorage
+) -> None:
+    a = await drive.create_folder(team, "A")
+    b = await drive.create_folder(team, "B", parent_id=a.id)
+    kept = await upload(storage, team, "kept.png", make.image("png", 8, 8))
+    gone = await upload(storage, team, "gone.png", make.image("png", 400, 400), folder_id=b.id)
+    pending = await drive.create_upload(
+        team, name="big.mp4", size_bytes=5_000, content_type="video/mp4", quota_bytes=QUOTA, folder_id=a.id
+    )
+    assert (
+        gone.thumbnail_key in storage.objects
+        and await used(team) == kept.size_bytes + gone.size_bytes + 5_000
+    )
+    error = await refused(ErrorCode.CONFLICT, drive.delete_folder(storage, team, a.id))
+    assert "recursive" in error.message
+    await refused(ErrorCode.CONFLICT, drive.delete_folder(storage, team, b.id))
+
+    deleted = await drive.delete_folder(storage, team, a.id, recursive=True)
+    assert (deleted.folders, deleted.files) == (2, 2)
+    assert await drive.team_folder(team, b.id) is None and await DriveFile.get_or_none(id=pending.id) is None
+    assert set(storage.objects) == {kept.storage_key, kept.thumbnail_key}
+    assert await used(team) == kept.size_bytes == await drive.recount_usage(team)
+    empty = await drive.create_folder(team, "Empty")
+    assert (await drive.delete_folder(storage, team, empty.id)).folders == 1
+
+
+async def test_another_teams_ids_read_as_missing(
+    team: uuid.UUID, other: uuid.UUID, storage: MemoryStorage
+) -> None:
+    folder = await drive.create_folder(other, "Theirs")
+    file = await upload(storage, other, "theirs.png", make.image("png", 8, 8), folder_id=folder.id)
+    pending = await drive.create_upload(
+        other, name="p.png", size_bytes=10, content_type="image/png", quota_bytes=QUOTA
+    )
+    mine = await drive.create_folder(team, "Mine")
+    for fid in (folder.id, "not-a-uuid", uuid.uuid4()):
+        await refused(ErrorCode.NOT_FOUND, drive.rename_folder(team, fid, "x"))
+        await refused(ErrorCode.NOT_FOUND, drive.move_folder(team, fid, None))
+        await refused(ErrorCode.NOT_FOUND, drive.move_folder(team, mine.id, fid))
+        await refused(ErrorCode.NOT_FOUND, drive.delete_folder(storage, team, fid, recursive=True))
+        await refused(ErrorCode.NOT_FOUND, drive.create_folder(team, "x", parent_id=fid))
+        await refused(ErrorCode.NOT_FOUND, drive.files_query(team, folder_id=fid))
+        await refused(
+            ErrorCode.NOT_FOUND, upload(storage, team, "x.png", make.image("png", 8, 8), folder_id=fid)
+        )
+    for fid in (file.id, pending.id, "nope", uuid.uuid4()):
+        await refused(ErrorCode.NOT_FOUND, drive.rename_file(team, fid, "x"))
+        await refused(ErrorCode.NOT_FOUND, drive.move_file(team, fid, mine.id))
+        await refused(ErrorCode.NOT_FOUND, drive.delete_file(storage, team, fid))
+        await refused(ErrorCode.NOT_FOUND, drive.complete_upload(storage, team, fid))
+        assert await drive.team_file(team, fid) is None
+    mine_file = await upload(storage, team, "m.png", make.image("png", 8, 8))
+    await refused(ErrorCode.NOT_FOUND, drive.move_file(team, mine_file.id, folder.id))
+    assert await (await drive.files_query(team, job_id=uuid.uuid4())).count() == 0
+    assert file.storage_key in storage.objects and await DriveFile.exists(id=pending.id)  # untouched
+
+
+async def test_files_are_listed_newest_first_with_filters_pages_and_a_total(
+    team: uuid.UUID, storage: MemoryStorage
+) -> None:
+    folder = await drive.create_folder(team, "Mixed")
+    made = [
+        await upload(storage, team, f"shot-{i}.png", make.image("png", 8 + i, 8), folder_id=folder.id)
+        for i in range(3)
+    ]
+    song = await upload(storage, team, "Jingle.wav", make.audio("wav", 0.5), folder_id=folder.id)
+    await drive.create_upload(
+        team, name="later.png", size_bytes=10, content_type="image/png", quota_bytes=QUOTA
+    )
+    everything = await drive.files_query(team)
+    assert await everything.count() == 4  # the pending upload is not a file yet
+    page = await paginate(await drive.files_query(team, folder_id=folder.id), 3, None, lambda f: f.name)
+    assert [e.node for e in page.edges] == ["Jingle.wav", "shot-2.png", "shot-1.png"]
+    rest = await paginate(
+        await drive.files_query(team, folder_id=folder.id), 3, page.page_info.end_cursor, lambda f: f.name
+    )
+    assert [e.node for e in rest.edges] == ["shot-0.png"] and not rest.page_info.has_next_page
+    images = await drive.files_query(team, kind="image")
+    assert await images.count() == 3 and {f.id for f in await images.all()} == {f.id for f in made}
+    assert [f.id for f in await (await drive.files_query(team, kind=FileKind.AUDIO)).all()] == [song.id]
+    assert [f.name for f in await (await drive.files_query(team, name_contains="JING")).all()] == [
+        "Jingle.wav"
+    ]
+    await refused(ErrorCode.VALIDATION_FAILED, drive.files_query(team, kind="pdf"))
+
+
+async def test_files_are_renamed_moved_and_deleted(team: uuid.UUID, storage: MemoryStorage) -> None:
+    file = await upload(storage, team, "logo.png", make.image("png", 600, 300))
+    folder = await drive.create_folder(team, "Brand")
+    assert (await drive.rename_file(team, file.id, "../brand\x07 logo")).name == "brand logo.png"
+    assert (await drive.move_file(team, file.id, folder.id)).folder_id == folder.id
+    assert (await drive.require_file(team, file.id)).name == "brand logo.png"
+    await drive.delete_file(storage, team, file.id)
+    assert storage.objects == {} and await used(team) == 0
+    await refused(ErrorCode.NOT_FOUND, drive.delete_file(storage, team, file.id))
+
+
+async def test_an_upload_is_checked_by_content_and_a_refusal_leaves_nothing(
+    team: uuid.UUID, storage: MemoryStorage
+) -> None:
+    video = make.mp4(320, 180, 1.0)
+    file = await upload(storage, team, "clip.mov", video)
+    assert (file.kind, file.content_type, file.name, file.source) == (
+        FileKind.VIDEO,
+        "video/mp4",
+        "clip.mp4",
+        FileSource.UPLOADED,
+    )
+    assert (file.width, file.height) == (256, 144) and file.duration_seconds == pytest.approx(1.0, abs=0.2)
+    assert file.thumbnail_key is not None and storage.objects[file.thumbnail_key][8:12] == b"WEBP"
+    before, stored = await used(team), dict(storage.objects)
+    error = await refused(ErrorCode.VALIDATION_FAILED, upload(storage, team, "start.png", PDF))
+    assert (
+        error.message
+        == "the upload was refused: the file is a PDF document; expected an image, video or audio file (PNG, JPEG, WebP, GIF, MP4, WebM, MOV, MP3, WAV, AAC, OGG or FLAC)"
+    )
+    error = await refused(
+        ErrorCode.VALIDATION_FAILED, upload(storage, team, "start.png", video, expect=["image"])
+    )
+    assert "expected an image" in error.message
+    assert storage.objects == stored and await used(team) == before
+
+
+async def test_the_quota_refuses_uploads_that_do_not_fit_and_counts_reservations(
+    team: uuid.UUID, storage: MemoryStorage
+) -> None:
+    png = make.image("png", 64, 64)
+    await upload(storage, team, "one.png", png, quota=len(png) + 100)
+    error = await refused(
+        ErrorCode.VALIDATION_FAILED, upload(storage, team, "two.png", png, quota=len(png) + 100)
+    )
+    assert isinstance(error, QuotaExceeded) and error.message.startswith("Drive quota exceeded")
+    assert (error.used_bytes, error.needed_bytes) == (len(png), len(png))
+    assert len(storage.objects) == 2  # the first file and its thumbnail; nothing of the second
+    await drive.create_upload(
+        team, name="r.mp4", size_bytes=90, content_type="video/mp4", quota_bytes=len(png) + 100
+    )
+    await refused(
+        ErrorCode.VALIDATION_FAILED,
+        drive.create_upload(
+            team, name="s.mp4", size_bytes=20, content_type="video/mp4", quota_bytes=len(png) + 100
+        ),
+    )
+    assert (await drive.usage(team, len(png) + 100)).available_bytes == 10
+    await refused(
+        ErrorCode.VALIDATION_FAILED,
+        drive.create_upload(
+            team, name="d.pdf", size_bytes=20, content_type="application/pdf", quota_bytes=QUOTA
+        ),
+    )
+
+
+async def test_a_large_upload_is_reserved_then_completed_or_dropped(
+    team: uuid.UUID, storage: MemoryStorage
+) -> None:
+    png = make.image("png", 500, 250)
+    pending = await drive.create_upload(
+        team, name="hero.png", size_bytes=len(png) + 500, content_type="image/png", quota_bytes=QUOTA
+    )
+    assert pending.status == FileStatus.PENDING and await used(team) == len(png) + 500
+    assert (await drive.pending_upload(team, pending.id)).storage_key == pending.storage_key
+    error = await refused(ErrorCode.VALIDATION_FAILED, drive.complete_upload(storage, team, pending.id))
+    assert "PUT the bytes first" in error.message  # still pending: the client may retry
+    storage.objects[pending.storage_key] = png  # the client's PUT
+    done = await drive.complete_upload(storage, team, pending.id)
+    assert (done.status, done.kind, done.width, done.height, done.expires_at) == (
+        FileStatus.READY,
+        FileKind.IMAGE,
+        500,
+        250,
+        None,
+    )
+    assert done.thumbnail_key in storage.objects and await used(team) == len(png)  # the real size
+    assert (await drive.complete_upload(storage, team, pending.id)).id == done.id  # twice: the same file
+
+    bad = await drive.create_upload(
+        team, name="cover.png", size_bytes=100, content_type="image/png", quota_bytes=QUOTA
+    )
+    storage.objects[bad.storage_key] = PDF
+    await refused(ErrorCode.VALIDATION_FAILED, drive.complete_upload(storage, team, bad.id, expect=["image"]))
+    assert bad.storage_key not in storage.objects and not await DriveFile.exists(id=bad.id)
+    assert await used(team) == len(png)
+
+
+async def test_uploads_never_completed_are_cleaned_up_after_a_day(
+    team: uuid.UUID, storage: MemoryStorage
+) -> None:
+    old = await drive.create_upload(
+        team,
+        name="old.mp4",
+        size_bytes=700,
+        content_type="video/mp4",
+        quota_bytes=QUOTA,
+        now=datetime.now(UTC) - timedelta(days=1, minutes=1),
+    )
+    fresh = await drive.create_upload(
+        team, name="new.mp4", size_bytes=300, content_type="video/mp4", quota_bytes=QUOTA
+    )
+    storage.objects[old.storage_key] = b"half an upload"
+    assert await used(team) == 1000
+    await refused(ErrorCode.NOT_FOUND, drive.complete_upload(storage, team, old.id))  # expired
+    assert await drive.cleanup_pending(storage) == 0  # completing it already dropped it
+    stale = await drive.create_upload(
+        team, name="s.mp4", size_bytes=50, content_type="video/mp4", quota_bytes=QUOTA
+    )
+    assert await drive.cleanup_pending(storage, now=datetime.now(UTC) + timedelta(days=1, seconds=1)) >= 2
+    assert not await DriveFile.filter(id__in=[old.id, fresh.id, stale.id]).exists()
+    assert storage.objects == {} and await used(team) == 0
+
+
+async def test_generated_outputs_are_named_inspected_thumbnailed_and_counted(
+    team: uuid.UUID, storage: MemoryStorage
+) -> None:
+    job_id = uuid.uuid4()
+    folder = await drive.create_folder(team, "Campaign")
+    video = make.mp4(1280, 720, 1.0)
+
+    async def store(index: int, data: bytes, content_type: str, folder_id: Any = folder.id) -> DriveFile:
+        return await drive.store_output(
+            storage,
+            team_id=team,
+            folder_id=folder_id,
+            job_id=job_id,
+            job_type="video",
+            provider="kling_3_0",
+            prompt="A product shot: the bottle spins",
+            index=index,
+            data=data,
+            content_type=content_type,
+        )
+
+    first = await store(0, video, "video/mp4")
+    assert first.name == "video-kling_3_0-a-product-shot-the-bottle-spins-1.mp4"
+    assert (first.kind, first.source, first.width, first.height) == (
+        FileKind.VIDEO,
+        FileSource.GENERATED,
+        256,
+        144,
+    )
+    assert first.duration_seconds == pytest.approx(1.0, abs=0.2) and first.thumbnail_key in storage.objects
+    assert (await store(0, video, "video/mp4")).id == first.id  # a re-run stores nothing twice
+    await drive.rename_file(team, first.id, "keeper")
+    assert (await store(0, video, "video/mp4")).id == first.id  # found by position, not by name
+    # Over the quota is still stored (the job is paid for); a folder deleted meanwhile means the default one.
+    await drive.delete_folder(storage, team, folder.id, recursive=True)
+    raw = await store(1, b"\x00" * 4096, "audio/pcm")  # does not inspect: kept without facts
+    assert (
+        raw.folder_id == (await drive.default_folder(team)).id
+        and raw.width is None
+        and raw.thumbnail_key is None
+    )
+    assert [f.id for f in await drive.job_outputs(team, job_id)] == [raw.id]
+    assert await used(team) == 4096 == await drive.recount_usage(team)
+    tiny_quota = await drive.usage(team, 1000)
+    assert tiny_quota.used_bytes > tiny_quota.quota_bytes and tiny_quota.available_bytes == 0

@@ -1,0 +1,184 @@
+"""models.media in-process: files are judged by their content (real PNG/JPEG/WebP/GIF, MP4, MP3, WAV,
+FLAC, Ogg, AAC made by tests/standins/media.py), and bad ones are refused with a reason."""
+
+from __future__ import annotations
+
+import io
+import struct
+import time
+import zlib
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import pytest
+from PIL import Image
+
+from models import media
+from models.media import Limits, MediaKind, MediaRefused
+from tests.standins import media as make
+
+
+def png_header_only(width: int, height: int) -> bytes:
+    """A PNG whose header claims ``width``×``height`` and whose data is a few KB of zeros: the
+    shape of a decompression bomb, without the gigabytes."""
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return (
+            struct.pack(">I", len(body))
+            + kind
+            + body
+            + struct.pack(">I", zlib.crc32(kind + body) & 0xFFFFFFFF)
+        )
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", ihdr)
+        + chunk(b"IDAT", zlib.compress(b"\0" * 100_000))
+        + chunk(b"IEND", b"")
+    )
+
+
+def faststart_mp4(path: Path, seconds: float, fps: int = 8) -> bytes:
+    """An MP4 with its index (moov) first, as streaming services write them: cut short, the header
+    still promises the full duration."""
+    with av.open(str(path), "w", format="mp4", options={"movflags": "faststart"}) as container:
+        video = container.add_stream("libx264", rate=fps)
+        video.width, video.height, video.pix_fmt = 64, 48, "yuv420p"
+        video.options = {"preset": "ultrafast", "g": str(fps)}
+        for i in range(round(seconds * fps)):
+            frame = av.VideoFrame.from_image(Image.effect_noise((64, 48), 60 + i).convert("RGB"))
+            frame.pts, frame.time_base = i, Fraction(1, fps)
+            for packet in video.encode(frame):
+                container.mux(packet)
+        for packet in video.encode():
+            container.mux(packet)
+    return path.read_bytes()
+
+
+@pytest.mark.parametrize(
+    ("data", "content_type", "size"),
+    [
+        (make.image("png", 300, 200), "image/png", (300, 200)),
+        (make.image("jpeg", 640, 360), "image/jpeg", (640, 360)),
+        (make.image("webp", 90, 160), "image/webp", (90, 160)),
+        (make.gif(64, 64), "image/gif", (64, 64)),
+    ],
+)
+def test_images_are_recognised_by_decoding(data: bytes, content_type: str, size: tuple[int, int]) -> None:
+    info = media.inspect(data)
+    assert (info.kind, info.content_type, (info.width, info.height)) == (MediaKind.IMAGE, content_type, size)
+    assert info.duration_seconds is None
+
+
+def test_a_video_has_its_frame_size_and_duration() -> None:
+    info = media.inspect(make.mp4(320, 180, 2.0, audio=True))
+    assert (info.kind, info.content_type, info.extension) == (MediaKind.VIDEO, "video/mp4", "mp4")
+    assert (info.width, info.height) == (256, 144)
+    assert info.duration_seconds is not None and 1.9 <= info.duration_seconds <= 2.2
+
+
+@pytest.mark.parametrize(
+    ("fmt", "content_type"),
+    [
+        ("mp3", "audio/mpeg"),
+        ("wav", "audio/wav"),
+        ("flac", "audio/flac"),
+        ("opus", "audio/ogg"),
+        ("aac", "audio/aac"),
+    ],
+)
+def test_audio_is_recognised_with_its_duration(fmt: str, content_type: str) -> None:
+    info = media.inspect(make.audio(fmt, 1.5))
+    assert (info.kind, info.content_type, info.width) == (MediaKind.AUDIO, content_type, None)
+    assert info.duration_seconds is not None and 1.3 <= info.duration_seconds <= 1.7
+
+
+def test_a_pdf_named_like_an_image_is_refused_as_a_start_image() -> None:
+    pdf = b"%PDF-1.7\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
+    with pytest.raises(MediaRefused) as refused:
+        media.inspect(pdf, expect={MediaKind.IMAGE})
+    assert refused.value.reason == "the file is a PDF document; expected an image"
+
+
+def test_a_video_is_the_wrong_kind_for_an_image_slot_and_an_image_for_an_audio_slot() -> None:
+    with pytest.raises(MediaRefused, match=r"is a video \(video/mp4\); expected an image"):
+        media.inspect(make.mp4(64, 64, 1.0), expect={MediaKind.IMAGE})
+    with pytest.raises(MediaRefused, match=r"is an image \(image/png\); expected an audio file"):
+        media.inspect(make.image("png", 8, 8), expect={MediaKind.AUDIO})
+
+
+def test_an_mp4_holding_only_sound_is_audio() -> None:
+    out = io.BytesIO()
+    with av.open(out, "w", format="mp4") as container:
+        stream = container.add_stream("aac", rate=22050)
+        stream.layout = "mono"
+        make._encode_tone(container, stream, 1.0, 22050)
+    info = media.inspect(out.getvalue(), expect={MediaKind.AUDIO})
+    assert (info.kind, info.content_type, info.extension) == (MediaKind.AUDIO, "audio/mp4", "m4a")
+
+
+def test_a_truncated_video_is_refused(tmp_path: Path) -> None:
+    whole = make.mp4(128, 72, 3.0)
+    with pytest.raises(MediaRefused, match="truncated"):
+        media.inspect(whole[: len(whole) // 2])  # its index (at the end) is gone
+    indexed_first = faststart_mp4(tmp_path / "indexed.mp4", 4.0)
+    assert media.inspect(indexed_first).duration_seconds == pytest.approx(4.0, abs=0.2)
+    with pytest.raises(MediaRefused, match="truncated"):
+        media.inspect(indexed_first[: len(indexed_first) // 3])  # the index promises frames that are gone
+
+
+def test_an_image_claiming_a_gigapixel_is_refused_from_its_header_before_decoding() -> None:
+    bomb = png_header_only(40_000, 40_000)
+    assert len(bomb) < 10_000
+    started = time.perf_counter()
+    with pytest.raises(MediaRefused, match="more pixels than any accepted image"):  # Pillow's own guard
+        media.inspect(bomb, limits=media.OUTPUT_LIMITS)
+    with pytest.raises(MediaRefused, match=r"11000x10000 \(110 megapixels\); at most 50 megapixels"):
+        media.inspect(png_header_only(11_000, 10_000))
+    with pytest.raises(MediaRefused, match=r"13000x100; its longer side may be at most 12000"):
+        media.inspect(png_header_only(13_000, 100))
+    assert time.perf_counter() - started < 0.5, "refused from the header, not after decoding gigabytes"
+
+
+def test_caps_apply_per_kind() -> None:
+    small = {
+        MediaKind.IMAGE: Limits(max_bytes=10_000_000, max_pixels=10_000, max_side=200, max_seconds=0),
+        MediaKind.VIDEO: Limits(max_bytes=10_000_000, max_pixels=10_000, max_side=100, max_seconds=1.0),
+        MediaKind.AUDIO: Limits(max_bytes=1_000, max_pixels=0, max_side=0, max_seconds=60),
+    }
+    with pytest.raises(MediaRefused, match="longer side may be at most 200"):
+        media.inspect(make.image("png", 300, 20), limits=small)
+    with pytest.raises(MediaRefused, match="at most 0 megapixels"):
+        media.inspect(make.image("png", 150, 150), limits=small)
+    with pytest.raises(MediaRefused, match=r"128x72"):
+        media.inspect(make.mp4(128, 72, 0.5), limits=small)
+    with pytest.raises(MediaRefused, match="may be at most 0 MB"):
+        media.inspect(make.audio("wav", 1.0), limits=small)
+    with pytest.raises(MediaRefused, match="may last at most"):
+        media.inspect(make.mp4(64, 36, 2.0), limits=small)
+
+
+def test_corrupt_and_unknown_bytes_are_refused() -> None:
+    png = make.image("png", 200, 200)
+    with pytest.raises(MediaRefused, match="truncated or corrupt"):
+        media.inspect(png[: len(png) // 2])
+    with pytest.raises(MediaRefused, match="empty"):
+        media.inspect(b"")
+    with pytest.raises(MediaRefused, match="not a file of a kind this service accepts"):
+        media.inspect(b"hello, world" * 10)
+    with pytest.raises(MediaRefused, match="an HTML page"):
+        media.inspect(b"<html><script>alert(1)</script></html>")
+
+
+def test_thumbnails_are_small_webp_images_and_posters_are_video_frames() -> None:
+    thumb = media.thumbnail(make.image("jpeg", 1600, 900), MediaKind.IMAGE)
+    assert thumb is not None
+    with Image.open(io.BytesIO(thumb)) as img:
+        assert (img.format, img.size) == ("WEBP", (320, 180))
+    poster = media.thumbnail(make.mp4(640, 360, 1.0), MediaKind.VIDEO)
+    assert poster is not None
+    with Image.open(io.BytesIO(poster)) as img:
+        assert img.format == "WEBP" and max(img.size) <= 320 and img.size[0] > img.size[1]
+    assert media.thumbnail(make.audio("mp3", 1.0), MediaKind.AUDIO) is None
