@@ -1,15 +1,18 @@
-"""models.drive in-process on a migrated SQLite database: the folder tree, files, uploads, usage
+"""models.drive in-process on a migrated database (SQLite, and PostgreSQL when reachable): the folder tree, files, uploads, usage
 and quota, generated outputs, each scoped to its team (another team's ids read as missing)."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import pytest
+from tortoise.backends.base.executor import EXECUTOR_CACHE
 
 from models import drive
 from models.drive import DriveFile, FileKind, FileSource, FileStatus, QuotaExceeded
@@ -18,6 +21,7 @@ from models.teams import create_team
 from resolvers.pagination import paginate
 from services import db
 from services.settings import Settings
+from tests.conftest import POSTGRES_URL, _admin_pg
 from tests.standins import media as make
 
 QUOTA = 1_000_000
@@ -41,16 +45,30 @@ class MemoryStorage:
         self.objects.pop(key, None)
 
 
-@pytest.fixture(scope="module")
-async def database(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[None]:
+@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+async def database(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[None]:
     tmp: Path = tmp_path_factory.mktemp("drive")
-    settings = Settings(env="development", data_dir=tmp, database_url=f"sqlite://{tmp / 'drive.sqlite3'}")
+    url, pg_name = f"sqlite://{tmp / 'drive.sqlite3'}", None
+    if request.param == "postgres":
+        pg_name = f"ch_test_{uuid.uuid4().hex[:10]}"
+        try:
+            await _admin_pg(f'CREATE DATABASE "{pg_name}"')
+        except (OSError, asyncpg.PostgresError, TimeoutError):
+            pytest.skip(f"PostgreSQL is not reachable at {POSTGRES_URL}")
+        url = POSTGRES_URL.rsplit("/", 1)[0] + f"/{pg_name}"
+    settings = Settings(env="development", data_dir=tmp, database_url=url)
+    EXECUTOR_CACHE.clear()  # tortoise caches statements by connection name ("default"), not by dialect
     await db.migrate(settings)
     await db.init(settings)
     try:
         yield
     finally:
         await db.close()
+        EXECUTOR_CACHE.clear()
+        if pg_name:
+            await _admin_pg(f'DROP DATABASE IF EXISTS "{pg_name}" WITH (FORCE)')
 
 
 @pytest.fixture
@@ -419,3 +437,23 @@ async def test_generated_outputs_are_named_inspected_thumbnailed_and_counted(
     assert await used(team) == 4096 == await drive.recount_usage(team)
     tiny_quota = await drive.usage(team, 1000)
     assert tiny_quota.used_bytes > tiny_quota.quota_bytes and tiny_quota.available_bytes == 0
+
+
+async def test_concurrent_reservations_never_exceed_the_quota(team: uuid.UUID) -> None:
+    async def reserve(i: int) -> bool:
+        try:
+            await drive.create_upload(
+                team, name=f"{i}.mp4", size_bytes=400, content_type="video/mp4", quota_bytes=1000
+            )
+        except QuotaExceeded:
+            return False
+        return True
+
+    results = await asyncio.gather(*(reserve(i) for i in range(6)))
+    assert sum(results) == 2 and await used(team) == 800 == await drive.recount_usage(team)
+
+
+async def test_a_top_level_folder_named_like_the_default_becomes_the_default(team: uuid.UUID) -> None:
+    mine = await drive.create_folder(team, drive.DEFAULT_FOLDER_NAME)
+    assert (await drive.default_folder(team)).id == mine.id
+    assert [n.folder.id for n in await drive.folder_tree(team)] == [mine.id]
