@@ -265,6 +265,8 @@ async def test_files_are_listed_newest_first_with_filters_pages_and_a_total(
     assert [f.name for f in await (await drive.files_query(team, name_contains="JING")).all()] == [
         "Jingle.wav"
     ]
+    for wildcard in ("%", "_"):  # searched for as characters, not as LIKE patterns
+        assert await (await drive.files_query(team, name_contains=wildcard)).count() == 0
     await refused(ErrorCode.VALIDATION_FAILED, drive.files_query(team, kind="pdf"))
 
 
