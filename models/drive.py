@@ -25,7 +25,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
-from typing import Any, Protocol, runtime_checkable
+from typing import Any
 
 from tortoise import fields
 from tortoise.backends.base.client import BaseDBAsyncClient
@@ -42,7 +42,7 @@ from models.errors import DomainError, ErrorCode
 from models.media import MediaKind, MediaRefused
 from models.teams import Team
 from models.tenancy import require_team_row, team_row
-from storage import Storage
+from storage import ObjectNotFound, Storage
 
 log = logging.getLogger(__name__)
 
@@ -131,11 +131,6 @@ class DriveFile(Model):
             Index(fields=["team_id", "kind", "created_at", "id"]),  # by kind, newest first
             Index(fields=["status", "expires_at"]),  # pending uploads past their time
         )
-
-
-@runtime_checkable
-class Deletes(Protocol):
-    async def delete(self, key: str) -> None: ...
 
 
 # ---------------------------------------------------------------------------------------------
@@ -571,9 +566,6 @@ async def _reserve(conn: BaseDBAsyncClient, team_id: uuid.UUID | str, size: int,
 
 async def _remove_bytes(storage: Storage, keys: Iterable[str | None]) -> None:
     """Best effort, after the rows are gone: a failure leaves unreferenced bytes, logged."""
-    if not isinstance(storage, Deletes):
-        log.warning("storage %s cannot delete: bytes of deleted files are left", type(storage).__name__)
-        return
     for key in keys:
         if not key:
             continue
@@ -756,12 +748,20 @@ async def complete_upload(
         await _drop_pending(storage, file)
         raise DomainError(ErrorCode.NOT_FOUND, "upload not found (it expired)", ["id"])
     try:
-        data = await storage.get(file.storage_key)
-    except (FileNotFoundError, KeyError):
+        stored = await storage.stat(file.storage_key)
+    except ObjectNotFound:
         raise DomainError(
             ErrorCode.VALIDATION_FAILED, "nothing was uploaded for this file yet: PUT the bytes first", ["id"]
         ) from None
-    if len(data) > file.size_bytes:
+    if stored.size > file.size_bytes:  # checked before the bytes are read
+        await _drop_pending(storage, file)
+        raise DomainError(
+            ErrorCode.VALIDATION_FAILED,
+            f"the upload is {stored.size} bytes, more than the {file.size_bytes} declared; start it again",
+            ["sizeBytes"],
+        )
+    data = await storage.get(file.storage_key)
+    if len(data) > file.size_bytes:  # replaced between the two reads
         await _drop_pending(storage, file)
         raise DomainError(
             ErrorCode.VALIDATION_FAILED,

@@ -21,6 +21,7 @@ from models.teams import create_team
 from resolvers.pagination import paginate
 from services import db
 from services.settings import Settings
+from storage import ObjectInfo, ObjectNotFound, check_key
 from tests.conftest import POSTGRES_URL, _admin_pg
 from tests.standins import media as make
 
@@ -29,20 +30,26 @@ PDF = b"%PDF-1.4\n1 0 obj << >> endobj\n%%EOF\n"
 
 
 class MemoryStorage:
+    """The part of storage.Storage the Drive domain uses, in a dict; keys checked as the backends do."""
+
     def __init__(self) -> None:
         self.objects: dict[str, bytes] = {}
 
-    async def put(self, key: str, data: bytes, content_type: str) -> None:
-        self.objects[key] = data
+    async def put(self, key: str, data: bytes, content_type: str) -> ObjectInfo:
+        self.objects[check_key(key)] = data
+        return await self.stat(key)
+
+    async def stat(self, key: str) -> ObjectInfo:
+        if key not in self.objects:
+            raise ObjectNotFound(key)
+        return ObjectInfo(len(self.objects[key]), '"x"', datetime.now(UTC).replace(microsecond=0), "")
 
     async def get(self, key: str) -> bytes:
-        try:
-            return self.objects[key]
-        except KeyError:
-            raise FileNotFoundError(key) from None
+        await self.stat(key)
+        return self.objects[key]
 
     async def delete(self, key: str) -> None:
-        self.objects.pop(key, None)
+        self.objects.pop(check_key(key), None)
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgres"])
@@ -366,6 +373,14 @@ async def test_a_large_upload_is_reserved_then_completed_or_dropped(
     await refused(ErrorCode.VALIDATION_FAILED, drive.complete_upload(storage, team, bad.id, expect=["image"]))
     assert bad.storage_key not in storage.objects and not await DriveFile.exists(id=bad.id)
     assert await used(team) == len(png)
+
+    small = await drive.create_upload(
+        team, name="s.png", size_bytes=100, content_type="image/png", quota_bytes=QUOTA
+    )
+    storage.objects[small.storage_key] = png  # more than declared (and reserved)
+    error = await refused(ErrorCode.VALIDATION_FAILED, drive.complete_upload(storage, team, small.id))
+    assert "more than the 100 declared" in error.message
+    assert small.storage_key not in storage.objects and await used(team) == len(png)
 
 
 async def test_uploads_never_completed_are_cleaned_up_after_a_day(
