@@ -1,28 +1,35 @@
-"""Hardening, against a stack configured the way production limits it: rate limits (429 and
-RATE_LIMITED with the reset time), the request body limit, CORS, GraphQL document limits, and
-webhook URLs that must be public https (checked on the resolved address)."""
+"""What a service configured the way production limits it lets through: the request body limit,
+CORS, GraphQL document limits, webhook URLs that must be public https (checked on the resolved
+address), REST error statuses, ``/metrics`` behind its token, introspection off, files served with
+``nosniff`` and inline only for media types. In-process: outputs that can carry script (SVG) are
+refused, and the app factory's production defaults for introspection and ``/metrics``.
+Rate limits: tests/test_rate_limits.py."""
 
 from __future__ import annotations
 
-import asyncio
-import time
+import contextlib
+import sqlite3
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
 
 import httpx
 import pytest
 
+from providers.base import Output
+from providers.download import fetch_output
+from providers.errors import RejectedError
+from services.settings import Settings
 from tests.conftest import _redis_for
-from tests.stack import Stack, Team, backend_env, running
+from tests.stack import Stack, Team, backend_env, follow_job, running
 from tests.test_generation import GENERATE, balance
+from web.app import create_app
 
-SUBMISSIONS_PER_KEY = 3
-SUBMISSIONS_PER_TEAM = 5
-READS_PER_TEAM = 8
+METRICS_TOKEN = "metrics-" + uuid.uuid4().hex
+INTROSPECTION = "{ __schema { queryType { name } } }"
 ORIGIN = "https://app.creative-hub.test"
-CREATE_KEY = """mutation ($n: String!) { createApiKey(input: {name: $n, scopes: [READ, GENERATE]}) {
-  secret userErrors { code } } }"""
 
 
 @pytest.fixture(scope="module")
@@ -30,9 +37,8 @@ def strict(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     tmp: Path = tmp_path_factory.mktemp("strict")
     env = backend_env(tmp, f"sqlite://{tmp / 'creative_hub.sqlite3'}", _redis_for("sqlite"))
     env.update(
-        CH_RATE_LIMIT_KEY_SUBMISSIONS_PER_MINUTE=str(SUBMISSIONS_PER_KEY),
-        CH_RATE_LIMIT_TEAM_SUBMISSIONS_PER_MINUTE=str(SUBMISSIONS_PER_TEAM),
-        CH_RATE_LIMIT_TEAM_READS_PER_MINUTE=str(READS_PER_TEAM),
+        CH_METRICS_TOKEN=METRICS_TOKEN,
+        CH_GRAPHQL_INTROSPECTION="false",
         CH_MAX_BODY_BYTES="65536",
         CH_CORS_ORIGINS=f'["{ORIGIN}"]',
         CH_WEBHOOKS_ALLOW_PRIVATE="false",
@@ -45,80 +51,6 @@ def strict(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
 async def client(strict: Stack) -> AsyncIterator[httpx.AsyncClient]:
     async with httpx.AsyncClient(base_url=strict.url, timeout=30) as c:
         yield c
-
-
-def _window_left() -> float:
-    return 60 - time.time() % 60
-
-
-async def _fresh_window() -> None:
-    """The limits count per clock minute: start a burst early enough in one to finish inside it."""
-    if _window_left() < 15:
-        await asyncio.sleep(_window_left() + 0.1)
-
-
-async def test_submissions_are_rate_limited_per_key_and_per_team(
-    strict: Stack, client: httpx.AsyncClient
-) -> None:
-    team = strict.create_team(5_000)
-    second = (await strict.data(team, CREATE_KEY, {"n": "second"}))["createApiKey"]["secret"]
-    await _fresh_window()
-    for i in range(SUBMISSIONS_PER_KEY):
-        r = await client.post(
-            "/api/v1/creative-hub/generate/tts", json={"text": f"line {i}"}, headers=team.headers
-        )
-        assert r.status_code == 202, r.text
-    # The key's own limit: REST answers 429 with Retry-After and the reset time.
-    r = await client.post(
-        "/api/v1/creative-hub/generate/tts", json={"text": "one too many"}, headers=team.headers
-    )
-    assert r.status_code == 429
-    error = r.json()["error"]
-    assert error["code"] == "RATE_LIMITED" and 1 <= error["retry_after_seconds"] <= 60
-    assert int(r.headers["retry-after"]) == error["retry_after_seconds"]
-    assert int(r.headers["x-ratelimit-reset"]) == error["reset_at"] > time.time()
-    # GraphQL says the same as a userError, and nothing was held for the refused request.
-    data = await strict.data(team, GENERATE["tts"], {"input": {"text": "still too many"}})
-    refused = data["generateTts"]
-    assert refused["job"] is None and refused["userErrors"][0]["code"] == "RATE_LIMITED"
-    assert "try again in" in refused["userErrors"][0]["message"]
-    jobs = (await strict.data(team, "{ jobs { edges { node { id } } } }"))["jobs"]["edges"]
-    assert len(jobs) == SUBMISSIONS_PER_KEY
-
-    # Another key of the same team has its own allowance, until the team's limit is reached.
-    other = Team(team.team_id, team.user_id, second)
-    statuses = []
-    for i in range(SUBMISSIONS_PER_KEY):
-        r = await client.post(
-            "/api/v1/creative-hub/generate/tts", json={"text": f"other {i}"}, headers=other.headers
-        )
-        statuses.append(r.status_code)
-    # The team allows 5 in all: the first key's accepted submissions count, its refused ones do not (a
-    # key over its own limit is refused before it spends the team's budget), so 2 are left.
-    assert statuses == [202] * (SUBMISSIONS_PER_TEAM - SUBMISSIONS_PER_KEY) + [429]
-
-    # Other teams are not affected.
-    neighbour = strict.create_team(1_000)
-    r = await client.post(
-        "/api/v1/creative-hub/generate/tts", json={"text": "hello"}, headers=neighbour.headers
-    )
-    assert r.status_code == 202
-
-
-async def test_polling_a_job_is_paced(strict: Stack, client: httpx.AsyncClient) -> None:
-    team = strict.create_team(5_000)
-    await _fresh_window()
-    r = await client.post(
-        "/api/v1/creative-hub/generate/video", json={"prompt": "a slow one [sim:slow]"}, headers=team.headers
-    )
-    assert r.status_code == 202
-    path = f"/api/v1/creative-hub/jobs/{r.json()['job_id']}"
-    first = await client.get(path, headers=team.headers)
-    assert first.status_code == 200 and int(first.headers["retry-after"]) >= 5  # unfinished: come back later
-    codes = [(await client.get(path, headers=team.headers)).status_code for _ in range(READS_PER_TEAM)]
-    assert codes[: READS_PER_TEAM - 1] == [200] * (READS_PER_TEAM - 1) and codes[-1] == 429
-    limited = await client.get(path, headers=team.headers)
-    assert limited.json()["error"]["code"] == "RATE_LIMITED" and int(limited.headers["retry-after"]) >= 1
 
 
 async def test_oversized_bodies_are_refused_before_reading(strict: Stack, client: httpx.AsyncClient) -> None:
@@ -222,3 +154,134 @@ async def test_rest_errors_have_proper_statuses(strict: Stack, client: httpx.Asy
     ]
     for response, status, code in cases:
         assert (response.status_code, response.json()["error"]["code"]) == (status, code), response.text
+
+
+# -- outputs that can carry script ----------------------------------------------------------------
+SVG = b'<svg xmlns="http://www.w3.org/2000/svg" onload="alert(document.cookie)"/>'
+
+
+@pytest.mark.parametrize("content_type", ["image/svg+xml", "image/SVG+XML; charset=utf-8", "text/html"])
+async def test_scriptable_outputs_are_refused(content_type: str) -> None:
+    for allowed_types in (("image/",), ("video/", "image/", "audio/"), ("image/", "text/")):
+        with pytest.raises(RejectedError) as inline:
+            await fetch_output(
+                httpx.AsyncClient(),
+                Output(data=SVG, content_type=content_type),
+                max_bytes=1 << 20,
+                allowed_types=allowed_types,
+            )
+        assert inline.value.code == "bad_type"
+
+    def served(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, content=SVG, headers={"content-type": content_type})
+
+    async with httpx.AsyncClient(transport=httpx.MockTransport(served)) as client:
+        with pytest.raises(RejectedError) as fetched:
+            await fetch_output(
+                client,
+                Output(url="https://cdn.example/out.svg"),
+                max_bytes=1 << 20,
+                allowed_types=("image/",),
+            )
+    assert fetched.value.code == "bad_type"
+
+
+# -- production settings, on the app factory ------------------------------------------------------
+def _production(**overrides: Any) -> Settings:
+    return Settings(
+        env="production",
+        secret_key="s" * 48,
+        database_url="postgres://nobody@127.0.0.1:1/none",
+        redis_url="redis://127.0.0.1:1/0",
+        **overrides,
+    )
+
+
+@contextlib.asynccontextmanager
+async def _app_client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    """The API the factory builds for these settings, without its lifespan (nothing to connect to:
+    these requests need no database, Redis or credential)."""
+    front = create_app(settings)
+    front.app.state.services = SimpleNamespace(settings=settings)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=front), base_url="http://api") as client:
+        yield client
+
+
+async def test_production_turns_introspection_off_unless_configured() -> None:
+    async with _app_client(_production()) as client:
+        body = (await client.post("/graphql", json={"query": INTROSPECTION})).json()
+        assert body.get("data") is None and "introspection" in body["errors"][0]["message"].lower()
+        typename = (await client.post("/graphql", json={"query": "{ __typename }"})).json()
+        assert typename["data"] == {"__typename": "Query"}  # not introspection of the schema
+    async with _app_client(_production(graphql_introspection=True)) as client:
+        body = (await client.post("/graphql", json={"query": INTROSPECTION})).json()
+        assert body["data"]["__schema"]["queryType"]["name"] == "Query"
+    async with _app_client(Settings(env="development")) as client:  # development keeps it
+        body = (await client.post("/graphql", json={"query": INTROSPECTION})).json()
+        assert body["data"]["__schema"]["queryType"]["name"] == "Query"
+
+
+async def test_production_serves_metrics_only_with_a_token() -> None:
+    async with _app_client(_production()) as client:
+        assert (await client.get("/metrics")).status_code == 404
+        assert (await client.get("/metrics", headers={"authorization": "Bearer x"})).status_code == 404
+    async with _app_client(_production(metrics_token=METRICS_TOKEN)) as client:
+        assert (await client.get("/metrics")).status_code == 401
+        wrong = await client.get("/metrics", headers={"authorization": "Bearer not-it"})
+        assert wrong.status_code == 401 and wrong.headers["www-authenticate"] == "Bearer"
+        ok = await client.get("/metrics", headers={"authorization": f"Bearer {METRICS_TOKEN}"})
+        assert ok.status_code == 200 and "creative_hub_jobs_submitted_total" in ok.text
+
+
+# -- through the running service ----------------------------------------------------------------
+async def test_metrics_need_the_token(client: httpx.AsyncClient) -> None:
+    assert (await client.get("/metrics")).status_code == 401
+    assert (await client.get("/metrics", headers={"authorization": "Bearer guess"})).status_code == 401
+    ok = await client.get("/metrics", headers={"authorization": f"Bearer {METRICS_TOKEN}"})
+    assert ok.status_code == 200 and "creative_hub_jobs_submitted_total" in ok.text
+
+
+async def test_introspection_off_when_configured(strict: Stack) -> None:
+    team = strict.create_team(100)
+    body = await strict.gql(team, INTROSPECTION)
+    assert body.get("data") is None and "introspection" in body["errors"][0]["message"].lower()
+    body = await strict.gql(None, '{ __type(name: "Job") { fields { name } } }')
+    assert body.get("data") is None and "introspection" in body["errors"][0]["message"].lower()
+
+
+async def _completed_image(stack: Stack, team: Team) -> str:
+    """A finished image job's signed result URL (followed over the websocket: no read spent)."""
+    data = await stack.data(team, GENERATE["image"], {"input": {"prompt": "a lemon on a plate"}})
+    job = data["generateImage"]["job"]
+    states = await follow_job(stack, team, job["id"])
+    assert states[-1]["status"] == "COMPLETED", states[-1]
+    url: str = states[-1]["resultUrls"][0]
+    return url
+
+
+async def test_files_are_served_nosniff_and_inline_only_for_media(
+    strict: Stack, client: httpx.AsyncClient
+) -> None:
+    team = strict.create_team(5_000)
+    signed = await _completed_image(strict, team)
+    png = await client.get(signed)
+    assert png.status_code == 200 and png.headers["content-type"] in ("image/png", "image/jpeg")
+    assert png.headers["x-content-type-options"] == "nosniff"
+    assert png.headers["content-disposition"].startswith("inline;")
+    # An SVG that reached a Drive before outputs were checked for script: an attachment, never rendered.
+    file_id = signed.split("/files/")[1].split("?")[0]
+    svg_id, key = str(uuid.uuid4()), f"{team.team_id}/legacy/{uuid.uuid4().hex}.svg"
+    data_dir = Path(strict.env["CH_DATA_DIR"])
+    (data_dir / "drive" / key).parent.mkdir(parents=True, exist_ok=True)
+    (data_dir / "drive" / key).write_bytes(SVG)
+    with contextlib.closing(sqlite3.connect(data_dir / "creative_hub.sqlite3", timeout=30)) as db, db:
+        db.execute(
+            "INSERT INTO drive_file (id, team_id, folder_id, job_id, name, content_type, size_bytes,"
+            " storage_key, created_at) SELECT ?, team_id, folder_id, job_id, 'logo.svg', 'image/svg+xml',"
+            " ?, ?, created_at FROM drive_file WHERE id = ?",
+            (svg_id, len(SVG), key, file_id),
+        )
+    svg = await client.get(f"/files/{svg_id}", headers=team.headers)
+    assert svg.status_code == 200 and svg.content == SVG
+    assert svg.headers["x-content-type-options"] == "nosniff"
+    assert svg.headers["content-disposition"].startswith('attachment; filename="logo.svg"')

