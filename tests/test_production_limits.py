@@ -1,5 +1,6 @@
-"""What a service configured the way production limits it lets through: the request body limit,
-CORS, GraphQL document limits, webhook URLs that must be public https (checked on the resolved
+"""What a service configured the way production limits it lets through: rate limits (429 and
+RATE_LIMITED with the retry and reset times, for submissions, reads and downloads), the request
+body limit, CORS, GraphQL document limits, webhook URLs that must be public https (checked on the resolved
 address), REST error statuses, ``/metrics`` behind its token, introspection off, files served with
 ``nosniff`` and inline only for media types. In-process: outputs that can carry script (SVG) are
 refused, and the app factory's production defaults for introspection and ``/metrics``.
@@ -9,8 +10,9 @@ from __future__ import annotations
 
 import contextlib
 import sqlite3
+import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -27,6 +29,9 @@ from tests.stack import Stack, Team, backend_env, follow_job, running
 from tests.test_generation import GENERATE, balance
 from web.app import create_app
 
+# Low enough to trip in a few requests, high enough that the other tests here (each with a team and
+# a key of its own) stay under them.
+KEY_SUBMISSIONS, KEY_READS, TEAM_DOWNLOADS = 3, 5, 3
 METRICS_TOKEN = "metrics-" + uuid.uuid4().hex
 INTROSPECTION = "{ __schema { queryType { name } } }"
 ORIGIN = "https://app.creative-hub.test"
@@ -37,6 +42,9 @@ def strict(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     tmp: Path = tmp_path_factory.mktemp("strict")
     env = backend_env(tmp, f"sqlite://{tmp / 'creative_hub.sqlite3'}", _redis_for("sqlite"))
     env.update(
+        CH_RATE_LIMIT_KEY_SUBMISSIONS_PER_MINUTE=str(KEY_SUBMISSIONS),
+        CH_RATE_LIMIT_KEY_READS_PER_MINUTE=str(KEY_READS),
+        CH_RATE_LIMIT_TEAM_DOWNLOADS_PER_MINUTE=str(TEAM_DOWNLOADS),
         CH_METRICS_TOKEN=METRICS_TOKEN,
         CH_GRAPHQL_INTROSPECTION="false",
         CH_MAX_BODY_BYTES="65536",
@@ -285,3 +293,100 @@ async def test_files_are_served_nosniff_and_inline_only_for_media(
     assert svg.status_code == 200 and svg.content == SVG
     assert svg.headers["x-content-type-options"] == "nosniff"
     assert svg.headers["content-disposition"].startswith('attachment; filename="logo.svg"')
+
+
+# -- rate limits: the contract a refused client sees (the window logic: test_rate_limits.py) -----
+
+
+async def until_refused(
+    limit: int, ask: Callable[[], Awaitable[httpx.Response]]
+) -> tuple[list[httpx.Response], httpx.Response]:
+    """Ask until the first 429: the answers before it (at most twice the limit, when a window ends
+    during the burst) and the refusal."""
+    answers: list[httpx.Response] = []
+    for _ in range(2 * limit + 1):
+        response = await ask()
+        if response.status_code == 429:
+            return answers, response
+        answers.append(response)
+    raise AssertionError(f"no 429 in {2 * limit + 1} requests: {[r.status_code for r in answers]}")
+
+
+def assert_refusal_headers(response: httpx.Response, retry_after: int) -> None:
+    assert 1 <= retry_after <= 60 and int(response.headers["retry-after"]) == retry_after
+
+
+async def test_a_submission_over_the_limit_is_refused_and_holds_nothing(
+    strict: Stack, client: httpx.AsyncClient
+) -> None:
+    team = strict.create_team(5_000)
+
+    async def submit() -> httpx.Response:
+        return await client.post(
+            "/api/v1/creative-hub/generate/tts", json={"text": "a line"}, headers=team.headers
+        )
+
+    accepted, refused = await until_refused(KEY_SUBMISSIONS, submit)
+    assert len(accepted) >= KEY_SUBMISSIONS and {r.status_code for r in accepted} == {202}
+    error = refused.json()["error"]
+    assert error["code"] == "RATE_LIMITED"
+    assert error["message"].startswith(f"this API key may make {KEY_SUBMISSIONS} submissions a minute")
+    assert_refusal_headers(refused, error["retry_after_seconds"])
+    assert int(refused.headers["x-ratelimit-reset"]) == error["reset_at"]
+    assert time.time() - 5 < error["reset_at"] <= time.time() + 60
+    # GraphQL says the same as a userError (the window may have turned: ask until it does).
+    created = 0
+    for _ in range(2 * KEY_SUBMISSIONS + 1):
+        payload = (await strict.data(team, GENERATE["tts"], {"input": {"text": "again"}}))["generateTts"]
+        if payload["job"] is None:
+            break
+        created += 1
+    assert payload["job"] is None and payload["userErrors"][0]["code"] == "RATE_LIMITED"
+    assert "try again in" in payload["userErrors"][0]["message"]
+    # Nothing was made, or held, for the refused requests.
+    jobs = (await strict.data(team, "{ jobs { edges { node { id } } } }"))["jobs"]["edges"]
+    assert len(jobs) == len(accepted) + created
+
+
+async def test_reads_over_the_limit_are_refused_on_graphql_and_rest(
+    strict: Stack, client: httpx.AsyncClient
+) -> None:
+    team = strict.create_team(5_000)
+    r = await client.post(
+        "/api/v1/creative-hub/generate/video", json={"prompt": "a slow one [sim:slow]"}, headers=team.headers
+    )
+    assert r.status_code == 202
+    path = f"/api/v1/creative-hub/jobs/{r.json()['job_id']}"
+    first = await client.get(path, headers=team.headers)
+    assert first.status_code == 200 and int(first.headers["retry-after"]) >= 5  # unfinished: come back later
+
+    async def read() -> httpx.Response:
+        return await client.post(
+            "/graphql", json={"query": "{ creditBalance { availableCents } }"}, headers=team.headers
+        )
+
+    answered, refused = await until_refused(KEY_READS, read)
+    assert len(answered) >= KEY_READS - 1 and {r.status_code for r in answered} == {200}  # the poll was one
+    body = refused.json()
+    [error] = body["errors"]
+    assert body["data"] is None and error["extensions"]["code"] == "RATE_LIMITED"
+    assert error["message"].startswith(f"this API key may make {KEY_READS} reads a minute")
+    assert_refusal_headers(refused, error["extensions"]["retryAfterSeconds"])
+    # REST polls of a job are reads too.
+    _, polled = await until_refused(KEY_READS, lambda: client.get(path, headers=team.headers))
+    assert polled.json()["error"]["code"] == "RATE_LIMITED"
+    assert_refusal_headers(polled, polled.json()["error"]["retry_after_seconds"])
+
+
+async def test_downloads_over_the_limit_are_refused(strict: Stack, client: httpx.AsyncClient) -> None:
+    team = strict.create_team(5_000)
+    data = await strict.data(team, GENERATE["image"], {"input": {"prompt": "a lemon on a plate"}})
+    states = await follow_job(strict, team, data["generateImage"]["job"]["id"])  # no read spent
+    assert states[-1]["status"] == "COMPLETED", states[-1]
+    signed = states[-1]["resultUrls"][0]
+    # A signed link (no key) spends its file's team's download budget.
+    served, refused = await until_refused(TEAM_DOWNLOADS, lambda: client.get(signed))
+    assert len(served) >= TEAM_DOWNLOADS and {r.status_code for r in served} == {200}
+    assert refused.json()["error"]["code"] == "RATE_LIMITED"
+    assert f"this team may make {TEAM_DOWNLOADS} downloads" in refused.json()["error"]["message"]
+    assert_refusal_headers(refused, refused.json()["error"]["retry_after_seconds"])
