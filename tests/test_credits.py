@@ -20,6 +20,15 @@ RUNWAY_5S_TEXT = 60  # gen4.5 text-to-video: 12 credits/s × 5 s (providers.md B
 
 
 def audit(stack: Stack) -> dict[str, Any]:
+    """The ledger audit's report: ``admin audit-ledger``'s own function, run in the test process on
+    the stack's database (no process start; the command itself: :func:`audit_cli`)."""
+    from models.audit import audit_ledger
+
+    return stack.database.run(audit_ledger)
+
+
+def audit_cli(stack: Stack) -> dict[str, Any]:
+    """``python main.py admin audit-ledger``: its JSON report, its exit code 0 exactly when ok."""
     out = subprocess.run(
         [sys.executable, "main.py", "admin", "audit-ledger"],
         cwd=ROOT,
@@ -268,25 +277,23 @@ def test_the_audit_catches_a_tampered_balance(stack: Stack) -> None:
     """The audit is not a rubber stamp: a balance changed behind the ledger's back is reported."""
     team = stack.create_team(700)
     assert audit(stack)["ok"]
-    code = (
-        "import asyncio, db, sys\n"
-        "from settings import load_settings\n"
-        "from models.teams import Team\n"
-        "from tortoise.expressions import F\n"
-        "async def main():\n"
-        "    s = load_settings(); await db.init(s)\n"
-        f"    await Team.filter(id='{team.team_id}').update(balance_cents=F('balance_cents') + 1, available_cents=F('available_cents') + 1)\n"
-        "    await db.close()\n"
-        "asyncio.run(main())\n"
-    )
-    subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=stack.env, check=True, timeout=60)
-    report = audit(stack)
+
+    def tamper(cents: int) -> None:
+        from tortoise.expressions import F
+
+        from models.teams import Team as TeamRow
+
+        stack.database.run(
+            lambda: TeamRow.filter(id=team.team_id).update(
+                balance_cents=F("balance_cents") + cents, available_cents=F("available_cents") + cents
+            )
+        )
+
+    tamper(1)
+    report = audit_cli(stack)  # as operators run it: exit code 1
     assert not report["ok"]
     assert {m["team_id"] for m in report["mismatches"]} == {team.team_id}
-    # put it back so the audits of later tests see a clean ledger
-    subprocess.run(
-        [sys.executable, "-c", code.replace("+ 1", "- 1")], cwd=ROOT, env=stack.env, check=True, timeout=60
-    )
+    tamper(-1)  # put it back so the audits of later tests see a clean ledger
     assert audit(stack)["ok"]
 
 

@@ -51,7 +51,7 @@ from services.auth import Principal
 from services.container import Services
 from services.settings import Settings
 from tests.stack import Stack, Team, backend_env, free_port, running
-from tests.test_credits import audit
+from tests.test_credits import audit_cli
 from tests.test_generation import GENERATE, balance, submit_ok
 
 RECOVERY_SECONDS = 45.0  # every job ends within this long of the server's return (the sweep: 120 s+)
@@ -534,7 +534,7 @@ async def _check(stack: Stack, clients: Clients, back_at: float) -> list[Answer]
             assert created > answer.answered_at, ("a committed job was answered 503", answer, job)
     assert {job["status"] for job in jobs.values()} == {"COMPLETED"}
     # Charged once: the ledger replays clean and the balance is the opening credit less the costs.
-    assert audit(stack)["ok"]
+    assert audit_cli(stack)["ok"]  # the database restarted under the stack's in-process handle
     spent = sum(job["costCents"] for job in jobs.values())
     assert await balance(stack, team) == {
         "balanceCents": CREDITS - spent,

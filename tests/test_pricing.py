@@ -454,7 +454,7 @@ async def test_a_scaled_render_is_held_and_charged_what_creatomate_bills(stack: 
 
     set_overrun(250)
     try:
-        report = audit(stack)  # asserts the exit code agrees with "ok"
+        report = audit(stack)
         assert not report["ok"] and report["mismatches"] == []
         assert report["overrun_cents"] >= 250
         assert {"job_id": job["id"], "overrun_cents": 250}.items() <= next(
