@@ -38,7 +38,7 @@ from tests.sim_harness import (
     unique,
 )
 from tests.stack import Stack, Team
-from tests.test_generation import balance, generate
+from tests.test_generation import GENERATE, balance, generate
 
 API_KEY = "ak_rules:sk_rules_0123456789abcdef0123456789abcdef"
 TIME_SCALE = 0.02
@@ -125,9 +125,17 @@ BAD_INPUTS = [
 @pytest.mark.parametrize(
     ("kind", "input", "field"), BAD_INPUTS, ids=lambda v: v if isinstance(v, str) else None
 )
-async def test_a_provider_rule_broken_through_the_api_holds_nothing(
-    stack: Stack, team: Team, kind: str, input: dict[str, Any], field: str
+async def test_a_provider_rule_broken_through_the_api_is_a_user_error(
+    kind: str, input: dict[str, Any], field: str
 ) -> None:
+    payload = next(iter((await gql(GENERATE[kind], {"input": input}))["data"].values()))
+    assert payload["job"] is None
+    [error] = payload["userErrors"]
+    assert (error["code"], error["field"]) == ("VALIDATION_FAILED", ["input", "settings", field]), error
+
+
+async def test_a_provider_rule_broken_through_the_api_holds_nothing(stack: Stack, team: Team) -> None:
+    kind, input, field = BAD_INPUTS[0]
     before = await balance(stack, team)
     payload = await generate(stack, team, kind, input)
     assert payload["job"] is None
