@@ -42,18 +42,18 @@ JOB_EVENTS = ["JOB_COMPLETED", "JOB_FAILED", "JOB_CANCELED"]
 
 
 def member_of(stack: Stack, team: Team, role: str) -> Team:
-    """A person with ``role`` in ``team``, calling with a JWT."""
-    out = stack.cli(
-        "admin",
-        "add-user",
-        "--team",
-        team.team_id,
-        "--email",
-        f"{uuid.uuid4().hex[:8]}@example.com",
-        "--role",
-        role,
-    )
-    return Team(team.team_id, out["user_id"], out["jwt"])
+    """A person with ``role`` in ``team``, calling with a JWT: what ``admin add-user`` makes, by the
+    same calls in the test process (the command itself runs in tests/test_revocation.py)."""
+    from models.teams import Role, add_member
+    from services.auth import issue_jwt
+    from services.settings import Settings
+
+    email = f"{uuid.uuid4().hex[:8]}@example.com"
+    user = stack.database.run(lambda: add_member(team.team_id, email, Role(role)))
+    # the service's key, read (or made, as the command would) where the service keeps it
+    settings = Settings(secret_key=stack.env.get("CH_SECRET_KEY"), data_dir=Path(stack.env["CH_DATA_DIR"]))
+    secret = settings.secret
+    return Team(team.team_id, str(user.id), issue_jwt(user.id, uuid.UUID(team.team_id), secret))
 
 
 async def create_key(stack: Stack, team: Team, scopes: list[str], name: str = "partner") -> dict[str, Any]:
