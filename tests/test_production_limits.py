@@ -20,6 +20,8 @@ from typing import Any
 import httpx
 import pytest
 
+from models.errors import DomainError, ErrorCode
+from models.webhook_wire import resolve
 from providers.base import Output
 from providers.download import fetch_output
 from providers.errors import RejectedError
@@ -118,7 +120,16 @@ async def test_graphql_document_limits(strict: Stack) -> None:
         ("https://93.184.216.34/" + "x" * 2048, "longer than 2048 characters"),  # the column's size
     ],
 )
-async def test_webhooks_go_only_to_public_https_addresses(strict: Stack, url: str, why: str) -> None:
+async def test_webhooks_go_only_to_public_https_addresses(url: str, why: str) -> None:
+    """The rule, as production applies it (CH_WEBHOOKS_ALLOW_PRIVATE false), on each URL."""
+    with pytest.raises(DomainError) as refused:
+        await resolve(url, allow_private=False)
+    assert refused.value.code == ErrorCode.VALIDATION_FAILED and refused.value.field == ["url"]
+    assert why in refused.value.message
+
+
+async def test_a_webhook_url_the_rule_refuses_is_a_user_error(strict: Stack) -> None:
+    url, why = "https://169.254.169.254/latest/meta-data", "non-public"
     team = strict.create_team(100)
     data = await strict.data(
         team,
