@@ -1,10 +1,11 @@
-"""What a service configured the way production limits it lets through: rate limits (429 and
-RATE_LIMITED with the retry and reset times, for submissions, reads and downloads), the request
-body limit, CORS, GraphQL document limits, webhook URLs that must be public https (checked on the resolved
-address), REST error statuses, ``/metrics`` behind its token, introspection off, files served with
-``nosniff`` and inline only for media types. In-process: outputs that can carry script (SVG) are
-refused, and the app factory's production defaults for introspection and ``/metrics``.
-Rate limits: tests/test_rate_limits.py."""
+"""What a service configured the way production limits it lets through, on one running service:
+the contract a rate-limited client sees (429 and RATE_LIMITED with the retry and reset times, for
+submissions, reads and downloads; the window logic is in tests/test_rate_limits.py), the request
+body limit, CORS, GraphQL document limits, webhook URLs that must be public https (the rule on each
+URL in-process, one through GraphQL), REST error statuses, ``/metrics`` behind its token,
+introspection off, files served with ``nosniff`` and inline only for media types. In-process too:
+outputs that can carry script (SVG) are refused, and the app factory's production defaults for
+introspection and ``/metrics``."""
 
 from __future__ import annotations
 
