@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from redis.asyncio import Redis
@@ -31,14 +32,15 @@ class Limit:
 
 
 class RateLimiter:
-    def __init__(self, redis: Redis, settings: Settings) -> None:
+    def __init__(self, redis: Redis, settings: Settings, clock: Callable[[], float] = time.time) -> None:
         self.redis = redis
         self.settings = settings
+        self.clock = clock  # unix time; the windows are its minutes
 
     async def _hit(self, key: str, limit: Limit, who: str) -> None:
         if limit.per_minute <= 0:  # 0 turns a limit off
             return
-        now = time.time()
+        now = self.clock()
         window = int(now // WINDOW_SECONDS)
         reset_at = (window + 1) * WINDOW_SECONDS
         redis_key = f"rl:{key}:{window}"

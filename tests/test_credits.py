@@ -11,16 +11,25 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
-import pytest
 
 from services.queue import JobQueue
 from tests.stack import ROOT, Stack, Team, follow_job
 from tests.test_generation import GENERATE, balance, ledger, submit_ok
+from tests.test_partners import member_of
 
 RUNWAY_5S_TEXT = 60  # gen4.5 text-to-video: 12 credits/s × 5 s (docs/providers.md, Prices)
 
 
 def audit(stack: Stack) -> dict[str, Any]:
+    """The ledger audit's report: ``admin audit-ledger``'s own function, run in the test process on
+    the stack's database (no process start; the command itself: :func:`audit_cli`)."""
+    from models.audit import audit_ledger
+
+    return stack.database.run(audit_ledger)
+
+
+def audit_cli(stack: Stack) -> dict[str, Any]:
+    """``python main.py admin audit-ledger``: its JSON report, its exit code 0 exactly when ok."""
     out = subprocess.run(
         [sys.executable, "main.py", "admin", "audit-ledger"],
         cwd=ROOT,
@@ -196,33 +205,13 @@ async def test_low_balance_alerts_once_per_crossing_and_rearms(stack: Stack) -> 
 
 
 async def test_only_admins_set_the_threshold(stack: Stack, team: Team) -> None:
-    member = stack.cli(
-        "admin",
-        "add-user",
-        "--team",
-        team.team_id,
-        "--email",
-        f"m-{team.team_id}@example.com",
-        "--role",
-        "member",
-    )
-    as_member = Team(team.team_id, member["user_id"], member["jwt"])
+    as_member = member_of(stack, team, "member")
     refused = await stack.data(as_member, SET_THRESHOLD, {"c": 100})
     assert refused["setLowBalanceThreshold"] == {"creditBalance": None, "userErrors": [{"code": "FORBIDDEN"}]}
     assert (await stack.data(team, "{ creditBalance { lowBalanceThresholdCents } }"))["creditBalance"] == {
         "lowBalanceThresholdCents": None
     }
-    admin = stack.cli(
-        "admin",
-        "add-user",
-        "--team",
-        team.team_id,
-        "--email",
-        f"a-{team.team_id}@example.com",
-        "--role",
-        "admin",
-    )
-    as_admin = Team(team.team_id, admin["user_id"], admin["jwt"])
+    as_admin = member_of(stack, team, "admin")
     ok = await stack.data(as_admin, SET_THRESHOLD, {"c": 100})
     assert ok["setLowBalanceThreshold"]["creditBalance"]["lowBalanceThresholdCents"] == 100
     bad = await stack.data(as_admin, SET_THRESHOLD, {"c": -5})
@@ -265,85 +254,27 @@ async def test_transactions_filter_and_usage_groups(stack: Stack) -> None:
     assert backwards["errors"][0]["extensions"]["code"] == "VALIDATION_FAILED"
 
 
-ESTIMATE = "query ($i: EstimateCostInput!) { estimateCost(input: $i) { cents } }"
-# (input, cents) straight from the tariffs in docs/providers.md, Prices
-TARIFFS = [
-    ({"type": "IMAGE", "aspectRatio": "1:1"}, 3),  # BFL: 3 credits for the first output MP
-    ({"type": "IMAGE", "width": 1408, "height": 1408}, 5),  # 1.98 MP → 3 + 1.5 × 0.98 = 4.47 credits
-    (
-        {"type": "IMAGE", "provider": "GPT_IMAGE_1_5", "settings": {"quality": "high"}, "aspectRatio": "2:3"},
-        20,
-    ),
-    ({"type": "IMAGE", "provider": "GPT_IMAGE_1_5", "settings": {"quality": "low"}, "aspectRatio": "1:1"}, 1),
-    ({"type": "IMAGE", "provider": "SEEDREAM_4_5"}, 4),
-    ({"type": "VIDEO", "durationSeconds": 5, "withInputImage": True}, 25),  # Runway gen4_turbo 5 credits/s
-    ({"type": "VIDEO", "durationSeconds": 10}, 120),  # Runway gen4.5 12 credits/s
-    ({"type": "VIDEO", "provider": "VEO_3_1", "durationSeconds": 8}, 320),  # $0.40/s
-    ({"type": "VIDEO", "provider": "KLING_3_0", "durationSeconds": 10, "settings": {"mode": "pro"}}, 112),
-    # HeyGen: the request sends character type "avatar" (studio avatar / digital twin), $0.0667/s
-    ({"type": "AVATAR", "durationSeconds": 60}, 401),
-    # At most the provider's maxTextCharacters (4,096 and 5,000): more is VALIDATION_FAILED.
-    ({"type": "TTS", "characters": 4_000}, 6),  # tts-1 $15 / 1M characters
-    ({"type": "TTS", "characters": 4_000, "settings": {"model": "tts-1-hd"}}, 12),
-    ({"type": "TTS", "provider": "ELEVENLABS", "characters": 4_000}, 40),  # $0.10 / 1k characters
-    (
-        {
-            "type": "COMPOSITE",
-            "width": 1280,
-            "height": 720,
-            "durationSeconds": 60,
-            "settings": {"frame_rate": 25},
-        },
-        # A template's size is the template's, not the caller's: a declared 1280×720 is held as
-        # at least 1920×1080 (1920 × 1080 × 25 fps × 60 s / 1e8 credits), never below.
-        96,
-    ),
-]
-
-
-@pytest.mark.parametrize(("input", "cents"), TARIFFS)
-async def test_estimates_follow_the_tariffs(
-    stack: Stack, team: Team, input: dict[str, Any], cents: int
-) -> None:
-    assert (await stack.data(team, ESTIMATE, {"i": input}))["estimateCost"]["cents"] == cents
-
-
-async def test_providers_show_their_prices(stack: Stack, team: Team) -> None:
-    q = "{ providers(type: IMAGE) { provider priceUnit priceCentsPerUnit priceFirstUnitCents priceRates { centsPerUnit when } } }"
-    rows = {r["provider"]: r for r in (await stack.data(team, q))["providers"]}
-    assert rows["FLUX_2_PRO"]["priceUnit"] == "megapixel" and rows["FLUX_2_PRO"]["priceFirstUnitCents"] == 3.0
-    high = [
-        r
-        for r in rows["GPT_IMAGE_1_5"]["priceRates"]
-        if r["when"] == {"quality": "high", "size": "1024x1024"}
-    ]
-    assert high == [{"centsPerUnit": 13.3, "when": {"quality": "high", "size": "1024x1024"}}]
-
-
 def test_the_audit_catches_a_tampered_balance(stack: Stack) -> None:
     """The audit is not a rubber stamp: a balance changed behind the ledger's back is reported."""
     team = stack.create_team(700)
     assert audit(stack)["ok"]
-    code = (
-        "import asyncio, sys\n"
-        "from services import db\n"
-        "from services.settings import load_settings\n"
-        "from models.teams import Team\n"
-        "from tortoise.expressions import F\n"
-        "async def main():\n"
-        "    s = load_settings(); await db.init(s)\n"
-        f"    await Team.filter(id='{team.team_id}').update(balance_cents=F('balance_cents') + 1, available_cents=F('available_cents') + 1)\n"
-        "    await db.close()\n"
-        "asyncio.run(main())\n"
-    )
-    subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=stack.env, check=True, timeout=60)
-    report = audit(stack)
+
+    def tamper(cents: int) -> None:
+        from tortoise.expressions import F
+
+        from models.teams import Team as TeamRow
+
+        stack.database.run(
+            lambda: TeamRow.filter(id=team.team_id).update(
+                balance_cents=F("balance_cents") + cents, available_cents=F("available_cents") + cents
+            )
+        )
+
+    tamper(1)
+    report = audit_cli(stack)  # as operators run it: exit code 1
     assert not report["ok"]
     assert {m["team_id"] for m in report["mismatches"]} == {team.team_id}
-    # put it back so the audits of later tests see a clean ledger
-    subprocess.run(
-        [sys.executable, "-c", code.replace("+ 1", "- 1")], cwd=ROOT, env=stack.env, check=True, timeout=60
-    )
+    tamper(-1)  # put it back so the audits of later tests see a clean ledger
     assert audit(stack)["ok"]
 
 

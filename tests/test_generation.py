@@ -8,6 +8,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.graphql_inprocess import gql
 from tests.media import check_output
 from tests.stack import JOB_FIELDS, Stack, Team, follow_job
 
@@ -244,7 +245,22 @@ BAD_INPUTS = [
 ]
 
 
-@pytest.mark.parametrize(("kind", "input", "code", "field"), BAD_INPUTS)
+@pytest.mark.parametrize(("kind", "input", "code", "field"), [b for b in BAD_INPUTS if b[2] != "NOT_FOUND"])
+async def test_bad_input_is_a_user_error_naming_the_field(
+    kind: str, input: dict[str, Any], code: str, field: list[str]
+) -> None:
+    """The rules, in-process: the schema's resolvers and validation refuse before any database."""
+    payload = next(iter((await gql(GENERATE[kind], {"input": input}))["data"].values()))
+    assert payload["job"] is None
+    assert [(e["code"], e["field"]) for e in payload["userErrors"]] == [(code, field)], payload
+    assert payload["userErrors"][0]["message"]
+
+
+@pytest.mark.parametrize(
+    ("kind", "input", "code", "field"),
+    # the lookups in the team's Drive and jobs, and one rule of the above
+    [b for b in BAD_INPUTS if b[2] == "NOT_FOUND"] + BAD_INPUTS[:1],
+)
 async def test_bad_input_is_a_user_error_and_charges_nothing(
     stack: Stack, team: Team, kind: str, input: dict[str, Any], code: str, field: list[str]
 ) -> None:

@@ -5,17 +5,17 @@ from __future__ import annotations
 
 import asyncio
 import json
-import subprocess
-import sys
 import uuid
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import httpx
 import pytest
 import websockets
 
-from tests.stack import ROOT, Stack, Team, follow_job
+from tests.stack import Stack, Team, follow_job
 from tests.test_generation import CANCEL, balance, download, generate, ledger, submit_ok
 from tests.webhook_receiver import running_receiver
 
@@ -42,18 +42,18 @@ JOB_EVENTS = ["JOB_COMPLETED", "JOB_FAILED", "JOB_CANCELED"]
 
 
 def member_of(stack: Stack, team: Team, role: str) -> Team:
-    """A person with ``role`` in ``team``, calling with a JWT."""
-    out = stack.cli(
-        "admin",
-        "add-user",
-        "--team",
-        team.team_id,
-        "--email",
-        f"{uuid.uuid4().hex[:8]}@example.com",
-        "--role",
-        role,
-    )
-    return Team(team.team_id, out["user_id"], out["jwt"])
+    """A person with ``role`` in ``team``, calling with a JWT: what ``admin add-user`` makes, by the
+    same calls in the test process (the command itself runs in tests/test_revocation.py)."""
+    from models.teams import Role, add_member
+    from services.auth import issue_jwt
+    from services.settings import Settings
+
+    email = f"{uuid.uuid4().hex[:8]}@example.com"
+    user = stack.database.run(lambda: add_member(team.team_id, email, Role(role)))
+    # the service's key, read (or made, as the command would) where the service keeps it
+    settings = Settings(secret_key=stack.env.get("CH_SECRET_KEY"), data_dir=Path(stack.env["CH_DATA_DIR"]))
+    secret = settings.secret
+    return Team(team.team_id, str(user.id), issue_jwt(user.id, uuid.UUID(team.team_id), secret))
 
 
 async def create_key(stack: Stack, team: Team, scopes: list[str], name: str = "partner") -> dict[str, Any]:
@@ -378,31 +378,7 @@ async def test_an_endpoint_that_keeps_failing_is_disabled_and_an_event_says_so(s
         assert broken.received[0].verified and broken.received[0].body["data"]["id"] == job["id"]
 
 
-def _in_database(stack: Stack, body: str) -> Any:
-    """Run ``body`` (lines of an async function; ``then`` is 40 days ago) against the service's
-    database, as time passing would; returns what it assigns to ``result``."""
-    code = "\n".join(
-        [
-            "import asyncio, json, uuid",
-            "from datetime import UTC, datetime, timedelta",
-            "from services import db",
-            "from services.settings import load_settings",
-            "from models.events import TeamEvent",
-            "from models.webhooks import DeliveryStatus, WebhookDelivery",
-            "async def main():",
-            "    await db.init(load_settings())",
-            "    then = datetime.now(UTC) - timedelta(days=40)",
-            "    result = None",
-            *(f"    {line}" for line in body.strip().splitlines()),
-            "    await db.close()",
-            "    print(json.dumps(result, default=str))",
-            "asyncio.run(main())",
-        ]
-    )
-    out = subprocess.run(
-        [sys.executable, "-c", code], cwd=ROOT, env=stack.env, check=True, timeout=60, capture_output=True
-    )
-    return json.loads(out.stdout.decode().strip().splitlines()[-1])
+FORTY_DAYS_AGO = timedelta(days=40)
 
 
 def _prune(stack: Stack, days: str = "30") -> dict[str, Any]:
@@ -410,6 +386,9 @@ def _prune(stack: Stack, days: str = "30") -> dict[str, Any]:
 
 
 async def test_the_delivery_log_is_kept_for_the_retention_period_then_pruned(stack: Stack) -> None:
+    from models.events import TeamEvent
+    from models.webhooks import DeliveryStatus, WebhookDelivery, prune_log
+
     team = stack.create_team(5_000)
     async with running_receiver() as receiver:
         created = await create_endpoint(stack, team, receiver.url, ["JOB_COMPLETED"])
@@ -420,23 +399,38 @@ async def test_the_delivery_log_is_kept_for_the_retention_period_then_pruned(sta
         await receiver.wait_for(lambda r: len(r.received) == 2, 60)
         log = {d["payload"]["data"]["id"]: d for d in await deliveries(stack, team, endpoint_id)}
         gone, stays = log[old["id"]], log[kept["id"]]
-        event_of = {d["id"]: d["webhookId"].removeprefix("msg_") for d in log.values()}
-        # 40 days pass for the first job's delivery and event, and for the second job's event only.
-        # Beside them, old rows that must outlive any retention: a delivery still waiting for its
-        # next attempt (and its event), and a low-balance crossing not yet told to subscribers.
-        survivors = _in_database(
-            stack,
-            f"""
-await WebhookDelivery.filter(id="{gone["id"]}").update(created_at=then, updated_at=then)
-await TeamEvent.filter(id__in=[uuid.UUID(hex="{event_of[gone["id"]]}"), uuid.UUID(hex="{event_of[stays["id"]]}")]).update(created_at=then)
-waiting = await TeamEvent.create(team_id="{team.team_id}", kind="job.completed", payload={{"id": "x"}}, dispatched_at=then)
-pending = await WebhookDelivery.create(endpoint_id="{endpoint_id}", team_id="{team.team_id}", event=waiting, event_type="job.completed", payload="{{}}", status=DeliveryStatus.PENDING, attempts=3, next_attempt_at=datetime.now(UTC) + timedelta(days=1))
-unpublished = await TeamEvent.create(team_id="{team.team_id}", kind="credits.low_balance", payload={{}}, dispatched_at=then)
-await TeamEvent.filter(id__in=[waiting.id, unpublished.id]).update(created_at=then)
-await WebhookDelivery.filter(id=pending.id).update(created_at=then, updated_at=then)
-result = {{"pending": str(pending.id), "events": [str(waiting.id), str(unpublished.id)]}}
-""",
-        )
+        event_of = {d["id"]: uuid.UUID(hex=d["webhookId"].removeprefix("msg_")) for d in log.values()}
+
+        async def forty_days_pass() -> dict[str, Any]:
+            """For the first job's delivery and event, and for the second job's event only. Beside
+            them, old rows that must outlive any retention: a delivery still waiting for its next
+            attempt (and its event), and a low-balance crossing not yet told to subscribers."""
+            then = datetime.now(UTC) - FORTY_DAYS_AGO
+            await WebhookDelivery.filter(id=gone["id"]).update(created_at=then, updated_at=then)
+            await TeamEvent.filter(id__in=[event_of[gone["id"]], event_of[stays["id"]]]).update(
+                created_at=then
+            )
+            waiting = await TeamEvent.create(
+                team_id=team.team_id, kind="job.completed", payload={"id": "x"}, dispatched_at=then
+            )
+            pending = await WebhookDelivery.create(
+                endpoint_id=endpoint_id,
+                team_id=team.team_id,
+                event=waiting,
+                event_type="job.completed",
+                payload="{}",
+                status=DeliveryStatus.PENDING,
+                attempts=3,
+                next_attempt_at=datetime.now(UTC) + timedelta(days=1),
+            )
+            unpublished = await TeamEvent.create(
+                team_id=team.team_id, kind="credits.low_balance", payload={}, dispatched_at=then
+            )
+            await TeamEvent.filter(id__in=[waiting.id, unpublished.id]).update(created_at=then)
+            await WebhookDelivery.filter(id=pending.id).update(created_at=then, updated_at=then)
+            return {"pending": str(pending.id), "events": [waiting.id, unpublished.id]}
+
+        survivors = stack.database.run(forty_days_pass)  # the service's database, as time passing would
         assert _prune(stack) == {
             "older_than_days": 30.0,
             "webhook_deliveries_pruned": 1,
@@ -446,10 +440,7 @@ result = {{"pending": str(pending.id), "events": [str(waiting.id), str(unpublish
             stays["id"],
             survivors["pending"],
         }
-        still = _in_database(
-            stack, f"result = await TeamEvent.filter(id__in={survivors['events']!r}).count()"
-        )
-        assert still == 2
+        assert stack.database.run(lambda: TeamEvent.filter(id__in=survivors["events"]).count()) == 2
         missing = (await stack.data(team, REDELIVER, {"id": gone["id"]}))["redeliverWebhook"]
         assert missing["userErrors"][0]["code"] == "NOT_FOUND"
         # What is kept still works: its event can be delivered again, with the same webhook-id.
@@ -459,26 +450,57 @@ result = {{"pending": str(pending.id), "events": [str(waiting.id), str(unpublish
         await receiver.wait_for(lambda r: len(r.received) == 3)
         assert receiver.received[-1].webhook_id == stays["webhookId"] and receiver.received[-1].verified
 
-        again = _prune(stack)
-        assert again["webhook_deliveries_pruned"] == 0 and again["team_events_pruned"] == 0
+        thirty_days_ago = datetime.now(UTC) - timedelta(days=30)
+        again = stack.database.run(lambda: prune_log(thirty_days_ago))  # the command's own function
+        assert again == {"webhook_deliveries_pruned": 0, "team_events_pruned": 0}
         with pytest.raises(RuntimeError, match="must be more than 0"):
             _prune(stack, "0")
 
-    # Nobody has to run the command: the workers' sweep prunes with CH_WEBHOOK_LOG_RETENTION_DAYS.
-    _in_database(stack, f'await WebhookDelivery.filter(id="{stays["id"]}").update(updated_at=then)')
-    retention = stack.env["CH_WEBHOOK_LOG_RETENTION_DAYS"]
-    stack.stop_with_env(CH_SWEEP_INTERVAL_SECONDS="1", CH_WEBHOOK_LOG_RETENTION_DAYS="30")
-    stack.start()
-    try:
-        async with asyncio.timeout(30):
-            # Pruning has no event to wait on: read the log until only the pending delivery is left.
-            while len(await deliveries(stack, team, endpoint_id)) > 1:  # noqa: ASYNC110
-                await asyncio.sleep(0.5)
-    finally:
-        stack.stop_with_env(CH_SWEEP_INTERVAL_SECONDS=None, CH_WEBHOOK_LOG_RETENTION_DAYS=retention)
-        stack.start()
+    # Its redelivery done, the kept delivery grows old too: the next prune takes it, the pending
+    # one stays.
+    then = datetime.now(UTC) - FORTY_DAYS_AGO
+    stack.database.run(lambda: WebhookDelivery.filter(id=stays["id"]).update(updated_at=then))
+    pruned = stack.database.run(lambda: prune_log(datetime.now(UTC) - timedelta(days=30)))
+    assert pruned["webhook_deliveries_pruned"] == 1
     assert [d["id"] for d in await deliveries(stack, team, endpoint_id)] == [survivors["pending"]]
-    assert _prune(stack) == {"older_than_days": 30.0, "webhook_deliveries_pruned": 0, "team_events_pruned": 0}
+
+
+async def test_the_sweep_prunes_with_the_configured_retention(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Nobody has to run the command: the workers' sweep (tasks.worker.sweep) prunes a batch of
+    what is older than CH_WEBHOOK_LOG_RETENTION_DAYS."""
+    from models import webhooks
+    from services.settings import Settings
+    from tasks import webhooks as webhook_tasks
+
+    asked: list[datetime] = []
+
+    async def prune_log(before: datetime) -> dict[str, int]:
+        asked.append(before)
+        return {"webhook_deliveries_pruned": 4, "team_events_pruned": 2}
+
+    async def nothing_pending(body_of: Any, team_id: Any = None) -> list[Any]:
+        return []
+
+    class NothingDue:
+        def __aiter__(self) -> Any:
+            return self
+
+        async def __anext__(self) -> Any:
+            raise StopAsyncIteration
+
+    monkeypatch.setattr(webhooks, "prune_log", prune_log)
+    monkeypatch.setattr(webhooks, "dispatch_pending_events", nothing_pending)
+    monkeypatch.setattr(webhooks, "due_deliveries", lambda before: NothingDue())
+    services: Any = SimpleNamespace(settings=Settings(webhook_log_retention_days=30))
+    report = await webhook_tasks.sweep(services)
+    assert report == {
+        "webhooks_dispatched": 0,
+        "webhooks_requeued": 0,
+        "webhook_deliveries_pruned": 4,
+        "team_events_pruned": 2,
+    }
+    [before] = asked
+    assert abs((datetime.now(UTC) - before) - timedelta(days=30)) < timedelta(minutes=1)
 
 
 async def test_revoking_a_key_closes_its_open_subscriptions(stack: Stack, team: Team) -> None:

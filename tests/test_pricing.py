@@ -24,6 +24,7 @@ from models.generation import GenerationRequest
 from providers import registry
 from providers.base import JobSpec, Usage
 from providers.catalog import CATALOG
+from tests.graphql_inprocess import gql
 from tests.stack import ROOT, Stack, Team, follow_job
 from tests.test_credits import audit
 from tests.test_generation import balance, generate
@@ -316,44 +317,108 @@ def test_a_reported_tier_that_matches_is_charged_quietly(caplog: pytest.LogCaptu
     assert counter("creative_hub_price_tier_mismatches_total", "kling_3_0") == mismatches
 
 
-# -- through GraphQL -----------------------------------------------------------------------------
+# -- estimateCost and the price listing, executed in-process ------------------------------------
 
 ESTIMATE = "query ($i: EstimateCostInput!) { estimateCost(input: $i) { cents } }"
+# (input, cents) straight from the tariffs in providers.md
+TARIFFS = [
+    ({"type": "IMAGE", "aspectRatio": "1:1"}, 3),  # BFL: 3 credits for the first output MP
+    ({"type": "IMAGE", "width": 1408, "height": 1408}, 5),  # 1.98 MP → 3 + 1.5 × 0.98 = 4.47 credits
+    (
+        {"type": "IMAGE", "provider": "GPT_IMAGE_1_5", "settings": {"quality": "high"}, "aspectRatio": "2:3"},
+        20,
+    ),
+    ({"type": "IMAGE", "provider": "GPT_IMAGE_1_5", "settings": {"quality": "low"}, "aspectRatio": "1:1"}, 1),
+    ({"type": "IMAGE", "provider": "SEEDREAM_4_5"}, 4),
+    ({"type": "VIDEO", "durationSeconds": 5, "withInputImage": True}, 25),  # Runway gen4_turbo 5 credits/s
+    ({"type": "VIDEO", "durationSeconds": 10}, 120),  # Runway gen4.5 12 credits/s
+    ({"type": "VIDEO", "provider": "VEO_3_1", "durationSeconds": 8}, 320),  # $0.40/s
+    ({"type": "VIDEO", "provider": "KLING_3_0", "durationSeconds": 10, "settings": {"mode": "pro"}}, 112),
+    # HeyGen: the request sends character type "avatar" (studio avatar / digital twin), $0.0667/s
+    ({"type": "AVATAR", "durationSeconds": 60}, 401),
+    # At most the provider's maxTextCharacters (4,096 and 5,000): more is VALIDATION_FAILED.
+    ({"type": "TTS", "characters": 4_000}, 6),  # tts-1 $15 / 1M characters
+    ({"type": "TTS", "characters": 4_000, "settings": {"model": "tts-1-hd"}}, 12),
+    ({"type": "TTS", "provider": "ELEVENLABS", "characters": 4_000}, 40),  # $0.10 / 1k characters
+    (
+        {
+            "type": "COMPOSITE",
+            "width": 1280,
+            "height": 720,
+            "durationSeconds": 60,
+            "settings": {"frame_rate": 25},
+        },
+        # A template's size is the template's, not the caller's: a declared 1280×720 is held as
+        # at least 1920×1080 (1920 × 1080 × 25 fps × 60 s / 1e8 credits), never below.
+        96,
+    ),
+]
 
 
-@pytest.mark.parametrize(
-    ("kind", "input", "key"),
-    [
-        (
-            "image",
-            {"provider": "GPT_IMAGE_1_5", "settings": {"quality": "high", "Quality": "low"}},
-            "Quality",
-        ),
-        ("image", {"provider": "GPT_IMAGE_1_5", "settings": {"QUALITY": "low"}}, "QUALITY"),
-        (
-            "video",
-            {"provider": "KLING_3_0", "durationSeconds": 10, "settings": {"mode": "pro", "Sound": "on"}},
-            "Sound",
-        ),
-        (
-            "video",
-            {"provider": "VEO_3_1", "settings": {"resolution": "4k", "Resolution": "720p"}},
-            "Resolution",
-        ),
-    ],
-)
-async def test_case_colliding_settings_are_refused_over_graphql(
-    stack: Stack, team: Team, kind: str, input: dict[str, Any], key: str
-) -> None:
+@pytest.mark.parametrize(("input", "cents"), TARIFFS)
+async def test_estimates_follow_the_tariffs(input: dict[str, Any], cents: int) -> None:
+    assert (await gql(ESTIMATE, {"i": input}))["data"]["estimateCost"]["cents"] == cents
+
+
+async def test_providers_show_their_prices() -> None:
+    q = "{ providers(type: IMAGE) { provider priceUnit priceCentsPerUnit priceFirstUnitCents priceRates { centsPerUnit when } } }"
+    rows = {r["provider"]: r for r in (await gql(q))["data"]["providers"]}
+    assert rows["FLUX_2_PRO"]["priceUnit"] == "megapixel" and rows["FLUX_2_PRO"]["priceFirstUnitCents"] == 3.0
+    high = [
+        r
+        for r in rows["GPT_IMAGE_1_5"]["priceRates"]
+        if r["when"] == {"quality": "high", "size": "1024x1024"}
+    ]
+    assert high == [{"centsPerUnit": 13.3, "when": {"quality": "high", "size": "1024x1024"}}]
+
+
+COLLIDING = [
+    ("image", {"provider": "GPT_IMAGE_1_5", "settings": {"quality": "high", "Quality": "low"}}, "Quality"),
+    ("image", {"provider": "GPT_IMAGE_1_5", "settings": {"QUALITY": "low"}}, "QUALITY"),
+    (
+        "video",
+        {"provider": "KLING_3_0", "durationSeconds": 10, "settings": {"mode": "pro", "Sound": "on"}},
+        "Sound",
+    ),
+    ("video", {"provider": "VEO_3_1", "settings": {"resolution": "4k", "Resolution": "720p"}}, "Resolution"),
+]
+
+
+@pytest.mark.parametrize(("kind", "input", "key"), COLLIDING)
+async def test_case_colliding_settings_are_not_estimated(kind: str, input: dict[str, Any], key: str) -> None:
+    estimate = {"type": kind.upper(), **{k: v for k, v in input.items() if k != "durationSeconds"}}
+    answer = await gql(ESTIMATE, {"i": estimate})
+    assert answer["data"] is None
+    assert (
+        answer["errors"][0]["extensions"]["code"] == "VALIDATION_FAILED"
+        and key in answer["errors"][0]["message"]
+    )
+
+
+async def test_estimate_cost_prices_a_composite_as_generate_holds_it() -> None:
+    async def estimate(**input: Any) -> dict[str, Any]:
+        return await gql(ESTIMATE, {"i": {"type": "COMPOSITE", **input}})
+
+    # a template of undeclared size: 1920×1080, 60 fps, 30 s, as generateComposite holds it
+    assert (await estimate())["data"]["estimateCost"]["cents"] == composite_hold(None) == 38 * CREDIT
+    declared = await estimate(width=1080, height=1920, durationSeconds=45, settings={"frame_rate": 30})
+    assert declared["data"]["estimateCost"]["cents"] == 28 * CREDIT
+    for beyond in ({"durationSeconds": 3600}, {"settings": {"render_scale": 10}}):
+        answer = await estimate(**beyond)
+        assert answer["errors"][0]["extensions"]["code"] == "VALIDATION_FAILED", answer
+
+
+# -- through the running service ---------------------------------------------------------------------
+
+
+async def test_case_colliding_settings_are_refused_over_graphql(stack: Stack, team: Team) -> None:
+    kind, input, key = COLLIDING[0]  # each rule: test_undeclared_or_case_colliding_settings_are_refused
     before = await balance(stack, team)
     payload = await generate(stack, team, kind, {"prompt": "a lighthouse", **input})
     assert payload["job"] is None
     [error] = payload["userErrors"]
     assert (error["code"], error["field"]) == ("VALIDATION_FAILED", ["input", "settings", key])
     assert await balance(stack, team) == before  # nothing held
-    estimate = {"type": kind.upper(), **{k: v for k, v in input.items() if k != "durationSeconds"}}
-    answer = await stack.gql(team, ESTIMATE, {"i": estimate})
-    assert answer["errors"][0]["extensions"]["code"] == "VALIDATION_FAILED"
 
 
 async def test_a_scaled_render_is_held_and_charged_what_creatomate_bills(stack: Stack, team: Team) -> None:
@@ -383,22 +448,13 @@ async def test_a_scaled_render_is_held_and_charged_what_creatomate_bills(stack: 
 
     # An overrun recorded on a completed job is reported by the audit, which fails past the threshold.
     def set_overrun(cents: int) -> None:
-        code = (
-            "import asyncio\n"
-            "from services import db\n"
-            "from services.settings import load_settings\n"
-            "from models.jobs import CreativeJob\n"
-            "async def main():\n"
-            "    await db.init(load_settings())\n"
-            f"    await CreativeJob.filter(id='{job['id']}').update(overrun_cents={cents})\n"
-            "    await db.close()\n"
-            "asyncio.run(main())\n"
-        )
-        subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=stack.env, check=True, timeout=60)
+        from models.jobs import CreativeJob
+
+        stack.database.run(lambda: CreativeJob.filter(id=job["id"]).update(overrun_cents=cents))
 
     set_overrun(250)
     try:
-        report = audit(stack)  # asserts the exit code agrees with "ok"
+        report = audit(stack)
         assert not report["ok"] and report["mismatches"] == []
         assert report["overrun_cents"] >= 250
         assert {"job_id": job["id"], "overrun_cents": 250}.items() <= next(
@@ -427,19 +483,6 @@ def test_elevenlabs_billing_at_the_full_rate_is_charged_at_it() -> None:
     family = billed_family(10_000, 10_000, "eleven_flash_v2_5")
     assert family == "multilingual" and billed_family(10_000, 5_000, "eleven_flash_v2_5") == "flash"
     assert pricing.final_cost(job, Usage(units=10_000, details={"model_family": family})) == 100
-
-
-async def test_estimate_cost_prices_a_composite_as_generate_holds_it(stack: Stack, team: Team) -> None:
-    async def estimate(**input: Any) -> dict[str, Any]:
-        return await stack.gql(team, ESTIMATE, {"i": {"type": "COMPOSITE", **input}})
-
-    # a template of undeclared size: 1920×1080, 60 fps, 30 s, as generateComposite holds it
-    assert (await estimate())["data"]["estimateCost"]["cents"] == composite_hold(None) == 38 * CREDIT
-    declared = await estimate(width=1080, height=1920, durationSeconds=45, settings={"frame_rate": 30})
-    assert declared["data"]["estimateCost"]["cents"] == 28 * CREDIT
-    for beyond in ({"durationSeconds": 3600}, {"settings": {"render_scale": 10}}):
-        answer = await estimate(**beyond)
-        assert answer["errors"][0]["extensions"]["code"] == "VALIDATION_FAILED", answer
 
 
 DEFAULT_JOBS: dict[str, dict[str, Any]] = {

@@ -26,6 +26,7 @@ from providers.kling import KlingAdapter, kling_token, split_key
 from providers.luma import LumaAdapter
 from providers.runway import RunwayAdapter
 from providers.simulator import SIMULATOR_BASE_PATHS
+from tests.graphql_inprocess import gql
 from tests.sim_harness import (
     ANY_MEDIA,
     MAX_BYTES,
@@ -37,7 +38,7 @@ from tests.sim_harness import (
     unique,
 )
 from tests.stack import Stack, Team
-from tests.test_generation import balance, generate
+from tests.test_generation import GENERATE, balance, generate
 
 API_KEY = "ak_rules:sk_rules_0123456789abcdef0123456789abcdef"
 TIME_SCALE = 0.02
@@ -124,9 +125,17 @@ BAD_INPUTS = [
 @pytest.mark.parametrize(
     ("kind", "input", "field"), BAD_INPUTS, ids=lambda v: v if isinstance(v, str) else None
 )
-async def test_a_provider_rule_broken_through_the_api_holds_nothing(
-    stack: Stack, team: Team, kind: str, input: dict[str, Any], field: str
+async def test_a_provider_rule_broken_through_the_api_is_a_user_error(
+    kind: str, input: dict[str, Any], field: str
 ) -> None:
+    payload = next(iter((await gql(GENERATE[kind], {"input": input}))["data"].values()))
+    assert payload["job"] is None
+    [error] = payload["userErrors"]
+    assert (error["code"], error["field"]) == ("VALIDATION_FAILED", ["input", "settings", field]), error
+
+
+async def test_a_provider_rule_broken_through_the_api_holds_nothing(stack: Stack, team: Team) -> None:
+    kind, input, field = BAD_INPUTS[0]
     before = await balance(stack, team)
     payload = await generate(stack, team, kind, input)
     assert payload["job"] is None
@@ -335,14 +344,14 @@ def test_bfl_results_on_its_azure_blob_storage_are_allowed_in_production() -> No
     assert CATALOG["flux_2_pro"].family == "bfl"
 
 
-async def test_estimate_cost_holds_flux_sizes_to_multiples_of_16(stack: Stack, team: Team) -> None:
+async def test_estimate_cost_holds_flux_sizes_to_multiples_of_16() -> None:
     # estimateCost's width and height are the image's settings.width/height: the same rule applies,
     # else the estimate prices a job that generateImage refuses.
     q = "query ($i: EstimateCostInput!) { estimateCost(input: $i) { cents } }"
     bad = {"type": "IMAGE", "provider": "FLUX_2_PRO", "width": 1000, "height": 1024}
-    response = await stack.gql(team, q, {"i": bad})
+    response = await gql(q, {"i": bad})
     [error] = response["errors"]
     assert error["extensions"]["code"] == "VALIDATION_FAILED"
     assert "multiple of 16" in error["message"] and "1000" in error["message"]
     good = {"type": "IMAGE", "provider": "FLUX_2_PRO", "width": 1008, "height": 1024}
-    assert (await stack.data(team, q, {"i": good}))["estimateCost"]["cents"] > 0
+    assert (await gql(q, {"i": good}))["data"]["estimateCost"]["cents"] > 0

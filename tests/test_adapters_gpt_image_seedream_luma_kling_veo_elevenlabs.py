@@ -377,8 +377,10 @@ async def test_expired_output_is_rejected(sim_root: str, client: httpx.AsyncClie
         if isinstance(adapter_, ArkAdapter):
             spec = image_job("seedream_4_5", spec.prompt or "", "1:1", settings={"response_format": "url"})
         done = await run(adapter_, spec)
-        if done.outputs[0].data is not None:
-            continue  # bytes in the answer: nothing can expire
+        if done.outputs[0].data is not None:  # bytes in the answer: nothing can expire, it is there
+            _, content_type = await fetch(client, done.outputs[0])
+            assert content_type.startswith(("image/", "audio/")), name(adapter_, spec)
+            continue
         with pytest.raises(RejectedError, match="output expired or missing"):
             await fetch(client, done.outputs[0])
 
@@ -386,7 +388,9 @@ async def test_expired_output_is_rejected(sim_root: str, client: httpx.AsyncClie
 async def test_lost_task_is_rejected(sim_root: str, client: httpx.AsyncClient) -> None:
     for adapter_, spec in every_new_adapter(sim_root, client, unique("vanishing [sim:lost]")):
         if isinstance(adapter_, OpenAIImageAdapter | ArkAdapter | ElevenLabsAdapter):
-            continue  # synchronous: there is no task to lose
+            # synchronous: there is no task to lose, the output comes with the answer
+            assert (await run(adapter_, spec)).outputs, name(adapter_, spec)
+            continue
         with pytest.raises(RejectedError):
             await run(adapter_, spec)
 
@@ -394,7 +398,8 @@ async def test_lost_task_is_rejected(sim_root: str, client: httpx.AsyncClient) -
 async def test_slow_marker_keeps_pending(sim_root: str, client: httpx.AsyncClient) -> None:
     for adapter_, spec in every_new_adapter(sim_root, client, unique("patience [sim:slow]")):
         first = await adapter_.submit(spec)
-        if isinstance(first, Done):
+        if isinstance(first, Done):  # synchronous: slow to answer, never pending
+            assert first.outputs, name(adapter_, spec)
             continue
         pending = await adapter_.poll(spec, first.task_id, first.state)
         assert not isinstance(pending, Done), name(adapter_, spec)
