@@ -325,8 +325,9 @@ def test_the_audit_catches_a_tampered_balance(stack: Stack) -> None:
     team = stack.create_team(700)
     assert audit(stack)["ok"]
     code = (
-        "import asyncio, db, sys\n"
-        "from settings import load_settings\n"
+        "import asyncio, sys\n"
+        "from services import db\n"
+        "from services.settings import load_settings\n"
         "from models.teams import Team\n"
         "from tortoise.expressions import F\n"
         "async def main():\n"

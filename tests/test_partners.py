@@ -385,8 +385,8 @@ def _in_database(stack: Stack, body: str) -> Any:
         [
             "import asyncio, json, uuid",
             "from datetime import UTC, datetime, timedelta",
-            "import db",
-            "from settings import load_settings",
+            "from services import db",
+            "from services.settings import load_settings",
             "from models.events import TeamEvent",
             "from models.webhooks import DeliveryStatus, WebhookDelivery",
             "async def main():",

@@ -384,8 +384,9 @@ async def test_a_scaled_render_is_held_and_charged_what_creatomate_bills(stack: 
     # An overrun recorded on a completed job is reported by the audit, which fails past the threshold.
     def set_overrun(cents: int) -> None:
         code = (
-            "import asyncio, db\n"
-            "from settings import load_settings\n"
+            "import asyncio\n"
+            "from services import db\n"
+            "from services.settings import load_settings\n"
             "from models.jobs import CreativeJob\n"
             "async def main():\n"
             "    await db.init(load_settings())\n"

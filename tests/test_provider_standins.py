@@ -873,7 +873,7 @@ def test_documented_provider_variables_are_read(standins: Hub) -> None:
     """The service reads each family's key and base URL by the names providers.md gives them."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("CH_")} | standins.env()
     probe = (
-        "import json; from settings import load_settings; from providers.registry import endpoint; "
+        "import json; from services.settings import load_settings; from providers.registry import endpoint; "
         "s = load_settings(); print(json.dumps({p: endpoint(p, s).base_url for p in "
         "('flux_2_pro', 'kling_3_0', 'veo_3_1')}))"
     )

@@ -334,8 +334,9 @@ async def test_a_key_stops_working_when_its_creator_leaves_the_team(stack: Stack
     key = await create_key(stack, admin, ["READ"], name="left behind")
     await _accepted(stack, key["secret"])
     code = (
-        "import asyncio, db\n"
-        "from settings import load_settings\n"
+        "import asyncio\n"
+        "from services import db\n"
+        "from services.settings import load_settings\n"
         "from models.teams import Membership\n"
         "async def main():\n"
         "    await db.init(load_settings())\n"
