@@ -34,6 +34,7 @@ def audit(stack: Stack) -> dict[str, Any]:
     return report
 
 
+@pytest.mark.both_databases
 async def test_hundreds_of_concurrent_submissions_race_for_credits(stack: Stack) -> None:
     affordable = 10
     team = stack.create_team(affordable * RUNWAY_5S_TEXT)
@@ -78,6 +79,7 @@ async def test_hundreds_of_concurrent_submissions_race_for_credits(stack: Stack)
     assert audit(stack)["ok"]
 
 
+@pytest.mark.both_databases
 async def test_a_job_run_many_times_at_once_submits_once_and_charges_once(stack: Stack, team: Team) -> None:
     before = stack.sim_stats()["submissions"].get("bfl", 0)
     job = await submit_ok(stack, team, "image", {"prompt": "run me twice"})
@@ -95,6 +97,7 @@ async def test_a_job_run_many_times_at_once_submits_once_and_charges_once(stack:
     assert (await balance(stack, team))["balanceCents"] == 5_000 - final["costCents"]
 
 
+@pytest.mark.both_databases
 async def test_a_worker_killed_before_settling_charges_once_after_restart(stack: Stack, team: Team) -> None:
     stack.stop_with_env(CH_FAULT_CRASH_BEFORE_SETTLE="1")
     stack.start()
@@ -118,6 +121,7 @@ async def test_a_worker_killed_before_settling_charges_once_after_restart(stack:
     assert audit(stack)["ok"]
 
 
+@pytest.mark.both_databases
 async def test_a_stuck_job_past_its_deadline_is_failed_and_released_by_the_sweep(
     stack: Stack, team: Team
 ) -> None:
@@ -149,6 +153,7 @@ BALANCE_SUB = (
 SET_THRESHOLD = "mutation ($c: Int) { setLowBalanceThreshold(cents: $c) { creditBalance { lowBalanceThresholdCents lowBalance } userErrors { code } } }"
 
 
+@pytest.mark.both_databases
 async def test_low_balance_alerts_once_per_crossing_and_rearms(stack: Stack) -> None:
     team = stack.create_team(1_000)
     set_ = await stack.data(team, SET_THRESHOLD, {"c": 900})
@@ -229,6 +234,7 @@ async def test_only_admins_set_the_threshold(stack: Stack, team: Team) -> None:
     assert bad["setLowBalanceThreshold"]["userErrors"] == [{"code": "VALIDATION_FAILED"}]
 
 
+@pytest.mark.both_databases
 async def test_transactions_filter_and_usage_groups(stack: Stack) -> None:
     team = stack.create_team(2_000)
     jobs = [
@@ -320,6 +326,7 @@ async def test_providers_show_their_prices(stack: Stack, team: Team) -> None:
     assert high == [{"centsPerUnit": 13.3, "when": {"quality": "high", "size": "1024x1024"}}]
 
 
+@pytest.mark.both_databases
 def test_the_audit_catches_a_tampered_balance(stack: Stack) -> None:
     """The audit is not a rubber stamp: a balance changed behind the ledger's back is reported."""
     team = stack.create_team(700)
@@ -347,6 +354,7 @@ def test_the_audit_catches_a_tampered_balance(stack: Stack) -> None:
     assert audit(stack)["ok"]
 
 
+@pytest.mark.both_databases
 async def test_operators_granting_credits_while_jobs_run_never_hit_a_locked_database(stack: Stack) -> None:
     """The admin CLI, the API and the worker write the same database at once (on SQLite: the same
     file). A grant reads the team and then writes; every one must land, none may fail as locked."""
