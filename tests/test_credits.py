@@ -201,33 +201,13 @@ async def test_low_balance_alerts_once_per_crossing_and_rearms(stack: Stack) -> 
 
 
 async def test_only_admins_set_the_threshold(stack: Stack, team: Team) -> None:
-    member = stack.cli(
-        "admin",
-        "add-user",
-        "--team",
-        team.team_id,
-        "--email",
-        f"m-{team.team_id}@example.com",
-        "--role",
-        "member",
-    )
-    as_member = Team(team.team_id, member["user_id"], member["jwt"])
+    as_member = stack.add_member(team, "member")
     refused = await stack.data(as_member, SET_THRESHOLD, {"c": 100})
     assert refused["setLowBalanceThreshold"] == {"creditBalance": None, "userErrors": [{"code": "FORBIDDEN"}]}
     assert (await stack.data(team, "{ creditBalance { lowBalanceThresholdCents } }"))["creditBalance"] == {
         "lowBalanceThresholdCents": None
     }
-    admin = stack.cli(
-        "admin",
-        "add-user",
-        "--team",
-        team.team_id,
-        "--email",
-        f"a-{team.team_id}@example.com",
-        "--role",
-        "admin",
-    )
-    as_admin = Team(team.team_id, admin["user_id"], admin["jwt"])
+    as_admin = stack.add_member(team, "admin")
     ok = await stack.data(as_admin, SET_THRESHOLD, {"c": 100})
     assert ok["setLowBalanceThreshold"]["creditBalance"]["lowBalanceThresholdCents"] == 100
     bad = await stack.data(as_admin, SET_THRESHOLD, {"c": -5})

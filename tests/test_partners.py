@@ -43,17 +43,7 @@ JOB_EVENTS = ["JOB_COMPLETED", "JOB_FAILED", "JOB_CANCELED"]
 
 def member_of(stack: Stack, team: Team, role: str) -> Team:
     """A person with ``role`` in ``team``, calling with a JWT."""
-    out = stack.cli(
-        "admin",
-        "add-user",
-        "--team",
-        team.team_id,
-        "--email",
-        f"{uuid.uuid4().hex[:8]}@example.com",
-        "--role",
-        role,
-    )
-    return Team(team.team_id, out["user_id"], out["jwt"])
+    return stack.add_member(team, role)
 
 
 async def create_key(stack: Stack, team: Team, scopes: list[str], name: str = "partner") -> dict[str, Any]:
