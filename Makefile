@@ -20,8 +20,11 @@ install: $(STAMP)
 run: install
 	$(PY) main.py dev
 
+# Two workers (pytest-xdist), a module at a time each: the stack tests mostly wait on the service.
+# `make test TEST_WORKERS=0` runs in one process.
+TEST_WORKERS ?= 2
 test: install
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadscope
 
 lint: install
 	$(PY) -m ruff check .
