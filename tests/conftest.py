@@ -104,8 +104,24 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 
 @pytest.fixture(scope="session")
-def stack(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    backend: str = request.param
+def stack(request: pytest.FixtureRequest) -> Stack:
+    """The running stack on the test's database. pytest keeps one instance of a parametrized
+    session fixture at a time: this one is a thin handle, so going from a PostgreSQL test to a
+    SQLite one and back restarts nothing; the stacks themselves live until the session ends."""
+    return request.getfixturevalue(f"{request.param}_stack")  # type: ignore[no-any-return]
+
+
+@pytest.fixture(scope="session")
+def sqlite_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    yield from _started("sqlite", tmp_path_factory)
+
+
+@pytest.fixture(scope="session")
+def postgres_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    yield from _started("postgres", tmp_path_factory)
+
+
+def _started(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     tmp: Path = tmp_path_factory.mktemp(backend)
     pg_name = None
     if backend == "postgres":

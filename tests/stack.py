@@ -284,10 +284,10 @@ def running(env: dict[str, str], log_dir: Path, *, simulator: bool = True) -> It
     """A started service (and, unless the providers are pointed elsewhere, its own simulator),
     stopped at the end."""
     stack = Stack(env=env, url=f"http://127.0.0.1:{env['CH_PORT']}", log_path=log_dir / "service.log")
-    if simulator:
-        stack.start_simulator()
-    stack.start()
-    try:
+    try:  # a start that fails (or is interrupted) stops what did start
+        if simulator:
+            stack.start_simulator()
+        stack.start()
         yield stack
     finally:
         stack.stop(simulator=simulator)
