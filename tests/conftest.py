@@ -2,11 +2,26 @@
 
 Both use the real Redis at CH_TEST_REDIS_URL (default the local server; the embedded Valkey when
 none answers). PostgreSQL comes from CH_TEST_POSTGRES_URL (default the local server); each run
-creates and drops its own database."""
+creates and drops its own database.
+
+Which database a stack test runs on (a test that uses the ``stack`` fixture, directly or through
+``team``):
+
+- ``@pytest.mark.both_databases``: on SQLite and on PostgreSQL, a test each. For what the two
+  engines do differently: the credit ledger and its races, locking and concurrent writers, cancels
+  racing the worker, the audit, restarts and migrations, pagination order, usage aggregation,
+  pruning by date.
+- every other stack test: once, on PostgreSQL (production's database) when it is reachable, else on
+  SQLite (so a machine without PostgreSQL still runs it). ``CH_TEST_BOTH_DATABASES=1`` runs every
+  stack test on both, as a release check.
+
+Each stack is session-scoped and started on first use; a run that needs only one starts only one.
+Under pytest-xdist each worker has stacks of its own."""
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -65,9 +80,49 @@ def _postgres_database() -> str | None:
     return name
 
 
-@pytest.fixture(scope="session", params=["sqlite", "postgres"])
-def stack(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    backend: str = request.param
+@functools.cache
+def _postgres_reachable() -> bool:
+    try:
+        asyncio.run(_admin_pg("SELECT 1"))
+    except (OSError, asyncpg.PostgresError, TimeoutError):
+        return False
+    return True
+
+
+def _every_test_on_both() -> bool:
+    return os.environ.get("CH_TEST_BOTH_DATABASES", "").strip().lower() in ("1", "true", "yes")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """The ``stack`` parameter: both databases for ``both_databases`` tests, else one (see above)."""
+    if "stack" not in metafunc.fixturenames:
+        return
+    if metafunc.definition.get_closest_marker("both_databases") or _every_test_on_both():
+        backends = ["sqlite", "postgres"]
+    else:
+        backends = ["postgres" if _postgres_reachable() else "sqlite"]
+    metafunc.parametrize("stack", backends, indirect=True, scope="session")
+
+
+@pytest.fixture(scope="session")
+def stack(request: pytest.FixtureRequest) -> Stack:
+    """The running stack on the test's database. pytest keeps one instance of a parametrized
+    session fixture at a time: this one is a thin handle, so going from a PostgreSQL test to a
+    SQLite one and back restarts nothing; the stacks themselves live until the session ends."""
+    return request.getfixturevalue(f"{request.param}_stack")  # type: ignore[no-any-return]
+
+
+@pytest.fixture(scope="session")
+def sqlite_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    yield from _started("sqlite", tmp_path_factory)
+
+
+@pytest.fixture(scope="session")
+def postgres_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    yield from _started("postgres", tmp_path_factory)
+
+
+def _started(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     tmp: Path = tmp_path_factory.mktemp(backend)
     pg_name = None
     if backend == "postgres":

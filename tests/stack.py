@@ -22,6 +22,7 @@ import redis.asyncio
 import websockets
 
 from services.pubsub import team_channel
+from services.settings import Settings
 from tests.stack_db import StackDatabase
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -180,6 +181,18 @@ class Stack:
         self.teams.append(team)
         return team
 
+    def add_member(self, team: Team, role: str = "member", *, via_cli: bool = False) -> Team:
+        """A person with ``role`` in ``team``, calling with a JWT: what ``python main.py admin
+        add-user`` makes and prints, made in the test process; ``via_cli`` runs the command itself."""
+        email = f"{uuid.uuid4().hex[:8]}@example.com"
+        if via_cli:
+            out = self.cli("admin", "add-user", "--team", team.team_id, "--email", email, "--role", role)
+            return Team(team.team_id, out["user_id"], out["jwt"])
+        secret = Settings(
+            database_url=self.env["CH_DATABASE_URL"], data_dir=Path(self.env["CH_DATA_DIR"])
+        ).secret
+        return self.database.run(lambda: _add_member(team.team_id, email, role, secret))
+
     # -- clients -----------------------------------------------------------------------------
     async def gql(
         self, team: Team | None, query: str, variables: dict[str, Any] | None = None
@@ -257,15 +270,24 @@ async def _create_team(name: str, credits_cents: int) -> Team:
     return Team(str(created.team.id), str(created.user.id), created.api_key)
 
 
+async def _add_member(team_id: str, email: str, role: str, secret: str) -> Team:
+    """main.py cmd_admin's ``add-user``, without the process around it."""
+    from models.teams import Role, add_member
+    from services.auth import issue_jwt
+
+    user = await add_member(team_id, email, Role(role))
+    return Team(team_id, str(user.id), issue_jwt(user.id, uuid.UUID(team_id), secret))
+
+
 @contextlib.contextmanager
 def running(env: dict[str, str], log_dir: Path, *, simulator: bool = True) -> Iterator[Stack]:
     """A started service (and, unless the providers are pointed elsewhere, its own simulator),
     stopped at the end."""
     stack = Stack(env=env, url=f"http://127.0.0.1:{env['CH_PORT']}", log_path=log_dir / "service.log")
-    if simulator:
-        stack.start_simulator()
-    stack.start()
-    try:
+    try:  # a start that fails (or is interrupted) stops what did start
+        if simulator:
+            stack.start_simulator()
+        stack.start()
         yield stack
     finally:
         stack.stop(simulator=simulator)

@@ -53,6 +53,7 @@ async def test_a_team_never_sees_another_teams_job(stack: Stack, team: Team) -> 
     assert own.headers["content-type"].startswith("audio/")
 
 
+@pytest.mark.both_databases
 async def test_jobs_are_listed_newest_first_with_cursors_and_filters(stack: Stack) -> None:
     team = stack.create_team(5_000)
     ids = [(await submit_ok(stack, team, "tts", {"text": f"line {i}"}))["id"] for i in range(3)]
@@ -148,6 +149,7 @@ async def test_providers_and_estimates(stack: Stack, team: Team) -> None:
     assert flux["cents"] == 4 * 3  # 1 MP at 3 credits (BFL tariff), four variants
 
 
+@pytest.mark.both_databases
 async def test_create_team_and_grant_credits_cli(stack: Stack) -> None:
     team = stack.create_team(5_000, via_cli=True)  # the CLI itself (other tests create in-process)
     out = stack.cli("admin", "grant-credits", "--team", team.team_id, "--cents", "250")
@@ -224,6 +226,7 @@ async def test_websocket_without_credentials_is_refused(stack: Stack) -> None:
     assert closed.value.rcvd is not None and closed.value.rcvd.code == 4403
 
 
+@pytest.mark.both_databases
 async def test_data_survives_a_restart(stack: Stack, team: Team) -> None:
     job = await submit_ok(stack, team, "tts", {"text": "remember me"})
     final = (await follow_job(stack, team, job["id"]))[-1]

@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
+import pytest
 
 from services.queue import JobQueue
 from tests.stack import ROOT, Stack, Team, follow_job
@@ -43,6 +44,7 @@ def audit_cli(stack: Stack) -> dict[str, Any]:
     return report
 
 
+@pytest.mark.both_databases
 async def test_hundreds_of_concurrent_submissions_race_for_credits(stack: Stack) -> None:
     affordable = 10
     team = stack.create_team(affordable * RUNWAY_5S_TEXT)
@@ -87,6 +89,7 @@ async def test_hundreds_of_concurrent_submissions_race_for_credits(stack: Stack)
     assert audit(stack)["ok"]
 
 
+@pytest.mark.both_databases
 async def test_a_job_run_many_times_at_once_submits_once_and_charges_once(stack: Stack, team: Team) -> None:
     before = stack.sim_stats()["submissions"].get("bfl", 0)
     job = await submit_ok(stack, team, "image", {"prompt": "run me twice"})
@@ -104,6 +107,7 @@ async def test_a_job_run_many_times_at_once_submits_once_and_charges_once(stack:
     assert (await balance(stack, team))["balanceCents"] == 5_000 - final["costCents"]
 
 
+@pytest.mark.both_databases
 async def test_a_worker_killed_before_settling_charges_once_after_restart(stack: Stack, team: Team) -> None:
     stack.stop_with_env(CH_FAULT_CRASH_BEFORE_SETTLE="1")
     stack.start()
@@ -127,6 +131,7 @@ async def test_a_worker_killed_before_settling_charges_once_after_restart(stack:
     assert audit(stack)["ok"]
 
 
+@pytest.mark.both_databases
 async def test_a_stuck_job_past_its_deadline_is_failed_and_released_by_the_sweep(
     stack: Stack, team: Team
 ) -> None:
@@ -158,6 +163,7 @@ BALANCE_SUB = (
 SET_THRESHOLD = "mutation ($c: Int) { setLowBalanceThreshold(cents: $c) { creditBalance { lowBalanceThresholdCents lowBalance } userErrors { code } } }"
 
 
+@pytest.mark.both_databases
 async def test_low_balance_alerts_once_per_crossing_and_rearms(stack: Stack) -> None:
     team = stack.create_team(1_000)
     set_ = await stack.data(team, SET_THRESHOLD, {"c": 900})
@@ -218,6 +224,7 @@ async def test_only_admins_set_the_threshold(stack: Stack, team: Team) -> None:
     assert bad["setLowBalanceThreshold"]["userErrors"] == [{"code": "VALIDATION_FAILED"}]
 
 
+@pytest.mark.both_databases
 async def test_transactions_filter_and_usage_groups(stack: Stack) -> None:
     team = stack.create_team(2_000)
     jobs = [
@@ -254,6 +261,7 @@ async def test_transactions_filter_and_usage_groups(stack: Stack) -> None:
     assert backwards["errors"][0]["extensions"]["code"] == "VALIDATION_FAILED"
 
 
+@pytest.mark.both_databases
 def test_the_audit_catches_a_tampered_balance(stack: Stack) -> None:
     """The audit is not a rubber stamp: a balance changed behind the ledger's back is reported."""
     team = stack.create_team(700)
@@ -278,6 +286,7 @@ def test_the_audit_catches_a_tampered_balance(stack: Stack) -> None:
     assert audit(stack)["ok"]
 
 
+@pytest.mark.both_databases
 async def test_operators_granting_credits_while_jobs_run_never_hit_a_locked_database(stack: Stack) -> None:
     """The admin CLI, the API and the worker write the same database at once (on SQLite: the same
     file). A grant reads the team and then writes; every one must land, none may fail as locked."""

@@ -71,6 +71,7 @@ COMPOSITE_SOURCE = {
 }
 
 
+@pytest.mark.both_databases
 async def test_every_type_completes_with_valid_output_and_exact_charge(stack: Stack, team: Team) -> None:
     before = await balance(stack, team)
     assert before == {"balanceCents": 5_000, "availableCents": 5_000, "heldCents": 0}
@@ -145,6 +146,7 @@ async def test_every_type_completes_with_valid_output_and_exact_charge(stack: St
     assert rows[0]["balanceAfterCents"] == after["balanceCents"]
 
 
+@pytest.mark.both_databases
 async def test_provider_failure_ends_failed_and_free(stack: Stack, team: Team) -> None:
     job = await submit_ok(stack, team, "image", {"prompt": "a lamp [sim:fail]"})
     held = await balance(stack, team)
@@ -172,6 +174,7 @@ async def test_throttled_provider_is_retried_then_completes(stack: Stack, team: 
     assert final["metadata"].get("retries") == 1
 
 
+@pytest.mark.both_databases
 async def test_cancel_costs_what_the_payload_says(stack: Stack, team: Team) -> None:
     """Free before the worker submitted the job, its estimate after (tests/test_cancel.py shows each
     case on its own); here the payload, the balance and the ledger agree on whichever it was."""
@@ -193,6 +196,7 @@ async def test_cancel_costs_what_the_payload_says(stack: Stack, team: Team) -> N
     assert again["job"] is None and again["userErrors"][0]["code"] == "CONFLICT"
 
 
+@pytest.mark.both_databases
 async def test_insufficient_credits_writes_nothing(stack: Stack) -> None:
     poor = stack.create_team(10)
     payload = await generate(stack, poor, "video", {"prompt": "an expensive video", "durationSeconds": 10})

@@ -183,6 +183,7 @@ async def test_members_generate_and_read_but_only_admins_manage(stack: Stack, te
 
 
 # -- idempotency -------------------------------------------------------------------------------
+@pytest.mark.both_databases
 async def test_concurrent_retries_with_one_idempotency_key_make_one_job_and_one_charge(stack: Stack) -> None:
     team = stack.create_team(5_000)
     key = f"order-{uuid.uuid4()}"
@@ -239,6 +240,7 @@ async def deliveries(stack: Stack, team: Team, endpoint_id: str) -> list[dict[st
     return rows
 
 
+@pytest.mark.both_databases
 async def test_every_terminal_event_is_delivered_signed_even_after_the_receiver_was_down(
     stack: Stack,
 ) -> None:
@@ -339,6 +341,7 @@ async def test_low_balance_webhook_and_endpoint_management(stack: Stack) -> None
         assert (await stack.data(team, "{ webhookEndpoints { id } }"))["webhookEndpoints"] == []
 
 
+@pytest.mark.both_databases
 async def test_an_endpoint_that_keeps_failing_is_disabled_and_an_event_says_so(stack: Stack) -> None:
     team = stack.create_team(5_000)
     async with running_receiver() as broken, running_receiver() as watcher:
@@ -385,6 +388,7 @@ def _prune(stack: Stack, days: str = "30") -> dict[str, Any]:
     return stack.cli("admin", "prune-webhook-log", "--older-than-days", days)
 
 
+@pytest.mark.both_databases
 async def test_the_delivery_log_is_kept_for_the_retention_period_then_pruned(stack: Stack) -> None:
     from models.events import TeamEvent
     from models.webhooks import DeliveryStatus, WebhookDelivery, prune_log

@@ -421,6 +421,7 @@ async def test_case_colliding_settings_are_refused_over_graphql(stack: Stack, te
     assert await balance(stack, team) == before  # nothing held
 
 
+@pytest.mark.both_databases
 async def test_a_scaled_render_is_held_and_charged_what_creatomate_bills(stack: Stack, team: Team) -> None:
     # No top-level duration: two timed elements make 6 s; render_scale 4 makes 640×360 into 2560×1440.
     # Creatomate bills 2560×1440 × 25 fps × 6 s / 1e8 = 5.5 → 6 credits (before: held 2, charged 2).

@@ -35,7 +35,7 @@ from tests.stack import ROOT, Stack, Team, backend_env, follow_job, running
 from tests.standins import Hub, Recorded, serve
 from tests.test_generation import balance, download, ledger, submit_ok
 
-pytestmark = pytest.mark.timeout(90)
+pytestmark = pytest.mark.timeout(180)  # the happy fixture: the FLUX job, then the jobs made from it
 
 HEYGEN_AVATAR = "Daisy-inskirt-20220818"
 HEYGEN_VOICE = "2d5b0e6cf36f460aa7fc47e3eee4ba54"
@@ -77,7 +77,7 @@ def unique(text: str) -> str:
 async def run_job(stack: Stack, team: Team, kind: str, input: dict[str, Any]) -> dict[str, Any]:
     """Submit, then follow the job over the subscription to its terminal state; that state."""
     job = await submit_ok(stack, team, kind, input)
-    states = await follow_job(stack, team, job["id"], wait_seconds=45)
+    states = await follow_job(stack, team, job["id"], wait_seconds=90)  # a deadline, not a wait
     final = states[-1]
     final["states"] = [s["status"] for s in states]
     return final

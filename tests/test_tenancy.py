@@ -781,10 +781,7 @@ async def world(stack: Stack) -> AsyncIterator[World]:
 
 async def _build_world(stack: Stack, api: Api, receiver: Receiver, tag: str) -> World:
     a, b = stack.create_team(A_CREDITS), stack.create_team(20_000)
-    added = stack.cli(
-        "admin", "add-user", "--team", b.team_id, "--email", f"member-{tag}@example.com", "--role", "member"
-    )
-    b_member = Team(b.team_id, added["user_id"], added["jwt"])
+    b_member = stack.add_member(b, "member")
     _, introspection = await api.gql(a, INTROSPECTION)
     walker = Walker(
         introspection["data"], {"url": receiver.url("/b-walk-hook"), "walk_url": receiver.url("/b-walk-hook")}

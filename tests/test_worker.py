@@ -6,6 +6,8 @@ import asyncio
 import signal
 from typing import Any
 
+import pytest
+
 from tests.stack import JOB_UPDATED, Stack, Team, follow_job
 from tests.test_generation import CANCEL, balance, ledger, submit_ok
 
@@ -28,6 +30,7 @@ async def _until_submitted(stack: Stack, team: Team, job_id: str, family: str, b
         await _until_counted(stack, "submissions", family, before)
 
 
+@pytest.mark.both_databases
 async def test_sigkill_in_the_middle_of_a_long_video_resumes_and_charges_once(
     stack: Stack, team: Team
 ) -> None:
@@ -52,6 +55,7 @@ async def _job(stack: Stack, team: Team, job_id: str) -> dict[str, Any]:
     return job
 
 
+@pytest.mark.both_databases
 async def test_cancel_reaches_runway_and_charges_the_started_render(stack: Stack, team: Team) -> None:
     stats: dict[str, Any] = stack.sim_stats()
     submitted, canceled = stats["submissions"].get("runway", 0), stats["cancellations"].get("runway", 0)
@@ -76,6 +80,7 @@ async def test_cancel_reaches_runway_and_charges_the_started_render(stack: Stack
     assert kinds == {"HOLD": job["estimatedCostCents"], "CAPTURE": job["estimatedCostCents"]}
 
 
+@pytest.mark.both_databases
 async def test_a_veo_job_canceled_mid_render_is_charged_and_says_what_it_cost(
     stack: Stack, team: Team
 ) -> None:
