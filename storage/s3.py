@@ -9,7 +9,7 @@ from collections.abc import AsyncIterable, AsyncIterator
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, BinaryIO
 
-from storage import (
+from storage.base import (
     CHUNK_SIZE,
     MAX_PRESIGN_SECONDS,
     Body,

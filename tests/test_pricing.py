@@ -320,7 +320,7 @@ def test_a_reported_tier_that_matches_is_charged_quietly(caplog: pytest.LogCaptu
 # -- estimateCost and the price listing, executed in-process ------------------------------------
 
 ESTIMATE = "query ($i: EstimateCostInput!) { estimateCost(input: $i) { cents } }"
-# (input, cents) straight from the tariffs in providers.md
+# (input, cents) straight from the tariffs in docs/providers.md, Prices
 TARIFFS = [
     ({"type": "IMAGE", "aspectRatio": "1:1"}, 3),  # BFL: 3 credits for the first output MP
     ({"type": "IMAGE", "width": 1408, "height": 1408}, 5),  # 1.98 MP → 3 + 1.5 × 0.98 = 4.47 credits
