@@ -363,3 +363,21 @@ async def test_a_signed_link_redirects_to_the_store_when_asked(world: World) -> 
         expired = await client.get(sign_file_path(world.files["video"], SECRET, -10))
     assert expired.status_code == 403
     assert time.time() < int(url.split("expires=")[1].split("&")[0])
+
+
+async def test_a_signed_link_to_an_upload_not_yet_completed_reads_as_missing(world: World) -> None:
+    """A pending upload's bytes were never checked (complete_upload inspects them): no link serves
+    them, signed or not."""
+    unchecked = b"\x89PNG\r\n\x1a\n" + os.urandom(64)
+    pending = await drive.create_upload(
+        world.team_id,
+        name="later.png",
+        size_bytes=len(unchecked),
+        content_type="image/png",
+        quota_bytes=10**9,
+    )
+    await world.storage.put(pending.storage_key, unchecked, "image/png")
+    async with world.client() as client:
+        signed = await client.get(sign_file_path(str(pending.id), SECRET, 60))
+        bearer = await client.get(f"/files/{pending.id}", headers=world.auth)
+    assert signed.status_code == bearer.status_code == 404

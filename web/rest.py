@@ -120,7 +120,7 @@ async def get_file(request: Request) -> Response:
         if not verify_file_signature(file_id, q.get("expires"), q.get("signature"), services.settings.secret):
             raise HTTPError(403, "FORBIDDEN", "the link is invalid or has expired")
         signed_until = int(q["expires"])
-        file = await drive.DriveFile.get_or_none(id=file_id)
+        file = await drive.DriveFile.get_or_none(id=file_id, status=drive.FileStatus.READY)
         if file is not None:  # counted for the file's team: a shared link spends that team's download budget
             await services.limiter.download(file.team_id)
     else:
