@@ -20,9 +20,9 @@ install: $(STAMP)
 run: install
 	$(PY) main.py dev
 
-# Two pytest-xdist workers, a module at a time each: the stack tests mostly wait on the service.
-# `make test TEST_WORKERS=0` runs everything in one process.
-TEST_WORKERS ?= 2
+# Four pytest-xdist workers on two cores, a module at a time each: the stack tests mostly wait on
+# the service (a run uses about 1.9 cores). `make test TEST_WORKERS=0` runs in one process.
+TEST_WORKERS ?= 4
 test: install
 	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadscope
 

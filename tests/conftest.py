@@ -158,3 +158,24 @@ def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
     """One SeaweedFS for the whole session (tests/s3_server.py): a real S3 endpoint on loopback."""
     with running_s3(tmp_path_factory.mktemp("seaweedfs")) as server:
         yield server
+
+
+# The modules that take longest (each a minute or more of waiting on restarts, sweeps and retry
+# schedules), collected first: `make test`'s workers take whole modules (--dist loadscope) in
+# collection order, so the long ones start at once instead of ending the run alone.
+LONGEST_MODULES = (
+    "test_credit_races.py",
+    "test_outages.py",
+    "test_partners.py",
+    "test_production.py",
+    "test_realtime.py",
+    "test_pricing.py",
+    "test_credits.py",
+    "test_generation.py",
+    "test_worker.py",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    rank = {name: i for i, name in enumerate(LONGEST_MODULES)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(LONGEST_MODULES)))
