@@ -32,10 +32,11 @@ lint: install
 	$(PY) -m mypy
 	$(VENV)/bin/lint-imports
 
-# The suite under coverage (by line, the service's subprocesses included); prints the total.
+# The suite under coverage (by line; the xdist workers and the service's subprocesses included:
+# [tool.coverage.run] patch = subprocess); prints the least covered files and the total.
 coverage: install
 	$(PY) -m coverage erase
-	$(PY) -m coverage run -m pytest -q
+	$(PY) -m coverage run -m pytest -q -n $(TEST_WORKERS) --dist loadscope
 	$(PY) -m coverage combine -q
 	$(PY) -m coverage report --skip-covered --sort=cover | tail -n 25
 
