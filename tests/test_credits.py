@@ -17,7 +17,6 @@ from tests.test_generation import balance, submit_ok
 from tests.test_partners import member_of
 
 
-
 def audit(stack: Stack) -> dict[str, Any]:
     """The ledger audit's report: ``admin audit-ledger``'s own function, run in the test process on
     the stack's database (no process start; the command itself: :func:`audit_cli`)."""
