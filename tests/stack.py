@@ -67,7 +67,7 @@ class Stack:
         return self.url.replace("http://", "ws://") + "/graphql"
 
     # -- process -----------------------------------------------------------------------------
-    def start_simulator(self, timeout: float = 30.0) -> None:
+    def start_simulator(self, timeout: float = 60.0) -> None:
         log = self.log_path.with_name("simulator.log").open("ab")
         port = self.simulator_url.rsplit(":", 1)[1].split("/")[0]
         self.simulator = subprocess.Popen(
