@@ -38,7 +38,7 @@ from models import drive, media
 from services import db
 from services.auth import sign_file_path
 from services.settings import Settings
-from storage import S3Settings, Storage, open_storage
+from storage import Storage, open_storage
 from tests.s3_server import S3Server, running_s3
 
 MiB = 1024 * 1024
@@ -149,15 +149,6 @@ class Upload:
     seconds: list[float] = field(default_factory=list)
 
 
-def _s3_settings(server: S3Server) -> S3Settings:
-    return S3Settings(
-        endpoint_url=server.endpoint,
-        region=server.region,
-        access_key_id=server.access_key,
-        secret_access_key=server.secret_key,
-    )
-
-
 async def measure_uploads(
     stack: BenchStack, server: S3Server, data: bytes, repeat: int
 ) -> tuple[list[Upload], str, str, str]:
@@ -171,7 +162,7 @@ async def measure_uploads(
         async with (
             open_storage(None, local_root=settings.data_dir / "drive") as local,
             open_storage(
-                f"s3://{server.bucket}/{PREFIX}", local_root=Path("unused"), s3=_s3_settings(server)
+                f"s3://{server.bucket}/{PREFIX}", local_root=Path("unused"), s3=server.settings()
             ) as bucket,
             httpx.AsyncClient(timeout=120) as client,
         ):
