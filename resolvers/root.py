@@ -11,8 +11,10 @@ from resolvers import credits as credit_resolvers
 from resolvers import jobs as job_resolvers
 from resolvers import providers as provider_resolvers
 from resolvers import subscriptions as subscription_resolvers
+from resolvers import uploads as upload_resolvers
 from resolvers import viewer as viewer_resolvers
 from resolvers import webhooks as webhook_resolvers
+from schema.drive import DriveFilePayload  # uploads
 from schema.types import (
     ApiKey,
     ApiKeyPayload,
@@ -33,6 +35,7 @@ from schema.types import (
     WebhookEndpoint,
     WebhookEndpointPayload,
 )
+from schema.uploads import CreateUploadPayload  # uploads
 
 
 @strawberry.type
@@ -101,6 +104,21 @@ class Mutation:
     )
     redeliver_webhook: WebhookDeliveryPayload = strawberry.mutation(
         resolver=webhook_resolvers.redeliver_webhook
+    )
+    # Uploads (resolvers/uploads.py; docs/contract.md, Uploads)
+    upload_drive_file: DriveFilePayload = strawberry.mutation(
+        resolver=upload_resolvers.upload_drive_file,
+        description="A small file (at most CH_MAX_UPLOAD_BYTES, 20 MiB by default) as a GraphQL "
+        "multipart request; larger ones with createUpload. Needs the generate scope",
+    )
+    create_upload: CreateUploadPayload = strawberry.mutation(
+        resolver=upload_resolvers.create_upload,
+        description="A large file, step one: reserves sizeBytes of the quota and answers where to PUT "
+        "the bytes; then completeUpload. Needs the generate scope",
+    )
+    complete_upload: DriveFilePayload = strawberry.mutation(
+        resolver=upload_resolvers.complete_upload,
+        description="A large file, step two: checks the bytes PUT by content; refused, nothing is kept",
     )
 
 

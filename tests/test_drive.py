@@ -410,13 +410,16 @@ async def _body(*chunks: bytes) -> AsyncIterator[bytes]:
         yield chunk
 
 
-async def test_an_upload_put_must_be_exactly_the_declared_size(team: uuid.UUID, storage: MemoryStorage) -> None:
+async def test_an_upload_put_must_be_exactly_the_declared_size(
+    team: uuid.UUID, storage: MemoryStorage
+) -> None:
     pending = await drive.create_upload(
         team, name="clip.mp4", size_bytes=10, content_type="video/mp4", quota_bytes=QUOTA
     )
     for length, chunks in ((None, [b"0123456789"]), (9, [b"012345678"]), (10, [b"0123456789", b"x"])):
         error = await refused(
-            ErrorCode.VALIDATION_FAILED, drive.receive_upload(storage, pending.id, _body(*chunks), length=length)
+            ErrorCode.VALIDATION_FAILED,
+            drive.receive_upload(storage, pending.id, _body(*chunks), length=length),
         )
         assert "declared" in error.message or "Content-Length" in error.message
         assert storage.objects == {}
@@ -430,7 +433,8 @@ async def test_an_upload_put_must_be_exactly_the_declared_size(team: uuid.UUID, 
         await refused(ErrorCode.NOT_FOUND, drive.receive_upload(storage, missing, _body(b"x"), length=1))
     later = datetime.now(UTC) + drive.PENDING_TTL
     await refused(
-        ErrorCode.NOT_FOUND, drive.receive_upload(storage, pending.id, _body(b"0123456789"), length=10, now=later)
+        ErrorCode.NOT_FOUND,
+        drive.receive_upload(storage, pending.id, _body(b"0123456789"), length=10, now=later),
     )
 
 

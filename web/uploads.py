@@ -41,7 +41,9 @@ async def put_upload(request: Request) -> Response:
         )
     declared = request.headers.get("content-length")
     if declared is not None and not (declared.isdigit() and len(declared) <= 15):
-        raise HTTPError(400, "VALIDATION_FAILED", "Content-Length must be a number of bytes", ["Content-Length"])
+        raise HTTPError(
+            400, "VALIDATION_FAILED", "Content-Length must be a number of bytes", ["Content-Length"]
+        )
     try:
         file = await drive.receive_upload(
             services.storage,
