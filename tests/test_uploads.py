@@ -190,6 +190,21 @@ async def test_a_refused_multipart_upload_stores_nothing(stack: Stack, team: Tea
     assert anonymous.json()["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
 
 
+async def test_uploading_needs_the_generate_scope(stack: Stack, team: Team) -> None:
+    created = await stack.data(
+        team,
+        'mutation { createApiKey(input: {name: "viewer", scopes: [READ]}) { secret userErrors { code } } }',
+    )
+    reader = Team(team.team_id, team.user_id, created["createApiKey"]["secret"])
+    small = await multipart(stack, reader, make.image("png", 8, 8), "a.png", "image/png")
+    large = await stack.gql(
+        reader, CREATE, {"input": {"name": "a.png", "contentType": "image/png", "sizeBytes": 9}}
+    )
+    for body in (small.json(), large):
+        assert body["errors"][0]["extensions"]["code"] == "FORBIDDEN", body
+    assert usage(stack, team) == 0 and stored(stack, team) == set()
+
+
 async def test_a_file_over_the_multipart_cap_is_pointed_to_create_upload(stack: Stack, team: Team) -> None:
     cap = DEFAULTS["max_upload_bytes"]
     over = make.image("png", 8, 8) + b"\0" * (cap - 50)  # a body the middleware lets through
