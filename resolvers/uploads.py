@@ -65,8 +65,11 @@ async def upload_drive_file(
     principal = info.context.require("generate")
     services = info.context.services
     settings = services.settings
+    if folder_id is not None:  # before the file: a folder not the team's reads as missing, whatever came
+        with _fields([], {"id": "folderId"}):
+            await drive.require_folder(principal.team_id, folder_id)
     data = await _read(file, settings.max_upload_bytes)
-    with _fields([], {"id": "folderId"}):
+    with _fields([], {"sizeBytes": "file"}):  # over quota: the file is what does not fit
         row = await drive.upload_file(
             services.storage,
             principal.team_id,

@@ -224,7 +224,7 @@ async def test_an_upload_over_quota_is_refused_before_any_byte_is_accepted(stack
     assert len(png) > 100
     response = await multipart(stack, team, png, "a.png", "image/png")
     [error] = response.json()["data"]["uploadDriveFile"]["userErrors"]
-    assert (error["code"], error["field"]) == ("VALIDATION_FAILED", ["sizeBytes"])
+    assert (error["code"], error["field"]) == ("VALIDATION_FAILED", ["file"])
     assert "quota" in error["message"]
     answer = await create(stack, team, name="v.mp4", contentType="video/mp4", sizeBytes=5000)
     assert answer["upload"] is None
@@ -343,7 +343,28 @@ async def test_another_teams_upload_reads_as_missing(stack: Stack, team: Team) -
         == unknown["userErrors"]
         == [{"code": "NOT_FOUND", "message": "upload not found", "field": ["fileId"]}]
     )
-    assert (await complete(stack, team, target["fileId"]))["file"]["id"] == target["fileId"]  # untouched
+    done = await complete(stack, team, target["fileId"])
+    assert done["file"]["id"] == target["fileId"]  # untouched
+    # Into the first team's folder: the same answer as a folder that does not exist.
+    png = make.image("png", 8, 8)
+    errors = [
+        (await multipart(stack, intruder, png, "a.png", "image/png", folderId=folder)).json()["data"][
+            "uploadDriveFile"
+        ]["userErrors"]
+        for folder in (done["file"]["folderId"], str(uuid.uuid4()))
+    ]
+    assert (
+        errors[0]
+        == errors[1]
+        == [{"code": "NOT_FOUND", "message": "folder not found", "field": ["folderId"]}]
+    )
+    created = [
+        (await create(stack, intruder, name="a.png", contentType="image/png", sizeBytes=9, folderId=folder))[
+            "userErrors"
+        ]
+        for folder in (done["file"]["folderId"], str(uuid.uuid4()))
+    ]
+    assert created[0] == created[1] and created[0][0]["field"] == ["input", "folderId"]
     assert usage(stack, intruder) == 0
 
 
