@@ -21,7 +21,7 @@ forwarding is needed, and ``ip_forward`` is left as it is) and relays to the ser
 records the addresses its connections came from, which is how a test sees which host called a
 service (the provider simulator behind one is called only by the host that ran the jobs).
 
-Names carry the test process's pid (``chn<pid>-<role>`` namespaces, ``chv<pid><n>`` interfaces),
+Names carry the test process's pid (``chn<pid>-<role>`` namespaces, ``chv<pid>x<n>`` interfaces),
 so runs side by side never meet; :meth:`Network.close` removes everything it made, and a new
 :class:`Network` first removes what a killed run (its pid gone) left behind. Making namespaces
 needs root (CAP_NET_ADMIN and CAP_SYS_ADMIN): without it :class:`NetnsUnavailable` says why.
@@ -56,7 +56,7 @@ from tests.production import postgres_database
 from tests.s3_server import S3Server
 from tests.stack import ROOT, Stack, backend_env, free_port
 
-PREFIX = "chn"  # namespaces chn<pid>-<role>; host-side interfaces chv<pid><n>
+PREFIX = "chn"  # namespaces chn<pid>-<role>; host-side interfaces chv<pid>x<n>
 # Where the /30s are carved from: private space this machine is checked not to use.
 POOL = ipaddress.ip_network("10.213.0.0/16")
 NETNS_DIR = Path("/run/netns")

@@ -173,6 +173,8 @@ async def test_a_job_submitted_on_the_api_host_runs_on_the_worker_host(hosts: Sc
                 seek = await client.get(url, headers={"Range": "bytes=100-1099"})
                 assert seek.status_code == 206 and seek.content == stored[100:1100]
                 assert seek.headers["content-range"] == f"bytes 100-1099/{len(stored)}"
+                tail = await client.get(url, headers={"Range": "bytes=-500"})  # a second seek
+                assert tail.status_code == 206 and tail.content == stored[-500:]
                 # The worker host made the thumbnail (a poster frame for the video) into the bucket.
                 assert file.thumbnail_key, file.name
                 thumb = await store.get(file.thumbnail_key)
