@@ -38,7 +38,7 @@ from models import drive
 from models.drive import DriveFile
 from storage import S3Settings, Storage, open_storage
 from tests.media import check_output
-from tests.netns import NetnsUnavailable, ScaleOutStack, netns_inode, scale_out
+from tests.netns import NETNS_DIR, NetnsUnavailable, ScaleOutStack, netns_inode, scale_out
 from tests.s3_server import S3Server
 from tests.stack import JOB_FIELDS, Team, follow_job
 
@@ -53,11 +53,15 @@ GENERATE = {
 def hosts(s3_server: S3Server, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ScaleOutStack]:
     try:
         with scale_out(tmp_path_factory.mktemp("scale_out"), s3_server) as stack:
+            made = [(stack.host(role).netns, stack.host(role).interface) for role in ("api", "worker")]
             yield stack
     except NetnsUnavailable as exc:
         reason = f"network namespaces cannot be made here: {exc}"
         print(f"\ntest_scale_out skipped: {reason}", file=sys.stderr)
         pytest.skip(reason)
+    # Nothing is left behind: the namespaces and the interfaces on this side are gone.
+    assert not [name for name, _ in made if (NETNS_DIR / name).exists()]
+    assert not [name for _, name in made if Path(f"/sys/class/net/{name}").exists()]
 
 
 def bucket(stack: ScaleOutStack) -> contextlib.AbstractAsyncContextManager[Storage]:
@@ -118,10 +122,13 @@ async def test_a_job_submitted_on_the_api_host_runs_on_the_worker_host(hosts: Sc
 
     team = stack.create_team(5_000)
     photo = product_photo()
-    # EXTENSION POINT (branch uploads): upload the photo THROUGH THE API HOST instead, with the
-    # GraphQL multipart `Upload` (and createUpload + a PUT to its URL + completeUpload), and take
-    # the file id from its answer. Until then the test process stores it as that mutation does,
-    # with models.drive.upload_file into the shared database and bucket: the worker host never had
+    # EXTENSION POINT (branch uploads): upload the photo THROUGH THE API HOST instead and take the
+    # file id from the answer: `uploadDriveFile(file: Upload!)` as a GraphQL multipart request to
+    # stack.url, and/or `createUpload` -> PUT the bytes to `upload.url` with `upload.headers` ->
+    # `completeUpload(fileId)`. (On S3 that PUT URL is presigned for the S3 relay on net.hub, so the
+    # test process's PUT adds net.hub to relays["s3"].peers: widen that assertion below.)
+    # Until then the test process stores the photo as those mutations do, with
+    # models.drive.upload_file into the shared database and bucket: the worker host never had
     # these bytes on any disk, so a completed image-to-video job proves it read them from S3.
     photo_id = await _upload(stack, team, photo)
 
@@ -181,9 +188,9 @@ async def test_a_job_submitted_on_the_api_host_runs_on_the_worker_host(hosts: Sc
                 drive_bytes += [stored, thumb]
                 assert check_output("image/webp", thumb)["width"] > 0
                 # EXTENSION POINT (branch drive-api): download it THROUGH THE API HOST as a user
-                # does: query `creativeJob(id) { outputs { id thumbnailUrl } }` on the API host,
-                # GET each thumbnailUrl there, and compare with `thumb`; the outputs' `url`s
-                # likewise beside resultUrls.
+                # does: query `job(id: job_id) { outputs { id url thumbnailUrl } }` at
+                # stack.url, GET each thumbnailUrl there (200, image/webp, bytes == thumb) and each
+                # url (== stored, ranged as above) beside resultUrls.
 
         # The photo the worker host was given is in the bucket only (it read it there: the job ran).
         [source] = await asyncio.to_thread(
