@@ -22,6 +22,7 @@ from tortoise import connections
 from models import drive
 from models.jobs import CreativeJob, JobStatus
 from models.teams import create_api_key, create_team
+from schema.drive import SCALARS, BigInt
 from services import db
 from services.settings import Settings
 from storage import ObjectNotFound, Storage, open_storage
@@ -765,3 +766,12 @@ async def test_the_rest_reads_match_graphql(world: World) -> None:
         "message": "folder not found",
         "field": ["folderId"],
     }
+
+
+def test_bigint_inputs_are_whole_json_numbers_only() -> None:
+    parse = SCALARS[BigInt].parse_value
+    assert parse is not None
+    assert parse(10 * 1024**3) == 10 * 1024**3 and parse(0) == 0
+    for bad in (1.5, "12", True, None, 2**53 + 1, [1]):
+        with pytest.raises(ValueError, match="BigInt must be a whole number"):
+            parse(bad)

@@ -4,6 +4,7 @@ the signed links (tests/test_drive_api.py covers the API's rules in-process)."""
 
 from __future__ import annotations
 
+import asyncio
 import io
 import re
 
@@ -65,3 +66,23 @@ async def test_outputs_of_real_jobs_are_named_described_and_downloadable(stack: 
         assert listed.status_code == 200 and listed.json()["total_count"] >= 2
         usage = await client.get(f"{stack.url}/api/v1/drive/usage", headers=team.headers)
         assert usage.json()["used_bytes"] >= sum(f["size_bytes"] for f in listed.json()["files"])
+
+
+async def test_a_subscription_selecting_outputs_gets_them_with_the_final_state(
+    stack: Stack, team: Team
+) -> None:
+    job = await submit_ok(stack, team, "tts", {"text": "Outputs arrive with the final state"})
+    query = """subscription ($id: ID!) { jobUpdated(id: $id) { status resultUrls
+      outputs { id name kind url thumbnailUrl } } }"""
+    states = []
+    async with stack.subscription(team, query, {"id": job["id"]}) as queue:
+        async with asyncio.timeout(60):
+            while (payload := await queue.get()) is not None:
+                assert "errors" not in payload, payload
+                states.append(payload["data"]["jobUpdated"])
+    final = states[-1]
+    assert final["status"] == "COMPLETED" and len(final["outputs"]) == len(final["resultUrls"]) == 1
+    (output,) = final["outputs"]
+    assert output["kind"] == "AUDIO" and output["name"].startswith("tts-") and output["thumbnailUrl"] is None
+    assert output["id"] in final["resultUrls"][0]
+    assert all(state["outputs"] == [] for state in states if not state["resultUrls"])
