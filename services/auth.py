@@ -166,6 +166,15 @@ def verify_file_signature(file_id: str, expires: str | None, signature: str | No
     return hmac.compare_digest(signature, _file_signature(file_id, int(expires), secret))
 
 
+def signed_file_url(file_id: str, settings: Settings, *, thumbnail: bool = False) -> str:
+    """A Drive file's absolute, signed, expiring URL; with ``thumbnail``, its thumbnail's (or video
+    poster's), ``/files/<id>/thumbnail``, signed alike: a link to a file reaches its thumbnail too."""
+    path = sign_file_path(file_id, settings.secret, settings.download_url_ttl_seconds)
+    if thumbnail:
+        path = path.replace("?", "/thumbnail?", 1)
+    return settings.public_url + path
+
+
 def signed_result_urls(result_paths: list[str], settings: Settings) -> list[str]:
     """``/files/<id>`` paths as absolute, signed, expiring URLs (what clients get in resultUrls)."""
     ttl = settings.download_url_ttl_seconds

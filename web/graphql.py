@@ -19,6 +19,7 @@ from starlette.websockets import WebSocket
 from strawberry.asgi import ASGIWebSocketAdapter, GraphQL
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.extensions import MaxAliasesLimiter, MaxTokensLimiter, QueryDepthLimiter
+from strawberry.schema.config import StrawberryConfig
 from strawberry.subscriptions import (
     GRAPHQL_SSE_PROTOCOL,
     GRAPHQL_TRANSPORT_WS_PROTOCOL,
@@ -30,6 +31,7 @@ from realtime.revocation import CredentialWatch
 from realtime.server import MAX_SUBSCRIPTIONS_PER_CONNECTION
 from resolvers.root import Mutation, Query, Subscription
 from schema.context import Context
+from schema.drive import SCALARS
 from schema.extensions import (
     IntrospectionPolicy,
     MaskFaults,
@@ -70,6 +72,7 @@ def build_schema() -> strawberry.Schema:
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
+        config=StrawberryConfig(scalar_map=SCALARS),
         # Classes or factories, never instances: an extension keeps its operation's state, so one instance
         # shared by concurrent operations could mask (or leave unmasked) another operation's errors.
         extensions=[
