@@ -445,13 +445,15 @@ async def move_file(
     return file
 
 
-async def delete_file(storage: Storage, team_id: uuid.UUID | str, file_id: uuid.UUID | str) -> None:
+async def delete_file(storage: Storage, team_id: uuid.UUID | str, file_id: uuid.UUID | str) -> Deleted:
+    """The file, its thumbnail and its bytes; what it freed (nothing when deleted concurrently)."""
     file = await require_file(team_id, file_id)
     async with in_transaction() as conn:
         if not await DriveFile.filter(id=file.id).using_db(conn).delete():
-            return  # deleted concurrently: the other deletion counted it
+            return Deleted(folders=0, files=0, size_bytes=0)  # deleted concurrently: the other counted it
         await _add_usage(conn, team_id, -file.size_bytes)
     await _remove_bytes(storage, [file.storage_key, file.thumbnail_key])
+    return Deleted(folders=0, files=1, size_bytes=file.size_bytes)
 
 
 async def files_query(

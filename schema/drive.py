@@ -28,12 +28,23 @@ if TYPE_CHECKING:
     BigInt: TypeAlias = int
 else:
     BigInt = NewType("BigInt", int)
+BIG_INT_MAX = 2**53  # what a JSON number (a JavaScript double) holds exactly
+
+
+def _big_int(value: object) -> int:
+    """An input BigInt: a whole JSON number within ±2^53; nothing else is converted (no strings,
+    no booleans, no 1.5 rounded down)."""
+    if isinstance(value, int) and not isinstance(value, bool) and -BIG_INT_MAX <= value <= BIG_INT_MAX:
+        return value
+    raise ValueError(f"BigInt must be a whole number between -2^53 and 2^53, not {value!r}"[:200])
+
+
 SCALARS: dict[object, ScalarDefinition] = {
     BigInt: strawberry.scalar(
         name="BigInt",
         description="A whole number that may exceed 32 bits (byte counts), as a JSON number",
         serialize=int,
-        parse_value=int,
+        parse_value=_big_int,
     )
 }
 """The schema's scalar_map (web/graphql.py build_schema)."""
