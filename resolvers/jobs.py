@@ -10,6 +10,7 @@ from models import jobs as job_ops
 from models.generation import GenerationRequest
 from models.jobs import CreativeJob as JobRow
 from resolvers.errors import query_errors, user_errors
+from resolvers.outputs import job_output
 from resolvers.pagination import paginate
 from schema.context import Info
 from schema.inputs import (
@@ -26,13 +27,6 @@ from schema.types import (
     GeneratePayload,
     GenerateWarning,
 )
-from services.auth import signed_result_urls
-from services.settings import Settings
-
-
-def job_output(snap: dict[str, Any], settings: Settings) -> CreativeJob:
-    """A job as the API shows it: its outputs as signed, expiring URLs."""
-    return CreativeJob.from_snapshot(snap, signed_result_urls(snap["result_urls"], settings))
 
 
 def job_type(info: Info, row: JobRow) -> CreativeJob:

@@ -8,11 +8,22 @@ import strawberry
 
 from resolvers import api_keys as key_resolvers
 from resolvers import credits as credit_resolvers
+from resolvers import drive as drive_resolvers
 from resolvers import jobs as job_resolvers
 from resolvers import providers as provider_resolvers
 from resolvers import subscriptions as subscription_resolvers
+from resolvers import uploads as upload_resolvers
 from resolvers import viewer as viewer_resolvers
 from resolvers import webhooks as webhook_resolvers
+from schema.drive import (
+    DeleteDrivePayload,
+    DriveFile,
+    DriveFileConnection,
+    DriveFilePayload,
+    DriveFolder,
+    DriveFolderPayload,
+    DriveUsage,
+)
 from schema.types import (
     ApiKey,
     ApiKeyPayload,
@@ -33,6 +44,7 @@ from schema.types import (
     WebhookEndpoint,
     WebhookEndpointPayload,
 )
+from schema.uploads import CreateUploadPayload  # uploads
 
 
 @strawberry.type
@@ -61,6 +73,17 @@ class Query:
     webhook_deliveries: Connection[WebhookDelivery] = strawberry.field(
         resolver=webhook_resolvers.webhook_deliveries, description="One endpoint's delivery log, newest first"
     )
+    drive_folders: list[DriveFolder] = strawberry.field(
+        resolver=drive_resolvers.drive_folders,
+        description="The team's folders as a tree (top-level folders, each with its children), by name",
+    )
+    drive_files: DriveFileConnection = strawberry.field(
+        resolver=drive_resolvers.drive_files,
+        description="The team's files, newest first: in one folder (folderId; not its subfolders) or "
+        "all, matching the filter",
+    )
+    drive_file: DriveFile | None = strawberry.field(resolver=drive_resolvers.drive_file)
+    drive_usage: DriveUsage = strawberry.field(resolver=drive_resolvers.drive_usage)
 
 
 @strawberry.type
@@ -101,6 +124,43 @@ class Mutation:
     )
     redeliver_webhook: WebhookDeliveryPayload = strawberry.mutation(
         resolver=webhook_resolvers.redeliver_webhook
+    )
+    create_drive_folder: DriveFolderPayload = strawberry.mutation(
+        resolver=drive_resolvers.create_drive_folder,
+        description="In parentId, or at the top level; names are unique among siblings (CONFLICT)",
+    )
+    rename_drive_folder: DriveFolderPayload = strawberry.mutation(
+        resolver=drive_resolvers.rename_drive_folder
+    )
+    move_drive_folder: DriveFolderPayload = strawberry.mutation(
+        resolver=drive_resolvers.move_drive_folder,
+        description="Into parentId (null: to the top level); never into itself or a folder under it",
+    )
+    delete_drive_folder: DeleteDrivePayload = strawberry.mutation(
+        resolver=drive_resolvers.delete_drive_folder,
+        description="An empty folder; one with files or folders in it only with recursive: true (then "
+        "everything in it, their bytes freed from the team's usage)",
+    )
+    rename_drive_file: DriveFilePayload = strawberry.mutation(
+        resolver=drive_resolvers.rename_drive_file,
+        description="The extension follows the content (renaming a PNG to logo gives logo.png)",
+    )
+    move_drive_file: DriveFilePayload = strawberry.mutation(resolver=drive_resolvers.move_drive_file)
+    delete_drive_file: DeleteDrivePayload = strawberry.mutation(resolver=drive_resolvers.delete_drive_file)
+    # Uploads (resolvers/uploads.py; docs/contract.md, Uploads)
+    upload_drive_file: DriveFilePayload = strawberry.mutation(
+        resolver=upload_resolvers.upload_drive_file,
+        description="A small file (at most CH_MAX_UPLOAD_BYTES, 20 MiB by default) as a GraphQL "
+        "multipart request; larger ones with createUpload. Needs the generate scope",
+    )
+    create_upload: CreateUploadPayload = strawberry.mutation(
+        resolver=upload_resolvers.create_upload,
+        description="A large file, step one: reserves sizeBytes of the quota and answers where to PUT "
+        "the bytes; then completeUpload. Needs the generate scope",
+    )
+    complete_upload: DriveFilePayload = strawberry.mutation(
+        resolver=upload_resolvers.complete_upload,
+        description="A large file, step two: checks the bytes PUT by content; refused, nothing is kept",
     )
 
 

@@ -11,7 +11,7 @@ import strawberry
 
 from models import jobs as job_ops
 from models.teams import Team
-from resolvers.jobs import job_output
+from resolvers.outputs import job_output
 from schema.context import Info
 from schema.inputs import JobFilter
 from schema.types import CreativeJob, CreditBalance

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from graphql import GraphQLError
@@ -29,6 +29,9 @@ class Context:
     services: Services
     principal: Principal | None = None
     connection_params: dict[str, Any] | None = None
+    # Batching loaders of this request, by name (resolvers/outputs.py): they do not cache, so a
+    # websocket's context, living across events, never answers from an old read.
+    loaders: dict[str, Any] = field(default_factory=dict)
 
     def require(self, scope: str = "read") -> Principal:
         if self.principal is None:

@@ -11,6 +11,8 @@ from enum import Enum
 import strawberry
 
 from models.credits import Kind as CreditTransactionKind
+from models.drive import FileKind as DriveFileKind
+from models.drive import FileSource as DriveFileSource
 from models.errors import ErrorCode
 from models.jobs import JobStatus
 from models.webhooks import DeliveryStatus as WebhookDeliveryStatus
@@ -19,6 +21,8 @@ __all__ = [
     "ApiKeyScope",
     "CreditTransactionKind",
     "CreditUsageGroupBy",
+    "DriveFileKind",
+    "DriveFileSource",
     "ErrorCode",
     "JobStatus",
     "JobType",
@@ -34,6 +38,8 @@ strawberry.enum(ErrorCode)
 strawberry.enum(JobStatus)
 strawberry.enum(CreditTransactionKind, name="CreditTransactionKind")
 strawberry.enum(WebhookDeliveryStatus, name="WebhookDeliveryStatus")
+strawberry.enum(DriveFileKind, name="DriveFileKind", description="What a Drive file holds, by its content")
+strawberry.enum(DriveFileSource, name="DriveFileSource", description="Made by a job, or uploaded")
 
 
 @strawberry.enum

@@ -10,6 +10,7 @@ from strawberry.scalars import JSON
 from schema.enums import (
     ApiKeyScope,
     CreditTransactionKind,
+    DriveFileKind,
     JobStatus,
     JobType,
     Placement,
@@ -101,6 +102,15 @@ class JobFilter:
     type: JobType | None = None
     status: JobStatus | None = None
     provider: Provider | None = None
+
+
+@strawberry.input(description="Every filter given must match")
+class DriveFileFilter:
+    kind: DriveFileKind | None = None
+    job_id: strawberry.ID | None = strawberry.field(default=None, description="The job's outputs")
+    name: str | None = strawberry.field(
+        default=None, description="Part of the name, any case (% and _ are plain characters)"
+    )
 
 
 @strawberry.input

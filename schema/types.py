@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import date, datetime
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, Generic, TypeVar
 
 import strawberry
 from strawberry.scalars import JSON
@@ -21,6 +22,9 @@ from schema.enums import (
     WebhookDeliveryStatus,
     WebhookEventType,
 )
+
+if TYPE_CHECKING:
+    from schema.drive import DriveFile
 
 Node = TypeVar("Node")
 
@@ -56,10 +60,26 @@ class CreativeJob:
     started_at: datetime | None
     completed_at: datetime | None
     updated_at: datetime = strawberry.field(description="When this state was written (events carry it)")
+    # Given the request's context, the outputs (resolvers/outputs.py): read only when selected.
+    load_outputs: strawberry.Private[Callable[[Any], Awaitable[list[DriveFile]]] | None] = None
+
+    @strawberry.field(  # type: ignore[untyped-decorator]  # strawberry types field(description=...) without a resolver as Any
+        description="The outputs as Drive files, in order (resultUrls' files, those still in Drive)"
+    )
+    async def outputs(
+        self, info: strawberry.Info
+    ) -> list[Annotated[DriveFile, strawberry.lazy("schema.drive")]]:
+        return [] if self.load_outputs is None else await self.load_outputs(info.context)
 
     @classmethod
-    def from_snapshot(cls, snap: dict[str, Any], result_urls: list[str]) -> CreativeJob:
-        """``result_urls``: the outputs as the caller may fetch them (signed by the resolver)."""
+    def from_snapshot(
+        cls,
+        snap: dict[str, Any],
+        result_urls: list[str],
+        load_outputs: Callable[[Any], Awaitable[list[DriveFile]]] | None = None,
+    ) -> CreativeJob:
+        """``result_urls``: the outputs as the caller may fetch them (signed by the resolver);
+        ``load_outputs``: how to read them as Drive files when selected."""
         return cls(
             id=strawberry.ID(snap["id"]),
             type=JobType(snap["type"]),
@@ -81,6 +101,7 @@ class CreativeJob:
             started_at=_dt(snap["started_at"]),
             completed_at=_dt(snap["completed_at"]),
             updated_at=datetime.fromisoformat(snap["updated_at"]),
+            load_outputs=load_outputs,
         )
 
 

@@ -166,6 +166,15 @@ def verify_file_signature(file_id: str, expires: str | None, signature: str | No
     return hmac.compare_digest(signature, _file_signature(file_id, int(expires), secret))
 
 
+def signed_file_url(file_id: str, settings: Settings, *, thumbnail: bool = False) -> str:
+    """A Drive file's absolute, signed, expiring URL; with ``thumbnail``, its thumbnail's (or video
+    poster's), ``/files/<id>/thumbnail``, signed alike: a link to a file reaches its thumbnail too."""
+    path = sign_file_path(file_id, settings.secret, settings.download_url_ttl_seconds)
+    if thumbnail:
+        path = path.replace("?", "/thumbnail?", 1)
+    return settings.public_url + path
+
+
 def signed_result_urls(result_paths: list[str], settings: Settings) -> list[str]:
     """``/files/<id>`` paths as absolute, signed, expiring URLs (what clients get in resultUrls)."""
     ttl = settings.download_url_ttl_seconds
@@ -173,3 +182,22 @@ def signed_result_urls(result_paths: list[str], settings: Settings) -> list[str]
         settings.public_url + sign_file_path(path.rsplit("/", 1)[-1], settings.secret, ttl)
         for path in result_paths
     ]
+
+
+# -- signed upload URLs (local storage: the client PUTs a large upload's bytes to the API) -------
+def _upload_signature(file_id: str, expires: int, secret: str) -> str:
+    # "upload:" keeps a download link's signature from ever authorising a PUT, and the reverse.
+    message = f"upload:{file_id}:{expires}".encode()
+    return hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
+
+
+def sign_upload_path(file_id: str, secret: str, expires: int) -> str:
+    """``/uploads/<id>?expires=…&signature=…``: PUT a pending upload's bytes until ``expires`` (unix time)."""
+    return f"/uploads/{file_id}?expires={expires}&signature={_upload_signature(file_id, expires, secret)}"
+
+
+def upload_signature_valid(file_id: str, expires: str | None, signature: str | None, secret: str) -> bool:
+    """The signature is the API's for this file and expiry (expiry itself is the caller's check)."""
+    if not (expires and signature and expires.isdigit() and len(expires) <= 12):
+        return False
+    return hmac.compare_digest(signature, _upload_signature(file_id, int(expires), secret))

@@ -30,7 +30,7 @@ import pytest
 import websockets
 
 from tests.stack import TERMINAL, Stack, Team, follow_job
-from web import rest
+from web import rest, uploads
 
 MISSING_PLACEHOLDER = "<{kind}>"
 ROOTS = ("Query", "Mutation", "Subscription")
@@ -71,6 +71,9 @@ HANDLED: dict[str, set[str]] = {
         "deleteWebhookEndpoint",
         "rotateWebhookSecret",
         "redeliverWebhook",
+        "uploadDriveFile",
+        "createUpload",
+        "completeUpload",
     },
     "Subscription": {"jobUpdated", "jobsUpdated", "creditBalanceUpdated"},
 }
@@ -93,6 +96,9 @@ ID_SLOTS: dict[tuple[str, str], tuple[str, ...]] = {
     ("CompositeInputRef", "fileId"): ("image_file", "audio_file"),
     ("CreditTransactionFilter", "jobId"): ("job",),
     ("*", "driveFolderId"): ("folder",),
+    ("Mutation.uploadDriveFile", "folderId"): ("folder",),
+    ("CreateUploadInput", "folderId"): ("folder",),
+    ("Mutation.completeUpload", "fileId"): ("pending_upload", "image_file"),
 }
 
 # Required scalars by name (anything else gets a generic value of its type).
@@ -109,6 +115,7 @@ STRINGS = {
 INPUT_OVERRIDES: dict[str, dict[str, Any]] = {
     "GenerateCompositeInput": {"templateId": "walker-template"},
     "UpdateWebhookEndpointInput": {"url": "{walk_url}", "description": "taken over", "enabled": False},
+    "CreateUploadInput": {"contentType": "image/png", "sizeBytes": 10},
 }
 
 # REST routes: each one is walked below (or, for health, carries nothing of a team).
@@ -118,6 +125,7 @@ REST_HANDLED = {
     "/files/{file_id}": "test_rest_routes_and_files",
     "/api/v1/creative-hub/generate/{type}": "test_rest_routes_and_files",
     "/api/v1/creative-hub/jobs/{job_id}": "test_rest_routes_and_files",
+    "/uploads/{file_id}": "test_rest_routes_and_files",
 }
 PROVIDER_SIDE_IDS = {"avatar_id", "voice_id", "template_id"}  # names at the provider, not our objects
 # The REST generate bodies: what each type needs, and where A's ids go.
@@ -617,6 +625,12 @@ class Walker:
             return (now - timedelta(days=1) if name == "from" else now + timedelta(days=1)).isoformat()
         if scalar == "JSON":
             return {}
+        if scalar == "BigInt":
+            return 1
+        if (
+            scalar == "Upload"
+        ):  # a JSON request carries no file part: uploadDriveFile refuses after the folder
+            return "walker-file"
         raise AssertionError(f"the walker has no value for a required {scalar} ({name}): teach plausible()")
 
     def enum_sweep(self, op: Operation) -> list[dict[str, Any]]:
@@ -857,7 +871,13 @@ async def _build_world(stack: Stack, api: Api, receiver: Receiver, tag: str) -> 
     ledger = (await api.data(a, LEDGER))["creditTransactions"]["nodes"]
     team_name = (await api.data(a, "{ viewer { teamName } }"))["viewer"]["teamName"]
 
+    pending = await api.data(
+        a,
+        "mutation ($input: CreateUploadInput!) { createUpload(input: $input) { upload { fileId } } }",
+        {"input": {"name": f"A-private-upload-{tag}.png", "contentType": "image/png", "sizeBytes": 100}},
+    )
     ids = {
+        "pending_upload": pending["createUpload"]["upload"]["fileId"],
         "job": tts["id"],
         "image_job": image["id"],
         "audio_file": file_id(tts_final["resultUrls"][0]),
@@ -1086,7 +1106,7 @@ async def test_walker_knows_every_operation(world: World) -> None:
     assert not world.walker.unknown_slots, (
         f"the walker does not know which of A's objects goes into {world.walker.unknown_slots}: extend ID_SLOTS"
     )
-    routes = {r.path for r in rest.routes}
+    routes = {r.path for r in (*rest.routes, *uploads.routes)}
     assert routes == set(REST_HANDLED), (
         f"REST routes changed: {sorted(routes ^ set(REST_HANDLED))}; walk them"
     )
@@ -1359,6 +1379,19 @@ async def test_rest_routes_and_files(world: World) -> None:
             f, m = ((r.status_code, r.headers.get("content-type"), r.text) for r in got)
             if f[0] != 404 or normalise(f, {foreign_id: kind}) != normalise(m, {missing_id: kind}):
                 problems.append(f"{name}: GET /files/<A's {kind}> answered {f}, a missing file {m}")
+    # PUT an upload's bytes: the signature names the file, so B has none for A's upload
+    pending, missing_id = world.ids["pending_upload"], str(uuid.uuid4())
+    got = [
+        await client.put(
+            f"{world.stack.url}/uploads/{x}?expires={int(time.time()) + 600}&signature={'ab' * 32}",
+            content=b"\0" * 100,
+            headers=world.b.headers,
+        )
+        for x in (pending, missing_id)
+    ]
+    f, m = ((r.status_code, r.json()) for r in got)
+    if f[0] != 403 or normalise(f, {pending: "upload"}) != normalise(m, {missing_id: "upload"}):
+        problems.append(f"PUT /uploads/<A's pending upload> answered {f}, a missing upload {m}")
     for kind in ("audio_file", "image_file"):
         anonymous = await client.get(f"{world.stack.url}/files/{world.ids[kind]}")
         missing = await client.get(f"{world.stack.url}/files/{uuid.uuid4()}")

@@ -19,6 +19,7 @@ from starlette.websockets import WebSocket
 from strawberry.asgi import ASGIWebSocketAdapter, GraphQL
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.extensions import MaxAliasesLimiter, MaxTokensLimiter, QueryDepthLimiter
+from strawberry.schema.config import StrawberryConfig
 from strawberry.subscriptions import (
     GRAPHQL_SSE_PROTOCOL,
     GRAPHQL_TRANSPORT_WS_PROTOCOL,
@@ -30,6 +31,7 @@ from realtime.revocation import CredentialWatch
 from realtime.server import MAX_SUBSCRIPTIONS_PER_CONNECTION
 from resolvers.root import Mutation, Query, Subscription
 from schema.context import Context
+from schema.drive import SCALARS
 from schema.extensions import (
     IntrospectionPolicy,
     MaskFaults,
@@ -70,6 +72,7 @@ def build_schema() -> strawberry.Schema:
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
+        config=StrawberryConfig(scalar_map=SCALARS),
         # Classes or factories, never instances: an extension keeps its operation's state, so one instance
         # shared by concurrent operations could mask (or leave unmasked) another operation's errors.
         extensions=[
@@ -118,6 +121,11 @@ class GraphQLView(GraphQL[Context, None]):
                 GRAPHQL_SSE_PROTOCOL,
             ),
             max_subscriptions_per_connection=MAX_SUBSCRIPTIONS_PER_CONNECTION,
+            # The GraphQL multipart request spec (uploadDriveFile). Strawberry leaves it off because a
+            # browser may POST a multipart form cross-site with the user's cookies (a CSRF); this API
+            # reads no cookies, only the Authorization header, which no cross-site form can send and
+            # which makes a script's cross-origin request ask CORS first. Its body cap: web/app.py.
+            multipart_uploads_enabled=True,
         )
 
     @staticmethod
@@ -157,6 +165,9 @@ class GraphQLView(GraphQL[Context, None]):
         except HTTPException as exc:
             code = "METHOD_NOT_ALLOWED" if exc.status_code == 405 else "BAD_REQUEST"
             return errors.error_response(exc.status_code, code, exc.reason)
+        finally:
+            if isinstance(request, Request):  # a multipart upload's parts (spooled to disk when large)
+                await request.close()
 
     async def get_context(self, request: Request | WebSocket, response: Any) -> Context:
         services: Services = request.app.state.services

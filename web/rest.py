@@ -13,14 +13,23 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from models import drive
+from models import drive, media
 from models import jobs as job_ops
 from models.generation import GenerationRequest
 from providers.catalog import CATALOG
+from resolvers.pagination import MAX_PAGE, paginate
 from schema.wire import loads
 from services import db
-from services.auth import Principal, authenticate, bearer, signed_result_urls, verify_file_signature
+from services.auth import (
+    Principal,
+    authenticate,
+    bearer,
+    signed_file_url,
+    signed_result_urls,
+    verify_file_signature,
+)
 from services.container import Services
+from services.settings import Settings
 from storage import MAX_PRESIGN_SECONDS, ObjectNotFound, serving_headers
 from web import delivery
 from web.errors import HTTPError
@@ -106,10 +115,9 @@ async def readyz(request: Request) -> JSONResponse:
     return JSONResponse({"status": "ok" if ok else "unavailable", **checks}, status_code=200 if ok else 503)
 
 
-async def get_file(request: Request) -> Response:
-    """A Drive file: with a valid signature, or with credentials of the file's team. Served for
-    media players (web/delivery.py: ranges, validators, conditional requests), streamed from
-    storage; with CH_STORAGE_REDIRECT on S3, a signed link answers 307 to a presigned GET."""
+async def _file_to_serve(request: Request) -> tuple[drive.DriveFile, int | None]:
+    """The Drive file a /files/{id} link names, with a valid signature (then also the link's
+    expiry) or with credentials of the file's team; 404 for anything else."""
     services = services_of(request)
     file_id = request.path_params["file_id"]
     q = request.query_params
@@ -129,33 +137,56 @@ async def get_file(request: Request) -> Response:
         file = await drive.team_file(principal.team_id, file_id)
     if file is None:
         raise HTTPError(404, "NOT_FOUND", "file not found")
-    storage = services.storage
+    return file, signed_until
+
+
+async def _serve(
+    request: Request, key: str, content_type: str, name: str, signed_until: int | None
+) -> Response:
+    """Stored bytes for media players (web/delivery.py: ranges, validators, conditional requests),
+    streamed from storage; with CH_STORAGE_REDIRECT on S3, a signed link answers 307 to a presigned GET."""
+    storage = services_of(request).storage
     if signed_until is None:
         cache_control = "private, max-age=300"
     else:  # cached no longer than the link is valid; a file's bytes never change (storage/__init__.py)
         left = max(0, signed_until - int(time.time()))
         cache_control = f"private, max-age={left}, immutable"
-        if services.settings.storage_redirect:
-            url = await storage.presigned_get(
-                file.storage_key, ttl=left, filename=file.name, content_type=file.content_type
-            )
+        if services_of(request).settings.storage_redirect:
+            url = await storage.presigned_get(key, ttl=left, filename=name, content_type=content_type)
             if url is not None:  # the presigned URL lives as long as the link (at most SigV4's 7 days)
                 age = min(left, MAX_PRESIGN_SECONDS)
                 return Response(
                     status_code=307, headers={"Location": url, "Cache-Control": f"private, max-age={age}"}
                 )
     try:
-        info = await storage.stat(file.storage_key)
+        info = await storage.stat(key)
     except ObjectNotFound:
         raise HTTPError(404, "NOT_FOUND", "file not found") from None
     return delivery.serve(
         request,
         storage,
-        file.storage_key,
+        key,
         info,
-        content_type=file.content_type,
-        headers={**serving_headers(file.content_type, file.name), "Cache-Control": cache_control},
+        content_type=content_type,
+        headers={**serving_headers(content_type, name), "Cache-Control": cache_control},
     )
+
+
+async def get_file(request: Request) -> Response:
+    """A Drive file: with a valid signature, or with credentials of the file's team."""
+    file, signed_until = await _file_to_serve(request)
+    return await _serve(request, file.storage_key, file.content_type, file.name, signed_until)
+
+
+async def get_thumbnail(request: Request) -> Response:
+    """A Drive file's thumbnail (a small WebP: the image reduced, or a video's poster frame), served
+    like the file and reached by the same links; 404 for a file without one (audio)."""
+    file, signed_until = await _file_to_serve(request)
+    if not file.thumbnail_key:
+        raise HTTPError(404, "NOT_FOUND", "this file has no thumbnail")
+    stem = file.name.rsplit(".", 1)[0] if "." in file.name else file.name
+    name = f"{stem}.thumbnail.{media.extension_for(media.THUMBNAIL_TYPE)}"
+    return await _serve(request, file.thumbnail_key, media.THUMBNAIL_TYPE, name, signed_until)
 
 
 async def rest_generate(request: Request) -> JSONResponse:
@@ -216,15 +247,127 @@ async def rest_job(request: Request) -> JSONResponse:
     if job is None:
         raise HTTPError(404, "NOT_FOUND", "job not found")
     body = job.snapshot()
-    body["result_urls"] = signed_result_urls(body["result_urls"], services_of(request).settings)
+    settings = services_of(request).settings
+    outputs = await drive.job_outputs(principal.team_id, job.id) if body["result_urls"] else []
+    body["result_urls"] = signed_result_urls(body["result_urls"], settings)
+    body["outputs"] = [file_json(row, settings) for row in outputs]  # the same files, with their facts
     headers = {} if job.is_terminal else {"Retry-After": str(POLL_HINT_SECONDS[job.type])}
     return JSONResponse(body, headers=headers)
+
+
+# -- the Drive, read -----------------------------------------------------------------------------
+def file_json(row: drive.DriveFile, settings: Settings) -> dict[str, Any]:
+    """A Drive file in the REST form: the GraphQL DriveFile's fields in snake_case."""
+    file_id = str(row.id)
+    return {
+        "id": file_id,
+        "name": row.name,
+        "content_type": row.content_type,
+        "size_bytes": row.size_bytes,
+        "kind": row.kind.value,
+        "source": row.source.value,
+        "width": row.width,
+        "height": row.height,
+        "duration_seconds": row.duration_seconds,
+        "url": signed_file_url(file_id, settings),
+        "thumbnail_url": signed_file_url(file_id, settings, thumbnail=True) if row.thumbnail_key else None,
+        "job_id": str(row.job_id) if row.job_id else None,
+        "folder_id": str(row.folder_id),
+        "created_at": row.created_at.isoformat(),
+    }
+
+
+def folder_json(node: drive.FolderNode, parent_path: str = "") -> dict[str, Any]:
+    """A folder of the tree in the REST form, with its counts, its path and its subfolders."""
+    folder = node.folder
+    path = f"{parent_path}/{folder.name}"
+    return {
+        "id": str(folder.id),
+        "name": folder.name,
+        "parent_id": str(folder.parent_id) if folder.parent_id else None,
+        "path": path,
+        "is_default": folder.is_default,
+        "file_count": node.file_count,
+        "size_bytes": node.size_bytes,
+        "total_file_count": node.total_file_count,
+        "total_size_bytes": node.total_size_bytes,
+        "created_at": folder.created_at.isoformat(),
+        "children": [folder_json(child, path) for child in node.children],
+    }
+
+
+async def _reader(request: Request) -> Principal:
+    principal = await _caller(request, "read")
+    await services_of(request).limiter.read(principal)
+    return principal
+
+
+async def rest_drive_folders(request: Request) -> JSONResponse:
+    principal = await _reader(request)
+    tree = await drive.folder_tree(principal.team_id)
+    return JSONResponse({"folders": [folder_json(node) for node in tree]})
+
+
+def _first(value: str | None) -> int | None:
+    if value is None:
+        return None
+    if not re.fullmatch(r"[0-9]{1,4}", value):
+        raise HTTPError(400, "VALIDATION_FAILED", f"first must be between 1 and {MAX_PAGE}", ["first"])
+    return int(value)
+
+
+async def rest_drive_files(request: Request) -> JSONResponse:
+    """A page of the team's files, newest first, with the total over every page."""
+    principal = await _reader(request)
+    q = request.query_params
+    query = await drive.files_query(
+        principal.team_id,
+        folder_id=q.get("folder_id"),
+        kind=q.get("kind"),
+        job_id=q.get("job_id"),
+        name_contains=q.get("name"),
+    )
+    settings = services_of(request).settings
+    page = await paginate(query, _first(q.get("first")), q.get("after"), lambda row: file_json(row, settings))
+    return JSONResponse(
+        {
+            "files": [edge.node for edge in page.edges],
+            "total_count": await query.count(),
+            "has_next_page": page.page_info.has_next_page,
+            "end_cursor": page.page_info.end_cursor,
+        }
+    )
+
+
+async def rest_drive_file(request: Request) -> JSONResponse:
+    principal = await _reader(request)
+    row = await drive.team_file(principal.team_id, request.path_params["file_id"])
+    if row is None:
+        raise HTTPError(404, "NOT_FOUND", "file not found")
+    return JSONResponse(file_json(row, services_of(request).settings))
+
+
+async def rest_drive_usage(request: Request) -> JSONResponse:
+    principal = await _reader(request)
+    used = await drive.usage(principal.team_id, services_of(request).settings.drive_quota_bytes)
+    return JSONResponse(
+        {
+            "used_bytes": used.used_bytes,
+            "quota_bytes": used.quota_bytes,
+            "available_bytes": used.available_bytes,
+        }
+    )
 
 
 routes = [
     Route("/healthz", healthz),
     Route("/readyz", readyz),
     Route("/files/{file_id}", get_file),
+    Route("/files/{file_id}/thumbnail", get_thumbnail),
     Route("/api/v1/creative-hub/generate/{type}", rest_generate, methods=["POST"]),
     Route("/api/v1/creative-hub/jobs/{job_id}", rest_job),
+    Route("/api/v1/drive/folders", rest_drive_folders),
+    Route("/api/v1/drive/files", rest_drive_files),
+    Route("/api/v1/drive/files/{file_id}", rest_drive_file),
+    Route("/api/v1/drive/usage", rest_drive_usage),
 ]
