@@ -2,19 +2,21 @@
 beside plain requests straight to the S3 server, all in the same run.
 
 Starts the stack (bench/bench_stack.py: API on local storage, worker, simulator) with two more API
-processes on the same database and Redis that store Drive files on S3 (SeaweedFS, started as the
+processes on the same database and Redis that keep Drive files on S3 (SeaweedFS, started as the
 tests start it: tests/s3_server.py), the second with CH_STORAGE_REDIRECT. Then, each measurement
-repeated ``--repeat`` times, the paths taken in turn, the median printed:
+repeated ``--repeat`` times, the ways taken in turn, the median printed:
 
-1. Upload throughput of the same real MP4 (H.264, made here with PyAV and checked by content like
-   any upload): through the service's upload path to local storage and to S3, and a plain presigned
-   ``PUT`` straight to the S3 server.
-2. Reads through ``GET /files/{id}`` (a signed link): the whole file (MB/s) and ``--ranges`` seeks
-   of 1 MiB ``Range`` requests one after another, as a player scrubbing (p50/p95 latency) — on
-   local storage, on S3 streamed by the API, on S3 with the 307 to a presigned GET followed, and a
-   plain GET (and the same ranges) of the same object straight from the S3 server.
+1. Upload throughput of the same real MP4 (H.264, made here with PyAV; completeUpload decodes it
+   like any upload): ``createUpload``, the ``PUT`` to the URL it answers (the API's own on local
+   storage, a presigned URL of the bucket on S3) and ``completeUpload``, on local storage and on
+   S3; beside a presigned ``PUT`` of the same bytes straight to the S3 server.
+2. Reads of the uploaded file through its signed link (``GET /files/{id}``): the whole file (MB/s)
+   and ``--ranges`` 1 MiB ``Range`` requests at random offsets, one after another, as a player
+   seeking (p50/p95 latency): on local storage, on S3 streamed by the API, on S3 with the 307 to a
+   presigned GET followed, and a plain GET (and the same ranges) of the same object straight from
+   the S3 server.
 
-    .venv/bin/python -m bench.drive_io [--size-mb 100] [--repeat 3] [--ranges 40]
+    .venv/bin/python -m bench.drive_io [--size-mb 100] [--repeat 5] [--ranges 40]
 """
 
 from __future__ import annotations
@@ -26,24 +28,23 @@ import random
 import statistics
 import tempfile
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import av
 import httpx
 
 from bench.bench_stack import BenchStack, percentiles
-from models import drive, media
+from models import drive
 from services import db
-from services.auth import sign_file_path
 from services.settings import Settings
-from storage import Storage, open_storage
+from storage import open_storage
 from tests.s3_server import S3Server, running_s3
 
 MiB = 1024 * 1024
 MB = 1_000_000
-SECRET = "bench-drive-io-secret-key-not-for-production"
 PREFIX = "bench"  # the S3 API processes' CH_STORAGE_URL is s3://<bucket>/bench
 LINK_TTL = 3600
 
@@ -142,78 +143,125 @@ def measure_reads(ways: list[Way], data: bytes, repeat: int, ranges: int) -> Non
                 way.p95_ms.append(took["p95"] * 1000)
 
 
+CREATE_UPLOAD = """mutation Create($input: CreateUploadInput!) {
+  createUpload(input: $input) { upload { fileId url method headers { name value } } userErrors { code message } }
+}"""
+COMPLETE_UPLOAD = """mutation Complete($id: ID!) {
+  completeUpload(fileId: $id) { file { id sizeBytes url } userErrors { code message } }
+}"""
+
+
 @dataclass
 class Upload:
+    """One way to upload; per run the whole upload's seconds, and of it the PUT's and (through the
+    API) completeUpload's."""
+
     label: str
-    part: bool = False  # a part of an upload, not one: its time only
     seconds: list[float] = field(default_factory=list)
+    put: list[float] = field(default_factory=list)
+    complete: list[float] = field(default_factory=list)
+
+
+async def _graphql(client: httpx.AsyncClient, api: str, key: str, query: str, **variables: object) -> dict:
+    answer = await client.post(
+        api + "/graphql",
+        json={"query": query, "variables": variables},
+        headers={"Authorization": f"Bearer {key}"},
+    )
+    body = answer.json()
+    if answer.status_code != 200 or body.get("errors"):
+        raise RuntimeError(f"{api}/graphql answered {answer.status_code}: {body}")
+    payload: dict = next(iter(body["data"].values()))
+    if payload["userErrors"]:
+        raise RuntimeError(f"{api}/graphql refused: {payload['userErrors']}")
+    return payload
+
+
+async def api_upload(
+    client: httpx.AsyncClient, api: str, key: str, data: bytes, n: int, upload: Upload
+) -> dict:
+    """``data`` uploaded as a client does: ``createUpload``, the PUT to the URL it answers (the API's
+    own on local storage, the bucket's on S3) and ``completeUpload``, which checks the content.
+    The file as completeUpload answers it."""
+    began = time.perf_counter()
+    target = (
+        await _graphql(
+            client,
+            api,
+            key,
+            CREATE_UPLOAD,
+            input={"name": f"bench-{n}.mp4", "contentType": "video/mp4", "sizeBytes": len(data)},
+        )
+    )["upload"]
+    putting = time.perf_counter()
+    headers = {h["name"]: h["value"] for h in target["headers"]}
+    answer = await client.request(target["method"], target["url"], content=data, headers=headers)
+    if answer.status_code >= 300:
+        raise RuntimeError(f"the PUT to {target['url']} answered {answer.status_code}: {answer.text[:300]}")
+    completing = time.perf_counter()
+    file: dict = (await _graphql(client, api, key, COMPLETE_UPLOAD, id=target["fileId"]))["file"]
+    done = time.perf_counter()
+    if int(file["sizeBytes"]) != len(data):
+        raise RuntimeError(f"completeUpload answered {file}")
+    upload.seconds.append(done - began)
+    upload.put.append(completing - putting)
+    upload.complete.append(done - completing)
+    return file
+
+
+@dataclass
+class Uploaded:
+    """What the reads need: the signed links completeUpload answered for the last file uploaded to
+    local storage and to S3, and a presigned GET of the latter's object in the bucket."""
+
+    local_url: str = ""
+    s3_url: str = ""
+    s3_get: str = ""
 
 
 async def measure_uploads(
-    stack: BenchStack, server: S3Server, data: bytes, repeat: int
-) -> tuple[list[Upload], str, str, str]:
-    """Uploads of ``data``, ``repeat`` times each; and, for the reads, the ids of a file uploaded to
-    local storage and of one uploaded to S3, and a presigned GET of the latter's object."""
-
-    settings = Settings(database_url=stack.env["CH_DATABASE_URL"], data_dir=Path(stack.env["CH_DATA_DIR"]))
-    await db.init(settings)
-    local_id = s3_id = s3_get = ""
-    try:
-        async with (
-            open_storage(None, local_root=settings.data_dir / "drive") as local,
-            open_storage(
-                f"s3://{server.bucket}/{PREFIX}", local_root=Path("unused"), s3=server.settings()
-            ) as bucket,
-            httpx.AsyncClient(timeout=120) as client,
-        ):
-
-            async def domain(storage: Storage, n: int) -> str:
-                file = await drive.upload_file(
-                    storage,
-                    stack.team_id,
-                    name=f"bench-{n}.mp4",
-                    data=data,
-                    quota_bytes=settings.drive_quota_bytes,
-                )
-                return str(file.id)
-
-            async def direct(n: int) -> None:
-                put = await bucket.presigned_put(
-                    f"direct/bench-{n}.mp4", ttl=LINK_TTL, content_type="video/mp4", size=len(data)
-                )
-                assert put is not None
-                answer = await client.put(put.url, content=data, headers=put.headers)
-                answer.raise_for_status()
-
-            async def to_local(n: int) -> None:
-                nonlocal local_id
-                local_id = await domain(local, n)
-
-            async def to_s3(n: int) -> None:
-                nonlocal s3_id
-                s3_id = await domain(bucket, n)
-
-            async def content_check(n: int) -> None:
-                await asyncio.to_thread(lambda: media.thumbnail(data, media.inspect(data).kind))
-
-            steps: list[tuple[Upload, Callable[[int], Awaitable[None]]]] = [
-                (Upload("models/drive.upload_file, local storage"), to_local),
-                (Upload("models/drive.upload_file, S3"), to_s3),
-                (Upload("S3 server directly (presigned PUT)"), direct),
-                (Upload("of the above: the content check alone", part=True), content_check),
-            ]
-            for n in range(repeat):  # in turn, so that a busy moment of the machine is shared
-                for upload, step in steps:
-                    began = time.perf_counter()
-                    await step(n)
-                    upload.seconds.append(time.perf_counter() - began)
-            stored = await drive.DriveFile.get(id=s3_id)
-            url = await bucket.presigned_get(stored.storage_key, ttl=LINK_TTL)
-            assert url is not None
-            s3_get = url
-    finally:
-        await db.close()
-    return [upload for upload, _ in steps], local_id, s3_id, s3_get
+    stack: BenchStack, s3_api: str, server: S3Server, data: bytes, repeat: int
+) -> tuple[list[Upload], Uploaded]:
+    """Uploads of ``data``, ``repeat`` times each way, the ways in turn (a busy moment of the
+    machine is shared): through the API on local storage and on S3, and a presigned PUT straight
+    to the bucket."""
+    through_local = Upload("API, local storage (PUT to the API)")
+    through_s3 = Upload("API, S3 (PUT to a presigned URL of the bucket)")
+    direct = Upload("S3 server directly (presigned PUT)")
+    got = Uploaded()
+    s3_file_id = ""
+    async with (
+        open_storage(
+            f"s3://{server.bucket}/{PREFIX}", local_root=Path("unused"), s3=server.settings()
+        ) as bucket,
+        httpx.AsyncClient(timeout=300) as client,
+    ):
+        for n in range(repeat):
+            got.local_url = (await api_upload(client, stack.url, stack.key, data, n, through_local))["url"]
+            file = await api_upload(client, s3_api, stack.key, data, n, through_s3)
+            got.s3_url, s3_file_id = file["url"], file["id"]
+            began = time.perf_counter()
+            put = await bucket.presigned_put(
+                f"direct/bench-{n}.mp4", ttl=LINK_TTL, content_type="video/mp4", size=len(data)
+            )
+            assert put is not None
+            answer = await client.put(put.url, content=data, headers=put.headers)
+            answer.raise_for_status()
+            direct.seconds.append(time.perf_counter() - began)
+            direct.put.append(direct.seconds[-1])
+        settings = Settings(
+            database_url=stack.env["CH_DATABASE_URL"], data_dir=Path(stack.env["CH_DATA_DIR"])
+        )
+        await db.init(settings)
+        try:  # where the file's bytes are: the storage key is the service's business, read from its row
+            stored = await drive.team_file(stack.team_id, s3_file_id)
+        finally:
+            await db.close()
+        assert stored is not None
+        url = await bucket.presigned_get(stored.storage_key, ttl=LINK_TTL)
+        assert url is not None
+        got.s3_get = url
+    return [through_local, through_s3, direct], got
 
 
 # -- the run -----------------------------------------------------------------------------------
@@ -258,25 +306,24 @@ def main() -> None:
             flush=True,
         )
         with running_s3(tmp / "seaweedfs") as server:
-            stack = BenchStack(tmp, time_scale="0", poll_scale="0.01", extra_env={"CH_SECRET_KEY": SECRET})
+            stack = BenchStack(tmp, time_scale="0", poll_scale="0.01")
             try:
                 s3_env = server.env(PREFIX)
                 s3_api = stack.serve_more(s3_env)
                 s3_redirect_api = stack.serve_more({**s3_env, "CH_STORAGE_REDIRECT": "1"})
                 print(f"[{timer()}] SeaweedFS, the stack and two S3 API processes are up", flush=True)
-                uploads, local_id, s3_id, s3_get = asyncio.run(
-                    measure_uploads(stack, server, data, args.repeat)
-                )
+                uploads, got = asyncio.run(measure_uploads(stack, s3_api, server, data, args.repeat))
                 print(f"[{timer()}] uploads measured", flush=True)
+                link = urlsplit(got.s3_url)  # the same signed link, from the API process that redirects
                 ways = [
-                    Way("API, local storage", stack.url + sign_file_path(local_id, SECRET, LINK_TTL)),
-                    Way("API, S3 (streamed by the API)", s3_api + sign_file_path(s3_id, SECRET, LINK_TTL)),
+                    Way("API, local storage", got.local_url),
+                    Way("API, S3 (streamed by the API)", got.s3_url),
                     Way(
                         "API, S3 + CH_STORAGE_REDIRECT (307 followed)",
-                        s3_redirect_api + sign_file_path(s3_id, SECRET, LINK_TTL),
+                        f"{s3_redirect_api}{link.path}?{link.query}",
                         follow=True,
                     ),
-                    Way("S3 server directly (presigned GET)", s3_get),
+                    Way("S3 server directly (presigned GET)", got.s3_get),
                 ]
                 measure_reads(ways, data, args.repeat, args.ranges)
                 print(f"[{timer()}] reads measured", flush=True)
@@ -287,14 +334,16 @@ def main() -> None:
     print(
         f"uploads of the {size_mb:.1f} MB video, median of {args.repeat} (MB = 10^6 bytes; all runs in brackets)"
     )
+    print(f"  {'way':<48} {'upload':>10}  {'its PUT':>10}  {'completeUpload':>14}")
     for upload in uploads:
         rates = [size_mb / s for s in upload.seconds]
-        if upload.part:
-            print(f"  {upload.label:<46} {'':>12} {med(upload.seconds):6.2f} s")
-            continue
+        puts = [size_mb / s for s in upload.put]
+        complete = f"{med(upload.complete):11.2f} s" if upload.complete else f"{'':>13}"
         print(
-            f"  {upload.label:<46} {med(rates):7.1f} MB/s  {med(upload.seconds):6.2f} s"
-            f"   [{spread(rates, lambda v: f'{v:.1f}')}]"
+            f"  {upload.label:<48} {med(rates):5.1f} MB/s  {med(puts):5.1f} MB/s  {complete}"
+            f"   [upload {spread(rates, lambda v: f'{v:.1f}')};"
+            f" PUT {spread(puts, lambda v: f'{v:.1f}')}"
+            + (f"; complete {spread(upload.complete, lambda v: f'{v:.2f}')}]" if upload.complete else "]")
         )
     print()
     print(
