@@ -26,7 +26,9 @@ from providers import options
 from providers.ark import ArkAdapter
 from providers.base import InputFile, JobSpec
 from providers.bfl import BflAdapter
+from providers.creatomate import CreatomateAdapter
 from providers.download import fetch_output
+from providers.errors import RejectedError
 from providers.gemini import GeminiVeoAdapter
 from providers.heygen import HeygenAdapter
 from providers.http_adapter import HttpAdapter
@@ -539,3 +541,34 @@ async def test_composite_inputs_must_fill_an_element_of_their_kind(team: uuid.UU
         request(team, "composite", template_id="t1", inputs=[{"name": "Logo", "fileId": jingle}])
     )
     assert templated.settings["inputs"][0]["file_id"] == jingle
+
+
+# -- composite elements: the provider downloads what fills them ---------------------------------------
+
+
+async def test_creatomate_downloads_each_input_and_fails_a_render_it_cannot_load(
+    sim_root: str, client: httpx.AsyncClient
+) -> None:
+    flux = adapter(BflAdapter, sim_root, client)
+    made = await run(
+        flux,
+        with_settings(
+            "flux_2_pro", "image", unique("a logo"), width=512, height=256, settings={"output_format": "png"}
+        ),
+    )
+    logo_url = str(made.outputs[0].url)  # a URL that redirects to a CDN, as Drive's signed links may
+    creatomate = adapter(CreatomateAdapter, sim_root, client)
+    source = {
+        "output_format": "png",
+        "width": 640,
+        "height": 640,
+        "elements": [{"name": "Logo", "type": "image"}],
+    }
+
+    def composite(url: str) -> JobSpec:
+        return with_settings("creatomate", "composite", None, source=source, modifications={"Logo": url})
+
+    done = await run(creatomate, composite(logo_url))
+    assert done.outputs[0].url
+    with pytest.raises(RejectedError, match="could not be loaded"):
+        await run(creatomate, composite("http://127.0.0.1:9/gone.png"))

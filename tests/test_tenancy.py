@@ -110,6 +110,8 @@ STRINGS = {
 # template) or tries the worst (retarget A's webhook and switch it off).
 INPUT_OVERRIDES: dict[str, dict[str, Any]] = {
     "GenerateCompositeInput": {"templateId": "walker-template"},
+    # avatarId is optional beside portraitFileId (exactly one is given); the portrait is looked up first
+    "GenerateAvatarInput": {"avatarId": "walker-avatar"},
     "UpdateWebhookEndpointInput": {"url": "{walk_url}", "description": "taken over", "enabled": False},
 }
 
