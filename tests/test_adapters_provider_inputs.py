@@ -28,7 +28,7 @@ from providers.base import InputFile, JobSpec
 from providers.bfl import BflAdapter
 from providers.creatomate import CreatomateAdapter
 from providers.download import fetch_output
-from providers.errors import RejectedError
+from providers.errors import ProviderError, RejectedError
 from providers.gemini import GeminiVeoAdapter
 from providers.heygen import HeygenAdapter
 from providers.http_adapter import HttpAdapter
@@ -50,7 +50,9 @@ from tests.sim_harness import (
     unique,
     video_facts,
 )
+from tests.standins import Hub
 from tests.standins import media as make
+from tests.standins import serve as serve_standins
 from tests.test_drive import PDF, MemoryStorage
 
 API_KEY = "ak_inputs:sk_inputs_secret_0123456789abcdef0123456789"
@@ -572,3 +574,60 @@ async def test_creatomate_downloads_each_input_and_fails_a_render_it_cannot_load
     assert done.outputs[0].url
     with pytest.raises(RejectedError, match="could not be loaded"):
         await run(creatomate, composite("http://127.0.0.1:9/gone.png"))
+
+
+# -- the independent stand-ins (written from the providers' docs) take the same requests -------------
+
+
+@pytest.fixture(scope="module")
+def standins() -> Iterator[Hub]:
+    with serve_standins() as hub:
+        yield hub
+
+
+async def test_the_stand_ins_accept_the_new_inputs_and_refuse_bad_ones(
+    standins: Hub, client: httpx.AsyncClient
+) -> None:
+    env = standins.env()
+    refs = (png(512, 512, "a"), InputFile("b", "image/jpeg", media.jpeg(640, 480)))
+    gpt = OpenAIImage26Adapter(
+        client, env["OPENAI_BASE_URL"], env["OPENAI_API_KEY"], poll_interval_scale=0.01
+    )
+    spec = with_settings(
+        "gpt_image_2_6_flare",
+        "image",
+        unique("a mug with this logo"),
+        width=1024,
+        height=1024,
+        wire_model="gpt-image-2.6-flare",
+        input_files=refs,
+    )
+    assert (await run(gpt, spec)).outputs[0].data
+    bad = with_settings(
+        "gpt_image_2_6_flare",
+        "image",
+        unique("x"),
+        width=1024,
+        height=1024,
+        wire_model="gpt-image-2.6-flare",
+        input_files=(InputFile("g", "image/gif", media.gif(32, 32)),),
+    )
+    with pytest.raises(ProviderError, match="format must be png, webp or jpeg"):
+        await gpt.submit(bad)
+
+    heygen = HeygenAdapter(client, env["HEYGEN_BASE_URL"], env["HEYGEN_API_KEY"], poll_interval_scale=0.01)
+    portrait = InputFile("p", "image/png", media.png(400, 500))
+    assert await heygen.submit(
+        with_settings("heygen", "avatar", unique("Hi there"), voice_id="v1", input_files=(portrait,))
+    )
+    liar = InputFile("p", "image/jpeg", media.png(400, 500))  # PNG bytes declared as JPEG
+    with pytest.raises(ProviderError, match="media_type must be the image's type"):
+        await heygen.submit(
+            with_settings("heygen", "avatar", unique("Hi"), voice_id="v1", input_files=(liar,))
+        )
+
+    bfl = BflAdapter(client, env["BFL_BASE_URL"], env["BFL_API_KEY"], poll_interval_scale=0.01)
+    flux = with_settings(
+        "flux_2_pro", "image", unique("this bottle"), width=1024, height=1024, input_files=refs
+    )
+    assert await bfl.submit(flux)
