@@ -39,6 +39,7 @@ from providers.runway import RunwayAdapter
 from providers.simulator import SIMULATOR_BASE_PATHS, media
 from services import db
 from services.settings import Settings
+from tests.graphql_inprocess import gql
 from tests.sim_harness import (
     ANY_MEDIA,
     MAX_BYTES,
@@ -631,3 +632,27 @@ async def test_the_stand_ins_accept_the_new_inputs_and_refuse_bad_ones(
         "flux_2_pro", "image", unique("this bottle"), width=1024, height=1024, input_files=refs
     )
     assert await bfl.submit(flux)
+
+
+async def test_the_providers_query_says_what_each_provider_takes() -> None:
+    limits = "contentTypes maxBytes maxCount minSidePixels maxAspectRatio"
+    q = (
+        f"{{ providers {{ provider startImage {{ {limits} }} referenceImages {{ {limits} }} "
+        f"portraitImage {{ {limits} }} priceInputMegapixelCents }} }}"
+    )
+    rows = {r["provider"]: r for r in (await gql(q))["data"]["providers"]}
+    kling = rows["KLING_3_0"]["startImage"]
+    assert kling == {
+        "contentTypes": ["image/jpeg", "image/png"],
+        "maxBytes": 10 * 1024 * 1024,
+        "maxCount": 1,
+        "minSidePixels": 300,
+        "maxAspectRatio": 2.5,
+    }
+    assert rows["RUNWAY_GEN4"]["startImage"]["contentTypes"] == ["image/jpeg", "image/png", "image/webp"]
+    assert rows["FLUX_2_PRO"]["referenceImages"]["maxCount"] == 8
+    assert rows["FLUX_2_PRO"]["priceInputMegapixelCents"] == 1.5
+    assert rows["SEEDREAM_4_5"]["referenceImages"]["maxCount"] == 14
+    assert rows["GPT_IMAGE_2_6_FLARE"]["referenceImages"]["maxCount"] == 16
+    assert rows["HEYGEN"]["portraitImage"]["contentTypes"] == ["image/png", "image/jpeg"]
+    assert rows["HEYGEN"]["startImage"] is None and rows["ELEVENLABS"]["referenceImages"] is None
