@@ -300,7 +300,7 @@ async def _composite_inputs(req: GenerationRequest) -> list[dict[str, str]]:
             if job.status != JobStatus.COMPLETED or not job.result_urls:
                 raise _invalid("an input job must be completed first", "inputs", str(i), "jobId")
             file_id = job.result_urls[0].rsplit("/", 1)[-1]
-            output = await drive.team_file(req.team_id, file_id)
+            output = await drive.team_file(req.team_id, _uuid(file_id, "inputs", str(i), "jobId"))
             if output is None:
                 raise _invalid("the input job's output is no longer in Drive", "inputs", str(i), "jobId")
             _check_element(req.source, str(name), output.content_type, i, "jobId")
