@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -393,3 +394,36 @@ async def test_an_uploaded_logo_over_an_ai_background_end_to_end(stack: Stack, t
         ], payload
         assert "must be an image file, not audio/mpeg" in payload["userErrors"][0]["message"]
     assert await balance(stack, team) == after
+
+
+async def test_rest_takes_references_and_portraits_and_refuses_wrong_files(stack: Stack, team: Team) -> None:
+    portrait = upload_to_drive(stack, team, "me.png", make.image("png", 400, 500))
+    jingle = upload_to_drive(stack, team, "jingle.wav", make.audio("wav", 1.0))
+    url = f"{stack.url}/api/v1/creative-hub/generate"
+    before = await balance(stack, team)
+    async with httpx.AsyncClient(timeout=30, headers=team.headers) as client:
+        ok = await client.post(
+            f"{url}/avatar",
+            json={"script": "Hello from the shop", "portrait_file_id": portrait, "voice_id": "v1"},
+        )
+        assert ok.status_code == 202, ok.text
+        job = await follow_job(stack, team, ok.json()["job_id"])
+        assert job[-1]["status"] == "COMPLETED" and job[-1]["settings"]["portrait_file_id"] == portrait
+        # the domain's field names, as for every REST refusal of a generate body
+        for body, field, code in (
+            (
+                {"prompt": "x", "reference_file_ids": [portrait, jingle]},
+                ["input", "referenceFileIds", "1"],
+                400,
+            ),
+            ({"prompt": "x", "reference_file_ids": portrait}, ["reference_file_ids"], 400),
+            (
+                {"prompt": "x", "reference_file_ids": [str(uuid.uuid4())]},
+                ["input", "referenceFileIds", "0"],
+                404,
+            ),
+        ):
+            answer = await client.post(f"{url}/image", json=body)
+            assert answer.status_code == code and answer.json()["error"]["field"] == field, answer.text
+    after = await balance(stack, team)
+    assert after["balanceCents"] == before["balanceCents"] - job[-1]["costCents"] and after["heldCents"] == 0
