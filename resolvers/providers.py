@@ -153,6 +153,12 @@ async def estimate_cost(info: Info, input: EstimateCostInput) -> CostEstimate:
             )
         if input.with_input_image:
             params["image_file_id"] = "estimate"
+    if spec.type == IMAGE and input.reference_megapixels is not None:
+        if not (math.isfinite(input.reference_megapixels) and 0 <= input.reference_megapixels <= 1000):
+            raise _estimate_input_error("referenceMegapixels must be from 0 to 1000", "referenceMegapixels")
+        params["input_megapixels"] = input.reference_megapixels
+    if spec.type == AVATAR and input.with_portrait:
+        params["portrait_file_id"] = "estimate"
     if spec.type == AVATAR:
         longest = math.ceil(spec.max_text_chars / pricing.AVATAR_CHARS_PER_SECOND)
         _within(input.duration_seconds, 1, longest, "durationSeconds", f"seconds for {spec.provider}")

@@ -130,6 +130,13 @@ class EstimateCostInput:
     )
     width: int | None = None
     height: int | None = None
+    reference_megapixels: float | None = strawberry.field(
+        default=None,
+        description="Megapixels of the reference images in all (image; BFL and OpenAI bill them)",
+    )
+    with_portrait: bool = strawberry.field(
+        default=False, description="An avatar from a portrait (portraitFileId): HeyGen's photo avatar rate"
+    )
 
 
 @strawberry.input

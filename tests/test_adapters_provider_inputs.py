@@ -656,3 +656,21 @@ async def test_the_providers_query_says_what_each_provider_takes() -> None:
     assert rows["GPT_IMAGE_2_6_FLARE"]["referenceImages"]["maxCount"] == 16
     assert rows["HEYGEN"]["portraitImage"]["contentTypes"] == ["image/png", "image/jpeg"]
     assert rows["HEYGEN"]["startImage"] is None and rows["ELEVENLABS"]["referenceImages"] is None
+
+
+async def test_estimate_cost_prices_references_and_portraits() -> None:
+    q = "query ($i: EstimateCostInput!) { estimateCost(input: $i) { cents } }"
+
+    async def cents(**fields: Any) -> int:
+        answer = await gql(q, {"i": fields})
+        assert "errors" not in answer, answer
+        value: int = answer["data"]["estimateCost"]["cents"]
+        return value
+
+    flux = {"type": "IMAGE", "provider": "FLUX_2_PRO", "width": 1024, "height": 1024}
+    assert await cents(**flux, referenceMegapixels=2.0) == await cents(**flux) + 3  # 1.5 ¢ per input MP
+    avatar = {"type": "AVATAR", "provider": "HEYGEN", "durationSeconds": 30}
+    assert await cents(**avatar, withPortrait=True) == 150  # $0.05/s
+    assert await cents(**avatar) == 201  # $0.0667/s
+    refused = await gql(q, {"i": {**flux, "referenceMegapixels": -1.0}})
+    assert refused["errors"][0]["extensions"]["code"] == "VALIDATION_FAILED"
