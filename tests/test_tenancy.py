@@ -89,6 +89,8 @@ ID_SLOTS: dict[tuple[str, str], tuple[str, ...]] = {
     ("Mutation.redeliverWebhook", "deliveryId"): ("delivery",),
     ("Subscription.jobUpdated", "id"): ("job", "open_job"),
     ("GenerateVideoInput", "imageFileId"): ("image_file", "audio_file"),
+    ("GenerateImageInput", "referenceFileIds"): ("image_file", "audio_file"),
+    ("GenerateAvatarInput", "portraitFileId"): ("image_file", "audio_file"),
     ("CompositeInputRef", "jobId"): ("job", "open_job"),
     ("CompositeInputRef", "fileId"): ("image_file", "audio_file"),
     ("CreditTransactionFilter", "jobId"): ("job",),
@@ -108,6 +110,8 @@ STRINGS = {
 # template) or tries the worst (retarget A's webhook and switch it off).
 INPUT_OVERRIDES: dict[str, dict[str, Any]] = {
     "GenerateCompositeInput": {"templateId": "walker-template"},
+    # avatarId is optional beside portraitFileId (exactly one is given); the portrait is looked up first
+    "GenerateAvatarInput": {"avatarId": "walker-avatar"},
     "UpdateWebhookEndpointInput": {"url": "{walk_url}", "description": "taken over", "enabled": False},
 }
 
@@ -122,14 +126,17 @@ REST_HANDLED = {
 PROVIDER_SIDE_IDS = {"avatar_id", "voice_id", "template_id"}  # names at the provider, not our objects
 # The REST generate bodies: what each type needs, and where A's ids go.
 REST_GENERATE: dict[str, tuple[dict[str, Any], dict[str, tuple[str, ...]]]] = {
-    "image": ({"prompt": "a walker's prompt"}, {"drive_folder_id": ("folder",)}),
+    "image": (
+        {"prompt": "a walker's prompt"},
+        {"reference_file_ids": ("image_file", "audio_file"), "drive_folder_id": ("folder",)},
+    ),
     "video": (
         {"prompt": "a walker's prompt"},
         {"image_file_id": ("image_file", "audio_file"), "drive_folder_id": ("folder",)},
     ),
     "avatar": (
         {"script": "a walker's script", "avatar_id": "walker-avatar", "voice_id": "walker-voice"},
-        {"drive_folder_id": ("folder",)},
+        {"portrait_file_id": ("image_file", "audio_file"), "drive_folder_id": ("folder",)},
     ),
     "tts": ({"text": "a walker's text"}, {"drive_folder_id": ("folder",)}),
     "composite": (
@@ -1333,6 +1340,8 @@ async def test_rest_routes_and_files(world: World) -> None:
                         body = dict(base)
                         if where.startswith("inputs."):
                             body["inputs"] = [{"name": "Background", where.split(".")[1]: value}]
+                        elif where.endswith("_ids"):
+                            body[where] = [value]
                         else:
                             body[where] = value
                         r = await client.post(
