@@ -2,7 +2,8 @@
 played from their signed ``/files/{id}`` links and seeked to 1.5 s, 3.2 s and 0.5 s, each seek
 awaited on its ``seeked`` event.
 
-- A fast-start H.264 MP4 uploaded to a team's Drive: the browser reads it in Range requests the
+- A fast-start H.264 MP4 stored in a team's Drive as an upload is (models/drive.upload_file, in
+  the stack's database and storage): the browser reads it in Range requests the
   server answers with 206 (seeks read from the middle of the file); each seek lands and shows the
   frame of its second (its colour, on a screenshot of the element); the duration the browser reads
   is the one Drive recorded. On local storage through the API, and on S3 with
@@ -62,7 +63,7 @@ LOAD = """([src, ms]) => new Promise((resolve, reject) => {
   video.src = src;
 })"""
 
-# Seeks and resolves once `seeked` fired and the frame there is decoded (rejects on a timeout).
+# Seeks; resolves at `seeked` with where the element is and how much it has there (rejects on a timeout).
 SEEK = """([to, ms]) => new Promise((resolve, reject) => {
   const video = document.getElementById("player");
   const timer = setTimeout(() => reject(new Error(`no seeked to ${to} within ${ms} ms`)), ms);
