@@ -21,7 +21,7 @@ import logging
 import re
 import unicodedata
 import uuid
-from collections.abc import Iterable
+from collections.abc import AsyncIterable, AsyncIterator, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -49,6 +49,7 @@ log = logging.getLogger(__name__)
 DEFAULT_FOLDER_NAME = "AI Generations"
 NAME_MAX = 200  # characters of a file or folder name (the column holds 255)
 PENDING_TTL = timedelta(days=1)  # an upload not completed by then is removed by cleanup_pending
+INCOMING_PREFIX = "incoming"  # storage keys of pending uploads' bytes (see _incoming_key)
 SLUG_WORDS = 6
 SLUG_MAX = 40
 
@@ -606,6 +607,14 @@ def _upload_key(team_id: uuid.UUID | str, file_id: uuid.UUID) -> str:
     return f"{team_id}/uploads/{file_id}"
 
 
+def _incoming_key(team_id: uuid.UUID | str, file_id: uuid.UUID) -> str:
+    """Where a pending upload's bytes are PUT (its ``storage_key`` until completed). Not the final
+    key: a presigned PUT URL cannot be revoked, and one still valid after completion would otherwise
+    overwrite the checked file with unchecked bytes. Leading with ``incoming/`` lets an operator give
+    the bucket a lifecycle rule for what a late PUT leaves there (docs/operations.md)."""
+    return f"{INCOMING_PREFIX}/{team_id}/{file_id}"
+
+
 def _thumb_key(key: str) -> str:
     return f"{key}.thumb.webp"
 
@@ -687,11 +696,12 @@ async def create_upload(
     """A large upload, step one: a pending file that reserves ``size_bytes`` of the quota until it is
     completed or expires (a day). The client then PUTs the bytes to ``storage_key`` (a presigned URL)
     and calls :func:`complete_upload`. The declared type only picks the size cap; the content decides."""
-    kind = media.kind_of(content_type)
+    content_type = content_type.split(";")[0].strip().lower()
+    kind = media.kind_of(content_type) if content_type in media.EXTENSIONS else None
     if kind is None:
         raise DomainError(
             ErrorCode.VALIDATION_FAILED,
-            f"{content_type!r} is not an accepted type; upload {media.ACCEPTED}",
+            f"{content_type[:100]!r} is not an accepted type; upload {media.ACCEPTED}",
             ["contentType"],
         )
     cap = media.LIMITS[kind].max_bytes
@@ -716,7 +726,7 @@ async def create_upload(
             source=FileSource.UPLOADED,
             status=FileStatus.PENDING,
             size_bytes=size_bytes,
-            storage_key=_upload_key(team_id, file_id),
+            storage_key=_incoming_key(team_id, file_id),
             expires_at=(now or datetime.now(UTC)) + PENDING_TTL,
             using_db=conn,
         )
@@ -775,7 +785,11 @@ async def complete_upload(
     except DomainError:
         await _drop_pending(storage, file)
         raise
-    thumb_key = _thumb_key(file.storage_key) if thumb else None
+    # The checked bytes go to the file's own key, out of reach of the upload URL (_incoming_key).
+    key = _upload_key(file.team_id, file.id)
+    thumb_key = _thumb_key(key) if thumb else None
+    if key != file.storage_key:
+        await storage.put(key, data, info.content_type)
     if thumb and thumb_key:
         await storage.put(thumb_key, thumb, media.THUMBNAIL_TYPE)
     async with in_transaction() as conn:
@@ -786,6 +800,7 @@ async def complete_upload(
                 status=FileStatus.READY,
                 name=sanitize_name(file.name, extension=info.extension),
                 size_bytes=len(data),
+                storage_key=key,
                 thumbnail_key=thumb_key,
                 expires_at=None,
                 **_facts(info),
@@ -793,7 +808,71 @@ async def complete_upload(
         )
         if won:
             await _add_usage(conn, team_id, len(data) - file.size_bytes)  # the reservation becomes the size
+    if key != file.storage_key:
+        await _remove_bytes(storage, [file.storage_key])
     return await DriveFile.get(id=file.id)
+
+
+async def receive_upload(
+    storage: Storage,
+    file_id: uuid.UUID | str,
+    body: AsyncIterable[bytes],
+    *,
+    length: int | None,
+    now: datetime | None = None,
+) -> DriveFile:
+    """The bytes of a pending upload, PUT to the API itself (local storage; the caller checked the
+    URL's signature, which names the file). ``length`` (the request's Content-Length) must be the
+    declared size, and the body is cut off past it; a body that ends short stores nothing. The
+    content is checked by :func:`complete_upload`. Another PUT replaces the bytes."""
+    try:
+        file = await DriveFile.get_or_none(id=uuid.UUID(str(file_id)), status=FileStatus.PENDING)
+    except ValueError:
+        file = None
+    if file is None:
+        raise DomainError(ErrorCode.NOT_FOUND, "upload not found (or already completed)", ["id"])
+    if file.expires_at is not None and file.expires_at <= (now or datetime.now(UTC)):
+        raise DomainError(ErrorCode.NOT_FOUND, "upload not found (it expired)", ["id"])
+    if length is None:
+        raise DomainError(
+            ErrorCode.VALIDATION_FAILED,
+            f"send Content-Length: {file.size_bytes} (the size declared in createUpload)",
+            ["Content-Length"],
+        )
+    if length != file.size_bytes:
+        raise DomainError(
+            ErrorCode.VALIDATION_FAILED,
+            f"the body is {length} bytes but {file.size_bytes} were declared in createUpload; "
+            "start a new upload with the right size",
+            ["sizeBytes"],
+        )
+    received = 0
+
+    async def counted() -> AsyncIterator[bytes]:
+        nonlocal received
+        async for chunk in body:
+            received += len(chunk)
+            if received > file.size_bytes:
+                raise _size_mismatch(file.size_bytes, f"more than {file.size_bytes}")
+            yield chunk
+
+    try:
+        await storage.put(file.storage_key, counted(), file.content_type)
+    except BaseException:
+        await _remove_bytes(storage, [file.storage_key])
+        raise
+    if received != file.size_bytes:
+        await _remove_bytes(storage, [file.storage_key])
+        raise _size_mismatch(file.size_bytes, str(received))
+    return file
+
+
+def _size_mismatch(declared: int, got: str) -> DomainError:
+    return DomainError(
+        ErrorCode.VALIDATION_FAILED,
+        f"the body was {got} bytes but {declared} were declared; nothing was stored, PUT it again",
+        ["sizeBytes"],
+    )
 
 
 async def _drop_pending(storage: Storage, file: DriveFile) -> bool:
@@ -802,7 +881,8 @@ async def _drop_pending(storage: Storage, file: DriveFile) -> bool:
         if gone:
             await _add_usage(conn, file.team_id, -file.size_bytes)
     if gone:
-        await _remove_bytes(storage, [file.storage_key, file.thumbnail_key, _thumb_key(file.storage_key)])
+        final = _upload_key(file.team_id, file.id)
+        await _remove_bytes(storage, [file.storage_key, file.thumbnail_key, final, _thumb_key(final)])
     return bool(gone)
 
 

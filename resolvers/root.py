@@ -12,6 +12,7 @@ from resolvers import drive as drive_resolvers
 from resolvers import jobs as job_resolvers
 from resolvers import providers as provider_resolvers
 from resolvers import subscriptions as subscription_resolvers
+from resolvers import uploads as upload_resolvers
 from resolvers import viewer as viewer_resolvers
 from resolvers import webhooks as webhook_resolvers
 from schema.drive import (
@@ -43,6 +44,7 @@ from schema.types import (
     WebhookEndpoint,
     WebhookEndpointPayload,
 )
+from schema.uploads import CreateUploadPayload  # uploads
 
 
 @strawberry.type
@@ -145,6 +147,21 @@ class Mutation:
     )
     move_drive_file: DriveFilePayload = strawberry.mutation(resolver=drive_resolvers.move_drive_file)
     delete_drive_file: DeleteDrivePayload = strawberry.mutation(resolver=drive_resolvers.delete_drive_file)
+    # Uploads (resolvers/uploads.py; docs/contract.md, Uploads)
+    upload_drive_file: DriveFilePayload = strawberry.mutation(
+        resolver=upload_resolvers.upload_drive_file,
+        description="A small file (at most CH_MAX_UPLOAD_BYTES, 20 MiB by default) as a GraphQL "
+        "multipart request; larger ones with createUpload. Needs the generate scope",
+    )
+    create_upload: CreateUploadPayload = strawberry.mutation(
+        resolver=upload_resolvers.create_upload,
+        description="A large file, step one: reserves sizeBytes of the quota and answers where to PUT "
+        "the bytes; then completeUpload. Needs the generate scope",
+    )
+    complete_upload: DriveFilePayload = strawberry.mutation(
+        resolver=upload_resolvers.complete_upload,
+        description="A large file, step two: checks the bytes PUT by content; refused, nothing is kept",
+    )
 
 
 @strawberry.type

@@ -182,3 +182,22 @@ def signed_result_urls(result_paths: list[str], settings: Settings) -> list[str]
         settings.public_url + sign_file_path(path.rsplit("/", 1)[-1], settings.secret, ttl)
         for path in result_paths
     ]
+
+
+# -- signed upload URLs (local storage: the client PUTs a large upload's bytes to the API) -------
+def _upload_signature(file_id: str, expires: int, secret: str) -> str:
+    # "upload:" keeps a download link's signature from ever authorising a PUT, and the reverse.
+    message = f"upload:{file_id}:{expires}".encode()
+    return hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
+
+
+def sign_upload_path(file_id: str, secret: str, expires: int) -> str:
+    """``/uploads/<id>?expires=…&signature=…``: PUT a pending upload's bytes until ``expires`` (unix time)."""
+    return f"/uploads/{file_id}?expires={expires}&signature={_upload_signature(file_id, expires, secret)}"
+
+
+def upload_signature_valid(file_id: str, expires: str | None, signature: str | None, secret: str) -> bool:
+    """The signature is the API's for this file and expiry (expiry itself is the caller's check)."""
+    if not (expires and signature and expires.isdigit() and len(expires) <= 12):
+        return False
+    return hmac.compare_digest(signature, _upload_signature(file_id, int(expires), secret))

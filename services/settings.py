@@ -66,6 +66,11 @@ class Settings(BaseSettings):
     rate_limit_team_reads_per_minute: int = 600
     # Largest request body accepted (GraphQL and REST), in bytes.
     max_body_bytes: int = 1024 * 1024
+    # Largest file uploadDriveFile (a GraphQL multipart request) takes, in bytes; its request may be
+    # this plus max_body_bytes. Larger files go through createUpload (docs/contract.md, Uploads).
+    max_upload_bytes: int = Field(default=20 * 1024 * 1024, gt=0)
+    # How long an upload URL from createUpload stays valid (at most until the upload expires, a day).
+    upload_url_ttl_seconds: int = Field(default=3600, gt=0)
     # Origins the browser frontend is served from (CORS), e.g. ["https://app.example.com"].
     cors_origins: list[str] = Field(default_factory=list)
     # Webhook deliveries to loopback/private addresses and plain http: unset means allowed

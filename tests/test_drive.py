@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterable, AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -35,8 +35,11 @@ class MemoryStorage:
     def __init__(self) -> None:
         self.objects: dict[str, bytes] = {}
 
-    async def put(self, key: str, data: bytes, content_type: str) -> ObjectInfo:
-        self.objects[check_key(key)] = data
+    async def put(self, key: str, data: bytes | AsyncIterable[bytes], content_type: str) -> ObjectInfo:
+        check_key(key)
+        if not isinstance(data, bytes):  # streamed: stored whole at the end, as the backends do
+            data = b"".join([chunk async for chunk in data])
+        self.objects[key] = data
         return await self.stat(key)
 
     async def stat(self, key: str) -> ObjectInfo:
@@ -381,6 +384,58 @@ async def test_a_large_upload_is_reserved_then_completed_or_dropped(
     error = await refused(ErrorCode.VALIDATION_FAILED, drive.complete_upload(storage, team, small.id))
     assert "more than the 100 declared" in error.message
     assert small.storage_key not in storage.objects and await used(team) == len(png)
+
+
+async def test_a_completed_upload_is_out_of_reach_of_its_upload_url(
+    team: uuid.UUID, storage: MemoryStorage
+) -> None:
+    """The bytes are PUT to an incoming key and moved to the file's own key when checked: a presigned
+    PUT URL cannot be revoked, and one still valid afterwards must not replace the checked file."""
+    png = make.image("png", 64, 32)
+    pending = await drive.create_upload(
+        team, name="logo.png", size_bytes=len(png), content_type="image/png", quota_bytes=QUOTA
+    )
+    assert pending.storage_key.startswith(f"{drive.INCOMING_PREFIX}/{team}/")
+    storage.objects[pending.storage_key] = png
+    done = await drive.complete_upload(storage, team, pending.id)
+    assert done.storage_key == f"{team}/uploads/{pending.id}" and storage.objects[done.storage_key] == png
+    assert pending.storage_key not in storage.objects
+    storage.objects[pending.storage_key] = PDF  # a late PUT to the old URL
+    assert (await drive.require_file(team, done.id)).storage_key == done.storage_key
+    assert storage.objects[done.storage_key] == png
+
+
+async def _body(*chunks: bytes) -> AsyncIterator[bytes]:
+    for chunk in chunks:
+        yield chunk
+
+
+async def test_an_upload_put_must_be_exactly_the_declared_size(
+    team: uuid.UUID, storage: MemoryStorage
+) -> None:
+    pending = await drive.create_upload(
+        team, name="clip.mp4", size_bytes=10, content_type="video/mp4", quota_bytes=QUOTA
+    )
+    for length, chunks in ((None, [b"0123456789"]), (9, [b"012345678"]), (10, [b"0123456789", b"x"])):
+        error = await refused(
+            ErrorCode.VALIDATION_FAILED,
+            drive.receive_upload(storage, pending.id, _body(*chunks), length=length),
+        )
+        assert "declared" in error.message or "Content-Length" in error.message
+        assert storage.objects == {}
+    await refused(  # the body ends short of what its Content-Length said
+        ErrorCode.VALIDATION_FAILED, drive.receive_upload(storage, pending.id, _body(b"01234"), length=10)
+    )
+    assert storage.objects == {}
+    await drive.receive_upload(storage, pending.id, _body(b"01234", b"56789"), length=10)
+    assert storage.objects == {pending.storage_key: b"0123456789"}
+    for missing in (uuid.uuid4(), "not-an-id"):
+        await refused(ErrorCode.NOT_FOUND, drive.receive_upload(storage, missing, _body(b"x"), length=1))
+    later = datetime.now(UTC) + drive.PENDING_TTL
+    await refused(
+        ErrorCode.NOT_FOUND,
+        drive.receive_upload(storage, pending.id, _body(b"0123456789"), length=10, now=later),
+    )
 
 
 async def test_uploads_never_completed_are_cleaned_up_after_a_day(

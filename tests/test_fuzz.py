@@ -19,6 +19,7 @@ from typing import Any
 import httpx
 import pytest
 import websockets
+from graphql.language import IntValueNode
 from hypothesis import HealthCheck, Phase, example, given, settings
 from hypothesis import strategies as st
 from hypothesis_graphql import from_schema
@@ -61,6 +62,13 @@ CUSTOM_SCALARS = {
     "DateTime": st.sampled_from(["2026-01-01T00:00:00Z", "not a date", "9999-12-31T23:59:59+00:00"]).map(
         lambda v: _ast_value(v)
     ),
+    # Byte counts (createUpload's sizeBytes): any size, negative and past 64 bits too, or not a number.
+    "BigInt": st.one_of(
+        st.integers(min_value=-(2**70), max_value=2**70).map(lambda n: IntValueNode(value=str(n))),
+        st.sampled_from(["12", "a lot", "1e9"]).map(lambda v: _ast_value(v)),
+    ),
+    # A file is a multipart part; inside a document it can only be some other literal.
+    "Upload": st.sampled_from(["", "file.png", "0"]).map(lambda v: _ast_value(v)),
 }
 
 

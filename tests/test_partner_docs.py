@@ -41,7 +41,7 @@ async def test_every_example_in_the_partner_guide_runs(stack: Stack, tmp_path: P
     team = stack.create_team(5_000)
     blocks = examples()
     assert (
-        len([b for b in blocks if b[0] == "bash"]) >= 5 and len([b for b in blocks if b[0] == "python"]) == 2
+        len([b for b in blocks if b[0] == "bash"]) >= 5 and len([b for b in blocks if b[0] == "python"]) == 3
     )
     verifier: dict[str, Any] = {}
     async with running_receiver() as receiver:

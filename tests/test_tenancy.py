@@ -30,7 +30,7 @@ import pytest
 import websockets
 
 from tests.stack import TERMINAL, Stack, Team, follow_job
-from web import rest
+from web import rest, uploads
 
 MISSING_PLACEHOLDER = "<{kind}>"
 ROOTS = ("Query", "Mutation", "Subscription")
@@ -55,6 +55,10 @@ HANDLED: dict[str, set[str]] = {
         "webhookEndpoint",
         "webhookDeliveries",
         "viewer",
+        "driveFolders",
+        "driveFiles",
+        "driveFile",
+        "driveUsage",
     },
     "Mutation": {
         "generateImage",
@@ -71,6 +75,16 @@ HANDLED: dict[str, set[str]] = {
         "deleteWebhookEndpoint",
         "rotateWebhookSecret",
         "redeliverWebhook",
+        "createDriveFolder",
+        "renameDriveFolder",
+        "moveDriveFolder",
+        "deleteDriveFolder",
+        "renameDriveFile",
+        "moveDriveFile",
+        "deleteDriveFile",
+        "uploadDriveFile",
+        "createUpload",
+        "completeUpload",
     },
     "Subscription": {"jobUpdated", "jobsUpdated", "creditBalanceUpdated"},
 }
@@ -95,6 +109,21 @@ ID_SLOTS: dict[tuple[str, str], tuple[str, ...]] = {
     ("CompositeInputRef", "fileId"): ("image_file", "audio_file"),
     ("CreditTransactionFilter", "jobId"): ("job",),
     ("*", "driveFolderId"): ("folder",),
+    ("Query.driveFiles", "folderId"): ("folder",),
+    ("DriveFileFilter", "jobId"): ("job",),
+    ("Query.driveFile", "id"): ("image_file", "audio_file"),
+    ("Mutation.createDriveFolder", "parentId"): ("folder",),
+    ("Mutation.renameDriveFolder", "id"): ("folder",),
+    ("Mutation.moveDriveFolder", "id"): ("folder",),
+    ("Mutation.moveDriveFolder", "parentId"): ("folder",),
+    ("Mutation.deleteDriveFolder", "id"): ("folder",),
+    ("Mutation.renameDriveFile", "id"): ("image_file", "audio_file"),
+    ("Mutation.moveDriveFile", "id"): ("image_file", "audio_file"),
+    ("Mutation.moveDriveFile", "folderId"): ("folder",),
+    ("Mutation.deleteDriveFile", "id"): ("image_file", "audio_file"),
+    ("Mutation.uploadDriveFile", "folderId"): ("folder",),
+    ("CreateUploadInput", "folderId"): ("folder",),
+    ("Mutation.completeUpload", "fileId"): ("pending_upload", "image_file"),
 }
 
 # Required scalars by name (anything else gets a generic value of its type).
@@ -113,6 +142,7 @@ INPUT_OVERRIDES: dict[str, dict[str, Any]] = {
     # avatarId is optional beside portraitFileId (exactly one is given); the portrait is looked up first
     "GenerateAvatarInput": {"avatarId": "walker-avatar"},
     "UpdateWebhookEndpointInput": {"url": "{walk_url}", "description": "taken over", "enabled": False},
+    "CreateUploadInput": {"contentType": "image/png", "sizeBytes": 10},
 }
 
 # REST routes: each one is walked below (or, for health, carries nothing of a team).
@@ -122,6 +152,12 @@ REST_HANDLED = {
     "/files/{file_id}": "test_rest_routes_and_files",
     "/api/v1/creative-hub/generate/{type}": "test_rest_routes_and_files",
     "/api/v1/creative-hub/jobs/{job_id}": "test_rest_routes_and_files",
+    "/uploads/{file_id}": "test_rest_routes_and_files",
+    "/files/{file_id}/thumbnail": "test_rest_routes_and_files",
+    "/api/v1/drive/folders": "test_rest_routes_and_files",
+    "/api/v1/drive/files": "test_rest_routes_and_files",
+    "/api/v1/drive/files/{file_id}": "test_rest_routes_and_files",
+    "/api/v1/drive/usage": "test_rest_routes_and_files",
 }
 PROVIDER_SIDE_IDS = {"avatar_id", "voice_id", "template_id"}  # names at the provider, not our objects
 # The REST generate bodies: what each type needs, and where A's ids go.
@@ -624,6 +660,12 @@ class Walker:
             return (now - timedelta(days=1) if name == "from" else now + timedelta(days=1)).isoformat()
         if scalar == "JSON":
             return {}
+        if scalar == "BigInt":
+            return 1
+        if (
+            scalar == "Upload"
+        ):  # a JSON request carries no file part: uploadDriveFile refuses after the folder
+            return "walker-file"
         raise AssertionError(f"the walker has no value for a required {scalar} ({name}): teach plausible()")
 
     def enum_sweep(self, op: Operation) -> list[dict[str, Any]]:
@@ -864,7 +906,13 @@ async def _build_world(stack: Stack, api: Api, receiver: Receiver, tag: str) -> 
     ledger = (await api.data(a, LEDGER))["creditTransactions"]["nodes"]
     team_name = (await api.data(a, "{ viewer { teamName } }"))["viewer"]["teamName"]
 
+    pending = await api.data(
+        a,
+        "mutation ($input: CreateUploadInput!) { createUpload(input: $input) { upload { fileId } } }",
+        {"input": {"name": f"A-private-upload-{tag}.png", "contentType": "image/png", "sizeBytes": 100}},
+    )
     ids = {
+        "pending_upload": pending["createUpload"]["upload"]["fileId"],
         "job": tts["id"],
         "image_job": image["id"],
         "audio_file": file_id(tts_final["resultUrls"][0]),
@@ -933,7 +981,8 @@ def looks_absent(body: dict[str, Any], op: str, allowed: tuple[str, ...]) -> boo
         return "errors" not in body
     if isinstance(result, dict):
         if {e["code"] for e in result.get("userErrors") or []} & set(allowed):
-            return all(v in (None, [], "") for k, v in result.items() if k != "userErrors")
+            # (0: the counts of a deletion that deleted nothing)
+            return all(v in (None, [], "", 0) for k, v in result.items() if k != "userErrors")
         if result.get("nodes") == [] or result.get("edges") == []:
             return True
     return False
@@ -1093,7 +1142,7 @@ async def test_walker_knows_every_operation(world: World) -> None:
     assert not world.walker.unknown_slots, (
         f"the walker does not know which of A's objects goes into {world.walker.unknown_slots}: extend ID_SLOTS"
     )
-    routes = {r.path for r in rest.routes}
+    routes = {r.path for r in (*rest.routes, *uploads.routes)}
     assert routes == set(REST_HANDLED), (
         f"REST routes changed: {sorted(routes ^ set(REST_HANDLED))}; walk them"
     )
@@ -1368,6 +1417,47 @@ async def test_rest_routes_and_files(world: World) -> None:
             f, m = ((r.status_code, r.headers.get("content-type"), r.text) for r in got)
             if f[0] != 404 or normalise(f, {foreign_id: kind}) != normalise(m, {missing_id: kind}):
                 problems.append(f"{name}: GET /files/<A's {kind}> answered {f}, a missing file {m}")
+        # The Drive's REST reads: A's ids in the path or the query answer like missing ones, and
+        # the team-wide reads show nothing of A
+        for path, kind in (
+            ("/files/{}/thumbnail", "image_file"),
+            ("/api/v1/drive/files/{}", "image_file"),
+            ("/api/v1/drive/files/{}", "pending_upload"),
+            ("/api/v1/drive/files?folder_id={}", "folder"),
+            ("/api/v1/drive/files?job_id={}", "job"),
+        ):
+            foreign_id, missing_id = world.ids[kind], str(uuid.uuid4())
+            got = [
+                await client.get(world.stack.url + path.format(x), headers=who.headers)
+                for x in (foreign_id, missing_id)
+            ]
+            f, m = ((r.status_code, r.text) for r in got)
+            label = f"{name}: GET " + path.format(f"<A's {kind}>")
+            if normalise(f, {foreign_id: kind}) != normalise(m, {missing_id: kind}):
+                problems.append(f"{label} answered {f}, a missing id {m}")
+            if world.leaks(got[0].text, {foreign_id}):
+                problems.append(f"{label} leaked {got[0].text}")
+        for path in ("/api/v1/drive/folders", "/api/v1/drive/files", "/api/v1/drive/usage"):
+            r = await client.get(world.stack.url + path, headers=who.headers)
+            # (the tag aside: B's own job with A's text, test_idempotency_keys_belong_to_their_team, has
+            # an output named after it; A's files would show their ids)
+            if r.status_code != 200 or world.leaks(r.text, {world.tag}):
+                problems.append(
+                    f"{name}: GET {path} answered {r.status_code}: {world.leaks(r.text, {world.tag})}"
+                )
+    # PUT an upload's bytes: the signature names the file, so B has none for A's upload
+    pending, missing_id = world.ids["pending_upload"], str(uuid.uuid4())
+    got = [
+        await client.put(
+            f"{world.stack.url}/uploads/{x}?expires={int(time.time()) + 600}&signature={'ab' * 32}",
+            content=b"\0" * 100,
+            headers=world.b.headers,
+        )
+        for x in (pending, missing_id)
+    ]
+    f, m = ((r.status_code, r.json()) for r in got)
+    if f[0] != 403 or normalise(f, {pending: "upload"}) != normalise(m, {missing_id: "upload"}):
+        problems.append(f"PUT /uploads/<A's pending upload> answered {f}, a missing upload {m}")
     for kind in ("audio_file", "image_file"):
         anonymous = await client.get(f"{world.stack.url}/files/{world.ids[kind]}")
         missing = await client.get(f"{world.stack.url}/files/{uuid.uuid4()}")

@@ -17,7 +17,7 @@ from starlette.routing import Mount, Route, WebSocketRoute
 from realtime.server import CLIENT_FAULTS, Hub, WebSocketFront
 from services.container import Services, open_services
 from services.settings import Settings
-from web import errors, rest
+from web import errors, rest, uploads
 from web.graphql import GraphQLView, build_schema
 from web.metrics import metrics_endpoint
 from web.middleware import BodySizeLimit, ServiceUnavailable
@@ -44,6 +44,7 @@ def create_app(settings: Settings, services: Services | None = None) -> WebSocke
     logging.getLogger("uvicorn.error").addFilter(CLIENT_FAULTS)
     routes: list[Any] = [
         *rest.routes,
+        *uploads.routes,
         Route("/metrics", metrics_endpoint),
         Route("/graphql", view, methods=["GET", "POST"]),
     ]
@@ -59,7 +60,13 @@ def create_app(settings: Settings, services: Services | None = None) -> WebSocke
             Mount("/simulator", app=create_simulator_app(SIMULATOR_API_KEY, settings.simulator_time_scale))
         )
     middleware = [
-        Middleware(BodySizeLimit, max_bytes=settings.max_body_bytes, exempt_prefix="/simulator/"),
+        Middleware(
+            BodySizeLimit,
+            max_bytes=settings.max_body_bytes,
+            exempt_prefixes=("/simulator/", uploads.PATH_PREFIX),  # an upload PUT enforces its declared size
+            upload_path="/graphql",
+            upload_max_bytes=settings.max_upload_bytes + settings.max_body_bytes,
+        ),
         Middleware(ServiceUnavailable),
     ]
     if settings.cors_origins:
@@ -68,7 +75,7 @@ def create_app(settings: Settings, services: Services | None = None) -> WebSocke
             Middleware(
                 CORSMiddleware,
                 allow_origins=settings.cors_origins,
-                allow_methods=["GET", "POST", "OPTIONS"],
+                allow_methods=["GET", "POST", "PUT", "OPTIONS"],  # PUT: /uploads/{id}
                 allow_headers=["authorization", "content-type", "idempotency-key"],
                 expose_headers=["retry-after", "x-ratelimit-reset"],
                 max_age=600,

@@ -121,6 +121,11 @@ class GraphQLView(GraphQL[Context, None]):
                 GRAPHQL_SSE_PROTOCOL,
             ),
             max_subscriptions_per_connection=MAX_SUBSCRIPTIONS_PER_CONNECTION,
+            # The GraphQL multipart request spec (uploadDriveFile). Strawberry leaves it off because a
+            # browser may POST a multipart form cross-site with the user's cookies (a CSRF); this API
+            # reads no cookies, only the Authorization header, which no cross-site form can send and
+            # which makes a script's cross-origin request ask CORS first. Its body cap: web/app.py.
+            multipart_uploads_enabled=True,
         )
 
     @staticmethod
@@ -160,6 +165,9 @@ class GraphQLView(GraphQL[Context, None]):
         except HTTPException as exc:
             code = "METHOD_NOT_ALLOWED" if exc.status_code == 405 else "BAD_REQUEST"
             return errors.error_response(exc.status_code, code, exc.reason)
+        finally:
+            if isinstance(request, Request):  # a multipart upload's parts (spooled to disk when large)
+                await request.close()
 
     async def get_context(self, request: Request | WebSocket, response: Any) -> Context:
         services: Services = request.app.state.services

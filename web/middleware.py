@@ -17,22 +17,44 @@ class BodySizeLimit:
     """Refuse request bodies larger than ``max_bytes`` with 413 before the app reads them.
 
     A declared Content-Length is checked at once; a chunked body is read up to the limit first,
-    then replayed to the app (bodies here are JSON documents of at most a few MiB)."""
+    then replayed to the app (bodies here are JSON documents of at most a few MiB). A multipart
+    POST to ``upload_path`` (a GraphQL file upload) has a limit of its own, ``upload_max_bytes``.
+    Paths under ``exempt_prefixes`` have none here: they enforce their own."""
 
-    def __init__(self, app: Any, max_bytes: int, exempt_prefix: str | None = None) -> None:
+    def __init__(
+        self,
+        app: Any,
+        max_bytes: int,
+        exempt_prefixes: tuple[str, ...] = (),
+        *,
+        upload_path: str | None = None,
+        upload_max_bytes: int | None = None,
+    ) -> None:
         self.app = app
         self.max_bytes = max_bytes
-        self.exempt_prefix = exempt_prefix  # the dev simulator's mount: provider requests carry images
+        # The dev simulator's mount (provider requests carry images) and the upload PUT route.
+        self.exempt_prefixes = exempt_prefixes
+        self.upload_path = upload_path
+        self.upload_max_bytes = upload_max_bytes
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        exempt = self.exempt_prefix and scope.get("path", "").startswith(self.exempt_prefix)
+        path = scope.get("path", "")
+        exempt = any(path.startswith(prefix) for prefix in self.exempt_prefixes)
         if scope["type"] != "http" or exempt:
             await self.app(scope, receive, send)
             return
-        declared = dict(scope.get("headers") or []).get(b"content-length")
+        headers = dict(scope.get("headers") or [])
+        limit = self.max_bytes
+        if (
+            self.upload_max_bytes is not None
+            and path == self.upload_path
+            and headers.get(b"content-type", b"").lower().startswith(b"multipart/form-data")
+        ):
+            limit = self.upload_max_bytes
+        declared = headers.get(b"content-length")
         if declared is not None:
-            if not declared.isdigit() or int(declared) > self.max_bytes:
-                await self._refuse(scope, receive, send)
+            if not declared.isdigit() or int(declared) > limit:
+                await self._refuse(scope, receive, send, limit)
                 return
             await self.app(scope, receive, send)  # the server stops at the declared length
             return
@@ -44,8 +66,8 @@ class BodySizeLimit:
             if message["type"] != "http.request":
                 break
             size += len(message.get("body", b""))
-            if size > self.max_bytes:
-                await self._refuse(scope, receive, send)
+            if size > limit:
+                await self._refuse(scope, receive, send, limit)
                 return
             if not message.get("more_body"):
                 break
@@ -55,8 +77,10 @@ class BodySizeLimit:
 
         await self.app(scope, replay, send)
 
-    async def _refuse(self, scope: Any, receive: Any, send: Any) -> None:
-        message = f"the request body is larger than {self.max_bytes} bytes"
+    async def _refuse(self, scope: Any, receive: Any, send: Any, limit: int) -> None:
+        message = f"the request body is larger than {limit} bytes"
+        if limit == self.upload_max_bytes:
+            message += "; upload larger files with createUpload (docs/contract.md, Uploads)"
         await errors.error_response(413, "VALIDATION_FAILED", message)(scope, receive, send)
 
 
