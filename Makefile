@@ -22,10 +22,11 @@ run: install
 	$(PY) main.py dev
 
 # Four pytest-xdist workers on two cores, a module at a time each: the stack tests mostly wait on
-# the service (a run uses about 1.9 cores). `make test TEST_WORKERS=0` runs in one process.
+# the service (a run uses about 1.9 cores). `make test TEST_WORKERS=0` runs in one process. -rs:
+# each skipped test says why (no PostgreSQL, no Chromium, ...).
 TEST_WORKERS ?= 4
 test: install
-	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadscope
+	$(PY) -m pytest -q -rs -n $(TEST_WORKERS) --dist loadscope
 
 lint: install
 	$(PY) -m ruff check .

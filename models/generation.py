@@ -16,6 +16,7 @@ from models import drive, pricing
 from models.errors import DomainError, ErrorCode
 from models.jobs import CreativeJob, Events, JobStatus, NewJob, Queue, submit
 from providers import lifecycle, options, registry
+from providers.base import ImageSlot
 from providers.catalog import (
     AVATAR,
     CATALOG,
@@ -33,6 +34,11 @@ MAX_SETTINGS_BYTES = 16 * 1024
 MAX_SOURCE_BYTES = 256 * 1024
 MAX_IDEMPOTENCY_KEY = 255
 MAX_COMPOSITE_INPUTS = 100  # each is looked up: bounded before the first lookup
+MAX_REFERENCE_FILES = 16  # the most any image provider takes (OpenAI's edits); bounded before lookups
+# Megapixels assumed for an input image whose size was not recorded (priced, never under-charged).
+UNKNOWN_INPUT_MP = 20.0
+# Element types of a RenderScript that a composite input (a file URL) can fill, by the file kind.
+COMPOSITE_MEDIA = {"image": "image/", "video": "video/", "audio": "audio/"}
 _RATIO = re.compile(r"^[1-9][0-9]{0,3}:[1-9][0-9]{0,3}$")
 # Text no database column takes: NUL (PostgreSQL refuses it) and lone surrogates (not encodable).
 _UNSTORABLE = re.compile(r"[\x00\ud800-\udfff]")
@@ -51,6 +57,8 @@ class GenerationRequest:
     placement: str | None = None
     duration_seconds: int | None = None
     image_file_id: str | None = None
+    reference_file_ids: list[str] = field(default_factory=list)
+    portrait_file_id: str | None = None
     avatar_id: str | None = None
     voice_id: str | None = None
     template_id: str | None = None
@@ -93,6 +101,8 @@ def _check_texts(req: GenerationRequest) -> None:
         ("aspectRatio", req.aspect_ratio),
         ("placement", req.placement),
         ("imageFileId", req.image_file_id),
+        ("referenceFileIds", req.reference_file_ids),
+        ("portraitFileId", req.portrait_file_id),
         ("avatarId", req.avatar_id),
         ("voiceId", req.voice_id),
         ("templateId", req.template_id),
@@ -179,13 +189,95 @@ async def _folder(req: GenerationRequest) -> uuid.UUID:
     return folder.id
 
 
-async def _team_file(req: GenerationRequest, file_id: str, kind: str, *path: str) -> str:
+async def _input_image(
+    req: GenerationRequest, spec: ProviderSpec, file_id: str, slot: ImageSlot | None, what: str, *path: str
+) -> drive.DriveFile:
+    """A Drive file the provider takes in an image slot (a first frame, a reference, a portrait):
+    the team's own completed file (another team's id, a pending upload and a missing id all read
+    "not found"), an image, and one the provider accepts (its types, size, sides, shape), checked
+    against the facts recorded when the file was stored: before anything is held."""
     file = await drive.team_file(req.team_id, _uuid(file_id, *path))
     if file is None:
         raise DomainError(ErrorCode.NOT_FOUND, f"{path[-1]} not found", ["input", *path])
-    if kind and not file.content_type.startswith(kind):
-        raise _invalid(f"{path[-1]} must be a {kind.rstrip('/')} file, not {file.content_type}", *path)
-    return str(file.id)
+    if slot is None:
+        raise _invalid(f"{spec.provider} takes no {what}; see the providers query", *path)
+    if not file.content_type.startswith("image/"):
+        raise _invalid(f"{path[-1]} must be an image file, not {file.content_type}", *path)
+    problem = slot.problem(file.content_type, file.size_bytes, file.width, file.height, spec.provider)
+    if problem is not None:
+        raise _invalid(f"{path[-1]} {problem}", *path)
+    return file
+
+
+def _slots(spec: ProviderSpec) -> tuple[ImageSlot | None, ImageSlot | None, ImageSlot | None]:
+    """What the provider's adapter takes: (first frame, reference images, portrait)."""
+    cls = registry.adapter_class(spec.provider)
+    return (
+        getattr(cls, "start_image", None),
+        getattr(cls, "reference_images", None),
+        getattr(cls, "portrait_image", None),
+    )
+
+
+async def _reference_images(req: GenerationRequest, spec: ProviderSpec) -> tuple[list[str], float]:
+    """The image's reference files (ids, in order) and their megapixels (what BFL and OpenAI bill)."""
+    ids = req.reference_file_ids
+    _, slot, _ = _slots(spec)
+    if slot is None:
+        raise _invalid(
+            f"{spec.provider} takes no reference images; see the providers query", "referenceFileIds"
+        )
+    limit = min(slot.max_count, MAX_REFERENCE_FILES)
+    if len(ids) > limit:
+        raise _invalid(
+            f"{spec.provider} takes at most {limit} reference images; got {len(ids)}", "referenceFileIds"
+        )
+    files = [
+        await _input_image(req, spec, file_id, slot, "reference images", "referenceFileIds", str(i))
+        for i, file_id in enumerate(ids)
+    ]
+    megapixels = sum(
+        f.width * f.height / 1_000_000 if f.width and f.height else UNKNOWN_INPUT_MP for f in files
+    )
+    return [str(f.id) for f in files], round(megapixels, 6)
+
+
+def _elements_by_name(elements: Any, found: dict[str, str], depth: int = 0) -> dict[str, str]:
+    """RenderScript element name (and id) → element type, compositions included."""
+    if depth > 20 or not isinstance(elements, list):
+        return found
+    for element in elements:
+        if not isinstance(element, dict):
+            continue
+        for key in ("name", "id"):
+            if isinstance(element.get(key), str):
+                found.setdefault(element[key], str(element.get("type") or ""))
+        _elements_by_name(element.get("elements"), found, depth + 1)
+    return found
+
+
+def _check_element(source: Any, name: str, content_type: str, index: int, id_field: str) -> None:
+    """Where the RenderScript is known: the input names one of its elements, and that element
+    takes the file's kind (an image element an image, a video element a video, audio audio)."""
+    if not isinstance(source, dict):
+        return  # a template: its elements are Creatomate's to know
+    path = ("inputs", str(index))
+    elements = _elements_by_name(source.get("elements"), {})
+    element = name if name in elements else name.partition(".")[0]
+    if element not in elements:
+        raise _invalid(f"source has no element named {element!r} for this input to fill", *path, "name")
+    kind = elements[element]
+    if name != element and not name.endswith(".source"):
+        return  # another property of the element (a URL for something else): not a media slot
+    wanted = COMPOSITE_MEDIA.get(kind)
+    if wanted is None:
+        raise _invalid(
+            f"element {element!r} is a {kind or 'untyped'} element; a file fills an image, video or audio element",
+            *path,
+            "name",
+        )
+    if not content_type.startswith(wanted):
+        raise _invalid(f"element {element!r} takes {kind}; this input is {content_type}", *path, id_field)
 
 
 async def _composite_inputs(req: GenerationRequest) -> list[dict[str, str]]:
@@ -208,8 +300,18 @@ async def _composite_inputs(req: GenerationRequest) -> list[dict[str, str]]:
             if job.status != JobStatus.COMPLETED or not job.result_urls:
                 raise _invalid("an input job must be completed first", "inputs", str(i), "jobId")
             file_id = job.result_urls[0].rsplit("/", 1)[-1]
+            output = await drive.team_file(req.team_id, _uuid(file_id, "inputs", str(i), "jobId"))
+            if output is None:
+                raise _invalid("the input job's output is no longer in Drive", "inputs", str(i), "jobId")
+            _check_element(req.source, str(name), output.content_type, i, "jobId")
         elif item.get("fileId"):
-            file_id = await _team_file(req, item["fileId"], "", "inputs", str(i), "fileId")
+            file = await drive.team_file(req.team_id, _uuid(item["fileId"], "inputs", str(i), "fileId"))
+            if file is None:
+                raise DomainError(
+                    ErrorCode.NOT_FOUND, "fileId not found", ["input", "inputs", str(i), "fileId"]
+                )
+            _check_element(req.source, str(name), file.content_type, i, "fileId")
+            file_id = str(file.id)
         else:
             raise _invalid("an input refers to a jobId or a fileId", "inputs", str(i))
         resolved.append({"name": str(name), "file_id": file_id})
@@ -281,6 +383,8 @@ async def validate(req: GenerationRequest, cfg: lifecycle.LifecycleConfig | None
         prompt = _text(req, spec)
     if req.type == IMAGE:
         params["width"], params["height"] = _image_size(settings, ratio or "1:1")
+        if req.reference_file_ids:
+            params["reference_file_ids"], params["input_megapixels"] = await _reference_images(req, spec)
     elif req.type == VIDEO:
         duration = req.duration_seconds or (
             PLACEMENTS[req.placement][1] if req.placement else spec.default_duration
@@ -294,14 +398,24 @@ async def validate(req: GenerationRequest, cfg: lifecycle.LifecycleConfig | None
             )
         params["duration_seconds"] = duration
         if req.image_file_id:
-            params["image_file_id"] = await _team_file(req, req.image_file_id, "image/", "imageFileId")
+            start, _, _ = _slots(spec)
+            first = await _input_image(req, spec, req.image_file_id, start, "start image", "imageFileId")
+            params["image_file_id"] = str(first.id)
         elif spec.text_only_aspect_ratios and ratio not in spec.text_only_aspect_ratios:
             raise _invalid(
                 f"without imageFileId {spec.provider} renders only {', '.join(spec.text_only_aspect_ratios)}",
                 "aspectRatio",
             )
     elif req.type == AVATAR:
+        if req.portrait_file_id is not None:  # looked up first: a foreign id reads as missing, always
+            _, _, slot = _slots(spec)
+            portrait = await _input_image(req, spec, req.portrait_file_id, slot, "portrait", "portraitFileId")
+            params["portrait_file_id"] = str(portrait.id)
+        if (req.avatar_id is not None) == (req.portrait_file_id is not None):
+            raise _invalid("give exactly one of avatarId or portraitFileId", "avatarId")
         for name, value in (("avatarId", req.avatar_id), ("voiceId", req.voice_id)):
+            if value is None and name == "avatarId":
+                continue
             if not (value and value.strip()):
                 raise _invalid(f"{name} must not be empty", name)
         params["avatar_id"], params["voice_id"] = req.avatar_id, req.voice_id

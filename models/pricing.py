@@ -47,6 +47,8 @@ class Price:
     first_unit_cents: float | None = None
     min_cents: int = 1
     rates: tuple[Rate, ...] = ()
+    # Charged per megapixel of the job's input images (reference images), on top of the units.
+    input_megapixel_cents: float = 0.0
 
     def rate(self, facts: dict[str, str]) -> float:
         return next((r.cents_per_unit for r in self.rates if r.matches(facts)), self.cents_per_unit)
@@ -82,6 +84,7 @@ def load_price_table(path: Path) -> PriceTable:
                 first_unit_cents=entry.get("first_unit_cents"),
                 min_cents=int(entry.get("min_cents", 1)),
                 rates=rates,
+                input_megapixel_cents=float(entry.get("input_megapixel_cents", 0.0)),
             )
     return PriceTable(margin_percent=float(raw.get("margin_percent", 0)), prices=prices)
 
@@ -92,10 +95,14 @@ def price_table() -> PriceTable:
 
 
 def planned_job(provider: str, job_type: str, text: str | None, params: dict[str, Any]) -> JobSpec:
-    """The job as its adapter will see it (an input image stands in for the Drive file: only its
-    presence changes the request's tier, e.g. Runway's model)."""
-    image = params.get("image_file_id")
-    files = (InputFile(str(image), "image/png", b""),) if image else ()
+    """The job as its adapter will see it (empty stand-ins for the Drive files: only their presence
+    and number change the request's tier, e.g. Runway's model, HeyGen's photo avatar)."""
+    ids = [
+        params.get("image_file_id"),
+        *(params.get("reference_file_ids") or ()),
+        params.get("portrait_file_id"),
+    ]
+    files = tuple(InputFile(str(i), "image/png", b"") for i in ids if i)
     return JobSpec("estimate", job_type, provider, text, params, files)
 
 
@@ -114,12 +121,14 @@ def priced_tier(provider: str, job_type: str, text: str | None, params: dict[str
     return {key: _lower(value) for key, value in tier.items()}
 
 
-def price(provider: str, job_type: str, units: float, facts: dict[str, str]) -> int:
-    """Whole cents for ``units`` of the provider's unit, rounded up, margin included."""
+def price(provider: str, job_type: str, units: float, facts: dict[str, str], input_mp: float = 0.0) -> int:
+    """Whole cents for ``units`` of the provider's unit (and ``input_mp`` megapixels of input images
+    where the provider bills them), rounded up, margin included."""
     table = price_table()
     p = table.get(provider, job_type)
     rate = p.rate(facts)
     raw = p.first_unit_cents + rate * max(0.0, units - 1) if p.first_unit_cents is not None else rate * units
+    raw += p.input_megapixel_cents * max(0.0, input_mp)
     # round() first so float noise (0.1 * 3 = 0.30000000000000004) never adds a cent
     cents = math.ceil(round(raw * (1 + table.margin_percent / 100), 6))
     return max(p.min_cents, cents)
@@ -159,7 +168,13 @@ def estimate(provider: str, job_type: str, text: str | None, params: dict[str, A
     if units is None:
         per_image = price_table().get(provider, job_type).unit == "image"
         units = 1.0 if per_image else estimate_units(job_type, text, params)
-    return price(provider, job_type, units, tier)
+    return price(provider, job_type, units, tier, input_megapixels(params))
+
+
+def input_megapixels(params: dict[str, Any]) -> float:
+    """Megapixels of the job's reference images, recorded when it was accepted."""
+    value = params.get("input_megapixels")
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else 0.0
 
 
 def final_cost(job: Any, usage: Usage) -> int:
@@ -180,7 +195,8 @@ def final_cost(job: Any, usage: Usage) -> int:
     }
     # "auto" lets the provider choose; it is priced at the dearest tier, so any report fits it.
     differs = {k: v for k, v in reported.items() if priced.get(k) not in (v, "auto")}
-    cost = price(provider, job_type, usage.units, priced)
+    input_mp = input_megapixels(job.settings or {})
+    cost = price(provider, job_type, usage.units, priced, input_mp)
     if differs:
         metrics.PRICE_TIER_MISMATCHES.labels(provider).inc()
         log.warning(
@@ -190,7 +206,7 @@ def final_cost(job: Any, usage: Usage) -> int:
             differs,
             {k: priced.get(k) for k in differs},
         )
-        cost = max(cost, price(provider, job_type, usage.units, {**priced, **differs}))
+        cost = max(cost, price(provider, job_type, usage.units, {**priced, **differs}, input_mp))
     hold = int(job.estimated_cost_cents)
     if cost > hold:
         metrics.OVERRUNS.labels(provider).inc()

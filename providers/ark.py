@@ -14,7 +14,7 @@ from typing import Any, ClassVar
 
 import httpx
 
-from providers.base import Done, JobSpec, Output, Pending, Submitted, Usage
+from providers.base import MB, Done, ImageSlot, JobSpec, Output, Pending, Submitted, Usage, data_uri
 from providers.download import sniff
 from providers.errors import InvalidInputError, LostTaskError, ModerationError, RejectedError, RetryableError
 from providers.http import is_moderation
@@ -33,6 +33,17 @@ TARGET_PIXELS = 2048 * 2048
 MAX_ASPECT = 16.0
 PRESET_SIZES = ("2K", "4K")  # no 1K on Seedream 4.5 (docs/providers.md, Seedream)
 RESPONSE_FORMATS = ("b64_json", "url")
+# image: up to 14 reference images (with one output, references + outputs stay within 15), each
+# JPEG, PNG or WebP, at most 10 MB, sides over 14 px, aspect ratio within 1:16 … 16:1, at most
+# 6000×6000 pixels (docs/providers.md, Seedream; third-party copies of the BytePlus doc).
+REFERENCE_IMAGES = ImageSlot(
+    types=("image/jpeg", "image/png", "image/webp"),
+    max_bytes=10 * MB,
+    max_count=14,
+    min_side=15,
+    max_ratio=16.0,
+    max_pixels=6000 * 6000,
+)
 MODERATION_CODES = (
     "SensitiveContentDetected",
     "SensitiveContentDetected.SevereViolation",
@@ -69,6 +80,7 @@ class ArkAdapter(HttpAdapter):
     # Seedream takes ~15 s per image (third-party); a 4K image may take much longer.
     request_timeout: ClassVar[httpx.Timeout] = httpx.Timeout(180.0, connect=10.0)
     moderation_codes: ClassVar[tuple[str, ...]] = MODERATION_CODES
+    reference_images: ClassVar[ImageSlot | None] = REFERENCE_IMAGES
 
     # admin providers check: the OpenAI-compatible model list (third-party docs: it needs the key).
     check_path: ClassVar[str] = "/models"
@@ -118,10 +130,7 @@ class ArkAdapter(HttpAdapter):
         seed = user.get("seed")
         if isinstance(seed, int) and not isinstance(seed, bool):
             body["seed"] = seed
-        images = [
-            f"data:{f.content_type};base64,{base64.b64encode(f.data).decode('ascii')}"
-            for f in job.input_files
-        ]
+        images = [data_uri(f) for f in job.input_files]
         if images:
             body["image"] = images[0] if len(images) == 1 else images
         return body

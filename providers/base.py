@@ -10,6 +10,8 @@ maps the provider's answers onto three outcomes the worker acts on:
 
 from __future__ import annotations
 
+import base64
+import math
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol
 
@@ -25,6 +27,66 @@ class InputFile:
     data: bytes
 
 
+MB = 1024 * 1024
+TYPE_NAMES = {"image/jpeg": "JPEG", "image/png": "PNG", "image/webp": "WebP", "image/gif": "GIF"}
+
+
+@dataclass(frozen=True)
+class ImageSlot:
+    """What a provider takes in one image input of a request (a video's first frame, reference images,
+    a portrait): checked against the Drive file's recorded facts when the job is submitted, before
+    anything is held, so a file the provider would refuse is a user error, never a failed paid job.
+
+    ``max_bytes`` is the file's size as stored; where the provider caps the base64 or data-URI form
+    instead, the adapter declares the raw size that fits it. Sources: docs/providers.md, per provider."""
+
+    types: tuple[str, ...]  # content types the provider decodes
+    max_bytes: int
+    max_count: int = 1
+    min_side: int = 0  # pixels, each side
+    max_side: int = 0  # pixels, each side; 0: no cap
+    max_ratio: float = math.inf  # longer side / shorter side
+    max_pixels: int = 0  # width × height; 0: no cap
+
+    def problem(
+        self, content_type: str, size: int, width: int | None, height: int | None, taker: str = "it"
+    ) -> str | None:
+        """Why this file cannot fill the slot ("is …; <taker> takes …"), or ``None``."""
+        if content_type not in self.types:
+            kinds = ", ".join(TYPE_NAMES.get(t, t) for t in self.types)
+            return f"is {content_type}; {taker} takes {kinds} images"
+        if size > self.max_bytes:
+            return f"is {size / MB:.1f} MB; {taker} takes images of at most {self.max_bytes / MB:g} MB"
+        if not (width and height):
+            return None
+        if self.min_side and min(width, height) < self.min_side:
+            return f"is {width}×{height}; {taker} takes images of at least {self.min_side} px per side"
+        if self.max_side and max(width, height) > self.max_side:
+            return f"is {width}×{height}; {taker} takes images of at most {self.max_side} px per side"
+        if self.max_pixels and width * height > self.max_pixels:
+            return f"is {width}×{height}; {taker} takes images of at most {self.max_pixels:,} pixels"
+        ratio = max(width, height) / min(width, height)
+        if ratio > self.max_ratio:
+            return f"is {width}×{height}; {taker} takes aspect ratios up to {self.max_ratio:g}:1 either way"
+        return None
+
+
+def base64_of(file: InputFile) -> str:
+    """The file's bytes as plain base64 (no ``data:`` prefix)."""
+    return base64.b64encode(file.data).decode("ascii")
+
+
+def data_uri(file: InputFile) -> str:
+    """The file as a ``data:<type>;base64,…`` URI."""
+    return f"data:{file.content_type};base64,{base64_of(file)}"
+
+
+def raw_bytes_fitting(encoded_limit: int, prefix: int = 0) -> int:
+    """The largest file whose base64 form (after a ``prefix`` of that many characters) stays within
+    ``encoded_limit`` characters: base64 makes 4 characters of every 3 bytes."""
+    return (encoded_limit - prefix) // 4 * 3
+
+
 @dataclass(frozen=True)
 class JobSpec:
     """Everything an adapter needs to submit one job; built by the worker from the creative_job row.
@@ -33,6 +95,10 @@ class JobSpec:
     ``aspect_ratio`` ("16:9"), ``duration_seconds`` (int), ``voice_id``, ``avatar_id``,
     ``template_id``, ``source`` (dict), ``modifications`` (dict), ``output_format`` and the
     user's free-form ``settings`` under ``settings``.
+
+    ``input_files`` holds the Drive files the job takes, in this order: the video's first frame
+    (``image_file_id``), the image's references (``reference_file_ids``, in the user's order), the
+    avatar's portrait (``portrait_file_id``); each adapter reads the one slot its job type has.
     """
 
     job_id: str
@@ -90,6 +156,10 @@ class Adapter(Protocol):
     # True when the provider's API can stop a task it accepted (Runway's DELETE /v1/tasks/{id});
     # the default, False, is what most providers offer: once submitted, the task runs and is billed.
     can_cancel: ClassVar[bool]
+    # What the provider takes as uploaded inputs; None: it takes none of that kind.
+    start_image: ClassVar[ImageSlot | None]
+    reference_images: ClassVar[ImageSlot | None]
+    portrait_image: ClassVar[ImageSlot | None]
 
     def __init__(
         self, client: httpx.AsyncClient, base_url: str, api_key: str, *, poll_interval_scale: float = 1.0

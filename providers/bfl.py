@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from providers.base import Done, JobSpec, Output, Pending, Submitted, Usage
+from providers.base import MB, Done, ImageSlot, JobSpec, Output, Pending, Submitted, Usage, base64_of
 from providers.errors import LostTaskError, ModerationError, RejectedError, RetryableError
 from providers.http_adapter import HttpAdapter
 from providers.params import aspect_ratio, settings, size_for_ratio
@@ -16,12 +16,23 @@ _PASSED_SETTINGS = ("width", "height", "seed", "output_format", "safety_toleranc
 _MODERATED = frozenset({"Request Moderated", "Content Moderated"})
 _FAILED = frozenset({"Error"})
 _LOST = "Task not found"
+# FLUX.2 [pro] takes up to 8 reference images as input_image, input_image_2 … input_image_8 (a URL
+# or base64); BFL bills each input megapixel (docs/providers.md, BFL). The size cap is ours.
+REFERENCE_IMAGES = ImageSlot(
+    types=("image/jpeg", "image/png", "image/webp"), max_bytes=20 * MB, max_count=8, max_pixels=20_000_000
+)
+
+
+def input_image_fields(count: int) -> list[str]:
+    """``input_image``, ``input_image_2`` … for ``count`` references."""
+    return ["input_image" if i == 0 else f"input_image_{i + 1}" for i in range(count)]
 
 
 class BflAdapter(HttpAdapter):
     family: ClassVar[str] = "bfl"
     provider_name: ClassVar[str] = "Black Forest Labs"
     poll_interval: ClassVar[float] = 1.0
+    reference_images: ClassVar[ImageSlot | None] = REFERENCE_IMAGES
 
     # admin providers check: the account's credits (docs.bfl.ai, "Get the user's credits"); lists no models.
     check_path: ClassVar[str] = "/v1/credits"
@@ -43,6 +54,8 @@ class BflAdapter(HttpAdapter):
             # BFL knows only "jpeg" and "png"; people and other APIs say "jpg".
             output_format = str(body["output_format"]).lower()
             body["output_format"] = "jpeg" if output_format == "jpg" else output_format
+        for name, image in zip(input_image_fields(len(job.input_files)), job.input_files, strict=True):
+            body[name] = base64_of(image)  # plain base64, no data: prefix
         return body
 
     async def submit(self, job: JobSpec) -> Submitted | Done:

@@ -13,11 +13,10 @@ The wire form is the one google-genai's ``generate_videos`` sends (``predictLong
 
 from __future__ import annotations
 
-import base64
 import os
 from typing import Any, ClassVar
 
-from providers.base import Done, JobSpec, Output, Pending, Submitted, Usage
+from providers.base import MB, Done, ImageSlot, JobSpec, Output, Pending, Submitted, Usage, base64_of
 from providers.errors import (
     InvalidInputError,
     ModerationError,
@@ -36,6 +35,8 @@ DURATIONS = (4, 6, 8)
 FULL_LENGTH_ONLY = {"1080p": 8, "4k": 8}
 ASPECT_RATIOS: dict[str, tuple[int, int]] = {"16:9": (16, 9), "9:16": (9, 16)}
 API_KEY_HEADER = "x-goog-api-key"
+# instances[0].image (the first frame): inline bytes, JPEG or PNG, at most 20 MB (docs/providers.md, Veo).
+START_IMAGE = ImageSlot(types=("image/jpeg", "image/png"), max_bytes=20 * MB)
 # Operation errors whose message means the content was refused (the exact shape of a moderated
 # Veo operation is UNVERIFIED: raiMediaFiltered* on the response, or an error — both are read).
 _MODERATION_WORDS = ("safety", "responsible ai", "usage guidelines", "sensitive")
@@ -66,6 +67,7 @@ class GeminiVeoAdapter(HttpAdapter):
     family: ClassVar[str] = "gemini"
     provider_name: ClassVar[str] = "Google Gemini API (Veo)"
     poll_interval: ClassVar[float] = 10.0  # Google's samples poll every 10 s
+    start_image: ClassVar[ImageSlot | None] = START_IMAGE
 
     # admin providers check: models.list, one page of up to 1000.
     check_path: ClassVar[str] = "/models"
@@ -100,7 +102,7 @@ class GeminiVeoAdapter(HttpAdapter):
         if job.input_files:
             image = job.input_files[0]
             instance["image"] = {
-                "bytesBase64Encoded": base64.b64encode(image.data).decode("ascii"),
+                "bytesBase64Encoded": base64_of(image),
                 "mimeType": image.content_type,
             }
         parameters: dict[str, Any] = {"aspectRatio": f"{width}:{height}", "durationSeconds": seconds}

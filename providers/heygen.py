@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from providers.base import Done, JobSpec, Output, Pending, Submitted, Usage
+from providers.base import MB, Done, ImageSlot, JobSpec, Output, Pending, Submitted, Usage, base64_of
 from providers.errors import ModerationError, RejectedError, RetryableError
 from providers.http import error_from_body, is_moderation
 from providers.http_adapter import HttpAdapter
@@ -32,6 +32,10 @@ ASPECT_RATIOS: dict[str, tuple[int, int]] = {
 MODERATION_CODES = ("400105", "BLOCKED_WORDS", "blocked_words_detected", "moderation", "content_policy")
 _IN_PROGRESS = frozenset({"pending", "waiting", "processing", "queued"})
 _VOICE_SETTINGS = ("speed", "pitch", "volume", "locale")
+# A photo avatar from an uploaded portrait: v3's `type: "image"` ("animating an arbitrary image")
+# with `image: {type: "base64", media_type, data}`; PNG or JPEG, at most 32 MB (the cap of HeyGen's
+# asset upload, which takes png and jpeg images), billed at the Photo Avatar rate (docs/providers.md, HeyGen).
+PORTRAIT_IMAGE = ImageSlot(types=("image/png", "image/jpeg"), max_bytes=32 * MB)
 
 
 class HeygenAdapter(HttpAdapter):
@@ -39,6 +43,7 @@ class HeygenAdapter(HttpAdapter):
     provider_name: ClassVar[str] = "HeyGen"
     poll_interval: ClassVar[float] = 5.0
     moderation_codes: ClassVar[tuple[str, ...]] = MODERATION_CODES
+    portrait_image: ClassVar[ImageSlot | None] = PORTRAIT_IMAGE
 
     # admin providers check: the v3 current user (profile and balance); lists no models.
     check_path: ClassVar[str] = "/v3/users/me"
@@ -49,9 +54,14 @@ class HeygenAdapter(HttpAdapter):
     def build_request(self, job: JobSpec) -> dict[str, Any]:
         width, height = closest(aspect_ratio(job, "16:9"), ASPECT_RATIOS)
         user = settings(job)
-        body: dict[str, Any] = {
-            "type": "avatar",
-            "avatar_id": job.params.get("avatar_id"),
+        body: dict[str, Any] = {"type": "avatar", "avatar_id": job.params.get("avatar_id")}
+        if job.input_files:  # a portrait from Drive: a photo avatar made from the image itself
+            portrait = job.input_files[0]
+            body = {
+                "type": "image",
+                "image": {"type": "base64", "media_type": portrait.content_type, "data": base64_of(portrait)},
+            }
+        body |= {
             "voice_id": job.params.get("voice_id"),
             "script": job.prompt or "",
             "aspect_ratio": f"{width}:{height}",
@@ -67,8 +77,13 @@ class HeygenAdapter(HttpAdapter):
         return body
 
     def priced_tier(self, job: JobSpec) -> dict[str, str]:
-        # type "avatar" with a studio avatar or digital twin: the dearer per-second rate.
-        return {"resolution": "4k" if self.build_request(job)["resolution"] == "4k" else "hd"}
+        # type "avatar" (a studio avatar or digital twin, or a photo avatar look: priced as the
+        # dearer video avatar, since an avatar_id does not say which it is); type "image": a photo avatar.
+        body = self.build_request(job)
+        return {
+            "resolution": "4k" if body["resolution"] == "4k" else "hd",
+            "avatar": "photo" if body["type"] == "image" else "video",
+        }
 
     async def submit(self, job: JobSpec) -> Submitted | Done:
         answer = await self.request_json("POST", self.url("/v3/videos"), json_body=self.build_request(job))

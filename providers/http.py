@@ -193,6 +193,8 @@ async def send(
     params: dict[str, str] | None = None,
     request_timeout: httpx.Timeout | float | None = None,
     moderation_codes: Collection[str] = (),
+    form: dict[str, str] | None = None,
+    files: list[tuple[str, tuple[str, bytes, str]]] | None = None,
 ) -> httpx.Response:
     """Make one request and return the 2xx response, or raise the provider error it means.
 
@@ -202,6 +204,9 @@ async def send(
     extra: dict[str, Any] = {}
     if request_timeout is not None:
         extra["timeout"] = request_timeout
+    if files is not None:  # multipart/form-data: text fields and files (OpenAI's image edits)
+        extra["data"] = form or {}
+        extra["files"] = files
     with transport_errors(provider):
         response = await client.request(
             method, url, headers=headers, json=json_body, params=params, follow_redirects=False, **extra

@@ -8,7 +8,7 @@ from typing import Any, ClassVar
 
 import httpx
 
-from providers.base import Done, JobSpec, Pending, ProviderCheck, Submitted
+from providers.base import Done, ImageSlot, JobSpec, Pending, ProviderCheck, Submitted
 from providers.errors import (
     ProviderError,
     ProviderSetupError,
@@ -32,6 +32,10 @@ class HttpAdapter:
     request_timeout: ClassVar[httpx.Timeout] = httpx.Timeout(30.0, connect=10.0)
     moderation_codes: ClassVar[Collection[str]] = ()
     can_cancel: ClassVar[bool] = False  # see providers.base.Adapter; adapters that can override both
+    # Uploaded inputs the provider takes (providers.base.ImageSlot); None: it takes none of that kind.
+    start_image: ClassVar[ImageSlot | None] = None
+    reference_images: ClassVar[ImageSlot | None] = None
+    portrait_image: ClassVar[ImageSlot | None] = None
 
     def __init__(
         self,
@@ -86,6 +90,8 @@ class HttpAdapter:
         json_body: Any = None,
         params: dict[str, str] | None = None,
         headers: dict[str, str] | None = None,
+        form: dict[str, str] | None = None,
+        files: list[tuple[str, tuple[str, bytes, str]]] | None = None,
     ) -> httpx.Response:
         """One authenticated request to ``url`` (absolute); provider errors raised as such.
 
@@ -106,6 +112,8 @@ class HttpAdapter:
             params=params,
             request_timeout=self.request_timeout,
             moderation_codes=self.moderation_codes,
+            form=form,
+            files=files,
         )
 
     async def request_json(

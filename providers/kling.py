@@ -18,7 +18,7 @@ import json
 import time
 from typing import Any, ClassVar
 
-from providers.base import Done, JobSpec, Output, Pending, Submitted, Usage
+from providers.base import MB, Done, ImageSlot, JobSpec, Output, Pending, Submitted, Usage, base64_of
 from providers.errors import (
     InvalidInputError,
     ModerationError,
@@ -38,6 +38,9 @@ MAX_TEXT = 2500
 TOKEN_TTL = 1800
 TOKEN_NOT_BEFORE = 5
 _IN_PROGRESS = frozenset({"submitted", "processing"})
+# image2video's image: JPEG or PNG, at most 10 MB, at least 300 px per side, aspect ratio within
+# 1:2.5 … 2.5:1 (docs/providers.md, Kling).
+START_IMAGE = ImageSlot(types=("image/jpeg", "image/png"), max_bytes=10 * MB, min_side=300, max_ratio=2.5)
 # Words of a failed task's task_status_msg that mean its content was refused (risk control).
 _MODERATION_WORDS = ("risk control", "content safety", "content security", "sensitive", "inappropriate")
 
@@ -102,6 +105,7 @@ class KlingAdapter(HttpAdapter):
     family: ClassVar[str] = "kling"
     provider_name: ClassVar[str] = "Kling"
     poll_interval: ClassVar[float] = 5.0
+    start_image: ClassVar[ImageSlot | None] = START_IMAGE
 
     # admin providers check: one page of the text-to-video task list; Kling lists no models.
     check_path: ClassVar[str] = "/videos/text2video"
@@ -134,7 +138,7 @@ class KlingAdapter(HttpAdapter):
         body |= _settings(job)
         if job.input_files:
             # Raw base64, without a data: prefix.
-            body["image"] = base64.b64encode(job.input_files[0].data).decode("ascii")
+            body["image"] = base64_of(job.input_files[0])
             return "image2video", body
         width, height = closest(aspect_ratio(job, "16:9"), ASPECT_RATIOS)
         body["aspect_ratio"] = f"{width}:{height}"

@@ -3,10 +3,9 @@ poll ``GET /generations/{id}`` (queued → processing → completed | failed).""
 
 from __future__ import annotations
 
-import base64
 from typing import Any, ClassVar
 
-from providers.base import Done, JobSpec, Output, Pending, Submitted, Usage
+from providers.base import MB, Done, ImageSlot, JobSpec, Output, Pending, Submitted, Usage, base64_of
 from providers.errors import InvalidInputError, ModerationError, RejectedError, RetryableError
 from providers.http_adapter import HttpAdapter
 from providers.options import SettingsError
@@ -26,6 +25,9 @@ ASPECT_RATIOS: dict[str, tuple[int, int]] = {
     "21:9": (21, 9),
 }
 _IN_PROGRESS = frozenset({"queued", "processing"})
+# start_frame: inline base64 with its media_type. Luma's failure codes name image_too_large and
+# unsupported_format without numbers; the cap and the types are ours (docs/providers.md, Luma).
+START_IMAGE = ImageSlot(types=("image/jpeg", "image/png", "image/webp"), max_bytes=10 * MB)
 _FAILURES: dict[str, str] = {
     "content_moderated": "the video was blocked by Luma's content moderation",
     "generation_failed": "Luma could not generate the video; trying again may work",
@@ -43,6 +45,7 @@ class LumaAdapter(HttpAdapter):
     family: ClassVar[str] = "luma"
     provider_name: ClassVar[str] = "Luma"
     poll_interval: ClassVar[float] = 5.0
+    start_image: ClassVar[ImageSlot | None] = START_IMAGE
 
     # admin providers check: one page of files (luma-agents' files.list); the Agents API lists no models.
     check_path: ClassVar[str] = "/files"
@@ -81,7 +84,7 @@ class LumaAdapter(HttpAdapter):
         if job.input_files:
             image = job.input_files[0]
             video["start_frame"] = {
-                "data": base64.b64encode(image.data).decode("ascii"),
+                "data": base64_of(image),
                 "media_type": image.content_type,
             }
         return {

@@ -18,7 +18,7 @@ from typing import Any, ClassVar
 
 import httpx
 
-from providers.base import Done, JobSpec, Output, Pending, ProviderCheck, Submitted, Usage
+from providers.base import MB, Done, ImageSlot, JobSpec, Output, Pending, ProviderCheck, Submitted, Usage
 from providers.catalog import CATALOG
 from providers.errors import (
     InvalidInputError,
@@ -143,6 +143,27 @@ IMAGE_SIZES: dict[str, tuple[int, int]] = {
 # Quality (default medium; "auto" lets OpenAI pick, up to high), background and compression are
 # declared in providers.options.GptImageSettings, and checked there before anything is priced.
 IMAGE_FORMATS: dict[str, str] = {"png": "image/png", "jpeg": "image/jpeg", "webp": "image/webp"}
+# With reference images the request goes to POST /images/edits (multipart/form-data, the files as
+# `image[]`): up to 16 PNG, WebP or JPEG files of less than 50 MB each (docs/providers.md, OpenAI images).
+REFERENCE_IMAGES = ImageSlot(
+    types=("image/png", "image/webp", "image/jpeg"), max_bytes=50 * MB - 1, max_count=16
+)
+_EXTENSIONS = {"image/png": "png", "image/webp": "webp", "image/jpeg": "jpg"}
+
+
+def edit_form(body: dict[str, Any]) -> dict[str, str]:
+    """The generation body as multipart text fields (the edits endpoint takes the same names)."""
+    return {key: str(value) for key, value in body.items() if value is not None}
+
+
+def edit_files(job: JobSpec) -> list[tuple[str, tuple[str, bytes, str]]]:
+    """The reference images as multipart files: ``image`` for one, ``image[]`` for several (what
+    the official SDK sends for a file or a list of files)."""
+    field = "image" if len(job.input_files) == 1 else "image[]"
+    return [
+        (field, (f"reference-{i + 1}.{_EXTENSIONS.get(f.content_type, 'png')}", f.data, f.content_type))
+        for i, f in enumerate(job.input_files)
+    ]
 
 
 class OpenAIImageAdapter(OpenAIAdapter):
@@ -150,6 +171,7 @@ class OpenAIImageAdapter(OpenAIAdapter):
     request_timeout: ClassVar[httpx.Timeout] = httpx.Timeout(300.0, connect=10.0)
     # gpt-image-1.5 takes three sizes only; GPT Image 2.6 any size within its limits (size()).
     fixed_sizes: ClassVar[bool] = True
+    reference_images: ClassVar[ImageSlot | None] = REFERENCE_IMAGES
 
     def size(self, job: JobSpec, wanted: tuple[int, int]) -> tuple[int, int]:
         return wanted
@@ -201,7 +223,12 @@ class OpenAIImageAdapter(OpenAIAdapter):
 
     async def submit(self, job: JobSpec) -> Submitted | Done:
         body = self.build_request(job)
-        response = await self.request("POST", self.url("/images/generations"), json_body=body)
+        if job.input_files:
+            response = await self.request(
+                "POST", self.url("/images/edits"), form=edit_form(body), files=edit_files(job)
+            )
+        else:
+            response = await self.request("POST", self.url("/images/generations"), json_body=body)
         answer = json_of(response, provider=self.provider_name)
         items = answer.get("data") if isinstance(answer, dict) else None
         outputs: list[Output] = []

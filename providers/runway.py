@@ -2,10 +2,20 @@
 
 from __future__ import annotations
 
-import base64
 from typing import Any, ClassVar
 
-from providers.base import Done, JobSpec, Output, Pending, Submitted, Usage
+from providers.base import (
+    MB,
+    Done,
+    ImageSlot,
+    JobSpec,
+    Output,
+    Pending,
+    Submitted,
+    Usage,
+    data_uri,
+    raw_bytes_fitting,
+)
 from providers.errors import ModerationError, RejectedError, RetryableError
 from providers.http_adapter import HttpAdapter
 from providers.params import aspect_ratio, closest, duration_seconds, settings
@@ -24,6 +34,14 @@ IMAGE_RATIOS: dict[str, tuple[int, int]] = {
 }
 TEXT_RATIOS: dict[str, tuple[int, int]] = {"16:9": (1280, 720), "9:16": (720, 1280)}
 _IN_PROGRESS = frozenset({"PENDING", "THROTTLED", "RUNNING"})
+# promptImage as a data: URI is at most 5 MB (a URL may be 16 MB, but it must be public, https, on a
+# domain, without redirects: our signed Drive links redirect on S3), JPEG, PNG or WebP, no GIF
+# (docs/providers.md, Runway).
+DATA_URI_MAX = 5 * MB
+START_IMAGE = ImageSlot(
+    types=("image/jpeg", "image/png", "image/webp"),
+    max_bytes=raw_bytes_fitting(DATA_URI_MAX, prefix=len("data:image/webp;base64,")),
+)
 
 
 def runway_ratio(ratio: tuple[int, int], choices: dict[str, tuple[int, int]]) -> str:
@@ -36,6 +54,7 @@ class RunwayAdapter(HttpAdapter):
     provider_name: ClassVar[str] = "Runway"
     poll_interval: ClassVar[float] = 5.0
     can_cancel: ClassVar[bool] = True  # DELETE /v1/tasks/{id} stops PENDING/THROTTLED/RUNNING tasks
+    start_image: ClassVar[ImageSlot | None] = START_IMAGE
 
     # admin providers check: the organization (credit balance, and the tier's limits per model).
     check_path: ClassVar[str] = "/organization"
@@ -56,11 +75,9 @@ class RunwayAdapter(HttpAdapter):
         ratio = aspect_ratio(job, "16:9")
         body: dict[str, Any] = {"duration": duration_seconds(job)}
         if job.input_files:
-            image = job.input_files[0]
-            encoded = base64.b64encode(image.data).decode("ascii")
             body |= {
                 "model": IMAGE_MODEL,
-                "promptImage": f"data:{image.content_type};base64,{encoded}",
+                "promptImage": data_uri(job.input_files[0]),
                 "ratio": runway_ratio(ratio, IMAGE_RATIOS),
             }
             if job.prompt:

@@ -67,6 +67,7 @@ async def generate_image(info: Info, input: GenerateImageInput) -> GeneratePaylo
         text=input.prompt,
         aspect_ratio=input.aspect_ratio,
         placement=_enum_value(input.placement),
+        reference_file_ids=[str(i) for i in input.reference_file_ids or []],
     )
 
 
@@ -92,6 +93,7 @@ async def generate_avatar(info: Info, input: GenerateAvatarInput) -> GeneratePay
         input,
         text=input.script,
         avatar_id=input.avatar_id,
+        portrait_file_id=_opt(input.portrait_file_id),
         voice_id=input.voice_id,
         aspect_ratio=input.aspect_ratio,
         placement=_enum_value(input.placement),

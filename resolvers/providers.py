@@ -10,12 +10,37 @@ from strawberry.scalars import JSON
 from models import generation, pricing
 from models.errors import DomainError, ErrorCode
 from providers import lifecycle, options, registry
+from providers.base import ImageSlot
 from providers.catalog import AVATAR, CATALOG, COMPOSITE, IMAGE, TTS, VIDEO
 from resolvers.errors import query_errors
 from schema.context import Info
 from schema.enums import JobType, ModelLifecycle, Provider
 from schema.inputs import EstimateCostInput
-from schema.types import CostEstimate, PriceRate, ProviderInfo
+from schema.types import CostEstimate, ImageInputLimits, PriceRate, ProviderInfo
+
+
+def _limits(slot: ImageSlot | None) -> ImageInputLimits | None:
+    if slot is None:
+        return None
+    return ImageInputLimits(
+        content_types=list(slot.types),
+        max_bytes=slot.max_bytes,
+        max_count=slot.max_count,
+        min_side_pixels=slot.min_side,
+        max_side_pixels=slot.max_side,
+        max_pixels=slot.max_pixels,
+        max_aspect_ratio=None if math.isinf(slot.max_ratio) else slot.max_ratio,
+    )
+
+
+def _input_limits(provider: str) -> dict[str, ImageInputLimits | None]:
+    if not registry.is_supported(provider):
+        return {}
+    cls = registry.adapter_class(provider)
+    return {
+        name: _limits(getattr(cls, name, None))
+        for name in ("start_image", "reference_images", "portrait_image")
+    }
 
 
 @query_errors
@@ -55,6 +80,8 @@ async def providers(info: Info, type: JobType | None = None) -> list[ProviderInf
                 shutdown_date=life["shutdown_date"],
                 successor=Provider(life["successor"]) if life["successor"] else None,
                 successor_model=life["successor_model"],
+                **_input_limits(spec.provider),
+                price_input_megapixel_cents=price.input_megapixel_cents,
             )
         )
     return result
@@ -126,6 +153,12 @@ async def estimate_cost(info: Info, input: EstimateCostInput) -> CostEstimate:
             )
         if input.with_input_image:
             params["image_file_id"] = "estimate"
+    if spec.type == IMAGE and input.reference_megapixels is not None:
+        if not (math.isfinite(input.reference_megapixels) and 0 <= input.reference_megapixels <= 1000):
+            raise _estimate_input_error("referenceMegapixels must be from 0 to 1000", "referenceMegapixels")
+        params["input_megapixels"] = input.reference_megapixels
+    if spec.type == AVATAR and input.with_portrait:
+        params["portrait_file_id"] = "estimate"
     if spec.type == AVATAR:
         longest = math.ceil(spec.max_text_chars / pricing.AVATAR_CHARS_PER_SECOND)
         _within(input.duration_seconds, 1, longest, "durationSeconds", f"seconds for {spec.provider}")

@@ -25,6 +25,11 @@ class GenerateImageInput:
     provider: Provider = Provider.FLUX_2_PRO
     aspect_ratio: str | None = None
     placement: Placement | None = None
+    reference_file_ids: list[strawberry.ID] | None = strawberry.field(
+        default=None,
+        description="Drive images that guide the image (FLUX.2 pro up to 8, GPT Image up to 16, "
+        "Seedream up to 14); a provider that takes none refuses them",
+    )
     drive_folder_id: strawberry.ID | None = None
     settings: JSON | None = None
     idempotency_key: str | None = None
@@ -48,8 +53,13 @@ class GenerateVideoInput:
 @strawberry.input
 class GenerateAvatarInput:
     script: str
-    avatar_id: str
+    avatar_id: str | None = strawberry.field(
+        default=None, description="A HeyGen avatar; give this or portraitFileId"
+    )
     voice_id: str
+    portrait_file_id: strawberry.ID | None = strawberry.field(
+        default=None, description="A Drive portrait (PNG or JPEG) HeyGen animates as a photo avatar"
+    )
     provider: Provider = Provider.HEYGEN
     aspect_ratio: str | None = None
     placement: Placement | None = None
@@ -130,6 +140,13 @@ class EstimateCostInput:
     )
     width: int | None = None
     height: int | None = None
+    reference_megapixels: float | None = strawberry.field(
+        default=None,
+        description="Megapixels of the reference images in all (image; BFL and OpenAI bill them)",
+    )
+    with_portrait: bool = strawberry.field(
+        default=False, description="An avatar from a portrait (portraitFileId): HeyGen's photo avatar rate"
+    )
 
 
 @strawberry.input

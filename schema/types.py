@@ -225,6 +225,17 @@ class CreditTransaction:
     created_at: datetime
 
 
+@strawberry.type(description="What a provider takes in one image input (limits checked at submission)")
+class ImageInputLimits:
+    content_types: list[str]
+    max_bytes: int
+    max_count: int
+    min_side_pixels: int = strawberry.field(description="0: no minimum")
+    max_side_pixels: int = strawberry.field(description="0: no maximum")
+    max_pixels: int = strawberry.field(description="width × height; 0: no maximum")
+    max_aspect_ratio: float | None = strawberry.field(description="longer side / shorter side; null: any")
+
+
 @strawberry.type
 class ProviderInfo:
     provider: Provider
@@ -264,6 +275,19 @@ class ProviderInfo:
     )
     successor: Provider | None = strawberry.field(
         default=None, description="What a job picking this provider runs on once it is shut down"
+    )
+    start_image: ImageInputLimits | None = strawberry.field(
+        default=None, description="The first frame a video takes (imageFileId); null: none"
+    )
+    reference_images: ImageInputLimits | None = strawberry.field(
+        default=None, description="The reference images an image takes (referenceFileIds); null: none"
+    )
+    portrait_image: ImageInputLimits | None = strawberry.field(
+        default=None,
+        description="The portrait an avatar takes instead of an avatarId (portraitFileId); null: none",
+    )
+    price_input_megapixel_cents: float = strawberry.field(
+        default=0.0, description="Charged per megapixel of reference images, where the provider bills them"
     )
     successor_model: str | None = strawberry.field(
         default=None, description="The replacement the provider itself recommends"

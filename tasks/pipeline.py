@@ -45,10 +45,18 @@ async def job_spec(services: Services, job: CreativeJob) -> JobSpec:
     params: dict[str, Any] = dict(job.settings)
     inputs: list[InputFile] = []
     team_id = job.team_id
-    if params.get("image_file_id"):
-        file = await drive.team_file(team_id, params["image_file_id"])
-        if file is None:
-            raise InvalidInputError("the input image is no longer in Drive", code="input_gone")
+    # In JobSpec.input_files order: the first frame, the references, the portrait.
+    ids = [
+        params.get("image_file_id"),
+        *(params.get("reference_file_ids") or ()),
+        params.get("portrait_file_id"),
+    ]
+    for file_id in ids:
+        if not file_id:
+            continue
+        file = await drive.team_file(team_id, file_id)
+        if file is None:  # deleted after the job was accepted: the job fails free, nothing sent
+            raise InvalidInputError("an input image is no longer in Drive", code="input_gone")
         inputs.append(
             InputFile(str(file.id), file.content_type, await services.storage.get(file.storage_key))
         )

@@ -37,6 +37,9 @@ from providers import lifecycle
 from tests.s3_server import S3Server, running_s3
 from tests.stack import Stack, Team, backend_env, running
 
+# The browser fixtures (``browser``, ``page``) and their hooks: tests/browser.py.
+pytest_plugins = ("tests.browser",)
+
 POSTGRES_URL = os.environ.get("CH_TEST_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/postgres")
 REDIS_URL = os.environ.get("CH_TEST_REDIS_URL", "redis://127.0.0.1:6379")
 REDIS_DB = {"sqlite": 11, "postgres": 12}

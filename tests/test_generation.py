@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
+from models import drive
+from services.settings import Settings
+from storage import open_storage
 from tests.graphql_inprocess import gql
 from tests.media import check_output
 from tests.stack import JOB_FIELDS, Stack, Team, follow_job
+from tests.standins import media as make
 
 PAYLOAD = f"job {{ {JOB_FIELDS} }} userErrors {{ code message field }}"
 GENERATE = {
@@ -315,3 +321,109 @@ async def test_every_other_provider_completes_through_the_api(
     got_type, data = await download(final["resultUrls"][0])
     assert got_type.startswith(content_type)
     check_output(got_type, data)
+
+
+def upload_to_drive(stack: Stack, team: Team, name: str, data: bytes) -> str:
+    """A file uploaded to the team's Drive, stored where the stack's API and worker read it (the
+    upload API's own domain call, made in the test process)."""
+    settings = Settings(database_url=stack.env["CH_DATABASE_URL"], data_dir=Path(stack.env["CH_DATA_DIR"]))
+
+    async def upload() -> str:
+        async with open_storage(
+            settings.storage_url, local_root=settings.data_dir / "drive", s3=settings.s3
+        ) as storage:
+            file = await drive.upload_file(storage, team.team_id, name=name, data=data, quota_bytes=10**9)
+            return str(file.id)
+
+    return stack.database.run(upload)
+
+
+LOGO_SOURCE = {
+    "output_format": "png",
+    "width": 1080,
+    "height": 1080,
+    "elements": [
+        {"name": "Background", "type": "image"},
+        {"name": "Logo", "type": "image", "width": "20%", "height": "10%", "x": "85%", "y": "10%"},
+    ],
+}
+
+
+async def test_an_uploaded_logo_over_an_ai_background_end_to_end(stack: Stack, team: Team) -> None:
+    """The logo case: an uploaded PNG and an AI image fill a RenderScript's elements; the composite
+    provider (the simulator, like Creatomate) downloads both through their signed links and renders."""
+    logo = upload_to_drive(stack, team, "logo.png", make.image("png", 400, 200))
+    background = await submit_ok(
+        stack, team, "image", {"prompt": "a sunny kitchen table", "aspectRatio": "1:1"}
+    )
+    assert (await follow_job(stack, team, background["id"]))[-1]["status"] == "COMPLETED"
+    before = await balance(stack, team)
+    composite = await submit_ok(
+        stack,
+        team,
+        "composite",
+        {
+            "source": LOGO_SOURCE,
+            "inputs": [{"name": "Background", "jobId": background["id"]}, {"name": "Logo", "fileId": logo}],
+        },
+    )
+    final = (await follow_job(stack, team, composite["id"]))[-1]
+    assert final["status"] == "COMPLETED", final
+    content_type, data = await download(final["resultUrls"][0])
+    assert content_type == "image/png" and check_output(content_type, data)["width"] == 1080
+    after = await balance(stack, team)
+    assert after["balanceCents"] == before["balanceCents"] - final["costCents"]
+
+    # The logo in an element that cannot take it, or a jingle as the logo: user errors, nothing held.
+    jingle = upload_to_drive(stack, team, "jingle.mp3", make.audio("mp3", 1.0))
+    for inputs, field, words in (
+        ([{"name": "Logo", "fileId": jingle}], ["input", "inputs", "0", "fileId"], "takes image"),
+        ([{"name": "Watermark", "fileId": logo}], ["input", "inputs", "0", "name"], "no element named"),
+    ):
+        payload = await generate(stack, team, "composite", {"source": LOGO_SOURCE, "inputs": inputs})
+        assert payload["job"] is None and payload["userErrors"][0]["field"] == field, payload
+        assert words in payload["userErrors"][0]["message"]
+    # A start image of the wrong kind for a video, and a reference image of the wrong kind
+    for kind, input, field in (
+        ("video", {"prompt": "x", "imageFileId": jingle}, ["input", "imageFileId"]),
+        ("image", {"prompt": "x", "referenceFileIds": [logo, jingle]}, ["input", "referenceFileIds", "1"]),
+    ):
+        payload = await generate(stack, team, kind, input)
+        assert payload["job"] is None and payload["userErrors"] == [
+            {"code": "VALIDATION_FAILED", "message": payload["userErrors"][0]["message"], "field": field}
+        ], payload
+        assert "must be an image file, not audio/mpeg" in payload["userErrors"][0]["message"]
+    assert await balance(stack, team) == after
+
+
+async def test_rest_takes_references_and_portraits_and_refuses_wrong_files(stack: Stack, team: Team) -> None:
+    portrait = upload_to_drive(stack, team, "me.png", make.image("png", 400, 500))
+    jingle = upload_to_drive(stack, team, "jingle.wav", make.audio("wav", 1.0))
+    url = f"{stack.url}/api/v1/creative-hub/generate"
+    before = await balance(stack, team)
+    async with httpx.AsyncClient(timeout=30, headers=team.headers) as client:
+        ok = await client.post(
+            f"{url}/avatar",
+            json={"script": "Hello from the shop", "portrait_file_id": portrait, "voice_id": "v1"},
+        )
+        assert ok.status_code == 202, ok.text
+        job = await follow_job(stack, team, ok.json()["job_id"])
+        assert job[-1]["status"] == "COMPLETED" and job[-1]["settings"]["portrait_file_id"] == portrait
+        # the domain's field names, as for every REST refusal of a generate body
+        for body, field, code in (
+            (
+                {"prompt": "x", "reference_file_ids": [portrait, jingle]},
+                ["input", "referenceFileIds", "1"],
+                400,
+            ),
+            ({"prompt": "x", "reference_file_ids": portrait}, ["reference_file_ids"], 400),
+            (
+                {"prompt": "x", "reference_file_ids": [str(uuid.uuid4())]},
+                ["input", "referenceFileIds", "0"],
+                404,
+            ),
+        ):
+            answer = await client.post(f"{url}/image", json=body)
+            assert answer.status_code == code and answer.json()["error"]["field"] == field, answer.text
+    after = await balance(stack, team)
+    assert after["balanceCents"] == before["balanceCents"] - job[-1]["costCents"] and after["heldCents"] == 0

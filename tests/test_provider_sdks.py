@@ -82,6 +82,22 @@ def test_openai_images_generate(sim_root: str) -> None:
     assert result.usage is not None and result.usage.output_tokens > 0
 
 
+def test_openai_images_edit_with_several_references(sim_root: str) -> None:
+    """The SDK's multipart edits (``image[]`` for a list) are what the adapter sends with reference images."""
+    images = [("a.png", media.png(256, 256), "image/png"), ("b.jpg", media.jpeg(320, 240), "image/jpeg")]
+    result = openai_client(sim_root).images.edit(
+        model="gpt-image-2.6-sunburst", image=images, prompt=unique("these two on a shelf"), size="1024x1024"
+    )
+    strict(result)
+    assert result.data and result.data[0].b64_json
+    assert image_facts(base64.b64decode(result.data[0].b64_json))[1] == (1024, 1024)
+    assert result.usage is not None and result.usage.input_tokens_details.image_tokens > 0
+    with pytest.raises(openai.BadRequestError, match="format must be in"):
+        openai_client(sim_root).images.edit(
+            model="gpt-image-2.6-sunburst", image=[("a.gif", media.gif(32, 32), "image/gif")], prompt="x"
+        )
+
+
 def test_openai_speech_create(sim_root: str) -> None:
     response = openai_client(sim_root).audio.speech.create(
         model="tts-1", voice="alloy", input=unique("Hello from the simulator."), response_format="wav"

@@ -55,6 +55,10 @@ HANDLED: dict[str, set[str]] = {
         "webhookEndpoint",
         "webhookDeliveries",
         "viewer",
+        "driveFolders",
+        "driveFiles",
+        "driveFile",
+        "driveUsage",
     },
     "Mutation": {
         "generateImage",
@@ -71,6 +75,13 @@ HANDLED: dict[str, set[str]] = {
         "deleteWebhookEndpoint",
         "rotateWebhookSecret",
         "redeliverWebhook",
+        "createDriveFolder",
+        "renameDriveFolder",
+        "moveDriveFolder",
+        "deleteDriveFolder",
+        "renameDriveFile",
+        "moveDriveFile",
+        "deleteDriveFile",
         "uploadDriveFile",
         "createUpload",
         "completeUpload",
@@ -92,10 +103,24 @@ ID_SLOTS: dict[tuple[str, str], tuple[str, ...]] = {
     ("Mutation.redeliverWebhook", "deliveryId"): ("delivery",),
     ("Subscription.jobUpdated", "id"): ("job", "open_job"),
     ("GenerateVideoInput", "imageFileId"): ("image_file", "audio_file"),
+    ("GenerateImageInput", "referenceFileIds"): ("image_file", "audio_file"),
+    ("GenerateAvatarInput", "portraitFileId"): ("image_file", "audio_file"),
     ("CompositeInputRef", "jobId"): ("job", "open_job"),
     ("CompositeInputRef", "fileId"): ("image_file", "audio_file"),
     ("CreditTransactionFilter", "jobId"): ("job",),
     ("*", "driveFolderId"): ("folder",),
+    ("Query.driveFiles", "folderId"): ("folder",),
+    ("DriveFileFilter", "jobId"): ("job",),
+    ("Query.driveFile", "id"): ("image_file", "audio_file"),
+    ("Mutation.createDriveFolder", "parentId"): ("folder",),
+    ("Mutation.renameDriveFolder", "id"): ("folder",),
+    ("Mutation.moveDriveFolder", "id"): ("folder",),
+    ("Mutation.moveDriveFolder", "parentId"): ("folder",),
+    ("Mutation.deleteDriveFolder", "id"): ("folder",),
+    ("Mutation.renameDriveFile", "id"): ("image_file", "audio_file"),
+    ("Mutation.moveDriveFile", "id"): ("image_file", "audio_file"),
+    ("Mutation.moveDriveFile", "folderId"): ("folder",),
+    ("Mutation.deleteDriveFile", "id"): ("image_file", "audio_file"),
     ("Mutation.uploadDriveFile", "folderId"): ("folder",),
     ("CreateUploadInput", "folderId"): ("folder",),
     ("Mutation.completeUpload", "fileId"): ("pending_upload", "image_file"),
@@ -114,6 +139,8 @@ STRINGS = {
 # template) or tries the worst (retarget A's webhook and switch it off).
 INPUT_OVERRIDES: dict[str, dict[str, Any]] = {
     "GenerateCompositeInput": {"templateId": "walker-template"},
+    # avatarId is optional beside portraitFileId (exactly one is given); the portrait is looked up first
+    "GenerateAvatarInput": {"avatarId": "walker-avatar"},
     "UpdateWebhookEndpointInput": {"url": "{walk_url}", "description": "taken over", "enabled": False},
     "CreateUploadInput": {"contentType": "image/png", "sizeBytes": 10},
 }
@@ -126,18 +153,26 @@ REST_HANDLED = {
     "/api/v1/creative-hub/generate/{type}": "test_rest_routes_and_files",
     "/api/v1/creative-hub/jobs/{job_id}": "test_rest_routes_and_files",
     "/uploads/{file_id}": "test_rest_routes_and_files",
+    "/files/{file_id}/thumbnail": "test_rest_routes_and_files",
+    "/api/v1/drive/folders": "test_rest_routes_and_files",
+    "/api/v1/drive/files": "test_rest_routes_and_files",
+    "/api/v1/drive/files/{file_id}": "test_rest_routes_and_files",
+    "/api/v1/drive/usage": "test_rest_routes_and_files",
 }
 PROVIDER_SIDE_IDS = {"avatar_id", "voice_id", "template_id"}  # names at the provider, not our objects
 # The REST generate bodies: what each type needs, and where A's ids go.
 REST_GENERATE: dict[str, tuple[dict[str, Any], dict[str, tuple[str, ...]]]] = {
-    "image": ({"prompt": "a walker's prompt"}, {"drive_folder_id": ("folder",)}),
+    "image": (
+        {"prompt": "a walker's prompt"},
+        {"reference_file_ids": ("image_file", "audio_file"), "drive_folder_id": ("folder",)},
+    ),
     "video": (
         {"prompt": "a walker's prompt"},
         {"image_file_id": ("image_file", "audio_file"), "drive_folder_id": ("folder",)},
     ),
     "avatar": (
         {"script": "a walker's script", "avatar_id": "walker-avatar", "voice_id": "walker-voice"},
-        {"drive_folder_id": ("folder",)},
+        {"portrait_file_id": ("image_file", "audio_file"), "drive_folder_id": ("folder",)},
     ),
     "tts": ({"text": "a walker's text"}, {"drive_folder_id": ("folder",)}),
     "composite": (
@@ -946,7 +981,8 @@ def looks_absent(body: dict[str, Any], op: str, allowed: tuple[str, ...]) -> boo
         return "errors" not in body
     if isinstance(result, dict):
         if {e["code"] for e in result.get("userErrors") or []} & set(allowed):
-            return all(v in (None, [], "") for k, v in result.items() if k != "userErrors")
+            # (0: the counts of a deletion that deleted nothing)
+            return all(v in (None, [], "", 0) for k, v in result.items() if k != "userErrors")
         if result.get("nodes") == [] or result.get("edges") == []:
             return True
     return False
@@ -1353,6 +1389,8 @@ async def test_rest_routes_and_files(world: World) -> None:
                         body = dict(base)
                         if where.startswith("inputs."):
                             body["inputs"] = [{"name": "Background", where.split(".")[1]: value}]
+                        elif where.endswith("_ids"):
+                            body[where] = [value]
                         else:
                             body[where] = value
                         r = await client.post(
@@ -1379,6 +1417,34 @@ async def test_rest_routes_and_files(world: World) -> None:
             f, m = ((r.status_code, r.headers.get("content-type"), r.text) for r in got)
             if f[0] != 404 or normalise(f, {foreign_id: kind}) != normalise(m, {missing_id: kind}):
                 problems.append(f"{name}: GET /files/<A's {kind}> answered {f}, a missing file {m}")
+        # The Drive's REST reads: A's ids in the path or the query answer like missing ones, and
+        # the team-wide reads show nothing of A
+        for path, kind in (
+            ("/files/{}/thumbnail", "image_file"),
+            ("/api/v1/drive/files/{}", "image_file"),
+            ("/api/v1/drive/files/{}", "pending_upload"),
+            ("/api/v1/drive/files?folder_id={}", "folder"),
+            ("/api/v1/drive/files?job_id={}", "job"),
+        ):
+            foreign_id, missing_id = world.ids[kind], str(uuid.uuid4())
+            got = [
+                await client.get(world.stack.url + path.format(x), headers=who.headers)
+                for x in (foreign_id, missing_id)
+            ]
+            f, m = ((r.status_code, r.text) for r in got)
+            label = f"{name}: GET " + path.format(f"<A's {kind}>")
+            if normalise(f, {foreign_id: kind}) != normalise(m, {missing_id: kind}):
+                problems.append(f"{label} answered {f}, a missing id {m}")
+            if world.leaks(got[0].text, {foreign_id}):
+                problems.append(f"{label} leaked {got[0].text}")
+        for path in ("/api/v1/drive/folders", "/api/v1/drive/files", "/api/v1/drive/usage"):
+            r = await client.get(world.stack.url + path, headers=who.headers)
+            # (the tag aside: B's own job with A's text, test_idempotency_keys_belong_to_their_team, has
+            # an output named after it; A's files would show their ids)
+            if r.status_code != 200 or world.leaks(r.text, {world.tag}):
+                problems.append(
+                    f"{name}: GET {path} answered {r.status_code}: {world.leaks(r.text, {world.tag})}"
+                )
     # PUT an upload's bytes: the signature names the file, so B has none for A's upload
     pending, missing_id = world.ids["pending_upload"], str(uuid.uuid4())
     got = [

@@ -39,6 +39,7 @@ FIELD_TYPES: dict[str, type] = {
     "source": dict,
     "modifications": dict,
     "inputs": list,
+    "reference_file_ids": list,
 }
 TYPE_NAMES: dict[type, str] = {
     str: "a string",
@@ -50,7 +51,7 @@ TYPE_NAMES: dict[type, str] = {
 EXPIRES = re.compile(r"[0-9]{1,12}")
 POLL_HINT_SECONDS = {"image": 5, "tts": 5, "video": 10, "avatar": 15, "composite": 10}
 GENERATE_FIELDS = {
-    "image": {"prompt": "text", "aspect_ratio": None, "placement": None},
+    "image": {"prompt": "text", "aspect_ratio": None, "placement": None, "reference_file_ids": None},
     "video": {
         "prompt": "text",
         "aspect_ratio": None,
@@ -61,6 +62,7 @@ GENERATE_FIELDS = {
     "avatar": {
         "script": "text",
         "avatar_id": None,
+        "portrait_file_id": None,
         "voice_id": None,
         "aspect_ratio": None,
         "placement": None,
@@ -212,6 +214,10 @@ async def rest_generate(request: Request) -> JSONResponse:
     for name in ("provider", "drive_folder_id", "idempotency_key"):
         if body.get(name) is not None and not isinstance(body[name], str):
             raise HTTPError(400, "VALIDATION_FAILED", f"{name} must be a string", [name])
+    if any(not isinstance(i, str) for i in fields.get("reference_file_ids", ())):
+        raise HTTPError(
+            400, "VALIDATION_FAILED", "reference_file_ids must hold strings", ["reference_file_ids"]
+        )
     if "inputs" in fields:
         fields["inputs"] = [
             {"name": i.get("name"), "jobId": i.get("job_id"), "fileId": i.get("file_id")}

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import binascii
 import re
 import secrets
 import time
@@ -20,7 +19,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from providers.simulator.common import bearer_token, file_url, is_int, json_object
+from providers.simulator.common import bearer_token, decode_data_uri_image, file_url, is_int, json_object
 from providers.simulator.media import MediaSpec
 from providers.simulator.state import SimState, markers_in
 
@@ -106,13 +105,17 @@ def _image_problem(value: Any) -> str | None:
             return "each image must be a URL or a data URI"
         if image.startswith(("https://", "http://")):
             continue
-        header, sep, payload = image.partition(",")
-        if not (sep and header.startswith("data:image/") and header.endswith(";base64")):
-            return "an image must be a URL or data:image/<format>;base64,<data>"
-        try:
-            base64.b64decode(payload, validate=True)
-        except (binascii.Error, ValueError):
-            return "an image data URI is not valid base64"
+        decoded = decode_data_uri_image(image)
+        if isinstance(decoded, str):
+            return f"an image data URI {decoded}"
+        if decoded.content_type not in ("image/jpeg", "image/png", "image/webp"):
+            return "a reference image must be JPEG, PNG or WebP"
+        if decoded.size > 10 * 1024 * 1024:
+            return "a reference image must be at most 10 MB"
+        if min(decoded.width, decoded.height) <= 14 or decoded.width * decoded.height > 6000 * 6000:
+            return "a reference image's sides must exceed 14 px, within 6000×6000 pixels"
+        if not 1 / 16 <= decoded.width / decoded.height <= 16:
+            return "a reference image's aspect ratio must be within [1/16, 16]"
     return None
 
 

@@ -8,7 +8,14 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from providers.simulator.common import file_url, is_int, json_object, public_base, too_many_requests
+from providers.simulator.common import (
+    decode_base64_image,
+    file_url,
+    is_int,
+    json_object,
+    public_base,
+    too_many_requests,
+)
 from providers.simulator.media import MediaSpec
 from providers.simulator.state import SimState, SimTask, markers_in
 
@@ -19,6 +26,30 @@ URL_TTL = 600.0  # result.sample links live 10 minutes
 DEFAULT_SIDE = 1024
 MAX_PIXELS = 4 * 1024 * 1024
 SIDE_STEP = 16  # width and height are multiples of 16 (black-forest-labs/skills)
+# FLUX.2 [pro]: up to 8 reference images, input_image, input_image_2 … input_image_8 (URL or base64).
+INPUT_IMAGES = ("input_image", *(f"input_image_{n}" for n in range(2, 9)))
+
+
+def _input_images(body: dict[str, Any]) -> JSONResponse | float:
+    """The reference images' megapixels (what BFL bills as input_mp), or the 422 for a bad one."""
+    megapixels = 0.0
+    for key in body:
+        if key.startswith("input_image") and key not in INPUT_IMAGES:
+            return _invalid(
+                [key], "Extra inputs are not permitted (FLUX.2 [pro] takes up to 8)", "extra_forbidden"
+            )
+    for key in INPUT_IMAGES:
+        value = body.get(key)
+        if value is None:
+            continue
+        if isinstance(value, str) and value.startswith("https://"):
+            megapixels += 1.0  # fetched by BFL; its size is not known here
+            continue
+        image = decode_base64_image(value)
+        if isinstance(image, str):
+            return _invalid([key], f"Value error, {key} {image} (a URL or base64 image)", "value_error")
+        megapixels += image.width * image.height / 1e6
+    return megapixels
 
 
 def _invalid(loc: list[str | int], message: str, kind: str, value: Any = None) -> JSONResponse:
@@ -90,6 +121,9 @@ def routes(sim: SimState) -> list[BaseRoute]:
             )
         if (error := _validate(body)) is not None:
             return error
+        input_mp = _input_images(body)
+        if isinstance(input_mp, JSONResponse):
+            return input_mp
         prompt: str = body["prompt"]
         markers = markers_in(prompt)
         sim.record_attempt(FAMILY, markers)
@@ -110,8 +144,8 @@ def routes(sim: SimState) -> list[BaseRoute]:
             {
                 "id": task.id,
                 "polling_url": f"{public_base(request)}{PATH}/v1/get_result?id={task.id}",
-                "cost": _cost(megapixels),
-                "input_mp": 0,
+                "cost": round(_cost(megapixels) + 1.5 * input_mp, 2),
+                "input_mp": round(input_mp, 2),
                 "output_mp": megapixels,
             }
         )

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
+import io
 import json
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any, TypeGuard
 
+from PIL import Image, UnidentifiedImageError
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
@@ -61,6 +66,60 @@ def stage(task: SimTask, now: float, stages: Sequence[tuple[float, str]]) -> str
         if progress >= start:
             current = name
     return current
+
+
+PIL_TYPES = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp", "GIF": "image/gif"}
+
+
+@dataclass(frozen=True)
+class InputImage:
+    """An input image a provider decoded: its real type (by content) and size."""
+
+    content_type: str
+    width: int
+    height: int
+    size: int
+
+
+def read_image(raw: bytes) -> InputImage | None:
+    """What the bytes are as an image (Pillow reads the header only), or None when they are not one."""
+    try:
+        with Image.open(io.BytesIO(raw)) as img:
+            content_type = PIL_TYPES.get(str(img.format))
+            if content_type is None:
+                return None
+            return InputImage(content_type, img.size[0], img.size[1], len(raw))
+    except (UnidentifiedImageError, OSError, Image.DecompressionBombError):
+        return None
+
+
+def decode_base64_image(value: Any, declared: str | None = None) -> InputImage | str:
+    """A plain base64 image (no ``data:`` prefix), or why it is unusable: not base64, not an image,
+    or not the type ``declared`` beside it (a PNG sent as image/jpeg)."""
+    if not isinstance(value, str) or not value:
+        return "must be a non-empty base64 string"
+    if value.startswith("data:"):
+        return "must be plain base64, without a data: prefix"
+    try:
+        raw = base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError):
+        return "is not valid base64"
+    image = read_image(raw)
+    if image is None:
+        return "is not a decodable image"
+    if declared is not None and declared.lower() != image.content_type:
+        return f"is {image.content_type}, not the declared {declared}"
+    return image
+
+
+def decode_data_uri_image(value: Any) -> InputImage | str:
+    """A ``data:image/<type>;base64,…`` URI's image, or why it is unusable (its type must match)."""
+    if not isinstance(value, str):
+        return "must be a data URI string"
+    header, sep, payload = value.partition(",")
+    if not (sep and header.startswith("data:image/") and header.endswith(";base64")):
+        return "must be data:image/<format>;base64,<data>"
+    return decode_base64_image(payload, header.removeprefix("data:").removesuffix(";base64"))
 
 
 def too_many_requests(body: Any) -> JSONResponse:

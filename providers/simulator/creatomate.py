@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import io
 import math
 from typing import Any
 
+import av
+import httpx
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -16,6 +19,7 @@ from providers.simulator.common import (
     is_int,
     is_number,
     json_object,
+    read_image,
     stage,
     strings_in,
     too_many_requests,
@@ -35,6 +39,76 @@ TEMPLATE_FRAME_RATE = 25
 TEMPLATE_SECONDS = 5.0
 SOURCE_FRAME_RATE = 60  # RenderScript default when no input video sets one
 MAX_SIDE = 4096
+# Creatomate downloads every media source it renders: a modification that sets a media element's
+# source to a URL is fetched (redirects followed), and a render whose source cannot be loaded, or is
+# not media of the element's kind, fails. The simulator does the same with the URLs it is given.
+MEDIA_ELEMENTS = ("image", "video", "audio")
+FETCH_TIMEOUT = 15.0
+MAX_FETCH_BYTES = 200 * 1024 * 1024
+
+
+def _media_elements(elements: Any, found: dict[str, str], depth: int = 0) -> dict[str, str]:
+    if depth > 20 or not isinstance(elements, list):
+        return found
+    for element in elements:
+        if isinstance(element, dict):
+            for key in ("name", "id"):
+                if isinstance(element.get(key), str):
+                    found.setdefault(element[key], str(element.get("type") or ""))
+            _media_elements(element.get("elements"), found, depth + 1)
+    return found
+
+
+def _sources_to_fetch(body: dict[str, Any]) -> dict[str, tuple[str, str | None]]:
+    """Element → (URL, its type where the source says) for every modification that sets a media
+    element's source to a URL (every URL value, for a template: its elements are not known here)."""
+    modifications = body.get("modifications")
+    source = body.get("source")
+    elements = _media_elements(source.get("elements"), {}) if isinstance(source, dict) else None
+    wanted: dict[str, tuple[str, str | None]] = {}
+    for key, value in (modifications or {}).items():
+        if not (isinstance(value, str) and value.startswith(("https://", "http://"))):
+            continue
+        name = key.removesuffix(".source")
+        if elements is None:
+            wanted[name] = (value, None)
+        elif elements.get(name) in MEDIA_ELEMENTS:
+            wanted[name] = (value, elements[name])
+    return wanted
+
+
+def _media_kind(data: bytes) -> str | None:
+    """image, video or audio, by decoding the bytes; None when they are none of these."""
+    if read_image(data) is not None:
+        return "image"
+    try:
+        with av.open(io.BytesIO(data), mode="r") as container:
+            if container.streams.video:
+                return "video"
+            if container.streams.audio:
+                return "audio"
+    except (av.error.FFmpegError, ValueError, OSError):
+        return None
+    return None
+
+
+async def _unloadable(body: dict[str, Any]) -> str | None:
+    """Why a media source of the render cannot be loaded (the first one), or None."""
+    wanted = _sources_to_fetch(body)
+    if not wanted:
+        return None
+    async with httpx.AsyncClient(timeout=FETCH_TIMEOUT, follow_redirects=True) as client:
+        for name, (url, kind) in wanted.items():
+            try:
+                response = await client.get(url)
+            except httpx.HTTPError as exc:
+                return f"the source of element '{name}' could not be loaded ({type(exc).__name__})"
+            if response.status_code != 200 or len(response.content) > MAX_FETCH_BYTES:
+                return f"the source of element '{name}' could not be loaded (HTTP {response.status_code})"
+            found = await run_in_threadpool(_media_kind, response.content)
+            if found is None or (kind is not None and found != kind):
+                return f"the source of element '{name}' is not {kind or 'media'} ({found or 'unreadable'})"
+    return None
 
 
 def _hint(status: int, hint: str) -> JSONResponse:
@@ -144,6 +218,7 @@ def routes(sim: SimState) -> list[BaseRoute]:
             "metadata": body.get("metadata"),
             "webhook_url": body.get("webhook_url"),
         }
+        info["unloadable"] = await _unloadable(body)
         task = sim.new_task(FAMILY, markers, NOMINAL_SECONDS, info)
         seconds = float(plan["duration"] or 0.0)
         spec = MediaSpec(MEDIA_KIND[plan["output_format"]], plan["width"], plan["height"], seconds)
@@ -185,6 +260,8 @@ def routes(sim: SimState) -> list[BaseRoute]:
         if task.outcome == "fail":
             message = "The render failed: a source file could not be loaded."
             return render | {"status": "failed", "error_message": message}
+        if info.get("unloadable"):
+            return render | {"status": "failed", "error_message": f"The render failed: {info['unloadable']}."}
         data = await run_in_threadpool(sim.files[info["token"]].spec.render)
         return render | {"file_size": len(data)}
 

@@ -15,8 +15,6 @@ answer 404 NOT_FOUND "… is no longer available", like the real API since 2026-
 
 from __future__ import annotations
 
-import base64
-import binascii
 import secrets
 from typing import Any
 
@@ -25,7 +23,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from providers.simulator.common import is_int, json_object, public_base
+from providers.simulator.common import decode_base64_image, is_int, json_object, public_base
 from providers.simulator.media import MediaSpec
 from providers.simulator.state import SimState, SimTask, markers_in
 
@@ -87,6 +85,9 @@ def _invalid(message: str) -> JSONResponse:
     return _error(400, message)
 
 
+MAX_IMAGE_BYTES = 20 * 1024 * 1024  # instances[0].image (docs/providers.md, Veo)
+
+
 def _image_problem(image: Any) -> str | None:
     if not isinstance(image, dict):
         return "instances[0].image must be an object"
@@ -95,12 +96,13 @@ def _image_problem(image: Any) -> str | None:
     data, mime = image.get("bytesBase64Encoded"), image.get("mimeType")
     if not isinstance(data, str) or not data:
         return "instances[0].image.bytesBase64Encoded is required"
-    if not isinstance(mime, str) or not mime.startswith("image/"):
-        return "instances[0].image.mimeType must be an image type"
-    try:
-        base64.b64decode(data, validate=True)
-    except (binascii.Error, ValueError):
-        return "instances[0].image.bytesBase64Encoded is not valid base64"
+    if mime not in ("image/jpeg", "image/png"):
+        return "instances[0].image.mimeType must be image/jpeg or image/png"
+    image = decode_base64_image(data, mime)
+    if isinstance(image, str):
+        return f"instances[0].image.bytesBase64Encoded {image}"
+    if image.size > MAX_IMAGE_BYTES:
+        return "instances[0].image is larger than 20 MB"
     return None
 
 

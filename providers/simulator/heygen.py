@@ -17,7 +17,14 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from providers.simulator.common import file_url, is_number, json_object, stage, too_many_requests
+from providers.simulator.common import (
+    decode_base64_image,
+    file_url,
+    is_number,
+    json_object,
+    stage,
+    too_many_requests,
+)
 from providers.simulator.media import MediaSpec
 from providers.simulator.state import SimState, SimTask, markers_in
 
@@ -56,9 +63,49 @@ def _invalid(param: str, message: str) -> JSONResponse:
     return _error(400, "invalid_parameter", message, param)
 
 
+# type "image": the image as {type: url|asset_id|base64}; HeyGen's assets are png or jpeg, at most 32 MB.
+IMAGE_TYPES = ("image/png", "image/jpeg")
+MAX_IMAGE_BYTES = 32 * 1024 * 1024
+
+
+def _image_problem(image: Any) -> tuple[str, str] | None:
+    """(param, message) of a bad ``image`` of a ``type: "image"`` body (CreateVideoFromImage)."""
+    if not isinstance(image, dict) or image.get("type") not in ("url", "asset_id", "base64"):
+        return "image.type", "image.type must be 'url', 'asset_id' or 'base64'"
+    if image["type"] == "url":
+        url = image.get("url")
+        return (
+            None
+            if isinstance(url, str) and url.startswith("https://")
+            else ("image.url", "url must be https")
+        )
+    if image["type"] == "asset_id":
+        return (
+            None
+            if isinstance(image.get("asset_id"), str) and image["asset_id"]
+            else ("image.asset_id", "asset_id is required")
+        )
+    media_type = image.get("media_type")
+    if media_type not in IMAGE_TYPES:
+        return "image.media_type", f"media_type must be one of {', '.join(IMAGE_TYPES)}"
+    decoded = decode_base64_image(image.get("data"), media_type)
+    if isinstance(decoded, str):
+        return "image.data", f"data {decoded}"
+    if decoded.size > MAX_IMAGE_BYTES:
+        return "image.data", "the image must be at most 32 MB"
+    return None
+
+
 def _problem(body: dict[str, Any]) -> tuple[str, str] | None:
-    """(param, message) of the first problem in a ``type: "avatar"`` create body."""
-    if not isinstance(body.get("avatar_id"), str) or not body["avatar_id"]:
+    """(param, message) of the first problem in a ``type: "avatar"`` or ``type: "image"`` create body."""
+    if body.get("type") == "image":
+        if "avatar_id" in body:
+            return "avatar_id", "avatar_id is not a field of type 'image'"
+        if (problem := _image_problem(body.get("image"))) is not None:
+            return problem
+        if body.get("script") is not None and not body.get("voice_id"):
+            return "voice_id", "voice_id is required with script for type 'image' (no avatar default voice)"
+    elif not isinstance(body.get("avatar_id"), str) or not body["avatar_id"]:
         return "avatar_id", "avatar_id is required"
     script = body.get("script")
     audio = body.get("audio_url") or body.get("audio_asset_id")
@@ -131,8 +178,8 @@ def routes(sim: SimState) -> list[BaseRoute]:
         kind = body.get("type")
         if kind not in VIDEO_TYPES:
             return _invalid("type", f"type must be one of {', '.join(VIDEO_TYPES)}")
-        if kind != "avatar":
-            return _invalid("type", f"type '{kind}' is not served by this simulator; use 'avatar'")
+        if kind not in ("avatar", "image"):
+            return _invalid("type", f"type '{kind}' is not served by this simulator; use 'avatar' or 'image'")
         if (problem := _problem(body)) is not None:
             return _invalid(*problem)
         text = body.get("script") or ""

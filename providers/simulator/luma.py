@@ -7,8 +7,6 @@ Errors are ``{"detail": "…"}``; ``[sim:429]`` answers 429 with ``Retry-After``
 
 from __future__ import annotations
 
-import base64
-import binascii
 import secrets
 from typing import Any
 
@@ -16,7 +14,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from providers.simulator.common import bearer_token, file_url, json_object, stage
+from providers.simulator.common import bearer_token, decode_base64_image, file_url, json_object, stage
 from providers.simulator.media import MediaSpec
 from providers.simulator.state import SimState, SimTask, markers_in
 
@@ -54,11 +52,10 @@ def _image_ref_problem(name: str, ref: Any) -> str | None:
     if given == ["data"]:
         if not isinstance(ref.get("media_type"), str) or not ref["media_type"].startswith("image/"):
             return f"{name}.media_type is required with data (e.g. image/png)"
-        try:
-            raw = base64.b64decode(str(ref["data"]), validate=True)
-        except (binascii.Error, ValueError):
-            return f"{name}.data is not valid base64"
-        if len(raw) > MAX_IMAGE_BYTES:
+        image = decode_base64_image(ref["data"], ref["media_type"])
+        if isinstance(image, str):
+            return f"{name}.data {image}"
+        if image.size > MAX_IMAGE_BYTES:
             return f"{name} is too large"
     return None
 

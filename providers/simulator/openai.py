@@ -22,7 +22,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from providers import lifecycle
-from providers.simulator.common import bearer_token, is_int, is_number, json_object
+from providers.simulator.common import bearer_token, is_int, is_number, json_object, read_image
 from providers.simulator.media import MediaSpec
 from providers.simulator.state import SimState, markers_in
 
@@ -98,6 +98,57 @@ def _error(
 
 def _invalid(message: str, param: str | None, code: str | None = None) -> JSONResponse:
     return _error(400, message, kind="invalid_request_error", param=param, code=code)
+
+
+# POST /images/edits (multipart/form-data): `image` or `image[]`, up to 16 PNG, WebP or JPEG files of
+# less than 50 MB each for GPT image models (openai-python's ImageEditParams).
+MAX_EDIT_IMAGES = 16
+MAX_EDIT_BYTES = 50 * 1024 * 1024
+EDIT_TYPES = ("image/png", "image/webp", "image/jpeg")
+_FORM_INTS = ("n", "output_compression")
+
+
+async def _edit_form(request: Request) -> tuple[dict[str, Any], int] | JSONResponse:
+    """The edit request's fields (typed as the JSON form would be) and its input image tokens."""
+    if not request.headers.get("content-type", "").startswith("multipart/form-data"):
+        return _invalid("Invalid Content-Type header (application/json), expected multipart/form-data.", None)
+    form = await request.form(max_files=MAX_EDIT_IMAGES + 1, max_part_size=MAX_EDIT_BYTES + 1)
+    body: dict[str, Any] = {}
+    images = []
+    for key, value in form.multi_items():
+        if key in ("image", "image[]"):
+            if isinstance(value, str):
+                return _invalid("'image' must be a file upload.", "image")
+            images.append(await value.read())
+        elif isinstance(value, str):
+            if key in _FORM_INTS:
+                if not value.isdigit():
+                    return _invalid(f"Invalid '{key}': expected an integer.", key, "invalid_value")
+                body[key] = int(value)
+            else:
+                body[key] = value
+    if not images:
+        return _invalid("Missing required parameter: 'image'.", "image", "missing_required_parameter")
+    if len(images) > MAX_EDIT_IMAGES:
+        return _invalid(f"Invalid 'image': at most {MAX_EDIT_IMAGES} images.", "image", "invalid_value")
+    tokens = 0
+    for raw in images:
+        info = read_image(raw)
+        if info is None or info.content_type not in EDIT_TYPES:
+            return _invalid(
+                "Invalid input image - format must be in ['image/png', 'image/webp', 'image/jpeg'].",
+                "image",
+                "invalid_image_format",
+            )
+        if len(raw) >= MAX_EDIT_BYTES:
+            return _invalid(
+                "Invalid input image - the file must be less than 50MB.", "image", "invalid_value"
+            )
+        tokens += math.ceil(info.width * info.height / 1_000_000 * EDIT_TOKENS_PER_MEGAPIXEL)
+    return body, tokens
+
+
+EDIT_TOKENS_PER_MEGAPIXEL = 5000  # input image tokens (high fidelity): the simulator's own figure
 
 
 def _request_id() -> str:
@@ -233,6 +284,24 @@ def routes(sim: SimState) -> list[BaseRoute]:
         body = await json_object(request)
         if body is None:
             return _invalid("We could not parse the JSON body of your request.", None)
+        return await image_answer(body, 0)
+
+    async def edits(request: Request) -> Response:
+        if (refusal := _refused(request, sim.api_key)) is not None:
+            return refusal
+        parsed = await _edit_form(request)
+        if isinstance(parsed, JSONResponse):
+            return parsed
+        body, input_image_tokens = parsed
+        if body.get("model") not in GPT_IMAGE_MODELS:
+            return _invalid(
+                f"Invalid value: '{body.get('model')}'. Edits with several images need a GPT image model.",
+                "model",
+                "invalid_value",
+            )
+        return await image_answer(body, input_image_tokens)
+
+    async def image_answer(body: dict[str, Any], input_image_tokens: int) -> Response:
         if (gone := _model_gone(sim, body.get("model"))) is not None:
             return gone
         if (error := _validate_image(body)) is not None:
@@ -300,10 +369,10 @@ def routes(sim: SimState) -> list[BaseRoute]:
                 "quality": quality,
                 "size": size,
                 "usage": {
-                    "input_tokens": text_tokens,
-                    "input_tokens_details": {"image_tokens": 0, "text_tokens": text_tokens},
+                    "input_tokens": text_tokens + input_image_tokens,
+                    "input_tokens_details": {"image_tokens": input_image_tokens, "text_tokens": text_tokens},
                     "output_tokens": image_tokens,
-                    "total_tokens": text_tokens + image_tokens,
+                    "total_tokens": text_tokens + input_image_tokens + image_tokens,
                 },
             },
             headers={"x-request-id": request_id},
@@ -312,6 +381,7 @@ def routes(sim: SimState) -> list[BaseRoute]:
     return [
         Route(f"{PATH}/audio/speech", speech, methods=["POST"]),
         Route(f"{PATH}/images/generations", images, methods=["POST"]),
+        Route(f"{PATH}/images/edits", edits, methods=["POST"]),
     ]
 
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -11,7 +9,15 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from providers.simulator.common import bearer_token, file_url, is_int, json_object, stage, too_many_requests
+from providers.simulator.common import (
+    bearer_token,
+    decode_data_uri_image,
+    file_url,
+    is_int,
+    json_object,
+    stage,
+    too_many_requests,
+)
 from providers.simulator.media import MediaSpec
 from providers.simulator.state import SimState, SimTask, markers_in
 
@@ -66,13 +72,14 @@ def _check_image(value: Any) -> str | None:
         return "promptImage must be an HTTPS URL, a runway:// URI or a data: URI of an image"
     if len(value) > MAX_DATA_URI:
         return "promptImage data URI is larger than 5 MB"
-    header, _, payload = value.partition(",")
+    header = value.partition(",")[0]
     if not header.endswith(";base64"):
         return "promptImage data URI must be base64-encoded"
-    try:
-        base64.b64decode(payload, validate=True)
-    except (binascii.Error, ValueError):
-        return "promptImage data URI is not valid base64"
+    image = decode_data_uri_image(value)
+    if isinstance(image, str):
+        return f"promptImage data URI {image}"
+    if image.content_type not in ("image/jpeg", "image/png", "image/webp"):
+        return "promptImage must be a JPEG, PNG or WebP image (GIF is not supported)"
     return None
 
 

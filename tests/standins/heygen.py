@@ -11,6 +11,8 @@ routes answer 404 ``not_found``."""
 
 from __future__ import annotations
 
+import base64
+import binascii
 import secrets
 from typing import Any
 
@@ -66,13 +68,37 @@ def invalid(param: str, message: str) -> JSONResponse:
     return problem(400, "invalid_parameter", message, param)
 
 
+def validate_image(body: dict[str, Any]) -> JSONResponse | None:
+    """``type: "image"`` (CreateVideoFromImage in HeyGen's OpenAPI): ``image`` as url, asset_id or
+    base64 (with media_type); no avatar_id; the rest as for an avatar."""
+    for key in body:
+        if key not in (AVATAR_FIELDS - {"avatar_id"}) | {"image", "motion_prompt", "expressiveness", "fit"}:
+            return invalid(key, f"unknown parameter {key}")
+    image = body.get("image")
+    if not isinstance(image, dict) or image.get("type") not in ("url", "asset_id", "base64"):
+        return invalid("image", "image must be {type: url | asset_id | base64, …}")
+    if image["type"] == "base64":
+        try:
+            raw = base64.b64decode(str(image.get("data")), validate=True)
+        except (binascii.Error, ValueError):
+            return invalid("image.data", "data must be base64")
+        real = media.sniff_image(raw)
+        if real not in ("image/png", "image/jpeg") or real != image.get("media_type"):
+            return invalid("image.media_type", "media_type must be the image's type, png or jpeg")
+    if body.get("script") is not None and not body.get("voice_id"):
+        return invalid("voice_id", "voice_id is required with script")
+    return None
+
+
 def validate(body: Any) -> JSONResponse | None:
     if not isinstance(body, dict):
         return invalid("body", "body must be a JSON object")
     if body.get("type") not in ("avatar", "image", "cinematic_avatar", "studio"):
         return invalid("type", "type must be one of avatar, image, cinematic_avatar, studio")
+    if body["type"] == "image":
+        return validate_image(body)
     if body["type"] != "avatar":
-        return invalid("type", "this stand-in serves type avatar only")
+        return invalid("type", "this stand-in serves types avatar and image only")
     for key in body:
         if key not in AVATAR_FIELDS:
             return invalid(key, f"unknown parameter {key}")

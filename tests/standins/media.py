@@ -144,3 +144,14 @@ def gif(width: int, height: int) -> bytes:
     out = io.BytesIO()
     frames[0].save(out, "GIF", save_all=True, append_images=frames[1:], duration=125, loop=0)
     return out.getvalue()
+
+
+def sniff_image(data: bytes) -> str | None:
+    """The content type of an image by its content (Pillow), or None when it is not one."""
+    try:
+        with Image.open(io.BytesIO(data)) as img:
+            return {"PNG": "image/png", "JPEG": "image/jpeg", "WEBP": "image/webp", "GIF": "image/gif"}.get(
+                str(img.format)
+            )
+    except (OSError, ValueError):
+        return None

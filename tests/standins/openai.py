@@ -184,6 +184,41 @@ def routes(hub: Hub) -> list[Route]:
             return invalid(
                 "body", problem or "We could not parse the JSON body of your request.", "invalid_json"
             )
+        return await image_answer(body)
+
+    async def edits(request: Request) -> Response:
+        """POST /images/edits: multipart/form-data, `image` or `image[]` files (up to 16 PNG, WebP or
+        JPEG files under 50 MB each, openai-python's ImageEditParams), the other fields as text."""
+        denied = auth(request)
+        if denied:
+            return denied
+        if not request.headers.get("content-type", "").startswith("multipart/form-data"):
+            return invalid(
+                "body", "Invalid Content-Type header, expected multipart/form-data.", "invalid_request"
+            )
+        form = await request.form(max_files=17, max_part_size=50 * 1024 * 1024 + 1)
+        body: dict[str, Any] = {}
+        images = []
+        for key, value in form.multi_items():
+            if key in ("image", "image[]") and not isinstance(value, str):
+                images.append(await value.read())
+            elif isinstance(value, str):
+                body[key] = int(value) if key in ("n", "output_compression") and value.isdigit() else value
+            else:
+                return unknown(key)
+        if not 1 <= len(images) <= 16:
+            return invalid("image", "Provide 1 to 16 images.")
+        for raw in images:
+            kind = media.sniff_image(raw)
+            if kind not in ("image/png", "image/webp", "image/jpeg") or len(raw) >= 50 * 1024 * 1024:
+                return invalid(
+                    "image",
+                    "Invalid input image - format must be png, webp or jpeg, under 50MB.",
+                    "invalid_image_format",
+                )
+        return await image_answer(body)
+
+    async def image_answer(body: dict[str, Any]) -> Response:
         for key in body:
             if key not in IMAGE_FIELDS:
                 return unknown(key)  # e.g. response_format: GPT image models always return base64
@@ -333,5 +368,6 @@ def routes(hub: Hub) -> list[Route]:
 
     return [
         Route("/openai/v1/images/generations", images, methods=["POST"]),
+        Route("/openai/v1/images/edits", edits, methods=["POST"]),
         Route("/openai/v1/audio/speech", speech, methods=["POST"]),
     ]
