@@ -6,8 +6,8 @@ processes on the same database and Redis that keep Drive files on S3 (SeaweedFS,
 tests start it: tests/s3_server.py), the second with CH_STORAGE_REDIRECT. Then, each measurement
 repeated ``--repeat`` times, the ways taken in turn, the median printed:
 
-1. Upload throughput of the same real MP4 (H.264, made here with PyAV; completeUpload decodes it
-   like any upload): ``createUpload``, the ``PUT`` to the URL it answers (the API's own on local
+1. Upload throughput of the same real MP4 (H.264, made with PyAV as the browser tests make theirs;
+   completeUpload decodes it like any upload): ``createUpload``, the ``PUT`` to the URL it answers (the API's own on local
    storage, a presigned URL of the bucket on S3) and ``completeUpload``, on local storage and on
    S3; beside a presigned ``PUT`` of the same bytes straight to the S3 server.
 2. Reads of the uploaded file through its signed link (``GET /files/{id}``): the whole file (MB/s)
@@ -33,7 +33,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
-import av
 import httpx
 
 from bench.bench_stack import BenchStack, percentiles
@@ -41,6 +40,7 @@ from models import drive
 from services import db
 from services.settings import Settings
 from storage import open_storage
+from tests.media import decoded_av, seekable_mp4
 from tests.s3_server import S3Server, running_s3
 
 MiB = 1024 * 1024
@@ -50,32 +50,16 @@ LINK_TTL = 3600
 
 
 # -- the video ---------------------------------------------------------------------------------
-def make_video(path: Path, size: int, seed: int = 1) -> dict[str, float]:
-    """A real H.264 MP4 (1280x720, 25 fps, ``moov`` first as players want it) of about ``size``
-    bytes: a still picture of noise with a band of fresh noise sweeping down it, so that every frame
-    costs about 75 KB (about 15 Mbit/s) and ``size`` takes about a minute of video."""
-    width, height, rows = 1280, 720, 48
-    rng = random.Random(seed)
-    luma = bytearray(rng.randbytes(width * height))
-    cb, cr = rng.randbytes(width * height // 4), rng.randbytes(width * height // 4)
-    frames = written = 0
-    with av.open(str(path), "w", format="mp4", options={"movflags": "+faststart"}) as container:
-        stream = container.add_stream("libx264", rate=25, options={"preset": "ultrafast", "qp": "23"})
-        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
-        while written < size:
-            top = frames * rows % height
-            luma[top * width : (top + rows) * width] = rng.randbytes(rows * width)
-            frame = av.VideoFrame(width, height, "yuv420p")
-            for plane, data in zip(frame.planes, (bytes(luma), cb, cr), strict=True):
-                plane.update(data)
-            frame.pts = frames
-            frames += 1
-            for packet in stream.encode(frame):
-                written += packet.size
-                container.mux(packet)
-        for packet in stream.encode(None):
-            container.mux(packet)
-    return {"frames": frames, "seconds": frames / 25, "bytes": path.stat().st_size}
+FPS, FRAME, NOISE_ROWS = 25, (1280, 720), 96  # about 2.4 MB a second of video
+
+
+def make_video(size: int) -> bytes:
+    """A real H.264 MP4 of about ``size`` bytes, made as the browser tests make theirs
+    (tests/media.py, ``seekable_mp4``: fast start, a keyframe every half second, every frame showing
+    its time, a band of noise so that it compresses like a busy picture): a two-second probe gives
+    the bytes per second, which give the duration."""
+    per_second = len(seekable_mp4(2, FPS, FRAME, NOISE_ROWS)) / 2
+    return seekable_mp4(max(1, round(size / per_second)), FPS, FRAME, NOISE_ROWS)
 
 
 # -- measuring ---------------------------------------------------------------------------------
@@ -297,12 +281,11 @@ def main() -> None:
     print(f"load average at start: {load()} ({os.cpu_count()} CPUs)", flush=True)
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
-        video = tmp / "bench.mp4"
-        facts = make_video(video, args.size_mb * MiB)
-        data = video.read_bytes()
+        data = make_video(args.size_mb * MiB)
+        facts = decoded_av(data, "video")
         print(
-            f"[{timer()}] video: {len(data):,} bytes ({len(data) / MiB:.1f} MiB), H.264 1280x720,"
-            f" {facts['seconds']:.1f} s, {facts['frames']:.0f} frames",
+            f"[{timer()}] video: {len(data):,} bytes ({len(data) / MiB:.1f} MiB), H.264"
+            f" {facts['width']:.0f}x{facts['height']:.0f}, {facts['duration']:.1f} s",
             flush=True,
         )
         with running_s3(tmp / "seaweedfs") as server:
