@@ -36,7 +36,7 @@ from PIL import Image
 
 from models import drive
 from models.drive import DriveFile
-from storage import S3Settings, Storage, open_storage
+from storage import Storage, open_storage
 from tests.media import check_output
 from tests.netns import NETNS_DIR, NetnsUnavailable, ScaleOutStack, netns_inode, scale_out
 from tests.s3_server import S3Server
@@ -69,13 +69,7 @@ def bucket(stack: ScaleOutStack) -> contextlib.AbstractAsyncContextManager[Stora
     reaches the S3 server: directly, not through a host's relay."""
     s3 = stack.s3
     assert s3 is not None
-    settings = S3Settings(
-        endpoint_url=s3.endpoint,
-        region=s3.region,
-        access_key_id=s3.access_key,
-        secret_access_key=s3.secret_key,
-    )
-    return open_storage(f"s3://{s3.bucket}/{stack.prefix}", local_root=Path("unused"), s3=settings)
+    return open_storage(f"s3://{s3.bucket}/{stack.prefix}", local_root=Path("unused"), s3=s3.settings())
 
 
 def product_photo() -> bytes:
