@@ -1,0 +1,126 @@
+"""The providers' libraries (HeyGen's avatars; HeyGen, ElevenLabs and OpenAI voices), read through
+their adapters and cached in Redis per provider for ``CH_LIBRARY_CACHE_SECONDS``.
+
+One provider key serves the whole deployment, so the cache is per provider, not per team. A copy
+older than the TTL is read again from the provider; while the provider cannot be reached, the last
+copy serves for up to ``CH_LIBRARY_STALE_SECONDS``. With no copy at all and the provider down,
+:class:`~models.library.LibraryUnavailable` is raised (a query answers PROVIDER_UNAVAILABLE; a
+generate request is refused with it, nothing held). A provider read is bounded by
+``LIBRARY_FETCH_SECONDS``; concurrent misses in one process share one read.
+
+Redis trouble never fails a read: the library is then read from the provider, uncached."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from typing import Any
+
+import httpx
+from redis.asyncio import Redis
+
+from models.library import LibraryUnavailable
+from providers import registry
+from providers.errors import ProviderError
+from providers.library import AVATAR_PROVIDERS, VOICE_PROVIDERS, Avatar, Voice
+from services.settings import Settings
+
+log = logging.getLogger(__name__)
+
+LIBRARY_FETCH_SECONDS = 20.0  # one whole listing (every page) from the provider
+
+
+class Libraries:
+    def __init__(self, redis: Redis, http: httpx.AsyncClient, settings: Settings) -> None:
+        self.redis, self.http, self.settings = redis, http, settings
+        self._reads: dict[str, asyncio.Lock] = {}
+
+    def _key(self, provider: str, kind: str) -> str:
+        return f"{self.settings.queue_name}:library:{provider}:{kind}"
+
+    async def avatars(self, provider: str = "heygen") -> list[Avatar]:
+        if provider not in AVATAR_PROVIDERS:
+            raise LibraryUnavailable(provider, "avatars", f"{provider} has no avatar library")
+        items = await self._library(provider, "avatars")
+        return [Avatar.from_json(item) for item in items]
+
+    async def voices(self, provider: str) -> list[Voice]:
+        if provider not in VOICE_PROVIDERS:
+            raise LibraryUnavailable(provider, "voices", f"{provider} has no voice library")
+        static = _static_voices(provider)
+        if static is not None:
+            return list(static)
+        return [Voice.from_json(item) for item in await self._library(provider, "voices")]
+
+    async def cached_voices(self, provider: str) -> list[Voice] | None:
+        static = _static_voices(provider)
+        if static is not None:
+            return list(static)
+        cached = await self._read(self._key(provider, "voices"))
+        return None if cached is None else [Voice.from_json(item) for item in cached[1]]
+
+    async def _library(self, provider: str, kind: str) -> list[dict[str, Any]]:
+        key = self._key(provider, kind)
+        cached = await self._read(key)
+        if cached is not None and time.time() - cached[0] < self.settings.library_cache_seconds:
+            return cached[1]
+        lock = self._reads.setdefault(key, asyncio.Lock())
+        async with lock:  # one provider read per process for concurrent misses
+            again = await self._read(key)
+            if again is not None and time.time() - again[0] < self.settings.library_cache_seconds:
+                return again[1]
+            try:
+                items = await asyncio.wait_for(self._fetch(provider, kind), LIBRARY_FETCH_SECONDS)
+            except (ProviderError, TimeoutError) as exc:
+                reason = getattr(exc, "message", None) or f"no answer within {LIBRARY_FETCH_SECONDS:g} s"
+                stale = again or cached
+                if stale is not None and time.time() - stale[0] < self.settings.library_stale_seconds:
+                    log.warning("library %s %s: serving the copy of %.0f s ago (%s)", provider, kind,
+                                time.time() - stale[0], reason)
+                    return stale[1]
+                raise LibraryUnavailable(provider, kind, str(reason)) from exc
+            await self._write(key, items)
+            return items
+
+    async def _fetch(self, provider: str, kind: str) -> list[dict[str, Any]]:
+        adapter: Any = registry.adapter_for(provider, self.http, self.settings)
+        listed = await (adapter.list_avatars() if kind == "avatars" else adapter.list_voices())
+        return [item.to_json() for item in listed]
+
+    async def _read(self, key: str) -> tuple[float, list[dict[str, Any]]] | None:
+        try:
+            raw = await self.redis.get(key)
+        except Exception as exc:  # the cache is an optimisation: a Redis outage reads the provider
+            log.warning("library cache read %s failed: %s", key, type(exc).__name__)
+            return None
+        if raw is None:
+            return None
+        try:
+            data = json.loads(raw)
+            return float(data["fetched_at"]), list(data["items"])
+        except (ValueError, KeyError, TypeError):
+            return None
+
+    async def _write(self, key: str, items: list[dict[str, Any]]) -> None:
+        body = json.dumps({"fetched_at": time.time(), "items": items})
+        ttl = max(self.settings.library_cache_seconds, self.settings.library_stale_seconds, 1)
+        try:
+            await self.redis.set(key, body, ex=int(ttl))
+        except Exception as exc:
+            log.warning("library cache write %s failed: %s", key, type(exc).__name__)
+
+    async def forget(self, provider: str | None = None) -> None:
+        """Drop cached copies (all providers, or one): the next read asks the provider."""
+        names = [provider] if provider else sorted(set(AVATAR_PROVIDERS) | set(VOICE_PROVIDERS))
+        keys = [self._key(name, kind) for name in names for kind in ("avatars", "voices")]
+        await self.redis.delete(*keys)
+
+
+def _static_voices(provider: str) -> tuple[Voice, ...] | None:
+    """A provider whose voices are a documented fixed set (OpenAI): no call, nothing cached."""
+    if not registry.is_supported(provider):
+        return None
+    static: tuple[Voice, ...] | None = getattr(registry.adapter_class(provider), "static_voices", None)
+    return static
