@@ -378,7 +378,9 @@ async def _check_library(
         if params.get("voice_id"):
             await library.check_voice(lookup, spec.provider, params["voice_id"], ["voiceId"], model)
         elif isinstance(settings.get("voice_id"), str):  # ElevenLabs also takes settings.voice_id
-            await library.check_voice(lookup, spec.provider, settings["voice_id"], ["settings", "voice_id"], model)
+            await library.check_voice(
+                lookup, spec.provider, settings["voice_id"], ["settings", "voice_id"], model
+            )
 
 
 async def validate(

@@ -65,7 +65,11 @@ def find_voice(voices: Iterable[Voice], voice_id: str) -> Voice | None:
 
 
 def filter_voices(
-    voices: Iterable[Voice], *, language: str | None = None, gender: str | None = None, search: str | None = None
+    voices: Iterable[Voice],
+    *,
+    language: str | None = None,
+    gender: str | None = None,
+    search: str | None = None,
 ) -> list[Voice]:
     """Voices listed for ``language`` (an ISO 639-1 code or a locale: "es", "es-MX") first, then the
     multilingual ones that speak any language; of ``gender``; whose name holds ``search``."""
@@ -81,7 +85,9 @@ def filter_voices(
     return picked
 
 
-def filter_avatars(avatars: Iterable[Avatar], *, gender: str | None = None, search: str | None = None) -> list[Avatar]:
+def filter_avatars(
+    avatars: Iterable[Avatar], *, gender: str | None = None, search: str | None = None
+) -> list[Avatar]:
     picked = list(avatars)
     if gender:
         picked = [a for a in picked if (a.gender or "").lower() == gender.strip().lower()]
@@ -94,7 +100,9 @@ def filter_avatars(avatars: Iterable[Avatar], *, gender: str | None = None, sear
 async def check_avatar(lookup: LibraryLookup, provider: str, avatar_id: str) -> Avatar:
     """The avatar ``avatar_id`` names in ``provider``'s library, or VALIDATION_FAILED on avatarId."""
     if provider not in AVATAR_PROVIDERS:
-        raise DomainError(ErrorCode.VALIDATION_FAILED, f"{provider} has no avatar library", ["input", "avatarId"])
+        raise DomainError(
+            ErrorCode.VALIDATION_FAILED, f"{provider} has no avatar library", ["input", "avatarId"]
+        )
     try:
         avatars = await lookup.avatars(provider)
     except LibraryUnavailable as exc:
@@ -126,7 +134,9 @@ async def check_voice(
     found = find_voice(voices, voice_id)
     if found is None:
         raise DomainError(
-            ErrorCode.VALIDATION_FAILED, await _not_a_voice(lookup, provider, voice_id, name), ["input", *field]
+            ErrorCode.VALIDATION_FAILED,
+            await _not_a_voice(lookup, provider, voice_id, name),
+            ["input", *field],
         )
     if model and found.models and model not in found.models:
         raise DomainError(

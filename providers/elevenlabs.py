@@ -206,11 +206,15 @@ def _voice(item: dict[str, Any]) -> Voice | None:
     voice_id = text(item.get("voice_id"))
     if voice_id is None:
         return None
-    labels = item.get("labels") if isinstance(item.get("labels"), dict) else {}
+    raw_labels = item.get("labels")
+    labels: dict[str, Any] = raw_labels if isinstance(raw_labels, dict) else {}
     verified = [v for v in item.get("verified_languages") or [] if isinstance(v, dict)]
     languages: list[str] = []
     locales: list[str] = []
-    for code in [language_code(labels.get("language")), *(language_code(v.get("language")) for v in verified)]:
+    for code in [
+        language_code(labels.get("language")),
+        *(language_code(v.get("language")) for v in verified),
+    ]:
         if code and code not in languages:
             languages.append(code)
     for v in verified:
@@ -228,7 +232,9 @@ def _voice(item: dict[str, Any]) -> Voice | None:
         gender=lowered(labels.get("gender")),
         accent=text(labels.get("accent")),
         age=text(labels.get("age")),
-        description=text(labels.get("descriptive")) or text(labels.get("description")) or text(item.get("description")),
+        description=text(labels.get("descriptive"))
+        or text(labels.get("description"))
+        or text(item.get("description")),
         category=text(item.get("category")),
         # verified_languages' model_id says which model a language was verified with, not that the
         # voice refuses the others: no model restriction is recorded

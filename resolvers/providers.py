@@ -13,8 +13,8 @@ from models.errors import DomainError, ErrorCode
 from models.library import LibraryUnavailable
 from providers import lifecycle, options, registry
 from providers.base import ImageSlot
-from providers.library import VOICE_PROVIDERS, language_code
 from providers.catalog import AVATAR, CATALOG, COMPOSITE, IMAGE, TTS, VIDEO
+from providers.library import VOICE_PROVIDERS, language_code
 from resolvers.errors import query_errors
 from schema.context import Info
 from schema.enums import JobType, ModelLifecycle, Provider

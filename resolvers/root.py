@@ -26,8 +26,8 @@ from schema.drive import (
 )
 from schema.types import (
     ApiKey,
-    Avatar,
     ApiKeyPayload,
+    Avatar,
     Connection,
     CostEstimate,
     CreateApiKeyPayload,

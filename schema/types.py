@@ -443,7 +443,9 @@ class Avatar:
     id: strawberry.ID
     provider: Provider
     name: str
-    gender: str | None = strawberry.field(description="As the provider says it (male, female); null: not said")
+    gender: str | None = strawberry.field(
+        description="As the provider says it (male, female); null: not said"
+    )
     preview_image_url: str | None
     preview_video_url: str | None
     avatar_type: str | None = strawberry.field(
@@ -459,7 +461,9 @@ class Voice:
     id: strawberry.ID
     provider: Provider
     name: str
-    language: str | None = strawberry.field(description="Its main language, ISO 639-1 (en, es …); null: not said")
+    language: str | None = strawberry.field(
+        description="Its main language, ISO 639-1 (en, es …); null: not said"
+    )
     languages: list[str] = strawberry.field(description="Every language it is listed for, ISO 639-1")
     locales: list[str] = strawberry.field(description="BCP 47 locales it is listed for (en-US …), where said")
     multilingual: bool = strawberry.field(

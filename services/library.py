@@ -77,8 +77,13 @@ class Libraries:
                 reason = getattr(exc, "message", None) or f"no answer within {LIBRARY_FETCH_SECONDS:g} s"
                 stale = again or cached
                 if stale is not None and time.time() - stale[0] < self.settings.library_stale_seconds:
-                    log.warning("library %s %s: serving the copy of %.0f s ago (%s)", provider, kind,
-                                time.time() - stale[0], reason)
+                    log.warning(
+                        "library %s %s: serving the copy of %.0f s ago (%s)",
+                        provider,
+                        kind,
+                        time.time() - stale[0],
+                        reason,
+                    )
                     return stale[1]
                 raise LibraryUnavailable(provider, kind, str(reason)) from exc
             await self._write(key, items)
