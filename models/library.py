@@ -8,7 +8,7 @@ The libraries themselves are read (and cached) by the service (services/library.
   of another provider's library is named as such; an OpenAI voice must work with the job's model;
 * a library that cannot be read (the provider down and nothing cached) refuses the job with
   ``PROVIDER_UNAVAILABLE`` on that field, nothing held: never waited on without end, never let
-  through unchecked (docs/contract.md, Libraries).
+  through unchecked (docs/contract.md, the rule on avatarId and voiceId).
 """
 
 from __future__ import annotations

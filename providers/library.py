@@ -130,7 +130,17 @@ class Avatar:
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Avatar:
-        return cls(**{k: data.get(k) for k in cls.__dataclass_fields__})  # type: ignore[arg-type]
+        return cls(
+            id=str(data["id"]),
+            name=str(data.get("name") or data["id"]),
+            gender=data.get("gender"),
+            preview_image_url=data.get("preview_image_url"),
+            preview_video_url=data.get("preview_video_url"),
+            avatar_type=data.get("avatar_type"),
+            group_id=data.get("group_id"),
+            default_voice_id=data.get("default_voice_id"),
+            public=data.get("public"),
+        )
 
 
 @dataclass(frozen=True)
@@ -181,11 +191,21 @@ class Voice:
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Voice:
-        values = {k: data.get(k) for k in cls.__dataclass_fields__}
-        for key in ("languages", "locales", "models"):
-            values[key] = tuple(data.get(key) or ())
-        values["multilingual"] = bool(data.get("multilingual"))
-        return cls(**values)  # type: ignore[arg-type]
+        return cls(
+            id=str(data["id"]),
+            provider=str(data["provider"]),
+            name=str(data.get("name") or data["id"]),
+            languages=tuple(data.get("languages") or ()),
+            locales=tuple(data.get("locales") or ()),
+            multilingual=bool(data.get("multilingual")),
+            gender=data.get("gender"),
+            accent=data.get("accent"),
+            age=data.get("age"),
+            description=data.get("description"),
+            category=data.get("category"),
+            preview_url=data.get("preview_url"),
+            models=tuple(data.get("models") or ()),
+        )
 
 
 def text(value: Any) -> str | None:
