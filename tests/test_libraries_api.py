@@ -20,7 +20,8 @@ from services.settings import Settings
 from tests.conftest import REDIS_URL
 from tests.sim_harness import serve_simulator
 from tests.stack import Stack, Team
-from tests.test_generation import balance, generate, submit_ok
+from tests.standins import media as make
+from tests.test_generation import balance, generate, submit_ok, upload_to_drive
 
 AVATARS = "query ($gender: String) { avatars(gender: $gender) { id provider name gender previewImageUrl previewVideoUrl avatarType defaultVoiceId } }"
 VOICES = """query ($provider: Provider!, $language: String, $gender: String) {
@@ -184,3 +185,29 @@ async def test_a_stale_copy_serves_while_the_provider_is_down_and_none_refuses(
             await Libraries(redis_client, http, stale).voices("heygen")  # too old to serve
         assert {v.id for v in await gone.voices("openai_tts")} >= {"alloy"}  # OpenAI's need no call
         await gone.forget()
+
+
+async def test_rest_and_a_photo_avatar_check_the_voice_too(stack: Stack, team: Team) -> None:
+    portrait = upload_to_drive(stack, team, "me.png", make.image("png", 400, 500))
+    before = await balance(stack, team)
+    async with httpx.AsyncClient(timeout=30, headers=team.headers) as client:
+        refused = await client.post(
+            f"{stack.url}/api/v1/creative-hub/generate/avatar",
+            json={"script": "Hello from the shop", "portrait_file_id": portrait, "voice_id": GEORGE},
+        )
+        assert refused.status_code == 400, refused.text
+        error = refused.json()["error"]
+        assert error["code"] == "VALIDATION_FAILED" and error["field"] == ["input", "voiceId"]
+        assert "voices(provider: HEYGEN)" in error["message"]
+        unknown_avatar = await client.post(
+            f"{stack.url}/api/v1/creative-hub/generate/avatar",
+            json={"script": "Hello", "avatar_id": "nobody", "voice_id": PAUL},
+        )
+        assert (
+            unknown_avatar.status_code == 400 and "avatars query" in unknown_avatar.json()["error"]["message"]
+        )
+    assert await balance(stack, team) == before
+    photo = await submit_ok(
+        stack, team, "avatar", {"script": "Hi", "portraitFileId": portrait, "voiceId": PAUL}
+    )
+    assert photo["settings"]["portrait_file_id"] == portrait and photo["settings"]["avatar_id"] is None
