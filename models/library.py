@@ -85,6 +85,33 @@ def filter_voices(
     return picked
 
 
+def listed_for(voices: Iterable[Voice], language: str) -> list[Voice]:
+    """Only the voices listed for ``language`` (a code or a locale): no multilingual fallback. What a
+    localized avatar needs (a HeyGen voice per locale): empty means that locale has no voice."""
+    return [v for v in voices if v.speaks(language)]
+
+
+async def voice_for_locale(
+    lookup: LibraryLookup, provider: str, locale: str, field: list[str], gender: str | None = None
+) -> Voice:
+    """A voice of ``provider`` listed for ``locale`` (of ``gender`` when one is, else any), or
+    VALIDATION_FAILED on ``field`` naming the locale and where to look."""
+    try:
+        voices = await lookup.voices(provider)
+    except LibraryUnavailable as exc:
+        raise unavailable(exc, field[-1]) from None
+    listed = listed_for(voices, locale)
+    preferred = [v for v in listed if gender and (v.gender or "").lower() == gender.lower()]
+    if not (preferred or listed):
+        raise DomainError(
+            ErrorCode.VALIDATION_FAILED,
+            f"{PROVIDER_NAMES.get(provider, provider)} has no voice for {locale}; see "
+            f'{voices_query(provider)[:-1]}, language: "{locale}")',
+            ["input", *field],
+        )
+    return (preferred or listed)[0]
+
+
 def filter_avatars(
     avatars: Iterable[Avatar], *, gender: str | None = None, search: str | None = None
 ) -> list[Avatar]:

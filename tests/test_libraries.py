@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from models.errors import DomainError, ErrorCode
-from models.library import LibraryUnavailable, check_avatar, check_voice, filter_voices
+from models.library import LibraryUnavailable, check_avatar, check_voice, filter_voices, voice_for_locale
 from providers.elevenlabs import ElevenLabsAdapter
 from providers.errors import ProviderSetupError
 from providers.heygen import HeygenAdapter
@@ -212,3 +212,13 @@ def test_language_filter_takes_codes_locales_and_names() -> None:
         "any",
     ]  # mx is listed for es-MX only
     assert [v.id for v in filter_voices(voices, gender="MALE")] == ["en"]
+
+
+async def test_a_voice_per_locale_and_a_locale_without_one() -> None:
+    assert (await voice_for_locale(LOOKUP, "heygen", "es-MX", ["locales", "0"])).id == "hg-es"
+    with pytest.raises(DomainError) as none:
+        await voice_for_locale(LOOKUP, "heygen", "ja-JP", ["locales", "1"])
+    assert none.value.field == ["input", "locales", "1"]
+    assert (
+        none.value.message == 'HeyGen has no voice for ja-JP; see voices(provider: HEYGEN, language: "ja-JP")'
+    )
