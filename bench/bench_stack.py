@@ -42,6 +42,17 @@ async def _postgres(admin_url: str, sql: str) -> None:
         await conn.close()
 
 
+def percentiles(values: list[float]) -> dict[str, float]:
+    if not values:
+        return {"n": 0}
+    ordered = sorted(values)
+
+    def at(q: float) -> float:
+        return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+    return {"n": len(values), "p50": at(0.50), "p95": at(0.95), "p99": at(0.99), "max": ordered[-1]}
+
+
 def rss_mb(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
@@ -101,7 +112,8 @@ class BenchStack:
             **(extra_env or {}),
         }
         self.url = f"http://127.0.0.1:{self.port}"
-        log = (tmp / "stack.log").open("ab")
+        self.log_path = tmp / "stack.log"
+        log = self.log_path.open("ab")
         subprocess.run(
             [sys.executable, "main.py", "migrate"], cwd=ROOT, env=self.env, check=True, capture_output=True
         )
@@ -117,15 +129,7 @@ class BenchStack:
             for command in (["simulator", "--port", str(sim_port)], ["worker"], ["serve"])
         ]
         self.worker, self.api = self.procs[1], self.procs[2]
-        deadline = time.monotonic() + 60
-        while True:
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(f"{self.url}/readyz", timeout=2).status_code == 200:
-                    break
-            if time.monotonic() > deadline:
-                self.stop()
-                raise RuntimeError(f"the stack did not get ready within 60 s (log: {tmp / 'stack.log'})")
-            time.sleep(0.2)
+        self._wait_ready(self.url)
         out = subprocess.run(
             [
                 sys.executable,
@@ -143,8 +147,42 @@ class BenchStack:
             text=True,
             check=True,
         )
-        self.key: str = json.loads(out.stdout.strip().splitlines()[-1])["api_key"]
+        created = json.loads(out.stdout.strip().splitlines()[-1])
+        self.key: str = created["api_key"]
+        self.team_id: str = created["team_id"]
         self.headers = {"Authorization": f"Bearer {self.key}"}
+
+    def _wait_ready(self, url: str) -> None:
+        deadline = time.monotonic() + 60
+        while True:
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
+                    return
+            if time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError(f"the stack did not get ready within 60 s (log: {self.log_path})")
+            time.sleep(0.2)
+
+    def serve_more(self, extra_env: dict[str, str]) -> str:
+        """Another API process (``main.py serve``) on the same database and Redis, its environment
+        changed by ``extra_env`` (another storage backend, say); its URL once ready. Stopped by
+        :meth:`stop`."""
+        port = free_port()
+        env = {**self.env, **extra_env, "CH_PORT": str(port)}
+        with self.log_path.open("ab") as log:
+            self.procs.append(
+                subprocess.Popen(
+                    [sys.executable, "main.py", "serve"],
+                    cwd=ROOT,
+                    env=env,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    preexec_fn=raise_fd_limit,
+                )
+            )
+        url = f"http://127.0.0.1:{port}"
+        self._wait_ready(url)
+        return url
 
     def stop(self) -> None:
         for proc in reversed(self.procs):

@@ -43,21 +43,10 @@ from websockets.http11 import Response
 from websockets.typing import Subprotocol
 from websockets.uri import parse_uri
 
-from bench.bench_stack import BenchStack, raise_fd_limit, rss_mb
+from bench.bench_stack import BenchStack, percentiles, raise_fd_limit, rss_mb
 
 SUBSCRIPTION = "subscription { jobsUpdated { id status updatedAt } }"
 POLL_INTERVAL = 5.0
-
-
-def percentiles(values: list[float]) -> dict[str, float]:
-    if not values:
-        return {"n": 0}
-    ordered = sorted(values)
-
-    def at(q: float) -> float:
-        return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
-
-    return {"n": len(values), "p50": at(0.50), "p95": at(0.95), "p99": at(0.99), "max": ordered[-1]}
 
 
 # -- clients (run in their own processes so the measuring side has CPU of its own) ----------------

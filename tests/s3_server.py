@@ -24,6 +24,8 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 from botocore.session import get_session
 
+from storage import S3Settings
+
 ACCESS_KEY = "creative-hub-test"
 SECRET_KEY = "creative-hub-test-secret"
 BUCKET = "creative-hub-test"
@@ -63,6 +65,15 @@ class S3Server:
     access_key: str = ACCESS_KEY
     secret_key: str = SECRET_KEY
     region: str = REGION
+
+    def settings(self) -> S3Settings:
+        """Where and as whom this service's S3 backend reaches it (for open_storage in-process)."""
+        return S3Settings(
+            endpoint_url=self.endpoint,
+            region=self.region,
+            access_key_id=self.access_key,
+            secret_access_key=self.secret_key,
+        )
 
     def env(self, prefix: str = "") -> dict[str, str]:
         """What a service process needs to use it: CH_STORAGE_URL (under ``prefix``) and the AWS variables."""

@@ -37,7 +37,7 @@ import httpx
 import pytest
 
 from models.drive import DriveFile
-from storage import S3Settings, Storage, open_storage
+from storage import Storage, open_storage
 from tests.browser import BrowserPage
 from tests.media import check_output
 from tests.netns import NETNS_DIR, NetnsUnavailable, ScaleOutStack, netns_inode, scale_out
@@ -72,13 +72,7 @@ def bucket(stack: ScaleOutStack) -> contextlib.AbstractAsyncContextManager[Stora
     reaches the S3 server: directly, not through a host's relay."""
     s3 = stack.s3
     assert s3 is not None
-    settings = S3Settings(
-        endpoint_url=s3.endpoint,
-        region=s3.region,
-        access_key_id=s3.access_key,
-        secret_access_key=s3.secret_key,
-    )
-    return open_storage(f"s3://{s3.bucket}/{stack.prefix}", local_root=Path("unused"), s3=settings)
+    return open_storage(f"s3://{s3.bucket}/{stack.prefix}", local_root=Path("unused"), s3=s3.settings())
 
 
 async def _files(stack: ScaleOutStack, job_id: str) -> list[DriveFile]:

@@ -29,15 +29,6 @@ from tests.s3_server import S3Server
 DATA = os.urandom(300_000)  # more than one chunk
 
 
-def s3_settings(server: S3Server) -> S3Settings:
-    return S3Settings(
-        endpoint_url=server.endpoint,
-        region=server.region,
-        access_key_id=server.access_key,
-        secret_access_key=server.secret_key,
-    )
-
-
 @pytest.fixture(params=["local", "s3"])
 async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Storage]:
     if request.param == "local":
@@ -46,7 +37,7 @@ async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator
     else:
         server: S3Server = request.getfixturevalue("s3_server")
         url = f"s3://{server.bucket}/contract-{uuid.uuid4().hex[:8]}"  # a prefix per test
-        s3 = s3_settings(server)
+        s3 = server.settings()
     async with open_storage(url, local_root=tmp_path / "drive", s3=s3) as opened:
         yield opened
 

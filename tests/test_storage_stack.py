@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from storage import S3Settings, open_storage
+from storage import open_storage
 from tests.conftest import _redis_for
 from tests.s3_server import S3Server
 from tests.stack import Stack, backend_env, follow_job, running
@@ -55,13 +55,9 @@ async def test_outputs_go_to_the_bucket_and_download_through_the_api(
         assert (await client.get(url, headers={"Range": f"bytes={len(data)}-"})).status_code == 416
     # The bytes are in the bucket, under the configured prefix, and on no local disk.
     assert not (Path(stack.env["CH_DATA_DIR"]) / "drive").exists()
-    settings = S3Settings(
-        endpoint_url=s3_server.endpoint,
-        region=s3_server.region,
-        access_key_id=s3_server.access_key,
-        secret_access_key=s3_server.secret_key,
-    )
-    async with open_storage(f"s3://{s3_server.bucket}", local_root=Path("unused"), s3=settings) as bucket:
+    async with open_storage(
+        f"s3://{s3_server.bucket}", local_root=Path("unused"), s3=s3_server.settings()
+    ) as bucket:
         listed = await bucket.client.list_objects_v2(
             Bucket=s3_server.bucket, Prefix=f"{prefix}/{team.team_id}/"
         )  # type: ignore[attr-defined]

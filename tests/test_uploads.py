@@ -25,7 +25,7 @@ from PIL import Image
 from models.teams import Team as TeamRow
 from services.auth import sign_upload_path
 from services.settings import Settings
-from storage import S3Settings, open_storage
+from storage import open_storage
 from tests.conftest import _redis_for
 from tests.s3_server import S3Server
 from tests.stack import Stack, Team, backend_env, running
@@ -412,13 +412,9 @@ async def test_on_s3_a_large_upload_is_put_straight_to_the_bucket(
     assert (await put(bad, PDF)).status_code == 200
     assert "PDF" in (await complete(stack, team, bad["fileId"]))["userErrors"][0]["message"]
 
-    settings = S3Settings(
-        endpoint_url=s3_server.endpoint,
-        region=s3_server.region,
-        access_key_id=s3_server.access_key,
-        secret_access_key=s3_server.secret_key,
-    )
-    async with open_storage(f"s3://{s3_server.bucket}", local_root=Path("unused"), s3=settings) as bucket:
+    async with open_storage(
+        f"s3://{s3_server.bucket}", local_root=Path("unused"), s3=s3_server.settings()
+    ) as bucket:
         listed = await bucket.client.list_objects_v2(Bucket=s3_server.bucket, Prefix=f"{prefix}/")  # type: ignore[attr-defined]
     keys = {item["Key"] for item in listed.get("Contents", [])}
     final = f"{prefix}/{team.team_id}/uploads/{file['id']}"
