@@ -117,9 +117,10 @@ async def readyz(request: Request) -> JSONResponse:
     return JSONResponse({"status": "ok" if ok else "unavailable", **checks}, status_code=200 if ok else 503)
 
 
-async def _file_to_serve(request: Request) -> tuple[drive.DriveFile, int | None]:
+async def _file_to_serve(request: Request, *, thumbnail: bool = False) -> tuple[drive.DriveFile, int | None]:
     """The Drive file a /files/{id} link names, with a valid signature (then also the link's
-    expiry) or with credentials of the file's team; 404 for anything else."""
+    expiry) or with credentials of the file's team; 404 for anything else. A thumbnail's link
+    opens the thumbnail only (``thumbnail=True``), never the file."""
     services = services_of(request)
     file_id = request.path_params["file_id"]
     q = request.query_params
@@ -127,7 +128,9 @@ async def _file_to_serve(request: Request) -> tuple[drive.DriveFile, int | None]
     if q.get("signature") or q.get("expires"):
         if not EXPIRES.fullmatch(q.get("expires") or "0"):
             raise HTTPError(400, "VALIDATION_FAILED", "expires must be a unix time", ["expires"])
-        if not verify_file_signature(file_id, q.get("expires"), q.get("signature"), services.settings.secret):
+        if not verify_file_signature(
+            file_id, q.get("expires"), q.get("signature"), services.settings.secret, thumbnail=thumbnail
+        ):
             raise HTTPError(403, "FORBIDDEN", "the link is invalid or has expired")
         signed_until = int(q["expires"])
         file = await drive.DriveFile.get_or_none(id=file_id, status=drive.FileStatus.READY)
@@ -182,8 +185,8 @@ async def get_file(request: Request) -> Response:
 
 async def get_thumbnail(request: Request) -> Response:
     """A Drive file's thumbnail (a small WebP: the image reduced, or a video's poster frame), served
-    like the file and reached by the same links; 404 for a file without one (audio)."""
-    file, signed_until = await _file_to_serve(request)
+    like the file: by its own link (``thumbnailUrl``) or the file's; 404 for a file without one (audio)."""
+    file, signed_until = await _file_to_serve(request, thumbnail=True)
     if not file.thumbnail_key:
         raise HTTPError(404, "NOT_FOUND", "this file has no thumbnail")
     stem = file.name.rsplit(".", 1)[0] if "." in file.name else file.name
