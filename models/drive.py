@@ -231,6 +231,35 @@ async def team_file(team_id: uuid.UUID | str, file_id: uuid.UUID | str) -> Drive
     return file if file is not None and file.status == FileStatus.READY else None
 
 
+async def ready_file(file_id: uuid.UUID | str) -> DriveFile | None:
+    """A ready file of whichever team, for a signed link (its signature is the authority; a pending
+    upload or a malformed id is None)."""
+    try:
+        return await DriveFile.get_or_none(id=uuid.UUID(str(file_id)), status=FileStatus.READY)
+    except ValueError:
+        return None
+
+
+async def missing_files(team_id: uuid.UUID | str, file_ids: Iterable[str]) -> list[str]:
+    """Of ``file_ids``, those that are not ready files of the team (deleted, pending, another
+    team's, malformed), in their order; one query."""
+    wanted: dict[str, uuid.UUID | None] = {}
+    for file_id in file_ids:
+        try:
+            wanted[file_id] = uuid.UUID(str(file_id))
+        except ValueError:
+            wanted[file_id] = None
+    ids = [value for value in wanted.values() if value is not None]
+    found = set(
+        await DriveFile.filter(team_id=team_id, id__in=ids, status=FileStatus.READY).values_list(
+            "id", flat=True
+        )
+        if ids
+        else []
+    )
+    return [file_id for file_id, value in wanted.items() if value is None or value not in found]
+
+
 async def require_folder(team_id: uuid.UUID | str, folder_id: uuid.UUID | str) -> DriveFolder:
     return await require_team_row(DriveFolder, team_id, folder_id, "folder")
 

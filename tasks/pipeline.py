@@ -61,6 +61,10 @@ async def job_spec(services: Services, job: CreativeJob) -> JobSpec:
             InputFile(str(file.id), file.content_type, await services.storage.get(file.storage_key))
         )
     if params.get("inputs"):
+        # Each element's file, looked up again: one deleted since acceptance fails the job free
+        # rather than sending the provider a link that answers 404.
+        if await drive.missing_files(team_id, [item["file_id"] for item in params["inputs"]]):
+            raise InvalidInputError("an input file is no longer in Drive", code="input_gone")
         signed = signed_result_urls([item["file_id"] for item in params["inputs"]], services.settings)
         urls = {item["name"]: url for item, url in zip(params["inputs"], signed, strict=True)}
         params["modifications"] = {**params.get("modifications", {}), **urls}
