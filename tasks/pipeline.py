@@ -27,6 +27,7 @@ from providers.errors import (
 from providers.hosts import output_hosts
 from services.auth import signed_result_urls
 from services.container import Services
+from services.log_safety import redact_query
 
 log = logging.getLogger(__name__)
 
@@ -191,13 +192,14 @@ async def _advance(services: Services, job: CreativeJob) -> str:
 
 async def _fail(services: Services, job: CreativeJob, exc: ProviderError) -> None:
     """Fail the job with the error class's fixed text; the provider's own words (which may hold
-    anything: internals, other people's data) go to the server log only, with the job id."""
+    anything: internals, other people's data) go to the server log only, with the job id, and
+    with the capabilities of any signed link they quote (an input's URL) redacted."""
     log.warning(
         "job %s (%s) failed: %s: %s [code %s]",
         job.id,
         job.provider,
         type(exc).__name__,
-        exc.message,
+        redact_query(exc.message),
         exc.code,
     )
     await job_ops.fail(job, exc.public, events=services.events)
@@ -214,7 +216,13 @@ async def _retry_later(services: Services, job: CreativeJob, exc: RetryableError
         exc.retry_after if exc.retry_after is not None else min(60.0, 2.0**retries) * random.uniform(0.5, 1.0)
     )
     await services.queue.enqueue_poll(str(job.id), delay * services.settings.poll_interval_scale)
-    log.info("job %s: retryable provider error (%s), retry %d in %.1fs", job.id, exc.message, retries, delay)
+    log.info(
+        "job %s: retryable provider error (%s), retry %d in %.1fs",
+        job.id,
+        redact_query(exc.message),
+        retries,
+        delay,
+    )
     return "retry"
 
 

@@ -7,6 +7,13 @@ link reaches the worker log with the link's capability redacted."""
 
 from __future__ import annotations
 
+import json
+import logging
+from typing import Any
+
+import httpx
+import pytest
+
 from models import drive
 from models.jobs import CreativeJob, JobStatus
 from tests import test_cancel
@@ -57,3 +64,35 @@ async def test_a_composite_input_deleted_before_the_run_fails_the_job_free(world
     assert await world.ledger(job) == {"HOLD": COMPOSITE_HOLD, "RELEASE": COMPOSITE_HOLD}
     assert await world.balance() == await world.available() == 5_000
     await world.audit_clean()
+
+
+def echoing(status: int, quoted: list[str]) -> Any:
+    """A provider that refuses the render, quoting the input URL it was sent (as error texts do)."""
+
+    async def answer(request: httpx.Request) -> httpx.Response:
+        url = json.loads(request.content)["modifications"]["Logo"]
+        quoted.append(url)
+        return httpx.Response(status, json={"message": f"could not download the source ({url})"})
+
+    return answer
+
+
+@pytest.mark.parametrize(("status", "outcome"), [(400, "failed"), (503, "retry")])
+async def test_a_provider_error_quoting_a_signed_link_is_logged_redacted(
+    world: World, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, status: int, outcome: str
+) -> None:
+    storage = MemoryStorage()
+    world.services.storage = storage
+    job, logo = await composite_with_logo(world, storage)
+    sent: list[str] = []
+    monkeypatch.setattr(world.provider, "handle_async_request", echoing(status, sent))
+
+    with caplog.at_level(logging.INFO, logger="tasks.pipeline"):
+        assert await world.run(job) == outcome
+    (url,) = sent
+    signed = httpx.URL(url).params
+    assert signed["signature"] and signed["expires"]
+    lines = [r.getMessage() for r in caplog.records if r.name == "tasks.pipeline"]
+    (line,) = [line for line in lines if f"/files/{logo.id}?" in line]  # the provider's words, logged
+    assert f"/files/{logo.id}?expires=REDACTED&signature=REDACTED" in line, line
+    assert signed["signature"] not in line and signed["expires"] not in line, line
