@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from models import metrics
-from providers.base import InputFile, JobSpec, Usage
+from providers.base import InputFile, JobSpec, Usage, input_file_ids
 from providers.catalog import AVATAR, IMAGE, TTS, VIDEO
 from providers.errors import ProviderError
 from providers.params import size_for_ratio
@@ -113,12 +113,7 @@ def price_table() -> PriceTable:
 def planned_job(provider: str, job_type: str, text: str | None, params: dict[str, Any]) -> JobSpec:
     """The job as its adapter will see it (empty stand-ins for the Drive files: only their presence
     and number change the request's tier, e.g. Runway's model, HeyGen's photo avatar)."""
-    ids = [
-        params.get("image_file_id"),
-        *(params.get("reference_file_ids") or ()),
-        params.get("portrait_file_id"),
-    ]
-    files = tuple(InputFile(str(i), "image/png", b"") for i in ids if i)
+    files = tuple(InputFile(file_id, "image/png", b"") for file_id in input_file_ids(params))
     return JobSpec("estimate", job_type, provider, text, params, files)
 
 

@@ -10,7 +10,7 @@ from strawberry.scalars import JSON
 from models import generation, pricing
 from models.errors import DomainError, ErrorCode
 from providers import lifecycle, options, registry
-from providers.base import ImageSlot
+from providers.base import ImageSlot, image_slots
 from providers.catalog import AVATAR, CATALOG, COMPOSITE, IMAGE, TTS, VIDEO
 from resolvers.errors import query_errors
 from schema.context import Info
@@ -36,11 +36,7 @@ def _limits(slot: ImageSlot | None) -> ImageInputLimits | None:
 def _input_limits(provider: str) -> dict[str, ImageInputLimits | None]:
     if not registry.is_supported(provider):
         return {}
-    cls = registry.adapter_class(provider)
-    return {
-        name: _limits(getattr(cls, name, None))
-        for name in ("start_image", "reference_images", "portrait_image")
-    }
+    return {name: _limits(slot) for name, slot in image_slots(registry.adapter_class(provider)).items()}
 
 
 @query_errors
@@ -161,7 +157,7 @@ async def estimate_cost(info: Info, input: EstimateCostInput) -> CostEstimate:
         params["input_megapixels"] = input.reference_megapixels
     if spec.type == IMAGE and (input.reference_images is not None or input.reference_megapixels):
         count = input.reference_images if input.reference_images is not None else 1
-        slot = getattr(registry.adapter_class(spec.provider), "reference_images", None)
+        slot = image_slots(registry.adapter_class(spec.provider))["reference_images"]
         most = min(slot.max_count, generation.MAX_REFERENCE_FILES) if slot is not None else 0
         _within(count, 0, most, "referenceImages", f"images for {spec.provider}")
         # stand-ins for the files, as generateImage records them (what the request and the price read)

@@ -192,6 +192,13 @@ def signed_file_url(file_id: str, settings: Settings, *, thumbnail: bool = False
     )
 
 
+def file_links(file_id: str, has_thumbnail: bool, settings: Settings) -> tuple[str, str | None]:
+    """A Drive file's ``url`` and ``thumbnail_url`` (None without a thumbnail), signed: what the
+    GraphQL DriveFile and the REST form show beside the file's snapshot."""
+    thumbnail = signed_file_url(file_id, settings, thumbnail=True) if has_thumbnail else None
+    return signed_file_url(file_id, settings), thumbnail
+
+
 def signed_result_urls(result_paths: list[str], settings: Settings) -> list[str]:
     """``/files/<id>`` paths as absolute, signed, expiring URLs (what clients get in resultUrls)."""
     ttl = settings.download_url_ttl_seconds

@@ -13,7 +13,7 @@ from models import drive, pricing
 from models import jobs as job_ops
 from models.jobs import CreativeJob, JobStatus
 from providers import lifecycle, registry
-from providers.base import Done, InputFile, JobSpec, Pending, Submitted
+from providers.base import Done, InputFile, JobSpec, Pending, Submitted, input_file_ids
 from providers.catalog import CATALOG
 from providers.download import fetch_output
 from providers.errors import (
@@ -46,15 +46,7 @@ async def job_spec(services: Services, job: CreativeJob) -> JobSpec:
     params: dict[str, Any] = dict(job.settings)
     inputs: list[InputFile] = []
     team_id = job.team_id
-    # In JobSpec.input_files order: the first frame, the references, the portrait.
-    ids = [
-        params.get("image_file_id"),
-        *(params.get("reference_file_ids") or ()),
-        params.get("portrait_file_id"),
-    ]
-    for file_id in ids:
-        if not file_id:
-            continue
+    for file_id in input_file_ids(params):  # the first frame, the references, the portrait
         file = await drive.team_file(team_id, file_id)
         if file is None:  # deleted after the job was accepted: the job fails free, nothing sent
             raise InvalidInputError("an input image is no longer in Drive", code="input_gone")

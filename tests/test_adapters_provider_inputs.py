@@ -403,17 +403,7 @@ async def test_wrong_kind_foreign_and_pending_files_are_user_errors(team: uuid.U
     # A PDF is refused at upload; a row of another type (stored before the checks) is refused here.
     with pytest.raises(DomainError):
         await upload(team, "brief.pdf", PDF)
-    folder = await drive.default_folder(team)
-    pdf = await DriveFile.create(
-        team_id=team,
-        folder_id=folder.id,
-        name="brief.pdf",
-        content_type="application/pdf",
-        kind=FileKind.IMAGE,
-        source=FileSource.UPLOADED,
-        size_bytes=len(PDF),
-        storage_key=f"{team}/uploads/brief",
-    )
+    pdf = await recorded_file(team, "brief.pdf", "application/pdf", len(PDF))
     await refused(
         request(team, "video", image_file_id=str(pdf.id)),
         ErrorCode.VALIDATION_FAILED,
@@ -698,22 +688,34 @@ async def test_estimate_cost_prices_references_and_portraits() -> None:
     assert refused["errors"][0]["extensions"]["code"] == "VALIDATION_FAILED"
 
 
-async def photo_row(team: uuid.UUID, width: int, height: int) -> str:
-    """A phone photo as the Drive records it (its facts; the bytes are never read to price it)."""
+async def recorded_file(
+    team: uuid.UUID,
+    name: str,
+    content_type: str,
+    size_bytes: int,
+    width: int | None = None,
+    height: int | None = None,
+) -> DriveFile:
+    """A ready Drive row with these recorded facts (its bytes are never read: submission checks
+    and prices files by their facts), as a file stored before today's upload checks would be."""
     folder = await drive.default_folder(team)
-    row = await DriveFile.create(
+    return await DriveFile.create(
         team_id=team,
         folder_id=folder.id,
-        name="IMG_0001.jpg",
-        content_type="image/jpeg",
+        name=name,
+        content_type=content_type,
         kind=FileKind.IMAGE,
         source=FileSource.UPLOADED,
-        size_bytes=9_000_000,
+        size_bytes=size_bytes,
         width=width,
         height=height,
         storage_key=f"{team}/uploads/{uuid.uuid4()}",
     )
-    return str(row.id)
+
+
+async def photo_row(team: uuid.UUID, width: int, height: int) -> str:
+    """A phone photo as the Drive records it."""
+    return str((await recorded_file(team, "IMG_0001.jpg", "image/jpeg", 9_000_000, width, height)).id)
 
 
 async def test_references_are_priced_as_the_provider_bills_them_not_by_their_pixels(team: uuid.UUID) -> None:
