@@ -436,7 +436,9 @@ async def validate(req: GenerationRequest, cfg: lifecycle.LifecycleConfig | None
         params["inputs"] = await _composite_inputs(req)
         prompt = (req.text or "").strip() or None
 
-    estimated = price(spec.provider, req.type, prompt, params)  # before any lookup: refusals are cheap
+    # priced last: the request the adapter will send, with the facts of the input files looked up
+    # above (the references' megapixels and count); a request it would refuse is refused here
+    estimated = price(spec.provider, req.type, prompt, params)
     folder_id = await _folder(req)
     return NewJob(
         team_id=req.team_id,
