@@ -16,7 +16,7 @@ from models import drive, library, pricing
 from models.errors import DomainError, ErrorCode
 from models.jobs import CreativeJob, Events, JobStatus, NewJob, Queue, submit
 from providers import lifecycle, options, registry
-from providers.base import ImageSlot
+from providers.base import ImageSlot, image_slots
 from providers.catalog import (
     AVATAR,
     CATALOG,
@@ -211,12 +211,8 @@ async def _input_image(
 
 def _slots(spec: ProviderSpec) -> tuple[ImageSlot | None, ImageSlot | None, ImageSlot | None]:
     """What the provider's adapter takes: (first frame, reference images, portrait)."""
-    cls = registry.adapter_class(spec.provider)
-    return (
-        getattr(cls, "start_image", None),
-        getattr(cls, "reference_images", None),
-        getattr(cls, "portrait_image", None),
-    )
+    start, references, portrait = image_slots(registry.adapter_class(spec.provider)).values()
+    return start, references, portrait
 
 
 async def _reference_images(req: GenerationRequest, spec: ProviderSpec) -> tuple[list[str], float]:
@@ -465,8 +461,10 @@ async def validate(
         params["inputs"] = await _composite_inputs(req)
         prompt = (req.text or "").strip() or None
 
-    estimated = price(spec.provider, req.type, prompt, params)  # before any lookup: refusals are cheap
-    if libraries is not None:
+    # priced last: the request the adapter will send, with the facts of the input files looked up
+    # above (the references' megapixels and count); a request it would refuse is refused here
+    estimated = price(spec.provider, req.type, prompt, params)
+    if libraries is not None:  # avatarId/voiceId against the providers' libraries (cached reads)
         await _check_library(req, spec, params, libraries)
     folder_id = await _folder(req)
     return NewJob(

@@ -12,7 +12,7 @@ from models import generation, library, pricing
 from models.errors import DomainError, ErrorCode
 from models.library import LibraryUnavailable
 from providers import lifecycle, options, registry
-from providers.base import ImageSlot
+from providers.base import ImageSlot, image_slots
 from providers.catalog import AVATAR, CATALOG, COMPOSITE, IMAGE, TTS, VIDEO
 from providers.library import VOICE_PROVIDERS, language_code
 from resolvers.errors import query_errors
@@ -39,11 +39,7 @@ def _limits(slot: ImageSlot | None) -> ImageInputLimits | None:
 def _input_limits(provider: str) -> dict[str, ImageInputLimits | None]:
     if not registry.is_supported(provider):
         return {}
-    cls = registry.adapter_class(provider)
-    return {
-        name: _limits(getattr(cls, name, None))
-        for name in ("start_image", "reference_images", "portrait_image")
-    }
+    return {name: _limits(slot) for name, slot in image_slots(registry.adapter_class(provider)).items()}
 
 
 @query_errors
@@ -85,6 +81,8 @@ async def providers(info: Info, type: JobType | None = None) -> list[ProviderInf
                 successor_model=life["successor_model"],
                 **_input_limits(spec.provider),
                 price_input_megapixel_cents=price.input_megapixel_cents,
+                price_input_megapixels_cap=price.input_megapixels_cap,
+                price_input_image_cents=price.input_image_cents,
             )
         )
     return result
@@ -160,6 +158,13 @@ async def estimate_cost(info: Info, input: EstimateCostInput) -> CostEstimate:
         if not (math.isfinite(input.reference_megapixels) and 0 <= input.reference_megapixels <= 1000):
             raise _estimate_input_error("referenceMegapixels must be from 0 to 1000", "referenceMegapixels")
         params["input_megapixels"] = input.reference_megapixels
+    if spec.type == IMAGE and (input.reference_images is not None or input.reference_megapixels):
+        count = input.reference_images if input.reference_images is not None else 1
+        slot = image_slots(registry.adapter_class(spec.provider))["reference_images"]
+        most = min(slot.max_count, generation.MAX_REFERENCE_FILES) if slot is not None else 0
+        _within(count, 0, most, "referenceImages", f"images for {spec.provider}")
+        # stand-ins for the files, as generateImage records them (what the request and the price read)
+        params["reference_file_ids"] = ["estimate"] * count
     if spec.type == AVATAR and input.with_portrait:
         params["portrait_file_id"] = "estimate"
     if spec.type == AVATAR:

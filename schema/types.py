@@ -289,6 +289,14 @@ class ProviderInfo:
     price_input_megapixel_cents: float = strawberry.field(
         default=0.0, description="Charged per megapixel of reference images, where the provider bills them"
     )
+    price_input_megapixels_cap: float | None = strawberry.field(
+        default=None,
+        description="The most reference-image megapixels a job is charged for (what the provider processes); null: no cap",
+    )
+    price_input_image_cents: float = strawberry.field(
+        default=0.0,
+        description="Charged per reference image whatever its size, where the provider resizes inputs before billing them",
+    )
     successor_model: str | None = strawberry.field(
         default=None, description="The replacement the provider itself recommends"
     )
