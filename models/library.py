@@ -6,6 +6,8 @@ The libraries themselves are read (and cached) by the service (services/library.
 * an ``avatarId`` must be an avatar of HeyGen's library (the ``avatars`` query lists them);
 * a ``voiceId`` must be a voice of the job's provider's library (``voices(provider: …)``) — a voice
   of another provider's library is named as such; an OpenAI voice must work with the job's model;
+* an id missing from the cached copy re-reads the library first (at most once a minute per
+  provider), so an avatar or voice made in the provider's app is found without waiting out the TTL;
 * a library that cannot be read (the provider down and nothing cached) refuses the job with
   ``PROVIDER_UNAVAILABLE`` on that field, nothing held: never waited on without end, never let
   through unchecked (docs/contract.md, the rule on avatarId and voiceId).
@@ -35,8 +37,11 @@ class LibraryUnavailable(Exception):
 class LibraryLookup(Protocol):
     """What validation reads of the libraries (services.library.Libraries has it)."""
 
-    async def avatars(self, provider: str = "heygen") -> list[Avatar]: ...
-    async def voices(self, provider: str) -> list[Voice]: ...
+    async def avatars(self, provider: str = "heygen", *, fresh: bool = False) -> list[Avatar]:
+        """The cached library; ``fresh``: read again unless the copy is a minute old or less."""
+        ...
+
+    async def voices(self, provider: str, *, fresh: bool = False) -> list[Voice]: ...
     async def cached_voices(self, provider: str) -> list[Voice] | None:
         """The cached copy only (no provider call), ``None`` when none is cached."""
         ...
@@ -131,10 +136,11 @@ async def check_avatar(lookup: LibraryLookup, provider: str, avatar_id: str) -> 
             ErrorCode.VALIDATION_FAILED, f"{provider} has no avatar library", ["input", "avatarId"]
         )
     try:
-        avatars = await lookup.avatars(provider)
+        found = find_avatar(await lookup.avatars(provider), avatar_id)
+        if found is None:  # made in HeyGen's app since the copy was read? read it again (rate-bounded)
+            found = find_avatar(await lookup.avatars(provider, fresh=True), avatar_id)
     except LibraryUnavailable as exc:
         raise unavailable(exc, "avatarId") from None
-    found = find_avatar(avatars, avatar_id)
     if found is None:
         raise DomainError(
             ErrorCode.VALIDATION_FAILED,
@@ -155,10 +161,11 @@ async def check_voice(
     if provider not in VOICE_PROVIDERS:
         raise DomainError(ErrorCode.VALIDATION_FAILED, f"{provider} takes no voice", ["input", *field])
     try:
-        voices = await lookup.voices(provider)
+        found = find_voice(await lookup.voices(provider), voice_id)
+        if found is None:  # a voice cloned since the copy was read? read it again (rate-bounded)
+            found = find_voice(await lookup.voices(provider, fresh=True), voice_id)
     except LibraryUnavailable as exc:
         raise unavailable(exc, name) from None
-    found = find_voice(voices, voice_id)
     if found is None:
         raise DomainError(
             ErrorCode.VALIDATION_FAILED,

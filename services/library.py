@@ -30,29 +30,35 @@ from services.settings import Settings
 log = logging.getLogger(__name__)
 
 LIBRARY_FETCH_SECONDS = 20.0  # one whole listing (every page) from the provider
+# An id not in the cached copy re-reads the library once the copy is this old, so an avatar or
+# voice made in the provider's own app a minute ago is found without waiting out the TTL; unknown
+# ids cost at most one provider read per provider per this many seconds.
+MISS_REFRESH_SECONDS = 60.0
 
 
 class Libraries:
     def __init__(self, redis: Redis, http: httpx.AsyncClient, settings: Settings) -> None:
         self.redis, self.http, self.settings = redis, http, settings
         self._reads: dict[str, asyncio.Lock] = {}
+        self.clock = time.time  # tests move it
 
     def _key(self, provider: str, kind: str) -> str:
         return f"{self.settings.queue_name}:library:{provider}:{kind}"
 
-    async def avatars(self, provider: str = "heygen") -> list[Avatar]:
+    async def avatars(self, provider: str = "heygen", *, fresh: bool = False) -> list[Avatar]:
+        """The avatars; ``fresh``: re-read unless the copy is younger than MISS_REFRESH_SECONDS."""
         if provider not in AVATAR_PROVIDERS:
             raise LibraryUnavailable(provider, "avatars", f"{provider} has no avatar library")
-        items = await self._library(provider, "avatars")
+        items = await self._library(provider, "avatars", fresh)
         return [Avatar.from_json(item) for item in items]
 
-    async def voices(self, provider: str) -> list[Voice]:
+    async def voices(self, provider: str, *, fresh: bool = False) -> list[Voice]:
         if provider not in VOICE_PROVIDERS:
             raise LibraryUnavailable(provider, "voices", f"{provider} has no voice library")
         static = _static_voices(provider)
         if static is not None:
             return list(static)
-        return [Voice.from_json(item) for item in await self._library(provider, "voices")]
+        return [Voice.from_json(item) for item in await self._library(provider, "voices", fresh)]
 
     async def cached_voices(self, provider: str) -> list[Voice] | None:
         static = _static_voices(provider)
@@ -61,27 +67,30 @@ class Libraries:
         cached = await self._read(self._key(provider, "voices"))
         return None if cached is None else [Voice.from_json(item) for item in cached[1]]
 
-    async def _library(self, provider: str, kind: str) -> list[dict[str, Any]]:
+    async def _library(self, provider: str, kind: str, fresh: bool = False) -> list[dict[str, Any]]:
         key = self._key(provider, kind)
+        ttl = float(self.settings.library_cache_seconds)
+        if fresh:
+            ttl = min(ttl, MISS_REFRESH_SECONDS)
         cached = await self._read(key)
-        if cached is not None and time.time() - cached[0] < self.settings.library_cache_seconds:
+        if cached is not None and self.clock() - cached[0] < ttl:
             return cached[1]
         lock = self._reads.setdefault(key, asyncio.Lock())
         async with lock:  # one provider read per process for concurrent misses
             again = await self._read(key)
-            if again is not None and time.time() - again[0] < self.settings.library_cache_seconds:
+            if again is not None and self.clock() - again[0] < ttl:
                 return again[1]
             try:
                 items = await asyncio.wait_for(self._fetch(provider, kind), LIBRARY_FETCH_SECONDS)
             except (ProviderError, TimeoutError) as exc:
                 reason = getattr(exc, "message", None) or f"no answer within {LIBRARY_FETCH_SECONDS:g} s"
                 stale = again or cached
-                if stale is not None and time.time() - stale[0] < self.settings.library_stale_seconds:
+                if stale is not None and self.clock() - stale[0] < self.settings.library_stale_seconds:
                     log.warning(
                         "library %s %s: serving the copy of %.0f s ago (%s)",
                         provider,
                         kind,
-                        time.time() - stale[0],
+                        self.clock() - stale[0],
                         reason,
                     )
                     return stale[1]
@@ -109,7 +118,7 @@ class Libraries:
             return None
 
     async def _write(self, key: str, items: list[dict[str, Any]]) -> None:
-        body = json.dumps({"fetched_at": time.time(), "items": items})
+        body = json.dumps({"fetched_at": self.clock(), "items": items})
         ttl = max(self.settings.library_cache_seconds, self.settings.library_stale_seconds, 1)
         try:
             await self.redis.set(key, body, ex=int(ttl))

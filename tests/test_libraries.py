@@ -138,12 +138,12 @@ class FakeLookup:
     ) -> None:  # type: ignore[assignment]
         self._avatars, self._voices, self.down = avatars, voices, down
 
-    async def avatars(self, provider: str = "heygen") -> list[Avatar]:
+    async def avatars(self, provider: str = "heygen", *, fresh: bool = False) -> list[Avatar]:
         if provider in self.down:
             raise LibraryUnavailable(provider, "avatars", "HeyGen answered 503")
         return self._avatars
 
-    async def voices(self, provider: str) -> list[Voice]:
+    async def voices(self, provider: str, *, fresh: bool = False) -> list[Voice]:
         if provider in self.down:
             raise LibraryUnavailable(provider, "voices", "HeyGen answered 503")
         return self._voices.get(provider, [])

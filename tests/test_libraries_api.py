@@ -13,7 +13,8 @@ import httpx
 import pytest
 import redis.asyncio as aioredis
 
-from models.library import LibraryUnavailable
+from models.errors import DomainError
+from models.library import LibraryUnavailable, check_voice
 from providers.registry import SIMULATOR_API_KEY
 from services.library import Libraries
 from services.settings import Settings
@@ -211,3 +212,32 @@ async def test_rest_and_a_photo_avatar_check_the_voice_too(stack: Stack, team: T
         stack, team, "avatar", {"script": "Hi", "portraitFileId": portrait, "voiceId": PAUL}
     )
     assert photo["settings"]["portrait_file_id"] == portrait and photo["settings"]["avatar_id"] is None
+
+
+async def test_an_id_missing_from_the_copy_reads_the_library_again_at_most_once_a_minute(
+    tmp_path: Path, redis_client: aioredis.Redis
+) -> None:
+    queue = f"creative_hub:test:libraries-miss:{tmp_path.name}"
+    with serve_simulator(SIMULATOR_API_KEY, 0.0) as root:
+
+        def reads() -> int:
+            return int(httpx.get(f"{root}/_sim/stats").json()["library_reads"].get("heygen:voices", 0))
+
+        async with httpx.AsyncClient() as http:
+            libraries = Libraries(redis_client, http, _settings(tmp_path, root, queue, 3600))
+            now = [1_000_000.0]
+            libraries.clock = lambda: now[0]
+            await check_voice(libraries, "heygen", PAUL, ["voiceId"])
+            assert reads() == 2  # public and private
+            with pytest.raises(DomainError):  # the copy is seconds old: refused without a read
+                await check_voice(libraries, "heygen", "cloned-a-minute-ago", ["voiceId"])
+            assert reads() == 2
+            now[0] += 61  # past a minute (well inside the hour's TTL): a miss reads again, once
+            with pytest.raises(DomainError):
+                await check_voice(libraries, "heygen", "cloned-a-minute-ago", ["voiceId"])
+            assert reads() == 4
+            with pytest.raises(DomainError):
+                await check_voice(libraries, "heygen", "another-unknown", ["voiceId"])
+            await check_voice(libraries, "heygen", PAUL, ["voiceId"])
+            assert reads() == 4
+            await libraries.forget()
