@@ -23,7 +23,7 @@ from redis.asyncio import Redis
 
 from models.library import LibraryUnavailable
 from providers import registry
-from providers.errors import ProviderError
+from providers.errors import ProviderError, ProviderSetupError, RetryableError
 from providers.library import AVATAR_PROVIDERS, VOICE_PROVIDERS, Avatar, Voice
 from services.settings import Settings
 
@@ -83,7 +83,7 @@ class Libraries:
             try:
                 items = await asyncio.wait_for(self._fetch(provider, kind), LIBRARY_FETCH_SECONDS)
             except (ProviderError, TimeoutError) as exc:
-                reason = getattr(exc, "message", None) or f"no answer within {LIBRARY_FETCH_SECONDS:g} s"
+                reason = _reason(exc)
                 stale = again or cached
                 if stale is not None and self.clock() - stale[0] < self.settings.library_stale_seconds:
                     log.warning(
@@ -94,7 +94,8 @@ class Libraries:
                         reason,
                     )
                     return stale[1]
-                raise LibraryUnavailable(provider, kind, str(reason)) from exc
+                log.warning("library %s %s could not be read: %s", provider, kind, str(exc)[:300])
+                raise LibraryUnavailable(provider, kind, reason) from exc
             await self._write(key, items)
             return items
 
@@ -130,6 +131,19 @@ class Libraries:
         names = [provider] if provider else sorted(set(AVATAR_PROVIDERS) | set(VOICE_PROVIDERS))
         keys = [self._key(name, kind) for name in names for kind in ("avatars", "voices")]
         await self.redis.delete(*keys)
+
+
+def _reason(exc: Exception) -> str:
+    """Why a listing failed, in words a tenant may read: ours, never the provider's own text."""
+    if isinstance(exc, TimeoutError):
+        return f"no complete answer within {LIBRARY_FETCH_SECONDS:g} s"
+    if isinstance(exc, ProviderError) and exc.message_is_ours:
+        return exc.message  # e.g. not configured: set its API key
+    if isinstance(exc, ProviderSetupError):
+        return "the provider refused our credentials"
+    if isinstance(exc, RetryableError):
+        return "the provider could not be reached or answered with an error"
+    return "the provider refused the listing"
 
 
 def _static_voices(provider: str) -> tuple[Voice, ...] | None:

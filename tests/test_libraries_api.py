@@ -173,6 +173,7 @@ async def test_a_stale_copy_serves_while_the_provider_is_down_and_none_refuses(
         with pytest.raises(LibraryUnavailable) as down:
             await nothing.voices("heygen")
         assert down.value.provider == "heygen" and down.value.kind == "voices"
+        assert down.value.reason == "the provider could not be reached or answered with an error"
         assert await nothing.cached_voices("heygen") is None
         with serve_simulator(SIMULATOR_API_KEY, 0.0) as root:
             live = Libraries(redis_client, http, _settings(tmp_path, root, queue, 0))
