@@ -50,6 +50,7 @@ COMPOSITED = "RUNWAY_GEN4"  # whose video the composite takes
 COMPOSITE_SECONDS = 30
 SCRUB_TO = (24.0, 10.5, 3.0)  # seconds: forward, back, back again
 WAIT_SECONDS = 60.0
+HEYGEN_VOICE = "2d5b0e6cf36f460aa7fc47e3eee4ba54"  # a voice of HeyGen's library (simulator and stand-ins)
 
 FILE = """id name kind source contentType sizeBytes width height durationSeconds url thumbnailUrl
 jobId folder { id path }"""
@@ -620,7 +621,8 @@ async def _other_team_tries_every_id(client: httpx.AsyncClient, stack: Stack, ru
             GENERATE["image"], lambda i: {"input": {"prompt": "x", "referenceFileIds": [i]}}
         ),
         "generateAvatar.portraitFileId": graphql(
-            GENERATE["avatar"], lambda i: {"input": {"script": "Hello", "voiceId": "v1", "portraitFileId": i}}
+            GENERATE["avatar"],
+            lambda i: {"input": {"script": "Hello", "voiceId": HEYGEN_VOICE, "portraitFileId": i}},
         ),
         "generateComposite.inputs.fileId": graphql(
             GENERATE["composite"],
