@@ -12,10 +12,11 @@ form would, so every rule of models/creatives.py holds for them.
 from __future__ import annotations
 
 import re
+import uuid
 from dataclasses import dataclass, replace
 from typing import Any
 
-from models import generation, library
+from models import drive, generation, library
 from models.creatives import NodeSpec, at_node
 from models.errors import DomainError, ErrorCode
 from models.generation import GenerationRequest
@@ -77,6 +78,7 @@ async def image_with_logo(
     libraries: library.LibraryLookup | None = None,
 ) -> list[NodeSpec]:
     base = ["imageWithLogo"]
+    await _logo(image, logo_file_id, [*base, "logoFileId"])
     image_spec = NodeSpec("image", image, [*base, "image"])
     try:
         checked = await generation.validate(image, cfg, libraries)
@@ -168,6 +170,22 @@ async def localized_avatar(
         # errors on the script or voice name the locale's own field when it gave them
         specs.append(NodeSpec(locale, request, path if item.script or item.voice_id else base))
     return specs
+
+
+async def _logo(like: GenerationRequest, file_id: str, path: list[str]) -> None:
+    """The logo: the team's own Drive image (a foreign, pending or missing id reads "not found")."""
+    try:
+        file = await drive.team_file(like.team_id, uuid.UUID(str(file_id)))
+    except ValueError:
+        file = None
+    if file is None:
+        raise DomainError(ErrorCode.NOT_FOUND, "logoFileId not found", ["input", *path])
+    if not file.content_type.startswith("image/"):
+        raise DomainError(
+            ErrorCode.VALIDATION_FAILED,
+            f"logoFileId must be an image file, not {file.content_type}",
+            ["input", *path],
+        )
 
 
 def _composite(

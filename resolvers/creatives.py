@@ -123,17 +123,22 @@ async def specs(
         "localizedAvatar": data.localized_avatar,
         "nodes": data.nodes,
     }
+    if folder is not None:  # the creative's folder is looked up first: a foreign id reads as missing
+        await creative_service.check_folder(principal, folder)
     present = [name for name, value in given.items() if value is not None]
-    if data.recipe is None:
+    recipe = data.recipe
+    if recipe is None and len(present) == 1 and present[0] != "nodes":  # the recipe its input names
+        recipe = next(r for r, name in RECIPE_FIELDS.items() if name == present[0])
+    if recipe is None:
         if present != ["nodes"]:
             raise _invalid("give nodes (the general form), or a recipe with its input", "nodes")
         assert data.nodes is not None
         return None, _general(principal, data.nodes, folder), ["nodes"]
-    wanted = RECIPE_FIELDS[data.recipe]
+    wanted = RECIPE_FIELDS[recipe]
     if present != [wanted]:
-        raise _invalid(f"recipe {data.recipe.value} takes {wanted} (and nothing else)", wanted)
+        raise _invalid(f"recipe {recipe.value} takes {wanted} (and nothing else)", wanted)
     libs, cfg = services.libraries, creative_service.lifecycle_config(services)
-    if data.recipe == Recipe.VIDEO_WITH_VOICEOVER:
+    if recipe == Recipe.VIDEO_WITH_VOICEOVER:
         vv = data.video_with_voiceover
         assert vv is not None
         built = await recipes.video_with_voiceover(
@@ -143,7 +148,7 @@ async def specs(
             cfg=cfg,
             libraries=libs,
         )
-    elif data.recipe == Recipe.IMAGE_WITH_LOGO:
+    elif recipe == Recipe.IMAGE_WITH_LOGO:
         il = data.image_with_logo
         assert il is not None
         built = await recipes.image_with_logo(
@@ -176,8 +181,8 @@ async def specs(
             max_jobs=services.settings.max_jobs_per_creative,
             libraries=libs,
         )
-        return data.recipe.value, built, ["localizedAvatar", "locales"]
-    return data.recipe.value, built, [wanted]
+        return recipe.value, built, ["localizedAvatar", "locales"]
+    return recipe.value, built, [wanted]
 
 
 def creative_output(info: Info, row: CreativeRow, snaps: dict[str, dict[str, Any]]) -> Creative:

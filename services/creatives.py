@@ -3,12 +3,25 @@ held and queued in one go (models/creatives.py), and canceled whole."""
 
 from __future__ import annotations
 
-from models import creatives
+import uuid
+
+from models import creatives, drive
 from models.creatives import Creative, NodeSpec, Plan
+from models.errors import DomainError, ErrorCode
 from providers import lifecycle
 from services import outages
 from services.auth import Principal
 from services.container import Services
+
+
+async def check_folder(principal: Principal, folder_id: str) -> None:
+    """The creative's driveFolderId: the team's own folder, or NOT_FOUND on it."""
+    try:
+        found = await drive.team_folder(principal.team_id, uuid.UUID(folder_id))
+    except ValueError:
+        found = None
+    if found is None:
+        raise DomainError(ErrorCode.NOT_FOUND, "driveFolderId not found", ["input", "driveFolderId"])
 
 
 def lifecycle_config(services: Services) -> lifecycle.LifecycleConfig:
