@@ -78,12 +78,12 @@ async def image_with_logo(
     libraries: library.LibraryLookup | None = None,
 ) -> list[NodeSpec]:
     base = ["imageWithLogo"]
-    await _logo(image, logo_file_id, [*base, "logoFileId"])
     image_spec = NodeSpec("image", image, [*base, "image"])
     try:
         checked = await generation.validate(image, cfg, libraries)
     except DomainError as exc:
         raise at_node(exc, image_spec) from None
+    await _logo(image, logo_file_id, [*base, "logoFileId"])
     width, height = int(checked.settings["width"]), int(checked.settings["height"])
     logo = max(64, round(min(width, height) * 0.2))
     source = {
