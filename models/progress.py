@@ -65,7 +65,7 @@ def worth_publishing(
     if shown is None:
         return True
     moved = new - shown
-    if moved >= STEP:
+    if moved >= STEP - 1e-9:  # 0.15 - 0.10 is 0.0499… in floating point
         return True
     return moved > 0 and (since_shown is None or since_shown >= quiet)
 
