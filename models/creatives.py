@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from enum import StrEnum
@@ -36,7 +36,7 @@ from tortoise.expressions import F
 from tortoise.models import Model
 from tortoise.transactions import in_transaction
 
-from models import generation, library
+from models import generation, library, progress
 from models import jobs as job_ops
 from models.errors import DomainError, ErrorCode
 from models.generation import GenerationRequest
@@ -199,12 +199,13 @@ def _a_cycle(remaining: dict[str, set[str]]) -> list[str]:
         seen.append(nxt)
 
 
-def _critical_path(nodes: list[PlannedNode], scale: float) -> dict[str, timedelta]:
-    """Each node's deadline from submission: its own time after its slowest chain of inputs."""
+def _critical_path(nodes: list[PlannedNode], own: Callable[[PlannedNode], timedelta]) -> dict[str, timedelta]:
+    """Each node's time from submission: its ``own`` time after its slowest chain of inputs (its
+    deadline from the deadlines, its expected completion from the providers' typical times)."""
     until: dict[str, timedelta] = {}
     for node in nodes:  # topological: inputs first
         before = max((until[key] for key in node.depends_on), default=timedelta(0))
-        until[node.spec.key] = before + DEADLINES[node.new.type] * scale
+        until[node.spec.key] = before + own(node)
     return until
 
 
@@ -272,7 +273,10 @@ async def submit(
     wait for nothing and publish. A team without credits for all of it is refused whole."""
     creative_id = uuid.uuid4()
     ids = {node.spec.key: uuid.uuid4() for node in plan_.nodes}
-    deadlines = _critical_path(plan_.nodes, deadline_scale)
+    deadlines = _critical_path(plan_.nodes, lambda node: DEADLINES[node.new.type] * deadline_scale)
+    expected = _critical_path(
+        plan_.nodes, lambda node: timedelta(seconds=progress.typical_seconds(node.new.provider))
+    )
     total = plan_.estimated_cost_cents
     made: list[CreativeJob] = []
     try:
@@ -310,6 +314,7 @@ async def submit(
                         ids[node.spec.key],
                         deadline_at=at + deadlines[node.spec.key],
                         metadata=metadata,
+                        expected_completion_at=at + expected[node.spec.key],
                     )
                 )
     except DomainError as exc:
@@ -442,6 +447,7 @@ async def _settle(
         version=F("version") + 1,
         updated_at=now(),
         deadline_at=now() + DEADLINES[dependant.type] * deadline_scale,
+        expected_completion_at=now() + timedelta(seconds=progress.typical_seconds(dependant.provider)),
     )
     if not released:  # another input's completion (or a cancel) moved it first
         return "released"

@@ -34,6 +34,10 @@ class ProviderSpec:
     shutdown_date: date | None = None
     successor: str | None = None
     successor_model: str | None = None
+    # Seconds a job of this provider typically takes at the provider (its default duration for
+    # video): the base of estimated progress and expectedCompletionAt (models/progress.py). Estimates
+    # within the product guide's ranges, with their sources: docs/providers.md, Typical generation times.
+    typical_seconds: int = 60
 
 
 _ANY_IMAGE_RATIO = ("1:1", "4:5", "5:4", "3:4", "4:3", "2:3", "3:2", "9:16", "16:9", "21:9")
@@ -69,6 +73,7 @@ CATALOG: dict[str, ProviderSpec] = {
             default_aspect_ratio="1:1",
             max_text_chars=10000,
             max_concurrency=24,  # 24 in-flight tasks (docs/providers.md, Concurrency caps)
+            typical_seconds=15,
         ),
         ProviderSpec(
             "gpt_image_1_5",
@@ -84,6 +89,7 @@ CATALOG: dict[str, ProviderSpec] = {
             shutdown_date=date(2026, 12, 1),
             successor="gpt_image_2_6_sunburst",
             successor_model="gpt-image-2.6-sunburst",
+            typical_seconds=45,
         ),
         ProviderSpec(
             "gpt_image_2_6_sunburst",
@@ -94,6 +100,7 @@ CATALOG: dict[str, ProviderSpec] = {
             default_aspect_ratio="1:1",
             max_text_chars=32000,
             wire_model="gpt-image-2.6-sunburst",
+            typical_seconds=45,
         ),
         ProviderSpec(
             "gpt_image_2_6_flare",
@@ -104,6 +111,7 @@ CATALOG: dict[str, ProviderSpec] = {
             default_aspect_ratio="1:1",
             max_text_chars=32000,
             wire_model="gpt-image-2.6-flare",
+            typical_seconds=20,
         ),
         ProviderSpec(
             "seedream_4_5",
@@ -113,6 +121,7 @@ CATALOG: dict[str, ProviderSpec] = {
             aspect_ratios=_ANY_IMAGE_RATIO,
             default_aspect_ratio="1:1",
             max_text_chars=4000,
+            typical_seconds=20,
         ),
         ProviderSpec(
             "luma_ray3",
@@ -125,6 +134,7 @@ CATALOG: dict[str, ProviderSpec] = {
             default_duration=5,
             max_text_chars=4000,
             max_concurrency=10,  # Build tier: 10 concurrent generations (docs/providers.md, Concurrency caps)
+            typical_seconds=120,
         ),
         ProviderSpec(
             "runway_gen4",
@@ -138,6 +148,7 @@ CATALOG: dict[str, ProviderSpec] = {
             durations=tuple(range(2, 11)),
             default_duration=5,
             max_text_chars=1000,
+            typical_seconds=90,
         ),
         ProviderSpec(
             "kling_2_6",
@@ -149,6 +160,7 @@ CATALOG: dict[str, ProviderSpec] = {
             durations=(5, 10),
             default_duration=5,
             max_text_chars=2500,
+            typical_seconds=180,
         ),
         ProviderSpec(
             "kling_3_0",
@@ -160,6 +172,7 @@ CATALOG: dict[str, ProviderSpec] = {
             durations=tuple(range(3, 16)),
             default_duration=5,
             max_text_chars=2500,
+            typical_seconds=180,
         ),
         ProviderSpec(
             "veo_3_1",
@@ -172,6 +185,7 @@ CATALOG: dict[str, ProviderSpec] = {
             default_duration=8,
             max_text_chars=4000,
             max_concurrency=10,  # 10 concurrent (docs/providers.md, Concurrency caps; UNVERIFIED)
+            typical_seconds=120,
         ),
         ProviderSpec(
             "heygen",
@@ -183,6 +197,7 @@ CATALOG: dict[str, ProviderSpec] = {
             default_aspect_ratio="16:9",
             max_text_chars=2000,
             max_concurrency=10,  # Pay-As-You-Go: 10 concurrent video jobs (docs/providers.md, Concurrency caps)
+            typical_seconds=300,
         ),
         ProviderSpec(
             "elevenlabs",
@@ -191,6 +206,7 @@ CATALOG: dict[str, ProviderSpec] = {
             "Premium quality, multilingual, voice cloning",
             max_text_chars=5000,
             max_concurrency=5,  # Creator plan: 5 (docs/providers.md, Concurrency caps; UNVERIFIED)
+            typical_seconds=10,
         ),
         ProviderSpec(
             "openai_tts",
@@ -205,6 +221,7 @@ CATALOG: dict[str, ProviderSpec] = {
             wire_model="tts-1",
             shutdown_date=date(2027, 1, 6),
             successor_model="gpt-realtime-2.1-mini",
+            typical_seconds=10,
         ),
         ProviderSpec(
             "creatomate",
@@ -213,6 +230,7 @@ CATALOG: dict[str, ProviderSpec] = {
             "Template-based compositing of clips, text and audio",
             is_default=True,
             max_text_chars=20000,
+            typical_seconds=60,
         ),
     ]
 }
