@@ -111,6 +111,9 @@ class NodeSpec:
     path: list[str]
     refs: list[tuple[str, str]] = field(default_factory=list)  # (element name, node key)
     key_path: list[str] | None = None  # where the key itself was given; None: made by a recipe
+    # A recipe's name for a field of the request it built (the composite's provider is its
+    # ``compositeProvider``), so that an error names what the client sent.
+    renames: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -255,6 +258,8 @@ def at_node(exc: DomainError, spec: NodeSpec) -> DomainError:
         path = ["inputs", str(int(path[1]) - own), *path[2:]]
         path = ["node" if part in ("jobId", "fileId") else part for part in path]
         return DomainError(exc.code, exc.message, ["input", *_ref_base(spec), *path])
+    if path and path[0] in spec.renames:
+        path = [spec.renames[path[0]], *path[1:]]
     return DomainError(exc.code, exc.message, ["input", *spec.path, *path])
 
 

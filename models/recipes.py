@@ -65,7 +65,13 @@ async def video_with_voiceover(
     return [
         video_spec,
         NodeSpec("voiceover", voiceover, [*base, "voiceover"]),
-        NodeSpec("composite", composite, base, refs=[("Video", "video"), ("Voiceover", "voiceover")]),
+        NodeSpec(
+            "composite",
+            composite,
+            base,
+            refs=[("Video", "video"), ("Voiceover", "voiceover")],
+            renames={"provider": "compositeProvider"},
+        ),
     ]
 
 
@@ -107,7 +113,13 @@ async def image_with_logo(
     }
     composite = _composite(image, composite_provider, source, "image with logo")
     composite.inputs = [{"name": "Logo", "fileId": logo_file_id}]
-    spec = NodeSpec("composite", composite, base, refs=[("Image", "image")])
+    spec = NodeSpec(
+        "composite",
+        composite,
+        base,
+        refs=[("Image", "image")],
+        renames={"provider": "compositeProvider"},
+    )
     return [image_spec, spec]
 
 

@@ -290,6 +290,14 @@ async def test_bad_graphs_are_user_errors_naming_the_field(stack: Stack, team: T
         error = payload["userErrors"][0]
         assert error["code"] == "VALIDATION_FAILED" and error["field"] == field, (input, error)
         assert words in error["message"], error
+    # a recipe's composite provider that makes no composites: named as the client sent it
+    wrong = {
+        **VOICEOVER,
+        "videoWithVoiceover": {**VOICEOVER["videoWithVoiceover"], "compositeProvider": "RUNWAY_GEN4"},
+    }
+    error = (await create(stack, team, wrong))["userErrors"][0]
+    assert error["code"] == "PROVIDER_NOT_SUPPORTED", error
+    assert error["field"] == ["input", "videoWithVoiceover", "compositeProvider"], error
     assert await balance(stack, team) == before
     assert (await stack.data(team, "{ jobs(first: 5) { nodes { id } } }"))["jobs"]["nodes"] == []
 
