@@ -23,6 +23,8 @@ itself (:func:`recheck`): a release lost to a crash happens then.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 import uuid
 from collections.abc import Callable, Iterable
@@ -32,6 +34,7 @@ from enum import StrEnum
 from typing import Any, Protocol
 
 from tortoise import fields
+from tortoise.exceptions import IntegrityError
 from tortoise.expressions import F
 from tortoise.models import Model
 from tortoise.transactions import in_transaction
@@ -88,10 +91,13 @@ class Creative(Model):
     # [{key, job_id, type, depends_on: [key], refs: [{name, node}]}], in topological order.
     nodes: fields.JSONField[list[dict[str, Any]]] = fields.JSONField(default=list)
     estimated_cost_cents = fields.BigIntField(default=0)
+    idempotency_key = fields.CharField(max_length=255, null=True)
+    request_hash = fields.CharField(max_length=64, null=True)
     created_at = fields.DatetimeField(auto_now_add=True)
 
     class Meta:
         table = "creative"
+        unique_together = (("team", "idempotency_key"),)
         indexes = (("team_id", "created_at"),)
 
     def job_ids(self) -> list[str]:
@@ -129,10 +135,19 @@ class Plan:
     user_id: uuid.UUID
     recipe: str | None
     nodes: list[PlannedNode]  # topological order
+    idempotency_key: str | None = None
 
     @property
     def estimated_cost_cents(self) -> int:
         return sum(node.new.estimated_cost_cents for node in self.nodes)
+
+    def request_hash(self) -> str:
+        """What was asked: the recipe and each job's request, key and inputs."""
+        body = [
+            self.recipe,
+            [[n.spec.key, n.new.request_hash(), n.depends_on, n.spec.refs] for n in self.nodes],
+        ]
+        return hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()
 
 
 def _invalid(message: str, path: Iterable[str]) -> DomainError:
@@ -222,9 +237,13 @@ async def plan(
     nodes_path: list[str],
     cfg: lifecycle.LifecycleConfig | None = None,
     libraries: library.LibraryLookup | None = None,
+    idempotency_key: str | None = None,
 ) -> Plan:
     """Check the graph, then validate and price every node as its generate request would be
     (errors name the node's field path). Nothing is written."""
+    if idempotency_key is not None and not (0 < len(idempotency_key) <= 255):
+        raise _invalid("idempotencyKey must be 1 to 255 characters", ["idempotencyKey"])
+    generation.check_text(idempotency_key, "idempotencyKey")
     ordered = order(specs, max_jobs=max_jobs, nodes_path=nodes_path)
     types = {spec.key: spec.request.type for spec in ordered}
     planned: list[PlannedNode] = []
@@ -246,7 +265,7 @@ async def plan(
         except DomainError as exc:
             raise at_node(exc, spec) from None
         planned.append(PlannedNode(spec, new, sorted({ref for _, ref in spec.refs})))
-    return Plan(team_id, user_id, recipe, planned)
+    return Plan(team_id, user_id, recipe, planned, idempotency_key)
 
 
 def at_node(exc: DomainError, spec: NodeSpec) -> DomainError:
@@ -275,7 +294,12 @@ async def submit(
     plan_: Plan, *, queue: job_ops.Queue, events: Events, deadline_scale: float = 1.0
 ) -> Creative:
     """Write the creative, its jobs and every hold in one transaction, then enqueue the jobs that
-    wait for nothing and publish. A team without credits for all of it is refused whole."""
+    wait for nothing and publish. A team without credits for all of it is refused whole. The same
+    idempotency key with the same input returns the first creative (held once); with another
+    input it is a CONFLICT."""
+    existing = await _existing_for_key(plan_)
+    if existing is not None:
+        return existing
     creative_id = uuid.uuid4()
     ids = {node.spec.key: uuid.uuid4() for node in plan_.nodes}
     deadlines = _critical_path(plan_.nodes, lambda node: DEADLINES[node.new.type] * deadline_scale)
@@ -292,6 +316,8 @@ async def submit(
                 user_id=plan_.user_id,
                 recipe=plan_.recipe,
                 estimated_cost_cents=total,
+                idempotency_key=plan_.idempotency_key,
+                request_hash=plan_.request_hash(),
                 nodes=[
                     {
                         "key": node.spec.key,
@@ -322,6 +348,12 @@ async def submit(
                         expected_completion_at=at + expected[node.spec.key],
                     )
                 )
+    except IntegrityError:
+        # A concurrent request with the same idempotency key won the insert (all of this rolled back).
+        existing = await _existing_for_key(plan_)
+        if existing is not None:
+            return existing
+        raise
     except DomainError as exc:
         if exc.code != ErrorCode.INSUFFICIENT_CREDITS:
             raise
@@ -337,6 +369,25 @@ async def submit(
         await events.job_changed(job)
     await events.balance_changed(plan_.team_id)
     return creative
+
+
+async def _existing_for_key(plan_: Plan) -> Creative | None:
+    """The creative an idempotency key already made (within its 24 hours), or None."""
+    key = plan_.idempotency_key
+    if not key:
+        return None
+    found = await Creative.get_or_none(team_id=plan_.team_id, idempotency_key=key)
+    if found is not None and found.created_at < now() - job_ops.IDEMPOTENCY_WINDOW:
+        # expired: the old creative lets go of the key (a guarded update, so one request does)
+        await Creative.filter(id=found.id, idempotency_key=key).update(idempotency_key=None)
+        return None
+    if found is not None and found.request_hash != plan_.request_hash():
+        raise DomainError(
+            ErrorCode.CONFLICT,
+            "this idempotency key was already used with a different input",
+            ["input", "idempotencyKey"],
+        )
+    return found
 
 
 # -- reading --------------------------------------------------------------------------------------

@@ -214,7 +214,9 @@ def creative_output(info: Info, row: CreativeRow, snaps: dict[str, dict[str, Any
 async def create_creative(info: Info, input: CreateCreativeInput) -> CreativePayload:
     principal = info.context.require("generate")
     recipe, nodes, nodes_path = await specs(info, principal, input)
-    row = await creative_service.create(info.context.services, principal, recipe, nodes, nodes_path)
+    row = await creative_service.create(
+        info.context.services, principal, recipe, nodes, nodes_path, input.idempotency_key
+    )
     return CreativePayload(creative=creative_output(info, row, await creative_ops.job_snapshots(row)))
 
 

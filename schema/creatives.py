@@ -109,6 +109,11 @@ class CreateCreativeInput:
     drive_folder_id: strawberry.ID | None = strawberry.field(
         default=None, description="Where every job's outputs go, unless a job names its own"
     )
+    idempotency_key: str | None = strawberry.field(
+        default=None,
+        description="The same key with the same input within 24 hours returns the first creative, "
+        "held once; with another input it is a CONFLICT",
+    )
 
 
 @strawberry.type

@@ -29,7 +29,12 @@ def lifecycle_config(services: Services) -> lifecycle.LifecycleConfig:
 
 
 async def plan(
-    services: Services, principal: Principal, recipe: str | None, nodes: list[NodeSpec], nodes_path: list[str]
+    services: Services,
+    principal: Principal,
+    recipe: str | None,
+    nodes: list[NodeSpec],
+    nodes_path: list[str],
+    idempotency_key: str | None = None,
 ) -> Plan:
     return await creatives.plan(
         nodes,
@@ -40,6 +45,7 @@ async def plan(
         nodes_path=nodes_path,
         cfg=lifecycle_config(services),
         libraries=services.libraries,
+        idempotency_key=idempotency_key,
     )
 
 
@@ -55,11 +61,16 @@ class _AfterCommitQueue:
 
 
 async def create(
-    services: Services, principal: Principal, recipe: str | None, nodes: list[NodeSpec], nodes_path: list[str]
+    services: Services,
+    principal: Principal,
+    recipe: str | None,
+    nodes: list[NodeSpec],
+    nodes_path: list[str],
+    idempotency_key: str | None = None,
 ) -> Creative:
     """One submission for the rate limit, whatever the number of jobs."""
     await services.limiter.submission(principal)
-    planned = await plan(services, principal, recipe, nodes, nodes_path)
+    planned = await plan(services, principal, recipe, nodes, nodes_path, idempotency_key)
     return await creatives.submit(
         planned,
         queue=_AfterCommitQueue(services),

@@ -270,3 +270,25 @@ async def test_a_failed_input_fails_its_dependants_free_transitively(database: N
     t = await Team.get(id=team)
     assert (t.balance_cents, t.available_cents) == (980, 980)  # nothing left held
     assert rec.released == []
+
+
+async def test_an_idempotency_key_makes_one_creative_however_many_retries_race(database: None) -> None:
+    team = await _team(1000)
+    rec = Recorder()
+    graph = {"v": ("video", [], 300), "t": ("tts", [], 20), "c": ("composite", ["v", "t"], 10)}
+
+    async def retry() -> creatives.Creative:
+        plan = await _plan(team, graph)
+        plan.idempotency_key = "ad-1"
+        return await creatives.submit(plan, queue=rec, events=rec)
+
+    made = await asyncio.gather(*(retry() for _ in range(4)))
+    assert len({c.id for c in made}) == 1
+    assert await creatives.Creative.filter(team_id=team).count() == 1
+    assert await CreativeJob.filter(team_id=team).count() == 3
+    assert (await Team.get(id=team)).available_cents == 1000 - 330  # held once
+    other = await _plan(team, {"v": ("video", [], 300)})
+    other.idempotency_key = "ad-1"
+    with pytest.raises(DomainError) as caught:
+        await creatives.submit(other, queue=rec, events=rec)
+    assert caught.value.code == ErrorCode.CONFLICT and caught.value.field == ["input", "idempotencyKey"]

@@ -70,9 +70,18 @@ async def assert_settled(stack: Stack, team: Team, creative: dict[str, Any], bef
 async def test_video_with_voiceover_runs_to_one_ad_charged_exactly(stack: Stack, team: Team) -> None:
     estimate = (await stack.data(team, ESTIMATE, {"input": VOICEOVER}))["estimateCreative"]
     before = await balance(stack, team)
-    payload = await create(stack, team, VOICEOVER)
+    payload = await create(stack, team, {**VOICEOVER, "idempotencyKey": "surf-ad-1"})
     assert payload["userErrors"] == [], payload
     creative = payload["creative"]
+    retried = await create(stack, team, {**VOICEOVER, "idempotencyKey": "surf-ad-1"})  # a client's retry
+    assert retried["creative"]["id"] == creative["id"]
+    other = await create(
+        stack,
+        team,
+        {**VOICEOVER, "recipe": None, "idempotencyKey": "surf-ad-1"}
+        | {"videoWithVoiceover": {**VOICEOVER["videoWithVoiceover"], "voiceover": {"text": "Another line."}}},
+    )
+    assert other["creative"] is None and other["userErrors"][0]["code"] == "CONFLICT", other
     assert creative["recipe"] == "VIDEO_WITH_VOICEOVER" and creative["status"] == "PENDING"
     assert creative["estimatedCostCents"] == estimate["cents"] == sum(n["cents"] for n in estimate["nodes"])
     nodes = by_key(creative)
