@@ -15,6 +15,8 @@ class ErrorCode(StrEnum):
     RATE_LIMITED = "RATE_LIMITED"
     CONFLICT = "CONFLICT"
     FORBIDDEN = "FORBIDDEN"
+    # The work asked for goes on (an upload's check on a worker): ask again for its outcome.
+    IN_PROGRESS = "IN_PROGRESS"
 
 
 class DomainError(Exception):
