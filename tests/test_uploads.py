@@ -14,6 +14,7 @@ import re
 import time
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,7 @@ import httpx
 import pytest
 from PIL import Image
 
+from models import drive
 from models.teams import Team as TeamRow
 from services.auth import sign_upload_path
 from services.settings import Settings
@@ -424,6 +426,21 @@ async def test_on_s3_a_large_upload_is_put_straight_to_the_bucket(
         listed = await bucket.client.list_objects_v2(Bucket=s3_server.bucket, Prefix=f"{prefix}/")  # type: ignore[attr-defined]
     keys = {untokened(item["Key"]) for item in listed.get("Contents", [])}
     final = f"{prefix}/{team.team_id}/uploads/{file['id']}"
-    # The file and its poster; the late PUT's incoming object (a lifecycle rule's to expire); no PDF.
-    assert keys == {final, f"{final}.thumb.webp", f"{prefix}/incoming/{team.team_id}/{file['id']}"}
+    incoming = f"{prefix}/incoming/{team.team_id}/{file['id']}"
+    # The file and its poster, and what the late PUT left (no row counts it); no PDF.
+    assert keys == {final, f"{final}.thumb.webp", incoming}
     assert usage(stack, team) == len(video)
+
+    async def sweep_after_the_urls_expired() -> int:
+        async with open_storage(
+            f"s3://{s3_server.bucket}/{prefix}", local_root=Path("unused"), s3=s3_server.settings()
+        ) as store:
+            return await drive.cleanup_incoming(store, now=datetime.now(UTC) + drive.PENDING_TTL)
+
+    # What the worker's sweep does once the URLs have expired (both uploads' records).
+    assert stack.database.run(sweep_after_the_urls_expired) == 2
+    async with open_storage(
+        f"s3://{s3_server.bucket}", local_root=Path("unused"), s3=s3_server.settings()
+    ) as bucket:
+        listed = await bucket.client.list_objects_v2(Bucket=s3_server.bucket, Prefix=f"{prefix}/")  # type: ignore[attr-defined]
+    assert {untokened(item["Key"]) for item in listed.get("Contents", [])} == {final, f"{final}.thumb.webp"}
