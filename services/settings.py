@@ -71,7 +71,7 @@ class Settings(BaseSettings):
     max_upload_bytes: int = Field(default=20 * 1024 * 1024, gt=0)
     # How long an upload URL from createUpload stays valid (at most until the upload expires, a day).
     upload_url_ttl_seconds: int = Field(default=3600, gt=0)
-    # An upload's content is checked by a worker (docs/operations.md, "Uploads"). completeUpload and
+    # An upload's content is checked by a worker (docs/operations.md, "Storage"). completeUpload and
     # uploadDriveFile wait this long for its outcome, then answer IN_PROGRESS (call completeUpload
     # again: the check goes on); the worker gives one check at most upload_check_timeout_seconds;
     # each worker process runs at most upload_check_concurrency checks at once.
