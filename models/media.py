@@ -9,7 +9,7 @@ import io
 import math
 import os
 import warnings
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -218,12 +218,13 @@ def inspect(
     truncated, corrupt or followed by data its container does not explain."""
     head, size = _head_and_size(source)
     kind, content_type = check_head(head, size, expect=expect, limits=limits)
+    walk = _STRUCTURE.get(content_type)
+    if walk is not None:
+        with _reader(source) as f:
+            walk(f, size)
     if kind == MediaKind.IMAGE:
         info = _inspect_image(source, content_type, limits[kind])
     else:
-        if content_type in ("video/mp4", "video/quicktime"):
-            with _reader(source) as f:
-                _check_boxes(f, size)
         info = _inspect_av(source, content_type, limits)
     if expect and info.kind not in expect:
         raise MediaRefused(
@@ -280,6 +281,70 @@ def _check_boxes(f: BinaryIO, size: int) -> None:
                 f"{position + box_size - size} bytes past the end of the file"
             )
         position += box_size
+
+
+def _check_tail(end: int, size: int, what: str) -> None:
+    """The container says it ends at ``end``: a file much longer holds something else too."""
+    if size - end > MAX_TRAILING_BYTES:
+        raise MediaRefused(f"the file is followed by data that is not part of its {what}")
+
+
+def _check_png_chunks(f: BinaryIO, size: int) -> None:
+    """A PNG's chunks up to IEND (headers only); what follows IEND is not the image."""
+    position = 8
+    for _ in range(MAX_TOP_LEVEL_BOXES * 10):
+        f.seek(position)
+        header = f.read(8)
+        if len(header) < 8:
+            return  # truncated: the decode says so
+        position += 12 + int.from_bytes(header[:4], "big")
+        if header[4:8] == b"IEND":
+            _check_tail(position, size, "image")
+            return
+    raise MediaRefused("the image is made of too many chunks to be one an encoder writes")
+
+
+def _vint(f: BinaryIO) -> tuple[int, int] | None:
+    """An EBML variable-size integer: (value, all-ones marker), None at the end of the file."""
+    first = f.read(1)
+    if not first or first[0] == 0:
+        return None
+    length = 8 - first[0].bit_length() + 1
+    rest = f.read(length - 1)
+    if len(rest) < length - 1:
+        return None
+    value = int.from_bytes(bytes([first[0] & (0xFF >> length)]) + rest, "big")
+    return value, (1 << (7 * length)) - 1
+
+
+def _check_ebml(f: BinaryIO, size: int) -> None:
+    """A WebM's EBML header and Segment: a Segment of known size ends the file."""
+    f.seek(4)  # the EBML header's id
+    header = _vint(f)
+    if header is None:
+        return
+    f.seek(f.tell() + header[0])
+    if f.read(4) != b"\x18\x53\x80\x67":  # Segment
+        return  # the demuxer judges it
+    segment = _vint(f)
+    if segment is None or segment[0] == segment[1]:  # unknown size (a live recording): nothing to compare
+        return
+    _check_tail(f.tell() + segment[0], size, "video or audio")
+
+
+def _check_riff(f: BinaryIO, size: int) -> None:
+    riff = int.from_bytes(f.read(8)[4:8], "little")
+    if 0 < riff < 0xFFFFFFFF:  # 0 and all ones: written by a recorder that could not come back
+        _check_tail(8 + riff + (riff & 1), size, "audio")
+
+
+_STRUCTURE: dict[str, Callable[[BinaryIO, int], None]] = {
+    "video/mp4": _check_boxes,
+    "video/quicktime": _check_boxes,
+    "video/webm": _check_ebml,
+    "audio/wav": _check_riff,
+    "image/png": _check_png_chunks,
+}
 
 
 def _open_image(source: Source) -> Image.Image:

@@ -222,3 +222,28 @@ def test_a_file_is_inspected_from_its_path_as_from_its_bytes(tmp_path: Path) -> 
         assert (media.thumbnail(path, media.inspect(path).kind) is None) == (
             media.thumbnail(data, media.inspect(data).kind) is None
         )
+
+
+@pytest.mark.parametrize("kind", ["png", "webm", "wav"])
+def test_other_containers_followed_by_other_data_are_refused(kind: str) -> None:
+    """A PNG past its IEND, a WebM past its Segment, a WAV past its RIFF size: a polyglot."""
+    data = make.image("png", 64, 32) if kind == "png" else make.audio("wav", 1.0) if kind == "wav" else webm()
+    media.inspect(data)
+    media.inspect(data + b"\0" * 100)  # a little padding is tolerated
+    with pytest.raises(MediaRefused, match="followed by data that is not part of"):
+        media.inspect(data + PK_ZIP * 10_000)
+
+
+def webm() -> bytes:
+    out = io.BytesIO()
+    with av.open(out, "w", format="webm") as container:
+        stream = container.add_stream("libvpx-vp9", rate=8)
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+        for i in range(8):
+            frame = av.VideoFrame.from_image(Image.effect_noise((64, 48), 60 + i).convert("RGB"))
+            frame.pts, frame.time_base = i, Fraction(1, 8)
+            for packet in stream.encode(frame):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    return out.getvalue()
