@@ -156,7 +156,7 @@ class Services:
         (an hour), NOT_FOUND after."""
         row = await drive.upload_row(team_id, file_id)
         if row is None:
-            outcome = await self.queue.upload_outcome(str(file_id))
+            outcome = await self.queue.upload_outcome(str(row_id)) if (row_id := _uuid(file_id)) else None
             if outcome is not None and outcome.get("team_id") == str(team_id) and outcome.get("error"):
                 raise _refusal(outcome["error"])
             raise DomainError(ErrorCode.NOT_FOUND, "upload not found", ["id"])
@@ -195,6 +195,13 @@ class Services:
             if job is None:
                 raise unknown
             return job
+
+
+def _uuid(value: uuid.UUID | str) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(str(value))
+    except ValueError:
+        return None
 
 
 def _refusal(error: dict[str, object]) -> DomainError:
