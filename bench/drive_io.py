@@ -296,7 +296,10 @@ def main() -> None:
                 stack.work_more(s3_env)
                 s3_api = stack.serve_more(s3_env)
                 s3_redirect_api = stack.serve_more({**s3_env, "CH_STORAGE_REDIRECT": "1"})
-                print(f"[{timer()}] SeaweedFS, the stack, two S3 API processes and their worker are up", flush=True)
+                print(
+                    f"[{timer()}] SeaweedFS, the stack, two S3 API processes and their worker are up",
+                    flush=True,
+                )
                 uploads, got = asyncio.run(measure_uploads(stack, s3_api, server, data, args.repeat))
                 print(f"[{timer()}] uploads measured", flush=True)
                 link = urlsplit(got.s3_url)  # the same signed link, from the API process that redirects
