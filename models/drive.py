@@ -137,6 +137,26 @@ class DriveFile(Model):
             Index(fields=["status", "expires_at"]),  # pending uploads past their time
         )
 
+    def snapshot(self) -> dict[str, Any]:
+        """The file as clients see it (snake_case JSON, the GraphQL DriveFile's facts): the REST
+        form and resolvers/outputs.py both read it; the signed URLs are added by the caller
+        (services.auth.file_links, from ``id`` and ``has_thumbnail``)."""
+        return {
+            "id": str(self.id),
+            "name": self.name,
+            "content_type": self.content_type,
+            "size_bytes": self.size_bytes,
+            "kind": FileKind(self.kind).value,
+            "source": FileSource(self.source).value,
+            "width": self.width,
+            "height": self.height,
+            "duration_seconds": self.duration_seconds,
+            "has_thumbnail": bool(self.thumbnail_key),
+            "job_id": str(self.job_id) if self.job_id else None,
+            "folder_id": str(self.folder_id),
+            "created_at": self.created_at.isoformat(),
+        }
+
 
 class DriveIncoming(Model):
     """Where an upload URL may still write: ``storage_key`` (under ``incoming/``) until
@@ -249,6 +269,35 @@ async def team_file(team_id: uuid.UUID | str, file_id: uuid.UUID | str) -> Drive
     return file if file is not None and file.status == FileStatus.READY else None
 
 
+async def ready_file(file_id: uuid.UUID | str) -> DriveFile | None:
+    """A ready file of whichever team, for a signed link (its signature is the authority; a pending
+    upload or a malformed id is None)."""
+    try:
+        return await DriveFile.get_or_none(id=uuid.UUID(str(file_id)), status=FileStatus.READY)
+    except ValueError:
+        return None
+
+
+async def missing_files(team_id: uuid.UUID | str, file_ids: Iterable[str]) -> list[str]:
+    """Of ``file_ids``, those that are not ready files of the team (deleted, pending, another
+    team's, malformed), in their order; one query."""
+    wanted: dict[str, uuid.UUID | None] = {}
+    for file_id in file_ids:
+        try:
+            wanted[file_id] = uuid.UUID(str(file_id))
+        except ValueError:
+            wanted[file_id] = None
+    ids = [value for value in wanted.values() if value is not None]
+    found = set(
+        await DriveFile.filter(team_id=team_id, id__in=ids, status=FileStatus.READY).values_list(
+            "id", flat=True
+        )
+        if ids
+        else []
+    )
+    return [file_id for file_id, value in wanted.items() if value is None or value not in found]
+
+
 async def require_folder(team_id: uuid.UUID | str, folder_id: uuid.UUID | str) -> DriveFolder:
     return await require_team_row(DriveFolder, team_id, folder_id, "folder")
 
@@ -272,7 +321,8 @@ async def _lock_team(conn: BaseDBAsyncClient, team_id: uuid.UUID | str) -> None:
 
 @dataclass
 class FolderNode:
-    """A folder in the tree: its own files (``file_count``, ``size_bytes``) and its whole subtree's."""
+    """A folder in the tree: its path (its names from the top, ``/Campaigns/Spring``), its own
+    files (``file_count``, ``size_bytes``) and its whole subtree's."""
 
     folder: DriveFolder
     file_count: int = 0
@@ -280,6 +330,25 @@ class FolderNode:
     total_file_count: int = 0
     total_size_bytes: int = 0
     children: list[FolderNode] = field(default_factory=list)
+    path: str = ""
+
+    def snapshot(self) -> dict[str, Any]:
+        """The folder and its subfolders as clients see them (snake_case JSON, the GraphQL
+        DriveFolder's fields): the REST form and resolvers/outputs.py both read it."""
+        folder = self.folder
+        return {
+            "id": str(folder.id),
+            "name": folder.name,
+            "parent_id": str(folder.parent_id) if folder.parent_id else None,
+            "path": self.path,
+            "is_default": folder.is_default,
+            "file_count": self.file_count,
+            "size_bytes": self.size_bytes,
+            "total_file_count": self.total_file_count,
+            "total_size_bytes": self.total_size_bytes,
+            "created_at": folder.created_at.isoformat(),
+            "children": [child.snapshot() for child in self.children],
+        }
 
 
 async def folder_tree(team_id: uuid.UUID | str) -> list[FolderNode]:
@@ -300,10 +369,11 @@ async def folder_tree(team_id: uuid.UUID | str) -> list[FolderNode]:
         parent = nodes.get(node.folder.parent_id) if node.folder.parent_id else None
         (parent.children if parent else roots).append(node)
 
-    def total(node: FolderNode) -> None:
+    def total(node: FolderNode, parent_path: str = "") -> None:
+        node.path = f"{parent_path}/{node.folder.name}"
         node.total_file_count, node.total_size_bytes = node.file_count, node.size_bytes
         for child in node.children:
-            total(child)
+            total(child, node.path)
             node.total_file_count += child.total_file_count
             node.total_size_bytes += child.total_size_bytes
 

@@ -15,6 +15,9 @@ class ErrorCode(StrEnum):
     RATE_LIMITED = "RATE_LIMITED"
     CONFLICT = "CONFLICT"
     FORBIDDEN = "FORBIDDEN"
+    # A provider's library (avatars, voices) could not be read to check an id: nothing was held,
+    # try again (models/library.py).
+    PROVIDER_UNAVAILABLE = "PROVIDER_UNAVAILABLE"
     # The work asked for goes on (an upload's check on a worker): ask again for its outcome.
     IN_PROGRESS = "IN_PROGRESS"
 

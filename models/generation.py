@@ -12,11 +12,11 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from models import drive, pricing
+from models import drive, library, pricing
 from models.errors import DomainError, ErrorCode
 from models.jobs import CreativeJob, Events, JobStatus, NewJob, Queue, submit
 from providers import lifecycle, options, registry
-from providers.base import ImageSlot
+from providers.base import ImageSlot, image_slots
 from providers.catalog import (
     AVATAR,
     CATALOG,
@@ -211,12 +211,8 @@ async def _input_image(
 
 def _slots(spec: ProviderSpec) -> tuple[ImageSlot | None, ImageSlot | None, ImageSlot | None]:
     """What the provider's adapter takes: (first frame, reference images, portrait)."""
-    cls = registry.adapter_class(spec.provider)
-    return (
-        getattr(cls, "start_image", None),
-        getattr(cls, "reference_images", None),
-        getattr(cls, "portrait_image", None),
-    )
+    start, references, portrait = image_slots(registry.adapter_class(spec.provider)).values()
+    return start, references, portrait
 
 
 async def _reference_images(req: GenerationRequest, spec: ProviderSpec) -> tuple[list[str], float]:
@@ -364,7 +360,32 @@ def runs_on(provider: str, cfg: lifecycle.LifecycleConfig) -> lifecycle.Resolved
         raise DomainError(ErrorCode.PROVIDER_NOT_SUPPORTED, exc.message, ["input", "provider"]) from None
 
 
-async def validate(req: GenerationRequest, cfg: lifecycle.LifecycleConfig | None = None) -> NewJob:
+async def _check_library(
+    req: GenerationRequest, spec: ProviderSpec, params: dict[str, Any], lookup: library.LibraryLookup
+) -> None:
+    """avatarId and voiceId name entries of the provider's libraries (models/library.py)."""
+    if req.type == AVATAR:
+        if params.get("avatar_id"):
+            await library.check_avatar(lookup, spec.provider, params["avatar_id"])
+        await library.check_voice(lookup, spec.provider, params["voice_id"], ["voiceId"])
+    elif req.type == TTS:
+        settings = params["settings"]
+        model = settings.get("model") or params.get("wire_model")
+        if params.get("voice_id"):
+            await library.check_voice(lookup, spec.provider, params["voice_id"], ["voiceId"], model)
+        elif isinstance(settings.get("voice_id"), str):  # ElevenLabs also takes settings.voice_id
+            await library.check_voice(
+                lookup, spec.provider, settings["voice_id"], ["settings", "voice_id"], model
+            )
+
+
+async def validate(
+    req: GenerationRequest,
+    cfg: lifecycle.LifecycleConfig | None = None,
+    libraries: library.LibraryLookup | None = None,
+) -> NewJob:
+    """The job ``req`` asks for, checked and priced. With ``libraries`` (every generate request of
+    the API) avatarId and voiceId are checked against the providers' libraries too."""
     _check_texts(req)
     cfg = cfg or lifecycle.LifecycleConfig()
     picked = _spec(req).provider if req.provider is not None else lifecycle.default_for(req.type, cfg)
@@ -440,7 +461,11 @@ async def validate(req: GenerationRequest, cfg: lifecycle.LifecycleConfig | None
         params["inputs"] = await _composite_inputs(req)
         prompt = (req.text or "").strip() or None
 
-    estimated = price(spec.provider, req.type, prompt, params)  # before any lookup: refusals are cheap
+    # priced last: the request the adapter will send, with the facts of the input files looked up
+    # above (the references' megapixels and count); a request it would refuse is refused here
+    estimated = price(spec.provider, req.type, prompt, params)
+    if libraries is not None:  # avatarId/voiceId against the providers' libraries (cached reads)
+        await _check_library(req, spec, params, libraries)
     folder_id = await _folder(req)
     return NewJob(
         team_id=req.team_id,
@@ -463,7 +488,8 @@ async def generate(
     events: Events,
     deadline_scale: float = 1.0,
     lifecycle_config: lifecycle.LifecycleConfig | None = None,
+    libraries: library.LibraryLookup | None = None,
 ) -> CreativeJob:
     """Validate, price, hold and queue: what every generate mutation and REST submit does."""
-    new = await validate(req, lifecycle_config)
+    new = await validate(req, lifecycle_config, libraries)
     return await submit(new, queue=queue, events=events, deadline_scale=deadline_scale)

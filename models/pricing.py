@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from models import metrics
-from providers.base import InputFile, JobSpec, Usage
+from providers.base import InputFile, JobSpec, Usage, input_file_ids
 from providers.catalog import AVATAR, IMAGE, TTS, VIDEO
 from providers.errors import ProviderError
 from providers.params import size_for_ratio
@@ -47,8 +47,20 @@ class Price:
     first_unit_cents: float | None = None
     min_cents: int = 1
     rates: tuple[Rate, ...] = ()
-    # Charged per megapixel of the job's input images (reference images), on top of the units.
+    # Charged per megapixel of the job's input images (reference images), on top of the units, for
+    # at most ``input_megapixels_cap`` megapixels a request (what the provider processes at most).
     input_megapixel_cents: float = 0.0
+    input_megapixels_cap: float | None = None
+    # Charged per input image, whatever its size, where the provider resizes each input before
+    # billing it (OpenAI's image input tokens).
+    input_image_cents: float = 0.0
+
+    def input_cents(self, input_mp: float, input_images: int) -> float:
+        """What the job's reference images add: their megapixels (capped) and their count."""
+        megapixels = max(0.0, input_mp)
+        if self.input_megapixels_cap is not None:
+            megapixels = min(megapixels, self.input_megapixels_cap)
+        return self.input_megapixel_cents * megapixels + self.input_image_cents * max(0, input_images)
 
     def rate(self, facts: dict[str, str]) -> float:
         return next((r.cents_per_unit for r in self.rates if r.matches(facts)), self.cents_per_unit)
@@ -85,6 +97,10 @@ def load_price_table(path: Path) -> PriceTable:
                 min_cents=int(entry.get("min_cents", 1)),
                 rates=rates,
                 input_megapixel_cents=float(entry.get("input_megapixel_cents", 0.0)),
+                input_megapixels_cap=(
+                    float(entry["input_megapixels_cap"]) if "input_megapixels_cap" in entry else None
+                ),
+                input_image_cents=float(entry.get("input_image_cents", 0.0)),
             )
     return PriceTable(margin_percent=float(raw.get("margin_percent", 0)), prices=prices)
 
@@ -97,12 +113,7 @@ def price_table() -> PriceTable:
 def planned_job(provider: str, job_type: str, text: str | None, params: dict[str, Any]) -> JobSpec:
     """The job as its adapter will see it (empty stand-ins for the Drive files: only their presence
     and number change the request's tier, e.g. Runway's model, HeyGen's photo avatar)."""
-    ids = [
-        params.get("image_file_id"),
-        *(params.get("reference_file_ids") or ()),
-        params.get("portrait_file_id"),
-    ]
-    files = tuple(InputFile(str(i), "image/png", b"") for i in ids if i)
+    files = tuple(InputFile(file_id, "image/png", b"") for file_id in input_file_ids(params))
     return JobSpec("estimate", job_type, provider, text, params, files)
 
 
@@ -121,14 +132,22 @@ def priced_tier(provider: str, job_type: str, text: str | None, params: dict[str
     return {key: _lower(value) for key, value in tier.items()}
 
 
-def price(provider: str, job_type: str, units: float, facts: dict[str, str], input_mp: float = 0.0) -> int:
-    """Whole cents for ``units`` of the provider's unit (and ``input_mp`` megapixels of input images
-    where the provider bills them), rounded up, margin included."""
+def price(
+    provider: str,
+    job_type: str,
+    units: float,
+    facts: dict[str, str],
+    input_mp: float = 0.0,
+    input_images: int = 0,
+) -> int:
+    """Whole cents for ``units`` of the provider's unit (and the job's ``input_images`` reference
+    images of ``input_mp`` megapixels in all, as the provider bills them), rounded up, margin
+    included."""
     table = price_table()
     p = table.get(provider, job_type)
     rate = p.rate(facts)
     raw = p.first_unit_cents + rate * max(0.0, units - 1) if p.first_unit_cents is not None else rate * units
-    raw += p.input_megapixel_cents * max(0.0, input_mp)
+    raw += p.input_cents(input_mp, input_images)
     # round() first so float noise (0.1 * 3 = 0.30000000000000004) never adds a cent
     cents = math.ceil(round(raw * (1 + table.margin_percent / 100), 6))
     return max(p.min_cents, cents)
@@ -168,13 +187,19 @@ def estimate(provider: str, job_type: str, text: str | None, params: dict[str, A
     if units is None:
         per_image = price_table().get(provider, job_type).unit == "image"
         units = 1.0 if per_image else estimate_units(job_type, text, params)
-    return price(provider, job_type, units, tier, input_megapixels(params))
+    return price(provider, job_type, units, tier, input_megapixels(params), input_images(params))
 
 
 def input_megapixels(params: dict[str, Any]) -> float:
-    """Megapixels of the job's reference images, recorded when it was accepted."""
+    """Megapixels of the job's reference images in all, recorded when it was accepted."""
     value = params.get("input_megapixels")
     return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else 0.0
+
+
+def input_images(params: dict[str, Any]) -> int:
+    """How many reference images the job sends."""
+    ids = params.get("reference_file_ids")
+    return len(ids) if isinstance(ids, list) else 0
 
 
 def final_cost(job: Any, usage: Usage) -> int:
@@ -195,8 +220,8 @@ def final_cost(job: Any, usage: Usage) -> int:
     }
     # "auto" lets the provider choose; it is priced at the dearest tier, so any report fits it.
     differs = {k: v for k, v in reported.items() if priced.get(k) not in (v, "auto")}
-    input_mp = input_megapixels(job.settings or {})
-    cost = price(provider, job_type, usage.units, priced, input_mp)
+    input_mp, images = input_megapixels(job.settings or {}), input_images(job.settings or {})
+    cost = price(provider, job_type, usage.units, priced, input_mp, images)
     if differs:
         metrics.PRICE_TIER_MISMATCHES.labels(provider).inc()
         log.warning(
@@ -206,7 +231,7 @@ def final_cost(job: Any, usage: Usage) -> int:
             differs,
             {k: priced.get(k) for k in differs},
         )
-        cost = max(cost, price(provider, job_type, usage.units, {**priced, **differs}, input_mp))
+        cost = max(cost, price(provider, job_type, usage.units, {**priced, **differs}, input_mp, images))
     hold = int(job.estimated_cost_cents)
     if cost > hold:
         metrics.OVERRUNS.labels(provider).inc()

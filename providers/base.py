@@ -87,6 +87,31 @@ def raw_bytes_fitting(encoded_limit: int, prefix: int = 0) -> int:
     return (encoded_limit - prefix) // 4 * 3
 
 
+# The image inputs a job may take, in ``JobSpec.input_files`` order: the name of the ``ImageSlot``
+# an adapter class declares for it, and the job param naming its Drive file (or files, a list).
+INPUT_SLOTS: tuple[tuple[str, str], ...] = (
+    ("start_image", "image_file_id"),
+    ("reference_images", "reference_file_ids"),
+    ("portrait_image", "portrait_file_id"),
+)
+
+
+def image_slots(adapter_cls: type) -> dict[str, ImageSlot | None]:
+    """What an adapter class takes in each image input (``INPUT_SLOTS`` order), None where nothing."""
+    return {slot: getattr(adapter_cls, slot, None) for slot, _ in INPUT_SLOTS}
+
+
+def input_file_ids(params: dict[str, Any]) -> list[str]:
+    """The Drive files a job's params name, in ``JobSpec.input_files`` order."""
+    ids: list[str] = []
+    for _, param in INPUT_SLOTS:
+        value = params.get(param)
+        for file_id in value if isinstance(value, list) else [value]:
+            if file_id:
+                ids.append(str(file_id))
+    return ids
+
+
 @dataclass(frozen=True)
 class JobSpec:
     """Everything an adapter needs to submit one job; built by the worker from the creative_job row.
@@ -96,9 +121,10 @@ class JobSpec:
     ``template_id``, ``source`` (dict), ``modifications`` (dict), ``output_format`` and the
     user's free-form ``settings`` under ``settings``.
 
-    ``input_files`` holds the Drive files the job takes, in this order: the video's first frame
-    (``image_file_id``), the image's references (``reference_file_ids``, in the user's order), the
-    avatar's portrait (``portrait_file_id``); each adapter reads the one slot its job type has.
+    ``input_files`` holds the Drive files the job takes, in this order (``INPUT_SLOTS``,
+    :func:`input_file_ids`): the video's first frame (``image_file_id``), the image's references
+    (``reference_file_ids``, in the user's order), the avatar's portrait (``portrait_file_id``);
+    each adapter reads the one slot its job type has.
     """
 
     job_id: str

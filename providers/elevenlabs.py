@@ -11,6 +11,7 @@ import httpx
 from providers.base import Done, JobSpec, Output, Pending, Submitted, Usage
 from providers.errors import InvalidInputError, LostTaskError, RetryableError
 from providers.http_adapter import HttpAdapter
+from providers.library import MAX_PAGES, Voice, language_code, locale_tag, lowered, text
 from providers.params import settings
 
 # "George", a premade voice every account has (the voice of ElevenLabs' own quickstart).
@@ -104,6 +105,32 @@ class ElevenLabsAdapter(HttpAdapter):
     def priced_tier(self, job: JobSpec) -> dict[str, str]:
         return {"model_family": model_family(self.build_request(job)[2]["model_id"])}
 
+    # -- the library: GET /v2/voices (docs/providers.md, Libraries) -----------------------------------
+
+    voices_page_size: ClassVar[int] = 100  # /v2/voices' page_size "can not exceed 100"
+
+    async def list_voices(self) -> list[Voice]:
+        """Every voice of the account (premade, cloned, generated, professional and the library voices
+        it added), followed through ``next_page_token`` while ``has_more``."""
+        voices: list[Voice] = []
+        seen: set[str] = set()
+        token: str | None = None
+        for _ in range(MAX_PAGES):
+            params = {"page_size": str(self.voices_page_size)} | ({"next_page_token": token} if token else {})
+            answer = await self.request_json("GET", self.url("/v2/voices"), params=params)
+            listed = answer.get("voices") if isinstance(answer, dict) else None
+            if not isinstance(listed, list):
+                raise RetryableError("ElevenLabs answered /v2/voices without a voices list", code="bad_body")
+            for item in listed:
+                voice = _voice(item) if isinstance(item, dict) else None
+                if voice is not None and voice.id not in seen:
+                    seen.add(voice.id)
+                    voices.append(voice)
+            token = text(answer.get("next_page_token"))
+            if not answer.get("has_more") or token is None:
+                break
+        return voices
+
     async def submit(self, job: JobSpec) -> Submitted | Done:
         voice_id, output_format, body = self.build_request(job)
         response = await self.request(
@@ -171,3 +198,45 @@ def _voice_settings(user: dict[str, Any]) -> dict[str, Any]:
     if isinstance(given.get("use_speaker_boost"), bool):
         out["use_speaker_boost"] = given["use_speaker_boost"]
     return out
+
+
+def _voice(item: dict[str, Any]) -> Voice | None:
+    """One voice of ``/v2/voices``: ``labels`` (gender, accent, age, language …) and
+    ``verified_languages`` ({language, locale, accent, model_id, preview_url}) say what it speaks."""
+    voice_id = text(item.get("voice_id"))
+    if voice_id is None:
+        return None
+    raw_labels = item.get("labels")
+    labels: dict[str, Any] = raw_labels if isinstance(raw_labels, dict) else {}
+    verified = [v for v in item.get("verified_languages") or [] if isinstance(v, dict)]
+    languages: list[str] = []
+    locales: list[str] = []
+    for code in [
+        language_code(labels.get("language")),
+        *(language_code(v.get("language")) for v in verified),
+    ]:
+        if code and code not in languages:
+            languages.append(code)
+    for v in verified:
+        locale = locale_tag(v.get("locale"))
+        if locale and locale not in locales:
+            locales.append(locale)
+    return Voice(
+        id=voice_id,
+        provider="elevenlabs",
+        name=text(item.get("name")) or voice_id,
+        languages=tuple(languages),
+        locales=tuple(locales),
+        # the multilingual models speak the text's language with any voice (ElevenLabs' models page)
+        multilingual=True,
+        gender=lowered(labels.get("gender")),
+        accent=text(labels.get("accent")),
+        age=text(labels.get("age")),
+        description=text(labels.get("descriptive"))
+        or text(labels.get("description"))
+        or text(item.get("description")),
+        category=text(item.get("category")),
+        # verified_languages' model_id says which model a language was verified with, not that the
+        # voice refuses the others: no model restriction is recorded
+        preview_url=text(item.get("preview_url")),
+    )

@@ -17,6 +17,7 @@ from providers.base import MB, Done, ImageSlot, JobSpec, Output, Pending, Submit
 from providers.errors import ModerationError, RejectedError, RetryableError
 from providers.http import error_from_body, is_moderation
 from providers.http_adapter import HttpAdapter
+from providers.library import MAX_PAGES, Avatar, Voice, language_code, lowered, text
 from providers.params import aspect_ratio, closest, settings
 
 # v3's aspect_ratio enum holds every ratio the catalogue offers for heygen.
@@ -84,6 +85,76 @@ class HeygenAdapter(HttpAdapter):
             "resolution": "4k" if body["resolution"] == "4k" else "hd",
             "avatar": "photo" if body["type"] == "image" else "video",
         }
+
+    # -- the library: GET /v3/avatars/looks and GET /v3/voices (docs/providers.md, Libraries) ------------
+
+    avatars_page_size: ClassVar[int] = 50  # the largest `limit` /v3/avatars/looks takes (1-50)
+    voices_page_size: ClassVar[int] = 100  # the largest `limit` /v3/voices takes (1-100)
+
+    async def _pages(self, path: str, params: dict[str, str]) -> list[dict[str, Any]]:
+        """Every item of a v3 listing: ``{"data": [...], "has_more", "next_token"}``, followed by ``token``."""
+        items: list[dict[str, Any]] = []
+        token: str | None = None
+        for _ in range(MAX_PAGES):
+            query = dict(params) | ({"token": token} if token else {})
+            answer = await self.request_json("GET", self.url(path), params=query)
+            _raise_body_error(answer)
+            data = answer.get("data")
+            if not isinstance(data, list):
+                raise RetryableError(f"HeyGen answered {path} without a data list", code="bad_body")
+            items.extend(item for item in data if isinstance(item, dict))
+            token = text(answer.get("next_token"))
+            if not answer.get("has_more") or token is None:
+                break
+        return items
+
+    async def list_avatars(self) -> list[Avatar]:
+        """Every avatar look the key may use (public and the account's own): the ``id`` of a look is
+        the ``avatar_id`` of ``POST /v3/videos``. Looks still training or failed are left out."""
+        looks = await self._pages("/v3/avatars/looks", {"limit": str(self.avatars_page_size)})
+        avatars = []
+        for look in looks:
+            look_id, name = text(look.get("id")), text(look.get("name"))
+            if look_id is None or look.get("status") not in (None, "completed"):
+                continue
+            avatars.append(
+                Avatar(
+                    id=look_id,
+                    name=name or look_id,
+                    gender=lowered(look.get("gender")),
+                    preview_image_url=text(look.get("preview_image_url")),
+                    preview_video_url=text(look.get("preview_video_url")),
+                    avatar_type=text(look.get("avatar_type")),
+                    group_id=text(look.get("group_id")),
+                    default_voice_id=text(look.get("default_voice_id")),
+                )
+            )
+        return avatars
+
+    async def list_voices(self) -> list[Voice]:
+        """The public voice library and the account's own (cloned) voices: ``type`` public, then private."""
+        voices = []
+        for kind in ("public", "private"):
+            listed = await self._pages("/v3/voices", {"type": kind, "limit": str(self.voices_page_size)})
+            for item in listed:
+                voice_id = text(item.get("voice_id"))
+                if voice_id is None:
+                    continue
+                code = language_code(item.get("language"))
+                voices.append(
+                    Voice(
+                        id=voice_id,
+                        provider="heygen",
+                        name=text(item.get("name")) or voice_id,
+                        languages=(code,) if code else (),
+                        # support_locale: the voice takes voice_settings.locale (an accent of its language)
+                        multilingual=False,
+                        gender=lowered(item.get("gender")),
+                        category=kind,
+                        preview_url=text(item.get("preview_audio_url")),
+                    )
+                )
+        return voices
 
     async def submit(self, job: JobSpec) -> Submitted | Done:
         answer = await self.request_json("POST", self.url("/v3/videos"), json_body=self.build_request(job))

@@ -29,6 +29,7 @@ from providers.errors import (
 )
 from providers.http import json_of
 from providers.http_adapter import HttpAdapter, check_failure
+from providers.library import Voice
 from providers.options import TTS_INSTRUCTION_MODELS
 from providers.params import aspect_ratio, closest, settings, size_for_ratio
 
@@ -43,6 +44,39 @@ CONTENT_TYPES: dict[str, str] = {
     "pcm": "audio/pcm",
 }
 _PASSED_SETTINGS = ("instructions", "speed")
+# OpenAI has no endpoint listing voices: its built-in voices are a documented set (docs/providers.md,
+# Libraries). tts-1 and tts-1-hd speak nine of them; gpt-4o-mini-tts all thirteen (ballad, verse,
+# marin and cedar only there). Every voice speaks the language of the input text.
+TTS_ALL_MODELS = ("tts-1", "tts-1-hd", "gpt-4o-mini-tts")
+# Previews of the six original voices on OpenAI's CDN (the text-to-speech guide's samples); the later
+# voices' samples are played on the guide page (openai.fm) with no stable file URL.
+_PREVIEW = "https://cdn.openai.com/API/docs/audio/{}.wav"
+_ORIGINAL_VOICES = ("alloy", "echo", "fable", "onyx", "nova", "shimmer")
+TTS_VOICES: tuple[Voice, ...] = tuple(
+    Voice(
+        id=name,
+        provider="openai_tts",
+        name=name.capitalize(),
+        multilingual=True,
+        preview_url=_PREVIEW.format(name) if name in _ORIGINAL_VOICES else None,
+        models=TTS_ALL_MODELS if name not in ("ballad", "verse", "marin", "cedar") else ("gpt-4o-mini-tts",),
+    )
+    for name in (
+        "alloy",
+        "ash",
+        "ballad",
+        "cedar",
+        "coral",
+        "echo",
+        "fable",
+        "marin",
+        "nova",
+        "onyx",
+        "sage",
+        "shimmer",
+        "verse",
+    )
+)
 
 
 def wire_model(job: JobSpec) -> str:
@@ -87,6 +121,8 @@ class OpenAIAdapter(HttpAdapter):
 
 
 class OpenAITtsAdapter(OpenAIAdapter):
+    # The voice library is this fixed set: read without a call (services/library.py).
+    static_voices: ClassVar[tuple[Voice, ...]] = TTS_VOICES
     # A 4,096-character input takes OpenAI most of a minute to speak.
     request_timeout: ClassVar[httpx.Timeout] = httpx.Timeout(180.0, connect=10.0)
 
@@ -107,6 +143,10 @@ class OpenAITtsAdapter(OpenAIAdapter):
 
     def priced_tier(self, job: JobSpec) -> dict[str, str]:
         return {"model": self.build_request(job)["model"]}
+
+    async def list_voices(self) -> list[Voice]:
+        """The documented built-in voices (no call: OpenAI has no voice listing)."""
+        return list(TTS_VOICES)
 
     async def submit(self, job: JobSpec) -> Submitted | Done:
         body = self.build_request(job)

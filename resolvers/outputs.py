@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Awaitable, Callable, Iterable, Sequence
+from datetime import datetime
 from typing import Any
 
 import strawberry
@@ -18,7 +19,7 @@ from models.jobs import CreativeJob as JobRow
 from schema.context import Context
 from schema.drive import DriveFile, DriveFolder
 from schema.types import CreativeJob
-from services.auth import signed_file_url, signed_result_urls
+from services.auth import file_links, signed_result_urls
 from services.settings import Settings
 
 Key = tuple[str, str]  # (team id, row id)
@@ -90,11 +91,13 @@ async def _jobs(context: Context, keys: list[Key]) -> list[CreativeJob | None]:
 
 
 def drive_file_output(row: drive.DriveFile, settings: Settings) -> DriveFile:
-    """A Drive file as the API shows it: signed, expiring URLs of its bytes and its thumbnail; its
-    job and folder read when selected."""
-    file_id, team = str(row.id), str(row.team_id)
-    folder_key = (team, str(row.folder_id))
-    job_key = (team, str(row.job_id)) if row.job_id else None
+    """A Drive file as the API shows it (the row's snapshot, as the REST form shows it too):
+    signed, expiring URLs of its bytes and its thumbnail; its job and folder read when selected."""
+    snap = row.snapshot()
+    url, thumbnail_url = file_links(snap["id"], snap["has_thumbnail"], settings)
+    team = str(row.team_id)
+    folder_key = (team, snap["folder_id"])
+    job_key = (team, snap["job_id"]) if snap["job_id"] else None
 
     async def job(context: Context) -> CreativeJob | None:
         found: CreativeJob | None = await _loader(context, "jobs", _jobs).load(job_key)
@@ -107,46 +110,45 @@ def drive_file_output(row: drive.DriveFile, settings: Settings) -> DriveFile:
         return found
 
     return DriveFile(
-        id=strawberry.ID(file_id),
-        name=row.name,
-        content_type=row.content_type,
-        size_bytes=row.size_bytes,
-        kind=drive.FileKind(row.kind),
-        source=drive.FileSource(row.source),
-        width=row.width,
-        height=row.height,
-        duration_seconds=row.duration_seconds,
-        url=signed_file_url(file_id, settings),
-        thumbnail_url=signed_file_url(file_id, settings, thumbnail=True) if row.thumbnail_key else None,
-        job_id=strawberry.ID(str(row.job_id)) if row.job_id else None,
-        folder_id=strawberry.ID(str(row.folder_id)),
-        created_at=row.created_at,
+        id=strawberry.ID(snap["id"]),
+        name=snap["name"],
+        content_type=snap["content_type"],
+        size_bytes=snap["size_bytes"],
+        kind=drive.FileKind(snap["kind"]),
+        source=drive.FileSource(snap["source"]),
+        width=snap["width"],
+        height=snap["height"],
+        duration_seconds=snap["duration_seconds"],
+        url=url,
+        thumbnail_url=thumbnail_url,
+        job_id=strawberry.ID(snap["job_id"]) if snap["job_id"] else None,
+        folder_id=strawberry.ID(snap["folder_id"]),
+        created_at=datetime.fromisoformat(snap["created_at"]),
         load_job=job if job_key else None,
         load_folder=folder,
     )
 
 
-def drive_folder_output(node: drive.FolderNode, parent_path: str = "") -> DriveFolder:
-    """A folder of the tree with its counts, its path and its subfolders."""
-    folder = node.folder
-    path = f"{parent_path}/{folder.name}"
+def drive_folder_output(snap: dict[str, Any]) -> DriveFolder:
+    """A folder of the tree with its counts, its path and its subfolders, from its snapshot
+    (``drive.FolderNode.snapshot``, what the REST form shows)."""
     return DriveFolder(
-        id=strawberry.ID(str(folder.id)),
-        name=folder.name,
-        parent_id=strawberry.ID(str(folder.parent_id)) if folder.parent_id else None,
-        path=path,
-        is_default=folder.is_default,
-        file_count=node.file_count,
-        size_bytes=node.size_bytes,
-        total_file_count=node.total_file_count,
-        total_size_bytes=node.total_size_bytes,
-        created_at=folder.created_at,
-        children=[drive_folder_output(child, path) for child in node.children],
+        id=strawberry.ID(snap["id"]),
+        name=snap["name"],
+        parent_id=strawberry.ID(snap["parent_id"]) if snap["parent_id"] else None,
+        path=snap["path"],
+        is_default=snap["is_default"],
+        file_count=snap["file_count"],
+        size_bytes=snap["size_bytes"],
+        total_file_count=snap["total_file_count"],
+        total_size_bytes=snap["total_size_bytes"],
+        created_at=datetime.fromisoformat(snap["created_at"]),
+        children=[drive_folder_output(child) for child in snap["children"]],
     )
 
 
 def drive_folders_output(tree: list[drive.FolderNode]) -> list[DriveFolder]:
-    return [drive_folder_output(node) for node in tree]
+    return [drive_folder_output(node.snapshot()) for node in tree]
 
 
 def flatten(folders: Iterable[DriveFolder]) -> dict[str, DriveFolder]:

@@ -1,22 +1,25 @@
-"""Which provider to pick, and what a job would cost."""
+"""Which provider to pick, what a job would cost, and the providers' avatar and voice libraries."""
 
 from __future__ import annotations
 
 import math
 from typing import Any
 
+import strawberry
 from strawberry.scalars import JSON
 
-from models import generation, pricing
+from models import generation, library, pricing
 from models.errors import DomainError, ErrorCode
+from models.library import LibraryUnavailable
 from providers import lifecycle, options, registry
-from providers.base import ImageSlot
+from providers.base import ImageSlot, image_slots
 from providers.catalog import AVATAR, CATALOG, COMPOSITE, IMAGE, TTS, VIDEO
+from providers.library import VOICE_PROVIDERS, language_code
 from resolvers.errors import query_errors
 from schema.context import Info
 from schema.enums import JobType, ModelLifecycle, Provider
 from schema.inputs import EstimateCostInput
-from schema.types import CostEstimate, ImageInputLimits, PriceRate, ProviderInfo
+from schema.types import Avatar, CostEstimate, ImageInputLimits, PriceRate, ProviderInfo, Voice
 
 
 def _limits(slot: ImageSlot | None) -> ImageInputLimits | None:
@@ -36,11 +39,7 @@ def _limits(slot: ImageSlot | None) -> ImageInputLimits | None:
 def _input_limits(provider: str) -> dict[str, ImageInputLimits | None]:
     if not registry.is_supported(provider):
         return {}
-    cls = registry.adapter_class(provider)
-    return {
-        name: _limits(getattr(cls, name, None))
-        for name in ("start_image", "reference_images", "portrait_image")
-    }
+    return {name: _limits(slot) for name, slot in image_slots(registry.adapter_class(provider)).items()}
 
 
 @query_errors
@@ -82,6 +81,8 @@ async def providers(info: Info, type: JobType | None = None) -> list[ProviderInf
                 successor_model=life["successor_model"],
                 **_input_limits(spec.provider),
                 price_input_megapixel_cents=price.input_megapixel_cents,
+                price_input_megapixels_cap=price.input_megapixels_cap,
+                price_input_image_cents=price.input_image_cents,
             )
         )
     return result
@@ -157,6 +158,13 @@ async def estimate_cost(info: Info, input: EstimateCostInput) -> CostEstimate:
         if not (math.isfinite(input.reference_megapixels) and 0 <= input.reference_megapixels <= 1000):
             raise _estimate_input_error("referenceMegapixels must be from 0 to 1000", "referenceMegapixels")
         params["input_megapixels"] = input.reference_megapixels
+    if spec.type == IMAGE and (input.reference_images is not None or input.reference_megapixels):
+        count = input.reference_images if input.reference_images is not None else 1
+        slot = image_slots(registry.adapter_class(spec.provider))["reference_images"]
+        most = min(slot.max_count, generation.MAX_REFERENCE_FILES) if slot is not None else 0
+        _within(count, 0, most, "referenceImages", f"images for {spec.provider}")
+        # stand-ins for the files, as generateImage records them (what the request and the price read)
+        params["reference_file_ids"] = ["estimate"] * count
     if spec.type == AVATAR and input.with_portrait:
         params["portrait_file_id"] = "estimate"
     if spec.type == AVATAR:
@@ -190,3 +198,86 @@ async def estimate_cost(info: Info, input: EstimateCostInput) -> CostEstimate:
         cancel_after_submit_cents=cents,
         cancelable_at_provider=registry.can_cancel(spec.provider),
     )
+
+
+# -- libraries: avatars and voices (services/library.py; models/library.py) ----------------------------
+
+
+def _library_error(exc: LibraryUnavailable) -> DomainError:
+    return DomainError(
+        ErrorCode.PROVIDER_UNAVAILABLE,
+        f"{library.PROVIDER_NAMES.get(exc.provider, exc.provider)}'s {exc.kind} could not be read "
+        f"({exc.reason}); try again in a minute",
+    )
+
+
+@query_errors
+async def avatars(info: Info, gender: str | None = None, search: str | None = None) -> list[Avatar]:
+    """HeyGen's avatars this deployment's key may use, cached (CH_LIBRARY_CACHE_SECONDS)."""
+    info.context.require("read")
+    try:
+        listed = await info.context.services.libraries.avatars("heygen")
+    except LibraryUnavailable as exc:
+        raise _library_error(exc) from None
+    return [
+        Avatar(
+            id=strawberry.ID(a.id),
+            provider=Provider.HEYGEN,
+            name=a.name,
+            gender=a.gender,
+            preview_image_url=a.preview_image_url,
+            preview_video_url=a.preview_video_url,
+            avatar_type=a.avatar_type,
+            default_voice_id=a.default_voice_id,
+        )
+        for a in library.filter_avatars(listed, gender=gender, search=search)
+    ]
+
+
+@query_errors
+async def voices(
+    info: Info,
+    provider: Provider,
+    language: str | None = None,
+    gender: str | None = None,
+    search: str | None = None,
+) -> list[Voice]:
+    """A provider's voices; with ``language`` (ISO 639-1 "es" or a locale "es-MX") the voices listed
+    for it, then the multilingual ones that speak it too."""
+    info.context.require("read")
+    if provider.value not in VOICE_PROVIDERS:
+        raise DomainError(
+            ErrorCode.VALIDATION_FAILED,
+            f"{provider.value} has no voices; voices are listed for "
+            f"{', '.join(p.upper() for p in VOICE_PROVIDERS)}",
+            ["provider"],
+        )
+    if language is not None and language_code(language) is None:
+        raise DomainError(
+            ErrorCode.VALIDATION_FAILED,
+            'language must be an ISO 639-1 code or a locale, for example "es" or "es-MX"',
+            ["language"],
+        )
+    try:
+        listed = await info.context.services.libraries.voices(provider.value)
+    except LibraryUnavailable as exc:
+        raise _library_error(exc) from None
+    return [
+        Voice(
+            id=strawberry.ID(v.id),
+            provider=provider,
+            name=v.name,
+            language=v.language,
+            languages=list(v.languages),
+            locales=list(v.locales),
+            multilingual=v.multilingual,
+            gender=v.gender,
+            accent=v.accent,
+            age=v.age,
+            description=v.description,
+            category=v.category,
+            preview_url=v.preview_url,
+            models=list(v.models),
+        )
+        for v in library.filter_voices(listed, language=language, gender=gender, search=search)
+    ]

@@ -27,6 +27,7 @@ from schema.drive import (
 from schema.types import (
     ApiKey,
     ApiKeyPayload,
+    Avatar,
     Connection,
     CostEstimate,
     CreateApiKeyPayload,
@@ -39,6 +40,7 @@ from schema.types import (
     GeneratePayload,
     ProviderInfo,
     Viewer,
+    Voice,
     WebhookDelivery,
     WebhookDeliveryPayload,
     WebhookEndpoint,
@@ -63,6 +65,16 @@ class Query:
     )
     providers: list[ProviderInfo] = strawberry.field(resolver=provider_resolvers.providers)
     estimate_cost: CostEstimate = strawberry.field(resolver=provider_resolvers.estimate_cost)
+    avatars: list[Avatar] = strawberry.field(
+        resolver=provider_resolvers.avatars,
+        description="HeyGen's avatars (generateAvatar's avatarId), filtered by gender and a name search",
+    )
+    voices: list[Voice] = strawberry.field(
+        resolver=provider_resolvers.voices,
+        description="A provider's voices (HEYGEN, ELEVENLABS, OPENAI_TTS): voiceId values for it. With "
+        "language (ISO 639-1 or a locale such as es-MX) the voices listed for it first, then the "
+        "multilingual ones",
+    )
     api_keys: list[ApiKey] = strawberry.field(
         resolver=key_resolvers.api_keys, description="Team owners and admins only; newest first"
     )

@@ -142,7 +142,11 @@ class EstimateCostInput:
     height: int | None = None
     reference_megapixels: float | None = strawberry.field(
         default=None,
-        description="Megapixels of the reference images in all (image; BFL and OpenAI bill them)",
+        description="Megapixels of the reference images in all (image; BFL bills them)",
+    )
+    reference_images: int | None = strawberry.field(
+        default=None,
+        description="How many reference images (image; OpenAI bills each); null: one when referenceMegapixels is given",
     )
     with_portrait: bool = strawberry.field(
         default=False, description="An avatar from a portrait (portraitFileId): HeyGen's photo avatar rate"

@@ -289,6 +289,14 @@ class ProviderInfo:
     price_input_megapixel_cents: float = strawberry.field(
         default=0.0, description="Charged per megapixel of reference images, where the provider bills them"
     )
+    price_input_megapixels_cap: float | None = strawberry.field(
+        default=None,
+        description="The most reference-image megapixels a job is charged for (what the provider processes); null: no cap",
+    )
+    price_input_image_cents: float = strawberry.field(
+        default=0.0,
+        description="Charged per reference image whatever its size, where the provider resizes inputs before billing them",
+    )
     successor_model: str | None = strawberry.field(
         default=None, description="The replacement the provider itself recommends"
     )
@@ -436,3 +444,48 @@ class Viewer:
     )
     scopes: list[ApiKeyScope]
     api_key_id: strawberry.ID | None = strawberry.field(description="Set when the caller is an API key")
+
+
+@strawberry.type(description="An avatar of HeyGen's library (a look): its id is generateAvatar's avatarId")
+class Avatar:
+    id: strawberry.ID
+    provider: Provider
+    name: str
+    gender: str | None = strawberry.field(
+        description="As the provider says it (male, female); null: not said"
+    )
+    preview_image_url: str | None
+    preview_video_url: str | None
+    avatar_type: str | None = strawberry.field(
+        description="HeyGen's avatar_type: studio_avatar, digital_twin or photo_avatar"
+    )
+    default_voice_id: str | None = strawberry.field(
+        description="The voice HeyGen pairs with it (a HeyGen voiceId), when it names one"
+    )
+
+
+@strawberry.type(description="A voice of a provider's library: its id is a voiceId for that provider")
+class Voice:
+    id: strawberry.ID
+    provider: Provider
+    name: str
+    language: str | None = strawberry.field(
+        description="Its main language, ISO 639-1 (en, es …); null: not said"
+    )
+    languages: list[str] = strawberry.field(description="Every language it is listed for, ISO 639-1")
+    locales: list[str] = strawberry.field(description="BCP 47 locales it is listed for (en-US …), where said")
+    multilingual: bool = strawberry.field(
+        description="It speaks the language of the text it is given, listed or not (OpenAI; ElevenLabs' "
+        "multilingual models)"
+    )
+    gender: str | None
+    accent: str | None
+    age: str | None
+    description: str | None
+    category: str | None = strawberry.field(
+        description="The provider's kind of voice (ElevenLabs: premade, cloned …; HeyGen: public, private)"
+    )
+    preview_url: str | None = strawberry.field(description="A short audio sample; null: none published")
+    models: list[str] = strawberry.field(
+        description="The provider's models it works with (settings.model); empty: every model"
+    )

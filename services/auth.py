@@ -148,31 +148,55 @@ def issue_jwt(user_id: uuid.UUID, team_id: uuid.UUID, secret: str, ttl: timedelt
 
 
 # -- signed download URLs ----------------------------------------------------------------------
-def _file_signature(file_id: str, expires: int, secret: str) -> str:
-    message = f"file:{file_id}:{expires}".encode()
+# A link's purpose is part of what is signed: a thumbnail link ("thumb:") shared to show a preview
+# never opens the full-resolution file ("file:"); a file's link opens the file and its thumbnail.
+FILE_PURPOSE = "file"
+THUMBNAIL_PURPOSE = "thumb"
+
+
+def _file_signature(file_id: str, expires: int, secret: str, purpose: str = FILE_PURPOSE) -> str:
+    message = f"{purpose}:{file_id}:{expires}".encode()
     return hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
 
 
-def sign_file_path(file_id: str, secret: str, ttl_seconds: int) -> str:
+def sign_file_path(file_id: str, secret: str, ttl_seconds: int, *, thumbnail: bool = False) -> str:
+    """``/files/<id>?expires=…&signature=…`` (with ``thumbnail``: ``/files/<id>/thumbnail?…``,
+    signed for the thumbnail only)."""
     expires = int(time.time()) + ttl_seconds
-    return f"/files/{file_id}?expires={expires}&signature={_file_signature(file_id, expires, secret)}"
+    purpose, route = (THUMBNAIL_PURPOSE, "/thumbnail") if thumbnail else (FILE_PURPOSE, "")
+    signature = _file_signature(file_id, expires, secret, purpose)
+    return f"/files/{file_id}{route}?expires={expires}&signature={signature}"
 
 
-def verify_file_signature(file_id: str, expires: str | None, signature: str | None, secret: str) -> bool:
+def verify_file_signature(
+    file_id: str, expires: str | None, signature: str | None, secret: str, *, thumbnail: bool = False
+) -> bool:
+    """A valid, unexpired link to the file (``thumbnail=False``: a file link only) or to its
+    thumbnail (``thumbnail=True``: a thumbnail link, or the file's own link)."""
     if not (expires and signature and expires.isdigit()):
         return False
     if int(expires) < time.time():
         return False
-    return hmac.compare_digest(signature, _file_signature(file_id, int(expires), secret))
+    purposes = (THUMBNAIL_PURPOSE, FILE_PURPOSE) if thumbnail else (FILE_PURPOSE,)
+    return any(
+        hmac.compare_digest(signature, _file_signature(file_id, int(expires), secret, purpose))
+        for purpose in purposes
+    )
 
 
 def signed_file_url(file_id: str, settings: Settings, *, thumbnail: bool = False) -> str:
     """A Drive file's absolute, signed, expiring URL; with ``thumbnail``, its thumbnail's (or video
-    poster's), ``/files/<id>/thumbnail``, signed alike: a link to a file reaches its thumbnail too."""
-    path = sign_file_path(file_id, settings.secret, settings.download_url_ttl_seconds)
-    if thumbnail:
-        path = path.replace("?", "/thumbnail?", 1)
-    return settings.public_url + path
+    poster's), ``/files/<id>/thumbnail``, signed for the thumbnail alone."""
+    return settings.public_url + sign_file_path(
+        file_id, settings.secret, settings.download_url_ttl_seconds, thumbnail=thumbnail
+    )
+
+
+def file_links(file_id: str, has_thumbnail: bool, settings: Settings) -> tuple[str, str | None]:
+    """A Drive file's ``url`` and ``thumbnail_url`` (None without a thumbnail), signed: what the
+    GraphQL DriveFile and the REST form show beside the file's snapshot."""
+    thumbnail = signed_file_url(file_id, settings, thumbnail=True) if has_thumbnail else None
+    return signed_file_url(file_id, settings), thumbnail
 
 
 def signed_result_urls(result_paths: list[str], settings: Settings) -> list[str]:

@@ -24,6 +24,7 @@ from models.webhooks import WEBHOOK_EVENTS
 from providers import lifecycle
 from services import db, outages
 from services.auth import Principal
+from services.library import Libraries
 from services.provider_slots import ProviderSlots
 from services.pubsub import EventBus
 from services.queue import JobQueue
@@ -87,9 +88,11 @@ class Services:
     events: AfterCommit = field(init=False)
     limiter: RateLimiter = field(init=False)
     slots: ProviderSlots = field(init=False)
+    libraries: Libraries = field(init=False)
 
     def __post_init__(self) -> None:
         self.events = AfterCommit(self.bus, self.queue)
+        self.libraries = Libraries(self.redis, self.http, self.settings)
         self.limiter = RateLimiter(self.redis, self.settings)
         self.slots = ProviderSlots(self.redis, self.settings.queue_name)
 
@@ -117,6 +120,7 @@ class Services:
                 events=self.events,
                 deadline_scale=self.settings.deadline_scale,
                 lifecycle_config=lifecycle.config(self.settings),
+                libraries=self.libraries,
             )
         except jobs.CommitOutcomeUnknown as unknown:
             job = await self._if_committed(unknown)

@@ -128,6 +128,11 @@ class Settings(BaseSettings):
     # folded into provider_models below; CH_PROVIDER_MODELS wins when both name it.
     gemini_veo_model: str | None = Field(default=None, validation_alias=AliasChoices("GEMINI_VEO_MODEL"))
     provider_successors: dict[str, str] = Field(default_factory=dict)
+    # How long a provider's library (HeyGen avatars; HeyGen and ElevenLabs voices) read from the
+    # provider is used before it is read again, per provider (services/library.py); and how long the
+    # last copy still serves while the provider cannot be reached.
+    library_cache_seconds: int = Field(default=3600, ge=0)
+    library_stale_seconds: int = Field(default=7 * 24 * 3600, ge=0)
     # Test hook: the day lifecycles are compared with (YYYY-MM-DD) instead of today (never in production).
     today: date | None = None
 

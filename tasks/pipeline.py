@@ -13,7 +13,7 @@ from models import drive, pricing
 from models import jobs as job_ops
 from models.jobs import CreativeJob, JobStatus
 from providers import lifecycle, registry
-from providers.base import Done, InputFile, JobSpec, Pending, Submitted
+from providers.base import Done, InputFile, JobSpec, Pending, Submitted, input_file_ids
 from providers.catalog import CATALOG
 from providers.download import fetch_output
 from providers.errors import (
@@ -27,6 +27,7 @@ from providers.errors import (
 from providers.hosts import output_hosts
 from services.auth import signed_result_urls
 from services.container import Services
+from services.log_safety import redact_query
 
 log = logging.getLogger(__name__)
 
@@ -45,15 +46,7 @@ async def job_spec(services: Services, job: CreativeJob) -> JobSpec:
     params: dict[str, Any] = dict(job.settings)
     inputs: list[InputFile] = []
     team_id = job.team_id
-    # In JobSpec.input_files order: the first frame, the references, the portrait.
-    ids = [
-        params.get("image_file_id"),
-        *(params.get("reference_file_ids") or ()),
-        params.get("portrait_file_id"),
-    ]
-    for file_id in ids:
-        if not file_id:
-            continue
+    for file_id in input_file_ids(params):  # the first frame, the references, the portrait
         file = await drive.team_file(team_id, file_id)
         if file is None:  # deleted after the job was accepted: the job fails free, nothing sent
             raise InvalidInputError("an input image is no longer in Drive", code="input_gone")
@@ -61,6 +54,10 @@ async def job_spec(services: Services, job: CreativeJob) -> JobSpec:
             InputFile(str(file.id), file.content_type, await services.storage.get(file.storage_key))
         )
     if params.get("inputs"):
+        # Each element's file, looked up again: one deleted since acceptance fails the job free
+        # rather than sending the provider a link that answers 404.
+        if await drive.missing_files(team_id, [item["file_id"] for item in params["inputs"]]):
+            raise InvalidInputError("an input file is no longer in Drive", code="input_gone")
         signed = signed_result_urls([item["file_id"] for item in params["inputs"]], services.settings)
         urls = {item["name"]: url for item, url in zip(params["inputs"], signed, strict=True)}
         params["modifications"] = {**params.get("modifications", {}), **urls}
@@ -187,13 +184,14 @@ async def _advance(services: Services, job: CreativeJob) -> str:
 
 async def _fail(services: Services, job: CreativeJob, exc: ProviderError) -> None:
     """Fail the job with the error class's fixed text; the provider's own words (which may hold
-    anything: internals, other people's data) go to the server log only, with the job id."""
+    anything: internals, other people's data) go to the server log only, with the job id, and
+    with the capabilities of any signed link they quote (an input's URL) redacted."""
     log.warning(
         "job %s (%s) failed: %s: %s [code %s]",
         job.id,
         job.provider,
         type(exc).__name__,
-        exc.message,
+        redact_query(exc.message),
         exc.code,
     )
     await job_ops.fail(job, exc.public, events=services.events)
@@ -210,7 +208,13 @@ async def _retry_later(services: Services, job: CreativeJob, exc: RetryableError
         exc.retry_after if exc.retry_after is not None else min(60.0, 2.0**retries) * random.uniform(0.5, 1.0)
     )
     await services.queue.enqueue_poll(str(job.id), delay * services.settings.poll_interval_scale)
-    log.info("job %s: retryable provider error (%s), retry %d in %.1fs", job.id, exc.message, retries, delay)
+    log.info(
+        "job %s: retryable provider error (%s), retry %d in %.1fs",
+        job.id,
+        redact_query(exc.message),
+        retries,
+        delay,
+    )
     return "retry"
 
 

@@ -10,6 +10,7 @@ import base64
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any, TypeVar
 
 import httpx
@@ -24,7 +25,7 @@ from models.generation import GenerationRequest, validate
 from models.teams import Team, create_team
 from providers import options
 from providers.ark import ArkAdapter
-from providers.base import InputFile, JobSpec
+from providers.base import InputFile, JobSpec, Usage
 from providers.bfl import BflAdapter
 from providers.creatomate import CreatomateAdapter
 from providers.download import fetch_output
@@ -402,17 +403,7 @@ async def test_wrong_kind_foreign_and_pending_files_are_user_errors(team: uuid.U
     # A PDF is refused at upload; a row of another type (stored before the checks) is refused here.
     with pytest.raises(DomainError):
         await upload(team, "brief.pdf", PDF)
-    folder = await drive.default_folder(team)
-    pdf = await DriveFile.create(
-        team_id=team,
-        folder_id=folder.id,
-        name="brief.pdf",
-        content_type="application/pdf",
-        kind=FileKind.IMAGE,
-        source=FileSource.UPLOADED,
-        size_bytes=len(PDF),
-        storage_key=f"{team}/uploads/brief",
-    )
+    pdf = await recorded_file(team, "brief.pdf", "application/pdf", len(PDF))
     await refused(
         request(team, "video", image_file_id=str(pdf.id)),
         ErrorCode.VALIDATION_FAILED,
@@ -638,7 +629,7 @@ async def test_the_providers_query_says_what_each_provider_takes() -> None:
     limits = "contentTypes maxBytes maxCount minSidePixels maxAspectRatio"
     q = (
         f"{{ providers {{ provider startImage {{ {limits} }} referenceImages {{ {limits} }} "
-        f"portraitImage {{ {limits} }} priceInputMegapixelCents }} }}"
+        f"portraitImage {{ {limits} }} priceInputMegapixelCents priceInputMegapixelsCap priceInputImageCents }} }}"
     )
     rows = {r["provider"]: r for r in (await gql(q))["data"]["providers"]}
     kling = rows["KLING_3_0"]["startImage"]
@@ -652,6 +643,15 @@ async def test_the_providers_query_says_what_each_provider_takes() -> None:
     assert rows["RUNWAY_GEN4"]["startImage"]["contentTypes"] == ["image/jpeg", "image/png", "image/webp"]
     assert rows["FLUX_2_PRO"]["referenceImages"]["maxCount"] == 8
     assert rows["FLUX_2_PRO"]["priceInputMegapixelCents"] == 1.5
+    assert rows["FLUX_2_PRO"]["priceInputMegapixelsCap"] == 9.0
+    assert (
+        rows["GPT_IMAGE_2_6_FLARE"]["priceInputImageCents"],
+        rows["GPT_IMAGE_2_6_FLARE"]["priceInputMegapixelCents"],
+    ) == (6.4, 0.0)
+    assert (
+        rows["SEEDREAM_4_5"]["priceInputImageCents"] == 0.0
+        and rows["SEEDREAM_4_5"]["priceInputMegapixelsCap"] is None
+    )
     assert rows["SEEDREAM_4_5"]["referenceImages"]["maxCount"] == 14
     assert rows["GPT_IMAGE_2_6_FLARE"]["referenceImages"]["maxCount"] == 16
     assert rows["HEYGEN"]["portraitImage"]["contentTypes"] == ["image/png", "image/jpeg"]
@@ -669,8 +669,101 @@ async def test_estimate_cost_prices_references_and_portraits() -> None:
 
     flux = {"type": "IMAGE", "provider": "FLUX_2_PRO", "width": 1024, "height": 1024}
     assert await cents(**flux, referenceMegapixels=2.0) == await cents(**flux) + 3  # 1.5 ¢ per input MP
+    # at most 9 MP: ceil(3.07 + 13.5) = 17 against ceil(3.07) = 4
+    assert (
+        await cents(**flux, referenceMegapixels=100.0) == await cents(**flux, referenceMegapixels=9.0) == 17
+    )
+    # GPT Image: a price per reference image, whatever its megapixels (as generateImage holds it)
+    gpt = {"type": "IMAGE", "provider": "GPT_IMAGE_2_6_FLARE", "width": 1024, "height": 1024}
+    assert await cents(**gpt) == 6  # 1.05 MP × 5 ¢ = 5.24 ¢
+    assert await cents(**gpt, referenceImages=1, referenceMegapixels=48.0) == 12  # + 6.4 ¢
+    assert await cents(**gpt, referenceImages=3) == 25  # + 19.2 ¢
+    assert await cents(**gpt, referenceMegapixels=0.5) == 12  # megapixels alone: one image
+    too_many = await gql(q, {"i": {**gpt, "referenceImages": 17}})
+    assert too_many["errors"][0]["extensions"]["code"] == "VALIDATION_FAILED"
     avatar = {"type": "AVATAR", "provider": "HEYGEN", "durationSeconds": 30}
     assert await cents(**avatar, withPortrait=True) == 150  # $0.05/s
     assert await cents(**avatar) == 201  # $0.0667/s
     refused = await gql(q, {"i": {**flux, "referenceMegapixels": -1.0}})
     assert refused["errors"][0]["extensions"]["code"] == "VALIDATION_FAILED"
+
+
+async def recorded_file(
+    team: uuid.UUID,
+    name: str,
+    content_type: str,
+    size_bytes: int,
+    width: int | None = None,
+    height: int | None = None,
+) -> DriveFile:
+    """A ready Drive row with these recorded facts (its bytes are never read: submission checks
+    and prices files by their facts), as a file stored before today's upload checks would be."""
+    folder = await drive.default_folder(team)
+    return await DriveFile.create(
+        team_id=team,
+        folder_id=folder.id,
+        name=name,
+        content_type=content_type,
+        kind=FileKind.IMAGE,
+        source=FileSource.UPLOADED,
+        size_bytes=size_bytes,
+        width=width,
+        height=height,
+        storage_key=f"{team}/uploads/{uuid.uuid4()}",
+    )
+
+
+async def photo_row(team: uuid.UUID, width: int, height: int) -> str:
+    """A phone photo as the Drive records it."""
+    return str((await recorded_file(team, "IMG_0001.jpg", "image/jpeg", 9_000_000, width, height)).id)
+
+
+async def test_references_are_priced_as_the_provider_bills_them_not_by_their_pixels(team: uuid.UUID) -> None:
+    """OpenAI resizes an input image before counting its tokens, so a 48 MP photo costs what a
+    small logo costs: a per-image figure; BFL processes at most 9 input megapixels a request."""
+    logo = await upload(team, "logo.png", make.image("png", 200, 100))
+    photo = await photo_row(team, 8000, 6000)  # 48 MP
+    per_image = {"gpt_image_1_5": 8.0, "gpt_image_2_6_sunburst": 6.4, "gpt_image_2_6_flare": 6.4}
+    for provider in per_image:
+        plain = (await validate(request(team, "image", provider=provider))).estimated_cost_cents
+        with_logo = await validate(request(team, "image", provider=provider, reference_file_ids=[logo]))
+        with_photo = await validate(request(team, "image", provider=provider, reference_file_ids=[photo]))
+        cents = per_image[with_photo.provider]  # gpt_image_1_5 runs as its successor once shut down
+        assert with_photo.estimated_cost_cents == with_logo.estimated_cost_cents, provider
+        assert plain + cents <= with_photo.estimated_cost_cents <= plain + cents + 1, provider
+        three = await validate(
+            request(team, "image", provider=provider, reference_file_ids=[photo, logo, photo])
+        )
+        assert three.estimated_cost_cents - plain == pytest.approx(3 * cents, abs=1), provider
+
+    flux_plain = (await validate(request(team, "image", provider="flux_2_pro"))).estimated_cost_cents
+    one = await validate(request(team, "image", provider="flux_2_pro", reference_file_ids=[logo]))
+    assert one.estimated_cost_cents == flux_plain + 1  # 0.02 MP × 1.5 ¢ (rounded up)
+    big = await photo_row(team, 4000, 4000)  # 16 MP: within BFL's per-image cap of ours (20 MP)
+    many = await validate(request(team, "image", provider="flux_2_pro", reference_file_ids=[big] * 8))
+    assert many.settings["input_megapixels"] == pytest.approx(128.0)  # the facts stay as they are
+    assert many.estimated_cost_cents == flux_plain + 14  # at most 9 MP × 1.5 ¢ = 13.5 ¢
+    # Seedream prices an image the same with or without references
+    seedream = [
+        (
+            await validate(request(team, "image", provider="seedream_4_5", reference_file_ids=refs))
+        ).estimated_cost_cents
+        for refs in ([], [big, big])
+    ]
+    assert seedream == [4, 4]
+
+    # the final charge prices the same references the same way (hold and charge agree)
+    for new in (with_photo, three, many):
+        row = SimpleNamespace(
+            id=uuid.uuid4(),
+            provider=new.provider,
+            type="image",
+            prompt=new.prompt,
+            settings=new.settings,
+            estimated_cost_cents=new.estimated_cost_cents,
+        )
+        units = pricing.estimate_units("image", new.prompt, new.settings)
+        if pricing.price_table().get(new.provider, "image").unit == "image":
+            units = 1.0
+        usage = Usage(units=units, details={"quality": new.settings["settings"].get("quality", "medium")})
+        assert pricing.final_cost(row, usage) == new.estimated_cost_cents, new.provider

@@ -780,3 +780,29 @@ def test_bigint_inputs_are_whole_json_numbers_only() -> None:
     for bad in (1.5, "12", True, None, 2**53 + 1, [1]):
         with pytest.raises(ValueError, match="BigInt must be a whole number"):
             parse(bad)
+
+
+async def test_a_thumbnail_link_does_not_open_the_original(world: World) -> None:
+    """A thumbnail's signature is for the thumbnail only: shared to show a preview, it must not
+    download the full-resolution file. A file's link may open its thumbnail (a lesser view)."""
+    still = make.image("png", 1600, 900)
+    job_id, _ = await world.job(world.me, [(still, "image/png")])
+    (output,) = (await world.data(world.me, JOB_OUTPUTS, id=job_id))["job"]["outputs"]
+    thumb_query = output["thumbnailUrl"].split("?", 1)[1]
+    file_query = output["url"].split("?", 1)[1]
+
+    original = await world.fetch(f"{world.settings.public_url}/files/{output['id']}?{thumb_query}")
+    assert original.status_code == 403, original.status_code
+    assert original.json()["error"]["code"] == "FORBIDDEN" and original.content != still
+    # the thumbnail link itself works, and so does the file's link on the thumbnail route
+    assert (await world.fetch(output["thumbnailUrl"])).status_code == 200
+    via_file_link = await world.fetch(
+        f"{world.settings.public_url}/files/{output['id']}/thumbnail?{file_query}"
+    )
+    assert via_file_link.status_code == 200 and via_file_link.headers["content-type"] == "image/webp"
+    # the REST form's thumbnail link is as narrow
+    rest = (await world.rest(world.me, f"/api/v1/creative-hub/jobs/{job_id}")).json()["outputs"][0]
+    rest_query = rest["thumbnail_url"].split("?", 1)[1]
+    assert (
+        await world.fetch(f"{world.settings.public_url}/files/{output['id']}?{rest_query}")
+    ).status_code == 403

@@ -13,16 +13,19 @@ What is shown, as a user sees it:
 * a job submitted through the API host is run by the worker host (the providers are called from
   the worker's address only; the API process is ``serve``, which runs no jobs), and its states
   reach the API host's subscription (Redis carries them across);
-* its outputs download through the API host, ranged, byte for byte what the bucket holds;
-* an input the API host's team put in Drive is read by the worker host from the bucket;
-* neither host's data directory holds a Drive byte.
+* its outputs download through the API host, ranged, byte for byte what the bucket holds, and so
+  do their thumbnails (the worker host made them);
+* neither host's data directory holds a Drive byte;
+* the judged run (tests/product_run.py) on these hosts: a product photo uploaded through the API
+  host (a multipart request) and a logo (its PUT straight to the bucket) are inputs the worker host
+  reads from the bucket; image-to-video on every provider that takes a start image, a voice-over, a
+  composite scrubbed in Chromium through the API host; another team tries every id.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import io
 import os
 import sys
 import uuid
@@ -32,13 +35,13 @@ from typing import Any
 
 import httpx
 import pytest
-from PIL import Image
 
-from models import drive
 from models.drive import DriveFile
 from storage import Storage, open_storage
+from tests.browser import BrowserPage
 from tests.media import check_output
 from tests.netns import NETNS_DIR, NetnsUnavailable, ScaleOutStack, netns_inode, scale_out
+from tests.product_run import product_run
 from tests.s3_server import S3Server
 from tests.stack import JOB_FIELDS, Team, follow_job
 
@@ -72,31 +75,17 @@ def bucket(stack: ScaleOutStack) -> contextlib.AbstractAsyncContextManager[Stora
     return open_storage(f"s3://{s3.bucket}/{stack.prefix}", local_root=Path("unused"), s3=s3.settings())
 
 
-def product_photo() -> bytes:
-    """A real PNG (a gradient), as a user's product photo."""
-    img = Image.new("RGB", (640, 360))
-    img.putdata([(x * 255 // 640, y * 255 // 360, 128) for y in range(360) for x in range(640)])
-    out = io.BytesIO()
-    img.save(out, "PNG")
-    return out.getvalue()
-
-
-async def _upload(stack: ScaleOutStack, team: Team, data: bytes) -> str:
-    async def upload() -> str:
-        async with bucket(stack) as store:
-            file = await drive.upload_file(
-                store, team.team_id, name="product photo.png", data=data, quota_bytes=10**9
-            )
-        return str(file.id)
-
-    return await asyncio.to_thread(stack.database.run, upload)
-
-
 async def _files(stack: ScaleOutStack, job_id: str) -> list[DriveFile]:
     async def rows() -> list[DriveFile]:
         return await DriveFile.filter(job_id=job_id).order_by("job_index")
 
     return await asyncio.to_thread(stack.database.run, rows)
+
+
+async def outputs(stack: ScaleOutStack, team: Team, job_id: str) -> list[dict[str, Any]]:
+    query = "query ($id: ID!) { job(id: $id) { outputs { id url thumbnailUrl } } }"
+    found: list[dict[str, Any]] = (await stack.data(team, query, {"id": job_id}))["job"]["outputs"]
+    return found
 
 
 async def submit(stack: ScaleOutStack, team: Team, kind: str, input: dict[str, Any]) -> str:
@@ -115,17 +104,7 @@ async def test_a_job_submitted_on_the_api_host_runs_on_the_worker_host(hosts: Sc
     assert len({netns_inode(stack.proc.pid), netns_inode(stack.worker.pid), netns_inode(os.getpid())}) == 3
 
     team = stack.create_team(5_000)
-    photo = product_photo()
-    # EXTENSION POINT (branch uploads): upload the photo THROUGH THE API HOST instead and take the
-    # file id from the answer: `uploadDriveFile(file: Upload!)` as a GraphQL multipart request to
-    # stack.url, and/or `createUpload` -> PUT the bytes to `upload.url` with `upload.headers` ->
-    # `completeUpload(fileId)`. (On S3 that PUT URL is presigned for the S3 relay on net.hub, so the
-    # test process's PUT adds net.hub to relays["s3"].peers: widen that assertion below.)
-    # Until then the test process stores the photo as those mutations do, with
-    # models.drive.upload_file into the shared database and bucket: the worker host never had
-    # these bytes on any disk, so a completed image-to-video job proves it read them from S3.
-    photo_id = await _upload(stack, team, photo)
-
+    # (Uploads through the API host as a job's input: the judged run below.)
     image_id = await submit(stack, team, "image", {"prompt": f"a lamp {uuid.uuid4().hex[:6]}"})
     video_id = await submit(
         stack,
@@ -134,7 +113,6 @@ async def test_a_job_submitted_on_the_api_host_runs_on_the_worker_host(hosts: Sc
         {
             "prompt": "the lamp turns on",
             "provider": "RUNWAY_GEN4",
-            "imageFileId": photo_id,
             "aspectRatio": "16:9",
             "durationSeconds": 5,
         },
@@ -154,7 +132,7 @@ async def test_a_job_submitted_on_the_api_host_runs_on_the_worker_host(hosts: Sc
     assert "arq.worker" not in stack.log("api")
     assert stack.relays["postgres"].peers >= {api.address, worker.address}
 
-    drive_bytes = [photo]  # every Drive object of the team, as the bucket holds it
+    drive_bytes = []  # every Drive object of the team, as the bucket holds it
     async with httpx.AsyncClient(timeout=30) as client, bucket(stack) as store:
         for job_id, final, kind in (
             (image_id, image_states[-1], "image"),
@@ -181,22 +159,43 @@ async def test_a_job_submitted_on_the_api_host_runs_on_the_worker_host(hosts: Sc
                 thumb = await store.get(file.thumbnail_key)
                 drive_bytes += [stored, thumb]
                 assert check_output("image/webp", thumb)["width"] > 0
-                # EXTENSION POINT (branch drive-api): download it THROUGH THE API HOST as a user
-                # does: query `job(id: job_id) { outputs { id url thumbnailUrl } }` at
-                # stack.url, GET each thumbnailUrl there (200, image/webp, bytes == thumb) and each
-                # url (== stored, ranged as above) beside resultUrls.
+                # ... and it downloads through the API host, as the job's outputs name it.
+                [output] = [o for o in await outputs(stack, team, job_id) if o["id"] == str(file.id)]
+                assert output["url"].startswith(stack.url) and output["thumbnailUrl"].startswith(stack.url)
+                shown = await client.get(output["thumbnailUrl"])
+                assert shown.status_code == 200 and shown.headers["content-type"] == "image/webp"
+                assert shown.content == thumb
 
-        # The photo the worker host was given is in the bucket only (it read it there: the job ran).
-        [source] = await asyncio.to_thread(
-            stack.database.run, lambda: DriveFile.filter(id=photo_id).values_list("storage_key", flat=True)
-        )
-        assert await store.get(source) == photo
-
-    # Both hosts used the bucket: the worker host wrote the outputs and read the photo, the API
-    # host served the downloads. No Drive byte is on either host's disk: everything is in the bucket.
-    assert stack.relays["s3"].peers == {api.address, worker.address}
+    # Both hosts used the bucket: the worker host wrote the outputs, the API host served the
+    # downloads (the judged run's presigned PUT, if it ran first, came from this side: net.hub).
+    # No Drive byte is on either host's disk: everything is in the bucket.
+    assert stack.net is not None
+    assert stack.relays["s3"].peers - {stack.net.hub} == {api.address, worker.address}
     for role in ("api", "worker"):
         data_dir = stack.data_dir(role)
         assert not (data_dir / "drive").exists(), role
         on_disk = {p: p.read_bytes() for p in data_dir.rglob("*") if p.is_file()}
         assert not [p for p, data in on_disk.items() if data in drive_bytes], (role, list(on_disk))
+
+
+async def test_the_judged_run_on_separate_hosts_and_s3(hosts: ScaleOutStack, page: BrowserPage) -> None:
+    """tests/product_run.py through the API host (Chromium here plays the composite from it), the
+    jobs run by the worker host; the logo's PUT goes straight to the bucket (through the S3 relay)."""
+    stack = hosts
+    assert stack.net is not None
+    api, worker = stack.host("api"), stack.host("worker")
+    bucket_url = stack.host_env["api"]["AWS_ENDPOINT_URL_S3"]
+    run = await product_run(stack, page, put_prefix=f"{bucket_url}/")
+    # The upload URL was the bucket's: this side PUT the logo there, not to the API host.
+    assert stack.net.hub in stack.relays["s3"].peers
+    # The worker host ran every job (it alone called the providers) and read the uploads from the
+    # bucket: the photo became five videos, the logo part of the composite.
+    assert stack.relays["simulator"].peers == {worker.address}
+    assert all(f"run_job('{job['id']}')" in stack.log("worker") for job in run.jobs.values())
+    assert stack.relays["s3"].peers >= {api.address, worker.address}
+    # The browser read the composite through the API host (no redirect configured).
+    assert run.media and all(e["url"].startswith(f"{stack.url}/files/") for e in run.media), run.media
+    assert (
+        not (stack.data_dir("api") / "drive").exists() and not (stack.data_dir("worker") / "drive").exists()
+    )
+    print(f"\nproduct run on two hosts and S3: {run.seconds}, {run.tried} tries by the other team")

@@ -59,6 +59,8 @@ HANDLED: dict[str, set[str]] = {
         "driveFiles",
         "driveFile",
         "driveUsage",
+        "avatars",  # the provider's library: one per deployment, nothing of a team
+        "voices",
     },
     "Mutation": {
         "generateImage",
@@ -132,15 +134,17 @@ STRINGS = {
     "text": "a walker's text",
     "script": "a walker's script",
     "name": "walker",
-    "avatarId": "walker-avatar",
-    "voiceId": "walker-voice",
+    # ids of the providers' libraries (the simulator's HeyGen look and voice): checked before the
+    # team's own objects are looked up, so they must be real for the walk to reach those
+    "avatarId": "Daisy-inskirt-20220818",
+    "voiceId": "2d5b0e6cf36f460aa7fc47e3eee4ba54",
 }
 # Input fields set beyond the required ones, so the walk reaches the id check (a composite needs a
 # template) or tries the worst (retarget A's webhook and switch it off).
 INPUT_OVERRIDES: dict[str, dict[str, Any]] = {
     "GenerateCompositeInput": {"templateId": "walker-template"},
     # avatarId is optional beside portraitFileId (exactly one is given); the portrait is looked up first
-    "GenerateAvatarInput": {"avatarId": "walker-avatar"},
+    "GenerateAvatarInput": {"avatarId": "Daisy-inskirt-20220818"},
     "UpdateWebhookEndpointInput": {"url": "{walk_url}", "description": "taken over", "enabled": False},
     "CreateUploadInput": {"contentType": "image/png", "sizeBytes": 10},
 }
@@ -171,7 +175,11 @@ REST_GENERATE: dict[str, tuple[dict[str, Any], dict[str, tuple[str, ...]]]] = {
         {"image_file_id": ("image_file", "audio_file"), "drive_folder_id": ("folder",)},
     ),
     "avatar": (
-        {"script": "a walker's script", "avatar_id": "walker-avatar", "voice_id": "walker-voice"},
+        {
+            "script": "a walker's script",
+            "avatar_id": "Daisy-inskirt-20220818",
+            "voice_id": "2d5b0e6cf36f460aa7fc47e3eee4ba54",
+        },
         {"portrait_file_id": ("image_file", "audio_file"), "drive_folder_id": ("folder",)},
     ),
     "tts": ({"text": "a walker's text"}, {"drive_folder_id": ("folder",)}),

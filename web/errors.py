@@ -28,6 +28,8 @@ STATUS_FOR = {
     ErrorCode.NOT_FOUND: 404,
     ErrorCode.CONFLICT: 409,
     ErrorCode.RATE_LIMITED: 429,
+    ErrorCode.PROVIDER_UNAVAILABLE: 503,
+    ErrorCode.IN_PROGRESS: 409,  # an upload still being checked (GraphQL only today)
 }
 
 

@@ -24,7 +24,7 @@ from services.auth import (
     Principal,
     authenticate,
     bearer,
-    signed_file_url,
+    file_links,
     signed_result_urls,
     verify_file_signature,
 )
@@ -117,9 +117,10 @@ async def readyz(request: Request) -> JSONResponse:
     return JSONResponse({"status": "ok" if ok else "unavailable", **checks}, status_code=200 if ok else 503)
 
 
-async def _file_to_serve(request: Request) -> tuple[drive.DriveFile, int | None]:
+async def _file_to_serve(request: Request, *, thumbnail: bool = False) -> tuple[drive.DriveFile, int | None]:
     """The Drive file a /files/{id} link names, with a valid signature (then also the link's
-    expiry) or with credentials of the file's team; 404 for anything else."""
+    expiry) or with credentials of the file's team; 404 for anything else. A thumbnail's link
+    opens the thumbnail only (``thumbnail=True``), never the file."""
     services = services_of(request)
     file_id = request.path_params["file_id"]
     q = request.query_params
@@ -127,10 +128,12 @@ async def _file_to_serve(request: Request) -> tuple[drive.DriveFile, int | None]
     if q.get("signature") or q.get("expires"):
         if not EXPIRES.fullmatch(q.get("expires") or "0"):
             raise HTTPError(400, "VALIDATION_FAILED", "expires must be a unix time", ["expires"])
-        if not verify_file_signature(file_id, q.get("expires"), q.get("signature"), services.settings.secret):
+        if not verify_file_signature(
+            file_id, q.get("expires"), q.get("signature"), services.settings.secret, thumbnail=thumbnail
+        ):
             raise HTTPError(403, "FORBIDDEN", "the link is invalid or has expired")
         signed_until = int(q["expires"])
-        file = await drive.DriveFile.get_or_none(id=file_id, status=drive.FileStatus.READY)
+        file = await drive.ready_file(file_id)
         if file is not None:  # counted for the file's team: a shared link spends that team's download budget
             await services.limiter.download(file.team_id)
     else:
@@ -182,8 +185,8 @@ async def get_file(request: Request) -> Response:
 
 async def get_thumbnail(request: Request) -> Response:
     """A Drive file's thumbnail (a small WebP: the image reduced, or a video's poster frame), served
-    like the file and reached by the same links; 404 for a file without one (audio)."""
-    file, signed_until = await _file_to_serve(request)
+    like the file: by its own link (``thumbnailUrl``) or the file's; 404 for a file without one (audio)."""
+    file, signed_until = await _file_to_serve(request, thumbnail=True)
     if not file.thumbnail_key:
         raise HTTPError(404, "NOT_FOUND", "this file has no thumbnail")
     stem = file.name.rsplit(".", 1)[0] if "." in file.name else file.name
@@ -263,43 +266,11 @@ async def rest_job(request: Request) -> JSONResponse:
 
 # -- the Drive, read -----------------------------------------------------------------------------
 def file_json(row: drive.DriveFile, settings: Settings) -> dict[str, Any]:
-    """A Drive file in the REST form: the GraphQL DriveFile's fields in snake_case."""
-    file_id = str(row.id)
-    return {
-        "id": file_id,
-        "name": row.name,
-        "content_type": row.content_type,
-        "size_bytes": row.size_bytes,
-        "kind": row.kind.value,
-        "source": row.source.value,
-        "width": row.width,
-        "height": row.height,
-        "duration_seconds": row.duration_seconds,
-        "url": signed_file_url(file_id, settings),
-        "thumbnail_url": signed_file_url(file_id, settings, thumbnail=True) if row.thumbnail_key else None,
-        "job_id": str(row.job_id) if row.job_id else None,
-        "folder_id": str(row.folder_id),
-        "created_at": row.created_at.isoformat(),
-    }
-
-
-def folder_json(node: drive.FolderNode, parent_path: str = "") -> dict[str, Any]:
-    """A folder of the tree in the REST form, with its counts, its path and its subfolders."""
-    folder = node.folder
-    path = f"{parent_path}/{folder.name}"
-    return {
-        "id": str(folder.id),
-        "name": folder.name,
-        "parent_id": str(folder.parent_id) if folder.parent_id else None,
-        "path": path,
-        "is_default": folder.is_default,
-        "file_count": node.file_count,
-        "size_bytes": node.size_bytes,
-        "total_file_count": node.total_file_count,
-        "total_size_bytes": node.total_size_bytes,
-        "created_at": folder.created_at.isoformat(),
-        "children": [folder_json(child, path) for child in node.children],
-    }
+    """A Drive file in the REST form: the GraphQL DriveFile's fields in snake_case (the row's
+    snapshot and its signed links, as resolvers/outputs.py builds the GraphQL one)."""
+    snap = row.snapshot()
+    url, thumbnail_url = file_links(snap["id"], snap.pop("has_thumbnail"), settings)
+    return {**snap, "url": url, "thumbnail_url": thumbnail_url}
 
 
 async def _reader(request: Request) -> Principal:
@@ -311,7 +282,7 @@ async def _reader(request: Request) -> Principal:
 async def rest_drive_folders(request: Request) -> JSONResponse:
     principal = await _reader(request)
     tree = await drive.folder_tree(principal.team_id)
-    return JSONResponse({"folders": [folder_json(node) for node in tree]})
+    return JSONResponse({"folders": [node.snapshot() for node in tree]})
 
 
 def _first(value: str | None) -> int | None:

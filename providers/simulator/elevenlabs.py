@@ -1,4 +1,5 @@
-"""ElevenLabs: ``POST /v1/text-to-speech/{voice_id}?output_format=…`` answers the audio itself.
+"""ElevenLabs: ``POST /v1/text-to-speech/{voice_id}?output_format=…`` answers the audio itself;
+``GET /v2/voices`` lists the account's voices a page at a time (:mod:`providers.simulator.library`).
 
 Auth is ``xi-api-key``. Errors: ``{"detail": {"status", "message"}}`` (401 ``invalid_api_key``,
 400 ``voice_not_found`` / ``max_character_limit_exceeded``, 429 ``too_many_concurrent_requests``) and
@@ -20,6 +21,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from providers.simulator import library
 from providers.simulator.common import is_int, is_number, json_object
 from providers.simulator.media import audio_at
 from providers.simulator.state import SimState, markers_in
@@ -190,7 +192,64 @@ def routes(sim: SimState) -> list[BaseRoute]:
         }
         return Response(audio, media_type=CONTENT_TYPES[kind], headers=headers)
 
-    return [Route(f"{PATH}/v1/text-to-speech/{{voice_id}}", speak, methods=["POST"])]
+    voices = library.eleven_voices()
+
+    async def list_voices(request: Request) -> Response:
+        """``GET /v2/voices``: page_size (≤ 100, default 10), next_page_token, search, category,
+        voice_type, include_total_count → ``{voices, has_more, total_count, next_page_token}``."""
+        refusal = _key_refusal(request, sim)
+        if refusal is not None:
+            return refusal
+        q = request.query_params
+        raw_size = q.get("page_size", "10")
+        if not raw_size.lstrip("-").isdigit():
+            return _unprocessable(
+                ["query", "page_size"], "Input should be a valid integer", "int_parsing", raw_size
+            )
+        if not 1 <= int(raw_size) <= 100:
+            return _unprocessable(
+                ["query", "page_size"],
+                "Input should be less than or equal to 100",
+                "less_than_equal",
+                raw_size,
+            )
+        if q.get("category") not in (None, "premade", "cloned", "generated", "professional"):
+            return _unprocessable(
+                ["query", "category"],
+                "Input should be 'premade', 'cloned', 'generated' or 'professional'",
+                "enum",
+            )
+        needle = (q.get("search") or "").lower()
+        picked = [
+            v
+            for v in voices
+            if q.get("category") in (None, v["category"])
+            and q.get("voice_type") in (None, "default", "saved")
+            and (not needle or needle in v["name"].lower() or needle in json_dumps_lower(v["labels"]))
+        ]
+        scope = "v2:" + ",".join(q.get(k) or "" for k in ("search", "category", "voice_type"))
+        offset = library.offset_of(q.get("next_page_token"), scope)
+        if offset is None:
+            return _detail(400, "invalid_page_token", "The next_page_token is invalid.")
+        sim.record_read(FAMILY, "voices")
+        chunk, token = library.page(picked, offset, int(raw_size), scope)
+        return JSONResponse(
+            {
+                "voices": chunk,
+                "has_more": token is not None,
+                "total_count": len(picked),
+                "next_page_token": token,
+            }
+        )
+
+    return [
+        Route(f"{PATH}/v1/text-to-speech/{{voice_id}}", speak, methods=["POST"]),
+        Route(f"{PATH}/v2/voices", list_voices, methods=["GET"]),
+    ]
+
+
+def json_dumps_lower(value: Any) -> str:
+    return str(value).lower()
 
 
 def check_routes(sim: SimState) -> list[BaseRoute]:

@@ -1,4 +1,6 @@
-"""HeyGen API v3: ``POST /v3/videos`` (``type: "avatar"``) and ``GET /v3/videos/{video_id}``.
+"""HeyGen API v3: ``POST /v3/videos`` (``type: "avatar"``) and ``GET /v3/videos/{video_id}``; the
+library: ``GET /v3/avatars/looks`` and ``GET /v3/voices`` (``{"data": [...], "has_more",
+"next_token"}``, ``limit`` and ``token``; data in :mod:`providers.simulator.library`).
 
 Shapes from HeyGen's OpenAPI spec as shipped in heygen-com/heygen-cli (``gen/video.go``). Errors
 use ``{"error": {"code", "message", "param"?, "doc_url"}}`` (developers.heygen.com/docs/error-codes).
@@ -17,6 +19,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from providers.simulator import library
 from providers.simulator.common import (
     decode_base64_image,
     file_url,
@@ -269,7 +272,64 @@ def routes(sim: SimState) -> list[BaseRoute]:
             "2026-11-01. Use API v3 (POST /v3/videos, GET /v3/videos/{video_id}).",
         )
 
+    looks, voices = library.heygen_looks(), library.heygen_voices()
+
+    def listing(request: Request, items: list[dict[str, Any]], most: int, scope: str) -> Response:
+        """One page of a v3 listing: ``limit`` (1..most, default 20) and the opaque ``token``."""
+        raw_limit = request.query_params.get("limit", "20")
+        if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= most:
+            return _invalid("limit", f"limit must be an integer from 1 to {most}")
+        offset = library.offset_of(request.query_params.get("token"), scope)
+        if offset is None:
+            return _invalid("token", "token is not a valid pagination token")
+        chunk, next_token = library.page(items, offset, int(raw_limit), scope)
+        return JSONResponse({"data": chunk, "has_more": next_token is not None, "next_token": next_token})
+
+    async def list_looks(request: Request) -> Response:
+        """``GET /v3/avatars/looks``: group_id, avatar_type, ownership filters; limit 1-50."""
+        if (error := refused(request)) is not None:
+            return error
+        q = request.query_params
+        if q.get("avatar_type") not in (None, "studio_avatar", "digital_twin", "photo_avatar"):
+            return _invalid("avatar_type", "avatar_type must be studio_avatar, digital_twin or photo_avatar")
+        if q.get("ownership") not in (None, "public", "private"):
+            return _invalid("ownership", "ownership must be public or private")
+        picked = [
+            {k: v for k, v in look.items() if k != "ownership"}
+            for look in looks
+            if q.get("group_id") in (None, look["group_id"])
+            and q.get("avatar_type") in (None, look["avatar_type"])
+            and q.get("ownership") in (None, look["ownership"])
+        ]
+        sim.record_read(FAMILY, "avatars")
+        scope = "looks:" + ",".join(q.get(k) or "" for k in ("group_id", "avatar_type", "ownership"))
+        return listing(request, picked, 50, scope)
+
+    async def list_voices(request: Request) -> Response:
+        """``GET /v3/voices``: type public (default) or private, engine, language, gender; limit 1-100."""
+        if (error := refused(request)) is not None:
+            return error
+        q = request.query_params
+        kind = q.get("type", "public")
+        if kind not in ("public", "private"):
+            return _invalid("type", "type must be public or private")
+        if q.get("gender") not in (None, "male", "female"):
+            return _invalid("gender", "gender must be male or female")
+        picked = [
+            {k: v for k, v in voice.items() if k != "engines"}
+            for voice in voices
+            if voice["type"] == kind
+            and q.get("language", "").lower() in ("", voice["language"].lower())
+            and q.get("gender") in (None, voice["gender"])
+            and (q.get("engine") is None or q["engine"] in voice["engines"])
+        ]
+        sim.record_read(FAMILY, "voices")
+        scope = "voices:" + ",".join(q.get(k) or "" for k in ("type", "engine", "language", "gender"))
+        return listing(request, picked, 100, scope)
+
     return [
+        Route(f"{PATH}/v3/avatars/looks", list_looks, methods=["GET"]),
+        Route(f"{PATH}/v3/voices", list_voices, methods=["GET"]),
         Route(f"{PATH}/v3/videos", create, methods=["POST"]),
         Route(f"{PATH}/v3/videos/{{video_id}}", get_video, methods=["GET"]),
         *(Route(f"{PATH}{path}", retired, methods=["GET", "POST"]) for path in RETIRED),

@@ -91,6 +91,7 @@ class SimState:
         self._submissions: Counter[str] = Counter()
         self._markers: Counter[str] = Counter()
         self._cancellations: Counter[str] = Counter()
+        self._reads: Counter[str] = Counter()  # authenticated library listings, "family:what" → pages
         self._task_ids: list[str] = []
         # The most unfinished tasks one family had at once (what a provider's concurrency cap counts).
         self._open_peak: Counter[str] = Counter()
@@ -152,6 +153,10 @@ class SimState:
         self._submissions[family] += 1
         self._task_ids.append(request_id)
 
+    def record_read(self, family: str, what: str) -> None:
+        """An authenticated page of a library listing (HeyGen's looks and voices, ElevenLabs' voices)."""
+        self._reads[f"{family}:{what}"] += 1
+
     def record_cancel(self, family: str) -> None:
         self._cancellations[family] += 1
 
@@ -196,6 +201,7 @@ class SimState:
             "submissions": dict(self._submissions),
             "markers": dict(self._markers),
             "cancellations": dict(self._cancellations),
+            "library_reads": dict(self._reads),
             "open_peak": dict(self._open_peak),
             "task_ids": list(self._task_ids),
             "tasks": {
@@ -213,6 +219,7 @@ class SimState:
         self._submissions.clear()
         self._markers.clear()
         self._cancellations.clear()
+        self._reads.clear()
         self._open_peak.clear()
         self._task_ids.clear()
 

@@ -162,4 +162,48 @@ def routes(hub: Hub) -> list[Route]:
             },
         )
 
-    return [Route("/elevenlabs/v1/text-to-speech/{voice_id}", tts, methods=["POST"])]
+    async def voices(request: Request) -> Response:
+        """``GET /v2/voices`` (docs/providers.md, Libraries): page_size ≤ 100 (default 10),
+        next_page_token → {voices, has_more, total_count, next_page_token}."""
+        if request.headers.get("xi-api-key") != hub.keys["elevenlabs"]:
+            return detail(401, "invalid_api_key", "Invalid API key")
+        size = request.query_params.get("page_size", "10")
+        if not size.isdigit() or not 1 <= int(size) <= 100:
+            return unprocessable(["query", "page_size"], "Input should be less than or equal to 100")
+        token = request.query_params.get("next_page_token") or "0"
+        if not token.isdigit():
+            return detail(400, "invalid_page_token", "Invalid next_page_token")
+        start, count = int(token), int(size)
+        more = start + count < len(LIBRARY)
+        return JSONResponse(
+            {
+                "voices": LIBRARY[start : start + count],
+                "has_more": more,
+                "total_count": len(LIBRARY),
+                "next_page_token": str(start + count) if more else None,
+            }
+        )
+
+    return [
+        Route("/elevenlabs/v1/text-to-speech/{voice_id}", tts, methods=["POST"]),
+        Route("/elevenlabs/v2/voices", voices, methods=["GET"]),
+    ]
+
+
+# Premade voices (ElevenLabs' own ids): the library GET /v2/voices lists.
+LIBRARY = [
+    {
+        "voice_id": voice_id,
+        "name": name,
+        "category": "premade",
+        "labels": {"gender": gender, "accent": accent, "language": "en"},
+        "preview_url": f"https://storage.googleapis.com/eleven-public-prod/premade/voices/{voice_id}/preview.mp3",
+        "verified_languages": [],
+    }
+    for voice_id, name, gender, accent in (
+        ("JBFqnCBsd6RMkjVDRZzb", "George", "male", "british"),
+        ("21m00Tcm4TlvDq8ikWAM", "Rachel", "female", "american"),
+        ("EXAVITQu4vr4xnSDxMaL", "Sarah", "female", "american"),
+        ("pNInz6obpgDQGcFmaJgB", "Adam", "male", "american"),
+    )
+]

@@ -53,6 +53,45 @@ MAX_TEXT = 5000  # guide: < 5000 characters
 RETIRED = ("/heygen/v2/video/generate", "/heygen/v1/video_status.get", "/heygen/v1/video/generate")
 
 
+# The library (GET /v3/avatars/looks, GET /v3/voices): HeyGen's example avatar and voice ids among a few others.
+LOOKS = [
+    {
+        "id": look_id,
+        "name": name,
+        "avatar_type": "studio_avatar",
+        "gender": gender,
+        "group_id": None,
+        "preview_image_url": f"https://files2.heygen.ai/avatar/{look_id}.webp",
+        "preview_video_url": f"https://files2.heygen.ai/avatar/{look_id}.mp4",
+        "default_voice_id": None,
+        "supported_api_engines": ["avatar_iv"],
+        "tags": [],
+    }
+    for look_id, name, gender in (
+        ("Daisy-inskirt-20220818", "Daisy in Skirt", "female"),
+        ("Tyler-incasualsuit-20220721", "Tyler in Casual Suit", "male"),
+        ("Anna_public_3_20240108", "Anna Business", "female"),
+    )
+]
+VOICES = [
+    {
+        "voice_id": voice_id,
+        "name": name,
+        "language": language,
+        "gender": gender,
+        "preview_audio_url": f"https://resource.heygen.ai/text_to_speech/{voice_id}.mp3",
+        "support_pause": True,
+        "support_locale": False,
+        "type": "public",
+    }
+    for voice_id, name, language, gender in (
+        ("2d5b0e6cf36f460aa7fc47e3eee4ba54", "Paul", "English", "male"),
+        ("1bd001e7e50f421d891986aad5158bc8", "Sara", "English", "female"),
+        ("00988b7d451d0722635ff7b2b9540a7b", "Lucía", "Spanish", "female"),
+    )
+]
+
+
 def problem(status: int, code: str, message: str, param: str | None = None) -> JSONResponse:
     error: dict[str, Any] = {
         "code": code,
@@ -238,7 +277,44 @@ def routes(hub: Hub) -> list[Route]:
     async def retired(request: Request) -> Response:
         return problem(404, "not_found", "v1/v2 endpoints reached end of life on 2026-11-01; use /v3")
 
+    def page(request: Request, items: list[dict[str, Any]], most: int) -> Response:
+        """v3 listings (docs/providers.md, Libraries): ``limit`` 1..most (default 20), ``token`` an
+        opaque cursor (here the offset, as text) → ``{data, has_more, next_token}``."""
+        limit = request.query_params.get("limit", "20")
+        if not limit.isdigit() or not 1 <= int(limit) <= most:
+            return invalid("limit", f"limit must be between 1 and {most}")
+        token = request.query_params.get("token") or "0"
+        if not token.isdigit() or int(token) > len(items):
+            return invalid("token", "invalid pagination token")
+        start, size = int(token), int(limit)
+        more = start + size < len(items)
+        return JSONResponse(
+            {
+                "data": items[start : start + size],
+                "has_more": more,
+                "next_token": str(start + size) if more else None,
+            }
+        )
+
+    async def looks(request: Request) -> Response:
+        if not authorised(request):
+            return unauthorised()
+        ownership = request.query_params.get("ownership")
+        if ownership not in (None, "public", "private"):
+            return invalid("ownership", "ownership must be public or private")
+        return page(request, [look for look in LOOKS if ownership in (None, "public")], 50)
+
+    async def voices(request: Request) -> Response:
+        if not authorised(request):
+            return unauthorised()
+        kind = request.query_params.get("type", "public")
+        if kind not in ("public", "private"):
+            return invalid("type", "type must be public or private")
+        return page(request, [v for v in VOICES if v["type"] == kind], 100)
+
     return [
+        Route("/heygen/v3/avatars/looks", looks, methods=["GET"]),
+        Route("/heygen/v3/voices", voices, methods=["GET"]),
         Route("/heygen/v3/videos", generate, methods=["POST"]),
         Route("/heygen/v3/videos/{video_id}", status, methods=["GET"]),
         *(Route(path, retired, methods=["GET", "POST"]) for path in RETIRED),

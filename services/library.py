@@ -1,0 +1,154 @@
+"""The providers' libraries (HeyGen's avatars; HeyGen, ElevenLabs and OpenAI voices), read through
+their adapters and cached in Redis per provider for ``CH_LIBRARY_CACHE_SECONDS``.
+
+One provider key serves the whole deployment, so the cache is per provider, not per team. A copy
+older than the TTL is read again from the provider; while the provider cannot be reached, the last
+copy serves for up to ``CH_LIBRARY_STALE_SECONDS``. With no copy at all and the provider down,
+:class:`~models.library.LibraryUnavailable` is raised (a query answers PROVIDER_UNAVAILABLE; a
+generate request is refused with it, nothing held). A provider read is bounded by
+``LIBRARY_FETCH_SECONDS``; concurrent misses in one process share one read.
+
+Redis trouble never fails a read: the library is then read from the provider, uncached."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from typing import Any
+
+import httpx
+from redis.asyncio import Redis
+
+from models.library import LibraryUnavailable
+from providers import registry
+from providers.errors import ProviderError, ProviderSetupError, RetryableError
+from providers.library import AVATAR_PROVIDERS, VOICE_PROVIDERS, Avatar, Voice
+from services.settings import Settings
+
+log = logging.getLogger(__name__)
+
+LIBRARY_FETCH_SECONDS = 20.0  # one whole listing (every page) from the provider
+# An id not in the cached copy re-reads the library once the copy is this old, so an avatar or
+# voice made in the provider's own app a minute ago is found without waiting out the TTL; unknown
+# ids cost at most one provider read per provider per this many seconds.
+MISS_REFRESH_SECONDS = 60.0
+
+
+class Libraries:
+    def __init__(self, redis: Redis, http: httpx.AsyncClient, settings: Settings) -> None:
+        self.redis, self.http, self.settings = redis, http, settings
+        self._reads: dict[str, asyncio.Lock] = {}
+        self.clock = time.time  # tests move it
+
+    def _key(self, provider: str, kind: str) -> str:
+        return f"{self.settings.queue_name}:library:{provider}:{kind}"
+
+    async def avatars(self, provider: str = "heygen", *, fresh: bool = False) -> list[Avatar]:
+        """The avatars; ``fresh``: re-read unless the copy is younger than MISS_REFRESH_SECONDS."""
+        if provider not in AVATAR_PROVIDERS:
+            raise LibraryUnavailable(provider, "avatars", f"{provider} has no avatar library")
+        items = await self._library(provider, "avatars", fresh)
+        return [Avatar.from_json(item) for item in items]
+
+    async def voices(self, provider: str, *, fresh: bool = False) -> list[Voice]:
+        if provider not in VOICE_PROVIDERS:
+            raise LibraryUnavailable(provider, "voices", f"{provider} has no voice library")
+        static = _static_voices(provider)
+        if static is not None:
+            return list(static)
+        return [Voice.from_json(item) for item in await self._library(provider, "voices", fresh)]
+
+    async def cached_voices(self, provider: str) -> list[Voice] | None:
+        static = _static_voices(provider)
+        if static is not None:
+            return list(static)
+        cached = await self._read(self._key(provider, "voices"))
+        return None if cached is None else [Voice.from_json(item) for item in cached[1]]
+
+    async def _library(self, provider: str, kind: str, fresh: bool = False) -> list[dict[str, Any]]:
+        key = self._key(provider, kind)
+        ttl = float(self.settings.library_cache_seconds)
+        if fresh:
+            ttl = min(ttl, MISS_REFRESH_SECONDS)
+        cached = await self._read(key)
+        if cached is not None and self.clock() - cached[0] < ttl:
+            return cached[1]
+        lock = self._reads.setdefault(key, asyncio.Lock())
+        async with lock:  # one provider read per process for concurrent misses
+            again = await self._read(key)
+            if again is not None and self.clock() - again[0] < ttl:
+                return again[1]
+            try:
+                items = await asyncio.wait_for(self._fetch(provider, kind), LIBRARY_FETCH_SECONDS)
+            except (ProviderError, TimeoutError) as exc:
+                reason = _reason(exc)
+                stale = again or cached
+                if stale is not None and self.clock() - stale[0] < self.settings.library_stale_seconds:
+                    log.warning(
+                        "library %s %s: serving the copy of %.0f s ago (%s)",
+                        provider,
+                        kind,
+                        self.clock() - stale[0],
+                        reason,
+                    )
+                    return stale[1]
+                log.warning("library %s %s could not be read: %s", provider, kind, str(exc)[:300])
+                raise LibraryUnavailable(provider, kind, reason) from exc
+            await self._write(key, items)
+            return items
+
+    async def _fetch(self, provider: str, kind: str) -> list[dict[str, Any]]:
+        adapter: Any = registry.adapter_for(provider, self.http, self.settings)
+        listed = await (adapter.list_avatars() if kind == "avatars" else adapter.list_voices())
+        return [item.to_json() for item in listed]
+
+    async def _read(self, key: str) -> tuple[float, list[dict[str, Any]]] | None:
+        try:
+            raw = await self.redis.get(key)
+        except Exception as exc:  # the cache is an optimisation: a Redis outage reads the provider
+            log.warning("library cache read %s failed: %s", key, type(exc).__name__)
+            return None
+        if raw is None:
+            return None
+        try:
+            data = json.loads(raw)
+            return float(data["fetched_at"]), list(data["items"])
+        except (ValueError, KeyError, TypeError):
+            return None
+
+    async def _write(self, key: str, items: list[dict[str, Any]]) -> None:
+        body = json.dumps({"fetched_at": self.clock(), "items": items})
+        ttl = max(self.settings.library_cache_seconds, self.settings.library_stale_seconds, 1)
+        try:
+            await self.redis.set(key, body, ex=int(ttl))
+        except Exception as exc:
+            log.warning("library cache write %s failed: %s", key, type(exc).__name__)
+
+    async def forget(self, provider: str | None = None) -> None:
+        """Drop cached copies (all providers, or one): the next read asks the provider."""
+        names = [provider] if provider else sorted(set(AVATAR_PROVIDERS) | set(VOICE_PROVIDERS))
+        keys = [self._key(name, kind) for name in names for kind in ("avatars", "voices")]
+        await self.redis.delete(*keys)
+
+
+def _reason(exc: Exception) -> str:
+    """Why a listing failed, in words a tenant may read: ours, never the provider's own text."""
+    if isinstance(exc, TimeoutError):
+        return f"no complete answer within {LIBRARY_FETCH_SECONDS:g} s"
+    if isinstance(exc, ProviderError) and exc.message_is_ours:
+        return exc.message  # e.g. not configured: set its API key
+    if isinstance(exc, ProviderSetupError):
+        return "the provider refused our credentials"
+    if isinstance(exc, RetryableError):
+        return "the provider could not be reached or answered with an error"
+    return "the provider refused the listing"
+
+
+def _static_voices(provider: str) -> tuple[Voice, ...] | None:
+    """A provider whose voices are a documented fixed set (OpenAI): no call, nothing cached."""
+    if not registry.is_supported(provider):
+        return None
+    static: tuple[Voice, ...] | None = getattr(registry.adapter_class(provider), "static_voices", None)
+    return static
