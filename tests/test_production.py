@@ -34,7 +34,10 @@ from tests.test_generation import COMPOSITE_SOURCE, balance, download, ledger, s
 
 @pytest.fixture(scope="module")
 def prod(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ProductionStack]:
-    with production_stack(tmp_path_factory.mktemp("production")) as deployed:
+    # An upload's check is waited for 5 s, not 30: the upload test asks while no worker runs.
+    with production_stack(
+        tmp_path_factory.mktemp("production"), CH_UPLOAD_CHECK_WAIT_SECONDS="5"
+    ) as deployed:
         yield deployed
 
 
