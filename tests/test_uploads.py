@@ -294,6 +294,10 @@ async def test_a_put_that_does_not_match_its_url_or_size_is_refused(stack: Stack
     assert short.json()["error"]["field"] == ["sizeBytes"] and "declared" in short.json()["error"]["message"]
     forged = await put({**target, "url": f"{base}?expires={params['expires']}&signature={'0' * 64}"}, png)
     assert forged.status_code == 403 and "invalid" in forged.json()["error"]["message"]
+    accented = await put(
+        {**target, "url": f"{base}?expires={params['expires']}&signature=%C3%A9t%C3%A9"}, png
+    )
+    assert accented.status_code == 403, accented.status_code  # not a 500 (found by the fuzzer)
     other = await put({**target, "url": f"{stack.url}/uploads/{uuid.uuid4()}?{query}"}, png)
     assert other.status_code == 403  # a signature names its file
     secret = Settings(
