@@ -218,6 +218,40 @@ class CommitOutcomeUnknown(Exception):
         self.job_id = job_id
 
 
+async def insert_and_hold(
+    conn: Any,
+    new: NewJob,
+    job_id: uuid.UUID,
+    *,
+    deadline_at: datetime,
+    metadata: dict[str, Any] | None = None,
+    expected_completion_at: datetime | None = None,
+) -> CreativeJob:
+    """The job's row and its hold, in the caller's transaction (``submit``, and a creative's
+    submission, which makes all of its jobs in one: models/creatives.py). Expected to complete
+    in its provider's typical time unless ``expected_completion_at`` says otherwise."""
+    job = await CreativeJob.create(
+        id=job_id,
+        team_id=new.team_id,
+        user_id=new.user_id,
+        type=new.type,
+        provider=new.provider,
+        prompt=new.prompt,
+        settings=new.settings,
+        drive_folder_id=new.drive_folder_id,
+        estimated_cost_cents=new.estimated_cost_cents,
+        idempotency_key=new.idempotency_key,
+        metadata=new.metadata if metadata is None else metadata,
+        request_hash=new.request_hash(),
+        deadline_at=deadline_at,
+        expected_completion_at=expected_completion_at
+        or now() + timedelta(seconds=progress_rules.typical_seconds(new.provider)),
+        using_db=conn,
+    )
+    await credits.hold(conn, new.team_id, job_id, new.estimated_cost_cents)
+    return job
+
+
 async def submit(new: NewJob, *, queue: Queue, events: Events, deadline_scale: float = 1.0) -> CreativeJob:
     """Insert the job and hold its estimate in one transaction, then enqueue and publish.
 
@@ -229,25 +263,9 @@ async def submit(new: NewJob, *, queue: Queue, events: Events, deadline_scale: f
     committing = False
     try:
         async with in_transaction() as conn:
-            job = await CreativeJob.create(
-                id=job_id,
-                team_id=new.team_id,
-                user_id=new.user_id,
-                type=new.type,
-                provider=new.provider,
-                prompt=new.prompt,
-                settings=new.settings,
-                drive_folder_id=new.drive_folder_id,
-                estimated_cost_cents=new.estimated_cost_cents,
-                idempotency_key=new.idempotency_key,
-                metadata=new.metadata,
-                request_hash=new.request_hash(),
-                deadline_at=now() + DEADLINES[new.type] * deadline_scale,
-                expected_completion_at=now()
-                + timedelta(seconds=progress_rules.typical_seconds(new.provider)),
-                using_db=conn,
+            job = await insert_and_hold(
+                conn, new, job_id, deadline_at=now() + DEADLINES[new.type] * deadline_scale
             )
-            await credits.hold(conn, new.team_id, job_id, new.estimated_cost_cents)
             committing = True  # leaving the block commits
     except IntegrityError:
         # A concurrent request with the same idempotency key won the insert.

@@ -14,7 +14,7 @@ from typing import BinaryIO
 import httpx
 from redis.asyncio import Redis
 
-from models import drive, generation, jobs
+from models import creatives, drive, generation, jobs
 from models.drive import DriveFile
 from models.errors import DomainError, ErrorCode
 from models.events import TeamEvent
@@ -48,11 +48,18 @@ class AfterCommit:
     bounded in time and a failure is logged (``outages.best_effort``). Subscribers re-read their
     state after a Redis outage; the sweep dispatches webhook events whose enqueue was lost."""
 
-    def __init__(self, bus: EventBus, queue: JobQueue) -> None:
-        self.bus, self.queue = bus, queue
+    def __init__(self, bus: EventBus, queue: JobQueue, deadline_scale: float = 1.0) -> None:
+        self.bus, self.queue, self.deadline_scale = bus, queue, deadline_scale
 
     async def job_changed(self, job: CreativeJob) -> None:
         await outages.best_effort(self.bus.job_changed(job), f"publish job {job.id}")
+        if job.is_terminal and "creative" in (job.metadata or {}):
+            # A job of a creative ended: its dependants start or fail (models/creatives.py). Lost
+            # here (a crash), a waiting dependant does it itself when the sweep re-runs it.
+            await outages.best_effort(
+                creatives.job_ended(job, queue=self.queue, events=self, deadline_scale=self.deadline_scale),
+                f"move the dependants of job {job.id}",
+            )
 
     async def balance_changed(self, team_id: uuid.UUID | str) -> None:
         await outages.best_effort(self.bus.balance_changed(team_id), f"publish the balance of team {team_id}")
@@ -91,7 +98,7 @@ class Services:
     libraries: Libraries = field(init=False)
 
     def __post_init__(self) -> None:
-        self.events = AfterCommit(self.bus, self.queue)
+        self.events = AfterCommit(self.bus, self.queue, self.settings.deadline_scale)
         self.libraries = Libraries(self.redis, self.http, self.settings)
         self.limiter = RateLimiter(self.redis, self.settings)
         self.slots = ProviderSlots(self.redis, self.settings.queue_name)

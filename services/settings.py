@@ -133,6 +133,8 @@ class Settings(BaseSettings):
     # last copy still serves while the provider cannot be reached.
     library_cache_seconds: int = Field(default=3600, ge=0)
     library_stale_seconds: int = Field(default=7 * 24 * 3600, ge=0)
+    # The most jobs one creative (createCreative) makes: a bigger graph is refused, nothing held.
+    max_jobs_per_creative: int = Field(default=20, ge=1, le=200)
     # Test hook: the day lifecycles are compared with (YYYY-MM-DD) instead of today (never in production).
     today: date | None = None
 

@@ -9,7 +9,7 @@ import random
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from models import drive, pricing
+from models import creatives, drive, pricing
 from models import jobs as job_ops
 from models.jobs import CreativeJob, JobStatus
 from providers import lifecycle, registry
@@ -89,6 +89,10 @@ async def _run(services: Services, job: CreativeJob) -> str:
     if job.is_terminal:
         await _after_end(services, job)
         return "not open"
+    if creatives.is_waiting(job):  # a creative's job whose inputs have not all completed
+        return await creatives.recheck(
+            job, queue=services.queue, events=services.events, deadline_scale=services.settings.deadline_scale
+        )
     if job.provider_task_id is None and not await _provider_slot(services, job):
         return "waiting for a provider slot"
     started = await job_ops.start(job, events=services.events)
