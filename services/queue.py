@@ -14,6 +14,12 @@ from arq.jobs import Job, ResultNotFound
 CHECK_POLL_SECONDS = 0.05
 
 
+def upload_queue_name(queue_name: str) -> str:
+    """Upload checks have a queue (and workers) of their own: a check may take minutes, and must
+    neither take the job workers' slots nor lengthen how long a dead job worker's claims last."""
+    return f"{queue_name}:uploads"
+
+
 def redis_settings(url: str) -> RedisSettings:
     return RedisSettings.from_dsn(url)
 
@@ -21,6 +27,7 @@ def redis_settings(url: str) -> RedisSettings:
 class JobQueue:
     def __init__(self, pool: ArqRedis) -> None:
         self.pool = pool
+        self.upload_queue = upload_queue_name(pool.default_queue_name)
 
     @classmethod
     async def connect(cls, redis_url: str, queue_name: str) -> JobQueue:
@@ -55,7 +62,7 @@ class JobQueue:
         )
 
     def _upload_check(self, file_id: str) -> Job:
-        return Job(f"upload:{file_id}", self.pool, _queue_name=self.pool.default_queue_name)
+        return Job(f"upload:{file_id}", self.pool, _queue_name=self.upload_queue)
 
     async def check_upload(self, team_id: str, file_id: str, wait: float) -> dict[str, Any] | None:
         """Have a worker check an upload's content (``tasks.worker.check_upload``) and wait up to
@@ -64,14 +71,21 @@ class JobQueue:
         (or while its final outcome is kept) waits for the same one. An outcome marked ``again``
         (the upload is still pending) is not kept: the next call checks anew."""
         job = self._upload_check(file_id)
+        await self._forget_failed(job)
         for _attempt in range(2):
-            await self.pool.enqueue_job("check_upload", team_id, file_id, _job_id=job.job_id)
+            await self.pool.enqueue_job(
+                "check_upload", team_id, file_id, _job_id=job.job_id, _queue_name=self.upload_queue
+            )
             try:
                 outcome: dict[str, Any] = await job.result(timeout=wait, poll_delay=CHECK_POLL_SECONDS)
                 if outcome.get("again"):  # not final (the upload is still pending): not kept
                     await self.pool.delete(result_key_prefix + job.job_id)
                 return outcome
             except TimeoutError:
+                # Our wait ran out, or the check itself timed out in the worker (arq keeps that
+                # TimeoutError as its result): the latter is no outcome, and must not be answered
+                # for an hour; the next call runs the check again.
+                await self._forget_failed(job)
                 return None
             except ResultNotFound:  # its kept outcome expired between the enqueue and the read
                 continue
@@ -79,6 +93,13 @@ class JobQueue:
                 await self.pool.delete(result_key_prefix + job.job_id)
                 raise
         return None
+
+    async def _forget_failed(self, job: Job) -> None:
+        """A kept result of a check that failed (a fault, a timeout) is not an outcome: dropped, so
+        enqueueing runs the check again instead of waiting on it."""
+        info = await job.result_info()
+        if info is not None and not info.success:
+            await self.pool.delete(result_key_prefix + job.job_id)
 
     async def upload_outcome(self, file_id: str) -> dict[str, Any] | None:
         """The kept outcome of an upload's last check (for an hour), if any."""
@@ -88,8 +109,8 @@ class JobQueue:
     async def queued_job_ids(self) -> set[str]:
         """The ids of the creative jobs with an entry in the queue, due, deferred or running (arq
         removes an entry when its run ends): the entry's id is the job id, or it followed by
-        ``:`` and a suffix. Webhook entries (``wh:…``, ``whd:…``) and upload checks (``upload:…``)
-        name no job."""
+        ``:`` and a suffix. Webhook entries (``wh:…``, ``whd:…``) name no job (upload checks are on a
+        queue of their own)."""
         entries = await self.pool.zrange(self.pool.default_queue_name, 0, -1)
         return {entry.decode().split(":", 1)[0] for entry in entries}
 

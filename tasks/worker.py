@@ -18,7 +18,7 @@ from models.errors import DomainError
 from models.jobs import OPEN, CreativeJob
 from services import outages
 from services.container import Services, open_services
-from services.queue import redis_settings
+from services.queue import redis_settings, upload_queue_name
 from services.settings import Settings
 from tasks import pipeline
 from tasks import webhooks as webhook_tasks
@@ -66,21 +66,21 @@ async def deliver_webhook(ctx: dict[str, Any], delivery_id: str) -> str:
 async def check_upload(ctx: dict[str, Any], team_id: str, file_id: str) -> dict[str, Any]:
     """An upload's content checked here, not in the API (models.drive.complete_upload: the bytes
     are read from storage into a temporary file, decoded, thumbnailed and stored under the file's
-    own key). At most ``CH_UPLOAD_CHECK_CONCURRENCY`` at once per process: decoding is CPU and
-    disk. The outcome is what the API answers: ``ok``, or the user error (a refusal, NOT_FOUND)."""
+    own key). Run by the upload-check worker (``upload_worker``): at most
+    ``CH_UPLOAD_CHECK_CONCURRENCY`` at once per process, as decoding is CPU and disk. The outcome is
+    what the API answers: ``ok``, or the user error (a refusal, NOT_FOUND)."""
     services: Services = ctx["services"]
     outcome: dict[str, Any] = {"team_id": team_id, "file_id": file_id}
-    async with ctx["upload_checks"]:
-        try:
-            await drive.complete_upload(services.storage, team_id, file_id)
-        except DomainError as exc:
-            error = {"code": exc.code.value, "message": exc.message, "field": exc.field}
-            # Still pending (nothing was PUT yet): the next check must run again, not answer this.
-            return {**outcome, "error": error, "again": await drive.still_pending(file_id)}
-        except Exception as exc:
-            if not outages.is_unavailable(exc):
-                raise
-            raise _again_later(ctx, exc) from exc
+    try:
+        await drive.complete_upload(services.storage, team_id, file_id)
+    except DomainError as exc:
+        error = {"code": exc.code.value, "message": exc.message, "field": exc.field}
+        # Still pending (nothing was PUT yet): the next check must run again, not answer this.
+        return {**outcome, "error": error, "again": await drive.still_pending(file_id)}
+    except Exception as exc:
+        if not outages.is_unavailable(exc):
+            raise
+        raise _again_later(ctx, exc) from exc
     return {**outcome, "ok": True}
 
 
@@ -150,7 +150,6 @@ def worker(settings: Settings, services: Services, *, handle_signals: bool, burs
 
     async def startup(ctx: dict[str, Any]) -> None:
         ctx["services"] = services
-        ctx["upload_checks"] = asyncio.Semaphore(settings.upload_check_concurrency)
         try:  # a worker starts after Redis came back: what the queue lost is queued again at once
             await requeue_lost(services)
         except Exception as exc:  # the sweep tries again
@@ -163,9 +162,6 @@ def worker(settings: Settings, services: Services, *, handle_signals: bool, burs
             recheck_slot,
             dispatch_webhooks,
             deliver_webhook,
-            # A check reads, decodes and writes up to a GB: its own timeout; its outcome is kept
-            # an hour, so asking again answers it (services.queue.JobQueue.check_upload).
-            func(check_upload, timeout=settings.upload_check_timeout_seconds, keep_result=3600),
         ],
         cron_jobs=[
             cron(sweep, second=_every(settings.sweep_interval_seconds), run_at_startup=False, unique=True)
@@ -184,6 +180,29 @@ def worker(settings: Settings, services: Services, *, handle_signals: bool, burs
         keep_result=60,
         burst=burst,
         handle_signals=handle_signals,
+    )
+
+
+def upload_worker(settings: Settings, services: Services) -> Worker:
+    """The upload checks' own arq worker, on their own queue (``services.queue.upload_queue_name``),
+    in the same process as the job worker. A check reads, decodes and writes up to a GB: it has its
+    own timeout, and its slots are its own, so checks neither hold up jobs, polls and webhooks nor
+    lengthen how long a dead worker's job claims last (arq's claim is its longest timeout + 10 s).
+    Its outcome is kept an hour, so asking again answers it (``JobQueue.check_upload``)."""
+
+    async def startup(ctx: dict[str, Any]) -> None:
+        ctx["services"] = services
+
+    assert settings.redis_url
+    return Worker(
+        functions=[func(check_upload, timeout=settings.upload_check_timeout_seconds, keep_result=3600)],
+        redis_settings=redis_settings(settings.redis_url),
+        queue_name=upload_queue_name(settings.queue_name),
+        on_startup=startup,
+        max_jobs=settings.upload_check_concurrency,
+        max_tries=20,
+        poll_delay=0.1,
+        handle_signals=False,  # the job worker's signal handling stops both (_run_workers)
     )
 
 
@@ -214,19 +233,41 @@ async def run_worker(settings: Settings, services: Services | None = None) -> No
 
 
 async def _run_workers(settings: Settings, services: Services, *, handle_signals: bool) -> None:
+    checks = asyncio.create_task(_run_upload_checks(settings, services))
+    try:
+        while True:
+            w = worker(settings, services, handle_signals=handle_signals)
+            try:
+                await w.async_run()
+                return
+            except asyncio.CancelledError:  # a signal (arq cancels its main task) or our caller: stop
+                return
+            except Exception as exc:
+                log.warning("the worker stopped (%s); starting a new one", outages.describe(exc))
+                await _let_runs_finish(w, settings.job_timeout_seconds)
+                await asyncio.sleep(1)
+            finally:
+                await _close(w)
+    finally:
+        checks.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await checks
+
+
+async def _run_upload_checks(settings: Settings, services: Services) -> None:
+    """The upload-check worker, started again whenever it dies (a Redis outage ends arq's loop)."""
     while True:
-        w = worker(settings, services, handle_signals=handle_signals)
+        checker = upload_worker(settings, services)
         try:
-            await w.async_run()
+            await checker.async_run()
             return
-        except asyncio.CancelledError:  # a signal (arq cancels its main task) or our caller: stop
-            return
+        except asyncio.CancelledError:
+            raise
         except Exception as exc:
-            log.warning("the worker stopped (%s); starting a new one", outages.describe(exc))
-            await _let_runs_finish(w, settings.job_timeout_seconds)
+            log.warning("the upload-check worker stopped (%s); starting a new one", outages.describe(exc))
             await asyncio.sleep(1)
         finally:
-            await _close(w)
+            await _close(checker)
 
 
 async def _let_runs_finish(w: Worker, within: float) -> None:
