@@ -12,4 +12,5 @@ MODEL_MODULES = [
     "models.drive",
     "models.events",
     "models.webhooks",
+    "models.batches",
 ]

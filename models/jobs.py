@@ -88,6 +88,13 @@ class CreativeJob(Model):
     idempotency_key = fields.CharField(max_length=255, null=True)
     request_hash = fields.CharField(max_length=64, null=True)
     deadline_at = fields.DatetimeField(null=True)
+    # The request (models/batches.py) that made the job with its siblings: variants, placements.
+    batch_id = fields.UUIDField(null=True, db_index=True)
+    # How the team rated the output (models/batches.py, Rating): winners are marked here.
+    rating = fields.CharField(max_length=16, null=True)
+    # The caller's own reference and free-form metadata: stored, returned, filterable, in webhooks.
+    client_reference = fields.CharField(max_length=255, null=True)
+    client_metadata: fields.JSONField[dict[str, Any] | None] = fields.JSONField(null=True)
     created_at = fields.DatetimeField(auto_now_add=True)
     started_at = fields.DatetimeField(null=True)
     completed_at = fields.DatetimeField(null=True)
@@ -96,7 +103,7 @@ class CreativeJob(Model):
     class Meta:
         table = "creative_job"
         unique_together = (("team", "idempotency_key"),)
-        indexes = (("team_id", "created_at"),)
+        indexes = (("team_id", "created_at"), ("team_id", "client_reference"))
 
     @property
     def is_terminal(self) -> bool:
@@ -124,6 +131,10 @@ class CreativeJob(Model):
             "error_message": self.error_message,
             "user_id": str(self.user_id),
             "team_id": str(self.team_id),
+            "batch_id": str(self.batch_id) if self.batch_id else None,
+            "rating": self.rating,
+            "client_reference": self.client_reference,
+            "client_metadata": self.client_metadata,
             "version": self.version,
             "created_at": iso(self.created_at),
             "started_at": iso(self.started_at),
@@ -160,13 +171,27 @@ class NewJob:
     # What the job records from the start: the wire model it runs on, the provider asked for when
     # a shut-down model was replaced, lifecycle warnings (providers/lifecycle.py).
     metadata: dict[str, Any] = field(default_factory=dict)
+    client_reference: str | None = None
+    client_metadata: dict[str, Any] | None = None
+    # The hash of the whole request when the job is the first of a batch (models/batches.py): the
+    # idempotency key the first job carries then stands for every job of the request.
+    request_digest: str | None = None
 
     def request_hash(self) -> str:
+        if self.request_digest is not None:
+            return self.request_digest
+        return self.job_hash()
+
+    def job_hash(self) -> str:
         # What the caller asked for: the provider they picked (not the successor it runs on) and
         # their settings without the wire model, so a retry across a shutdown or a model setting
         # change is still the same request.
         provider = self.metadata.get("requested_provider", self.provider)
         settings = {key: value for key, value in self.settings.items() if key != "wire_model"}
+        if self.metadata.get("seed_auto"):  # a seed the batch picked is not part of the request
+            own = dict(settings.get("settings") or {})
+            own.pop("seed", None)
+            settings["settings"] = own
         body = json.dumps(
             [self.type, provider, self.prompt, settings, str(self.drive_folder_id)],
             sort_keys=True,
@@ -218,23 +243,7 @@ async def submit(new: NewJob, *, queue: Queue, events: Events, deadline_scale: f
     committing = False
     try:
         async with in_transaction() as conn:
-            job = await CreativeJob.create(
-                id=job_id,
-                team_id=new.team_id,
-                user_id=new.user_id,
-                type=new.type,
-                provider=new.provider,
-                prompt=new.prompt,
-                settings=new.settings,
-                drive_folder_id=new.drive_folder_id,
-                estimated_cost_cents=new.estimated_cost_cents,
-                idempotency_key=new.idempotency_key,
-                metadata=new.metadata,
-                request_hash=new.request_hash(),
-                deadline_at=now() + DEADLINES[new.type] * deadline_scale,
-                using_db=conn,
-            )
-            await credits.hold(conn, new.team_id, job_id, new.estimated_cost_cents)
+            job = await create_held(conn, new, job_id, deadline_scale=deadline_scale)
             committing = True  # leaving the block commits
     except IntegrityError:
         # A concurrent request with the same idempotency key won the insert.
@@ -250,6 +259,40 @@ async def submit(new: NewJob, *, queue: Queue, events: Events, deadline_scale: f
     metrics.JOBS_SUBMITTED.labels(new.type, new.provider).inc()
     await events.job_changed(job)
     await events.balance_changed(new.team_id)
+    return job
+
+
+async def create_held(
+    conn: Any,
+    new: NewJob,
+    job_id: uuid.UUID,
+    *,
+    deadline_scale: float = 1.0,
+    batch_id: uuid.UUID | None = None,
+    with_key: bool = True,
+) -> CreativeJob:
+    """Insert the job and hold its estimate, in the caller's transaction (INSUFFICIENT_CREDITS
+    when the team cannot cover it: the caller's transaction then rolls back whole)."""
+    job = await CreativeJob.create(
+        id=job_id,
+        team_id=new.team_id,
+        user_id=new.user_id,
+        type=new.type,
+        provider=new.provider,
+        prompt=new.prompt,
+        settings=new.settings,
+        drive_folder_id=new.drive_folder_id,
+        estimated_cost_cents=new.estimated_cost_cents,
+        idempotency_key=new.idempotency_key if with_key else None,
+        metadata=new.metadata,
+        request_hash=new.request_hash() if with_key else new.job_hash(),
+        deadline_at=now() + DEADLINES[new.type] * deadline_scale,
+        batch_id=batch_id,
+        client_reference=new.client_reference,
+        client_metadata=new.client_metadata,
+        using_db=conn,
+    )
+    await credits.hold(conn, new.team_id, job_id, new.estimated_cost_cents)
     return job
 
 
@@ -505,3 +548,6 @@ async def cancel(team_id: uuid.UUID | str, job_id: str, *, events: Events) -> Cr
         if won:
             return job
     raise DomainError(ErrorCode.CONFLICT, "the job changed while canceling; try again", ["id"])
+
+
+existing_for_key = _existing_for_key  # models/batches.py: the job (the batch's first) a key made

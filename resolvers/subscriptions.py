@@ -53,8 +53,19 @@ async def jobs_updated(info: Info, filter: JobFilter | None = None) -> AsyncGene
     principal = info.context.require("read")
     wanted: dict[str, str] = {}
     if filter is not None:
-        pairs = (("type", filter.type), ("status", filter.status), ("provider", filter.provider))
+        pairs = (
+            ("type", filter.type),
+            ("status", filter.status),
+            ("provider", filter.provider),
+            ("rating", filter.rating),
+        )
         wanted = {key: value.value for key, value in pairs if value is not None}
+        if filter.batch_id is not None:
+            wanted["batch_id"] = str(filter.batch_id)
+        if filter.client_reference is not None:
+            wanted["client_reference"] = filter.client_reference
+        if filter.mine:
+            wanted["user_id"] = str(principal.user_id)
     settings = info.context.services.settings
     seen: dict[str, int] = {}
     subscribed_at = time.time()
@@ -72,7 +83,7 @@ async def jobs_updated(info: Info, filter: JobFilter | None = None) -> AsyncGene
             for snap in snaps:
                 if seen.get(snap["id"], 0) >= snap["version"]:
                     continue
-                if any(snap[key] != value for key, value in wanted.items()):
+                if any(snap.get(key) != value for key, value in wanted.items()):
                     continue
                 seen[snap["id"]] = snap["version"]
                 if len(seen) > 10_000:  # bounded memory on long-lived connections
