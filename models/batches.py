@@ -20,6 +20,7 @@ from typing import Any
 
 from tortoise import fields
 from tortoise.exceptions import IntegrityError
+from tortoise.expressions import F
 from tortoise.models import Model
 from tortoise.transactions import in_transaction
 
@@ -303,8 +304,11 @@ def summarize(rows: list[CreativeJob]) -> Summary:
     )
 
 
-async def rate(team_id: uuid.UUID | str, job_id: str, rating: Rating | None) -> CreativeJob:
-    """Rate one of the team's jobs (None clears it); only a completed job has an output to rate."""
+async def rate(
+    team_id: uuid.UUID | str, job_id: str, rating: Rating | None, *, events: Events
+) -> CreativeJob:
+    """Rate one of the team's jobs (None clears it); only a completed job has an output to rate.
+    The change bumps the job's version and is published, like any other (jobsUpdated sees it)."""
     job = await jobs.get_for_team(team_id, job_id)
     if job is None:
         raise DomainError(ErrorCode.NOT_FOUND, "job not found", ["id"])
@@ -312,6 +316,9 @@ async def rate(team_id: uuid.UUID | str, job_id: str, rating: Rating | None) -> 
         raise DomainError(
             ErrorCode.CONFLICT, f"only a completed job can be rated; this one is {job.status.value}", ["id"]
         )
-    await CreativeJob.filter(id=job.id).update(rating=rating.value if rating else None)
+    await CreativeJob.filter(id=job.id).update(
+        rating=rating.value if rating else None, version=F("version") + 1, updated_at=jobs.now()
+    )
     await job.refresh_from_db()
+    await events.job_changed(job)
     return job

@@ -119,7 +119,12 @@ async def batch(info: Info, id: strawberry.ID) -> Batch | None:
 @user_errors(RateJobPayload)
 async def rate_job(info: Info, id: strawberry.ID, rating: JobRating | None) -> RateJobPayload:
     principal = info.context.require("generate")
-    row = await batch_ops.rate(principal.team_id, str(id), batch_ops.Rating(rating.value) if rating else None)
+    row = await batch_ops.rate(
+        principal.team_id,
+        str(id),
+        batch_ops.Rating(rating.value) if rating else None,
+        events=info.context.services.events,
+    )
     return RateJobPayload(job=job_type(info, row))
 
 

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 
 import strawberry
 
+from models import batches as batch_ops
 from models import jobs as job_ops
 from models.teams import Team
 from resolvers.outputs import job_output
@@ -61,6 +62,9 @@ async def jobs_updated(info: Info, filter: JobFilter | None = None) -> AsyncGene
         )
         wanted = {key: value.value for key, value in pairs if value is not None}
         if filter.batch_id is not None:
+            # a batch that is not the team's ends the subscription at once, as jobUpdated's job does
+            if await batch_ops.get_for_team(principal.team_id, str(filter.batch_id)) is None:
+                return
             wanted["batch_id"] = str(filter.batch_id)
         if filter.client_reference is not None:
             wanted["client_reference"] = filter.client_reference

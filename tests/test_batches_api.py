@@ -13,6 +13,8 @@ import pytest
 
 from tests.stack import JOB_FIELDS, Stack, Team, follow_job
 from tests.test_generation import balance, ledger
+from tests.test_partners import JOB_EVENTS, create_endpoint, secrets_of
+from tests.webhook_receiver import running_receiver
 
 FIELDS = f"{JOB_FIELDS} batchId placement variant seed rating clientReference clientMetadata"
 BATCH_FIELDS = f"""id variants placements clientReference totalCostCents estimatedCostCents
@@ -266,3 +268,48 @@ async def test_the_rest_form_takes_variants_and_placements(stack: Stack) -> None
         error = bad.json()["error"]
         assert bad.status_code == 400 and error["code"] == "VALIDATION_FAILED", bad.text
         assert error["field"][-1] == "variants" and "1 to 5" in error["message"], bad.text
+
+
+JOBS_UPDATED = (
+    "subscription ($f: JobFilter) { jobsUpdated(filter: $f) { id status batchId clientReference } }"
+)
+GENERATE_TTS = GENERATE_VIDEO.replace("generateVideo", "generateTts").replace(
+    "GenerateVideoInput", "GenerateTtsInput"
+)
+
+
+async def test_webhooks_and_jobs_updated_carry_the_batch_and_the_callers_reference(stack: Stack) -> None:
+    team = stack.create_team(5_000)
+    async with running_receiver() as receiver:
+        created = await create_endpoint(stack, team, receiver.url, JOB_EVENTS)
+        receiver.secrets = secrets_of(created)
+        other = await generate(stack, team, GENERATE_TTS, {"text": "another batch", "variants": 2})
+        payload = await generate(
+            stack,
+            team,
+            GENERATE_TTS,
+            {
+                "text": "Spring sale starts today [sim:slow]",
+                "variants": 2,
+                "clientReference": "order-77",
+                "clientMetadata": {"line": 3},
+            },
+        )
+        assert payload["userErrors"] == [] and other["userErrors"] == [], (payload, other)
+        batch_id, ids = payload["batch"]["id"], {j["id"] for j in payload["jobs"]}
+        async with stack.subscription(team, JOBS_UPDATED, {"f": {"batchId": batch_id}}) as queue:
+            ended: set[str] = set()
+            async with asyncio.timeout(120):
+                while ended != ids:
+                    event = (await queue.get() or {}).get("data", {}).get("jobsUpdated")
+                    assert (
+                        event and event["batchId"] == batch_id and event["clientReference"] == "order-77"
+                    ), event
+                    if event["status"] in ("COMPLETED", "FAILED", "CANCELED"):
+                        ended.add(event["id"])
+        await receiver.wait_for(lambda r: {x.body["data"]["id"] for x in r.received} >= ids, 60)
+        for got in receiver.received:
+            data = got.body["data"]
+            if data["id"] in ids:
+                assert got.verified and data["batch_id"] == batch_id, data
+                assert (data["client_reference"], data["client_metadata"]) == ("order-77", {"line": 3})
