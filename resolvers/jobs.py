@@ -117,7 +117,7 @@ async def batch(info: Info, id: strawberry.ID) -> Batch | None:
 
 
 @user_errors(RateJobPayload)
-async def rate_job(info: Info, id: strawberry.ID, rating: JobRating | None) -> RateJobPayload:
+async def rate_job(info: Info, id: strawberry.ID, rating: JobRating | None = None) -> RateJobPayload:
     principal = info.context.require("generate")
     row = await batch_ops.rate(
         principal.team_id,
