@@ -195,7 +195,7 @@ async def _affordable(team_id: uuid.UUID, total: int, count: int) -> None:
     if total > available:
         raise DomainError(
             ErrorCode.INSUFFICIENT_CREDITS,
-            f"this request's {count} job{'s' if count > 1 else ''} need {total} cents of credits; the team "
+            f"this request's {count} jobs need {total} cents of credits; the team "
             f"has {available} available; nothing was held (ask for fewer variants or placements)",
         )
 
@@ -224,7 +224,8 @@ async def submit(planned: Plan, *, queue: Queue, events: Events, deadline_scale:
     existing = await jobs.existing_for_key(first)
     if existing:
         return await _answer_for(existing)
-    await _affordable(first.team_id, planned.total_cents, len(planned.jobs))
+    if len(planned.jobs) > 1:  # a single job is refused by its hold, as it always was
+        await _affordable(first.team_id, planned.total_cents, len(planned.jobs))
     ids = [uuid.uuid4() for _ in planned.jobs]
     batch_id = uuid.uuid4()
     committing = False
@@ -254,7 +255,7 @@ async def submit(planned: Plan, *, queue: Queue, events: Events, deadline_scale:
             return await _answer_for(existing)
         raise
     except DomainError as exc:
-        if exc.code == ErrorCode.INSUFFICIENT_CREDITS:  # the balance moved since the check: refused whole
+        if exc.code == ErrorCode.INSUFFICIENT_CREDITS and len(ids) > 1:  # the balance moved: refused whole
             raise DomainError(
                 ErrorCode.INSUFFICIENT_CREDITS,
                 f"this request's {len(ids)} jobs need {planned.total_cents} cents of credits; the team has "
