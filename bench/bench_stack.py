@@ -184,6 +184,24 @@ class BenchStack:
         self._wait_ready(url)
         return url
 
+    def work_more(self, extra_env: dict[str, str]) -> None:
+        """Another worker process (``main.py worker``) with ``extra_env``: the API processes of
+        :meth:`serve_more` on another storage backend need one on that backend and their own
+        ``CH_QUEUE_NAME`` (a worker checks uploads in the storage it is configured with). Stopped
+        by :meth:`stop`."""
+        env = {**self.env, **extra_env}
+        with self.log_path.open("ab") as log:
+            self.procs.append(
+                subprocess.Popen(
+                    [sys.executable, "main.py", "worker"],
+                    cwd=ROOT,
+                    env=env,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    preexec_fn=raise_fd_limit,
+                )
+            )
+
     def stop(self) -> None:
         for proc in reversed(self.procs):
             proc.terminate()

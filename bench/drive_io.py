@@ -291,10 +291,15 @@ def main() -> None:
         with running_s3(tmp / "seaweedfs") as server:
             stack = BenchStack(tmp, time_scale="0", poll_scale="0.01")
             try:
-                s3_env = server.env(PREFIX)
+                # Their own queue and worker: uploads are checked by a worker on the same storage.
+                s3_env = {**server.env(PREFIX), "CH_QUEUE_NAME": stack.env["CH_QUEUE_NAME"] + ":s3"}
+                stack.work_more(s3_env)
                 s3_api = stack.serve_more(s3_env)
                 s3_redirect_api = stack.serve_more({**s3_env, "CH_STORAGE_REDIRECT": "1"})
-                print(f"[{timer()}] SeaweedFS, the stack and two S3 API processes are up", flush=True)
+                print(
+                    f"[{timer()}] SeaweedFS, the stack, two S3 API processes and their worker are up",
+                    flush=True,
+                )
                 uploads, got = asyncio.run(measure_uploads(stack, s3_api, server, data, args.repeat))
                 print(f"[{timer()}] uploads measured", flush=True)
                 link = urlsplit(got.s3_url)  # the same signed link, from the API process that redirects

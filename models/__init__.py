@@ -2,7 +2,8 @@
 
 Modules: ``teams`` (teams, users, membership, API keys), ``jobs`` (the creative_job state machine),
 ``credits`` (the ledger; the only code that writes credit rows), ``drive`` (folders and files),
-``events`` (the team event outbox), ``webhooks`` (endpoints and deliveries).
+``events`` (the team event outbox), ``webhooks`` (endpoints and deliveries), ``creatives`` (graphs of
+jobs submitted at once).
 """
 
 MODEL_MODULES = [
@@ -13,4 +14,5 @@ MODEL_MODULES = [
     "models.events",
     "models.webhooks",
     "models.batches",
+    "models.creatives",
 ]

@@ -243,8 +243,13 @@ async def submit(planned: Plan, *, queue: Queue, events: Events, deadline_scale:
                 using_db=conn,
             )
             rows = [
-                await jobs.create_held(
-                    conn, new, job_id, deadline_scale=deadline_scale, batch_id=batch_id, with_key=i == 0
+                await jobs.insert_and_hold(
+                    conn,
+                    new,
+                    job_id,
+                    deadline_at=jobs.now() + jobs.DEADLINES[new.type] * deadline_scale,
+                    batch_id=batch_id,
+                    with_key=i == 0,
                 )
                 for i, (new, job_id) in enumerate(zip(planned.jobs, ids, strict=True))
             ]

@@ -17,15 +17,19 @@ removed after the row's deletion committed (a crash leaves unreferenced bytes, n
 from __future__ import annotations
 
 import asyncio
+import io
 import logging
 import re
+import secrets
+import tempfile
 import unicodedata
 import uuid
 from collections.abc import AsyncIterable, AsyncIterator, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
-from typing import Any
+from pathlib import Path
+from typing import IO, Any, BinaryIO
 
 from tortoise import fields
 from tortoise.backends.base.client import BaseDBAsyncClient
@@ -152,6 +156,20 @@ class DriveFile(Model):
             "folder_id": str(self.folder_id),
             "created_at": self.created_at.isoformat(),
         }
+
+
+class DriveIncoming(Model):
+    """Where an upload URL may still write: ``storage_key`` (under ``incoming/``) until
+    ``delete_after``, when every URL handed out for it has expired. A presigned PUT cannot be revoked,
+    so a PUT after the upload was completed, refused or cancelled leaves bytes there that no file
+    counts; the sweep (:func:`cleanup_incoming`) deletes them, and this row, once the time is past."""
+
+    id = fields.UUIDField(primary_key=True)  # the upload's file id
+    storage_key = fields.CharField(max_length=500)
+    delete_after = fields.DatetimeField(db_index=True)
+
+    class Meta:
+        table = "drive_incoming"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -516,8 +534,16 @@ async def move_file(
 
 
 async def delete_file(storage: Storage, team_id: uuid.UUID | str, file_id: uuid.UUID | str) -> Deleted:
-    """The file, its thumbnail and its bytes; what it freed (nothing when deleted concurrently)."""
-    file = await require_file(team_id, file_id)
+    """The file, its thumbnail and its bytes; what it freed (nothing when deleted concurrently).
+    A pending upload is cancelled: its reservation and whatever was PUT are gone (a check running
+    on it removes what it wrote and answers NOT_FOUND)."""
+    file = await team_row(DriveFile, team_id, file_id)
+    if file is None:
+        raise DomainError(ErrorCode.NOT_FOUND, "file not found", ["id"])
+    if file.status == FileStatus.PENDING:
+        if await _drop_pending(storage, file):
+            return Deleted(folders=0, files=1, size_bytes=file.size_bytes)
+        file = await require_file(team_id, file_id)  # completed meanwhile: delete the file
     async with in_transaction() as conn:
         if not await DriveFile.filter(id=file.id).using_db(conn).delete():
             return Deleted(folders=0, files=0, size_bytes=0)  # deleted concurrently: the other counted it
@@ -660,28 +686,32 @@ def _kinds(expect: Iterable[FileKind | MediaKind | str] | None) -> set[MediaKind
     return {MediaKind(str(k)) for k in expect} if expect else None
 
 
-async def _inspect(data: bytes, expect: set[MediaKind] | None) -> tuple[media.MediaInfo, bytes | None]:
+def _refused(reason: str) -> DomainError:
+    return DomainError(ErrorCode.VALIDATION_FAILED, f"the upload was refused: {reason}", ["file"])
+
+
+async def _inspect(source: Path, expect: set[MediaKind] | None) -> tuple[media.MediaInfo, bytes | None]:
     def work() -> tuple[media.MediaInfo, bytes | None]:
-        info = media.inspect(data, expect=expect)
-        return info, media.thumbnail(data, info.kind)
+        info = media.inspect(source, expect=expect)
+        return info, media.thumbnail(source, info.kind)
 
     try:
         return await asyncio.to_thread(work)
     except MediaRefused as exc:
-        raise DomainError(
-            ErrorCode.VALIDATION_FAILED, f"the upload was refused: {exc.reason}", ["file"]
-        ) from None
+        raise _refused(exc.reason) from None
 
 
 def _upload_key(team_id: uuid.UUID | str, file_id: uuid.UUID) -> str:
-    return f"{team_id}/uploads/{file_id}"
+    """The checked file's key: a new one per check, so two checks of one upload (or a check racing a
+    delete) never write over each other's bytes; the loser removes its own."""
+    return f"{team_id}/uploads/{file_id}-{secrets.token_hex(4)}"
 
 
 def _incoming_key(team_id: uuid.UUID | str, file_id: uuid.UUID) -> str:
     """Where a pending upload's bytes are PUT (its ``storage_key`` until completed). Not the final
     key: a presigned PUT URL cannot be revoked, and one still valid after completion would otherwise
-    overwrite the checked file with unchecked bytes. Leading with ``incoming/`` lets an operator give
-    the bucket a lifecycle rule for what a late PUT leaves there (docs/operations.md)."""
+    overwrite the checked file with unchecked bytes. What a late PUT leaves there is deleted by the
+    sweep once the URL has expired (:class:`DriveIncoming`)."""
     return f"{INCOMING_PREFIX}/{team_id}/{file_id}"
 
 
@@ -698,6 +728,44 @@ async def _folder_or_default(team_id: uuid.UUID | str, folder_id: uuid.UUID | st
     return folder
 
 
+async def start_upload(
+    storage: Storage,
+    team_id: uuid.UUID | str,
+    *,
+    name: str,
+    body: BinaryIO,
+    quota_bytes: int,
+    folder_id: uuid.UUID | str | None = None,
+    expect: Iterable[FileKind | str] | None = None,
+) -> DriveFile:
+    """A small upload whose bytes came with the request (the GraphQL multipart ``Upload``, spooled
+    to a file by the web server): typed by its first bytes (junk is refused before anything is
+    stored), its size reserved against the quota, its bytes streamed to the incoming key. A pending
+    upload, checked by :func:`complete_upload` like one PUT to an upload URL."""
+    head = body.read(media.HEAD_BYTES)
+    size = body.seek(0, 2)
+    body.seek(0)
+    try:
+        _kind, content_type = media.check_head(head, size, expect=_kinds(expect))
+    except MediaRefused as exc:
+        raise _refused(exc.reason) from None
+    pending = await create_upload(
+        team_id,
+        name=name,
+        size_bytes=size,
+        content_type=content_type,
+        quota_bytes=quota_bytes,
+        folder_id=folder_id,
+        record_incoming=False,
+    )
+    try:
+        await storage.put(pending.storage_key, body, content_type)
+    except BaseException:
+        await _drop_pending(storage, pending)
+        raise
+    return pending
+
+
 async def upload_file(
     storage: Storage,
     team_id: uuid.UUID | str,
@@ -708,39 +776,18 @@ async def upload_file(
     folder_id: uuid.UUID | str | None = None,
     expect: Iterable[FileKind | str] | None = None,
 ) -> DriveFile:
-    """A small upload in one step (the GraphQL multipart ``Upload``): checked by content, counted
-    against the quota, stored with its thumbnail. A refusal stores nothing."""
-    folder = await _folder_or_default(team_id, folder_id)
-    info, thumb = await _inspect(data, _kinds(expect))
-    clean = sanitize_name(name, extension=info.extension)
-    current = await usage(team_id, quota_bytes)
-    if current.used_bytes + len(data) > quota_bytes:  # before any bytes move; _reserve decides
-        raise QuotaExceeded(current.used_bytes, quota_bytes, len(data))
-    file_id = uuid.uuid4()
-    key = _upload_key(team_id, file_id)
-    thumb_key = _thumb_key(key) if thumb else None
-    await storage.put(key, data, info.content_type)
-    try:
-        if thumb and thumb_key:
-            await storage.put(thumb_key, thumb, media.THUMBNAIL_TYPE)
-        async with in_transaction() as conn:
-            await _reserve(conn, team_id, len(data), quota_bytes)
-            return await DriveFile.create(
-                id=file_id,
-                team_id=team_id,
-                folder_id=folder.id,
-                name=clean,
-                source=FileSource.UPLOADED,
-                status=FileStatus.READY,
-                size_bytes=len(data),
-                storage_key=key,
-                thumbnail_key=thumb_key,
-                **_facts(info),
-                using_db=conn,
-            )
-    except BaseException:
-        await _remove_bytes(storage, [key, thumb_key])
-        raise
+    """A small upload in one step, in this process: :func:`start_upload` then
+    :func:`complete_upload` (the API runs the second on a worker). A refusal stores nothing."""
+    pending = await start_upload(
+        storage,
+        team_id,
+        name=name,
+        body=io.BytesIO(data),
+        quota_bytes=quota_bytes,
+        folder_id=folder_id,
+        expect=expect,
+    )
+    return await complete_upload(storage, team_id, pending.id, expect=expect)
 
 
 def _facts(info: media.MediaInfo) -> dict[str, Any]:
@@ -762,10 +809,13 @@ async def create_upload(
     quota_bytes: int,
     folder_id: uuid.UUID | str | None = None,
     now: datetime | None = None,
+    record_incoming: bool = True,
 ) -> DriveFile:
     """A large upload, step one: a pending file that reserves ``size_bytes`` of the quota until it is
-    completed or expires (a day). The client then PUTs the bytes to ``storage_key`` (a presigned URL)
-    and calls :func:`complete_upload`. The declared type only picks the size cap; the content decides."""
+    completed, cancelled (:func:`delete_file`) or expires (a day). The client then PUTs the bytes to
+    ``storage_key`` (a presigned URL) and calls :func:`complete_upload`. The declared type only picks
+    the size cap; the content decides. With ``record_incoming`` (an upload URL will be handed out) the
+    incoming key is recorded for the sweep until the upload's expiry, past which no URL is valid."""
     content_type = content_type.split(";")[0].strip().lower()
     kind = media.kind_of(content_type) if content_type in media.EXTENSIONS else None
     if kind is None:
@@ -784,8 +834,12 @@ async def create_upload(
     folder = await _folder_or_default(team_id, folder_id)
     clean = sanitize_name(name, extension=media.extension_for(content_type))
     file_id = uuid.uuid4()
+    expires_at = (now or datetime.now(UTC)) + PENDING_TTL
+    key = _incoming_key(team_id, file_id)
     async with in_transaction() as conn:
         await _reserve(conn, team_id, size_bytes, quota_bytes)
+        if record_incoming:
+            await DriveIncoming.create(id=file_id, storage_key=key, delete_after=expires_at, using_db=conn)
         return await DriveFile.create(
             id=file_id,
             team_id=team_id,
@@ -796,8 +850,8 @@ async def create_upload(
             source=FileSource.UPLOADED,
             status=FileStatus.PENDING,
             size_bytes=size_bytes,
-            storage_key=_incoming_key(team_id, file_id),
-            expires_at=(now or datetime.now(UTC)) + PENDING_TTL,
+            storage_key=key,
+            expires_at=expires_at,
             using_db=conn,
         )
 
@@ -810,6 +864,57 @@ async def pending_upload(team_id: uuid.UUID | str, file_id: uuid.UUID | str) -> 
     return file
 
 
+async def upload_row(team_id: uuid.UUID | str, file_id: uuid.UUID | str) -> DriveFile | None:
+    """The team's file or pending upload (None when it is neither): what ``completeUpload`` looks at
+    before handing the check to a worker."""
+    return await team_row(DriveFile, team_id, file_id)
+
+
+async def still_pending(file_id: uuid.UUID | str) -> bool:
+    """Whether the upload is still pending (a check that answered an error left it to be retried:
+    nothing was PUT yet)."""
+    return await DriveFile.filter(id=file_id, status=FileStatus.PENDING).exists()
+
+
+def _too_large(size: int, declared: int) -> DomainError:
+    return DomainError(
+        ErrorCode.VALIDATION_FAILED,
+        f"the upload is {size} bytes, more than the {declared} declared; start it again",
+        ["sizeBytes"],
+    )
+
+
+async def _close(stream: AsyncIterator[bytes]) -> None:
+    """Close an ``open_range`` iterator left early (an async generator in every backend)."""
+    aclose = getattr(stream, "aclose", None)
+    if aclose is not None:
+        await aclose()
+
+
+async def _spool(storage: Storage, key: str, out: IO[bytes], cap: int) -> int:
+    """The object's bytes written to ``out``, stopping past ``cap``: how many were read."""
+    received = 0
+    stream = storage.open_range(key)
+    try:
+        async for chunk in stream:
+            received += len(chunk)
+            if received > cap:
+                break
+            await asyncio.to_thread(out.write, chunk)
+    finally:
+        await _close(stream)
+    await asyncio.to_thread(out.flush)
+    return received
+
+
+async def _head(storage: Storage, key: str) -> bytes:
+    stream = storage.open_range(key, 0, media.HEAD_BYTES - 1)
+    try:
+        return b"".join([chunk async for chunk in stream])
+    finally:
+        await _close(stream)
+
+
 async def complete_upload(
     storage: Storage,
     team_id: uuid.UUID | str,
@@ -817,10 +922,17 @@ async def complete_upload(
     *,
     expect: Iterable[FileKind | str] | None = None,
     now: datetime | None = None,
+    spool_dir: Path | None = None,
 ) -> DriveFile:
-    """A large upload, step two: its bytes are checked by content. Accepted, the file is ready with
-    its facts and thumbnail, and the quota counts its real size; refused (or expired), the file,
-    its reservation and its bytes are gone. Completing a completed upload returns the file."""
+    """A pending upload's bytes checked by content (the worker runs this for ``completeUpload``).
+    Accepted, the file is ready with its facts and thumbnail, and the quota counts its real size;
+    refused (or expired), the file, its reservation and its bytes are gone. Completing a completed
+    upload returns the file; one deleted meanwhile is NOT_FOUND and leaves nothing behind.
+
+    Memory stays bounded whatever the size: the first :data:`media.HEAD_BYTES` decide whether the
+    rest is read at all (junk is refused there); the rest is streamed to a temporary file (in
+    ``spool_dir``, the system's by default) that the decode reads and the final object is written
+    from: the bytes checked are the bytes kept, whatever a late PUT does to the incoming key."""
     file = await team_row(DriveFile, team_id, file_id)
     if file is None:
         raise DomainError(ErrorCode.NOT_FOUND, "upload not found", ["id"])
@@ -829,39 +941,47 @@ async def complete_upload(
     if file.expires_at is not None and file.expires_at <= (now or datetime.now(UTC)):
         await _drop_pending(storage, file)
         raise DomainError(ErrorCode.NOT_FOUND, "upload not found (it expired)", ["id"])
+    kinds = _kinds(expect)
     try:
         stored = await storage.stat(file.storage_key)
+        head = await _head(storage, file.storage_key) if stored.size else b""
     except ObjectNotFound:
         raise DomainError(
             ErrorCode.VALIDATION_FAILED, "nothing was uploaded for this file yet: PUT the bytes first", ["id"]
         ) from None
     if stored.size > file.size_bytes:  # checked before the bytes are read
         await _drop_pending(storage, file)
-        raise DomainError(
-            ErrorCode.VALIDATION_FAILED,
-            f"the upload is {stored.size} bytes, more than the {file.size_bytes} declared; start it again",
-            ["sizeBytes"],
-        )
-    data = await storage.get(file.storage_key)
-    if len(data) > file.size_bytes:  # replaced between the two reads
-        await _drop_pending(storage, file)
-        raise DomainError(
-            ErrorCode.VALIDATION_FAILED,
-            f"the upload is {len(data)} bytes, more than the {file.size_bytes} declared; start it again",
-            ["sizeBytes"],
-        )
+        raise _too_large(stored.size, file.size_bytes)
     try:
-        info, thumb = await _inspect(data, _kinds(expect))
-    except DomainError:
+        media.check_head(head, stored.size, expect=kinds)
+    except MediaRefused as exc:
         await _drop_pending(storage, file)
-        raise
-    # The checked bytes go to the file's own key, out of reach of the upload URL (_incoming_key).
+        raise _refused(exc.reason) from None
     key = _upload_key(file.team_id, file.id)
-    thumb_key = _thumb_key(key) if thumb else None
-    if key != file.storage_key:
-        await storage.put(key, data, info.content_type)
-    if thumb and thumb_key:
-        await storage.put(thumb_key, thumb, media.THUMBNAIL_TYPE)
+    with tempfile.NamedTemporaryFile(prefix="upload-", dir=spool_dir) as spooled:
+        try:
+            received = await _spool(storage, file.storage_key, spooled, file.size_bytes)
+        except ObjectNotFound:  # deleted since the stat (a cancel): the row says what happened
+            received = -1
+        if received < 0 or received > file.size_bytes:  # replaced between the stat and the read
+            await _drop_pending(storage, file)
+            if received < 0:
+                raise DomainError(ErrorCode.NOT_FOUND, "upload not found", ["id"])
+            raise _too_large(received, file.size_bytes)
+        try:
+            info, thumb = await _inspect(Path(spooled.name), kinds)
+        except DomainError:
+            await _drop_pending(storage, file)
+            raise
+        thumb_key = _thumb_key(key) if thumb else None
+        try:
+            await asyncio.to_thread(spooled.seek, 0)
+            await storage.put(key, spooled, info.content_type)
+            if thumb and thumb_key:
+                await storage.put(thumb_key, thumb, media.THUMBNAIL_TYPE)
+        except BaseException:
+            await _remove_bytes(storage, [key, thumb_key])
+            raise
     async with in_transaction() as conn:
         won = (
             await DriveFile.filter(id=file.id, status=FileStatus.PENDING)
@@ -869,7 +989,7 @@ async def complete_upload(
             .update(
                 status=FileStatus.READY,
                 name=sanitize_name(file.name, extension=info.extension),
-                size_bytes=len(data),
+                size_bytes=received,
                 storage_key=key,
                 thumbnail_key=thumb_key,
                 expires_at=None,
@@ -877,9 +997,16 @@ async def complete_upload(
             )
         )
         if won:
-            await _add_usage(conn, team_id, len(data) - file.size_bytes)  # the reservation becomes the size
-    if key != file.storage_key:
-        await _remove_bytes(storage, [file.storage_key])
+            await _add_usage(
+                conn, file.team_id, received - file.size_bytes
+            )  # the reservation becomes the size
+    if not won:  # completed by another check, or deleted (cancelled, its folder deleted) meanwhile
+        await _remove_bytes(storage, [key, thumb_key])
+        current = await team_file(team_id, file.id)
+        if current is None:
+            raise DomainError(ErrorCode.NOT_FOUND, "upload not found (it was deleted)", ["id"])
+        return current
+    await _remove_bytes(storage, [file.storage_key])
     return await DriveFile.get(id=file.id)
 
 
@@ -946,13 +1073,14 @@ def _size_mismatch(declared: int, got: str) -> DomainError:
 
 
 async def _drop_pending(storage: Storage, file: DriveFile) -> bool:
+    """Delete a pending upload, its reservation and its incoming bytes (a check in flight notices
+    and removes what it wrote); False when it was not pending any more."""
     async with in_transaction() as conn:
         gone = await DriveFile.filter(id=file.id, status=FileStatus.PENDING).using_db(conn).delete()
         if gone:
             await _add_usage(conn, file.team_id, -file.size_bytes)
     if gone:
-        final = _upload_key(file.team_id, file.id)
-        await _remove_bytes(storage, [file.storage_key, file.thumbnail_key, final, _thumb_key(final)])
+        await _remove_bytes(storage, [file.storage_key, file.thumbnail_key])
     return bool(gone)
 
 
@@ -966,6 +1094,17 @@ async def cleanup_pending(storage: Storage, *, now: datetime | None = None, limi
     for file in expired:
         removed += await _drop_pending(storage, file)
     return removed
+
+
+async def cleanup_incoming(storage: Storage, *, now: datetime | None = None, limit: int = 500) -> int:
+    """Delete what upload URLs may have written under ``incoming/`` once none of them is valid any
+    more (:class:`DriveIncoming`): bytes a PUT left after its upload was completed, refused or
+    cancelled. Run after :func:`cleanup_pending` (which removes the uploads themselves); how many."""
+    due = await DriveIncoming.filter(delete_after__lte=now or datetime.now(UTC)).limit(limit)
+    for record in due:
+        await _remove_bytes(storage, [record.storage_key])
+        await DriveIncoming.filter(id=record.id).delete()
+    return len(due)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1023,11 +1162,12 @@ async def store_output(
     if thumb:
         thumb_key = _thumb_key(key)
         await storage.put(thumb_key, thumb, media.THUMBNAIL_TYPE)
-    try:
+
+    async def insert(folder_id: uuid.UUID) -> DriveFile:
         async with in_transaction() as conn:
             file = await DriveFile.create(
                 team_id=team_id,
-                folder_id=folder.id,
+                folder_id=folder_id,
                 job_id=job_id,
                 job_index=index,
                 name=output_name(job_type, provider, prompt, index, content_type),
@@ -1040,5 +1180,16 @@ async def store_output(
             )
             await _add_usage(conn, team_id, len(data))
             return file
-    except IntegrityError:  # stored concurrently by another run of the same step: same key, same bytes
-        return await DriveFile.get(job_id=job_id, job_index=index)
+
+    try:
+        return await insert(folder.id)
+    except IntegrityError:
+        # Stored concurrently by another run of the same step (same key, same bytes), or the folder
+        # was deleted between the look-up and the insert (a foreign key violation): then the
+        # default folder takes it, as it would have had the folder been gone before.
+        existing = await DriveFile.get_or_none(job_id=job_id, job_index=index)
+        if existing:
+            return existing
+        if await DriveFolder.exists(id=folder.id):
+            raise
+        return await insert((await default_folder(team_id)).id)

@@ -18,6 +18,8 @@ class ErrorCode(StrEnum):
     # A provider's library (avatars, voices) could not be read to check an id: nothing was held,
     # try again (models/library.py).
     PROVIDER_UNAVAILABLE = "PROVIDER_UNAVAILABLE"
+    # The work asked for goes on (an upload's check on a worker): ask again for its outcome.
+    IN_PROGRESS = "IN_PROGRESS"
 
 
 class DomainError(Exception):

@@ -607,3 +607,9 @@ async def generate(
     """Validate, price, hold and queue: what every generate mutation and REST submit does."""
     new = await validate(req, lifecycle_config, libraries)
     return await submit(new, queue=queue, events=events, deadline_scale=deadline_scale)
+
+
+def check_input_element(source: Any, name: str, content_type: str, index: int, id_field: str) -> None:
+    """A composite input of ``content_type`` fills the element ``name`` of ``source`` (where the
+    RenderScript is known): what a creative checks for an input that is another job's output."""
+    _check_element(source, name, content_type, index, id_field)

@@ -27,6 +27,7 @@ from tortoise.models import Model
 from tortoise.transactions import in_transaction
 
 from models import credits, metrics
+from models import progress as progress_rules
 from models.errors import DomainError, ErrorCode
 from models.events import TeamEvent
 from models.teams import Team
@@ -99,6 +100,12 @@ class CreativeJob(Model):
     started_at = fields.DatetimeField(null=True)
     completed_at = fields.DatetimeField(null=True)
     updated_at = fields.DatetimeField(auto_now=True)
+    # How far the job is, 0–1, as last published (models/progress.py), and when that was written.
+    progress = fields.FloatField(null=True)
+    progress_at = fields.DatetimeField(null=True)
+    # 1-based place among the jobs waiting for a slot at the provider; None when not waiting.
+    queue_position = fields.IntField(null=True)
+    expected_completion_at = fields.DatetimeField(null=True)
 
     class Meta:
         table = "creative_job"
@@ -140,6 +147,10 @@ class CreativeJob(Model):
             "started_at": iso(self.started_at),
             "completed_at": iso(self.completed_at),
             "updated_at": iso(self.updated_at),
+            # models/progress.py: 1.0 once completed; the last figure shown when it failed or was canceled.
+            "progress": 1.0 if self.status == JobStatus.COMPLETED else (self.progress or 0.0),
+            "queue_position": self.queue_position if self.status == JobStatus.PENDING else None,
+            "expected_completion_at": None if self.is_terminal else iso(self.expected_completion_at),
         }
 
 
@@ -232,6 +243,48 @@ class CommitOutcomeUnknown(Exception):
         self.job_id = job_id
 
 
+async def insert_and_hold(
+    conn: Any,
+    new: NewJob,
+    job_id: uuid.UUID,
+    *,
+    deadline_at: datetime,
+    metadata: dict[str, Any] | None = None,
+    expected_completion_at: datetime | None = None,
+    batch_id: uuid.UUID | None = None,
+    with_key: bool = True,
+) -> CreativeJob:
+    """The job's row and its hold, in the caller's transaction (``submit``, and a creative's
+    submission, which makes all of its jobs in one: models/creatives.py). Expected to complete
+    in its provider's typical time unless ``expected_completion_at`` says otherwise. The jobs of
+    a batch (models/batches.py) carry ``batch_id``; only the first (``with_key``) carries the
+    request's idempotency key and hash, standing for the whole request. INSUFFICIENT_CREDITS when
+    the team cannot cover the hold: the caller's transaction then rolls back whole."""
+    job = await CreativeJob.create(
+        id=job_id,
+        team_id=new.team_id,
+        user_id=new.user_id,
+        type=new.type,
+        provider=new.provider,
+        prompt=new.prompt,
+        settings=new.settings,
+        drive_folder_id=new.drive_folder_id,
+        estimated_cost_cents=new.estimated_cost_cents,
+        idempotency_key=new.idempotency_key if with_key else None,
+        metadata=new.metadata if metadata is None else metadata,
+        request_hash=new.request_hash() if with_key else new.job_hash(),
+        deadline_at=deadline_at,
+        batch_id=batch_id,
+        client_reference=new.client_reference,
+        client_metadata=new.client_metadata,
+        expected_completion_at=expected_completion_at
+        or now() + timedelta(seconds=progress_rules.typical_seconds(new.provider)),
+        using_db=conn,
+    )
+    await credits.hold(conn, new.team_id, job_id, new.estimated_cost_cents)
+    return job
+
+
 async def submit(new: NewJob, *, queue: Queue, events: Events, deadline_scale: float = 1.0) -> CreativeJob:
     """Insert the job and hold its estimate in one transaction, then enqueue and publish.
 
@@ -243,7 +296,9 @@ async def submit(new: NewJob, *, queue: Queue, events: Events, deadline_scale: f
     committing = False
     try:
         async with in_transaction() as conn:
-            job = await create_held(conn, new, job_id, deadline_scale=deadline_scale)
+            job = await insert_and_hold(
+                conn, new, job_id, deadline_at=now() + DEADLINES[new.type] * deadline_scale
+            )
             committing = True  # leaving the block commits
     except IntegrityError:
         # A concurrent request with the same idempotency key won the insert.
@@ -259,40 +314,6 @@ async def submit(new: NewJob, *, queue: Queue, events: Events, deadline_scale: f
     metrics.JOBS_SUBMITTED.labels(new.type, new.provider).inc()
     await events.job_changed(job)
     await events.balance_changed(new.team_id)
-    return job
-
-
-async def create_held(
-    conn: Any,
-    new: NewJob,
-    job_id: uuid.UUID,
-    *,
-    deadline_scale: float = 1.0,
-    batch_id: uuid.UUID | None = None,
-    with_key: bool = True,
-) -> CreativeJob:
-    """Insert the job and hold its estimate, in the caller's transaction (INSUFFICIENT_CREDITS
-    when the team cannot cover it: the caller's transaction then rolls back whole)."""
-    job = await CreativeJob.create(
-        id=job_id,
-        team_id=new.team_id,
-        user_id=new.user_id,
-        type=new.type,
-        provider=new.provider,
-        prompt=new.prompt,
-        settings=new.settings,
-        drive_folder_id=new.drive_folder_id,
-        estimated_cost_cents=new.estimated_cost_cents,
-        idempotency_key=new.idempotency_key if with_key else None,
-        metadata=new.metadata,
-        request_hash=new.request_hash() if with_key else new.job_hash(),
-        deadline_at=now() + DEADLINES[new.type] * deadline_scale,
-        batch_id=batch_id,
-        client_reference=new.client_reference,
-        client_metadata=new.client_metadata,
-        using_db=conn,
-    )
-    await credits.hold(conn, new.team_id, job_id, new.estimated_cost_cents)
     return job
 
 
@@ -350,6 +371,10 @@ async def start(job: CreativeJob, *, events: Events) -> CreativeJob | None:
             conn=conn,
             started_at=now(),
             attempts=F("attempts") + 1,
+            progress=0.0,
+            progress_at=now(),
+            queue_position=None,
+            expected_completion_at=now() + timedelta(seconds=progress_rules.typical_seconds(job.provider)),
         )
     if not won:
         await job.refresh_from_db()  # someone else moved it: read again and decide
@@ -375,6 +400,57 @@ async def claim_submission(job: CreativeJob, ttl: timedelta) -> bool:
 async def touch(job: CreativeJob) -> None:
     """Record that a worker is still following this job (the sweep re-enqueues untouched ones)."""
     await CreativeJob.filter(id=job.id).update(updated_at=now())
+
+
+async def _publish_change(job: CreativeJob, status: JobStatus, events: Events, **changes: Any) -> bool:
+    """A change that is not a transition (progress, queue position): written only on the version
+    read, so it never overwrites a transition; the version bumps and subscribers get it. False when
+    the job moved meanwhile (nothing written: the caller's next look starts from the fresh row)."""
+    changed = await CreativeJob.filter(id=job.id, status=status, version=job.version).update(
+        version=F("version") + 1, updated_at=now(), **changes
+    )
+    if not changed:
+        return False
+    await job.refresh_from_db()
+    await events.job_changed(job)
+    return True
+
+
+async def record_progress(job: CreativeJob, reported: float | None, *, events: Events) -> bool:
+    """After a poll of a processing job: its progress (the provider's ``reported`` figure, else the
+    estimate) and expected completion, published when the figure moved enough
+    (``progress_rules.worth_publishing``); otherwise only touched. True when published."""
+    at = now()
+    typical = progress_rules.typical_seconds(job.provider)
+    elapsed = (at - job.started_at).total_seconds() if job.started_at else 0.0
+    value = progress_rules.next_progress(job.progress, reported, elapsed, typical)
+    since = (at - job.progress_at).total_seconds() if job.progress_at else None
+    if job.status == JobStatus.PROCESSING and progress_rules.worth_publishing(job.progress, value, since):
+        eta = progress_rules.expected_completion(at, job.started_at, typical, reported)
+        changes = {"progress": value, "progress_at": at, "expected_completion_at": eta}
+        if await _publish_change(job, JobStatus.PROCESSING, events, **changes):
+            return True
+    await touch(job)
+    return False
+
+
+async def record_queue_position(
+    job: CreativeJob, position: int | None, concurrency: int, *, events: Events
+) -> bool:
+    """A pending job's place among those waiting for a provider slot (``None``: not waiting),
+    published when it changed, with the expected completion it implies. True when published."""
+    if job.status != JobStatus.PENDING or position == job.queue_position:
+        return False
+    at = now()
+    typical = progress_rules.typical_seconds(job.provider)
+    eta = (
+        progress_rules.expected_completion_waiting(at, position, concurrency, typical)
+        if position is not None
+        else at + timedelta(seconds=typical)
+    )
+    return await _publish_change(
+        job, JobStatus.PENDING, events, queue_position=position, expected_completion_at=eta
+    )
 
 
 async def release_submission(job: CreativeJob) -> None:
@@ -425,6 +501,9 @@ async def complete(
             overrun_cents=cost_cents - captured,
             completed_at=now(),
             metadata={**job.metadata, **metadata},
+            progress=1.0,
+            progress_at=now(),
+            expected_completion_at=None,
         )
         if won:
             await credits.settle(conn, job.team_id, job.id, job.estimated_cost_cents, cost_cents)

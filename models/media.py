@@ -1,15 +1,19 @@
 """What a file is, judged by its content: magic bytes first, then a real decode (Pillow for images,
-PyAV for video and audio). Never by its name or the type a client declared. Pure functions: bytes in,
-facts or a refusal with a reason a user can act on out. CPU-bound: call them in a thread."""
+PyAV for video and audio). Never by its name or the type a client declared. Pure functions: bytes (or
+the path of a file, so a large upload is never held in memory) in, facts or a refusal with a reason a
+user can act on out. CPU-bound: call them in a thread."""
 
 from __future__ import annotations
 
 import io
 import math
+import os
 import warnings
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from enum import StrEnum
+from pathlib import Path
+from typing import BinaryIO
 
 import av
 import av.error
@@ -64,6 +68,17 @@ OUTPUT_LIMITS: dict[MediaKind, Limits] = {
     MediaKind.VIDEO: Limits(max_bytes=2**40, max_pixels=8192 * 4608, max_side=8192, max_seconds=24 * 3600),
     MediaKind.AUDIO: Limits(max_bytes=2**40, max_pixels=0, max_side=0, max_seconds=24 * 3600),
 }
+
+# What inspect and thumbnail take: the bytes, or the path of a file holding them.
+Source = bytes | Path
+HEAD_BYTES = 64  # what sniff looks at: a file is refused or typed from these alone
+# An MP4/MOV is a list of top-level boxes (ftyp, moov, mdat, free; a fragmented one a moof+mdat pair
+# per fragment, a few thousand for an hour). A file of millions of empty boxes keeps a demuxer busy
+# for seconds per 100 MB: it is refused once it passes this many.
+MAX_TOP_LEVEL_BOXES = 20_000
+# Bytes after a container's last box that nothing explains: a little padding is tolerated, more is
+# refused (a valid clip followed by anything else is a polyglot, not a video).
+MAX_TRAILING_BYTES = 64 * 1024
 
 THUMBNAIL_SIDE = 320
 THUMBNAIL_TYPE = "image/webp"
@@ -155,33 +170,62 @@ def _describe(kinds: Collection[MediaKind]) -> str:
     return " or ".join(_ARTICLE[k] for k in MediaKind if k in kinds)
 
 
-def inspect(
-    data: bytes,
+def check_head(
+    head: bytes,
+    size: int,
     *,
     expect: Collection[MediaKind] | None = None,
     limits: dict[MediaKind, Limits] = LIMITS,
-) -> MediaInfo:
-    """The facts of ``data`` as decoded; :class:`MediaRefused` when it is not an accepted image,
-    video or audio file, not of the ``expect``-ed kind, over a cap, truncated or corrupt."""
-    if not data:
+) -> tuple[MediaKind, str]:
+    """Kind and content type of a file of ``size`` bytes from its first :data:`HEAD_BYTES` alone:
+    :class:`MediaRefused` when it is empty, of no accepted format, not of the ``expect``-ed kind or
+    over its kind's size cap. What to run before reading the rest of a file."""
+    if not size or not head:
         raise MediaRefused("the file is empty")
-    sniffed = sniff(data)
+    sniffed = sniff(head)
     if sniffed is None:
-        what = _what_else(data)
+        what = _what_else(head)
         wanted = _describe(expect) if expect else f"an image, video or audio file ({ACCEPTED})"
         raise MediaRefused(f"the file is {what}; expected {wanted}")
     kind, content_type = sniffed
     if expect and kind not in expect and not (kind == MediaKind.VIDEO and MediaKind.AUDIO in expect):
         raise MediaRefused(f"the file is {_ARTICLE[kind]} ({content_type}); expected {_describe(expect)}")
     cap = limits[kind].max_bytes
-    if len(data) > cap:
-        raise MediaRefused(
-            f"{_ARTICLE[kind]} may be at most {cap // MB} MB; this one is {len(data) / MB:.1f} MB"
-        )
+    if size > cap:
+        raise MediaRefused(f"{_ARTICLE[kind]} may be at most {cap // MB} MB; this one is {size / MB:.1f} MB")
+    return kind, content_type
+
+
+def _head_and_size(source: Source) -> tuple[bytes, int]:
+    if isinstance(source, bytes):
+        return source[:HEAD_BYTES], len(source)
+    with source.open("rb") as f:
+        return f.read(HEAD_BYTES), os.fstat(f.fileno()).st_size
+
+
+def _reader(source: Source) -> BinaryIO:
+    return io.BytesIO(source) if isinstance(source, bytes) else source.open("rb")
+
+
+def inspect(
+    source: Source,
+    *,
+    expect: Collection[MediaKind] | None = None,
+    limits: dict[MediaKind, Limits] = LIMITS,
+) -> MediaInfo:
+    """The facts of ``source`` (bytes, or a file's path) as decoded; :class:`MediaRefused` when it is
+    not an accepted image, video or audio file, not of the ``expect``-ed kind, over a cap,
+    truncated, corrupt or followed by data its container does not explain."""
+    head, size = _head_and_size(source)
+    kind, content_type = check_head(head, size, expect=expect, limits=limits)
+    walk = _STRUCTURE.get(content_type)
+    if walk is not None:
+        with _reader(source) as f:
+            walk(f, size)
     if kind == MediaKind.IMAGE:
-        info = _inspect_image(data, content_type, limits[kind])
+        info = _inspect_image(source, content_type, limits[kind])
     else:
-        info = _inspect_av(data, content_type, limits)
+        info = _inspect_av(source, content_type, limits)
     if expect and info.kind not in expect:
         raise MediaRefused(
             f"the file is {_ARTICLE[info.kind]} ({info.content_type}); expected {_describe(expect)}"
@@ -203,20 +247,120 @@ def _check_frame(width: int, height: int, limits: Limits, what: str) -> None:
         )
 
 
-def _open_image(data: bytes) -> Image.Image:
+def _check_boxes(f: BinaryIO, size: int) -> None:
+    """An MP4/MOV's top-level boxes, walked by their headers (a seek each, nothing decoded): they must
+    tile the file, at most :data:`MAX_TOP_LEVEL_BOXES` of them, with at most
+    :data:`MAX_TRAILING_BYTES` after the last. A box running past the end is a truncated file."""
+    position = count = 0
+    while position < size:
+        count += 1
+        if count > MAX_TOP_LEVEL_BOXES:
+            raise MediaRefused(
+                f"the file is made of more than {MAX_TOP_LEVEL_BOXES} top-level boxes: it is not a "
+                "file an encoder writes"
+            )
+        f.seek(position)
+        header = f.read(16)
+        box_size = int.from_bytes(header[:4], "big") if len(header) >= 8 else -1
+        box_type = header[4:8]
+        if box_size == 1:
+            box_size = int.from_bytes(header[8:16], "big") if len(header) >= 16 else -1
+        elif box_size == 0:  # "to the end of the file"
+            box_size = size - position
+        if box_size < 8 or not all(48 <= c < 123 or c in (32, 169) for c in box_type):
+            if position > 0 and size - position <= MAX_TRAILING_BYTES:
+                return  # a little padding after the last box
+            raise MediaRefused(
+                "the file is followed by data that is not part of its video or audio"
+                if position > 0
+                else "the file is truncated or corrupt: it does not start with a box"
+            )
+        if position + box_size > size:
+            raise MediaRefused(
+                f"the file is truncated: its {box_type.decode('latin-1')!r} box runs "
+                f"{position + box_size - size} bytes past the end of the file"
+            )
+        position += box_size
+
+
+def _check_tail(end: int, size: int, what: str) -> None:
+    """The container says it ends at ``end``: a file much longer holds something else too."""
+    if size - end > MAX_TRAILING_BYTES:
+        raise MediaRefused(f"the file is followed by data that is not part of its {what}")
+
+
+def _check_png_chunks(f: BinaryIO, size: int) -> None:
+    """A PNG's chunks up to IEND (headers only); what follows IEND is not the image."""
+    position = 8
+    for _ in range(MAX_TOP_LEVEL_BOXES * 10):
+        f.seek(position)
+        header = f.read(8)
+        if len(header) < 8:
+            return  # truncated: the decode says so
+        position += 12 + int.from_bytes(header[:4], "big")
+        if header[4:8] == b"IEND":
+            _check_tail(position, size, "image")
+            return
+    raise MediaRefused("the image is made of too many chunks to be one an encoder writes")
+
+
+def _vint(f: BinaryIO) -> tuple[int, int] | None:
+    """An EBML variable-size integer: (value, all-ones marker), None at the end of the file."""
+    first = f.read(1)
+    if not first or first[0] == 0:
+        return None
+    length = 8 - first[0].bit_length() + 1
+    rest = f.read(length - 1)
+    if len(rest) < length - 1:
+        return None
+    value = int.from_bytes(bytes([first[0] & (0xFF >> length)]) + rest, "big")
+    return value, (1 << (7 * length)) - 1
+
+
+def _check_ebml(f: BinaryIO, size: int) -> None:
+    """A WebM's EBML header and Segment: a Segment of known size ends the file."""
+    f.seek(4)  # the EBML header's id
+    header = _vint(f)
+    if header is None:
+        return
+    f.seek(f.tell() + header[0])
+    if f.read(4) != b"\x18\x53\x80\x67":  # Segment
+        return  # the demuxer judges it
+    segment = _vint(f)
+    if segment is None or segment[0] == segment[1]:  # unknown size (a live recording): nothing to compare
+        return
+    _check_tail(f.tell() + segment[0], size, "video or audio")
+
+
+def _check_riff(f: BinaryIO, size: int) -> None:
+    riff = int.from_bytes(f.read(8)[4:8], "little")
+    if 0 < riff < 0xFFFFFFFF:  # 0 and all ones: written by a recorder that could not come back
+        _check_tail(8 + riff + (riff & 1), size, "audio")
+
+
+_STRUCTURE: dict[str, Callable[[BinaryIO, int], None]] = {
+    "video/mp4": _check_boxes,
+    "video/quicktime": _check_boxes,
+    "video/webm": _check_ebml,
+    "audio/wav": _check_riff,
+    "image/png": _check_png_chunks,
+}
+
+
+def _open_image(source: Source) -> Image.Image:
     with warnings.catch_warnings():
         # Pillow warns above MAX_IMAGE_PIXELS (the caps here decide instead) and refuses above twice it.
         warnings.simplefilter("ignore", Image.DecompressionBombWarning)
         try:
-            return Image.open(io.BytesIO(data))  # reads the header only
+            return Image.open(io.BytesIO(source) if isinstance(source, bytes) else source)  # the header only
         except Image.DecompressionBombError:
             raise MediaRefused("the image claims more pixels than any accepted image") from None
         except (OSError, SyntaxError, ValueError) as exc:
             raise MediaRefused(f"the image cannot be read: {exc}") from None
 
 
-def _inspect_image(data: bytes, content_type: str, limits: Limits) -> MediaInfo:
-    img = _open_image(data)
+def _inspect_image(source: Source, content_type: str, limits: Limits) -> MediaInfo:
+    img = _open_image(source)
     with img:
         if img.format != _PILLOW_FORMATS[content_type]:
             raise MediaRefused(f"the file starts like {content_type} but is not one")
@@ -241,9 +385,13 @@ def _seconds(container: av.container.InputContainer) -> float | None:
     return longest or None
 
 
-def _inspect_av(data: bytes, content_type: str, limits: dict[MediaKind, Limits]) -> MediaInfo:
+def _open_av(source: Source) -> av.container.InputContainer:
+    return av.open(io.BytesIO(source) if isinstance(source, bytes) else str(source), mode="r")
+
+
+def _inspect_av(source: Source, content_type: str, limits: dict[MediaKind, Limits]) -> MediaInfo:
     try:
-        container = av.open(io.BytesIO(data), mode="r")
+        container = _open_av(source)
     except (av.error.FFmpegError, ValueError, UnicodeDecodeError) as exc:
         raise MediaRefused(
             f"the file cannot be read as {content_type} (truncated or corrupt: {exc})"
@@ -298,17 +446,18 @@ def _decode_one(
     raise MediaRefused(f"the {kind} is truncated or corrupt: no frame decodes at its {where}")
 
 
-def thumbnail(data: bytes, kind: MediaKind, side: int = THUMBNAIL_SIDE) -> bytes | None:
+def thumbnail(source: Source, kind: MediaKind, side: int = THUMBNAIL_SIDE) -> bytes | None:
     """A WebP of at most ``side`` pixels a side: the image scaled down, or a video's poster frame
-    (its first frame); None for audio or when no frame decodes. Call only on inspected bytes."""
+    (its first frame); None for audio or when no frame decodes. Call only on inspected bytes (or an
+    inspected file's path)."""
     try:
         if kind == MediaKind.IMAGE:
-            with Image.open(io.BytesIO(data)) as img:
+            with Image.open(io.BytesIO(source) if isinstance(source, bytes) else source) as img:
                 img.draft("RGB", (side, side))  # JPEG decodes at a fraction of its size
                 frame = ImageOps.exif_transpose(img)
                 return _webp(frame, side)
         if kind == MediaKind.VIDEO:
-            with av.open(io.BytesIO(data), mode="r") as container:
+            with _open_av(source) as container:
                 for video_frame in container.decode(container.streams.video[0]):
                     return _webp(video_frame.to_image(), side)  # type: ignore[no-untyped-call]  # PyAV's stub leaves it untyped
     except (OSError, ValueError, av.error.FFmpegError):

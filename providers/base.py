@@ -165,7 +165,20 @@ class Submitted:
 @dataclass(frozen=True)
 class Pending:
     retry_after: float = 2.0
+    # The provider's own figure, 0–1 (progress_fraction), or None where it gives none.
     progress: float | None = None
+
+
+def progress_fraction(value: Any) -> float | None:
+    """A provider's progress figure as a fraction 0–1: a number in 0–1 is taken as it is, one
+    above 1 (up to 100) as a percentage; anything else (missing, text, negative, NaN) is ``None``.
+    Runway documents 0–1; BFL's scale is not documented, so both are read
+    (docs/providers.md, Typical generation times and progress)."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        return None
+    if value < 0 or value > 100:
+        return None
+    return float(value) if value <= 1 else float(value) / 100
 
 
 @dataclass(frozen=True)

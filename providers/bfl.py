@@ -7,7 +7,18 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from providers.base import MB, Done, ImageSlot, JobSpec, Output, Pending, Submitted, Usage, base64_of
+from providers.base import (
+    MB,
+    Done,
+    ImageSlot,
+    JobSpec,
+    Output,
+    Pending,
+    Submitted,
+    Usage,
+    base64_of,
+    progress_fraction,
+)
 from providers.errors import LostTaskError, ModerationError, RejectedError, RetryableError
 from providers.http_adapter import HttpAdapter
 from providers.params import aspect_ratio, settings, size_for_ratio
@@ -103,8 +114,7 @@ class BflAdapter(HttpAdapter):
                 code=status.lower().replace(" ", "_"),
             )
         # Pending, and in-progress states newer models report (Reasoning, Generating, …).
-        progress = answer.get("progress")
-        return self.pending(float(progress) if isinstance(progress, int | float) else None)
+        return self.pending(progress_fraction(answer.get("progress")))
 
     def _done(self, answer: dict[str, Any], state: dict[str, Any]) -> Done:
         result = answer.get("result")

@@ -37,6 +37,10 @@ class ProviderSpec:
     shutdown_date: date | None = None
     successor: str | None = None
     successor_model: str | None = None
+    # Seconds a job of this provider typically takes at the provider (its default duration for
+    # video): the base of estimated progress and expectedCompletionAt (models/progress.py). Estimates
+    # within the product guide's ranges, with their sources: docs/providers.md, Typical generation times.
+    typical_seconds: int = 60
 
     def ratios_need_image(self, ratio: str) -> bool:
         """True when this ratio renders only from an input image (Runway's beyond 16:9 and 9:16)."""
@@ -81,6 +85,7 @@ CATALOG: dict[str, ProviderSpec] = {
             max_text_chars=10000,
             takes_seed=True,  # BFL's request: seed
             max_concurrency=24,  # 24 in-flight tasks (docs/providers.md, Concurrency caps)
+            typical_seconds=15,
         ),
         ProviderSpec(
             "gpt_image_1_5",
@@ -96,6 +101,7 @@ CATALOG: dict[str, ProviderSpec] = {
             shutdown_date=date(2026, 12, 1),
             successor="gpt_image_2_6_sunburst",
             successor_model="gpt-image-2.6-sunburst",
+            typical_seconds=45,
         ),
         ProviderSpec(
             "gpt_image_2_6_sunburst",
@@ -106,6 +112,7 @@ CATALOG: dict[str, ProviderSpec] = {
             default_aspect_ratio="1:1",
             max_text_chars=32000,
             wire_model="gpt-image-2.6-sunburst",
+            typical_seconds=45,
         ),
         ProviderSpec(
             "gpt_image_2_6_flare",
@@ -116,6 +123,7 @@ CATALOG: dict[str, ProviderSpec] = {
             default_aspect_ratio="1:1",
             max_text_chars=32000,
             wire_model="gpt-image-2.6-flare",
+            typical_seconds=20,
         ),
         ProviderSpec(
             "seedream_4_5",
@@ -126,6 +134,7 @@ CATALOG: dict[str, ProviderSpec] = {
             default_aspect_ratio="1:1",
             max_text_chars=4000,
             takes_seed=True,  # ModelArk's images request: seed
+            typical_seconds=20,
         ),
         ProviderSpec(
             "luma_ray3",
@@ -138,6 +147,7 @@ CATALOG: dict[str, ProviderSpec] = {
             default_duration=5,
             max_text_chars=4000,
             max_concurrency=10,  # Build tier: 10 concurrent generations (docs/providers.md, Concurrency caps)
+            typical_seconds=120,
         ),
         ProviderSpec(
             "runway_gen4",
@@ -152,6 +162,7 @@ CATALOG: dict[str, ProviderSpec] = {
             default_duration=5,
             max_text_chars=1000,
             takes_seed=True,  # Runway's image_to_video / text_to_video: seed
+            typical_seconds=90,
         ),
         ProviderSpec(
             "kling_2_6",
@@ -163,6 +174,7 @@ CATALOG: dict[str, ProviderSpec] = {
             durations=(5, 10),
             default_duration=5,
             max_text_chars=2500,
+            typical_seconds=180,
         ),
         ProviderSpec(
             "kling_3_0",
@@ -174,6 +186,7 @@ CATALOG: dict[str, ProviderSpec] = {
             durations=tuple(range(3, 16)),
             default_duration=5,
             max_text_chars=2500,
+            typical_seconds=180,
         ),
         ProviderSpec(
             "veo_3_1",
@@ -186,6 +199,7 @@ CATALOG: dict[str, ProviderSpec] = {
             default_duration=8,
             max_text_chars=4000,
             max_concurrency=10,  # 10 concurrent (docs/providers.md, Concurrency caps; UNVERIFIED)
+            typical_seconds=120,
         ),
         ProviderSpec(
             "heygen",
@@ -197,6 +211,7 @@ CATALOG: dict[str, ProviderSpec] = {
             default_aspect_ratio="16:9",
             max_text_chars=2000,
             max_concurrency=10,  # Pay-As-You-Go: 10 concurrent video jobs (docs/providers.md, Concurrency caps)
+            typical_seconds=300,
         ),
         ProviderSpec(
             "elevenlabs",
@@ -206,6 +221,7 @@ CATALOG: dict[str, ProviderSpec] = {
             max_text_chars=5000,
             takes_seed=True,  # ElevenLabs' text-to-speech: seed (best effort, not guaranteed)
             max_concurrency=5,  # Creator plan: 5 (docs/providers.md, Concurrency caps; UNVERIFIED)
+            typical_seconds=10,
         ),
         ProviderSpec(
             "openai_tts",
@@ -220,6 +236,7 @@ CATALOG: dict[str, ProviderSpec] = {
             wire_model="tts-1",
             shutdown_date=date(2027, 1, 6),
             successor_model="gpt-realtime-2.1-mini",
+            typical_seconds=10,
         ),
         ProviderSpec(
             "creatomate",
@@ -228,6 +245,7 @@ CATALOG: dict[str, ProviderSpec] = {
             "Template-based compositing of clips, text and audio",
             is_default=True,
             max_text_chars=20000,
+            typical_seconds=60,
         ),
     ]
 }

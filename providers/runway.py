@@ -14,6 +14,7 @@ from providers.base import (
     Submitted,
     Usage,
     data_uri,
+    progress_fraction,
     raw_bytes_fitting,
 )
 from providers.errors import ModerationError, RejectedError, RetryableError
@@ -115,8 +116,7 @@ class RunwayAdapter(HttpAdapter):
         status = str(answer.get("status") or "")
         if status in _IN_PROGRESS:
             # THROTTLED is Runway's own queue when we are over our concurrency: just keep waiting.
-            progress = answer.get("progress")
-            return self.pending(float(progress) if isinstance(progress, int | float) else None)
+            return self.pending(progress_fraction(answer.get("progress")))
         if status == "SUCCEEDED":
             urls = [url for url in answer.get("output") or () if isinstance(url, str) and url]
             if not urls:

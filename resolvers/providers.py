@@ -68,6 +68,7 @@ async def providers(info: Info, type: JobType | None = None) -> list[ProviderInf
                 durations_seconds=list(spec.durations),
                 default_duration_seconds=spec.default_duration,
                 max_text_characters=spec.max_text_chars,
+                typical_seconds=spec.typical_seconds,
                 price_unit=price.unit,
                 price_cents_per_unit=price.cents_per_unit,
                 price_first_unit_cents=price.first_unit_cents,

@@ -7,6 +7,7 @@ from collections.abc import AsyncGenerator
 import strawberry
 
 from resolvers import api_keys as key_resolvers
+from resolvers import creatives as creative_resolvers
 from resolvers import credits as credit_resolvers
 from resolvers import drive as drive_resolvers
 from resolvers import jobs as job_resolvers
@@ -15,6 +16,7 @@ from resolvers import subscriptions as subscription_resolvers
 from resolvers import uploads as upload_resolvers
 from resolvers import viewer as viewer_resolvers
 from resolvers import webhooks as webhook_resolvers
+from schema.creatives import Creative, CreativeEstimate, CreativePayload
 from schema.drive import (
     DeleteDrivePayload,
     DriveFile,
@@ -102,6 +104,12 @@ class Query:
     )
     drive_file: DriveFile | None = strawberry.field(resolver=drive_resolvers.drive_file)
     drive_usage: DriveUsage = strawberry.field(resolver=drive_resolvers.drive_usage)
+    # Creatives (resolvers/creatives.py; docs/contract.md, Creatives)
+    creative: Creative | None = strawberry.field(resolver=creative_resolvers.creative)
+    estimate_creative: CreativeEstimate = strawberry.field(
+        resolver=creative_resolvers.estimate_creative,
+        description="What createCreative would hold for the same input (every job validated, nothing held)",
+    )
 
 
 @strawberry.type
@@ -184,6 +192,17 @@ class Mutation:
         resolver=upload_resolvers.complete_upload,
         description="A large file, step two: checks the bytes PUT by content; refused, nothing is kept",
     )
+    # Creatives (resolvers/creatives.py; docs/contract.md, Creatives)
+    create_creative: CreativePayload = strawberry.mutation(
+        resolver=creative_resolvers.create_creative,
+        description="A graph of jobs at once (a recipe, or nodes): all validated and held in one go, or "
+        "nothing; a job taking other jobs' outputs starts by itself once they completed",
+    )
+    cancel_creative: CreativePayload = strawberry.mutation(
+        resolver=creative_resolvers.cancel_creative,
+        description="Cancel every open job of the creative (each as cancelJob would: free until it "
+        "reached its provider)",
+    )
 
 
 @strawberry.type
@@ -199,4 +218,8 @@ class Subscription:
     credit_balance_updated: AsyncGenerator[CreditBalance, None] = strawberry.subscription(
         resolver=subscription_resolvers.credit_balance_updated,
         description="The current balance first, then every change",
+    )
+    creative_updated: AsyncGenerator[Creative, None] = strawberry.subscription(
+        resolver=creative_resolvers.creative_updated,
+        description="The whole creative first, then again at every change of one of its jobs, until all ended",
     )

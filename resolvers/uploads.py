@@ -7,7 +7,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, BinaryIO, cast
 
 import strawberry
 from strawberry.file_uploads import Upload
@@ -35,22 +35,25 @@ def _fields(prefix: list[str], renamed: dict[str, str] | None = None) -> Iterato
         raise
 
 
-async def _read(file: Any, cap: int) -> bytes:
-    """The part's bytes, at most ``cap`` (a starlette UploadFile, spooled to disk when large)."""
-    if not hasattr(file, "read"):  # a string in the variables instead of a multipart part
+def _part(file: Any, cap: int) -> BinaryIO:
+    """The part's file (a starlette UploadFile spools it to disk past 1 MB), at most ``cap`` bytes;
+    never read into memory here."""
+    body = getattr(file, "file", None)
+    if body is None:  # a string in the variables instead of a multipart part
         raise DomainError(
             ErrorCode.VALIDATION_FAILED,
             "send the file as a part of a multipart request (the GraphQL multipart request spec)",
             ["file"],
         )
-    data: bytes = await file.read(cap + 1)
-    if len(data) > cap:
+    size = body.seek(0, 2)
+    body.seek(0)
+    if size > cap:
         raise DomainError(
             ErrorCode.VALIDATION_FAILED,
             f"uploadDriveFile takes files of at most {cap} bytes; upload larger ones with createUpload",
             ["file"],
         )
-    return data
+    return cast(BinaryIO, body)
 
 
 @user_errors(DriveFilePayload)
@@ -60,22 +63,20 @@ async def upload_drive_file(
     folder_id: strawberry.ID | None = None,
     name: str | None = None,
 ) -> DriveFilePayload:
-    """A small file in one request. Checked by its content (not its name or declared type), counted
-    against the team's quota; refused, nothing is stored."""
+    """A small file in one request. Checked by its content (not its name or declared type) on a
+    worker as completeUpload does, counted against the team's quota; refused, nothing is stored."""
     principal = info.context.require("generate")
     services = info.context.services
     settings = services.settings
     if folder_id is not None:  # before the file: a folder not the team's reads as missing, whatever came
         with _fields([], {"id": "folderId"}):
             await drive.require_folder(principal.team_id, folder_id)
-    data = await _read(file, settings.max_upload_bytes)
-    with _fields([], {"sizeBytes": "file"}):  # over quota: the file is what does not fit
-        row = await drive.upload_file(
-            services.storage,
+    body = _part(file, settings.max_upload_bytes)
+    with _fields([], {"sizeBytes": "file", "id": "file"}):  # over quota: the file is what does not fit
+        row = await services.upload_file(
             principal.team_id,
             name=name if name is not None else (getattr(file, "filename", None) or "upload"),
-            data=data,
-            quota_bytes=settings.drive_quota_bytes,
+            body=body,
             folder_id=folder_id,
         )
     return DriveFilePayload(file=drive_file_output(row, settings))
@@ -129,11 +130,12 @@ async def _target(services: Services, row: FileRow) -> UploadTarget:
 
 @user_errors(DriveFilePayload)
 async def complete_upload(info: Info, file_id: strawberry.ID) -> DriveFilePayload:
-    """A large upload, step two: the bytes PUT are checked by content. Accepted, the file is ready;
-    refused (or expired), the file, its reservation and its bytes are gone: start again. Completing a
-    completed upload answers the file again."""
+    """A large upload, step two: the bytes PUT are checked by content, on a worker (Services.complete_upload).
+    Accepted, the file is ready; refused (or expired), the file, its reservation and its bytes are
+    gone: start again. Completing a completed upload answers the file again; one whose check takes
+    longer than the wait answers IN_PROGRESS (ask again)."""
     principal = info.context.require("generate")
     services = info.context.services
     with _fields([], {"id": "fileId"}):
-        row = await drive.complete_upload(services.storage, principal.team_id, file_id)
+        row = await services.complete_upload(principal.team_id, file_id)
     return DriveFilePayload(file=drive_file_output(row, services.settings))

@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any, NewType, TypeAlias
 
 import strawberry
+from graphql import GraphQLError
 from strawberry.types.scalar import ScalarDefinition
 
 from schema.enums import DriveFileKind, DriveFileSource
@@ -36,7 +37,9 @@ def _big_int(value: object) -> int:
     no booleans, no 1.5 rounded down)."""
     if isinstance(value, int) and not isinstance(value, bool) and -BIG_INT_MAX <= value <= BIG_INT_MAX:
         return value
-    raise ValueError(f"BigInt must be a whole number between -2^53 and 2^53, not {value!r}"[:200])
+    # A GraphQLError, so a literal in the document is reported as the client's mistake (graphql-core
+    # wraps any other exception from a literal's parse as a fault, which the API masks).
+    raise GraphQLError(f"BigInt must be a whole number between -2^53 and 2^53, not {value!r}"[:200])
 
 
 SCALARS: dict[object, ScalarDefinition] = {

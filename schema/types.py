@@ -77,6 +77,21 @@ class CreativeJob:
     rating: JobRating | None = strawberry.field(default=None, description="Set by rateJob")
     client_reference: str | None = strawberry.field(default=None, description="The caller's own reference")
     client_metadata: JSON | None = strawberry.field(default=None, description="The caller's own metadata")
+    progress: float = strawberry.field(
+        default=0.0,
+        description="How far the job is, 0 to 1: the provider's own figure where it reports one, else "
+        "estimated from the provider's typical generation time; 1 only once completed",
+    )
+    queue_position: int | None = strawberry.field(
+        default=None,
+        description="While the job waits for a slot at its provider (concurrency limit): its place in "
+        "that line, 1 being the next to start; null otherwise",
+    )
+    expected_completion_at: datetime | None = strawberry.field(
+        default=None,
+        description="When the job is expected to finish (an estimate; see the providers' typicalSeconds); "
+        "null once it ended",
+    )
     # Given the request's context, the outputs (resolvers/outputs.py): read only when selected.
     load_outputs: strawberry.Private[Callable[[Any], Awaitable[list[DriveFile]]] | None] = None
 
@@ -118,6 +133,10 @@ class CreativeJob:
             started_at=_dt(snap["started_at"]),
             completed_at=_dt(snap["completed_at"]),
             updated_at=datetime.fromisoformat(snap["updated_at"]),
+            # .get: an event published by a version before these fields still reads
+            progress=snap.get("progress") or 0.0,
+            queue_position=snap.get("queue_position"),
+            expected_completion_at=_dt(snap.get("expected_completion_at")),
             load_outputs=load_outputs,
             batch_id=strawberry.ID(snap["batch_id"]) if snap.get("batch_id") else None,
             placement=Placement((snap["metadata"] or {})["placement"])
@@ -351,6 +370,11 @@ class ProviderInfo:
     max_text_characters: int
     takes_seed: bool = strawberry.field(
         default=False, description="generate* accepts seed, and variants get different seeds"
+    )
+    typical_seconds: int = strawberry.field(
+        default=0,
+        description="How long a job typically takes at this provider, in seconds (an estimate: "
+        "the base of progress and expectedCompletionAt where the provider reports none)",
     )
     max_concurrency: int = strawberry.field(
         description="How many of our tasks this provider runs at once (jobs beyond wait their turn); 0: no cap"

@@ -179,7 +179,9 @@ def verify_file_signature(
         return False
     purposes = (THUMBNAIL_PURPOSE, FILE_PURPOSE) if thumbnail else (FILE_PURPOSE,)
     return any(
-        hmac.compare_digest(signature, _file_signature(file_id, int(expires), secret, purpose))
+        hmac.compare_digest(
+            signature.encode(), _file_signature(file_id, int(expires), secret, purpose).encode()
+        )
         for purpose in purposes
     )
 
@@ -224,4 +226,5 @@ def upload_signature_valid(file_id: str, expires: str | None, signature: str | N
     """The signature is the API's for this file and expiry (expiry itself is the caller's check)."""
     if not (expires and signature and expires.isdigit() and len(expires) <= 12):
         return False
-    return hmac.compare_digest(signature, _upload_signature(file_id, int(expires), secret))
+    # bytes: compare_digest refuses str with non-ASCII characters (a TypeError, not a refusal)
+    return hmac.compare_digest(signature.encode(), _upload_signature(file_id, int(expires), secret).encode())

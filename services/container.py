@@ -9,11 +9,14 @@ import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import BinaryIO
 
 import httpx
 from redis.asyncio import Redis
 
-from models import batches, jobs
+from models import batches, creatives, drive, jobs
+from models.drive import DriveFile
+from models.errors import DomainError, ErrorCode
 from models.events import TeamEvent
 from models.generation import GenerationRequest
 from models.jobs import CreativeJob
@@ -45,11 +48,18 @@ class AfterCommit:
     bounded in time and a failure is logged (``outages.best_effort``). Subscribers re-read their
     state after a Redis outage; the sweep dispatches webhook events whose enqueue was lost."""
 
-    def __init__(self, bus: EventBus, queue: JobQueue) -> None:
-        self.bus, self.queue = bus, queue
+    def __init__(self, bus: EventBus, queue: JobQueue, deadline_scale: float = 1.0) -> None:
+        self.bus, self.queue, self.deadline_scale = bus, queue, deadline_scale
 
     async def job_changed(self, job: CreativeJob) -> None:
         await outages.best_effort(self.bus.job_changed(job), f"publish job {job.id}")
+        if job.is_terminal and "creative" in (job.metadata or {}):
+            # A job of a creative ended: its dependants start or fail (models/creatives.py). Lost
+            # here (a crash), a waiting dependant does it itself when the sweep re-runs it.
+            await outages.best_effort(
+                creatives.job_ended(job, queue=self.queue, events=self, deadline_scale=self.deadline_scale),
+                f"move the dependants of job {job.id}",
+            )
 
     async def balance_changed(self, team_id: uuid.UUID | str) -> None:
         await outages.best_effort(self.bus.balance_changed(team_id), f"publish the balance of team {team_id}")
@@ -88,7 +98,7 @@ class Services:
     libraries: Libraries = field(init=False)
 
     def __post_init__(self) -> None:
-        self.events = AfterCommit(self.bus, self.queue)
+        self.events = AfterCommit(self.bus, self.queue, self.settings.deadline_scale)
         self.libraries = Libraries(self.redis, self.http, self.settings)
         self.limiter = RateLimiter(self.redis, self.settings)
         self.slots = ProviderSlots(self.redis, self.settings.queue_name)
@@ -141,6 +151,54 @@ class Services:
                 await queue.enqueue_job(str(job.id))
         return submitted
 
+    async def upload_file(
+        self, team_id: uuid.UUID | str, *, name: str, body: BinaryIO, folder_id: str | None
+    ) -> DriveFile:
+        """A small upload whose bytes came with the request (``uploadDriveFile``): typed from its
+        first bytes and stored as a pending upload here (models.drive.start_upload), checked by a
+        worker as :meth:`complete_upload` does."""
+        pending = await drive.start_upload(
+            self.storage,
+            team_id,
+            name=name,
+            body=body,
+            quota_bytes=self.settings.drive_quota_bytes,
+            folder_id=folder_id,
+        )
+        return await self.complete_upload(team_id, pending.id)
+
+    async def complete_upload(self, team_id: uuid.UUID | str, file_id: uuid.UUID | str) -> DriveFile:
+        """``completeUpload``: the upload's content is checked by a worker (it reads the bytes from
+        storage, never this process); this waits for the outcome up to
+        ``CH_UPLOAD_CHECK_WAIT_SECONDS`` and answers the ready file or the refusal. Past that wait
+        it is IN_PROGRESS: the check goes on, and asking again answers its outcome. A completed
+        upload answers its file; one refused answers the refusal again while the outcome is kept
+        (an hour), NOT_FOUND after."""
+        row = await drive.upload_row(team_id, file_id)
+        if row is None:
+            outcome = await self.queue.upload_outcome(str(row_id)) if (row_id := _uuid(file_id)) else None
+            if outcome is not None and outcome.get("team_id") == str(team_id) and outcome.get("error"):
+                raise _refusal(outcome["error"])
+            raise DomainError(ErrorCode.NOT_FOUND, "upload not found", ["id"])
+        if row.status == drive.FileStatus.READY:
+            return row
+        outcome = await self.queue.check_upload(
+            str(row.team_id), str(row.id), self.settings.upload_check_wait_seconds
+        )
+        if outcome is None:
+            raise DomainError(
+                ErrorCode.IN_PROGRESS,
+                f'upload {row.id} is still being checked; call completeUpload(fileId: "{row.id}") '
+                "again in a few seconds for the outcome",
+                ["id"],
+            )
+        if outcome.get("error"):
+            raise _refusal(outcome["error"])
+        ready = await drive.team_file(team_id, row.id)
+        if ready is None:  # deleted since the check
+            raise DomainError(ErrorCode.NOT_FOUND, "upload not found", ["id"])
+        return ready
+
     async def _if_committed(self, unknown: jobs.CommitOutcomeUnknown) -> CreativeJob:
         """The job whose commit was not acknowledged, once the database answers (for at most
         ``COMMIT_RESOLVE_SECONDS``, as a restart takes seconds): the request then answers with it.
@@ -157,6 +215,23 @@ class Services:
             if job is None:
                 raise unknown
             return job
+
+
+def _uuid(value: uuid.UUID | str) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(str(value))
+    except ValueError:
+        return None
+
+
+def _refusal(error: dict[str, object]) -> DomainError:
+    """A worker's DomainError, as tasks.worker.check_upload reports it."""
+    field = error.get("field")
+    return DomainError(
+        ErrorCode(str(error["code"])),
+        str(error["message"]),
+        [str(f) for f in field] if isinstance(field, list) else None,
+    )
 
 
 def http_client() -> httpx.AsyncClient:

@@ -72,6 +72,11 @@ class ProviderSlots:
             return
         await self.redis.zadd(self._key(provider), {job_id: time.time() + self.lease_seconds})
 
+    async def position(self, provider: str, job_id: str) -> int | None:
+        """The job's place among the provider's waiters, 1 being the next to run; None when not waiting."""
+        rank = await self.redis.zrank(self._waiters(provider), job_id)
+        return None if rank is None else int(rank) + 1
+
     async def is_waiting(self, provider: str, job_id: str) -> bool:
         return await self.redis.zscore(self._waiters(provider), job_id) is not None
 

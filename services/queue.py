@@ -3,9 +3,15 @@
 from __future__ import annotations
 
 import time
+from typing import Any
 
 from arq import create_pool
 from arq.connections import ArqRedis, RedisSettings
+from arq.constants import result_key_prefix
+from arq.jobs import Job, ResultNotFound
+
+# How often a request waiting for an upload's check looks for its outcome.
+CHECK_POLL_SECONDS = 0.05
 
 
 def redis_settings(url: str) -> RedisSettings:
@@ -48,10 +54,42 @@ class JobQueue:
             _defer_by=max(0.0, delay),
         )
 
+    def _upload_check(self, file_id: str) -> Job:
+        return Job(f"upload:{file_id}", self.pool, _queue_name=self.pool.default_queue_name)
+
+    async def check_upload(self, team_id: str, file_id: str, wait: float) -> dict[str, Any] | None:
+        """Have a worker check an upload's content (``tasks.worker.check_upload``) and wait up to
+        ``wait`` seconds for its outcome: None when it has not come yet (the check goes on). One
+        check per upload at a time: arq's job id is the upload's, so asking again while it runs
+        (or while its final outcome is kept) waits for the same one. An outcome marked ``again``
+        (the upload is still pending) is not kept: the next call checks anew."""
+        job = self._upload_check(file_id)
+        for _attempt in range(2):
+            await self.pool.enqueue_job("check_upload", team_id, file_id, _job_id=job.job_id)
+            try:
+                outcome: dict[str, Any] = await job.result(timeout=wait, poll_delay=CHECK_POLL_SECONDS)
+                if outcome.get("again"):  # not final (the upload is still pending): not kept
+                    await self.pool.delete(result_key_prefix + job.job_id)
+                return outcome
+            except TimeoutError:
+                return None
+            except ResultNotFound:  # its kept outcome expired between the enqueue and the read
+                continue
+            except Exception:  # the check failed (a fault, logged by the worker): the next call runs it again
+                await self.pool.delete(result_key_prefix + job.job_id)
+                raise
+        return None
+
+    async def upload_outcome(self, file_id: str) -> dict[str, Any] | None:
+        """The kept outcome of an upload's last check (for an hour), if any."""
+        info = await self._upload_check(file_id).result_info()
+        return info.result if info is not None and info.success and isinstance(info.result, dict) else None
+
     async def queued_job_ids(self) -> set[str]:
         """The ids of the creative jobs with an entry in the queue, due, deferred or running (arq
         removes an entry when its run ends): the entry's id is the job id, or it followed by
-        ``:`` and a suffix. Webhook entries (``wh:…``, ``whd:…``) name no job."""
+        ``:`` and a suffix. Webhook entries (``wh:…``, ``whd:…``) and upload checks (``upload:…``)
+        name no job."""
         entries = await self.pool.zrange(self.pool.default_queue_name, 0, -1)
         return {entry.decode().split(":", 1)[0] for entry in entries}
 

@@ -73,6 +73,13 @@ class Settings(BaseSettings):
     max_upload_bytes: int = Field(default=20 * 1024 * 1024, gt=0)
     # How long an upload URL from createUpload stays valid (at most until the upload expires, a day).
     upload_url_ttl_seconds: int = Field(default=3600, gt=0)
+    # An upload's content is checked by a worker (docs/operations.md, "Storage"). completeUpload and
+    # uploadDriveFile wait this long for its outcome, then answer IN_PROGRESS (call completeUpload
+    # again: the check goes on); the worker gives one check at most upload_check_timeout_seconds;
+    # each worker process runs at most upload_check_concurrency checks at once.
+    upload_check_wait_seconds: float = Field(default=30.0, gt=0)
+    upload_check_timeout_seconds: int = Field(default=900, gt=0)
+    upload_check_concurrency: int = Field(default=2, gt=0)
     # Origins the browser frontend is served from (CORS), e.g. ["https://app.example.com"].
     cors_origins: list[str] = Field(default_factory=list)
     # Webhook deliveries to loopback/private addresses and plain http: unset means allowed
@@ -128,6 +135,8 @@ class Settings(BaseSettings):
     # last copy still serves while the provider cannot be reached.
     library_cache_seconds: int = Field(default=3600, ge=0)
     library_stale_seconds: int = Field(default=7 * 24 * 3600, ge=0)
+    # The most jobs one creative (createCreative) makes: a bigger graph is refused, nothing held.
+    max_jobs_per_creative: int = Field(default=20, ge=1, le=200)
     # Test hook: the day lifecycles are compared with (YYYY-MM-DD) instead of today (never in production).
     today: date | None = None
 

@@ -9,7 +9,7 @@ import random
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from models import drive, pricing
+from models import creatives, drive, pricing
 from models import jobs as job_ops
 from models.jobs import CreativeJob, JobStatus
 from providers import lifecycle, registry
@@ -89,6 +89,10 @@ async def _run(services: Services, job: CreativeJob) -> str:
     if job.is_terminal:
         await _after_end(services, job)
         return "not open"
+    if creatives.is_waiting(job):  # a creative's job whose inputs have not all completed
+        return await creatives.recheck(
+            job, queue=services.queue, events=services.events, deadline_scale=services.settings.deadline_scale
+        )
     if job.provider_task_id is None and not await _provider_slot(services, job):
         return "waiting for a provider slot"
     started = await job_ops.start(job, events=services.events)
@@ -108,7 +112,11 @@ async def _provider_slot(services: Services, job: CreativeJob) -> bool:
     if await services.slots.acquire(job.provider, str(job.id), limit):
         return True
     await services.slots.wait(job.provider, str(job.id))
-    if job.updated_at < datetime.now(UTC) - timedelta(seconds=services.settings.stale_after_seconds / 2):
+    # Its place in the line, published when it changed (a waiter looks again every recheck).
+    position = await services.slots.position(job.provider, str(job.id))
+    published = await job_ops.record_queue_position(job, position, limit, events=services.events)
+    stale = datetime.now(UTC) - timedelta(seconds=services.settings.stale_after_seconds / 2)
+    if not published and job.updated_at < stale:
         await job_ops.touch(job)  # still followed: the sweep leaves it alone
     recheck = SLOT_RECHECK_SECONDS * max(0.1, services.settings.poll_interval_scale)
     await services.queue.enqueue_slot_recheck(str(job.id), recheck * random.uniform(0.8, 1.2))
@@ -169,7 +177,8 @@ async def _advance(services: Services, job: CreativeJob) -> str:
         if isinstance(result, Done):
             return await _finish(services, job, result)
         assert isinstance(result, Pending)
-        await job_ops.touch(job)
+        # Touches the job; stores and publishes its progress when it moved enough (models/progress.py).
+        await job_ops.record_progress(job, result.progress, events=events)
         await services.slots.keep(
             job.provider, str(job.id), services.settings.provider_concurrency_limit(job.provider)
         )

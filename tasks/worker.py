@@ -10,10 +10,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from arq import cron
-from arq.worker import Retry, Worker
+from arq.worker import Retry, Worker, func
 
 from models import drive
 from models import jobs as job_ops
+from models.errors import DomainError
 from models.jobs import OPEN, CreativeJob
 from services import outages
 from services.container import Services, open_services
@@ -62,10 +63,32 @@ async def deliver_webhook(ctx: dict[str, Any], delivery_id: str) -> str:
     return await webhook_tasks.deliver(ctx["services"], delivery_id)
 
 
+async def check_upload(ctx: dict[str, Any], team_id: str, file_id: str) -> dict[str, Any]:
+    """An upload's content checked here, not in the API (models.drive.complete_upload: the bytes
+    are read from storage into a temporary file, decoded, thumbnailed and stored under the file's
+    own key). At most ``CH_UPLOAD_CHECK_CONCURRENCY`` at once per process: decoding is CPU and
+    disk. The outcome is what the API answers: ``ok``, or the user error (a refusal, NOT_FOUND)."""
+    services: Services = ctx["services"]
+    outcome: dict[str, Any] = {"team_id": team_id, "file_id": file_id}
+    async with ctx["upload_checks"]:
+        try:
+            await drive.complete_upload(services.storage, team_id, file_id)
+        except DomainError as exc:
+            error = {"code": exc.code.value, "message": exc.message, "field": exc.field}
+            # Still pending (nothing was PUT yet): the next check must run again, not answer this.
+            return {**outcome, "error": error, "again": await drive.still_pending(file_id)}
+        except Exception as exc:
+            if not outages.is_unavailable(exc):
+                raise
+            raise _again_later(ctx, exc) from exc
+    return {**outcome, "ok": True}
+
+
 async def sweep(ctx: dict[str, Any]) -> dict[str, int]:
     """Fail open jobs past their deadline (releasing their holds), re-enqueue jobs nobody has
     touched for a while (their worker died, or an enqueue was lost), catch up on webhooks, and
-    remove Drive uploads left pending for a day (their reservations and bytes)."""
+    remove Drive uploads left pending for a day (their reservations and bytes) and what upload URLs
+    wrote after their upload was done with, once they have expired."""
     services: Services = ctx["services"]
     now = datetime.now(UTC)
     failed = requeued = 0
@@ -81,11 +104,13 @@ async def sweep(ctx: dict[str, Any]) -> dict[str, int]:
         requeued += 1
     lost = await requeue_lost(services)
     expired = await drive.cleanup_pending(services.storage, now=now)
+    incoming = await drive.cleanup_incoming(services.storage, now=now)
     return {
         "failed": failed,
         "requeued": requeued,
         "lost": lost,
         "uploads_expired": expired,
+        "incoming_removed": incoming,
         **await webhook_tasks.sweep(services),
     }
 
@@ -125,6 +150,7 @@ def worker(settings: Settings, services: Services, *, handle_signals: bool, burs
 
     async def startup(ctx: dict[str, Any]) -> None:
         ctx["services"] = services
+        ctx["upload_checks"] = asyncio.Semaphore(settings.upload_check_concurrency)
         try:  # a worker starts after Redis came back: what the queue lost is queued again at once
             await requeue_lost(services)
         except Exception as exc:  # the sweep tries again
@@ -132,7 +158,15 @@ def worker(settings: Settings, services: Services, *, handle_signals: bool, burs
 
     assert settings.redis_url
     return Worker(
-        functions=[run_job, recheck_slot, dispatch_webhooks, deliver_webhook],
+        functions=[
+            run_job,
+            recheck_slot,
+            dispatch_webhooks,
+            deliver_webhook,
+            # A check reads, decodes and writes up to a GB: its own timeout; its outcome is kept
+            # an hour, so asking again answers it (services.queue.JobQueue.check_upload).
+            func(check_upload, timeout=settings.upload_check_timeout_seconds, keep_result=3600),
+        ],
         cron_jobs=[
             cron(sweep, second=_every(settings.sweep_interval_seconds), run_at_startup=False, unique=True)
         ],

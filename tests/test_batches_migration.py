@@ -1,4 +1,4 @@
-"""Migration 0007 (batches, ratings, the caller's reference) on SQLite and PostgreSQL: a job as 0006
+"""Migration 0010 (batches, ratings, the caller's reference) on SQLite and PostgreSQL: a job as 0009
 left it is migrated untouched (no batch, no rating, no reference) and reads as before; the new
 table and columns take what the models write, and the jobs of a batch are found by it."""
 
@@ -16,9 +16,9 @@ from services.settings import Settings
 from tests.test_drive_migration import settings  # noqa: F401  # the fixture: both databases
 
 
-async def test_0007_keeps_a_job_of_0006(settings: Settings) -> None:  # noqa: F811
+async def test_0010_keeps_a_job_of_0009(settings: Settings) -> None:  # noqa: F811
     config = db.tortoise_config(settings)
-    await migrate(config=config, target="models.0006_drive_tree_and_uploads")
+    await migrate(config=config, target="models.0009_creatives")
     await Tortoise.close_connections()
     team, job, user = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
     await Tortoise.init(config=config)

@@ -8,7 +8,7 @@ import uuid
 from collections.abc import AsyncIterable, AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import asyncpg
 import pytest
@@ -35,12 +35,22 @@ class MemoryStorage:
     def __init__(self) -> None:
         self.objects: dict[str, bytes] = {}
 
-    async def put(self, key: str, data: bytes | AsyncIterable[bytes], content_type: str) -> ObjectInfo:
+    async def put(
+        self, key: str, data: bytes | AsyncIterable[bytes] | BinaryIO, content_type: str
+    ) -> ObjectInfo:
         check_key(key)
-        if not isinstance(data, bytes):  # streamed: stored whole at the end, as the backends do
+        if isinstance(data, AsyncIterable):  # streamed: stored whole at the end, as the backends do
             data = b"".join([chunk async for chunk in data])
+        elif not isinstance(data, bytes):  # a file object, read from where it is
+            data = data.read()
         self.objects[key] = data
         return await self.stat(key)
+
+    async def open_range(self, key: str, start: int = 0, end: int | None = None) -> AsyncIterator[bytes]:
+        await self.stat(key)
+        data = self.objects[key][start : None if end is None else end + 1]
+        for offset in range(0, len(data), 64 * 1024):
+            yield data[offset : offset + 64 * 1024]
 
     async def stat(self, key: str) -> ObjectInfo:
         if key not in self.objects:
@@ -398,11 +408,198 @@ async def test_a_completed_upload_is_out_of_reach_of_its_upload_url(
     assert pending.storage_key.startswith(f"{drive.INCOMING_PREFIX}/{team}/")
     storage.objects[pending.storage_key] = png
     done = await drive.complete_upload(storage, team, pending.id)
-    assert done.storage_key == f"{team}/uploads/{pending.id}" and storage.objects[done.storage_key] == png
+    assert done.storage_key.startswith(f"{team}/uploads/{pending.id}-")
+    assert storage.objects[done.storage_key] == png
     assert pending.storage_key not in storage.objects
     storage.objects[pending.storage_key] = PDF  # a late PUT to the old URL
     assert (await drive.require_file(team, done.id)).storage_key == done.storage_key
     assert storage.objects[done.storage_key] == png
+    # What the late PUT left is counted by nothing: the sweep deletes it once no URL is valid.
+    await drive.cleanup_incoming(storage)  # the URL may still be used
+    assert storage.objects[pending.storage_key] == PDF
+    assert await drive.cleanup_incoming(storage, now=datetime.now(UTC) + drive.PENDING_TTL) >= 1
+    assert pending.storage_key not in storage.objects
+    assert set(storage.objects) == {done.storage_key, done.thumbnail_key}
+
+
+async def test_a_put_after_a_refusal_or_a_cancel_is_swept_too(
+    team: uuid.UUID, storage: MemoryStorage
+) -> None:
+    refused_upload = await drive.create_upload(
+        team, name="doc.png", size_bytes=len(PDF), content_type="image/png", quota_bytes=QUOTA
+    )
+    storage.objects[refused_upload.storage_key] = PDF
+    await refused(ErrorCode.VALIDATION_FAILED, drive.complete_upload(storage, team, refused_upload.id))
+    cancelled = await drive.create_upload(
+        team, name="clip.mp4", size_bytes=100, content_type="video/mp4", quota_bytes=QUOTA
+    )
+    await drive.delete_file(storage, team, cancelled.id)
+    storage.objects[refused_upload.storage_key] = PDF  # late PUTs to both URLs
+    storage.objects[cancelled.storage_key] = b"x" * 100
+    assert await used(team) == 0
+    later = datetime.now(UTC) + drive.PENDING_TTL + timedelta(seconds=1)
+    assert await drive.cleanup_incoming(storage, now=later) >= 2
+    assert storage.objects == {}
+    assert await drive.cleanup_incoming(storage, now=later) == 0  # each record is swept once
+
+
+async def test_deleting_a_pending_upload_cancels_it(team: uuid.UUID, storage: MemoryStorage) -> None:
+    """A mistaken createUpload does not hold the quota for a day: deleteDriveFile drops it."""
+    pending = await drive.create_upload(
+        team, name="big.mp4", size_bytes=QUOTA, content_type="video/mp4", quota_bytes=QUOTA
+    )
+    storage.objects[pending.storage_key] = b"\0" * 10
+    assert await used(team) == QUOTA
+    deleted = await drive.delete_file(storage, team, pending.id)
+    assert (deleted.files, deleted.size_bytes) == (1, QUOTA)
+    assert await used(team) == 0 == await drive.recount_usage(team)
+    assert storage.objects == {}
+    error = await refused(ErrorCode.NOT_FOUND, drive.complete_upload(storage, team, pending.id))
+    assert error.field == ["id"]
+    await refused(ErrorCode.NOT_FOUND, drive.delete_file(storage, team, pending.id))
+
+
+class ReadCounting(MemoryStorage):
+    """Counts the bytes read back, and runs ``hook`` once when a checked upload is written."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.read = 0
+        self.hook: Any = None
+
+    async def open_range(self, key: str, start: int = 0, end: int | None = None) -> AsyncIterator[bytes]:
+        async for chunk in super().open_range(key, start, end):
+            self.read += len(chunk)
+            yield chunk
+
+    async def get(self, key: str) -> bytes:
+        await self.stat(key)
+        self.read += len(self.objects[key])
+        return self.objects[key]
+
+    async def put(self, key: str, data: Any, content_type: str) -> ObjectInfo:
+        info = await super().put(key, data, content_type)
+        if self.hook and "/uploads/" in key:
+            hook, self.hook = self.hook, None
+            await hook()
+        return info
+
+
+async def test_junk_is_refused_from_its_first_bytes_without_reading_the_rest(team: uuid.UUID) -> None:
+    storage = ReadCounting()
+    size = 20 * 1024 * 1024
+    pending = await drive.create_upload(
+        team, name="junk.mp4", size_bytes=size, content_type="video/mp4", quota_bytes=10**9
+    )
+    storage.objects[pending.storage_key] = b"\0" * size
+    error = await refused(ErrorCode.VALIDATION_FAILED, drive.complete_upload(storage, team, pending.id))
+    assert "not a file of a kind this service accepts" in error.message
+    assert storage.read <= 64, f"{storage.read} bytes read to refuse junk"
+    assert storage.objects == {} and await used(team) == 0
+
+
+async def test_a_large_upload_is_checked_with_bounded_memory(team: uuid.UUID, tmp_path: Path) -> None:
+    """A 60 MB video (a real clip with a 60 MB free box) goes through a temporary file: the check
+    never holds it in memory."""
+    import tracemalloc
+
+    from storage import LocalStorage
+
+    clip = make.mp4(64, 48, 1.0)
+    pad = 60 * 1024 * 1024
+    storage = LocalStorage(tmp_path / "drive")
+    pending = await drive.create_upload(
+        team, name="clip.mp4", size_bytes=len(clip) + pad, content_type="video/mp4", quota_bytes=10**9
+    )
+    path = storage.root / pending.storage_key
+    path.parent.mkdir(parents=True)
+    with path.open("wb") as out:
+        out.write(clip)
+        out.write(pad.to_bytes(4, "big") + b"free")
+        out.truncate(len(clip) + pad)  # the box's body: zeros, without writing them
+    tracemalloc.start()
+    try:
+        done = await drive.complete_upload(storage, team, pending.id, spool_dir=tmp_path)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert done.status == FileStatus.READY and done.size_bytes == len(clip) + pad
+    assert done.duration_seconds == pytest.approx(1.0, abs=0.2)
+    assert peak < 16 * 1024 * 1024, f"peak {peak / 2**20:.0f} MiB for a {pad / 2**20:.0f} MiB upload"
+    assert (await storage.stat(done.storage_key)).size == done.size_bytes
+    assert not await storage.exists(pending.storage_key)
+    assert (
+        await asyncio.to_thread(lambda: list(tmp_path.glob("upload-*"))) == []
+    )  # the temporary file is gone
+
+
+async def test_an_upload_completed_while_its_folder_is_deleted_leaves_nothing(team: uuid.UUID) -> None:
+    """The check writes the file's bytes, then its folder is deleted (recursively) before the row
+    turns ready: NOT_FOUND, and no bytes left that no row counts."""
+    storage = ReadCounting()
+    folder = await drive.create_folder(team, "Campaign")
+    png = make.image("png", 64, 32)
+    pending = await drive.create_upload(
+        team,
+        name="logo.png",
+        size_bytes=len(png),
+        content_type="image/png",
+        quota_bytes=QUOTA,
+        folder_id=folder.id,
+    )
+    storage.objects[pending.storage_key] = png
+
+    async def delete_folder() -> None:
+        await drive.delete_folder(storage, team, folder.id, recursive=True)
+
+    storage.hook = delete_folder
+    await refused(ErrorCode.NOT_FOUND, drive.complete_upload(storage, team, pending.id))
+    assert storage.objects == {}
+    assert await used(team) == 0 == await drive.recount_usage(team)
+
+
+async def test_an_upload_completed_twice_at_once_is_one_file(team: uuid.UUID, storage: MemoryStorage) -> None:
+    png = make.image("png", 64, 32)
+    pending = await drive.create_upload(
+        team, name="logo.png", size_bytes=len(png), content_type="image/png", quota_bytes=QUOTA
+    )
+    storage.objects[pending.storage_key] = png
+    a, b = await asyncio.gather(
+        drive.complete_upload(storage, team, pending.id), drive.complete_upload(storage, team, pending.id)
+    )
+    assert a.id == b.id == pending.id and a.storage_key == b.storage_key
+    assert set(storage.objects) == {a.storage_key, a.thumbnail_key}  # the loser removed what it wrote
+    assert await used(team) == len(png) == await drive.recount_usage(team)
+
+
+async def test_an_output_stored_while_its_folder_is_deleted_lands_in_the_default_folder(
+    team: uuid.UUID,
+) -> None:
+    storage = ReadCounting()
+    folder = await drive.create_folder(team, "Campaign")
+    deleted = False
+
+    async def delete_folder() -> None:
+        nonlocal deleted
+        await drive.delete_folder(storage, team, folder.id, recursive=True)
+        deleted = True
+
+    class Hooked(MemoryStorage):
+        async def put(self, key: str, data: Any, content_type: str) -> ObjectInfo:
+            info = await super().put(key, data, content_type)
+            if not deleted:
+                await delete_folder()
+            return info
+
+    hooked = Hooked()
+    png = make.image("png", 64, 32)
+    file = await drive.store_output(
+        hooked, team_id=team, folder_id=folder.id, job_id=uuid.uuid4(), job_type="image",
+        provider="flux_2_pro", prompt="a logo", index=0, data=png, content_type="image/png",
+    )  # fmt: skip
+    assert deleted
+    assert file.folder_id == (await drive.default_folder(team)).id
+    assert await used(team) == len(png) == await drive.recount_usage(team)
 
 
 async def _body(*chunks: bytes) -> AsyncIterator[bytes]:

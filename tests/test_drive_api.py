@@ -16,6 +16,7 @@ from typing import Any
 
 import httpx
 import pytest
+from graphql import GraphQLError
 from PIL import Image
 from tortoise import connections
 
@@ -778,7 +779,7 @@ def test_bigint_inputs_are_whole_json_numbers_only() -> None:
     assert parse is not None
     assert parse(10 * 1024**3) == 10 * 1024**3 and parse(0) == 0
     for bad in (1.5, "12", True, None, 2**53 + 1, [1]):
-        with pytest.raises(ValueError, match="BigInt must be a whole number"):
+        with pytest.raises(GraphQLError, match="BigInt must be a whole number"):
             parse(bad)
 
 
@@ -806,3 +807,37 @@ async def test_a_thumbnail_link_does_not_open_the_original(world: World) -> None
     assert (
         await world.fetch(f"{world.settings.public_url}/files/{output['id']}?{rest_query}")
     ).status_code == 403
+
+
+async def test_a_bigint_written_in_the_document_is_checked_like_a_variable(world: World) -> None:
+    """Found by the fuzzer: a BigInt literal that is not a whole number ("12", 1.5, true) answered
+    "Internal server error"; it is the client's mistake, a validation error naming the value."""
+    for literal in ('"12"', "1.5", "true"):
+        answer = await world.gql(
+            world.me,
+            'mutation { createUpload(input: {name: "a.png", contentType: "image/png", sizeBytes: '
+            + literal
+            + "}) { upload { fileId } userErrors { code } } }",
+        )
+        (error,) = answer["errors"]
+        assert "Internal server error" not in error["message"], (literal, error)
+        assert "BigInt" in error["message"], (literal, error)
+    fine = await world.data(
+        world.me,
+        'mutation { createUpload(input: {name: "a.png", contentType: "image/png", sizeBytes: 12}) '
+        "{ upload { fileId } userErrors { code } } }",
+    )
+    assert fine["createUpload"]["userErrors"] == [] and fine["createUpload"]["upload"]["fileId"]
+
+
+async def test_a_signature_that_is_not_ascii_is_refused_not_a_fault(world: World) -> None:
+    """Found by the fuzzer: hmac.compare_digest raises TypeError on a non-ASCII str, which answered
+    500; a forged signature of any characters is a 403 like any other forged one."""
+    image = make.image("png", 64, 64)
+    job_id, _ = await world.job(world.me, [(image, "image/png")])
+    (output,) = (await world.data(world.me, JOB_OUTPUTS, id=job_id))["job"]["outputs"]
+    base = f"{world.settings.public_url}/files/{output['id']}"
+    for route in (base, f"{base}/thumbnail"):
+        forged = await world.fetch(f"{route}?expires=9999999999&signature=%C3%A9t%C3%A9")
+        assert forged.status_code == 403, (route, forged.status_code)
+        assert forged.json()["error"]["code"] == "FORBIDDEN"

@@ -182,3 +182,68 @@ def test_thumbnails_are_small_webp_images_and_posters_are_video_frames() -> None
     with Image.open(io.BytesIO(poster)) as img:
         assert img.format == "WEBP" and max(img.size) <= 320 and img.size[0] > img.size[1]
     assert media.thumbnail(make.audio("mp3", 1.0), MediaKind.AUDIO) is None
+
+
+def test_a_file_of_countless_empty_boxes_is_refused_fast(tmp_path: Path) -> None:
+    """``ftyp`` and then millions of 8-byte boxes (100 MB): a demuxer walks them for seconds; the
+    box count is refused after reading a few thousand headers."""
+    path = tmp_path / "boxes.mp4"
+    ftyp = struct.pack(">I", 24) + b"ftypisom" + b"\0\0\x02\0isomiso2"
+    with path.open("wb") as out:
+        out.write(ftyp)
+        out.write((struct.pack(">I", 8) + b"free") * (100 * 1024 * 1024 // 8))
+    started = time.process_time()
+    with pytest.raises(MediaRefused, match="more than 20000 top-level boxes"):
+        media.inspect(path)
+    assert time.process_time() - started < 1.0
+
+
+def test_a_valid_clip_followed_by_other_data_is_refused(tmp_path: Path) -> None:
+    """A polyglot: a real 1-second MP4 with megabytes of something else after its last box."""
+    clip = make.mp4(64, 48, 1.0)
+    assert media.inspect(clip).duration_seconds == pytest.approx(1.0, abs=0.2)
+    assert media.inspect(clip + b"\0" * 1024).kind == MediaKind.VIDEO  # a little padding is tolerated
+    path = tmp_path / "polyglot.mp4"
+    path.write_bytes(clip + bytes(range(256)) * 8 * 1024)  # 2 MB that is no box
+    with pytest.raises(MediaRefused, match="followed by data that is not part of"):
+        media.inspect(path)
+    with pytest.raises(MediaRefused, match="followed by data that is not part of"):
+        media.inspect(clip + PK_ZIP * 10_000)
+
+
+PK_ZIP = b"PK\x03\x04" + b"\x14\x00" * 30
+
+
+def test_a_file_is_inspected_from_its_path_as_from_its_bytes(tmp_path: Path) -> None:
+    for data in (make.image("png", 64, 32), make.mp4(64, 48, 1.0), make.audio("wav", 1.0)):
+        path = tmp_path / "file"
+        path.write_bytes(data)
+        assert media.inspect(path) == media.inspect(data)
+        assert (media.thumbnail(path, media.inspect(path).kind) is None) == (
+            media.thumbnail(data, media.inspect(data).kind) is None
+        )
+
+
+@pytest.mark.parametrize("kind", ["png", "webm", "wav"])
+def test_other_containers_followed_by_other_data_are_refused(kind: str) -> None:
+    """A PNG past its IEND, a WebM past its Segment, a WAV past its RIFF size: a polyglot."""
+    data = make.image("png", 64, 32) if kind == "png" else make.audio("wav", 1.0) if kind == "wav" else webm()
+    media.inspect(data)
+    media.inspect(data + b"\0" * 100)  # a little padding is tolerated
+    with pytest.raises(MediaRefused, match="followed by data that is not part of"):
+        media.inspect(data + PK_ZIP * 10_000)
+
+
+def webm() -> bytes:
+    out = io.BytesIO()
+    with av.open(out, "w", format="webm") as container:
+        stream = container.add_stream("libvpx-vp9", rate=8)
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+        for i in range(8):
+            frame = av.VideoFrame.from_image(Image.effect_noise((64, 48), 60 + i).convert("RGB"))
+            frame.pts, frame.time_base = i, Fraction(1, 8)
+            for packet in stream.encode(frame):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    return out.getvalue()

@@ -34,7 +34,10 @@ from tests.test_generation import COMPOSITE_SOURCE, balance, download, ledger, s
 
 @pytest.fixture(scope="module")
 def prod(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ProductionStack]:
-    with production_stack(tmp_path_factory.mktemp("production")) as deployed:
+    # An upload's check is waited for 5 s, not 30: the upload test asks while no worker runs.
+    with production_stack(
+        tmp_path_factory.mktemp("production"), CH_UPLOAD_CHECK_WAIT_SECONDS="5"
+    ) as deployed:
         yield deployed
 
 
@@ -279,3 +282,48 @@ async def test_providers_check_on_the_production_deployment(prod: ProductionStac
     code, report = await check(BFL_API_KEY="not-the-key")
     flux = next(row for row in report["providers"] if row["provider"] == "flux_2_pro")
     assert code == 1 and flux["key_accepted"] is False and not flux["ok"], flux
+
+
+async def test_uploads_are_checked_by_the_worker_and_answer_in_progress_without_one(
+    prod: ProductionStack,
+) -> None:
+    """The API process never checks an upload's content: with no worker running, uploadDriveFile
+    stores the bytes and answers IN_PROGRESS naming the upload; once a worker runs, completeUpload
+    answers the checked file. A mistaken createUpload is cancelled by deleteDriveFile."""
+    from tests.standins import media as make
+    from tests.test_uploads import COMPLETE, CREATE, multipart
+
+    team = prod.create_team(0, via_cli=False)
+    png = make.image("png", 320, 200)
+    prod.stop_workers()
+    try:
+        answer = (await multipart(prod, team, png, "logo.png", "image/png")).json()["data"]["uploadDriveFile"]
+        [error] = answer["userErrors"]
+        assert answer["file"] is None and (error["code"], error["field"]) == ("IN_PROGRESS", ["file"]), error
+        file_id = error["message"].split()[1]  # "upload <id> is still being checked; call completeUpload ..."
+        assert f'completeUpload(fileId: "{file_id}")' in error["message"]
+        again = (await prod.data(team, COMPLETE, {"id": file_id}))["completeUpload"]
+        assert again["userErrors"][0]["code"] == "IN_PROGRESS"
+    finally:
+        prod.start_workers()
+    async with asyncio.timeout(60):
+        while True:
+            done = (await prod.data(team, COMPLETE, {"id": file_id}))["completeUpload"]
+            if done["file"] is not None or done["userErrors"][0]["code"] != "IN_PROGRESS":
+                break
+    assert done["userErrors"] == [], done
+    assert (done["file"]["id"], done["file"]["width"], done["file"]["height"]) == (file_id, 320, 200)
+    assert done["file"]["thumbnailUrl"]
+
+    mistaken = (
+        await prod.data(
+            team, CREATE, {"input": {"name": "huge.mp4", "contentType": "video/mp4", "sizeBytes": 10**9}}
+        )
+    )["createUpload"]["upload"]
+    deleted = await prod.data(
+        team, "mutation ($id: ID!) { deleteDriveFile(id: $id) { deletedFiles freedBytes userErrors { code } } }",
+        {"id": mistaken["fileId"]},
+    )  # fmt: skip
+    assert deleted["deleteDriveFile"] == {"deletedFiles": 1, "freedBytes": 10**9, "userErrors": []}
+    usage = await prod.data(team, "{ driveUsage { usedBytes } }")
+    assert usage["driveUsage"]["usedBytes"] == len(png)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import json
 import re
 import subprocess
@@ -60,6 +61,7 @@ async def test_a_third_party_client_sees_every_job_of_its_team_in_order(
 ) -> None:
     other = stack.create_team(1_000)
     seen: dict[str, list[str]] = {}
+    versions: dict[str, list[int]] = {}
     ready = asyncio.Event()
 
     async def listen() -> None:
@@ -68,6 +70,7 @@ async def test_a_third_party_client_sees_every_job_of_its_team_in_order(
             async for data in session.subscribe(GraphQLRequest(JOBS_UPDATED)):
                 job = data["jobsUpdated"]
                 seen.setdefault(job["id"], []).append(job["status"])
+                versions.setdefault(job["id"], []).append(job["version"])
                 if len(seen) == 3 and all(s[-1] in TERMINAL for s in seen.values()):
                     return
 
@@ -86,7 +89,10 @@ async def test_a_third_party_client_sees_every_job_of_its_team_in_order(
     for statuses in seen.values():
         assert statuses[0] == "PENDING" and statuses[-1] in TERMINAL
         assert [ORDER[s] for s in statuses] == sorted(ORDER[s] for s in statuses)
-        assert len(statuses) == len(set(statuses)), "no state twice"
+    # A status may come more than once (a processing job's progress is pushed as it moves), but
+    # never the same state twice, nor an older one after a newer.
+    for numbers in versions.values():
+        assert numbers == sorted(set(numbers)), "no state twice"
 
 
 async def test_a_late_subscriber_gets_the_final_state_at_once(stack: Stack, team: Team) -> None:
@@ -223,7 +229,8 @@ async def test_a_subscriber_on_one_api_sees_a_job_created_through_another(stack:
             )
         assert r.status_code == 202
         await asyncio.wait_for(listener, 60)
-    assert statuses == ["PENDING", "PROCESSING", "COMPLETED"]
+    # An image's progress may be pushed while it is processing: one state per status, in order.
+    assert [status for status, _ in itertools.groupby(statuses)] == ["PENDING", "PROCESSING", "COMPLETED"]
 
 
 @pytest.fixture

@@ -62,6 +62,8 @@ HANDLED: dict[str, set[str]] = {
         "driveUsage",
         "avatars",  # the provider's library: one per deployment, nothing of a team
         "voices",
+        "creative",
+        "estimateCreative",
     },
     "Mutation": {
         "generateImage",
@@ -89,8 +91,10 @@ HANDLED: dict[str, set[str]] = {
         "uploadDriveFile",
         "createUpload",
         "completeUpload",
+        "createCreative",
+        "cancelCreative",
     },
-    "Subscription": {"jobUpdated", "jobsUpdated", "creditBalanceUpdated"},
+    "Subscription": {"jobUpdated", "jobsUpdated", "creditBalanceUpdated", "creativeUpdated"},
 }
 
 # Where an ID goes -> which of A's objects to pass there (each kind is walked in turn).
@@ -131,6 +135,11 @@ ID_SLOTS: dict[tuple[str, str], tuple[str, ...]] = {
     ("Mutation.uploadDriveFile", "folderId"): ("folder",),
     ("CreateUploadInput", "folderId"): ("folder",),
     ("Mutation.completeUpload", "fileId"): ("pending_upload", "image_file"),
+    ("Query.creative", "id"): ("creative",),
+    ("Mutation.cancelCreative", "id"): ("creative",),
+    ("Subscription.creativeUpdated", "id"): ("creative",),
+    ("ImageWithLogoInput", "logoFileId"): ("image_file", "audio_file"),
+    ("LocalizedAvatarInput", "portraitFileId"): ("image_file", "audio_file"),
 }
 
 # Required scalars by name (anything else gets a generic value of its type).
@@ -143,6 +152,7 @@ STRINGS = {
     # team's own objects are looked up, so they must be real for the walk to reach those
     "avatarId": "Daisy-inskirt-20220818",
     "voiceId": "2d5b0e6cf36f460aa7fc47e3eee4ba54",
+    "locale": "en",  # a locale HeyGen's library has voices for (a creative's LOCALIZED_AVATAR)
 }
 # Input fields set beyond the required ones, so the walk reaches the id check (a composite needs a
 # template) or tries the worst (retarget A's webhook and switch it off).
@@ -150,6 +160,7 @@ INPUT_OVERRIDES: dict[str, dict[str, Any]] = {
     "GenerateCompositeInput": {"templateId": "walker-template"},
     # avatarId is optional beside portraitFileId (exactly one is given); the portrait is looked up first
     "GenerateAvatarInput": {"avatarId": "Daisy-inskirt-20220818"},
+    "LocalizedAvatarInput": {"script": "a walker's script"},
     "UpdateWebhookEndpointInput": {"url": "{walk_url}", "description": "taken over", "enabled": False},
     "CreateUploadInput": {"contentType": "image/png", "sizeBytes": 10},
 }
@@ -914,6 +925,18 @@ async def _build_world(stack: Stack, api: Api, receiver: Receiver, tag: str) -> 
         ),
     )
     nodes = deliveries["webhookDeliveries"]["nodes"]
+    # A: a creative (one TTS job), completed (after the deliveries above were counted)
+    creative = (
+        await api.data(
+            a,
+            "mutation ($input: CreateCreativeInput!) { createCreative(input: $input) { "
+            "creative { id nodes { job { id } } } userErrors { code message } } }",
+            {"input": {"nodes": [{"key": "words", "tts": {"text": f"A-private creative {tag}"}}]}},
+        )
+    )["createCreative"]
+    assert creative["userErrors"] == [], creative
+    creative_job = creative["creative"]["nodes"][0]["job"]["id"]
+    assert (await follow_job(stack, a, creative_job, WAIT))[-1]["status"] == "COMPLETED"
     keys = (await api.data(a, KEYS))["apiKeys"]
     owner_key = next(k for k in keys if k["id"] != key["apiKey"]["id"])
     ledger = (await api.data(a, LEDGER))["creditTransactions"]["nodes"]
@@ -937,6 +960,7 @@ async def _build_world(stack: Stack, api: Api, receiver: Receiver, tag: str) -> 
         "endpoint": endpoint["webhookEndpoint"]["id"],
         "delivery": nodes[0]["id"],
         "deliveries": ",".join(n["id"] for n in nodes),
+        "creative": creative["creative"]["id"],
     }
     assert ids["folder"], tts_final
     markers = {
@@ -951,6 +975,7 @@ async def _build_world(stack: Stack, api: Api, receiver: Receiver, tag: str) -> 
         receiver.url("/a-hook"),
         tag,  # in A's prompts, key name, endpoint description and idempotency key
         *(v for k, v in ids.items() if k != "deliveries"),
+        creative_job,
         *(n["id"] for n in nodes),
         *(n["eventId"] for n in nodes),
         *(n["webhookId"] for n in nodes),
@@ -969,7 +994,7 @@ async def _build_world(stack: Stack, api: Api, receiver: Receiver, tag: str) -> 
         tag=tag,
         ids=ids,
         markers=markers,
-        a_jobs=[tts["id"], image["id"]],
+        a_jobs=[tts["id"], image["id"], creative_job],
     )
     world.snapshot = await snapshot_of_a(world)
     assert world.snapshot["threshold"] == A_THRESHOLD

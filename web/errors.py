@@ -29,6 +29,7 @@ STATUS_FOR = {
     ErrorCode.CONFLICT: 409,
     ErrorCode.RATE_LIMITED: 429,
     ErrorCode.PROVIDER_UNAVAILABLE: 503,
+    ErrorCode.IN_PROGRESS: 409,  # an upload still being checked (GraphQL only today)
 }
 
 

@@ -12,7 +12,7 @@ from tortoise.migrations import operations as ops
 
 
 class Migration(migrations.Migration):
-    dependencies = [("models", "0006_drive_tree_and_uploads")]
+    dependencies = [("models", "0009_creatives")]
 
     initial = False
 

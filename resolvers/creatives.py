@@ -1,0 +1,277 @@
+"""Create, read, cancel and follow creatives (graphs of jobs submitted at once)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator
+from typing import Any
+
+import strawberry
+
+from models import creatives as creative_ops
+from models import recipes
+from models.creatives import Creative as CreativeRow
+from models.creatives import NodeSpec, Recipe
+from models.errors import DomainError, ErrorCode
+from models.generation import GenerationRequest
+from resolvers.errors import query_errors, user_errors
+from resolvers.outputs import job_output
+from schema.context import Info
+from schema.creatives import (
+    CreateCreativeInput,
+    Creative,
+    CreativeEstimate,
+    CreativeEstimateNode,
+    CreativeNode,
+    CreativeNodeInput,
+    CreativePayload,
+)
+from schema.enums import Provider
+from services import creatives as creative_service
+from services.auth import Principal
+
+NODE_TYPES = ("image", "video", "avatar", "tts", "composite")
+RECIPE_FIELDS = {
+    Recipe.VIDEO_WITH_VOICEOVER: "videoWithVoiceover",
+    Recipe.IMAGE_WITH_LOGO: "imageWithLogo",
+    Recipe.LOCALIZED_AVATAR: "localizedAvatar",
+}
+
+
+def _opt(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+def _enum_value(value: Any) -> Any:
+    return None if value is None else value.value
+
+
+def _invalid(message: str, *path: str) -> DomainError:
+    return DomainError(ErrorCode.VALIDATION_FAILED, message, ["input", *path])
+
+
+def request(principal: Principal, job_type: str, data: Any, folder: str | None) -> GenerationRequest:
+    """A generate input (GenerateImageInput …) as the request generate* would make of it."""
+    fields: dict[str, Any] = {}
+    if job_type in ("image", "video"):
+        fields.update(text=data.prompt, aspect_ratio=data.aspect_ratio, placement=_enum_value(data.placement))
+    if job_type == "image":
+        fields["reference_file_ids"] = [str(i) for i in data.reference_file_ids or []]
+    elif job_type == "video":
+        fields.update(duration_seconds=data.duration_seconds, image_file_id=_opt(data.image_file_id))
+    elif job_type == "avatar":
+        fields.update(
+            text=data.script,
+            avatar_id=data.avatar_id,
+            portrait_file_id=_opt(data.portrait_file_id),
+            voice_id=data.voice_id,
+            aspect_ratio=data.aspect_ratio,
+            placement=_enum_value(data.placement),
+        )
+    elif job_type == "tts":
+        fields.update(text=data.text, voice_id=data.voice_id)
+    elif job_type == "composite":
+        fields.update(
+            text=data.prompt,
+            template_id=data.template_id,
+            source=data.source,
+            modifications=data.modifications,
+            inputs=[
+                {"name": i.name, "jobId": _opt(i.job_id), "fileId": _opt(i.file_id)}
+                for i in data.inputs or []
+            ],
+        )
+    return GenerationRequest(
+        type=job_type,
+        team_id=principal.team_id,
+        user_id=principal.user_id,
+        provider=_enum_value(data.provider),
+        drive_folder_id=_opt(data.drive_folder_id) or folder,
+        settings=data.settings,
+        idempotency_key=data.idempotency_key,
+        **fields,
+    )
+
+
+def _general(principal: Principal, nodes: list[CreativeNodeInput], folder: str | None) -> list[NodeSpec]:
+    specs = []
+    for i, node in enumerate(nodes):
+        given = [(name, getattr(node, name)) for name in NODE_TYPES if getattr(node, name) is not None]
+        if len(given) != 1:
+            raise _invalid("give exactly one of image, video, avatar, tts or composite", "nodes", str(i))
+        job_type, data = given[0]
+        specs.append(
+            NodeSpec(
+                key=node.key,
+                request=request(principal, job_type, data, folder),
+                path=["nodes", str(i), job_type],
+                refs=[(ref.name, ref.node) for ref in node.inputs or []],
+                key_path=["nodes", str(i), "key"],
+            )
+        )
+    return specs
+
+
+async def specs(
+    info: Info, principal: Principal, data: CreateCreativeInput
+) -> tuple[str | None, list[NodeSpec], list[str]]:
+    """The graph the input asks for: (recipe, nodes, the path of its nodes for errors)."""
+    services = info.context.services
+    folder = _opt(data.drive_folder_id)
+    given = {
+        "videoWithVoiceover": data.video_with_voiceover,
+        "imageWithLogo": data.image_with_logo,
+        "localizedAvatar": data.localized_avatar,
+        "nodes": data.nodes,
+    }
+    if folder is not None:  # the creative's folder is looked up first: a foreign id reads as missing
+        await creative_service.check_folder(principal, folder)
+    present = [name for name, value in given.items() if value is not None]
+    recipe = data.recipe
+    if recipe is None and len(present) == 1 and present[0] != "nodes":  # the recipe its input names
+        recipe = next(r for r, name in RECIPE_FIELDS.items() if name == present[0])
+    if recipe is None:
+        if present != ["nodes"]:
+            raise _invalid("give nodes (the general form), or a recipe with its input", "nodes")
+        assert data.nodes is not None
+        return None, _general(principal, data.nodes, folder), ["nodes"]
+    wanted = RECIPE_FIELDS[recipe]
+    if present != [wanted]:
+        raise _invalid(f"recipe {recipe.value} takes {wanted} (and nothing else)", wanted)
+    libs, cfg = services.libraries, creative_service.lifecycle_config(services)
+    if recipe == Recipe.VIDEO_WITH_VOICEOVER:
+        vv = data.video_with_voiceover
+        assert vv is not None
+        built = await recipes.video_with_voiceover(
+            request(principal, "video", vv.video, folder),
+            request(principal, "tts", vv.voiceover, folder),
+            _enum_value(vv.composite_provider),
+            cfg=cfg,
+            libraries=libs,
+        )
+    elif recipe == Recipe.IMAGE_WITH_LOGO:
+        il = data.image_with_logo
+        assert il is not None
+        built = await recipes.image_with_logo(
+            request(principal, "image", il.image, folder),
+            str(il.logo_file_id),
+            _enum_value(il.composite_provider),
+            cfg=cfg,
+            libraries=libs,
+        )
+    else:
+        la = data.localized_avatar
+        assert la is not None
+        base = GenerationRequest(
+            type="avatar",
+            team_id=principal.team_id,
+            user_id=principal.user_id,
+            provider=_enum_value(la.provider),
+            text=la.script,
+            avatar_id=la.avatar_id,
+            portrait_file_id=_opt(la.portrait_file_id),
+            aspect_ratio=la.aspect_ratio,
+            drive_folder_id=folder,
+            settings=la.settings,
+        )
+        locales = [recipes.Locale(item.locale, item.script, item.voice_id) for item in la.locales]
+        built = await recipes.localized_avatar(
+            base,
+            locales,
+            gender=la.voice_gender,
+            max_jobs=services.settings.max_jobs_per_creative,
+            libraries=libs,
+        )
+        return recipe.value, built, ["localizedAvatar", "locales"]
+    return recipe.value, built, [wanted]
+
+
+def creative_output(info: Info, row: CreativeRow, snaps: dict[str, dict[str, Any]]) -> Creative:
+    """The creative as the API shows it, from its jobs' snapshots (by job id): no query here."""
+    settings = info.context.services.settings
+    by_key = {node["key"]: snaps[node["job_id"]] for node in row.nodes if node["job_id"] in snaps}
+    nodes = [
+        CreativeNode(
+            key=node["key"],
+            job=job_output(by_key[node["key"]], settings),
+            depends_on=list(node["depends_on"]),
+            waiting_for=creative_ops.waiting_for(node, by_key),
+        )
+        for node in row.nodes
+        if node["key"] in by_key
+    ]
+    return Creative(
+        id=strawberry.ID(str(row.id)),
+        recipe=Recipe(row.recipe) if row.recipe else None,
+        status=creative_ops.status(by_key.values()),
+        nodes=nodes,
+        estimated_cost_cents=row.estimated_cost_cents,
+        cost_cents=sum(snap["cost_cents"] for snap in by_key.values()),
+        created_at=row.created_at,
+    )
+
+
+@user_errors(CreativePayload)
+async def create_creative(info: Info, input: CreateCreativeInput) -> CreativePayload:
+    principal = info.context.require("generate")
+    recipe, nodes, nodes_path = await specs(info, principal, input)
+    row = await creative_service.create(
+        info.context.services, principal, recipe, nodes, nodes_path, input.idempotency_key
+    )
+    return CreativePayload(creative=creative_output(info, row, await creative_ops.job_snapshots(row)))
+
+
+@user_errors(CreativePayload)
+async def cancel_creative(info: Info, id: strawberry.ID) -> CreativePayload:
+    principal = info.context.require("generate")
+    row = await creative_service.cancel(info.context.services, principal, str(id))
+    return CreativePayload(creative=creative_output(info, row, await creative_ops.job_snapshots(row)))
+
+
+@query_errors
+async def creative(info: Info, id: strawberry.ID) -> Creative | None:
+    principal = info.context.require("read")
+    row = await creative_ops.get_for_team(principal.team_id, str(id))
+    return creative_output(info, row, await creative_ops.job_snapshots(row)) if row else None
+
+
+@query_errors
+async def estimate_creative(info: Info, input: CreateCreativeInput) -> CreativeEstimate:
+    principal = info.context.require("read")
+    recipe, nodes, nodes_path = await specs(info, principal, input)
+    plan = await creative_service.plan(info.context.services, principal, recipe, nodes, nodes_path)
+    return CreativeEstimate(
+        cents=plan.estimated_cost_cents,
+        nodes=[
+            CreativeEstimateNode(
+                key=n.spec.key, provider=Provider(n.new.provider), cents=n.new.estimated_cost_cents
+            )
+            for n in plan.nodes
+        ],
+    )
+
+
+async def creative_updated(info: Info, id: strawberry.ID) -> AsyncGenerator[Creative, None]:
+    """The whole graph first, then again at every change of one of its jobs, until every job
+    ended. Built from the events' snapshots (no query per event); re-read after a Redis outage."""
+    principal = info.context.require("read")
+    async with info.context.services.bus.subscribe(principal.team_id) as queue:
+        row = await creative_ops.get_for_team(principal.team_id, str(id))
+        if row is None:
+            return
+        snaps = await creative_ops.job_snapshots(row)
+        yield creative_output(info, row, snaps)
+        while any(snap["status"] in ("pending", "processing") for snap in snaps.values()):
+            event = await queue.get()
+            if event["kind"] == "resync":
+                fresh = await creative_ops.job_snapshots(row)
+                changed = {
+                    k: v for k, v in fresh.items() if v["version"] > snaps.get(k, {}).get("version", 0)
+                }
+            elif event["kind"] == "job" and event["data"]["id"] in snaps:
+                data = event["data"]
+                changed = {data["id"]: data} if data["version"] > snaps[data["id"]]["version"] else {}
+            else:
+                continue
+            if changed:
+                snaps.update(changed)
+                yield creative_output(info, row, snaps)

@@ -1,0 +1,294 @@
+"""Creatives' rules in-process (models/creatives.py): the graph (order, cycles, dangling references,
+keys, the job limit), the status read from the jobs, and, on SQLite and PostgreSQL, the submission
+(every hold in one transaction, or none), the release of a dependant (exactly once when its inputs
+complete at once) and the free failure of dependants, transitively. The contract through GraphQL:
+tests/test_creatives_api.py."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import pytest
+from tortoise.backends.base.executor import EXECUTOR_CACHE
+
+from models import creatives, drive
+from models import jobs as job_ops
+from models.creatives import NodeSpec, Plan, PlannedNode
+from models.credits import CreditTransaction, top_up
+from models.errors import DomainError, ErrorCode
+from models.generation import GenerationRequest
+from models.jobs import CreativeJob, JobStatus, NewJob
+from models.teams import Team, create_team
+from services import db
+from services.settings import Settings
+from tests.conftest import POSTGRES_URL, _admin_pg
+
+TEAM, USER = uuid.uuid4(), uuid.uuid4()
+
+
+def node(key: str, kind: str = "image", refs: list[str] | None = None, i: int = 0) -> NodeSpec:
+    request = GenerationRequest(type=kind, team_id=TEAM, user_id=USER)
+    return NodeSpec(
+        key,
+        request,
+        ["nodes", str(i), kind],
+        refs=[(f"E{j}", ref) for j, ref in enumerate(refs or [])],
+        key_path=["nodes", str(i), "key"],
+    )
+
+
+def refused(specs: list[NodeSpec], max_jobs: int = 20) -> DomainError:
+    with pytest.raises(DomainError) as caught:
+        creatives.order(specs, max_jobs=max_jobs, nodes_path=["nodes"])
+    assert caught.value.code == ErrorCode.VALIDATION_FAILED
+    return caught.value
+
+
+def test_nodes_come_after_their_inputs_in_the_order_given_where_free() -> None:
+    specs = [
+        node("ad", "composite", ["video", "voice"], 0),
+        node("video", "video", i=1),
+        node("voice", "tts", i=2),
+        node("poster", "image", i=3),
+        node("final", "composite", ["ad", "poster"], 4),
+    ]
+    ordered = [spec.key for spec in creatives.order(specs, max_jobs=20, nodes_path=["nodes"])]
+    assert ordered == ["video", "voice", "poster", "ad", "final"]
+
+
+def test_graph_errors_name_the_field() -> None:
+    cycle = refused([node("a", "composite", ["b"], 0), node("b", "composite", ["a"], 1)])
+    assert cycle.field == ["input", "nodes", "0", "inputs", "0", "node"]
+    assert "a → b → a" in cycle.message
+    itself = refused([node("a", "composite", ["a"], 0)])
+    assert itself.field == ["input", "nodes", "0", "inputs", "0", "node"] and "a → a" in itself.message
+    dangling = refused([node("v", "video", i=0), node("c", "composite", ["v", "nope"], 1)])
+    assert dangling.field == ["input", "nodes", "1", "inputs", "1", "node"]
+    assert "'nope'" in dangling.message and "not a job of this creative" in dangling.message
+    too_many = refused([node(f"n{i}", i=i) for i in range(4)], max_jobs=3)
+    assert too_many.field == ["input", "nodes"] and "at most 3 jobs" in too_many.message
+    assert refused([]).field == ["input", "nodes"]
+    twice = refused([node("a", i=0), node("a", i=1)])
+    assert twice.field == ["input", "nodes", "1", "key"] and "used by two jobs" in twice.message
+    bad_key = refused([node("a b", i=0)])
+    assert bad_key.field == ["input", "nodes", "0", "key"]
+    not_composite = refused([node("v", "video", i=0), node("i", "image", ["v"], 1)])
+    assert not_composite.field == ["input", "nodes", "1", "inputs"]
+
+
+def test_status_is_read_from_the_jobs() -> None:
+    def of(*states: str) -> str:
+        return creatives.status({"status": s} for s in states).value
+
+    assert of("pending", "pending") == "PENDING"
+    assert of("completed", "pending") == "PROCESSING"
+    assert of("processing", "pending") == "PROCESSING"
+    assert of("completed", "completed") == "COMPLETED"
+    assert of("completed", "failed", "failed") == "FAILED"
+    assert of("canceled", "failed") == "CANCELED"
+    waiting = {"key": "c", "depends_on": ["a", "b"]}
+    snaps: dict[str, dict[str, Any]] = {
+        "a": {"status": "completed"},
+        "b": {"status": "processing"},
+        "c": {"status": "pending", "metadata": {"waiting_for": ["x"]}},
+    }
+    assert creatives.waiting_for(waiting, snaps) == ["b"]
+    snaps["c"] = {"status": "pending", "metadata": {}}  # released
+    assert creatives.waiting_for(waiting, snaps) == []
+
+
+# -- on a database ----------------------------------------------------------------------------
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+async def database(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[None]:
+    url, pg_name = f"sqlite://{tmp_path / 'creatives.sqlite3'}", None
+    if request.param == "postgres":
+        pg_name = f"ch_test_{uuid.uuid4().hex[:10]}"
+        try:
+            await _admin_pg(f'CREATE DATABASE "{pg_name}"')
+        except (OSError, asyncpg.PostgresError, TimeoutError):
+            pytest.skip(f"PostgreSQL is not reachable at {POSTGRES_URL}")
+        url = POSTGRES_URL.rsplit("/", 1)[0] + f"/{pg_name}"
+    settings = Settings(env="development", data_dir=tmp_path, database_url=url)
+    EXECUTOR_CACHE.clear()
+    await db.migrate(settings)
+    await db.init(settings)
+    try:
+        yield
+    finally:
+        await db.close()
+        EXECUTOR_CACHE.clear()
+        if pg_name:
+            await _admin_pg(f'DROP DATABASE IF EXISTS "{pg_name}" WITH (FORCE)')
+
+
+class Recorder:
+    """The queue and the events, recorded."""
+
+    def __init__(self) -> None:
+        self.enqueued: list[str] = []
+        self.released: list[str] = []
+        self.changed: list[tuple[str, str]] = []
+
+    async def enqueue_job(self, job_id: str) -> None:
+        self.enqueued.append(job_id)
+
+    async def enqueue_poll(self, job_id: str, delay: float) -> None:
+        self.released.append(job_id)
+
+    async def job_changed(self, job: CreativeJob) -> None:
+        self.changed.append((str(job.id), job.status.value))
+        # what services.container.AfterCommit does after a terminal transition
+        if job.is_terminal:
+            await creatives.job_ended(job, queue=self, events=self)
+
+    async def balance_changed(self, team_id: uuid.UUID | str) -> None:
+        return None
+
+
+async def _plan(team_id: uuid.UUID, graph: dict[str, tuple[str, list[str], int]]) -> Plan:
+    """key → (type, input keys, cents), in topological order."""
+    folder = (await drive.default_folder(team_id)).id
+    nodes = []
+    for key, (kind, refs, cents) in graph.items():
+        spec = NodeSpec(key, GenerationRequest(type=kind, team_id=team_id, user_id=USER), [key])
+        spec.refs = [(f"In{j}", ref) for j, ref in enumerate(refs)]
+        settings: dict[str, Any] = {"inputs": []} if kind == "composite" else {}
+        new = NewJob(
+            team_id,
+            USER,
+            kind,
+            "creatomate" if kind == "composite" else "flux_2_pro",
+            key,
+            settings,
+            folder,
+            cents,
+        )
+        nodes.append(PlannedNode(spec, new, sorted(refs)))
+    return Plan(team_id, USER, None, nodes)
+
+
+async def _team(cents: int) -> uuid.UUID:
+    team = (await create_team(f"t{uuid.uuid4().hex[:6]}")).team.id
+    await top_up(team, cents)
+    return team
+
+
+async def _jobs(creative: creatives.Creative) -> dict[str, CreativeJob]:
+    rows = {str(r.id): r for r in await CreativeJob.filter(id__in=creative.job_ids())}
+    return {n["key"]: rows[n["job_id"]] for n in creative.nodes}
+
+
+async def _complete(job: CreativeJob, rec: Recorder) -> None:
+    started = await job_ops.start(job, events=rec)
+    assert started is not None
+    await job_ops.complete(
+        started,
+        result_urls=[f"/files/{uuid.uuid4()}"],
+        cost_cents=job.estimated_cost_cents,
+        metadata={},
+        events=rec,
+    )
+
+
+async def test_all_holds_in_one_transaction_or_none(database: None) -> None:
+    graph = {"v": ("video", [], 300), "t": ("tts", [], 20), "c": ("composite", ["v", "t"], 10)}
+    poor = await _team(200)  # enough for some of it, not all
+    rec = Recorder()
+    with pytest.raises(DomainError) as caught:
+        await creatives.submit(await _plan(poor, graph), queue=rec, events=rec)
+    assert caught.value.code == ErrorCode.INSUFFICIENT_CREDITS and "330 cents" in caught.value.message
+    team = await Team.get(id=poor)
+    assert (team.balance_cents, team.available_cents) == (200, 200)
+    assert not await CreativeJob.filter(team_id=poor).exists()
+    assert not await creatives.Creative.filter(team_id=poor).exists()
+    assert await CreditTransaction.filter(team_id=poor, kind="HOLD").count() == 0
+    assert rec.enqueued == []
+
+    rich = await _team(1000)
+    creative = await creatives.submit(await _plan(rich, graph), queue=rec, events=rec)
+    jobs = await _jobs(creative)
+    assert (await Team.get(id=rich)).available_cents == 1000 - 330
+    assert await CreditTransaction.filter(team_id=rich, kind="HOLD").count() == 3
+    assert sorted(rec.enqueued) == sorted([str(jobs["v"].id), str(jobs["t"].id)])  # not the composite
+    assert jobs["c"].status == JobStatus.PENDING and jobs["c"].metadata["waiting_for"]
+    assert jobs["c"].metadata["creative"] == {"id": str(creative.id), "key": "c"}
+
+
+async def test_a_dependant_is_released_once_when_its_inputs_complete_together(database: None) -> None:
+    team = await _team(1000)
+    rec = Recorder()
+    graph = {"v": ("video", [], 300), "t": ("tts", [], 20), "c": ("composite", ["v", "t"], 10)}
+    creative = await creatives.submit(await _plan(team, graph), queue=rec, events=rec)
+    jobs = await _jobs(creative)
+    quiet = Recorder()
+    quiet.job_changed = lambda job: asyncio.sleep(0)  # type: ignore[method-assign,assignment,return-value]  # no hook: the race below calls it
+    for key in ("v", "t"):
+        await _complete(jobs[key], quiet)
+    done = [await CreativeJob.get(id=jobs[k].id) for k in ("v", "t")]
+    for _ in range(5):  # both inputs' hooks at once, several times over: one release
+        await asyncio.gather(*(creatives.job_ended(job, queue=rec, events=rec) for job in done))
+    assert rec.released == [str(jobs["c"].id)]
+    released = await CreativeJob.get(id=jobs["c"].id)
+    assert released.status == JobStatus.PENDING and "waiting_for" not in released.metadata
+    names = {item["name"]: item["file_id"] for item in released.settings["inputs"]}
+    assert names == {f"In{j}": done[j].result_urls[0].rsplit("/", 1)[-1] for j in (0, 1)}
+    assert await creatives.recheck(released, queue=rec, events=rec) == "released"  # the sweep's re-run: no-op
+    assert rec.released == [str(jobs["c"].id)]
+
+
+async def test_a_failed_input_fails_its_dependants_free_transitively(database: None) -> None:
+    team = await _team(1000)
+    rec = Recorder()
+    graph = {
+        "v": ("video", [], 300),
+        "t": ("tts", [], 20),
+        "c": ("composite", ["v", "t"], 10),
+        "d": ("composite", ["c"], 7),
+    }
+    creative = await creatives.submit(await _plan(team, graph), queue=rec, events=rec)
+    jobs = await _jobs(creative)
+    await _complete(jobs["t"], rec)
+    assert rec.released == []  # v still open
+    await job_ops.fail(jobs["v"], "the provider failed", events=rec)
+    ended = await _jobs(creative)
+    assert [ended[k].status for k in "vtcd"] == [
+        JobStatus.FAILED,
+        JobStatus.COMPLETED,
+        JobStatus.FAILED,
+        JobStatus.FAILED,
+    ]
+    assert "its input 'v' failed" in (ended["c"].error_message or "")
+    assert "its input 'c' failed" in (ended["d"].error_message or "")
+    assert sum(j.cost_cents for j in ended.values()) == 20  # only the completed TTS is charged
+    t = await Team.get(id=team)
+    assert (t.balance_cents, t.available_cents) == (980, 980)  # nothing left held
+    assert rec.released == []
+
+
+async def test_an_idempotency_key_makes_one_creative_however_many_retries_race(database: None) -> None:
+    team = await _team(1000)
+    rec = Recorder()
+    graph = {"v": ("video", [], 300), "t": ("tts", [], 20), "c": ("composite", ["v", "t"], 10)}
+
+    async def retry() -> creatives.Creative:
+        plan = await _plan(team, graph)
+        plan.idempotency_key = "ad-1"
+        return await creatives.submit(plan, queue=rec, events=rec)
+
+    made = await asyncio.gather(*(retry() for _ in range(4)))
+    assert len({c.id for c in made}) == 1
+    assert await creatives.Creative.filter(team_id=team).count() == 1
+    assert await CreativeJob.filter(team_id=team).count() == 3
+    assert (await Team.get(id=team)).available_cents == 1000 - 330  # held once
+    other = await _plan(team, {"v": ("video", [], 300)})
+    other.idempotency_key = "ad-1"
+    with pytest.raises(DomainError) as caught:
+        await creatives.submit(other, queue=rec, events=rec)
+    assert caught.value.code == ErrorCode.CONFLICT and caught.value.field == ["input", "idempotencyKey"]

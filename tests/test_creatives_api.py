@@ -1,0 +1,324 @@
+"""Creatives through the real API (GraphQL over HTTP and websockets, the simulator standing in for
+the providers): the recipes run to the end with exact charges, a failed input fails its dependants
+free, cancelCreative cancels every open job, a team with credits for half a creative is refused
+whole, and bad graphs are user errors naming the field, nothing held."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from tests.stack import JOB_FIELDS, Stack, Team
+from tests.standins import media as make
+from tests.test_generation import balance, download, ledger, upload_to_drive
+
+CREATIVE = f"""id recipe status estimatedCostCents costCents createdAt
+nodes {{ key dependsOn waitingFor job {{ {JOB_FIELDS} }} }}"""
+ERRORS = "userErrors { code message field }"
+CREATE = f"mutation ($input: CreateCreativeInput!) {{ createCreative(input: $input) {{ creative {{ {CREATIVE} }} {ERRORS} }} }}"
+CANCEL = f"mutation ($id: ID!) {{ cancelCreative(id: $id) {{ creative {{ {CREATIVE} }} {ERRORS} }} }}"
+READ = f"query ($id: ID!) {{ creative(id: $id) {{ {CREATIVE} }} }}"
+ESTIMATE = "query ($input: CreateCreativeInput!) { estimateCreative(input: $input) { cents nodes { key provider cents } } }"
+FOLLOW = f"subscription ($id: ID!) {{ creativeUpdated(id: $id) {{ {CREATIVE} }} }}"
+ENDED = {"COMPLETED", "FAILED", "CANCELED"}
+
+VOICEOVER = {
+    "recipe": "VIDEO_WITH_VOICEOVER",
+    "videoWithVoiceover": {
+        "video": {"prompt": "a surfer at dawn", "provider": "RUNWAY_GEN4", "placement": "IN_STREAM"},
+        "voiceover": {"text": "Catch the first wave."},
+    },
+}
+
+
+async def create(stack: Stack, team: Team, input: dict[str, Any]) -> dict[str, Any]:
+    payload: dict[str, Any] = (await stack.data(team, CREATE, {"input": input}))["createCreative"]
+    return payload
+
+
+async def follow(stack: Stack, team: Team, creative_id: str, within: float = 90.0) -> list[dict[str, Any]]:
+    """Every state creativeUpdated yields, until the server completes it once every job ended."""
+    states: list[dict[str, Any]] = []
+    async with stack.subscription(team, FOLLOW, {"id": creative_id}) as queue:
+        async with asyncio.timeout(within):
+            while (payload := await queue.get()) is not None:
+                assert "errors" not in payload, payload
+                states.append(payload["data"]["creativeUpdated"])
+    assert states and states[-1]["status"] in ENDED, states[-1]
+    return states
+
+
+def by_key(creative: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {node["key"]: node for node in creative["nodes"]}
+
+
+async def assert_settled(stack: Stack, team: Team, creative: dict[str, Any], before: dict[str, int]) -> None:
+    """Nothing left held; the balance fell by exactly the jobs' charges, each charged once."""
+    after = await balance(stack, team)
+    assert after["heldCents"] == 0, after
+    assert after["balanceCents"] == before["balanceCents"] - creative["costCents"]
+    assert creative["costCents"] == sum(n["job"]["costCents"] for n in creative["nodes"])
+    rows = await ledger(stack, team)
+    for node in creative["nodes"]:
+        job = node["job"]
+        kinds = sorted(r["kind"] for r in rows if r["jobId"] == job["id"])
+        captured = sum(r["amountCents"] for r in rows if r["jobId"] == job["id"] and r["kind"] == "CAPTURE")
+        assert captured == job["costCents"], (node["key"], kinds)
+        assert kinds.count("HOLD") == 1 and kinds.count("CAPTURE") <= 1, kinds
+
+
+async def test_video_with_voiceover_runs_to_one_ad_charged_exactly(stack: Stack, team: Team) -> None:
+    estimate = (await stack.data(team, ESTIMATE, {"input": VOICEOVER}))["estimateCreative"]
+    before = await balance(stack, team)
+    payload = await create(stack, team, {**VOICEOVER, "idempotencyKey": "surf-ad-1"})
+    assert payload["userErrors"] == [], payload
+    creative = payload["creative"]
+    retried = await create(stack, team, {**VOICEOVER, "idempotencyKey": "surf-ad-1"})  # a client's retry
+    assert retried["creative"]["id"] == creative["id"]
+    other = await create(
+        stack,
+        team,
+        {**VOICEOVER, "recipe": None, "idempotencyKey": "surf-ad-1"}
+        | {"videoWithVoiceover": {**VOICEOVER["videoWithVoiceover"], "voiceover": {"text": "Another line."}}},
+    )
+    assert other["creative"] is None and other["userErrors"][0]["code"] == "CONFLICT", other
+    assert creative["recipe"] == "VIDEO_WITH_VOICEOVER" and creative["status"] == "PENDING"
+    assert creative["estimatedCostCents"] == estimate["cents"] == sum(n["cents"] for n in estimate["nodes"])
+    nodes = by_key(creative)
+    assert [n["key"] for n in creative["nodes"]] == ["video", "voiceover", "composite"]
+    assert nodes["composite"]["dependsOn"] == ["video", "voiceover"]
+    assert nodes["composite"]["waitingFor"] == ["video", "voiceover"]
+    assert nodes["composite"]["job"]["status"] == "PENDING"
+    held = await balance(stack, team)
+    assert held["heldCents"] == creative["estimatedCostCents"]  # every job held at submission
+
+    states = await follow(stack, team, creative["id"])
+    final = states[-1]
+    assert final["status"] == "COMPLETED" and {n["job"]["status"] for n in final["nodes"]} == {"COMPLETED"}
+    # the composite waited while its inputs ran, and started by itself once they completed
+    waited = [by_key(s)["composite"] for s in states]
+    assert any(n["waitingFor"] and n["job"]["status"] == "PENDING" for n in waited)
+    assert by_key(final)["composite"]["waitingFor"] == []
+    ad = by_key(final)["composite"]["job"]
+    content_type, data = await download(ad["resultUrls"][0])
+    assert content_type == "video/mp4" and len(data) > 0
+    assert (await stack.data(team, READ, {"id": creative["id"]}))["creative"] == final
+    await assert_settled(stack, team, final, before)
+
+
+async def test_image_with_logo_and_localized_avatar(stack: Stack, team: Team) -> None:
+    before = await balance(stack, team)
+    logo = upload_to_drive(stack, team, "logo.png", make.image("png", 400, 200))
+    image = await create(
+        stack,
+        team,
+        {
+            "recipe": "IMAGE_WITH_LOGO",
+            "imageWithLogo": {
+                "image": {"prompt": "a kitchen table", "aspectRatio": "1:1"},
+                "logoFileId": logo,
+            },
+        },
+    )
+    assert image["userErrors"] == [], image
+    avatar = await create(
+        stack,
+        team,
+        {
+            "recipe": "LOCALIZED_AVATAR",
+            "localizedAvatar": {
+                "script": "Hello from our team.",
+                "avatarId": "Daisy-inskirt-20220818",
+                "locales": [{"locale": "en-US"}, {"locale": "es", "script": "Hola de nuestro equipo."}],
+            },
+        },
+    )
+    assert avatar["userErrors"] == [], avatar
+    nodes = by_key(avatar["creative"])
+    assert list(nodes) == ["en-US", "es"]
+    voices = {key: node["job"]["settings"]["voice_id"] for key, node in nodes.items()}
+    assert voices["en-US"] != voices["es"]  # each locale its own voice
+    assert nodes["es"]["job"]["prompt"] == "Hola de nuestro equipo."
+    spanish = await stack.data(team, 'query { voices(provider: HEYGEN, language: "es") { id } }')
+    assert voices["es"] in {v["id"] for v in spanish["voices"]}
+
+    finals = [(await follow(stack, team, c["creative"]["id"]))[-1] for c in (image, avatar)]
+    assert [f["status"] for f in finals] == ["COMPLETED", "COMPLETED"], finals
+    poster = by_key(finals[0])["composite"]["job"]
+    content_type, _ = await download(poster["resultUrls"][0])
+    assert content_type == "image/png"
+    after = await balance(stack, team)
+    assert after["heldCents"] == 0
+    assert after["balanceCents"] == before["balanceCents"] - sum(f["costCents"] for f in finals)
+
+
+async def test_a_failed_input_fails_its_dependant_free(stack: Stack, team: Team) -> None:
+    before = await balance(stack, team)
+    general = {
+        "nodes": [
+            {
+                "key": "clip",
+                "video": {"prompt": "a storm [sim:fail]", "provider": "RUNWAY_GEN4", "durationSeconds": 5},
+            },
+            {"key": "narration", "tts": {"text": "Stay dry."}},
+            {
+                "key": "ad",
+                "composite": {"source": _source(5), "prompt": "storm ad"},
+                "inputs": [{"name": "Video", "node": "clip"}, {"name": "Voiceover", "node": "narration"}],
+            },
+        ]
+    }
+    payload = await create(stack, team, general)
+    assert payload["userErrors"] == [], payload
+    final = (await follow(stack, team, payload["creative"]["id"]))[-1]
+    nodes = by_key(final)
+    assert nodes["clip"]["job"]["status"] == "FAILED" and nodes["clip"]["job"]["costCents"] == 0
+    assert nodes["ad"]["job"]["status"] == "FAILED" and nodes["ad"]["job"]["costCents"] == 0
+    assert "its input 'clip' failed" in nodes["ad"]["job"]["errorMessage"]
+    assert final["status"] == "FAILED" and final["costCents"] == nodes["narration"]["job"]["costCents"]
+    await assert_settled(stack, team, final, before)
+
+
+async def test_cancel_creative_cancels_every_open_job(stack: Stack, team: Team) -> None:
+    before = await balance(stack, team)
+    slow = {
+        "recipe": "VIDEO_WITH_VOICEOVER",
+        "videoWithVoiceover": {
+            "video": {"prompt": "a slow sunrise [sim:slow]", "provider": "RUNWAY_GEN4", "durationSeconds": 5},
+            "voiceover": {"text": "Slowly now. [sim:slow]"},
+        },
+    }
+    creative = (await create(stack, team, slow))["creative"]
+    canceled = (await stack.data(team, CANCEL, {"id": creative["id"]}))["cancelCreative"]
+    assert canceled["userErrors"] == [], canceled
+    final = (await follow(stack, team, creative["id"]))[-1]
+    nodes = by_key(final)
+    assert final["status"] == "CANCELED"
+    assert nodes["composite"]["job"]["status"] == "CANCELED" and nodes["composite"]["job"]["costCents"] == 0
+    assert {n["job"]["status"] for n in final["nodes"]} <= {"CANCELED", "COMPLETED"}
+    await assert_settled(stack, team, final, before)
+    again = (await stack.data(team, CANCEL, {"id": creative["id"]}))["cancelCreative"]
+    assert again["creative"] is None and again["userErrors"][0]["code"] == "CONFLICT"
+
+
+async def test_a_team_with_credits_for_half_is_refused_whole(stack: Stack, team: Team) -> None:
+    cost = (await stack.data(team, ESTIMATE, {"input": VOICEOVER}))["estimateCreative"]["cents"]
+    poor = stack.create_team(cost // 2)
+    payload = await create(stack, poor, VOICEOVER)
+    assert payload["creative"] is None
+    assert payload["userErrors"][0]["code"] == "INSUFFICIENT_CREDITS", payload
+    assert f"needs {cost} cents" in payload["userErrors"][0]["message"]
+    assert await balance(stack, poor) == {
+        "balanceCents": cost // 2,
+        "availableCents": cost // 2,
+        "heldCents": 0,
+    }
+    jobs = await stack.data(poor, "{ jobs(first: 5) { nodes { id } } }")
+    assert jobs["jobs"]["nodes"] == [] and await ledger(stack, poor) == [
+        r for r in await ledger(stack, poor) if r["kind"] == "TOP_UP"
+    ]
+
+
+async def test_bad_graphs_are_user_errors_naming_the_field(stack: Stack, team: Team) -> None:
+    before = await balance(stack, team)
+    video = {"prompt": "waves", "provider": "RUNWAY_GEN4", "durationSeconds": 5}
+    cases: list[tuple[dict[str, Any], list[str], str]] = [
+        (
+            {
+                "nodes": [
+                    {
+                        "key": "a",
+                        "composite": {"source": _source(5)},
+                        "inputs": [{"name": "Video", "node": "b"}],
+                    },
+                    {
+                        "key": "b",
+                        "composite": {"source": _source(5)},
+                        "inputs": [{"name": "Video", "node": "a"}],
+                    },
+                ]
+            },
+            ["input", "nodes", "0", "inputs", "0", "node"],
+            "cycle",
+        ),
+        (
+            {
+                "nodes": [
+                    {"key": "v", "video": video},
+                    {
+                        "key": "ad",
+                        "composite": {"source": _source(5)},
+                        "inputs": [{"name": "Video", "node": "w"}],
+                    },
+                ]
+            },
+            ["input", "nodes", "1", "inputs", "0", "node"],
+            "not a job of this creative",
+        ),
+        (
+            {"nodes": [{"key": f"n{i}", "tts": {"text": "hi"}} for i in range(21)]},
+            ["input", "nodes"],
+            "at most 20 jobs",
+        ),
+        (
+            {
+                "recipe": "LOCALIZED_AVATAR",
+                "localizedAvatar": {
+                    "script": "Hello",
+                    "avatarId": "Daisy-inskirt-20220818",
+                    "locales": [{"locale": "en"}, {"locale": "tlh"}],
+                },
+            },
+            ["input", "localizedAvatar", "locales", "1", "locale"],
+            "no voice for tlh",
+        ),
+        (
+            {"nodes": [{"key": "v", "video": {**video, "durationSeconds": 99}}]},
+            ["input", "nodes", "0", "video", "durationSeconds"],
+            "seconds",
+        ),
+        (
+            {
+                "nodes": [
+                    {"key": "v", "tts": {"text": "hi"}},
+                    {
+                        "key": "ad",
+                        "composite": {"source": _source(5)},
+                        "inputs": [{"name": "Video", "node": "v"}],
+                    },
+                ]
+            },
+            ["input", "nodes", "1", "inputs", "0", "node"],
+            "takes video",
+        ),
+        ({"recipe": "IMAGE_WITH_LOGO", "nodes": []}, ["input", "imageWithLogo"], "takes imageWithLogo"),
+    ]
+    for input, field, words in cases:
+        payload = await create(stack, team, input)
+        assert payload["creative"] is None, payload
+        error = payload["userErrors"][0]
+        assert error["code"] == "VALIDATION_FAILED" and error["field"] == field, (input, error)
+        assert words in error["message"], error
+    # a recipe's composite provider that makes no composites: named as the client sent it
+    wrong = {
+        **VOICEOVER,
+        "videoWithVoiceover": {**VOICEOVER["videoWithVoiceover"], "compositeProvider": "RUNWAY_GEN4"},
+    }
+    error = (await create(stack, team, wrong))["userErrors"][0]
+    assert error["code"] == "PROVIDER_NOT_SUPPORTED", error
+    assert error["field"] == ["input", "videoWithVoiceover", "compositeProvider"], error
+    assert await balance(stack, team) == before
+    assert (await stack.data(team, "{ jobs(first: 5) { nodes { id } } }"))["jobs"]["nodes"] == []
+
+
+def _source(seconds: int) -> dict[str, Any]:
+    return {
+        "output_format": "mp4",
+        "width": 1280,
+        "height": 720,
+        "duration": seconds,
+        "elements": [
+            {"name": "Video", "type": "video", "track": 1, "duration": seconds},
+            {"name": "Voiceover", "type": "audio", "track": 2, "duration": seconds},
+        ],
+    }
