@@ -313,3 +313,16 @@ async def test_webhooks_and_jobs_updated_carry_the_batch_and_the_callers_referen
             if data["id"] in ids:
                 assert got.verified and data["batch_id"] == batch_id, data
                 assert (data["client_reference"], data["client_metadata"]) == ("order-77", {"line": 3})
+
+
+async def test_a_failed_variant_is_free_and_the_rest_of_the_batch_is_released(stack: Stack) -> None:
+    team = stack.create_team(5_000)
+    payload = await generate(stack, team, GENERATE_IMAGE, {"prompt": "a lamp [sim:fail]", "variants": 3})
+    assert payload["userErrors"] == [] and len(payload["jobs"]) == 3
+    held = sum(j["estimatedCostCents"] for j in payload["jobs"])
+    assert (await balance(stack, team))["availableCents"] in range(5_000 - held, 5_001)
+    finals = await asyncio.gather(*(follow_job(stack, team, j["id"]) for j in payload["jobs"]))
+    assert {(s[-1]["status"], s[-1]["costCents"]) for s in finals} == {("FAILED", 0)}
+    batch = (await stack.data(team, BATCH, {"id": payload["batch"]["id"]}))["batch"]
+    assert batch["counts"]["failed"] == 3 and batch["totalCostCents"] == 0
+    assert await balance(stack, team) == {"balanceCents": 5_000, "availableCents": 5_000, "heldCents": 0}
