@@ -13,5 +13,6 @@ MODEL_MODULES = [
     "models.drive",
     "models.events",
     "models.webhooks",
+    "models.batches",
     "models.creatives",
 ]

@@ -12,7 +12,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from models import drive, library, pricing
+from models import drive, library, placements, pricing
 from models.errors import DomainError, ErrorCode
 from models.jobs import CreativeJob, Events, JobStatus, NewJob, Queue, submit
 from providers import lifecycle, options, registry
@@ -33,6 +33,10 @@ from providers.errors import RejectedError
 MAX_SETTINGS_BYTES = 16 * 1024
 MAX_SOURCE_BYTES = 256 * 1024
 MAX_IDEMPOTENCY_KEY = 255
+MAX_CLIENT_REFERENCE = 255
+MAX_CLIENT_METADATA_BYTES = 4 * 1024
+# The first-class ``seed`` input: what a GraphQL Int holds (providers take up to 2^32 - 1 in settings).
+MAX_SEED = 2**31 - 1
 MAX_COMPOSITE_INPUTS = 100  # each is looked up: bounded before the first lookup
 MAX_REFERENCE_FILES = 16  # the most any image provider takes (OpenAI's edits); bounded before lookups
 # Megapixels assumed for an input image whose size was not recorded (priced, never under-charged).
@@ -68,6 +72,18 @@ class GenerationRequest:
     drive_folder_id: str | None = None
     settings: Any = None
     idempotency_key: str | None = None
+    # Batches (models/batches.py): a request for several variants and/or placements is planned
+    # as one GenerationRequest per job (variants 1, one placement, its seed) and validated each.
+    variants: int = 1
+    placements: list[str] | None = None
+    seed: int | None = None
+    allow_longer_than_placement: bool = False
+    client_reference: str | None = None
+    client_metadata: Any = None
+    # Where this job's placement came from, for error paths: ("placements", "1") in a batch.
+    placement_path: tuple[str, ...] = ("placement",)
+    # A seed the batch picked for a variant (not the caller's): recorded, not part of the request.
+    seed_is_auto: bool = False
 
 
 def _invalid(message: str, *path: str) -> DomainError:
@@ -112,6 +128,9 @@ def _check_texts(req: GenerationRequest) -> None:
         ("driveFolderId", req.drive_folder_id),
         ("settings", req.settings),
         ("idempotencyKey", req.idempotency_key),
+        ("clientReference", req.client_reference),
+        ("clientMetadata", req.client_metadata),
+        ("placements", req.placements),
     ):
         check_text(value, name)
 
@@ -162,12 +181,42 @@ def _text(req: GenerationRequest, spec: ProviderSpec) -> str:
     return text
 
 
-def _aspect_ratio(req: GenerationRequest, spec: ProviderSpec) -> str | None:
+def _adjusted(
+    adjustments: list[dict[str, Any]], code: str, req: GenerationRequest, spec: ProviderSpec, **facts: Any
+) -> None:
+    adjustments.append({"code": code, "placement": req.placement, "provider": spec.provider, **facts})
+
+
+def _aspect_ratio(
+    req: GenerationRequest, spec: ProviderSpec, adjustments: list[dict[str, Any]]
+) -> str | None:
+    """The ratio asked for (refused when the provider lacks it), else the placement's (the nearest
+    the provider renders, with an adjustment saying so), else the provider's default."""
+    if req.placement is not None and req.placement not in PLACEMENTS:
+        raise _invalid(f"unknown placement {req.placement}", *req.placement_path)
     if not spec.aspect_ratios:
         return None
-    if req.placement is not None and req.placement not in PLACEMENTS:
-        raise _invalid(f"unknown placement {req.placement}", "placement")
-    ratio = req.aspect_ratio or (PLACEMENTS[req.placement][0] if req.placement else spec.default_aspect_ratio)
+    if req.aspect_ratio is None and req.placement is not None:
+        wanted = placements.target(req.placement).aspect_ratio
+        with_image = req.type == VIDEO and req.image_file_id is not None
+        chosen = placements.nearest_ratio(wanted, placements.ratios(spec, with_image=with_image))
+        if chosen is None:
+            raise _invalid(
+                placements.unservable_message(spec, req.placement, with_image=with_image), *req.placement_path
+            )
+        if chosen != wanted:
+            _adjusted(
+                adjustments,
+                "ASPECT_RATIO_ADJUSTED",
+                req,
+                spec,
+                requested=wanted,
+                chosen=chosen,
+                message=f"{spec.provider} does not render {wanted} ({req.placement}); "
+                f"made {chosen}, the nearest it supports",
+            )
+        return chosen
+    ratio = req.aspect_ratio or spec.default_aspect_ratio
     assert ratio is not None
     if not _RATIO.match(ratio):
         raise _invalid('aspectRatio must look like "W:H", for example "16:9"', "aspectRatio")
@@ -177,6 +226,68 @@ def _aspect_ratio(req: GenerationRequest, spec: ProviderSpec) -> str | None:
             "aspectRatio",
         )
     return ratio
+
+
+def _duration(req: GenerationRequest, spec: ProviderSpec, adjustments: list[dict[str, Any]]) -> int:
+    """A video's seconds: the ones asked for, else the placement's target (the nearest the provider
+    renders), else the provider's default. Longer than the placement's target is refused unless
+    ``allowLongerThanPlacement``: a 15 s video for a 5 s Story pays for seconds nobody sees."""
+    assert spec.default_duration is not None
+    if req.placement is None:
+        duration = req.duration_seconds or spec.default_duration
+    elif req.duration_seconds is None:
+        goal = placements.target(req.placement).duration_seconds
+        duration = placements.nearest_duration(goal, spec.durations)
+        if duration != goal:
+            _adjusted(
+                adjustments,
+                "DURATION_ADJUSTED",
+                req,
+                spec,
+                requested=str(goal),
+                chosen=str(duration),
+                message=f"{req.placement}'s target is {goal} seconds; {spec.provider} renders "
+                f"{min(spec.durations)} to {max(spec.durations)}, so {duration} seconds were made",
+            )
+    else:
+        duration = req.duration_seconds
+        goal = placements.target(req.placement).duration_seconds
+        if duration > goal and not req.allow_longer_than_placement:
+            raise _invalid(
+                f"durationSeconds {duration} is longer than {req.placement}'s target of {goal} seconds; "
+                f"leave durationSeconds out to get the target, or set allowLongerThanPlacement: true",
+                "durationSeconds",
+            )
+    if duration not in spec.durations:
+        raise _invalid(
+            f"{spec.provider} renders {min(spec.durations)} to {max(spec.durations)} seconds; got {duration}",
+            "durationSeconds",
+        )
+    return duration
+
+
+def _seed(req: GenerationRequest, spec: ProviderSpec, settings: dict[str, Any]) -> None:
+    """``seed`` goes where the provider takes it (its ``settings.seed``); elsewhere it is refused."""
+    if req.seed is None:
+        return
+    if not spec.takes_seed:
+        seeded = ", ".join(s.provider for s in CATALOG.values() if s.takes_seed)
+        raise _invalid(f"{spec.provider} takes no seed; providers that do: {seeded}", "seed")
+    if not 0 <= req.seed <= MAX_SEED:
+        raise _invalid(f"seed must be from 0 to {MAX_SEED}", "seed")
+    given = settings.get("seed")
+    if given is not None and given != req.seed and not req.seed_is_auto:
+        raise _invalid("seed and settings.seed differ; give one of them", "seed")
+    if given is None or req.seed_is_auto:
+        settings["seed"] = req.seed
+
+
+def _client_fields(req: GenerationRequest) -> dict[str, Any] | None:
+    if req.client_reference is not None and not 0 < len(req.client_reference) <= MAX_CLIENT_REFERENCE:
+        raise _invalid(f"clientReference must be 1 to {MAX_CLIENT_REFERENCE} characters", "clientReference")
+    if req.client_metadata is None:
+        return None
+    return _json_object(req.client_metadata, MAX_CLIENT_METADATA_BYTES, "clientMetadata")
 
 
 async def _folder(req: GenerationRequest) -> uuid.UUID:
@@ -394,9 +505,12 @@ async def validate(
     settings = provider_settings(spec.provider, _json_object(req.settings, MAX_SETTINGS_BYTES, "settings"))
     if req.idempotency_key is not None and not (0 < len(req.idempotency_key) <= MAX_IDEMPOTENCY_KEY):
         raise _invalid(f"idempotencyKey must be 1 to {MAX_IDEMPOTENCY_KEY} characters", "idempotencyKey")
+    client_metadata = _client_fields(req)
+    _seed(req, spec, settings)
     params: dict[str, Any] = {"settings": settings, "wire_model": resolved.wire_model}
     prompt: str | None = None
-    ratio = _aspect_ratio(req, spec)
+    adjustments: list[dict[str, Any]] = []
+    ratio = _aspect_ratio(req, spec, adjustments)
     if ratio:
         params["aspect_ratio"] = ratio
 
@@ -407,16 +521,7 @@ async def validate(
         if req.reference_file_ids:
             params["reference_file_ids"], params["input_megapixels"] = await _reference_images(req, spec)
     elif req.type == VIDEO:
-        duration = req.duration_seconds or (
-            PLACEMENTS[req.placement][1] if req.placement else spec.default_duration
-        )
-        if req.duration_seconds is None and req.placement and duration not in spec.durations:
-            duration = spec.default_duration
-        if duration not in spec.durations:
-            raise _invalid(
-                f"{spec.provider} renders {min(spec.durations)} to {max(spec.durations)} seconds; got {duration}",
-                "durationSeconds",
-            )
+        duration = _duration(req, spec, adjustments)
         params["duration_seconds"] = duration
         if req.image_file_id:
             start, _, _ = _slots(spec)
@@ -467,6 +572,13 @@ async def validate(
     if libraries is not None:  # avatarId/voiceId against the providers' libraries (cached reads)
         await _check_library(req, spec, params, libraries)
     folder_id = await _folder(req)
+    metadata = resolved.metadata()
+    if req.placement is not None:
+        metadata["placement"] = req.placement
+    if adjustments:
+        metadata["adjustments"] = adjustments
+    if req.seed_is_auto:
+        metadata["seed_auto"] = True
     return NewJob(
         team_id=req.team_id,
         user_id=req.user_id,
@@ -477,7 +589,9 @@ async def validate(
         drive_folder_id=folder_id,
         estimated_cost_cents=estimated,
         idempotency_key=req.idempotency_key,
-        metadata=resolved.metadata(),
+        metadata=metadata,
+        client_reference=req.client_reference,
+        client_metadata=client_metadata,
     )
 
 

@@ -89,6 +89,13 @@ class CreativeJob(Model):
     idempotency_key = fields.CharField(max_length=255, null=True)
     request_hash = fields.CharField(max_length=64, null=True)
     deadline_at = fields.DatetimeField(null=True)
+    # The request (models/batches.py) that made the job with its siblings: variants, placements.
+    batch_id = fields.UUIDField(null=True, db_index=True)
+    # How the team rated the output (models/batches.py, Rating): winners are marked here.
+    rating = fields.CharField(max_length=16, null=True)
+    # The caller's own reference and free-form metadata: stored, returned, filterable, in webhooks.
+    client_reference = fields.CharField(max_length=255, null=True)
+    client_metadata: fields.JSONField[dict[str, Any] | None] = fields.JSONField(null=True)
     created_at = fields.DatetimeField(auto_now_add=True)
     started_at = fields.DatetimeField(null=True)
     completed_at = fields.DatetimeField(null=True)
@@ -103,7 +110,7 @@ class CreativeJob(Model):
     class Meta:
         table = "creative_job"
         unique_together = (("team", "idempotency_key"),)
-        indexes = (("team_id", "created_at"),)
+        indexes = (("team_id", "created_at"), ("team_id", "client_reference"))
 
     @property
     def is_terminal(self) -> bool:
@@ -131,6 +138,10 @@ class CreativeJob(Model):
             "error_message": self.error_message,
             "user_id": str(self.user_id),
             "team_id": str(self.team_id),
+            "batch_id": str(self.batch_id) if self.batch_id else None,
+            "rating": self.rating,
+            "client_reference": self.client_reference,
+            "client_metadata": self.client_metadata,
             "version": self.version,
             "created_at": iso(self.created_at),
             "started_at": iso(self.started_at),
@@ -171,13 +182,27 @@ class NewJob:
     # What the job records from the start: the wire model it runs on, the provider asked for when
     # a shut-down model was replaced, lifecycle warnings (providers/lifecycle.py).
     metadata: dict[str, Any] = field(default_factory=dict)
+    client_reference: str | None = None
+    client_metadata: dict[str, Any] | None = None
+    # The hash of the whole request when the job is the first of a batch (models/batches.py): the
+    # idempotency key the first job carries then stands for every job of the request.
+    request_digest: str | None = None
 
     def request_hash(self) -> str:
+        if self.request_digest is not None:
+            return self.request_digest
+        return self.job_hash()
+
+    def job_hash(self) -> str:
         # What the caller asked for: the provider they picked (not the successor it runs on) and
         # their settings without the wire model, so a retry across a shutdown or a model setting
         # change is still the same request.
         provider = self.metadata.get("requested_provider", self.provider)
         settings = {key: value for key, value in self.settings.items() if key != "wire_model"}
+        if self.metadata.get("seed_auto"):  # a seed the batch picked is not part of the request
+            own = dict(settings.get("settings") or {})
+            own.pop("seed", None)
+            settings["settings"] = own
         body = json.dumps(
             [self.type, provider, self.prompt, settings, str(self.drive_folder_id)],
             sort_keys=True,
@@ -226,10 +251,15 @@ async def insert_and_hold(
     deadline_at: datetime,
     metadata: dict[str, Any] | None = None,
     expected_completion_at: datetime | None = None,
+    batch_id: uuid.UUID | None = None,
+    with_key: bool = True,
 ) -> CreativeJob:
     """The job's row and its hold, in the caller's transaction (``submit``, and a creative's
     submission, which makes all of its jobs in one: models/creatives.py). Expected to complete
-    in its provider's typical time unless ``expected_completion_at`` says otherwise."""
+    in its provider's typical time unless ``expected_completion_at`` says otherwise. The jobs of
+    a batch (models/batches.py) carry ``batch_id``; only the first (``with_key``) carries the
+    request's idempotency key and hash, standing for the whole request. INSUFFICIENT_CREDITS when
+    the team cannot cover the hold: the caller's transaction then rolls back whole."""
     job = await CreativeJob.create(
         id=job_id,
         team_id=new.team_id,
@@ -240,10 +270,13 @@ async def insert_and_hold(
         settings=new.settings,
         drive_folder_id=new.drive_folder_id,
         estimated_cost_cents=new.estimated_cost_cents,
-        idempotency_key=new.idempotency_key,
+        idempotency_key=new.idempotency_key if with_key else None,
         metadata=new.metadata if metadata is None else metadata,
-        request_hash=new.request_hash(),
+        request_hash=new.request_hash() if with_key else new.job_hash(),
         deadline_at=deadline_at,
+        batch_id=batch_id,
+        client_reference=new.client_reference,
+        client_metadata=new.client_metadata,
         expected_completion_at=expected_completion_at
         or now() + timedelta(seconds=progress_rules.typical_seconds(new.provider)),
         using_db=conn,
@@ -594,3 +627,6 @@ async def cancel(team_id: uuid.UUID | str, job_id: str, *, events: Events) -> Cr
         if won:
             return job
     raise DomainError(ErrorCode.CONFLICT, "the job changed while canceling; try again", ["id"])
+
+
+existing_for_key = _existing_for_key  # models/batches.py: the job (the batch's first) a key made

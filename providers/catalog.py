@@ -21,6 +21,9 @@ class ProviderSpec:
     durations: tuple[int, ...] = ()  # allowed durations in seconds (video)
     default_duration: int | None = None
     max_text_chars: int = 4000  # prompt / script / text
+    # The provider takes a seed (docs/providers.md, "Seeds"): variants get different seeds and the
+    # ``seed`` input is accepted; elsewhere ``seed`` is refused.
+    takes_seed: bool = False
     # Aspect ratios that need an input image (Runway's gen4_turbo ratios beyond text-to-video's two).
     text_only_aspect_ratios: tuple[str, ...] = ()
     # Our tasks running at once at this provider (0: no documented cap); CH_PROVIDER_CONCURRENCY overrides.
@@ -38,6 +41,14 @@ class ProviderSpec:
     # video): the base of estimated progress and expectedCompletionAt (models/progress.py). Estimates
     # within the product guide's ranges, with their sources: docs/providers.md, Typical generation times.
     typical_seconds: int = 60
+
+    def ratios_need_image(self, ratio: str) -> bool:
+        """True when this ratio renders only from an input image (Runway's beyond 16:9 and 9:16)."""
+        return (
+            bool(self.text_only_aspect_ratios)
+            and ratio in self.aspect_ratios
+            and (ratio not in self.text_only_aspect_ratios)
+        )
 
 
 _ANY_IMAGE_RATIO = ("1:1", "4:5", "5:4", "3:4", "4:3", "2:3", "3:2", "9:16", "16:9", "21:9")
@@ -72,6 +83,7 @@ CATALOG: dict[str, ProviderSpec] = {
             aspect_ratios=_ANY_IMAGE_RATIO,
             default_aspect_ratio="1:1",
             max_text_chars=10000,
+            takes_seed=True,  # BFL's request: seed
             max_concurrency=24,  # 24 in-flight tasks (docs/providers.md, Concurrency caps)
             typical_seconds=15,
         ),
@@ -121,6 +133,7 @@ CATALOG: dict[str, ProviderSpec] = {
             aspect_ratios=_ANY_IMAGE_RATIO,
             default_aspect_ratio="1:1",
             max_text_chars=4000,
+            takes_seed=True,  # ModelArk's images request: seed
             typical_seconds=20,
         ),
         ProviderSpec(
@@ -148,6 +161,7 @@ CATALOG: dict[str, ProviderSpec] = {
             durations=tuple(range(2, 11)),
             default_duration=5,
             max_text_chars=1000,
+            takes_seed=True,  # Runway's image_to_video / text_to_video: seed
             typical_seconds=90,
         ),
         ProviderSpec(
@@ -205,6 +219,7 @@ CATALOG: dict[str, ProviderSpec] = {
             "elevenlabs",
             "Premium quality, multilingual, voice cloning",
             max_text_chars=5000,
+            takes_seed=True,  # ElevenLabs' text-to-speech: seed (best effort, not guaranteed)
             max_concurrency=5,  # Creator plan: 5 (docs/providers.md, Concurrency caps; UNVERIFIED)
             typical_seconds=10,
         ),
@@ -235,12 +250,14 @@ CATALOG: dict[str, ProviderSpec] = {
     ]
 }
 
-# Placement implies the aspect ratio and, for video, a sensible duration (seconds).
+# Placement → (aspect ratio, target duration in seconds): the table in docs/providers.md,
+# "Placements", with its sources. A video's default duration is the target (the nearest the
+# provider renders); a longer one is refused unless the request allows it.
 PLACEMENTS: dict[str, tuple[str, int]] = {
-    "FEED": ("1:1", 5),
+    "FEED": ("1:1", 15),
     "STORY": ("9:16", 5),
-    "REELS": ("9:16", 8),
-    "TIKTOK": ("9:16", 8),
+    "REELS": ("9:16", 10),
+    "TIKTOK": ("9:16", 10),
     "IN_STREAM": ("16:9", 6),
     "POSTER": ("4:5", 5),
 }

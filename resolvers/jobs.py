@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 import strawberry
 
+from models import batches as batch_ops
 from models import jobs as job_ops
 from models.generation import GenerationRequest
 from models.jobs import CreativeJob as JobRow
@@ -13,6 +15,7 @@ from resolvers.errors import query_errors, user_errors
 from resolvers.outputs import job_output
 from resolvers.pagination import paginate
 from schema.context import Info
+from schema.enums import JobRating, Placement
 from schema.inputs import (
     GenerateAvatarInput,
     GenerateCompositeInput,
@@ -22,10 +25,14 @@ from schema.inputs import (
     JobFilter,
 )
 from schema.types import (
+    Batch,
+    BatchCounts,
     Connection,
     CreativeJob,
     GeneratePayload,
     GenerateWarning,
+    PlacementWarning,
+    RateJobPayload,
 )
 
 
@@ -37,12 +44,21 @@ def _opt(value: Any) -> str | None:
     return None if value is None else str(value)
 
 
+def _uuid_or_none(value: Any) -> uuid.UUID | None:
+    """A filter's id: a malformed one matches nothing (as another team's does)."""
+    try:
+        return uuid.UUID(str(value))
+    except ValueError:
+        return uuid.UUID(int=0)
+
+
 def _enum_value(value: Any) -> Any:
     return None if value is None else value.value
 
 
 async def _generate(info: Info, job_type_name: str, data: Any, **fields: Any) -> GeneratePayload:
     principal = info.context.require("generate")
+    placements = getattr(data, "placements", None)
     request = GenerationRequest(
         type=job_type_name,
         team_id=principal.team_id,
@@ -51,11 +67,65 @@ async def _generate(info: Info, job_type_name: str, data: Any, **fields: Any) ->
         drive_folder_id=_opt(data.drive_folder_id),
         settings=data.settings,
         idempotency_key=data.idempotency_key,
+        variants=data.variants,
+        placements=None if placements is None else [p.value for p in placements],
+        seed=data.seed,
+        allow_longer_than_placement=getattr(data, "allow_longer_than_placement", False),
+        client_reference=data.client_reference,
+        client_metadata=data.client_metadata,
         **fields,
     )
-    row = await info.context.services.generate(principal, request)
-    warnings = [GenerateWarning.of(w) for w in (row.metadata or {}).get("warnings", [])]
-    return GeneratePayload(job=job_type(info, row), warnings=warnings)
+    submitted = await info.context.services.generate_batch(principal, request)
+    rows = submitted.jobs
+    warnings = [GenerateWarning.of(w) for w in (rows[0].metadata or {}).get("warnings", [])]
+    adjusted: list[dict[str, Any]] = []
+    for row in rows:
+        adjusted += [a for a in (row.metadata or {}).get("adjustments", []) if a not in adjusted]
+    jobs_out = [job_type(info, row) for row in rows]
+    return GeneratePayload(
+        job=jobs_out[0],
+        warnings=warnings,
+        jobs=jobs_out,
+        batch=batch_type(submitted.batch, rows, jobs_out) if submitted.batch else None,
+        placement_warnings=[PlacementWarning.of(a) for a in adjusted],
+    )
+
+
+def batch_type(batch: batch_ops.Batch, rows: list[JobRow], jobs_out: list[CreativeJob]) -> Batch:
+    summary = batch_ops.summarize(rows)
+    return Batch(
+        id=strawberry.ID(str(batch.id)),
+        variants=batch.variants,
+        placements=[Placement(p) for p in batch.placements or []],
+        client_reference=batch.client_reference,
+        created_at=batch.created_at,
+        jobs=jobs_out,
+        counts=BatchCounts(total=len(rows), **summary.counts),
+        total_cost_cents=summary.total_cost_cents,
+        estimated_cost_cents=summary.estimated_cost_cents,
+    )
+
+
+@query_errors
+async def batch(info: Info, id: strawberry.ID) -> Batch | None:
+    principal = info.context.require("read")
+    row = await batch_ops.get_for_team(principal.team_id, str(id))
+    if row is None:
+        return None
+    rows = await batch_ops.jobs_of(row)
+    return batch_type(row, rows, [job_type(info, r) for r in rows])
+
+
+@user_errors(RateJobPayload)
+async def rate_job(info: Info, id: strawberry.ID, rating: JobRating | None = None) -> RateJobPayload:
+    principal = info.context.require("generate")
+    row = await batch_ops.rate(
+        principal.team_id,
+        str(id),
+        batch_ops.Rating(rating.value) if rating else None,
+        events=info.context.services.events,
+    )
+    return RateJobPayload(job=job_type(info, row))
 
 
 @user_errors(GeneratePayload)
@@ -149,4 +219,12 @@ async def jobs(
             query = query.filter(status=filter.status.value)
         if filter.provider:
             query = query.filter(provider=filter.provider.value)
+        if filter.batch_id is not None:
+            query = query.filter(batch_id=_uuid_or_none(filter.batch_id))
+        if filter.rating:
+            query = query.filter(rating=filter.rating.value)
+        if filter.mine:
+            query = query.filter(user_id=principal.user_id)
+        if filter.client_reference is not None:
+            query = query.filter(client_reference=filter.client_reference)
     return await paginate(query, first, after, lambda row: job_type(info, row))

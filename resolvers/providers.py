@@ -8,7 +8,7 @@ from typing import Any
 import strawberry
 from strawberry.scalars import JSON
 
-from models import generation, library, pricing
+from models import generation, library, placements, pricing
 from models.errors import DomainError, ErrorCode
 from models.library import LibraryUnavailable
 from providers import lifecycle, options, registry
@@ -59,6 +59,7 @@ async def providers(info: Info, type: JobType | None = None) -> list[ProviderInf
                 type=JobType(spec.type),
                 is_default=spec.is_default,
                 strengths=spec.strengths,
+                takes_seed=spec.takes_seed,
                 configured=registry.is_configured(spec.provider, settings),
                 available=registry.is_supported(spec.provider),
                 aspect_ratios=list(spec.aspect_ratios),
@@ -189,7 +190,20 @@ async def estimate_cost(info: Info, input: EstimateCostInput) -> CostEstimate:
         )
         text = "x" * (seconds * pricing.AVATAR_CHARS_PER_SECOND)
     try:
-        cents = generation.price(spec.provider, spec.type, text, params) * max(1, input.variants or 1)
+        cents = sum(
+            generation.price(spec.provider, spec.type, text, one) * max(1, input.variants or 1)
+            for one in placements.priced_params(
+                spec,
+                params,
+                [p.value for p in input.placements] if input.placements is not None else None,
+                ratio_given=input.aspect_ratio is not None,
+                size_given=bool(input.width and input.height),
+                duration_given=input.duration_seconds is not None,
+                with_image=input.with_input_image,
+            )
+        )
+    except placements.Unservable as exc:
+        raise DomainError(ErrorCode.VALIDATION_FAILED, exc.message, ["input", *exc.path]) from None
     except (ValueError, TypeError, OverflowError):  # settings the price cannot read
         raise _estimate_input_error(f"settings that {spec.provider} cannot price", "settings") from None
     return CostEstimate(

@@ -30,6 +30,7 @@ from schema.types import (
     ApiKey,
     ApiKeyPayload,
     Avatar,
+    Batch,
     Connection,
     CostEstimate,
     CreateApiKeyPayload,
@@ -41,6 +42,7 @@ from schema.types import (
     DeletePayload,
     GeneratePayload,
     ProviderInfo,
+    RateJobPayload,
     Viewer,
     Voice,
     WebhookDelivery,
@@ -56,6 +58,10 @@ class Query:
     viewer: Viewer = strawberry.field(resolver=viewer_resolvers.viewer)
     job: CreativeJob | None = strawberry.field(resolver=job_resolvers.job)
     jobs: Connection[CreativeJob] = strawberry.field(resolver=job_resolvers.jobs, description="Newest first")
+    batch: Batch | None = strawberry.field(
+        resolver=job_resolvers.batch,
+        description="The jobs one generate request made (variants × placements), counted and costed",
+    )
     credit_balance: CreditBalance = strawberry.field(resolver=credit_resolvers.credit_balance)
     credit_transactions: Connection[CreditTransaction] = strawberry.field(
         resolver=credit_resolvers.credit_transactions, description="The ledger, newest first"
@@ -113,6 +119,10 @@ class Mutation:
     generate_avatar: GeneratePayload = strawberry.mutation(resolver=job_resolvers.generate_avatar)
     generate_tts: GeneratePayload = strawberry.mutation(resolver=job_resolvers.generate_tts)
     generate_composite: GeneratePayload = strawberry.mutation(resolver=job_resolvers.generate_composite)
+    rate_job: RateJobPayload = strawberry.mutation(
+        resolver=job_resolvers.rate_job,
+        description="Rate a completed job's output (WINNER marks a pick; null clears); jobs filters by rating",
+    )
     cancel_job: GeneratePayload = strawberry.mutation(
         resolver=job_resolvers.cancel_job,
         description=(

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 
 import strawberry
 
+from models import batches as batch_ops
 from models import jobs as job_ops
 from models.teams import Team
 from resolvers.outputs import job_output
@@ -53,8 +54,22 @@ async def jobs_updated(info: Info, filter: JobFilter | None = None) -> AsyncGene
     principal = info.context.require("read")
     wanted: dict[str, str] = {}
     if filter is not None:
-        pairs = (("type", filter.type), ("status", filter.status), ("provider", filter.provider))
+        pairs = (
+            ("type", filter.type),
+            ("status", filter.status),
+            ("provider", filter.provider),
+            ("rating", filter.rating),
+        )
         wanted = {key: value.value for key, value in pairs if value is not None}
+        if filter.batch_id is not None:
+            # a batch that is not the team's ends the subscription at once, as jobUpdated's job does
+            if await batch_ops.get_for_team(principal.team_id, str(filter.batch_id)) is None:
+                return
+            wanted["batch_id"] = str(filter.batch_id)
+        if filter.client_reference is not None:
+            wanted["client_reference"] = filter.client_reference
+        if filter.mine:
+            wanted["user_id"] = str(principal.user_id)
     settings = info.context.services.settings
     seen: dict[str, int] = {}
     subscribed_at = time.time()
@@ -72,7 +87,7 @@ async def jobs_updated(info: Info, filter: JobFilter | None = None) -> AsyncGene
             for snap in snaps:
                 if seen.get(snap["id"], 0) >= snap["version"]:
                     continue
-                if any(snap[key] != value for key, value in wanted.items()):
+                if any(snap.get(key) != value for key, value in wanted.items()):
                     continue
                 seen[snap["id"]] = snap["version"]
                 if len(seen) > 10_000:  # bounded memory on long-lived connections

@@ -86,6 +86,13 @@ class Placement(Enum):
     POSTER = "POSTER"
 
 
+@strawberry.enum(description="How a team rates a job's output: WINNER marks the one(s) picked")
+class JobRating(Enum):
+    WINNER = "WINNER"
+    LIKED = "LIKED"
+    REJECTED = "REJECTED"
+
+
 @strawberry.enum
 class CreditUsageGroupBy(Enum):
     PROVIDER = "provider"

@@ -11,6 +11,7 @@ from schema.enums import (
     ApiKeyScope,
     CreditTransactionKind,
     DriveFileKind,
+    JobRating,
     JobStatus,
     JobType,
     Placement,
@@ -33,6 +34,27 @@ class GenerateImageInput:
     drive_folder_id: strawberry.ID | None = None
     settings: JSON | None = None
     idempotency_key: str | None = None
+    variants: int = strawberry.field(
+        default=1,
+        description="1 to 5 outputs of this request, one job each (each held and charged on its own)",
+    )
+    seed: int | None = strawberry.field(
+        default=None,
+        description="Where the provider takes a seed (see the providers query, takesSeed); variants use "
+        "seed, seed+1, …; refused by a provider that takes none",
+    )
+    client_reference: str | None = strawberry.field(
+        default=None,
+        description="Your own reference (up to 255 characters): returned, filterable, in webhooks",
+    )
+    client_metadata: JSON | None = strawberry.field(
+        default=None, description="Your own JSON object (up to 4 KiB): returned and in webhooks"
+    )
+    placements: list[Placement] | None = strawberry.field(
+        default=None,
+        description="One job per placement (× variants), each at the placement's ratio (the nearest the "
+        "provider renders) and, for video, its target duration",
+    )
 
 
 @strawberry.input
@@ -48,6 +70,30 @@ class GenerateVideoInput:
     drive_folder_id: strawberry.ID | None = None
     settings: JSON | None = None
     idempotency_key: str | None = None
+    variants: int = strawberry.field(
+        default=1,
+        description="1 to 5 outputs of this request, one job each (each held and charged on its own)",
+    )
+    seed: int | None = strawberry.field(
+        default=None,
+        description="Where the provider takes a seed (see the providers query, takesSeed); variants use "
+        "seed, seed+1, …; refused by a provider that takes none",
+    )
+    client_reference: str | None = strawberry.field(
+        default=None,
+        description="Your own reference (up to 255 characters): returned, filterable, in webhooks",
+    )
+    client_metadata: JSON | None = strawberry.field(
+        default=None, description="Your own JSON object (up to 4 KiB): returned and in webhooks"
+    )
+    placements: list[Placement] | None = strawberry.field(
+        default=None,
+        description="One job per placement (× variants), each at the placement's ratio (the nearest the "
+        "provider renders) and, for video, its target duration",
+    )
+    allow_longer_than_placement: bool = strawberry.field(
+        default=False, description="Accept a durationSeconds longer than the placement's target"
+    )
 
 
 @strawberry.input
@@ -66,6 +112,27 @@ class GenerateAvatarInput:
     drive_folder_id: strawberry.ID | None = None
     settings: JSON | None = None
     idempotency_key: str | None = None
+    variants: int = strawberry.field(
+        default=1,
+        description="1 to 5 outputs of this request, one job each (each held and charged on its own)",
+    )
+    seed: int | None = strawberry.field(
+        default=None,
+        description="Where the provider takes a seed (see the providers query, takesSeed); variants use "
+        "seed, seed+1, …; refused by a provider that takes none",
+    )
+    client_reference: str | None = strawberry.field(
+        default=None,
+        description="Your own reference (up to 255 characters): returned, filterable, in webhooks",
+    )
+    client_metadata: JSON | None = strawberry.field(
+        default=None, description="Your own JSON object (up to 4 KiB): returned and in webhooks"
+    )
+    placements: list[Placement] | None = strawberry.field(
+        default=None,
+        description="One job per placement (× variants), each at the placement's ratio (the nearest the "
+        "provider renders) and, for video, its target duration",
+    )
 
 
 @strawberry.input
@@ -81,6 +148,22 @@ class GenerateTtsInput:
     drive_folder_id: strawberry.ID | None = None
     settings: JSON | None = None
     idempotency_key: str | None = None
+    variants: int = strawberry.field(
+        default=1,
+        description="1 to 5 outputs of this request, one job each (each held and charged on its own)",
+    )
+    seed: int | None = strawberry.field(
+        default=None,
+        description="Where the provider takes a seed (see the providers query, takesSeed); variants use "
+        "seed, seed+1, …; refused by a provider that takes none",
+    )
+    client_reference: str | None = strawberry.field(
+        default=None,
+        description="Your own reference (up to 255 characters): returned, filterable, in webhooks",
+    )
+    client_metadata: JSON | None = strawberry.field(
+        default=None, description="Your own JSON object (up to 4 KiB): returned and in webhooks"
+    )
 
 
 @strawberry.input
@@ -105,6 +188,22 @@ class GenerateCompositeInput:
     drive_folder_id: strawberry.ID | None = None
     settings: JSON | None = None
     idempotency_key: str | None = None
+    variants: int = strawberry.field(
+        default=1,
+        description="1 to 5 outputs of this request, one job each (each held and charged on its own)",
+    )
+    seed: int | None = strawberry.field(
+        default=None,
+        description="Where the provider takes a seed (see the providers query, takesSeed); variants use "
+        "seed, seed+1, …; refused by a provider that takes none",
+    )
+    client_reference: str | None = strawberry.field(
+        default=None,
+        description="Your own reference (up to 255 characters): returned, filterable, in webhooks",
+    )
+    client_metadata: JSON | None = strawberry.field(
+        default=None, description="Your own JSON object (up to 4 KiB): returned and in webhooks"
+    )
 
 
 @strawberry.input
@@ -112,6 +211,10 @@ class JobFilter:
     type: JobType | None = None
     status: JobStatus | None = None
     provider: Provider | None = None
+    batch_id: strawberry.ID | None = strawberry.field(default=None, description="The jobs of one batch")
+    rating: JobRating | None = None
+    mine: bool | None = strawberry.field(default=None, description="true: only the jobs the caller submitted")
+    client_reference: str | None = strawberry.field(default=None, description="Exactly this clientReference")
 
 
 @strawberry.input(description="Every filter given must match")
@@ -131,6 +234,11 @@ class EstimateCostInput:
     aspect_ratio: str | None = None
     characters: int | None = None
     variants: int | None = None
+    placements: list[Placement] | None = strawberry.field(
+        default=None,
+        description="Priced as generate* makes them: one job per placement (× variants), at its ratio "
+        "and (video, without durationSeconds) its target duration",
+    )
     settings: JSON | None = strawberry.field(
         default=None,
         description="The job's provider settings (quality, model, mode, resolution…), as in generate*",

@@ -15,9 +15,11 @@ from schema.enums import (
     CreditTransactionKind,
     CreditUsageGroupBy,
     ErrorCode,
+    JobRating,
     JobStatus,
     JobType,
     ModelLifecycle,
+    Placement,
     Provider,
     WebhookDeliveryStatus,
     WebhookEventType,
@@ -60,6 +62,21 @@ class CreativeJob:
     started_at: datetime | None
     completed_at: datetime | None
     updated_at: datetime = strawberry.field(description="When this state was written (events carry it)")
+    batch_id: strawberry.ID | None = strawberry.field(
+        default=None, description="The request (batch) that made this job with its variants and placements"
+    )
+    placement: Placement | None = strawberry.field(default=None, description="The placement it was made for")
+    variant: int | None = strawberry.field(
+        default=None, description="Its variant number in the batch (1 to variants); null for a lone job"
+    )
+    seed: int | None = strawberry.field(
+        default=None,
+        description="The seed sent to the provider (null: the provider takes none, or none was set); "
+        "generate again with this seed to make a winner again",
+    )
+    rating: JobRating | None = strawberry.field(default=None, description="Set by rateJob")
+    client_reference: str | None = strawberry.field(default=None, description="The caller's own reference")
+    client_metadata: JSON | None = strawberry.field(default=None, description="The caller's own metadata")
     progress: float = strawberry.field(
         default=0.0,
         description="How far the job is, 0 to 1: the provider's own figure where it reports one, else "
@@ -121,7 +138,26 @@ class CreativeJob:
             queue_position=snap.get("queue_position"),
             expected_completion_at=_dt(snap.get("expected_completion_at")),
             load_outputs=load_outputs,
+            batch_id=strawberry.ID(snap["batch_id"]) if snap.get("batch_id") else None,
+            placement=Placement((snap["metadata"] or {})["placement"])
+            if (snap["metadata"] or {}).get("placement")
+            else None,
+            variant=(snap["metadata"] or {}).get("variant"),
+            seed=_seed(snap["settings"]),
+            rating=JobRating(snap["rating"]) if snap.get("rating") else None,
+            client_reference=snap.get("client_reference"),
+            client_metadata=snap.get("client_metadata"),
         )
+
+
+_INT_MAX = 2**31 - 1
+
+
+def _seed(settings: Any) -> int | None:
+    """The job's seed (its provider settings' ``seed``), when a GraphQL Int holds it."""
+    own = settings.get("settings") if isinstance(settings, dict) else None
+    seed = own.get("seed") if isinstance(own, dict) else None
+    return seed if isinstance(seed, int) and not isinstance(seed, bool) and 0 <= seed <= _INT_MAX else None
 
 
 # A mutation's payload: its data fields default to null and its userErrors to none, so
@@ -169,14 +205,78 @@ class GenerateWarning:
         )
 
 
+@strawberry.type(
+    description="What was made instead of what a placement asked for: the nearest aspect ratio or "
+    "duration the provider renders"
+)
+class PlacementWarning:
+    code: str = strawberry.field(
+        description="ASPECT_RATIO_ADJUSTED: the placement's ratio was not available, the nearest was made; "
+        "DURATION_ADJUSTED: the placement's target duration was not available, the nearest was made"
+    )
+    message: str
+    placement: Placement | None
+    provider: Provider
+    requested: str = strawberry.field(description='What the placement asked for ("9:16", or seconds)')
+    chosen: str = strawberry.field(description="What is made instead")
+
+    @classmethod
+    def of(cls, data: dict[str, Any]) -> PlacementWarning:
+        return cls(
+            code=data["code"],
+            message=data["message"],
+            placement=Placement(data["placement"]) if data.get("placement") else None,
+            provider=Provider(data["provider"]),
+            requested=str(data["requested"]),
+            chosen=str(data["chosen"]),
+        )
+
+
+@strawberry.type(description="The jobs one generate request made (its variants × placements)")
+class Batch:
+    id: strawberry.ID
+    variants: int
+    placements: list[Placement]
+    client_reference: str | None
+    created_at: datetime
+    jobs: list[CreativeJob] = strawberry.field(description="In the order they were made")
+    counts: BatchCounts
+    total_cost_cents: int = strawberry.field(description="What its jobs were charged so far")
+    estimated_cost_cents: int = strawberry.field(description="What was held for its jobs")
+
+
+@strawberry.type(description="A batch's jobs by status")
+class BatchCounts:
+    total: int
+    pending: int
+    processing: int
+    completed: int
+    failed: int
+    canceled: int
+
+
 @strawberry.type
 class GeneratePayload:
-    job: CreativeJob | None = None
+    job: CreativeJob | None = strawberry.field(default=None, description="The first job of the request")
     user_errors: list[UserError] = strawberry.field(default_factory=list)
     warnings: list[GenerateWarning] = strawberry.field(
         default_factory=list,
         description="The job's model shuts down within 30 days, or was shut down and replaced",
     )
+    jobs: list[CreativeJob] = strawberry.field(
+        default_factory=list, description="Every job of the request (variants × placements), job first"
+    )
+    batch: Batch | None = None
+    placement_warnings: list[PlacementWarning] = strawberry.field(
+        default_factory=list,
+        description="Where a placement's ratio or target duration was not available and the nearest was made",
+    )
+
+
+@strawberry.type
+class RateJobPayload:
+    job: CreativeJob | None = None
+    user_errors: list[UserError] = strawberry.field(default_factory=list)
 
 
 @strawberry.type
@@ -268,6 +368,9 @@ class ProviderInfo:
     durations_seconds: list[int]
     default_duration_seconds: int | None
     max_text_characters: int
+    takes_seed: bool = strawberry.field(
+        default=False, description="generate* accepts seed, and variants get different seeds"
+    )
     typical_seconds: int = strawberry.field(
         default=0,
         description="How long a job typically takes at this provider, in seconds (an estimate: "

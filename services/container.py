@@ -14,7 +14,7 @@ from typing import BinaryIO
 import httpx
 from redis.asyncio import Redis
 
-from models import creatives, drive, generation, jobs
+from models import batches, creatives, drive, jobs
 from models.drive import DriveFile
 from models.errors import DomainError, ErrorCode
 from models.events import TeamEvent
@@ -114,33 +114,42 @@ class Services:
         return job
 
     async def generate(self, principal: Principal, request: GenerationRequest) -> CreativeJob:
-        """A generate request from GraphQL or REST: rate-limited, then validated, held and queued.
-        Once the job is committed the request answers with it, whatever Redis does (the enqueue
-        and the events after the commit are best effort); a failure before the commit raises."""
+        """The first job of :meth:`generate_batch` (a request for one job: that job)."""
+        return (await self.generate_batch(principal, request)).jobs[0]
+
+    async def generate_batch(self, principal: Principal, request: GenerationRequest) -> batches.Submitted:
+        """A generate request from GraphQL or REST: rate-limited, then validated, held and queued,
+        every job of it (variants × placements) or none. Once the jobs are committed the request
+        answers with them, whatever Redis does (the enqueues and the events after the commit are
+        best effort); a failure before the commit raises."""
         await self.limiter.submission(principal)
         asked_at = datetime.now(UTC)
         queue = _AfterCommitQueue(self.queue)
+        planned = await batches.plan(
+            request,
+            lifecycle.config(self.settings),
+            self.libraries,
+            max_jobs=self.settings.max_jobs_per_request,
+        )
         try:
-            job = await generation.generate(
-                request,
-                queue=queue,
-                events=self.events,
-                deadline_scale=self.settings.deadline_scale,
-                lifecycle_config=lifecycle.config(self.settings),
-                libraries=self.libraries,
+            submitted = await batches.submit(
+                planned, queue=queue, events=self.events, deadline_scale=self.settings.deadline_scale
             )
         except jobs.CommitOutcomeUnknown as unknown:
-            job = await self._if_committed(unknown)
-            await queue.enqueue_job(str(job.id))
-            await self.events.job_changed(job)
-            await self.events.balance_changed(job.team_id)
-            return job
-        if job.status == jobs.JobStatus.PENDING and job.created_at < asked_at:
-            # An idempotent retry of a job made earlier: the request that made it may have lost
-            # its enqueue (answered 503 when its commit was not acknowledged). Enqueueing a
-            # queued job is a no-op (arq's job id is ours).
-            await queue.enqueue_job(str(job.id))
-        return job
+            first = await self._if_committed(unknown)
+            submitted = await batches.answer_for_job(first)
+            for job in submitted.jobs:
+                await queue.enqueue_job(str(job.id))
+                await self.events.job_changed(job)
+            await self.events.balance_changed(first.team_id)
+            return submitted
+        for job in submitted.jobs:
+            if job.status == jobs.JobStatus.PENDING and job.created_at < asked_at:
+                # An idempotent retry of jobs made earlier: the request that made them may have
+                # lost its enqueues (answered 503 when its commit was not acknowledged).
+                # Enqueueing a queued job is a no-op (arq's job id is ours).
+                await queue.enqueue_job(str(job.id))
+        return submitted
 
     async def upload_file(
         self, team_id: uuid.UUID | str, *, name: str, body: BinaryIO, folder_id: str | None

@@ -38,6 +38,8 @@ class Settings(BaseSettings):
     # Bytes of Drive files per team; uploads beyond it are refused (generated outputs never are).
     drive_quota_bytes: int = 10 * 1024 * 1024 * 1024
     worker_max_jobs: int = 50
+    # The most jobs one generate request makes (variants × placements; models/batches.py).
+    max_jobs_per_request: int = Field(default=20, ge=1, le=100)
     # One worker run is one provider call or poll: longer than the slowest synchronous provider call
     # (OpenAI images, 300 s). A killed worker's job is re-run by the sweep (stale_after_seconds) or
     # by arq after this + 10 s.

@@ -12,7 +12,7 @@ from typing import Any
 
 import strawberry
 
-from models import generation
+from models import batches, generation
 from models.generation import GenerationRequest
 from models.teams import Role
 from providers import lifecycle
@@ -40,7 +40,14 @@ def _services(config: Settings) -> Any:
         await generation.validate(request, lifecycle.config(config))
         raise ValidationOnly(f"{request.type} request passed validation")
 
-    return SimpleNamespace(settings=config, limiter=RateLimiter(None, config), generate=generate)  # type: ignore[arg-type]
+    async def generate_batch(principal: Principal, request: GenerationRequest) -> Any:
+        # Services.generate_batch plans every job first (validating each), then holds and writes.
+        await batches.plan(request, lifecycle.config(config), max_jobs=config.max_jobs_per_request)
+        raise ValidationOnly(f"{request.type} request passed validation")
+
+    return SimpleNamespace(  # type: ignore[arg-type]
+        settings=config, limiter=RateLimiter(None, config), generate=generate, generate_batch=generate_batch
+    )
 
 
 async def gql(query: str, variables: dict[str, Any] | None = None, **settings: Any) -> dict[str, Any]:

@@ -43,7 +43,7 @@ from starlette.responses import Response
 from tortoise import Tortoise
 from tortoise.exceptions import IntegrityError, OperationalError
 
-from models import credits, jobs
+from models import batches, credits, jobs
 from models.generation import GenerationRequest
 from models.teams import Role, create_team
 from services import db, outages
@@ -74,6 +74,8 @@ class _DatabaseDown:
     async def generate(self, principal: Principal, request: Any) -> Any:
         await asyncio.sleep(0)  # concurrent requests interleave here
         raise OperationalError("could not connect") from ConnectionRefusedError(111, "Connection refused")
+
+    generate_batch = generate  # what the generate mutations call (a request of one job or several)
 
 
 def _graphql_response(data: Any, errors: list[dict[str, Any]]) -> Any:
@@ -193,6 +195,7 @@ async def test_a_commit_whose_acknowledgement_is_lost_answers_what_happened(
         principal = Principal(created.team.id, created.user.id, Role.OWNER, frozenset({"generate"}))
         request = GenerationRequest(type="image", team_id=created.team.id, user_id=created.user.id, text="x")
         monkeypatch.setattr(jobs, "in_transaction", ack_lost)
+        monkeypatch.setattr(batches, "in_transaction", ack_lost)  # the transaction of a request's jobs
         if committed:
             job = await services.generate(principal, request)
             assert recorder.enqueued == [str(job.id)]

@@ -45,6 +45,7 @@ HANDLED: dict[str, set[str]] = {
     "Query": {
         "job",
         "jobs",
+        "batch",
         "creditBalance",
         "creditTransactions",
         "creditUsage",
@@ -71,6 +72,7 @@ HANDLED: dict[str, set[str]] = {
         "generateTts",
         "generateComposite",
         "cancelJob",
+        "rateJob",
         "setLowBalanceThreshold",
         "createApiKey",
         "revokeApiKey",
@@ -102,6 +104,9 @@ ID_SLOTS: dict[tuple[str, str], tuple[str, ...]] = {
     ("Query.webhookEndpoint", "id"): ("endpoint",),
     ("Query.webhookDeliveries", "endpointId"): ("endpoint",),
     ("Mutation.cancelJob", "id"): ("open_job", "job"),
+    ("Query.batch", "id"): ("batch",),
+    ("Mutation.rateJob", "id"): ("job", "open_job"),
+    ("JobFilter", "batchId"): ("batch",),
     ("Mutation.revokeApiKey", "id"): ("api_key", "owner_key"),
     ("Mutation.updateWebhookEndpoint", "id"): ("endpoint",),
     ("Mutation.deleteWebhookEndpoint", "id"): ("endpoint",),
@@ -236,7 +241,7 @@ apiKey { id prefix } secret userErrors { code message } } }"""
 REVOKE_KEY = "mutation ($id: ID!) { revokeApiKey(id: $id) { apiKey { revokedAt } userErrors { code } } }"
 CREATE_ENDPOINT = """mutation ($input: CreateWebhookEndpointInput!) { createWebhookEndpoint(input: $input) {
 webhookEndpoint { id url } secret userErrors { code message } } }"""
-JOB_FIELDS = "id status costCents estimatedCostCents resultUrls driveFolderId teamId"
+JOB_FIELDS = "id status costCents estimatedCostCents resultUrls driveFolderId teamId batchId"
 GENERATE = {
     "tts": f"mutation ($i: GenerateTtsInput!) {{ generateTts(input: $i) {{ job {{ {JOB_FIELDS} }} userErrors {{ code message }} }} }}",
     "image": f"mutation ($i: GenerateImageInput!) {{ generateImage(input: $i) {{ job {{ {JOB_FIELDS} }} userErrors {{ code message }} }} }}",
@@ -946,6 +951,7 @@ async def _build_world(stack: Stack, api: Api, receiver: Receiver, tag: str) -> 
         "pending_upload": pending["createUpload"]["upload"]["fileId"],
         "job": tts["id"],
         "image_job": image["id"],
+        "batch": image["batchId"],
         "audio_file": file_id(tts_final["resultUrls"][0]),
         "image_file": file_id(image_final["resultUrls"][0]),
         "folder": tts_final["driveFolderId"],

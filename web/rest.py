@@ -40,24 +40,43 @@ FIELD_TYPES: dict[str, type] = {
     "modifications": dict,
     "inputs": list,
     "reference_file_ids": list,
+    "variants": int,
+    "seed": int,
+    "client_metadata": dict,
+    "placements": list,
+    "allow_longer_than_placement": bool,
 }
 TYPE_NAMES: dict[type, str] = {
     str: "a string",
     int: "a whole number",
     dict: "a JSON object",
     list: "a JSON array",
+    bool: "true or false",
 }
+# Every type takes these (models/batches.py: variants, seeds; the caller's own reference).
+_COMMON_FIELDS = {"variants": None, "seed": None, "client_reference": None, "client_metadata": None}
+_PLACEMENT_FIELDS = {"placements": None}
 # A signed link's expiry: a unix time in ASCII digits (int() of 5,000 digits is an error, of "²" too).
 EXPIRES = re.compile(r"[0-9]{1,12}")
 POLL_HINT_SECONDS = {"image": 5, "tts": 5, "video": 10, "avatar": 15, "composite": 10}
 GENERATE_FIELDS = {
-    "image": {"prompt": "text", "aspect_ratio": None, "placement": None, "reference_file_ids": None},
+    "image": {
+        "prompt": "text",
+        "aspect_ratio": None,
+        "placement": None,
+        "reference_file_ids": None,
+        **_PLACEMENT_FIELDS,
+        **_COMMON_FIELDS,
+    },
     "video": {
         "prompt": "text",
         "aspect_ratio": None,
         "placement": None,
         "duration_seconds": None,
         "image_file_id": None,
+        "allow_longer_than_placement": None,
+        **_PLACEMENT_FIELDS,
+        **_COMMON_FIELDS,
     },
     "avatar": {
         "script": "text",
@@ -66,14 +85,17 @@ GENERATE_FIELDS = {
         "voice_id": None,
         "aspect_ratio": None,
         "placement": None,
+        **_PLACEMENT_FIELDS,
+        **_COMMON_FIELDS,
     },
-    "tts": {"text": "text", "voice_id": None},
+    "tts": {"text": "text", "voice_id": None, **_COMMON_FIELDS},
     "composite": {
         "prompt": "text",
         "template_id": None,
         "source": None,
         "modifications": None,
         "inputs": None,
+        **_COMMON_FIELDS,
     },
 }
 
@@ -211,12 +233,16 @@ async def rest_generate(request: Request) -> JSONResponse:
     for name, target in GENERATE_FIELDS[job_type].items():
         if name in body and body[name] is not None:
             expected = FIELD_TYPES.get(name, str)
-            if not isinstance(body[name], expected) or isinstance(body[name], bool):
+            if not isinstance(body[name], expected) or (
+                expected is not bool and isinstance(body[name], bool)
+            ):
                 raise HTTPError(400, "VALIDATION_FAILED", f"{name} must be {TYPE_NAMES[expected]}", [name])
             fields[target or name] = body[name]
     for name in ("provider", "drive_folder_id", "idempotency_key"):
         if body.get(name) is not None and not isinstance(body[name], str):
             raise HTTPError(400, "VALIDATION_FAILED", f"{name} must be a string", [name])
+    if any(not isinstance(i, str) for i in fields.get("placements", ())):
+        raise HTTPError(400, "VALIDATION_FAILED", "placements must hold strings", ["placements"])
     if any(not isinstance(i, str) for i in fields.get("reference_file_ids", ())):
         raise HTTPError(
             400, "VALIDATION_FAILED", "reference_file_ids must hold strings", ["reference_file_ids"]
@@ -230,7 +256,7 @@ async def rest_generate(request: Request) -> JSONResponse:
     provider = body.get("provider")
     if provider is not None and (not isinstance(provider, str) or provider.lower() not in CATALOG):
         raise HTTPError(400, "PROVIDER_NOT_SUPPORTED", f"unknown provider {provider!r}", ["provider"])
-    job = await services_of(request).generate(
+    submitted = await services_of(request).generate_batch(
         principal,
         GenerationRequest(
             type=job_type,
@@ -243,9 +269,20 @@ async def rest_generate(request: Request) -> JSONResponse:
             **fields,
         ),
     )
-    answer: dict[str, Any] = {"job_id": str(job.id), "status": job.status.value}
+    job = submitted.jobs[0]
+    answer: dict[str, Any] = {
+        "job_id": str(job.id),
+        "status": job.status.value,
+        "job_ids": [str(row.id) for row in submitted.jobs],  # every job: variants × placements
+        "batch_id": str(submitted.batch.id) if submitted.batch else None,
+    }
     if warnings := (job.metadata or {}).get("warnings"):
         answer["warnings"] = warnings  # the model shuts down soon, or was replaced (providers/lifecycle.py)
+    adjusted: list[dict[str, Any]] = []
+    for row in submitted.jobs:
+        adjusted += [a for a in (row.metadata or {}).get("adjustments", []) if a not in adjusted]
+    if adjusted:
+        answer["placement_warnings"] = adjusted  # the nearest ratio/duration made for a placement
     return JSONResponse(answer, status_code=202)
 
 

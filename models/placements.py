@@ -1,0 +1,127 @@
+"""Placements: the aspect ratio and target duration an ad placement wants, and what a provider
+renders nearest to them (docs/providers.md, "Placements", has the table and its sources).
+
+Pure functions: ``models.generation`` asks them for every job of a request."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from models import pricing
+from providers.catalog import IMAGE, PLACEMENTS, VIDEO, ProviderSpec
+
+# A provider "cannot serve" a placement when its nearest ratio is further than this from the
+# placement's (as a factor on width/height): 9:16 → 2:3 (×1.19) is served, 1:1 → 9:16 (×1.78) is not.
+MAX_RATIO_FACTOR = 1.5
+
+
+@dataclass(frozen=True)
+class Target:
+    placement: str
+    aspect_ratio: str
+    duration_seconds: int
+
+
+def target(placement: str) -> Target:
+    ratio, seconds = PLACEMENTS[placement]
+    return Target(placement, ratio, seconds)
+
+
+def _value(ratio: str) -> float:
+    width, _, height = ratio.partition(":")
+    return int(width) / int(height)
+
+
+def ratio_distance(a: str, b: str) -> float:
+    """How far apart two "W:H" ratios are, symmetric in shape: |ln(a) − ln(b)|."""
+    return abs(math.log(_value(a)) - math.log(_value(b)))
+
+
+def nearest_ratio(wanted: str, supported: tuple[str, ...]) -> str | None:
+    """The supported ratio nearest ``wanted`` (itself when supported; ties go to the first listed),
+    or None when even the nearest is too far to serve the placement (a square feed in 9:16)."""
+    if wanted in supported:
+        return wanted
+    if not supported:
+        return None
+    best = min(supported, key=lambda ratio: ratio_distance(wanted, ratio))
+    return best if ratio_distance(wanted, best) <= math.log(MAX_RATIO_FACTOR) else None
+
+
+def nearest_duration(target_seconds: int, durations: tuple[int, ...]) -> int:
+    """The renderable duration nearest the target; a tie goes to the shorter (never pay for more
+    seconds than the placement wants when as close a shorter one exists)."""
+    return min(durations, key=lambda seconds: (abs(seconds - target_seconds), seconds))
+
+
+def ratios(spec: ProviderSpec, *, with_image: bool) -> tuple[str, ...]:
+    """The ratios the provider renders for this request (Runway's text-to-video: two of them)."""
+    if spec.type == VIDEO and not with_image and spec.text_only_aspect_ratios:
+        return spec.text_only_aspect_ratios
+    return spec.aspect_ratios
+
+
+def unservable_message(spec: ProviderSpec, placement: str, *, with_image: bool) -> str:
+    from providers.catalog import CATALOG  # the alternatives: same type, serving this placement
+
+    wanted = target(placement).aspect_ratio
+    others = [
+        s.provider
+        for s in CATALOG.values()
+        if s.type == spec.type
+        and s.provider != spec.provider
+        and nearest_ratio(wanted, ratios(s, with_image=with_image)) is not None
+    ]
+    message = (
+        f"{spec.provider} cannot serve placement {placement} ({wanted}): it renders only "
+        f"{', '.join(ratios(spec, with_image=with_image))}"
+    )
+    if spec.ratios_need_image(wanted) and not with_image:
+        message += f" without imageFileId ({wanted} with one)"
+    if others:
+        message += f"; providers that can: {', '.join(others)}"
+    return message
+
+
+class Unservable(Exception):
+    def __init__(self, message: str, path: tuple[str, ...]) -> None:
+        super().__init__(message)
+        self.message, self.path = message, path
+
+
+def priced_params(
+    spec: ProviderSpec,
+    params: dict[str, Any],
+    placements: list[str] | None,
+    *,
+    ratio_given: bool,
+    size_given: bool,
+    duration_given: bool,
+    with_image: bool = False,
+) -> list[dict[str, Any]]:
+    """estimateCost's request per placement, as generate* makes it: the placement's ratio (the
+    nearest the provider renders; an image sized for it) and a video's target duration, unless
+    the caller named them."""
+    if not placements:
+        return [params]
+    found = []
+    for i, placement in enumerate(placements):
+        if placement not in PLACEMENTS:
+            raise Unservable(f"unknown placement {placement}", ("placements", str(i)))
+        one = dict(params)
+        goal = target(placement)
+        if spec.aspect_ratios and not ratio_given:
+            ratio = nearest_ratio(goal.aspect_ratio, ratios(spec, with_image=with_image))
+            if ratio is None:
+                raise Unservable(
+                    unservable_message(spec, placement, with_image=with_image), ("placements", str(i))
+                )
+            one["aspect_ratio"] = ratio
+            if spec.type == IMAGE and not size_given:
+                one["width"], one["height"] = pricing.image_size(ratio)
+        if spec.type == VIDEO and not duration_given:
+            one["duration_seconds"] = nearest_duration(goal.duration_seconds, spec.durations)
+        found.append(one)
+    return found

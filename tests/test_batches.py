@@ -1,0 +1,235 @@
+"""Batches as domain rules, in-process: variants and placements expand to jobs, each placement's
+nearest ratio and target duration, seeds per variant, and bad requests refused with the field named
+(models/batches.py, models/placements.py, models/generation.py). The contract runs through GraphQL
+and REST in tests/test_batches_api.py."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import pytest
+
+from models import batches, generation, placements
+from models.errors import DomainError, ErrorCode
+from models.generation import GenerationRequest
+from providers.catalog import CATALOG, PLACEMENTS
+
+FOLDER = uuid.uuid4()
+
+
+@pytest.fixture(autouse=True)
+def _no_database(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The rules need no rows: the Drive folder a job lands in is the only thing read."""
+
+    async def folder(req: GenerationRequest) -> uuid.UUID:
+        return FOLDER
+
+    monkeypatch.setattr(generation, "_folder", folder)
+
+
+def request(kind: str, provider: str, **fields: Any) -> GenerationRequest:
+    return GenerationRequest(
+        type=kind,
+        team_id=uuid.uuid4(),
+        user_id=uuid.uuid4(),
+        provider=provider,
+        text=fields.pop("text", "a bottle of olive oil on marble"),
+        **fields,
+    )
+
+
+async def refused(req: GenerationRequest, **kw: Any) -> DomainError:
+    with pytest.raises(DomainError) as caught:
+        await batches.plan(req, **kw)
+    return caught.value
+
+
+# -- the bug first: GPT Image and the poster/story placements -------------------------------------
+
+
+@pytest.mark.parametrize(("placement", "chosen"), [("POSTER", "2:3"), ("STORY", "2:3"), ("FEED", "1:1")])
+async def test_gpt_image_serves_poster_and_story_at_its_nearest_ratio(placement: str, chosen: str) -> None:
+    """Was: VALIDATION_FAILED naming aspectRatio, which the user never sent."""
+    new = await generation.validate(request("image", "gpt_image_1_5", placement=placement))
+    assert new.settings["aspect_ratio"] == chosen
+    assert new.metadata["placement"] == placement
+    wanted = PLACEMENTS[placement][0]
+    if chosen == wanted:
+        assert "adjustments" not in new.metadata
+    else:
+        (warning,) = new.metadata["adjustments"]
+        assert warning["code"] == "ASPECT_RATIO_ADJUSTED"
+        assert (warning["requested"], warning["chosen"], warning["placement"]) == (wanted, chosen, placement)
+        assert chosen in warning["message"] and placement in warning["message"]
+
+
+async def test_an_explicit_unsupported_ratio_is_still_refused_naming_aspect_ratio() -> None:
+    with pytest.raises(DomainError) as caught:
+        await generation.validate(request("image", "gpt_image_1_5", aspect_ratio="9:16"))
+    assert caught.value.field == ["input", "aspectRatio"]
+
+
+async def test_a_placement_the_provider_cannot_serve_is_refused_naming_the_placement() -> None:
+    error = await refused(request("video", "veo_3_1", placement="FEED"))
+    assert error.code == ErrorCode.VALIDATION_FAILED and error.field == ["input", "placement"]
+    assert "FEED" in error.message and "16:9, 9:16" in error.message
+    error = await refused(request("video", "veo_3_1", placements=["REELS", "FEED"]))
+    assert error.field == ["input", "placements", "1"]
+
+
+# -- the rules as functions --------------------------------------------------------------------------
+
+
+def test_nearest_ratio() -> None:
+    assert placements.nearest_ratio("4:5", ("1:1", "2:3", "3:2")) == "2:3"
+    assert placements.nearest_ratio("9:16", ("1:1", "2:3", "3:2")) == "2:3"
+    assert placements.nearest_ratio("1:1", ("16:9", "9:16")) is None  # a square feed is not served
+    assert placements.nearest_ratio("4:5", ("16:9", "9:16", "1:1", "4:5")) == "4:5"
+    assert placements.nearest_ratio("16:9", ("1:1", "4:3", "3:4")) == "4:3"
+
+
+def test_nearest_duration_prefers_the_shorter_on_a_tie() -> None:
+    assert placements.nearest_duration(15, tuple(range(2, 11))) == 10
+    assert placements.nearest_duration(5, (4, 6, 8)) == 4
+    assert placements.nearest_duration(6, (5, 10)) == 5
+    assert placements.nearest_duration(6, tuple(range(2, 11))) == 6
+
+
+def test_every_placement_has_a_target() -> None:
+    for name, (ratio, seconds) in PLACEMENTS.items():
+        target = placements.target(name)
+        assert (target.aspect_ratio, target.duration_seconds) == (ratio, seconds) and seconds > 0
+    assert PLACEMENTS["IN_STREAM"] == ("16:9", 6)  # YouTube's bumper: up to 6 s
+
+
+# -- durations ----------------------------------------------------------------------------------------
+
+
+async def test_the_default_duration_is_the_placements_target() -> None:
+    for placement in ("STORY", "REELS", "IN_STREAM"):
+        new = await generation.validate(request("video", "runway_gen4", placement=placement))
+        assert new.settings["duration_seconds"] == PLACEMENTS[placement][1]
+        assert "adjustments" not in new.metadata
+    feed = await generation.validate(request("video", "kling_3_0", placement="FEED"))
+    assert feed.settings["duration_seconds"] == 15
+    capped = await generation.validate(request("video", "luma_ray3", placement="FEED"))
+    assert capped.settings["duration_seconds"] == 10
+    (warning,) = capped.metadata["adjustments"]
+    assert warning["code"] == "DURATION_ADJUSTED" and (warning["requested"], warning["chosen"]) == (
+        "15",
+        "10",
+    )
+
+
+async def test_longer_than_the_placement_is_refused_naming_the_target_unless_allowed() -> None:
+    story = request("video", "kling_3_0", placement="STORY", duration_seconds=15)
+    error = await refused(story)
+    assert error.field == ["input", "durationSeconds"]
+    assert "STORY's target of 5 seconds" in error.message and "allowLongerThanPlacement" in error.message
+    allowed = await generation.validate(
+        request(
+            "video", "kling_3_0", placement="STORY", duration_seconds=15, allow_longer_than_placement=True
+        )
+    )
+    assert allowed.settings["duration_seconds"] == 15
+    shorter = await generation.validate(request("video", "kling_3_0", placement="STORY", duration_seconds=3))
+    assert shorter.settings["duration_seconds"] == 3
+
+
+# -- expansion and seeds -----------------------------------------------------------------------------
+
+
+async def test_variants_times_placements_expand_to_one_job_each() -> None:
+    plan = await batches.plan(
+        request("video", "luma_ray3", variants=4, placements=["REELS", "FEED", "IN_STREAM"])
+    )
+    assert len(plan.jobs) == 12 and plan.variants == 4 and plan.placements == ["REELS", "FEED", "IN_STREAM"]
+    shapes = [
+        (j.metadata["placement"], j.settings["aspect_ratio"], j.settings["duration_seconds"])
+        for j in plan.jobs
+    ]
+    assert shapes == [("REELS", "9:16", 10)] * 4 + [("FEED", "1:1", 10)] * 4 + [("IN_STREAM", "16:9", 5)] * 4
+    assert [j.metadata["variant"] for j in plan.jobs] == [1, 2, 3, 4] * 3
+    assert all("seed" not in j.settings["settings"] for j in plan.jobs)  # Luma takes no seed
+    assert plan.total_cents == sum(j.estimated_cost_cents for j in plan.jobs) > 0
+    # FEED's 15 s and IN_STREAM's 6 s: Luma renders 5 or 10
+    assert [(a["placement"], a["chosen"]) for a in plan.adjustments()] == [("FEED", "10"), ("IN_STREAM", "5")]
+    runway = await batches.plan(
+        request("video", "runway_gen4", variants=4, placements=["REELS", "IN_STREAM"])
+    )
+    seeds = [j.settings["settings"]["seed"] for j in runway.jobs]
+    assert len(set(seeds[:4])) == 4 and len(set(seeds[4:])) == 4, "the variants of a placement differ"
+    assert [j.settings["duration_seconds"] for j in runway.jobs] == [10] * 4 + [6] * 4
+
+
+async def test_a_given_seed_is_the_first_variants_and_the_next_ones_follow() -> None:
+    plan = await batches.plan(request("image", "flux_2_pro", variants=3, seed=41))
+    assert [j.settings["settings"]["seed"] for j in plan.jobs] == [41, 42, 43]
+    assert [j.metadata.get("seed_auto", False) for j in plan.jobs] == [False, True, True]
+    single = await batches.plan(request("image", "flux_2_pro", seed=7))
+    assert single.jobs[0].settings["settings"]["seed"] == 7
+
+
+async def test_seeds_for_every_provider_that_takes_one() -> None:
+    seeded = {name for name, spec in CATALOG.items() if spec.takes_seed}
+    assert seeded == {"flux_2_pro", "seedream_4_5", "runway_gen4", "elevenlabs"}
+    plan = await batches.plan(request("image", "gpt_image_1_5", variants=3))
+    assert len(plan.jobs) == 3 and all("seed" not in j.settings["settings"] for j in plan.jobs)
+    error = await refused(request("image", "gpt_image_1_5", seed=5))
+    assert (
+        error.field == ["input", "seed"]
+        and "takes no seed" in error.message
+        and "flux_2_pro" in error.message
+    )
+
+
+async def test_the_same_request_hashes_the_same_whatever_seeds_were_picked() -> None:
+    req = request("image", "flux_2_pro", variants=3, placements=["FEED", "STORY"], idempotency_key="k")
+    first, second = await batches.plan(req), await batches.plan(req)
+    assert first.jobs[0].request_hash() == second.jobs[0].request_hash()
+    other = await batches.plan(request("image", "flux_2_pro", variants=2, placements=["FEED", "STORY"]))
+    assert other.jobs[0].request_hash() != first.jobs[0].request_hash()
+
+
+# -- bad input: the field named, nothing planned -----------------------------------------------------
+
+
+@pytest.mark.parametrize("variants", [0, 6, -1])
+async def test_variants_out_of_range(variants: int) -> None:
+    error = await refused(request("image", "flux_2_pro", variants=variants))
+    assert error.field == ["input", "variants"] and "1 to 5" in error.message
+
+
+async def test_too_many_jobs_and_bad_placements() -> None:
+    every = list(PLACEMENTS)
+    error = await refused(request("image", "flux_2_pro", variants=5, placements=every))
+    assert (
+        error.field == ["input", "placements"]
+        and "30 jobs" in error.message
+        and "at most 20" in error.message
+    )
+    error = await refused(request("image", "flux_2_pro", variants=2, placements=every), max_jobs=6)
+    assert "at most 6" in error.message
+    error = await refused(request("image", "flux_2_pro", placements=["FEED", "FEED"]))
+    assert error.field == ["input", "placements", "1"]
+    error = await refused(request("image", "flux_2_pro", placements=[]))
+    assert error.field == ["input", "placements"]
+    error = await refused(request("image", "flux_2_pro", placements=["FEED"], placement="STORY"))
+    assert error.field == ["input", "placements"]
+
+
+async def test_client_reference_and_metadata_are_bounded_and_kept() -> None:
+    new = await generation.validate(
+        request("image", "flux_2_pro", client_reference="cmp-42", client_metadata={"campaign": "spring"})
+    )
+    assert (new.client_reference, new.client_metadata) == ("cmp-42", {"campaign": "spring"})
+    with pytest.raises(DomainError) as caught:
+        await generation.validate(request("image", "flux_2_pro", client_metadata={"x": "y" * 5000}))
+    assert caught.value.field == ["input", "clientMetadata"] and "4 KiB" in caught.value.message
+    with pytest.raises(DomainError) as caught:
+        await generation.validate(request("image", "flux_2_pro", client_metadata=["not", "an", "object"]))
+    assert caught.value.field == ["input", "clientMetadata"]
+    with pytest.raises(DomainError) as caught:
+        await generation.validate(request("image", "flux_2_pro", client_reference="r" * 256))
+    assert caught.value.field == ["input", "clientReference"]
