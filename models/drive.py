@@ -24,6 +24,7 @@ import secrets
 import tempfile
 import unicodedata
 import uuid
+import weakref
 from collections.abc import AsyncIterable, AsyncIterator, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -1111,6 +1112,25 @@ async def cleanup_incoming(storage: Storage, *, now: datetime | None = None, lim
 # Generated outputs
 
 
+# Decoding an output and drawing its thumbnail is CPU work in a thread: at most this many at once
+# per process. When many jobs finish together, the rest wait their turn (work not yet started);
+# unbounded, every run shared the cores, all of them outran the job timeout at once, and the
+# threads of the cancelled runs went on burning CPU for nothing (seen with 24 image jobs at once).
+OUTPUT_MEDIA_CONCURRENCY = 2
+_output_media_slots: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _output_media_slot() -> asyncio.Semaphore:
+    """This event loop's limit on output decoding (a semaphore belongs to one loop)."""
+    loop = asyncio.get_running_loop()
+    slot = _output_media_slots.get(loop)
+    if slot is None:
+        slot = _output_media_slots[loop] = asyncio.Semaphore(OUTPUT_MEDIA_CONCURRENCY)
+    return slot
+
+
 async def store_output(
     storage: Storage,
     *,
@@ -1143,8 +1163,9 @@ async def store_output(
     }
     thumb = None
     try:
-        info = await asyncio.to_thread(media.inspect, data, limits=media.OUTPUT_LIMITS)
-        thumb = await asyncio.to_thread(media.thumbnail, data, info.kind)
+        async with _output_media_slot():
+            info = await asyncio.to_thread(media.inspect, data, limits=media.OUTPUT_LIMITS)
+            thumb = await asyncio.to_thread(media.thumbnail, data, info.kind)
         facts = {
             **_facts(info),
             "content_type": content_type,
