@@ -53,6 +53,12 @@ log = logging.getLogger(__name__)
 DEFAULT_FOLDER_NAME = "AI Generations"
 NAME_MAX = 200  # characters of a file or folder name (the column holds 255)
 PENDING_TTL = timedelta(days=1)  # an upload not completed by then is removed by cleanup_pending
+# How long after its last URL expired an incoming key is still left alone: a PUT started just before
+# the expiry may still be writing (the store checks the signature when the request starts).
+PUT_MARGIN = timedelta(hours=1)
+# The longest a check may take by default (the worker passes CH_UPLOAD_CHECK_TIMEOUT_SECONDS): the
+# keys it writes are recorded for the sweep until then (plus PUT_MARGIN), in case it dies half way.
+CHECK_TIMEOUT = timedelta(minutes=15)
 INCOMING_PREFIX = "incoming"  # storage keys of pending uploads' bytes (see _incoming_key)
 SLUG_WORDS = 6
 SLUG_MAX = 40
@@ -159,12 +165,17 @@ class DriveFile(Model):
 
 
 class DriveIncoming(Model):
-    """Where an upload URL may still write: ``storage_key`` (under ``incoming/``) until
-    ``delete_after``, when every URL handed out for it has expired. A presigned PUT cannot be revoked,
-    so a PUT after the upload was completed, refused or cancelled leaves bytes there that no file
-    counts; the sweep (:func:`cleanup_incoming`) deletes them, and this row, once the time is past."""
+    """A key that may hold bytes no file counts, deleted with this row by the sweep
+    (:func:`cleanup_incoming`) once ``delete_after`` is past. Two uses:
 
-    id = fields.UUIDField(primary_key=True)  # the upload's file id
+    - where an upload URL may still write (``incoming/``, id = the upload's file id) until every URL
+      handed out for it has expired (plus :data:`PUT_MARGIN`): a presigned PUT cannot be revoked, so
+      a PUT after the upload was completed, refused or cancelled leaves bytes there;
+    - each key a check writes (the checked file, its thumbnail; a fresh id each), recorded before
+      the write and removed in the transaction that makes the file ready: a check that dies in
+      between (killed, timed out, the database gone) leaves bytes that the sweep still finds."""
+
+    id = fields.UUIDField(primary_key=True)  # the upload's file id, or a fresh one per checked key
     storage_key = fields.CharField(max_length=500)
     delete_after = fields.DatetimeField(db_index=True)
 
@@ -487,6 +498,8 @@ async def delete_folder(
     async with in_transaction() as conn:
         await _lock_team(conn, team_id)
         folders = await _subtree(conn, team_id, folder.id)
+        # A check turning one of these ready holds the team's lock too (complete_upload): its keys
+        # are committed before they are read here, or its update finds the row gone.
         files = (
             await DriveFile.filter(folder_id__in=folders)
             .using_db(conn)
@@ -815,7 +828,8 @@ async def create_upload(
     completed, cancelled (:func:`delete_file`) or expires (a day). The client then PUTs the bytes to
     ``storage_key`` (a presigned URL) and calls :func:`complete_upload`. The declared type only picks
     the size cap; the content decides. With ``record_incoming`` (an upload URL will be handed out) the
-    incoming key is recorded for the sweep until the upload's expiry, past which no URL is valid."""
+    incoming key is recorded for the sweep until the upload's expiry, past which no URL is valid, plus
+    :data:`PUT_MARGIN` for a PUT started just before it."""
     content_type = content_type.split(";")[0].strip().lower()
     kind = media.kind_of(content_type) if content_type in media.EXTENSIONS else None
     if kind is None:
@@ -839,7 +853,9 @@ async def create_upload(
     async with in_transaction() as conn:
         await _reserve(conn, team_id, size_bytes, quota_bytes)
         if record_incoming:
-            await DriveIncoming.create(id=file_id, storage_key=key, delete_after=expires_at, using_db=conn)
+            await DriveIncoming.create(
+                id=file_id, storage_key=key, delete_after=expires_at + PUT_MARGIN, using_db=conn
+            )
         return await DriveFile.create(
             id=file_id,
             team_id=team_id,
@@ -923,6 +939,7 @@ async def complete_upload(
     expect: Iterable[FileKind | str] | None = None,
     now: datetime | None = None,
     spool_dir: Path | None = None,
+    check_timeout: timedelta = CHECK_TIMEOUT,
 ) -> DriveFile:
     """A pending upload's bytes checked by content (the worker runs this for ``completeUpload``).
     Accepted, the file is ready with its facts and thumbnail, and the quota counts its real size;
@@ -932,13 +949,16 @@ async def complete_upload(
     Memory stays bounded whatever the size: the first :data:`media.HEAD_BYTES` decide whether the
     rest is read at all (junk is refused there); the rest is streamed to a temporary file (in
     ``spool_dir``, the system's by default) that the decode reads and the final object is written
-    from: the bytes checked are the bytes kept, whatever a late PUT does to the incoming key."""
+    from: the bytes checked are the bytes kept, whatever a late PUT does to the incoming key.
+    The keys it writes are recorded for the sweep first (:class:`DriveIncoming`, until
+    ``check_timeout`` plus :data:`PUT_MARGIN`) and the records dropped when the file turns ready."""
+    started = now or datetime.now(UTC)
     file = await team_row(DriveFile, team_id, file_id)
     if file is None:
         raise DomainError(ErrorCode.NOT_FOUND, "upload not found", ["id"])
     if file.status == FileStatus.READY:
         return file
-    if file.expires_at is not None and file.expires_at <= (now or datetime.now(UTC)):
+    if file.expires_at is not None and file.expires_at <= started:
         await _drop_pending(storage, file)
         raise DomainError(ErrorCode.NOT_FOUND, "upload not found (it expired)", ["id"])
     kinds = _kinds(expect)
@@ -974,6 +994,7 @@ async def complete_upload(
             await _drop_pending(storage, file)
             raise
         thumb_key = _thumb_key(key) if thumb else None
+        guards = await _guard_keys([key, thumb_key], started + check_timeout + PUT_MARGIN)
         try:
             await asyncio.to_thread(spooled.seek, 0)
             await storage.put(key, spooled, info.content_type)
@@ -982,32 +1003,66 @@ async def complete_upload(
         except BaseException:
             await _remove_bytes(storage, [key, thumb_key])
             raise
-    async with in_transaction() as conn:
-        won = (
-            await DriveFile.filter(id=file.id, status=FileStatus.PENDING)
-            .using_db(conn)
-            .update(
-                status=FileStatus.READY,
-                name=sanitize_name(file.name, extension=info.extension),
-                size_bytes=received,
-                storage_key=key,
-                thumbnail_key=thumb_key,
-                expires_at=None,
-                **_facts(info),
+    try:
+        async with in_transaction() as conn:
+            # Taken first, as delete_folder does: a folder deleted meanwhile reads this commit's keys
+            # (or this update finds its row gone), and the two never wait on each other's rows.
+            await _lock_team(conn, file.team_id)
+            won = (
+                await DriveFile.filter(id=file.id, status=FileStatus.PENDING)
+                .using_db(conn)
+                .update(
+                    status=FileStatus.READY,
+                    name=sanitize_name(file.name, extension=info.extension),
+                    size_bytes=received,
+                    storage_key=key,
+                    thumbnail_key=thumb_key,
+                    expires_at=None,
+                    **_facts(info),
+                )
             )
-        )
-        if won:
-            await _add_usage(
-                conn, file.team_id, received - file.size_bytes
-            )  # the reservation becomes the size
+            if won:
+                # A record the sweep took (the check ran past its time) means bytes are gone: the
+                # file must not turn ready pointing at nothing (raising rolls the update back).
+                if await DriveIncoming.filter(id__in=guards).using_db(conn).delete() != len(guards):
+                    raise _CheckTooLate
+                await _add_usage(
+                    conn, file.team_id, received - file.size_bytes
+                )  # the reservation becomes the size
+    except _CheckTooLate:
+        await _remove_bytes(storage, [key, thumb_key])
+        raise DomainError(
+            ErrorCode.IN_PROGRESS, "the check ran past its time: complete the upload again", ["id"]
+        ) from None
     if not won:  # completed by another check, or deleted (cancelled, its folder deleted) meanwhile
         await _remove_bytes(storage, [key, thumb_key])
+        await DriveIncoming.filter(id__in=guards).delete()
         current = await team_file(team_id, file.id)
         if current is None:
             raise DomainError(ErrorCode.NOT_FOUND, "upload not found (it was deleted)", ["id"])
         return current
     await _remove_bytes(storage, [file.storage_key])
-    return await DriveFile.get(id=file.id)
+    done = await team_file(team_id, file.id)
+    if done is None:  # deleted between the commit and this read: as if deleted a moment earlier
+        raise DomainError(ErrorCode.NOT_FOUND, "upload not found (it was deleted)", ["id"])
+    return done
+
+
+class _CheckTooLate(Exception):
+    """The sweep removed what a check wrote before the check could record the file as ready."""
+
+
+async def _guard_keys(keys: Iterable[str | None], delete_after: datetime) -> list[uuid.UUID]:
+    """Record ``keys`` for the sweep (:class:`DriveIncoming`) before bytes are written there."""
+    ids = []
+    async with in_transaction() as conn:
+        for key in keys:
+            if key:
+                record = await DriveIncoming.create(
+                    id=uuid.uuid4(), storage_key=key, delete_after=delete_after, using_db=conn
+                )
+                ids.append(record.id)
+    return ids
 
 
 async def receive_upload(
@@ -1098,13 +1153,28 @@ async def cleanup_pending(storage: Storage, *, now: datetime | None = None, limi
 
 async def cleanup_incoming(storage: Storage, *, now: datetime | None = None, limit: int = 500) -> int:
     """Delete what upload URLs may have written under ``incoming/`` once none of them is valid any
-    more (:class:`DriveIncoming`): bytes a PUT left after its upload was completed, refused or
-    cancelled. Run after :func:`cleanup_pending` (which removes the uploads themselves); how many."""
-    due = await DriveIncoming.filter(delete_after__lte=now or datetime.now(UTC)).limit(limit)
-    for record in due:
-        await _remove_bytes(storage, [record.storage_key])
-        await DriveIncoming.filter(id=record.id).delete()
-    return len(due)
+    more, and what checks that died wrote (:class:`DriveIncoming`): bytes a PUT left after its upload
+    was completed, refused or cancelled, a checked copy and thumbnail no file points at. Run after
+    :func:`cleanup_pending` (which removes the uploads themselves); how many keys."""
+    at = now or datetime.now(UTC)
+    due = await DriveIncoming.filter(delete_after__lte=at).limit(limit).values_list("id", flat=True)
+    removed = 0
+    for record_id in due:
+        # Locked while its bytes go: a check recording its file as ready waits, then finds the
+        # record gone (complete_upload), rather than pointing a file at deleted bytes.
+        async with in_transaction() as conn:
+            record = (
+                await DriveIncoming.filter(id=record_id, delete_after__lte=at)
+                .using_db(conn)
+                .select_for_update()
+                .first()
+            )
+            if record is None:  # taken by a check or another sweep meanwhile
+                continue
+            await _remove_bytes(storage, [record.storage_key])
+            await DriveIncoming.filter(id=record.id).using_db(conn).delete()
+            removed += 1
+    return removed
 
 
 # ---------------------------------------------------------------------------------------------

@@ -72,7 +72,12 @@ async def check_upload(ctx: dict[str, Any], team_id: str, file_id: str) -> dict[
     services: Services = ctx["services"]
     outcome: dict[str, Any] = {"team_id": team_id, "file_id": file_id}
     try:
-        await drive.complete_upload(services.storage, team_id, file_id)
+        await drive.complete_upload(
+            services.storage,
+            team_id,
+            file_id,
+            check_timeout=timedelta(seconds=services.settings.upload_check_timeout_seconds),
+        )
     except DomainError as exc:
         error = {"code": exc.code.value, "message": exc.message, "field": exc.field}
         # Still pending (nothing was PUT yet): the next check must run again, not answer this.
