@@ -502,7 +502,7 @@ async def test_junk_is_refused_from_its_first_bytes_without_reading_the_rest(tea
 
 
 async def test_a_large_upload_is_checked_with_bounded_memory(team: uuid.UUID, tmp_path: Path) -> None:
-    """A 60 MB video (a real clip with a 60 MB free box) goes through a temporary file: the check
+    """A 60 MB video (a real clip with a 60 MB second mdat box) goes through a temporary file: the check
     never holds it in memory."""
     import tracemalloc
 
@@ -518,7 +518,7 @@ async def test_a_large_upload_is_checked_with_bounded_memory(team: uuid.UUID, tm
     path.parent.mkdir(parents=True)
     with path.open("wb") as out:
         out.write(clip)
-        out.write(pad.to_bytes(4, "big") + b"free")
+        out.write(pad.to_bytes(4, "big") + b"mdat")
         out.truncate(len(clip) + pad)  # the box's body: zeros, without writing them
     tracemalloc.start()
     try:
