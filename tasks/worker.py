@@ -73,10 +73,7 @@ async def check_upload(ctx: dict[str, Any], team_id: str, file_id: str) -> dict[
     outcome: dict[str, Any] = {"team_id": team_id, "file_id": file_id}
     try:
         await drive.complete_upload(
-            services.storage,
-            team_id,
-            file_id,
-            check_timeout=timedelta(seconds=services.settings.upload_check_timeout_seconds),
+            services.storage, team_id, file_id, check_timeout=ctx.get("check_timeout", drive.CHECK_TIMEOUT)
         )
     except DomainError as exc:
         error = {"code": exc.code.value, "message": exc.message, "field": exc.field}
@@ -197,6 +194,8 @@ def upload_worker(settings: Settings, services: Services) -> Worker:
 
     async def startup(ctx: dict[str, Any]) -> None:
         ctx["services"] = services
+        # What a check writes is kept from the sweep this long (models.drive.complete_upload).
+        ctx["check_timeout"] = timedelta(seconds=settings.upload_check_timeout_seconds)
 
     assert settings.redis_url
     return Worker(
