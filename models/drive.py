@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import io
 import logging
+import os
 import re
 import secrets
 import tempfile
@@ -60,6 +61,7 @@ PUT_MARGIN = timedelta(hours=1)
 # keys it writes are recorded for the sweep until then (plus PUT_MARGIN), in case it dies half way.
 CHECK_TIMEOUT = timedelta(minutes=15)
 INCOMING_PREFIX = "incoming"  # storage keys of pending uploads' bytes (see _incoming_key)
+SPOOL_PREFIX = "upload-"  # a check's temporary file: upload-<pid>-<random> (see remove_stale_spools)
 SLUG_WORDS = 6
 SLUG_MAX = 40
 
@@ -978,7 +980,7 @@ async def complete_upload(
         await _drop_pending(storage, file)
         raise _refused(exc.reason) from None
     key = _upload_key(file.team_id, file.id)
-    with tempfile.NamedTemporaryFile(prefix="upload-", dir=spool_dir) as spooled:
+    with tempfile.NamedTemporaryFile(prefix=f"{SPOOL_PREFIX}{os.getpid()}-", dir=spool_dir) as spooled:
         try:
             received = await _spool(storage, file.storage_key, spooled, file.size_bytes)
         except ObjectNotFound:  # deleted since the stat (a cancel): the row says what happened
@@ -1046,6 +1048,39 @@ async def complete_upload(
     if done is None:  # deleted between the commit and this read: as if deleted a moment earlier
         raise DomainError(ErrorCode.NOT_FOUND, "upload not found (it was deleted)", ["id"])
     return done
+
+
+def remove_stale_spools(spool_dir: Path | None = None, *, older_than: timedelta) -> int:
+    """Remove checks' temporary files that no running check can be using: a worker killed mid-check
+    (SIGKILL, the OOM killer) runs no cleanup, and each file is up to the upload's size. Those of a
+    process that is gone, of this one (call it before this process runs a check: a container's
+    worker restarts with the same pid), and any older than ``older_than`` (the longest a check may
+    run); how many. Blocking: call it in a thread."""
+    directory = spool_dir or Path(tempfile.gettempdir())
+    removed = 0
+    cutoff = datetime.now(UTC).timestamp() - older_than.total_seconds()
+    for path in directory.glob(f"{SPOOL_PREFIX}*"):
+        pid = path.name[len(SPOOL_PREFIX) :].split("-", 1)[0]
+        try:
+            stale = path.stat().st_mtime < cutoff or (
+                pid.isdigit() and (int(pid) == os.getpid() or not _process_exists(int(pid)))
+            )
+            if stale and path.is_file():
+                path.unlink()
+                removed += 1
+        except FileNotFoundError:  # removed meanwhile (its check ended)
+            continue
+    return removed
+
+
+def _process_exists(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
 
 
 class _CheckTooLate(Exception):

@@ -237,6 +237,7 @@ async def run_worker(settings: Settings, services: Services | None = None) -> No
 
 
 async def _run_workers(settings: Settings, services: Services, *, handle_signals: bool) -> None:
+    await _remove_stale_spools(settings)
     checks = asyncio.create_task(_run_upload_checks(settings, services))
     try:
         while True:
@@ -256,6 +257,18 @@ async def _run_workers(settings: Settings, services: Services, *, handle_signals
         checks.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await checks
+
+
+async def _remove_stale_spools(settings: Settings) -> None:
+    """Before this process runs a check: the temporary files a killed worker's checks left."""
+    longest = timedelta(seconds=settings.upload_check_timeout_seconds) + drive.PUT_MARGIN
+    try:
+        removed = await asyncio.to_thread(drive.remove_stale_spools, older_than=longest)
+    except OSError as exc:
+        log.warning("could not look for upload checks' stale temporary files (%s)", exc)
+        return
+    if removed:
+        log.warning("removed %d temporary files of upload checks that were killed", removed)
 
 
 async def _run_upload_checks(settings: Settings, services: Services) -> None:

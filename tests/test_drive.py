@@ -858,3 +858,33 @@ async def test_a_folder_deleted_while_a_check_commits_takes_the_checked_bytes(te
     assert deleted.files == 1 and answer in (pending.id, ErrorCode.NOT_FOUND)
     assert storage.objects == {}, f"left behind: {sorted(storage.objects)}"
     assert await used(team) == 0 == await drive.recount_usage(team)
+
+
+def test_temporary_files_of_checks_that_cannot_be_running_are_removed(tmp_path: Path) -> None:
+    """A worker killed mid-check (SIGKILL runs no cleanup) leaves its temporary file: the next
+    worker removes those of processes that are gone (or its own pid's, as after a container restart),
+    and any older than a check may run; never a live process's."""
+    import os
+    import subprocess
+    import sys
+    import time
+
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True)
+    dead_pid = int(gone.stdout)
+    live_pid = os.getppid()
+    names = {
+        "dead": f"upload-{dead_pid}-abc",
+        "ours": f"upload-{os.getpid()}-def",
+        "live": f"upload-{live_pid}-ghi",
+        "old": "upload-xyz",
+        "recent": "upload-uvw",
+        "other": "notes.txt",
+    }
+    for name in names.values():
+        (tmp_path / name).write_bytes(b"spooled")
+    an_hour_ago = time.time() - 3600
+    os.utime(tmp_path / names["old"], (an_hour_ago, an_hour_ago))
+    removed = drive.remove_stale_spools(tmp_path, older_than=timedelta(minutes=30))
+    left = {path.name for path in tmp_path.iterdir()}
+    assert left == {names["live"], names["recent"], names["other"]}
+    assert removed == 3
