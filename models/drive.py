@@ -324,7 +324,9 @@ async def require_file(team_id: uuid.UUID | str, file_id: uuid.UUID | str) -> Dr
 
 async def _lock_team(conn: BaseDBAsyncClient, team_id: uuid.UUID | str) -> None:
     """Serialises the team's tree changes (a move racing a move could otherwise close a cycle).
-    On SQLite every write transaction is already exclusive (services.sqlite_backend)."""
+    Every transaction that changes both file rows and the usage counter takes it first: taking the
+    two in different orders, two of them deadlock on PostgreSQL. On SQLite every write transaction
+    is already exclusive (services.sqlite_backend)."""
     await Team.filter(id=team_id).using_db(conn).select_for_update().values_list("id", flat=True)
 
 
@@ -560,6 +562,7 @@ async def delete_file(storage: Storage, team_id: uuid.UUID | str, file_id: uuid.
             return Deleted(folders=0, files=1, size_bytes=file.size_bytes)
         file = await require_file(team_id, file_id)  # completed meanwhile: delete the file
     async with in_transaction() as conn:
+        await _lock_team(conn, team_id)  # first, as every change of files and usage does
         if not await DriveFile.filter(id=file.id).using_db(conn).delete():
             return Deleted(folders=0, files=0, size_bytes=0)  # deleted concurrently: the other counted it
         await _add_usage(conn, team_id, -file.size_bytes)
@@ -1007,8 +1010,9 @@ async def complete_upload(
             raise
     try:
         async with in_transaction() as conn:
-            # Taken first, as delete_folder does: a folder deleted meanwhile reads this commit's keys
-            # (or this update finds its row gone), and the two never wait on each other's rows.
+            # Taken first, as every change of files and usage does: a folder deleted meanwhile reads
+            # this commit's keys (or this update finds its row gone), and no two such transactions
+            # wait on each other's rows (a cancel, a folder's deletion and this would deadlock).
             await _lock_team(conn, file.team_id)
             won = (
                 await DriveFile.filter(id=file.id, status=FileStatus.PENDING)
@@ -1166,6 +1170,7 @@ async def _drop_pending(storage: Storage, file: DriveFile) -> bool:
     """Delete a pending upload, its reservation and its incoming bytes (a check in flight notices
     and removes what it wrote); False when it was not pending any more."""
     async with in_transaction() as conn:
+        await _lock_team(conn, file.team_id)  # first, as every change of files and usage does
         gone = await DriveFile.filter(id=file.id, status=FileStatus.PENDING).using_db(conn).delete()
         if gone:
             await _add_usage(conn, file.team_id, -file.size_bytes)
@@ -1270,6 +1275,7 @@ async def store_output(
 
     async def insert(folder_id: uuid.UUID) -> DriveFile:
         async with in_transaction() as conn:
+            await _lock_team(conn, team_id)  # first, as every change of files and usage does
             file = await DriveFile.create(
                 team_id=team_id,
                 folder_id=folder_id,
