@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import io
 import logging
+import os
 import re
 import secrets
 import tempfile
@@ -54,7 +55,14 @@ log = logging.getLogger(__name__)
 DEFAULT_FOLDER_NAME = "AI Generations"
 NAME_MAX = 200  # characters of a file or folder name (the column holds 255)
 PENDING_TTL = timedelta(days=1)  # an upload not completed by then is removed by cleanup_pending
+# How long after its last URL expired an incoming key is still left alone: a PUT started just before
+# the expiry may still be writing (the store checks the signature when the request starts).
+PUT_MARGIN = timedelta(hours=1)
+# The longest a check may take by default (the worker passes CH_UPLOAD_CHECK_TIMEOUT_SECONDS): the
+# keys it writes are recorded for the sweep until then (plus PUT_MARGIN), in case it dies half way.
+CHECK_TIMEOUT = timedelta(minutes=15)
 INCOMING_PREFIX = "incoming"  # storage keys of pending uploads' bytes (see _incoming_key)
+SPOOL_PREFIX = "upload-"  # a check's temporary file: upload-<pid>-<random> (see remove_stale_spools)
 SLUG_WORDS = 6
 SLUG_MAX = 40
 
@@ -160,12 +168,17 @@ class DriveFile(Model):
 
 
 class DriveIncoming(Model):
-    """Where an upload URL may still write: ``storage_key`` (under ``incoming/``) until
-    ``delete_after``, when every URL handed out for it has expired. A presigned PUT cannot be revoked,
-    so a PUT after the upload was completed, refused or cancelled leaves bytes there that no file
-    counts; the sweep (:func:`cleanup_incoming`) deletes them, and this row, once the time is past."""
+    """A key that may hold bytes no file counts, deleted with this row by the sweep
+    (:func:`cleanup_incoming`) once ``delete_after`` is past. Two uses:
 
-    id = fields.UUIDField(primary_key=True)  # the upload's file id
+    - where an upload URL may still write (``incoming/``, id = the upload's file id) until every URL
+      handed out for it has expired (plus :data:`PUT_MARGIN`): a presigned PUT cannot be revoked, so
+      a PUT after the upload was completed, refused or cancelled leaves bytes there;
+    - each key a check writes (the checked file, its thumbnail; a fresh id each), recorded before
+      the write and removed in the transaction that makes the file ready: a check that dies in
+      between (killed, timed out, the database gone) leaves bytes that the sweep still finds."""
+
+    id = fields.UUIDField(primary_key=True)  # the upload's file id, or a fresh one per checked key
     storage_key = fields.CharField(max_length=500)
     delete_after = fields.DatetimeField(db_index=True)
 
@@ -312,7 +325,9 @@ async def require_file(team_id: uuid.UUID | str, file_id: uuid.UUID | str) -> Dr
 
 async def _lock_team(conn: BaseDBAsyncClient, team_id: uuid.UUID | str) -> None:
     """Serialises the team's tree changes (a move racing a move could otherwise close a cycle).
-    On SQLite every write transaction is already exclusive (services.sqlite_backend)."""
+    Every transaction that changes both file rows and the usage counter takes it first: taking the
+    two in different orders, two of them deadlock on PostgreSQL. On SQLite every write transaction
+    is already exclusive (services.sqlite_backend)."""
     await Team.filter(id=team_id).using_db(conn).select_for_update().values_list("id", flat=True)
 
 
@@ -488,6 +503,8 @@ async def delete_folder(
     async with in_transaction() as conn:
         await _lock_team(conn, team_id)
         folders = await _subtree(conn, team_id, folder.id)
+        # A check turning one of these ready holds the team's lock too (complete_upload): its keys
+        # are committed before they are read here, or its update finds the row gone.
         files = (
             await DriveFile.filter(folder_id__in=folders)
             .using_db(conn)
@@ -546,6 +563,7 @@ async def delete_file(storage: Storage, team_id: uuid.UUID | str, file_id: uuid.
             return Deleted(folders=0, files=1, size_bytes=file.size_bytes)
         file = await require_file(team_id, file_id)  # completed meanwhile: delete the file
     async with in_transaction() as conn:
+        await _lock_team(conn, team_id)  # first, as every change of files and usage does
         if not await DriveFile.filter(id=file.id).using_db(conn).delete():
             return Deleted(folders=0, files=0, size_bytes=0)  # deleted concurrently: the other counted it
         await _add_usage(conn, team_id, -file.size_bytes)
@@ -816,7 +834,8 @@ async def create_upload(
     completed, cancelled (:func:`delete_file`) or expires (a day). The client then PUTs the bytes to
     ``storage_key`` (a presigned URL) and calls :func:`complete_upload`. The declared type only picks
     the size cap; the content decides. With ``record_incoming`` (an upload URL will be handed out) the
-    incoming key is recorded for the sweep until the upload's expiry, past which no URL is valid."""
+    incoming key is recorded for the sweep until the upload's expiry, past which no URL is valid, plus
+    :data:`PUT_MARGIN` for a PUT started just before it."""
     content_type = content_type.split(";")[0].strip().lower()
     kind = media.kind_of(content_type) if content_type in media.EXTENSIONS else None
     if kind is None:
@@ -840,7 +859,9 @@ async def create_upload(
     async with in_transaction() as conn:
         await _reserve(conn, team_id, size_bytes, quota_bytes)
         if record_incoming:
-            await DriveIncoming.create(id=file_id, storage_key=key, delete_after=expires_at, using_db=conn)
+            await DriveIncoming.create(
+                id=file_id, storage_key=key, delete_after=expires_at + PUT_MARGIN, using_db=conn
+            )
         return await DriveFile.create(
             id=file_id,
             team_id=team_id,
@@ -924,6 +945,7 @@ async def complete_upload(
     expect: Iterable[FileKind | str] | None = None,
     now: datetime | None = None,
     spool_dir: Path | None = None,
+    check_timeout: timedelta = CHECK_TIMEOUT,
 ) -> DriveFile:
     """A pending upload's bytes checked by content (the worker runs this for ``completeUpload``).
     Accepted, the file is ready with its facts and thumbnail, and the quota counts its real size;
@@ -933,13 +955,16 @@ async def complete_upload(
     Memory stays bounded whatever the size: the first :data:`media.HEAD_BYTES` decide whether the
     rest is read at all (junk is refused there); the rest is streamed to a temporary file (in
     ``spool_dir``, the system's by default) that the decode reads and the final object is written
-    from: the bytes checked are the bytes kept, whatever a late PUT does to the incoming key."""
+    from: the bytes checked are the bytes kept, whatever a late PUT does to the incoming key.
+    The keys it writes are recorded for the sweep first (:class:`DriveIncoming`, until
+    ``check_timeout`` plus :data:`PUT_MARGIN`) and the records dropped when the file turns ready."""
+    started = now or datetime.now(UTC)
     file = await team_row(DriveFile, team_id, file_id)
     if file is None:
         raise DomainError(ErrorCode.NOT_FOUND, "upload not found", ["id"])
     if file.status == FileStatus.READY:
         return file
-    if file.expires_at is not None and file.expires_at <= (now or datetime.now(UTC)):
+    if file.expires_at is not None and file.expires_at <= started:
         await _drop_pending(storage, file)
         raise DomainError(ErrorCode.NOT_FOUND, "upload not found (it expired)", ["id"])
     kinds = _kinds(expect)
@@ -959,7 +984,7 @@ async def complete_upload(
         await _drop_pending(storage, file)
         raise _refused(exc.reason) from None
     key = _upload_key(file.team_id, file.id)
-    with tempfile.NamedTemporaryFile(prefix="upload-", dir=spool_dir) as spooled:
+    with tempfile.NamedTemporaryFile(prefix=f"{SPOOL_PREFIX}{os.getpid()}-", dir=spool_dir) as spooled:
         try:
             received = await _spool(storage, file.storage_key, spooled, file.size_bytes)
         except ObjectNotFound:  # deleted since the stat (a cancel): the row says what happened
@@ -975,6 +1000,7 @@ async def complete_upload(
             await _drop_pending(storage, file)
             raise
         thumb_key = _thumb_key(key) if thumb else None
+        guards = await _guard_keys([key, thumb_key], started + check_timeout + PUT_MARGIN)
         try:
             await asyncio.to_thread(spooled.seek, 0)
             await storage.put(key, spooled, info.content_type)
@@ -983,32 +1009,100 @@ async def complete_upload(
         except BaseException:
             await _remove_bytes(storage, [key, thumb_key])
             raise
-    async with in_transaction() as conn:
-        won = (
-            await DriveFile.filter(id=file.id, status=FileStatus.PENDING)
-            .using_db(conn)
-            .update(
-                status=FileStatus.READY,
-                name=sanitize_name(file.name, extension=info.extension),
-                size_bytes=received,
-                storage_key=key,
-                thumbnail_key=thumb_key,
-                expires_at=None,
-                **_facts(info),
+    try:
+        async with in_transaction() as conn:
+            # Taken first, as every change of files and usage does: a folder deleted meanwhile reads
+            # this commit's keys (or this update finds its row gone), and no two such transactions
+            # wait on each other's rows (a cancel, a folder's deletion and this would deadlock).
+            await _lock_team(conn, file.team_id)
+            won = (
+                await DriveFile.filter(id=file.id, status=FileStatus.PENDING)
+                .using_db(conn)
+                .update(
+                    status=FileStatus.READY,
+                    name=sanitize_name(file.name, extension=info.extension),
+                    size_bytes=received,
+                    storage_key=key,
+                    thumbnail_key=thumb_key,
+                    expires_at=None,
+                    **_facts(info),
+                )
             )
-        )
-        if won:
-            await _add_usage(
-                conn, file.team_id, received - file.size_bytes
-            )  # the reservation becomes the size
+            if won:
+                # A record the sweep took (the check ran past its time) means bytes are gone: the
+                # file must not turn ready pointing at nothing (raising rolls the update back).
+                if await DriveIncoming.filter(id__in=guards).using_db(conn).delete() != len(guards):
+                    raise _CheckTooLate
+                await _add_usage(
+                    conn, file.team_id, received - file.size_bytes
+                )  # the reservation becomes the size
+    except _CheckTooLate:
+        await _remove_bytes(storage, [key, thumb_key])
+        raise DomainError(
+            ErrorCode.IN_PROGRESS, "the check ran past its time: complete the upload again", ["id"]
+        ) from None
     if not won:  # completed by another check, or deleted (cancelled, its folder deleted) meanwhile
         await _remove_bytes(storage, [key, thumb_key])
+        await DriveIncoming.filter(id__in=guards).delete()
         current = await team_file(team_id, file.id)
         if current is None:
             raise DomainError(ErrorCode.NOT_FOUND, "upload not found (it was deleted)", ["id"])
         return current
     await _remove_bytes(storage, [file.storage_key])
-    return await DriveFile.get(id=file.id)
+    done = await team_file(team_id, file.id)
+    if done is None:  # deleted between the commit and this read: as if deleted a moment earlier
+        raise DomainError(ErrorCode.NOT_FOUND, "upload not found (it was deleted)", ["id"])
+    return done
+
+
+def remove_stale_spools(spool_dir: Path | None = None, *, older_than: timedelta) -> int:
+    """Remove checks' temporary files that no running check can be using: a worker killed mid-check
+    (SIGKILL, the OOM killer) runs no cleanup, and each file is up to the upload's size. Those of a
+    process that is gone, of this one (call it before this process runs a check: a container's
+    worker restarts with the same pid), and any older than ``older_than`` (the longest a check may
+    run); how many. Blocking: call it in a thread."""
+    directory = spool_dir or Path(tempfile.gettempdir())
+    removed = 0
+    cutoff = datetime.now(UTC).timestamp() - older_than.total_seconds()
+    for path in directory.glob(f"{SPOOL_PREFIX}*"):
+        pid = path.name[len(SPOOL_PREFIX) :].split("-", 1)[0]
+        try:
+            stale = path.stat().st_mtime < cutoff or (
+                pid.isdigit() and (int(pid) == os.getpid() or not _process_exists(int(pid)))
+            )
+            if stale and path.is_file():
+                path.unlink()
+                removed += 1
+        except FileNotFoundError:  # removed meanwhile (its check ended)
+            continue
+    return removed
+
+
+def _process_exists(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
+
+
+class _CheckTooLate(Exception):
+    """The sweep removed what a check wrote before the check could record the file as ready."""
+
+
+async def _guard_keys(keys: Iterable[str | None], delete_after: datetime) -> list[uuid.UUID]:
+    """Record ``keys`` for the sweep (:class:`DriveIncoming`) before bytes are written there."""
+    ids = []
+    async with in_transaction() as conn:
+        for key in keys:
+            if key:
+                record = await DriveIncoming.create(
+                    id=uuid.uuid4(), storage_key=key, delete_after=delete_after, using_db=conn
+                )
+                ids.append(record.id)
+    return ids
 
 
 async def receive_upload(
@@ -1077,6 +1171,7 @@ async def _drop_pending(storage: Storage, file: DriveFile) -> bool:
     """Delete a pending upload, its reservation and its incoming bytes (a check in flight notices
     and removes what it wrote); False when it was not pending any more."""
     async with in_transaction() as conn:
+        await _lock_team(conn, file.team_id)  # first, as every change of files and usage does
         gone = await DriveFile.filter(id=file.id, status=FileStatus.PENDING).using_db(conn).delete()
         if gone:
             await _add_usage(conn, file.team_id, -file.size_bytes)
@@ -1099,13 +1194,28 @@ async def cleanup_pending(storage: Storage, *, now: datetime | None = None, limi
 
 async def cleanup_incoming(storage: Storage, *, now: datetime | None = None, limit: int = 500) -> int:
     """Delete what upload URLs may have written under ``incoming/`` once none of them is valid any
-    more (:class:`DriveIncoming`): bytes a PUT left after its upload was completed, refused or
-    cancelled. Run after :func:`cleanup_pending` (which removes the uploads themselves); how many."""
-    due = await DriveIncoming.filter(delete_after__lte=now or datetime.now(UTC)).limit(limit)
-    for record in due:
-        await _remove_bytes(storage, [record.storage_key])
-        await DriveIncoming.filter(id=record.id).delete()
-    return len(due)
+    more, and what checks that died wrote (:class:`DriveIncoming`): bytes a PUT left after its upload
+    was completed, refused or cancelled, a checked copy and thumbnail no file points at. Run after
+    :func:`cleanup_pending` (which removes the uploads themselves); how many keys."""
+    at = now or datetime.now(UTC)
+    due = await DriveIncoming.filter(delete_after__lte=at).limit(limit).values_list("id", flat=True)
+    removed = 0
+    for record_id in due:
+        # Locked while its bytes go: a check recording its file as ready waits, then finds the
+        # record gone (complete_upload), rather than pointing a file at deleted bytes.
+        async with in_transaction() as conn:
+            record = (
+                await DriveIncoming.filter(id=record_id, delete_after__lte=at)
+                .using_db(conn)
+                .select_for_update()
+                .first()
+            )
+            if record is None:  # taken by a check or another sweep meanwhile
+                continue
+            await _remove_bytes(storage, [record.storage_key])
+            await DriveIncoming.filter(id=record.id).using_db(conn).delete()
+            removed += 1
+    return removed
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1186,6 +1296,7 @@ async def store_output(
 
     async def insert(folder_id: uuid.UUID) -> DriveFile:
         async with in_transaction() as conn:
+            await _lock_team(conn, team_id)  # first, as every change of files and usage does
             file = await DriveFile.create(
                 team_id=team_id,
                 folder_id=folder_id,

@@ -8,6 +8,7 @@ from __future__ import annotations
 import io
 import math
 import os
+import re
 import warnings
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
@@ -79,6 +80,27 @@ MAX_TOP_LEVEL_BOXES = 20_000
 # Bytes after a container's last box that nothing explains: a little padding is tolerated, more is
 # refused (a valid clip followed by anything else is a polyglot, not a video).
 MAX_TRAILING_BYTES = 64 * 1024
+# Top-level MP4/MOV boxes that hold no media (free, skip and types no reader knows) are padding an
+# encoder leaves, a few KB: more than this in all of them together carries something else.
+MAX_PADDING_BYTES = 1024 * 1024
+_MEDIA_BOXES = frozenset(
+    {
+        b"ftyp",
+        b"moov",
+        b"mdat",
+        b"moof",
+        b"mfra",
+        b"styp",
+        b"sidx",
+        b"ssix",
+        b"prft",
+        b"emsg",
+        b"meta",
+        b"pdin",
+    }
+)
+# A JPEG may be followed by other JPEGs (a camera's preview images, MPF): at most this many.
+MAX_JPEG_IMAGES = 8
 
 THUMBNAIL_SIDE = 320
 THUMBNAIL_TYPE = "image/webp"
@@ -250,8 +272,9 @@ def _check_frame(width: int, height: int, limits: Limits, what: str) -> None:
 def _check_boxes(f: BinaryIO, size: int) -> None:
     """An MP4/MOV's top-level boxes, walked by their headers (a seek each, nothing decoded): they must
     tile the file, at most :data:`MAX_TOP_LEVEL_BOXES` of them, with at most
-    :data:`MAX_TRAILING_BYTES` after the last. A box running past the end is a truncated file."""
-    position = count = 0
+    :data:`MAX_TRAILING_BYTES` after the last, and at most :data:`MAX_PADDING_BYTES` in boxes that
+    hold no media. A box running past the end is a truncated file."""
+    position = count = padding = 0
     while position < size:
         count += 1
         if count > MAX_TOP_LEVEL_BOXES:
@@ -280,6 +303,14 @@ def _check_boxes(f: BinaryIO, size: int) -> None:
                 f"the file is truncated: its {box_type.decode('latin-1')!r} box runs "
                 f"{position + box_size - size} bytes past the end of the file"
             )
+        if box_type not in _MEDIA_BOXES:
+            padding += box_size
+            if padding > MAX_PADDING_BYTES:
+                raise MediaRefused(
+                    f"the file holds more than {MAX_PADDING_BYTES // MB} MB of padding "
+                    f"({box_type.decode('latin-1')!r} boxes): it carries something that is not its "
+                    "video or audio"
+                )
         position += box_size
 
 
@@ -333,9 +364,157 @@ def _check_ebml(f: BinaryIO, size: int) -> None:
 
 
 def _check_riff(f: BinaryIO, size: int) -> None:
-    riff = int.from_bytes(f.read(8)[4:8], "little")
+    """A WAV's or WebP's RIFF size: where the file ends."""
+    header = f.read(12)
+    riff = int.from_bytes(header[4:8], "little")
     if 0 < riff < 0xFFFFFFFF:  # 0 and all ones: written by a recorder that could not come back
-        _check_tail(8 + riff + (riff & 1), size, "audio")
+        _check_tail(8 + riff + (riff & 1), size, "image" if header[8:12] == b"WEBP" else "audio")
+
+
+_JPEG_MARKER = re.compile(rb"\xff[^\x00\xd0-\xd7\xff]")  # in entropy-coded data: the next marker
+
+
+def _next_marker(f: BinaryIO, position: int) -> int | None:
+    """Where the marker after a JPEG scan starting at ``position`` is (scans are searched, not
+    walked: a stuffed ``FF 00`` or a restart marker does not end one); None at the end of the file."""
+    carry = b""
+    while True:
+        f.seek(position)
+        chunk = f.read(1024 * 1024)
+        if not chunk:
+            return None
+        found = _JPEG_MARKER.search(carry + chunk)
+        if found:
+            return position - len(carry) + found.start()
+        carry = chunk[-1:]
+        position += len(chunk)
+
+
+def _check_jpeg(f: BinaryIO, size: int) -> None:
+    """A JPEG's segments (headers only, scans searched for their end) up to its EOI; what follows
+    must be the camera's preview JPEGs (MPF), at most :data:`MAX_JPEG_IMAGES` in all, or nothing."""
+    position = 2  # after SOI
+    images = 1
+    for _ in range(MAX_TOP_LEVEL_BOXES * 10):
+        f.seek(position)
+        header = f.read(4)
+        if len(header) < 2 or header[0] != 0xFF:
+            return  # truncated or corrupt: the decode says so
+        marker = header[1]
+        if marker == 0xFF:  # a fill byte
+            position += 1
+        elif marker == 0xD9:  # EOI
+            position += 2
+            f.seek(position)
+            if (
+                size - position > MAX_TRAILING_BYTES
+                and images < MAX_JPEG_IMAGES
+                and f.read(3) == b"\xff\xd8\xff"
+            ):
+                position, images = position + 2, images + 1
+                continue
+            _check_tail(position, size, "image")
+            return
+        elif 0xD0 <= marker <= 0xD7 or marker in (0x01, 0xD8):
+            position += 2
+        elif len(header) < 4:
+            return
+        else:
+            position += 2 + int.from_bytes(header[2:4], "big")
+            if marker == 0xDA:  # a scan: its data runs to the next marker
+                found = _next_marker(f, position)
+                if found is None:
+                    return
+                position = found
+    raise MediaRefused("the image is made of too many segments to be one an encoder writes")
+
+
+def _check_gif(f: BinaryIO, size: int) -> None:
+    """A GIF's blocks (their sub-blocks skipped by length) up to its trailer."""
+
+    def color_table(flags: int) -> int:
+        return 3 * (2 << (flags & 7)) if flags & 0x80 else 0
+
+    def sub_blocks(at: int) -> int:
+        f.seek(at)
+        while True:
+            length = f.read(1)
+            if not length:
+                return size
+            if length == b"\0":
+                return f.tell()
+            f.seek(length[0], os.SEEK_CUR)
+
+    f.seek(10)
+    screen = f.read(3)
+    if len(screen) < 3:
+        return
+    position = 13 + color_table(screen[0])
+    while position < size:
+        f.seek(position)
+        block = f.read(10)
+        if block[:1] == b";":  # the trailer
+            _check_tail(position + 1, size, "image")
+            return
+        if block[:1] == b"!" and len(block) >= 2:  # an extension: its label, then sub-blocks
+            position = sub_blocks(position + 2)
+        elif block[:1] == b"," and len(block) == 10:  # an image: its descriptor, table, LZW size, data
+            position = sub_blocks(position + 10 + color_table(block[9]) + 1)
+        else:  # not a block: the end of what the decoder reads
+            _check_tail(position, size, "image")
+            return
+
+
+_MPEG_BITRATES = {  # kbit/s by (MPEG-1?, layer) and bitrate index 1-14
+    (True, 1): (32, 64, 96, 128, 160, 192, 224, 256, 288, 320, 352, 384, 416, 448),
+    (True, 2): (32, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320, 384),
+    (True, 3): (32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320),
+    (False, 1): (32, 48, 56, 64, 80, 96, 112, 128, 144, 160, 176, 192, 224, 256),
+    (False, 2): (8, 16, 24, 32, 40, 48, 56, 64, 80, 96, 112, 128, 144, 160),
+}
+_MPEG_RATES = {3: (44100, 48000, 32000), 2: (22050, 24000, 16000), 0: (11025, 12000, 8000)}
+
+
+def _frame_length(header: bytes) -> int:
+    """The length of the MPEG audio or ADTS frame with this 6-byte header; 0 when it is not one."""
+    if len(header) < 6 or header[0] != 0xFF:
+        return 0
+    if header[1] & 0xF6 == 0xF0:  # ADTS
+        return ((header[3] & 3) << 11) | (header[4] << 3) | (header[5] >> 5)
+    if header[1] & 0xE0 != 0xE0:
+        return 0
+    version, layer = (header[1] >> 3) & 3, 4 - ((header[1] >> 1) & 3)
+    bitrate_index, rate_index, pad = header[2] >> 4, (header[2] >> 2) & 3, (header[2] >> 1) & 1
+    if version == 1 or layer == 4 or not 0 < bitrate_index < 15 or rate_index == 3:
+        return 0
+    mpeg1 = version == 3
+    bitrate = (
+        _MPEG_BITRATES[(mpeg1, 1 if layer == 1 else 2 if not mpeg1 else layer)][bitrate_index - 1] * 1000
+    )
+    rate = _MPEG_RATES[version][rate_index]
+    if layer == 1:
+        return (12 * bitrate // rate + pad) * 4
+    return (144 if mpeg1 or layer == 2 else 72) * bitrate // rate + pad
+
+
+def _check_frames(f: BinaryIO, size: int) -> None:
+    """An MP3's or AAC's frames (after an ID3v2 tag), each found from the last one's length: what
+    follows the last frame must be little (an ID3v1 or APE tag)."""
+    head = f.read(10)
+    position = 0
+    if head[:3] == b"ID3" and len(head) == 10:  # a tag of a syncsafe size (and a footer when flagged)
+        position = 10 + sum((b & 0x7F) << (7 * (3 - i)) for i, b in enumerate(head[6:10]))
+        position += 10 if head[5] & 0x10 else 0
+    buffer, start = b"", position
+    while position < size:
+        if position + 6 > start + len(buffer):
+            f.seek(position)
+            buffer, start = f.read(1024 * 1024), position
+        length = _frame_length(buffer[position - start : position - start + 6])
+        if length < 7:  # not a frame (a free-format MP3 among them: the decoder judges it)
+            break
+        position += length
+    _check_tail(position, size, "audio")
 
 
 _STRUCTURE: dict[str, Callable[[BinaryIO, int], None]] = {
@@ -343,7 +522,12 @@ _STRUCTURE: dict[str, Callable[[BinaryIO, int], None]] = {
     "video/quicktime": _check_boxes,
     "video/webm": _check_ebml,
     "audio/wav": _check_riff,
+    "audio/mpeg": _check_frames,
+    "audio/aac": _check_frames,
     "image/png": _check_png_chunks,
+    "image/webp": _check_riff,
+    "image/jpeg": _check_jpeg,
+    "image/gif": _check_gif,
 }
 
 

@@ -3,11 +3,12 @@
 * A signed download link (``/files/<id>?expires=…&signature=…``, see :func:`auth.sign_file_path`)
   opens the file for a week without a login: the access log keeps the path and redacts the values
   of :data:`SECRET_QUERY_PARAMS` (uvicorn's access lines, and its websocket lines, which carry the
-  query string too).
+  query string too), also where a link is percent-encoded inside another URL's query.
 * httpx and httpcore log every request's full URL at INFO: providers' presigned output URLs and
   tenants' webhook URLs. They log at WARNING and above only.
 * Where our own code names a URL it did not build (a webhook endpoint, a provider's answer), it
-  logs :func:`url_host` only.
+  logs :func:`url_host` only; an exception whose text may hold one is logged as
+  :func:`describe_error` (no traceback: its last line would repeat the text).
 
 :func:`install` does all of it; ``main.py`` calls it once for every command.
 """
@@ -41,6 +42,12 @@ SECRET_QUERY_PARAMS = frozenset(
 )
 REDACTED = "REDACTED"
 _PARAM = re.compile(r"(?P<lead>[?&;])(?P<name>[^=&;?#\s\"']+)=(?P<value>[^&;#\s\"']*)")
+# The same, percent-encoded once (a link inside another URL's query): ``%3F``/``%26``/``%3B`` before
+# the name, ``%3D`` after it, the value up to the next encoded or plain separator.
+_ENCODED_PARAM = re.compile(
+    r"(?P<lead>%3[fF]|%26|%3[bB])(?P<name>[A-Za-z0-9_.\-]+)(?P<eq>%3[dD])"
+    r"(?P<value>(?:(?!%26|%3[bB]|%23)[^&;#\s\"'])*)"
+)
 QUIET_LOGGERS = ("httpx", "httpcore")
 REDACTED_LOGGERS = ("uvicorn.access", "uvicorn.error")
 
@@ -55,7 +62,18 @@ def redact_query(text: str) -> str:
             return match[0]
         return f"{match['lead']}{match['name']}={REDACTED}"
 
-    return _PARAM.sub(replace, text)
+    def replace_encoded(match: re.Match[str]) -> str:
+        if match["name"].lower() not in SECRET_QUERY_PARAMS:
+            return match[0]
+        return f"{match['lead']}{match['name']}{match['eq']}{REDACTED}"
+
+    text = _PARAM.sub(replace, text)
+    return _ENCODED_PARAM.sub(replace_encoded, text) if "%" in text else text
+
+
+def describe_error(exc: BaseException) -> str:
+    """``Type: message`` of an exception, its capability-bearing query values redacted."""
+    return redact_query(f"{type(exc).__name__}: {exc}")
 
 
 def url_host(url: str) -> str:

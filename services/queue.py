@@ -95,10 +95,13 @@ class JobQueue:
         return None
 
     async def _forget_failed(self, job: Job) -> None:
-        """A kept result of a check that failed (a fault, a timeout) is not an outcome: dropped, so
-        enqueueing runs the check again instead of waiting on it."""
+        """A kept result of a check that failed (a fault, a timeout) is not an outcome, nor is one
+        marked ``again`` that finished while nobody waited (nothing was PUT then; it may be now):
+        dropped, so enqueueing runs the check again instead of answering it."""
         info = await job.result_info()
-        if info is not None and not info.success:
+        if info is None:
+            return
+        if not info.success or (isinstance(info.result, dict) and info.result.get("again")):
             await self.pool.delete(result_key_prefix + job.job_id)
 
     async def upload_outcome(self, file_id: str) -> dict[str, Any] | None:

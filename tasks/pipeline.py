@@ -27,7 +27,7 @@ from providers.errors import (
 from providers.hosts import output_hosts
 from services.auth import signed_result_urls
 from services.container import Services
-from services.log_safety import redact_query
+from services.log_safety import describe_error, redact_query
 
 log = logging.getLogger(__name__)
 
@@ -296,8 +296,8 @@ async def _after_end(services: Services, job: CreativeJob) -> None:
         confirmed = await adapter.cancel(
             await job_spec(services, job), job.provider_task_id, job.provider_state
         )
-    except Exception:
-        log.warning("job %s: cancel at the provider failed", job.id, exc_info=True)
+    except Exception as exc:  # the provider's error may name a presigned URL: redacted, no traceback
+        log.warning("job %s: cancel at the provider failed: %s", job.id, describe_error(exc))
         return
     if confirmed:
         await CreativeJob.filter(id=job.id).update(metadata={**job.metadata, "provider_canceled": True})

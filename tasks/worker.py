@@ -72,7 +72,9 @@ async def check_upload(ctx: dict[str, Any], team_id: str, file_id: str) -> dict[
     services: Services = ctx["services"]
     outcome: dict[str, Any] = {"team_id": team_id, "file_id": file_id}
     try:
-        await drive.complete_upload(services.storage, team_id, file_id)
+        await drive.complete_upload(
+            services.storage, team_id, file_id, check_timeout=ctx.get("check_timeout", drive.CHECK_TIMEOUT)
+        )
     except DomainError as exc:
         error = {"code": exc.code.value, "message": exc.message, "field": exc.field}
         # Still pending (nothing was PUT yet): the next check must run again, not answer this.
@@ -192,6 +194,8 @@ def upload_worker(settings: Settings, services: Services) -> Worker:
 
     async def startup(ctx: dict[str, Any]) -> None:
         ctx["services"] = services
+        # What a check writes is kept from the sweep this long (models.drive.complete_upload).
+        ctx["check_timeout"] = timedelta(seconds=settings.upload_check_timeout_seconds)
 
     assert settings.redis_url
     return Worker(
@@ -233,6 +237,7 @@ async def run_worker(settings: Settings, services: Services | None = None) -> No
 
 
 async def _run_workers(settings: Settings, services: Services, *, handle_signals: bool) -> None:
+    await _remove_stale_spools(settings)
     checks = asyncio.create_task(_run_upload_checks(settings, services))
     try:
         while True:
@@ -252,6 +257,18 @@ async def _run_workers(settings: Settings, services: Services, *, handle_signals
         checks.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await checks
+
+
+async def _remove_stale_spools(settings: Settings) -> None:
+    """Before this process runs a check: the temporary files a killed worker's checks left."""
+    longest = timedelta(seconds=settings.upload_check_timeout_seconds) + drive.PUT_MARGIN
+    try:
+        removed = await asyncio.to_thread(drive.remove_stale_spools, older_than=longest)
+    except OSError as exc:
+        log.warning("could not look for upload checks' stale temporary files (%s)", exc)
+        return
+    if removed:
+        log.warning("removed %d temporary files of upload checks that were killed", removed)
 
 
 async def _run_upload_checks(settings: Settings, services: Services) -> None:

@@ -417,7 +417,10 @@ async def test_a_completed_upload_is_out_of_reach_of_its_upload_url(
     # What the late PUT left is counted by nothing: the sweep deletes it once no URL is valid.
     await drive.cleanup_incoming(storage)  # the URL may still be used
     assert storage.objects[pending.storage_key] == PDF
-    assert await drive.cleanup_incoming(storage, now=datetime.now(UTC) + drive.PENDING_TTL) >= 1
+    in_time = datetime.now(UTC) + drive.PENDING_TTL  # a PUT started just before the expiry may go on
+    await drive.cleanup_incoming(storage, now=in_time)
+    assert storage.objects[pending.storage_key] == PDF
+    assert await drive.cleanup_incoming(storage, now=in_time + drive.PUT_MARGIN) >= 1
     assert pending.storage_key not in storage.objects
     assert set(storage.objects) == {done.storage_key, done.thumbnail_key}
 
@@ -437,7 +440,7 @@ async def test_a_put_after_a_refusal_or_a_cancel_is_swept_too(
     storage.objects[refused_upload.storage_key] = PDF  # late PUTs to both URLs
     storage.objects[cancelled.storage_key] = b"x" * 100
     assert await used(team) == 0
-    later = datetime.now(UTC) + drive.PENDING_TTL + timedelta(seconds=1)
+    later = datetime.now(UTC) + drive.PENDING_TTL + drive.PUT_MARGIN + timedelta(seconds=1)
     assert await drive.cleanup_incoming(storage, now=later) >= 2
     assert storage.objects == {}
     assert await drive.cleanup_incoming(storage, now=later) == 0  # each record is swept once
@@ -499,7 +502,7 @@ async def test_junk_is_refused_from_its_first_bytes_without_reading_the_rest(tea
 
 
 async def test_a_large_upload_is_checked_with_bounded_memory(team: uuid.UUID, tmp_path: Path) -> None:
-    """A 60 MB video (a real clip with a 60 MB free box) goes through a temporary file: the check
+    """A 60 MB video (a real clip with a 60 MB second mdat box) goes through a temporary file: the check
     never holds it in memory."""
     import tracemalloc
 
@@ -515,7 +518,7 @@ async def test_a_large_upload_is_checked_with_bounded_memory(team: uuid.UUID, tm
     path.parent.mkdir(parents=True)
     with path.open("wb") as out:
         out.write(clip)
-        out.write(pad.to_bytes(4, "big") + b"free")
+        out.write(pad.to_bytes(4, "big") + b"mdat")
         out.truncate(len(clip) + pad)  # the box's body: zeros, without writing them
     tracemalloc.start()
     try:
@@ -726,3 +729,162 @@ async def test_a_top_level_folder_named_like_the_default_becomes_the_default(tea
     mine = await drive.create_folder(team, drive.DEFAULT_FOLDER_NAME)
     assert (await drive.default_folder(team)).id == mine.id
     assert [n.folder.id for n in await drive.folder_tree(team)] == [mine.id]
+
+
+async def test_a_check_that_dies_before_its_file_turns_ready_leaves_nothing_after_the_sweep(
+    team: uuid.UUID, storage: MemoryStorage, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The checked copy and its thumbnail are written, then the database goes away before the row
+    turns ready (or the worker is killed): the sweep finds them once the check's time is past."""
+    png = make.image("png", 64, 32)
+    pending = await drive.create_upload(
+        team, name="logo.png", size_bytes=len(png), content_type="image/png", quota_bytes=QUOTA
+    )
+    storage.objects[pending.storage_key] = png
+
+    async def database_gone(*_args: Any) -> None:
+        raise ConnectionError("the database went away")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(drive, "_add_usage", database_gone)
+        with pytest.raises(ConnectionError):
+            await drive.complete_upload(storage, team, pending.id)
+    written = {key for key in storage.objects if "/uploads/" in key}
+    assert len(written) == 2  # the checked copy and its thumbnail, counted by no file
+    await drive.cleanup_incoming(storage)  # the check may still be running: left alone
+    assert written <= set(storage.objects)
+    after_the_check = datetime.now(UTC) + drive.CHECK_TIMEOUT + drive.PUT_MARGIN + timedelta(seconds=1)
+    assert await drive.cleanup_incoming(storage, now=after_the_check) >= 2
+    assert set(storage.objects) == {pending.storage_key}  # the upload itself is still pending
+    a_day_later = datetime.now(UTC) + drive.PENDING_TTL + drive.PUT_MARGIN + timedelta(seconds=1)
+    await drive.cleanup_pending(storage, now=a_day_later)
+    await drive.cleanup_incoming(storage, now=a_day_later)
+    assert storage.objects == {} and await used(team) == 0
+
+
+async def test_a_check_running_past_its_time_never_points_a_file_at_swept_bytes(team: uuid.UUID) -> None:
+    """The sweep deletes what a check wrote while the check still runs (past its timeout): the
+    upload stays pending (IN_PROGRESS: ask again), and checking it again makes it ready."""
+    storage = ReadCounting()
+    png = make.image("png", 64, 32)
+    pending = await drive.create_upload(
+        team, name="logo.png", size_bytes=len(png), content_type="image/png", quota_bytes=QUOTA
+    )
+    storage.objects[pending.storage_key] = png
+    after_the_check = datetime.now(UTC) + drive.CHECK_TIMEOUT + drive.PUT_MARGIN + timedelta(seconds=1)
+
+    async def sweep() -> None:
+        assert await drive.cleanup_incoming(storage, now=after_the_check) >= 2
+
+    storage.hook = sweep
+    await refused(ErrorCode.IN_PROGRESS, drive.complete_upload(storage, team, pending.id))
+    assert set(storage.objects) == {pending.storage_key}
+    assert await drive.still_pending(pending.id) and await used(team) == len(png)
+    done = await drive.complete_upload(storage, team, pending.id)
+    assert set(storage.objects) == {done.storage_key, done.thumbnail_key}
+    assert storage.objects[done.storage_key] == png
+
+
+async def test_a_file_deleted_right_after_its_check_is_not_found_and_leaves_nothing(
+    team: uuid.UUID,
+) -> None:
+    """A delete that lands between the check's commit and its answer: NOT_FOUND (a user error, not a
+    worker failure), and no bytes left."""
+    png = make.image("png", 64, 32)
+
+    class DeleteWhenIncomingGoes(MemoryStorage):
+        async def delete(self, key: str) -> None:
+            await super().delete(key)
+            if key == pending.storage_key:
+                assert (await drive.delete_file(self, team, pending.id)).files == 1
+
+    storage = DeleteWhenIncomingGoes()
+    pending = await drive.create_upload(
+        team, name="logo.png", size_bytes=len(png), content_type="image/png", quota_bytes=QUOTA
+    )
+    storage.objects[pending.storage_key] = png
+    await refused(ErrorCode.NOT_FOUND, drive.complete_upload(storage, team, pending.id))
+    assert storage.objects == {} and await used(team) == 0
+
+
+async def test_a_folder_deleted_while_a_check_commits_takes_the_checked_bytes(team: uuid.UUID) -> None:
+    """deleteDriveFolder reads its files' keys while a check's ready update is not yet committed: it
+    waits for it and removes the checked copy and thumbnail, not only the incoming key. (PostgreSQL:
+    SQLite runs one write transaction at a time.)"""
+    from tortoise import Tortoise
+
+    conn = Tortoise.get_connection("default")
+    if conn.capabilities.dialect != "postgres":
+        pytest.skip("needs concurrent transactions (PostgreSQL)")
+    storage = MemoryStorage()
+    folder = await drive.create_folder(team, "Campaign")
+    png = make.image("png", 64, 32)
+    pending = await drive.create_upload(
+        team,
+        name="logo.png",
+        size_bytes=len(png),
+        content_type="image/png",
+        quota_bytes=QUOTA,
+        folder_id=folder.id,
+    )
+    storage.objects[pending.storage_key] = png
+    real_add_usage = drive._add_usage
+    deleting: list[asyncio.Task[drive.Deleted]] = []
+
+    async def delete_folder_meanwhile(db: Any, team_id: Any, delta: int) -> None:
+        # Inside the check's transaction, after its ready update: the delete runs on another
+        # connection; wait (up to 4 s) until it waits on a lock, or is done.
+        if not deleting:
+            deleting.append(
+                asyncio.create_task(drive.delete_folder(storage, team, folder.id, recursive=True))
+            )
+            for _ in range(200):
+                rows = await conn.execute_query_dict(
+                    "SELECT count(*) AS n FROM pg_stat_activity"
+                    " WHERE datname = current_database() AND wait_event_type = 'Lock'"
+                )
+                if rows[0]["n"] or deleting[0].done():
+                    break
+                await asyncio.sleep(0.02)
+        await real_add_usage(db, team_id, delta)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(drive, "_add_usage", delete_folder_meanwhile)
+        try:  # the file, or NOT_FOUND when the folder's deletion went first
+            answer: Any = (await drive.complete_upload(storage, team, pending.id)).id
+        except DomainError as exc:
+            answer = exc.code
+        deleted = await asyncio.wait_for(deleting[0], timeout=10)
+    assert deleted.files == 1 and answer in (pending.id, ErrorCode.NOT_FOUND)
+    assert storage.objects == {}, f"left behind: {sorted(storage.objects)}"
+    assert await used(team) == 0 == await drive.recount_usage(team)
+
+
+def test_temporary_files_of_checks_that_cannot_be_running_are_removed(tmp_path: Path) -> None:
+    """A worker killed mid-check (SIGKILL runs no cleanup) leaves its temporary file: the next
+    worker removes those of processes that are gone (or its own pid's, as after a container restart),
+    and any older than a check may run; never a live process's."""
+    import os
+    import subprocess
+    import sys
+    import time
+
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True)
+    dead_pid = int(gone.stdout)
+    live_pid = os.getppid()
+    names = {
+        "dead": f"upload-{dead_pid}-abc",
+        "ours": f"upload-{os.getpid()}-def",
+        "live": f"upload-{live_pid}-ghi",
+        "old": "upload-xyz",
+        "recent": "upload-uvw",
+        "other": "notes.txt",
+    }
+    for name in names.values():
+        (tmp_path / name).write_bytes(b"spooled")
+    an_hour_ago = time.time() - 3600
+    os.utime(tmp_path / names["old"], (an_hour_ago, an_hour_ago))
+    removed = drive.remove_stale_spools(tmp_path, older_than=timedelta(minutes=30))
+    left = {path.name for path in tmp_path.iterdir()}
+    assert left == {names["live"], names["recent"], names["other"]}
+    assert removed == 3

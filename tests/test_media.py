@@ -247,3 +247,61 @@ def webm() -> bytes:
         for packet in stream.encode():
             container.mux(packet)
     return out.getvalue()
+
+
+def gif(frames: int = 3) -> bytes:
+    out = io.BytesIO()
+    images = [Image.effect_noise((64, 32), 40 + i).convert("P") for i in range(frames)]
+    images[0].save(out, "GIF", save_all=True, append_images=images[1:], duration=100, loop=0)
+    return out.getvalue()
+
+
+def progressive_jpeg() -> bytes:
+    out = io.BytesIO()
+    Image.effect_noise((640, 480), 80).convert("RGB").save(out, "JPEG", progressive=True, quality=90)
+    return out.getvalue()
+
+
+@pytest.mark.parametrize("kind", ["jpeg", "progressive-jpeg", "webp", "gif", "mp3", "aac"])
+def test_images_and_sounds_followed_by_other_data_are_refused(kind: str) -> None:
+    """A JPEG past its EOI, a WebP past its RIFF size, a GIF past its trailer, MP3 or AAC past their
+    last frame: a polyglot, not a picture or a sound."""
+    data = {
+        "jpeg": lambda: make.image("jpeg", 64, 32),
+        "progressive-jpeg": progressive_jpeg,
+        "webp": lambda: make.image("webp", 64, 32),
+        "gif": gif,
+        "mp3": lambda: make.audio("mp3", 1.0),
+        "aac": lambda: make.audio("aac", 1.0),
+    }[kind]()
+    media.inspect(data)
+    media.inspect(data + b"\0" * 100)  # a little padding is tolerated
+    for tail in (PK_ZIP * 10_000, bytes(range(256)) * 20_000):
+        with pytest.raises(MediaRefused, match="followed by data that is not part of"):
+            media.inspect(data + tail)
+
+
+def test_a_jpeg_with_its_camera_preview_images_after_it_is_accepted() -> None:
+    """Cameras append preview images after the main one (MPF): JPEGs after a JPEG are still one photo."""
+    photo = make.image("jpeg", 64, 32)
+    preview = progressive_jpeg()
+    assert len(preview) > media.MAX_TRAILING_BYTES
+    info = media.inspect(photo + preview * 3)
+    assert (info.content_type, info.width, info.height) == ("image/jpeg", 64, 32)
+    with pytest.raises(MediaRefused, match="followed by data that is not part of"):
+        media.inspect(photo + preview + PK_ZIP * 10_000)
+    with pytest.raises(MediaRefused, match="followed by data that is not part of"):  # JPEGs no end
+        media.inspect(photo + preview * media.MAX_JPEG_IMAGES)
+
+
+def test_a_clip_with_megabytes_hidden_in_free_boxes_is_refused() -> None:
+    """free/skip boxes are padding an encoder leaves (a few KB): megabytes of them carry something
+    else. Encoders' own padding is accepted."""
+    clip = make.mp4(64, 48, 1.0)
+    assert media.inspect(clip + struct.pack(">I", 8 + 4096) + b"free" + b"\0" * 4096).kind == MediaKind.VIDEO
+    payload = bytes(range(256)) * 40 * 1024  # 10 MB
+    for box in (b"free", b"skip", b"junk"):
+        with pytest.raises(MediaRefused, match="padding"):
+            media.inspect(clip + struct.pack(">I", 8 + len(payload)) + box + payload)
+    with pytest.raises(MediaRefused, match="padding"):  # split over many boxes, it adds up
+        media.inspect(clip + (struct.pack(">I", 8 + 512 * 1024) + b"free" + b"\0" * 512 * 1024) * 20)

@@ -430,6 +430,63 @@ def test_signed_query_values_are_redacted() -> None:
     )
 
 
+def test_percent_encoded_signed_links_are_redacted_too() -> None:
+    """A signed link inside another URL's query (a redirect target, a login's ``next``) arrives
+    percent-encoded: its values go too, the rest stays readable."""
+    inner = "/login?next=%2Ffiles%2F8c1e%3Fexpires%3D1767225600%26signature%3D9f86d081884c7d65&lang=en"
+    assert log_safety.redact_query(inner) == (
+        "/login?next=%2Ffiles%2F8c1e%3Fexpires%3DREDACTED%26signature%3DREDACTED&lang=en"
+    )
+    lower = "/r?u=https%3a%2f%2fs3.example%2fo.mp4%3fX-Amz-Signature%3dabc123%26x%3d1"
+    assert (
+        log_safety.redact_query(lower)
+        == "/r?u=https%3a%2f%2fs3.example%2fo.mp4%3fX-Amz-Signature%3dREDACTED%26x%3d1"
+    )
+    assert log_safety.redact_query("/a?q=100%25%3D%3Dfine") == "/a?q=100%25%3D%3Dfine"
+
+
+async def test_a_failed_provider_cancel_is_logged_without_the_signed_url(
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The provider's error names the URL it was asked (a presigned one): the worker's warning keeps
+    the failure and drops the signature (no traceback, whose text would repeat the URL)."""
+    from types import SimpleNamespace
+
+    from models.jobs import JobStatus
+    from tasks import pipeline
+
+    url = "https://api.provider.example/v1/tasks/t1/cancel?X-Amz-Signature=presigned5678&expires=1"
+
+    class Refusing:
+        async def cancel(self, *_args: Any) -> bool:
+            request = httpx.Request("POST", url)
+            raise httpx.HTTPStatusError(
+                f"Server error '502 Bad Gateway' for url '{url}'",
+                request=request,
+                response=httpx.Response(502, request=request),
+            )
+
+    async def nothing(*_args: Any) -> None:
+        return None
+
+    monkeypatch.setattr(pipeline, "_release_slot", nothing)
+    monkeypatch.setattr(pipeline, "job_spec", nothing)
+    monkeypatch.setattr(pipeline.registry, "can_cancel", lambda provider: True)
+    monkeypatch.setattr(pipeline.registry, "adapter_for", lambda *_args: Refusing())
+    caplog.set_level(logging.DEBUG, logger="tasks.pipeline")
+    canceled = SimpleNamespace(
+        id="job-1",
+        status=JobStatus.CANCELED,
+        provider="runway_gen4",
+        provider_task_id="t1",
+        provider_state=None,
+        metadata={},
+    )
+    await pipeline._after_end(SimpleNamespace(http=None, settings=None), canceled)  # type: ignore[arg-type]
+    assert "cancel at the provider failed" in caplog.text and "502 Bad Gateway" in caplog.text
+    assert "presigned5678" not in caplog.text
+
+
 async def test_access_lines_and_http_client_lines_hold_no_capabilities(
     caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:

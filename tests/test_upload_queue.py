@@ -18,6 +18,7 @@ import pytest
 from arq import create_pool
 
 from models import drive
+from models.errors import DomainError, ErrorCode
 from services.queue import JobQueue, redis_settings
 from services.settings import Settings
 from tasks import pipeline
@@ -80,7 +81,8 @@ async def test_queued_upload_checks_do_not_hold_up_jobs(
         await jobs.pool.enqueue_job(
             "check_upload", "team", f"test-{n}", _job_id=f"upload:test-{n}", _queue_name=jobs.upload_queue
         )
-    await jobs.enqueue_job("job-1")
+    job_id = f"job-{uuid.uuid4().hex}"  # arq skips an id whose result it still keeps (60 s), in any queue
+    await jobs.enqueue_job(job_id)
     runner = asyncio.create_task(worker_tasks._run_workers(settings, services, handle_signals=False))  # type: ignore[arg-type]
     try:
         async with asyncio.timeout(10):
@@ -88,7 +90,7 @@ async def test_queued_upload_checks_do_not_hold_up_jobs(
     finally:
         runner.cancel()
         await asyncio.gather(runner, return_exceptions=True)
-    assert started["job-1"] < 0.7, started  # it did not wait for a check to finish
+    assert started[job_id] < 0.7, started  # it did not wait for a check to finish
 
 
 async def test_a_check_that_timed_out_is_run_again_not_answered_in_progress(
@@ -114,3 +116,36 @@ async def test_a_check_that_timed_out_is_run_again_not_answered_in_progress(
         await asyncio.gather(runner, return_exceptions=True)
     assert second is not None and second.get("ok"), second  # run again, and answered
     assert runs == ["test-upload", "test-upload"]
+
+
+async def test_a_not_yet_put_answer_nobody_waited_for_is_not_answered_after_the_put(
+    queue: tuple[Settings, JobQueue], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A check that found nothing PUT yet, finishing after its caller stopped waiting: its answer is
+    kept (arq keeps every result), but once the bytes are PUT the next completeUpload checks again
+    instead of answering "PUT the bytes first" once more."""
+    settings, jobs = queue
+    runs: list[str] = []
+    put = asyncio.Event()
+
+    async def check(storage: Any, team_id: str, file_id: str, **_: Any) -> None:
+        runs.append(file_id)
+        if not put.is_set():
+            await asyncio.sleep(0.5)  # longer than the caller waits
+            raise DomainError(ErrorCode.VALIDATION_FAILED, "nothing was uploaded: PUT the bytes first")
+
+    monkeypatch.setattr(drive, "complete_upload", check)
+    monkeypatch.setattr(drive, "still_pending", lambda file_id: asyncio.sleep(0, result=True))
+    services = SimpleNamespace(storage=None, queue=jobs)
+    runner = asyncio.create_task(worker_tasks._run_upload_checks(settings, services))  # type: ignore[arg-type]
+    try:
+        assert await jobs.check_upload("team", "test-early", wait=0.1) is None  # IN_PROGRESS
+        kept = await jobs._upload_check("test-early").result(timeout=5, poll_delay=0.05)  # it ends
+        assert kept["again"] and kept == await jobs.upload_outcome("test-early")  # and is kept
+        put.set()  # the client PUTs the bytes, then completes the upload again
+        second = await jobs.check_upload("team", "test-early", wait=3.0)
+    finally:
+        runner.cancel()
+        await asyncio.gather(runner, return_exceptions=True)
+    assert second is not None and second.get("ok"), second
+    assert runs == ["test-early", "test-early"]

@@ -439,7 +439,9 @@ async def test_on_s3_a_large_upload_is_put_straight_to_the_bucket(
         async with open_storage(
             f"s3://{s3_server.bucket}/{prefix}", local_root=Path("unused"), s3=s3_server.settings()
         ) as store:
-            return await drive.cleanup_incoming(store, now=datetime.now(UTC) + drive.PENDING_TTL)
+            return await drive.cleanup_incoming(
+                store, now=datetime.now(UTC) + drive.PENDING_TTL + drive.PUT_MARGIN
+            )
 
     # What the worker's sweep does once the URLs have expired (both uploads' records).
     assert stack.database.run(sweep_after_the_urls_expired) == 2
