@@ -28,6 +28,7 @@ from schema.creatives import (
 from schema.enums import Provider
 from services import creatives as creative_service
 from services.auth import Principal
+from services.container import Services
 
 NODE_TYPES = ("image", "video", "avatar", "tts", "composite")
 RECIPE_FIELDS = {
@@ -112,10 +113,10 @@ def _general(principal: Principal, nodes: list[CreativeNodeInput], folder: str |
 
 
 async def specs(
-    info: Info, principal: Principal, data: CreateCreativeInput
+    services: Services, principal: Principal, data: CreateCreativeInput
 ) -> tuple[str | None, list[NodeSpec], list[str]]:
-    """The graph the input asks for: (recipe, nodes, the path of its nodes for errors)."""
-    services = info.context.services
+    """The graph the input asks for: (recipe, nodes, the path of its nodes for errors). The REST
+    form (web/rest_creatives.py) builds the same input and calls this too."""
     folder = _opt(data.drive_folder_id)
     given = {
         "videoWithVoiceover": data.video_with_voiceover,
@@ -213,7 +214,7 @@ def creative_output(info: Info, row: CreativeRow, snaps: dict[str, dict[str, Any
 @user_errors(CreativePayload)
 async def create_creative(info: Info, input: CreateCreativeInput) -> CreativePayload:
     principal = info.context.require("generate")
-    recipe, nodes, nodes_path = await specs(info, principal, input)
+    recipe, nodes, nodes_path = await specs(info.context.services, principal, input)
     row = await creative_service.create(
         info.context.services, principal, recipe, nodes, nodes_path, input.idempotency_key
     )
@@ -237,7 +238,7 @@ async def creative(info: Info, id: strawberry.ID) -> Creative | None:
 @query_errors
 async def estimate_creative(info: Info, input: CreateCreativeInput) -> CreativeEstimate:
     principal = info.context.require("read")
-    recipe, nodes, nodes_path = await specs(info, principal, input)
+    recipe, nodes, nodes_path = await specs(info.context.services, principal, input)
     plan = await creative_service.plan(info.context.services, principal, recipe, nodes, nodes_path)
     return CreativeEstimate(
         cents=plan.estimated_cost_cents,
