@@ -354,7 +354,9 @@ async def test_the_rest_form_creates_reads_and_cancels(stack: Stack, team: Team)
         read = await client.get(f"{base}/{creative['id']}")
         assert read.status_code == 200, read.text
         got = read.json()
-        assert (got["status"], final["status"]) == ("completed", "COMPLETED") and got["cost_cents"] == final["costCents"]
+        assert (got["status"], final["status"]) == ("completed", "COMPLETED") and got["cost_cents"] == final[
+            "costCents"
+        ]
         ad = got["nodes"][2]["job"]
         assert ad["status"] == "completed" and ad["outputs"][0]["content_type"] == "video/mp4"
         assert ad["outputs"][0]["width"] * 9 == ad["outputs"][0]["height"] * 16  # IN_STREAM's 16:9
