@@ -58,7 +58,11 @@ def request(principal: Principal, job_type: str, data: Any, folder: str | None) 
     if job_type == "image":
         fields["reference_file_ids"] = [str(i) for i in data.reference_file_ids or []]
     elif job_type == "video":
-        fields.update(duration_seconds=data.duration_seconds, image_file_id=_opt(data.image_file_id))
+        fields.update(
+            duration_seconds=data.duration_seconds,
+            image_file_id=_opt(data.image_file_id),
+            allow_longer_than_placement=data.allow_longer_than_placement,
+        )
     elif job_type == "avatar":
         fields.update(
             text=data.script,
@@ -89,6 +93,12 @@ def request(principal: Principal, job_type: str, data: Any, folder: str | None) 
         drive_folder_id=_opt(data.drive_folder_id) or folder,
         settings=data.settings,
         idempotency_key=data.idempotency_key,
+        # one job each: several variants or placements are refused by the plan (models/creatives.py)
+        variants=data.variants,
+        placements=[p.value for p in data.placements] if getattr(data, "placements", None) else None,
+        seed=data.seed,
+        client_reference=data.client_reference,
+        client_metadata=data.client_metadata,
         **fields,
     )
 

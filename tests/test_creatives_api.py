@@ -426,3 +426,55 @@ async def test_the_rest_form_creates_reads_and_cancels(stack: Stack, team: Team)
     assert after["heldCents"] == 0
     slow_final = (await stack.data(team, READ, {"id": slow.json()["id"]}))["creative"]
     assert after["balanceCents"] == before["balanceCents"] - final["costCents"] - slow_final["costCents"]
+
+
+async def test_a_nodes_generate_input_is_taken_whole(stack: Stack, team: Team) -> None:
+    """Was: a creative's job dropped its input's seed, clientReference, clientMetadata and
+    allowLongerThanPlacement without a word, and made one job for variants: 3 or placements."""
+    before = await balance(stack, team)
+    payload = await create(
+        stack,
+        team,
+        {
+            "nodes": [
+                {"key": "still", "image": {"prompt": "a lamp", "seed": 42, "clientReference": "lamp-1"}},
+                {
+                    "key": "long",
+                    "video": {
+                        "prompt": "a long story",
+                        "provider": "KLING_3_0",
+                        "placement": "STORY",
+                        "durationSeconds": 15,
+                        "allowLongerThanPlacement": True,
+                        "clientMetadata": {"cut": "long"},
+                    },
+                },
+            ]
+        },
+    )
+    assert payload["userErrors"] == [], payload
+    nodes = by_key(payload["creative"])
+    job = await stack.data(
+        team,
+        "query ($id: ID!) { job(id: $id) { seed clientReference } }",
+        {"id": nodes["still"]["job"]["id"]},
+    )
+    assert job["job"] == {"seed": 42, "clientReference": "lamp-1"}
+    long = await stack.data(
+        team, "query ($id: ID!) { job(id: $id) { clientMetadata } }", {"id": nodes["long"]["job"]["id"]}
+    )
+    assert long["job"]["clientMetadata"] == {"cut": "long"}
+    assert nodes["long"]["job"]["settings"]["duration_seconds"] == 15
+    await follow(stack, team, payload["creative"]["id"])
+    spent = await balance(stack, team)
+    for field, value in (("variants", 3), ("placements", ["FEED", "STORY"])):
+        refused = await create(
+            stack, team, {"nodes": [{"key": "many", "image": {"prompt": "a lamp", field: value}}]}
+        )
+        assert refused["creative"] is None, refused
+        (error,) = refused["userErrors"]
+        assert error["code"] == "VALIDATION_FAILED", error
+        assert error["field"] == ["input", "nodes", "0", "image", field], error
+        assert "a node per" in error["message"], error
+    assert await balance(stack, team) == spent
+    assert spent["balanceCents"] < before["balanceCents"]
