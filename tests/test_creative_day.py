@@ -193,7 +193,12 @@ async def test_a_concept_runs_as_a_day_of_creatives(stack: Stack) -> None:
         "voiceover": {
             "recipe": "VIDEO_WITH_VOICEOVER",
             "videoWithVoiceover": {
-                "video": {"prompt": "a runner on a bridge", "provider": "KLING_3_0", "placement": "REELS"},
+                "video": {
+                    "prompt": "a runner on a bridge",
+                    "provider": "KLING_3_0",
+                    "placement": "REELS",
+                    "clientReference": f"{reference}-ad",
+                },
                 "voiceover": {"text": SCRIPTS["en"], "provider": "ELEVENLABS", "voiceId": narrator},
             },
         },
@@ -286,6 +291,7 @@ async def test_a_concept_runs_as_a_day_of_creatives(stack: Stack) -> None:
     submitted = {n["key"]: n for n in made["voiceover"]["creative"]["nodes"]}["composite"]
     assert submitted["job"]["status"] == "PENDING" and submitted["waitingFor"] == ["video", "voiceover"]
     assert {n["key"]: n for n in finals["voiceover"][-1]["nodes"]}["composite"]["waitingFor"] == []
+    assert ad["video"]["clientReference"] == f"{reference}-ad"  # a creative's job keeps its reference
     for key in ("video", "composite"):
         (output,) = ad[key]["outputs"]
         assert ratio(output) == Fraction(9, 16) and round(output["durationSeconds"]) == 10, (key, output)
@@ -336,9 +342,10 @@ async def test_a_concept_runs_as_a_day_of_creatives(stack: Stack) -> None:
     assert winners == [{"id": winner, "rating": "WINNER", "clientReference": reference, "batchId": batch_id}]
     referenced = (await stack.data(owner, JOBS, {"f": {"clientReference": reference}}))["jobs"]["nodes"]
     assert sorted(n["id"] for n in referenced) == sorted(j["id"] for j in batch["jobs"])
-    assert (await stack.data(owner, JOBS, {"f": {"clientReference": reference + "-x"}}))["jobs"][
-        "nodes"
-    ] == []
+    in_ad = (await stack.data(owner, JOBS, {"f": {"clientReference": f"{reference}-ad"}}))["jobs"]["nodes"]
+    assert [n["id"] for n in in_ad] == [ad["video"]["id"]]
+    unknown = (await stack.data(owner, JOBS, {"f": {"clientReference": f"{reference}-x"}}))["jobs"]
+    assert unknown["nodes"] == []
 
     # -- the same graph, by a team with credits for half of each request: refused whole ------------
     requests = [(GENERATE_VIDEO, concept, batch_cents)] + [
