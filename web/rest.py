@@ -348,8 +348,8 @@ async def creative_json(principal: Principal, row: Creative, request: Request) -
 async def rest_create_creative(request: Request) -> JSONResponse:
     principal = await _caller(request, "generate")
     body = await read_json_object(request)
-    if key := request.headers.get("idempotency-key"):
-        body.setdefault("idempotency_key", key)
+    if key := request.headers.get("idempotency-key"):  # the header first, as for generate
+        body["idempotency_key"] = key
     data = rest_input.build(CreateCreativeInput, body, [])
     services = services_of(request)
     try:
