@@ -28,6 +28,7 @@ from schema.creatives import (
 from schema.enums import Provider
 from services import creatives as creative_service
 from services.auth import Principal
+from services.container import Services
 
 NODE_TYPES = ("image", "video", "avatar", "tts", "composite")
 RECIPE_FIELDS = {
@@ -57,7 +58,11 @@ def request(principal: Principal, job_type: str, data: Any, folder: str | None) 
     if job_type == "image":
         fields["reference_file_ids"] = [str(i) for i in data.reference_file_ids or []]
     elif job_type == "video":
-        fields.update(duration_seconds=data.duration_seconds, image_file_id=_opt(data.image_file_id))
+        fields.update(
+            duration_seconds=data.duration_seconds,
+            image_file_id=_opt(data.image_file_id),
+            allow_longer_than_placement=data.allow_longer_than_placement,
+        )
     elif job_type == "avatar":
         fields.update(
             text=data.script,
@@ -88,6 +93,12 @@ def request(principal: Principal, job_type: str, data: Any, folder: str | None) 
         drive_folder_id=_opt(data.drive_folder_id) or folder,
         settings=data.settings,
         idempotency_key=data.idempotency_key,
+        # one job each: several variants or placements are refused by the plan (models/creatives.py)
+        variants=data.variants,
+        placements=[p.value for p in data.placements] if getattr(data, "placements", None) else None,
+        seed=data.seed,
+        client_reference=data.client_reference,
+        client_metadata=data.client_metadata,
         **fields,
     )
 
@@ -112,10 +123,10 @@ def _general(principal: Principal, nodes: list[CreativeNodeInput], folder: str |
 
 
 async def specs(
-    info: Info, principal: Principal, data: CreateCreativeInput
+    services: Services, principal: Principal, data: CreateCreativeInput
 ) -> tuple[str | None, list[NodeSpec], list[str]]:
-    """The graph the input asks for: (recipe, nodes, the path of its nodes for errors)."""
-    services = info.context.services
+    """The graph the input asks for: (recipe, nodes, the path of its nodes for errors). The REST
+    form (web/rest_creatives.py) builds the same input and calls this too."""
     folder = _opt(data.drive_folder_id)
     given = {
         "videoWithVoiceover": data.video_with_voiceover,
@@ -213,7 +224,7 @@ def creative_output(info: Info, row: CreativeRow, snaps: dict[str, dict[str, Any
 @user_errors(CreativePayload)
 async def create_creative(info: Info, input: CreateCreativeInput) -> CreativePayload:
     principal = info.context.require("generate")
-    recipe, nodes, nodes_path = await specs(info, principal, input)
+    recipe, nodes, nodes_path = await specs(info.context.services, principal, input)
     row = await creative_service.create(
         info.context.services, principal, recipe, nodes, nodes_path, input.idempotency_key
     )
@@ -237,7 +248,7 @@ async def creative(info: Info, id: strawberry.ID) -> Creative | None:
 @query_errors
 async def estimate_creative(info: Info, input: CreateCreativeInput) -> CreativeEstimate:
     principal = info.context.require("read")
-    recipe, nodes, nodes_path = await specs(info, principal, input)
+    recipe, nodes, nodes_path = await specs(info.context.services, principal, input)
     plan = await creative_service.plan(info.context.services, principal, recipe, nodes, nodes_path)
     return CreativeEstimate(
         cents=plan.estimated_cost_cents,

@@ -7,6 +7,7 @@ app's route table and the modules that send them."""
 
 from __future__ import annotations
 
+import inspect
 import json
 import re
 from pathlib import Path
@@ -24,6 +25,7 @@ from starlette.routing import Route
 from models import events
 from models.webhook_wire import headers as webhook_headers
 from realtime.server import PROTOCOLS
+from schema.creatives import CreateCreativeInput
 from services.settings import Settings
 from web import rest
 from web.app import create_app
@@ -143,6 +145,10 @@ def test_the_rest_bodies_have_the_listed_fields() -> None:
             served = job_fields
         elif body.startswith("drive "):
             served = drive_fields
+        elif body == "creative (POST)":
+            served = {f.python_name for f in CreateCreativeInput.__strawberry_definition__.fields}
+        elif body == "creative (answer)":
+            served = set(re.findall(r'"(\w+)":', inspect.getsource(rest.creative_json)))
         elif body == "error":
             served = error_fields
             rate_limited = error_response(
@@ -154,7 +160,7 @@ def test_the_rest_bodies_have_the_listed_fields() -> None:
         for field in names(fields):
             assert field in served, f"the REST {body} has no field {field!r}"
         checked += 1
-    assert checked == 12
+    assert checked == 14
 
 
 def test_every_listed_header_is_sent_or_read() -> None:

@@ -6,7 +6,10 @@ whole, and bad graphs are user errors naming the field, nothing held."""
 from __future__ import annotations
 
 import asyncio
+import uuid
 from typing import Any
+
+import httpx
 
 from tests.stack import JOB_FIELDS, Stack, Team
 from tests.standins import media as make
@@ -324,3 +327,154 @@ def _source(seconds: int) -> dict[str, Any]:
             {"name": "Voiceover", "type": "audio", "track": 2, "duration": seconds},
         ],
     }
+
+
+async def test_the_rest_form_creates_reads_and_cancels(stack: Stack, team: Team) -> None:
+    """POST/GET …/creatives and …/creatives/{id}/cancel: createCreative's input in snake_case, the
+    creative as GraphQL shows it (its jobs as GET …/jobs/{id} answers them), the REST error shape."""
+    before = await balance(stack, team)
+    base = f"{stack.url}/api/v1/creative-hub/creatives"
+    body = {
+        "recipe": "VIDEO_WITH_VOICEOVER",
+        "video_with_voiceover": {
+            "video": {"prompt": "a surfer at dawn", "provider": "runway_gen4", "placement": "IN_STREAM"},
+            "voiceover": {"text": "Catch the first wave.", "client_reference": "ignored-or-kept"},
+        },
+    }
+    async with httpx.AsyncClient(timeout=30, headers=team.headers) as client:
+        made = await client.post(base, json=body, headers={"Idempotency-Key": "rest-surf-1"})
+        assert made.status_code == 202, made.text
+        creative = made.json()
+        assert creative["recipe"] == "VIDEO_WITH_VOICEOVER" and creative["status"] == "pending"
+        assert [n["key"] for n in creative["nodes"]] == ["video", "voiceover", "composite"]
+        assert creative["nodes"][2]["depends_on"] == ["video", "voiceover"]
+        again = await client.post(base, json=body, headers={"Idempotency-Key": "rest-surf-1"})
+        assert again.status_code == 202 and again.json()["id"] == creative["id"]  # a retry: held once
+        final = (await follow(stack, team, creative["id"]))[-1]
+        read = await client.get(f"{base}/{creative['id']}")
+        assert read.status_code == 200, read.text
+        got = read.json()
+        assert (got["status"], final["status"]) == ("completed", "COMPLETED") and got["cost_cents"] == final[
+            "costCents"
+        ]
+        ad = got["nodes"][2]["job"]
+        assert ad["status"] == "completed" and ad["outputs"][0]["content_type"] == "video/mp4"
+        assert ad["outputs"][0]["width"] * 9 == ad["outputs"][0]["height"] * 16  # IN_STREAM's 16:9
+        job = (await client.get(f"{stack.url}/api/v1/creative-hub/jobs/{ad['id']}")).json()
+        assert {k: v for k, v in job.items() if k != "result_urls" and k != "outputs"} == {
+            k: v for k, v in ad.items() if k != "result_urls" and k != "outputs"
+        }
+        ended = await client.post(f"{base}/{creative['id']}/cancel")
+        assert ended.status_code == 409 and ended.json()["error"]["code"] == "CONFLICT", ended.text
+
+        slow = await client.post(
+            base,
+            json={
+                "nodes": [
+                    {"key": "clip", "video": {"prompt": "slow [sim:slow]", "duration_seconds": 5}},
+                    {"key": "words", "tts": {"text": "Slowly. [sim:slow]"}},
+                ]
+            },
+        )
+        assert slow.status_code == 202, slow.text
+        canceled = await client.post(f"{base}/{slow.json()['id']}/cancel")
+        assert canceled.status_code == 200, canceled.text
+        assert canceled.json()["status"] == "canceled"
+        assert (await follow(stack, team, slow.json()["id"]))[-1]["status"] == "CANCELED"
+
+        refusals = [
+            (
+                {"nodes": [{"key": "a", "tts": {"text": "hi", "variants": "2"}}]},
+                ["nodes", "0", "tts", "variants"],
+            ),
+            ({"nodes": [{"key": "a", "tts": {"text": "hi"}, "colour": "red"}]}, ["nodes", "0", "colour"]),
+            ({"recipe": "NOT_A_RECIPE"}, ["recipe"]),
+            (
+                {
+                    "nodes": [
+                        {"key": "v", "video": {"prompt": "x", "duration_seconds": 99}},
+                    ]
+                },
+                ["nodes", "0", "video", "duration_seconds"],
+            ),
+            (
+                {
+                    "recipe": "LOCALIZED_AVATAR",
+                    "localized_avatar": {
+                        "script": "Hello",
+                        "avatar_id": "Daisy-inskirt-20220818",
+                        "locales": [{"locale": "en"}, {"locale": "tlh"}],
+                    },
+                },
+                ["localized_avatar", "locales", "1", "locale"],
+            ),
+        ]
+        for bad, field in refusals:
+            r = await client.post(base, json=bad)
+            assert r.status_code == 400, (bad, r.text)
+            error = r.json()["error"]
+            assert error["code"] == "VALIDATION_FAILED" and error["field"] == field, (bad, error)
+        assert (await client.post(base, content=b"[1]")).status_code == 400
+        missing = str(uuid.uuid4())
+        for r in (await client.get(f"{base}/{missing}"), await client.post(f"{base}/{missing}/cancel")):
+            assert r.status_code == 404 and r.json()["error"]["code"] == "NOT_FOUND", r.text
+        poor = stack.create_team(10)
+        r = await client.post(base, json=body, headers=poor.headers)
+        assert r.status_code == 402 and r.json()["error"]["code"] == "INSUFFICIENT_CREDITS", r.text
+        assert await balance(stack, poor) == {"balanceCents": 10, "availableCents": 10, "heldCents": 0}
+    after = await balance(stack, team)
+    assert after["heldCents"] == 0
+    slow_final = (await stack.data(team, READ, {"id": slow.json()["id"]}))["creative"]
+    assert after["balanceCents"] == before["balanceCents"] - final["costCents"] - slow_final["costCents"]
+
+
+async def test_a_nodes_generate_input_is_taken_whole(stack: Stack, team: Team) -> None:
+    """Was: a creative's job dropped its input's seed, clientReference, clientMetadata and
+    allowLongerThanPlacement without a word, and made one job for variants: 3 or placements."""
+    before = await balance(stack, team)
+    payload = await create(
+        stack,
+        team,
+        {
+            "nodes": [
+                {"key": "still", "image": {"prompt": "a lamp", "seed": 42, "clientReference": "lamp-1"}},
+                {
+                    "key": "long",
+                    "video": {
+                        "prompt": "a long story",
+                        "provider": "KLING_3_0",
+                        "placement": "STORY",
+                        "durationSeconds": 15,
+                        "allowLongerThanPlacement": True,
+                        "clientMetadata": {"cut": "long"},
+                    },
+                },
+            ]
+        },
+    )
+    assert payload["userErrors"] == [], payload
+    nodes = by_key(payload["creative"])
+    job = await stack.data(
+        team,
+        "query ($id: ID!) { job(id: $id) { seed clientReference } }",
+        {"id": nodes["still"]["job"]["id"]},
+    )
+    assert job["job"] == {"seed": 42, "clientReference": "lamp-1"}
+    long = await stack.data(
+        team, "query ($id: ID!) { job(id: $id) { clientMetadata } }", {"id": nodes["long"]["job"]["id"]}
+    )
+    assert long["job"]["clientMetadata"] == {"cut": "long"}
+    assert nodes["long"]["job"]["settings"]["duration_seconds"] == 15
+    await follow(stack, team, payload["creative"]["id"])
+    spent = await balance(stack, team)
+    for field, value in (("variants", 3), ("placements", ["FEED", "STORY"])):
+        refused = await create(
+            stack, team, {"nodes": [{"key": "many", "image": {"prompt": "a lamp", field: value}}]}
+        )
+        assert refused["creative"] is None, refused
+        (error,) = refused["userErrors"]
+        assert error["code"] == "VALIDATION_FAILED", error
+        assert error["field"] == ["input", "nodes", "0", "image", field], error
+        assert "a node per" in error["message"], error
+    assert await balance(stack, team) == spent
+    assert spent["balanceCents"] < before["balanceCents"]

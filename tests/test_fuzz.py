@@ -191,6 +191,34 @@ REST_BODY = st.one_of(
     st.integers(min_value=1, max_value=20_000).map(lambda n: b"[" * n + b"]" * n),
     st.just(b'{"prompt": "\xff\xfe"}'),
 )
+CREATIVE_KEYS = st.sampled_from(
+    ["recipe", "nodes", "video_with_voiceover", "image_with_logo", "localized_avatar", "drive_folder_id", "x"]
+)
+NODE = st.dictionaries(
+    st.sampled_from(["key", "image", "video", "tts", "composite", "inputs", "colour"]),
+    st.one_of(
+        JSON_VALUE,
+        st.dictionaries(
+            st.sampled_from(["prompt", "text", "variants", "seed", "placements", "duration_seconds", "name"]),
+            JSON_VALUE,
+            max_size=3,
+        ),
+    ),
+    max_size=4,
+)
+CREATIVE_BODY = st.one_of(
+    st.dictionaries(
+        CREATIVE_KEYS,
+        st.one_of(
+            JSON_VALUE,
+            st.lists(NODE, max_size=3),
+            st.sampled_from(["VIDEO_WITH_VOICEOVER", "image_with_logo", "NOPE"]),
+            st.fixed_dictionaries({"video": NODE, "voiceover": NODE}),
+        ),
+        max_size=4,
+    ).map(lambda d: json.dumps(d).encode()),
+    REST_BODY,
+)
 PATH_TEXT = st.text(alphabet=string.ascii_letters + string.digits + "-_.%~", max_size=40)
 
 
@@ -208,7 +236,8 @@ def _check_rest(response: httpx.Response, what: object) -> None:
 
 
 def test_fuzzed_rest_requests_never_fault(stack: Stack, fuzz_team: Team) -> None:
-    """The REST form and the file route with bodies, paths, query strings and headers from strategies."""
+    """The REST forms (generate, creatives) and the file route with bodies, paths, query strings
+    and headers from strategies."""
     with httpx.Client(base_url=stack.url, timeout=30) as client:
 
         @FUZZ
@@ -231,8 +260,17 @@ def test_fuzzed_rest_requests_never_fault(stack: Stack, fuzz_team: Team) -> None
             _check_rest(response, (kind, body[:200]))
 
         @FUZZ
+        @given(body=CREATIVE_BODY, authenticated=st.booleans())
+        def creative(body: bytes, authenticated: bool) -> None:
+            headers = {"content-type": "application/json", **(fuzz_team.headers if authenticated else {})}
+            response = client.post("/api/v1/creative-hub/creatives", content=body, headers=headers)
+            _check_rest(response, body[:300])
+
+        @FUZZ
         @given(
-            route=st.sampled_from(["/api/v1/creative-hub/jobs/", "/files/"]),
+            route=st.sampled_from(
+                ["/api/v1/creative-hub/jobs/", "/files/", "/api/v1/creative-hub/creatives/"]
+            ),
             ident=st.one_of(PATH_TEXT, st.uuids().map(str)),
             params=st.dictionaries(
                 st.sampled_from(["expires", "signature", "x"]),
@@ -258,6 +296,7 @@ def test_fuzzed_rest_requests_never_fault(stack: Stack, fuzz_team: Team) -> None
             _check_rest(response, (route, ident, params, authorization))
 
         generate()
+        creative()
         read()
     _settle(stack, fuzz_team)
     assert audit(stack)["ok"] is True

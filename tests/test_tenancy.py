@@ -172,6 +172,9 @@ REST_HANDLED = {
     "/files/{file_id}": "test_rest_routes_and_files",
     "/api/v1/creative-hub/generate/{type}": "test_rest_routes_and_files",
     "/api/v1/creative-hub/jobs/{job_id}": "test_rest_routes_and_files",
+    "/api/v1/creative-hub/creatives": "test_rest_routes_and_files",
+    "/api/v1/creative-hub/creatives/{creative_id}": "test_rest_routes_and_files",
+    "/api/v1/creative-hub/creatives/{creative_id}/cancel": "test_rest_routes_and_files",
     "/uploads/{file_id}": "test_rest_routes_and_files",
     "/files/{file_id}/thumbnail": "test_rest_routes_and_files",
     "/api/v1/drive/folders": "test_rest_routes_and_files",
@@ -1446,6 +1449,44 @@ async def test_rest_routes_and_files(world: World) -> None:
                         problems.append(f"{label} answered {f}, a missing id {m}")
                     if world.leaks(json.dumps(f), {foreign_id}):
                         problems.append(f"{label} leaked {f}")
+        # A creative: GET it and cancel it by A's ids, create one with A's ids in the body
+        creatives = f"{world.stack.url}/api/v1/creative-hub/creatives"
+        for method, path, kinds in (
+            ("GET", creatives + "/{}", ("creative", "job")),
+            ("POST", creatives + "/{}/cancel", ("creative", "job")),
+        ):
+            for kind in kinds:
+                foreign_id, missing_id = world.ids[kind], str(uuid.uuid4())
+                got = [
+                    await client.request(method, path.format(x), headers=who.headers)
+                    for x in (foreign_id, missing_id)
+                ]
+                f, m = ((r.status_code, r.json()) for r in got)
+                label = f"{name}: {method} " + path.format(f"<A's {kind}>")
+                if m[0] != 404 or normalise(f, {foreign_id: kind}) != normalise(m, {missing_id: kind}):
+                    problems.append(f"{label} answered {f}, a missing id {m}")
+                if world.leaks(got[0].text, {foreign_id}):
+                    problems.append(f"{label} leaked {got[0].text}")
+        for kind, place in (
+            ("folder", lambda v: {"drive_folder_id": v, "nodes": [{"key": "t", "tts": {"text": "x"}}]}),
+            ("image_file", lambda v: {"image_with_logo": {"image": {"prompt": "x"}, "logo_file_id": v}}),
+            ("audio_file", lambda v: {"image_with_logo": {"image": {"prompt": "x"}, "logo_file_id": v}}),
+            ("image_file", lambda v: {"nodes": [{"key": "v", "video": {"prompt": "x", "image_file_id": v}}]}),
+            ("folder", lambda v: {"nodes": [{"key": "t", "tts": {"text": "x", "drive_folder_id": v}}]}),
+        ):
+            foreign_id, missing_id = world.ids[kind], str(uuid.uuid4())
+            answers = []
+            for value in (foreign_id, missing_id):
+                r = await client.post(creatives, json=place(value), headers=who.headers)
+                answers.append((r.status_code, r.json()))
+            f, m = answers
+            label = f"{name}: POST creatives with <A's {kind}> in {sorted(place('x'))}"
+            if m[0] != 404 or m[1]["error"]["code"] != "NOT_FOUND":
+                problems.append(f"{label}: a missing id answers {m}, not 404 NOT_FOUND")
+            if normalise(f, {foreign_id: kind}) != normalise(m, {missing_id: kind}):
+                problems.append(f"{label} answered {f}, a missing id {m}")
+            if world.leaks(json.dumps(f), {foreign_id}):
+                problems.append(f"{label} leaked {f}")
         # GET a Drive file
         for kind in ("audio_file", "image_file"):
             foreign_id, missing_id = world.ids[kind], str(uuid.uuid4())

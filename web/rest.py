@@ -1,4 +1,4 @@
-"""Plain HTTP routes: health, Drive file downloads and the REST form of generate/job.
+"""Plain HTTP routes: health, Drive file downloads and the REST form of generate/job/creatives.
 
 A route that refuses raises (``HTTPError``, or the ``DomainError`` of the operation it called);
 the app's exception handlers answer it (web/errors.py)."""
@@ -7,18 +7,25 @@ from __future__ import annotations
 
 import re
 import time
+import uuid
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from models import creatives as creative_ops
 from models import drive, media
 from models import jobs as job_ops
+from models.creatives import Creative
+from models.errors import DomainError
 from models.generation import GenerationRequest
 from providers.catalog import CATALOG
+from resolvers.creatives import specs
 from resolvers.pagination import MAX_PAGE, paginate
+from schema.creatives import CreateCreativeInput
 from schema.wire import loads
+from services import creatives as creative_service
 from services import db
 from services.auth import (
     Principal,
@@ -31,7 +38,7 @@ from services.auth import (
 from services.container import Services
 from services.settings import Settings
 from storage import MAX_PRESIGN_SECONDS, ObjectNotFound, serving_headers
-from web import delivery
+from web import delivery, rest_input
 from web.errors import HTTPError
 
 FIELD_TYPES: dict[str, type] = {
@@ -216,6 +223,16 @@ async def get_thumbnail(request: Request) -> Response:
     return await _serve(request, file.thumbnail_key, media.THUMBNAIL_TYPE, name, signed_until)
 
 
+async def read_json_object(request: Request) -> dict[str, Any]:
+    try:
+        body = loads(await request.body())
+    except ValueError as exc:
+        raise HTTPError(400, "VALIDATION_FAILED", f"the body must be a JSON object ({exc})") from None
+    if not isinstance(body, dict):
+        raise HTTPError(400, "VALIDATION_FAILED", "the body must be a JSON object")
+    return body
+
+
 async def rest_generate(request: Request) -> JSONResponse:
     job_type = request.path_params["type"]
     if job_type not in GENERATE_FIELDS:
@@ -223,12 +240,7 @@ async def rest_generate(request: Request) -> JSONResponse:
             404, "NOT_FOUND", f"unknown generation type {job_type!r}; one of {', '.join(GENERATE_FIELDS)}"
         )
     principal = await _caller(request, "generate")
-    try:
-        body = loads(await request.body())
-    except ValueError as exc:
-        raise HTTPError(400, "VALIDATION_FAILED", f"the body must be a JSON object ({exc})") from None
-    if not isinstance(body, dict):
-        raise HTTPError(400, "VALIDATION_FAILED", "the body must be a JSON object")
+    body = await read_json_object(request)
     fields: dict[str, Any] = {}
     for name, target in GENERATE_FIELDS[job_type].items():
         if name in body and body[name] is not None:
@@ -292,13 +304,81 @@ async def rest_job(request: Request) -> JSONResponse:
     job = await job_ops.get_for_team(principal.team_id, request.path_params["job_id"])
     if job is None:
         raise HTTPError(404, "NOT_FOUND", "job not found")
-    body = job.snapshot()
-    settings = services_of(request).settings
-    outputs = await drive.job_outputs(principal.team_id, job.id) if body["result_urls"] else []
-    body["result_urls"] = signed_result_urls(body["result_urls"], settings)
-    body["outputs"] = [file_json(row, settings) for row in outputs]  # the same files, with their facts
+    body = await job_json(principal.team_id, job.snapshot(), services_of(request).settings)
     headers = {} if job.is_terminal else {"Retry-After": str(POLL_HINT_SECONDS[job.type])}
     return JSONResponse(body, headers=headers)
+
+
+async def job_json(team_id: uuid.UUID, snapshot: dict[str, Any], settings: Settings) -> dict[str, Any]:
+    """A job in the REST form: its snapshot, the result URLs signed, and its outputs as Drive files."""
+    body = dict(snapshot)
+    outputs = await drive.job_outputs(team_id, uuid.UUID(body["id"])) if body["result_urls"] else []
+    body["result_urls"] = signed_result_urls(body["result_urls"], settings)
+    body["outputs"] = [file_json(row, settings) for row in outputs]  # the same files, with their facts
+    return body
+
+
+# -- creatives -----------------------------------------------------------------------------------
+async def creative_json(principal: Principal, row: Creative, request: Request) -> dict[str, Any]:
+    """A creative in the REST form: the GraphQL Creative's fields in snake_case, each job as
+    ``GET …/jobs/{id}`` answers it."""
+    snaps = await creative_ops.job_snapshots(row)
+    settings = services_of(request).settings
+    by_key = {node["key"]: snaps[node["job_id"]] for node in row.nodes if node["job_id"] in snaps}
+    return {
+        "id": str(row.id),
+        "recipe": row.recipe,
+        "status": creative_ops.status(by_key.values()).value.lower(),  # as its jobs say it
+        "estimated_cost_cents": row.estimated_cost_cents,
+        "cost_cents": sum(snap["cost_cents"] for snap in by_key.values()),
+        "created_at": row.created_at.isoformat(),
+        "nodes": [
+            {
+                "key": node["key"],
+                "depends_on": list(node["depends_on"]),
+                "waiting_for": creative_ops.waiting_for(node, by_key),
+                "job": await job_json(principal.team_id, by_key[node["key"]], settings),
+            }
+            for node in row.nodes
+            if node["key"] in by_key
+        ],
+    }
+
+
+async def rest_create_creative(request: Request) -> JSONResponse:
+    principal = await _caller(request, "generate")
+    body = await read_json_object(request)
+    if key := request.headers.get("idempotency-key"):  # the header first, as for generate
+        body["idempotency_key"] = key
+    data = rest_input.build(CreateCreativeInput, body, [])
+    services = services_of(request)
+    try:
+        recipe, nodes, nodes_path = await specs(services, principal, data)
+        row = await creative_service.create(
+            services, principal, recipe, nodes, nodes_path, data.idempotency_key
+        )
+    except DomainError as exc:
+        raise rest_input.rest_path(exc) from None
+    return JSONResponse(await creative_json(principal, row, request), status_code=202)
+
+
+async def rest_creative(request: Request) -> JSONResponse:
+    principal = await _reader(request)
+    row = await creative_ops.get_for_team(principal.team_id, request.path_params["creative_id"])
+    if row is None:
+        raise HTTPError(404, "NOT_FOUND", "creative not found")
+    return JSONResponse(await creative_json(principal, row, request))
+
+
+async def rest_cancel_creative(request: Request) -> JSONResponse:
+    principal = await _caller(request, "generate")
+    try:
+        row = await creative_service.cancel(
+            services_of(request), principal, request.path_params["creative_id"]
+        )
+    except DomainError as exc:
+        raise rest_input.rest_path(exc) from None
+    return JSONResponse(await creative_json(principal, row, request))
 
 
 # -- the Drive, read -----------------------------------------------------------------------------
@@ -380,6 +460,9 @@ routes = [
     Route("/files/{file_id}/thumbnail", get_thumbnail),
     Route("/api/v1/creative-hub/generate/{type}", rest_generate, methods=["POST"]),
     Route("/api/v1/creative-hub/jobs/{job_id}", rest_job),
+    Route("/api/v1/creative-hub/creatives", rest_create_creative, methods=["POST"]),
+    Route("/api/v1/creative-hub/creatives/{creative_id}", rest_creative),
+    Route("/api/v1/creative-hub/creatives/{creative_id}/cancel", rest_cancel_creative, methods=["POST"]),
     Route("/api/v1/drive/folders", rest_drive_folders),
     Route("/api/v1/drive/files", rest_drive_files),
     Route("/api/v1/drive/files/{file_id}", rest_drive_file),
