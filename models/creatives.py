@@ -250,6 +250,18 @@ async def plan(
     for spec in ordered:
         if spec.request.idempotency_key is not None:
             raise _invalid("a job of a creative takes no idempotencyKey", [*spec.path, "idempotencyKey"])
+        if spec.request.variants != 1:
+            raise _invalid(
+                "a job of a creative is one job: variants must be 1 (add a node per variant, or use "
+                f"generate* for a batch of variants); got {spec.request.variants}",
+                [*spec.path, "variants"],
+            )
+        if spec.request.placements is not None:
+            raise _invalid(
+                "a job of a creative is one job: give one placement (add a node per placement, or "
+                "use generate* for one job per placement)",
+                [*spec.path, "placements"],
+            )
         try:
             new = await generation.validate(spec.request, cfg, libraries)
             for j, (name, ref) in enumerate(spec.refs, start=len(spec.request.inputs)):
