@@ -225,7 +225,14 @@ async def submit(planned: Plan, *, queue: Queue, events: Events, deadline_scale:
     if existing:
         return await _answer_for(existing)
     if len(planned.jobs) > 1:  # a single job is refused by its hold, as it always was
-        await _affordable(first.team_id, planned.total_cents, len(planned.jobs))
+        try:
+            await _affordable(first.team_id, planned.total_cents, len(planned.jobs))
+        except DomainError:
+            # a retry racing its original sees the balance the original just held: answer that
+            existing = await jobs.existing_for_key(first)
+            if existing:
+                return await _answer_for(existing)
+            raise
     ids = [uuid.uuid4() for _ in planned.jobs]
     batch_id = uuid.uuid4()
     committing = False
@@ -260,6 +267,10 @@ async def submit(planned: Plan, *, queue: Queue, events: Events, deadline_scale:
             return await _answer_for(existing)
         raise
     except DomainError as exc:
+        if exc.code == ErrorCode.INSUFFICIENT_CREDITS:  # the original may have committed meanwhile
+            existing = await jobs.existing_for_key(first)
+            if existing:
+                return await _answer_for(existing)
         if exc.code == ErrorCode.INSUFFICIENT_CREDITS and len(ids) > 1:  # the balance moved: refused whole
             raise DomainError(
                 ErrorCode.INSUFFICIENT_CREDITS,

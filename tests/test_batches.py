@@ -5,6 +5,7 @@ and REST in tests/test_batches_api.py."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from typing import Any
 
@@ -14,6 +15,7 @@ from models import batches, generation, placements
 from models.errors import DomainError, ErrorCode
 from models.generation import GenerationRequest
 from providers.catalog import CATALOG, PLACEMENTS
+from tests.test_creatives import database  # noqa: F401  (the fixture)
 
 FOLDER = uuid.uuid4()
 
@@ -233,3 +235,45 @@ async def test_client_reference_and_metadata_are_bounded_and_kept() -> None:
     with pytest.raises(DomainError) as caught:
         await generation.validate(request("image", "flux_2_pro", client_reference="r" * 256))
     assert caught.value.field == ["input", "clientReference"]
+
+
+# -- on a database: retries of one batch ----------------------------------------------------------
+
+_REAL_FOLDER = generation._folder
+
+
+async def test_retries_racing_the_first_batch_get_it_not_insufficient_credits(
+    database: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A team with credits for exactly one batch: every retry with its key answers that batch (the
+    pre-check that refuses a second batch must not refuse a retry of the first)."""
+    from models.jobs import CreativeJob
+    from tests.test_creatives import USER, Recorder, _team
+
+    monkeypatch.setattr(generation, "_folder", _REAL_FOLDER)
+
+    def req(team: uuid.UUID) -> GenerationRequest:
+        return GenerationRequest(
+            type="image",
+            team_id=team,
+            user_id=USER,
+            provider="flux_2_pro",
+            text="a cat",
+            variants=3,
+            idempotency_key="retry-1",
+        )
+
+    total = (await batches.plan(req(await _team(10_000)))).total_cents
+    for _ in range(3):
+        team = await _team(total)
+        rec = Recorder()
+
+        async def one() -> str:
+            submitted = await batches.submit(await batches.plan(req(team)), queue=rec, events=rec)
+            assert submitted.batch is not None
+            return str(submitted.batch.id)
+
+        answers = await asyncio.gather(*(one() for _ in range(4)), return_exceptions=True)
+        assert all(isinstance(a, str) for a in answers), answers
+        assert len(set(answers)) == 1
+        assert await CreativeJob.filter(team_id=team).count() == 3
