@@ -35,6 +35,9 @@ from providers.catalog import CATALOG, PLACEMENTS
 
 MAX_VARIANTS = 5  # the product's "3-5 per concept"
 DEFAULT_MAX_JOBS = 20  # jobs one request may make (CH_MAX_JOBS_PER_REQUEST)
+# Types whose providers render the same output from the same input (no seed, no randomness):
+# variants of them would be identical renders, each charged.
+DETERMINISTIC_TYPES = ("composite",)
 
 
 class Rating(StrEnum):
@@ -159,6 +162,12 @@ async def plan(
         raise _invalid("give placement or placements, not both", "placements")
     cfg = cfg or lifecycle.LifecycleConfig()
     first = await generation.validate(replace(req, variants=1, placements=None), cfg, libraries)
+    if req.variants > 1 and first.type in DETERMINISTIC_TYPES:
+        raise _invalid(
+            f"{first.provider} renders the same output from the same input, so {req.variants} variants "
+            "would be identical renders, each charged: ask for 1 (vary the source or template instead)",
+            "variants",
+        )
     takes_seed = CATALOG[first.provider].takes_seed
     own = first.settings["settings"].get("seed") if takes_seed else None
     given = req.seed if req.seed is not None else own if isinstance(own, int) else None

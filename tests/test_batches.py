@@ -237,6 +237,20 @@ async def test_client_reference_and_metadata_are_bounded_and_kept() -> None:
     assert caught.value.field == ["input", "clientReference"]
 
 
+async def test_a_composite_renders_the_same_every_time_so_variants_are_refused() -> None:
+    source = {
+        "output_format": "png",
+        "width": 512,
+        "height": 512,
+        "elements": [{"type": "text", "text": "hi"}],
+    }
+    req = request("composite", "creatomate", source=source, variants=5)
+    error = await refused(req)
+    assert error.code == ErrorCode.VALIDATION_FAILED and error.field == ["input", "variants"]
+    assert "same output" in error.message
+    assert len((await batches.plan(request("composite", "creatomate", source=source))).jobs) == 1
+
+
 # -- on a database: retries of one batch ----------------------------------------------------------
 
 _REAL_FOLDER = generation._folder
