@@ -121,9 +121,9 @@ def check_shape(variants: int, placements: list[str] | None, max_jobs: int) -> l
 
 def seeds(variants: int, given: int | None, takes_seed: bool) -> list[tuple[int | None, bool]]:
     """Each variant's (seed, picked by us): the caller's seed then the next ones; without one, a
-    random seed per variant when there are several (so they differ, and a winner can be made again);
-    nothing for a provider that takes no seed (it varies by itself)."""
-    if not takes_seed or (given is None and variants == 1):
+    random seed per variant, a single job's too (so variants differ, and any output can be made
+    again); nothing for a provider that takes no seed (it varies by itself)."""
+    if not takes_seed:
         return [(given, False)] * variants
     if given is None:
         base = secrets.randbelow(MAX_SEED + 1)
@@ -187,6 +187,9 @@ async def plan(
                 seed_is_auto=auto,
             )
             new = await generation.validate(one, cfg, libraries)
+            if i == 0 and v == 0 and placement is None and req.variants == 1:
+                planned.append(new)  # a single job (its seed picked here): no variant number, as before
+                continue
             planned.append(replace(new, metadata={**new.metadata, "variant": v + 1}))
     alone = len(planned) == 1 and req.placements is None
     plain = alone and req.client_reference is None and req.client_metadata is None

@@ -173,6 +173,16 @@ async def test_a_given_seed_is_the_first_variants_and_the_next_ones_follow() -> 
     assert single.jobs[0].settings["settings"]["seed"] == 7
 
 
+async def test_a_single_job_on_a_seeded_provider_records_a_seed_outside_its_hash() -> None:
+    req = request("image", "flux_2_pro", idempotency_key="one")
+    first, again = await batches.plan(req), await batches.plan(req)
+    job = first.jobs[0]
+    assert isinstance(job.settings["settings"].get("seed"), int), "a winner can be made again"
+    assert job.metadata.get("seed_auto") is True and "variant" not in job.metadata
+    assert job.request_hash() == again.jobs[0].request_hash()
+    assert job.request_hash() == (await generation.validate(req)).job_hash(), "the hash it always had"
+
+
 async def test_seeds_for_every_provider_that_takes_one() -> None:
     seeded = {name for name, spec in CATALOG.items() if spec.takes_seed}
     assert seeded == {"flux_2_pro", "seedream_4_5", "runway_gen4", "elevenlabs"}
