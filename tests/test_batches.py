@@ -266,8 +266,9 @@ async def test_a_composite_renders_the_same_every_time_so_variants_are_refused()
 _REAL_FOLDER = generation._folder
 
 
+@pytest.mark.usefixtures("database")
 async def test_retries_racing_the_first_batch_get_it_not_insufficient_credits(
-    database: None, monkeypatch: pytest.MonkeyPatch
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """A team with credits for exactly one batch: every retry with its key answers that batch (the
     pre-check that refuses a second batch must not refuse a retry of the first)."""
@@ -292,7 +293,7 @@ async def test_retries_racing_the_first_batch_get_it_not_insufficient_credits(
         team = await _team(total)
         rec = Recorder()
 
-        async def one() -> str:
+        async def one(team: uuid.UUID = team, rec: Recorder = rec) -> str:
             submitted = await batches.submit(await batches.plan(req(team)), queue=rec, events=rec)
             assert submitted.batch is not None
             return str(submitted.batch.id)
