@@ -35,6 +35,9 @@ from providers.catalog import CATALOG, PLACEMENTS
 
 MAX_VARIANTS = 5  # the product's "3-5 per concept"
 DEFAULT_MAX_JOBS = 20  # jobs one request may make (CH_MAX_JOBS_PER_REQUEST)
+# Types whose providers render the same output from the same input (no seed, no randomness):
+# variants of them would be identical renders, each charged.
+DETERMINISTIC_TYPES = ("composite",)
 
 
 class Rating(StrEnum):
@@ -118,9 +121,9 @@ def check_shape(variants: int, placements: list[str] | None, max_jobs: int) -> l
 
 def seeds(variants: int, given: int | None, takes_seed: bool) -> list[tuple[int | None, bool]]:
     """Each variant's (seed, picked by us): the caller's seed then the next ones; without one, a
-    random seed per variant when there are several (so they differ, and a winner can be made again);
-    nothing for a provider that takes no seed (it varies by itself)."""
-    if not takes_seed or (given is None and variants == 1):
+    random seed per variant, a single job's too (so variants differ, and any output can be made
+    again); nothing for a provider that takes no seed (it varies by itself)."""
+    if not takes_seed:
         return [(given, False)] * variants
     if given is None:
         base = secrets.randbelow(MAX_SEED + 1)
@@ -159,6 +162,12 @@ async def plan(
         raise _invalid("give placement or placements, not both", "placements")
     cfg = cfg or lifecycle.LifecycleConfig()
     first = await generation.validate(replace(req, variants=1, placements=None), cfg, libraries)
+    if req.variants > 1 and first.type in DETERMINISTIC_TYPES:
+        raise _invalid(
+            f"{first.provider} renders the same output from the same input, so {req.variants} variants "
+            "would be identical renders, each charged: ask for 1 (vary the source or template instead)",
+            "variants",
+        )
     takes_seed = CATALOG[first.provider].takes_seed
     own = first.settings["settings"].get("seed") if takes_seed else None
     given = req.seed if req.seed is not None else own if isinstance(own, int) else None
@@ -178,6 +187,9 @@ async def plan(
                 seed_is_auto=auto,
             )
             new = await generation.validate(one, cfg, libraries)
+            if i == 0 and v == 0 and placement is None and req.variants == 1:
+                planned.append(new)  # a single job (its seed picked here): no variant number, as before
+                continue
             planned.append(replace(new, metadata={**new.metadata, "variant": v + 1}))
     alone = len(planned) == 1 and req.placements is None
     plain = alone and req.client_reference is None and req.client_metadata is None
@@ -225,7 +237,14 @@ async def submit(planned: Plan, *, queue: Queue, events: Events, deadline_scale:
     if existing:
         return await _answer_for(existing)
     if len(planned.jobs) > 1:  # a single job is refused by its hold, as it always was
-        await _affordable(first.team_id, planned.total_cents, len(planned.jobs))
+        try:
+            await _affordable(first.team_id, planned.total_cents, len(planned.jobs))
+        except DomainError:
+            # a retry racing its original sees the balance the original just held: answer that
+            existing = await jobs.existing_for_key(first)
+            if existing:
+                return await _answer_for(existing)
+            raise
     ids = [uuid.uuid4() for _ in planned.jobs]
     batch_id = uuid.uuid4()
     committing = False
@@ -260,6 +279,10 @@ async def submit(planned: Plan, *, queue: Queue, events: Events, deadline_scale:
             return await _answer_for(existing)
         raise
     except DomainError as exc:
+        if exc.code == ErrorCode.INSUFFICIENT_CREDITS:  # the original may have committed meanwhile
+            existing = await jobs.existing_for_key(first)
+            if existing:
+                return await _answer_for(existing)
         if exc.code == ErrorCode.INSUFFICIENT_CREDITS and len(ids) > 1:  # the balance moved: refused whole
             raise DomainError(
                 ErrorCode.INSUFFICIENT_CREDITS,

@@ -252,12 +252,14 @@ async def plan(
             raise _invalid("a job of a creative takes no idempotencyKey", [*spec.path, "idempotencyKey"])
         if spec.request.variants != 1:
             raise _invalid(
-                "a job of a creative is one job: leave variants at 1 and add a node per variant",
+                "a job of a creative is one job: variants must be 1 (add a node per variant, or use "
+                f"generate* for a batch of variants); got {spec.request.variants}",
                 [*spec.path, "variants"],
             )
         if spec.request.placements is not None:
             raise _invalid(
-                "a job of a creative is one job: give placement, and add a node per placement",
+                "a job of a creative is one job: give one placement (add a node per placement, or "
+                "use generate* for one job per placement)",
                 [*spec.path, "placements"],
             )
         try:

@@ -14,6 +14,7 @@ from models.creatives import NodeSpec, Recipe
 from models.errors import DomainError, ErrorCode
 from models.generation import GenerationRequest
 from resolvers.errors import query_errors, user_errors
+from resolvers.generate_inputs import JOB_TYPES, generation_request
 from resolvers.outputs import job_output
 from schema.context import Info
 from schema.creatives import (
@@ -30,7 +31,6 @@ from services import creatives as creative_service
 from services.auth import Principal
 from services.container import Services
 
-NODE_TYPES = ("image", "video", "avatar", "tts", "composite")
 RECIPE_FIELDS = {
     Recipe.VIDEO_WITH_VOICEOVER: "videoWithVoiceover",
     Recipe.IMAGE_WITH_LOGO: "imageWithLogo",
@@ -50,70 +50,17 @@ def _invalid(message: str, *path: str) -> DomainError:
     return DomainError(ErrorCode.VALIDATION_FAILED, message, ["input", *path])
 
 
-def request(principal: Principal, job_type: str, data: Any, folder: str | None) -> GenerationRequest:
-    """A generate input (GenerateImageInput …) as the request generate* would make of it."""
-    fields: dict[str, Any] = {}
-    if job_type in ("image", "video"):
-        fields.update(text=data.prompt, aspect_ratio=data.aspect_ratio, placement=_enum_value(data.placement))
-    if job_type == "image":
-        fields["reference_file_ids"] = [str(i) for i in data.reference_file_ids or []]
-    elif job_type == "video":
-        fields.update(
-            duration_seconds=data.duration_seconds,
-            image_file_id=_opt(data.image_file_id),
-            allow_longer_than_placement=data.allow_longer_than_placement,
-        )
-    elif job_type == "avatar":
-        fields.update(
-            text=data.script,
-            avatar_id=data.avatar_id,
-            portrait_file_id=_opt(data.portrait_file_id),
-            voice_id=data.voice_id,
-            aspect_ratio=data.aspect_ratio,
-            placement=_enum_value(data.placement),
-        )
-    elif job_type == "tts":
-        fields.update(text=data.text, voice_id=data.voice_id)
-    elif job_type == "composite":
-        fields.update(
-            text=data.prompt,
-            template_id=data.template_id,
-            source=data.source,
-            modifications=data.modifications,
-            inputs=[
-                {"name": i.name, "jobId": _opt(i.job_id), "fileId": _opt(i.file_id)}
-                for i in data.inputs or []
-            ],
-        )
-    return GenerationRequest(
-        type=job_type,
-        team_id=principal.team_id,
-        user_id=principal.user_id,
-        provider=_enum_value(data.provider),
-        drive_folder_id=_opt(data.drive_folder_id) or folder,
-        settings=data.settings,
-        idempotency_key=data.idempotency_key,
-        # one job each: several variants or placements are refused by the plan (models/creatives.py)
-        variants=data.variants,
-        placements=[p.value for p in data.placements] if getattr(data, "placements", None) else None,
-        seed=data.seed,
-        client_reference=data.client_reference,
-        client_metadata=data.client_metadata,
-        **fields,
-    )
-
-
 def _general(principal: Principal, nodes: list[CreativeNodeInput], folder: str | None) -> list[NodeSpec]:
     specs = []
     for i, node in enumerate(nodes):
-        given = [(name, getattr(node, name)) for name in NODE_TYPES if getattr(node, name) is not None]
+        given = [(name, getattr(node, name)) for name in JOB_TYPES if getattr(node, name) is not None]
         if len(given) != 1:
             raise _invalid("give exactly one of image, video, avatar, tts or composite", "nodes", str(i))
         job_type, data = given[0]
         specs.append(
             NodeSpec(
                 key=node.key,
-                request=request(principal, job_type, data, folder),
+                request=generation_request(principal, job_type, data, folder),
                 path=["nodes", str(i), job_type],
                 refs=[(ref.name, ref.node) for ref in node.inputs or []],
                 key_path=["nodes", str(i), "key"],
@@ -153,8 +100,8 @@ async def specs(
         vv = data.video_with_voiceover
         assert vv is not None
         built = await recipes.video_with_voiceover(
-            request(principal, "video", vv.video, folder),
-            request(principal, "tts", vv.voiceover, folder),
+            generation_request(principal, "video", vv.video, folder),
+            generation_request(principal, "tts", vv.voiceover, folder),
             _enum_value(vv.composite_provider),
             cfg=cfg,
             libraries=libs,
@@ -163,7 +110,7 @@ async def specs(
         il = data.image_with_logo
         assert il is not None
         built = await recipes.image_with_logo(
-            request(principal, "image", il.image, folder),
+            generation_request(principal, "image", il.image, folder),
             str(il.logo_file_id),
             _enum_value(il.composite_provider),
             cfg=cfg,

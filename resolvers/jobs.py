@@ -9,9 +9,9 @@ import strawberry
 
 from models import batches as batch_ops
 from models import jobs as job_ops
-from models.generation import GenerationRequest
 from models.jobs import CreativeJob as JobRow
 from resolvers.errors import query_errors, user_errors
+from resolvers.generate_inputs import generation_request
 from resolvers.outputs import job_output
 from resolvers.pagination import paginate
 from schema.context import Info
@@ -40,10 +40,6 @@ def job_type(info: Info, row: JobRow) -> CreativeJob:
     return job_output(row.snapshot(), info.context.services.settings)
 
 
-def _opt(value: Any) -> str | None:
-    return None if value is None else str(value)
-
-
 def _uuid_or_none(value: Any) -> uuid.UUID | None:
     """A filter's id: a malformed one matches nothing (as another team's does)."""
     try:
@@ -52,29 +48,9 @@ def _uuid_or_none(value: Any) -> uuid.UUID | None:
         return uuid.UUID(int=0)
 
 
-def _enum_value(value: Any) -> Any:
-    return None if value is None else value.value
-
-
-async def _generate(info: Info, job_type_name: str, data: Any, **fields: Any) -> GeneratePayload:
+async def _generate(info: Info, job_type_name: str, data: Any) -> GeneratePayload:
     principal = info.context.require("generate")
-    placements = getattr(data, "placements", None)
-    request = GenerationRequest(
-        type=job_type_name,
-        team_id=principal.team_id,
-        user_id=principal.user_id,
-        provider=_enum_value(data.provider),
-        drive_folder_id=_opt(data.drive_folder_id),
-        settings=data.settings,
-        idempotency_key=data.idempotency_key,
-        variants=data.variants,
-        placements=None if placements is None else [p.value for p in placements],
-        seed=data.seed,
-        allow_longer_than_placement=getattr(data, "allow_longer_than_placement", False),
-        client_reference=data.client_reference,
-        client_metadata=data.client_metadata,
-        **fields,
-    )
+    request = generation_request(principal, job_type_name, data)
     submitted = await info.context.services.generate_batch(principal, request)
     rows = submitted.jobs
     warnings = [GenerateWarning.of(w) for w in (rows[0].metadata or {}).get("warnings", [])]
@@ -130,66 +106,27 @@ async def rate_job(info: Info, id: strawberry.ID, rating: JobRating | None = Non
 
 @user_errors(GeneratePayload)
 async def generate_image(info: Info, input: GenerateImageInput) -> GeneratePayload:
-    return await _generate(
-        info,
-        "image",
-        input,
-        text=input.prompt,
-        aspect_ratio=input.aspect_ratio,
-        placement=_enum_value(input.placement),
-        reference_file_ids=[str(i) for i in input.reference_file_ids or []],
-    )
+    return await _generate(info, "image", input)
 
 
 @user_errors(GeneratePayload)
 async def generate_video(info: Info, input: GenerateVideoInput) -> GeneratePayload:
-    return await _generate(
-        info,
-        "video",
-        input,
-        text=input.prompt,
-        aspect_ratio=input.aspect_ratio,
-        placement=_enum_value(input.placement),
-        duration_seconds=input.duration_seconds,
-        image_file_id=_opt(input.image_file_id),
-    )
+    return await _generate(info, "video", input)
 
 
 @user_errors(GeneratePayload)
 async def generate_avatar(info: Info, input: GenerateAvatarInput) -> GeneratePayload:
-    return await _generate(
-        info,
-        "avatar",
-        input,
-        text=input.script,
-        avatar_id=input.avatar_id,
-        portrait_file_id=_opt(input.portrait_file_id),
-        voice_id=input.voice_id,
-        aspect_ratio=input.aspect_ratio,
-        placement=_enum_value(input.placement),
-    )
+    return await _generate(info, "avatar", input)
 
 
 @user_errors(GeneratePayload)
 async def generate_tts(info: Info, input: GenerateTtsInput) -> GeneratePayload:
-    return await _generate(info, "tts", input, text=input.text, voice_id=input.voice_id)
+    return await _generate(info, "tts", input)
 
 
 @user_errors(GeneratePayload)
 async def generate_composite(info: Info, input: GenerateCompositeInput) -> GeneratePayload:
-    inputs = [
-        {"name": i.name, "jobId": _opt(i.job_id), "fileId": _opt(i.file_id)} for i in input.inputs or []
-    ]
-    return await _generate(
-        info,
-        "composite",
-        input,
-        text=input.prompt,
-        template_id=input.template_id,
-        source=input.source,
-        modifications=input.modifications,
-        inputs=inputs,
-    )
+    return await _generate(info, "composite", input)
 
 
 @user_errors(GeneratePayload)

@@ -4,6 +4,7 @@ every newer change from the team's channel."""
 from __future__ import annotations
 
 import time
+import uuid
 from collections.abc import AsyncGenerator
 from datetime import UTC, datetime
 
@@ -62,10 +63,15 @@ async def jobs_updated(info: Info, filter: JobFilter | None = None) -> AsyncGene
         )
         wanted = {key: value.value for key, value in pairs if value is not None}
         if filter.batch_id is not None:
-            # a batch that is not the team's ends the subscription at once, as jobUpdated's job does
-            if await batch_ops.get_for_team(principal.team_id, str(filter.batch_id)) is None:
+            # a batch that is not the team's ends the subscription at once, as jobUpdated's job does;
+            # the id is matched as the snapshots spell it, however the client spelled it
+            try:
+                batch_id = str(uuid.UUID(str(filter.batch_id)))
+            except ValueError:
                 return
-            wanted["batch_id"] = str(filter.batch_id)
+            if await batch_ops.get_for_team(principal.team_id, batch_id) is None:
+                return
+            wanted["batch_id"] = batch_id
         if filter.client_reference is not None:
             wanted["client_reference"] = filter.client_reference
         if filter.mine:

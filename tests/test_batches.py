@@ -5,6 +5,7 @@ and REST in tests/test_batches_api.py."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from typing import Any
 
@@ -14,6 +15,7 @@ from models import batches, generation, placements
 from models.errors import DomainError, ErrorCode
 from models.generation import GenerationRequest
 from providers.catalog import CATALOG, PLACEMENTS
+from tests.test_creatives import database  # noqa: F401  (the fixture)
 
 FOLDER = uuid.uuid4()
 
@@ -171,6 +173,16 @@ async def test_a_given_seed_is_the_first_variants_and_the_next_ones_follow() -> 
     assert single.jobs[0].settings["settings"]["seed"] == 7
 
 
+async def test_a_single_job_on_a_seeded_provider_records_a_seed_outside_its_hash() -> None:
+    req = request("image", "flux_2_pro", idempotency_key="one")
+    first, again = await batches.plan(req), await batches.plan(req)
+    job = first.jobs[0]
+    assert isinstance(job.settings["settings"].get("seed"), int), "a winner can be made again"
+    assert job.metadata.get("seed_auto") is True and "variant" not in job.metadata
+    assert job.request_hash() == again.jobs[0].request_hash()
+    assert job.request_hash() == (await generation.validate(req)).job_hash(), "the hash it always had"
+
+
 async def test_seeds_for_every_provider_that_takes_one() -> None:
     seeded = {name for name, spec in CATALOG.items() if spec.takes_seed}
     assert seeded == {"flux_2_pro", "seedream_4_5", "runway_gen4", "elevenlabs"}
@@ -233,3 +245,60 @@ async def test_client_reference_and_metadata_are_bounded_and_kept() -> None:
     with pytest.raises(DomainError) as caught:
         await generation.validate(request("image", "flux_2_pro", client_reference="r" * 256))
     assert caught.value.field == ["input", "clientReference"]
+
+
+async def test_a_composite_renders_the_same_every_time_so_variants_are_refused() -> None:
+    source = {
+        "output_format": "png",
+        "width": 512,
+        "height": 512,
+        "elements": [{"type": "text", "text": "hi"}],
+    }
+    req = request("composite", "creatomate", source=source, variants=5)
+    error = await refused(req)
+    assert error.code == ErrorCode.VALIDATION_FAILED and error.field == ["input", "variants"]
+    assert "same output" in error.message
+    assert len((await batches.plan(request("composite", "creatomate", source=source))).jobs) == 1
+
+
+# -- on a database: retries of one batch ----------------------------------------------------------
+
+_REAL_FOLDER = generation._folder
+
+
+@pytest.mark.usefixtures("database")
+async def test_retries_racing_the_first_batch_get_it_not_insufficient_credits(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A team with credits for exactly one batch: every retry with its key answers that batch (the
+    pre-check that refuses a second batch must not refuse a retry of the first)."""
+    from models.jobs import CreativeJob
+    from tests.test_creatives import USER, Recorder, _team
+
+    monkeypatch.setattr(generation, "_folder", _REAL_FOLDER)
+
+    def req(team: uuid.UUID) -> GenerationRequest:
+        return GenerationRequest(
+            type="image",
+            team_id=team,
+            user_id=USER,
+            provider="flux_2_pro",
+            text="a cat",
+            variants=3,
+            idempotency_key="retry-1",
+        )
+
+    total = (await batches.plan(req(await _team(10_000)))).total_cents
+    for _ in range(3):
+        team = await _team(total)
+        rec = Recorder()
+
+        async def one(team: uuid.UUID = team, rec: Recorder = rec) -> str:
+            submitted = await batches.submit(await batches.plan(req(team)), queue=rec, events=rec)
+            assert submitted.batch is not None
+            return str(submitted.batch.id)
+
+        answers = await asyncio.gather(*(one() for _ in range(4)), return_exceptions=True)
+        assert all(isinstance(a, str) for a in answers), answers
+        assert len(set(answers)) == 1
+        assert await CreativeJob.filter(team_id=team).count() == 3

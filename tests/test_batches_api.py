@@ -297,7 +297,9 @@ async def test_webhooks_and_jobs_updated_carry_the_batch_and_the_callers_referen
         )
         assert payload["userErrors"] == [] and other["userErrors"] == [], (payload, other)
         batch_id, ids = payload["batch"]["id"], {j["id"] for j in payload["jobs"]}
-        async with stack.subscription(team, JOBS_UPDATED, {"f": {"batchId": batch_id}}) as queue:
+        # the id as a client may spell it (upper case, braces) filters as the canonical one does
+        spelled = "{" + batch_id.upper() + "}"
+        async with stack.subscription(team, JOBS_UPDATED, {"f": {"batchId": spelled}}) as queue:
             ended: set[str] = set()
             async with asyncio.timeout(120):
                 while ended != ids:

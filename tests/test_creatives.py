@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -292,3 +293,84 @@ async def test_an_idempotency_key_makes_one_creative_however_many_retries_race(d
     with pytest.raises(DomainError) as caught:
         await creatives.submit(other, queue=rec, events=rec)
     assert caught.value.code == ErrorCode.CONFLICT and caught.value.field == ["input", "idempotencyKey"]
+
+
+# -- a node is one job, read from its input as generate* reads it ------------------------------
+
+
+def _principal() -> Any:
+    from models.teams import Role
+    from services.auth import Principal
+
+    return Principal(TEAM, USER, Role.MEMBER, frozenset({"generate"}))
+
+
+async def _folderless(req: GenerationRequest) -> uuid.UUID:
+    return uuid.uuid4()
+
+
+def test_a_generate_input_maps_every_field_for_a_node_as_for_generate() -> None:
+    from resolvers.generate_inputs import generation_request
+    from schema.enums import Placement, Provider
+    from schema.inputs import GenerateVideoInput
+
+    data = GenerateVideoInput(
+        prompt="a runner",
+        provider=Provider.KLING_3_0,
+        placement=Placement.STORY,
+        duration_seconds=8,
+        allow_longer_than_placement=True,
+        seed=42,
+        variants=3,
+        client_reference="spring-ad",
+        client_metadata={"campaign": 7},
+    )
+    req = generation_request(_principal(), "video", data, "folder-1")
+    assert (req.placement, req.duration_seconds, req.allow_longer_than_placement) == ("STORY", 8, True)
+    assert (req.seed, req.variants, req.client_reference) == (42, 3, "spring-ad")
+    assert req.client_metadata == {"campaign": 7} and req.drive_folder_id == "folder-1"
+
+
+async def _plan_nodes(specs: list[NodeSpec]) -> Plan:
+    return await creatives.plan(
+        specs, team_id=TEAM, user_id=USER, recipe=None, max_jobs=20, nodes_path=["nodes"]
+    )
+
+
+async def _refused_node(request: GenerationRequest) -> DomainError:
+    with pytest.raises(DomainError) as caught:
+        await _plan_nodes([NodeSpec("v", request, ["nodes", "0", "video"])])
+    return caught.value
+
+
+async def test_a_node_is_one_job_variants_and_placements_are_refused_at_its_field() -> None:
+    base = GenerationRequest(type="video", team_id=TEAM, user_id=USER, provider="kling_3_0", text="x")
+    many = await _refused_node(replace(base, variants=5))
+    assert many.code == ErrorCode.VALIDATION_FAILED
+    assert many.field == ["input", "nodes", "0", "video", "variants"] and "one job" in many.message
+    none = await _refused_node(replace(base, variants=0))
+    assert none.field == ["input", "nodes", "0", "video", "variants"]
+    spread = await _refused_node(replace(base, placements=["REELS", "FEED"]))
+    assert spread.field == ["input", "nodes", "0", "video", "placements"] and "one job" in spread.message
+
+
+async def test_a_node_keeps_its_seed_placement_and_client_fields(monkeypatch: pytest.MonkeyPatch) -> None:
+    from models import generation
+
+    monkeypatch.setattr(generation, "_folder", _folderless)
+    longer = GenerationRequest(
+        type="video",
+        team_id=TEAM,
+        user_id=USER,
+        provider="runway_gen4",
+        text="a runner",
+        placement="STORY",
+        duration_seconds=8,
+        allow_longer_than_placement=True,
+        seed=42,
+        client_reference="spring-ad",
+        client_metadata={"campaign": 7},
+    )
+    planned = (await _plan_nodes([NodeSpec("v", longer, ["nodes", "0", "video"])])).nodes[0].new
+    assert planned.settings["settings"]["seed"] == 42
+    assert planned.client_reference == "spring-ad" and planned.client_metadata == {"campaign": 7}
