@@ -179,7 +179,7 @@ class KlingAdapter(HttpAdapter):
         return self.submitted(str(task_id), state)
 
     async def poll(self, job: JobSpec, task_id: str, state: dict[str, Any]) -> Pending | Done:
-        kind = state.get("kind") or ("image2video" if job.input_files else "text2video")
+        kind = state.get("kind") or ("image2video" if job.params.get("image_file_id") else "text2video")
         data = await self.call("GET", f"/videos/{kind}/{task_id}")
         status = str(data.get("task_status") or "")
         if status in _IN_PROGRESS:

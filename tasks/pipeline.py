@@ -41,11 +41,17 @@ OUTPUT_TYPES = {
 }
 
 
-async def job_spec(services: Services, job: CreativeJob) -> JobSpec:
-    """What the adapter sees: the validated params, input files loaded, composite inputs as signed URLs."""
+async def job_spec(services: Services, job: CreativeJob, *, submitting: bool = False) -> JobSpec:
+    """What the adapter sees: the validated params; to submit, also the input files loaded and the
+    composite's inputs as signed URLs. Polls and cancels need neither (the provider has them), so
+    they read no input bytes, and an input deleted while the provider works does not fail the job."""
     params: dict[str, Any] = dict(job.settings)
     inputs: list[InputFile] = []
     team_id = job.team_id
+    if not submitting:
+        return JobSpec(
+            job_id=str(job.id), type=job.type, provider=job.provider, prompt=job.prompt, params=params
+        )
     for file_id in input_file_ids(params):  # the first frame, the references, the portrait
         file = await drive.team_file(team_id, file_id)
         if file is None:  # deleted after the job was accepted: the job fails free, nothing sent
@@ -146,7 +152,7 @@ async def _advance(services: Services, job: CreativeJob) -> str:
         return "deadline"
     try:
         adapter = registry.adapter_for(job.provider, services.http, services.settings)
-        spec = await job_spec(services, job)
+        spec = await job_spec(services, job, submitting=job.provider_task_id is None)
         if job.provider_task_id is None:
             # A claim outlives any run that could still be submitting (job timeout + arq's 10 s).
             claim_ttl = timedelta(seconds=services.settings.job_timeout_seconds + 10)

@@ -34,6 +34,7 @@ class MemoryStorage:
 
     def __init__(self) -> None:
         self.objects: dict[str, bytes] = {}
+        self.reads = 0  # whole-object reads (get)
 
     async def put(
         self, key: str, data: bytes | AsyncIterable[bytes] | BinaryIO, content_type: str
@@ -59,6 +60,7 @@ class MemoryStorage:
 
     async def get(self, key: str) -> bytes:
         await self.stat(key)
+        self.reads += 1
         return self.objects[key]
 
     async def delete(self, key: str) -> None:

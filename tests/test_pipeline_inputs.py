@@ -96,3 +96,32 @@ async def test_a_provider_error_quoting_a_signed_link_is_logged_redacted(
     (line,) = [line for line in lines if f"/files/{logo.id}?" in line]  # the provider's words, logged
     assert f"/files/{logo.id}?expires=REDACTED&signature=REDACTED" in line, line
     assert signed["signature"] not in line and signed["expires"] not in line, line
+
+
+async def test_inputs_are_read_to_submit_only_and_a_later_delete_does_not_fail_the_render(
+    world: World,
+) -> None:
+    """Found in review: every poll looked the job's input files up again and read their bytes from
+    storage (up to 16 references), and a start image deleted while the provider rendered failed
+    the job free, though the provider had it and bills the render. Inputs are for submitting."""
+    storage = MemoryStorage()
+    world.services.storage = storage
+    photo = await drive.upload_file(
+        storage,  # type: ignore[arg-type]
+        world.team.id,
+        name="product.png",
+        data=make.image("png", 640, 360),
+        quota_bytes=QUOTA,
+    )
+    job = await world.job(
+        "runway_gen4", "the product turns [sim:slow]", test_cancel.RUNWAY_10S, duration_seconds=10,
+        image_file_id=str(photo.id),
+    )  # fmt: skip
+    assert await world.run(job) == "submitted"
+    reads = storage.reads
+    await drive.delete_file(storage, world.team.id, str(photo.id))  # while the provider renders
+
+    assert await world.run(job) in ("pending", "completed")
+    row = await CreativeJob.get(id=job.id)
+    assert row.status != JobStatus.FAILED, row.error_message
+    assert storage.reads == reads, "a poll read no input bytes"
