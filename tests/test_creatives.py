@@ -374,3 +374,16 @@ async def test_a_node_keeps_its_seed_placement_and_client_fields(monkeypatch: py
     planned = (await _plan_nodes([NodeSpec("v", longer, ["nodes", "0", "video"])])).nodes[0].new
     assert planned.settings["settings"]["seed"] == 42
     assert planned.client_reference == "spring-ad" and planned.client_metadata == {"campaign": 7}
+
+
+def test_a_rest_node_without_its_key_is_a_400_naming_it_not_a_fault() -> None:
+    """Found by the REST fuzzer: a body missing a required field (a node's ``key``) raised a
+    TypeError in the input's constructor, answered 500; it is the client's mistake, named."""
+    from schema.creatives import CreateCreativeInput
+    from web.errors import HTTPError
+    from web.rest_input import build
+
+    with pytest.raises(HTTPError) as refused:
+        build(CreateCreativeInput, {"nodes": [{"key": "a", "tts": {"text": "hi"}}, {}]}, [])
+    assert refused.value.status == 400 and refused.value.field == ["nodes", "1", "key"]
+    assert "key is required" in refused.value.message

@@ -6,6 +6,7 @@ refusal's GraphQL path (``input``, camelCase) is turned into the body's (snake_c
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from typing import Any
 
@@ -35,6 +36,11 @@ def build(cls: Any, body: Any, path: list[str]) -> Any:
     fields = {f.python_name: f for f in cls.__strawberry_definition__.fields}
     if unknown := sorted(set(body) - set(fields)):
         raise _invalid(f"unknown field {unknown[0]!r}; one of {', '.join(fields)}", [*path, unknown[0]])
+    for name, field in fields.items():  # a field without a default must be given
+        required = field.default is dataclasses.MISSING and field.default_factory is dataclasses.MISSING
+        nullable = isinstance(field.type, StrawberryOptional)
+        if required and (name not in body or (body[name] is None and not nullable)):
+            raise _invalid(f"{name} is required", [*path, name])
     return cls(
         **{
             name: _value(fields[name].type, value, [*path, name])
