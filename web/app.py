@@ -17,7 +17,7 @@ from starlette.routing import Mount, Route, WebSocketRoute
 from realtime.server import CLIENT_FAULTS, Hub, WebSocketFront
 from services.container import Services, open_services
 from services.settings import Settings
-from web import errors, rest, uploads
+from web import errors, frontend, rest, uploads
 from web.graphql import GraphQLView, build_schema
 from web.metrics import metrics_endpoint
 from web.middleware import BodySizeLimit, ServiceUnavailable
@@ -47,6 +47,7 @@ def create_app(settings: Settings, services: Services | None = None) -> WebSocke
         *uploads.routes,
         Route("/metrics", metrics_endpoint),
         Route("/graphql", view, methods=["GET", "POST"]),
+        *frontend.routes(settings),
     ]
     if settings.bench_plain_ws and settings.env != "production":
         # WS /graphql is served by realtime.server.WebSocketFront (multiplexed subscriptions); strawberry's
