@@ -1,18 +1,12 @@
 // The app shell: sign-in, the hash router, the header (team, live-connection state, navigation),
 // and the low-balance banner shown on every screen, live from creditBalanceUpdated.
-import { createContext, render } from "preact";
-import { useContext, useEffect, useState } from "preact/hooks";
+import { render } from "preact";
+import { useEffect, useState } from "preact/hooks";
 import { closeSocket, gql, useConnectionState, useSubscription } from "./api.js";
+import { AppContext } from "./context.js";
 import { html } from "./html.js";
 import { credential, signIn, signOut } from "./session.js";
 import { ErrorNote, Loading, money } from "./ui.js";
-
-export const AppContext = createContext({ viewer: null, balance: null });
-
-/** The signed-in viewer and the team's live balance, for any screen. */
-export function useApp() {
-  return useContext(AppContext);
-}
 
 // Each screen is its own module, loaded when first opened (a small first load).
 const SCREENS = {
