@@ -143,6 +143,7 @@ async def cmd_dev(settings: Settings) -> None:
             url = settings.public_url
             print(
                 f"\nCreative Hub is running (development)\n"
+                f"  web app:       {url}/app/  (one click signs in as the demo team)\n"
                 f"  GraphiQL:      {url}/graphql\n"
                 f"  REST:          {url}/api/v1/creative-hub/generate/{{type}}\n"
                 f"  demo team:     {team_id}\n"

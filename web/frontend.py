@@ -2,25 +2,29 @@
 itself, from files in the repository: no build step, nothing fetched at run time (docs/web-app.md).
 
 Also the development sign-in: on a development server, a browser on this machine may ask for the
-demo team's credential (the one ``python main.py dev`` prints) with one click.
+demo team's credential (the one ``python main.py dev`` prints) with one click. And GraphiQL in
+development: our own page at GET /graphql (web/graphql.py serves it), its scripts from
+web/static/graphiql at /graphiql/, signed in with the app's credential.
 """
 
 from __future__ import annotations
 
 import ipaddress
 import json
+import os
 from pathlib import Path
 
 from starlette.middleware.gzip import GZipMiddleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
-from starlette.staticfiles import StaticFiles
+from starlette.staticfiles import PathLike, StaticFiles
 from starlette.types import Receive, Scope, Send
 
 from services.settings import Settings
 
 APP_DIR = Path(__file__).resolve().parent / "static" / "app"
+GRAPHIQL_DIR = Path(__file__).resolve().parent / "static" / "graphiql"
 DEMO_TEAM_FILE = "demo_team.json"  # written by main.py dev (_ensure_demo_team)
 
 
@@ -28,8 +32,10 @@ class _AppFiles(StaticFiles):
     """Static files that a browser revalidates (ETag) rather than caches blindly: a new release is
     picked up on the next load, and an unchanged file costs a 304."""
 
-    def file_response(self, *args: object, **kwargs: object) -> Response:
-        response = super().file_response(*args, **kwargs)  # type: ignore[arg-type]
+    def file_response(
+        self, full_path: PathLike, stat_result: os.stat_result, scope: Scope, status_code: int = 200
+    ) -> Response:
+        response = super().file_response(full_path, stat_result, scope, status_code)
         response.headers["Cache-Control"] = "no-cache"
         response.headers["X-Content-Type-Options"] = "nosniff"
         return response
@@ -99,7 +105,56 @@ def routes(settings: Settings) -> list[Route | Mount]:
         Route("/app/config.json", config),
         Route("/app/dev-session", dev_session, methods=["POST"]),
         Mount("/app", app=app_files),
+        *_graphiql_routes(settings),
     ]
+
+
+def graphiql_enabled(settings: Settings) -> bool:
+    """GraphiQL is a development tool: served only by a development server that has it on."""
+    return settings.graphiql and settings.env == "development"
+
+
+# Only this origin: the page's scripts and styles are its own files (the inline styles are
+# GraphiQL's editor's), its fonts are in its stylesheet, and it talks to /graphql only (HTTP and
+# the websocket). A script that tried to load anything from another host would be refused.
+GRAPHIQL_CSP = "; ".join(
+    (
+        "default-src 'self'",
+        "script-src 'self'",
+        "style-src 'self' 'unsafe-inline'",
+        "font-src 'self' data:",
+        "img-src 'self' data:",
+        "connect-src 'self'",
+        "object-src 'none'",
+        "base-uri 'none'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+    )
+)
+
+
+def graphiql_page() -> HTMLResponse:
+    """GraphiQL's page (web/static/graphiql/index.html), what a browser's GET /graphql shows."""
+    return HTMLResponse(
+        (GRAPHIQL_DIR / "index.html").read_text(),
+        headers={
+            "Cache-Control": "no-cache",
+            "Content-Security-Policy": GRAPHIQL_CSP,
+            "X-Content-Type-Options": "nosniff",
+            "Referrer-Policy": "no-referrer",
+        },
+    )
+
+
+def _graphiql_routes(settings: Settings) -> list[Mount]:
+    if not graphiql_enabled(settings):
+        return []
+    files = GZipMiddleware(_AppFiles(directory=GRAPHIQL_DIR), minimum_size=512)
+
+    async def graphiql_files(scope: Scope, receive: Receive, send: Send) -> None:
+        await files(scope, receive, send)
+
+    return [Mount("/graphiql", app=graphiql_files)]
 
 
 def _demo_credential(settings: Settings) -> str | None:

@@ -45,7 +45,7 @@ from services import outages
 from services.auth import authenticate, bearer
 from services.container import Services
 from services.settings import Settings
-from web import errors
+from web import errors, frontend
 
 log = logging.getLogger("creative_hub.graphql")
 
@@ -112,7 +112,8 @@ class GraphQLView(GraphQL[Context, None]):
     def __init__(self, settings: Settings, schema: strawberry.Schema) -> None:
         super().__init__(
             schema,
-            graphql_ide="graphiql" if settings.graphiql and settings.env == "development" else None,
+            # Development only; our own page (render_graphql_ide), not strawberry's, which loads its scripts from a CDN.
+            graphql_ide="graphiql" if frontend.graphiql_enabled(settings) else None,
             # Subscriptions over plain HTTP too, for clients that cannot open websockets.
             subscription_protocols=(
                 GRAPHQL_TRANSPORT_WS_PROTOCOL,
@@ -127,6 +128,11 @@ class GraphQLView(GraphQL[Context, None]):
             # which makes a script's cross-origin request ask CORS first. Its body cap: web/app.py.
             multipart_uploads_enabled=True,
         )
+
+    async def render_graphql_ide(self, request: Request) -> Response:
+        """A browser's GET /graphql in development: GraphiQL from our vendored files (nothing fetched
+        from another host), with the Authorization header of the app's tab (web/static/graphiql)."""
+        return frontend.graphiql_page()
 
     @staticmethod
     async def _authenticate(services: Services, header: str | None) -> tuple[str | None, Any]:
