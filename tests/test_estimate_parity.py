@@ -40,9 +40,22 @@ CASES: list[tuple[str, dict[str, Any], date | None]] = [
     ("VIDEO", {"provider": "KLING_2_6", "variants": 2, "placements": ["FEED", "IN_STREAM"]}, None),
     ("VIDEO", {"provider": "VEO_3_1", "placement": "REELS"}, None),
     ("VIDEO", {"provider": "RUNWAY_GEN4", "placement": "STORY", "variants": 3, "seed": 7}, None),
-    ("VIDEO", {"provider": "KLING_3_0", "placement": "STORY", "durationSeconds": 15, "allowLongerThanPlacement": True}, None),
+    (
+        "VIDEO",
+        {
+            "provider": "KLING_3_0",
+            "placement": "STORY",
+            "durationSeconds": 15,
+            "allowLongerThanPlacement": True,
+        },
+        None,
+    ),
     ("VIDEO", {"provider": "KLING_3_0", "placement": "STORY", "durationSeconds": 4}, None),
-    ("IMAGE", {"provider": "GPT_IMAGE_1_5", "placements": ["POSTER", "STORY", "FEED"], "variants": 2}, BEFORE_GPT_IMAGE_1_5_SHUTDOWN),
+    (
+        "IMAGE",
+        {"provider": "GPT_IMAGE_1_5", "placements": ["POSTER", "STORY", "FEED"], "variants": 2},
+        BEFORE_GPT_IMAGE_1_5_SHUTDOWN,
+    ),
     ("IMAGE", {"provider": "GPT_IMAGE_1_5", "placement": "POSTER"}, AFTER_IT),
     ("IMAGE", {"provider": "FLUX_2_PRO", "seed": 42, "variants": 5, "placement": "IN_STREAM"}, None),
     ("IMAGE", {"provider": "SEEDREAM_4_5", "settings": {"width": 1024, "height": 1536}}, None),
@@ -57,7 +70,15 @@ CASES: list[tuple[str, dict[str, Any], date | None]] = [
     ("VIDEO", {"provider": "KLING_3_0", "placements": ["REELS", "REELS"]}, None),
     ("VIDEO", {"provider": "KLING_3_0", "placement": "FEED", "placements": ["REELS"]}, None),
     ("VIDEO", {"provider": "KLING_3_0", "placements": []}, None),
-    ("VIDEO", {"provider": "KLING_3_0", "variants": 5, "placements": ["REELS", "FEED", "IN_STREAM", "STORY", "TIKTOK"]}, None),
+    (
+        "VIDEO",
+        {
+            "provider": "KLING_3_0",
+            "variants": 5,
+            "placements": ["REELS", "FEED", "IN_STREAM", "STORY", "TIKTOK"],
+        },
+        None,
+    ),
     ("VIDEO", {"provider": "KLING_3_0", "seed": 1}, None),
     ("IMAGE", {"provider": "FLUX_2_PRO", "variants": 0}, None),
     ("IMAGE", {"provider": "FLUX_2_PRO", "variants": 6}, None),
@@ -198,7 +219,9 @@ async def test_a_longer_video_than_the_story_is_refused_on_estimate_unless_allow
     story = {"type": "VIDEO", "provider": "KLING_3_0", "placement": "STORY", "durationSeconds": 15}
     (error,) = (await gql(ESTIMATE, {"i": story}))["errors"]
     assert error["extensions"] == {"code": "VALIDATION_FAILED", "field": ["input", "durationSeconds"]}
-    assert "STORY's target of 5 seconds" in error["message"] and "allowLongerThanPlacement" in error["message"]
+    assert (
+        "STORY's target of 5 seconds" in error["message"] and "allowLongerThanPlacement" in error["message"]
+    )
     allowed = await gql(ESTIMATE, {"i": {**story, "allowLongerThanPlacement": True}})
     fifteen = await gql(ESTIMATE, {"i": {"type": "VIDEO", "provider": "KLING_3_0", "durationSeconds": 15}})
     assert allowed["data"]["estimateCost"]["cents"] == fifteen["data"]["estimateCost"]["cents"] > 0
@@ -235,7 +258,9 @@ async def test_estimate_over_http_is_what_generate_holds_and_says(stack: Stack) 
     team = stack.create_team(100_000)
     concept = {"provider": "KLING_2_6", "variants": 2, "placements": ["FEED", "IN_STREAM"]}
     estimate = await stack.data(team, HTTP_ESTIMATE, {"input": {"type": "VIDEO", **concept}})
-    payload = (await stack.data(team, GENERATE_VIDEO, {"input": {"prompt": "a kite", **concept}}))["generateVideo"]
+    payload = (await stack.data(team, GENERATE_VIDEO, {"input": {"prompt": "a kite", **concept}}))[
+        "generateVideo"
+    ]
     assert payload["userErrors"] == [], payload
     jobs = payload["jobs"]
     assert len(jobs) == 4
@@ -251,12 +276,18 @@ async def test_estimate_over_http_is_what_generate_holds_and_says(stack: Stack) 
         assert warning["placement"] == job["placement"] and warning["provider"] == "KLING_2_6"
 
     story = {"provider": "KLING_3_0", "placement": "STORY", "durationSeconds": 15}
-    refused = (await stack.data(team, GENERATE_VIDEO, {"input": {"prompt": "a kite", **story}}))["generateVideo"]
+    refused = (await stack.data(team, GENERATE_VIDEO, {"input": {"prompt": "a kite", **story}}))[
+        "generateVideo"
+    ]
     (user_error,) = refused["userErrors"]
     body = await stack.gql(team, HTTP_ESTIMATE, {"input": {"type": "VIDEO", **story}})
     (error,) = body["errors"]
-    assert (error["message"], error["extensions"]["code"], error["extensions"]["field"]) == (
-        user_error["message"],
-        user_error["code"],
-        user_error["field"],
-    ) == (user_error["message"], "VALIDATION_FAILED", ["input", "durationSeconds"])
+    assert (
+        (error["message"], error["extensions"]["code"], error["extensions"]["field"])
+        == (
+            user_error["message"],
+            user_error["code"],
+            user_error["field"],
+        )
+        == (user_error["message"], "VALIDATION_FAILED", ["input", "durationSeconds"])
+    )
