@@ -154,14 +154,17 @@ async def plan(
     libraries: library.LibraryLookup | None = None,
     *,
     max_jobs: int = DEFAULT_MAX_JOBS,
+    assumed: generation.Assumed | None = None,
 ) -> Plan:
-    """Every job of the request, checked and priced (nothing written, nothing held)."""
+    """Every job of the request, checked and priced (nothing written, nothing held). With
+    ``assumed`` it is an estimate's plan (``estimateCost``): the same rules and prices, the
+    request's files taken as given and nothing read."""
     generation.check_text(req.placements, "placements")
     targets = check_shape(req.variants, req.placements, max_jobs)
     if req.placements is not None and req.placement is not None:
         raise _invalid("give placement or placements, not both", "placements")
     cfg = cfg or lifecycle.LifecycleConfig()
-    first = await generation.validate(replace(req, variants=1, placements=None), cfg, libraries)
+    first = await generation.validate(replace(req, variants=1, placements=None), cfg, libraries, assumed)
     if req.variants > 1 and first.type in DETERMINISTIC_TYPES:
         raise _invalid(
             f"{first.provider} renders the same output from the same input, so {req.variants} variants "
@@ -186,7 +189,7 @@ async def plan(
                 seed=seed,
                 seed_is_auto=auto,
             )
-            new = await generation.validate(one, cfg, libraries)
+            new = await generation.validate(one, cfg, libraries, assumed)
             if i == 0 and v == 0 and placement is None and req.variants == 1:
                 planned.append(new)  # a single job (its seed picked here): no variant number, as before
                 continue

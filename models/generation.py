@@ -86,6 +86,19 @@ class GenerationRequest:
     seed_is_auto: bool = False
 
 
+@dataclass(frozen=True)
+class Assumed:
+    """An estimate's stand-ins for what a generate request names and :func:`validate` looks up:
+    the files (a start image, reference images, a portrait) are taken as given and accepted, the
+    references' megapixels as stated, and no Drive folder or library is read. Every other rule,
+    and the price, are the generate request's own (``estimateCost``; models/batches.py)."""
+
+    reference_megapixels: float | None = None
+
+
+ASSUMED_FOLDER = uuid.UUID(int=0)  # an estimate's jobs land nowhere
+
+
 def _invalid(message: str, *path: str) -> DomainError:
     return DomainError(ErrorCode.VALIDATION_FAILED, message, ["input", *path])
 
@@ -301,17 +314,26 @@ async def _folder(req: GenerationRequest) -> uuid.UUID:
 
 
 async def _input_image(
-    req: GenerationRequest, spec: ProviderSpec, file_id: str, slot: ImageSlot | None, what: str, *path: str
-) -> drive.DriveFile:
+    req: GenerationRequest,
+    spec: ProviderSpec,
+    file_id: str,
+    slot: ImageSlot | None,
+    what: str,
+    *path: str,
+    assumed: Assumed | None = None,
+) -> drive.DriveFile | None:
     """A Drive file the provider takes in an image slot (a first frame, a reference, a portrait):
     the team's own completed file (another team's id, a pending upload and a missing id all read
     "not found"), an image, and one the provider accepts (its types, size, sides, shape), checked
-    against the facts recorded when the file was stored: before anything is held."""
-    file = await drive.team_file(req.team_id, _uuid(file_id, *path))
-    if file is None:
+    against the facts recorded when the file was stored: before anything is held. With ``assumed``
+    (an estimate) the file is not looked up (None): only the provider's taking one is checked."""
+    file = None if assumed is not None else await drive.team_file(req.team_id, _uuid(file_id, *path))
+    if file is None and assumed is None:
         raise DomainError(ErrorCode.NOT_FOUND, f"{path[-1]} not found", ["input", *path])
     if slot is None:
         raise _invalid(f"{spec.provider} takes no {what}; see the providers query", *path)
+    if file is None:
+        return None
     if not file.content_type.startswith("image/"):
         raise _invalid(f"{path[-1]} must be an image file, not {file.content_type}", *path)
     problem = slot.problem(file.content_type, file.size_bytes, file.width, file.height, spec.provider)
@@ -326,8 +348,11 @@ def _slots(spec: ProviderSpec) -> tuple[ImageSlot | None, ImageSlot | None, Imag
     return start, references, portrait
 
 
-async def _reference_images(req: GenerationRequest, spec: ProviderSpec) -> tuple[list[str], float]:
-    """The image's reference files (ids, in order) and their megapixels (what BFL and OpenAI bill)."""
+async def _reference_images(
+    req: GenerationRequest, spec: ProviderSpec, assumed: Assumed | None
+) -> tuple[list[str], float]:
+    """The image's reference files (ids, in order) and their megapixels (what BFL and OpenAI bill):
+    the files' recorded sizes, or an estimate's stated megapixels."""
     ids = req.reference_file_ids
     _, slot, _ = _slots(spec)
     if slot is None:
@@ -339,14 +364,16 @@ async def _reference_images(req: GenerationRequest, spec: ProviderSpec) -> tuple
         raise _invalid(
             f"{spec.provider} takes at most {limit} reference images; got {len(ids)}", "referenceFileIds"
         )
+    if assumed is not None:
+        return list(ids), round(assumed.reference_megapixels or 0.0, 6)
     files = [
         await _input_image(req, spec, file_id, slot, "reference images", "referenceFileIds", str(i))
         for i, file_id in enumerate(ids)
     ]
     megapixels = sum(
-        f.width * f.height / 1_000_000 if f.width and f.height else UNKNOWN_INPUT_MP for f in files
+        f.width * f.height / 1_000_000 if f.width and f.height else UNKNOWN_INPUT_MP for f in files if f
     )
-    return [str(f.id) for f in files], round(megapixels, 6)
+    return [str(f.id) for f in files if f], round(megapixels, 6)
 
 
 def _elements_by_name(elements: Any, found: dict[str, str], depth: int = 0) -> dict[str, str]:
@@ -494,9 +521,11 @@ async def validate(
     req: GenerationRequest,
     cfg: lifecycle.LifecycleConfig | None = None,
     libraries: library.LibraryLookup | None = None,
+    assumed: Assumed | None = None,
 ) -> NewJob:
     """The job ``req`` asks for, checked and priced. With ``libraries`` (every generate request of
-    the API) avatarId and voiceId are checked against the providers' libraries too."""
+    the API) avatarId and voiceId are checked against the providers' libraries too. With
+    ``assumed`` (an estimate) its files are stand-ins and nothing is read: the same job, priced."""
     _check_texts(req)
     cfg = cfg or lifecycle.LifecycleConfig()
     picked = _spec(req).provider if req.provider is not None else lifecycle.default_for(req.type, cfg)
@@ -519,14 +548,18 @@ async def validate(
     if req.type == IMAGE:
         params["width"], params["height"] = _image_size(settings, ratio or "1:1")
         if req.reference_file_ids:
-            params["reference_file_ids"], params["input_megapixels"] = await _reference_images(req, spec)
+            params["reference_file_ids"], params["input_megapixels"] = await _reference_images(
+                req, spec, assumed
+            )
     elif req.type == VIDEO:
         duration = _duration(req, spec, adjustments)
         params["duration_seconds"] = duration
         if req.image_file_id:
             start, _, _ = _slots(spec)
-            first = await _input_image(req, spec, req.image_file_id, start, "start image", "imageFileId")
-            params["image_file_id"] = str(first.id)
+            first = await _input_image(
+                req, spec, req.image_file_id, start, "start image", "imageFileId", assumed=assumed
+            )
+            params["image_file_id"] = str(first.id) if first else req.image_file_id
         elif spec.text_only_aspect_ratios and ratio not in spec.text_only_aspect_ratios:
             raise _invalid(
                 f"without imageFileId {spec.provider} renders only {', '.join(spec.text_only_aspect_ratios)}",
@@ -535,8 +568,10 @@ async def validate(
     elif req.type == AVATAR:
         if req.portrait_file_id is not None:  # looked up first: a foreign id reads as missing, always
             _, _, slot = _slots(spec)
-            portrait = await _input_image(req, spec, req.portrait_file_id, slot, "portrait", "portraitFileId")
-            params["portrait_file_id"] = str(portrait.id)
+            portrait = await _input_image(
+                req, spec, req.portrait_file_id, slot, "portrait", "portraitFileId", assumed=assumed
+            )
+            params["portrait_file_id"] = str(portrait.id) if portrait else req.portrait_file_id
         if (req.avatar_id is not None) == (req.portrait_file_id is not None):
             raise _invalid("give exactly one of avatarId or portraitFileId", "avatarId")
         for name, value in (("avatarId", req.avatar_id), ("voiceId", req.voice_id)):
@@ -563,7 +598,7 @@ async def validate(
                 )
             params["source"] = source
         params["modifications"] = _json_object(req.modifications, MAX_SOURCE_BYTES, "modifications")
-        params["inputs"] = await _composite_inputs(req)
+        params["inputs"] = await _composite_inputs(req) if assumed is None else []
         prompt = (req.text or "").strip() or None
 
     # priced last: the request the adapter will send, with the facts of the input files looked up
@@ -571,7 +606,7 @@ async def validate(
     estimated = price(spec.provider, req.type, prompt, params)
     if libraries is not None:  # avatarId/voiceId against the providers' libraries (cached reads)
         await _check_library(req, spec, params, libraries)
-    folder_id = await _folder(req)
+    folder_id = await _folder(req) if assumed is None else ASSUMED_FOLDER
     metadata = resolved.metadata()
     if req.placement is not None:
         metadata["placement"] = req.placement

@@ -7,10 +7,8 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any
 
-from models import pricing
-from providers.catalog import IMAGE, PLACEMENTS, VIDEO, ProviderSpec
+from providers.catalog import PLACEMENTS, VIDEO, ProviderSpec
 
 # A provider "cannot serve" a placement when its nearest ratio is further than this from the
 # placement's (as a factor on width/height): 9:16 → 2:3 (×1.19) is served, 1:1 → 9:16 (×1.78) is not.
@@ -83,45 +81,3 @@ def unservable_message(spec: ProviderSpec, placement: str, *, with_image: bool) 
     if others:
         message += f"; providers that can: {', '.join(others)}"
     return message
-
-
-class Unservable(Exception):
-    def __init__(self, message: str, path: tuple[str, ...]) -> None:
-        super().__init__(message)
-        self.message, self.path = message, path
-
-
-def priced_params(
-    spec: ProviderSpec,
-    params: dict[str, Any],
-    placements: list[str] | None,
-    *,
-    ratio_given: bool,
-    size_given: bool,
-    duration_given: bool,
-    with_image: bool = False,
-) -> list[dict[str, Any]]:
-    """estimateCost's request per placement, as generate* makes it: the placement's ratio (the
-    nearest the provider renders; an image sized for it) and a video's target duration, unless
-    the caller named them."""
-    if not placements:
-        return [params]
-    found = []
-    for i, placement in enumerate(placements):
-        if placement not in PLACEMENTS:
-            raise Unservable(f"unknown placement {placement}", ("placements", str(i)))
-        one = dict(params)
-        goal = target(placement)
-        if spec.aspect_ratios and not ratio_given:
-            ratio = nearest_ratio(goal.aspect_ratio, ratios(spec, with_image=with_image))
-            if ratio is None:
-                raise Unservable(
-                    unservable_message(spec, placement, with_image=with_image), ("placements", str(i))
-                )
-            one["aspect_ratio"] = ratio
-            if spec.type == IMAGE and not size_given:
-                one["width"], one["height"] = pricing.image_size(ratio)
-        if spec.type == VIDEO and not duration_given:
-            one["duration_seconds"] = nearest_duration(goal.duration_seconds, spec.durations)
-        found.append(one)
-    return found

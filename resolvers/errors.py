@@ -2,7 +2,7 @@
 
 A mutation answers it in its payload: ``@user_errors(Payload)`` turns it into
 ``Payload(user_errors=[UserError.of(exc)])``, the payload's other fields null. A query has no
-userErrors: ``@query_errors`` turns it into a GraphQL error carrying its code. Every root resolver
+userErrors: ``@query_errors`` turns it into a GraphQL error carrying its code (and its field path). Every root resolver
 wears one of the two (tests/test_graphql_shape.py holds them to it), so a resolver raises the
 domain's errors and never catches them to shape them. Any other exception goes through untouched
 (a fault: masked by the schema's MaskFaults)."""
@@ -24,8 +24,12 @@ Payload = TypeVar("Payload")
 
 
 def query_error(exc: DomainError) -> GraphQLError:
-    """A domain error in a query: a GraphQL error carrying its code."""
-    return GraphQLError(exc.message, extensions={"code": exc.code.value})
+    """A domain error in a query: a GraphQL error carrying its code, and the path of the argument
+    field it is about (as a userError's ``field``) when it names one."""
+    extensions: dict[str, object] = {"code": exc.code.value}
+    if exc.field is not None:
+        extensions["field"] = list(exc.field)
+    return GraphQLError(exc.message, extensions=extensions)
 
 
 def user_errors(

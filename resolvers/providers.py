@@ -3,23 +3,32 @@
 from __future__ import annotations
 
 import math
-from typing import Any
 
 import strawberry
 from strawberry.scalars import JSON
 
-from models import generation, library, placements, pricing
+from models import batches, library, pricing
 from models.errors import DomainError, ErrorCode
 from models.library import LibraryUnavailable
-from providers import lifecycle, options, registry
+from providers import lifecycle, registry
 from providers.base import ImageSlot, image_slots
-from providers.catalog import AVATAR, CATALOG, COMPOSITE, IMAGE, TTS, VIDEO
+from providers.catalog import CATALOG
 from providers.library import VOICE_PROVIDERS, language_code
 from resolvers.errors import query_errors
+from resolvers.generate_inputs import estimate_request
 from schema.context import Info
 from schema.enums import JobType, ModelLifecycle, Provider
 from schema.inputs import EstimateCostInput
-from schema.types import Avatar, CostEstimate, ImageInputLimits, PriceRate, ProviderInfo, Voice
+from schema.types import (
+    Avatar,
+    CostEstimate,
+    GenerateWarning,
+    ImageInputLimits,
+    PlacementWarning,
+    PriceRate,
+    ProviderInfo,
+    Voice,
+)
 
 
 def _limits(slot: ImageSlot | None) -> ImageInputLimits | None:
@@ -90,128 +99,33 @@ async def providers(info: Info, type: JobType | None = None) -> list[ProviderInf
     return result
 
 
-MAX_VARIANTS = 10  # estimateCost's variants: how many outputs of the same request
-
-
-def _estimate_input_error(message: str, name: str) -> DomainError:
-    return DomainError(ErrorCode.VALIDATION_FAILED, message, ["input", name])
-
-
-def _within(value: int | None, low: int, high: int, name: str, what: str) -> None:
-    if value is not None and not low <= value <= high:
-        raise _estimate_input_error(f"{name} must be from {low} to {high} {what}; got {value}", name)
-
-
 @query_errors
 async def estimate_cost(info: Info, input: EstimateCostInput) -> CostEstimate:
-    """The hold a job with these inputs would take (the same function the generate mutations use).
-    Inputs are held to the provider's limits first (VALIDATION_FAILED past them), so the estimate
-    is arithmetic on small numbers whatever the caller asks."""
-    info.context.require("read")
-    cfg = lifecycle.config(info.context.services.settings)
-    spec = CATALOG[input.provider.value if input.provider else lifecycle.default_for(input.type.value, cfg)]
-    if spec.type != input.type.value:
-        raise DomainError(
-            ErrorCode.PROVIDER_NOT_SUPPORTED, f"{spec.provider} does not generate {input.type.value}"
-        )
-    # a shut-down model is priced as its successor, or refused, as the generate mutations do
-    spec = CATALOG[generation.runs_on(spec.provider, cfg).provider]
-    _within(input.variants, 1, MAX_VARIANTS, "variants", "outputs")
-    if spec.type in (TTS, AVATAR):
-        _within(input.characters, 1, spec.max_text_chars, "characters", f"for {spec.provider}")
-    if spec.aspect_ratios and input.aspect_ratio is not None and input.aspect_ratio not in spec.aspect_ratios:
-        raise _estimate_input_error(
-            f"{spec.provider} supports the aspect ratios {', '.join(spec.aspect_ratios)}", "aspectRatio"
-        )
-    raw: Any = input.settings  # any JSON value until provider_settings checks it
-    if spec.type == IMAGE and input.width and input.height and isinstance(raw or {}, dict):
-        # the image's settings.width/height: held to the provider's own size rules (BFL's multiples
-        # of 16…) as generateImage holds them, unless the settings name a size themselves
-        fields = options.names(spec.provider)
-        if "width" in fields and "height" in fields and not {"width", "height"} & set(raw or {}):
-            raw = {**(raw or {}), "width": input.width, "height": input.height}
-    if spec.type == COMPOSITE and isinstance(raw or {}, dict):
-        # priced as generateComposite prices a template of this declared size and length
-        declared = {"width": input.width, "height": input.height, "duration": input.duration_seconds}
-        raw = {**(raw or {}), **{key: value for key, value in declared.items() if value}}
-    # the same declared settings and request-built price as the generate mutations
-    settings = generation.provider_settings(spec.provider, raw)
-    params: dict[str, Any] = {"settings": settings}
-    if spec.aspect_ratios:
-        params["aspect_ratio"] = input.aspect_ratio or spec.default_aspect_ratio
-    if spec.type == IMAGE:
-        if input.width and input.height:
-            # the generate mutations' own size rule
-            params["width"], params["height"] = generation._image_size(
-                {"width": input.width, "height": input.height}, params["aspect_ratio"]
-            )
-        else:
-            params["width"], params["height"] = pricing.image_size(params["aspect_ratio"])
-    if spec.type == VIDEO:
-        params["duration_seconds"] = input.duration_seconds or spec.default_duration
-        if params["duration_seconds"] not in spec.durations:
-            raise _estimate_input_error(
-                f"{spec.provider} renders {min(spec.durations)} to {max(spec.durations)} seconds",
-                "durationSeconds",
-            )
-        if input.with_input_image:
-            params["image_file_id"] = "estimate"
-    if spec.type == IMAGE and input.reference_megapixels is not None:
-        if not (math.isfinite(input.reference_megapixels) and 0 <= input.reference_megapixels <= 1000):
-            raise _estimate_input_error("referenceMegapixels must be from 0 to 1000", "referenceMegapixels")
-        params["input_megapixels"] = input.reference_megapixels
-    if spec.type == IMAGE and (input.reference_images is not None or input.reference_megapixels):
-        count = input.reference_images if input.reference_images is not None else 1
-        slot = image_slots(registry.adapter_class(spec.provider))["reference_images"]
-        most = min(slot.max_count, generation.MAX_REFERENCE_FILES) if slot is not None else 0
-        _within(count, 0, most, "referenceImages", f"images for {spec.provider}")
-        # stand-ins for the files, as generateImage records them (what the request and the price read)
-        params["reference_file_ids"] = ["estimate"] * count
-    if spec.type == AVATAR and input.with_portrait:
-        params["portrait_file_id"] = "estimate"
-    if spec.type == AVATAR:
-        longest = math.ceil(spec.max_text_chars / pricing.AVATAR_CHARS_PER_SECOND)
-        _within(input.duration_seconds, 1, longest, "durationSeconds", f"seconds for {spec.provider}")
-    if spec.type == COMPOSITE:
-        for name, value in (
-            ("width", input.width),
-            ("height", input.height),
-            ("durationSeconds", input.duration_seconds),
-        ):
-            if value is not None and value < 1:
-                raise _estimate_input_error(f"{name} must be positive", name)
-        params["template_id"] = "estimate"
-    text = None
-    if spec.type == TTS:
-        text = "x" * (input.characters or 1000)
-    elif spec.type == AVATAR:
-        seconds = input.duration_seconds or math.ceil(
-            (input.characters or 600) / pricing.AVATAR_CHARS_PER_SECOND
-        )
-        text = "x" * (seconds * pricing.AVATAR_CHARS_PER_SECOND)
+    """What the same generate request would hold, planned by the rule generate* plans by
+    (models.batches.plan): refused with generate's error and field path, else the sum of its jobs'
+    holds with generate's warnings. Its files are stand-ins and nothing is read or held."""
+    principal = info.context.require("read")
+    settings = info.context.services.settings
+    estimate = estimate_request(principal, input)
     try:
-        cents = sum(
-            generation.price(spec.provider, spec.type, text, one) * max(1, input.variants or 1)
-            for one in placements.priced_params(
-                spec,
-                params,
-                [p.value for p in input.placements] if input.placements is not None else None,
-                ratio_given=input.aspect_ratio is not None,
-                size_given=bool(input.width and input.height),
-                duration_given=input.duration_seconds is not None,
-                with_image=input.with_input_image,
-            )
+        planned = await batches.plan(
+            estimate.request,
+            lifecycle.config(settings),
+            max_jobs=settings.max_jobs_per_request,
+            assumed=estimate.assumed,
         )
-    except placements.Unservable as exc:
-        raise DomainError(ErrorCode.VALIDATION_FAILED, exc.message, ["input", *exc.path]) from None
-    except (ValueError, TypeError, OverflowError):  # settings the price cannot read
-        raise _estimate_input_error(f"settings that {spec.provider} cannot price", "settings") from None
+    except DomainError as exc:
+        raise estimate.error(exc) from None
+    cents = planned.total_cents
+    first = planned.jobs[0]
     return CostEstimate(
         cents=cents,
-        provider=Provider(spec.provider),
+        provider=Provider(first.provider),
         # A cancel after submission captures the hold (models.jobs.cancel): the estimate itself.
         cancel_after_submit_cents=cents,
-        cancelable_at_provider=registry.can_cancel(spec.provider),
+        cancelable_at_provider=registry.can_cancel(first.provider),
+        warnings=[GenerateWarning.of(w) for w in first.metadata.get("warnings", [])],
+        placement_warnings=[PlacementWarning.of(a) for a in planned.adjustments()],
     )
 
 

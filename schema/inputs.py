@@ -259,6 +259,17 @@ class EstimateCostInput:
     with_portrait: bool = strawberry.field(
         default=False, description="An avatar from a portrait (portraitFileId): HeyGen's photo avatar rate"
     )
+    placement: Placement | None = strawberry.field(
+        default=None,
+        description="As in generate*: its ratio (the nearest the provider renders) and, for video, its target duration",
+    )
+    seed: int | None = strawberry.field(
+        default=None, description="As in generate*: refused by a provider that takes none"
+    )
+    allow_longer_than_placement: bool = strawberry.field(
+        default=False,
+        description="As in generateVideo: accept a durationSeconds longer than the placement's target",
+    )
 
 
 @strawberry.input

@@ -92,6 +92,11 @@ class CreativeJob:
         description="When the job is expected to finish (an estimate; see the providers' typicalSeconds); "
         "null once it ended",
     )
+    warnings: list[Notice] = strawberry.field(
+        default_factory=list,
+        description="What was noted when the job was accepted: its model's shutdown or replacement "
+        "(GenerateWarning) and what was made instead of what its placement asked for (PlacementWarning)",
+    )
     # Given the request's context, the outputs (resolvers/outputs.py): read only when selected.
     load_outputs: strawberry.Private[Callable[[Any], Awaitable[list[DriveFile]]] | None] = None
 
@@ -147,6 +152,7 @@ class CreativeJob:
             rating=JobRating(snap["rating"]) if snap.get("rating") else None,
             client_reference=snap.get("client_reference"),
             client_metadata=snap.get("client_metadata"),
+            warnings=notices(snap["metadata"] or {}),
         )
 
 
@@ -181,8 +187,19 @@ class UserError:
         )
 
 
+@strawberry.interface(
+    name="Warning",
+    description="A notice about a job the request still made: GenerateWarning (its model) or "
+    "PlacementWarning (its placement's ratio or duration); `code` says which",
+)
+class Notice:
+    code: str
+    message: str = strawberry.field(description="For people: what happened and what was chosen")
+    provider: Provider
+
+
 @strawberry.type(description="A notice about the model a job runs on (its shutdown, its replacement)")
-class GenerateWarning:
+class GenerateWarning(Notice):
     code: str = strawberry.field(
         description="MODEL_DEPRECATED: shuts down within 30 days; MODEL_REPLACED: shut down, the job "
         "runs on its successor"
@@ -209,7 +226,7 @@ class GenerateWarning:
     description="What was made instead of what a placement asked for: the nearest aspect ratio or "
     "duration the provider renders"
 )
-class PlacementWarning:
+class PlacementWarning(Notice):
     code: str = strawberry.field(
         description="ASPECT_RATIO_ADJUSTED: the placement's ratio was not available, the nearest was made; "
         "DURATION_ADJUSTED: the placement's target duration was not available, the nearest was made"
@@ -230,6 +247,12 @@ class PlacementWarning:
             requested=str(data["requested"]),
             chosen=str(data["chosen"]),
         )
+
+
+def notices(metadata: dict[str, Any]) -> list[Notice]:
+    """A job's warnings as its metadata records them: its model's, then its placement's."""
+    found: list[Notice] = [GenerateWarning.of(w) for w in metadata.get("warnings", [])]
+    return found + [PlacementWarning.of(a) for a in metadata.get("adjustments", [])]
 
 
 @strawberry.type(description="The jobs one generate request made (its variants × placements)")
@@ -459,7 +482,9 @@ class CreditBalancePayload:
 
 @strawberry.type
 class CostEstimate:
-    cents: int
+    cents: int = strawberry.field(
+        description="The sum of the holds the same generate request would place (one job per variant × placement)"
+    )
     provider: Provider
     cancel_after_submit_cents: int = strawberry.field(
         default=0,
@@ -467,6 +492,12 @@ class CostEstimate:
     )
     cancelable_at_provider: bool = strawberry.field(
         default=False, description="True when the provider can stop a task it accepted"
+    )
+    warnings: list[GenerateWarning] = strawberry.field(
+        default_factory=list, description="The generate payload's warnings for the same input"
+    )
+    placement_warnings: list[PlacementWarning] = strawberry.field(
+        default_factory=list, description="The generate payload's placementWarnings for the same input"
     )
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 from graphql import (
     GraphQLEnumType,
     GraphQLInputObjectType,
+    GraphQLInterfaceType,
     GraphQLObjectType,
     GraphQLScalarType,
     build_schema,
@@ -93,6 +94,7 @@ def test_every_listed_operation_is_served_with_its_arguments_and_type() -> None:
 def test_every_listed_type_field_and_enum_value_is_in_the_schema() -> None:
     kinds = {
         "type": GraphQLObjectType,
+        "interface": GraphQLInterfaceType,
         "input": GraphQLInputObjectType,
         "enum": GraphQLEnumType,
         "scalar": GraphQLScalarType,

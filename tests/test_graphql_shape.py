@@ -126,7 +126,7 @@ async def test_a_domain_error_in_a_query_is_a_graphql_error_with_its_code() -> N
     assert result.data is None
     [error] = result.errors
     assert error.message == "first must be between 1 and 100"
-    assert error.extensions == {"code": "VALIDATION_FAILED"}
+    assert error.extensions == {"code": "VALIDATION_FAILED", "field": ["first"]}  # as a userError's
     assert error.path == ["thing"]
 
 
