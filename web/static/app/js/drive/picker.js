@@ -61,7 +61,7 @@ export function FilePicker({ kind = null, onPick, onClose, title }) {
   const files = useQuery(FILES, { filter, first: 60 }, [kind, search]);
   const uploads = useUploads({ onUploaded: (file) => onPick(file) });
   const list = files.data?.driveFiles.nodes || [];
-  return html`<${Dialog} title=${title || `Choose ${kind ? label(kind).toLowerCase() : "a file"} from Drive`} onClose=${onClose} wide>
+  return html`<${Dialog} title=${title || `Choose ${{ IMAGE: "an image", VIDEO: "a video", AUDIO: "an audio file" }[kind] || "a file"} from Drive`} onClose=${onClose} wide>
     <div class="field">
       <label for="picker-search">Search by name</label>
       <input id="picker-search" type="search" value=${search} onInput=${(e) => setSearch(e.currentTarget.value)} />
@@ -153,7 +153,7 @@ export function DriveInput({ id, kind = "IMAGE", value, onChange, label: text, h
         </div>`
       : html`<div class="chooser">
           <button type="button" id=${id} onClick=${() => setPicking(true)} aria-describedby=${`${id}-label`}>Choose from Drive</button>
-          <${DropZone} id=${`${id}-upload`} accept=${ACCEPT[kind] || ""} multiple=${false} compact
+          <${DropZone} id=${`${id}-upload`} accept=${ACCEPT[kind] || `${ACCEPT.IMAGE},${ACCEPT.VIDEO}`} multiple=${false} compact
             label=${busy ? "Uploading" : "or drop a file here"} onFiles=${(f) => uploads.start(f)} />
         </div>`}
     <${UploadList} items=${uploads.items.filter((item) => item.phase !== "done")} />

@@ -221,10 +221,10 @@ export function estimateRequest(kind, type, s, info, names) {
     };
   }
   const missing = {
-    "video-voiceover": !s.prompt.trim() ? "Write the video's prompt to see the cost." : !s.voText.trim() ? "Write the voice-over's text to see the cost." : null,
-    "image-logo": !s.prompt.trim() ? "Write the prompt to see the cost." : !s.logo ? "Choose the logo to see the cost." : null,
-    "localized-avatar": !s.script.trim() ? "Write the script to see the cost." : !s.avatar ? "Choose an avatar to see the cost." : !s.locales.length ? "Choose at least one language." : null,
-  }[kind];
+    "video-voiceover": () => (!s.prompt.trim() ? "Write the video's prompt to see the cost." : !s.voText.trim() ? "Write the voice-over's text to see the cost." : null),
+    "image-logo": () => (!s.prompt.trim() ? "Write the prompt to see the cost." : !s.logo ? "Choose the logo to see the cost." : null),
+    "localized-avatar": () => (!s.script.trim() ? "Write the script to see the cost." : !s.avatar ? "Choose an avatar to see the cost." : !s.locales.length ? "Choose at least one language." : null),
+  }[kind]();
   if (missing) return { note: missing };
   return {
     query: ESTIMATE_CREATIVE,

@@ -255,7 +255,7 @@ export function EstimatePanel({ estimate, balance }) {
             : html`<p class="hint">${loading ? "Estimating…" : "Fill in the form to see the cost."}</p>`}
     </div>
     ${value && balance && value.cents > balance.availableCents
-      ? html`<p class="estimate-error">More than the ${money(balance.availableCents)} available: top up in Billing first.</p>`
-      : balance ? html`<p class="hint">Held when you submit; ${money(balance.availableCents)} available.</p>` : null}
+      ? html`<p class="estimate-error estimate-note">More than the ${money(balance.availableCents)} available: top up in Billing first.</p>`
+      : balance ? html`<p class="hint estimate-note">Held when you submit; ${money(balance.availableCents)} available.</p>` : null}
   </section>`;
 }

@@ -228,8 +228,8 @@ function Form({ kind, query }) {
       ${kind === "composite" ? html`
         <section class="card"><h2>Layout</h2>
           <p class="hint">Your media from Drive, composed by ${providerName("CREATOMATE")}: the background fills the frame, the logo sits bottom right, the headline at the top.</p>
-          <${DriveInput} id="background" kind="IMAGE" value=${s.background} onChange=${set("background")} optional=${false}
-            label="Background image" error=${err("inputs") || err("source")} />
+          <${DriveInput} id="background" kind=${null} value=${s.background} onChange=${set("background")} optional=${false}
+            label="Background (an image or a video)" hint="A video background makes a video as long as it." error=${err("inputs") || err("source")} />
           <${DriveInput} id="logo" kind="IMAGE" value=${s.logo} onChange=${set("logo")} label="Logo" />
           <${DriveInput} id="audio" kind="AUDIO" value=${s.audio} onChange=${set("audio")} label="Audio (voice-over or music)" hint="With audio the result is a video as long as the audio." />
           <${TextField} id="headline" label="Headline" value=${s.headline} onInput=${set("headline")} optional error=${err("modifications")} />
