@@ -3,6 +3,7 @@ user works them: signed in with the team's API key typed into the sign-in form.
 
 - The live estimate follows the variants (the total shown is estimateCost's for the same input,
   asked over the API), and a video longer than its placement's target shows the refusal in words.
+- The video + voice-over recipe is one form: submitted, its creative's three jobs are listed.
 - An image in 2 variants is submitted: the page lands on the Jobs panel of its batch, which holds
   2 jobs.
 - Drive: two files uploaded through the file chooser (progress, then "Uploaded"), shown with their
@@ -104,6 +105,17 @@ async def test_the_estimate_follows_variants_and_a_long_placement_is_refused(
     await p.get_by_label("Allow longer than the placement's target").check()
     await total.wait_for()
     await page.screenshot("video-allowed")
+
+    # The video + voice-over recipe: one form, three jobs (video, voice-over, their composite).
+    await goto(page, stack, "/new/video-voiceover")
+    await p.fill("#prompt", "Steam rising from a coffee cup, morning light")
+    await p.fill("#voText", "Wake up to something better.")
+    await p.get_by_text("composite · Creatomate").wait_for()
+    await page.screenshot("video-voiceover")
+    await p.get_by_test_id("submit").click()
+    await p.get_by_text("Creative accepted").wait_for()
+    assert await p.locator(".submitted-jobs tbody tr").count() == 3
+    await page.screenshot("video-voiceover-submitted")
 
 
 async def test_an_image_in_two_variants_lands_on_the_jobs_panel(page: BrowserPage, stack: Stack) -> None:

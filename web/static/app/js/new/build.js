@@ -14,7 +14,7 @@ export function initialState(kind) {
   if (kind === "composite") return { ...base, provider: "CREATOMATE", background: null, logo: null, audio: null, headline: "", aspectRatio: "1:1" };
   if (kind === "video-voiceover") return { ...base, ttsProvider: null, voText: "" };
   if (kind === "image-logo") return { ...base, logo: null };
-  if (kind === "localized-avatar") return { ...base, provider: "HEYGEN", locales: ["en-US", "es-MX", "fr-FR"], voiceGender: "" };
+  if (kind === "localized-avatar") return { ...base, provider: "HEYGEN", locales: ["en-US", "es-MX", "fr-FR"], scripts: {}, voiceGender: "" };
   if (kind === "avatar") return { ...base, provider: "HEYGEN", avatarSource: "library" };
   return base;
 }
@@ -143,7 +143,7 @@ export function recipeInput(kind, s) {
   return {
     recipe: "LOCALIZED_AVATAR",
     localizedAvatar: clean({
-      locales: s.locales.map((locale) => ({ locale })), script: s.script, avatarId: s.avatar?.id || null,
+      locales: s.locales.map((locale) => clean({ locale, script: s.scripts[locale]?.trim() || null })), script: s.script, avatarId: s.avatar?.id || null,
       voiceGender: s.voiceGender || null, provider: "HEYGEN", aspectRatio: s.aspectRatio || null,
     }),
   };
@@ -214,7 +214,8 @@ export function estimateRequest(kind, type, s, info, names) {
       variables: ready ? { cost, check: { nodes } } : { cost },
       read: (data) => {
         const jobs = variants * (placements?.length || 1);
-        const lines = [[`${jobs} job${jobs > 1 ? "s" : ""} on ${names(data.estimateCost.provider)}`, `${variants} variant${variants > 1 ? "s" : ""} × ${placements?.length || 1} placement${(placements?.length || 1) > 1 ? "s" : ""}`]];
+        const split = placements ? `${variants} variant${variants > 1 ? "s" : ""} × ${placements.length} placement${placements.length > 1 ? "s" : ""}` : `${variants} variant${variants > 1 ? "s" : ""}`;
+        const lines = [[`${jobs} job${jobs > 1 ? "s" : ""} on ${names(data.estimateCost.provider)}`, split]];
         if (placements) lines.push(["Sizes", placements.map((p) => placementOf(p).ratio).join(", ")]);
         return { cents: data.estimateCost.cents, lines };
       },

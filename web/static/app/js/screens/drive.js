@@ -179,6 +179,7 @@ export default function DriveScreen({ route }) {
     doneTimer.current = setTimeout(refresh, 800);
   }, []);
   useEffect(() => setMore({ nodes: [], after: null }), [folderId, kind, search]);
+  useEffect(() => setMessage(null), [folderId]);
   useEffect(() => sessionStorage.setItem("creative-hub.drive-view", view), [view]);
 
   const subfolders = folderId ? folder?.children || [] : folders.data?.driveFolders || [];

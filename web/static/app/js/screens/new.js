@@ -215,8 +215,9 @@ function Form({ kind, query }) {
 
       ${kind === "avatar" || kind === "localized-avatar" ? html`
         <section class="card"><h2>The script</h2>
-          <${TextField} id="script" label=${kind === "localized-avatar" ? "Script (translated per language by you, or the same for all)" : "Script"} multiline
-            value=${s.script} onInput=${set("script")} error=${err("script")} max=${info?.maxTextCharacters} hint="What the avatar says. " />
+          <${TextField} id="script" label="Script" multiline
+            value=${s.script} onInput=${set("script")} error=${err("script")} max=${info?.maxTextCharacters}
+            hint=${kind === "localized-avatar" ? "Read in every language that has no translation of its own (below). " : "What the avatar says. "} />
         </section>` : null}
 
       ${kind === "tts" ? html`
@@ -272,6 +273,12 @@ function Form({ kind, query }) {
           ${name} <small class="hint">${code}</small></label>`)}</div>
         ${err("locales") ? html`<small class="field-error">${err("locales")}</small>` : null}
       </fieldset>
+      ${s.locales.length ? html`<details class="translations">
+        <summary>Translations of the script <span class="optional">(optional, per language)</span></summary>
+        ${s.locales.map((code, i) => html`<${TextField} id=${`script-${code}`} field=${`locales.${i}.script`} label=${LOCALES.find(([c]) => c === code)?.[1] || code}
+          multiline value=${s.scripts[code] || ""} optional error=${err(`locales.${i}.script`)}
+          onInput=${(text) => setS((p) => ({ ...p, scripts: { ...p.scripts, [code]: text } }))} />`)}
+      </details>` : null}
       <div class="row">
         <${SelectField} id="voiceGender" label="Voices" value=${s.voiceGender} onChange=${set("voiceGender")} options=${[["", "Any gender"], ["female", "Female voices"], ["male", "Male voices"]]} />
         <${SelectField} id="aspectRatio" label="Aspect ratio" value=${s.aspectRatio} onChange=${set("aspectRatio")} options=${[["", "HeyGen's default"], ["16:9", "16:9"], ["9:16", "9:16"], ["1:1", "1:1"]]} />
