@@ -15,6 +15,7 @@ const FILES = `query DriveFiles($folderId: ID, $filter: DriveFileFilter, $first:
     totalCount pageInfo { hasNextPage endCursor } nodes { ${FILE_FIELDS} job { id type provider prompt } }
   }
 }`;
+const JOB_KINDS = { IMAGE: "Image", VIDEO: "Video", AVATAR: "Avatar", TTS: "Voice-over", COMPOSITE: "Composite" };
 const USAGE = `query Usage { driveUsage { usedBytes quotaBytes availableBytes } }`;
 const JOB_DONE = `subscription DriveJobs { jobsUpdated(filter: { status: COMPLETED }) { id status } }`;
 
@@ -66,7 +67,7 @@ function Preview({ file, onClose }) {
     <dl class="facts">
       <dt>Kind</dt><dd>${label(file.kind)}${file.width ? ` · ${file.width}×${file.height}` : ""}${file.durationSeconds ? ` · ${Number(file.durationSeconds).toFixed(1)} s` : ""}</dd>
       <dt>Size</dt><dd>${bytes(file.sizeBytes)}</dd>
-      <dt>Source</dt><dd>${file.job ? html`Made by <a href=${`#/jobs/${file.job.id}`}>a ${file.job.type.toLowerCase()} job</a>${file.job.prompt ? html`: “${file.job.prompt}”` : null}` : "Uploaded"}</dd>
+      <dt>Source</dt><dd>${file.job ? html`Made by <a href=${`#/jobs/${file.job.id}`}>the ${(JOB_KINDS[file.job.type] || file.job.type).toLowerCase()} job</a>${file.job.prompt ? html`: “${file.job.prompt}”` : null}` : "Uploaded"}</dd>
       <dt>Added</dt><dd>${dateTime(file.createdAt)}</dd>
     </dl>
     <div class="actions dialog-actions">
@@ -140,6 +141,22 @@ function countFolders(folder) {
 /** A small menu of actions (a <details> disclosure: keyboard and screen reader friendly). */
 function Menu({ name, items }) {
   const ref = useRef(null);
+  useEffect(() => {
+    // Closed by a click elsewhere or Escape (focus back on its button), as a menu is.
+    const outside = (e) => ref.current?.open && !ref.current.contains(e.target) && (ref.current.open = false);
+    const escape = (e) => {
+      if (e.key === "Escape" && ref.current?.open) {
+        ref.current.open = false;
+        ref.current.querySelector("summary")?.focus();
+      }
+    };
+    document.addEventListener("click", outside);
+    document.addEventListener("keydown", escape);
+    return () => {
+      document.removeEventListener("click", outside);
+      document.removeEventListener("keydown", escape);
+    };
+  }, []);
   return html`<details class="menu" ref=${ref}>
     <summary aria-label=${`Actions for ${name}`} title="Actions">⋯</summary>
     <div class="menu-items" role="group" aria-label=${`Actions for ${name}`}>
@@ -290,7 +307,7 @@ export default function DriveScreen({ route }) {
           <td><button type="button" class="file-open small" onClick=${() => setDialog({ type: "preview", file })} aria-label=${`Preview ${file.name}`}><${Thumb} file=${file} /></button></td>
           <td class="file-name">${file.name}</td>
           <td class="hide-narrow">${label(file.kind)}${file.width ? html` <small class="hint">${file.width}×${file.height}</small>` : null}</td>
-          <td class="hide-narrow">${file.job ? html`<a href=${`#/jobs/${file.job.id}`}>${label(file.job.type)} job</a>` : "Uploaded"}</td>
+          <td class="hide-narrow">${file.job ? html`<a href=${`#/jobs/${file.job.id}`}>${JOB_KINDS[file.job.type] || label(file.job.type)} job</a>` : "Uploaded"}</td>
           <td class="num">${bytes(file.sizeBytes)}</td>
           <td class="hide-narrow">${dateTime(file.createdAt)}</td>
           <td><${Menu} name=${file.name} items=${fileActions(file)} /></td>
