@@ -1,0 +1,261 @@
+// The New generation form's parts: the provider guide, the placement picker, variants, the voice
+// and avatar pickers, and the live estimate (debounced; its error in words when the input is refused).
+import { useEffect, useRef, useState } from "preact/hooks";
+import { gql, useQuery } from "../api.js";
+import { html } from "../html.js";
+import { dateTime, ErrorNote, label, Loading, money } from "../ui.js";
+import { LANGUAGES, PLACEMENTS, providerName } from "./catalog.js";
+
+const PROVIDERS = `query Providers($type: JobType) { providers(type: $type) {
+  provider type isDefault strengths available aspectRatios defaultAspectRatio durationsSeconds defaultDurationSeconds
+  maxTextCharacters takesSeed typicalSeconds priceUnit priceCentsPerUnit priceFirstUnitCents lifecycle shutdownDate
+  successor successorModel startImage { maxCount } referenceImages { maxCount } portraitImage { maxCount }
+} }`;
+
+/** The providers of a job type (the provider guide's data). */
+export function useProviders(type) {
+  const result = useQuery(PROVIDERS, { type }, [type]);
+  return { ...result, list: result.data?.providers || [] };
+}
+
+export function defaultProvider(list) {
+  return (list.find((p) => p.isDefault && p.lifecycle !== "SHUT_DOWN") || list.find((p) => p.lifecycle !== "SHUT_DOWN") || list[0])?.provider;
+}
+
+function cents(value) {
+  if (value == null) return "";
+  return value >= 100 ? money(Math.round(value)) : `${Number(value.toFixed(2))}¢`;
+}
+
+function priceText(p) {
+  const unit = String(p.priceUnit).replaceAll("_", " ");
+  const first = p.priceFirstUnitCents != null ? ` (first ${unit} ${cents(p.priceFirstUnitCents)})` : "";
+  return `${cents(p.priceCentsPerUnit)} / ${unit}${first}`;
+}
+
+function timeText(seconds) {
+  return seconds < 90 ? `about ${seconds} s` : `about ${Math.round(seconds / 60)} min`;
+}
+
+function Lifecycle({ p }) {
+  if (p.lifecycle === "ACTIVE") return null;
+  const successor = p.successor ? providerName(p.successor) : p.successorModel;
+  if (p.lifecycle === "SHUT_DOWN") {
+    return html`<span class="lifecycle shut">Shut down ${dateTime(p.shutdownDate).split(",")[0]}${successor ? html`: runs on <strong>${successor}</strong>` : ": refused"}</span>`;
+  }
+  return html`<span class="lifecycle deprecated">Shuts down ${new Date(p.shutdownDate).toLocaleDateString(undefined, { dateStyle: "medium" })}${successor ? html` — move to <strong>${successor}</strong>` : null}</span>`;
+}
+
+/** The provider guide: one radio card per provider (strengths, price, typical time, lifecycle). */
+export function ProviderGuide({ id = "provider", providers, value, onChange, legend = "Provider", error }) {
+  if (providers.loading && !providers.data) return html`<${Loading} what="Reading the providers" />`;
+  if (providers.error) return html`<${ErrorNote} error=${providers.error} />`;
+  return html`<fieldset class=${`provider-guide${error ? " has-error" : ""}`} data-field=${id}>
+    <legend>${legend}</legend>
+    <div class="provider-cards">
+      ${providers.list.map((p) => html`<label class=${`provider-card${value === p.provider ? " selected" : ""}${p.lifecycle !== "ACTIVE" ? " aging" : ""}`}>
+        <input type="radio" name=${id} value=${p.provider} checked=${value === p.provider}
+          onChange=${() => onChange(p.provider)} disabled=${!p.available} />
+        <span class="provider-head">
+          <strong>${providerName(p.provider)}</strong>
+          ${p.isDefault ? html`<span class="badge">Default</span>` : null}
+        </span>
+        <span class="provider-strengths">${p.strengths.replace(/ \(default\)$/, "")}</span>
+        <span class="provider-facts">
+          <span title="Price">${priceText(p)}</span>
+          <span title="Typical time">${timeText(p.typicalSeconds)}</span>
+          ${p.takesSeed ? html`<span>takes a seed</span>` : null}
+        </span>
+        <${Lifecycle} p=${p} />
+      </label>`)}
+    </div>
+    ${error ? html`<small class="field-error">${error}</small>` : null}
+  </fieldset>`;
+}
+
+/** The placements as checkboxes, each with the ratio and (video) target duration it implies. */
+export function PlacementPicker({ value, onChange, withDuration, single = false, error, provider }) {
+  const toggle = (id, on) => {
+    if (single) onChange(on ? [id] : []);
+    else onChange(on ? [...value, id].sort((a, b) => PLACEMENTS.findIndex((p) => p.id === a) - PLACEMENTS.findIndex((p) => p.id === b)) : value.filter((v) => v !== id));
+  };
+  const chosen = PLACEMENTS.filter((p) => value.includes(p.id));
+  return html`<fieldset class=${`placements${error ? " has-error" : ""}`} data-field="placements">
+    <legend>Placement${single ? "" : "s"} <span class="optional">(optional)</span></legend>
+    <div class="placement-options">
+      ${PLACEMENTS.map((p) => html`<label class=${`placement${value.includes(p.id) ? " selected" : ""}`}>
+        <input type=${single ? "checkbox" : "checkbox"} name="placements" value=${p.id} checked=${value.includes(p.id)}
+          onChange=${(e) => toggle(p.id, e.currentTarget.checked)} />
+        <span class="ratio-box" style=${ratioStyle(p.ratio)} aria-hidden="true"></span>
+        <span class="placement-text"><strong>${p.name}</strong>
+          <small>${p.ratio}${withDuration ? ` · ${p.seconds} s` : ""}</small></span>
+      </label>`)}
+    </div>
+    <p class="hint placement-summary" aria-live="polite">${chosen.length
+      ? single
+        ? `Made at ${chosen[0].ratio}${withDuration ? `, ${chosen[0].seconds} s` : ""} (or the nearest ${provider ? providerName(provider) : "the provider"} renders).`
+        : `${chosen.length} job${chosen.length > 1 ? "s" : ""} per variant: ${chosen.map((p) => `${p.name} ${p.ratio}${withDuration ? ` ${p.seconds} s` : ""}`).join(", ")} — the nearest ratio${withDuration ? " and duration" : ""} the provider renders.`
+      : "None: one job at the aspect ratio you choose below."}</p>
+    ${error ? html`<small class="field-error">${error}</small>` : null}
+  </fieldset>`;
+}
+
+function ratioStyle(ratio) {
+  const [w, h] = ratio.split(":").map(Number);
+  const scale = 22 / Math.max(w, h);
+  return `width:${Math.round(w * scale)}px;height:${Math.round(h * scale)}px`;
+}
+
+/** Variants 1–5: a number field (each variant is its own job, held and charged on its own). */
+export function VariantsField({ value, onChange, error }) {
+  return html`<div class=${`field variants${error ? " has-error" : ""}`} data-field="variants">
+    <label for="variants">Variants</label>
+    <input id="variants" type="number" min="1" max="5" step="1" inputmode="numeric" value=${value}
+      aria-describedby="variants-hint" onInput=${(e) => onChange(e.currentTarget.value)} />
+    <small id="variants-hint" class="hint">1 to 5 takes of the same request, each charged on its own.</small>
+    ${error ? html`<small class="field-error">${error}</small>` : null}
+  </div>`;
+}
+
+const VOICES = `query Voices($provider: Provider!, $language: String, $gender: String, $search: String) {
+  voices(provider: $provider, language: $language, gender: $gender, search: $search) {
+    id name language languages locales multilingual gender accent age description previewUrl
+  }
+}`;
+
+/** Pick a voice of the provider's library: filter by language and gender, hear its sample. */
+export function VoicePicker({ id = "voiceId", provider, value, onChange, error, language: initialLanguage = "" }) {
+  const [language, setLanguage] = useState(initialLanguage);
+  const [gender, setGender] = useState("");
+  const voices = useQuery(VOICES, { provider, language: language || null, gender: gender || null }, [provider, language, gender]);
+  const list = voices.data?.voices || [];
+  useEffect(() => {
+    if (list.length && !list.some((v) => v.id === value)) onChange(list[0].id);
+  }, [voices.data]);
+  return html`<fieldset class=${`voice-picker${error ? " has-error" : ""}`} data-field=${id}>
+    <legend>Voice</legend>
+    <div class="row">
+      <div class="field"><label for=${`${id}-language`}>Language</label>
+        <select id=${`${id}-language`} value=${language} onChange=${(e) => setLanguage(e.currentTarget.value)}>
+          ${LANGUAGES.map(([code, name]) => html`<option value=${code}>${name}</option>`)}
+        </select></div>
+      <div class="field"><label for=${`${id}-gender`}>Gender</label>
+        <select id=${`${id}-gender`} value=${gender} onChange=${(e) => setGender(e.currentTarget.value)}>
+          <option value="">Any</option><option value="female">Female</option><option value="male">Male</option>
+        </select></div>
+    </div>
+    <${ErrorNote} error=${voices.error} />
+    ${voices.loading && !voices.data ? html`<${Loading} what="Reading voices" />` : null}
+    ${voices.data && !list.length ? html`<p class="hint">No voice matches; try “Any language”.</p>` : null}
+    <ul class="voice-list" role="list">
+      ${list.slice(0, 40).map((v) => html`<li class=${value === v.id ? "selected" : ""}>
+        <label class="voice">
+          <input type="radio" name=${id} value=${v.id} checked=${value === v.id} onChange=${() => onChange(v.id)} />
+          <span class="voice-text"><strong>${v.name}</strong>
+            <small>${[v.gender && label(v.gender), v.accent && label(v.accent), v.age && label(v.age), v.language?.toUpperCase(), v.multilingual ? "multilingual" : null].filter(Boolean).join(" · ")}</small></span>
+        </label>
+        ${v.previewUrl ? html`<audio class="voice-preview" controls preload="none" src=${v.previewUrl} aria-label=${`Sample of ${v.name}`}></audio>` : html`<small class="hint">No sample</small>`}
+      </li>`)}
+    </ul>
+    ${error ? html`<small class="field-error">${error}</small>` : null}
+  </fieldset>`;
+}
+
+const AVATARS = `query Avatars($gender: String, $search: String) {
+  avatars(gender: $gender, search: $search) { id name gender previewImageUrl previewVideoUrl avatarType defaultVoiceId }
+}`;
+
+function AvatarImage({ avatar }) {
+  const [failed, setFailed] = useState(false);
+  if (!avatar.previewImageUrl || failed) return html`<span class="avatar-img avatar-initials" aria-hidden="true">${avatar.name.slice(0, 1)}</span>`;
+  return html`<img class="avatar-img" src=${avatar.previewImageUrl} alt="" loading="lazy" onError=${() => setFailed(true)} />`;
+}
+
+/** Pick an avatar of the library: search, gender filter, preview images. onChange(avatar). */
+export function AvatarPicker({ value, onChange, error }) {
+  const [gender, setGender] = useState("");
+  const [search, setSearch] = useState("");
+  const [typed, setTyped] = useState("");
+  const timer = useRef(null);
+  const avatars = useQuery(AVATARS, { gender: gender || null, search: search || null }, [gender, search]);
+  const list = avatars.data?.avatars || [];
+  return html`<fieldset class=${`avatar-picker${error ? " has-error" : ""}`} data-field="avatarId">
+    <legend>Avatar</legend>
+    <div class="row">
+      <div class="field"><label for="avatar-search">Search</label>
+        <input id="avatar-search" type="search" value=${typed} onInput=${(e) => {
+          const text = e.currentTarget.value;
+          setTyped(text);
+          clearTimeout(timer.current);
+          timer.current = setTimeout(() => setSearch(text.trim()), 300);
+        }} /></div>
+      <div class="field"><label for="avatar-gender">Gender</label>
+        <select id="avatar-gender" value=${gender} onChange=${(e) => setGender(e.currentTarget.value)}>
+          <option value="">Any</option><option value="female">Female</option><option value="male">Male</option>
+        </select></div>
+    </div>
+    <${ErrorNote} error=${avatars.error} />
+    ${avatars.loading && !avatars.data ? html`<${Loading} what="Reading avatars" />` : null}
+    ${avatars.data && !list.length ? html`<p class="hint">No avatar matches.</p>` : null}
+    <div class="avatar-grid">
+      ${list.slice(0, 24).map((a) => html`<label class=${`avatar${value === a.id ? " selected" : ""}`}>
+        <input type="radio" name="avatarId" class="visually-hidden" value=${a.id} checked=${value === a.id} onChange=${() => onChange(a)} />
+        <${AvatarImage} avatar=${a} />
+        <span class="avatar-name">${a.name}</span>
+        <small class="hint">${[a.gender && label(a.gender), a.avatarType && label(a.avatarType)].filter(Boolean).join(" · ")}</small>
+      </label>`)}
+    </div>
+    ${list.length > 24 ? html`<p class="hint">${list.length - 24} more: narrow the search.</p>` : null}
+    ${error ? html`<small class="field-error">${error}</small>` : null}
+  </fieldset>`;
+}
+
+/** Ask for `request()` (a { query, variables, read(data) → {cents, lines} } or null) ~350 ms after
+ *  the last change of `key`; the latest answer wins. */
+export function useEstimate(request, key) {
+  const [state, setState] = useState({ loading: false, value: null, error: null, note: null });
+  const generation = useRef(0);
+  useEffect(() => {
+    const mine = ++generation.current;
+    const asked = request();
+    if (!asked) {
+      setState({ loading: false, value: null, error: null, note: null });
+      return undefined;
+    }
+    if (asked.note) {
+      setState({ loading: false, value: null, error: null, note: asked.note });
+      return undefined;
+    }
+    setState((s) => ({ ...s, loading: true }));
+    const timer = setTimeout(() => {
+      gql(asked.query, asked.variables).then(
+        (data) => mine === generation.current && setState({ loading: false, value: asked.read(data), error: null, note: null }),
+        (error) => mine === generation.current && setState({ loading: false, value: null, error, note: null }),
+      );
+    }, 350);
+    return () => clearTimeout(timer);
+  }, [key]);
+  return state;
+}
+
+/** The estimate: the total, its lines, or why the request would be refused. */
+export function EstimatePanel({ estimate, balance }) {
+  const { value, error, loading, note } = estimate;
+  return html`<section class="estimate card" aria-labelledby="estimate-title">
+    <h2 id="estimate-title">Estimated cost</h2>
+    <div aria-live="polite" aria-atomic="true" data-testid="estimate">
+      ${error
+        ? html`<p class="estimate-error" data-testid="estimate-error"><strong>Not possible as set:</strong> ${error.message}</p>`
+        : note
+          ? html`<p class="hint">${note}</p>`
+          : value
+            ? html`<p class="estimate-total"><span data-testid="estimate-total">${money(value.cents)}</span>
+                ${loading ? html`<small class="hint"> updating…</small>` : null}</p>
+              <ul class="estimate-lines">${value.lines.map((line) => html`<li><span>${line[0]}</span><span>${line[1]}</span></li>`)}</ul>`
+            : html`<p class="hint">${loading ? "Estimating…" : "Fill in the form to see the cost."}</p>`}
+    </div>
+    ${value && balance && value.cents > balance.availableCents
+      ? html`<p class="estimate-error estimate-note">More than the ${money(balance.availableCents)} available: top up in Billing first.</p>`
+      : balance ? html`<p class="hint estimate-note">Held when you submit; ${money(balance.availableCents)} available.</p>` : null}
+  </section>`;
+}
