@@ -10,6 +10,7 @@ export const OUTPUT_FIELDS = `id name kind contentType url thumbnailUrl width he
 export const JOB_FIELDS = `id type status provider prompt settings metadata errorMessage userId version
   createdAt startedAt completedAt updatedAt batchId placement variant seed rating clientReference clientMetadata
   progress queuePosition expectedCompletionAt costCents estimatedCostCents overrunCents driveFolderId
+  submittedBy { userId name email }
   outputs { ${OUTPUT_FIELDS} }`;
 
 export const OPEN = new Set(["PENDING", "PROCESSING"]);
