@@ -1,6 +1,383 @@
-// Placeholder: built by the jobs screen's owner.
+// The Jobs panel: the team's jobs, newest first, live over jobsUpdated (no polling; useQuery
+// refetches the first page after every reconnection and the events are merged by id). Filters live
+// in the URL (#/jobs?status=COMPLETED&mine=1). The list is windowed: only the rows in view (plus an
+// overscan) are in the DOM, and the next page (`after`) is read as the user scrolls near the end,
+// so a list of 1,000 jobs stays smooth.
+import { Component } from "preact";
+import { useCallback, useEffect, useMemo, useRef, useState } from "preact/hooks";
+import { gql, useQuery, useSubscription } from "../api.js";
+import { useApp } from "../context.js";
 import { html } from "../html.js";
+import {
+  CompositeInputs, JOB_FIELDS, JOB_STATUSES, JOB_TYPES, JobActions, OutputPlayer, PROVIDERS, Thumb, costOf,
+  fileFacts, isOpen, jobTitle, providerName, statusLine, submitter, typeName, useCompositeInputs,
+} from "../jobs/common.js";
+import { EmptyState, ErrorNote, Field, ProgressBar, StatusBadge, dateTime, go, label, relative, useNow } from "../ui.js";
 
-export default function Screen() {
-  return html`<h1>jobs</h1><p>Coming in this change.</p>`;
+const PAGE = 50;
+const OVERSCAN = 8;
+const LOAD_AHEAD = 20; // rows before the end of what is loaded at which the next page is read
+// The benchmark's baseline (bench/web_jobs_list.py) sets this to render every row, unwindowed.
+const RENDER_ALL = Boolean(globalThis.CH_JOBS_RENDER_ALL);
+
+const JOBS = `query Jobs($first: Int!, $after: String, $filter: JobFilter) {
+  jobs(first: $first, after: $after, filter: $filter) { nodes { ${JOB_FIELDS} } pageInfo { hasNextPage endCursor } } }`;
+const UPDATES = `subscription JobsLive($filter: JobFilter) { jobsUpdated(filter: $filter) { ${JOB_FIELDS} } }`;
+
+// ---- filters <-> URL <-> JobFilter -------------------------------------------------------------
+const FILTER_KEYS = ["type", "status", "provider", "batch", "rating", "mine"];
+
+function filtersOf(query) {
+  const f = {};
+  for (const key of FILTER_KEYS) {
+    const value = query.get(key);
+    if (value) f[key] = value;
+  }
+  return f;
+}
+
+function jobFilter(f) {
+  const filter = {};
+  if (f.type) filter.type = f.type;
+  if (f.status) filter.status = f.status;
+  if (f.provider) filter.provider = f.provider;
+  if (f.batch) filter.batchId = f.batch;
+  if (f.rating) filter.rating = f.rating;
+  if (f.mine) filter.mine = true;
+  return Object.keys(filter).length ? filter : null;
+}
+
+/** The subscription's filter: status and rating change as a job moves, so they are checked here
+ * (a job leaving the filter's status leaves the list) instead of by the server. */
+function liveFilter(filter) {
+  if (!filter) return null;
+  const { status, rating, ...rest } = filter;
+  return Object.keys(rest).length ? rest : null;
+}
+
+function matches(job, f, viewer) {
+  return (!f.type || job.type === f.type) && (!f.status || job.status === f.status)
+    && (!f.provider || job.provider === f.provider) && (!f.batch || job.batchId === f.batch)
+    && (!f.rating || job.rating === f.rating) && (!f.mine || job.userId === viewer?.userId);
+}
+
+function setFilters(next) {
+  const query = new URLSearchParams();
+  for (const key of FILTER_KEYS) if (next[key]) query.set(key, next[key]);
+  const search = query.toString();
+  go(`/jobs${search ? `?${search}` : ""}`);
+}
+
+const newestFirst = (a, b) => (a.createdAt < b.createdAt ? 1 : a.createdAt > b.createdAt ? -1 : 0);
+
+/** Merge jobs into the list by id: a newer version replaces the row in place, a new job goes where
+ * its createdAt puts it (the top, for a job just submitted); those failing `keep` leave. */
+function mergeJobs(list, incoming, keep) {
+  let next = list;
+  for (const job of incoming) {
+    const at = next.findIndex((j) => j.id === job.id);
+    if (at >= 0) {
+      if (next[at].version > job.version) continue;
+      next = next === list ? [...list] : next;
+      if (keep(job)) next[at] = job;
+      else next.splice(at, 1);
+    } else if (keep(job)) {
+      next = next === list ? [...list] : next;
+      let i = 0;
+      while (i < next.length && newestFirst(next[i], job) <= 0) i += 1;
+      next.splice(i, 0, job);
+    }
+  }
+  return next;
+}
+
+// ---- the list's data ---------------------------------------------------------------------------
+function useJobList(filters, viewer) {
+  const key = JSON.stringify(filters);
+  const filter = useMemo(() => jobFilter(filters), [key]);
+  const keep = useCallback((job) => matches(job, filters, viewer), [key, viewer]);
+  const [list, setList] = useState({ key, jobs: [], endCursor: null, hasNext: false });
+  const [more, setMore] = useState({ loading: false, error: null });
+  const first = useQuery(JOBS, { first: PAGE, filter }, [key]);
+
+  // The first page: on a new filter it is the list; after a reconnection it is merged in (the
+  // pages read further down stay).
+  useEffect(() => {
+    if (!first.data) return;
+    const page = first.data.jobs;
+    setList((current) => {
+      if (current.key !== key || !current.jobs.length) {
+        return { key, jobs: page.nodes, endCursor: page.pageInfo.endCursor, hasNext: page.pageInfo.hasNextPage };
+      }
+      return { ...current, jobs: mergeJobs(current.jobs, page.nodes, keep) };
+    });
+  }, [first.data]);
+
+  const liveError = useSubscription(UPDATES, { filter: liveFilter(filter) }, (data) => {
+    const job = data.jobsUpdated;
+    setList((current) => (current.key === key ? { ...current, jobs: mergeJobs(current.jobs, [job], keep) } : current));
+  }, [key]);
+
+  const loading = useRef(false);
+  const loadMore = useCallback(() => {
+    if (loading.current || list.key !== key || !list.hasNext) return;
+    loading.current = true;
+    setMore({ loading: true, error: null });
+    gql(JOBS, { first: PAGE, after: list.endCursor, filter }).then(
+      (data) => {
+        const page = data.jobs;
+        setList((current) => current.key !== key ? current : {
+          key,
+          jobs: mergeJobs(current.jobs, page.nodes, keep),
+          endCursor: page.pageInfo.endCursor,
+          hasNext: page.pageInfo.hasNextPage,
+        });
+        setMore({ loading: false, error: null });
+      },
+      (error) => setMore({ loading: false, error }),
+    ).finally(() => {
+      loading.current = false;
+    });
+  }, [list, key]);
+
+  const ready = list.key === key && (first.data || list.jobs.length);
+  return {
+    jobs: list.key === key ? list.jobs : [],
+    hasNext: list.key === key && list.hasNext,
+    initialLoading: !ready && first.loading,
+    error: first.error,
+    liveError,
+    more,
+    loadMore,
+    replace: (job) => setList((current) => ({ ...current, jobs: mergeJobs(current.jobs, [job], keep) })),
+  };
+}
+
+// ---- the window --------------------------------------------------------------------------------
+const NARROW = "(max-width: 700px)";
+
+function useRowHeight() {
+  const query = useMemo(() => matchMedia(NARROW), []);
+  const [narrow, setNarrow] = useState(query.matches);
+  useEffect(() => {
+    const change = () => setNarrow(query.matches);
+    query.addEventListener("change", change);
+    return () => query.removeEventListener("change", change);
+  }, []);
+  return narrow ? 164 : 80;
+}
+
+/** The rows in view of the page's scroll, plus OVERSCAN above and below: [start, end). */
+function useVisibleRange(listRef, count, rowHeight) {
+  const [range, setRange] = useState([0, Math.min(count, 30)]);
+  useEffect(() => {
+    if (RENDER_ALL) {
+      setRange([0, count]);
+      return undefined;
+    }
+    let frame = 0;
+    const measure = () => {
+      frame = 0;
+      const el = listRef.current;
+      if (!el) return;
+      const top = el.getBoundingClientRect().top; // the list's top relative to the viewport
+      const first = Math.max(0, Math.floor(-top / rowHeight) - OVERSCAN);
+      const last = Math.min(count, Math.ceil((window.innerHeight - top) / rowHeight) + OVERSCAN);
+      setRange((r) => (r[0] === first && r[1] === Math.max(first, last) ? r : [first, Math.max(first, last)]));
+    };
+    const schedule = () => {
+      if (!frame) frame = requestAnimationFrame(measure);
+    };
+    measure();
+    window.addEventListener("scroll", schedule, { passive: true });
+    window.addEventListener("resize", schedule);
+    return () => {
+      cancelAnimationFrame(frame);
+      window.removeEventListener("scroll", schedule);
+      window.removeEventListener("resize", schedule);
+    };
+  }, [count, rowHeight]);
+  return range;
+}
+
+// ---- rows --------------------------------------------------------------------------------------
+function JobRow({ job, viewer, index, total, top, actions }) {
+  const now = useNow(isOpen(job) ? 1000 : 30_000);
+  const cost = costOf(job);
+  const title = jobTitle(job);
+  const facts = [typeName(job.type), providerName(job.provider), job.settings?.aspect_ratio,
+    job.placement && label(job.placement), job.variant && `variant ${job.variant}`].filter(Boolean);
+  return html`<div class=${`job-row status-row-${job.status.toLowerCase()}`} role="listitem"
+      aria-posinset=${index + 1} aria-setsize=${total} style=${`transform: translateY(${top}px)`} data-job-id=${job.id}>
+    <div class="c-thumb"><${Thumb} job=${job} onOpen=${() => actions.preview(job)} /></div>
+    <div class="c-main">
+      <a class="job-title" href=${`#/jobs/${job.id}`} title=${title}>${title}</a>
+      <div class="job-facts">${facts.join(" · ")}
+        ${job.batchId && (job.variant || job.placement) && html` · <a href=${`#/jobs?batch=${job.batchId}`} class="batch-link">its batch</a>`}
+        ${job.rating === "WINNER" && html` · <span class="winner-mark">★ Winner</span>`}</div>
+    </div>
+    <div class="c-status">
+      <${StatusBadge} status=${job.status} />
+      ${isOpen(job) && html`<${ProgressBar} value=${job.progress} label=${`Progress of ${title.slice(0, 40)}`} />`}
+      <span class="status-line">${statusLine(job, now)}</span>
+    </div>
+    <div class="c-cost"><span class="amount">${cost.amount}</span> <span class="note">${cost.note}</span></div>
+    <div class="c-by"><span class="sr-only by-label">By </span>${submitter(job, viewer)}</div>
+    <div class="c-created"><time datetime=${job.createdAt} title=${dateTime(job.createdAt)}>${relative(job.createdAt, now)}</time></div>
+    <div class="c-actions"><${JobActions} job=${job} compact onDone=${actions.done} onError=${actions.error} /></div>
+  </div>`;
+}
+
+/** Re-renders a row only when its job, position or viewer changed (a scroll moves the window, not the rows). */
+class Row extends Component {
+  shouldComponentUpdate(next) {
+    const p = this.props;
+    return next.job !== p.job || next.top !== p.top || next.viewer !== p.viewer || next.total !== p.total;
+  }
+
+  render(props) {
+    return html`<${JobRow} ...${props} />`;
+  }
+}
+
+// ---- the preview dialog ------------------------------------------------------------------------
+function Preview({ job, onClose }) {
+  const ref = useRef(null);
+  const inputs = useCompositeInputs(job);
+  useEffect(() => {
+    const dialog = ref.current;
+    if (job && dialog && !dialog.open) dialog.showModal();
+    if (!job && dialog?.open) dialog.close();
+  }, [job]);
+  return html`<dialog ref=${ref} class="preview-dialog" aria-labelledby="preview-title" onClose=${onClose}>
+    ${job && html`<div class="preview-head">
+        <h2 id="preview-title">${jobTitle(job)}</h2>
+        <button type="button" class="close" aria-label="Close the preview" onClick=${() => ref.current.close()}>✕</button>
+      </div>
+      <div class=${`preview-body${inputs.length ? " with-inputs" : ""}`}>
+        <div class="preview-outputs">
+          ${job.outputs.map((file) => html`<figure>
+            <${OutputPlayer} file=${file} />
+            <figcaption>${file.name}${fileFacts(file) && ` · ${fileFacts(file)}`}</figcaption>
+          </figure>`)}
+        </div>
+        <${CompositeInputs} inputs=${inputs} />
+      </div>
+      <p><a href=${`#/jobs/${job.id}`} onClick=${() => ref.current.close()}>Open the job's page</a></p>`}
+  </dialog>`;
+}
+
+/** The windowed rows: a component of its own, so a scroll re-renders the list and nothing else. */
+function JobList({ data, viewer, actions }) {
+  const rowHeight = useRowHeight();
+  const listRef = useRef(null);
+  const { jobs, hasNext, more, loadMore } = data;
+  const [start, end] = useVisibleRange(listRef, jobs.length, rowHeight);
+
+  // Scrolled near the end of what is loaded: read the next page.
+  useEffect(() => {
+    if (hasNext && !more.loading && !more.error && end >= jobs.length - LOAD_AHEAD) loadMore();
+  }, [end, jobs.length, hasNext, more.loading]);
+
+  const total = hasNext ? -1 : jobs.length;
+  const rows = [];
+  for (let i = start; i < Math.min(end, jobs.length); i += 1) {
+    const job = jobs[i];
+    rows.push(html`<${Row} key=${job.id} job=${job} viewer=${viewer} index=${i} total=${total} top=${i * rowHeight} actions=${actions} />`);
+  }
+  return html`<div class="job-table">
+    <div class="job-head" aria-hidden="true">
+      <span></span><span>Job</span><span>Status</span><span>Cost</span><span>Submitted by</span><span>Created</span><span>Actions</span>
+    </div>
+    <div class="job-list" role="list" aria-label="Jobs, newest first" ref=${listRef}
+      style=${`height: ${jobs.length * rowHeight}px`}>${rows}</div>
+  </div>`;
+}
+
+// ---- the screen --------------------------------------------------------------------------------
+function Filters({ filters, viewer }) {
+  const set = (key) => (e) => setFilters({ ...filters, [key]: e.currentTarget.type === "checkbox" ? (e.currentTarget.checked ? "1" : "") : e.currentTarget.value });
+  const select = (key, text, values, name = label) => html`<${Field} id=${`filter-${key}`} label=${text}>
+    <select id=${`filter-${key}`} value=${filters[key] || ""} onChange=${set(key)}>
+      <option value="">All</option>
+      ${values.map((v) => html`<option value=${v}>${name(v)}</option>`)}
+    </select><//>`;
+  const any = Object.keys(filters).length > 0;
+  return html`<form class="filters" aria-label="Filter jobs" onSubmit=${(e) => e.preventDefault()}>
+    ${select("type", "Type", JOB_TYPES, typeName)}
+    ${select("status", "Status", JOB_STATUSES)}
+    ${select("provider", "Provider", PROVIDERS, providerName)}
+    ${select("rating", "Rating", ["WINNER", "LIKED", "REJECTED"])}
+    <div class="field check">
+      <input id="filter-mine" type="checkbox" checked=${Boolean(filters.mine)} onChange=${set("mine")} />
+      <label for="filter-mine">Only mine</label>
+    </div>
+    ${filters.batch && html`<div class="field batch-chip">
+      <span class="chip-label">Batch</span>
+      <span class="chip"><code>${filters.batch.slice(0, 8)}</code>
+        <button type="button" class="link" aria-label="Show every batch" onClick=${() => setFilters({ ...filters, batch: "" })}>✕</button></span>
+    </div>`}
+    ${any && html`<button type="button" class="link clear" onClick=${() => setFilters({})}>Clear filters</button>`}
+  </form>`;
+}
+
+export default function Jobs({ route }) {
+  const { viewer } = useApp();
+  const filters = filtersOf(route.query);
+  const data = useJobList(filters, viewer);
+  const [previewing, setPreviewing] = useState(null);
+  const [message, setMessage] = useState(null);
+  const [actionError, setActionError] = useState(null);
+
+  const handlers = useRef({});
+  handlers.current.replace = data.replace;
+  const actions = useMemo(() => ({
+    preview: (job) => setPreviewing(job),
+    error: (error) => {
+      setMessage(null);
+      setActionError(error);
+    },
+    done: (kind, job) => {
+      setActionError(null);
+      if (!job) return;
+      if (kind === "regenerated") {
+        setMessage(html`Submitted again as a new job: <a href=${`#/jobs/${job.id}`}>${jobTitle(job).slice(0, 60)}</a>.`);
+      } else {
+        setMessage(kind === "canceled" ? `Canceled “${jobTitle(job).slice(0, 60)}”.` : job.rating === "WINNER"
+          ? `Marked “${jobTitle(job).slice(0, 60)}” as a winner.` : `Cleared the winner mark of “${jobTitle(job).slice(0, 60)}”.`);
+      }
+      handlers.current.replace(job);
+    },
+  }), []);
+
+  const filtered = Object.keys(filters).length > 0;
+
+  return html`<section class="jobs-screen" aria-labelledby="jobs-heading">
+    <div class="screen-head">
+      <h1 id="jobs-heading">Jobs</h1>
+      <a class="button primary" href="#/new">New generation</a>
+    </div>
+    <${Filters} filters=${filters} viewer=${viewer} />
+    <div class="live-msg" role="status" aria-live="polite">${message}</div>
+    <${ErrorNote} error=${actionError} />
+    <${ErrorNote} error=${data.error} />
+    ${data.liveError && html`<p class="notice notice-warn">Live updates stopped: ${data.liveError.message} Reload the page to resume them.</p>`}
+    ${data.initialLoading && html`<div class="job-list-skeleton" role="status" aria-live="polite">
+      <span class="sr-only">Loading jobs…</span>${[0, 1, 2, 3, 4].map(() => html`<div class="skeleton-row"></div>`)}</div>`}
+    ${!data.initialLoading && !data.jobs.length && !data.error && (filtered
+      ? html`<${EmptyState} title="No jobs match these filters">
+          <p>Jobs that match appear here as soon as they are submitted.</p>
+          <button type="button" onClick=${() => setFilters({})}>Clear filters</button><//>`
+      : html`<${EmptyState} title="No jobs yet">
+          <p>Images, videos, avatars and voice-overs your team generates appear here, live.</p>
+          <a class="button primary" href="#/new">Start a new generation</a><//>`)}
+    ${data.jobs.length > 0 && html`<${JobList} data=${data} viewer=${viewer} actions=${actions} />`}
+    <p class="list-foot" aria-live="polite">
+      ${data.jobs.length > 0 && `${data.jobs.length} job${data.jobs.length === 1 ? "" : "s"}${data.hasNext ? " loaded; more load as you scroll" : ""}.`}
+      ${data.more.loading && " Loading more…"}
+      ${data.more.error && html` <span class="error-inline">Could not load more: ${data.more.error.message}</span>
+        <button type="button" onClick=${data.loadMore}>Try again</button>`}
+    </p>
+    <${Preview} job=${previewing} onClose=${() => setPreviewing(null)} />
+  </section>`;
 }

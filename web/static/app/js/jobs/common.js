@@ -1,0 +1,275 @@
+// What the Jobs panel and a job's page share: the job's fields, its cost and submitter in words,
+// previews that fit the media, errors in plain sentences, and the actions (cancel, download,
+// regenerate with the same settings, rate WINNER).
+import { useEffect, useState } from "preact/hooks";
+import { ApiError, gql, payload } from "../api.js";
+import { html } from "../html.js";
+import { label, money, relative } from "../ui.js";
+
+export const OUTPUT_FIELDS = `id name kind contentType url thumbnailUrl width height durationSeconds sizeBytes`;
+export const JOB_FIELDS = `id type status provider prompt settings metadata errorMessage userId version
+  createdAt startedAt completedAt updatedAt batchId placement variant seed rating clientReference clientMetadata
+  progress queuePosition expectedCompletionAt costCents estimatedCostCents overrunCents driveFolderId
+  submittedBy { userId name email }
+  outputs { ${OUTPUT_FIELDS} }`;
+
+export const OPEN = new Set(["PENDING", "PROCESSING"]);
+export const isOpen = (job) => OPEN.has(job.status);
+
+export const JOB_TYPES = ["IMAGE", "VIDEO", "AVATAR", "TTS", "COMPOSITE"];
+export const JOB_STATUSES = ["PENDING", "PROCESSING", "COMPLETED", "FAILED", "CANCELED"];
+export const PROVIDERS = [
+  "FLUX_2_PRO", "GPT_IMAGE_1_5", "GPT_IMAGE_2_6_SUNBURST", "GPT_IMAGE_2_6_FLARE", "SEEDREAM_4_5",
+  "LUMA_RAY3", "RUNWAY_GEN4", "KLING_2_6", "KLING_3_0", "VEO_3_1", "HEYGEN", "ELEVENLABS", "OPENAI_TTS", "CREATOMATE",
+];
+const PROVIDER_NAMES = {
+  FLUX_2_PRO: "FLUX.2 pro", GPT_IMAGE_1_5: "GPT Image 1.5", GPT_IMAGE_2_6_SUNBURST: "GPT Image 2.6 Sunburst",
+  GPT_IMAGE_2_6_FLARE: "GPT Image 2.6 Flare", SEEDREAM_4_5: "Seedream 4.5", LUMA_RAY3: "Luma Ray3",
+  RUNWAY_GEN4: "Runway Gen-4", KLING_2_6: "Kling 2.6", KLING_3_0: "Kling 3.0", VEO_3_1: "Veo 3.1",
+  HEYGEN: "HeyGen", ELEVENLABS: "ElevenLabs", OPENAI_TTS: "OpenAI TTS", CREATOMATE: "Creatomate",
+};
+const TYPE_NAMES = { IMAGE: "Image", VIDEO: "Video", AVATAR: "Avatar video", TTS: "Voice-over", COMPOSITE: "Composite" };
+
+export const providerName = (p) => PROVIDER_NAMES[p] || label(p);
+export const typeName = (t) => TYPE_NAMES[t] || label(t);
+
+/** A job's title: its prompt or script, else what it is. */
+export function jobTitle(job) {
+  const text = (job.prompt || "").trim();
+  if (text) return text;
+  if (job.type === "COMPOSITE") return job.settings?.template_id ? `Template ${job.settings.template_id}` : "Composite render";
+  return `${typeName(job.type)} job`;
+}
+
+/** Who submitted it: "You" for the viewer's own jobs, else the member's name (or their id). */
+export function submitter(job, viewer) {
+  if (viewer && job.userId === viewer.userId) return "You";
+  const who = job.submittedBy;
+  if (who) return who.name || who.email || who.userId;
+  return `Member ${String(job.userId).slice(0, 8)}`;
+}
+
+/** What the job costs, in words: charged, held while open, or nothing. */
+export function costOf(job) {
+  if (isOpen(job)) return { amount: money(job.estimatedCostCents), note: "held" };
+  if (job.status === "COMPLETED") return { amount: money(job.costCents), note: "charged" };
+  if (job.costCents > 0) return { amount: money(job.costCents), note: "charged" };
+  return { amount: money(0), note: "not charged" };
+}
+
+/** The live status line: queue position, expected completion, or when it ended. */
+export function statusLine(job, now) {
+  if (job.status === "PENDING" && job.queuePosition != null) {
+    return job.queuePosition === 1 ? "Next in line at the provider" : `Number ${job.queuePosition} in line at the provider`;
+  }
+  if (isOpen(job)) {
+    if (!job.expectedCompletionAt) return job.status === "PENDING" ? "Waiting to start" : "Working";
+    const when = new Date(job.expectedCompletionAt).getTime();
+    return when <= now ? "Finishing…" : `Ready ${relative(job.expectedCompletionAt, now)}`;
+  }
+  if (job.completedAt) return `${label(job.status)} ${relative(job.completedAt, now)}`;
+  return "";
+}
+
+// ---- errors in words a person understands ---------------------------------------------------
+const ERRORS = [
+  [/content moderation|blocked|sensitive/i, "The provider's safety filter refused this prompt.",
+    "Reword the prompt (avoid names of real people, brands and anything graphic), then regenerate."],
+  [/canceled by request before/i, "This job was canceled before the provider started it.", "Nothing was charged. Regenerate it if you still need it."],
+  [/canceled by request after/i, "This job was canceled after the provider had started it.",
+    "The provider bills the work it started, so the estimate was charged."],
+  [/did not finish in time/i, "The provider took too long and the job was stopped.", "Nothing was charged. Try again, or pick a faster provider."],
+  [/kept failing/i, "The provider was failing repeatedly while this job ran.", "Nothing was charged. Try again in a few minutes, or pick another provider."],
+  [/refused the request as invalid/i, "The provider did not accept these settings.", "Nothing was charged. Check the settings (size, duration, inputs) and regenerate."],
+  [/operator must fix|not configured|credentials/i, "This provider is not set up correctly on our side.", "Nothing was charged. Ask your administrator, or pick another provider."],
+  [/lost the task/i, "The provider lost track of this job.", "Nothing was charged. Regenerate it."],
+  [/output could not be copied/i, "The result could not be saved to Drive.", "Nothing was charged. Regenerate it."],
+  [/its input .* (failed|canceled|ended)/i, "An input this job depended on did not complete, so it never ran.", "Nothing was charged. Fix the input job, then regenerate."],
+  [/could not complete/i, "The provider could not make this one.", "Nothing was charged. Regenerate it, or change the prompt or provider."],
+];
+
+/** { title, advice, raw } for a failed or canceled job's errorMessage. */
+export function explainError(message) {
+  if (!message) return null;
+  for (const [pattern, title, advice] of ERRORS) if (pattern.test(message)) return { title, advice, raw: message };
+  return { title: "The job did not complete.", advice: "Regenerate it; if it fails again, contact support with the job id.", raw: message };
+}
+
+// ---- actions ---------------------------------------------------------------------------------
+const CANCEL = `mutation Cancel($id: ID!) { cancelJob(id: $id) { job { ${JOB_FIELDS} } userErrors { code message field } } }`;
+const RATE = `mutation Rate($id: ID!, $rating: JobRating) { rateJob(id: $id, rating: $rating) { job { ${JOB_FIELDS} } userErrors { code message field } } }`;
+
+export async function cancelJob(job) {
+  return payload((await gql(CANCEL, { id: job.id })).cancelJob).job;
+}
+
+export async function rateWinner(job, winner) {
+  return payload((await gql(RATE, { id: job.id, rating: winner ? "WINNER" : null })).rateJob).job;
+}
+
+const compact = (object) => Object.fromEntries(Object.entries(object).filter(([, v]) => v != null && v !== ""));
+
+/** The generate* mutation and input that make this job again with the same settings. A seed the
+ * service picked by itself (metadata.seed_auto) is left out, so a new take gets a new seed; a
+ * seed the submitter chose is kept. */
+export function regenerateRequest(job) {
+  const stored = job.settings || {};
+  const own = { ...(stored.settings || {}) };
+  if (job.metadata?.seed_auto) delete own.seed;
+  const common = compact({
+    provider: job.provider,
+    driveFolderId: job.driveFolderId,
+    settings: Object.keys(own).length ? own : null,
+    clientReference: job.clientReference,
+    clientMetadata: job.clientMetadata,
+  });
+  const ratio = stored.aspect_ratio;
+  switch (job.type) {
+    case "IMAGE":
+      return ["generateImage", "GenerateImageInput", compact({ ...common, prompt: job.prompt, aspectRatio: ratio,
+        placement: job.placement, referenceFileIds: stored.reference_file_ids })];
+    case "VIDEO":
+      return ["generateVideo", "GenerateVideoInput", compact({ ...common, prompt: job.prompt, aspectRatio: ratio,
+        placement: job.placement, durationSeconds: stored.duration_seconds, imageFileId: stored.image_file_id,
+        allowLongerThanPlacement: job.placement ? true : null })];
+    case "AVATAR":
+      return ["generateAvatar", "GenerateAvatarInput", compact({ ...common, script: job.prompt, aspectRatio: ratio,
+        placement: job.placement, avatarId: stored.avatar_id, voiceId: stored.voice_id, portraitFileId: stored.portrait_file_id })];
+    case "TTS":
+      return ["generateTts", "GenerateTtsInput", compact({ ...common, text: job.prompt, voiceId: stored.voice_id })];
+    case "COMPOSITE":
+      return ["generateComposite", "GenerateCompositeInput", compact({ ...common, prompt: job.prompt,
+        templateId: stored.template_id, source: stored.source, modifications: stored.modifications,
+        inputs: (stored.inputs || []).map((i) => ({ name: i.name, fileId: i.file_id })) })];
+    default:
+      throw new ApiError(`A ${job.type} job cannot be made again from here.`);
+  }
+}
+
+/** Submit the same request again; resolves to the new job. */
+export async function regenerate(job) {
+  const [field, type, input] = regenerateRequest(job);
+  const query = `mutation Regenerate($input: ${type}!) { ${field}(input: $input) { job { ${JOB_FIELDS} } userErrors { code message field } } }`;
+  return payload((await gql(query, { input }))[field]).job;
+}
+
+/** An action button's state: busy while it runs, its error kept for the caller to show. */
+export function useAction(onError) {
+  const [busy, setBusy] = useState(null);
+  const run = async (name, fn) => {
+    setBusy(name);
+    try {
+      return await fn();
+    } catch (error) {
+      onError(error);
+      return null;
+    } finally {
+      setBusy(null);
+    }
+  };
+  return [busy, run];
+}
+
+/** Cancel / Download / Regenerate / Winner for one job. onDone(kind, job) after each success. */
+export function JobActions({ job, onDone, onError, compact: small = false }) {
+  const [busy, run] = useAction(onError);
+  const output = job.outputs?.[0];
+  const name = jobTitle(job).slice(0, 40);
+  const winner = job.rating === "WINNER";
+  return html`<div class=${`job-actions${small ? " small" : ""}`}>
+    ${isOpen(job) && html`<button type="button" class="danger" disabled=${busy}
+      aria-label=${`Cancel job ${name}`}
+      title=${job.status === "PROCESSING" ? "Cancel: the provider bills work it already started" : "Cancel: free before the provider starts it"}
+      onClick=${() => run("cancel", async () => onDone("canceled", await cancelJob(job)))}>
+      ${busy === "cancel" ? "Canceling…" : "Cancel"}</button>`}
+    ${output && html`<a class="button" href=${output.url} download=${output.name}
+      aria-label=${`Download ${output.name}`}>Download</a>`}
+    ${!isOpen(job) && html`<button type="button" disabled=${busy} aria-label=${`Regenerate ${name} with the same settings`}
+      title="Make it again with the same settings"
+      onClick=${() => run("regenerate", async () => onDone("regenerated", await regenerate(job)))}>
+      ${busy === "regenerate" ? "Submitting…" : "Regenerate"}</button>`}
+    ${job.status === "COMPLETED" && html`<button type="button" class=${`winner${winner ? " on" : ""}`}
+      aria-pressed=${winner ? "true" : "false"} disabled=${busy} aria-label=${`Winner: ${name}`}
+      title=${winner ? "Marked as a winner; click to clear" : "Mark as a winner"}
+      onClick=${() => run("rate", async () => onDone("rated", await rateWinner(job, !winner)))}>
+      <span aria-hidden="true">${winner ? "★" : "☆"}</span> Winner</button>`}
+  </div>`;
+}
+
+// ---- previews ----------------------------------------------------------------------------------
+const ICONS = { AUDIO: "♪", VIDEO: "▶", IMAGE: "▣" };
+const TYPE_ICONS = { IMAGE: "▣", VIDEO: "▶", AVATAR: "☺", TTS: "♪", COMPOSITE: "◫" };
+
+/** The small square in a row: a thumbnail (a video's poster frame with a play mark), an audio mark,
+ * or a placeholder while the job runs. */
+export function Thumb({ job, onOpen }) {
+  const output = job.outputs?.[0];
+  const kind = output?.kind;
+  const inner = output?.thumbnailUrl
+    ? html`<img src=${output.thumbnailUrl} alt="" loading="lazy" decoding="async" width="64" height="64" />`
+    : html`<span class="thumb-icon" aria-hidden="true">${kind ? ICONS[kind] : TYPE_ICONS[job.type] || "•"}</span>`;
+  if (!output) return html`<span class=${`thumb-box type-${job.type.toLowerCase()}`}>${inner}</span>`;
+  return html`<button type="button" class=${`thumb-box type-${job.type.toLowerCase()}`} onClick=${onOpen}
+    aria-label=${`Preview ${output.name}`}>${inner}${kind === "VIDEO" && html`<span class="play" aria-hidden="true">▶</span>`}</button>`;
+}
+
+/** The full player that fits the media: an image, a video that plays and seeks, an audio player. */
+export function OutputPlayer({ file, autoFocus = false }) {
+  if (file.kind === "IMAGE") {
+    return html`<a href=${file.url} target="_blank" rel="noopener" class="player-link">
+      <img class="media preview-image" src=${file.url} alt=${file.name} width=${file.width} height=${file.height} /></a>`;
+  }
+  if (file.kind === "VIDEO") {
+    return html`<video class="media preview-video" controls playsinline preload="metadata" poster=${file.thumbnailUrl}
+      src=${file.url} width=${file.width} height=${file.height} aria-label=${`Video ${file.name}`} autofocus=${autoFocus}></video>`;
+  }
+  return html`<div class="audio-player">
+    <span class="audio-mark" aria-hidden="true">♪</span>
+    <audio class="preview-audio" controls preload="metadata" src=${file.url} aria-label=${`Audio ${file.name}`}></audio>
+  </div>`;
+}
+
+export function fileFacts(file) {
+  const parts = [];
+  if (file.width && file.height) parts.push(`${file.width}×${file.height}`);
+  if (file.durationSeconds) parts.push(`${file.durationSeconds.toFixed(1)} s`);
+  return parts.join(" · ");
+}
+
+const INPUT_FILES = (ids) => `query Inputs { ${ids.map((id, i) => `f${i}: driveFile(id: ${JSON.stringify(id)}) { ${OUTPUT_FIELDS} }`).join(" ")} }`;
+
+/** A composite's input files (settings.inputs), looked up in Drive. */
+export function useCompositeInputs(job) {
+  const inputs = job?.type === "COMPOSITE" ? job.settings?.inputs || [] : [];
+  const key = inputs.map((i) => i.file_id).join(",");
+  const [files, setFiles] = useState([]);
+  useEffect(() => {
+    if (!inputs.length) return setFiles([]);
+    let current = true;
+    gql(INPUT_FILES(inputs.map((i) => i.file_id))).then(
+      (data) => current && setFiles(inputs.map((input, i) => ({ name: input.name, file: data[`f${i}`] }))),
+      () => current && setFiles(inputs.map((input) => ({ name: input.name, file: null }))),
+    );
+    return () => {
+      current = false;
+    };
+  }, [key]);
+  return files;
+}
+
+/** A composite's inputs, small, each with the element it fills. */
+export function CompositeInputs({ inputs }) {
+  if (!inputs.length) return null;
+  return html`<div class="composite-inputs">
+    <h3>Inputs</h3>
+    <ul>
+      ${inputs.map(({ name, file }) => html`<li>
+        ${file?.kind === "IMAGE" || file?.thumbnailUrl
+          ? html`<img src=${file.thumbnailUrl || file.url} alt="" width="56" height="56" />`
+          : html`<span class="thumb-icon small" aria-hidden="true">${file ? ICONS[file.kind] : "?"}</span>`}
+        <span><strong>${name}</strong><br /><small>${file ? file.name : "no longer in Drive"}</small></span>
+        ${file?.kind === "AUDIO" && html`<audio controls preload="none" src=${file.url} aria-label=${`Audio input ${name}`}></audio>`}
+      </li>`)}
+    </ul>
+  </div>`;
+}
