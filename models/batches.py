@@ -24,7 +24,7 @@ from tortoise.expressions import F
 from tortoise.models import Model
 from tortoise.transactions import in_transaction
 
-from models import generation, jobs, library, metrics
+from models import generation, jobs, library, metrics, spend_caps
 from models.errors import DomainError, ErrorCode
 from models.generation import MAX_SEED, GenerationRequest
 from models.jobs import CreativeJob, Events, JobStatus, NewJob, Queue
@@ -250,6 +250,10 @@ async def submit(planned: Plan, *, queue: Queue, events: Events, deadline_scale:
     committing = False
     try:
         async with in_transaction() as conn:
+            # First in the transaction: the caps' rows are locked before anything is written.
+            await spend_caps.enforce(
+                conn, first.team_id, first.user_id, first.api_key_id, planned.total_cents
+            )
             batch = await Batch.create(
                 id=batch_id,
                 team_id=first.team_id,
@@ -279,7 +283,8 @@ async def submit(planned: Plan, *, queue: Queue, events: Events, deadline_scale:
             return await _answer_for(existing)
         raise
     except DomainError as exc:
-        if exc.code == ErrorCode.INSUFFICIENT_CREDITS:  # the original may have committed meanwhile
+        if exc.code in (ErrorCode.INSUFFICIENT_CREDITS, ErrorCode.SPEND_CAP_EXCEEDED):
+            # the original may have committed meanwhile
             existing = await jobs.existing_for_key(first)
             if existing:
                 return await _answer_for(existing)

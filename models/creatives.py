@@ -28,7 +28,7 @@ import json
 import re
 import uuid
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from enum import StrEnum
 from typing import Any, Protocol
@@ -39,7 +39,7 @@ from tortoise.expressions import F
 from tortoise.models import Model
 from tortoise.transactions import in_transaction
 
-from models import generation, library, progress
+from models import generation, library, progress, spend_caps
 from models import jobs as job_ops
 from models.errors import DomainError, ErrorCode
 from models.generation import GenerationRequest
@@ -136,6 +136,8 @@ class Plan:
     recipe: str | None
     nodes: list[PlannedNode]  # topological order
     idempotency_key: str | None = None
+    # The API key submitting it (None: a JWT): its jobs record it (spend caps per key).
+    api_key_id: uuid.UUID | None = None
 
     @property
     def estimated_cost_cents(self) -> int:
@@ -238,6 +240,7 @@ async def plan(
     cfg: lifecycle.LifecycleConfig | None = None,
     libraries: library.LibraryLookup | None = None,
     idempotency_key: str | None = None,
+    api_key_id: uuid.UUID | None = None,
 ) -> Plan:
     """Check the graph, then validate and price every node as its generate request would be
     (errors name the node's field path). Nothing is written."""
@@ -277,7 +280,7 @@ async def plan(
         except DomainError as exc:
             raise at_node(exc, spec) from None
         planned.append(PlannedNode(spec, new, sorted({ref for _, ref in spec.refs})))
-    return Plan(team_id, user_id, recipe, planned, idempotency_key)
+    return Plan(team_id, user_id, recipe, planned, idempotency_key, api_key_id)
 
 
 def at_node(exc: DomainError, spec: NodeSpec) -> DomainError:
@@ -322,6 +325,8 @@ async def submit(
     made: list[CreativeJob] = []
     try:
         async with in_transaction() as conn:
+            # First in the transaction: the caps' rows are locked before anything is written.
+            await spend_caps.enforce(conn, plan_.team_id, plan_.user_id, plan_.api_key_id, total)
             creative = await Creative.create(
                 id=creative_id,
                 team_id=plan_.team_id,
@@ -353,7 +358,7 @@ async def submit(
                 made.append(
                     await job_ops.insert_and_hold(
                         conn,
-                        node.new,
+                        replace(node.new, api_key_id=plan_.api_key_id),
                         ids[node.spec.key],
                         deadline_at=at + deadlines[node.spec.key],
                         metadata=metadata,

@@ -19,6 +19,7 @@ from tortoise.migrations.constraints import CheckConstraint
 from tortoise.models import Model
 from tortoise.transactions import in_transaction
 
+from models import billing
 from models.errors import DomainError, ErrorCode
 from models.events import LOW_BALANCE, TeamEvent
 from models.teams import Team
@@ -130,7 +131,7 @@ async def _low_balance_check(conn: BaseDBAsyncClient, team: Team) -> None:
             .update(low_balance_alerted=True)
         )
         if crossed:
-            await TeamEvent.create(
+            event = await TeamEvent.create(
                 team_id=team.id,
                 kind=LOW_BALANCE,
                 payload={
@@ -141,6 +142,8 @@ async def _low_balance_check(conn: BaseDBAsyncClient, team: Team) -> None:
                 },
                 using_db=conn,
             )
+            # The email to the billing contacts: an outbox row in this transaction, sent after it.
+            await billing.record_low_balance_email(conn, event)
     elif not below and team.low_balance_alerted:
         await (
             Team.filter(id=team.id, low_balance_alerted=True).using_db(conn).update(low_balance_alerted=False)

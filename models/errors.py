@@ -20,6 +20,9 @@ class ErrorCode(StrEnum):
     PROVIDER_UNAVAILABLE = "PROVIDER_UNAVAILABLE"
     # The work asked for goes on (an upload's check on a worker): ask again for its outcome.
     IN_PROGRESS = "IN_PROGRESS"
+    # The request would take the submitting member or API key over a spend cap
+    # (models/spend_caps.py): nothing was held.
+    SPEND_CAP_EXCEEDED = "SPEND_CAP_EXCEEDED"
 
 
 class DomainError(Exception):

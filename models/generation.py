@@ -84,6 +84,8 @@ class GenerationRequest:
     placement_path: tuple[str, ...] = ("placement",)
     # A seed the batch picked for a variant (not the caller's): recorded, not part of the request.
     seed_is_auto: bool = False
+    # The API key making the request (None: a JWT): recorded on the job for per-key spend caps.
+    api_key_id: uuid.UUID | None = None
 
 
 def _invalid(message: str, *path: str) -> DomainError:
@@ -582,6 +584,7 @@ async def validate(
     return NewJob(
         team_id=req.team_id,
         user_id=req.user_id,
+        api_key_id=req.api_key_id,
         type=req.type,
         provider=spec.provider,
         prompt=prompt,

@@ -65,6 +65,9 @@ class CreativeJob(Model):
     team: fields.ForeignKeyRelation[Team] = fields.ForeignKeyField("models.Team", related_name="jobs")
     team_id: uuid.UUID  # the foreign key's column, which tortoise adds
     user_id = fields.UUIDField()
+    # The API key that submitted the job (null: a JWT, or a job from before 0011): a key's spend
+    # caps count its jobs (models/spend_caps.py).
+    api_key_id = fields.UUIDField(null=True)
     type = fields.CharField(max_length=16)
     status = fields.CharEnumField(JobStatus, max_length=16, default=JobStatus.PENDING)
     provider = fields.CharField(max_length=32)
@@ -110,7 +113,12 @@ class CreativeJob(Model):
     class Meta:
         table = "creative_job"
         unique_together = (("team", "idempotency_key"),)
-        indexes = (("team_id", "created_at"), ("team_id", "client_reference"))
+        indexes = (
+            ("team_id", "created_at"),
+            ("team_id", "client_reference"),
+            ("team_id", "user_id", "created_at"),
+            ("team_id", "api_key_id", "created_at"),
+        )
 
     @property
     def is_terminal(self) -> bool:
@@ -187,6 +195,8 @@ class NewJob:
     # The hash of the whole request when the job is the first of a batch (models/batches.py): the
     # idempotency key the first job carries then stands for every job of the request.
     request_digest: str | None = None
+    # The API key that submitted it, when one did (spend caps per key: models/spend_caps.py).
+    api_key_id: uuid.UUID | None = None
 
     def request_hash(self) -> str:
         if self.request_digest is not None:
@@ -264,6 +274,7 @@ async def insert_and_hold(
         id=job_id,
         team_id=new.team_id,
         user_id=new.user_id,
+        api_key_id=new.api_key_id,
         type=new.type,
         provider=new.provider,
         prompt=new.prompt,

@@ -12,6 +12,7 @@ from models.credits import CreditTransaction as TxRow
 from models.teams import Team
 from models.usage import credit_usage as usage_of
 from resolvers.errors import query_errors, user_errors
+from resolvers.outputs import ledger_job_loader
 from resolvers.pagination import paginate
 from schema.context import Info
 from schema.enums import CreditUsageGroupBy
@@ -35,8 +36,9 @@ async def credit_balance(info: Info) -> CreditBalance:
     return CreditBalance.from_snapshot(balance_snapshot(team))
 
 
-def _tx(row: TxRow) -> CreditTransaction:
+def _tx(team_id: str, row: TxRow) -> CreditTransaction:
     return CreditTransaction(
+        load_job=ledger_job_loader(team_id, str(row.job_id) if row.job_id else None),
         id=strawberry.ID(str(row.id)),
         kind=row.kind,
         amount_cents=row.amount_cents,
@@ -66,7 +68,8 @@ async def credit_transactions(
             query = query.filter(created_at__gte=filter.from_)
         if filter.to:
             query = query.filter(created_at__lt=filter.to)
-    return await paginate(query, first, after, _tx)
+    team = str(principal.team_id)
+    return await paginate(query, first, after, lambda row: _tx(team, row))
 
 
 @query_errors

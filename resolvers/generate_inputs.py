@@ -72,6 +72,7 @@ def generation_request(
         type=job_type,
         team_id=principal.team_id,
         user_id=principal.user_id,
+        api_key_id=principal.api_key_id,
         provider=_enum_value(data.provider),
         drive_folder_id=_opt(data.drive_folder_id) or folder,
         settings=data.settings,

@@ -16,9 +16,11 @@ from strawberry.dataloader import DataLoader
 
 from models import drive
 from models.jobs import CreativeJob as JobRow
+from models.teams import Membership, Role, User
 from schema.context import Context
 from schema.drive import DriveFile, DriveFolder
-from schema.types import CreativeJob
+from schema.enums import TeamRole
+from schema.types import CreativeJob, TeamMember
 from services.auth import file_links, signed_result_urls
 from services.settings import Settings
 
@@ -58,11 +60,58 @@ def job_output(snap: dict[str, Any], settings: Settings) -> CreativeJob:
         files: list[DriveFile] = await _loader(context, "job_outputs", _job_outputs).load(key)
         return files
 
+    async def submitted_by(context: Context) -> TeamMember | None:
+        found: TeamMember | None = await _loader(context, "members", _members).load(
+            (str(snap["team_id"]), str(snap["user_id"]))
+        )
+        return found
+
     return CreativeJob.from_snapshot(
         snap,
         signed_result_urls(snap["result_urls"], settings),
         load_outputs=outputs if snap["result_urls"] else None,
+        load_submitted_by=submitted_by,
     )
+
+
+def team_member_output(user: User, role: Role | None) -> TeamMember:
+    return TeamMember(
+        id=strawberry.ID(str(user.id)),
+        user_id=strawberry.ID(str(user.id)),
+        name=user.name,
+        email=user.email,
+        role=TeamRole(role.value) if role is not None else None,
+    )
+
+
+async def _members(context: Context, keys: list[Key]) -> list[TeamMember | None]:
+    """People by (team, user id), from jobs of that team: members with their role; someone who
+    has left the team keeps their name on the jobs they submitted (no role)."""
+    found: dict[Key, TeamMember] = {}
+    for team, user_ids in _by_team(keys).items():
+        wanted = sorted(set(user_ids))
+        for membership in await Membership.filter(team_id=team, user_id__in=wanted).select_related("user"):
+            found[(team, str(membership.user.id))] = team_member_output(membership.user, membership.role)
+        gone = [u for u in wanted if (team, u) not in found]
+        if gone:
+            # only ids that jobs of this team carry (the caller's keys): the team's own past members
+            for user in await User.filter(id__in=gone):
+                found[(team, str(user.id))] = team_member_output(user, None)
+    return [found.get(key) for key in keys]
+
+
+def ledger_job_loader(
+    team_id: str, job_id: str | None
+) -> Callable[[Context], Awaitable[CreativeJob | None]] | None:
+    """A ledger row's job, read when selected (batched per request)."""
+    if job_id is None:
+        return None
+
+    async def job(context: Context) -> CreativeJob | None:
+        found: CreativeJob | None = await _loader(context, "jobs", _jobs).load((team_id, job_id))
+        return found
+
+    return job
 
 
 async def _job_outputs(context: Context, keys: list[Key]) -> list[list[DriveFile]]:

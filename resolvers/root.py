@@ -7,6 +7,7 @@ from collections.abc import AsyncGenerator
 import strawberry
 
 from resolvers import api_keys as key_resolvers
+from resolvers import billing as billing_resolvers
 from resolvers import creatives as creative_resolvers
 from resolvers import credits as credit_resolvers
 from resolvers import drive as drive_resolvers
@@ -16,6 +17,7 @@ from resolvers import subscriptions as subscription_resolvers
 from resolvers import uploads as upload_resolvers
 from resolvers import viewer as viewer_resolvers
 from resolvers import webhooks as webhook_resolvers
+from schema.billing import BillingContactsPayload, SpendCap, SpendCapPayload
 from schema.creatives import Creative, CreativeEstimate, CreativePayload
 from schema.drive import (
     DeleteDrivePayload,
@@ -43,6 +45,7 @@ from schema.types import (
     GeneratePayload,
     ProviderInfo,
     RateJobPayload,
+    TeamMember,
     Viewer,
     Voice,
     WebhookDelivery,
@@ -70,6 +73,18 @@ class Query:
         resolver=credit_resolvers.credit_usage,
         description="Charged jobs' costs in [from, to), grouped: completed jobs, and jobs canceled "
         "after they reached their provider",
+    )
+    # Team billing (resolvers/billing.py; docs/contract.md, Team billing)
+    spend_caps: list[SpendCap] = strawberry.field(
+        resolver=billing_resolvers.spend_caps_query,
+        description="The team's spend caps with what each subject spent in the current UTC day or month",
+    )
+    billing_contacts: list[str] = strawberry.field(
+        resolver=billing_resolvers.billing_contacts,
+        description="Who gets the low-balance email (once per crossing of the threshold)",
+    )
+    team_members: list[TeamMember] = strawberry.field(
+        resolver=billing_resolvers.team_members, description="The people of the caller's team, oldest first"
     )
     providers: list[ProviderInfo] = strawberry.field(resolver=provider_resolvers.providers)
     estimate_cost: CostEstimate = strawberry.field(resolver=provider_resolvers.estimate_cost)
@@ -135,6 +150,15 @@ class Mutation:
     set_low_balance_threshold: CreditBalancePayload = strawberry.mutation(
         resolver=credit_resolvers.set_low_balance_threshold,
         description="Team admins only; null turns alerts off",
+    )
+    set_spend_cap: SpendCapPayload = strawberry.mutation(
+        resolver=billing_resolvers.set_spend_cap,
+        description="Team admins only: the daily or monthly (UTC) cap of a member or an API key; "
+        "limitCents null clears it",
+    )
+    set_billing_contacts: BillingContactsPayload = strawberry.mutation(
+        resolver=billing_resolvers.set_billing_contacts,
+        description="Team admins only: the emails (at most 10) that get the low-balance email; replaces the list",
     )
     create_api_key: CreateApiKeyPayload = strawberry.mutation(
         resolver=key_resolvers.create_api_key, description="Team admins only; the secret is shown once"

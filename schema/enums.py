@@ -15,6 +15,9 @@ from models.drive import FileKind as DriveFileKind
 from models.drive import FileSource as DriveFileSource
 from models.errors import ErrorCode
 from models.jobs import JobStatus
+from models.spend_caps import Period as SpendCapPeriod
+from models.spend_caps import SubjectKind as SpendCapSubjectKind
+from models.teams import Role
 from models.webhooks import DeliveryStatus as WebhookDeliveryStatus
 
 __all__ = [
@@ -29,6 +32,9 @@ __all__ = [
     "ModelLifecycle",
     "Placement",
     "Provider",
+    "SpendCapPeriod",
+    "SpendCapSubjectKind",
+    "TeamRole",
     "WebhookDeliveryStatus",
     "WebhookEventType",
 ]
@@ -38,6 +44,21 @@ strawberry.enum(ErrorCode)
 strawberry.enum(JobStatus)
 strawberry.enum(CreditTransactionKind, name="CreditTransactionKind")
 strawberry.enum(WebhookDeliveryStatus, name="WebhookDeliveryStatus")
+strawberry.enum(
+    SpendCapPeriod,
+    name="SpendCapPeriod",
+    description="A spend cap's period: the UTC calendar day or the UTC calendar month",
+)
+strawberry.enum(SpendCapSubjectKind, name="SpendCapSubjectKind", description="Whom a spend cap limits")
+
+
+@strawberry.enum(description="A member's role in the team")
+class TeamRole(Enum):
+    OWNER = Role.OWNER.value
+    ADMIN = Role.ADMIN.value
+    MEMBER = Role.MEMBER.value
+
+
 strawberry.enum(DriveFileKind, name="DriveFileKind", description="What a Drive file holds, by its content")
 strawberry.enum(DriveFileSource, name="DriveFileSource", description="Made by a job, or uploaded")
 

@@ -21,6 +21,7 @@ from schema.enums import (
     ModelLifecycle,
     Placement,
     Provider,
+    TeamRole,
     WebhookDeliveryStatus,
     WebhookEventType,
 )
@@ -33,6 +34,17 @@ Node = TypeVar("Node")
 
 def _dt(value: str | None) -> datetime | None:
     return datetime.fromisoformat(value) if value else None
+
+
+@strawberry.type(description="A person of the team (teamMembers; who submitted a job)")
+class TeamMember:
+    id: strawberry.ID = strawberry.field(description="The person's user id (CreditUsage USER rows key on it)")
+    user_id: strawberry.ID = strawberry.field(description="The same as id")
+    name: str
+    email: str
+    role: TeamRole | None = strawberry.field(
+        description="null for someone who has left the team (seen on the jobs they submitted)"
+    )
 
 
 @strawberry.type
@@ -94,6 +106,14 @@ class CreativeJob:
     )
     # Given the request's context, the outputs (resolvers/outputs.py): read only when selected.
     load_outputs: strawberry.Private[Callable[[Any], Awaitable[list[DriveFile]]] | None] = None
+    # Given the request's context, who submitted it (batched per request): read only when selected.
+    load_submitted_by: strawberry.Private[Callable[[Any], Awaitable[TeamMember | None]] | None] = None
+
+    @strawberry.field(  # type: ignore[untyped-decorator]  # strawberry types field(description=...) without a resolver as Any
+        description="Who submitted the job (an API key acts as the person who created it)"
+    )
+    async def submitted_by(self, info: strawberry.Info) -> TeamMember | None:
+        return None if self.load_submitted_by is None else await self.load_submitted_by(info.context)
 
     @strawberry.field(  # type: ignore[untyped-decorator]  # strawberry types field(description=...) without a resolver as Any
         description="The outputs as Drive files, in order (resultUrls' files, those still in Drive)"
@@ -109,6 +129,7 @@ class CreativeJob:
         snap: dict[str, Any],
         result_urls: list[str],
         load_outputs: Callable[[Any], Awaitable[list[DriveFile]]] | None = None,
+        load_submitted_by: Callable[[Any], Awaitable[TeamMember | None]] | None = None,
     ) -> CreativeJob:
         """``result_urls``: the outputs as the caller may fetch them (signed by the resolver);
         ``load_outputs``: how to read them as Drive files when selected."""
@@ -138,6 +159,7 @@ class CreativeJob:
             queue_position=snap.get("queue_position"),
             expected_completion_at=_dt(snap.get("expected_completion_at")),
             load_outputs=load_outputs,
+            load_submitted_by=load_submitted_by,
             batch_id=strawberry.ID(snap["batch_id"]) if snap.get("batch_id") else None,
             placement=Placement((snap["metadata"] or {})["placement"])
             if (snap["metadata"] or {}).get("placement")
@@ -342,6 +364,14 @@ class CreditTransaction:
     available_after_cents: int
     description: str | None
     created_at: datetime
+    # Given the request's context, the row's job (batched per request): read only when selected.
+    load_job: strawberry.Private[Callable[[Any], Awaitable[CreativeJob | None]] | None] = None
+
+    @strawberry.field(  # type: ignore[untyped-decorator]  # strawberry types field(description=...) without a resolver as Any
+        description="The job the row is for (its type, provider, submittedBy); null for a top-up"
+    )
+    async def job(self, info: strawberry.Info) -> CreativeJob | None:
+        return None if self.load_job is None else await self.load_job(info.context)
 
 
 @strawberry.type(description="What a provider takes in one image input (limits checked at submission)")

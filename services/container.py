@@ -14,7 +14,7 @@ from typing import BinaryIO
 import httpx
 from redis.asyncio import Redis
 
-from models import batches, creatives, drive, jobs
+from models import batches, billing, creatives, drive, jobs
 from models.drive import DriveFile
 from models.errors import DomainError, ErrorCode
 from models.events import TeamEvent
@@ -70,6 +70,8 @@ class AfterCommit:
     async def _dispatch_if_pending(self, team_id: uuid.UUID | str) -> None:
         if await TeamEvent.filter(team_id=team_id, kind__in=WEBHOOK_EVENTS, dispatched_at=None).exists():
             await self.queue.enqueue_webhook_dispatch(str(team_id))
+        for email_id in await billing.due_ids(team_id):  # a low-balance email to the billing contacts
+            await self.queue.enqueue_billing_email(email_id, 0)
 
 
 class _AfterCommitQueue:

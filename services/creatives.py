@@ -40,6 +40,7 @@ async def plan(
         nodes,
         team_id=principal.team_id,
         user_id=principal.user_id,
+        api_key_id=principal.api_key_id,
         recipe=recipe,
         max_jobs=services.settings.max_jobs_per_creative,
         nodes_path=nodes_path,

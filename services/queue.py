@@ -61,6 +61,15 @@ class JobQueue:
             _defer_by=max(0.0, delay),
         )
 
+    async def enqueue_billing_email(self, email_id: str, delay: float) -> None:
+        """One attempt of a low-balance email (tasks/billing_email.py; the sweep is the backstop)."""
+        await self.pool.enqueue_job(
+            "deliver_billing_email",
+            email_id,
+            _job_id=f"mail:{email_id}:{time.time_ns()}",
+            _defer_by=max(0.0, delay),
+        )
+
     def _upload_check(self, file_id: str) -> Job:
         return Job(f"upload:{file_id}", self.pool, _queue_name=self.upload_queue)
 
@@ -112,7 +121,7 @@ class JobQueue:
     async def queued_job_ids(self) -> set[str]:
         """The ids of the creative jobs with an entry in the queue, due, deferred or running (arq
         removes an entry when its run ends): the entry's id is the job id, or it followed by
-        ``:`` and a suffix. Webhook entries (``wh:…``, ``whd:…``) name no job (upload checks are on a
+        ``:`` and a suffix. Webhook and email entries (``wh:…``, ``whd:…``, ``mail:…``) name no job (upload checks are on a
         queue of their own)."""
         entries = await self.pool.zrange(self.pool.default_queue_name, 0, -1)
         return {entry.decode().split(":", 1)[0] for entry in entries}

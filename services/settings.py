@@ -90,6 +90,18 @@ class Settings(BaseSettings):
     # Finished webhook deliveries (the log partners read) and the events behind them are deleted
     # after this many days, by the workers' sweep or `python main.py admin prune-webhook-log`.
     webhook_log_retention_days: float = Field(default=30.0, gt=0)
+    # Low-balance emails to the billing contacts (tasks/billing_email.py). No SMTP host (development):
+    # each message is written to the log instead of sent. security: "starttls" (upgrade a plain
+    # connection, port 587), "tls" (implicit TLS, port 465) or "none" (plain; a local relay).
+    smtp_host: str | None = None
+    smtp_port: int = Field(default=587, gt=0, lt=65536)
+    smtp_security: Literal["starttls", "tls", "none"] = "starttls"
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_from: str = "Creative Hub <billing@creative-hub.invalid>"
+    smtp_timeout_seconds: float = Field(default=30.0, gt=0)
+    # Multiplies the email retry schedule (about 11 h in all; tests shrink it).
+    email_retry_scale: float = Field(default=1.0, gt=0)
     # How often an open websocket checks its credential again (a revoked key or expired token closes it).
     ws_credential_recheck_seconds: float = 60.0
     # The longest a JWT may live (exp - iat); longer tokens, and tokens without exp or iat, are refused.

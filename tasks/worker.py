@@ -20,7 +20,7 @@ from services import outages
 from services.container import Services, open_services
 from services.queue import redis_settings, upload_queue_name
 from services.settings import Settings
-from tasks import pipeline
+from tasks import billing_email, pipeline
 from tasks import webhooks as webhook_tasks
 
 log = logging.getLogger(__name__)
@@ -61,6 +61,10 @@ async def dispatch_webhooks(ctx: dict[str, Any], team_id: str) -> int:
 
 async def deliver_webhook(ctx: dict[str, Any], delivery_id: str) -> str:
     return await webhook_tasks.deliver(ctx["services"], delivery_id)
+
+
+async def deliver_billing_email(ctx: dict[str, Any], email_id: str) -> str:
+    return await billing_email.deliver(ctx["services"], email_id)
 
 
 async def check_upload(ctx: dict[str, Any], team_id: str, file_id: str) -> dict[str, Any]:
@@ -114,6 +118,7 @@ async def sweep(ctx: dict[str, Any]) -> dict[str, int]:
         "uploads_expired": expired,
         "incoming_removed": incoming,
         **await webhook_tasks.sweep(services),
+        **await billing_email.sweep(services),
     }
 
 
@@ -164,6 +169,7 @@ def worker(settings: Settings, services: Services, *, handle_signals: bool, burs
             recheck_slot,
             dispatch_webhooks,
             deliver_webhook,
+            deliver_billing_email,
         ],
         cron_jobs=[
             cron(sweep, second=_every(settings.sweep_interval_seconds), run_at_startup=False, unique=True)

@@ -24,6 +24,7 @@ STATUS_FOR = {
     ErrorCode.VALIDATION_FAILED: 400,
     ErrorCode.PROVIDER_NOT_SUPPORTED: 400,
     ErrorCode.INSUFFICIENT_CREDITS: 402,
+    ErrorCode.SPEND_CAP_EXCEEDED: 402,  # a member's or key's own cap (models/spend_caps.py)
     ErrorCode.FORBIDDEN: 403,
     ErrorCode.NOT_FOUND: 404,
     ErrorCode.CONFLICT: 409,

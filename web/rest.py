@@ -8,14 +8,15 @@ from __future__ import annotations
 import re
 import time
 import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from models import creatives as creative_ops
-from models import drive, media
+from models import drive, ledger_csv, media
 from models import jobs as job_ops
 from models.creatives import Creative
 from models.errors import DomainError
@@ -274,6 +275,7 @@ async def rest_generate(request: Request) -> JSONResponse:
             type=job_type,
             team_id=principal.team_id,
             user_id=principal.user_id,
+            api_key_id=principal.api_key_id,
             provider=provider.lower() if provider else None,
             drive_folder_id=body.get("drive_folder_id"),
             settings=body.get("settings"),
@@ -396,6 +398,24 @@ async def _reader(request: Request) -> Principal:
     return principal
 
 
+async def rest_ledger_csv(request: Request) -> StreamingResponse:
+    """The ledger as CSV (models/ledger_csv.py), streamed: ``from``, ``to`` (ISO 8601, to
+    exclusive), ``kinds`` (comma-separated). The billing scope, as the ledger query."""
+    principal = await _caller(request, "billing")
+    await services_of(request).limiter.read(principal)
+    q = request.query_params
+    start = ledger_csv.parse_time(q.get("from"), "from")
+    end = ledger_csv.parse_time(q.get("to"), "to")
+    ledger_csv.check_range(start, end)
+    kinds = ledger_csv.parse_kinds(q.get("kinds"))
+    name = f"creative-hub-ledger-{datetime.now(UTC):%Y%m%d-%H%M%S}.csv"
+    return StreamingResponse(
+        ledger_csv.rows(principal.team_id, start=start, end=end, kinds=kinds),
+        media_type="text/csv; charset=utf-8",
+        headers={"content-disposition": f'attachment; filename="{name}"', "cache-control": "no-store"},
+    )
+
+
 async def rest_drive_folders(request: Request) -> JSONResponse:
     principal = await _reader(request)
     tree = await drive.folder_tree(principal.team_id)
@@ -463,6 +483,7 @@ routes = [
     Route("/api/v1/creative-hub/creatives", rest_create_creative, methods=["POST"]),
     Route("/api/v1/creative-hub/creatives/{creative_id}", rest_creative),
     Route("/api/v1/creative-hub/creatives/{creative_id}/cancel", rest_cancel_creative, methods=["POST"]),
+    Route("/api/v1/creative-hub/ledger.csv", rest_ledger_csv),
     Route("/api/v1/drive/folders", rest_drive_folders),
     Route("/api/v1/drive/files", rest_drive_files),
     Route("/api/v1/drive/files/{file_id}", rest_drive_file),
