@@ -13,7 +13,7 @@ const SET_THRESHOLD = `mutation SetThreshold($cents: Int) {
 }`;
 
 /** `canEdit`: an admin with every scope; `why`: the reason shown when not. */
-export function ThresholdCard({ balance, canEdit, why, contactsCount }) {
+export function ThresholdCard({ balance, canEdit, why }) {
   const current = balance?.lowBalanceThresholdCents ?? null;
   const [text, setText] = useState(dollarsValue(current));
   const [busy, setBusy] = useState(false);
@@ -58,8 +58,7 @@ export function ThresholdCard({ balance, canEdit, why, contactsCount }) {
       ${status}
     </div>
     <p>When available credits fall below this amount, everyone on the team sees a banner at the top
-      of every page, and ${contactsCount ? `the ${contactsCount === 1 ? "billing contact gets" : `${contactsCount} billing contacts get`}` : "the billing contacts get"}
-      ${" "}one email. Another email is sent only after the balance has gone back above the threshold and
+      of every page, and the billing contacts get one email. Another email is sent only after the balance has gone back above the threshold and
       crossed it again — never one per job.</p>
     ${canEdit
       ? html`<form class="threshold-form" onSubmit=${(e) => { e.preventDefault(); if (!invalid) save(text.trim() === "" ? null : cents); }}>

@@ -157,6 +157,6 @@ export function CategoryBars({ id, title, rows, totalCents, keyHeading, empty = 
 
 /** A label cut to fit about `px` pixels of 12 px text (the full name is in the table and the title). */
 function clip(text, px) {
-  const fit = Math.max(6, Math.floor((px - 12) / 6.6));
+  const fit = Math.max(6, Math.floor((px - 14) / 7.4));
   return text.length > fit ? `${text.slice(0, fit - 1)}…` : text;
 }

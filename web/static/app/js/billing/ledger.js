@@ -7,12 +7,13 @@ import { ApiError, gql, onResync } from "../api.js";
 import { html } from "../html.js";
 import { authHeader } from "../session.js";
 import { ErrorNote, Field, dateTime, money } from "../ui.js";
-import { KIND_HELP, KIND_NAMES, ledgerAmount } from "./format.js";
+import { KIND_HELP, KIND_NAMES, ledgerAmount, providerName, typeName } from "./format.js";
 
 const PAGE = 25;
 const LEDGER = `query Ledger($first: Int, $after: String, $filter: CreditTransactionFilter) {
   creditTransactions(first: $first, after: $after, filter: $filter) {
-    nodes { id kind amountCents jobId balanceAfterCents availableAfterCents description createdAt }
+    nodes { id kind amountCents jobId balanceAfterCents availableAfterCents description createdAt
+      job { type provider submittedBy { name email } } }
     pageInfo { hasNextPage endCursor }
   }
 }`;
@@ -137,7 +138,6 @@ export function Ledger({ balanceVersion }) {
     if (f.from) params.set("from", f.from);
     if (f.to) params.set("to", f.to);
     if (f.kinds) params.set("kinds", f.kinds.join(","));
-    if (f.jobId) params.set("jobId", f.jobId);
     try {
       const response = await fetch(`${CSV_PATH}?${params}`, { headers: { Accept: "text/csv", ...authHeader() } });
       if (!response.ok) {
@@ -178,10 +178,11 @@ export function Ledger({ balanceVersion }) {
       </div>
       <div class="actions">
         <button type="button" onClick=${exportCsv} disabled=${exporting?.busy} data-testid="export-csv">
-          <span aria-hidden="true">⤓ </span>${exporting?.busy ? "Preparing CSV…" : filtered ? "Export these rows (CSV)" : "Export CSV"}
+          <span aria-hidden="true">⤓ </span>${exporting?.busy ? "Preparing CSV…" : filters.kind || filters.from || filters.to ? "Export filtered CSV" : "Export CSV"}
         </button>
       </div>
     </div>
+    ${filters.jobId && html`<p class="hint export-note">The CSV follows the kind and date filters; it lists every job's rows.</p>`}
     <p class="visually-hidden" role="status" aria-live="polite">${exporting?.done || ""}</p>
     <${ErrorNote} error=${exporting?.error} />
     <form class="filters" onSubmit=${apply} aria-label="Ledger filters">
@@ -220,7 +221,7 @@ export function Ledger({ balanceVersion }) {
           <thead><tr>
             <th scope="col">When</th>
             <th scope="col">Kind</th>
-            <th scope="col" class="hide-narrow">Description</th>
+            <th scope="col" class="hide-narrow">Details</th>
             <th scope="col">Job</th>
             <th scope="col" class="num">Amount</th>
             <th scope="col" class="num">Balance after</th>
@@ -232,7 +233,7 @@ export function Ledger({ balanceVersion }) {
               return html`<tr key=${tx.id} class=${fresh.has(tx.id) ? "fresh" : ""} data-kind=${tx.kind}>
                 <td class="when"><time datetime=${tx.createdAt}>${dateTime(tx.createdAt)}</time></td>
                 <td class="kind"><span class=${`badge kind-${tx.kind.toLowerCase()}`} title=${KIND_HELP[tx.kind]}>${KIND_NAMES[tx.kind] || tx.kind}</span></td>
-                <td class="desc hide-narrow">${tx.description || "—"}</td>
+                <td class="desc hide-narrow">${describe(tx)}</td>
                 <td class="job">${tx.jobId ? html`<a href=${`#/jobs/${tx.jobId}`} class="mono" title=${tx.jobId}>${tx.jobId.slice(0, 8)}</a>` : "—"}</td>
                 <td class=${`num amount amount-${amount.tone}`}>${amount.text}</td>
                 <td class="num bal"><span class="narrow-only">Balance </span>${money(tx.balanceAfterCents)}</td>
@@ -254,4 +255,12 @@ function fileName(disposition) {
   const match = /filename\*?=(?:UTF-8'')?"?([^";]+)"?/i.exec(disposition || "");
   if (match) return decodeURIComponent(match[1]);
   return `creative-hub-ledger-${new Date().toISOString().slice(0, 10)}.csv`;
+}
+
+/** "Video · Runway Gen-4 · Maya Lopez" for a job's row; the ledger's own words otherwise. */
+function describe(tx) {
+  const job = tx.job;
+  if (!job) return tx.description || "—";
+  const who = job.submittedBy?.name || job.submittedBy?.email;
+  return html`<span class="job-desc">${typeName(job.type)} · ${providerName(job.provider)}</span>${who ? html`<span class="hint"> · ${who}</span>` : null}`;
 }

@@ -78,7 +78,11 @@ export function UsageCharts({ viewer, members = {}, capturedCents }) {
       </ul>`}
     </div>`}
     ${!data && !usage.error && html`<div class="chart-skeleton" aria-hidden="true"></div>`}
-    ${data && html`<div class="usage-grid">
+    ${data && total === 0 && html`<div class="empty compact usage-empty" data-testid="usage-empty">
+      <h3>No spend ${range.name.toLowerCase()}</h3>
+      <p>The charts fill in as jobs complete.${period !== "30d" ? " Try the last 30 days." : ""}</p>
+    </div>`}
+    ${data && total > 0 && html`<div class="usage-grid">
       <div class="usage-wide">
         <${TimeBars} id="day" title=${`Spend by day, ${range.name.toLowerCase()}`} rows=${byDay} totalCents=${total} />
       </div>
@@ -93,7 +97,7 @@ export function UsageCharts({ viewer, members = {}, capturedCents }) {
 export function memberName(userId, viewer, members) {
   const known = members[userId];
   const you = viewer?.userId === userId;
-  if (known) return you ? `${known} (you)` : known;
+  if (known) return known;
   if (you) return "You";
   return `Member ${String(userId).slice(0, 8)}`;
 }

@@ -1,9 +1,11 @@
 // Team billing (#/billing): the live balance, usage as charts, the ledger with its CSV export, the
 // low-balance alert, billing contacts and spend caps. What a credential may not see or change is
 // hidden with the reason said in words (a key without the billing scope; a member, not an admin).
-import { useEffect, useRef, useState } from "preact/hooks";
+import { useEffect, useMemo, useRef, useState } from "preact/hooks";
 import { useQuery } from "../api.js";
 import { ThresholdCard } from "../billing/alerts.js";
+import { SpendCaps } from "../billing/caps.js";
+import { BillingContacts } from "../billing/contacts.js";
 import { Ledger } from "../billing/ledger.js";
 import { UsageCharts } from "../billing/usage.js";
 import { useApp } from "../context.js";
@@ -11,6 +13,7 @@ import { html } from "../html.js";
 import { ErrorNote, money } from "../ui.js";
 
 const BALANCE = `query Balance { creditBalance { teamId balanceCents availableCents heldCents lowBalanceThresholdCents lowBalance lowBalanceCrossed } }`;
+const MEMBERS = `query Members { teamMembers { id name email role } }`;
 const ALL_SCOPES = ["READ", "GENERATE", "BILLING"];
 
 /** What this credential may do on the billing screen, and why not. */
@@ -64,6 +67,12 @@ export default function Billing() {
   const access = billingAccess(viewer);
   const initial = useQuery(BALANCE, {}, []);
   const balance = live || initial.data?.creditBalance || null;
+  const team = useQuery(MEMBERS, {}, []);
+  const members = useMemo(() => {
+    const names = {};
+    for (const m of team.data?.teamMembers || []) names[m.id] = m.id === viewer?.userId ? `${m.name || m.email} (you)` : m.name || m.email;
+    return names;
+  }, [team.data]);
   // Every balance event gives a new object: the ledger fetches its first page again on each.
   const balanceVersion = live ? `${live.balanceCents}/${live.availableCents}/${live.heldCents}/${live.lowBalanceThresholdCents}` : "initial";
 
@@ -79,10 +88,12 @@ export default function Billing() {
       see the balance only. Sign in with a key that has the billing scope (a team admin can create one) to see the ledger,
       usage charts, spend caps and billing contacts.
     </div>`}
-    ${access.billing && html`<${UsageCharts} viewer=${viewer} capturedCents=${balance?.balanceCents} />`}
+    ${access.billing && html`<${UsageCharts} viewer=${viewer} members=${members} capturedCents=${balance?.balanceCents} />`}
     ${access.billing && html`<${Ledger} balanceVersion=${balanceVersion} />`}
     <div class="settings-grid">
       <${ThresholdCard} balance=${balance} canEdit=${access.admin} why=${access.why} />
+      ${access.billing && html`<${BillingContacts} canEdit=${access.admin} why=${access.why} />`}
     </div>
+    ${access.billing && html`<${SpendCaps} canEdit=${access.admin} why=${access.why} members=${members} balanceVersion=${balanceVersion} />`}
   </div>`;
 }
