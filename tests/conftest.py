@@ -35,6 +35,7 @@ import redis
 
 from providers import lifecycle
 from tests.s3_server import S3Server, running_s3
+from tests.smtp_server import SMTPServer, running_smtp
 from tests.stack import Stack, Team, backend_env, running
 
 # The browser fixtures (``browser``, ``page``) and their hooks: tests/browser.py.
@@ -116,16 +117,24 @@ def stack(request: pytest.FixtureRequest) -> Stack:
 
 
 @pytest.fixture(scope="session")
-def sqlite_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    yield from _started("sqlite", tmp_path_factory)
+def smtp_server() -> Iterator[SMTPServer]:
+    """A real SMTP server in the test process (tests/smtp_server.py): every stack sends its
+    low-balance emails to it; tests tell theirs apart by recipient."""
+    with running_smtp() as server:
+        yield server
 
 
 @pytest.fixture(scope="session")
-def postgres_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    yield from _started("postgres", tmp_path_factory)
+def sqlite_stack(tmp_path_factory: pytest.TempPathFactory, smtp_server: SMTPServer) -> Iterator[Stack]:
+    yield from _started("sqlite", tmp_path_factory, smtp_server)
 
 
-def _started(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+@pytest.fixture(scope="session")
+def postgres_stack(tmp_path_factory: pytest.TempPathFactory, smtp_server: SMTPServer) -> Iterator[Stack]:
+    yield from _started("postgres", tmp_path_factory, smtp_server)
+
+
+def _started(backend: str, tmp_path_factory: pytest.TempPathFactory, smtp: SMTPServer) -> Iterator[Stack]:
     tmp: Path = tmp_path_factory.mktemp(backend)
     pg_name = None
     if backend == "postgres":
@@ -136,7 +145,15 @@ def _started(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator
     else:
         database_url = f"sqlite://{tmp / 'creative_hub.sqlite3'}"
     try:
-        with running(backend_env(tmp, database_url, _redis_for(backend)), tmp) as s:
+        env = backend_env(tmp, database_url, _redis_for(backend))
+        env.update(
+            CH_SMTP_HOST=smtp.host,
+            CH_SMTP_PORT=str(smtp.port),
+            CH_SMTP_SECURITY="none",
+            CH_SMTP_FROM="Creative Hub <billing@hub.test>",
+            CH_EMAIL_RETRY_SCALE="0.02",  # the first retry after 0.2 s, not 10
+        )
+        with running(env, tmp) as s:
             yield s
     finally:
         if pg_name:

@@ -93,7 +93,8 @@ def test_periods_are_utc_calendar_days_and_months() -> None:
 # -- caps on a database -------------------------------------------------------------------------------
 
 
-async def test_a_member_cap_refuses_the_whole_request_and_holds_nothing(database: None) -> None:
+@pytest.mark.usefixtures("database")
+async def test_a_member_cap_refuses_the_whole_request_and_holds_nothing() -> None:
     team_id, owner, _ = await a_team()
     member = await add_member(team_id, f"{uuid.uuid4().hex[:6]}@example.com", Role.MEMBER)
     await spend_caps.set_cap(
@@ -113,7 +114,8 @@ async def test_a_member_cap_refuses_the_whole_request_and_holds_nothing(database
     await submit(team_id, owner, 5_000)  # another member is not capped by it
 
 
-async def test_a_key_cap_counts_only_what_the_key_submitted(database: None) -> None:
+@pytest.mark.usefixtures("database")
+async def test_a_key_cap_counts_only_what_the_key_submitted() -> None:
     team_id, owner, key_id = await a_team()
     await ApiKey.filter(id=key_id).update(name="ci-bot")
     await spend_caps.set_cap(
@@ -131,7 +133,8 @@ async def test_a_key_cap_counts_only_what_the_key_submitted(database: None) -> N
     assert job.estimated_cost_cents == 600  # the job records the key that submitted it
 
 
-async def test_spend_is_open_holds_plus_captured_cost_released_holds_do_not_count(database: None) -> None:
+@pytest.mark.usefixtures("database")
+async def test_spend_is_open_holds_plus_captured_cost_released_holds_do_not_count() -> None:
     team_id, owner, _ = await a_team()
     since = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
     opened, failed, done, canceled = await submit(team_id, owner, 100, 200, 400, 800)
@@ -150,7 +153,8 @@ async def test_spend_is_open_holds_plus_captured_cost_released_holds_do_not_coun
     assert opened.status == JobStatus.PENDING
 
 
-async def test_an_accepted_job_is_never_failed_by_a_cap(database: None) -> None:
+@pytest.mark.usefixtures("database")
+async def test_an_accepted_job_is_never_failed_by_a_cap() -> None:
     """A provider's cost above the hold is recorded, not capped: the job completes."""
     team_id, owner, _ = await a_team()
     (job,) = await submit(team_id, owner, 500)
@@ -161,7 +165,8 @@ async def test_an_accepted_job_is_never_failed_by_a_cap(database: None) -> None:
     assert (job.status, job.cost_cents, job.overrun_cents) == (JobStatus.COMPLETED, 500, 400)
 
 
-async def test_concurrent_submissions_never_both_pass_a_cap_they_jointly_exceed(database: None) -> None:
+@pytest.mark.usefixtures("database")
+async def test_concurrent_submissions_never_both_pass_a_cap_they_jointly_exceed() -> None:
     team_id, owner, _ = await a_team()
     await spend_caps.set_cap(
         team_id, user_id=str(owner), api_key_id=None, period=Period.DAY, limit_cents=1_000
@@ -175,7 +180,8 @@ async def test_concurrent_submissions_never_both_pass_a_cap_they_jointly_exceed(
     assert team.balance_cents - team.available_cents == 900
 
 
-async def test_set_cap_rules(database: None) -> None:
+@pytest.mark.usefixtures("database")
+async def test_set_cap_rules() -> None:
     team_id, owner, key_id = await a_team()
     other_team, other_owner, other_key = await a_team()
 
@@ -224,7 +230,8 @@ def test_billing_contacts_are_validated() -> None:
         billing.normalize_contacts([f"p{i}@example.com" for i in range(11)])
 
 
-async def test_one_email_per_crossing_is_recorded_with_the_event(database: None) -> None:
+@pytest.mark.usefixtures("database")
+async def test_one_email_per_crossing_is_recorded_with_the_event() -> None:
     team_id, _, _ = await a_team(1_000)
     await billing.set_contacts(team_id, ["billing@example.com", "cfo@example.com"])
     await credits.set_low_balance_threshold(team_id, 900)
