@@ -21,6 +21,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
 from playwright.async_api import expect
 
 from tests.browser import BrowserPage
@@ -33,6 +34,9 @@ USAGE = """query ($from: DateTime!, $to: DateTime!) {
   creditUsage(from: $from, to: $to, groupBy: PROVIDER) { totalCents rows { key costCents jobCount } } }"""
 IMAGE = """mutation ($input: GenerateImageInput!) {
   generateImage(input: $input) { job { id } userErrors { message } } }"""
+# A stack's start (when this module runs first) and a few jobs on a busy machine: more than 120 s.
+pytestmark = pytest.mark.timeout(240)
+
 TTS = """mutation ($input: GenerateTtsInput!) {
   generateTts(input: $input) { job { id } userErrors { message } } }"""
 
@@ -104,6 +108,8 @@ async def both_widths(page: BrowserPage, label: str) -> list[Path]:
         await page.page.set_viewport_size({"width": width, "height": height})
         await page.page.mouse.move(0, 0)
         await expect(page.page.locator("[data-chart=provider] svg")).to_be_visible()
+        # Nothing wider than the screen (the charts redraw at the new width): no sideways scrolling.
+        await page.page.wait_for_function("document.documentElement.scrollWidth <= window.innerWidth")
         shots.append(await full_page(page, f"{label}-{name}"))
     await page.page.set_viewport_size({"width": 960, "height": 600})
     return shots
@@ -117,8 +123,7 @@ async def full_page(page: BrowserPage, label: str) -> Path:
 
 async def test_balance_ledger_and_charts_follow_jobs_live(stack: Stack, page: BrowserPage) -> None:
     team = stack.create_team(5_000)
-    for provider in ("FLUX_2_PRO", "SEEDREAM_4_5", "ELEVENLABS"):
-        await completed(stack, team, provider)
+    await asyncio.gather(*(completed(stack, team, p) for p in ("FLUX_2_PRO", "SEEDREAM_4_5", "ELEVENLABS")))
 
     await sign_in(stack, page, team.api_key)
     before = await balance(stack, team)
@@ -189,8 +194,7 @@ async def test_threshold_above_available_shows_the_banner_live(stack: Stack, pag
 
 async def test_csv_export_downloads_the_ledger(stack: Stack, page: BrowserPage) -> None:
     team = stack.create_team(5_000)
-    for provider in ("FLUX_2_PRO", "ELEVENLABS"):
-        await completed(stack, team, provider)
+    await asyncio.gather(*(completed(stack, team, p) for p in ("FLUX_2_PRO", "ELEVENLABS")))
     await sign_in(stack, page, team.api_key)
     await expect(page.page.locator("[data-testid=ledger] tbody tr")).to_have_count(
         len(await ledger(stack, team))
