@@ -233,7 +233,7 @@ export function Ledger({ balanceVersion }) {
               return html`<tr key=${tx.id} class=${fresh.has(tx.id) ? "fresh" : ""} data-kind=${tx.kind}>
                 <td class="when"><time datetime=${tx.createdAt}>${dateTime(tx.createdAt)}</time></td>
                 <td class="kind"><span class=${`badge kind-${tx.kind.toLowerCase()}`} title=${KIND_HELP[tx.kind]}>${KIND_NAMES[tx.kind] || tx.kind}</span></td>
-                <td class="desc hide-narrow">${describe(tx)}</td>
+                <td class="desc">${describe(tx)}</td>
                 <td class="job">${tx.jobId ? html`<a href=${`#/jobs/${tx.jobId}`} class="mono" title=${tx.jobId}>${tx.jobId.slice(0, 8)}</a>` : "—"}</td>
                 <td class=${`num amount amount-${amount.tone}`}>${amount.text}</td>
                 <td class="num bal"><span class="narrow-only">Balance </span>${money(tx.balanceAfterCents)}</td>
