@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
+import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -237,6 +238,15 @@ async def test_admin_sets_a_spend_cap_member_reads_it(stack: Stack, page: Browse
     ).to_be_visible()
     listed = (await stack.data(team, "{ spendCaps { subject { id } period limitCents } }"))["spendCaps"]
     assert listed == [{"subject": {"id": member.user_id}, "period": "DAY", "limitCents": 250}]
+
+    # The member spends: what the cap has left follows live (the caps are read again on balance events).
+    job_id = await completed(stack, member, "FLUX_2_PRO")
+    cost = (await stack.data(team, "query ($id: ID!) { job(id: $id) { costCents } }", {"id": job_id}))["job"][
+        "costCents"
+    ]
+    assert cost > 0
+    await expect(row.locator("td.spent")).to_have_text(dollars(cost))
+    await expect(row.locator(".cap-left")).to_have_text(f"{dollars(250 - cost)} left")
     await caps.screenshot(path=str(await page.screenshot("caps-admin")))
 
     # The member: the caps and the threshold read-only, and why.
@@ -246,5 +256,8 @@ async def test_admin_sets_a_spend_cap_member_reads_it(stack: Stack, page: Browse
     await expect(caps.get_by_role("button", name="Set cap")).to_have_count(0)
     await expect(caps).to_contain_text("Only team owners and admins can change billing settings")
     await expect(page.page.get_by_label("Alert when available credits are below")).to_have_count(0)
-    await expect(page.page.get_by_test_id("usage-empty")).to_be_visible()  # a team without jobs yet
+    # Their job in the usage by member, under their name (teamMembers), "(you)" to them.
+    await expect(page.page.locator("[data-chart=member] svg")).to_have_attribute(
+        "aria-label", re.compile(re.escape(f"{name} (you) {dollars(cost)}"))
+    )
     await full_page(page, "member")

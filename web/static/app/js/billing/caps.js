@@ -39,7 +39,7 @@ function Usage({ cap }) {
     <div class="cap-bar" role="meter" aria-valuemin="0" aria-valuemax=${cap.limitCents} aria-valuenow=${Math.min(cap.spentCents, cap.limitCents)}
       aria-valuetext=${`${money(cap.spentCents)} of ${money(cap.limitCents)} spent, ${money(cap.remainingCents)} left`}
       aria-label=${`${cap.subject.name}, ${PERIOD_NAMES[cap.period].toLowerCase()}`}>
-      <span style=${`width:${percent}%`}></span>
+      <span style=${`width:${cap.spentCents > 0 ? Math.max(percent, 2) : 0}%`}></span>
     </div>
     <span class="cap-left">${cap.remainingCents === 0 ? "Reached: new jobs refused" : `${money(cap.remainingCents)} left`}</span>
   </div>`;
