@@ -97,9 +97,14 @@ def test_expected_completion_of_a_job_waiting_for_a_slot() -> None:
     [
         (0, 0.0),
         (0.42, 0.42),
+        # 1 is the whole task, never 1 %: Runway and BFL both report a fraction 0–1 (docs/providers.md)
         (1, 1.0),
-        (42, 0.42),
-        (100, 1.0),
+        (1.0, 1.0),
+        # A figure past 1 is outside the documented range, not a percentage: no figure, so a
+        # BFL task reporting "1" then "2" does not read as 100 % then 2 %.
+        (1.5, None),
+        (42, None),
+        (100, None),
         (None, None),
         ("0.5", None),
         (-0.1, None),
