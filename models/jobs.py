@@ -434,6 +434,15 @@ async def record_progress(job: CreativeJob, reported: float | None, *, events: E
     return False
 
 
+async def may_wait_for_a_slot(team_id: uuid.UUID | str, provider: str) -> list[str]:
+    """The ids of the team's jobs at this provider that may be waiting for one of its slots: pending,
+    not yet submitted (a job's place in that line is counted among these: ``queuePosition``)."""
+    ids = await CreativeJob.filter(
+        team_id=team_id, provider=provider, status=JobStatus.PENDING, provider_task_id=None
+    ).values_list("id", flat=True)
+    return [str(job_id) for job_id in ids]
+
+
 async def record_queue_position(
     job: CreativeJob, position: int | None, concurrency: int, *, events: Events
 ) -> bool:
