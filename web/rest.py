@@ -288,12 +288,10 @@ async def rest_generate(request: Request) -> JSONResponse:
         "job_ids": [str(row.id) for row in submitted.jobs],  # every job: variants × placements
         "batch_id": str(submitted.batch.id) if submitted.batch else None,
     }
-    if warnings := (job.metadata or {}).get("warnings"):
+    metadatas = [row.metadata for row in submitted.jobs]
+    if warnings := job_ops.distinct_notes(metadatas, job_ops.WARNINGS):
         answer["warnings"] = warnings  # the model shuts down soon, or was replaced (providers/lifecycle.py)
-    adjusted: list[dict[str, Any]] = []
-    for row in submitted.jobs:
-        adjusted += [a for a in (row.metadata or {}).get("adjustments", []) if a not in adjusted]
-    if adjusted:
+    if adjusted := job_ops.distinct_notes(metadatas, job_ops.ADJUSTMENTS):
         answer["placement_warnings"] = adjusted  # the nearest ratio/duration made for a placement
     return JSONResponse(answer, status_code=202)
 
