@@ -8,6 +8,7 @@ from typing import Any
 import strawberry
 
 from models import creatives as creative_ops
+from models import jobs as job_ops
 from models import recipes
 from models.creatives import Creative as CreativeRow
 from models.creatives import NodeSpec, Recipe
@@ -27,6 +28,7 @@ from schema.creatives import (
     CreativePayload,
 )
 from schema.enums import Provider
+from schema.types import GenerateWarning, PlacementWarning
 from services import creatives as creative_service
 from services.auth import Principal
 from services.container import Services
@@ -128,6 +130,7 @@ def creative_output(info: Info, row: CreativeRow, snaps: dict[str, dict[str, Any
         for node in row.nodes
         if node["key"] in by_key
     ]
+    metadatas = [by_key[node["key"]].get("metadata") for node in row.nodes if node["key"] in by_key]
     return Creative(
         id=strawberry.ID(str(row.id)),
         recipe=Recipe(row.recipe) if row.recipe else None,
@@ -136,6 +139,10 @@ def creative_output(info: Info, row: CreativeRow, snaps: dict[str, dict[str, Any
         estimated_cost_cents=row.estimated_cost_cents,
         cost_cents=sum(snap["cost_cents"] for snap in by_key.values()),
         created_at=row.created_at,
+        warnings=[GenerateWarning.of(w) for w in job_ops.distinct_notes(metadatas, job_ops.WARNINGS)],
+        placement_warnings=[
+            PlacementWarning.of(a) for a in job_ops.distinct_notes(metadatas, job_ops.ADJUSTMENTS)
+        ],
     )
 
 

@@ -323,6 +323,7 @@ async def creative_json(principal: Principal, row: Creative, request: Request) -
     snaps = await creative_ops.job_snapshots(row)
     settings = services_of(request).settings
     by_key = {node["key"]: snaps[node["job_id"]] for node in row.nodes if node["job_id"] in snaps}
+    metadatas = [snap.get("metadata") for snap in by_key.values()]
     return {
         "id": str(row.id),
         "recipe": row.recipe,
@@ -330,6 +331,10 @@ async def creative_json(principal: Principal, row: Creative, request: Request) -
         "estimated_cost_cents": row.estimated_cost_cents,
         "cost_cents": sum(snap["cost_cents"] for snap in by_key.values()),
         "created_at": row.created_at.isoformat(),
+        # what its jobs' generate requests would have said: a model shutting down, a placement's
+        # nearest ratio or duration made instead (each once)
+        "warnings": job_ops.distinct_notes(metadatas, job_ops.WARNINGS),
+        "placement_warnings": job_ops.distinct_notes(metadatas, job_ops.ADJUSTMENTS),
         "nodes": [
             {
                 "key": node["key"],
