@@ -2,7 +2,9 @@
 form would, so every rule of models/creatives.py holds for them.
 
 * ``VIDEO_WITH_VOICEOVER``: ``video`` and ``voiceover`` (TTS), then ``composite``: a RenderScript
-  at the video's ratio and duration, the narration on a track of its own, trimmed to the video;
+  at the video's duration and its placement's ratio (the video covering it, where it was made at
+  the provider's nearest ratio) or else its own, the narration on a track of its own, trimmed to
+  the video;
 * ``IMAGE_WITH_LOGO``: ``image``, then ``composite``: a PNG of the image with a Drive logo at the
   bottom right (the logo is a Drive file checked as any composite input), exactly at the ratio
   asked for: the placement's (the image may have been made at the provider's nearest ratio; it is
@@ -61,7 +63,9 @@ async def video_with_voiceover(
         checked = await generation.validate(video, cfg, libraries)
     except DomainError as exc:
         raise at_node(exc, video_spec) from None
-    ratio = str(checked.settings.get("aspect_ratio") or "16:9")
+    # The placement's ratio where the video was made at the provider's nearest (it covers the ad).
+    made = str(checked.settings.get("aspect_ratio") or "16:9")
+    ratio = placements.target(video.placement).aspect_ratio if video.placement else made
     seconds = int(checked.settings["duration_seconds"])
     width, height = video_size(ratio)
     source = {
@@ -70,7 +74,7 @@ async def video_with_voiceover(
         "height": height,
         "duration": seconds,
         "elements": [
-            {"name": "Video", "type": "video", "track": 1, "duration": seconds},
+            {"name": "Video", "type": "video", "track": 1, "duration": seconds, "fit": "cover"},
             {"name": "Voiceover", "type": "audio", "track": 2, "duration": seconds},
         ],
     }

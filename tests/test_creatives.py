@@ -471,3 +471,21 @@ async def test_the_sweep_fails_a_stranded_dependant_of_a_failed_input_free(datab
     ended = await CreativeJob.get(id=jobs["c"].id)
     assert ended.status == JobStatus.FAILED and ended.cost_cents == 0 and queue.released == []
     assert (await Team.get(id=team)).available_cents == 1000
+
+
+async def test_a_voiced_ad_is_at_its_placements_ratio_when_the_video_was_made_at_the_nearest(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from models import generation, recipes
+
+    monkeypatch.setattr(generation, "_folder", _folderless)
+    video = GenerationRequest(
+        type="video", team_id=TEAM, user_id=USER, provider="runway_gen4", text="a lamp", placement="POSTER"
+    )
+    voice = GenerationRequest(type="tts", team_id=TEAM, user_id=USER, text="Light up.")
+    specs = await recipes.video_with_voiceover(video, voice, None)
+    made = await generation.validate(specs[0].request)
+    assert made.settings["aspect_ratio"] == "9:16"  # Runway renders no 4:5 from text: the nearest it does
+    source = specs[-1].request.source
+    assert source is not None and source["width"] * 5 == source["height"] * 4  # the ad: POSTER's 4:5
+    assert next(e for e in source["elements"] if e["name"] == "Video")["fit"] == "cover"
