@@ -16,7 +16,6 @@ import secrets
 import uuid
 from dataclasses import dataclass, replace
 from enum import StrEnum
-from typing import Any
 
 from tortoise import fields
 from tortoise.exceptions import IntegrityError
@@ -74,15 +73,6 @@ class Plan:
     @property
     def total_cents(self) -> int:
         return sum(job.estimated_cost_cents for job in self.jobs)
-
-    def adjustments(self) -> list[dict[str, Any]]:
-        """Each placement's adjustments once (the variants of a placement share them)."""
-        seen: list[dict[str, Any]] = []
-        for job in self.jobs:
-            for item in job.metadata.get("adjustments", []):
-                if item not in seen:
-                    seen.append(item)
-        return seen
 
 
 @dataclass(frozen=True)

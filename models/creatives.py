@@ -17,8 +17,10 @@ another node's first output for one of its elements (``inputs: [{name, node}]``)
   that failed or was canceled fails, free (its hold released), and so do its own dependants;
 * the status of the whole is read from its jobs (:func:`status`): nothing is stored twice.
 
-A waiting job that a worker runs anyway (the sweeps re-enqueue open jobs) looks at its inputs
-itself (:func:`recheck`): a release lost to a crash happens then.
+A waiting dependant has no queue entry by design, so the worker's sweeps leave it alone while an
+input is still open; one whose inputs all ended while it still waits (the hook that should have
+moved it was lost to a crash) is :func:`stranded`, and the sweep settles it (:func:`recheck`).
+A waiting job that a worker runs anyway looks at its inputs itself, the same way.
 """
 
 from __future__ import annotations
@@ -466,6 +468,23 @@ async def job_ended(job: CreativeJob, *, queue: Enqueue, events: Events, deadlin
                 await _settle(
                     creative, node, dependant, queue=queue, events=events, deadline_scale=deadline_scale
                 )
+
+
+async def stranded(waiting: Iterable[CreativeJob]) -> list[CreativeJob]:
+    """Of these waiting dependants (:func:`is_waiting`), those no input will move any more: every
+    input ended (or is gone), yet the dependant still waits, because the after-commit hook that
+    should have released or failed it (:func:`job_ended`) was lost, e.g. to a crash. A dependant
+    with an input still open is not stranded: it has no queue entry by design, and the input's end
+    moves it. The sweep settles the stranded ones (:func:`recheck`), and only those."""
+    waiting = [job for job in waiting if is_waiting(job)]
+    inputs = {str(input_id) for job in waiting for input_id in job.metadata[WAITING]}
+    still_open = {
+        str(input_id)
+        for input_id in await CreativeJob.filter(id__in=inputs, status__in=job_ops.OPEN).values_list(
+            "id", flat=True
+        )
+    }
+    return [job for job in waiting if not still_open.intersection(map(str, job.metadata[WAITING]))]
 
 
 async def recheck(job: CreativeJob, *, queue: Enqueue, events: Events, deadline_scale: float = 1.0) -> str:

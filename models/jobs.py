@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -219,6 +220,21 @@ class NewJob:
             default=str,
         )
         return hashlib.sha256(body.encode()).hexdigest()
+
+
+# What a job's metadata says about how it was accepted (models/generation.py writes both):
+ADJUSTMENTS = "adjustments"  # a placement's nearest ratio or duration made instead (PlacementWarning)
+WARNINGS = "warnings"  # its model shuts down soon, or was replaced (GenerateWarning; providers/lifecycle.py)
+
+
+def distinct_notes(metadatas: Iterable[dict[str, Any] | None], key: str) -> list[dict[str, Any]]:
+    """The entries under ``key`` (:data:`ADJUSTMENTS` or :data:`WARNINGS`) of these jobs' metadata,
+    each once, in the jobs' order: the variants of a placement, or the jobs of one model, share
+    theirs, and a request or a creative says each once."""
+    seen: list[dict[str, Any]] = []
+    for metadata in metadatas:
+        seen += [item for item in (metadata or {}).get(key, []) if item not in seen]
+    return seen
 
 
 def now() -> datetime:
@@ -443,6 +459,15 @@ async def record_progress(job: CreativeJob, reported: float | None, *, events: E
             return True
     await touch(job)
     return False
+
+
+async def may_wait_for_a_slot(team_id: uuid.UUID | str, provider: str) -> list[str]:
+    """The ids of the team's jobs at this provider that may be waiting for one of its slots: pending,
+    not yet submitted (a job's place in that line is counted among these: ``queuePosition``)."""
+    ids = await CreativeJob.filter(
+        team_id=team_id, provider=provider, status=JobStatus.PENDING, provider_task_id=None
+    ).values_list("id", flat=True)
+    return [str(job_id) for job_id in ids]
 
 
 async def record_queue_position(

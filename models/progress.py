@@ -12,7 +12,8 @@ and ``expectedCompletionAt`` (docs/realtime.md, Progress and expectations).
 * **Expected completion**: for a processing job, the provider's rate where it reports progress
   (elapsed ÷ progress), else its start plus the typical duration; once that is past, a tenth of the
   typical duration from now. For a job waiting for a provider slot, the turns of the queue ahead of
-  it (position ÷ the provider's concurrency, rounded up) × the typical duration, plus its own.
+  it (position ÷ the provider's concurrency, rounded up) × the typical duration, plus its own;
+  the position is the team's own (other teams' waiters are not counted: docs/realtime.md).
   None of the providers we call gives an ETA of its own.
 """
 

@@ -2,21 +2,26 @@
 form would, so every rule of models/creatives.py holds for them.
 
 * ``VIDEO_WITH_VOICEOVER``: ``video`` and ``voiceover`` (TTS), then ``composite``: a RenderScript
-  at the video's ratio and duration, the narration on a track of its own, trimmed to the video;
+  at the video's duration and its placement's ratio (the video covering it, where it was made at
+  the provider's nearest ratio) or else its own, the narration on a track of its own, trimmed to
+  the video;
 * ``IMAGE_WITH_LOGO``: ``image``, then ``composite``: a PNG of the image with a Drive logo at the
-  bottom right (the logo is a Drive file checked as any composite input);
+  bottom right (the logo is a Drive file checked as any composite input), exactly at the ratio
+  asked for: the placement's (the image may have been made at the provider's nearest ratio; it is
+  then cropped to cover), else the image's own;
 * ``LOCALIZED_AVATAR``: one avatar job per locale, keyed by the locale, with the locale's voice
   (given, or the first of the provider's library listed for it: a locale without one is refused
   on its field)."""
 
 from __future__ import annotations
 
+import math
 import re
 import uuid
 from dataclasses import dataclass, replace
 from typing import Any
 
-from models import drive, generation, library
+from models import drive, generation, library, placements
 from models.creatives import NodeSpec, at_node
 from models.errors import DomainError, ErrorCode
 from models.generation import GenerationRequest
@@ -34,6 +39,16 @@ def video_size(ratio: str) -> tuple[int, int]:
     return SHORT_SIDE, round(SHORT_SIDE * h / w / 2) * 2
 
 
+def image_size(ratio: str, like: tuple[int, int]) -> tuple[int, int]:
+    """Width and height exactly at ``ratio`` (whole multiples of its reduced terms), the shorter
+    side about ``like``'s shorter side: a composite image the size of the image it is made from."""
+    w, h = (int(x) for x in ratio.split(":"))
+    g = math.gcd(w, h)
+    w, h = w // g, h // g
+    k = max(1, round(min(like) / min(w, h)))
+    return k * w, k * h
+
+
 async def video_with_voiceover(
     video: GenerationRequest,
     voiceover: GenerationRequest,
@@ -48,7 +63,9 @@ async def video_with_voiceover(
         checked = await generation.validate(video, cfg, libraries)
     except DomainError as exc:
         raise at_node(exc, video_spec) from None
-    ratio = str(checked.settings.get("aspect_ratio") or "16:9")
+    # The placement's ratio where the video was made at the provider's nearest (it covers the ad).
+    made = str(checked.settings.get("aspect_ratio") or "16:9")
+    ratio = placements.target(video.placement).aspect_ratio if video.placement else made
     seconds = int(checked.settings["duration_seconds"])
     width, height = video_size(ratio)
     source = {
@@ -57,7 +74,7 @@ async def video_with_voiceover(
         "height": height,
         "duration": seconds,
         "elements": [
-            {"name": "Video", "type": "video", "track": 1, "duration": seconds},
+            {"name": "Video", "type": "video", "track": 1, "duration": seconds, "fit": "cover"},
             {"name": "Voiceover", "type": "audio", "track": 2, "duration": seconds},
         ],
     }
@@ -90,7 +107,10 @@ async def image_with_logo(
     except DomainError as exc:
         raise at_node(exc, image_spec) from None
     await _logo(image, logo_file_id, [*base, "logoFileId"])
-    width, height = int(checked.settings["width"]), int(checked.settings["height"])
+    made = int(checked.settings["width"]), int(checked.settings["height"])
+    # The placement's ratio, not the nearest the image provider renders (the image covers it).
+    ratio = placements.target(image.placement).aspect_ratio if image.placement else None
+    width, height = image_size(ratio, made) if ratio else made
     logo = max(64, round(min(width, height) * 0.2))
     source = {
         "output_format": "png",

@@ -170,15 +170,17 @@ class Pending:
 
 
 def progress_fraction(value: Any) -> float | None:
-    """A provider's progress figure as a fraction 0–1: a number in 0–1 is taken as it is, one
-    above 1 (up to 100) as a percentage; anything else (missing, text, negative, NaN) is ``None``.
-    Runway documents 0–1; BFL's scale is not documented, so both are read
+    """A provider's progress figure as a fraction 0–1, or ``None`` (no usable figure: missing,
+    text, NaN, or outside 0–1). Both providers that report one use a fraction: Runway documents
+    "a floating point number between 0 and 1"; BFL's ``ResultResponse.progress`` is "a number",
+    and clients of it validate 0.0–1.0 (ComfyUI's ``comfy_api_nodes/apis/bfl_api.py``). So 1 is
+    the whole task, never 1 %, and a figure above 1 is not guessed to be a percentage
     (docs/providers.md, Typical generation times and progress)."""
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
         return None
-    if value < 0 or value > 100:
+    if value < 0 or value > 1:
         return None
-    return float(value) if value <= 1 else float(value) / 100
+    return float(value)
 
 
 @dataclass(frozen=True)

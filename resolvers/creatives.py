@@ -8,6 +8,7 @@ from typing import Any
 import strawberry
 
 from models import creatives as creative_ops
+from models import jobs as job_ops
 from models import recipes
 from models.creatives import Creative as CreativeRow
 from models.creatives import NodeSpec, Recipe
@@ -27,15 +28,10 @@ from schema.creatives import (
     CreativePayload,
 )
 from schema.enums import Provider
+from schema.types import GenerateWarning, PlacementWarning
 from services import creatives as creative_service
 from services.auth import Principal
 from services.container import Services
-
-RECIPE_FIELDS = {
-    Recipe.VIDEO_WITH_VOICEOVER: "videoWithVoiceover",
-    Recipe.IMAGE_WITH_LOGO: "imageWithLogo",
-    Recipe.LOCALIZED_AVATAR: "localizedAvatar",
-}
 
 
 def _opt(value: Any) -> str | None:
@@ -46,16 +42,16 @@ def _enum_value(value: Any) -> Any:
     return None if value is None else value.value
 
 
-def _invalid(message: str, *path: str) -> DomainError:
-    return DomainError(ErrorCode.VALIDATION_FAILED, message, ["input", *path])
-
-
 def _general(principal: Principal, nodes: list[CreativeNodeInput], folder: str | None) -> list[NodeSpec]:
     specs = []
     for i, node in enumerate(nodes):
         given = [(name, getattr(node, name)) for name in JOB_TYPES if getattr(node, name) is not None]
         if len(given) != 1:
-            raise _invalid("give exactly one of image, video, avatar, tts or composite", "nodes", str(i))
+            raise DomainError(
+                ErrorCode.VALIDATION_FAILED,
+                "give exactly one of image, video, avatar, tts or composite",
+                ["input", "nodes", str(i)],
+            )
         job_type, data = given[0]
         specs.append(
             NodeSpec(
@@ -69,78 +65,55 @@ def _general(principal: Principal, nodes: list[CreativeNodeInput], folder: str |
     return specs
 
 
-async def specs(
-    services: Services, principal: Principal, data: CreateCreativeInput
-) -> tuple[str | None, list[NodeSpec], list[str]]:
-    """The graph the input asks for: (recipe, nodes, the path of its nodes for errors). The REST
-    form (web/rest_creatives.py) builds the same input and calls this too."""
+def ask(principal: Principal, data: CreateCreativeInput) -> creative_service.Ask:
+    """The input's fields as the requests they ask for; which recipe runs, and how, is
+    ``services.creatives.specs``. The REST form (web/rest.py) builds the same input."""
     folder = _opt(data.drive_folder_id)
-    given = {
-        "videoWithVoiceover": data.video_with_voiceover,
-        "imageWithLogo": data.image_with_logo,
-        "localizedAvatar": data.localized_avatar,
-        "nodes": data.nodes,
-    }
-    if folder is not None:  # the creative's folder is looked up first: a foreign id reads as missing
-        await creative_service.check_folder(principal, folder)
-    present = [name for name, value in given.items() if value is not None]
-    recipe = data.recipe
-    if recipe is None and len(present) == 1 and present[0] != "nodes":  # the recipe its input names
-        recipe = next(r for r, name in RECIPE_FIELDS.items() if name == present[0])
-    if recipe is None:
-        if present != ["nodes"]:
-            raise _invalid("give nodes (the general form), or a recipe with its input", "nodes")
-        assert data.nodes is not None
-        return None, _general(principal, data.nodes, folder), ["nodes"]
-    wanted = RECIPE_FIELDS[recipe]
-    if present != [wanted]:
-        raise _invalid(f"recipe {recipe.value} takes {wanted} (and nothing else)", wanted)
-    libs, cfg = services.libraries, creative_service.lifecycle_config(services)
-    if recipe == Recipe.VIDEO_WITH_VOICEOVER:
-        vv = data.video_with_voiceover
-        assert vv is not None
-        built = await recipes.video_with_voiceover(
+    vv, il, la = data.video_with_voiceover, data.image_with_logo, data.localized_avatar
+    return creative_service.Ask(
+        recipe=data.recipe,
+        drive_folder_id=folder,
+        nodes=None if data.nodes is None else _general(principal, data.nodes, folder),
+        video_with_voiceover=None
+        if vv is None
+        else creative_service.VideoWithVoiceover(
             generation_request(principal, "video", vv.video, folder),
             generation_request(principal, "tts", vv.voiceover, folder),
             _enum_value(vv.composite_provider),
-            cfg=cfg,
-            libraries=libs,
-        )
-    elif recipe == Recipe.IMAGE_WITH_LOGO:
-        il = data.image_with_logo
-        assert il is not None
-        built = await recipes.image_with_logo(
+        ),
+        image_with_logo=None
+        if il is None
+        else creative_service.ImageWithLogo(
             generation_request(principal, "image", il.image, folder),
             str(il.logo_file_id),
             _enum_value(il.composite_provider),
-            cfg=cfg,
-            libraries=libs,
-        )
-    else:
-        la = data.localized_avatar
-        assert la is not None
-        base = GenerationRequest(
-            type="avatar",
-            team_id=principal.team_id,
-            user_id=principal.user_id,
-            provider=_enum_value(la.provider),
-            text=la.script,
-            avatar_id=la.avatar_id,
-            portrait_file_id=_opt(la.portrait_file_id),
-            aspect_ratio=la.aspect_ratio,
-            drive_folder_id=folder,
-            settings=la.settings,
-        )
-        locales = [recipes.Locale(item.locale, item.script, item.voice_id) for item in la.locales]
-        built = await recipes.localized_avatar(
-            base,
-            locales,
-            gender=la.voice_gender,
-            max_jobs=services.settings.max_jobs_per_creative,
-            libraries=libs,
-        )
-        return recipe.value, built, ["localizedAvatar", "locales"]
-    return recipe.value, built, [wanted]
+        ),
+        localized_avatar=None
+        if la is None
+        else creative_service.LocalizedAvatar(
+            GenerationRequest(
+                type="avatar",
+                team_id=principal.team_id,
+                user_id=principal.user_id,
+                provider=_enum_value(la.provider),
+                text=la.script,
+                avatar_id=la.avatar_id,
+                portrait_file_id=_opt(la.portrait_file_id),
+                aspect_ratio=la.aspect_ratio,
+                drive_folder_id=folder,
+                settings=la.settings,
+            ),
+            [recipes.Locale(item.locale, item.script, item.voice_id) for item in la.locales],
+            la.voice_gender,
+        ),
+    )
+
+
+async def specs(
+    services: Services, principal: Principal, data: CreateCreativeInput
+) -> tuple[str | None, list[NodeSpec], list[str]]:
+    """The graph the input asks for: (recipe, nodes, the path of its nodes for errors)."""
+    return await creative_service.specs(services, principal, ask(principal, data))
 
 
 def creative_output(info: Info, row: CreativeRow, snaps: dict[str, dict[str, Any]]) -> Creative:
@@ -157,6 +130,7 @@ def creative_output(info: Info, row: CreativeRow, snaps: dict[str, dict[str, Any
         for node in row.nodes
         if node["key"] in by_key
     ]
+    metadatas = [by_key[node["key"]].get("metadata") for node in row.nodes if node["key"] in by_key]
     return Creative(
         id=strawberry.ID(str(row.id)),
         recipe=Recipe(row.recipe) if row.recipe else None,
@@ -165,6 +139,10 @@ def creative_output(info: Info, row: CreativeRow, snaps: dict[str, dict[str, Any
         estimated_cost_cents=row.estimated_cost_cents,
         cost_cents=sum(snap["cost_cents"] for snap in by_key.values()),
         created_at=row.created_at,
+        warnings=[GenerateWarning.of(w) for w in job_ops.distinct_notes(metadatas, job_ops.WARNINGS)],
+        placement_warnings=[
+            PlacementWarning.of(a) for a in job_ops.distinct_notes(metadatas, job_ops.ADJUSTMENTS)
+        ],
     )
 
 

@@ -53,10 +53,9 @@ async def _generate(info: Info, job_type_name: str, data: Any) -> GeneratePayloa
     request = generation_request(principal, job_type_name, data)
     submitted = await info.context.services.generate_batch(principal, request)
     rows = submitted.jobs
-    warnings = [GenerateWarning.of(w) for w in (rows[0].metadata or {}).get("warnings", [])]
-    adjusted: list[dict[str, Any]] = []
-    for row in rows:
-        adjusted += [a for a in (row.metadata or {}).get("adjustments", []) if a not in adjusted]
+    metadatas = [row.metadata for row in rows]
+    warnings = [GenerateWarning.of(w) for w in job_ops.distinct_notes(metadatas, job_ops.WARNINGS)]
+    adjusted = job_ops.distinct_notes(metadatas, job_ops.ADJUSTMENTS)
     jobs_out = [job_type(info, row) for row in rows]
     return GeneratePayload(
         job=jobs_out[0],

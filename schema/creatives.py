@@ -16,7 +16,7 @@ from schema.inputs import (
     GenerateTtsInput,
     GenerateVideoInput,
 )
-from schema.types import CreativeJob, UserError
+from schema.types import CreativeJob, GenerateWarning, PlacementWarning, UserError
 
 strawberry.enum(Recipe, name="CreativeRecipe", description="A named graph of jobs (createCreative's recipe)")
 strawberry.enum(
@@ -137,6 +137,15 @@ class Creative:
     )
     cost_cents: int = strawberry.field(description="What its jobs were charged (failed ones nothing)")
     created_at: datetime
+    warnings: list[GenerateWarning] = strawberry.field(
+        default_factory=list,
+        description="Its jobs' models that shut down soon or were replaced, each once (as generate* says)",
+    )
+    placement_warnings: list[PlacementWarning] = strawberry.field(
+        default_factory=list,
+        description="What its jobs made instead of what their placements asked for (the nearest "
+        "aspect ratio or duration), each once (as generate* says)",
+    )
 
 
 @strawberry.type

@@ -96,8 +96,9 @@ class CreativeJob:
     )
     queue_position: int | None = strawberry.field(
         default=None,
-        description="While the job waits for a slot at its provider (concurrency limit): its place in "
-        "that line, 1 being the next to start; null otherwise",
+        description="While the job waits for a slot at its provider (concurrency limit): its place "
+        "among the team's own jobs waiting for that provider, 1 being the team's next to start "
+        "(other teams' jobs are not counted); null otherwise",
     )
     expected_completion_at: datetime | None = strawberry.field(
         default=None,

@@ -55,7 +55,7 @@ class AfterCommit:
         await outages.best_effort(self.bus.job_changed(job), f"publish job {job.id}")
         if job.is_terminal and "creative" in (job.metadata or {}):
             # A job of a creative ended: its dependants start or fail (models/creatives.py). Lost
-            # here (a crash), a waiting dependant does it itself when the sweep re-runs it.
+            # here (a crash), the sweep settles the stranded dependant (tasks.worker.requeue_lost).
             await outages.best_effort(
                 creatives.job_ended(job, queue=self.queue, events=self, deadline_scale=self.deadline_scale),
                 f"move the dependants of job {job.id}",

@@ -4,10 +4,12 @@ held and queued in one go (models/creatives.py), and canceled whole."""
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 
-from models import creatives, drive
-from models.creatives import Creative, NodeSpec, Plan
+from models import creatives, drive, recipes
+from models.creatives import Creative, NodeSpec, Plan, Recipe
 from models.errors import DomainError, ErrorCode
+from models.generation import GenerationRequest
 from providers import lifecycle
 from services import outages
 from services.auth import Principal
@@ -22,6 +24,102 @@ async def check_folder(principal: Principal, folder_id: str) -> None:
         found = None
     if found is None:
         raise DomainError(ErrorCode.NOT_FOUND, "driveFolderId not found", ["input", "driveFolderId"])
+
+
+# Each recipe's input field (the API's names: errors point at them).
+RECIPE_FIELDS = {
+    Recipe.VIDEO_WITH_VOICEOVER: "videoWithVoiceover",
+    Recipe.IMAGE_WITH_LOGO: "imageWithLogo",
+    Recipe.LOCALIZED_AVATAR: "localizedAvatar",
+}
+
+
+@dataclass(frozen=True)
+class VideoWithVoiceover:
+    video: GenerationRequest
+    voiceover: GenerationRequest
+    composite_provider: str | None
+
+
+@dataclass(frozen=True)
+class ImageWithLogo:
+    image: GenerationRequest
+    logo_file_id: str
+    composite_provider: str | None
+
+
+@dataclass(frozen=True)
+class LocalizedAvatar:
+    avatar: GenerationRequest  # the script and voice are each locale's
+    locales: list[recipes.Locale]
+    voice_gender: str | None
+
+
+@dataclass(frozen=True)
+class Ask:
+    """What a createCreative (or estimateCreative) input asks for, its fields already mapped to
+    requests: the general form's ``nodes``, or one recipe's input (``recipe`` may be left out when
+    the input names it)."""
+
+    recipe: Recipe | None
+    drive_folder_id: str | None
+    nodes: list[NodeSpec] | None = None
+    video_with_voiceover: VideoWithVoiceover | None = None
+    image_with_logo: ImageWithLogo | None = None
+    localized_avatar: LocalizedAvatar | None = None
+
+
+def _invalid(message: str, *path: str) -> DomainError:
+    return DomainError(ErrorCode.VALIDATION_FAILED, message, ["input", *path])
+
+
+async def specs(
+    services: Services, principal: Principal, ask: Ask
+) -> tuple[str | None, list[NodeSpec], list[str]]:
+    """The graph asked for: (recipe, nodes, the path of its nodes for errors). Exactly one form:
+    the general ``nodes``, or a recipe with its input (and nothing else)."""
+    if ask.drive_folder_id is not None:  # looked up first: a foreign id reads as missing
+        await check_folder(principal, ask.drive_folder_id)
+    given = {
+        "videoWithVoiceover": ask.video_with_voiceover,
+        "imageWithLogo": ask.image_with_logo,
+        "localizedAvatar": ask.localized_avatar,
+        "nodes": ask.nodes,
+    }
+    present = [name for name, value in given.items() if value is not None]
+    recipe = ask.recipe
+    if recipe is None and len(present) == 1 and present[0] != "nodes":  # the recipe its input names
+        recipe = next(r for r, name in RECIPE_FIELDS.items() if name == present[0])
+    if recipe is None:
+        if present != ["nodes"] or ask.nodes is None:
+            raise _invalid("give nodes (the general form), or a recipe with its input", "nodes")
+        return None, ask.nodes, ["nodes"]
+    wanted = RECIPE_FIELDS[recipe]
+    if present != [wanted]:
+        raise _invalid(f"recipe {recipe.value} takes {wanted} (and nothing else)", wanted)
+    libs, cfg = services.libraries, lifecycle_config(services)
+    if ask.video_with_voiceover is not None:
+        vv = ask.video_with_voiceover
+        built = await recipes.video_with_voiceover(
+            vv.video, vv.voiceover, vv.composite_provider, cfg=cfg, libraries=libs
+        )
+    elif ask.image_with_logo is not None:
+        il = ask.image_with_logo
+        built = await recipes.image_with_logo(
+            il.image, il.logo_file_id, il.composite_provider, cfg=cfg, libraries=libs
+        )
+    else:
+        la = ask.localized_avatar
+        assert la is not None
+        built = await recipes.localized_avatar(
+            la.avatar,
+            la.locales,
+            gender=la.voice_gender,
+            max_jobs=services.settings.max_jobs_per_creative,
+            libraries=libs,
+        )
+        return recipe.value, built, ["localizedAvatar", "locales"]
+    return recipe.value, built, [wanted]
 
 
 def lifecycle_config(services: Services) -> lifecycle.LifecycleConfig:

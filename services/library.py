@@ -8,7 +8,11 @@ copy serves for up to ``CH_LIBRARY_STALE_SECONDS``. With no copy at all and the 
 generate request is refused with it, nothing held). A provider read is bounded by
 ``LIBRARY_FETCH_SECONDS``; concurrent misses in one process share one read.
 
-Redis trouble never fails a read: the library is then read from the provider, uncached."""
+Redis trouble never fails a read: the library is then read from the provider, uncached.
+
+A copy is parsed once per process: what was parsed is kept with the exact bytes it came from, and
+a read whose bytes are the same (the same fetch) reuses it, so a validation does not parse the
+whole library again; a new fetch (anywhere) writes new bytes, which are parsed once."""
 
 from __future__ import annotations
 
@@ -16,6 +20,7 @@ import asyncio
 import json
 import logging
 import time
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -36,10 +41,24 @@ LIBRARY_FETCH_SECONDS = 20.0  # one whole listing (every page) from the provider
 MISS_REFRESH_SECONDS = 60.0
 
 
+# How a cached item is read back, by kind.
+_KINDS: dict[str, type[Avatar] | type[Voice]] = {"avatars": Avatar, "voices": Voice}
+
+
+@dataclass(frozen=True)
+class _Copy:
+    """A cached copy as this process parsed it, with the bytes it was parsed from."""
+
+    raw: bytes
+    fetched_at: float
+    items: tuple[Any, ...]  # Avatar or Voice, by the key's kind
+
+
 class Libraries:
     def __init__(self, redis: Redis, http: httpx.AsyncClient, settings: Settings) -> None:
         self.redis, self.http, self.settings = redis, http, settings
         self._reads: dict[str, asyncio.Lock] = {}
+        self._copies: dict[str, _Copy] = {}  # by Redis key: the last copy read or written here
         self.clock = time.time  # tests move it
 
     def _key(self, provider: str, kind: str) -> str:
@@ -49,8 +68,7 @@ class Libraries:
         """The avatars; ``fresh``: re-read unless the copy is younger than MISS_REFRESH_SECONDS."""
         if provider not in AVATAR_PROVIDERS:
             raise LibraryUnavailable(provider, "avatars", f"{provider} has no avatar library")
-        items = await self._library(provider, "avatars", fresh)
-        return [Avatar.from_json(item) for item in items]
+        return list(await self._library(provider, "avatars", fresh))
 
     async def voices(self, provider: str, *, fresh: bool = False) -> list[Voice]:
         if provider not in VOICE_PROVIDERS:
@@ -58,26 +76,26 @@ class Libraries:
         static = _static_voices(provider)
         if static is not None:
             return list(static)
-        return [Voice.from_json(item) for item in await self._library(provider, "voices", fresh)]
+        return list(await self._library(provider, "voices", fresh))
 
     async def cached_voices(self, provider: str) -> list[Voice] | None:
         static = _static_voices(provider)
         if static is not None:
             return list(static)
-        cached = await self._read(self._key(provider, "voices"))
-        return None if cached is None else [Voice.from_json(item) for item in cached[1]]
+        cached = await self._read(self._key(provider, "voices"), "voices")
+        return None if cached is None else list(cached[1])
 
-    async def _library(self, provider: str, kind: str, fresh: bool = False) -> list[dict[str, Any]]:
+    async def _library(self, provider: str, kind: str, fresh: bool = False) -> tuple[Any, ...]:
         key = self._key(provider, kind)
         ttl = float(self.settings.library_cache_seconds)
         if fresh:
             ttl = min(ttl, MISS_REFRESH_SECONDS)
-        cached = await self._read(key)
+        cached = await self._read(key, kind)
         if cached is not None and self.clock() - cached[0] < ttl:
             return cached[1]
         lock = self._reads.setdefault(key, asyncio.Lock())
         async with lock:  # one provider read per process for concurrent misses
-            again = await self._read(key)
+            again = await self._read(key, kind)
             if again is not None and self.clock() - again[0] < ttl:
                 return again[1]
             try:
@@ -96,15 +114,14 @@ class Libraries:
                     return stale[1]
                 log.warning("library %s %s could not be read: %s", provider, kind, str(exc)[:300])
                 raise LibraryUnavailable(provider, kind, reason) from exc
-            await self._write(key, items)
-            return items
+            return await self._write(key, kind, items)
 
     async def _fetch(self, provider: str, kind: str) -> list[dict[str, Any]]:
         adapter: Any = registry.adapter_for(provider, self.http, self.settings)
         listed = await (adapter.list_avatars() if kind == "avatars" else adapter.list_voices())
         return [item.to_json() for item in listed]
 
-    async def _read(self, key: str) -> tuple[float, list[dict[str, Any]]] | None:
+    async def _read(self, key: str, kind: str) -> tuple[float, tuple[Any, ...]] | None:
         try:
             raw = await self.redis.get(key)
         except Exception as exc:  # the cache is an optimisation: a Redis outage reads the provider
@@ -112,25 +129,46 @@ class Libraries:
             return None
         if raw is None:
             return None
-        try:
-            data = json.loads(raw)
-            return float(data["fetched_at"]), list(data["items"])
-        except (ValueError, KeyError, TypeError):
-            return None
+        raw = raw.encode() if isinstance(raw, str) else bytes(raw)
+        known = self._copies.get(key)
+        if known is not None and known.raw == raw:  # the copy parsed before: not again
+            return known.fetched_at, known.items
+        copy = _parse(raw, kind)
+        if copy is not None:
+            self._copies[key] = copy
+        return None if copy is None else (copy.fetched_at, copy.items)
 
-    async def _write(self, key: str, items: list[dict[str, Any]]) -> None:
-        body = json.dumps({"fetched_at": self.clock(), "items": items})
+    async def _write(self, key: str, kind: str, items: list[dict[str, Any]]) -> tuple[Any, ...]:
+        """Cache a fresh listing; its items, parsed (once, here)."""
+        raw = json.dumps({"fetched_at": self.clock(), "items": items}).encode()
+        copy = _parse(raw, kind)
+        assert copy is not None  # what we just wrote
+        self._copies[key] = copy
         ttl = max(self.settings.library_cache_seconds, self.settings.library_stale_seconds, 1)
         try:
-            await self.redis.set(key, body, ex=int(ttl))
+            await self.redis.set(key, raw, ex=int(ttl))
         except Exception as exc:
             log.warning("library cache write %s failed: %s", key, type(exc).__name__)
+        return copy.items
 
     async def forget(self, provider: str | None = None) -> None:
         """Drop cached copies (all providers, or one): the next read asks the provider."""
         names = [provider] if provider else sorted(set(AVATAR_PROVIDERS) | set(VOICE_PROVIDERS))
         keys = [self._key(name, kind) for name in names for kind in ("avatars", "voices")]
+        for key in keys:
+            self._copies.pop(key, None)
         await self.redis.delete(*keys)
+
+
+def _parse(raw: bytes, kind: str) -> _Copy | None:
+    """A cached copy's bytes, parsed; None when they are not a copy (then it is read again)."""
+    try:
+        data = json.loads(raw)
+        return _Copy(
+            raw, float(data["fetched_at"]), tuple(_KINDS[kind].from_json(item) for item in data["items"])
+        )
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return None
 
 
 def _reason(exc: Exception) -> str:

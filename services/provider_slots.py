@@ -10,6 +10,7 @@ job whose worker died gives its slot back by itself."""
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable
 
 from redis.asyncio import Redis
 
@@ -72,10 +73,25 @@ class ProviderSlots:
             return
         await self.redis.zadd(self._key(provider), {job_id: time.time() + self.lease_seconds})
 
-    async def position(self, provider: str, job_id: str) -> int | None:
-        """The job's place among the provider's waiters, 1 being the next to run; None when not waiting."""
-        rank = await self.redis.zrank(self._waiters(provider), job_id)
-        return None if rank is None else int(rank) + 1
+    async def position(self, provider: str, job_id: str, team_job_ids: Iterable[str]) -> int | None:
+        """The job's place among its own team's jobs waiting for this provider (``team_job_ids``:
+        the team's jobs that may be waiting), 1 being the team's next to run; None when not waiting.
+
+        Other teams' waiters are not counted: the line is shared, and a rank in it would tell a
+        team how much the others are generating (docs/realtime.md, Progress and expectations)."""
+        key = self._waiters(provider)
+        mine = await self.redis.zscore(key, job_id)
+        if mine is None:
+            return None
+        others = [other for other in dict.fromkeys(team_job_ids) if other != job_id]
+        scores = await self.redis.zmscore(key, others) if others else []
+        # The line's order: by the time each joined, then by id (Redis's order for equal scores).
+        ahead = sum(
+            1
+            for other, score in zip(others, scores, strict=True)
+            if score is not None and (score < mine or (score == mine and other < job_id))
+        )
+        return ahead + 1
 
     async def is_waiting(self, provider: str, job_id: str) -> bool:
         return await self.redis.zscore(self._waiters(provider), job_id) is not None

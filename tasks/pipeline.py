@@ -119,7 +119,9 @@ async def _provider_slot(services: Services, job: CreativeJob) -> bool:
         return True
     await services.slots.wait(job.provider, str(job.id))
     # Its place in the line, published when it changed (a waiter looks again every recheck).
-    position = await services.slots.position(job.provider, str(job.id))
+    position = await services.slots.position(
+        job.provider, str(job.id), await job_ops.may_wait_for_a_slot(job.team_id, job.provider)
+    )
     published = await job_ops.record_queue_position(job, position, limit, events=services.events)
     stale = datetime.now(UTC) - timedelta(seconds=services.settings.stale_after_seconds / 2)
     if not published and job.updated_at < stale:

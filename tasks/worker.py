@@ -12,7 +12,7 @@ from typing import Any
 from arq import cron
 from arq.worker import Retry, Worker, func
 
-from models import drive
+from models import creatives, drive
 from models import jobs as job_ops
 from models.errors import DomainError
 from models.jobs import OPEN, CreativeJob
@@ -24,6 +24,9 @@ from tasks import billing_email, pipeline
 from tasks import webhooks as webhook_tasks
 
 log = logging.getLogger(__name__)
+
+# The most open jobs a sweep re-enqueues as stale (the next sweep takes the rest).
+_STALE_BATCH = 500
 
 
 def _again_later(ctx: dict[str, Any], exc: Exception) -> Retry:
@@ -104,8 +107,14 @@ async def sweep(ctx: dict[str, Any]) -> dict[str, int]:
         ):
             failed += 1
     stale_after = timedelta(seconds=services.settings.stale_after_seconds)
-    stale = CreativeJob.filter(status__in=OPEN, updated_at__lt=now - stale_after).limit(500)
-    async for job in stale:
+    stale = CreativeJob.filter(status__in=OPEN, updated_at__lt=now - stale_after).order_by("updated_at")
+    # A creative's waiting dependant is untouched by design (no worker follows it until its inputs
+    # end): not stale. ``requeue_lost`` settles the ones whose inputs all ended.
+    async for job in stale.only("id", "status", "metadata").limit(_STALE_BATCH * 2):
+        if requeued >= _STALE_BATCH:
+            break
+        if creatives.is_waiting(job):
+            continue
         await services.queue.enqueue_poll(str(job.id), 0)
         requeued += 1
     lost = await requeue_lost(services)
@@ -127,21 +136,41 @@ async def requeue_lost(services: Services) -> int:
     persistence loses the whole queue) or an enqueue failed while Redis was away. Runs when a
     worker starts (``run_worker`` starts a new one when Redis comes back) and in every sweep.
 
+    A creative's dependant waiting for its inputs has no entry by design and is left alone, unless
+    it is stranded (every input ended, the hook that should have moved it lost: see
+    ``models.creatives.stranded``): that one is settled here as the hook would have (released and
+    enqueued, or failed free), and counted apart from the lost entries.
+
     One worker at a time (a short lock in Redis). A job whose enqueue lands between the two reads
     below may get a second entry; a job runs twice harmlessly (see ``tasks.pipeline``)."""
     lock = f"{services.settings.queue_name}:requeue-lost"
     if not await services.redis.set(lock, "1", nx=True, ex=60):
         return 0
+    settled = 0
     try:
-        open_ids = await CreativeJob.filter(status__in=OPEN).values_list("id", flat=True)
+        open_jobs = await CreativeJob.filter(status__in=OPEN).only("id", "status", "metadata")
         queued = await services.queue.queued_job_ids()
-        lost = [str(job_id) for job_id in open_ids if str(job_id) not in queued]
+        missing = [job for job in open_jobs if str(job.id) not in queued]
+        waiting = [job for job in missing if creatives.is_waiting(job)]
+        lost = [str(job.id) for job in missing if not creatives.is_waiting(job)]
         for job_id in lost:
             await services.queue.enqueue_poll(job_id, 0)
+        for partial in await creatives.stranded(waiting):
+            job = await CreativeJob.get_or_none(id=partial.id)
+            if job is not None and creatives.is_waiting(job):
+                await creatives.recheck(
+                    job,
+                    queue=services.queue,
+                    events=services.events,
+                    deadline_scale=services.settings.deadline_scale,
+                )
+                settled += 1
     finally:
         await services.redis.delete(lock)
     if lost:
         log.warning("re-enqueued %d open jobs whose queue entries were lost", len(lost))
+    if settled:
+        log.warning("moved %d waiting jobs of creatives whose inputs had all ended", settled)
     return len(lost)
 
 

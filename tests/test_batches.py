@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from models import batches, generation, placements
+from models import jobs as job_ops
 from models.errors import DomainError, ErrorCode
 from models.generation import GenerationRequest
 from providers.catalog import CATALOG, PLACEMENTS
@@ -156,7 +157,10 @@ async def test_variants_times_placements_expand_to_one_job_each() -> None:
     assert all("seed" not in j.settings["settings"] for j in plan.jobs)  # Luma takes no seed
     assert plan.total_cents == sum(j.estimated_cost_cents for j in plan.jobs) > 0
     # FEED's 15 s and IN_STREAM's 6 s: Luma renders 5 or 10
-    assert [(a["placement"], a["chosen"]) for a in plan.adjustments()] == [("FEED", "10"), ("IN_STREAM", "5")]
+    assert [
+        (a["placement"], a["chosen"])
+        for a in job_ops.distinct_notes([j.metadata for j in plan.jobs], job_ops.ADJUSTMENTS)
+    ] == [("FEED", "10"), ("IN_STREAM", "5")]
     runway = await batches.plan(
         request("video", "runway_gen4", variants=4, placements=["REELS", "IN_STREAM"])
     )

@@ -387,3 +387,105 @@ def test_a_rest_node_without_its_key_is_a_400_naming_it_not_a_fault() -> None:
         build(CreateCreativeInput, {"nodes": [{"key": "a", "tts": {"text": "hi"}}, {}]}, [])
     assert refused.value.status == 400 and refused.value.field == ["nodes", "1", "key"]
     assert "key is required" in refused.value.message
+
+
+# -- the worker's sweep and a creative's waiting jobs -------------------------------------------
+
+
+class _SweepQueue(Recorder):
+    """The queue as the sweep sees it: which jobs have an entry, and what it enqueues."""
+
+    def __init__(self, queued: set[str]) -> None:
+        super().__init__()
+        self.queued = queued
+
+    async def queued_job_ids(self) -> set[str]:
+        return set(self.queued)
+
+
+class _Lock:
+    async def set(self, *args: Any, **kwargs: Any) -> bool:
+        return True
+
+    async def delete(self, *args: Any) -> None:
+        return None
+
+
+def _sweep_services(queue: _SweepQueue, events: Recorder) -> Any:
+    from types import SimpleNamespace
+
+    return SimpleNamespace(settings=Settings(env="development"), redis=_Lock(), queue=queue, events=events)
+
+
+async def test_the_sweep_leaves_waiting_dependants_alone_and_moves_stranded_ones(
+    database: None, caplog: pytest.LogCaptureFixture
+) -> None:
+    from tasks.worker import requeue_lost
+
+    team = await _team(1000)
+    rec = Recorder()
+    graph = {"v": ("video", [], 300), "t": ("tts", [], 20), "c": ("composite", ["v", "t"], 10)}
+    creative = await creatives.submit(await _plan(team, graph), queue=rec, events=rec)
+    jobs = await _jobs(creative)
+    # The inputs have their queue entries; the composite waits for them, with none by design.
+    queue = _SweepQueue({str(jobs["v"].id), str(jobs["t"].id)})
+    events = Recorder()
+    caplog.set_level("WARNING", logger="tasks.worker")
+    assert await requeue_lost(_sweep_services(queue, events)) == 0
+    assert queue.released == [] and events.changed == []
+    assert not [r for r in caplog.records if "were lost" in r.getMessage()]
+    assert creatives.is_waiting(await CreativeJob.get(id=jobs["c"].id))
+
+    # One input ends, the other is still open: still nothing to do.
+    quiet = Recorder()
+    quiet.job_changed = lambda job: asyncio.sleep(0)  # type: ignore[method-assign,assignment,return-value]  # the hook is lost
+    await _complete(jobs["t"], quiet)
+    queue.queued.discard(str(jobs["t"].id))
+    assert await requeue_lost(_sweep_services(queue, events)) == 0
+    assert queue.released == []
+
+    # Both ended and the hook that should have released the composite was lost (a crash): the
+    # sweep releases it, as the hook would have, and enqueues it once.
+    await _complete(jobs["v"], quiet)
+    queue.queued.discard(str(jobs["v"].id))
+    assert await requeue_lost(_sweep_services(queue, events)) == 0
+    released = await CreativeJob.get(id=jobs["c"].id)
+    assert not creatives.is_waiting(released) and len(released.settings["inputs"]) == 2
+    assert queue.released == [str(jobs["c"].id)]
+    assert not [r for r in caplog.records if "were lost" in r.getMessage()]
+
+
+async def test_the_sweep_fails_a_stranded_dependant_of_a_failed_input_free(database: None) -> None:
+    from tasks.worker import requeue_lost
+
+    team = await _team(1000)
+    rec = Recorder()
+    graph = {"v": ("video", [], 300), "c": ("composite", ["v"], 10)}
+    creative = await creatives.submit(await _plan(team, graph), queue=rec, events=rec)
+    jobs = await _jobs(creative)
+    quiet = Recorder()
+    quiet.job_changed = lambda job: asyncio.sleep(0)  # type: ignore[method-assign,assignment,return-value]  # the hook is lost
+    await job_ops.fail(jobs["v"], "the provider failed", events=quiet)
+    queue, events = _SweepQueue(set()), Recorder()
+    await requeue_lost(_sweep_services(queue, events))
+    ended = await CreativeJob.get(id=jobs["c"].id)
+    assert ended.status == JobStatus.FAILED and ended.cost_cents == 0 and queue.released == []
+    assert (await Team.get(id=team)).available_cents == 1000
+
+
+async def test_a_voiced_ad_is_at_its_placements_ratio_when_the_video_was_made_at_the_nearest(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from models import generation, recipes
+
+    monkeypatch.setattr(generation, "_folder", _folderless)
+    video = GenerationRequest(
+        type="video", team_id=TEAM, user_id=USER, provider="runway_gen4", text="a lamp", placement="POSTER"
+    )
+    voice = GenerationRequest(type="tts", team_id=TEAM, user_id=USER, text="Light up.")
+    specs = await recipes.video_with_voiceover(video, voice, None)
+    made = await generation.validate(specs[0].request)
+    assert made.settings["aspect_ratio"] == "9:16"  # Runway renders no 4:5 from text: the nearest it does
+    source = specs[-1].request.source
+    assert source is not None and source["width"] * 5 == source["height"] * 4  # the ad: POSTER's 4:5
+    assert next(e for e in source["elements"] if e["name"] == "Video")["fit"] == "cover"

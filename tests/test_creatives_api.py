@@ -488,3 +488,59 @@ async def test_a_nodes_generate_input_is_taken_whole(stack: Stack, team: Team) -
         assert "a node per" in error["message"], error
     assert await balance(stack, team) == spent
     assert spent["balanceCents"] < before["balanceCents"]
+
+
+async def test_an_image_with_logo_is_made_at_its_placements_ratio_and_says_what_was_adjusted(
+    stack: Stack, team: Team
+) -> None:
+    # GPT Image 1.5 renders 1:1, 2:3 and 3:2: a POSTER (4:5) image is made at the nearest, 2:3,
+    # with a placement warning (or, past its shutdown, on its successor with a model warning).
+    # The ad itself is exactly 4:5, the image covering it; the creative says what generate says.
+    logo = upload_to_drive(stack, team, "logo.png", make.image("png", 300, 300))
+    fields = (
+        f"{CREATIVE} warnings {{ code provider }} placementWarnings {{ code placement requested chosen }}"
+    )
+    mutation = CREATE.replace(CREATIVE, fields)
+    input = {
+        "recipe": "IMAGE_WITH_LOGO",
+        "imageWithLogo": {
+            "image": {
+                "prompt": "a poster of a lighthouse",
+                "provider": "GPT_IMAGE_1_5",
+                "placement": "POSTER",
+            },
+            "logoFileId": logo,
+        },
+    }
+    payload = (await stack.data(team, mutation, {"input": input}))["createCreative"]
+    assert payload["userErrors"] == [], payload
+    creative = payload["creative"]
+    image_job = by_key(creative)["image"]["job"]
+    adjusted = image_job["metadata"].get("adjustments", [])
+    warned = image_job["metadata"].get("warnings", [])
+    assert adjusted or warned, image_job["metadata"]  # one or the other, either side of the shutdown
+    assert creative["placementWarnings"] == [
+        {
+            "code": a["code"],
+            "placement": a["placement"],
+            "requested": str(a["requested"]),
+            "chosen": str(a["chosen"]),
+        }
+        for a in adjusted
+    ]
+    assert [w["code"] for w in creative["warnings"]] == [w["code"] for w in warned]
+    if adjusted:
+        assert (adjusted[0]["requested"], adjusted[0]["chosen"]) == ("4:5", "2:3")
+
+    final = (await follow(stack, team, creative["id"]))[-1]
+    assert final["status"] == "COMPLETED", final
+    async with httpx.AsyncClient(base_url=stack.url, timeout=30, headers=team.headers) as http:
+        rest = (await http.get(f"/api/v1/creative-hub/creatives/{creative['id']}")).json()
+    assert rest["placement_warnings"] == adjusted and rest["warnings"] == warned
+    composite = next(n for n in rest["nodes"] if n["key"] == "composite")["job"]
+    (output,) = composite["outputs"]
+    assert output["width"] * 5 == output["height"] * 4, output  # exactly the placement's 4:5
+    image = next(n for n in rest["nodes"] if n["key"] == "image")["job"]
+    made = image["outputs"][0]
+    if adjusted:
+        assert made["width"] * 3 == made["height"] * 2, made  # the image itself at 2:3

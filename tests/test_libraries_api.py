@@ -242,3 +242,37 @@ async def test_an_id_missing_from_the_copy_reads_the_library_again_at_most_once_
             await check_voice(libraries, "heygen", PAUL, ["voiceId"])
             assert reads() == 4
             await libraries.forget()
+
+
+async def test_a_cached_copy_is_parsed_once_not_at_every_validation(
+    tmp_path: Path, redis_client: aioredis.Redis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from providers.library import Voice
+
+    queue = f"creative_hub:test:libraries-parse:{tmp_path.name}"
+    parsed = [0]
+    original = Voice.from_json.__func__  # type: ignore[attr-defined]
+
+    def counting(cls: type[Voice], data: dict[str, Any]) -> Voice:
+        parsed[0] += 1
+        return original(cls, data)  # type: ignore[no-any-return]
+
+    monkeypatch.setattr(Voice, "from_json", classmethod(counting))
+    with serve_simulator(SIMULATOR_API_KEY, 0.0) as root:
+        async with httpx.AsyncClient() as http:
+            libraries = Libraries(redis_client, http, _settings(tmp_path, root, queue, 3600))
+            try:
+                first = await check_voice(libraries, "heygen", PAUL, ["voiceId"])
+                once = parsed[0]
+                assert once > 0
+                for _ in range(5):  # every validation of the same cached copy: no parse
+                    assert await check_voice(libraries, "heygen", PAUL, ["voiceId"]) == first
+                assert parsed[0] == once
+                # Another process's copy (here: a second instance reading the same Redis key) is
+                # parsed once too, then served from its own memory.
+                other = Libraries(redis_client, http, _settings(tmp_path, root, queue, 3600))
+                for _ in range(3):
+                    await check_voice(other, "heygen", PAUL, ["voiceId"])
+                assert parsed[0] == 2 * once == 2 * len(await other.voices("heygen"))
+            finally:
+                await libraries.forget()

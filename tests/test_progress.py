@@ -23,7 +23,7 @@ from providers.luma import LumaAdapter
 from providers.runway import RunwayAdapter
 from tests.sim_harness import job, make_adapter, serve_simulator, unique
 from tests.stack import Stack, Team
-from tests.test_generation import submit_ok
+from tests.test_generation import CANCEL, submit_ok
 
 API_KEY = "sim-test-key"
 TIME_SCALE = 0.02
@@ -97,9 +97,14 @@ def test_expected_completion_of_a_job_waiting_for_a_slot() -> None:
     [
         (0, 0.0),
         (0.42, 0.42),
+        # 1 is the whole task, never 1 %: Runway and BFL both report a fraction 0–1 (docs/providers.md)
         (1, 1.0),
-        (42, 0.42),
-        (100, 1.0),
+        (1.0, 1.0),
+        # A figure past 1 is outside the documented range, not a percentage: no figure, so a
+        # BFL task reporting "1" then "2" does not read as 100 % then 2 %.
+        (1.5, None),
+        (42, None),
+        (100, None),
         (None, None),
         ("0.5", None),
         (-0.1, None),
@@ -233,3 +238,48 @@ async def test_a_job_behind_the_providers_concurrency_limit_sees_its_place(stack
         assert all(s["status"] == "PENDING" and s["expectedCompletionAt"] for s in in_line)
         started = [s for s in history if s["status"] == "PROCESSING"]
         assert started and all(s["queuePosition"] is None for s in started)  # out of the line once it runs
+
+
+JOB_QUERY = "query ($id: ID!) { job(id: $id) { id status queuePosition } }"
+
+
+async def _first_place(stack: Stack, team: Team, job_id: str, wait_seconds: float = 30.0) -> int | None:
+    """The first queuePosition pushed for the job, or None when it started without waiting."""
+    async with stack.subscription(team, JOB_PROGRESS, {"id": job_id}) as queue, asyncio.timeout(wait_seconds):
+        while (payload := await queue.get()) is not None:
+            assert "errors" not in payload, payload
+            state = payload["data"]["jobUpdated"]
+            if state["queuePosition"] is not None:
+                return int(state["queuePosition"])
+            if state["status"] != "PENDING":
+                return None
+    return None
+
+
+async def test_another_teams_jobs_in_line_do_not_change_a_teams_queue_position(
+    stack: Stack, team: Team
+) -> None:
+    # Luma is capped at 2 in the test stacks: two of team B's four slow jobs run, two wait; then
+    # team A's jobs join the same line behind them. A's place counts A's own jobs only: 1 then 2,
+    # not 3 then 4 (which would tell A how much B is generating).
+    other = stack.create_team(5_000)
+    slow = {"provider": "LUMA_RAY3", "durationSeconds": 5}
+    submitted: list[tuple[Team, dict[str, Any]]] = []
+    try:
+        for i in range(4):
+            prompt = unique(f"their slow scene {i} [sim:slow]")
+            submitted.append((other, await submit_ok(stack, other, "video", {**slow, "prompt": prompt})))
+        theirs = [job_ for _, job_ in submitted]
+        places = await asyncio.gather(*[_first_place(stack, other, j["id"]) for j in theirs])
+        assert sorted(p for p in places if p is not None) == [1, 2], places
+        for i in range(2):
+            prompt = unique(f"my slow scene {i} [sim:slow]")
+            mine = await submit_ok(stack, team, "video", {**slow, "prompt": prompt})
+            submitted.append((team, mine))
+            assert await _first_place(stack, team, mine["id"]) == i + 1
+        waiting = [j for j, p in zip(theirs, places, strict=True) if p is not None]
+        still = [(await stack.data(other, JOB_QUERY, {"id": j["id"]}))["job"] for j in waiting]
+        assert [s["status"] for s in still] == ["PENDING", "PENDING"], still  # B was ahead all along
+    finally:  # free the provider's slots for the tests that follow
+        for owner, job_ in submitted:
+            await stack.gql(owner, CANCEL, {"id": job_["id"]})

@@ -290,12 +290,10 @@ async def rest_generate(request: Request) -> JSONResponse:
         "job_ids": [str(row.id) for row in submitted.jobs],  # every job: variants × placements
         "batch_id": str(submitted.batch.id) if submitted.batch else None,
     }
-    if warnings := (job.metadata or {}).get("warnings"):
+    metadatas = [row.metadata for row in submitted.jobs]
+    if warnings := job_ops.distinct_notes(metadatas, job_ops.WARNINGS):
         answer["warnings"] = warnings  # the model shuts down soon, or was replaced (providers/lifecycle.py)
-    adjusted: list[dict[str, Any]] = []
-    for row in submitted.jobs:
-        adjusted += [a for a in (row.metadata or {}).get("adjustments", []) if a not in adjusted]
-    if adjusted:
+    if adjusted := job_ops.distinct_notes(metadatas, job_ops.ADJUSTMENTS):
         answer["placement_warnings"] = adjusted  # the nearest ratio/duration made for a placement
     return JSONResponse(answer, status_code=202)
 
@@ -327,6 +325,7 @@ async def creative_json(principal: Principal, row: Creative, request: Request) -
     snaps = await creative_ops.job_snapshots(row)
     settings = services_of(request).settings
     by_key = {node["key"]: snaps[node["job_id"]] for node in row.nodes if node["job_id"] in snaps}
+    metadatas = [snap.get("metadata") for snap in by_key.values()]
     return {
         "id": str(row.id),
         "recipe": row.recipe,
@@ -334,6 +333,10 @@ async def creative_json(principal: Principal, row: Creative, request: Request) -
         "estimated_cost_cents": row.estimated_cost_cents,
         "cost_cents": sum(snap["cost_cents"] for snap in by_key.values()),
         "created_at": row.created_at.isoformat(),
+        # what its jobs' generate requests would have said: a model shutting down, a placement's
+        # nearest ratio or duration made instead (each once)
+        "warnings": job_ops.distinct_notes(metadatas, job_ops.WARNINGS),
+        "placement_warnings": job_ops.distinct_notes(metadatas, job_ops.ADJUSTMENTS),
         "nodes": [
             {
                 "key": node["key"],
