@@ -8,6 +8,7 @@ import strawberry
 from strawberry.scalars import JSON
 
 from models import batches, library, pricing
+from models import jobs as job_ops
 from models.errors import DomainError, ErrorCode
 from models.library import LibraryUnavailable
 from providers import lifecycle, registry
@@ -118,14 +119,17 @@ async def estimate_cost(info: Info, input: EstimateCostInput) -> CostEstimate:
         raise estimate.error(exc) from None
     cents = planned.total_cents
     first = planned.jobs[0]
+    metadatas = [job.metadata for job in planned.jobs]  # generate's payload says each note once, so does this
     return CostEstimate(
         cents=cents,
         provider=Provider(first.provider),
         # A cancel after submission captures the hold (models.jobs.cancel): the estimate itself.
         cancel_after_submit_cents=cents,
         cancelable_at_provider=registry.can_cancel(first.provider),
-        warnings=[GenerateWarning.of(w) for w in first.metadata.get("warnings", [])],
-        placement_warnings=[PlacementWarning.of(a) for a in planned.adjustments()],
+        warnings=[GenerateWarning.of(w) for w in job_ops.distinct_notes(metadatas, job_ops.WARNINGS)],
+        placement_warnings=[
+            PlacementWarning.of(a) for a in job_ops.distinct_notes(metadatas, job_ops.ADJUSTMENTS)
+        ],
     )
 
 

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from models import batches, generation
+from models import jobs as job_ops
 from models.generation import GenerationRequest
 from tests.graphql_inprocess import ValidationOnly, gql
 from tests.stack import Stack
@@ -162,7 +163,7 @@ def model_warnings(planned: batches.Plan) -> list[dict[str, Any]]:
             "shutdownDate": w["shutdown_date"],
             "successor": w["successor"].upper() if w.get("successor") else None,
         }
-        for w in planned.jobs[0].metadata.get("warnings", [])
+        for w in job_ops.distinct_notes([j.metadata for j in planned.jobs], job_ops.WARNINGS)
     ]
 
 
@@ -176,7 +177,7 @@ def placement_warnings(planned: batches.Plan) -> list[dict[str, Any]]:
             "requested": str(a["requested"]),
             "chosen": str(a["chosen"]),
         }
-        for a in planned.adjustments()
+        for a in job_ops.distinct_notes([j.metadata for j in planned.jobs], job_ops.ADJUSTMENTS)
     ]
 
 
