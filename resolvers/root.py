@@ -74,7 +74,7 @@ class Query:
         description="Charged jobs' costs in [from, to), grouped: completed jobs, and jobs canceled "
         "after they reached their provider",
     )
-    # Team billing (resolvers/billing.py; docs/contract.md, Team billing)
+    # Team billing (resolvers/billing.py; docs/credits.md, Spend caps)
     spend_caps: list[SpendCap] = strawberry.field(
         resolver=billing_resolvers.spend_caps_query,
         description="The team's spend caps with what each subject spent in the current UTC day or month",

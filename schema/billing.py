@@ -1,5 +1,5 @@
 """GraphQL types of team billing beyond the ledger: spend caps and billing contacts
-(docs/contract.md, Team billing; docs/credits.md). Data only: resolvers/billing.py builds them."""
+(docs/credits.md, Spend caps). Data only: resolvers/billing.py builds them."""
 
 from __future__ import annotations
 

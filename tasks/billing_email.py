@@ -39,6 +39,14 @@ def build_message(settings: Settings, email: billing.BillingEmail) -> EmailMessa
     return message
 
 
+def readable(message: EmailMessage) -> str:
+    """The message as a person reads it (headers, then the plain text, not transfer-encoded)."""
+    head = "\n".join(f"{name}: {message[name]}" for name in ("From", "To", "Subject", "Date"))
+    body = message.get_body(("plain",))
+    text = body.get_content() if isinstance(body, EmailMessage) else ""
+    return f"{head}\n\n{text}"
+
+
 async def send(settings: Settings, message: EmailMessage) -> None:
     """Hand the message to the configured SMTP server (raises on any refusal or failure)."""
     assert settings.smtp_host
@@ -62,7 +70,7 @@ async def deliver(services: Services, email_id: str) -> str:
         return "not due"
     message = build_message(settings, email)
     if not settings.smtp_host:
-        log.warning("no CH_SMTP_HOST: the low-balance email is logged, not sent\n%s", message.as_string())
+        log.warning("no CH_SMTP_HOST: the low-balance email is logged, not sent\n%s", readable(message))
         await billing.record_sent(email)
         return "logged"
     try:

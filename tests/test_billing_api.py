@@ -146,7 +146,9 @@ async def test_jobs_and_ledger_rows_say_who_submitted_them(stack: Stack) -> None
     me = next(m for m in members if m["id"] == member.user_id)
     assert me["userId"] == member.user_id and me["email"].endswith("@example.com")
 
-    jobs = await stack.data(owner, "{ jobs(first: 10) { nodes { id submittedBy { id userId name email role } } } }")
+    jobs = await stack.data(
+        owner, "{ jobs(first: 10) { nodes { id submittedBy { id userId name email role } } } }"
+    )
     assert jobs["jobs"]["nodes"] == [{"id": job["id"], "submittedBy": me}]
     ledger = await stack.data(
         owner,

@@ -23,7 +23,7 @@ from graphql import (
 )
 from starlette.routing import Route
 
-from models import events
+from models import events, ledger_csv
 from models.webhook_wire import headers as webhook_headers
 from realtime.server import PROTOCOLS
 from schema.creatives import CreateCreativeInput
@@ -151,6 +151,8 @@ def test_the_rest_bodies_have_the_listed_fields() -> None:
             served = {f.python_name for f in CreateCreativeInput.__strawberry_definition__.fields}
         elif body == "creative (answer)":
             served = set(re.findall(r'"(\w+)":', inspect.getsource(rest.creative_json)))
+        elif body.startswith("ledger CSV"):
+            served = set(ledger_csv.HEADER)
         elif body == "error":
             served = error_fields
             rate_limited = error_response(
@@ -162,7 +164,7 @@ def test_the_rest_bodies_have_the_listed_fields() -> None:
         for field in names(fields):
             assert field in served, f"the REST {body} has no field {field!r}"
         checked += 1
-    assert checked == 14
+    assert checked == 15
 
 
 def test_every_listed_header_is_sent_or_read() -> None:

@@ -574,6 +574,38 @@ async def test_outputs_and_relations_are_read_only_when_selected_and_batched(
     assert counter.count <= base + 1 + 1 + 1 + 3, counter.count
 
 
+async def test_who_submitted_a_page_of_jobs_is_read_in_one_statement(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """CreativeJob.submittedBy over a page of jobs of several people: one batched read, not one per
+    job (the browser's Jobs panel lists a thousand)."""
+    from models.teams import Role, add_member
+
+    team = world.other.team_id
+    people = [
+        world.other.user_id,
+        *[
+            str((await add_member(team, f"{uuid.uuid4().hex[:8]}@example.com", Role.MEMBER)).id)
+            for _ in range(3)
+        ],
+    ]
+    for n in range(40):
+        await CreativeJob.create(
+            team_id=team, user_id=people[n % 4], type="image", provider="flux_2_pro", prompt=f"who {n}"
+        )
+    page = "{ jobs(first: 40) { nodes { id } } }"
+    with_people = "{ jobs(first: 40) { nodes { id userId submittedBy { id email role } } } }"
+    await world.data(world.other, page)
+    counter = QueryCounter(monkeypatch)
+    await world.data(world.other, page)
+    base, counter.count = counter.count, 0
+    answer = await world.data(world.other, with_people)
+    assert counter.count == base + 1, "forty jobs' submitters in one statement"
+    nodes = answer["jobs"]["nodes"]
+    assert all(n["submittedBy"]["id"] == n["userId"] for n in nodes)
+    assert {n["submittedBy"]["id"] for n in nodes} == set(people)
+
+
 # ---------------------------------------------------------------------------------------------
 # Scopes and other teams
 

@@ -271,3 +271,29 @@ def test_csv_cells_a_spreadsheet_would_run_are_defused() -> None:
     with pytest.raises(DomainError):
         ledger_csv.parse_kinds("CAPTURE,NOPE")
     assert ledger_csv.parse_time("2026-12-01", "from") == datetime(2026, 12, 1, tzinfo=UTC)
+
+
+@pytest.mark.usefixtures("database")
+async def test_without_an_smtp_host_the_email_is_logged_once(caplog: pytest.LogCaptureFixture) -> None:
+    """Development: no CH_SMTP_HOST, so the worker writes the message to its log (and records it
+    sent: a second attempt finds nothing due)."""
+    from types import SimpleNamespace
+
+    from services.settings import Settings
+    from tasks import billing_email
+
+    team_id, owner, _ = await a_team(1_000)
+    await billing.set_contacts(team_id, ["dev@example.com"])
+    await credits.set_low_balance_threshold(team_id, 1_000)
+    await submit(team_id, owner, 10)  # crosses
+    (email,) = await billing.BillingEmail.filter(team_id=team_id)
+    settings = Settings(env="development", smtp_host=None, public_base_url="https://hub.example")
+    services: Any = SimpleNamespace(settings=settings)
+    with caplog.at_level("WARNING", logger="tasks.billing_email"):
+        assert await billing_email.deliver(services, str(email.id)) == "logged"
+    assert "To: dev@example.com" in caplog.text
+    assert "credits are low ($9.90 available, threshold $10.00)" in caplog.text
+    assert "https://hub.example/app/#/billing" in caplog.text
+    assert await billing_email.deliver(services, str(email.id)) == "not due"
+    await email.refresh_from_db()
+    assert email.status == billing.EmailStatus.SENT and email.sent_at is not None

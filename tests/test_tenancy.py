@@ -64,6 +64,9 @@ HANDLED: dict[str, set[str]] = {
         "voices",
         "creative",
         "estimateCreative",
+        "spendCaps",
+        "billingContacts",
+        "teamMembers",
     },
     "Mutation": {
         "generateImage",
@@ -93,6 +96,8 @@ HANDLED: dict[str, set[str]] = {
         "completeUpload",
         "createCreative",
         "cancelCreative",
+        "setSpendCap",
+        "setBillingContacts",
     },
     "Subscription": {"jobUpdated", "jobsUpdated", "creditBalanceUpdated", "creativeUpdated"},
 }
@@ -140,6 +145,8 @@ ID_SLOTS: dict[tuple[str, str], tuple[str, ...]] = {
     ("Subscription.creativeUpdated", "id"): ("creative",),
     ("ImageWithLogoInput", "logoFileId"): ("image_file", "audio_file"),
     ("LocalizedAvatarInput", "portraitFileId"): ("image_file", "audio_file"),
+    ("SetSpendCapInput", "userId"): ("user",),
+    ("SetSpendCapInput", "apiKeyId"): ("api_key", "owner_key"),
 }
 
 # Required scalars by name (anything else gets a generic value of its type).
@@ -181,6 +188,7 @@ REST_HANDLED = {
     "/api/v1/drive/files": "test_rest_routes_and_files",
     "/api/v1/drive/files/{file_id}": "test_rest_routes_and_files",
     "/api/v1/drive/usage": "test_rest_routes_and_files",
+    "/api/v1/creative-hub/ledger.csv": "test_rest_routes_and_files",
 }
 PROVIDER_SIDE_IDS = {"avatar_id", "voice_id", "template_id"}  # names at the provider, not our objects
 # The REST generate bodies: what each type needs, and where A's ids go.
@@ -252,6 +260,9 @@ GENERATE = {
 }
 CANCEL = "mutation ($id: ID!) { cancelJob(id: $id) { userErrors { code } } }"
 SET_THRESHOLD = "mutation ($c: Int) { setLowBalanceThreshold(cents: $c) { creditBalance { teamId } userErrors { code } } }"
+SET_CAP = "mutation ($input: SetSpendCapInput!) { setSpendCap(input: $input) { spendCap { id } userErrors { code } } }"
+SET_CONTACTS = "mutation ($e: [String!]!) { setBillingContacts(emails: $e) { userErrors { code } } }"
+CAPS = "{ spendCaps { id subject { kind id name } period limitCents } billingContacts }"
 
 
 class _Omit:
@@ -804,6 +815,7 @@ async def snapshot_of_a(world: World) -> dict[str, Any]:
         "endpoints": (await api.data(a, ENDPOINTS))["webhookEndpoints"],
         "deliveries": {d["id"]: d for d in deliveries if d["id"] in world.ids["deliveries"].split(",")},
         "threshold": (await api.data(a, BALANCE))["creditBalance"]["lowBalanceThresholdCents"],
+        "caps_and_contacts": await api.data(a, CAPS),
     }
 
 
@@ -865,6 +877,9 @@ async def _build_world(stack: Stack, api: Api, receiver: Receiver, tag: str) -> 
 
     # A: a low-balance threshold, a webhook endpoint (before the jobs, so they are delivered), a key
     await api.data(a, SET_THRESHOLD, {"c": A_THRESHOLD})
+    # A: billing contacts and a spend cap (far above what A spends here), which B must never see
+    await api.data(a, SET_CONTACTS, {"e": [f"a-billing-{tag}@example.com"]})
+    await api.data(a, SET_CAP, {"input": {"userId": a.user_id, "period": "MONTH", "limitCents": A_CREDITS}})
     endpoint = (
         await api.data(
             a,
@@ -964,6 +979,7 @@ async def _build_world(stack: Stack, api: Api, receiver: Receiver, tag: str) -> 
         "delivery": nodes[0]["id"],
         "deliveries": ",".join(n["id"] for n in nodes),
         "creative": creative["creative"]["id"],
+        "user": a.user_id,
     }
     assert ids["folder"], tts_final
     markers = {
@@ -1517,7 +1533,12 @@ async def test_rest_routes_and_files(world: World) -> None:
                 problems.append(f"{label} answered {f}, a missing id {m}")
             if world.leaks(got[0].text, {foreign_id}):
                 problems.append(f"{label} leaked {got[0].text}")
-        for path in ("/api/v1/drive/folders", "/api/v1/drive/files", "/api/v1/drive/usage"):
+        for path in (
+            "/api/v1/drive/folders",
+            "/api/v1/drive/files",
+            "/api/v1/drive/usage",
+            "/api/v1/creative-hub/ledger.csv",
+        ):
             r = await client.get(world.stack.url + path, headers=who.headers)
             # (the tag aside: B's own job with A's text, test_idempotency_keys_belong_to_their_team, has
             # an output named after it; A's files would show their ids)
