@@ -41,7 +41,7 @@ pytestmark = pytest.mark.timeout(240)
 
 BALANCE = "{ creditBalance { balanceCents availableCents lowBalanceThresholdCents } }"
 BATCH = "query($id: ID!) { batch(id: $id) { jobs { id type status } } }"
-JOB = "query($id: ID!) { job(id: $id) { id type status costCents outputs { kind url } } }"
+JOB = "query($id: ID!) { job(id: $id) { id type status costCents estimatedCostCents } }"
 LEDGER = "{ creditTransactions(first: 50) { nodes { kind amountCents jobId } } }"
 WAIT_MS = 45_000
 
@@ -154,6 +154,13 @@ async def test_a_morning_in_the_browser(page: BrowserPage, stack: Stack, smtp_se
     for job in images:
         await expect(row(p, job["id"]).locator(".badge")).to_have_text("Completed", timeout=WAIT_MS)
     await shots("image-batch-completed")
+    # Just-made jobs read "just now", not "in 0 s" (the panel's clock ticks once a second).
+    created = await p.locator(".job-row .c-created time").all_text_contents()
+    assert created and not any(text.startswith("in ") for text in created), created
+    just = await p.evaluate(
+        "import('./js/ui.js').then((ui) => ui.relative(new Date(Date.now() + 400).toISOString(), Date.now()))"
+    )
+    assert just == "just now", just
 
     # 2c. The video + voice-over recipe.
     await open_form(p, "Video + voice-over")
@@ -182,10 +189,14 @@ async def test_a_morning_in_the_browser(page: BrowserPage, stack: Stack, smtp_se
     await p.fill("#headline", "Summer sale")
     await p.get_by_test_id("estimate-total").wait_for()
     await shots("new-composite-upload")
+    shown = await p.get_by_test_id("estimate-total").text_content()
     await p.get_by_test_id("submit").click()
     composite_batch = await submitted_batch(p)
     [composite] = (await stack.data(team, BATCH, {"id": composite_batch}))["batch"]["jobs"]
     assert composite["type"] == "COMPOSITE"
+    # The price shown is what was held: the still PNG render, not a guessed 30 s video.
+    held = (await stack.data(team, JOB, {"id": composite["id"]}))["job"]["estimatedCostCents"]
+    assert shown == dollars(held), (shown, held)
 
     # 3. Every job reaches Completed on the panel, live.
     await to_jobs(p)
