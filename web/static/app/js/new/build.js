@@ -194,6 +194,7 @@ export function estimateRequest(kind, type, s, info, names) {
     const cost = clean({
       type, provider: s.provider, variants, placements,
       aspectRatio: input.aspectRatio || null, durationSeconds: input.durationSeconds || null,
+      allowLongerThanPlacement: input.allowLongerThanPlacement || null,
       characters: text ? text.length : kind === "tts" || kind === "avatar" ? 1 : null,
       withInputImage: kind === "video" && Boolean(s.startImage),
       withPortrait: kind === "avatar" && s.avatarSource === "portrait" && Boolean(s.portrait),
