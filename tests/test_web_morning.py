@@ -26,11 +26,12 @@ Screenshots: var/screenshots/test_a_morning_in_the_browser*-morning-NN-*.png (bo
 
 from __future__ import annotations
 
+import inspect
 import re
 from typing import Any
 
 import pytest
-from playwright.async_api import FilePayload, Page, expect
+from playwright.async_api import BrowserContext, FilePayload, Page, WebSocketRoute, expect
 
 from tests.browser import BrowserPage, screenshot_dir
 from tests.smtp_server import SMTPServer
@@ -44,6 +45,38 @@ BATCH = "query($id: ID!) { batch(id: $id) { jobs { id type status } } }"
 JOB = "query($id: ID!) { job(id: $id) { id type status costCents estimatedCostCents } }"
 LEDGER = "{ creditTransactions(first: 50) { nodes { kind amountCents jobId } } }"
 WAIT_MS = 45_000
+
+
+class Network:
+    """The tabs' websockets, passed through the test (route_web_socket) so that a dropped network
+    drops them too: Chromium's offline emulation (context.set_offline) fails new requests but
+    leaves an open websocket working (microsoft/playwright#4910). While down, the sockets are
+    closed (1001, going away: graphql-ws retries it) and new ones refused."""
+
+    def __init__(self, context: BrowserContext) -> None:
+        self.context = context
+        self.down = False
+        self.routes: list[WebSocketRoute] = []
+
+    async def route(self, ws: WebSocketRoute) -> None:
+        if self.down:
+            await ws.close(code=1001, reason="network down")
+            return
+        server = ws.connect_to_server()
+        self.routes += [ws, server]
+
+    async def drop(self) -> None:
+        self.down = True
+        await self.context.set_offline(True)
+        routes, self.routes = self.routes, []
+        for ws in routes:  # the page's side (a coroutine) and the server's (in this version, not)
+            closed = ws.close(code=1001, reason="network down")
+            if inspect.isawaitable(closed):
+                await closed
+
+    async def restore(self) -> None:
+        self.down = False
+        await self.context.set_offline(False)
 
 
 def dollars(cents: int) -> str:
@@ -112,6 +145,9 @@ async def test_a_morning_in_the_browser(page: BrowserPage, stack: Stack, smtp_se
     await p.set_viewport_size({"width": 1280, "height": 900})
     balance = p.locator("header.top .balance")
     badge = p.locator("header.top .conn")
+
+    network = Network(p.context)
+    await p.context.route_web_socket("**/graphql", network.route)
 
     # 1. Sign in.
     await sign_in(p, stack, team, shots)
@@ -263,6 +299,21 @@ async def test_a_morning_in_the_browser(page: BrowserPage, stack: Stack, smtp_se
     await shots("audio-preview-played")
     await dialog.get_by_role("button", name="Close the preview").click()
 
+    # The mixed video's own page (settings, timings, ledger rows), the panel on a phone, and Drive,
+    # where the PNG uploaded in the composite form now is.
+    await row(p, mixed["id"]).get_by_role("link").first.click()
+    await expect(p.locator("video.preview-video")).to_be_visible()
+    await expect(p.locator(".ledger")).to_contain_text("Charged")
+    await shots("job-page")
+    await to_jobs(p)
+    await p.set_viewport_size({"width": 390, "height": 844})
+    await expect(row(p, mixed["id"])).to_be_visible()
+    await shots("jobs-phone")
+    await p.set_viewport_size({"width": 1280, "height": 900})
+    await p.get_by_role("navigation", name="Main").get_by_role("link", name="Drive").click()
+    await p.locator("[data-testid=file]", has_text="poster-bg.png").locator("img").wait_for()
+    await shots("drive")
+
     # 6. A second tab on the billing screen (signed in there too: the credential is the tab's).
     billing = await p.context.new_page()
     billing.on("pageerror", page._page_error)
@@ -284,12 +335,13 @@ async def test_a_morning_in_the_browser(page: BrowserPage, stack: Stack, smtp_se
     [offline_job] = (await stack.data(team, BATCH, {"id": offline_batch}))["batch"]["jobs"]
     offline_row = row(p, offline_job["id"])
     await expect(offline_row).to_be_visible()
-    await p.context.set_offline(True)
+    await network.drop()
     await expect(badge).to_have_text("Reconnecting…")
     states = await follow_job(stack, team, offline_job["id"])  # the server finishes it meanwhile
     assert states[-1]["status"] == "COMPLETED", states[-1]
+    await expect(offline_row.locator(".badge")).not_to_have_text("Completed")  # nothing reached the page
     await shots("offline-reconnecting")
-    await p.context.set_offline(False)
+    await network.restore()
     await expect(badge).to_have_text("Live", timeout=WAIT_MS)
     await expect(offline_row.locator(".badge")).to_have_text("Completed")
     await shots("online-resynced")
