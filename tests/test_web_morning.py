@@ -308,6 +308,10 @@ async def test_a_morning_in_the_browser(page: BrowserPage, stack: Stack, smtp_se
     await to_jobs(p)
     await p.set_viewport_size({"width": 390, "height": 844})
     await expect(row(p, mixed["id"])).to_be_visible()
+    # On a phone the main navigation is a row of its own, every link in view.
+    for name in ("Jobs", "New generation", "Drive", "Billing"):
+        box = await p.get_by_role("navigation", name="Main").get_by_role("link", name=name).bounding_box()
+        assert box and box["x"] >= 0 and box["x"] + box["width"] <= 390, (name, box)
     await shots("jobs-phone")
     await p.set_viewport_size({"width": 1280, "height": 900})
     await p.get_by_role("navigation", name="Main").get_by_role("link", name="Drive").click()
