@@ -19,6 +19,8 @@ export function relative(iso, now = Date.now()) {
   if (!iso) return "—";
   const seconds = Math.round((new Date(iso).getTime() - now) / 1000);
   const abs = Math.abs(seconds);
+  // `now` ticks once a second (useNow): an event that just arrived is up to a second "ahead".
+  if (abs < 2) return "just now";
   const text = abs < 60 ? `${abs} s` : abs < 3600 ? `${Math.round(abs / 60)} min` : `${Math.round(abs / 3600)} h`;
   return seconds >= 0 ? `in ${text}` : `${text} ago`;
 }

@@ -65,7 +65,7 @@ export function statusLine(job, now) {
   if (isOpen(job)) {
     if (!job.expectedCompletionAt) return job.status === "PENDING" ? "Waiting to start" : "Working";
     const when = new Date(job.expectedCompletionAt).getTime();
-    return when <= now ? "Finishing…" : `Ready ${relative(job.expectedCompletionAt, now)}`;
+    return when <= now + 2000 ? "Finishing…" : `Ready ${relative(job.expectedCompletionAt, now)}`;
   }
   if (job.completedAt) return `${label(job.status)} ${relative(job.completedAt, now)}`;
   return "";

@@ -194,6 +194,7 @@ export function estimateRequest(kind, type, s, info, names) {
     const cost = clean({
       type, provider: s.provider, variants, placements,
       aspectRatio: input.aspectRatio || null, durationSeconds: input.durationSeconds || null,
+      allowLongerThanPlacement: input.allowLongerThanPlacement || null,
       characters: text ? text.length : kind === "tts" || kind === "avatar" ? 1 : null,
       withInputImage: kind === "video" && Boolean(s.startImage),
       withPortrait: kind === "avatar" && s.avatarSource === "portrait" && Boolean(s.portrait),
@@ -217,7 +218,10 @@ export function estimateRequest(kind, type, s, info, names) {
         const split = placements ? `${variants} variant${variants > 1 ? "s" : ""} × ${placements.length} placement${placements.length > 1 ? "s" : ""}` : `${variants} variant${variants > 1 ? "s" : ""}`;
         const lines = [[`${jobs} job${jobs > 1 ? "s" : ""} on ${names(data.estimateCost.provider)}`, split]];
         if (placements) lines.push(["Sizes", placements.map((p) => placementOf(p).ratio).join(", ")]);
-        return { cents: data.estimateCost.cents, lines };
+        // A composite's price follows its RenderScript (format, size, length), which only the full
+        // input carries: estimateCost alone assumes a 30 s 1080p video.
+        const cents = kind === "composite" && data.check ? data.check.cents * variants : data.estimateCost.cents;
+        return { cents, lines };
       },
     };
   }
