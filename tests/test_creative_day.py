@@ -13,7 +13,8 @@ over HTTP and websockets; the test process only creates teams).
    input and its dependant free, the rest charged exactly (each job held once, captured once);
 4. a winner rated and listed by rating; the caller's reference round-trips and filters;
 5. the same graph submitted by a team with credits for half of each request: refused whole,
-   nothing held, no job made."""
+   nothing held, no job made; and the whole graph, in order, by a team with credits for half of
+   all of it: each request accepted whole while it fits, else refused whole, charged once."""
 
 from __future__ import annotations
 
@@ -369,6 +370,54 @@ async def test_a_concept_runs_as_a_day_of_creatives(stack: Stack) -> None:
         }
         assert (await stack.data(half, JOBS))["jobs"]["nodes"] == []
         assert [r["kind"] for r in await ledger(stack, half)] == ["TOP_UP"]
+
+    # -- the whole graph, in order, by one team with credits for half of all of it ------------------
+    # Each request runs whole or is refused whole: accepted while its estimate fits what is still
+    # available, refused (nothing held, no job) once it does not; what ran is charged once, at most
+    # its hold, and nothing stays held.
+    total = sum(cents for _, _, cents in requests)
+    team = stack.create_team(total // 2)
+    async with httpx.AsyncClient(timeout=30) as client:
+        _, body = await multipart_upload(client, stack, team, logo_png(), "logo.png")
+    own_logo = body["data"]["uploadDriveFile"]["file"]["id"]
+    accepted: list[tuple[str, str]] = []  # ("batch" | "creative", id)
+    refusals = 0
+    for query, input, cents in requests:
+        if "imageWithLogo" in input:
+            input = {**input, "imageWithLogo": {**input["imageWithLogo"], "logoFileId": own_logo}}
+        available = (await balance(stack, team))["availableCents"]
+        answer = await payload_of(stack, team, query, input)
+        after = (await balance(stack, team))["availableCents"]
+        if cents <= available:
+            assert answer["userErrors"] == [], answer
+            assert after == available - cents, (available, after, cents)
+            accepted.append(
+                ("batch", answer["batch"]["id"])
+                if "batch" in answer
+                else ("creative", answer["creative"]["id"])
+            )
+        else:
+            (error,) = answer["userErrors"]
+            assert (
+                error["code"] == "INSUFFICIENT_CREDITS"
+                and answer.get("creative") is None
+                and not answer.get("jobs")
+            )
+            assert after == available, (available, after)
+            refusals += 1
+    assert accepted and refusals, (accepted, refusals)  # half the graph: some of it runs, some is refused
+    for kind, ident in accepted:
+        if kind == "batch":
+            await follow_batch(stack, team, ident)
+        else:
+            await follow_creative(stack, team, ident)
+    ended = await balance(stack, team)
+    jobs = (await stack.data(team, "{ jobs(first: 50) { nodes { status costCents estimatedCostCents } } }"))[
+        "jobs"
+    ]["nodes"]
+    assert ended["heldCents"] == 0 and all(j["status"] in TERMINAL for j in jobs), (ended, jobs)
+    assert all(0 <= (j["costCents"] or 0) <= j["estimatedCostCents"] for j in jobs), jobs
+    assert ended["balanceCents"] == total // 2 - sum(j["costCents"] or 0 for j in jobs), (ended, jobs)
     print(f"\ncreative day: {time.monotonic() - started:.1f} s")
 
 
