@@ -1,11 +1,11 @@
-// The Jobs panel: the team's jobs, newest first, live over jobsUpdated (no polling; useQuery
-// refetches the first page after every reconnection and the events are merged by id). Filters live
+// The Jobs panel: the team's jobs, newest first, live over jobsUpdated (no polling; after every
+// reconnection every page loaded so far is read again, and the events are merged by id). Filters live
 // in the URL (#/jobs?status=COMPLETED&mine=1). The list is windowed: only the rows in view (plus an
 // overscan) are in the DOM, and the next page (`after`) is read as the user scrolls near the end,
 // so a list of 1,000 jobs stays smooth.
 import { Component } from "preact";
 import { useCallback, useEffect, useMemo, useRef, useState } from "preact/hooks";
-import { gql, useQuery, useSubscription } from "../api.js";
+import { gql, onResync, useSubscription } from "../api.js";
 import { useApp } from "../context.js";
 import { html } from "../html.js";
 import {
@@ -92,33 +92,90 @@ function mergeJobs(list, incoming, keep) {
 }
 
 // ---- the list's data ---------------------------------------------------------------------------
+const RESYNC_PAGE = 100; // the API's largest page: a resync of 1,000 loaded jobs is 10 reads
+
+/** The first `count` jobs of the filter, read again from the top in pages of RESYNC_PAGE (at least
+ * one page): what the list holds after a reconnection, every loaded row as the server has it now. */
+async function readFirst(count, filter) {
+  const jobs = [];
+  let after = null;
+  let hasNext = true;
+  while (hasNext && (jobs.length < count || !jobs.length)) {
+    const page = (await gql(JOBS, { first: RESYNC_PAGE, after, filter })).jobs;
+    jobs.push(...page.nodes);
+    after = page.pageInfo.endCursor;
+    hasNext = page.pageInfo.hasNextPage;
+  }
+  return { jobs, endCursor: after, hasNext };
+}
+
 function useJobList(filters, viewer) {
   const key = JSON.stringify(filters);
   const filter = useMemo(() => jobFilter(filters), [key]);
   const keep = useCallback((job) => matches(job, filters, viewer), [key, viewer]);
-  const [list, setList] = useState({ key, jobs: [], endCursor: null, hasNext: false });
+  // list.key: the filter its jobs were read for (null until the first page arrives)
+  const [list, setList] = useState({ key: null, jobs: [], endCursor: null, hasNext: false });
   const [more, setMore] = useState({ loading: false, error: null });
-  const first = useQuery(JOBS, { first: PAGE, filter }, [key]);
+  const [failure, setFailure] = useState({ key: null, error: null }); // the last read of the list failed
+  const current = useRef(list);
+  current.current = list;
+  const loading = useRef(false); // a page (or a resync) is being read: one at a time
+  const resyncing = useRef(null); // events received while a resync reads: merged over its result
 
-  // The first page: on a new filter it is the list; after a reconnection it is merged in (the
-  // pages read further down stay).
+  // The first page on a new filter; after every reconnection, every page loaded so far is read
+  // again (a row far down that changed while the socket was down is right too), and the events
+  // that arrived meanwhile are merged over it by version.
   useEffect(() => {
-    if (!first.data) return;
-    const page = first.data.jobs;
-    setList((current) => {
-      if (current.key !== key || !current.jobs.length) {
-        return { key, jobs: page.nodes, endCursor: page.pageInfo.endCursor, hasNext: page.pageInfo.hasNextPage };
+    let live = true;
+    gql(JOBS, { first: PAGE, filter }).then(
+      (data) => {
+        if (!live) return;
+        const page = data.jobs;
+        setList({ key, jobs: page.nodes, endCursor: page.pageInfo.endCursor, hasNext: page.pageInfo.hasNextPage });
+        setFailure({ key: null, error: null });
+      },
+      (error) => live && setFailure({ key, error }),
+    );
+    let again = false; // a reconnection while a resync reads: read once more after it
+    const resync = async () => {
+      if (resyncing.current) {
+        again = true;
+        return;
       }
-      return { ...current, jobs: mergeJobs(current.jobs, page.nodes, keep) };
-    });
-  }, [first.data]);
+      const held = current.current;
+      const count = held.key === key ? held.jobs.length : 0;
+      resyncing.current = [];
+      loading.current = true;
+      try {
+        const fresh = await readFirst(Math.max(count, PAGE), filter);
+        if (!live) return;
+        const missed = resyncing.current;
+        setList({ key, jobs: mergeJobs(fresh.jobs, missed, keep), endCursor: fresh.endCursor, hasNext: fresh.hasNext });
+        setFailure({ key: null, error: null });
+      } catch (error) {
+        if (live) setFailure({ key, error });
+      } finally {
+        resyncing.current = null;
+        loading.current = false;
+      }
+      if (again && live) {
+        again = false;
+        resync();
+      }
+    };
+    const off = onResync(resync);
+    return () => {
+      live = false;
+      off();
+    };
+  }, [key]);
 
   const liveError = useSubscription(UPDATES, { filter: liveFilter(filter) }, (data) => {
     const job = data.jobsUpdated;
-    setList((current) => (current.key === key ? { ...current, jobs: mergeJobs(current.jobs, [job], keep) } : current));
+    if (resyncing.current) resyncing.current.push(job);
+    setList((now) => (now.key === key ? { ...now, jobs: mergeJobs(now.jobs, [job], keep) } : now));
   }, [key]);
 
-  const loading = useRef(false);
   const loadMore = useCallback(() => {
     if (loading.current || list.key !== key || !list.hasNext) return;
     loading.current = true;
@@ -126,9 +183,9 @@ function useJobList(filters, viewer) {
     gql(JOBS, { first: PAGE, after: list.endCursor, filter }).then(
       (data) => {
         const page = data.jobs;
-        setList((current) => current.key !== key ? current : {
+        setList((now) => now.key !== key ? now : {
           key,
-          jobs: mergeJobs(current.jobs, page.nodes, keep),
+          jobs: mergeJobs(now.jobs, page.nodes, keep),
           endCursor: page.pageInfo.endCursor,
           hasNext: page.pageInfo.hasNextPage,
         });
@@ -140,16 +197,16 @@ function useJobList(filters, viewer) {
     });
   }, [list, key]);
 
-  const ready = list.key === key && (first.data || list.jobs.length);
+  const error = failure.key === key ? failure.error : null;
   return {
     jobs: list.key === key ? list.jobs : [],
     hasNext: list.key === key && list.hasNext,
-    initialLoading: !ready && first.loading,
-    error: first.error,
+    initialLoading: list.key !== key && !error,
+    error,
     liveError,
     more,
     loadMore,
-    replace: (job) => setList((current) => ({ ...current, jobs: mergeJobs(current.jobs, [job], keep) })),
+    replace: (job) => setList((now) => ({ ...now, jobs: mergeJobs(now.jobs, [job], keep) })),
   };
 }
 

@@ -1,0 +1,79 @@
+"""The Jobs panel after a dropped connection (web/static/app/js/screens/jobs.js), in a real Chromium
+against a mocked API (the app's own files, served as bench/web_jobs_list.py serves them; the API
+answers from a list of 160 jobs, 50 a page): the user has scrolled three pages down; the websocket
+drops; while it is down a job on the third page fails and a new one is submitted; when the socket
+is back the panel shows both without a reload — every loaded page is read again, not only the
+first. (The end-to-end network drop against the running stack is tests' e2e work; this pins the
+resync's reach.)
+
+Screenshot: var/screenshots/test_web_jobs_resync_*."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta
+from typing import Any
+
+from playwright.async_api import WebSocketRoute, expect
+
+from bench.web_jobs_list import ORIGIN, Live, make_jobs, mock
+from tests.browser import BrowserPage
+
+ROW_HEIGHT = 80  # the desktop row (jobs.js useRowHeight)
+
+
+def _graphql_reads(page: BrowserPage) -> list[dict[str, Any]]:
+    return [json.loads(r.request.post_data or "{}") for r in page.responses if r.url.endswith("/graphql")]
+
+
+async def test_after_a_reconnection_every_loaded_page_is_read_again(page: BrowserPage) -> None:
+    jobs = make_jobs(160)
+    live = Live()
+    await mock(page.page, jobs, live)
+    await page.page.add_init_script("sessionStorage.setItem('creative-hub.credential', 'test')")
+    await page.page.set_viewport_size({"width": 1280, "height": 900})
+    p = page.page
+    await p.goto(ORIGIN + "/app/#/jobs")
+    await p.wait_for_selector(".job-row")
+    # scroll until three pages (150 jobs) are loaded, then to job 120 (a completed one, page 3)
+    foot = p.locator(".list-foot")
+    while not (await foot.inner_text()).startswith(("150 jobs", "160 jobs")):
+        await p.evaluate("window.scrollTo(0, document.body.scrollHeight)")
+        await p.wait_for_timeout(50)
+    target = jobs[120]
+    assert target["status"] == "COMPLETED"
+    top = await p.evaluate("document.querySelector('.job-list').getBoundingClientRect().top + scrollY")
+    await p.evaluate(f"window.scrollTo(0, {top + 120 * ROW_HEIGHT - 300})")
+    row = p.locator(f'.job-row[data-job-id="{target["id"]}"]')
+    await expect(row.locator(".badge")).to_have_text("Completed")
+
+    # the socket drops; meanwhile job 120 fails and a new job is submitted
+    assert live.subs, "the panel subscribed to jobsUpdated"
+    dropped: list[WebSocketRoute] = [ws for ws, _ in live.subs]
+    live.subs.clear()
+    jobs[120] = target | {
+        "status": "FAILED",
+        "version": target["version"] + 5,
+        "errorMessage": "the provider could not complete this job; nothing was charged",
+        "outputs": [],
+        "costCents": 0,
+    }
+    newest = make_jobs(1)[0] | {
+        "id": "job-new",
+        "prompt": "Submitted while the panel was offline",
+        "createdAt": (datetime.fromisoformat(jobs[0]["createdAt"]) + timedelta(minutes=1)).isoformat(),
+    }
+    jobs.insert(0, newest)
+    before = len(_graphql_reads(page))
+    for ws in {id(ws): ws for ws in dropped}.values():
+        await ws.close(code=1012, reason="Service restart")
+
+    # back: the row far down is right, and the new job is at the top, without a reload
+    await expect(row.locator(".badge")).to_have_text("Failed", timeout=15_000)
+    await page.screenshot("row-resynced-after-reconnect")
+    reads = [r for r in _graphql_reads(page)[before:] if "jobs(" in r.get("query", "")]
+    resync = [r["variables"]["after"] for r in reads if r["variables"]["first"] == 100]
+    assert resync == [None, "100"], reads  # from the top, in pages of 100, past every loaded row
+    await p.evaluate("window.scrollTo(0, 0)")
+    await expect(p.locator('.job-row[data-job-id="job-new"]')).to_be_visible()
+    await expect(foot).to_have_text("161 jobs.")  # 150 loaded: read again in two pages of 100, all 161
