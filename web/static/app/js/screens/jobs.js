@@ -16,6 +16,7 @@ import { EmptyState, ErrorNote, Field, ProgressBar, StatusBadge, dateTime, go, l
 
 const PAGE = 50;
 const OVERSCAN = 8;
+const CHUNK = 4; // the window's edges move by this many rows at a time
 const LOAD_AHEAD = 20; // rows before the end of what is loaded at which the next page is read
 // The benchmark's baseline (bench/web_jobs_list.py) sets this to render every row, unwindowed.
 const RENDER_ALL = Boolean(globalThis.CH_JOBS_RENDER_ALL);
@@ -224,22 +225,42 @@ function useRowHeight() {
   return narrow ? 164 : 80;
 }
 
-/** The rows in view of the page's scroll, plus OVERSCAN above and below: [start, end). */
+// Faster than this (px per ms; 40 px a frame: a fling, a dragged scrollbar, End) nobody reads the
+// rows going by: rows mounted then are drawn light (no actions, no image) until the scroll slows
+// down or stops for SETTLE_MS, then completed in place.
+const FAST_PX_PER_MS = 2.4;
+const SETTLE_MS = 150;
+
+/** The rows in view of the page's scroll, plus OVERSCAN above and below: [start, end), and whether
+ * the page is scrolling fast. Read once per frame (the scroll handler only asks for a frame). */
 function useVisibleRange(listRef, count, rowHeight) {
   const [range, setRange] = useState([0, Math.min(count, 30)]);
+  const [fast, setFast] = useState(false);
   useEffect(() => {
     if (RENDER_ALL) {
       setRange([0, count]);
       return undefined;
     }
     let frame = 0;
+    let settle = 0;
+    let lastY = window.scrollY;
+    let lastT = performance.now();
     const measure = () => {
       frame = 0;
       const el = listRef.current;
       if (!el) return;
+      const y = window.scrollY;
+      const t = performance.now();
+      const moving = Math.abs(y - lastY) / Math.max(1, t - lastT) > FAST_PX_PER_MS;
+      lastY = y;
+      lastT = t;
+      clearTimeout(settle);
+      if (moving) settle = setTimeout(() => setFast(false), SETTLE_MS);
+      setFast(moving);
       const top = el.getBoundingClientRect().top; // the list's top relative to the viewport
-      const first = Math.max(0, Math.floor(-top / rowHeight) - OVERSCAN);
-      const last = Math.min(count, Math.ceil((window.innerHeight - top) / rowHeight) + OVERSCAN);
+      // snapped to CHUNK rows: the window moves (and the list renders) every few frames, not each one
+      const first = Math.max(0, Math.floor((Math.floor(-top / rowHeight) - OVERSCAN) / CHUNK) * CHUNK);
+      const last = Math.min(count, Math.ceil((Math.ceil((window.innerHeight - top) / rowHeight) + OVERSCAN) / CHUNK) * CHUNK);
       setRange((r) => (r[0] === first && r[1] === Math.max(first, last) ? r : [first, Math.max(first, last)]));
     };
     const schedule = () => {
@@ -250,26 +271,40 @@ function useVisibleRange(listRef, count, rowHeight) {
     window.addEventListener("resize", schedule);
     return () => {
       cancelAnimationFrame(frame);
+      clearTimeout(settle);
       window.removeEventListener("scroll", schedule);
       window.removeEventListener("resize", schedule);
     };
   }, [count, rowHeight]);
-  return range;
+  return [range[0], range[1], fast];
 }
 
 // ---- rows --------------------------------------------------------------------------------------
-function JobRow({ job, viewer, index, total, top, actions }) {
-  const now = useNow(isOpen(job) ? 1000 : 30_000);
+const factsOf = (job) => [typeName(job.type), providerName(job.provider), job.settings?.aspect_ratio,
+  job.placement && label(job.placement), job.variant && `variant ${job.variant}`].filter(Boolean).join(" · ");
+
+/** A row mounted while the page scrolls fast (see FAST_PX_PER_MS): its title, facts, status and
+ * cost as text in the same cells; no component, image or control (a third of a full row's nodes). */
+function lightRow({ job, index, total, top }) {
+  const status = job.status.toLowerCase();
+  return html`<div class=${`job-row light status-row-${status}`} role="listitem"
+      aria-posinset=${index + 1} aria-setsize=${total} style=${`transform: translateY(${top}px)`} data-job-id=${job.id}>
+    <div class="c-thumb"><span class=${`thumb-box type-${job.type.toLowerCase()}`}></span></div>
+    <div class="c-main"><span class="job-title">${jobTitle(job)}</span><div class="job-facts">${factsOf(job)}</div></div>
+    <div class="c-status"><span class=${`badge status-${status}`}>${label(job.status)}</span></div>
+    <div class="c-cost"><span class="amount">${costOf(job).amount}</span></div>
+  </div>`;
+}
+
+function jobRow({ job, viewer, index, total, top, actions, now }) {
   const cost = costOf(job);
   const title = jobTitle(job);
-  const facts = [typeName(job.type), providerName(job.provider), job.settings?.aspect_ratio,
-    job.placement && label(job.placement), job.variant && `variant ${job.variant}`].filter(Boolean);
   return html`<div class=${`job-row status-row-${job.status.toLowerCase()}`} role="listitem"
       aria-posinset=${index + 1} aria-setsize=${total} style=${`transform: translateY(${top}px)`} data-job-id=${job.id}>
     <div class="c-thumb"><${Thumb} job=${job} onOpen=${() => actions.preview(job)} /></div>
     <div class="c-main">
       <a class="job-title" href=${`#/jobs/${job.id}`} title=${title}>${title}</a>
-      <div class="job-facts">${facts.join(" · ")}
+      <div class="job-facts">${factsOf(job)}
         ${job.batchId && (job.variant || job.placement) && html` · <a href=${`#/jobs?batch=${job.batchId}`} class="batch-link">its batch</a>`}
         ${job.rating === "WINNER" && html` · <span class="winner-mark">★ Winner</span>`}</div>
     </div>
@@ -285,15 +320,28 @@ function JobRow({ job, viewer, index, total, top, actions }) {
   </div>`;
 }
 
-/** Re-renders a row only when its job, position or viewer changed (a scroll moves the window, not the rows). */
+const SLOW_TICK_MS = 30_000; // a closed job's times ("5 min ago") move this often
+
+/** Re-renders a row only when its job, position or viewer changed (a scroll moves the window, not
+ * the rows), and on the list's clock: every second for an open job (its status line counts down),
+ * every SLOW_TICK_MS for the others. A row holds no hook, timer or subscription of its own: one
+ * clock for the list, so mounting a row while scrolling is only its DOM. Mounted during a fast
+ * scroll it is drawn light, and completed in place (the same root element) once the scroll slows. */
 class Row extends Component {
   shouldComponentUpdate(next) {
     const p = this.props;
-    return next.job !== p.job || next.top !== p.top || next.viewer !== p.viewer || next.total !== p.total;
+    if (next.job !== p.job || next.top !== p.top || next.viewer !== p.viewer || next.total !== p.total
+      || next.index !== p.index) return true;
+    if (this.light && !next.fast) return true;
+    if (next.now === p.now) return false;
+    return isOpen(next.job) || Math.floor(next.now / SLOW_TICK_MS) !== Math.floor(p.now / SLOW_TICK_MS);
   }
 
   render(props) {
-    return html`<${JobRow} ...${props} />`;
+    this.light = props.fast && !this.full;
+    if (this.light) return lightRow(props);
+    this.full = true;
+    return jobRow(props);
   }
 }
 
@@ -329,7 +377,8 @@ function JobList({ data, viewer, actions }) {
   const rowHeight = useRowHeight();
   const listRef = useRef(null);
   const { jobs, hasNext, more, loadMore } = data;
-  const [start, end] = useVisibleRange(listRef, jobs.length, rowHeight);
+  const [start, end, fast] = useVisibleRange(listRef, jobs.length, rowHeight);
+  const now = useNow(1000); // the rows' one clock (see Row)
 
   // Scrolled near the end of what is loaded: read the next page.
   useEffect(() => {
@@ -340,7 +389,7 @@ function JobList({ data, viewer, actions }) {
   const rows = [];
   for (let i = start; i < Math.min(end, jobs.length); i += 1) {
     const job = jobs[i];
-    rows.push(html`<${Row} key=${job.id} job=${job} viewer=${viewer} index=${i} total=${total} top=${i * rowHeight} actions=${actions} />`);
+    rows.push(html`<${Row} key=${job.id} job=${job} viewer=${viewer} index=${i} total=${total} top=${i * rowHeight} actions=${actions} now=${now} fast=${fast} />`);
   }
   return html`<div class="job-table">
     <div class="job-head" aria-hidden="true">

@@ -1,16 +1,20 @@
-"""The Jobs panel after a dropped connection (web/static/app/js/screens/jobs.js), in a real Chromium
-against a mocked API (the app's own files, served as bench/web_jobs_list.py serves them; the API
-answers from a list of 160 jobs, 50 a page): the user has scrolled three pages down; the websocket
-drops; while it is down a job on the third page fails and a new one is submitted; when the socket
-is back the panel shows both without a reload — every loaded page is read again, not only the
-first. (The end-to-end network drop against the running stack is tests' e2e work; this pins the
-resync's reach.)
+"""The Jobs panel's windowed list (web/static/app/js/screens/jobs.js) in a real Chromium against a
+mocked API (the app's own files, served as bench/web_jobs_list.py serves them; the API answers
+from a list of generated jobs, 50 a page):
 
-Screenshot: var/screenshots/test_web_jobs_resync_*."""
+- After a dropped connection every loaded page is read again: the user has scrolled three pages
+  down; the websocket drops; while it is down a job on the third page fails and a new one is
+  submitted; when the socket is back the panel shows both without a reload.
+- A jump far down the list (a fast scroll) draws the rows it mounts light, then completes them
+  (thumbnail, actions) in place once the scroll settles.
+
+(The end-to-end network drop against the running stack is the e2e tests' work; these pin the
+list's own behaviour.) Screenshots: var/screenshots/test_web_jobs_list_*."""
 
 from __future__ import annotations
 
 import json
+import re
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -77,3 +81,36 @@ async def test_after_a_reconnection_every_loaded_page_is_read_again(page: Browse
     await p.evaluate("window.scrollTo(0, 0)")
     await expect(p.locator('.job-row[data-job-id="job-new"]')).to_be_visible()
     await expect(foot).to_have_text("161 jobs.")  # 150 loaded: read again in two pages of 100, all 161
+
+
+async def test_rows_mounted_by_a_fast_scroll_are_completed_once_it_settles(page: BrowserPage) -> None:
+    jobs = make_jobs(200)
+    await mock(page.page, jobs, Live())
+    await page.page.add_init_script("sessionStorage.setItem('creative-hub.credential', 'test')")
+    await page.page.set_viewport_size({"width": 1280, "height": 900})
+    p = page.page
+    await p.goto(ORIGIN + "/app/#/jobs")
+    await p.wait_for_selector(".job-row")
+    target = jobs[40]  # completed, with an image: a thumbnail and Download / Regenerate / Winner
+    assert target["status"] == "COMPLETED" and target["type"] == "IMAGE"
+    # one frame that jumps 40 rows: far faster than anyone reads
+    rendered = await p.evaluate(
+        """(id) => new Promise((resolve) => {
+            const top = document.querySelector(".job-list").getBoundingClientRect().top + scrollY;
+            requestAnimationFrame(() => {
+                window.scrollTo(0, top + 40 * 80 - 200);
+                requestAnimationFrame(() => requestAnimationFrame(() => {
+                    const row = document.querySelector(`.job-row[data-job-id="${id}"]`);
+                    resolve(row && { light: row.classList.contains("light"), buttons: row.querySelectorAll("button").length });
+                }));
+            });
+        })""",
+        target["id"],
+    )
+    assert rendered == {"light": True, "buttons": 0}, rendered
+    row = p.locator(f'.job-row[data-job-id="{target["id"]}"]')
+    await expect(row).not_to_have_class(re.compile(r"\blight\b"))
+    await expect(row.get_by_role("button", name=re.compile("^Winner"))).to_be_visible()
+    await expect(row.get_by_role("link", name=re.compile("^Download"))).to_be_visible()
+    await expect(row.locator(".thumb-box img")).to_have_count(1)
+    await page.screenshot("completed-after-a-fast-scroll")
