@@ -3,6 +3,7 @@ set, the built-in simulator otherwise (development and tests only)."""
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 from dataclasses import dataclass
 from typing import Protocol
@@ -13,6 +14,7 @@ from providers.base import Adapter
 from providers.catalog import CATALOG
 from providers.credentials import provider_credentials
 from providers.errors import NotConfiguredError
+from providers.library import Voice
 
 
 class ProviderSettings(Protocol):
@@ -106,6 +108,29 @@ def adapter_class(provider: str) -> type[Adapter]:
 def can_cancel(provider: str) -> bool:
     """True when the provider's API can stop a task it accepted (its adapter says so)."""
     return is_supported(provider) and adapter_class(provider).can_cancel
+
+
+def static_voices(provider: str, settings: ProviderSettings) -> tuple[Voice, ...] | None:
+    """A provider's documented fixed voice set (OpenAI: no listing call), ``None`` for a provider
+    that lists its voices. Under the simulator a sample is the simulator's own file (nothing is
+    fetched from the provider's CDN in development); with the real key, the provider's own URL."""
+    if not is_supported(provider):
+        return None
+    static: tuple[Voice, ...] | None = getattr(adapter_class(provider), "static_voices", None)
+    if static is None:
+        return None
+    try:
+        simulated = endpoint(provider, settings).simulated
+    except NotConfiguredError:
+        return static
+    if not simulated:
+        return static
+    from providers.simulator.library import openai_preview
+
+    root = simulator_root(settings)
+    return tuple(
+        dataclasses.replace(v, preview_url=openai_preview(root, v.id)) if v.preview_url else v for v in static
+    )
 
 
 def adapter_for(provider: str, client: httpx.AsyncClient, settings: ProviderSettings) -> Adapter:

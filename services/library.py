@@ -73,13 +73,13 @@ class Libraries:
     async def voices(self, provider: str, *, fresh: bool = False) -> list[Voice]:
         if provider not in VOICE_PROVIDERS:
             raise LibraryUnavailable(provider, "voices", f"{provider} has no voice library")
-        static = _static_voices(provider)
+        static = registry.static_voices(provider, self.settings)
         if static is not None:
             return list(static)
         return list(await self._library(provider, "voices", fresh))
 
     async def cached_voices(self, provider: str) -> list[Voice] | None:
-        static = _static_voices(provider)
+        static = registry.static_voices(provider, self.settings)
         if static is not None:
             return list(static)
         cached = await self._read(self._key(provider, "voices"), "voices")
@@ -182,11 +182,3 @@ def _reason(exc: Exception) -> str:
     if isinstance(exc, RetryableError):
         return "the provider could not be reached or answered with an error"
     return "the provider refused the listing"
-
-
-def _static_voices(provider: str) -> tuple[Voice, ...] | None:
-    """A provider whose voices are a documented fixed set (OpenAI): no call, nothing cached."""
-    if not registry.is_supported(provider):
-        return None
-    static: tuple[Voice, ...] | None = getattr(registry.adapter_class(provider), "static_voices", None)
-    return static

@@ -5,18 +5,22 @@ the simulator over real HTTP (every page followed), and the rules that check ids
 from __future__ import annotations
 
 from collections.abc import Iterator
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
 
 from models.errors import DomainError, ErrorCode
 from models.library import LibraryUnavailable, check_avatar, check_voice, filter_voices, voice_for_locale
+from providers import registry
 from providers.elevenlabs import ElevenLabsAdapter
 from providers.errors import ProviderSetupError
 from providers.heygen import HeygenAdapter
 from providers.library import Avatar, Voice, language_code
 from providers.openai import OpenAITtsAdapter
 from providers.simulator import library as sim_library
+from services.settings import Settings
+from tests.media import check_output
 from tests.sim_harness import make_adapter, serve_simulator
 
 API_KEY = "sim-library-key"
@@ -45,7 +49,7 @@ async def test_heygen_avatars_every_page_and_only_ready_looks(sim_root: str) -> 
     assert [a.id for a in avatars] == [look["id"] for look in ready]
     daisy = next(a for a in avatars if a.id == "Daisy-inskirt-20220818")
     assert daisy.gender == "female" and daisy.avatar_type == "studio_avatar"
-    assert daisy.preview_image_url and daisy.preview_image_url.startswith("https://")
+    assert daisy.preview_image_url and daisy.preview_image_url.startswith(f"{sim_root}/_library/")
     assert daisy.preview_video_url and daisy.preview_video_url.endswith(".mp4")
     assert "twin_founder_02" not in {a.id for a in avatars}  # still training: not usable yet
     after = await _stats(sim_root)
@@ -127,6 +131,44 @@ async def test_openai_voices_are_the_documented_set_without_a_call() -> None:
     ballad = next(v for v in voices if v.id == "ballad")
     assert ballad.models == ("gpt-4o-mini-tts",) and ballad.multilingual
     assert "tts-1" in next(v for v in voices if v.id == "nova").models
+
+
+async def test_the_simulators_previews_are_its_own_media_on_loopback(sim_root: str) -> None:
+    """Under the simulator nothing a library lists is fetched from another host: every preview
+    (HeyGen's looks and voices, ElevenLabs' voices, OpenAI's documented samples) is a URL of the
+    simulator that answers real media of the right type; the real providers' URLs are untouched."""
+    settings = Settings(env="development", simulator_url=sim_root)
+    async with httpx.AsyncClient() as client:
+        avatars = await make_adapter(HeygenAdapter, sim_root, client, API_KEY).list_avatars()
+        heygen = await make_adapter(HeygenAdapter, sim_root, client, API_KEY).list_voices()
+        eleven = await make_adapter(ElevenLabsAdapter, sim_root, client, API_KEY).list_voices()
+        openai = registry.static_voices("openai_tts", settings)
+        assert openai is not None
+        images = [a.preview_image_url for a in avatars if a.preview_image_url]
+        videos = [a.preview_video_url for a in avatars if a.preview_video_url]
+        sounds = [v.preview_url for v in (*heygen, *eleven, *openai) if v.preview_url]
+        assert len(images) == len(avatars) and len(videos) == len(avatars)
+        assert len(sounds) == len(heygen) - 1 + len(eleven) + 6  # the clone and 7 new OpenAI voices: none
+        for url in (*images, *videos, *sounds):
+            assert url.startswith(f"{sim_root}/_library/"), url
+            assert urlsplit(url).hostname == "127.0.0.1"
+        wanted = {".webp": "image/webp", ".mp4": "video/mp4", ".mp3": "audio/mpeg", ".wav": "audio/wav"}
+        for url in (*images, *videos[:3], *sounds):
+            answer = await client.get(url)
+            assert answer.status_code == 200, url
+            content_type = answer.headers["content-type"].split(";")[0]
+            assert content_type == wanted[url[url.rindex(".") :]], url
+            check_output(content_type, answer.content)  # decodes: real media, not just bytes
+        assert (await client.get(f"{sim_root}/_library/heygen/avatars/Nobody.webp")).status_code == 404
+        assert (await client.get(f"{sim_root}/_library/elevenlabs/voices/nope.mp3")).status_code == 404
+    # with a real key, OpenAI's own samples (the production URLs) whatever the simulator does
+    real = Settings(env="development", provider_env={"OPENAI_API_KEY": "sk-real"})
+    production = registry.static_voices("openai_tts", real)
+    assert production is not None
+    assert (
+        next(v for v in production if v.id == "nova").preview_url
+        == "https://cdn.openai.com/API/docs/audio/nova.wav"
+    )
 
 
 # -- the rules, as functions -----------------------------------------------------------------------

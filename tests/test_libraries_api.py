@@ -53,7 +53,8 @@ async def test_avatars_and_voices_queries(stack: Stack, team: Team) -> None:
     avatars = (await stack.data(team, AVATARS))["avatars"]
     daisy = next(a for a in avatars if a["id"] == DAISY)
     assert daisy["provider"] == "HEYGEN" and daisy["gender"] == "female"
-    assert daisy["previewImageUrl"].startswith("https://") and daisy["previewVideoUrl"].endswith(".mp4")
+    assert daisy["previewImageUrl"].startswith(f"{stack.simulator_url}/_library/")  # nothing from outside
+    assert daisy["previewVideoUrl"].endswith(".mp4")
     assert daisy["avatarType"] == "studio_avatar" and daisy["defaultVoiceId"]
     assert len(avatars) > 50  # every page of HeyGen's listing
     males = (await stack.data(team, AVATARS, {"gender": "male"}))["avatars"]

@@ -10,6 +10,9 @@ user works them: signed in with the team's API key typed into the sign-in form.
   thumbnail; one renamed, then deleted after the confirmation.
 - An upload-based job: a PNG dropped on the composite form's background (a drag-and-drop), then
   submitted; the composite job is accepted with that file as its input.
+- The avatar form fetches nothing from another machine: every request the page makes (the avatar
+  previews and a voice sample included, served by the simulator) goes to loopback, and the app's
+  own to the server's origin.
 
 Screenshots (desktop 1280 and phone 390 widths): var/screenshots/test_web_new_drive-*.png."""
 
@@ -21,11 +24,11 @@ import io
 import re
 import struct
 import wave
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from PIL import Image
-from playwright.async_api import FilePayload, Route
+from playwright.async_api import FilePayload, Request, Route
 
 from tests.browser import BrowserPage
 from tests.stack import Stack, Team
@@ -236,3 +239,50 @@ async def test_drive_on_a_phone(page: BrowserPage, stack: Stack, width: int) -> 
     )
     await page.page.locator("[data-testid=file] img").wait_for()
     await page.screenshot("drive-phone")
+
+
+LOOPBACK = {"127.0.0.1", "localhost", "::1", "[::1]"}
+
+
+async def test_the_avatar_form_fetches_nothing_from_another_machine(page: BrowserPage, stack: Stack) -> None:
+    team = stack.create_team(1_000)
+    requested: list[str] = []
+
+    def record(request: Request) -> None:
+        if not request.url.startswith(("data:", "blob:")):
+            requested.append(request.url)
+
+    page.page.on("request", record)
+    await sign_in(page, stack, team)
+    await goto(page, stack, "/new/avatar")
+    p = page.page
+    # the first looks' previews are decoded images (the simulator's, not HeyGen's CDN)
+    await p.wait_for_function(
+        """() => {
+            const imgs = [...document.querySelectorAll(".avatar-grid img.avatar-img")].slice(0, 6);
+            return imgs.length === 6 && imgs.every((img) => img.complete && img.naturalWidth > 0);
+        }""",
+        timeout=30_000,
+    )
+    # a voice sample loads and has a duration (preload="none" until asked: ask for one)
+    sample = p.locator("audio.voice-preview").first
+    await sample.wait_for()
+    duration = await sample.evaluate(
+        """(audio) => new Promise((resolve, reject) => {
+            audio.addEventListener("loadedmetadata", () => resolve(audio.duration), { once: true });
+            audio.addEventListener("error", () => reject(new Error("the sample did not load")), { once: true });
+            audio.preload = "metadata";
+            audio.load();
+        })"""
+    )
+    assert duration > 0.5
+    await p.locator(".avatar-picker").scroll_into_view_if_needed()
+    await page.screenshot("avatar-form-offline-previews", selector=".avatar-picker")
+    origin = urlsplit(stack.url)
+    outside = [url for url in requested if urlsplit(url).hostname not in LOOPBACK]
+    assert not outside, f"requests that leave the machine: {outside}"
+    previews = [url for url in requested if "/_library/" in url]
+    assert any(url.endswith(".webp") for url in previews) and any(url.endswith(".mp3") for url in previews)
+    # everything but the simulator's previews is the app's own origin
+    foreign = [u for u in requested if "/_library/" not in u and urlsplit(u).netloc != origin.netloc]
+    assert not foreign, foreign

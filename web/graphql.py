@@ -14,18 +14,22 @@ import strawberry
 from cross_web import HTTPException
 from graphql import GraphQLError
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import JSONResponse, Response
 from starlette.websockets import WebSocket
 from strawberry.asgi import ASGIWebSocketAdapter, GraphQL
-from strawberry.exceptions import ConnectionRejectionError
+from strawberry.exceptions import ConnectionRejectionError, MissingQueryError
 from strawberry.extensions import MaxAliasesLimiter, MaxTokensLimiter, QueryDepthLimiter
+from strawberry.http import GraphQLRequestData
 from strawberry.schema.config import StrawberryConfig
+from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 from strawberry.subscriptions import (
     GRAPHQL_SSE_PROTOCOL,
     GRAPHQL_TRANSPORT_WS_PROTOCOL,
     GRAPHQL_WS_PROTOCOL,
     MULTIPART_SUBSCRIPTION_PROTOCOL,
 )
+from strawberry.types import ExecutionResult
+from strawberry.types.graphql import OperationType
 
 from realtime.revocation import CredentialWatch
 from realtime.server import MAX_SUBSCRIPTIONS_PER_CONNECTION
@@ -50,6 +54,16 @@ from web import errors, frontend
 log = logging.getLogger("creative_hub.graphql")
 
 CREDENTIAL_ENDED = "credential_ended"  # in the request's state: the stream's credential was revoked
+
+SUBSCRIPTION_OVER_PLAIN_HTTP = (
+    "subscriptions are not served over a plain HTTP request: open them over a websocket at /graphql "
+    "(subprotocol graphql-transport-ws), or POST with Accept: text/event-stream (Server-Sent Events) "
+    'or Accept: multipart/mixed;subscriptionSpec="1.0" (multipart HTTP)'
+)
+
+
+class _SubscriptionOverPlainHttp(Exception):
+    """A subscription in a request that asked for no stream: answered 400 before any work."""
 
 
 class _Schema(strawberry.Schema):
@@ -168,12 +182,52 @@ class GraphQLView(GraphQL[Context, None]):
         """Strawberry's refusals (400 and the like) as short JSON errors, like the REST routes'."""
         try:
             return await super().run(request, *args, **kwargs)
+        except _SubscriptionOverPlainHttp:
+            # A request error (GraphQL over HTTP): an errors list, no data, a 4xx.
+            error = {
+                "message": SUBSCRIPTION_OVER_PLAIN_HTTP,
+                "extensions": {"code": "BAD_REQUEST"},
+            }
+            return JSONResponse({"errors": [error]}, status_code=400)
         except HTTPException as exc:
             code = "METHOD_NOT_ALLOWED" if exc.status_code == 405 else "BAD_REQUEST"
             return errors.error_response(exc.status_code, code, exc.reason)
         finally:
             if isinstance(request, Request):  # a multipart upload's parts (spooled to disk when large)
                 await request.close()
+
+    async def execute_single(  # strawberry's signature
+        self,
+        request: Any,
+        request_adapter: Any,
+        sub_response: Any,
+        context: Context,
+        root_value: Any,
+        request_data: GraphQLRequestData,
+    ) -> ExecutionResult:
+        """Strawberry's, but a subscription here (a request that asked for no stream, which
+        strawberry would execute like a query: a null root field, a masked fault) is refused
+        with a 400 saying where subscriptions are served."""
+        method = request_adapter.method
+        allowed = OperationType.from_http(method) - {OperationType.SUBSCRIPTION}
+        try:
+            return await self.schema.execute(
+                request_data.query,
+                root_value=root_value,
+                variable_values=request_data.variables,
+                context_value=context,
+                operation_name=request_data.operation_name,
+                allowed_operation_types=allowed,
+                operation_extensions=request_data.extensions,
+            )
+        except CannotGetOperationTypeError as exc:
+            raise HTTPException(400, exc.as_http_error_reason()) from exc
+        except InvalidOperationTypeError as exc:
+            if exc.operation_type is OperationType.SUBSCRIPTION:
+                raise _SubscriptionOverPlainHttp from exc
+            raise HTTPException(400, exc.as_http_error_reason(method)) from exc
+        except MissingQueryError as exc:
+            raise HTTPException(400, "No GraphQL query found in the request") from exc
 
     async def get_context(self, request: Request | WebSocket, response: Any) -> Context:
         services: Services = request.app.state.services

@@ -32,6 +32,7 @@ from providers.simulator import (
     gemini,
     heygen,
     kling,
+    library,
     luma,
     openai,
     runway,
@@ -70,6 +71,7 @@ def create_simulator_app(api_key: str, time_scale: float = 1.0) -> Starlette:
         *elevenlabs.routes(sim),
         *control.routes(sim),
         *files.routes(sim),
+        *library.routes(),  # the libraries' previews: the simulator's own media, no outside host
         # The read-only calls `admin providers check` makes (credits, models, account).
         *bfl.check_routes(sim),
         *openai.check_routes(sim),

@@ -192,7 +192,7 @@ def routes(sim: SimState) -> list[BaseRoute]:
         }
         return Response(audio, media_type=CONTENT_TYPES[kind], headers=headers)
 
-    voices = library.eleven_voices()
+    voices = library.eleven_voices  # previews on the host called
 
     async def list_voices(request: Request) -> Response:
         """``GET /v2/voices``: page_size (≤ 100, default 10), next_page_token, search, category,
@@ -222,7 +222,7 @@ def routes(sim: SimState) -> list[BaseRoute]:
         needle = (q.get("search") or "").lower()
         picked = [
             v
-            for v in voices
+            for v in voices(library.media_root(request))
             if q.get("category") in (None, v["category"])
             and q.get("voice_type") in (None, "default", "saved")
             and (not needle or needle in v["name"].lower() or needle in json_dumps_lower(v["labels"]))

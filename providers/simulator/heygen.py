@@ -272,7 +272,7 @@ def routes(sim: SimState) -> list[BaseRoute]:
             "2026-11-01. Use API v3 (POST /v3/videos, GET /v3/videos/{video_id}).",
         )
 
-    looks, voices = library.heygen_looks(), library.heygen_voices()
+    looks, voices = library.heygen_looks, library.heygen_voices  # previews on the host called
 
     def listing(request: Request, items: list[dict[str, Any]], most: int, scope: str) -> Response:
         """One page of a v3 listing: ``limit`` (1..most, default 20) and the opaque ``token``."""
@@ -296,7 +296,7 @@ def routes(sim: SimState) -> list[BaseRoute]:
             return _invalid("ownership", "ownership must be public or private")
         picked = [
             {k: v for k, v in look.items() if k != "ownership"}
-            for look in looks
+            for look in looks(library.media_root(request))
             if q.get("group_id") in (None, look["group_id"])
             and q.get("avatar_type") in (None, look["avatar_type"])
             and q.get("ownership") in (None, look["ownership"])
@@ -317,7 +317,7 @@ def routes(sim: SimState) -> list[BaseRoute]:
             return _invalid("gender", "gender must be male or female")
         picked = [
             {k: v for k, v in voice.items() if k != "engines"}
-            for voice in voices
+            for voice in voices(library.media_root(request))
             if voice["type"] == kind
             and q.get("language", "").lower() in ("", voice["language"].lower())
             and q.get("gender") in (None, voice["gender"])

@@ -5,18 +5,45 @@ HeyGen's own examples use are among them: avatar look ``Daisy-inskirt-20220818``
 ``2d5b0e6cf36f460aa7fc47e3eee4ba54``; ElevenLabs' premade voices keep their real ids and names).
 More HeyGen looks than one page holds, so a client must follow ``next_token``.
 Pages are cut by an opaque token (base64 of the offset and the filter it was made for).
+
+Previews are the simulator's own media, never the real providers' CDN files (a development machine
+fetches nothing from another host): each listing names URLs under ``<simulator root>/_library/``
+on the host the client called (:func:`media_root`), and :func:`routes` serves them — a portrait
+per avatar look (webp), a short clip of it (mp4), a short spoken-like sample per voice (mp3; wav for
+OpenAI's, as OpenAI publishes them). No key is needed, as for the real CDN files.
 """
 
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
+import io
 import json
 from typing import Any
 
-CDN = "https://files2.heygen.ai/avatar/v3"
-HEYGEN_VOICE_CDN = "https://resource.heygen.ai/text_to_speech"
-ELEVEN_CDN = "https://storage.googleapis.com/eleven-public-prod/premade/voices"
+from PIL import Image, ImageDraw
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
+
+from providers.simulator import media
+
+PATH = "/_library"  # under the simulator's root: <root>/_library/{family}/{kind}/{name}
+PREVIEW_SECONDS = 2.0  # a voice sample; a look's clip
+
+
+def media_root(request: Request) -> str:
+    """``<scheme>://<host the client called><simulator root>/_library``: previews are served by
+    the simulator that answered the listing, on the same host."""
+    root = str(request.scope.get("root_path") or "")
+    return f"{request.url.scheme}://{request.url.netloc}{root}{PATH}"
+
+
+def openai_preview(root: str, voice_id: str) -> str:
+    """Where the simulator serves the sample of an OpenAI voice (OpenAI publishes wav samples)."""
+    return f"{root}{PATH}/openai/voices/{voice_id}.wav"
 
 
 def _hex(seed: str) -> str:
@@ -76,7 +103,9 @@ _HEYGEN_VOICES: tuple[tuple[str, str, str], ...] = (
 HEYGEN_EXAMPLE_VOICE = "2d5b0e6cf36f460aa7fc47e3eee4ba54"
 
 
-def heygen_looks() -> list[dict[str, Any]]:
+def heygen_looks(root: str = PATH) -> list[dict[str, Any]]:
+    """HeyGen's looks; previews under ``root`` (:func:`media_root`)."""
+    cdn = f"{root}/heygen/avatars"
     looks = []
     for group, gender, names in _GROUPS:
         group_id = _hex(f"group:{group}")
@@ -95,8 +124,8 @@ def heygen_looks() -> list[dict[str, Any]]:
                     "group_id": group_id,
                     "gender": gender,
                     "default_voice_id": default_voice,
-                    "preview_image_url": f"{CDN}/{group_id}/{look_id}/preview_target.webp",
-                    "preview_video_url": f"{CDN}/{group_id}/{look_id}/preview_video_target.mp4",
+                    "preview_image_url": f"{cdn}/{look_id}.webp",
+                    "preview_video_url": f"{cdn}/{look_id}.mp4",
                     "preferred_orientation": "landscape" if index % 2 == 0 else "portrait",
                     "image_width": 1920 if index % 2 == 0 else 1080,
                     "image_height": 1080 if index % 2 == 0 else 1920,
@@ -120,8 +149,8 @@ def heygen_looks() -> list[dict[str, Any]]:
                 "group_id": _hex("group:founder"),
                 "gender": "male",
                 "default_voice_id": _hex("voice:founder clone"),
-                "preview_image_url": f"{CDN}/private/{look_id}.webp" if status == "completed" else None,
-                "preview_video_url": f"{CDN}/private/{look_id}.mp4" if status == "completed" else None,
+                "preview_image_url": f"{cdn}/{look_id}.webp" if status == "completed" else None,
+                "preview_video_url": f"{cdn}/{look_id}.mp4" if status == "completed" else None,
                 "preferred_orientation": "portrait",
                 "image_width": 1080,
                 "image_height": 1920,
@@ -135,7 +164,8 @@ def heygen_looks() -> list[dict[str, Any]]:
     return looks
 
 
-def heygen_voices() -> list[dict[str, Any]]:
+def heygen_voices(root: str = PATH) -> list[dict[str, Any]]:
+    """HeyGen's voices; samples under ``root`` (:func:`media_root`)."""
     voices = []
     for name, language, gender in _HEYGEN_VOICES:
         voice_id = HEYGEN_EXAMPLE_VOICE if name == "Paul - Natural" else _hex(f"voice:{name}")
@@ -145,7 +175,7 @@ def heygen_voices() -> list[dict[str, Any]]:
                 "name": name,
                 "language": language,
                 "gender": gender,
-                "preview_audio_url": f"{HEYGEN_VOICE_CDN}/{voice_id}.mp3",
+                "preview_audio_url": f"{root}/heygen/voices/{voice_id}.mp3",
                 "support_pause": True,
                 "support_locale": language in ("English", "Spanish", "French", "Portuguese"),
                 "type": "public",
@@ -202,7 +232,8 @@ _ELEVEN_VERIFIED: dict[str, tuple[tuple[str, str, str], ...]] = {
 }
 
 
-def eleven_voices() -> list[dict[str, Any]]:
+def eleven_voices(root: str = PATH) -> list[dict[str, Any]]:
+    """ElevenLabs' premade voices; samples under ``root`` (:func:`media_root`)."""
     voices = []
     for voice_id, name, gender, accent, age, use_case, descriptive in _ELEVEN:
         english = {"language": "en", "model_id": "eleven_multilingual_v2", "accent": accent, "locale": None}
@@ -211,7 +242,7 @@ def eleven_voices() -> list[dict[str, Any]]:
             {"language": lang, "model_id": "eleven_multilingual_v2", "accent": acc, "locale": loc}
             for lang, loc, acc in _ELEVEN_VERIFIED.get(voice_id, ())
         ]
-        preview = f"{ELEVEN_CDN}/{voice_id}/{_hex('preview:' + voice_id)}.mp3"
+        preview = f"{root}/elevenlabs/voices/{voice_id}.mp3"
         voices.append(
             {
                 "voice_id": voice_id,
@@ -273,3 +304,80 @@ def page(
     chunk = items[offset : offset + size]
     after = offset + len(chunk)
     return chunk, token_for(after, scope) if after < len(items) else None
+
+
+# ---- the previews' media -----------------------------------------------------------------------
+def _colour(seed: str, lightness: int) -> tuple[int, int, int]:
+    digest = hashlib.sha256(seed.encode()).digest()
+    base = [int(b) for b in digest[:3]]
+    low = min(base)
+    spread = max(1, max(base) - low)  # stretch to a saturated hue, then lighten to ``lightness``
+    red, green, blue = (lightness + (v - low) * (255 - lightness) // spread // 2 for v in base)
+    return red, green, blue
+
+
+_HAIR = ((44, 30, 22), (92, 58, 32), (24, 24, 28), (160, 118, 64), (120, 40, 28))
+_SKIN = ((236, 200, 170), (200, 150, 110), (150, 100, 70), (245, 214, 190), (110, 72, 50))
+
+
+@functools.lru_cache(maxsize=128)
+def portrait(look_id: str, width: int, height: int) -> bytes:
+    """A look's preview: head and shoulders on a backdrop of the look's own colour (webp)."""
+    picture = Image.new("RGB", (width, height), _colour(look_id, 150))
+    draw = ImageDraw.Draw(picture)
+    pick = hashlib.sha256(look_id.encode()).digest()
+    cx, ground = width // 2, height
+    head = min(width // 4, height // 5)
+    face_top = ground - head * 4 - head // 3
+    hair = _HAIR[pick[4] % len(_HAIR)]
+    draw.ellipse((cx - head - 4, face_top - 6, cx + head + 4, face_top + head * 2 + 2), fill=hair)
+    draw.ellipse(
+        (cx - head * 2, ground - head * 2, cx + head * 2, ground + head * 2),
+        fill=_colour(look_id + ":outfit", 30),
+    )
+    draw.ellipse(
+        (cx - head, face_top + head // 4, cx + head, face_top + head * 2 + head // 4),
+        fill=_SKIN[pick[5] % len(_SKIN)],
+    )
+    buffer = io.BytesIO()
+    picture.save(buffer, format="WEBP", quality=80)
+    return buffer.getvalue()
+
+
+def _looks_by_id() -> dict[str, dict[str, Any]]:
+    return {look["id"]: look for look in heygen_looks() if look["preview_image_url"]}
+
+
+def routes() -> list[BaseRoute]:
+    """``GET /_library/{family}/{kind}/{name}``: the previews the listings name."""
+    looks = _looks_by_id()
+    voices = {
+        "heygen": {v["voice_id"] for v in heygen_voices() if v["preview_audio_url"]},
+        "elevenlabs": {v["voice_id"] for v in eleven_voices()},
+    }
+
+    def missing() -> Response:
+        body = '<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>NoSuchKey</Code></Error>'
+        return Response(body, status_code=404, media_type="application/xml")
+
+    async def preview(request: Request) -> Response:
+        family, kind = request.path_params["family"], request.path_params["kind"]
+        stem, _, extension = str(request.path_params["name"]).rpartition(".")
+        data: bytes | None = None
+        content_type = media.CONTENT_TYPES.get(extension, "")
+        if family == "heygen" and kind == "avatars" and stem in looks:
+            look = looks[stem]
+            size = media.preview_size(look["image_width"], look["image_height"])
+            if extension == "webp":
+                data = await run_in_threadpool(portrait, stem, *size)
+            elif extension == "mp4":
+                data = await run_in_threadpool(media.mp4, *media.preview_size(*size, 160), PREVIEW_SECONDS)
+        elif kind == "voices" and extension == "mp3" and stem in voices.get(family, ()):
+            data = await run_in_threadpool(media.mp3, PREVIEW_SECONDS)
+        elif family == "openai" and kind == "voices" and extension == "wav" and stem.isalpha():
+            data = await run_in_threadpool(media.wav, PREVIEW_SECONDS)
+        if data is None:
+            return missing()
+        return Response(data, media_type=content_type, headers={"Cache-Control": "public, max-age=86400"})
+
+    return [Route(f"{PATH}/{{family}}/{{kind}}/{{name}}", preview, methods=["GET"])]

@@ -9,9 +9,12 @@ export function money(cents) {
   return cents == null ? "—" : dollars.format(cents / 100);
 }
 
+// One formatter: toLocaleString with options builds a new one (ICU) on every call.
+const dateTimes = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "short" });
+
 export function dateTime(iso) {
   if (!iso) return "—";
-  return new Date(iso).toLocaleString(undefined, { dateStyle: "medium", timeStyle: "short" });
+  return dateTimes.format(new Date(iso));
 }
 
 /** "in 2 min", "5 s ago": for expected completion and timings. */

@@ -1,11 +1,11 @@
-// The Jobs panel: the team's jobs, newest first, live over jobsUpdated (no polling; useQuery
-// refetches the first page after every reconnection and the events are merged by id). Filters live
+// The Jobs panel: the team's jobs, newest first, live over jobsUpdated (no polling; after every
+// reconnection every page loaded so far is read again, and the events are merged by id). Filters live
 // in the URL (#/jobs?status=COMPLETED&mine=1). The list is windowed: only the rows in view (plus an
 // overscan) are in the DOM, and the next page (`after`) is read as the user scrolls near the end,
 // so a list of 1,000 jobs stays smooth.
 import { Component } from "preact";
 import { useCallback, useEffect, useMemo, useRef, useState } from "preact/hooks";
-import { gql, useQuery, useSubscription } from "../api.js";
+import { gql, onResync, useSubscription } from "../api.js";
 import { useApp } from "../context.js";
 import { html } from "../html.js";
 import {
@@ -16,6 +16,7 @@ import { EmptyState, ErrorNote, Field, ProgressBar, StatusBadge, dateTime, go, l
 
 const PAGE = 50;
 const OVERSCAN = 8;
+const CHUNK = 4; // the window's edges move by this many rows at a time
 const LOAD_AHEAD = 20; // rows before the end of what is loaded at which the next page is read
 // The benchmark's baseline (bench/web_jobs_list.py) sets this to render every row, unwindowed.
 const RENDER_ALL = Boolean(globalThis.CH_JOBS_RENDER_ALL);
@@ -92,33 +93,90 @@ function mergeJobs(list, incoming, keep) {
 }
 
 // ---- the list's data ---------------------------------------------------------------------------
+const RESYNC_PAGE = 100; // the API's largest page: a resync of 1,000 loaded jobs is 10 reads
+
+/** The first `count` jobs of the filter, read again from the top in pages of RESYNC_PAGE (at least
+ * one page): what the list holds after a reconnection, every loaded row as the server has it now. */
+async function readFirst(count, filter) {
+  const jobs = [];
+  let after = null;
+  let hasNext = true;
+  while (hasNext && (jobs.length < count || !jobs.length)) {
+    const page = (await gql(JOBS, { first: RESYNC_PAGE, after, filter })).jobs;
+    jobs.push(...page.nodes);
+    after = page.pageInfo.endCursor;
+    hasNext = page.pageInfo.hasNextPage;
+  }
+  return { jobs, endCursor: after, hasNext };
+}
+
 function useJobList(filters, viewer) {
   const key = JSON.stringify(filters);
   const filter = useMemo(() => jobFilter(filters), [key]);
   const keep = useCallback((job) => matches(job, filters, viewer), [key, viewer]);
-  const [list, setList] = useState({ key, jobs: [], endCursor: null, hasNext: false });
+  // list.key: the filter its jobs were read for (null until the first page arrives)
+  const [list, setList] = useState({ key: null, jobs: [], endCursor: null, hasNext: false });
   const [more, setMore] = useState({ loading: false, error: null });
-  const first = useQuery(JOBS, { first: PAGE, filter }, [key]);
+  const [failure, setFailure] = useState({ key: null, error: null }); // the last read of the list failed
+  const current = useRef(list);
+  current.current = list;
+  const loading = useRef(false); // a page (or a resync) is being read: one at a time
+  const resyncing = useRef(null); // events received while a resync reads: merged over its result
 
-  // The first page: on a new filter it is the list; after a reconnection it is merged in (the
-  // pages read further down stay).
+  // The first page on a new filter; after every reconnection, every page loaded so far is read
+  // again (a row far down that changed while the socket was down is right too), and the events
+  // that arrived meanwhile are merged over it by version.
   useEffect(() => {
-    if (!first.data) return;
-    const page = first.data.jobs;
-    setList((current) => {
-      if (current.key !== key || !current.jobs.length) {
-        return { key, jobs: page.nodes, endCursor: page.pageInfo.endCursor, hasNext: page.pageInfo.hasNextPage };
+    let live = true;
+    gql(JOBS, { first: PAGE, filter }).then(
+      (data) => {
+        if (!live) return;
+        const page = data.jobs;
+        setList({ key, jobs: page.nodes, endCursor: page.pageInfo.endCursor, hasNext: page.pageInfo.hasNextPage });
+        setFailure({ key: null, error: null });
+      },
+      (error) => live && setFailure({ key, error }),
+    );
+    let again = false; // a reconnection while a resync reads: read once more after it
+    const resync = async () => {
+      if (resyncing.current) {
+        again = true;
+        return;
       }
-      return { ...current, jobs: mergeJobs(current.jobs, page.nodes, keep) };
-    });
-  }, [first.data]);
+      const held = current.current;
+      const count = held.key === key ? held.jobs.length : 0;
+      resyncing.current = [];
+      loading.current = true;
+      try {
+        const fresh = await readFirst(Math.max(count, PAGE), filter);
+        if (!live) return;
+        const missed = resyncing.current;
+        setList({ key, jobs: mergeJobs(fresh.jobs, missed, keep), endCursor: fresh.endCursor, hasNext: fresh.hasNext });
+        setFailure({ key: null, error: null });
+      } catch (error) {
+        if (live) setFailure({ key, error });
+      } finally {
+        resyncing.current = null;
+        loading.current = false;
+      }
+      if (again && live) {
+        again = false;
+        resync();
+      }
+    };
+    const off = onResync(resync);
+    return () => {
+      live = false;
+      off();
+    };
+  }, [key]);
 
   const liveError = useSubscription(UPDATES, { filter: liveFilter(filter) }, (data) => {
     const job = data.jobsUpdated;
-    setList((current) => (current.key === key ? { ...current, jobs: mergeJobs(current.jobs, [job], keep) } : current));
+    if (resyncing.current) resyncing.current.push(job);
+    setList((now) => (now.key === key ? { ...now, jobs: mergeJobs(now.jobs, [job], keep) } : now));
   }, [key]);
 
-  const loading = useRef(false);
   const loadMore = useCallback(() => {
     if (loading.current || list.key !== key || !list.hasNext) return;
     loading.current = true;
@@ -126,9 +184,9 @@ function useJobList(filters, viewer) {
     gql(JOBS, { first: PAGE, after: list.endCursor, filter }).then(
       (data) => {
         const page = data.jobs;
-        setList((current) => current.key !== key ? current : {
+        setList((now) => now.key !== key ? now : {
           key,
-          jobs: mergeJobs(current.jobs, page.nodes, keep),
+          jobs: mergeJobs(now.jobs, page.nodes, keep),
           endCursor: page.pageInfo.endCursor,
           hasNext: page.pageInfo.hasNextPage,
         });
@@ -140,16 +198,16 @@ function useJobList(filters, viewer) {
     });
   }, [list, key]);
 
-  const ready = list.key === key && (first.data || list.jobs.length);
+  const error = failure.key === key ? failure.error : null;
   return {
     jobs: list.key === key ? list.jobs : [],
     hasNext: list.key === key && list.hasNext,
-    initialLoading: !ready && first.loading,
-    error: first.error,
+    initialLoading: list.key !== key && !error,
+    error,
     liveError,
     more,
     loadMore,
-    replace: (job) => setList((current) => ({ ...current, jobs: mergeJobs(current.jobs, [job], keep) })),
+    replace: (job) => setList((now) => ({ ...now, jobs: mergeJobs(now.jobs, [job], keep) })),
   };
 }
 
@@ -167,22 +225,42 @@ function useRowHeight() {
   return narrow ? 164 : 80;
 }
 
-/** The rows in view of the page's scroll, plus OVERSCAN above and below: [start, end). */
+// Faster than this (px per ms; 40 px a frame: a fling, a dragged scrollbar, End) nobody reads the
+// rows going by: rows mounted then are drawn light (no actions, no image) until the scroll slows
+// down or stops for SETTLE_MS, then completed in place.
+const FAST_PX_PER_MS = 2.4;
+const SETTLE_MS = 150;
+
+/** The rows in view of the page's scroll, plus OVERSCAN above and below: [start, end), and whether
+ * the page is scrolling fast. Read once per frame (the scroll handler only asks for a frame). */
 function useVisibleRange(listRef, count, rowHeight) {
   const [range, setRange] = useState([0, Math.min(count, 30)]);
+  const [fast, setFast] = useState(false);
   useEffect(() => {
     if (RENDER_ALL) {
       setRange([0, count]);
       return undefined;
     }
     let frame = 0;
+    let settle = 0;
+    let lastY = window.scrollY;
+    let lastT = performance.now();
     const measure = () => {
       frame = 0;
       const el = listRef.current;
       if (!el) return;
+      const y = window.scrollY;
+      const t = performance.now();
+      const moving = Math.abs(y - lastY) / Math.max(1, t - lastT) > FAST_PX_PER_MS;
+      lastY = y;
+      lastT = t;
+      clearTimeout(settle);
+      if (moving) settle = setTimeout(() => setFast(false), SETTLE_MS);
+      setFast(moving);
       const top = el.getBoundingClientRect().top; // the list's top relative to the viewport
-      const first = Math.max(0, Math.floor(-top / rowHeight) - OVERSCAN);
-      const last = Math.min(count, Math.ceil((window.innerHeight - top) / rowHeight) + OVERSCAN);
+      // snapped to CHUNK rows: the window moves (and the list renders) every few frames, not each one
+      const first = Math.max(0, Math.floor((Math.floor(-top / rowHeight) - OVERSCAN) / CHUNK) * CHUNK);
+      const last = Math.min(count, Math.ceil((Math.ceil((window.innerHeight - top) / rowHeight) + OVERSCAN) / CHUNK) * CHUNK);
       setRange((r) => (r[0] === first && r[1] === Math.max(first, last) ? r : [first, Math.max(first, last)]));
     };
     const schedule = () => {
@@ -193,26 +271,40 @@ function useVisibleRange(listRef, count, rowHeight) {
     window.addEventListener("resize", schedule);
     return () => {
       cancelAnimationFrame(frame);
+      clearTimeout(settle);
       window.removeEventListener("scroll", schedule);
       window.removeEventListener("resize", schedule);
     };
   }, [count, rowHeight]);
-  return range;
+  return [range[0], range[1], fast];
 }
 
 // ---- rows --------------------------------------------------------------------------------------
-function JobRow({ job, viewer, index, total, top, actions }) {
-  const now = useNow(isOpen(job) ? 1000 : 30_000);
+const factsOf = (job) => [typeName(job.type), providerName(job.provider), job.settings?.aspect_ratio,
+  job.placement && label(job.placement), job.variant && `variant ${job.variant}`].filter(Boolean).join(" · ");
+
+/** A row mounted while the page scrolls fast (see FAST_PX_PER_MS): its title, facts, status and
+ * cost as text in the same cells; no component, image or control (a third of a full row's nodes). */
+function lightRow({ job, index, total, top }) {
+  const status = job.status.toLowerCase();
+  return html`<div class=${`job-row light status-row-${status}`} role="listitem"
+      aria-posinset=${index + 1} aria-setsize=${total} style=${`transform: translateY(${top}px)`} data-job-id=${job.id}>
+    <div class="c-thumb"><span class=${`thumb-box type-${job.type.toLowerCase()}`}></span></div>
+    <div class="c-main"><span class="job-title">${jobTitle(job)}</span><div class="job-facts">${factsOf(job)}</div></div>
+    <div class="c-status"><span class=${`badge status-${status}`}>${label(job.status)}</span></div>
+    <div class="c-cost"><span class="amount">${costOf(job).amount}</span></div>
+  </div>`;
+}
+
+function jobRow({ job, viewer, index, total, top, actions, now }) {
   const cost = costOf(job);
   const title = jobTitle(job);
-  const facts = [typeName(job.type), providerName(job.provider), job.settings?.aspect_ratio,
-    job.placement && label(job.placement), job.variant && `variant ${job.variant}`].filter(Boolean);
   return html`<div class=${`job-row status-row-${job.status.toLowerCase()}`} role="listitem"
       aria-posinset=${index + 1} aria-setsize=${total} style=${`transform: translateY(${top}px)`} data-job-id=${job.id}>
     <div class="c-thumb"><${Thumb} job=${job} onOpen=${() => actions.preview(job)} /></div>
     <div class="c-main">
       <a class="job-title" href=${`#/jobs/${job.id}`} title=${title}>${title}</a>
-      <div class="job-facts">${facts.join(" · ")}
+      <div class="job-facts">${factsOf(job)}
         ${job.batchId && (job.variant || job.placement) && html` · <a href=${`#/jobs?batch=${job.batchId}`} class="batch-link">its batch</a>`}
         ${job.rating === "WINNER" && html` · <span class="winner-mark">★ Winner</span>`}</div>
     </div>
@@ -228,15 +320,28 @@ function JobRow({ job, viewer, index, total, top, actions }) {
   </div>`;
 }
 
-/** Re-renders a row only when its job, position or viewer changed (a scroll moves the window, not the rows). */
+const SLOW_TICK_MS = 30_000; // a closed job's times ("5 min ago") move this often
+
+/** Re-renders a row only when its job, position or viewer changed (a scroll moves the window, not
+ * the rows), and on the list's clock: every second for an open job (its status line counts down),
+ * every SLOW_TICK_MS for the others. A row holds no hook, timer or subscription of its own: one
+ * clock for the list, so mounting a row while scrolling is only its DOM. Mounted during a fast
+ * scroll it is drawn light, and completed in place (the same root element) once the scroll slows. */
 class Row extends Component {
   shouldComponentUpdate(next) {
     const p = this.props;
-    return next.job !== p.job || next.top !== p.top || next.viewer !== p.viewer || next.total !== p.total;
+    if (next.job !== p.job || next.top !== p.top || next.viewer !== p.viewer || next.total !== p.total
+      || next.index !== p.index) return true;
+    if (this.light && !next.fast) return true;
+    if (next.now === p.now) return false;
+    return isOpen(next.job) || Math.floor(next.now / SLOW_TICK_MS) !== Math.floor(p.now / SLOW_TICK_MS);
   }
 
   render(props) {
-    return html`<${JobRow} ...${props} />`;
+    this.light = props.fast && !this.full;
+    if (this.light) return lightRow(props);
+    this.full = true;
+    return jobRow(props);
   }
 }
 
@@ -272,7 +377,8 @@ function JobList({ data, viewer, actions }) {
   const rowHeight = useRowHeight();
   const listRef = useRef(null);
   const { jobs, hasNext, more, loadMore } = data;
-  const [start, end] = useVisibleRange(listRef, jobs.length, rowHeight);
+  const [start, end, fast] = useVisibleRange(listRef, jobs.length, rowHeight);
+  const now = useNow(1000); // the rows' one clock (see Row)
 
   // Scrolled near the end of what is loaded: read the next page.
   useEffect(() => {
@@ -283,7 +389,7 @@ function JobList({ data, viewer, actions }) {
   const rows = [];
   for (let i = start; i < Math.min(end, jobs.length); i += 1) {
     const job = jobs[i];
-    rows.push(html`<${Row} key=${job.id} job=${job} viewer=${viewer} index=${i} total=${total} top=${i * rowHeight} actions=${actions} />`);
+    rows.push(html`<${Row} key=${job.id} job=${job} viewer=${viewer} index=${i} total=${total} top=${i * rowHeight} actions=${actions} now=${now} fast=${fast} />`);
   }
   return html`<div class="job-table">
     <div class="job-head" aria-hidden="true">

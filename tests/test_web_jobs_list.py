@@ -1,0 +1,116 @@
+"""The Jobs panel's windowed list (web/static/app/js/screens/jobs.js) in a real Chromium against a
+mocked API (the app's own files, served as bench/web_jobs_list.py serves them; the API answers
+from a list of generated jobs, 50 a page):
+
+- After a dropped connection every loaded page is read again: the user has scrolled three pages
+  down; the websocket drops; while it is down a job on the third page fails and a new one is
+  submitted; when the socket is back the panel shows both without a reload.
+- A jump far down the list (a fast scroll) draws the rows it mounts light, then completes them
+  (thumbnail, actions) in place once the scroll settles.
+
+(The end-to-end network drop against the running stack is the e2e tests' work; these pin the
+list's own behaviour.) Screenshots: var/screenshots/test_web_jobs_list_*."""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import datetime, timedelta
+from typing import Any
+
+from playwright.async_api import WebSocketRoute, expect
+
+from bench.web_jobs_list import ORIGIN, Live, make_jobs, mock
+from tests.browser import BrowserPage
+
+ROW_HEIGHT = 80  # the desktop row (jobs.js useRowHeight)
+
+
+def _graphql_reads(page: BrowserPage) -> list[dict[str, Any]]:
+    return [json.loads(r.request.post_data or "{}") for r in page.responses if r.url.endswith("/graphql")]
+
+
+async def test_after_a_reconnection_every_loaded_page_is_read_again(page: BrowserPage) -> None:
+    jobs = make_jobs(160)
+    live = Live()
+    await mock(page.page, jobs, live)
+    await page.page.add_init_script("sessionStorage.setItem('creative-hub.credential', 'test')")
+    await page.page.set_viewport_size({"width": 1280, "height": 900})
+    p = page.page
+    await p.goto(ORIGIN + "/app/#/jobs")
+    await p.wait_for_selector(".job-row")
+    # scroll until three pages (150 jobs) are loaded, then to job 120 (a completed one, page 3)
+    foot = p.locator(".list-foot")
+    while not (await foot.inner_text()).startswith(("150 jobs", "160 jobs")):
+        await p.evaluate("window.scrollTo(0, document.body.scrollHeight)")
+        await p.wait_for_timeout(50)
+    target = jobs[120]
+    assert target["status"] == "COMPLETED"
+    top = await p.evaluate("document.querySelector('.job-list').getBoundingClientRect().top + scrollY")
+    await p.evaluate(f"window.scrollTo(0, {top + 120 * ROW_HEIGHT - 300})")
+    row = p.locator(f'.job-row[data-job-id="{target["id"]}"]')
+    await expect(row.locator(".badge")).to_have_text("Completed")
+
+    # the socket drops; meanwhile job 120 fails and a new job is submitted
+    assert live.subs, "the panel subscribed to jobsUpdated"
+    dropped: list[WebSocketRoute] = [ws for ws, _ in live.subs]
+    live.subs.clear()
+    jobs[120] = target | {
+        "status": "FAILED",
+        "version": target["version"] + 5,
+        "errorMessage": "the provider could not complete this job; nothing was charged",
+        "outputs": [],
+        "costCents": 0,
+    }
+    newest = make_jobs(1)[0] | {
+        "id": "job-new",
+        "prompt": "Submitted while the panel was offline",
+        "createdAt": (datetime.fromisoformat(jobs[0]["createdAt"]) + timedelta(minutes=1)).isoformat(),
+    }
+    jobs.insert(0, newest)
+    before = len(_graphql_reads(page))
+    for ws in {id(ws): ws for ws in dropped}.values():
+        await ws.close(code=1012, reason="Service restart")
+
+    # back: the row far down is right, and the new job is at the top, without a reload
+    await expect(row.locator(".badge")).to_have_text("Failed", timeout=15_000)
+    await page.screenshot("row-resynced-after-reconnect")
+    reads = [r for r in _graphql_reads(page)[before:] if "jobs(" in r.get("query", "")]
+    resync = [r["variables"]["after"] for r in reads if r["variables"]["first"] == 100]
+    assert resync == [None, "100"], reads  # from the top, in pages of 100, past every loaded row
+    await p.evaluate("window.scrollTo(0, 0)")
+    await expect(p.locator('.job-row[data-job-id="job-new"]')).to_be_visible()
+    await expect(foot).to_have_text("161 jobs.")  # 150 loaded: read again in two pages of 100, all 161
+
+
+async def test_rows_mounted_by_a_fast_scroll_are_completed_once_it_settles(page: BrowserPage) -> None:
+    jobs = make_jobs(200)
+    await mock(page.page, jobs, Live())
+    await page.page.add_init_script("sessionStorage.setItem('creative-hub.credential', 'test')")
+    await page.page.set_viewport_size({"width": 1280, "height": 900})
+    p = page.page
+    await p.goto(ORIGIN + "/app/#/jobs")
+    await p.wait_for_selector(".job-row")
+    target = jobs[40]  # completed, with an image: a thumbnail and Download / Regenerate / Winner
+    assert target["status"] == "COMPLETED" and target["type"] == "IMAGE"
+    # one frame that jumps 40 rows: far faster than anyone reads
+    rendered = await p.evaluate(
+        """(id) => new Promise((resolve) => {
+            const top = document.querySelector(".job-list").getBoundingClientRect().top + scrollY;
+            requestAnimationFrame(() => {
+                window.scrollTo(0, top + 40 * 80 - 200);
+                requestAnimationFrame(() => requestAnimationFrame(() => {
+                    const row = document.querySelector(`.job-row[data-job-id="${id}"]`);
+                    resolve(row && { light: row.classList.contains("light"), buttons: row.querySelectorAll("button").length });
+                }));
+            });
+        })""",
+        target["id"],
+    )
+    assert rendered == {"light": True, "buttons": 0}, rendered
+    row = p.locator(f'.job-row[data-job-id="{target["id"]}"]')
+    await expect(row).not_to_have_class(re.compile(r"\blight\b"))
+    await expect(row.get_by_role("button", name=re.compile("^Winner"))).to_be_visible()
+    await expect(row.get_by_role("link", name=re.compile("^Download"))).to_be_visible()
+    await expect(row.locator(".thumb-box img")).to_have_count(1)
+    await page.screenshot("completed-after-a-fast-scroll")
