@@ -387,3 +387,26 @@ async def test_a_send_that_hangs_is_cut_at_the_attempt_bound(monkeypatch: pytest
     assert outcome.startswith("retry in") and enqueued == [str(email.id)]
     await email.refresh_from_db()
     assert email.status == billing.EmailStatus.PENDING and "TimeoutError" in (email.last_error or "")
+
+
+@pytest.mark.usefixtures("database")
+async def test_a_cap_cleared_right_after_it_was_set_still_answers_its_status() -> None:
+    """setSpendCap answers the cap it wrote, even if another admin cleared it just after."""
+    team_id, owner, _ = await a_team()
+    cap = await spend_caps.set_cap(
+        team_id, user_id=str(owner), api_key_id=None, period=Period.DAY, limit_cents=500
+    )
+    assert cap is not None
+    await submit(team_id, owner, 120)
+    (listed,) = await spend_caps.team_caps(team_id)
+    await spend_caps.set_cap(
+        team_id, user_id=str(owner), api_key_id=None, period=Period.DAY, limit_cents=None
+    )
+    status = await spend_caps.cap_status(team_id, cap)
+    assert status.cap.id == cap.id and status.cap.limit_cents == 500
+    assert (status.subject_name, status.spent_cents, status.remaining_cents) == (
+        listed.subject_name,
+        120,
+        380,
+    )
+    assert (status.period_start, status.period_end) == (listed.period_start, listed.period_end)
