@@ -10,6 +10,7 @@ marked sent once: one email per crossing, never one per charge."""
 from __future__ import annotations
 
 import re
+import unicodedata
 import uuid
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -173,11 +174,18 @@ async def record_sent(email: BillingEmail) -> None:
     )
 
 
-async def record_failure(email: BillingEmail, error: str, *, schedule_scale: float = 1.0) -> datetime | None:
-    """A failed attempt; when to try again, or None once the schedule is used up (then FAILED)."""
+async def record_failure(
+    email: BillingEmail, error: str, *, schedule_scale: float = 1.0, permanent: bool = False
+) -> datetime | None:
+    """A failed attempt; when to try again, or None once the schedule is used up or the failure is
+    ``permanent`` (a message that cannot be built fails the same way every time): then FAILED."""
     at = now()
     attempts = email.attempts + 1
-    retry_at = at + RETRY_SCHEDULE[attempts - 1] * schedule_scale if attempts <= len(RETRY_SCHEDULE) else None
+    retry_at = (
+        at + RETRY_SCHEDULE[attempts - 1] * schedule_scale
+        if attempts <= len(RETRY_SCHEDULE) and not permanent
+        else None
+    )
     await BillingEmail.filter(id=email.id).update(
         status=EmailStatus.PENDING if retry_at else EmailStatus.FAILED,
         attempts=attempts,
@@ -189,7 +197,9 @@ async def record_failure(email: BillingEmail, error: str, *, schedule_scale: flo
 
 
 def low_balance_message(team_name: str, payload: dict[str, Any], billing_url: str) -> tuple[str, str]:
-    """The email's subject and plain-text body."""
+    """The email's subject and plain-text body (the team's name on one line: no control
+    characters, so it can never end the Subject header)."""
+    team_name = one_line(team_name)
     available = int(payload.get("available_cents") or 0)
     balance = int(payload.get("balance_cents") or 0)
     threshold = int(payload.get("low_balance_threshold_cents") or 0)
@@ -211,6 +221,13 @@ def low_balance_message(team_name: str, payload: dict[str, Any], billing_url: st
         "a billing contact of the team.\n"
     )
     return subject, body
+
+
+def one_line(text: str) -> str:
+    """``text`` with every control character and line or paragraph separator made a space, and
+    runs of white space made one."""
+    spaced = "".join(" " if unicodedata.category(c) in ("Cc", "Zl", "Zp") else c for c in text)
+    return " ".join(spaced.split())
 
 
 def _dollars(cents: int) -> str:

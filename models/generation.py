@@ -14,7 +14,7 @@ from typing import Any
 
 from models import drive, library, placements, pricing
 from models.errors import DomainError, ErrorCode
-from models.jobs import CreativeJob, Events, JobStatus, NewJob, Queue, submit
+from models.jobs import CreativeJob, JobStatus, NewJob
 from providers import lifecycle, options, registry
 from providers.base import ImageSlot, image_slots
 from providers.catalog import (
@@ -631,20 +631,6 @@ async def validate(
         client_reference=req.client_reference,
         client_metadata=client_metadata,
     )
-
-
-async def generate(
-    req: GenerationRequest,
-    *,
-    queue: Queue,
-    events: Events,
-    deadline_scale: float = 1.0,
-    lifecycle_config: lifecycle.LifecycleConfig | None = None,
-    libraries: library.LibraryLookup | None = None,
-) -> CreativeJob:
-    """Validate, price, hold and queue: what every generate mutation and REST submit does."""
-    new = await validate(req, lifecycle_config, libraries)
-    return await submit(new, queue=queue, events=events, deadline_scale=deadline_scale)
 
 
 def check_input_element(source: Any, name: str, content_type: str, index: int, id_field: str) -> None:

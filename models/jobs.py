@@ -22,7 +22,6 @@ from enum import StrEnum
 from typing import Any, Protocol
 
 from tortoise import fields
-from tortoise.exceptions import IntegrityError
 from tortoise.expressions import F, Q
 from tortoise.models import Model
 from tortoise.transactions import in_transaction
@@ -309,38 +308,6 @@ async def insert_and_hold(
         using_db=conn,
     )
     await credits.hold(conn, new.team_id, job_id, new.estimated_cost_cents)
-    return job
-
-
-async def submit(new: NewJob, *, queue: Queue, events: Events, deadline_scale: float = 1.0) -> CreativeJob:
-    """Insert the job and hold its estimate in one transaction, then enqueue and publish.
-
-    The same idempotency key with the same input returns the first job (charged once)."""
-    existing = await _existing_for_key(new)
-    if existing:
-        return existing
-    job_id = uuid.uuid4()
-    committing = False
-    try:
-        async with in_transaction() as conn:
-            job = await insert_and_hold(
-                conn, new, job_id, deadline_at=now() + DEADLINES[new.type] * deadline_scale
-            )
-            committing = True  # leaving the block commits
-    except IntegrityError:
-        # A concurrent request with the same idempotency key won the insert.
-        existing = await _existing_for_key(new)
-        if existing:
-            return existing
-        raise
-    except Exception as exc:
-        if committing:  # the connection was lost during COMMIT: the job may exist
-            raise CommitOutcomeUnknown(job_id) from exc
-        raise
-    await queue.enqueue_job(str(job.id))
-    metrics.JOBS_SUBMITTED.labels(new.type, new.provider).inc()
-    await events.job_changed(job)
-    await events.balance_changed(new.team_id)
     return job
 
 

@@ -241,8 +241,20 @@ def _is_uuid(value: str) -> bool:
 async def team_caps(team_id: uuid.UUID | str, *, at: datetime | None = None) -> list[CapStatus]:
     """Every cap of the team with its subject's spend in the current period: members first, then
     keys, by name; days before months."""
-    at = at or datetime.now(UTC)
-    caps = await SpendCap.filter(team_id=team_id)
+    out = await _statuses(team_id, await SpendCap.filter(team_id=team_id), at or datetime.now(UTC))
+    return sorted(
+        out, key=lambda s: (s.cap.kind != SubjectKind.MEMBER, s.subject_name, s.cap.period != Period.DAY)
+    )
+
+
+async def cap_status(team_id: uuid.UUID | str, cap: SpendCap, *, at: datetime | None = None) -> CapStatus:
+    """This cap's status (the cap as ``set_cap`` returned it, with its subject's spend now), without
+    looking the cap up again: one cleared since still answers what was set."""
+    (status,) = await _statuses(team_id, [cap], at or datetime.now(UTC))
+    return status
+
+
+async def _statuses(team_id: uuid.UUID | str, caps: list[SpendCap], at: datetime) -> list[CapStatus]:
     users = {
         str(m.user.id): m.user
         for m in await Membership.filter(
@@ -266,6 +278,4 @@ async def team_caps(team_id: uuid.UUID | str, *, at: datetime | None = None) -> 
             team_id, user_id=cap.user_id, api_key_id=cap.api_key_id, since=start, until=end
         )
         out.append(CapStatus(cap, name, spent, start, end))
-    return sorted(
-        out, key=lambda s: (s.cap.kind != SubjectKind.MEMBER, s.subject_name, s.cap.period != Period.DAY)
-    )
+    return out

@@ -61,8 +61,7 @@ async def set_spend_cap(info: Info, input: SetSpendCapInput) -> SpendCapPayload:
     )
     if cap is None:
         return SpendCapPayload(spend_cap=None)
-    status = next(s for s in await spend_caps.team_caps(principal.team_id) if s.cap.id == cap.id)
-    return SpendCapPayload(spend_cap=_cap(status))
+    return SpendCapPayload(spend_cap=_cap(await spend_caps.cap_status(principal.team_id, cap)))
 
 
 @query_errors

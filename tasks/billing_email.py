@@ -3,11 +3,17 @@
 
 One attempt claims the email (a lease, so one sender at a time), sends it through an SMTP client
 (aiosmtplib; STARTTLS, implicit TLS or plain, with optional login: CH_SMTP_*) and records it sent;
-a refusal or an unreachable server is retried on the backoff schedule. With no CH_SMTP_HOST
-(development) the message is written to the log instead, and counts as sent."""
+a refusal or an unreachable server is retried on the backoff schedule; a message that cannot be
+built at all fails for good at once. With no CH_SMTP_HOST (development) the message is written to
+the log instead, and counts as sent.
+
+One attempt is cut at ``attempt_seconds`` (connect, STARTTLS, login and the send are each bounded
+by CH_SMTP_TIMEOUT_SECONDS, but not their sum), and the lease lasts longer than that, so the sweep
+never starts a second attempt while the first may still be sending."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
@@ -20,8 +26,22 @@ from services.container import Services
 from services.settings import Settings
 
 log = logging.getLogger(__name__)
-LEASE = timedelta(seconds=120)  # longer than one attempt (the SMTP timeout)
 BILLING_PATH = "/app/#/billing"
+# One attempt's steps, each bounded by the SMTP timeout: connect (and implicit TLS), STARTTLS,
+# login, the send (MAIL, RCPT, DATA).
+ATTEMPT_STEPS = 4
+# Past the attempt: claiming the email and recording the outcome (database writes).
+LEASE_MARGIN = timedelta(seconds=60)
+
+
+def attempt_seconds(settings: Settings) -> float:
+    """The longest one attempt may send for, after which it is cut (and retried)."""
+    return ATTEMPT_STEPS * settings.smtp_timeout_seconds
+
+
+def lease(settings: Settings) -> timedelta:
+    """How long a claimed email is left to its sender before the sweep may try it again."""
+    return timedelta(seconds=attempt_seconds(settings)) + LEASE_MARGIN
 
 
 def build_message(settings: Settings, email: billing.BillingEmail) -> EmailMessage:
@@ -50,25 +70,32 @@ def readable(message: EmailMessage) -> str:
 async def send(settings: Settings, message: EmailMessage) -> None:
     """Hand the message to the configured SMTP server (raises on any refusal or failure)."""
     assert settings.smtp_host
-    await aiosmtplib.send(
-        message,
-        hostname=settings.smtp_host,
-        port=settings.smtp_port,
-        username=settings.smtp_username,
-        password=settings.smtp_password.get_secret_value() if settings.smtp_password else None,
-        use_tls=settings.smtp_security == "tls",
-        start_tls=True if settings.smtp_security == "starttls" else False,
-        timeout=settings.smtp_timeout_seconds,
-    )
+    async with asyncio.timeout(attempt_seconds(settings)):
+        await aiosmtplib.send(
+            message,
+            hostname=settings.smtp_host,
+            port=settings.smtp_port,
+            username=settings.smtp_username,
+            password=settings.smtp_password.get_secret_value() if settings.smtp_password else None,
+            use_tls=settings.smtp_security == "tls",
+            start_tls=True if settings.smtp_security == "starttls" else False,
+            timeout=settings.smtp_timeout_seconds,
+        )
 
 
 async def deliver(services: Services, email_id: str) -> str:
     """One attempt of one email, then the next scheduled (or the email given up)."""
     settings = services.settings
-    email = await billing.claim(email_id, LEASE)
+    email = await billing.claim(email_id, lease(settings))
     if email is None:
         return "not due"
-    message = build_message(settings, email)
+    try:
+        message = build_message(settings, email)
+    except (ValueError, TypeError) as exc:  # the email library refuses it: so would every retry
+        error = f"{type(exc).__name__}: {exc}"
+        log.error("low-balance email %s cannot be built, given up: %s", email.id, error)
+        await billing.record_failure(email, error, permanent=True)
+        return "unsendable"
     if not settings.smtp_host:
         log.warning("no CH_SMTP_HOST: the low-balance email is logged, not sent\n%s", readable(message))
         await billing.record_sent(email)

@@ -36,7 +36,7 @@ class ValidationOnly(AssertionError):
 
 def _services(config: Settings) -> Any:
     async def generate(principal: Principal, request: GenerationRequest) -> Any:
-        # Services.generate validates first (generation.generate), then holds and writes.
+        # Services.generate validates first (generation.validate), then holds and writes.
         await generation.validate(request, lifecycle.config(config))
         raise ValidationOnly(f"{request.type} request passed validation")
 

@@ -271,6 +271,29 @@ async def test_one_low_balance_email_per_crossing(stack: Stack, smtp_server: SMT
     assert len(smtp_server.to(emails[0])) == 2
 
 
+async def test_a_team_name_with_a_line_break_gets_one_clean_email(
+    stack: Stack, smtp_server: SMTPServer
+) -> None:
+    """A line break in the team's name cannot end the Subject header (nor add a Bcc): the email
+    goes out once, to its contacts only, with the name on one line."""
+    from models.teams import Team as TeamRow
+
+    team = stack.create_team(1_000)
+    stack.database.run(lambda: TeamRow.filter(id=team.team_id).update(name="Acme\r\nBcc: evil@x.com"))
+    emails = contacts()
+    await stack.data(team, CONTACTS, {"emails": emails[:1]})
+    await stack.data(team, THRESHOLD, {"c": 990})
+    await spend_until_crossed(stack, team, 1)
+    (mail,) = await smtp_server.wait_for(emails[0], 1, within=30)
+    assert await _all_sent(stack, team) == 1
+    assert mail.rcpt_tos == [emails[0]] and smtp_server.to("evil@x.com") == []
+    assert mail.message["Bcc"] is None
+    subject = mail.message["Subject"]
+    assert "\r" not in subject and "\n" not in subject
+    assert subject.startswith("Creative Hub: Acme Bcc: evil@x.com credits are low"), subject
+    assert len(smtp_server.to(emails[0])) == 1
+
+
 async def _team_name(team_id: str) -> str:
     from models.teams import Team as TeamRow
 

@@ -22,7 +22,7 @@ import pytest
 from starlette.applications import Starlette
 from starlette.routing import Mount
 
-from models import credits
+from models import batches, credits
 from models import jobs as job_ops
 from models.audit import audit_team
 from models.credits import CreditTransaction
@@ -105,7 +105,8 @@ class World:
             drive_folder_id=(await default_folder(self.team.id)).id,
             estimated_cost_cents=estimate,
         )
-        return await job_ops.submit(new, queue=Recorder(), events=Recorder())
+        plan = batches.Plan([new], 1, [])
+        return (await batches.submit(plan, queue=Recorder(), events=Recorder())).jobs[0]
 
     async def run(self, job: CreativeJob) -> str:
         """One worker run of the job (what each enqueued poll does)."""

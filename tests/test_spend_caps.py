@@ -297,3 +297,116 @@ async def test_without_an_smtp_host_the_email_is_logged_once(caplog: pytest.LogC
     assert await billing_email.deliver(services, str(email.id)) == "not due"
     await email.refresh_from_db()
     assert email.status == billing.EmailStatus.SENT and email.sent_at is not None
+
+
+@pytest.mark.usefixtures("database")
+async def test_an_email_that_cannot_be_built_fails_once_and_is_not_retried(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A message the email library refuses to build (here a recipient stored with a line break)
+    is a permanent failure: recorded failed at once, logged once, never due again."""
+    from types import SimpleNamespace
+
+    from services.settings import Settings
+    from tasks import billing_email
+
+    team_id, owner, _ = await a_team(1_000)
+    await billing.set_contacts(team_id, ["ops@example.com"])
+    await credits.set_low_balance_threshold(team_id, 1_000)
+    await submit(team_id, owner, 10)  # crosses
+    (email,) = await billing.BillingEmail.filter(team_id=team_id)
+    await billing.BillingEmail.filter(id=email.id).update(recipients=["ops@example.com\nBcc: evil@x.com"])
+    settings = Settings(env="development", smtp_host=None)
+    services: Any = SimpleNamespace(settings=settings)
+    with caplog.at_level("INFO", logger="tasks.billing_email"):
+        assert await billing_email.deliver(services, str(email.id)) == "unsendable"
+        assert await billing_email.deliver(services, str(email.id)) == "not due"
+    (record,) = [r for r in caplog.records if r.name == "tasks.billing_email"]
+    assert record.levelname == "ERROR" and str(email.id) in record.getMessage()
+    await email.refresh_from_db()
+    assert email.status == billing.EmailStatus.FAILED and email.next_attempt_at is None
+    assert email.attempts == 1 and "ValueError" in (email.last_error or "")
+    assert await billing.due_ids(team_id) == []
+
+
+def test_a_team_name_is_one_line_in_the_subject() -> None:
+    payload = {"available_cents": 800, "balance_cents": 1_000, "low_balance_threshold_cents": 900}
+    subject, body = billing.low_balance_message("Acme\r\nBcc: evil@x.com\x00\u2028x", payload, "https://h/")
+    assert (
+        subject == "Creative Hub: Acme Bcc: evil@x.com x credits are low ($8.00 available, threshold $9.00)"
+    )
+    assert "team Acme Bcc: evil@x.com x fell" in body
+
+
+def test_the_email_lease_outlasts_the_longest_attempt() -> None:
+    """One attempt is connect, STARTTLS, login and the send, each bounded by the SMTP timeout, and
+    is cut at attempt_seconds; the lease (the time before the sweep may start another attempt)
+    is longer, whatever CH_SMTP_TIMEOUT_SECONDS says."""
+    from datetime import timedelta
+
+    from services.settings import Settings
+    from tasks import billing_email
+
+    for timeout in (0.5, 30.0, 600.0, 3600.0):
+        settings = Settings(env="development", smtp_timeout_seconds=timeout)
+        attempt = billing_email.attempt_seconds(settings)
+        assert attempt >= 4 * timeout
+        assert billing_email.lease(settings) >= timedelta(seconds=attempt + 30)
+
+
+@pytest.mark.usefixtures("database")
+async def test_a_send_that_hangs_is_cut_at_the_attempt_bound(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An SMTP server that never finishes cannot hold an attempt past attempt_seconds (so past the
+    lease): the attempt fails and is retried."""
+    from types import SimpleNamespace
+
+    import aiosmtplib
+
+    from services.settings import Settings
+    from tasks import billing_email
+
+    async def hangs(*args: Any, **kwargs: Any) -> Any:
+        await asyncio.Event().wait()
+
+    monkeypatch.setattr(aiosmtplib, "send", hangs)
+    enqueued: list[str] = []
+
+    class Queue:
+        async def enqueue_billing_email(self, email_id: str, delay: float) -> None:
+            enqueued.append(email_id)
+
+    team_id, owner, _ = await a_team(1_000)
+    await billing.set_contacts(team_id, ["ops@example.com"])
+    await credits.set_low_balance_threshold(team_id, 1_000)
+    await submit(team_id, owner, 10)  # crosses
+    (email,) = await billing.BillingEmail.filter(team_id=team_id)
+    settings = Settings(env="development", smtp_host="127.0.0.1", smtp_timeout_seconds=0.05)
+    services: Any = SimpleNamespace(settings=settings, queue=Queue())
+    async with asyncio.timeout(10):
+        outcome = await billing_email.deliver(services, str(email.id))
+    assert outcome.startswith("retry in") and enqueued == [str(email.id)]
+    await email.refresh_from_db()
+    assert email.status == billing.EmailStatus.PENDING and "TimeoutError" in (email.last_error or "")
+
+
+@pytest.mark.usefixtures("database")
+async def test_a_cap_cleared_right_after_it_was_set_still_answers_its_status() -> None:
+    """setSpendCap answers the cap it wrote, even if another admin cleared it just after."""
+    team_id, owner, _ = await a_team()
+    cap = await spend_caps.set_cap(
+        team_id, user_id=str(owner), api_key_id=None, period=Period.DAY, limit_cents=500
+    )
+    assert cap is not None
+    await submit(team_id, owner, 120)
+    (listed,) = await spend_caps.team_caps(team_id)
+    await spend_caps.set_cap(
+        team_id, user_id=str(owner), api_key_id=None, period=Period.DAY, limit_cents=None
+    )
+    status = await spend_caps.cap_status(team_id, cap)
+    assert status.cap.id == cap.id and status.cap.limit_cents == 500
+    assert (status.subject_name, status.spent_cents, status.remaining_cents) == (
+        listed.subject_name,
+        120,
+        380,
+    )
+    assert (status.period_start, status.period_end) == (listed.period_start, listed.period_end)

@@ -28,7 +28,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from PIL import Image
-from playwright.async_api import FilePayload, Request, Route
+from playwright.async_api import FilePayload, Locator, Request, Route
 
 from tests.browser import BrowserPage
 from tests.stack import Stack, Team
@@ -119,6 +119,21 @@ async def test_the_estimate_follows_variants_and_a_long_placement_is_refused(
     await p.get_by_text("Creative accepted").wait_for()
     assert await p.locator(".submitted-jobs tbody tr").count() == 3
     await page.screenshot("video-voiceover-submitted")
+
+
+async def test_a_price_below_a_cent_is_shown_not_rounded_to_free(page: BrowserPage, stack: Stack) -> None:
+    """The provider guide's price per character: a fraction of a cent, not "0¢"."""
+    team = stack.create_team(10_000)
+    await sign_in(page, stack, team)
+    await goto(page, stack, "/new/tts")
+    p = page.page
+
+    def price(name: str) -> Locator:
+        return p.locator("label.provider-card", has_text=name).locator('[title="Price"]')
+
+    await price("OpenAI TTS").wait_for()
+    assert await price("OpenAI TTS").inner_text() == "0.0015¢ / character"
+    assert await price("ElevenLabs").inner_text() == "0.01¢ / character"
 
 
 async def test_an_image_in_two_variants_lands_on_the_jobs_panel(page: BrowserPage, stack: Stack) -> None:

@@ -24,7 +24,7 @@ export function defaultProvider(list) {
 
 function cents(value) {
   if (value == null) return "";
-  return value >= 100 ? money(Math.round(value)) : `${Number(value.toFixed(2))}¢`;
+  return value >= 100 ? money(Math.round(value)) : `${Number(value < 1 ? value.toPrecision(2) : value.toFixed(2))}¢`;
 }
 
 function priceText(p) {
