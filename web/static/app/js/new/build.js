@@ -1,6 +1,7 @@
 // Each kind's form state → the API's inputs: what generate* / createCreative take, and what
 // estimateCost / estimateCreative are asked on every change. Pure functions (no DOM).
 import { placementOf } from "./catalog.js";
+import { stepName } from "./words.js";
 
 const int = (text) => (text === "" || text == null ? null : Number.parseInt(text, 10));
 const clean = (object) => Object.fromEntries(Object.entries(object).filter(([, v]) => v !== null && v !== undefined && v !== "" && !(Array.isArray(v) && !v.length)));
@@ -236,7 +237,7 @@ export function estimateRequest(kind, type, s, info, names) {
     variables: { input: recipeInput(kind, s) },
     read: (data) => ({
       cents: data.estimateCreative.cents,
-      lines: data.estimateCreative.nodes.map((n) => [`${n.key} · ${names(n.provider)}`, `$${(n.cents / 100).toFixed(2)}`]),
+      lines: data.estimateCreative.nodes.map((n) => [`${stepName(n.key)} · ${names(n.provider)}`, `$${(n.cents / 100).toFixed(2)}`]),
     }),
   };
 }
