@@ -212,9 +212,10 @@ function JobRow({ job, viewer, index, total, top, actions }) {
     <div class="c-thumb"><${Thumb} job=${job} onOpen=${() => actions.preview(job)} /></div>
     <div class="c-main">
       <a class="job-title" href=${`#/jobs/${job.id}`} title=${title}>${title}</a>
-      <div class="job-facts">${facts.join(" · ")}
-        ${job.batchId && (job.variant || job.placement) && html` · <a href=${`#/jobs?batch=${job.batchId}`} class="batch-link">its batch</a>`}
-        ${job.rating === "WINNER" && html` · <span class="winner-mark">★ Winner</span>`}</div>
+      <div class="job-facts"><span class="facts-text">${facts.join(" · ")}</span>
+        ${job.rating === "WINNER" && html`<span class="winner-mark">★ Winner</span>`}
+        ${job.batchId && (job.variant || job.placement) && html`<a href=${`#/jobs?batch=${job.batchId}`} class="batch-link"
+          title="Show every job of this batch" aria-label=${`Its batch: show every job of the batch of ${title.slice(0, 40)}`}>Batch</a>`}</div>
     </div>
     <div class="c-status">
       <${StatusBadge} status=${job.status} />
