@@ -190,6 +190,8 @@ export function estimateRequest(kind, type, s, info, names) {
     const input = INPUTS[kind](s, info);
     const { variants, placements } = shape(s);
     if (variants < 1 || variants > 5) return { note: "Variants go from 1 to 5." };
+    // A composite's price follows its background (a still or a video, and how long): none yet, no price.
+    if (kind === "composite" && !s.background) return { note: "Choose the background to see the cost." };
     const pixels = s.reference?.width && s.reference?.height ? (s.reference.width * s.reference.height) / 1e6 : null;
     const text = kind === "tts" ? s.text : kind === "avatar" ? s.script : null;
     const cost = clean({

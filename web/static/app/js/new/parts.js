@@ -277,7 +277,7 @@ export function EstimatePanel({ estimate, balance }) {
   const caps = useMyCaps(balance);
   return html`<section class="estimate card" aria-labelledby="estimate-title">
     <h2 id="estimate-title">Estimated cost</h2>
-    <div aria-live="polite" aria-atomic="true" data-testid="estimate">
+    <div aria-live="polite" aria-atomic="true" aria-busy=${loading ? "true" : "false"} data-testid="estimate">
       ${error
         ? html`<p class="estimate-error" data-testid="estimate-error"><strong>Not possible as set:</strong> ${forPeople(error.message)}</p>`
         : note
