@@ -33,6 +33,8 @@ export function forPeople(message) {
   for (const [pattern, replacement] of PHRASES) text = text.replace(pattern, replacement);
   text = text.replace(/\b[a-z]+(?:[A-Z][a-z0-9]*)+\b/g, (word) => FIELDS[word] || word);
   text = text.replace(ENUM, (word) => PLACEMENT_NAMES[word] || (providerName(word) !== word ? providerName(word) : word));
+  // A provider's wire name in lowercase ("runway_gen4") as people call it.
+  text = text.replace(/\b[a-z0-9]+(?:_[a-z0-9]+)+\b/g, (word) => (providerName(word.toUpperCase()) !== word.toUpperCase() ? providerName(word.toUpperCase()) : word));
   return text.charAt(0).toUpperCase() + text.slice(1);
 }
 

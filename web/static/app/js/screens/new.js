@@ -162,8 +162,8 @@ function Form({ kind, query }) {
         const out = data[MUTATIONS[kind]];
         if (out.userErrors.length) return showErrors(out.userErrors);
         const warnings = [
-          ...out.warnings.map((w) => ({ title: w.code === "MODEL_REPLACED" ? "Model replaced" : "Model shutting down", message: w.message })),
-          ...out.placementWarnings.map((w) => ({ title: `${placementOf(w.placement)?.name || "Placement"}: ${w.requested} → ${w.chosen}`, message: w.message })),
+          ...out.warnings.map((w) => ({ title: w.code === "MODEL_REPLACED" ? "Model replaced" : "Model shutting down", message: forPeople(w.message) })),
+          ...out.placementWarnings.map((w) => ({ title: `${placementOf(w.placement)?.name || "Placement"}: ${w.requested} → ${w.chosen}`, message: forPeople(w.message) })),
         ];
         if (!warnings.length) return go(`/jobs?batch=${out.batch.id}`);
         setResult({ batchId: out.batch.id, jobs: out.jobs, warnings });
