@@ -361,9 +361,10 @@ async def test_a_morning_in_the_browser(page: BrowserPage, stack: Stack, smtp_se
     await billing.evaluate("window.__notReloaded = true")
     await shots("billing", billing)
 
-    # 7. The network drops mid-job. (A plain video: a few seconds at the simulator's pace.)
+    # 7. The network drops mid-job.
     await open_form(p, "Video")
-    await p.fill("#prompt", "Waves rolling onto a pebble beach, overcast")
+    # [sim:slow]: about 3 s at the tests' time scale, not 0.3 s: still running when the network drops.
+    await p.fill("#prompt", "Waves rolling onto a pebble beach, overcast [sim:slow]")
     await p.get_by_test_id("estimate-total").wait_for()
     await p.get_by_test_id("submit").click()
     offline_batch = await submitted_batch(p)
