@@ -103,7 +103,12 @@ async def test_the_estimate_follows_variants_and_a_long_placement_is_refused(
     await p.select_option("#durationSeconds", "10")
     error = p.get_by_test_id("estimate-error")
     await error.wait_for()
-    assert "longer than STORY's target of 5 seconds" in (await error.text_content() or "")
+    # The API's words for developers (durationSeconds, allowLongerThanPlacement, STORY) read as the
+    # form's own labels.
+    said = await error.text_content() or ""
+    assert "A duration of 10 s is longer than Story's target of 5 seconds" in said, said
+    assert "tick “Allow longer than the placement's target”" in said, said
+    assert "durationSeconds" not in said and "allowLongerThanPlacement" not in said, said
     await page.screenshot("video-refused")
     await p.get_by_label("Allow longer than the placement's target").check()
     await total.wait_for()

@@ -47,13 +47,14 @@ export async function gql(query, variables = {}, { signal } = {}) {
   return body.data;
 }
 
-/** A mutation's payload: throws its first userError (with its field path) as an ApiError. */
+/** A mutation's payload: throws its first userError as an ApiError (the field path on .path, not
+ *  in the words: people read the message; the API's sentences start lowercase, shown capitalized). */
 export function payload(result) {
   const errors = result?.userErrors || [];
   if (errors.length) {
     const e = errors[0];
-    const where = e.field?.length ? ` (${e.field.join(".")})` : "";
-    throw new ApiError(`${e.message}${where}`, { code: e.code, path: e.field });
+    const text = String(e.message || "The request was not accepted.");
+    throw new ApiError(text.charAt(0).toUpperCase() + text.slice(1), { code: e.code, path: e.field });
   }
   return result;
 }

@@ -70,7 +70,9 @@ export function ProgressBar({ value, label: text = "Progress" }) {
 
 export function ErrorNote({ error }) {
   if (!error) return null;
-  return html`<p class="error-note" role="alert">${error.message || String(error)}</p>`;
+  const text = error.message || String(error);
+  // The API's messages start lowercase (they read as clauses in logs); a sentence on screen starts capitalized.
+  return html`<p class="error-note" role="alert">${text.charAt(0).toUpperCase() + text.slice(1)}</p>`;
 }
 
 export function Notice({ kind = "info", children }) {

@@ -45,7 +45,8 @@ function Usage({ cap }) {
   </div>`;
 }
 
-export function SpendCaps({ canEdit, why, members, balanceVersion }) {
+export function SpendCaps({ canEdit, why, members: loaded, balanceVersion }) {
+  const members = loaded || {};
   const caps = useQuery(CAPS, {}, []);
   const keys = useQuery(canEdit ? KEYS : `query NoKeys { __typename }`, {}, [canEdit]);
   const [form, setForm] = useState(EMPTY);

@@ -140,7 +140,7 @@ export function CategoryBars({ id, title, rows, totalCents, keyHeading, empty = 
           const w = Math.max(r.costCents > 0 ? 2 : 0, (r.costCents / max) * barMax);
           const yTop = i * rowH + 4;
           return html`<g key=${r.key}>
-            <text class="ylabel" x=${labelW - 8} y=${yTop + rowH / 2 - 2} dy="0.32em" text-anchor="end">${clip(r.label, labelW)}</text>
+            <text class="ylabel" x=${labelW - 8} y=${yTop + rowH / 2 - 2} dy="0.32em" text-anchor="end">${clip(r.label, labelW, r.suffix)}</text>
             <rect class="track" x=${labelW} y=${yTop + 4} width=${barMax} height=${rowH - 12} rx="3" />
             <rect class="bar" data-key=${r.key} data-cents=${r.costCents} x=${labelW} y=${yTop + 4} width=${w} height=${rowH - 12} rx="3"
               style=${r.color ? `fill:${r.color}` : null}>
@@ -155,8 +155,14 @@ export function CategoryBars({ id, title, rows, totalCents, keyHeading, empty = 
   </figure>`;
 }
 
-/** A label cut to fit about `px` pixels of 12 px text (the full name is in the table and the title). */
-function clip(text, px) {
+/** A label cut to fit about `px` pixels of 12 px text (the full name is in the table and the title).
+ *  A `suffix` the label ends with (" (you)") stays whole: the name before it is what is cut. */
+function clip(text, px, suffix = "") {
   const fit = Math.max(6, Math.floor((px - 14) / 7.4));
-  return text.length > fit ? `${text.slice(0, fit - 1)}…` : text;
+  if (text.length <= fit) return text;
+  if (suffix && text.endsWith(suffix)) {
+    const name = text.slice(0, -suffix.length);
+    return `${name.slice(0, Math.max(3, fit - suffix.length - 1))}…${suffix}`;
+  }
+  return `${text.slice(0, fit - 1)}…`;
 }

@@ -16,7 +16,8 @@ const USAGE = `query Usage($from: DateTime!, $to: DateTime!) {
   providers { provider type }
 }`;
 
-/** `members`: { [userId]: "name" } (teamMembers when the API has it); `capturedCents` changes when a job is charged. */
+/** `members`: { [userId]: "name" } (teamMembers; null while they load: the member chart waits for
+ *  them rather than flip from "You" to a name); `capturedCents` changes when a job is charged. */
 export function UsageCharts({ viewer, members = {}, capturedCents }) {
   const [period, setPeriod] = useState("30d");
   const range = useMemo(() => periodRange(period), [period]);
@@ -49,7 +50,8 @@ export function UsageCharts({ viewer, members = {}, capturedCents }) {
   const byType = (data?.byType.rows || []).map((r) => ({ ...r, label: typeName(r.key), color: TYPE_COLORS[r.key.toUpperCase()] }));
   const byUser = (data?.byUser.rows || []).map((r) => ({
     ...r,
-    label: memberName(r.key, viewer, members),
+    label: memberName(r.key, viewer, members || {}),
+    suffix: r.key === viewer?.userId ? " (you)" : "",
   }));
   const total = data?.byProvider.totalCents ?? 0;
   const jobCount = byType.reduce((n, r) => n + r.jobCount, 0);
@@ -88,7 +90,10 @@ export function UsageCharts({ viewer, members = {}, capturedCents }) {
       </div>
       <${CategoryBars} id="provider" title="By provider" keyHeading="Provider" rows=${byProvider} totalCents=${total} />
       <${CategoryBars} id="type" title="By type" keyHeading="Type" rows=${byType} totalCents=${total} />
-      <${CategoryBars} id="member" title="By member" keyHeading="Member" rows=${byUser} totalCents=${total} />
+      ${members
+        ? html`<${CategoryBars} id="member" title="By member" keyHeading="Member" rows=${byUser} totalCents=${total} />`
+        : html`<figure class="chart" data-chart="member"><figcaption><span class="chart-title">By member</span></figcaption>
+            <div class="chart-skeleton small" aria-hidden="true"></div></figure>`}
     </div>`}
   </section>`;
 }

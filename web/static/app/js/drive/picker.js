@@ -154,7 +154,7 @@ export function DriveInput({ id, kind = "IMAGE", value, onChange, label: text, h
       : html`<div class="chooser">
           <button type="button" id=${id} onClick=${() => setPicking(true)} aria-describedby=${`${id}-label`}>Choose from Drive</button>
           <${DropZone} id=${`${id}-upload`} accept=${ACCEPT[kind] || `${ACCEPT.IMAGE},${ACCEPT.VIDEO}`} multiple=${false} compact
-            label=${busy ? "Uploading" : "or drop a file here"} onFiles=${(f) => uploads.start(f)} />
+            label=${busy ? "Uploading" : "Drop a file here"} onFiles=${(f) => uploads.start(f)} />
         </div>`}
     <${UploadList} items=${uploads.items.filter((item) => item.phase !== "done")} />
     ${hint ? html`<small class="hint">${hint}</small>` : null}

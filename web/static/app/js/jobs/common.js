@@ -257,6 +257,23 @@ export function useCompositeInputs(job) {
   return files;
 }
 
+/** A composite's element names (settings.inputs[].name) as people say them. */
+const ELEMENT_NAMES = { video: "Video", voiceover: "Voice-over", audio: "Audio", background: "Background", logo: "Logo", image: "Image", music: "Music" };
+export const elementName = (name) => ELEMENT_NAMES[String(name).toLowerCase()] || label(name);
+
+/** An input's small picture: its thumbnail, the image itself, a video's first frame, or its kind's mark. */
+function InputThumb({ file }) {
+  if (file?.thumbnailUrl || file?.kind === "IMAGE") {
+    return html`<img src=${file.thumbnailUrl || file.url} alt="" width="56" height="56" />`;
+  }
+  if (file?.kind === "VIDEO") {
+    // No thumbnail stored: the video's own first frame (only its metadata and first frame are fetched).
+    return html`<video class="input-frame" src=${`${file.url}#t=0.1`} preload="metadata" muted playsinline width="56" height="56"
+      aria-hidden="true" tabindex="-1"></video>`;
+  }
+  return html`<span class="thumb-icon small" aria-hidden="true">${file ? ICONS[file.kind] : "?"}</span>`;
+}
+
 /** A composite's inputs, small, each with the element it fills. */
 export function CompositeInputs({ inputs }) {
   if (!inputs.length) return null;
@@ -264,11 +281,9 @@ export function CompositeInputs({ inputs }) {
     <h3>Inputs</h3>
     <ul>
       ${inputs.map(({ name, file }) => html`<li>
-        ${file?.kind === "IMAGE" || file?.thumbnailUrl
-          ? html`<img src=${file.thumbnailUrl || file.url} alt="" width="56" height="56" />`
-          : html`<span class="thumb-icon small" aria-hidden="true">${file ? ICONS[file.kind] : "?"}</span>`}
-        <span><strong>${name}</strong><br /><small>${file ? file.name : "no longer in Drive"}</small></span>
-        ${file?.kind === "AUDIO" && html`<audio controls preload="none" src=${file.url} aria-label=${`Audio input ${name}`}></audio>`}
+        <${InputThumb} file=${file} />
+        <span class="input-text"><strong>${elementName(name)}</strong><br /><small>${file ? file.name : "no longer in Drive"}</small></span>
+        ${file?.kind === "AUDIO" && html`<audio controls preload="metadata" src=${file.url} aria-label=${`Audio input: ${elementName(name)}`}></audio>`}
       </li>`)}
     </ul>
   </div>`;

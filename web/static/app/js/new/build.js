@@ -1,6 +1,7 @@
 // Each kind's form state → the API's inputs: what generate* / createCreative take, and what
 // estimateCost / estimateCreative are asked on every change. Pure functions (no DOM).
 import { placementOf } from "./catalog.js";
+import { stepName } from "./words.js";
 
 const int = (text) => (text === "" || text == null ? null : Number.parseInt(text, 10));
 const clean = (object) => Object.fromEntries(Object.entries(object).filter(([, v]) => v !== null && v !== undefined && v !== "" && !(Array.isArray(v) && !v.length)));
@@ -189,6 +190,8 @@ export function estimateRequest(kind, type, s, info, names) {
     const input = INPUTS[kind](s, info);
     const { variants, placements } = shape(s);
     if (variants < 1 || variants > 5) return { note: "Variants go from 1 to 5." };
+    // A composite's price follows its background (a still or a video, and how long): none yet, no price.
+    if (kind === "composite" && !s.background) return { note: "Choose the background to see the cost." };
     const pixels = s.reference?.width && s.reference?.height ? (s.reference.width * s.reference.height) / 1e6 : null;
     const text = kind === "tts" ? s.text : kind === "avatar" ? s.script : null;
     const cost = clean({
@@ -236,7 +239,7 @@ export function estimateRequest(kind, type, s, info, names) {
     variables: { input: recipeInput(kind, s) },
     read: (data) => ({
       cents: data.estimateCreative.cents,
-      lines: data.estimateCreative.nodes.map((n) => [`${n.key} · ${names(n.provider)}`, `$${(n.cents / 100).toFixed(2)}`]),
+      lines: data.estimateCreative.nodes.map((n) => [`${stepName(n.key)} · ${names(n.provider)}`, `$${(n.cents / 100).toFixed(2)}`]),
     }),
   };
 }

@@ -2,9 +2,11 @@
 // and avatar pickers, and the live estimate (debounced; its error in words when the input is refused).
 import { useEffect, useRef, useState } from "preact/hooks";
 import { gql, useQuery } from "../api.js";
+import { useApp } from "../context.js";
 import { html } from "../html.js";
 import { dateTime, ErrorNote, label, Loading, money } from "../ui.js";
 import { LANGUAGES, PLACEMENTS, providerName } from "./catalog.js";
+import { forPeople } from "./words.js";
 
 const PROVIDERS = `query Providers($type: JobType) { providers(type: $type) {
   provider type isDefault strengths available aspectRatios defaultAspectRatio durationsSeconds defaultDurationSeconds
@@ -238,24 +240,57 @@ export function useEstimate(request, key) {
   return state;
 }
 
+const MY_CAPS = `query MyCaps { spendCaps { id subject { kind id } period limitCents remainingCents } }`;
+const NO_CAPS = `query NoCaps { __typename }`;
+
+/** The spend caps that apply to this tab's submissions: the member's and the API key's (read with
+ *  the billing scope; without it nothing is shown and the API still enforces them). Refetched
+ *  whenever the available credits move, since a hold or a charge moves what a cap has left. */
+function useMyCaps(balance) {
+  const { viewer } = useApp();
+  const canRead = Boolean(viewer?.scopes?.includes("BILLING"));
+  const caps = useQuery(canRead ? MY_CAPS : NO_CAPS, {}, [canRead, balance?.availableCents]);
+  const mine = (c) => (c.subject.kind === "MEMBER" ? c.subject.id === viewer.userId : c.subject.id === viewer.apiKeyId);
+  return (caps.data?.spendCaps || []).filter(mine).sort((a, b) => a.remainingCents - b.remainingCents);
+}
+
+const CAP_NAMES = { DAY: ["daily", "today"], MONTH: ["monthly", "this month"] };
+
+function CapNote({ caps, cents }) {
+  if (!caps.length) return null;
+  const tightest = caps[0];
+  const [which, when] = CAP_NAMES[tightest.period] || ["", ""];
+  const member = tightest.subject.kind === "MEMBER";
+  const whose = member ? "Your" : "This API key's";
+  if (cents != null && cents > tightest.remainingCents) {
+    const why = tightest.remainingCents === 0
+      ? `${whose} ${which} spend cap of ${money(tightest.limitCents)} is used up ${when}`
+      : `Over ${member ? "your" : "this API key's"} ${which} spend cap: ${money(tightest.remainingCents)} of ${money(tightest.limitCents)} left ${when}`;
+    return html`<p class="estimate-error estimate-cap" data-testid="estimate-cap">${why}, so this would be refused. A team admin can raise the cap in Billing.</p>`;
+  }
+  return html`<p class="hint estimate-note" data-testid="estimate-cap">${whose} ${which} cap: ${money(tightest.remainingCents)} left of ${money(tightest.limitCents)}.</p>`;
+}
+
 /** The estimate: the total, its lines, or why the request would be refused. */
 export function EstimatePanel({ estimate, balance }) {
   const { value, error, loading, note } = estimate;
+  const caps = useMyCaps(balance);
   return html`<section class="estimate card" aria-labelledby="estimate-title">
     <h2 id="estimate-title">Estimated cost</h2>
-    <div aria-live="polite" aria-atomic="true" data-testid="estimate">
+    <div aria-live="polite" aria-atomic="true" aria-busy=${loading ? "true" : "false"} data-testid="estimate">
       ${error
-        ? html`<p class="estimate-error" data-testid="estimate-error"><strong>Not possible as set:</strong> ${error.message}</p>`
+        ? html`<p class="estimate-error" data-testid="estimate-error"><strong>Not possible as set:</strong> ${forPeople(error.message)}</p>`
         : note
           ? html`<p class="hint">${note}</p>`
           : value
             ? html`<p class="estimate-total"><span data-testid="estimate-total">${money(value.cents)}</span>
-                ${loading ? html`<small class="hint"> updating…</small>` : null}</p>
+                ${loading ? html`<small class="hint estimate-updating"> updating…</small>` : null}</p>
               <ul class="estimate-lines">${value.lines.map((line) => html`<li><span>${line[0]}</span><span>${line[1]}</span></li>`)}</ul>`
             : html`<p class="hint">${loading ? "Estimating…" : "Fill in the form to see the cost."}</p>`}
     </div>
     ${value && balance && value.cents > balance.availableCents
       ? html`<p class="estimate-error estimate-note">More than the ${money(balance.availableCents)} available: top up in Billing first.</p>`
       : balance ? html`<p class="hint estimate-note">Held when you submit; ${money(balance.availableCents)} available.</p>` : null}
+    <${CapNote} caps=${caps} cents=${value?.cents} />
   </section>`;
 }

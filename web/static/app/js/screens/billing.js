@@ -69,10 +69,11 @@ export default function Billing() {
   const balance = live || initial.data?.creditBalance || null;
   const team = useQuery(MEMBERS, {}, []);
   const members = useMemo(() => {
+    if (!team.data && !team.error) return null; // still loading: no "You" that turns into a name a moment later
     const names = {};
     for (const m of team.data?.teamMembers || []) names[m.id] = m.id === viewer?.userId ? `${m.name || m.email} (you)` : m.name || m.email;
     return names;
-  }, [team.data]);
+  }, [team.data, team.error]);
   // Every balance event gives a new object: the ledger fetches its first page again on each.
   const balanceVersion = live ? `${live.balanceCents}/${live.availableCents}/${live.heldCents}/${live.lowBalanceThresholdCents}` : "initial";
 

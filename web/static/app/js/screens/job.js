@@ -39,7 +39,8 @@ function Facts({ rows }) {
 function Settings({ job, batch }) {
   const s = job.settings || {};
   const own = s.settings || {};
-  const model = own.model || s.wire_model || job.metadata?.model;
+  // A composite has no model to speak of (the renderer's endpoint, "renders", is not one).
+  const model = job.type === "COMPOSITE" ? null : own.model || s.wire_model || job.metadata?.model;
   const size = s.width && s.height ? `${s.width}×${s.height}` : null;
   const extra = Object.entries(own).filter(([k]) => !["seed", "model"].includes(k));
   return html`<section class="card" aria-labelledby="settings-h">

@@ -290,7 +290,7 @@ function lightRow({ job, index, total, top }) {
   return html`<div class=${`job-row light status-row-${status}`} role="listitem"
       aria-posinset=${index + 1} aria-setsize=${total} style=${`transform: translateY(${top}px)`} data-job-id=${job.id}>
     <div class="c-thumb"><span class=${`thumb-box type-${job.type.toLowerCase()}`}></span></div>
-    <div class="c-main"><span class="job-title">${jobTitle(job)}</span><div class="job-facts">${factsOf(job)}</div></div>
+    <div class="c-main"><span class="job-title">${jobTitle(job)}</span><div class="job-facts"><span class="facts-text">${factsOf(job)}</span></div></div>
     <div class="c-status"><span class=${`badge status-${status}`}>${label(job.status)}</span></div>
     <div class="c-cost"><span class="amount">${costOf(job).amount}</span></div>
   </div>`;
@@ -304,9 +304,10 @@ function jobRow({ job, viewer, index, total, top, actions, now }) {
     <div class="c-thumb"><${Thumb} job=${job} onOpen=${() => actions.preview(job)} /></div>
     <div class="c-main">
       <a class="job-title" href=${`#/jobs/${job.id}`} title=${title}>${title}</a>
-      <div class="job-facts">${factsOf(job)}
-        ${job.batchId && (job.variant || job.placement) && html` · <a href=${`#/jobs?batch=${job.batchId}`} class="batch-link">its batch</a>`}
-        ${job.rating === "WINNER" && html` · <span class="winner-mark">★ Winner</span>`}</div>
+      <div class="job-facts"><span class="facts-text">${factsOf(job)}</span>
+        ${job.rating === "WINNER" && html`<span class="winner-mark">★ Winner</span>`}
+        ${job.batchId && (job.variant || job.placement) && html`<a href=${`#/jobs?batch=${job.batchId}`} class="batch-link"
+          title="Show every job of this batch" aria-label=${`Its batch: show every job of the batch of ${title.slice(0, 40)}`}>Batch</a>`}</div>
     </div>
     <div class="c-status">
       <${StatusBadge} status=${job.status} />

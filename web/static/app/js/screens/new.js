@@ -14,6 +14,7 @@ import {
   AvatarPicker, defaultProvider, EstimatePanel, PlacementPicker, ProviderGuide, useEstimate, useProviders,
   VariantsField, VoicePicker,
 } from "../new/parts.js";
+import { forPeople, stepName, typeWord } from "../new/words.js";
 import { go, Notice, StatusBadge } from "../ui.js";
 
 function Chooser() {
@@ -91,7 +92,7 @@ function Submitted({ result, onAgain }) {
     ${warnings.map((w) => html`<${Notice} kind="warn"><strong>${w.title}:</strong> ${w.message}<//>`)}
     ${creative ? html`<p>Creative accepted: its jobs start as their inputs are ready. <${StatusBadge} status=${creative.status} /></p>
       <table class="submitted-jobs"><thead><tr><th>Step</th><th>Type</th><th>Provider</th><th>Status</th></tr></thead><tbody>
-        ${creative.nodes.map((n) => html`<tr><td><a href=${`#/jobs/${n.job.id}`}>${n.key}</a></td><td>${n.job.type.toLowerCase()}</td><td>${providerName(n.job.provider)}</td><td><${StatusBadge} status=${n.job.status} /></td></tr>`)}
+        ${creative.nodes.map((n) => html`<tr><td><a href=${`#/jobs/${n.job.id}`}>${stepName(n.key)}</a></td><td>${typeWord(n.job.type)}</td><td>${providerName(n.job.provider)}</td><td><${StatusBadge} status=${n.job.status} /></td></tr>`)}
       </tbody></table>` : null}
     <div class="actions">
       <a class="button primary" href=${result.batchId ? `#/jobs?batch=${result.batchId}` : "#/jobs"}>Open the Jobs panel</a>
@@ -144,7 +145,7 @@ function Form({ kind, query }) {
 
   function showErrors(userErrors) {
     const form = formRef.current;
-    const list = userErrors.map((e) => ({ ...e, key: fieldKey(e.field, form) }));
+    const list = userErrors.map((e) => ({ ...e, message: forPeople(e.message), key: fieldKey(e.field, form) }));
     const byKey = {};
     for (const e of list) if (e.key && !byKey[e.key]) byKey[e.key] = e.message;
     setErrors({ list, byKey });
@@ -161,8 +162,8 @@ function Form({ kind, query }) {
         const out = data[MUTATIONS[kind]];
         if (out.userErrors.length) return showErrors(out.userErrors);
         const warnings = [
-          ...out.warnings.map((w) => ({ title: w.code === "MODEL_REPLACED" ? "Model replaced" : "Model shutting down", message: w.message })),
-          ...out.placementWarnings.map((w) => ({ title: `${placementOf(w.placement)?.name || "Placement"}: ${w.requested} → ${w.chosen}`, message: w.message })),
+          ...out.warnings.map((w) => ({ title: w.code === "MODEL_REPLACED" ? "Model replaced" : "Model shutting down", message: forPeople(w.message) })),
+          ...out.placementWarnings.map((w) => ({ title: `${placementOf(w.placement)?.name || "Placement"}: ${w.requested} → ${w.chosen}`, message: forPeople(w.message) })),
         ];
         if (!warnings.length) return go(`/jobs?batch=${out.batch.id}`);
         setResult({ batchId: out.batch.id, jobs: out.jobs, warnings });
