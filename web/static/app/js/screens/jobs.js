@@ -222,7 +222,7 @@ function useRowHeight() {
     query.addEventListener("change", change);
     return () => query.removeEventListener("change", change);
   }, []);
-  return narrow ? 164 : 80;
+  return narrow ? 188 : 80; // css/jobs.css: .job-row height (phone: room for a running job's progress and Cancel)
 }
 
 // Faster than this (px per ms; 40 px a frame: a fling, a dragged scrollbar, End) nobody reads the
