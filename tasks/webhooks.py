@@ -3,6 +3,7 @@ on the Standard Webhooks schedule (``models.webhooks``) until the receiver answe
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import ssl
@@ -24,6 +25,9 @@ from services.settings import Settings
 
 log = logging.getLogger(__name__)
 ATTEMPT_TIMEOUT = httpx.Timeout(15.0, connect=5.0)
+# The whole of one attempt: the timeouts above bound each read, so a receiver dripping its answer a
+# byte at a time would otherwise hold the attempt (and a worker) for as long as it liked.
+ATTEMPT_DEADLINE_SECONDS = 30.0
 LEASE = timedelta(seconds=60)  # longer than one attempt; a sender that died is replaced after it
 
 
@@ -99,9 +103,18 @@ async def attempt(
 ) -> tuple[int | None, str | None]:
     """One POST: the receiver's status code if it answered, and the error (None for a 2xx)."""
     try:
-        response = await _post(services, url, hdrs, body)
+        async with asyncio.timeout(ATTEMPT_DEADLINE_SECONDS):
+            response = await _post(services, url, hdrs, body)
     except DomainError as exc:  # the address rule, checked again at delivery
         return None, exc.message
+    except TimeoutError:
+        log.info("a webhook attempt passed its %.0f s deadline", ATTEMPT_DEADLINE_SECONDS)
+        if url.lower().startswith("https:"):  # as failure_class: only a verified receiver is told apart
+            return (
+                None,
+                f"timeout: the receiver did not finish answering within {ATTEMPT_DEADLINE_SECONDS:.0f} s",
+            )
+        return None, "connection failed"
     except httpx.HTTPError as exc:
         log.info("a webhook attempt got no answer: %s", type(exc).__name__)
         return None, failure_class(exc, url)

@@ -224,3 +224,38 @@ async def test_delivery_error_names_a_refused_certificate(
             )
             status, error = await delivery.attempt(services, r.url, {}, b"{}")
     assert status is None and error is not None and error.startswith("tls error")
+
+
+async def test_a_receiver_dripping_its_answer_cannot_hold_an_attempt_past_its_deadline(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A receiver that answers a byte at a time, each within the read timeout, kept an attempt (and
+    a worker) for as long as it liked: past the delivery's lease, when the sweep hands the delivery
+    to a second worker and the event goes out twice. An attempt has a whole-attempt deadline, shorter
+    than the lease."""
+    monkeypatch.setattr(delivery, "ATTEMPT_TIMEOUT", httpx.Timeout(0.5))
+    monkeypatch.setattr(delivery, "ATTEMPT_DEADLINE_SECONDS", 1.0)
+    dripping = asyncio.Event()
+
+    async def drip(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(b"HTTP/1.1 200 OK\r\ncontent-length: 1000\r\n\r\n")
+        for _ in range(100):  # a byte every 0.2 s: each read is within the 0.5 s read timeout
+            writer.write(b"x")
+            await writer.drain()
+            dripping.set()
+            await asyncio.sleep(0.2)
+
+    settings = SimpleNamespace(webhooks_allow_private_urls=True, webhook_allowed_ports=[])
+    async with http_client() as client, _tcp_server(drip) as port:
+        services: Any = SimpleNamespace(http=client, settings=settings)
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        status, error = await asyncio.wait_for(
+            delivery.attempt(services, f"http://127.0.0.1:{port}/hook", {}, b"{}"), timeout=10
+        )
+        took = loop.time() - started
+    assert dripping.is_set()
+    assert (status, error) == (None, "connection failed")  # plain http: as failure_class words it
+    assert took < 3, took
+    assert delivery.ATTEMPT_DEADLINE_SECONDS < delivery.LEASE.total_seconds()
