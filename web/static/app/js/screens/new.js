@@ -110,6 +110,24 @@ function ModelNotice({ info }) {
     : html`<strong>${providerName(info.provider)} shuts down on ${day}.</strong> ${successor ? `Its successor is ${successor}; switch before then.` : "Switch to another provider before then."}`}<//>`;
 }
 
+/** The text a form cannot go without, checked before sending: a blank one would otherwise come back
+ *  as a GraphQL variable error ("Expected value of type … to include required field"). */
+function blankText(kind, s) {
+  const need = {
+    image: [["prompt", ["prompt"], "Write a prompt: describe the image to make."]],
+    video: [["prompt", ["prompt"], "Write a prompt: describe the video to make."]],
+    avatar: [["script", ["script"], "Write the script: what the avatar says."]],
+    tts: [["text", ["text"], "Write the text to read."]],
+    "video-voiceover": [
+      ["prompt", ["video", "prompt"], "Write the video's prompt: describe what it shows."],
+      ["voText", ["voiceover", "text"], "Write the narration: the text the voice-over reads."],
+    ],
+    "image-logo": [["prompt", ["image", "prompt"], "Write a prompt: describe the image under the logo."]],
+    "localized-avatar": [["script", ["script"], "Write the script: what the avatar says."]],
+  }[kind] || [];
+  return need.filter(([key]) => !String(s[key] || "").trim()).map(([, field, message]) => ({ field, message }));
+}
+
 function Form({ kind, query }) {
   const meta = kindOf(kind);
   const { balance } = useApp();
@@ -157,6 +175,8 @@ function Form({ kind, query }) {
     setBusy(true);
     clearErrors();
     try {
+      const blank = blankText(kind, s);
+      if (blank.length) return showErrors(blank);
       if (kind in INPUTS) {
         const data = await gql(generateMutation(kind), { input: INPUTS[kind](s, info) });
         const out = data[MUTATIONS[kind]];
