@@ -295,6 +295,26 @@ async def test_sign_in_lasts_the_tab_and_only_the_tab(page: BrowserPage, stack: 
     await page.screenshot("signed-out")
 
 
+async def test_a_screen_opened_offline_says_so_and_opens_when_back(page: BrowserPage, stack: Stack) -> None:
+    """Offline, a screen not loaded yet cannot be imported: the page says so in words (not the
+    import's error above the previous screen remounted under the new address) and opens it by
+    itself once the network is back."""
+    team = stack.create_team(1_000)
+    await _sign_in(page, stack, team.api_key)
+    p = page.page
+    await p.get_by_role("heading", name="Jobs", exact=True).wait_for()
+    page.allow_errors("ERR_INTERNET_DISCONNECTED|Failed to fetch dynamically imported module")
+    await p.context.set_offline(True)
+    await p.get_by_role("navigation", name="Main").get_by_role("link", name="Billing").click()
+    await p.get_by_text("This screen could not be loaded").wait_for()
+    assert await p.get_by_text("dynamically imported").count() == 0
+    assert await p.get_by_role("heading", name="Jobs", exact=True).count() == 0
+    await page.screenshot("screen-offline")
+    await p.context.set_offline(False)
+    await p.get_by_role("heading", name="Billing", level=1).wait_for()
+    await page.screenshot("screen-back-online")
+
+
 HEADERS_EDITORS = """() => [...document.querySelectorAll('.graphiql-editor-tool .CodeMirror')]
   .map((e) => e.CodeMirror.getValue())"""
 RESULT_SHOWS = """(text) => (document.querySelector('.result-window')?.innerText || '').includes(text)"""

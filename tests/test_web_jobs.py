@@ -90,6 +90,9 @@ async def test_the_status_filter_is_in_the_url_and_filters(page: BrowserPage, st
     await row(page, failed).get_by_role("link").first.click()
     await expect(page.page.get_by_role("heading", name="Why it failed")).to_be_visible()
     await expect(page.page.get_by_text("The provider could not make this one.")).to_be_visible()
+    # A job alone in its batch has no "Batch" fact (it was shown as an empty row).
+    await expect(page.page.locator(".ledger")).to_contain_text("Hold released")
+    await expect(page.page.locator(".facts-list dt", has_text="Batch")).to_have_count(0)
     await page.screenshot("failed-job-page")
 
 

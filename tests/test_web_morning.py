@@ -195,6 +195,12 @@ async def test_a_morning_in_the_browser(page: BrowserPage, stack: Stack, smtp_se
     assert await batch_link.evaluate(
         "(a) => a.scrollWidth <= a.clientWidth && a.getBoundingClientRect().right <= a.closest('.c-main').getBoundingClientRect().right + 0.5"
     )
+    # The take's variant is whole too: it is what tells the takes of one placement apart.
+    mark = row(p, images[0]["id"]).locator(".variant-mark")
+    await expect(mark).to_have_text(re.compile(r"variant \d"))
+    assert await mark.evaluate(
+        "(m) => m.getBoundingClientRect().right <= m.closest('.c-main').getBoundingClientRect().right + 0.5"
+    )
     await shots("image-batch-completed")
     # Just-made jobs read "just now", not "in 0 s" (the panel's clock ticks once a second).
     created = await p.locator(".job-row .c-created time").all_text_contents()

@@ -28,7 +28,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from PIL import Image
-from playwright.async_api import FilePayload, Locator, Request, Route
+from playwright.async_api import FilePayload, Locator, Request, Route, expect
 
 from tests.browser import BrowserPage
 from tests.stack import Stack, Team
@@ -166,6 +166,14 @@ async def test_an_image_in_two_variants_lands_on_the_jobs_panel(page: BrowserPag
     assert await summary.evaluate("(el) => el === document.activeElement")
     assert await p.locator('[data-field="variants"] .field-error').count() == 1
     await page.screenshot("refused-phone")
+
+    # A blank prompt is named in words at its field, not as a GraphQL variable error.
+    await p.fill("#variants", "1")
+    await p.fill("#prompt", "")
+    await p.get_by_test_id("submit").click()
+    await expect(summary).to_contain_text("Write a prompt")
+    await expect(summary).not_to_contain_text("Variable")
+    await expect(p.locator('[data-field="prompt"] .field-error')).to_have_count(1)
 
 
 async def test_drive_uploads_renames_deletes_and_feeds_a_composite(page: BrowserPage, stack: Stack) -> None:

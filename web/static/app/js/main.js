@@ -2,7 +2,7 @@
 // and the low-balance banner shown on every screen, live from creditBalanceUpdated.
 import { render } from "preact";
 import { useEffect, useState } from "preact/hooks";
-import { closeSocket, gql, useConnectionState, useSubscription } from "./api.js";
+import { closeSocket, gql, onResync, useConnectionState, useSubscription } from "./api.js";
 import { AppContext } from "./context.js";
 import { html } from "./html.js";
 import { credential, signIn, signOut } from "./session.js";
@@ -127,8 +127,9 @@ const NAV = [
 function Shell({ viewer, onSignOut }) {
   const route = useRoute();
   const [balance, setBalance] = useState(null);
-  const [screen, setScreen] = useState(null);
+  const [screen, setScreen] = useState(null); // { name, Component }: the loaded screen module
   const [loadError, setLoadError] = useState(null);
+  const [attempt, setAttempt] = useState(0);
 
   useSubscription(BALANCE_UPDATES, {}, (data) => setBalance(data.creditBalanceUpdated), []);
 
@@ -136,16 +137,29 @@ function Shell({ viewer, onSignOut }) {
     let current = true;
     setLoadError(null);
     SCREENS[route.screen]().then(
-      (module) => current && setScreen(() => module.default),
-      (error) => current && setLoadError(error),
+      (module) => current && setScreen({ name: route.screen, Component: module.default }),
+      () => current && setLoadError(new Error("This screen could not be loaded: the service cannot be reached. Check your connection; it opens by itself when the connection is back.")),
     );
     return () => {
       current = false;
     };
-  }, [route.screen]);
+  }, [route.screen, attempt]);
+
+  // A screen that failed to load (offline) is tried again once the network or the websocket is back.
+  useEffect(() => {
+    if (!loadError) return undefined;
+    const retry = () => setAttempt((n) => n + 1);
+    window.addEventListener("online", retry);
+    const off = onResync(retry);
+    return () => {
+      window.removeEventListener("online", retry);
+      off();
+    };
+  }, [loadError]);
 
   const active = route.screen === "job" ? "jobs" : route.screen;
-  const Screen = screen;
+  // Only the screen of this route: another one mounted under this route would read the wrong params.
+  const Screen = screen?.name === route.screen ? screen.Component : null;
   return html`<${AppContext.Provider} value=${{ viewer, balance }}>
     <a class="skip" href="#main" onClick=${(e) => { e.preventDefault(); document.getElementById("main")?.focus(); }}>Skip to content</a>
     <header class="top">
@@ -161,8 +175,9 @@ function Shell({ viewer, onSignOut }) {
     </header>
     <${LowBalanceBanner} balance=${balance} />
     <main id="main" tabindex="-1">
-      <${ErrorNote} error=${loadError} />
-      ${Screen ? html`<${Screen} key=${route.screen} route=${route} />` : html`<${Loading} />`}
+      ${loadError
+        ? html`<${ErrorNote} error=${loadError} /><button type="button" onClick=${() => setAttempt((n) => n + 1)}>Try again</button>`
+        : Screen ? html`<${Screen} key=${route.screen} route=${route} />` : html`<${Loading} />`}
     </main>
   <//>`;
 }

@@ -70,7 +70,7 @@ export function ThresholdCard({ balance, canEdit, why }) {
                 aria-describedby="threshold-hint" aria-invalid=${invalid ? "true" : null}
                 value=${text} onInput=${(e) => { setText(e.currentTarget.value); setDirty(true); setSaved(""); }} />
             </div>
-            <small id="threshold-hint" class="hint">${invalid ? "Type an amount in dollars, like 20 or 12.50." : "Leave empty and save to turn the alert off."}</small>
+            <small id="threshold-hint" class=${invalid ? "hint is-invalid" : "hint"}>${invalid ? `“${text.trim()}” is not an amount: type dollars, like 20 or 12.50.` : "Leave empty and save to turn the alert off."}</small>
           </div>
           <div class="actions">
             <button type="submit" class="primary" disabled=${busy || invalid || !dirty}>${busy ? "Saving…" : "Save threshold"}</button>

@@ -181,8 +181,8 @@ export function SpendCaps({ canEdit, why, members: loaded, balanceVersion }) {
               <button type="submit" class="primary" disabled=${busy || !form.subject || cents == null}>${busy ? "Saving…" : existing ? "Change cap" : "Set cap"}</button>
             </div>
           </div>
-          <small id="cap-limit-hint" class="hint">${invalid
-            ? "Type an amount in dollars, like 25 or 12.50."
+          <small id="cap-limit-hint" class=${invalid ? "hint is-invalid" : "hint"}>${invalid
+            ? `“${form.limit.trim()}” is not an amount: type dollars, like 25 or 12.50.`
             : existing
               ? `${existing.subject.name} already has a ${PERIOD_NAMES[existing.period].toLowerCase()} cap of ${money(existing.limitCents)}: saving replaces it. $0 allows no spend.`
               : "$0 allows no spend at all. A member's cap counts the jobs they submit with any key."}</small>

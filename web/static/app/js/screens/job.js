@@ -33,7 +33,7 @@ function duration(fromIso, toIso) {
 }
 
 function Facts({ rows }) {
-  return html`<dl class="facts-list">${rows.filter(([, v]) => v != null && v !== "").map(([k, v]) => html`<dt>${k}</dt><dd>${v}</dd>`)}</dl>`;
+  return html`<dl class="facts-list">${rows.filter(([, v]) => v != null && v !== "" && v !== false).map(([k, v]) => html`<dt>${k}</dt><dd>${v}</dd>`)}</dl>`;
 }
 
 function Settings({ job, batch }) {

@@ -12,6 +12,7 @@ import {
   CompositeInputs, JOB_FIELDS, JOB_STATUSES, JOB_TYPES, JobActions, OutputPlayer, PROVIDERS, Thumb, costOf,
   fileFacts, isOpen, jobTitle, providerName, statusLine, submitter, typeName, useCompositeInputs,
 } from "../jobs/common.js";
+import { placementOf } from "../new/catalog.js";
 import { EmptyState, ErrorNote, Field, ProgressBar, StatusBadge, dateTime, go, label, relative, useNow } from "../ui.js";
 
 const PAGE = 50;
@@ -280,8 +281,18 @@ function useVisibleRange(listRef, count, rowHeight) {
 }
 
 // ---- rows --------------------------------------------------------------------------------------
-const factsOf = (job) => [typeName(job.type), providerName(job.provider), job.settings?.aspect_ratio,
-  job.placement && label(job.placement), job.variant && `variant ${job.variant}`].filter(Boolean).join(" · ");
+// "Video · Kling 2.6 · In-stream": the placement named as in the form; its ratio only when the
+// provider rendered another one ("Feed 16:9"). The variant (what tells takes apart) is its own
+// mark after it, never cut off.
+function placed(job) {
+  const ratio = job.settings?.aspect_ratio;
+  const placement = job.placement && placementOf(job.placement);
+  if (!job.placement) return ratio;
+  const name = placement?.name || label(job.placement);
+  return ratio && ratio !== placement?.ratio ? `${name} ${ratio}` : name;
+}
+const factsOf = (job) => [typeName(job.type), providerName(job.provider), placed(job)].filter(Boolean).join(" · ");
+const variantMark = (job) => job.variant && html`<span class="variant-mark">· variant ${job.variant}</span>`;
 
 /** A row mounted while the page scrolls fast (see FAST_PX_PER_MS): its title, facts, status and
  * cost as text in the same cells; no component, image or control (a third of a full row's nodes). */
@@ -290,7 +301,7 @@ function lightRow({ job, index, total, top }) {
   return html`<div class=${`job-row light status-row-${status}`} role="listitem"
       aria-posinset=${index + 1} aria-setsize=${total} style=${`transform: translateY(${top}px)`} data-job-id=${job.id}>
     <div class="c-thumb"><span class=${`thumb-box type-${job.type.toLowerCase()}`}></span></div>
-    <div class="c-main"><span class="job-title">${jobTitle(job)}</span><div class="job-facts"><span class="facts-text">${factsOf(job)}</span></div></div>
+    <div class="c-main"><span class="job-title">${jobTitle(job)}</span><div class="job-facts"><span class="facts-text">${factsOf(job)}</span>${variantMark(job)}</div></div>
     <div class="c-status"><span class=${`badge status-${status}`}>${label(job.status)}</span></div>
     <div class="c-cost"><span class="amount">${costOf(job).amount}</span></div>
   </div>`;
@@ -304,7 +315,7 @@ function jobRow({ job, viewer, index, total, top, actions, now }) {
     <div class="c-thumb"><${Thumb} job=${job} onOpen=${() => actions.preview(job)} /></div>
     <div class="c-main">
       <a class="job-title" href=${`#/jobs/${job.id}`} title=${title}>${title}</a>
-      <div class="job-facts"><span class="facts-text">${factsOf(job)}</span>
+      <div class="job-facts"><span class="facts-text">${factsOf(job)}</span>${variantMark(job)}
         ${job.rating === "WINNER" && html`<span class="winner-mark">★ Winner</span>`}
         ${job.batchId && (job.variant || job.placement) && html`<a href=${`#/jobs?batch=${job.batchId}`} class="batch-link"
           title="Show every job of this batch" aria-label=${`Its batch: show every job of the batch of ${title.slice(0, 40)}`}>Batch</a>`}</div>

@@ -2,7 +2,7 @@
 // the provider guide, placements, variants, seed, Drive inputs (picked or uploaded on the spot),
 // voice and avatar pickers and a live estimate; submit → the Jobs panel, or what was made.
 import { useEffect, useMemo, useRef, useState } from "preact/hooks";
-import { gql, useSubscription } from "../api.js";
+import { ApiError, gql, useSubscription } from "../api.js";
 import { useApp } from "../context.js";
 import { DriveInput, readFile } from "../drive/picker.js";
 import { html } from "../html.js";
@@ -110,11 +110,29 @@ function ModelNotice({ info }) {
     : html`<strong>${providerName(info.provider)} shuts down on ${day}.</strong> ${successor ? `Its successor is ${successor}; switch before then.` : "Switch to another provider before then."}`}<//>`;
 }
 
+/** The text a form cannot go without, checked before sending: a blank one would otherwise come back
+ *  as a GraphQL variable error ("Expected value of type … to include required field"). */
+function blankText(kind, s) {
+  const need = {
+    image: [["prompt", ["prompt"], "Write a prompt: describe the image to make."]],
+    video: [["prompt", ["prompt"], "Write a prompt: describe the video to make."]],
+    avatar: [["script", ["script"], "Write the script: what the avatar says."]],
+    tts: [["text", ["text"], "Write the text to read."]],
+    "video-voiceover": [
+      ["prompt", ["video", "prompt"], "Write the video's prompt: describe what it shows."],
+      ["voText", ["voiceover", "text"], "Write the narration: the text the voice-over reads."],
+    ],
+    "image-logo": [["prompt", ["image", "prompt"], "Write a prompt: describe the image under the logo."]],
+    "localized-avatar": [["script", ["script"], "Write the script: what the avatar says."]],
+  }[kind] || [];
+  return need.filter(([key]) => !String(s[key] || "").trim()).map(([, field, message]) => ({ field, message }));
+}
+
 function Form({ kind, query }) {
   const meta = kindOf(kind);
   const { balance } = useApp();
   const [s, setS] = useState(() => initialState(kind));
-  const [errors, setErrors] = useState({ list: [], byKey: {} });
+  const [errors, setErrors] = useState({ list: [], byKey: {}, title: null });
   const [busy, setBusy] = useState(false);
   const [result, setResult] = useState(null);
   const formRef = useRef(null);
@@ -143,12 +161,12 @@ function Form({ kind, query }) {
   const err = (key) => errors.byKey[key];
   const clearErrors = () => errors.list.length && setErrors({ list: [], byKey: {} });
 
-  function showErrors(userErrors) {
+  function showErrors(userErrors, title = "The request was not accepted") {
     const form = formRef.current;
     const list = userErrors.map((e) => ({ ...e, message: forPeople(e.message), key: fieldKey(e.field, form) }));
     const byKey = {};
     for (const e of list) if (e.key && !byKey[e.key]) byKey[e.key] = e.message;
-    setErrors({ list, byKey });
+    setErrors({ list, byKey, title });
     requestAnimationFrame(() => summaryRef.current?.focus());
   }
 
@@ -157,6 +175,8 @@ function Form({ kind, query }) {
     setBusy(true);
     clearErrors();
     try {
+      const blank = blankText(kind, s);
+      if (blank.length) return showErrors(blank, "Something is missing");
       if (kind in INPUTS) {
         const data = await gql(generateMutation(kind), { input: INPUTS[kind](s, info) });
         const out = data[MUTATIONS[kind]];
@@ -175,6 +195,10 @@ function Form({ kind, query }) {
       }
       requestAnimationFrame(() => document.getElementById("submitted")?.focus());
     } catch (error) {
+      // No answer at all (offline): nothing reached the service, so nothing was held.
+      if (error instanceof ApiError && !error.status && !error.code) {
+        return showErrors([{ message: "The service cannot be reached, so nothing was sent and nothing held. Check your connection, then submit again.", field: null }], "Not sent");
+      }
       showErrors([{ message: error.message, field: error.path || null }]);
     } finally {
       setBusy(false);
@@ -195,7 +219,7 @@ function Form({ kind, query }) {
   <div class="new-layout">
     <form id="new-form" ref=${formRef} class="new-form" onSubmit=${submit} novalidate onInput=${clearErrors}>
       ${errors.list.length ? html`<div class="error-summary" role="alert" tabindex="-1" ref=${summaryRef} data-testid="error-summary">
-        <h2>The request was not accepted</h2>
+        <h2>${errors.title}</h2>
         <ul>${errors.list.map((e) => html`<li>${e.key
           ? html`<a href="#" onClick=${(ev) => { ev.preventDefault(); focusField(formRef.current, e.key); }}>${e.message}</a>`
           : e.message}</li>`)}</ul>
