@@ -245,10 +245,23 @@ def slug(text: str, max_words: int = SLUG_WORDS, max_len: int = SLUG_MAX) -> str
     return out or (words[0][:max_len] if words else "")
 
 
-def output_name(job_type: str, provider: str, prompt: str, index: int, content_type: str) -> str:
-    """``<type>-<provider>-<short prompt>-<n>.<ext>``, e.g. ``video-veo_3_1-a-4k-sunrise-1.mp4``."""
-    parts = [job_type, provider, slug(prompt), str(index + 1)]
+def output_name(
+    job_type: str, provider: str, prompt: str, index: int, content_type: str, *, take: str = ""
+) -> str:
+    """``<type>-<provider>-<short prompt>[-<take>]-<n>.<ext>``, e.g. ``video-veo_3_1-a-4k-sunrise-1.mp4``;
+    ``take`` tells apart the jobs of one request (:func:`take_of`: ``reels-v2``)."""
+    parts = [job_type, provider, slug(prompt), take, str(index + 1)]
     return sanitize_name("-".join(p for p in parts if p) + f".{media.extension_for(content_type)}")
+
+
+def take_of(placement: str | None, variant: int | None) -> str:
+    """What tells apart the outputs of one generate request (variants x placements) in a name: the
+    placement, and the variant after the first (``feed``, ``feed-v2``, ``v3``); empty for a lone job."""
+    parts = [
+        placement.lower().replace("_", "-") if placement else "",
+        f"v{variant}" if variant and variant > 1 else "",
+    ]
+    return "-".join(p for p in parts if p)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1253,6 +1266,7 @@ async def store_output(
     index: int,
     data: bytes,
     content_type: str,
+    take: str = "",
 ) -> DriveFile:
     """Copy one job output into the folder (the default one if the job's folder was deleted meanwhile),
     with a readable name, its facts and its thumbnail or poster frame. Idempotent per (job, index).
@@ -1302,7 +1316,7 @@ async def store_output(
                 folder_id=folder_id,
                 job_id=job_id,
                 job_index=index,
-                name=output_name(job_type, provider, prompt, index, content_type),
+                name=output_name(job_type, provider, prompt, index, content_type, take=take),
                 source=FileSource.GENERATED,
                 size_bytes=len(data),
                 storage_key=key,

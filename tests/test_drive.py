@@ -160,6 +160,21 @@ def test_generated_outputs_have_readable_names() -> None:
     assert drive.output_name("image", "flux", "../../x", 2, "image/png") == "image-flux-x-3.png"
 
 
+def test_the_outputs_of_one_request_have_names_that_tell_them_apart() -> None:
+    # 3 variants x 2 placements of one prompt: each name says its placement and variant
+    names = {
+        drive.output_name(
+            "video", "kling_2_6", "A runner at dawn", 0, "video/mp4", take=drive.take_of(placement, variant)
+        )
+        for placement in ("REELS", "IN_STREAM")
+        for variant in (1, 2, 3)
+    }
+    assert len(names) == 6
+    assert "video-kling_2_6-a-runner-at-dawn-reels-1.mp4" in names
+    assert "video-kling_2_6-a-runner-at-dawn-in-stream-v3-1.mp4" in names
+    assert drive.take_of(None, None) == "" and drive.take_of(None, 2) == "v2"
+
+
 async def test_the_tree_counts_files_and_bytes_per_folder_and_subtree(
     team: uuid.UUID, storage: MemoryStorage
 ) -> None:
