@@ -78,7 +78,7 @@ async def video_with_voiceover(
             {"name": "Voiceover", "type": "audio", "track": 2, "duration": seconds},
         ],
     }
-    composite = _composite(video, composite_provider, source, "video with voice-over")
+    composite = _composite(video, composite_provider, source, "Voice-over ad")
     return [
         video_spec,
         NodeSpec("voiceover", voiceover, [*base, "voiceover"]),
@@ -131,7 +131,7 @@ async def image_with_logo(
             },
         ],
     }
-    composite = _composite(image, composite_provider, source, "image with logo")
+    composite = _composite(image, composite_provider, source, "Logo ad")
     composite.inputs = [{"name": "Logo", "fileId": logo_file_id}]
     spec = NodeSpec(
         "composite",
@@ -220,6 +220,9 @@ async def _logo(like: GenerationRequest, file_id: str, path: list[str]) -> None:
         )
 
 
+COMPOSITE_NOTE_CHARS = 200
+
+
 def _composite(
     like: GenerationRequest, provider: str | None, source: dict[str, Any], note: str
 ) -> GenerationRequest:
@@ -228,7 +231,8 @@ def _composite(
         team_id=like.team_id,
         user_id=like.user_id,
         provider=provider,
-        text=note,
+        # What the Jobs panel and the Drive name show: the ad's kind and the concept it is made of.
+        text=f"{note}: {like.text}"[:COMPOSITE_NOTE_CHARS] if like.text else note,
         source=source,
         drive_folder_id=like.drive_folder_id,
     )
