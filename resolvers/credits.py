@@ -13,7 +13,7 @@ from models.teams import Team
 from models.usage import credit_usage as usage_of
 from resolvers.errors import query_errors, user_errors
 from resolvers.outputs import ledger_job_loader
-from resolvers.pagination import paginate
+from resolvers.pagination import filter_id, paginate
 from schema.context import Info
 from schema.enums import CreditUsageGroupBy
 from schema.inputs import CreditTransactionFilter
@@ -63,7 +63,7 @@ async def credit_transactions(
         if filter.kinds:
             query = query.filter(kind__in=[k.value for k in filter.kinds])
         if filter.job_id:
-            query = query.filter(job_id=str(filter.job_id))
+            query = query.filter(job_id=filter_id(filter.job_id))
         if filter.from_:
             query = query.filter(created_at__gte=filter.from_)
         if filter.to:

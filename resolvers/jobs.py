@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
 import strawberry
@@ -13,7 +12,7 @@ from models.jobs import CreativeJob as JobRow
 from resolvers.errors import query_errors, user_errors
 from resolvers.generate_inputs import generation_request
 from resolvers.outputs import job_output
-from resolvers.pagination import paginate
+from resolvers.pagination import filter_id, paginate
 from schema.context import Info
 from schema.enums import JobRating, Placement
 from schema.inputs import (
@@ -38,14 +37,6 @@ from schema.types import (
 
 def job_type(info: Info, row: JobRow) -> CreativeJob:
     return job_output(row.snapshot(), info.context.services.settings)
-
-
-def _uuid_or_none(value: Any) -> uuid.UUID | None:
-    """A filter's id: a malformed one matches nothing (as another team's does)."""
-    try:
-        return uuid.UUID(str(value))
-    except ValueError:
-        return uuid.UUID(int=0)
 
 
 async def _generate(info: Info, job_type_name: str, data: Any) -> GeneratePayload:
@@ -156,7 +147,7 @@ async def jobs(
         if filter.provider:
             query = query.filter(provider=filter.provider.value)
         if filter.batch_id is not None:
-            query = query.filter(batch_id=_uuid_or_none(filter.batch_id))
+            query = query.filter(batch_id=filter_id(filter.batch_id))
         if filter.rating:
             query = query.filter(rating=filter.rating.value)
         if filter.mine:

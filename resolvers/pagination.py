@@ -15,6 +15,16 @@ from models.errors import DomainError, ErrorCode
 from schema.types import Connection, Edge, PageInfo
 
 MAX_PAGE = 100
+NO_ROW = uuid.UUID(int=0)  # no row has it
+
+
+def filter_id(value: Any) -> uuid.UUID:
+    """A list filter's id: a malformed one matches nothing, as another team's does (PostgreSQL
+    refuses a malformed uuid outright; the filter must not become a 500)."""
+    try:
+        return uuid.UUID(str(value))
+    except ValueError:
+        return NO_ROW
 
 
 def encode_cursor(created_at: datetime, row_id: uuid.UUID) -> str:

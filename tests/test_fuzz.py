@@ -124,6 +124,8 @@ def test_fuzzed_graphql_documents_never_fault(stack: Stack, fuzz_team: Team) -> 
             authenticated=st.booleans(),
         )
         @example(document='{ job(id: "\ud800") { id } }', authenticated=True)
+        # Found by this test: a malformed jobId in the ledger's filter was a 500 on PostgreSQL.
+        @example(document="{ creditTransactions(filter: {jobId: 0}) { nodes { id } } }", authenticated=True)
         def run(document: str, authenticated: bool) -> None:
             headers = fuzz_team.headers if authenticated else {}
             # As JSON with ASCII escapes: a lone surrogate in a string reaches the service as the
