@@ -93,17 +93,27 @@ async def test_rows_mounted_by_a_fast_scroll_are_completed_once_it_settles(page:
     await p.wait_for_selector(".job-row")
     target = jobs[40]  # completed, with an image: a thumbnail and Download / Regenerate / Winner
     assert target["status"] == "COMPLETED" and target["type"] == "IMAGE"
-    # one frame that jumps 40 rows: far faster than anyone reads
+    # one frame that jumps 40 rows: far faster than anyone reads. The row is looked at as it is
+    # inserted (a MutationObserver's record, before any timer can run), not some frames later: on a
+    # busy machine the scroll may already have settled by then and the row been completed.
     rendered = await p.evaluate(
-        """(id) => new Promise((resolve) => {
-            const top = document.querySelector(".job-list").getBoundingClientRect().top + scrollY;
-            requestAnimationFrame(() => {
-                window.scrollTo(0, top + 40 * 80 - 200);
-                requestAnimationFrame(() => requestAnimationFrame(() => {
-                    const row = document.querySelector(`.job-row[data-job-id="${id}"]`);
-                    resolve(row && { light: row.classList.contains("light"), buttons: row.querySelectorAll("button").length });
-                }));
+        """(id) => new Promise((resolve, reject) => {
+            const list = document.querySelector(".job-list");
+            const seen = (node) => node.nodeType === 1 && node.matches(`.job-row[data-job-id="${id}"]`);
+            const observer = new MutationObserver((records) => {
+                for (const record of records) {
+                    const row = [...record.addedNodes].find(seen);
+                    if (row) {
+                        observer.disconnect();
+                        resolve({ light: row.classList.contains("light"), buttons: row.querySelectorAll("button").length });
+                        return;
+                    }
+                }
             });
+            observer.observe(list, { childList: true, subtree: true });
+            setTimeout(() => { observer.disconnect(); reject(new Error("the row was never inserted")); }, 10000);
+            const top = list.getBoundingClientRect().top + scrollY;
+            requestAnimationFrame(() => window.scrollTo(0, top + 40 * 80 - 200));
         })""",
         target["id"],
     )
