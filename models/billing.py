@@ -27,6 +27,7 @@ from models.events import TeamEvent
 from models.teams import Team
 
 MAX_CONTACTS = 10
+MAX_CONTACTS_SENT = 10 * MAX_CONTACTS  # a list longer than this is refused before it is read
 # Deliberately plain: one @, no spaces or angle brackets, a dot in the domain (RFC 5321 lengths).
 EMAIL = re.compile(
     r"^[^@\s<>,;\"]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}[A-Za-z0-9])?)+$"
@@ -94,6 +95,12 @@ def now() -> datetime:
 def normalize_contacts(emails: list[str]) -> list[str]:
     """The list as stored: trimmed, lower-cased domain, duplicates dropped, in the order given.
     VALIDATION_FAILED names the first bad entry."""
+    if len(emails) > MAX_CONTACTS_SENT:
+        raise DomainError(
+            ErrorCode.VALIDATION_FAILED,
+            f"a team has at most {MAX_CONTACTS} billing contacts; {len(emails)} were sent",
+            ["emails"],
+        )
     out: list[str] = []
     for i, raw in enumerate(emails):
         email = (raw or "").strip()

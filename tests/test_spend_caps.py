@@ -230,6 +230,23 @@ def test_billing_contacts_are_validated() -> None:
         billing.normalize_contacts([f"p{i}@example.com" for i in range(11)])
 
 
+def test_a_huge_contact_list_is_refused_before_any_address_is_read(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The list is bounded first: a request body full of addresses costs one length check."""
+    read: list[str] = []
+    real = billing.EMAIL
+
+    class Counting:
+        def match(self, text: str) -> object:
+            read.append(text)
+            return real.match(text)
+
+    monkeypatch.setattr(billing, "EMAIL", Counting())
+    with pytest.raises(DomainError) as caught:
+        billing.normalize_contacts(["a@example.com"] * 10_000)
+    assert caught.value.field == ["emails"] and read == []
+    assert billing.normalize_contacts(["a@example.com"] * 12) == ["a@example.com"]  # duplicates still fold
+
+
 @pytest.mark.usefixtures("database")
 async def test_one_email_per_crossing_is_recorded_with_the_event() -> None:
     team_id, _, _ = await a_team(1_000)
