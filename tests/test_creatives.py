@@ -489,3 +489,17 @@ async def test_a_voiced_ad_is_at_its_placements_ratio_when_the_video_was_made_at
     source = specs[-1].request.source
     assert source is not None and source["width"] * 5 == source["height"] * 4  # the ad: POSTER's 4:5
     assert next(e for e in source["elements"] if e["name"] == "Video")["fit"] == "cover"
+
+
+async def test_a_recipes_ad_is_named_after_its_concept(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The composite a recipe makes is titled by its kind and its concept (the Jobs panel and its
+    Drive file name), not one lowercase word shared by every ad."""
+    from models import generation, recipes
+
+    monkeypatch.setattr(generation, "_folder", _folderless)
+    video = GenerationRequest(type="video", team_id=TEAM, user_id=USER, text="a lamp at dusk " * 30)
+    voice = GenerationRequest(type="tts", team_id=TEAM, user_id=USER, text="Light up.")
+    specs = await recipes.video_with_voiceover(video, voice, None)
+    title = specs[-1].request.text
+    assert title is not None and title.startswith("Voice-over ad: a lamp at dusk")
+    assert len(title) == recipes.COMPOSITE_NOTE_CHARS  # a long concept is cut, not carried whole
