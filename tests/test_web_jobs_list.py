@@ -18,6 +18,7 @@ import re
 from datetime import datetime, timedelta
 from typing import Any
 
+import pytest
 from playwright.async_api import WebSocketRoute, expect
 
 from bench.web_jobs_list import ORIGIN, Live, make_jobs, mock
@@ -83,7 +84,10 @@ async def test_after_a_reconnection_every_loaded_page_is_read_again(page: Browse
     await expect(foot).to_have_text("161 jobs.")  # 150 loaded: read again in two pages of 100, all 161
 
 
-async def test_rows_mounted_by_a_fast_scroll_are_completed_once_it_settles(page: BrowserPage) -> None:
+@pytest.mark.parametrize("read_first_ms", [0, 2000], ids=["at-once", "after-reading-the-top"])
+async def test_rows_mounted_by_a_fast_scroll_are_completed_once_it_settles(
+    page: BrowserPage, read_first_ms: int
+) -> None:
     jobs = make_jobs(200)
     await mock(page.page, jobs, Live())
     await page.page.add_init_script("sessionStorage.setItem('creative-hub.credential', 'test')")
@@ -93,6 +97,10 @@ async def test_rows_mounted_by_a_fast_scroll_are_completed_once_it_settles(page:
     await p.wait_for_selector(".job-row")
     target = jobs[40]  # completed, with an image: a thumbnail and Download / Regenerate / Winner
     assert target["status"] == "COMPLETED" and target["type"] == "IMAGE"
+    # someone reads the top rows for a while, then jumps (End, a dragged scrollbar): the jump is as
+    # fast after a pause as at once (its speed is not spread over the time spent reading)
+    if read_first_ms:
+        await p.wait_for_timeout(read_first_ms)
     # one frame that jumps 40 rows: far faster than anyone reads. The row is looked at as it is
     # inserted (a MutationObserver's record, before any timer can run), not some frames later: on a
     # busy machine the scroll may already have settled by then and the row been completed.
@@ -123,4 +131,4 @@ async def test_rows_mounted_by_a_fast_scroll_are_completed_once_it_settles(page:
     await expect(row.get_by_role("button", name=re.compile("^Winner"))).to_be_visible()
     await expect(row.get_by_role("link", name=re.compile("^Download"))).to_be_visible()
     await expect(row.locator(".thumb-box img")).to_have_count(1)
-    await page.screenshot("completed-after-a-fast-scroll")
+    await page.screenshot(f"completed-after-a-fast-scroll-{read_first_ms}")

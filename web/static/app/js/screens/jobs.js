@@ -231,6 +231,9 @@ function useRowHeight() {
 // down or stops for SETTLE_MS, then completed in place.
 const FAST_PX_PER_MS = 2.4;
 const SETTLE_MS = 150;
+// A scroll after a pause is timed over at most this long, not over the pause: a reader who looked
+// at the top for a minute and then pressed End jumped in one frame, as fast as one who did at once.
+const PAUSE_MS = 100;
 
 /** The rows in view of the page's scroll, plus OVERSCAN above and below: [start, end), and whether
  * the page is scrolling fast. Read once per frame (the scroll handler only asks for a frame). */
@@ -252,7 +255,7 @@ function useVisibleRange(listRef, count, rowHeight) {
       if (!el) return;
       const y = window.scrollY;
       const t = performance.now();
-      const moving = Math.abs(y - lastY) / Math.max(1, t - lastT) > FAST_PX_PER_MS;
+      const moving = Math.abs(y - lastY) / Math.min(PAUSE_MS, Math.max(1, t - lastT)) > FAST_PX_PER_MS;
       lastY = y;
       lastT = t;
       clearTimeout(settle);
