@@ -12,7 +12,7 @@ import {
   CompositeInputs, JOB_FIELDS, JOB_STATUSES, JOB_TYPES, JobActions, OutputPlayer, PROVIDERS, Thumb, costOf,
   fileFacts, isOpen, jobTitle, providerName, statusLine, submitter, typeName, useCompositeInputs,
 } from "../jobs/common.js";
-import { placementOf } from "../new/catalog.js";
+import { placementOf, usePlacements } from "../new/placements.js";
 import { EmptyState, ErrorNote, Field, ProgressBar, StatusBadge, dateTime, go, label, relative, useNow } from "../ui.js";
 
 const PAGE = 50;
@@ -292,7 +292,7 @@ function placed(job) {
   const placement = job.placement && placementOf(job.placement);
   if (!job.placement) return ratio;
   const name = placement?.name || label(job.placement);
-  return ratio && ratio !== placement?.ratio ? `${name} ${ratio}` : name;
+  return ratio && ratio !== placement?.aspectRatio ? `${name} ${ratio}` : name;
 }
 const factsOf = (job) => [typeName(job.type), providerName(job.provider), placed(job)].filter(Boolean).join(" · ");
 const variantMark = (job) => job.variant && html`<span class="variant-mark">· variant ${job.variant}</span>`;
@@ -346,7 +346,7 @@ class Row extends Component {
   shouldComponentUpdate(next) {
     const p = this.props;
     if (next.job !== p.job || next.top !== p.top || next.viewer !== p.viewer || next.total !== p.total
-      || next.index !== p.index) return true;
+      || next.index !== p.index || next.placements !== p.placements) return true;
     if (this.light && !next.fast) return true;
     if (next.now === p.now) return false;
     return isOpen(next.job) || Math.floor(next.now / SLOW_TICK_MS) !== Math.floor(p.now / SLOW_TICK_MS);
@@ -388,7 +388,7 @@ function Preview({ job, onClose }) {
 }
 
 /** The windowed rows: a component of its own, so a scroll re-renders the list and nothing else. */
-function JobList({ data, viewer, actions }) {
+function JobList({ data, viewer, actions, placements }) {
   const rowHeight = useRowHeight();
   const listRef = useRef(null);
   const { jobs, hasNext, more, loadMore } = data;
@@ -404,7 +404,7 @@ function JobList({ data, viewer, actions }) {
   const rows = [];
   for (let i = start; i < Math.min(end, jobs.length); i += 1) {
     const job = jobs[i];
-    rows.push(html`<${Row} key=${job.id} job=${job} viewer=${viewer} index=${i} total=${total} top=${i * rowHeight} actions=${actions} now=${now} fast=${fast} />`);
+    rows.push(html`<${Row} key=${job.id} job=${job} viewer=${viewer} index=${i} total=${total} top=${i * rowHeight} actions=${actions} now=${now} fast=${fast} placements=${placements} />`);
   }
   return html`<div class="job-table">
     <div class="job-head" aria-hidden="true">
@@ -446,6 +446,7 @@ export default function Jobs({ route }) {
   const { viewer } = useApp();
   const filters = filtersOf(route.query);
   const data = useJobList(filters, viewer);
+  const placements = usePlacements().list; // names the rows' placements ("In-stream")
   const [previewing, setPreviewing] = useState(null);
   const [message, setMessage] = useState(null);
   const [actionError, setActionError] = useState(null);
@@ -492,7 +493,7 @@ export default function Jobs({ route }) {
       : html`<${EmptyState} title="No jobs yet">
           <p>Images, videos, avatars and voice-overs your team generates appear here, live.</p>
           <a class="button primary" href="#/new">Start a new generation</a><//>`)}
-    ${data.jobs.length > 0 && html`<${JobList} data=${data} viewer=${viewer} actions=${actions} />`}
+    ${data.jobs.length > 0 && html`<${JobList} data=${data} viewer=${viewer} actions=${actions} placements=${placements} />`}
     <p class="list-foot" aria-live="polite">
       ${data.jobs.length > 0 && `${data.jobs.length} job${data.jobs.length === 1 ? "" : "s"}${data.hasNext ? " loaded; more load as you scroll" : ""}.`}
       ${data.more.loading && " Loading more…"}
