@@ -81,3 +81,31 @@ def unservable_message(spec: ProviderSpec, placement: str, *, with_image: bool) 
     if others:
         message += f"; providers that can: {', '.join(others)}"
     return message
+
+
+@dataclass(frozen=True)
+class Served:
+    """What one provider makes for a placement by default: the ratio (the placement's or the
+    nearest), a video's duration (its target or the nearest) and whether only with an input image."""
+
+    provider: str
+    aspect_ratio: str
+    duration_seconds: int | None
+    needs_input_image: bool
+
+
+def served(spec: ProviderSpec, placement: str) -> Served | None:
+    """How ``spec`` serves ``placement`` (as generate* would plan it), or None when it cannot: the
+    rule ``models.generation`` applies to each job, asked ahead for the placements query."""
+    wanted = target(placement)
+    if not spec.aspect_ratios:
+        return None
+    needs_image = False
+    chosen = nearest_ratio(wanted.aspect_ratio, ratios(spec, with_image=False))
+    if chosen is None and spec.type == VIDEO and spec.text_only_aspect_ratios:
+        chosen = nearest_ratio(wanted.aspect_ratio, ratios(spec, with_image=True))
+        needs_image = chosen is not None
+    if chosen is None:
+        return None
+    duration = nearest_duration(wanted.duration_seconds, spec.durations) if spec.durations else None
+    return Served(spec.provider, chosen, duration, needs_image)

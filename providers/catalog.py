@@ -262,6 +262,16 @@ PLACEMENTS: dict[str, tuple[str, int]] = {
     "POSTER": ("4:5", 5),
 }
 
+# How people call each placement (the Placements table's rows, the web app's picker).
+PLACEMENT_NAMES: dict[str, str] = {
+    "FEED": "Feed",
+    "STORY": "Story",
+    "REELS": "Reels",
+    "TIKTOK": "TikTok",
+    "IN_STREAM": "In-stream",
+    "POSTER": "Poster",
+}
+
 
 def default_provider(job_type: str) -> ProviderSpec:
     return next(s for s in CATALOG.values() if s.type == job_type and s.is_default)

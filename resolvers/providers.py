@@ -7,24 +7,26 @@ import math
 import strawberry
 from strawberry.scalars import JSON
 
-from models import batches, library, pricing
+from models import batches, library, placements, pricing
 from models import jobs as job_ops
 from models.errors import DomainError, ErrorCode
 from models.library import LibraryUnavailable
 from providers import lifecycle, registry
 from providers.base import ImageSlot, image_slots
-from providers.catalog import CATALOG
+from providers.catalog import CATALOG, PLACEMENT_NAMES, PLACEMENTS
 from providers.library import VOICE_PROVIDERS, language_code
 from resolvers.errors import query_errors
 from resolvers.generate_inputs import estimate_request
 from schema.context import Info
-from schema.enums import JobType, ModelLifecycle, Provider
+from schema.enums import JobType, ModelLifecycle, Placement, Provider
 from schema.inputs import EstimateCostInput
 from schema.types import (
     Avatar,
     CostEstimate,
     GenerateWarning,
     ImageInputLimits,
+    PlacementInfo,
+    PlacementProvider,
     PlacementWarning,
     PriceRate,
     ProviderInfo,
@@ -95,6 +97,34 @@ async def providers(info: Info, type: JobType | None = None) -> list[ProviderInf
                 price_input_megapixel_cents=price.input_megapixel_cents,
                 price_input_megapixels_cap=price.input_megapixels_cap,
                 price_input_image_cents=price.input_image_cents,
+            )
+        )
+    return result
+
+
+@query_errors
+async def placement_list(info: Info) -> list[PlacementInfo]:
+    """The placements (providers/catalog.py's PLACEMENTS) and what each provider makes for them
+    (models.placements.served, the rule generate* plans by)."""
+    info.context.require("read")
+    result = []
+    for placement, (ratio, seconds) in PLACEMENTS.items():
+        served = [s for spec in CATALOG.values() if (s := placements.served(spec, placement)) is not None]
+        result.append(
+            PlacementInfo(
+                placement=Placement(placement),
+                name=PLACEMENT_NAMES[placement],
+                aspect_ratio=ratio,
+                target_duration_seconds=seconds,
+                providers=[
+                    PlacementProvider(
+                        provider=Provider(s.provider),
+                        aspect_ratio=s.aspect_ratio,
+                        duration_seconds=s.duration_seconds,
+                        needs_input_image=s.needs_input_image,
+                    )
+                    for s in served
+                ],
             )
         )
     return result

@@ -43,6 +43,7 @@ from schema.types import (
     CreditUsage,
     DeletePayload,
     GeneratePayload,
+    PlacementInfo,
     ProviderInfo,
     RateJobPayload,
     TeamMember,
@@ -88,6 +89,11 @@ class Query:
     )
     providers: list[ProviderInfo] = strawberry.field(resolver=provider_resolvers.providers)
     estimate_cost: CostEstimate = strawberry.field(resolver=provider_resolvers.estimate_cost)
+    placements: list[PlacementInfo] = strawberry.field(
+        resolver=provider_resolvers.placement_list,
+        description="The ad placements generate* takes: each one's aspect ratio, target duration and "
+        "the providers that can make it",
+    )
     avatars: list[Avatar] = strawberry.field(
         resolver=provider_resolvers.avatars,
         description="HeyGen's avatars (generateAvatar's avatarId), filtered by gender and a name search",

@@ -409,6 +409,39 @@ class ImageInputLimits:
     max_aspect_ratio: float | None = strawberry.field(description="longer side / shorter side; null: any")
 
 
+@strawberry.type(description="What one provider makes for a placement by default (as generate* plans it)")
+class PlacementProvider:
+    provider: Provider
+    aspect_ratio: str = strawberry.field(
+        description="The ratio it makes: the placement's, or the nearest it renders (a PlacementWarning says so)"
+    )
+    duration_seconds: int | None = strawberry.field(
+        description="A video's length without durationSeconds: the placement's target, or the nearest "
+        "the provider renders; null for other types"
+    )
+    needs_input_image: bool = strawberry.field(
+        description="True when the provider makes it only from an input image (Runway's image-to-video: "
+        "a video with imageFileId)"
+    )
+
+
+@strawberry.type(
+    description="An ad placement (generate*'s placements): the aspect ratio and, for video, the target "
+    "duration it asks for, and the providers that can make it"
+)
+class PlacementInfo:
+    placement: Placement
+    name: str = strawberry.field(description='How people call it ("Feed", "In-stream")')
+    aspect_ratio: str
+    target_duration_seconds: int = strawberry.field(
+        description="A video's default length for it (the nearest each provider renders)"
+    )
+    providers: list[PlacementProvider] = strawberry.field(
+        description="The image, video and avatar providers that can make it, in the providers query's "
+        "order; one missing refuses the placement"
+    )
+
+
 @strawberry.type
 class ProviderInfo:
     provider: Provider

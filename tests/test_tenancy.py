@@ -51,6 +51,7 @@ HANDLED: dict[str, set[str]] = {
         "creditUsage",
         "providers",
         "estimateCost",
+        "placements",
         "apiKeys",
         "webhookEndpoints",
         "webhookEndpoint",

@@ -4,6 +4,8 @@ against the running stack (one database): signed in by typing the team's API key
 - A job submitted through the API appears at the top of the panel and reaches Completed without a
   reload (jobsUpdated), its image thumbnail decodes, and its page shows the full image decoded.
 - The status filter is kept in the URL and shows only the jobs in that status.
+- Every filter is in the filter bar, the batch too (a select of the team's recent batches, kept
+  in the URL; a batch submitted while the panel is open joins it).
 - Cancel in the panel cancels the job (the API says CANCELED); Winner in the panel rates it WINNER,
   and the mark is still there after a reload.
 
@@ -13,6 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from playwright.async_api import expect
 
 from tests.browser import BrowserPage
@@ -124,3 +127,52 @@ async def test_cancel_and_winner_from_the_panel(page: BrowserPage, stack: Stack)
     await expect(row(page, slow)).to_have_count(0)
     await expect(row(page, image)).to_be_visible()
     await page.screenshot("winners")
+
+
+BATCH = """mutation($prompt: String!, $variants: Int!) {
+  generateImage(input: {prompt: $prompt, variants: $variants, placements: [FEED, STORY]}) {
+    batch { id } jobs { id } userErrors { message } } }"""
+
+
+async def submit_batch(stack: Stack, team: Team, prompt: str, variants: int) -> tuple[str, list[str]]:
+    payload = (await stack.data(team, BATCH, {"prompt": prompt, "variants": variants}))["generateImage"]
+    assert payload["userErrors"] == [], payload
+    return str(payload["batch"]["id"]), [str(job["id"]) for job in payload["jobs"]]
+
+
+@pytest.mark.parametrize("width", [1280, 390])
+async def test_the_batch_filter_is_in_the_filter_bar(page: BrowserPage, stack: Stack, width: int) -> None:
+    """Every filter is a control of the bar, the batch too: a select of the team's recent requests
+    of several jobs, kept in the URL like the others, a batch submitted while the panel is open
+    added to it live."""
+    team = stack.create_team(10_000)
+    lemons, lemon_jobs = await submit_batch(stack, team, "a bowl of lemons on a blue table", 1)
+    alone = await submit(stack, team, IMAGE, "a single red kite")  # one job: not a batch to pick
+    await page.page.set_viewport_size({"width": width, "height": 900})
+    await sign_in(page, stack, team)
+    batch = page.page.get_by_label("Batch", exact=True)
+    await expect(batch.locator("option")).to_have_count(2)  # All, and the lemons' request
+    mugs, mug_jobs = await submit_batch(stack, team, "a ceramic mug on linen", 2)  # while it is open
+    await expect(batch.locator("option")).to_have_count(3)
+    await expect(batch.locator("option").nth(1)).to_contain_text("“a ceramic mug on linen” · 4 jobs")
+    await expect(batch.locator("option").nth(2)).to_contain_text(
+        "“a bowl of lemons on a blue table” · 2 jobs"
+    )
+
+    await batch.select_option(lemons)
+    await page.page.wait_for_url(f"**/app/#/jobs?batch={lemons}")
+    for job in lemon_jobs:
+        await expect(row(page, job)).to_be_visible()
+    for job in [*mug_jobs, alone]:
+        await expect(row(page, job)).to_have_count(0)
+    await page.screenshot(f"batch-picked-{width}")
+
+    # Reached by a link (the Jobs panel of a batch just submitted): the select names it.
+    await page.page.goto(f"{stack.url}/app/#/jobs?batch={mugs}&status=COMPLETED")
+    await expect(batch).to_have_value(mugs)
+    await expect(page.page.get_by_label("Status")).to_have_value("COMPLETED")
+    for job in mug_jobs:
+        await expect(row(page, job)).to_be_visible(timeout=WAIT_MS)
+    await batch.select_option("")
+    await page.page.wait_for_url("**/app/#/jobs?status=COMPLETED")
+    await expect(row(page, alone)).to_be_visible(timeout=WAIT_MS)

@@ -19,8 +19,9 @@ One long test, in the order a person works:
 8. A billing contact added and a threshold set just under the available credits in the billing
    screen; the next job's hold crosses it: the banner appears live and one email reaches the SMTP
    server (tests/smtp_server.py), From/To/Subject read.
-9. A daily spend cap of $0.01 set for the signed-in member in the billing screen: the next image is
-   refused in the form with the cap's message.
+9. A daily spend cap of $0.01 set for the signed-in member in the billing screen while the image
+   form is open: that image is refused in the form with the cap's message (the API's answer); the
+   form opened again knows the cap and turns Generate off, naming it.
 
 Screenshots: var/screenshots/test_a_morning_in_the_browser*-morning-NN-*.png (both tabs)."""
 
@@ -427,7 +428,13 @@ async def test_a_morning_in_the_browser(page: BrowserPage, stack: Stack, smtp_se
     assert contact in mail.message["To"], mail.message["To"]
     assert re.search(r"low|balance|credits", mail.message["Subject"], re.I), mail.message["Subject"]
 
-    # 9. A daily spend cap of $0.01 for the signed-in member, set in the billing tab.
+    # 9. A daily spend cap of $0.01 for the signed-in member, set in the billing tab while the
+    # image form is open with its estimate shown: the form cannot know, the submission's answer
+    # (the API's refusal, naming the cap) decides.
+    before = len((await stack.data(team, LEDGER))["creditTransactions"]["nodes"])
+    await open_form(p, "Image")
+    await p.fill("#prompt", "A bowl of lemons on a blue table")
+    await p.locator("[data-testid=estimate][aria-busy=false] [data-testid=estimate-total]").wait_for()
     members = (await stack.data(team, "{ teamMembers { id name } }"))["teamMembers"]
     me = next(m["name"] for m in members if m["id"] == team.user_id)
     caps = billing.get_by_test_id("spend-caps")
@@ -438,13 +445,6 @@ async def test_a_morning_in_the_browser(page: BrowserPage, stack: Stack, smtp_se
     await expect(caps.locator(f"tbody tr[data-subject='{me}']")).to_be_visible()
     await shots("billing-cap-set", billing)
 
-    before = len((await stack.data(team, LEDGER))["creditTransactions"]["nodes"])
-    await open_form(p, "Image")
-    await p.fill("#prompt", "A bowl of lemons on a blue table")
-    # The estimate says before submitting that the member's cap would refuse it.
-    await expect(p.get_by_test_id("estimate-cap")).to_contain_text(
-        "Your daily spend cap of $0.01 is used up today"
-    )
     await p.get_by_test_id("submit").click()
     summary = p.get_by_test_id("error-summary")
     await expect(summary).to_be_visible()
@@ -452,6 +452,15 @@ async def test_a_morning_in_the_browser(page: BrowserPage, stack: Stack, smtp_se
         re.compile("^Your daily spend cap of \\$0\\.01 would be exceeded")
     )
     await shots("cap-refused")
+    # The form opened again knows the cap: Generate is off before anything is sent, the cap named
+    # beside it.
+    await open_form(p, "Image")
+    await p.fill("#prompt", "A bowl of lemons on a blue table")
+    await expect(p.get_by_test_id("estimate-cap")).to_contain_text(
+        "Your daily spend cap of $0.01 is used up today"
+    )
+    await expect(p.get_by_test_id("submit")).to_have_attribute("aria-disabled", "true")
+    await shots("cap-blocked")
     assert len((await stack.data(team, LEDGER))["creditTransactions"]["nodes"]) == before  # nothing held
     # Still one email for the one crossing (the charges below the threshold sent none).
     assert len(smtp_server.to(contact)) == 1

@@ -7,11 +7,12 @@ import { useEffect, useRef, useState } from "preact/hooks";
 import { authHeader, credential, signOut } from "./session.js";
 
 export class ApiError extends Error {
-  constructor(message, { status = 0, code = null, path = null } = {}) {
+  constructor(message, { status = 0, code = null, path = null, field = null } = {}) {
     super(message);
     this.status = status;
     this.code = code;
     this.path = path;
+    this.field = field; // a query's refusal: the argument field it is about (as a userError's field)
   }
 }
 
@@ -42,7 +43,7 @@ export async function gql(query, variables = {}, { signal } = {}) {
   }
   if (body?.errors?.length) {
     const first = body.errors[0];
-    throw new ApiError(first.message, { status: response.status, code: first.extensions?.code, path: first.path });
+    throw new ApiError(first.message, { status: response.status, code: first.extensions?.code, path: first.path, field: first.extensions?.field || null });
   }
   return body.data;
 }

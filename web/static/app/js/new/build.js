@@ -1,6 +1,6 @@
 // Each kind's form state → the API's inputs: what generate* / createCreative take, and what
 // estimateCost / estimateCreative are asked on every change. Pure functions (no DOM).
-import { placementOf } from "./catalog.js";
+import { placementOf } from "./placements.js";
 import { stepName } from "./words.js";
 
 const int = (text) => (text === "" || text == null ? null : Number.parseInt(text, 10));
@@ -189,7 +189,6 @@ export function estimateRequest(kind, type, s, info, names) {
   if (kind in INPUTS) {
     const input = INPUTS[kind](s, info);
     const { variants, placements } = shape(s);
-    if (variants < 1 || variants > 5) return { note: "Variants go from 1 to 5." };
     // A composite's price follows its background (a still or a video, and how long): none yet, no price.
     if (kind === "composite" && !s.background) return { note: "Choose the background to see the cost." };
     const pixels = s.reference?.width && s.reference?.height ? (s.reference.width * s.reference.height) / 1e6 : null;
@@ -220,7 +219,7 @@ export function estimateRequest(kind, type, s, info, names) {
         const jobs = variants * (placements?.length || 1);
         const split = placements ? `${variants} variant${variants > 1 ? "s" : ""} × ${placements.length} placement${placements.length > 1 ? "s" : ""}` : `${variants} variant${variants > 1 ? "s" : ""}`;
         const lines = [[`${jobs} job${jobs > 1 ? "s" : ""} on ${names(data.estimateCost.provider)}`, split]];
-        if (placements) lines.push(["Sizes", placements.map((p) => placementOf(p).ratio).join(", ")]);
+        if (placements) lines.push(["Sizes", placements.map((p) => placementOf(p)?.aspectRatio || p).join(", ")]);
         // A composite's price follows its RenderScript (format, size, length), which only the full
         // input carries: estimateCost alone assumes a 30 s 1080p video.
         const cents = kind === "composite" && data.check ? data.check.cents * variants : data.estimateCost.cents;

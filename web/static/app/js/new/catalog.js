@@ -1,17 +1,6 @@
-// What the New generation screen offers: the kinds of request (a generate type or a recipe) and
-// the placements' targets. The API has no query for placements: the table below is PLACEMENTS of
-// providers/catalog.py as docs/providers.md ("Placements") publishes it; the API itself decides
-// (the estimate and generate answer the nearest ratio or a refusal, in words).
-export const PLACEMENTS = [
-  { id: "FEED", name: "Feed", ratio: "1:1", seconds: 15 },
-  { id: "STORY", name: "Story", ratio: "9:16", seconds: 5 },
-  { id: "REELS", name: "Reels", ratio: "9:16", seconds: 10 },
-  { id: "TIKTOK", name: "TikTok", ratio: "9:16", seconds: 10 },
-  { id: "IN_STREAM", name: "In-stream", ratio: "16:9", seconds: 6 },
-  { id: "POSTER", name: "Poster", ratio: "4:5", seconds: 5 },
-];
-
-export const placementOf = (id) => PLACEMENTS.find((p) => p.id === id);
+// What the New generation screen offers: the kinds of request (a generate type or a recipe), the
+// locales and languages of the pickers, and the providers' names. The placements are not here: the
+// API's `placements` query answers them (new/placements.js).
 
 /** kind (the route's second part) → what it makes. `type`: the JobType; `recipe`: createCreative's. */
 export const KINDS = [

@@ -5,7 +5,8 @@ import { gql, useQuery } from "../api.js";
 import { useApp } from "../context.js";
 import { html } from "../html.js";
 import { dateTime, ErrorNote, label, Loading, money } from "../ui.js";
-import { LANGUAGES, PLACEMENTS, providerName } from "./catalog.js";
+import { LANGUAGES, providerName } from "./catalog.js";
+import { placementOf, servedBy, usePlacements } from "./placements.js";
 import { forPeople } from "./words.js";
 
 const PROVIDERS = `query Providers($type: JobType) { providers(type: $type) {
@@ -75,28 +76,50 @@ export function ProviderGuide({ id = "provider", providers, value, onChange, leg
   </fieldset>`;
 }
 
-/** The placements as checkboxes, each with the ratio and (video) target duration it implies. */
-export function PlacementPicker({ value, onChange, withDuration, single = false, error, provider }) {
+/** What `provider` makes of a placement, when it is not simply the placement's own: refused,
+ *  only from a start image, or at the nearest ratio. */
+function servedNote(p, provider, withImage) {
+  if (!provider) return null;
+  const served = servedBy(p, provider);
+  if (!served) return { bad: true, text: `Not on ${providerName(provider)}` };
+  if (served.needsInputImage && !withImage) return { bad: true, text: `${providerName(provider)}: with a start image` };
+  if (served.aspectRatio !== p.aspectRatio) return { bad: false, text: `${providerName(provider)} makes ${served.aspectRatio}` };
+  return null;
+}
+
+/** The placements (the API's placements query) as checkboxes, each with the ratio and (video)
+ *  target duration it implies, and what the chosen provider makes of it. */
+export function PlacementPicker({ value, onChange, withDuration, single = false, error, provider, withImage = false }) {
+  const placements = usePlacements();
+  const all = placements.list || [];
+  const order = (id) => all.findIndex((p) => p.placement === id);
   const toggle = (id, on) => {
     if (single) onChange(on ? [id] : []);
-    else onChange(on ? [...value, id].sort((a, b) => PLACEMENTS.findIndex((p) => p.id === a) - PLACEMENTS.findIndex((p) => p.id === b)) : value.filter((v) => v !== id));
+    else onChange(on ? [...value, id].sort((a, b) => order(a) - order(b)) : value.filter((v) => v !== id));
   };
-  const chosen = PLACEMENTS.filter((p) => value.includes(p.id));
+  const chosen = all.filter((p) => value.includes(p.placement));
+  const seconds = (p) => (withDuration ? ` · ${p.targetDurationSeconds} s` : "");
   return html`<fieldset class=${`placements${error ? " has-error" : ""}`} data-field="placements">
     <legend>Placement${single ? "" : "s"} <span class="optional">(optional)</span></legend>
+    ${placements.error ? html`<${ErrorNote} error=${placements.error} /><button type="button" onClick=${placements.retry}>Read the placements again</button>` : null}
+    ${!placements.list && !placements.error ? html`<${Loading} what="Reading the placements" />` : null}
     <div class="placement-options">
-      ${PLACEMENTS.map((p) => html`<label class=${`placement${value.includes(p.id) ? " selected" : ""}`}>
-        <input type=${single ? "checkbox" : "checkbox"} name="placements" value=${p.id} checked=${value.includes(p.id)}
-          onChange=${(e) => toggle(p.id, e.currentTarget.checked)} />
-        <span class="ratio-box" style=${ratioStyle(p.ratio)} aria-hidden="true"></span>
+      ${all.map((p) => {
+        const note = servedNote(p, provider, withImage);
+        return html`<label class=${`placement${value.includes(p.placement) ? " selected" : ""}`}>
+        <input type="checkbox" name="placements" value=${p.placement} checked=${value.includes(p.placement)}
+          aria-describedby=${note ? `placement-${p.placement}-note` : null} onChange=${(e) => toggle(p.placement, e.currentTarget.checked)} />
+        <span class="ratio-box" style=${ratioStyle(p.aspectRatio)} aria-hidden="true"></span>
         <span class="placement-text"><strong>${p.name}</strong>
-          <small>${p.ratio}${withDuration ? ` · ${p.seconds} s` : ""}</small></span>
-      </label>`)}
+          <small>${p.aspectRatio}${seconds(p)}</small>
+          ${note ? html`<small class=${`placement-note${note.bad ? " bad" : ""}`} id=${`placement-${p.placement}-note`} aria-hidden="true">${note.text}</small>` : null}</span>
+      </label>`;
+      })}
     </div>
     <p class="hint placement-summary" aria-live="polite">${chosen.length
       ? single
-        ? `Made at ${chosen[0].ratio}${withDuration ? `, ${chosen[0].seconds} s` : ""} (or the nearest ${provider ? providerName(provider) : "the provider"} renders).`
-        : `${chosen.length} job${chosen.length > 1 ? "s" : ""} per variant: ${chosen.map((p) => `${p.name} ${p.ratio}${withDuration ? ` ${p.seconds} s` : ""}`).join(", ")} — the nearest ratio${withDuration ? " and duration" : ""} the provider renders.`
+        ? `Made at ${chosen[0].aspectRatio}${withDuration ? `, ${chosen[0].targetDurationSeconds} s` : ""} (or the nearest ${provider ? providerName(provider) : "the provider"} renders).`
+        : `${chosen.length} job${chosen.length > 1 ? "s" : ""} per variant: ${chosen.map((p) => `${p.name} ${p.aspectRatio}${withDuration ? ` ${p.targetDurationSeconds} s` : ""}`).join(", ")} — the nearest ratio${withDuration ? " and duration" : ""} the provider renders.`
       : "None: one job at the aspect ratio you choose below."}</p>
     ${error ? html`<small class="field-error">${error}</small>` : null}
   </fieldset>`;
@@ -246,7 +269,7 @@ const NO_CAPS = `query NoCaps { __typename }`;
 /** The spend caps that apply to this tab's submissions: the member's and the API key's (read with
  *  the billing scope; without it nothing is shown and the API still enforces them). Refetched
  *  whenever the available credits move, since a hold or a charge moves what a cap has left. */
-function useMyCaps(balance) {
+export function useMyCaps(balance) {
   const { viewer } = useApp();
   const canRead = Boolean(viewer?.scopes?.includes("BILLING"));
   const caps = useQuery(canRead ? MY_CAPS : NO_CAPS, {}, [canRead, balance?.availableCents]);
@@ -256,41 +279,95 @@ function useMyCaps(balance) {
 
 const CAP_NAMES = { DAY: ["daily", "today"], MONTH: ["monthly", "this month"] };
 
-function CapNote({ caps, cents }) {
-  if (!caps.length) return null;
-  const tightest = caps[0];
+function capWords(tightest) {
   const [which, when] = CAP_NAMES[tightest.period] || ["", ""];
   const member = tightest.subject.kind === "MEMBER";
-  const whose = member ? "Your" : "This API key's";
-  if (cents != null && cents > tightest.remainingCents) {
-    const why = tightest.remainingCents === 0
-      ? `${whose} ${which} spend cap of ${money(tightest.limitCents)} is used up ${when}`
-      : `Over ${member ? "your" : "this API key's"} ${which} spend cap: ${money(tightest.remainingCents)} of ${money(tightest.limitCents)} left ${when}`;
-    return html`<p class="estimate-error estimate-cap" data-testid="estimate-cap">${why}, so this would be refused. A team admin can raise the cap in Billing.</p>`;
-  }
-  return html`<p class="hint estimate-note" data-testid="estimate-cap">${whose} ${which} cap: ${money(tightest.remainingCents)} left of ${money(tightest.limitCents)}.</p>`;
+  return { which, when, member, whose: member ? "Your" : "This API key's" };
 }
 
-/** The estimate: the total, its lines, or why the request would be refused. */
-export function EstimatePanel({ estimate, balance }) {
+/** The tightest cap's state, when it does not refuse the request (a refusal shows by the button). */
+function CapNote({ caps }) {
+  if (!caps.length) return null;
+  const tightest = caps[0];
+  const { which, whose } = capWords(tightest);
+  return html`<p class="hint estimate-note" data-testid="estimate-cap-left">${whose} ${which} cap: ${money(tightest.remainingCents)} left of ${money(tightest.limitCents)}.</p>`;
+}
+
+// The estimate's refusals that say the request is impossible as set; any other (rate limited, a
+// provider's library unreachable, no answer at all) leaves the decision to the submission.
+const REFUSING = new Set(["VALIDATION_FAILED", "PROVIDER_NOT_SUPPORTED", "INSUFFICIENT_CREDITS", "SPEND_CAP_EXCEEDED", "NOT_FOUND"]);
+
+const andList = (names) => (names.length < 2 ? names.join("") : `${names.slice(0, -1).join(", ")} and ${names[names.length - 1]}`);
+
+/** Why the request would be refused as the form stands, from the latest estimate, the available
+ *  credits and the caller's spend caps; null when nothing says so. { source, message, detail?,
+ *  field (the API's path or the form's), ways: [{ text, field } | { text, href }] }. An estimate
+ *  still on its way or unanswered (offline) is no refusal: the server decides on submit. */
+export function refusalOf({ estimate, balance, caps, provider, startImage, providers = [] }) {
+  const { error, value } = estimate;
+  if (error && REFUSING.has(error.code)) {
+    const unservable = /cannot serve placement (\w+)/.exec(error.message || "");
+    const p = unservable && placementOf(unservable[1]);
+    if (p && provider) {
+      const served = servedBy(p, provider);
+      const withImage = served?.needsInputImage && !startImage;
+      const offered = new Set(providers.filter((o) => o.available && o.lifecycle !== "SHUT_DOWN").map((o) => o.provider));
+      const others = p.providers.filter((o) => o.provider !== provider && offered.has(o.provider) && (!o.needsInputImage || startImage))
+        .map((o) => o.provider);
+      return {
+        source: "estimate",
+        message: `${providerName(provider)} cannot render ${p.name} ${p.aspectRatio}${withImage ? " without a start image" : ""} — choose another provider or placement${withImage ? ", or add a start image" : ""}.`,
+        detail: others.length ? `${andList(others.map(providerName))} render${others.length === 1 ? "s" : ""} ${p.name}.` : null,
+        field: ["placements"],
+        ways: [
+          { text: "Choose another provider", field: "provider" },
+          { text: "Change the placements", field: "placements" },
+          ...(withImage ? [{ text: "Add a start image", field: "startImage" }] : []),
+        ],
+      };
+    }
+    return { source: "estimate", message: forPeople(error.message), field: error.field, ways: [] };
+  }
+  if (!value) return null;
+  if (caps.length && value.cents > caps[0].remainingCents) {
+    const tightest = caps[0];
+    const { which, when, member, whose } = capWords(tightest);
+    const message = tightest.remainingCents === 0
+      ? `${whose} ${which} spend cap of ${money(tightest.limitCents)} is used up ${when}, so this would be refused.`
+      : `This needs ${money(value.cents)}: over ${member ? "your" : "this API key's"} ${which} spend cap, with ${money(tightest.remainingCents)} of ${money(tightest.limitCents)} left ${when}.`;
+    return { source: "cap", message, field: null, ways: [{ text: "A team admin can raise the cap in Billing", href: "#/billing" }] };
+  }
+  if (balance && value.cents > balance.availableCents) {
+    return {
+      source: "balance",
+      message: `This needs ${money(value.cents)}; the team has ${money(balance.availableCents)} available.`,
+      field: null,
+      ways: [{ text: "Top up in Billing", href: "#/billing" }, { text: "Ask for fewer variants or placements", field: "variants" }],
+    };
+  }
+  return null;
+}
+
+/** The estimate: the total, its lines, or a word that the request is not possible as set (the
+ *  reason is beside the submit button: `refusal`). */
+export function EstimatePanel({ estimate, balance, caps, refusal }) {
   const { value, error, loading, note } = estimate;
-  const caps = useMyCaps(balance);
   return html`<section class="estimate card" aria-labelledby="estimate-title">
     <h2 id="estimate-title">Estimated cost</h2>
     <div aria-live="polite" aria-atomic="true" aria-busy=${loading ? "true" : "false"} data-testid="estimate">
-      ${error
-        ? html`<p class="estimate-error" data-testid="estimate-error"><strong>Not possible as set:</strong> ${forPeople(error.message)}</p>`
-        : note
-          ? html`<p class="hint">${note}</p>`
-          : value
-            ? html`<p class="estimate-total"><span data-testid="estimate-total">${money(value.cents)}</span>
-                ${loading ? html`<small class="hint estimate-updating"> updating…</small>` : null}</p>
-              <ul class="estimate-lines">${value.lines.map((line) => html`<li><span>${line[0]}</span><span>${line[1]}</span></li>`)}</ul>`
-            : html`<p class="hint">${loading ? "Estimating…" : "Fill in the form to see the cost."}</p>`}
+      ${refusal?.source === "estimate"
+        ? html`<p class="estimate-none">Not possible as set</p>`
+        : error
+          ? html`<p class="hint" data-testid="estimate-unavailable">No estimate now. ${forPeople(error.message)} You can still submit: the service checks the request then.</p>`
+          : note
+            ? html`<p class="hint">${note}</p>`
+            : value
+              ? html`<p class="estimate-total"><span data-testid="estimate-total">${money(value.cents)}</span>
+                  ${loading ? html`<small class="hint estimate-updating"> updating…</small>` : null}</p>
+                <ul class="estimate-lines">${value.lines.map((line) => html`<li><span>${line[0]}</span><span>${line[1]}</span></li>`)}</ul>`
+              : html`<p class="hint">${loading ? "Estimating…" : "Fill in the form to see the cost."}</p>`}
     </div>
-    ${value && balance && value.cents > balance.availableCents
-      ? html`<p class="estimate-error estimate-note">More than the ${money(balance.availableCents)} available: top up in Billing first.</p>`
-      : balance ? html`<p class="hint estimate-note">Held when you submit; ${money(balance.availableCents)} available.</p>` : null}
-    <${CapNote} caps=${caps} cents=${value?.cents} />
+    ${balance && refusal?.source !== "balance" ? html`<p class="hint estimate-note">Held when you submit; ${money(balance.availableCents)} available.</p>` : null}
+    ${refusal?.source !== "cap" ? html`<${CapNote} caps=${caps} />` : null}
   </section>`;
 }

@@ -2,13 +2,16 @@
 // person reads in the form. forPeople() rewrites the parts this form knows into its own labels —
 // the control a field path names, a placement's or provider's name — and starts the sentence
 // with a capital. Unknown text passes through unchanged; codes and field paths are not touched.
-import { LOCALES, PLACEMENTS, providerName } from "./catalog.js";
+import { LOCALES, providerName } from "./catalog.js";
+import { placementOf } from "./placements.js";
 
 /** [pattern, replacement]: the whole phrases first, then single field names. */
 const PHRASES = [
   [/leave durationSeconds out to get the target/g, "set Duration to “Placement's target”"],
   [/set allowLongerThanPlacement: true/g, "tick “Allow longer than the placement's target”"],
   [/\bdurationSeconds (\d+)\b/g, "A duration of $1 s"],
+  [/\bcannot serve placement\b/g, "cannot render"],
+  [/\bwithout imageFileId \(([\d:]+) with one\)/g, "without a start image ($1 with one)"],
 ];
 
 const FIELDS = {
@@ -24,7 +27,6 @@ const FIELDS = {
   fileId: "the file",
 };
 
-const PLACEMENT_NAMES = Object.fromEntries(PLACEMENTS.map((p) => [p.id, p.name]));
 const ENUM = /\b[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)*\b/g;
 
 export function forPeople(message) {
@@ -32,7 +34,7 @@ export function forPeople(message) {
   let text = String(message);
   for (const [pattern, replacement] of PHRASES) text = text.replace(pattern, replacement);
   text = text.replace(/\b[a-z]+(?:[A-Z][a-z0-9]*)+\b/g, (word) => FIELDS[word] || word);
-  text = text.replace(ENUM, (word) => PLACEMENT_NAMES[word] || (providerName(word) !== word ? providerName(word) : word));
+  text = text.replace(ENUM, (word) => placementOf(word)?.name || (providerName(word) !== word ? providerName(word) : word));
   // A provider's wire name in lowercase ("runway_gen4") as people call it.
   text = text.replace(/\b[a-z0-9]+(?:_[a-z0-9]+)+\b/g, (word) => (providerName(word.toUpperCase()) !== word.toUpperCase() ? providerName(word.toUpperCase()) : word));
   return text.charAt(0).toUpperCase() + text.slice(1);

@@ -5,14 +5,14 @@
 // so a list of 1,000 jobs stays smooth.
 import { Component } from "preact";
 import { useCallback, useEffect, useMemo, useRef, useState } from "preact/hooks";
-import { gql, onResync, useSubscription } from "../api.js";
+import { gql, onResync, useQuery, useSubscription } from "../api.js";
 import { useApp } from "../context.js";
 import { html } from "../html.js";
 import {
   CompositeInputs, JOB_FIELDS, JOB_STATUSES, JOB_TYPES, JobActions, OutputPlayer, PROVIDERS, Thumb, costOf,
   fileFacts, isOpen, jobTitle, providerName, statusLine, submitter, typeName, useCompositeInputs,
 } from "../jobs/common.js";
-import { placementOf } from "../new/catalog.js";
+import { placementOf, usePlacements } from "../new/placements.js";
 import { EmptyState, ErrorNote, Field, ProgressBar, StatusBadge, dateTime, go, label, relative, useNow } from "../ui.js";
 
 const PAGE = 50;
@@ -292,7 +292,7 @@ function placed(job) {
   const placement = job.placement && placementOf(job.placement);
   if (!job.placement) return ratio;
   const name = placement?.name || label(job.placement);
-  return ratio && ratio !== placement?.ratio ? `${name} ${ratio}` : name;
+  return ratio && ratio !== placement?.aspectRatio ? `${name} ${ratio}` : name;
 }
 const factsOf = (job) => [typeName(job.type), providerName(job.provider), placed(job)].filter(Boolean).join(" · ");
 const variantMark = (job) => job.variant && html`<span class="variant-mark">· variant ${job.variant}</span>`;
@@ -346,7 +346,7 @@ class Row extends Component {
   shouldComponentUpdate(next) {
     const p = this.props;
     if (next.job !== p.job || next.top !== p.top || next.viewer !== p.viewer || next.total !== p.total
-      || next.index !== p.index) return true;
+      || next.index !== p.index || next.placements !== p.placements) return true;
     if (this.light && !next.fast) return true;
     if (next.now === p.now) return false;
     return isOpen(next.job) || Math.floor(next.now / SLOW_TICK_MS) !== Math.floor(p.now / SLOW_TICK_MS);
@@ -388,7 +388,7 @@ function Preview({ job, onClose }) {
 }
 
 /** The windowed rows: a component of its own, so a scroll re-renders the list and nothing else. */
-function JobList({ data, viewer, actions }) {
+function JobList({ data, viewer, actions, placements }) {
   const rowHeight = useRowHeight();
   const listRef = useRef(null);
   const { jobs, hasNext, more, loadMore } = data;
@@ -404,7 +404,7 @@ function JobList({ data, viewer, actions }) {
   const rows = [];
   for (let i = start; i < Math.min(end, jobs.length); i += 1) {
     const job = jobs[i];
-    rows.push(html`<${Row} key=${job.id} job=${job} viewer=${viewer} index=${i} total=${total} top=${i * rowHeight} actions=${actions} now=${now} fast=${fast} />`);
+    rows.push(html`<${Row} key=${job.id} job=${job} viewer=${viewer} index=${i} total=${total} top=${i * rowHeight} actions=${actions} now=${now} fast=${fast} placements=${placements} />`);
   }
   return html`<div class="job-table">
     <div class="job-head" aria-hidden="true">
@@ -416,28 +416,73 @@ function JobList({ data, viewer, actions }) {
 }
 
 // ---- the screen --------------------------------------------------------------------------------
-function Filters({ filters, viewer }) {
+// The batch filter's choices: the team's recent requests of several jobs (variants × placements),
+// from its latest 100 jobs and the jobs on screen (a batch submitted since appears at once), and
+// the batch the URL names (read on its own when it is older).
+const RECENT_JOBS = `query RecentBatches { jobs(first: 100) { nodes { id batchId prompt type createdAt variant placement } } }`;
+const ONE_BATCH = `query OneBatch($id: ID!) { batch(id: $id) { id createdAt counts { total } jobs { id prompt type } } }`;
+const NO_BATCH = `query NoBatch { __typename }`;
+const MOST_BATCHES = 20;
+
+function useBatches(loaded, current) {
+  const recent = useQuery(RECENT_JOBS, {}, []);
+  const named = useQuery(current ? ONE_BATCH : NO_BATCH, current ? { id: current } : {}, [current]);
+  const nodes = recent.data?.jobs.nodes || [];
+  return useMemo(() => {
+    const byId = new Map();
+    // A full page's oldest batch may have jobs beyond it: left out rather than miscounted.
+    const cut = nodes.length === 100 ? nodes[nodes.length - 1].batchId : null;
+    for (const job of [...loaded, ...nodes]) {
+      if (!job.batchId || !(job.variant || job.placement) || job.batchId === cut) continue;
+      const batch = byId.get(job.batchId) || { id: job.batchId, jobs: new Set(), createdAt: job.createdAt, prompt: job.prompt, type: job.type };
+      batch.jobs.add(job.id);
+      if (job.createdAt < batch.createdAt) batch.createdAt = job.createdAt;
+      byId.set(job.batchId, batch);
+    }
+    const list = [...byId.values()].map((b) => ({ id: b.id, createdAt: b.createdAt, prompt: b.prompt, type: b.type, count: b.jobs.size }))
+      .sort((a, b) => (a.createdAt < b.createdAt ? 1 : -1)).slice(0, MOST_BATCHES);
+    const one = named.data?.batch;
+    if (current && !list.some((b) => b.id === current)) {
+      list.unshift(one
+        ? { id: one.id, createdAt: one.createdAt, prompt: one.jobs[0]?.prompt, type: one.jobs[0]?.type, count: one.counts.total }
+        : { id: current, createdAt: null, prompt: null, type: null, count: null });
+    }
+    return list;
+  }, [loaded, nodes, named.data, current]);
+}
+
+function batchName(b) {
+  if (!b.createdAt) return `Batch ${b.id.slice(0, 8)}`;
+  const what = b.prompt ? `“${b.prompt.length > 36 ? `${b.prompt.slice(0, 35)}…` : b.prompt}”` : typeName(b.type);
+  return `${what}${b.count ? ` · ${b.count} job${b.count === 1 ? "" : "s"}` : ""} · ${dateTime(b.createdAt)}`;
+}
+
+function Filters({ filters, loaded }) {
   const set = (key) => (e) => setFilters({ ...filters, [key]: e.currentTarget.type === "checkbox" ? (e.currentTarget.checked ? "1" : "") : e.currentTarget.value });
   const select = (key, text, values, name = label) => html`<${Field} id=${`filter-${key}`} label=${text}>
     <select id=${`filter-${key}`} value=${filters[key] || ""} onChange=${set(key)}>
       <option value="">All</option>
       ${values.map((v) => html`<option value=${v}>${name(v)}</option>`)}
     </select><//>`;
+  const batches = useBatches(loaded, filters.batch || null);
   const any = Object.keys(filters).length > 0;
   return html`<form class="filters" aria-label="Filter jobs" onSubmit=${(e) => e.preventDefault()}>
     ${select("type", "Type", JOB_TYPES, typeName)}
     ${select("status", "Status", JOB_STATUSES)}
     ${select("provider", "Provider", PROVIDERS, providerName)}
+    <div class="field batch-field">
+      <label for="filter-batch">Batch</label>
+      <select id="filter-batch" value=${filters.batch || ""} onChange=${set("batch")} aria-describedby="filter-batch-hint">
+        <option value="">All</option>
+        ${batches.map((b) => html`<option value=${b.id}>${batchName(b)}</option>`)}
+      </select>
+      <small id="filter-batch-hint" class="sr-only">The requests of several variants or placements, newest first</small>
+    </div>
     ${select("rating", "Rating", ["WINNER", "LIKED", "REJECTED"])}
     <div class="field check">
       <input id="filter-mine" type="checkbox" checked=${Boolean(filters.mine)} onChange=${set("mine")} />
       <label for="filter-mine">Only mine</label>
     </div>
-    ${filters.batch && html`<div class="field batch-chip">
-      <span class="chip-label">Batch</span>
-      <span class="chip"><code>${filters.batch.slice(0, 8)}</code>
-        <button type="button" class="link" aria-label="Show every batch" onClick=${() => setFilters({ ...filters, batch: "" })}>✕</button></span>
-    </div>`}
     ${any && html`<button type="button" class="link clear" onClick=${() => setFilters({})}>Clear filters</button>`}
   </form>`;
 }
@@ -446,6 +491,7 @@ export default function Jobs({ route }) {
   const { viewer } = useApp();
   const filters = filtersOf(route.query);
   const data = useJobList(filters, viewer);
+  const placements = usePlacements().list; // names the rows' placements ("In-stream")
   const [previewing, setPreviewing] = useState(null);
   const [message, setMessage] = useState(null);
   const [actionError, setActionError] = useState(null);
@@ -478,7 +524,7 @@ export default function Jobs({ route }) {
       <h1 id="jobs-heading">Jobs</h1>
       <a class="button primary" href="#/new">New generation</a>
     </div>
-    <${Filters} filters=${filters} viewer=${viewer} />
+    <${Filters} filters=${filters} loaded=${data.jobs} />
     <div class="live-msg" role="status" aria-live="polite">${message}</div>
     <${ErrorNote} error=${actionError} />
     <${ErrorNote} error=${data.error} />
@@ -492,7 +538,7 @@ export default function Jobs({ route }) {
       : html`<${EmptyState} title="No jobs yet">
           <p>Images, videos, avatars and voice-overs your team generates appear here, live.</p>
           <a class="button primary" href="#/new">Start a new generation</a><//>`)}
-    ${data.jobs.length > 0 && html`<${JobList} data=${data} viewer=${viewer} actions=${actions} />`}
+    ${data.jobs.length > 0 && html`<${JobList} data=${data} viewer=${viewer} actions=${actions} placements=${placements} />`}
     <p class="list-foot" aria-live="polite">
       ${data.jobs.length > 0 && `${data.jobs.length} job${data.jobs.length === 1 ? "" : "s"}${data.hasNext ? " loaded; more load as you scroll" : ""}.`}
       ${data.more.loading && " Loading more…"}

@@ -6,13 +6,14 @@ import { ApiError, gql, useSubscription } from "../api.js";
 import { useApp } from "../context.js";
 import { DriveInput, readFile } from "../drive/picker.js";
 import { html } from "../html.js";
-import { kindOf, KINDS, LOCALES, placementOf, providerName } from "../new/catalog.js";
+import { kindOf, KINDS, LOCALES, providerName } from "../new/catalog.js";
+import { placementOf } from "../new/placements.js";
 import {
   CREATE_CREATIVE, estimateRequest, generateMutation, initialState, INPUTS, MUTATIONS, prefill, recipeInput,
 } from "../new/build.js";
 import {
-  AvatarPicker, defaultProvider, EstimatePanel, PlacementPicker, ProviderGuide, useEstimate, useProviders,
-  VariantsField, VoicePicker,
+  AvatarPicker, defaultProvider, EstimatePanel, PlacementPicker, ProviderGuide, refusalOf, useEstimate, useMyCaps,
+  useProviders, VariantsField, VoicePicker,
 } from "../new/parts.js";
 import { forPeople, stepName, typeWord } from "../new/words.js";
 import { go, Notice, StatusBadge } from "../ui.js";
@@ -72,9 +73,34 @@ function fieldKey(path, form) {
 
 function focusField(form, key) {
   const box = form?.querySelector(`[data-field="${CSS.escape(key)}"]`);
-  const control = box?.querySelector("input:not([type=hidden]):not(:disabled), select, textarea, button") || box;
+  const control = box?.querySelector("input[type=radio]:checked")
+    || box?.querySelector("input:not([type=hidden]):not(:disabled), select, textarea, button") || box;
   control?.focus();
   box?.scrollIntoView({ block: "center" });
+}
+
+/** The words a field is labelled with (its label or legend, without "(optional)"). */
+function fieldLabel(form, key) {
+  const box = form?.querySelector(`[data-field="${CSS.escape(key)}"]`);
+  const text = box?.querySelector("label, legend")?.textContent || "";
+  return text.replace(/\(optional\)/, "").replace(/\s+/g, " ").trim() || null;
+}
+
+/** Why Generate is off, beside it (the button's description): the form's words and the ways out. */
+function SubmitBlocked({ refusal, checking, form }) {
+  if (!refusal) return null;
+  const key = refusal.ways.length ? null : fieldKey(refusal.field, form);
+  const named = key && fieldLabel(form, key);
+  const ways = key ? [{ text: named ? `Change “${named}”` : "Go to the field", field: key }] : refusal.ways;
+  const testid = { estimate: "estimate-error", cap: "estimate-cap", balance: "estimate-balance" }[refusal.source];
+  return html`<div class=${`submit-blocked${checking ? " checking" : ""}`} id="submit-blocked" data-testid="submit-blocked">
+    <p class="estimate-error" data-testid=${testid}>${refusal.message}</p>
+    ${refusal.detail ? html`<p class="hint">${refusal.detail}</p>` : null}
+    ${ways.length ? html`<ul class="ways" aria-label="Ways out">${ways.map((w) => html`<li>${w.href
+      ? html`<a href=${w.href}>${w.text}</a>`
+      : html`<button type="button" class="link" onClick=${() => focusField(form, w.field)}>${w.text}</button>`}</li>`)}</ul>` : null}
+    ${checking ? html`<p class="hint" role="status">Checking your change…</p>` : null}
+  </div>`;
 }
 
 function Submitted({ result, onAgain }) {
@@ -131,6 +157,7 @@ function blankText(kind, s) {
 function Form({ kind, query }) {
   const meta = kindOf(kind);
   const { balance } = useApp();
+  const caps = useMyCaps(balance);
   const [s, setS] = useState(() => initialState(kind));
   const [errors, setErrors] = useState({ list: [], byKey: {}, title: null });
   const [busy, setBusy] = useState(false);
@@ -158,6 +185,11 @@ function Form({ kind, query }) {
   }, []);
 
   const estimate = useEstimate(() => estimateRequest(kind, type, s, info, providerName), JSON.stringify([s, info?.provider]));
+  // Impossible as set (the estimate's refusal, the credits, a spend cap): Generate is off, with why.
+  // Only on an answer for the form as it stands: while an estimate is on its way, or when none came
+  // (offline), the button stays on and the submission's answer decides.
+  const refusal = refusalOf({ estimate, balance, caps, provider: s.provider, startImage: s.startImage, providers: providers.list });
+  const blocked = Boolean(refusal) && !estimate.loading;
   const err = (key) => errors.byKey[key];
   const clearErrors = () => errors.list.length && setErrors({ list: [], byKey: {} });
 
@@ -172,6 +204,7 @@ function Form({ kind, query }) {
 
   async function submit(event) {
     event.preventDefault();
+    if (blocked) return showErrors([{ message: refusal.message, field: refusal.field }], "Not possible as set");
     setBusy(true);
     clearErrors();
     try {
@@ -312,7 +345,7 @@ function Form({ kind, query }) {
       ${kind !== "tts" && kind !== "composite" && kind !== "localized-avatar" ? html`<section class="card">
         <h2>Size and length</h2>
         <${PlacementPicker} value=${s.placements} onChange=${set("placements")} withDuration=${isVideo} single=${singlePlacement}
-          provider=${s.provider} error=${err("placements") || err("placement") || err(`${type.toLowerCase()}.placement`)} />
+          provider=${s.provider} withImage=${Boolean(s.startImage)} error=${err("placements") || err("placement") || err(`${type.toLowerCase()}.placement`)} />
         <div class="row">
           ${!s.placements.length && ratios.length ? html`<${SelectField} id="aspectRatio" label="Aspect ratio" value=${s.aspectRatio} onChange=${set("aspectRatio")}
             error=${err("aspectRatio")} options=${[["", `Default (${info?.defaultAspectRatio || "provider's"})`], ...ratios.map((r) => [r, r])]} />` : null}
@@ -335,10 +368,12 @@ function Form({ kind, query }) {
     </form>
 
     <aside class="new-aside" aria-label="Cost and submit">
-      <${EstimatePanel} estimate=${estimate} balance=${balance} />
-      <button type="submit" form="new-form" class="primary submit" disabled=${busy} data-testid="submit">
+      <${EstimatePanel} estimate=${estimate} balance=${balance} caps=${caps} refusal=${refusal} />
+      <button type="submit" form="new-form" class="primary submit" disabled=${busy} data-testid="submit"
+        aria-disabled=${blocked ? "true" : null} aria-describedby=${refusal ? "submit-blocked" : null}>
         ${busy ? "Submitting…" : meta.recipe ? "Create" : "Generate"}
       </button>
+      <div class="submit-live" aria-live="polite"><${SubmitBlocked} refusal=${refusal} checking=${!blocked} form=${formRef.current} /></div>
       <p class="hint aside-note">${meta.recipe ? "All the recipe's jobs are held and started together." : "You go to the Jobs panel, where the results appear live."}</p>
     </aside>
   </div>`;
@@ -346,7 +381,7 @@ function Form({ kind, query }) {
 
 function PlacementsLonger(s) {
   const seconds = Number(s.durationSeconds);
-  return s.placements.some((p) => seconds > placementOf(p).seconds);
+  return s.placements.some((p) => seconds > (placementOf(p)?.targetDurationSeconds ?? Infinity));
 }
 
 function Header({ meta }) {
