@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from models.jobs import CreativeJob
 from tests.stack import JOB_UPDATED, Stack, Team, follow_job
 from tests.test_generation import CANCEL, balance, ledger, submit_ok
 
@@ -30,6 +31,21 @@ async def _until_submitted(stack: Stack, team: Team, job_id: str, family: str, b
         await _until_counted(stack, "submissions", family, before)
 
 
+async def _until_task_recorded(stack: Stack, job_id: str, seconds: float = 30) -> None:
+    """Wait (bounded) until the worker has stored the provider's task id on the job: from then on
+    a restarted worker follows that task. (No event says so; the job's row is read directly.)"""
+
+    async def recorded() -> str | None:
+        job = await CreativeJob.get(id=job_id)
+        return job.provider_task_id
+
+    for _ in range(int(seconds / 0.05)):
+        if await asyncio.to_thread(stack.database.run, recorded):
+            return
+        await asyncio.sleep(0.05)
+    raise TimeoutError(f"job {job_id} never recorded its provider task id")
+
+
 @pytest.mark.both_databases
 async def test_sigkill_in_the_middle_of_a_long_video_resumes_and_charges_once(
     stack: Stack, team: Team
@@ -37,6 +53,9 @@ async def test_sigkill_in_the_middle_of_a_long_video_resumes_and_charges_once(
     before = stack.sim_stats()["submissions"].get("runway", 0)
     job = await submit_ok(stack, team, "video", {"prompt": "a long render [sim:slow]", "durationSeconds": 10})
     await _until_submitted(stack, team, job["id"], "runway", before)
+    # Killed only once the task id is stored: the simulator counts a task before its answer reaches
+    # the worker, and a kill in between leaves a job that must submit again (docs/operations.md).
+    await _until_task_recorded(stack, job["id"])
     assert stack.proc is not None
     stack.proc.send_signal(signal.SIGKILL)  # API and worker die together, the provider keeps rendering
     stack.proc.wait(30)
