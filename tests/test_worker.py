@@ -153,3 +153,23 @@ async def test_a_provider_never_runs_more_of_our_tasks_than_its_concurrency_limi
     finals = await asyncio.gather(*[follow_job(stack, team, job["id"]) for job in jobs])
     assert [states[-1]["status"] for states in finals] == ["COMPLETED"] * 6
     assert stack.sim_stats()["open_peak"]["luma"] == 2  # two ran side by side; never a third
+
+
+async def test_a_canceled_job_keeps_its_provider_slot_until_the_provider_ends_its_task(
+    stack: Stack, team: Team
+) -> None:
+    # Luma cannot stop a task (docs/credits.md, Cancel): a canceled job's render goes on at Luma and
+    # counts against its cap (2 in the test stacks) until it ends. The next job waits for it.
+    slow = {"provider": "LUMA_RAY3", "durationSeconds": 5}
+    submitted = stack.sim_stats()["submissions"].get("luma", 0)
+    running = []
+    for i in range(2):
+        job = await submit_ok(stack, team, "video", {**slow, "prompt": f"a long take {i} [sim:slow]"})
+        await _until_submitted(stack, team, job["id"], "luma", submitted + i)
+        running.append(job)
+    payload = (await stack.data(team, CANCEL, {"id": running[0]["id"]}))["cancelJob"]
+    assert payload["job"]["status"] == "CANCELED"
+    after = await submit_ok(stack, team, "video", {**slow, "prompt": "the next take"})
+    finals = await asyncio.gather(*[follow_job(stack, team, job["id"]) for job in (running[1], after)])
+    assert [states[-1]["status"] for states in finals] == ["COMPLETED", "COMPLETED"]
+    assert stack.sim_stats()["open_peak"]["luma"] == 2  # the canceled render still ran: never a third
