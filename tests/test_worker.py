@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import signal
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from arq.worker import Retry
 
 from models.jobs import CreativeJob
+from services.settings import Settings
+from tasks import worker
 from tests.stack import JOB_UPDATED, Stack, Team, follow_job
 from tests.test_generation import CANCEL, balance, ledger, submit_ok
 
@@ -173,3 +177,20 @@ async def test_a_canceled_job_keeps_its_provider_slot_until_the_provider_ends_it
     finals = await asyncio.gather(*[follow_job(stack, team, job["id"]) for job in (running[1], after)])
     assert [states[-1]["status"] for states in finals] == ["COMPLETED", "COMPLETED"]
     assert stack.sim_stats()["open_peak"]["luma"] == 2  # the canceled render still ran: never a third
+
+
+async def test_a_run_out_of_time_runs_again_shortly_rather_than_at_the_next_sweep() -> None:
+    # arq drops a run that reaches its job timeout, leaving the job to the sweep (a minute or two):
+    # a run stuck waiting (on SQLite: for the one connection, under load) ends itself a little
+    # before that, as a retry in half a second.
+    services = SimpleNamespace(settings=Settings(job_timeout_seconds=2))
+    ctx: dict[str, Any] = {"services": services, "job_try": 1, "job_id": "j"}
+
+    async def stuck() -> str:
+        await asyncio.Event().wait()
+        return "never"
+
+    async with asyncio.timeout(2):  # within arq's own timeout
+        with pytest.raises(Retry) as retry:
+            await worker._through_outages(ctx, "j", stuck)
+    assert retry.value.defer_score == 500
