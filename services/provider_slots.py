@@ -93,6 +93,10 @@ class ProviderSlots:
         )
         return ahead + 1
 
+    async def holds(self, provider: str, job_id: str) -> bool:
+        """Whether the job holds one of the provider's slots."""
+        return await self.redis.zscore(self._key(provider), job_id) is not None
+
     async def is_waiting(self, provider: str, job_id: str) -> bool:
         return await self.redis.zscore(self._waiters(provider), job_id) is not None
 

@@ -239,7 +239,7 @@ async def _finish(services: Services, job: CreativeJob, done: Done) -> str:
     """Copy every output into the team's Drive, then complete and settle in one transaction."""
     await job.refresh_from_db()
     if job.is_terminal:  # canceled while the provider worked: nothing more to fetch or settle
-        await _after_end(services, job)
+        await _after_end(services, job, task_over=True)
         return "not open"
     await _release_slot(services, job)  # the provider's task is over: its slot is free for the next
     team_id = job.team_id
@@ -291,10 +291,13 @@ async def _finish(services: Services, job: CreativeJob, done: Done) -> str:
     return "completed" if won else "already settled"
 
 
-async def _after_end(services: Services, job: CreativeJob) -> None:
+async def _after_end(services: Services, job: CreativeJob, *, task_over: bool = False) -> None:
     """A job that ended outside the pipeline (canceled, or failed by the deadline sweep): give its
-    provider slot back, and ask the provider to stop its task where the provider can cancel (once).
+    provider slot back once the provider no longer runs its task (``task_over``: the caller saw it
+    end), and ask the provider to stop its task where the provider can cancel (once).
     ``provider_canceled`` is recorded only when the provider confirmed it."""
+    if not task_over and await _still_rendering(services, job):
+        return
     await _release_slot(services, job)
     if job.status != JobStatus.CANCELED or not job.provider_task_id:
         return
@@ -310,3 +313,33 @@ async def _after_end(services: Services, job: CreativeJob) -> None:
         return
     if confirmed:
         await CreativeJob.filter(id=job.id).update(metadata={**job.metadata, "provider_canceled": True})
+
+
+async def _still_rendering(services: Services, job: CreativeJob) -> bool:
+    """True while a canceled job's task still runs at a provider that cannot stop it: the provider
+    counts that task against our concurrency until it ends, so the job keeps its slot (a waiter
+    would otherwise be submitted over the provider's cap) and is looked at again after the
+    provider's poll interval. Nothing of the job changes. The slot is given back once the provider
+    reports the task over (done, failed or unknown), or once the job's deadline has passed."""
+    if job.status != JobStatus.CANCELED or not job.provider_task_id or registry.can_cancel(job.provider):
+        return False
+    limit = services.settings.provider_concurrency_limit(job.provider)
+    if limit <= 0 or not await services.slots.holds(job.provider, str(job.id)):
+        return False
+    if job.deadline_at and datetime.now(UTC) > job.deadline_at:
+        return False
+    try:
+        adapter = registry.adapter_for(job.provider, services.http, services.settings)
+        result = await adapter.poll(await job_spec(services, job), job.provider_task_id, job.provider_state)
+    except RetryableError as exc:  # the provider is briefly unavailable: the task may still run
+        wait = exc.retry_after if exc.retry_after is not None else 5.0
+        delay = wait * services.settings.poll_interval_scale
+    except ProviderError:  # failed or unknown at the provider: over
+        return False
+    else:
+        if not isinstance(result, Pending):
+            return False
+        delay = result.retry_after
+    await services.slots.keep(job.provider, str(job.id), limit)
+    await services.queue.enqueue_poll(str(job.id), delay)
+    return True

@@ -39,13 +39,25 @@ def _again_later(ctx: dict[str, Any], exc: Exception) -> Retry:
     return Retry(defer=delay)
 
 
+def _run_budget(settings: Settings) -> float:
+    """How long one run may take before it gives up and runs again: a little under arq's job
+    timeout, so that the run ends here (and is retried) rather than in arq (which drops a timed-out
+    run: its job would wait for the sweep)."""
+    timeout = float(settings.job_timeout_seconds)
+    return timeout - max(1.0, timeout / 10)
+
+
 async def _through_outages(ctx: dict[str, Any], job_id: str, run: Callable[[], Awaitable[str]]) -> str:
+    budget = asyncio.timeout(_run_budget(ctx["services"].settings))
     try:
-        if int(ctx.get("job_try", 1)) > 1:  # an earlier attempt met an outage (or its worker died)
+        if int(ctx.get("job_try", 1)) > 1:  # an earlier attempt met an outage, its time, or its worker died
             await job_ops.release_submission_claimed_since(job_id, ctx["enqueue_time"])
-        return await run()
+        async with budget:
+            return await run()
     except Exception as exc:
-        if not outages.is_unavailable(exc):
+        # Out of time (mostly waiting for the database: on SQLite its one connection and its write
+        # lock, under load) runs again shortly, as after an outage; the next run takes its claim back.
+        if not (isinstance(exc, TimeoutError) and budget.expired()) and not outages.is_unavailable(exc):
             raise
         raise _again_later(ctx, exc) from exc
 

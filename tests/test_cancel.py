@@ -71,6 +71,9 @@ class Slots:
     async def release(self, provider: str, job_id: str) -> str | None:
         return None
 
+    async def holds(self, provider: str, job_id: str) -> bool:
+        return False  # no slots are kept here: a canceled job is not followed to its task's end
+
 
 @dataclass
 class Provider(httpx.AsyncBaseTransport):

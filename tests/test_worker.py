@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import signal
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from arq.worker import Retry
 
+from models.jobs import CreativeJob
+from services.settings import Settings
+from tasks import worker
 from tests.stack import JOB_UPDATED, Stack, Team, follow_job
 from tests.test_generation import CANCEL, balance, ledger, submit_ok
 
@@ -30,6 +35,21 @@ async def _until_submitted(stack: Stack, team: Team, job_id: str, family: str, b
         await _until_counted(stack, "submissions", family, before)
 
 
+async def _until_task_recorded(stack: Stack, job_id: str, seconds: float = 30) -> None:
+    """Wait (bounded) until the worker has stored the provider's task id on the job: from then on
+    a restarted worker follows that task. (No event says so; the job's row is read directly.)"""
+
+    async def recorded() -> str | None:
+        job = await CreativeJob.get(id=job_id)
+        return job.provider_task_id
+
+    for _ in range(int(seconds / 0.05)):
+        if await asyncio.to_thread(stack.database.run, recorded):
+            return
+        await asyncio.sleep(0.05)
+    raise TimeoutError(f"job {job_id} never recorded its provider task id")
+
+
 @pytest.mark.both_databases
 async def test_sigkill_in_the_middle_of_a_long_video_resumes_and_charges_once(
     stack: Stack, team: Team
@@ -37,6 +57,9 @@ async def test_sigkill_in_the_middle_of_a_long_video_resumes_and_charges_once(
     before = stack.sim_stats()["submissions"].get("runway", 0)
     job = await submit_ok(stack, team, "video", {"prompt": "a long render [sim:slow]", "durationSeconds": 10})
     await _until_submitted(stack, team, job["id"], "runway", before)
+    # Killed only once the task id is stored: the simulator counts a task before its answer reaches
+    # the worker, and a kill in between leaves a job that must submit again (docs/operations.md).
+    await _until_task_recorded(stack, job["id"])
     assert stack.proc is not None
     stack.proc.send_signal(signal.SIGKILL)  # API and worker die together, the provider keeps rendering
     stack.proc.wait(30)
@@ -134,3 +157,40 @@ async def test_a_provider_never_runs_more_of_our_tasks_than_its_concurrency_limi
     finals = await asyncio.gather(*[follow_job(stack, team, job["id"]) for job in jobs])
     assert [states[-1]["status"] for states in finals] == ["COMPLETED"] * 6
     assert stack.sim_stats()["open_peak"]["luma"] == 2  # two ran side by side; never a third
+
+
+async def test_a_canceled_job_keeps_its_provider_slot_until_the_provider_ends_its_task(
+    stack: Stack, team: Team
+) -> None:
+    # Luma cannot stop a task (docs/credits.md, Cancel): a canceled job's render goes on at Luma and
+    # counts against its cap (2 in the test stacks) until it ends. The next job waits for it.
+    slow = {"provider": "LUMA_RAY3", "durationSeconds": 5}
+    submitted = stack.sim_stats()["submissions"].get("luma", 0)
+    running = []
+    for i in range(2):
+        job = await submit_ok(stack, team, "video", {**slow, "prompt": f"a long take {i} [sim:slow]"})
+        await _until_submitted(stack, team, job["id"], "luma", submitted + i)
+        running.append(job)
+    payload = (await stack.data(team, CANCEL, {"id": running[0]["id"]}))["cancelJob"]
+    assert payload["job"]["status"] == "CANCELED"
+    after = await submit_ok(stack, team, "video", {**slow, "prompt": "the next take"})
+    finals = await asyncio.gather(*[follow_job(stack, team, job["id"]) for job in (running[1], after)])
+    assert [states[-1]["status"] for states in finals] == ["COMPLETED", "COMPLETED"]
+    assert stack.sim_stats()["open_peak"]["luma"] == 2  # the canceled render still ran: never a third
+
+
+async def test_a_run_out_of_time_runs_again_shortly_rather_than_at_the_next_sweep() -> None:
+    # arq drops a run that reaches its job timeout, leaving the job to the sweep (a minute or two):
+    # a run stuck waiting (on SQLite: for the one connection, under load) ends itself a little
+    # before that, as a retry in half a second.
+    services = SimpleNamespace(settings=Settings(job_timeout_seconds=2))
+    ctx: dict[str, Any] = {"services": services, "job_try": 1, "job_id": "j"}
+
+    async def stuck() -> str:
+        await asyncio.Event().wait()
+        return "never"
+
+    async with asyncio.timeout(2):  # within arq's own timeout
+        with pytest.raises(Retry) as retry:
+            await worker._through_outages(ctx, "j", stuck)
+    assert retry.value.defer_score == 500
