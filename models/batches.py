@@ -150,10 +150,13 @@ async def plan(
     ``assumed`` it is an estimate's plan (``estimateCost``): the same rules and prices, the
     request's files taken as given and nothing read."""
     generation.check_text(req.placements, "placements")
+    req = generation.canonical_placements(req)
     targets = check_shape(req.variants, req.placements, max_jobs)
     if req.placements is not None and req.placement is not None:
         raise _invalid("give placement or placements, not both", "placements")
     cfg = cfg or lifecycle.LifecycleConfig()
+    # one provider for every job: with none named, one that serves all the placements asked for
+    req = generation.serving_provider(req, cfg)
     first = await generation.validate(replace(req, variants=1, placements=None), cfg, libraries, assumed)
     if req.variants > 1 and first.type in DETERMINISTIC_TYPES:
         raise _invalid(
@@ -167,8 +170,8 @@ async def plan(
     planned: list[NewJob] = []
     for i, placement in enumerate(targets):
         for v, (seed, auto) in enumerate(seeds(req.variants, given, takes_seed)):
-            if i == 0 and v == 0 and placement is None and not auto:
-                planned.append(first)
+            if i == 0 and v == 0 and placement is None and not auto and req.variants == 1:
+                planned.append(first)  # a single job as asked (its seed given, or none taken)
                 continue
             one = replace(
                 req,
@@ -183,7 +186,8 @@ async def plan(
             if i == 0 and v == 0 and placement is None and req.variants == 1:
                 planned.append(new)  # a single job (its seed picked here): no variant number, as before
                 continue
-            planned.append(replace(new, metadata={**new.metadata, "variant": v + 1}))
+            take = {"variant": v + 1, **({"variants": req.variants} if req.variants > 1 else {})}
+            planned.append(replace(new, metadata={**new.metadata, **take}))
     alone = len(planned) == 1 and req.placements is None
     plain = alone and req.client_reference is None and req.client_metadata is None
     # a plain single job keeps the hash it always had (a retry across this release still matches)

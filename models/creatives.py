@@ -41,20 +41,21 @@ from tortoise.expressions import F
 from tortoise.models import Model
 from tortoise.transactions import in_transaction
 
-from models import generation, library, progress, spend_caps
+from models import batches, generation, library, progress, spend_caps
 from models import jobs as job_ops
 from models.errors import DomainError, ErrorCode
 from models.generation import GenerationRequest
 from models.jobs import DEADLINES, CreativeJob, Events, JobStatus, NewJob, now
 from models.teams import Team
 from models.tenancy import team_row
-from providers import lifecycle
+from providers import lifecycle, registry
 from providers.catalog import COMPOSITE
 
 DEFAULT_MAX_JOBS = 20  # CH_MAX_JOBS_PER_CREATIVE
 MAX_KEY = 64
 _KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
-# What each job type's first output is, for checking it against the composite element it fills.
+# What each job type's first output is, for checking it against the composite element it fills
+# (a composite's is read from its own settings: :func:`output_content_type`).
 OUTPUT_CONTENT_TYPE = {
     "image": "image/png",
     "video": "video/mp4",
@@ -62,6 +63,17 @@ OUTPUT_CONTENT_TYPE = {
     "tts": "audio/mpeg",
     "composite": "video/mp4",
 }
+
+
+def output_content_type(new: NewJob) -> str:
+    """What a planned job's first output is: where its provider's adapter says what the request
+    renders (Creatomate: the output_format of the settings or the RenderScript), that; else its
+    type's."""
+    reader = getattr(registry.adapter_class(new.provider), "output_content_type", None)
+    found = reader(new.settings) if reader is not None else None
+    return found or OUTPUT_CONTENT_TYPE[new.type]
+
+
 WAITING = "waiting_for"
 
 
@@ -250,7 +262,7 @@ async def plan(
         raise _invalid("idempotencyKey must be 1 to 255 characters", ["idempotencyKey"])
     generation.check_text(idempotency_key, "idempotencyKey")
     ordered = order(specs, max_jobs=max_jobs, nodes_path=nodes_path)
-    types = {spec.key: spec.request.type for spec in ordered}
+    made: dict[str, NewJob] = {}  # topological: a node's inputs are planned before it
     planned: list[PlannedNode] = []
     for spec in ordered:
         if spec.request.idempotency_key is not None:
@@ -268,7 +280,8 @@ async def plan(
                 [*spec.path, "placements"],
             )
         try:
-            new = await generation.validate(spec.request, cfg, libraries)
+            # as generate* plans a single job: its seed picked where the provider takes one
+            (new,) = (await batches.plan(spec.request, cfg, libraries, max_jobs=1)).jobs
             for j, (name, ref) in enumerate(spec.refs, start=len(spec.request.inputs)):
                 if not name:
                     raise DomainError(
@@ -277,10 +290,13 @@ async def plan(
                         ["input", "inputs", str(j), "name"],
                     )
                 generation.check_input_element(
-                    new.settings.get("source"), name, OUTPUT_CONTENT_TYPE[types[ref]], j, "node"
+                    new.settings.get("source"), name, output_content_type(made[ref]), j, "node"
                 )
+            names = [str(item.get("name") or "") for item in spec.request.inputs]
+            generation.check_input_names([*names, *(name for name, _ in spec.refs)])
         except DomainError as exc:
             raise at_node(exc, spec) from None
+        made[spec.key] = new
         planned.append(PlannedNode(spec, new, sorted({ref for _, ref in spec.refs})))
     return Plan(team_id, user_id, recipe, planned, idempotency_key, api_key_id)
 

@@ -254,12 +254,15 @@ def output_name(
     return sanitize_name("-".join(p for p in parts if p) + f".{media.extension_for(content_type)}")
 
 
-def take_of(placement: str | None, variant: int | None) -> str:
+def take_of(placement: str | None, variant: int | None, variants: int | None = None) -> str:
     """What tells apart the outputs of one generate request (variants x placements) in a name: the
-    placement, and the variant after the first (``feed``, ``feed-v2``, ``v3``); empty for a lone job."""
+    placement, and the variant where the request asked for several (``feed-v1``, ``feed-v2``,
+    ``v3``; a job recorded without ``variants`` is marked from its second variant on); empty for a
+    lone job, and no variant mark where each placement was made once (``feed``)."""
+    several = (variants or 0) > 1 or (variant or 0) > 1
     parts = [
         placement.lower().replace("_", "-") if placement else "",
-        f"v{variant}" if variant and variant > 1 else "",
+        f"v{variant}" if variant and several else "",
     ]
     return "-".join(p for p in parts if p)
 

@@ -9,7 +9,7 @@ import json
 import math
 import re
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from models import drive, library, placements, pricing
@@ -86,6 +86,9 @@ class GenerationRequest:
     seed_is_auto: bool = False
     # The API key making the request (None: a JWT): recorded on the job for per-key spend caps.
     api_key_id: uuid.UUID | None = None
+    # Set by :func:`serving_provider`: the provider was chosen for the placements because the
+    # type's default cannot serve them (a PROVIDER_CHOSEN note on each job).
+    provider_note: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -157,6 +160,13 @@ def _uuid(value: str, *path: str) -> uuid.UUID:
         raise DomainError(ErrorCode.NOT_FOUND, f"{path[-1]} not found", ["input", *path]) from None
 
 
+def named_provider(req: GenerationRequest) -> ProviderSpec:
+    """The provider the request names (or its type's default): PROVIDER_NOT_SUPPORTED on
+    ``provider`` when it does not generate this type or is not available. What a recipe checks
+    before it reads the provider's libraries."""
+    return _spec(req)
+
+
 def _spec(req: GenerationRequest) -> ProviderSpec:
     if req.provider is None:
         return default_provider(req.type)
@@ -172,6 +182,77 @@ def _spec(req: GenerationRequest) -> ProviderSpec:
             ErrorCode.PROVIDER_NOT_SUPPORTED, f"{spec.provider} is not available yet", ["input", "provider"]
         )
     return spec
+
+
+def canonical_placements(req: GenerationRequest) -> GenerationRequest:
+    """The request with its placements named as the table names them: any case is accepted
+    (``story``), in every form (models/placements.py, :func:`~models.placements.canonical`)."""
+    placement = placements.canonical(req.placement) if isinstance(req.placement, str) else req.placement
+    named = req.placements
+    if isinstance(named, list):
+        named = [placements.canonical(p) if isinstance(p, str) else p for p in named]
+    if placement == req.placement and named == req.placements:
+        return req
+    return replace(req, placement=placement, placements=named)
+
+
+PROVIDER_CHOSEN = "PROVIDER_CHOSEN"
+
+
+def serving_provider(req: GenerationRequest, cfg: lifecycle.LifecycleConfig) -> GenerationRequest:
+    """A request naming no provider, for placements the type's default cannot serve (Runway renders
+    no square from text): the first provider of the type, in catalogue order, that renders every
+    placement asked for exactly (its ratio and its target duration), else the first that serves
+    them all at its nearest; the request names it, with a PROVIDER_CHOSEN note for each job. The
+    default is kept when it serves them, and when no provider does (then it refuses, saying why).
+    A request that names its provider is never changed: it is refused when that one cannot serve."""
+    if req.provider is not None or req.provider_note is not None:
+        return req
+    asked = req.placements if req.placements is not None else [req.placement] if req.placement else []
+    wanted = [p for p in asked if isinstance(p, str) and p in PLACEMENTS]
+    if not wanted:
+        return req
+    with_image = req.type == VIDEO and req.image_file_id is not None
+
+    def running(provider: str) -> ProviderSpec | None:
+        try:
+            return CATALOG[lifecycle.resolve(provider, cfg).provider]
+        except lifecycle.ModelShutDown:
+            return None
+
+    default_name = lifecycle.default_for(req.type, cfg)
+    default = running(default_name)
+    missing = placements.unserved(default, wanted, with_image=with_image) if default else None
+    if default is None or missing is None:
+        return req
+    others = [
+        (spec.provider, served)
+        for spec in CATALOG.values()
+        if spec.type == req.type
+        and spec.provider != default_name
+        and registry.is_supported(spec.provider)
+        and (served := running(spec.provider)) is not None
+        and placements.unserved(served, wanted, with_image=with_image) is None
+    ]
+    if not others:
+        return req
+    duration = req.duration_seconds
+    exact = [
+        name
+        for name, spec in others
+        if placements.native(spec, wanted, with_image=with_image, duration=duration)
+    ]
+    chosen = exact[0] if exact else others[0][0]
+    reason = placements.not_served_reason(default, missing, with_image=with_image)
+    note = {
+        "code": PROVIDER_CHOSEN,
+        "placement": missing,
+        "provider": chosen,
+        "requested": default_name,
+        "chosen": chosen,
+        "message": f"{default_name} (the default) cannot render {reason}; {chosen} was used",
+    }
+    return replace(req, provider=chosen, provider_note=note)
 
 
 def _json_object(value: Any, limit: int, *path: str) -> dict[str, Any]:
@@ -205,13 +286,18 @@ def _adjusted(
 def _aspect_ratio(
     req: GenerationRequest, spec: ProviderSpec, adjustments: list[dict[str, Any]]
 ) -> str | None:
-    """The ratio asked for (refused when the provider lacks it), else the placement's (the nearest
-    the provider renders, with an adjustment saying so), else the provider's default."""
+    """The placement's ratio (the nearest the provider renders, with an adjustment saying so; an
+    ``aspectRatio`` beside it must be the same ratio), else the ratio asked for (refused when the
+    provider lacks it), else the provider's default."""
     if req.placement is not None and req.placement not in PLACEMENTS:
         raise _invalid(f"unknown placement {req.placement}", *req.placement_path)
     if not spec.aspect_ratios:
         return None
-    if req.aspect_ratio is None and req.placement is not None:
+    if req.placement is not None and req.aspect_ratio is not None:
+        conflict = placements.implied_ratio_conflict(req.placement, req.aspect_ratio)
+        if conflict is not None:
+            raise _invalid(conflict, "aspectRatio")
+    if req.placement is not None:  # its ratio, or the nearest the provider renders
         wanted = placements.target(req.placement).aspect_ratio
         with_image = req.type == VIDEO and req.image_file_id is not None
         chosen = placements.nearest_ratio(wanted, placements.ratios(spec, with_image=with_image))
@@ -262,7 +348,7 @@ def _duration(req: GenerationRequest, spec: ProviderSpec, adjustments: list[dict
                 requested=str(goal),
                 chosen=str(duration),
                 message=f"{req.placement}'s target is {goal} seconds; {spec.provider} renders "
-                f"{min(spec.durations)} to {max(spec.durations)}, so {duration} seconds were made",
+                f"{placements.durations_text(spec.durations)}, so {duration} seconds were made",
             )
     else:
         duration = req.duration_seconds
@@ -275,7 +361,7 @@ def _duration(req: GenerationRequest, spec: ProviderSpec, adjustments: list[dict
             )
     if duration not in spec.durations:
         raise _invalid(
-            f"{spec.provider} renders {min(spec.durations)} to {max(spec.durations)} seconds; got {duration}",
+            f"{spec.provider} renders {placements.durations_text(spec.durations)}; got {duration}",
             "durationSeconds",
         )
     return duration
@@ -416,10 +502,29 @@ def _check_element(source: Any, name: str, content_type: str, index: int, id_fie
         raise _invalid(f"element {element!r} takes {kind}; this input is {content_type}", *path, id_field)
 
 
+def check_input_names(names: list[str]) -> None:
+    """No two inputs of a composite fill the same element (``A`` and ``A.source`` are one): the
+    second one is refused on its name. Blank names are left to the caller's own refusal."""
+    seen: dict[str, int] = {}
+    for i, name in enumerate(names):
+        if not name:
+            continue
+        element = name.removesuffix(".source")
+        if element in seen:
+            raise _invalid(
+                f"another input already fills element {element!r}; give one input per element",
+                "inputs",
+                str(i),
+                "name",
+            )
+        seen[element] = i
+
+
 async def _composite_inputs(req: GenerationRequest) -> list[dict[str, str]]:
     """Inputs name an element of the template/source and refer to a completed job or a Drive file."""
     if len(req.inputs) > MAX_COMPOSITE_INPUTS:
         raise _invalid(f"a composite takes at most {MAX_COMPOSITE_INPUTS} inputs", "inputs")
+    check_input_names([str(item.get("name") or "") for item in req.inputs])
     resolved = []
     for i, item in enumerate(req.inputs):
         name = item.get("name")
@@ -530,6 +635,7 @@ async def validate(
     ``assumed`` (an estimate) its files are stand-ins and nothing is read: the same job, priced."""
     _check_texts(req)
     cfg = cfg or lifecycle.LifecycleConfig()
+    req = serving_provider(canonical_placements(req), cfg)
     picked = _spec(req).provider if req.provider is not None else lifecycle.default_for(req.type, cfg)
     resolved = runs_on(picked, cfg)
     spec = CATALOG[resolved.provider]
@@ -540,7 +646,7 @@ async def validate(
     _seed(req, spec, settings)
     params: dict[str, Any] = {"settings": settings, "wire_model": resolved.wire_model}
     prompt: str | None = None
-    adjustments: list[dict[str, Any]] = []
+    adjustments: list[dict[str, Any]] = [dict(req.provider_note)] if req.provider_note else []
     ratio = _aspect_ratio(req, spec, adjustments)
     if ratio:
         params["aspect_ratio"] = ratio

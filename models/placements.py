@@ -109,3 +109,62 @@ def served(spec: ProviderSpec, placement: str) -> Served | None:
         return None
     duration = nearest_duration(wanted.duration_seconds, spec.durations) if spec.durations else None
     return Served(spec.provider, chosen, duration, needs_image)
+
+
+def canonical(name: str) -> str:
+    """A placement named in any case ("story", "Story") as the table names it ("STORY"); a name the
+    table lacks is left as given (refused by the caller, quoting it). The one rule for the GraphQL
+    enum, the REST forms and the estimate alike."""
+    upper = name.upper()
+    return upper if upper in PLACEMENTS else name
+
+
+def implied_ratio_conflict(placement: str, aspect_ratio: str) -> str | None:
+    """A placement implies its ratio: an ``aspectRatio`` beside it must be that ratio. The refusal's
+    message when it is not (None: the same ratio, or nothing to compare)."""
+    implied = target(placement).aspect_ratio
+    if aspect_ratio == implied:
+        return None
+    return f"placement {placement} implies {implied}; leave aspectRatio out or give {implied}"
+
+
+def durations_text(durations: tuple[int, ...]) -> str:
+    """What a provider renders, said truly: "2 to 10 seconds" for a run of whole seconds, else
+    "only 4, 6 or 8 seconds"."""
+    ordered = sorted(durations)
+    if len(ordered) > 2 and ordered == list(range(ordered[0], ordered[-1] + 1)):
+        return f"{ordered[0]} to {ordered[-1]} seconds"
+    if len(ordered) == 1:
+        return f"only {ordered[0]} seconds"
+    return f"only {', '.join(map(str, ordered[:-1]))} or {ordered[-1]} seconds"
+
+
+def unserved(spec: ProviderSpec, wanted: list[str], *, with_image: bool) -> str | None:
+    """The first of these placements the provider cannot serve even at its nearest ratio (None: it
+    serves them all)."""
+    if not spec.aspect_ratios:
+        return None
+    supported = ratios(spec, with_image=with_image)
+    return next((p for p in wanted if nearest_ratio(target(p).aspect_ratio, supported) is None), None)
+
+
+def native(spec: ProviderSpec, wanted: list[str], *, with_image: bool, duration: int | None) -> bool:
+    """The provider renders every one of these placements exactly: its ratio, and (for a video) the
+    duration asked for or else the placement's target; nothing made at a nearest."""
+    supported = ratios(spec, with_image=with_image)
+    for placement in wanted:
+        goal = target(placement)
+        if supported and goal.aspect_ratio not in supported:
+            return False
+        if spec.type == VIDEO and (duration or goal.duration_seconds) not in spec.durations:
+            return False
+    return True
+
+
+def not_served_reason(spec: ProviderSpec, placement: str, *, with_image: bool) -> str:
+    """Why the provider cannot serve the placement, in a few words: "FEED 1:1 from text"."""
+    wanted = target(placement).aspect_ratio
+    reason = f"{placement} {wanted}"
+    if spec.ratios_need_image(wanted) and not with_image:
+        reason += " from text"
+    return reason

@@ -171,7 +171,10 @@ async def localized_avatar(
             f"a creative takes at most {max_jobs} jobs; {len(locales)} locales ask for {len(locales)}",
             ["input", *base, "locales"],
         )
-    provider = avatar.provider or "heygen"
+    try:  # before its libraries are read: a provider of another type is refused on its field
+        provider = generation.named_provider(avatar).provider
+    except DomainError as exc:
+        raise at_node(exc, NodeSpec("", avatar, base)) from None
     seen: set[str] = set()
     specs = []
     for i, item in enumerate(locales):

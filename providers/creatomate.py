@@ -108,6 +108,14 @@ def timeline_seconds(elements: Any, modifications: dict[str, Any], depth: int = 
     return latest
 
 
+def _output_format(body: dict[str, Any]) -> str:
+    """The format a request renders in: its own ``output_format`` (from settings), else the
+    RenderScript's, else a RenderScript's still image (jpg) or a template's video (mp4)."""
+    source = body.get("source") if isinstance(body.get("source"), dict) else None
+    script = source or {}
+    return str(body.get("output_format") or script.get("output_format") or ("jpg" if source else "mp4"))
+
+
 def planned_render(body: dict[str, Any], declared: dict[str, Any]) -> dict[str, Any]:
     """The render a request asks Creatomate for, as Creatomate bills it: output format, output
     width × height (``render_scale``, or scaled to fit ``max_width``/``max_height``), frame rate
@@ -123,9 +131,7 @@ def planned_render(body: dict[str, Any], declared: dict[str, Any]) -> dict[str, 
                 raise SettingsError(
                     f"settings.{key} declares a template's {key}; a source carries its own", ("settings", key)
                 )
-    output_format = str(
-        body.get("output_format") or script.get("output_format") or ("jpg" if source else "mp4")
-    )
+    output_format = _output_format(body)
     width, height = (
         (script.get("width"), script.get("height"))
         if source
@@ -214,6 +220,19 @@ class CreatomateAdapter(HttpAdapter):
 
     def auth_headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.api_key}"}
+
+    @staticmethod
+    def output_content_type(params: dict[str, Any]) -> str | None:
+        """The content type a job with these params renders (models/creatives.py checks it against
+        the element of the composite it fills): the format :meth:`build_request` asks for."""
+        body: dict[str, Any] = {"source": params.get("source")}
+        user = params.get("settings") or {}
+        chosen = user.get("output_format") if isinstance(user, dict) else None
+        if chosen is None and params.get("output_format") in CONTENT_TYPES:
+            chosen = params.get("output_format")
+        if chosen is not None:
+            body["output_format"] = chosen
+        return CONTENT_TYPES.get(_output_format(body))
 
     def build_request(self, job: JobSpec) -> dict[str, Any]:
         body: dict[str, Any] = {}

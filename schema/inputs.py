@@ -60,7 +60,13 @@ class GenerateImageInput:
 @strawberry.input
 class GenerateVideoInput:
     prompt: str
-    provider: Provider = Provider.RUNWAY_GEN4
+    # No default in the schema: naming none lets the service pick one that serves the placements
+    # (models/generation.py, serving_provider); a fixed RUNWAY_GEN4 would read as named, and refuse FEED.
+    provider: Provider | None = strawberry.field(
+        default=None,
+        description="Default: RUNWAY_GEN4, or, when it cannot serve every placement asked for, the first "
+        "video provider that does (a PROVIDER_CHOSEN warning says so). A provider named is never replaced",
+    )
     duration_seconds: int | None = None
     aspect_ratio: str | None = None
     placement: Placement | None = None

@@ -252,7 +252,9 @@ class GenerateWarning(Notice):
 class PlacementWarning(Notice):
     code: str = strawberry.field(
         description="ASPECT_RATIO_ADJUSTED: the placement's ratio was not available, the nearest was made; "
-        "DURATION_ADJUSTED: the placement's target duration was not available, the nearest was made"
+        "DURATION_ADJUSTED: the placement's target duration was not available, the nearest was made; "
+        "PROVIDER_CHOSEN: no provider was named and the default cannot serve the placement, so `chosen` "
+        "(also `provider`) was used instead of `requested`, the default"
     )
     message: str
     placement: Placement | None

@@ -268,7 +268,11 @@ async def _finish(services: Services, job: CreativeJob, done: Done) -> str:
             index=index,
             data=data,
             content_type=content_type,
-            take=drive.take_of((job.metadata or {}).get("placement"), (job.metadata or {}).get("variant")),
+            take=drive.take_of(
+                (job.metadata or {}).get("placement"),
+                (job.metadata or {}).get("variant"),
+                (job.metadata or {}).get("variants"),
+            ),
         )
         urls.append(f"/files/{file.id}")
     if not urls:

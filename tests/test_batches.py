@@ -306,3 +306,134 @@ async def test_retries_racing_the_first_batch_get_it_not_insufficient_credits(
         assert all(isinstance(a, str) for a in answers), answers
         assert len(set(answers)) == 1
         assert await CreativeJob.filter(team_id=team).count() == 3
+
+
+# -- found through the public API by a reviewer: each failed on the code before its fix ----------------
+
+
+@pytest.mark.parametrize(
+    ("kind", "provider", "fields", "path"),
+    [
+        ("image", None, {"aspect_ratio": "1:1", "placements": ["STORY"]}, ["input", "aspectRatio"]),
+        ("video", "runway_gen4", {"placement": "STORY", "aspect_ratio": "16:9"}, ["input", "aspectRatio"]),
+        ("avatar", "heygen", {"placement": "FEED", "aspect_ratio": "9:16"}, ["input", "aspectRatio"]),
+    ],
+)
+async def test_an_aspect_ratio_other_than_the_placements_is_refused_naming_it(
+    kind: str, provider: str | None, fields: dict[str, Any], path: list[str]
+) -> None:
+    """Was: the explicit ratio won silently (a "STORY" job at 1:1 or 16:9, no warning)."""
+    if kind == "avatar":
+        fields = {**fields, "avatar_id": "a", "voice_id": "v"}
+    error = await refused(request(kind, provider, **fields))  # type: ignore[arg-type]
+    placement = (fields.get("placements") or [fields.get("placement")])[0]
+    implied = PLACEMENTS[placement][0]
+    assert error.code == ErrorCode.VALIDATION_FAILED and error.field == path
+    assert error.message == (
+        f"placement {placement} implies {implied}; leave aspectRatio out or give {implied}"
+    )
+
+
+async def test_an_aspect_ratio_equal_to_the_placements_is_the_placement() -> None:
+    given = await batches.plan(request("video", "runway_gen4", placement="STORY", aspect_ratio="9:16"))
+    left_out = await batches.plan(request("video", "runway_gen4", placement="STORY"))
+    assert given.jobs[0].settings["aspect_ratio"] == left_out.jobs[0].settings["aspect_ratio"] == "9:16"
+    # GPT Image 1.5 has no 9:16: the placement's nearest, as when the ratio is left out
+    nearest = await batches.plan(request("image", "gpt_image_1_5", placement="STORY", aspect_ratio="9:16"))
+    assert nearest.jobs[0].settings["aspect_ratio"] == "2:3"
+
+
+@pytest.mark.parametrize(
+    ("kind", "provider", "fields"),
+    [
+        ("image", "gpt_image_2_6_flare", {}),
+        ("tts", "openai_tts", {}),
+        ("tts", "elevenlabs", {}),
+        ("image", "flux_2_pro", {"seed": 100}),
+    ],
+)
+async def test_every_variant_is_numbered_the_first_too(
+    kind: str, provider: str, fields: dict[str, Any]
+) -> None:
+    """Was: variant null, 2, 3 (the first job reused without its number) where the provider takes
+    no seed or the caller gave one."""
+    plan = await batches.plan(request(kind, provider, variants=3, **fields))
+    assert [j.metadata.get("variant") for j in plan.jobs] == [1, 2, 3]
+    assert [j.metadata.get("variants") for j in plan.jobs] == [3, 3, 3]
+    if "seed" in fields:
+        assert [j.settings["settings"]["seed"] for j in plan.jobs] == [100, 101, 102]
+    single = await batches.plan(request(kind, provider, **fields))
+    assert "variant" not in single.jobs[0].metadata, "a lone job has no variant number"
+
+
+async def test_with_no_provider_named_a_video_for_a_square_feed_goes_to_one_that_renders_it() -> None:
+    """Was: the default (Runway, 16:9 and 9:16 from text) refused the whole request over FEED."""
+    plan = await batches.plan(request("video", None, variants=4, placements=["REELS", "FEED", "IN_STREAM"]))  # type: ignore[arg-type]
+    assert len(plan.jobs) == 12 and {j.provider for j in plan.jobs} == {"kling_3_0"}
+    shapes = {
+        (j.metadata["placement"], j.settings["aspect_ratio"], j.settings["duration_seconds"])
+        for j in plan.jobs
+    }
+    assert shapes == {(p, *PLACEMENTS[p]) for p in ("REELS", "FEED", "IN_STREAM")}, "exactly each target"
+    for job in plan.jobs:  # said on each job
+        (note,) = job.metadata["adjustments"]
+        assert note == {
+            "code": "PROVIDER_CHOSEN",
+            "placement": "FEED",
+            "provider": "kling_3_0",
+            "requested": "runway_gen4",
+            "chosen": "kling_3_0",
+            "message": "runway_gen4 (the default) cannot render FEED 1:1 from text; kling_3_0 was used",
+        }
+    # the default when it serves every placement asked for
+    served = await batches.plan(request("video", None, placements=["REELS", "IN_STREAM"]))  # type: ignore[arg-type]
+    assert {j.provider for j in served.jobs} == {"runway_gen4"}
+    assert all("adjustments" not in j.metadata for j in served.jobs)
+    # a creative's node (one job, validated alone) goes the same way
+    single = await generation.validate(
+        request("video", None, placement="FEED"),  # type: ignore[arg-type]
+        assumed=generation.Assumed(),
+    )
+    assert single.provider == "kling_3_0"
+    # a named provider that cannot serve is still refused, naming the placement
+    error = await refused(request("video", "runway_gen4", placements=["REELS", "FEED"]))
+    assert (
+        error.field == ["input", "placements", "1"]
+        and "runway_gen4 cannot serve placement FEED" in error.message
+    )
+
+
+async def test_the_default_is_kept_when_a_start_image_lets_it_serve_the_placement() -> None:
+    with_image = await generation.validate(
+        request("video", None, placement="FEED", image_file_id="start"),  # type: ignore[arg-type]
+        assumed=generation.Assumed(),
+    )
+    assert with_image.provider == "runway_gen4" and with_image.settings["aspect_ratio"] == "1:1"
+
+
+async def test_veo_says_it_renders_only_4_6_or_8_seconds() -> None:
+    """Was: "renders 4 to 8 seconds; got 5", and 5 is between them."""
+    error = await refused(request("video", "veo_3_1", placement="IN_STREAM", duration_seconds=5))
+    assert error.field == ["input", "durationSeconds"]
+    assert error.message == "veo_3_1 renders only 4, 6 or 8 seconds; got 5"
+    assert placements.durations_text(tuple(range(2, 11))) == "2 to 10 seconds"
+    assert placements.durations_text((5, 10)) == "only 5 or 10 seconds"
+    luma = await batches.plan(request("video", "luma_ray3", placement="IN_STREAM"))
+    (note,) = luma.jobs[0].metadata["adjustments"]
+    assert "luma_ray3 renders only 5 or 10 seconds, so 5 seconds were made" in note["message"]
+
+
+async def test_placements_are_taken_in_any_case() -> None:
+    """Was: the REST form's "story" refused as an unknown placement (its creatives took any case)."""
+    plan = await batches.plan(request("video", "kling_3_0", placements=["story", "Feed"]))
+    assert [j.metadata["placement"] for j in plan.jobs] == ["STORY", "FEED"]
+    assert plan.placements == ["STORY", "FEED"]
+    single = await batches.plan(request("image", "flux_2_pro", placement="in_stream"))
+    assert (
+        single.jobs[0].metadata["placement"] == "IN_STREAM"
+        and single.jobs[0].settings["aspect_ratio"] == "16:9"
+    )
+    error = await refused(request("video", "kling_3_0", placements=["story", "STORY"]))
+    assert error.field == ["input", "placements", "1"] and "named twice" in error.message
+    error = await refused(request("video", "kling_3_0", placements=["storie"]))
+    assert error.message == "unknown placement storie"

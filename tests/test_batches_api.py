@@ -249,7 +249,7 @@ async def test_the_rest_form_takes_variants_and_placements(stack: Stack) -> None
             json={
                 "prompt": "a red shoe",
                 "variants": 2,
-                "placements": ["FEED", "STORY"],
+                "placements": ["feed", "Story"],  # any case, as the REST creatives take them
                 "client_reference": "r-9",
             },
             headers=team.headers,
@@ -262,6 +262,13 @@ async def test_the_rest_form_takes_variants_and_placements(stack: Stack) -> None
         ).json()
         assert job["batch_id"] == body["batch_id"] and job["client_reference"] == "r-9"
         assert job["metadata"]["placement"] == "STORY" and job["settings"]["aspect_ratio"] == "9:16"
+        assert job["metadata"]["variant"] == 2
+        single = await client.post(
+            "/api/v1/creative-hub/generate/video",
+            json={"prompt": "a red shoe", "provider": "kling_3_0", "placement": "in_stream"},
+            headers=team.headers,
+        )
+        assert single.status_code == 202, single.text  # was: 400 "unknown placement in_stream"
         bad = await client.post(
             "/api/v1/creative-hub/generate/image", json={"prompt": "x", "variants": 6}, headers=team.headers
         )

@@ -503,3 +503,161 @@ async def test_a_recipes_ad_is_named_after_its_concept(monkeypatch: pytest.Monke
     title = specs[-1].request.text
     assert title is not None and title.startswith("Voice-over ad: a lamp at dusk")
     assert len(title) == recipes.COMPOSITE_NOTE_CHARS  # a long concept is cut, not carried whole
+
+
+# -- found through the public API by a reviewer: each failed on the code before its fix ----------------
+
+
+def _composite(
+    key: str, source: dict[str, Any], i: int, refs: list[tuple[str, str]] | None = None
+) -> NodeSpec:
+    request = GenerationRequest(type="composite", team_id=TEAM, user_id=USER, source=source)
+    return NodeSpec(
+        key, request, ["nodes", str(i), "composite"], refs=refs or [], key_path=["nodes", str(i), "key"]
+    )
+
+
+PNG_CARD = {
+    "output_format": "png",
+    "width": 1080,
+    "height": 1080,
+    "elements": [{"name": "T", "type": "text"}],
+}
+
+
+async def test_a_composites_output_type_is_read_from_its_output_format(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Was: every composite taken for video/mp4: a PNG card refused by an image element, let into a
+    video element."""
+    from models import generation
+
+    monkeypatch.setattr(generation, "_folder", _folderless)
+    still = {"elements": [{"name": "Card", "type": "image"}]}
+    moving = {"output_format": "mp4", "duration": 5, "elements": [{"name": "Clip", "type": "video"}]}
+    planned = await _plan_nodes([_composite("A", PNG_CARD, 0), _composite("B", still, 1, [("Card", "A")])])
+    assert [n.spec.key for n in planned.nodes] == ["A", "B"]
+    with pytest.raises(DomainError) as caught:
+        await _plan_nodes([_composite("A", PNG_CARD, 0), _composite("B", moving, 1, [("Clip", "A")])])
+    assert caught.value.code == ErrorCode.VALIDATION_FAILED
+    assert caught.value.field == ["input", "nodes", "1", "inputs", "0", "node"]
+    assert caught.value.message == "element 'Clip' takes video; this input is image/png"
+    # an mp4 composite still fills a video element, and a template renders a video
+    mp4 = {**PNG_CARD, "output_format": "mp4", "duration": 3}
+    await _plan_nodes([_composite("A", mp4, 0), _composite("B", moving, 1, [("Clip", "A")])])
+    # the composite's own settings.output_format wins over its RenderScript's, as the adapter sends it
+    jpg = GenerationRequest(
+        type="composite", team_id=TEAM, user_id=USER, source=mp4, settings={"output_format": "jpg"}
+    )
+    card = NodeSpec("A", jpg, ["nodes", "0", "composite"], key_path=["nodes", "0", "key"])
+    planned = await _plan_nodes([card, _composite("B", still, 1, [("Card", "A")])])
+    assert creatives.output_content_type(planned.nodes[0].new) == "image/jpeg"
+
+
+async def test_two_inputs_filling_one_element_are_refused_naming_the_second(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Was: accepted (two inputs for element "A", one of them silently lost)."""
+    from models import generation
+
+    monkeypatch.setattr(generation, "_folder", _folderless)
+    source = {"output_format": "mp4", "duration": 5, "elements": [{"name": "A", "type": "video"}]}
+    clip = GenerationRequest(type="video", team_id=TEAM, user_id=USER, provider="kling_3_0", text="x")
+    videos = [
+        NodeSpec(k, clip, ["nodes", str(i), "video"], key_path=["nodes", str(i), "key"])
+        for i, k in enumerate("vw")
+    ]
+    twice = _composite("c", source, 2, [("A", "v"), ("A.source", "w")])
+    with pytest.raises(DomainError) as caught:
+        await _plan_nodes([*videos, twice])
+    assert caught.value.code == ErrorCode.VALIDATION_FAILED
+    assert caught.value.field == ["input", "nodes", "2", "inputs", "1", "name"]
+    assert "already fills element 'A'" in caught.value.message
+    # a composite's own inputs: the same rule, on its own field
+    with pytest.raises(DomainError) as own:
+        generation.check_input_names(["Logo", "Image", "Logo"])
+    assert own.value.field == ["input", "inputs", "2", "name"]
+
+
+async def test_a_creatives_jobs_get_a_picked_seed_where_the_provider_takes_one(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Was: seed null on every FLUX and Runway node of a creative (a winner could not be made again)."""
+    from models import generation, recipes
+
+    folder = uuid.uuid4()
+
+    async def one_folder(req: GenerationRequest) -> uuid.UUID:
+        return folder
+
+    monkeypatch.setattr(generation, "_folder", one_folder)
+    image = GenerationRequest(type="image", team_id=TEAM, user_id=USER, text="a lamp", placement="FEED")
+    video = GenerationRequest(type="video", team_id=TEAM, user_id=USER, provider="runway_gen4", text="a lamp")
+    voice = GenerationRequest(type="tts", team_id=TEAM, user_id=USER, text="Light up.")
+    specs = [
+        NodeSpec("i", image, ["nodes", "0", "image"], key_path=["nodes", "0", "key"]),
+        *await recipes.video_with_voiceover(video, voice, None),
+    ]
+    planned = {n.spec.key: n.new for n in (await _plan_nodes(specs)).nodes}
+    for key in ("i", "video"):
+        seed = planned[key].settings["settings"].get("seed")
+        assert isinstance(seed, int) and planned[key].metadata.get("seed_auto") is True, key
+    assert "seed" not in planned["voiceover"].settings["settings"]  # OpenAI TTS takes none
+    assert "variant" not in planned["i"].metadata, "a node is a lone job"
+    # another seed is picked each time, outside what was asked: a retry is the same creative
+    first, again = await _plan_nodes(specs), await _plan_nodes(specs)
+    assert first.request_hash() == again.request_hash()
+
+
+async def test_an_image_with_logo_at_another_ratio_than_its_placement_is_refused(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Was: rendered 1:1 and the 9:16 composite cropped 44% of it away."""
+    from models import generation, recipes
+
+    monkeypatch.setattr(generation, "_folder", _folderless)
+    image = GenerationRequest(
+        type="image", team_id=TEAM, user_id=USER, text="a lamp", placement="STORY", aspect_ratio="1:1"
+    )
+    with pytest.raises(DomainError) as caught:
+        await recipes.image_with_logo(image, str(uuid.uuid4()), None)
+    assert caught.value.code == ErrorCode.VALIDATION_FAILED
+    assert caught.value.field == ["input", "imageWithLogo", "image", "aspectRatio"]
+    assert caught.value.message == "placement STORY implies 9:16; leave aspectRatio out or give 9:16"
+
+
+class _Unreadable:
+    """Libraries that cannot be read: what a wrong provider used to reach."""
+
+    async def avatars(self, provider: str = "heygen", *, fresh: bool = False) -> list[Any]:
+        from models.library import LibraryUnavailable
+
+        raise LibraryUnavailable(provider, "avatars", "not a library")
+
+    async def voices(self, provider: str, *, fresh: bool = False) -> list[Any]:
+        from models.library import LibraryUnavailable
+
+        raise LibraryUnavailable(provider, "voices", "not a library")
+
+    async def cached_voices(self, provider: str) -> list[Any] | None:
+        return None
+
+
+async def test_a_localized_avatar_on_a_video_provider_is_refused_on_the_provider() -> None:
+    """Was: PROVIDER_UNAVAILABLE "...library could not be read... try again in a minute" on a locale."""
+    from models import recipes
+
+    avatar = GenerationRequest(
+        type="avatar", team_id=TEAM, user_id=USER, provider="runway_gen4", text="Hello", avatar_id="a"
+    )
+    with pytest.raises(DomainError) as caught:
+        await recipes.localized_avatar(
+            avatar,
+            [recipes.Locale("en-US"), recipes.Locale("es")],
+            gender=None,
+            max_jobs=20,
+            libraries=_Unreadable(),
+        )
+    assert caught.value.code == ErrorCode.PROVIDER_NOT_SUPPORTED
+    assert caught.value.field == ["input", "localizedAvatar", "provider"]
+    assert "runway_gen4 does not generate avatar" in caught.value.message

@@ -175,6 +175,13 @@ def test_the_outputs_of_one_request_have_names_that_tell_them_apart() -> None:
     assert drive.take_of(None, None) == "" and drive.take_of(None, 2) == "v2"
 
 
+def test_the_first_take_of_several_variants_is_marked_like_the_others() -> None:
+    """Was: take 1 of 3 named without its mark (``video-…-1.mp4`` beside ``…-v2-1.mp4``)."""
+    assert [drive.take_of(None, v, 3) for v in (1, 2, 3)] == ["v1", "v2", "v3"]
+    assert [drive.take_of("REELS", v, 2) for v in (1, 2)] == ["reels-v1", "reels-v2"]
+    assert drive.take_of("FEED", 1, None) == "feed", "one take per placement: the placement tells them apart"
+
+
 async def test_the_tree_counts_files_and_bytes_per_folder_and_subtree(
     team: uuid.UUID, storage: MemoryStorage
 ) -> None:

@@ -63,7 +63,18 @@ CASES: list[tuple[str, dict[str, Any], date | None]] = [
     ("AVATAR", {"provider": "HEYGEN", "placements": ["STORY", "FEED"], "variants": 2}, None),
     ("TTS", {"provider": "ELEVENLABS", "variants": 3, "seed": 5}, None),
     ("TTS", {"variants": 2}, BEFORE_GPT_IMAGE_1_5_SHUTDOWN),
+    # with no provider named: one that serves every placement (the default cannot render FEED from text)
+    ("VIDEO", {"variants": 4, "placements": ["REELS", "FEED", "IN_STREAM"]}, None),
+    ("VIDEO", {"placement": "FEED"}, None),
+    ("VIDEO", {"placements": ["REELS", "IN_STREAM"]}, None),
+    # every variant numbered; an aspectRatio equal to the placement's; placements in any case
+    ("IMAGE", {"provider": "GPT_IMAGE_2_6_FLARE", "variants": 3}, None),
+    ("VIDEO", {"provider": "RUNWAY_GEN4", "placement": "STORY", "aspectRatio": "9:16"}, None),
     # refused
+    ("IMAGE", {"aspectRatio": "1:1", "placements": ["STORY"]}, None),
+    ("VIDEO", {"provider": "RUNWAY_GEN4", "placement": "STORY", "aspectRatio": "16:9"}, None),
+    ("VIDEO", {"provider": "RUNWAY_GEN4", "placements": ["REELS", "FEED"]}, None),
+    ("VIDEO", {"provider": "VEO_3_1", "placement": "IN_STREAM", "durationSeconds": 5}, None),
     ("VIDEO", {"provider": "KLING_3_0", "placement": "STORY", "durationSeconds": 15}, None),
     ("VIDEO", {"provider": "KLING_3_0", "placements": ["REELS", "STORY"], "durationSeconds": 12}, None),
     ("VIDEO", {"provider": "VEO_3_1", "placement": "FEED"}, None),
