@@ -100,3 +100,23 @@ export function EmptyState({ title, children }) {
 export function go(path) {
   location.hash = `#${path}`;
 }
+
+/** True for an image that may be a logo or have transparency (a PNG, GIF, WebP or SVG, or a small
+ *  one): shown whole (contain, on a checkerboard) instead of cropped to fill its box. */
+export function showWhole(file) {
+  if (!file || file.kind !== "IMAGE") return false;
+  if (/png|gif|webp|svg/i.test(file.contentType || file.name?.split(".").pop() || "")) return true;
+  return Boolean(file.width && file.height && Math.max(file.width, file.height) <= 512);
+}
+
+/** A long file name shown whole where there is room, else cut in the middle: its start, "…", and
+ *  its distinguishing end (what tells "image-flux_2_pro-a-…-1.jpg" files apart). The full name is
+ *  the tooltip, and what a screen reader reads (the two parts are the whole name). */
+export function MiddleName({ name, className = "", tail = 16 }) {
+  const text = String(name || "");
+  if (text.length <= tail + 6) return html`<span class=${`mid-name ${className}`} title=${text}><span class="mid-head">${text}</span></span>`;
+  let cut = text.length - tail;
+  const sep = text.slice(cut - 6, cut + 6).search(/[-_ .]/);
+  if (sep >= 0) cut = cut - 6 + sep;
+  return html`<span class=${`mid-name ${className}`} title=${text}><span class="mid-head">${text.slice(0, cut)}</span><span class="mid-tail"><bdi>${text.slice(cut)}</bdi></span></span>`;
+}

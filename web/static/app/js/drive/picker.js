@@ -3,7 +3,7 @@
 import { useEffect, useRef, useState } from "preact/hooks";
 import { gql, useQuery } from "../api.js";
 import { html } from "../html.js";
-import { bytes, ErrorNote, label, Loading } from "../ui.js";
+import { bytes, ErrorNote, label, Loading, MiddleName, showWhole } from "../ui.js";
 import { ACCEPT, DropZone, FILE_FIELDS, UploadList, useUploads } from "./upload.js";
 
 const FILES = `query PickFiles($filter: DriveFileFilter, $first: Int) {
@@ -39,9 +39,10 @@ export function FolderIcon({ small = false }) {
   </svg>`;
 }
 
-/** A file's small picture: its thumbnail, else a tile naming its kind. */
+/** A file's small picture: its thumbnail (a logo or a transparent image shown whole, on a
+ *  checkerboard), else a tile naming its kind. */
 export function Thumb({ file, className = "thumb" }) {
-  if (file?.thumbnailUrl) return html`<img class=${className} src=${file.thumbnailUrl} alt="" loading="lazy" />`;
+  if (file?.thumbnailUrl) return html`<img class=${`${className}${showWhole(file) ? " whole" : ""}`} src=${file.thumbnailUrl} alt="" loading="lazy" />`;
   const icon = { IMAGE: "▧", VIDEO: "▶", AUDIO: "♪" }[file?.kind] || "▢";
   return html`<span class=${`${className} thumb-icon`} aria-hidden="true">${icon}</span>`;
 }
@@ -76,7 +77,7 @@ export function FilePicker({ kind = null, onPick, onClose, title }) {
       ${list.map((file) => html`<li>
         <button type="button" class="pick" onClick=${() => onPick(file)} aria-label=${`Use ${file.name}`}>
           <${Thumb} file=${file} className="pick-thumb" />
-          <span class="pick-name">${file.name}</span>
+          <${MiddleName} name=${file.name} className="pick-name" />
           <span class="pick-facts">${fileFacts(file)}</span>
         </button>
       </li>`)}
@@ -145,7 +146,7 @@ export function DriveInput({ id, kind = "IMAGE", value, onChange, label: text, h
     ${value
       ? html`<div class="chosen" data-testid=${`${id}-chosen`}>
           <${Thumb} file=${value} />
-          <div class="chosen-text"><strong>${value.name}</strong><small class="hint">${fileFacts(value)}</small></div>
+          <div class="chosen-text"><strong><${MiddleName} name=${value.name} tail=${20} /></strong><small class="hint">${fileFacts(value)}</small></div>
           <div class="actions">
             <button type="button" onClick=${() => setPicking(true)} aria-describedby=${`${id}-label`}>Change</button>
             <button type="button" onClick=${() => onChange(null)} aria-describedby=${`${id}-label`}>Remove</button>

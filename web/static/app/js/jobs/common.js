@@ -4,7 +4,7 @@
 import { useEffect, useState } from "preact/hooks";
 import { ApiError, gql, payload } from "../api.js";
 import { html } from "../html.js";
-import { label, money, relative } from "../ui.js";
+import { label, money, relative, showWhole } from "../ui.js";
 
 export const OUTPUT_FIELDS = `id name kind contentType url thumbnailUrl width height durationSeconds sizeBytes`;
 export const JOB_FIELDS = `id type status provider prompt settings metadata errorMessage userId version
@@ -264,7 +264,7 @@ export const elementName = (name) => ELEMENT_NAMES[String(name).toLowerCase()] |
 /** An input's small picture: its thumbnail, the image itself, a video's first frame, or its kind's mark. */
 function InputThumb({ file }) {
   if (file?.thumbnailUrl || file?.kind === "IMAGE") {
-    return html`<img src=${file.thumbnailUrl || file.url} alt="" width="56" height="56" />`;
+    return html`<img class=${showWhole(file) ? "whole" : null} src=${file.thumbnailUrl || file.url} alt="" width="56" height="56" />`;
   }
   if (file?.kind === "VIDEO") {
     // No thumbnail stored: the video's own first frame (only its metadata and first frame are fetched).

@@ -164,10 +164,32 @@ export function generateMutation(kind) {
   } }`;
 }
 
-export const CREATE_CREATIVE = `mutation CreateCreative($input: CreateCreativeInput!) { createCreative(input: $input) {
-  creative { id status estimatedCostCents nodes { key job { id type provider status } } }
-  userErrors { code message field }
-} }`;
+const CREATIVE_FIELDS = `creative { id status estimatedCostCents nodes { key job { id type provider status placement } } }
+  userErrors { code message field }`;
+
+/** A recipe makes one ad at one placement (its jobs are one creative: the API takes one
+ *  `placement`, not `placements`). Several placements ticked: one creative each, all asked in one
+ *  request (aliased fields; a mutation's run one after another). [{ placement, input }]. */
+export function recipeInputs(kind, s) {
+  const one = (placements) => recipeInput(kind, { ...s, placements });
+  if (kind === "localized-avatar" || s.placements.length < 2) return [{ placement: s.placements[0] || null, input: one(s.placements) }];
+  return s.placements.map((p) => ({ placement: p, input: one([p]) }));
+}
+
+/** createCreative for each input, in one request: the answers as c0, c1, … */
+export function createCreatives(count) {
+  const vars = Array.from({ length: count }, (_, i) => `$i${i}: CreateCreativeInput!`).join(", ");
+  const fields = Array.from({ length: count }, (_, i) => `c${i}: createCreative(input: $i${i}) { ${CREATIVE_FIELDS} }`).join("\n");
+  return `mutation CreateCreatives(${vars}) { ${fields} }`;
+}
+
+function estimateCreatives(count) {
+  const vars = Array.from({ length: count }, (_, i) => `$i${i}: CreateCreativeInput!`).join(", ");
+  const fields = Array.from({ length: count }, (_, i) => `c${i}: estimateCreative(input: $i${i}) { cents nodes { key provider cents } }`).join("\n");
+  return `query EstimateCreatives(${vars}) { ${fields} }`;
+}
+
+export const asVariables = (items) => Object.fromEntries(items.map((item, i) => [`i${i}`, item.input]));
 
 const ESTIMATE_COST = `query Estimate($cost: EstimateCostInput!) { estimateCost(input: $cost) { cents provider } }`;
 // The same, and every job of the request validated as generate would (one query, one answer).
@@ -227,18 +249,43 @@ export function estimateRequest(kind, type, s, info, names) {
       },
     };
   }
+  // As the forms of one type: the price shows once all it depends on is there. A prompt is not
+  // priced (a stand-in asks for the price until it is written); a narration or a script is, per
+  // character, and the logo is checked as a Drive file.
   const missing = {
-    "video-voiceover": () => (!s.prompt.trim() ? "Write the video's prompt to see the cost." : !s.voText.trim() ? "Write the voice-over's text to see the cost." : null),
-    "image-logo": () => (!s.prompt.trim() ? "Write the prompt to see the cost." : !s.logo ? "Choose the logo to see the cost." : null),
+    "video-voiceover": () => (!s.voText.trim() ? "Write the narration to see the cost." : null),
+    "image-logo": () => (!s.logo ? "Choose the logo to see the cost." : null),
     "localized-avatar": () => (!s.script.trim() ? "Write the script to see the cost." : !s.avatar ? "Choose an avatar to see the cost." : !s.locales.length ? "Choose at least one language." : null),
   }[kind]();
   if (missing) return { note: missing };
+  const items = recipeInputs(kind, { ...s, prompt: s.prompt.trim() ? s.prompt : "Your prompt" });
+  const money = (c) => `$${(c / 100).toFixed(2)}`;
+  if (items.length === 1) {
+    return {
+      query: ESTIMATE_CREATIVE,
+      variables: { input: items[0].input },
+      read: (data) => ({
+        cents: data.estimateCreative.cents,
+        lines: data.estimateCreative.nodes.map((n) => [`${stepName(n.key)} · ${names(n.provider)}`, money(n.cents)]),
+      }),
+    };
+  }
   return {
-    query: ESTIMATE_CREATIVE,
-    variables: { input: recipeInput(kind, s) },
-    read: (data) => ({
-      cents: data.estimateCreative.cents,
-      lines: data.estimateCreative.nodes.map((n) => [`${stepName(n.key)} · ${names(n.provider)}`, `$${(n.cents / 100).toFixed(2)}`]),
-    }),
+    query: estimateCreatives(items.length),
+    variables: asVariables(items),
+    read: (data) => {
+      const answers = items.map((_, i) => data[`c${i}`]);
+      const steps = answers[0].nodes.map((n) => stepName(n.key).toLowerCase()).join(", ");
+      return {
+        cents: answers.reduce((sum, a) => sum + a.cents, 0),
+        lines: [
+          [`${items.length} ads, one per placement`, steps],
+          ...answers.map((a, i) => {
+            const p = placementOf(items[i].placement);
+            return [p ? `${p.name} ${p.aspectRatio}` : items[i].placement, money(a.cents)];
+          }),
+        ],
+      };
+    },
   };
 }

@@ -49,8 +49,54 @@ function Lifecycle({ p }) {
   return html`<span class="lifecycle deprecated">Shuts down ${new Date(p.shutdownDate).toLocaleDateString(undefined, { dateStyle: "medium" })}${successor ? html` — move to <strong>${successor}</strong>` : null}</span>`;
 }
 
+const VIDEO_RATE = `query VideoRate($cost: EstimateCostInput!) { estimateCost(input: $cost) { cents } }`;
+
+/** What a second of video costs on each provider for this request — a text-only video, or one
+ *  from a start image: the tiers differ (Runway makes a text-only video on another model, at
+ *  another rate). Asked of estimateCost, the price the job is held at, at each provider's default
+ *  duration: provider → { perSecond, seconds, cents }. Re-asked when a start image comes or goes. */
+export function useVideoRates(list, withImage, on = true) {
+  const [rates, setRates] = useState({});
+  const names = list.filter((p) => p.available && p.lifecycle !== "SHUT_DOWN" && p.defaultDurationSeconds).map((p) => p.provider).join(",");
+  useEffect(() => {
+    if (!on || !names) return undefined;
+    let current = true;
+    const wanted = list.filter((p) => names.split(",").includes(p.provider));
+    Promise.allSettled(wanted.map((p) => gql(VIDEO_RATE, { cost: {
+      type: "VIDEO", provider: p.provider, durationSeconds: p.defaultDurationSeconds, withInputImage: withImage,
+    } }))).then((answers) => {
+      if (!current) return;
+      const next = {};
+      answers.forEach((a, i) => {
+        if (a.status !== "fulfilled") return;
+        const p = wanted[i];
+        const c = a.value.estimateCost.cents;
+        next[p.provider] = { perSecond: c / p.defaultDurationSeconds, seconds: p.defaultDurationSeconds, cents: c, withImage };
+      });
+      setRates(next);
+    });
+    return () => {
+      current = false;
+    };
+  }, [names, withImage, on]);
+  return rates;
+}
+
+/** A provider's blurb without what the card already says (its own name, "default"). */
+function blurb(p) {
+  const name = providerName(p.provider).toLowerCase();
+  return p.strengths.replace(/\s*\(([^)]*)\)\s*$/, (all, inner) => (inner.toLowerCase() === "default" || inner.toLowerCase() === name ? "" : all));
+}
+
+/** The price a card shows: for this request where it is known (rate), else the base rate. */
+function PriceFact({ p, rate }) {
+  if (!rate) return html`<span title="Price">${priceText(p)}</span>`;
+  const per = `${cents(Math.round(rate.perSecond * 10) / 10)} / second`;
+  return html`<span title="Price for this request" data-testid="provider-price">${per}${" "}<small class="price-tier">${rate.withImage ? "from a start image" : "text-to-video"}</small></span>`;
+}
+
 /** The provider guide: one radio card per provider (strengths, price, typical time, lifecycle). */
-export function ProviderGuide({ id = "provider", providers, value, onChange, legend = "Provider", error }) {
+export function ProviderGuide({ id = "provider", providers, value, onChange, legend = "Provider", error, rates = null }) {
   if (providers.loading && !providers.data) return html`<${Loading} what="Reading the providers" />`;
   if (providers.error) return html`<${ErrorNote} error=${providers.error} />`;
   return html`<fieldset class=${`provider-guide${error ? " has-error" : ""}`} data-field=${id}>
@@ -63,9 +109,9 @@ export function ProviderGuide({ id = "provider", providers, value, onChange, leg
           <strong>${providerName(p.provider)}</strong>
           ${p.isDefault ? html`<span class="badge">Default</span>` : null}
         </span>
-        <span class="provider-strengths">${p.strengths.replace(/ \(default\)$/, "")}</span>
+        <span class="provider-strengths">${blurb(p)}</span>
         <span class="provider-facts">
-          <span title="Price">${priceText(p)}</span>
+          <${PriceFact} p=${p} rate=${rates?.[p.provider]} />
           <span title="Typical time">${timeText(p.typicalSeconds)}</span>
           ${p.takesSeed ? html`<span>takes a seed</span>` : null}
         </span>
@@ -89,18 +135,18 @@ function servedNote(p, provider, withImage) {
 
 /** The placements (the API's placements query) as checkboxes, each with the ratio and (video)
  *  target duration it implies, and what the chosen provider makes of it. */
-export function PlacementPicker({ value, onChange, withDuration, single = false, error, provider, withImage = false }) {
+export function PlacementPicker({ value, onChange, withDuration, perAd = false, error, provider, withImage = false }) {
   const placements = usePlacements();
   const all = placements.list || [];
   const order = (id) => all.findIndex((p) => p.placement === id);
   const toggle = (id, on) => {
-    if (single) onChange(on ? [id] : []);
-    else onChange(on ? [...value, id].sort((a, b) => order(a) - order(b)) : value.filter((v) => v !== id));
+    onChange(on ? [...value, id].sort((a, b) => order(a) - order(b)) : value.filter((v) => v !== id));
   };
   const chosen = all.filter((p) => value.includes(p.placement));
   const seconds = (p) => (withDuration ? ` · ${p.targetDurationSeconds} s` : "");
   return html`<fieldset class=${`placements${error ? " has-error" : ""}`} data-field="placements">
-    <legend>Placement${single ? "" : "s"} <span class="optional">(optional)</span></legend>
+    <legend>Placements <span class="optional">(optional)</span></legend>
+    ${perAd ? html`<p class="hint" id="placements-per-ad">Each placement is an ad of its own: its own jobs, made at its size.</p>` : null}
     ${placements.error ? html`<${ErrorNote} error=${placements.error} /><button type="button" onClick=${placements.retry}>Read the placements again</button>` : null}
     ${!placements.list && !placements.error ? html`<${Loading} what="Reading the placements" />` : null}
     <div class="placement-options">
@@ -117,8 +163,10 @@ export function PlacementPicker({ value, onChange, withDuration, single = false,
       })}
     </div>
     <p class="hint placement-summary" aria-live="polite">${chosen.length
-      ? single
-        ? `Made at ${chosen[0].aspectRatio}${withDuration ? `, ${chosen[0].targetDurationSeconds} s` : ""} (or the nearest ${provider ? providerName(provider) : "the provider"} renders).`
+      ? perAd
+        ? chosen.length === 1
+          ? `One ad, made at ${chosen[0].aspectRatio}${withDuration ? `, ${chosen[0].targetDurationSeconds} s` : ""} (or the nearest ${provider ? providerName(provider) : "the provider"} renders).`
+          : `${chosen.length} ads, one per placement: ${chosen.map((p) => `${p.name} ${p.aspectRatio}${withDuration ? ` ${p.targetDurationSeconds} s` : ""}`).join(", ")}.`
         : `${chosen.length} job${chosen.length > 1 ? "s" : ""} per variant: ${chosen.map((p) => `${p.name} ${p.aspectRatio}${withDuration ? ` ${p.targetDurationSeconds} s` : ""}`).join(", ")} — the nearest ratio${withDuration ? " and duration" : ""} the provider renders.`
       : "None: one job at the aspect ratio you choose below."}</p>
     ${error ? html`<small class="field-error">${error}</small>` : null}

@@ -8,7 +8,7 @@ import { Dialog, FolderIcon, FolderPicker, Thumb, useFolders } from "../drive/pi
 import { DropZone, FILE_FIELDS, UploadList, useUploads } from "../drive/upload.js";
 import { html } from "../html.js";
 import { kindForFile } from "../new/build.js";
-import { bytes, dateTime, EmptyState, ErrorNote, label, Loading, Notice } from "../ui.js";
+import { bytes, dateTime, EmptyState, ErrorNote, label, Loading, MiddleName, Notice } from "../ui.js";
 
 const FILES = `query DriveFiles($folderId: ID, $filter: DriveFileFilter, $first: Int, $after: String) {
   driveFiles(folderId: $folderId, filter: $filter, first: $first, after: $after) {
@@ -134,6 +134,16 @@ function ConfirmDelete({ target, onConfirm, onClose }) {
   <//>`;
 }
 
+/** The folders among `folders` and under them whose name has `text` (any case). */
+function folderMatches(folders, text, out = []) {
+  const needle = text.toLowerCase();
+  for (const f of folders || []) {
+    if (f.name.toLowerCase().includes(needle)) out.push(f);
+    folderMatches(f.children, text, out);
+  }
+  return out;
+}
+
 function countFolders(folder) {
   return (folder.children || []).reduce((n, child) => n + 1 + countFolders(child), 0);
 }
@@ -199,7 +209,9 @@ export default function DriveScreen({ route }) {
   useEffect(() => setMessage(null), [folderId]);
   useEffect(() => sessionStorage.setItem("creative-hub.drive-view", view), [view]);
 
-  const subfolders = folderId ? folder?.children || [] : folders.data?.driveFolders || [];
+  const children = folderId ? folder?.children || [] : folders.data?.driveFolders || [];
+  // A search looks through the folders too: every folder under this one whose name has the text.
+  const subfolders = search ? folderMatches(children, search) : children;
   const list = [...(files.data?.driveFiles.nodes || []), ...more.nodes];
   const page = files.data?.driveFiles;
   const hasNext = more.after ? more.hasNext : page?.pageInfo.hasNextPage;
@@ -267,12 +279,13 @@ export default function DriveScreen({ route }) {
     <${ErrorNote} error=${folders.error || files.error} />
 
     ${subfolders.length ? html`<section aria-labelledby="folders-title">
-      <h2 id="folders-title" class="section-title">Folders</h2>
+      <h2 id="folders-title" class="section-title">Folders${search ? html` <small class="hint">matching “${search}”</small>` : null}</h2>
       <ul class="folder-grid" role="list">
         ${subfolders.map((f) => html`<li class="folder-tile" data-testid="folder">
           <a href=${`#/drive/${f.id}`} class="folder-link">
             <${FolderIcon} />
-            <span class="folder-name">${f.name}</span>
+            <span class="folder-name" title=${f.name}>${f.name}</span>
+            ${search && f.path ? html`<small class="hint folder-path">in ${f.path.split("/").slice(0, -1).join(" / ") || "Drive"}</small>` : null}
             <small class="hint">${f.isDefault ? "Default · " : ""}${f.totalFileCount} file${f.totalFileCount === 1 ? "" : "s"} · ${bytes(f.totalSizeBytes)}</small>
           </a>
           <${Menu} name=${f.name} items=${folderActions(byId[f.id] || f)} />
@@ -294,7 +307,7 @@ export default function DriveScreen({ route }) {
             ${file.kind === "VIDEO" && file.durationSeconds ? html`<span class="duration">${Number(file.durationSeconds).toFixed(0)} s</span>` : null}
           </button>
           <div class="file-meta">
-            <span class="file-name" title=${file.name}>${file.name}</span>
+            <${MiddleName} name=${file.name} className="file-name" tail=${16} />
             <small class="hint">${label(file.kind)} · ${bytes(file.sizeBytes)}${file.source === "GENERATED" ? " · generated" : ""}</small>
           </div>
           <${Menu} name=${file.name} items=${fileActions(file)} />
@@ -305,7 +318,7 @@ export default function DriveScreen({ route }) {
           <th scope="col" class="hide-narrow">Source</th><th scope="col" class="num">Size</th><th scope="col" class="hide-narrow">Added</th><th scope="col"><span class="visually-hidden">Actions</span></th></tr></thead>
         <tbody>${list.map((file) => html`<tr data-testid="file" data-file-id=${file.id}>
           <td><button type="button" class="file-open small" onClick=${() => setDialog({ type: "preview", file })} aria-label=${`Preview ${file.name}`}><${Thumb} file=${file} /></button></td>
-          <td class="file-name">${file.name}</td>
+          <td class="name-cell"><span class="file-name">${file.name}</span></td>
           <td class="hide-narrow">${label(file.kind)}${file.width ? html` <small class="hint">${file.width}×${file.height}</small>` : null}</td>
           <td class="hide-narrow">${file.job ? html`<a href=${`#/jobs/${file.job.id}`}>${JOB_KINDS[file.job.type] || label(file.job.type)} job</a>` : "Uploaded"}</td>
           <td class="num">${bytes(file.sizeBytes)}</td>

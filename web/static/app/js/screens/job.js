@@ -9,6 +9,7 @@ import {
   CompositeInputs, JOB_FIELDS, JobActions, OutputPlayer, costOf, explainError, fileFacts, isOpen, jobTitle,
   providerName, statusLine, submitter, typeName, useCompositeInputs,
 } from "../jobs/common.js";
+import { usePlacements } from "../new/placements.js";
 import { EmptyState, ErrorNote, Loading, ProgressBar, StatusBadge, bytes, dateTime, go, label, money, useNow } from "../ui.js";
 
 const JOB = `query Job($id: ID!) { job(id: $id) { ${JOB_FIELDS} } }`;
@@ -17,12 +18,31 @@ const LEDGER = `query JobLedger($jobId: ID!) {
   creditTransactions(first: 50, filter: { jobId: $jobId }) { nodes { id kind amountCents description createdAt availableAfterCents } } }`;
 const BATCH = `query JobBatch($id: ID!) { batch(id: $id) { id variants placements counts { total completed } } }`;
 
-// How each kind moves the team's available credits (a hold sets money aside; a capture spends it).
-const SIGN = { HOLD: "", CAPTURE: "−", RELEASE: "", REFUND: "+", TOP_UP: "+", ADJUSTMENT: "" };
+// Each ledger row once, in words, with an amount that reads right: a hold sets credits aside
+// ("held", no sign: nothing is spent yet), a charge spends them (−), a release gives the unused
+// part back ("released"), a refund adds (+).
 const KIND_WORDS = {
   HOLD: "Held while it runs", CAPTURE: "Charged", RELEASE: "Hold released", REFUND: "Refunded",
   TOP_UP: "Top-up", ADJUSTMENT: "Adjustment",
 };
+const AMOUNT = {
+  HOLD: (m) => [`${m} held`, "amount-held"], CAPTURE: (m) => [`−${m}`, "amount-neg"],
+  RELEASE: (m) => [`${m} released`, "amount-held"], REFUND: (m) => [`+${m}`, "amount-pos"],
+  TOP_UP: (m) => [`+${m}`, "amount-pos"],
+};
+// The service's own descriptions that only repeat the row's kind (its words say it already).
+const SAID_BY_KIND = new Set(["hold for job", "charge for completed job"]);
+
+function ledgerAmount(t) {
+  const m = money(Math.abs(t.amountCents));
+  return (AMOUNT[t.kind] || ((x) => [t.amountCents < 0 ? `−${x}` : x, ""]))(m);
+}
+
+function ledgerNote(t) {
+  const text = (t.description || "").trim();
+  if (!text || SAID_BY_KIND.has(text.toLowerCase())) return null;
+  return text.charAt(0).toUpperCase() + text.slice(1);
+}
 
 function duration(fromIso, toIso) {
   if (!fromIso || !toIso) return null;
@@ -36,17 +56,43 @@ function Facts({ rows }) {
   return html`<dl class="facts-list">${rows.filter(([, v]) => v != null && v !== "" && v !== false).map(([k, v]) => html`<dt>${k}</dt><dd>${v}</dd>`)}</dl>`;
 }
 
+const VOICES = `query JobVoices($provider: Provider!) { voices(provider: $provider) { id name } }`;
+const NO_VOICES = `query NoVoices { __typename }`;
+
+/** A voice id → its name in the provider's library (the one the form picks from), else the id. */
+function useVoiceName(provider, id) {
+  const { data } = useQuery(id ? VOICES : NO_VOICES, id ? { provider } : {}, [provider, id]);
+  return id ? data?.voices?.find((v) => v.id === id)?.name || null : null;
+}
+
+/** What a job's text is: a TTS reads a text, an avatar a script; a composite's is its headline
+ *  (the text element it renders) or else the title it was given ("Logo ad: …"). */
+function textLabel(job) {
+  if (job.type === "TTS") return "Text";
+  if (job.type === "AVATAR") return "Script";
+  if (job.type !== "COMPOSITE") return "Prompt";
+  const elements = job.settings?.source?.elements || job.settings?.settings?.source?.elements || [];
+  return elements.some((e) => e?.type === "text" && e.text === job.prompt) ? "Headline" : "Title";
+}
+
 function Settings({ job, batch }) {
   const s = job.settings || {};
   const own = s.settings || {};
-  // A composite has no model to speak of (the renderer's endpoint, "renders", is not one).
-  const model = job.type === "COMPOSITE" ? null : own.model || s.wire_model || job.metadata?.model;
+  const usage = job.metadata?.usage || {};
+  // A composite has no model to speak of (the renderer's endpoint, "renders", is not one). The
+  // model that ran (the provider's report: Runway makes a text-only video on another model than
+  // one from a start image) before the one the catalog names.
+  const model = job.type === "COMPOSITE" ? null : own.model || usage.model || s.wire_model || job.metadata?.model;
+  const voiceId = s.voice_id || (job.type === "TTS" || job.type === "AVATAR" ? usage.voice || usage.voice_id || null : null);
+  const voiceName = useVoiceName(job.provider, voiceId);
+  const placements = usePlacements();
+  const placementName = job.placement && ((placements.list || []).find((p) => p.placement === job.placement)?.name || label(job.placement));
   const size = s.width && s.height ? `${s.width}×${s.height}` : null;
   const extra = Object.entries(own).filter(([k]) => !["seed", "model"].includes(k));
   return html`<section class="card" aria-labelledby="settings-h">
     <h2 id="settings-h">Settings</h2>
     <${Facts} rows=${[
-      [job.type === "TTS" ? "Text" : job.type === "AVATAR" ? "Script" : "Prompt", job.prompt],
+      [textLabel(job), job.prompt],
       ["Type", typeName(job.type)],
       ["Provider", providerName(job.provider)],
       ["Model", model],
@@ -54,10 +100,10 @@ function Settings({ job, batch }) {
       ["Size", size],
       ["Duration", s.duration_seconds ? `${s.duration_seconds} s` : null],
       ["Seed", job.seed ?? own.seed ?? null],
-      ["Placement", job.placement && label(job.placement)],
+      ["Placement", placementName],
       ["Variant", job.variant && (batch ? `${job.variant} of ${batch.variants}` : job.variant)],
       ["Batch", job.batchId && (job.variant || job.placement || (batch && batch.counts.total > 1)) && html`<a href=${`#/jobs?batch=${job.batchId}`}>All jobs of this batch${batch ? ` (${batch.counts.completed} of ${batch.counts.total} done)` : ""}</a>`],
-      ["Voice", s.voice_id],
+      ["Voice", voiceId && (voiceName ? html`${voiceName} <small class="hint">${providerName(job.provider)} voice</small>` : voiceId)],
       ["Avatar", s.avatar_id],
       ["Template", s.template_id],
       ["Your reference", job.clientReference],
@@ -98,11 +144,16 @@ function Ledger({ job }) {
       ? html`<p class="hint">No credit movements for this job yet.</p>`
       : html`<table class="ledger">
         <thead><tr><th scope="col">When</th><th scope="col">What</th><th scope="col" class="num">Amount</th></tr></thead>
-        <tbody>${rows.map((t) => html`<tr>
+        <tbody>${[...rows].sort((a, b) => (a.createdAt < b.createdAt ? -1 : a.createdAt > b.createdAt ? 1 : 0)).map((t) => {
+          const [amount, cls] = ledgerAmount(t);
+          const note = ledgerNote(t);
+          return html`<tr data-testid="ledger-row">
           <td>${dateTime(t.createdAt)}</td>
-          <td>${KIND_WORDS[t.kind] || label(t.kind)}${t.description ? html`<br /><small class="hint">${t.description}</small>` : null}</td>
-          <td class=${`num ${SIGN[t.kind] === "−" ? "amount-neg" : SIGN[t.kind] === "+" ? "amount-pos" : ""}`}>${SIGN[t.kind] || ""}${money(Math.abs(t.amountCents))}</td>
-        </tr>`)}</tbody></table>`}
+          <td>${KIND_WORDS[t.kind] || label(t.kind)}${note ? html`<br /><small class="hint">${note}</small>` : null}</td>
+          <td class=${`num ${cls}`}>${amount}</td>
+        </tr>`;
+        })}</tbody></table>
+        <p class="hint ledger-note">A hold sets credits aside while the job runs; the charge is what it cost, and any unused part of the hold is released.</p>`}
   </section>`;
 }
 

@@ -9,11 +9,11 @@ import { html } from "../html.js";
 import { kindOf, KINDS, LOCALES, providerName } from "../new/catalog.js";
 import { placementOf } from "../new/placements.js";
 import {
-  CREATE_CREATIVE, estimateRequest, generateMutation, initialState, INPUTS, MUTATIONS, prefill, recipeInput,
+  asVariables, createCreatives, estimateRequest, generateMutation, initialState, INPUTS, MUTATIONS, prefill, recipeInputs,
 } from "../new/build.js";
 import {
   AvatarPicker, defaultProvider, EstimatePanel, PlacementPicker, ProviderGuide, refusalOf, useEstimate, useMyCaps,
-  useProviders, VariantsField, VoicePicker,
+  useProviders, useVideoRates, VariantsField, VoicePicker,
 } from "../new/parts.js";
 import { forPeople, stepName, typeWord } from "../new/words.js";
 import { go, Notice, StatusBadge } from "../ui.js";
@@ -103,23 +103,34 @@ function SubmitBlocked({ refusal, checking, form }) {
   </div>`;
 }
 
-function Submitted({ result, onAgain }) {
-  const [creative, setCreative] = useState(result.creative || null);
+/** One creative a recipe made: its jobs, live (creativeUpdated). */
+function CreativeMade({ made }) {
+  const [creative, setCreative] = useState(made.creative);
   useSubscription(
     `subscription Creative($id: ID!) { creativeUpdated(id: $id) { id status nodes { key job { id type provider status } } } }`,
-    { id: result.creative?.id || "" },
+    { id: made.creative.id },
     (data) => setCreative((c) => ({ ...c, ...data.creativeUpdated })),
-    [result.creative?.id],
+    [made.creative.id],
   );
+  const place = made.placement && placementOf(made.placement);
+  return html`<div class="creative-made" data-testid="creative-made">
+    ${place ? html`<h3>${place.name} <small class="hint">${place.aspectRatio}</small></h3>` : null}
+    <p>${place ? "Ad" : "Creative"} accepted: its jobs start as their inputs are ready. <${StatusBadge} status=${creative.status} /></p>
+    <table class="submitted-jobs"><thead><tr><th>Step</th><th>Type</th><th>Provider</th><th>Status</th></tr></thead><tbody>
+      ${creative.nodes.map((n) => html`<tr><td><a href=${`#/jobs/${n.job.id}`}>${stepName(n.key)}</a></td><td>${typeWord(n.job.type)}</td><td>${providerName(n.job.provider)}</td><td><${StatusBadge} status=${n.job.status} /></td></tr>`)}
+    </tbody></table>
+  </div>`;
+}
+
+function Submitted({ result, onAgain }) {
   const warnings = result.warnings || [];
+  const creatives = result.creatives || [];
   return html`<section class="card submitted" aria-labelledby="submitted-title" tabindex="-1" id="submitted">
     <h2 id="submitted-title">Submitted</h2>
     ${result.batchId ? html`<p>${result.jobs.length} job${result.jobs.length > 1 ? "s" : ""} accepted in one batch.</p>` : null}
+    ${creatives.length > 1 ? html`<p>${creatives.length} ads accepted, one per placement.</p>` : null}
     ${warnings.map((w) => html`<${Notice} kind="warn"><strong>${w.title}:</strong> ${w.message}<//>`)}
-    ${creative ? html`<p>Creative accepted: its jobs start as their inputs are ready. <${StatusBadge} status=${creative.status} /></p>
-      <table class="submitted-jobs"><thead><tr><th>Step</th><th>Type</th><th>Provider</th><th>Status</th></tr></thead><tbody>
-        ${creative.nodes.map((n) => html`<tr><td><a href=${`#/jobs/${n.job.id}`}>${stepName(n.key)}</a></td><td>${typeWord(n.job.type)}</td><td>${providerName(n.job.provider)}</td><td><${StatusBadge} status=${n.job.status} /></td></tr>`)}
-      </tbody></table>` : null}
+    ${creatives.map((made) => html`<${CreativeMade} key=${made.creative.id} made=${made} />`)}
     <div class="actions">
       <a class="button primary" href=${result.batchId ? `#/jobs?batch=${result.batchId}` : "#/jobs"}>Open the Jobs panel</a>
       <button type="button" onClick=${onAgain}>Make another</button>
@@ -176,7 +187,7 @@ function Form({ kind, query }) {
   }, [providers.data]);
   useEffect(() => {
     if (kind === "video-voiceover" && !s.ttsProvider && ttsProviders.list.length) {
-      set("ttsProvider")(ttsProviders.list.find((p) => p.provider === "ELEVENLABS")?.provider || defaultProvider(ttsProviders.list));
+      set("ttsProvider")(defaultProvider(ttsProviders.list));
     }
   }, [ttsProviders.data]);
   useEffect(() => {
@@ -184,6 +195,7 @@ function Form({ kind, query }) {
     if (id) readFile(id).then((file) => file && setS((prev) => ({ ...prev, ...prefill(kind, file) })));
   }, []);
 
+  const videoRates = useVideoRates(providers.list, Boolean(s.startImage), type === "VIDEO");
   const estimate = useEstimate(() => estimateRequest(kind, type, s, info, providerName), JSON.stringify([s, info?.provider]));
   // Impossible as set (the estimate's refusal, the credits, a spend cap): Generate is off, with why.
   // Only on an answer for the form as it stands: while an estimate is on its way, or when none came
@@ -221,10 +233,17 @@ function Form({ kind, query }) {
         if (!warnings.length) return go(`/jobs?batch=${out.batch.id}`);
         setResult({ batchId: out.batch.id, jobs: out.jobs, warnings });
       } else {
-        const data = await gql(CREATE_CREATIVE, { input: recipeInput(kind, s) });
-        const out = data.createCreative;
-        if (out.userErrors.length) return showErrors(out.userErrors);
-        setResult({ creative: out.creative, warnings: [] });
+        const items = recipeInputs(kind, s);
+        const data = await gql(createCreatives(items.length), asVariables(items));
+        const answers = items.map((item, i) => ({ placement: item.placement, ...data[`c${i}`] }));
+        const made = answers.filter((a) => !a.userErrors.length);
+        const named = (a) => (items.length > 1 ? `${placementOf(a.placement)?.name || a.placement}: ` : "");
+        const refused = answers.flatMap((a) => a.userErrors.map((e) => ({ ...e, message: named(a) + e.message })));
+        if (!made.length) return showErrors(refused);
+        setResult({
+          creatives: made.map((a) => ({ placement: items.length > 1 ? a.placement : null, creative: a.creative })),
+          warnings: refused.map((e) => ({ title: "Not made", message: forPeople(e.message) })),
+        });
       }
       requestAnimationFrame(() => document.getElementById("submitted")?.focus());
     } catch (error) {
@@ -243,7 +262,7 @@ function Form({ kind, query }) {
   }
 
   const isVideo = type === "VIDEO";
-  const singlePlacement = Boolean(meta.recipe);
+  const perAd = Boolean(meta.recipe);
   const ratios = info?.aspectRatios || [];
   const durations = info?.durationsSeconds || [];
   const longer = isVideo && s.placements.length && s.durationSeconds && PlacementsLonger(s);
@@ -297,7 +316,7 @@ function Form({ kind, query }) {
         </section>` : null}
 
       ${kind !== "composite" && kind !== "localized-avatar" ? html`<section class="card">
-        <${ProviderGuide} id="provider" providers=${providers} value=${s.provider} onChange=${set("provider")}
+        <${ProviderGuide} id="provider" providers=${providers} value=${s.provider} onChange=${set("provider")} rates=${type === "VIDEO" ? videoRates : null}
           legend=${kind === "video-voiceover" ? "Video provider" : "Provider"} error=${err("provider") || err("video.provider") || err("image.provider")} />
         <${ModelNotice} info=${info} />
       </section>` : null}
@@ -344,7 +363,7 @@ function Form({ kind, query }) {
 
       ${kind !== "tts" && kind !== "composite" && kind !== "localized-avatar" ? html`<section class="card">
         <h2>Size and length</h2>
-        <${PlacementPicker} value=${s.placements} onChange=${set("placements")} withDuration=${isVideo} single=${singlePlacement}
+        <${PlacementPicker} value=${s.placements} onChange=${set("placements")} withDuration=${isVideo} perAd=${perAd}
           provider=${s.provider} withImage=${Boolean(s.startImage)} error=${err("placements") || err("placement") || err(`${type.toLowerCase()}.placement`)} />
         <div class="row">
           ${!s.placements.length && ratios.length ? html`<${SelectField} id="aspectRatio" label="Aspect ratio" value=${s.aspectRatio} onChange=${set("aspectRatio")}
