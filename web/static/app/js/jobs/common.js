@@ -30,8 +30,9 @@ const PROVIDER_NAMES = {
 };
 const TYPE_NAMES = { IMAGE: "Image", VIDEO: "Video", AVATAR: "Avatar video", TTS: "Voice-over", COMPOSITE: "Composite" };
 
-export const providerName = (p) => PROVIDER_NAMES[p] || label(p);
-export const typeName = (t) => TYPE_NAMES[t] || label(t);
+// (Keys in either case: the API's usage rows name them in lower case, "tts".)
+export const providerName = (p) => PROVIDER_NAMES[String(p).toUpperCase()] || label(String(p).toUpperCase());
+export const typeName = (t) => TYPE_NAMES[String(t).toUpperCase()] || label(String(t).toUpperCase());
 
 /** A job's title: its prompt or script, else what it is. */
 export function jobTitle(job) {
