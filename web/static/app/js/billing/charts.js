@@ -165,14 +165,17 @@ export function TimeBars({ id, title, rows, totalCents, series = [], keyHeading 
 export function CategoryBars({ id, title, rows, totalCents, keyHeading, empty = "No spend in this period." }) {
   const box = useRef(null);
   const width = useWidth(box);
-  const rowH = 30;
-  const height = Math.max(1, rows.length) * rowH + 4;
-  // The names' column is as wide as the longest name (up to half the chart): a name is cut only
-  // when it cannot fit, never while the bars have room to spare.
+  // The names' column is as wide as the longest name; when that would take more than 45 % of the
+  // chart (a long member name, a phone) every name goes on its own line above its bar instead: a
+  // name is cut only when it is wider than the whole chart, never while there is room.
   const longest = Math.max(0, ...rows.map((r) => textWidth(r.label)));
-  const labelW = Math.round(Math.min(Math.max(90, longest + 14), Math.max(90, width * 0.5)));
+  const above = width > 0 && longest + 14 > width * 0.45;
+  const rowH = above ? 42 : 30;
+  const height = Math.max(1, rows.length) * rowH + 4;
+  const labelW = above ? 0 : Math.round(Math.max(90, longest + 14));
   const valueW = 64;
   const barMax = Math.max(0, width - labelW - valueW - 8);
+  const barH = above ? 16 : rowH - 12;
   const max = Math.max(1, ...rows.map((r) => r.costCents));
   const label = summary(title, rows, totalCents);
   return html`<figure class="chart" data-chart=${id}>
@@ -180,18 +183,21 @@ export function CategoryBars({ id, title, rows, totalCents, keyHeading, empty = 
     ${rows.length === 0
       ? html`<p class="chart-empty">${empty}</p>`
       : html`<div class="chart-box" ref=${box} style=${`height:${height}px`}>
-      ${width > 0 && html`<svg width=${width} height=${height} role="img" aria-label=${label}>
+      ${width > 0 && html`<svg width=${width} height=${height} role="img" aria-label=${label} class=${above ? "labels-above" : ""}>
         ${rows.map((r, i) => {
           const w = Math.max(r.costCents > 0 ? 2 : 0, (r.costCents / max) * barMax);
           const yTop = i * rowH + 4;
+          const barY = above ? yTop + 20 : yTop + 4;
           return html`<g key=${r.key}>
-            <text class="ylabel" x=${labelW - 8} y=${yTop + rowH / 2 - 2} dy="0.32em" text-anchor="end">${clip(r.label, labelW, r.suffix)}</text>
-            <rect class="track" x=${labelW} y=${yTop + 4} width=${barMax} height=${rowH - 12} rx="3" />
-            <rect class="bar" data-key=${r.key} data-cents=${r.costCents} x=${labelW} y=${yTop + 4} width=${w} height=${rowH - 12} rx="3"
+            ${above
+              ? html`<text class="ylabel" x="0" y=${yTop + 8} dy="0.32em">${clip(r.label, width + 14, r.suffix)}</text>`
+              : html`<text class="ylabel" x=${labelW - 8} y=${yTop + rowH / 2 - 2} dy="0.32em" text-anchor="end">${clip(r.label, labelW, r.suffix)}</text>`}
+            <rect class="track" x=${labelW} y=${barY} width=${barMax} height=${barH} rx="3" />
+            <rect class="bar" data-key=${r.key} data-cents=${r.costCents} x=${labelW} y=${barY} width=${w} height=${barH} rx="3"
               style=${r.color ? `fill:${r.color}` : null}>
               <title>${r.label}: ${money(r.costCents)}, ${jobs(r.jobCount)}</title>
             </rect>
-            <text class="value" x=${labelW + w + 6} y=${yTop + rowH / 2 - 2} dy="0.32em">${money(r.costCents)}</text>
+            <text class="value" x=${labelW + w + 6} y=${barY + barH / 2} dy="0.32em">${money(r.costCents)}</text>
           </g>`;
         })}
       </svg>`}
