@@ -77,7 +77,7 @@ async def test_after_a_reconnection_every_loaded_page_is_read_again(page: Browse
     await expect(row.locator(".badge")).to_have_text("Failed", timeout=15_000)
     await page.screenshot("row-resynced-after-reconnect")
     reads = [r for r in _graphql_reads(page)[before:] if "jobs(" in r.get("query", "")]
-    resync = [r["variables"]["after"] for r in reads if r["variables"]["first"] == 100]
+    resync = [r["variables"]["after"] for r in reads if r["variables"].get("first") == 100]
     assert resync == [None, "100"], reads  # from the top, in pages of 100, past every loaded row
     await p.evaluate("window.scrollTo(0, 0)")
     await expect(p.locator('.job-row[data-job-id="job-new"]')).to_be_visible()
@@ -132,3 +132,81 @@ async def test_rows_mounted_by_a_fast_scroll_are_completed_once_it_settles(
     await expect(row.get_by_role("link", name=re.compile("^Download"))).to_be_visible()
     await expect(row.locator(".thumb-box img")).to_have_count(1)
     await page.screenshot(f"completed-after-a-fast-scroll-{read_first_ms}")
+
+
+async def test_offline_the_loaded_list_stays_and_the_badge_says_offline(page: BrowserPage) -> None:
+    """The network drops (the browser offline, the service unreachable): the badge says Offline, not
+    "Reconnecting…" for ever; going to another screen and back to Jobs shows the list that was
+    loaded, marked as possibly out of date, not an error over an empty table; when the network is
+    back the list is read again and the marks go."""
+    jobs = make_jobs(60)
+    live = Live()
+    await mock(page.page, jobs, live)
+    page.allow_errors("ERR_INTERNET_DISCONNECTED")  # the reads tried while offline
+    down = {"now": False}
+
+    async def unreachable(route: Any) -> None:
+        if down["now"]:
+            await route.abort("internetdisconnected")
+        else:
+            await route.fallback()
+
+    def socket(ws: WebSocketRoute) -> None:
+        if down["now"]:
+            ws.close(code=1011, reason="unreachable")
+            return
+
+        def on_message(message: str | bytes) -> None:
+            msg = json.loads(message)
+            if msg.get("type") == "connection_init":
+                ws.send(json.dumps({"type": "connection_ack"}))
+            elif msg.get("type") == "ping":
+                ws.send(json.dumps({"type": "pong"}))
+            elif msg.get("type") == "subscribe" and "jobsUpdated" in msg["payload"]["query"]:
+                live.subs.append((ws, msg["id"]))
+
+        ws.on_message(on_message)
+
+    await page.page.route(ORIGIN + "/graphql", unreachable)
+    await page.page.route_web_socket("ws://jobs-bench.test/graphql", socket)
+    await page.page.add_init_script("sessionStorage.setItem('creative-hub.credential', 'test')")
+    await page.page.set_viewport_size({"width": 1280, "height": 900})
+    p = page.page
+    await p.goto(ORIGIN + "/app/#/jobs")
+    badge = p.locator("header .conn")
+    await expect(badge).to_have_text("Live")
+    first = p.locator(f'.job-row[data-job-id="{jobs[0]["id"]}"]')
+    await expect(first).to_be_visible()
+    await p.goto(ORIGIN + "/app/#/billing")  # a screen change (the Jobs screen unmounts)
+    await p.goto(ORIGIN + "/app/#/jobs")
+    await expect(first).to_be_visible()
+
+    # the network drops
+    down["now"] = True
+    await p.context.set_offline(True)
+    for ws in {id(ws): ws for ws, _ in live.subs}.values():
+        await ws.close(code=1012, reason="gone")
+    live.subs.clear()
+    await expect(badge).to_have_text("Offline", timeout=10_000)
+    await expect(p.get_by_test_id("offline-banner")).to_contain_text(
+        "showing what was loaded; it will update when the connection is back"
+    )
+    await p.goto(ORIGIN + "/app/#/billing")
+    await p.goto(ORIGIN + "/app/#/jobs")
+    await expect(first).to_be_visible()
+    await expect(p.locator(".job-row")).not_to_have_count(0)
+    stale = p.get_by_test_id("jobs-stale")
+    await expect(stale).to_contain_text("they may be out of date")
+    await expect(p.locator(".error-note, [role=alert]")).to_have_count(0)
+    await expect(badge).to_have_text("Offline")  # retries that fail leave it at Offline
+    await page.screenshot("offline-back-to-jobs")
+
+    # back: read again, marks gone, live
+    jobs[0] = jobs[0] | {"prompt": "Renamed while offline", "version": jobs[0]["version"] + 1}
+    down["now"] = False
+    await p.context.set_offline(False)
+    await expect(badge).to_have_text("Live", timeout=15_000)
+    await expect(first.locator(".job-title")).to_have_text("Renamed while offline", timeout=15_000)
+    await expect(stale).to_have_count(0)
+    await expect(p.get_by_test_id("offline-banner")).to_have_count(0)
+    await page.screenshot("offline-recovered")
