@@ -307,8 +307,10 @@ function placed(job) {
   const name = placement?.name || label(job.placement);
   return ratio && ratio !== placement?.aspectRatio ? `${name} ${ratio}` : name;
 }
-const factsOf = (job) => [typeName(job.type), providerName(job.provider), placed(job)].filter(Boolean).join(" · ");
-const variantMark = (job) => job.variant && html`<span class="variant-mark">· variant ${job.variant}</span>`;
+// Each fact whole on its line: the facts wrap between them onto a second line, never inside a name.
+const factsOf = (job) => [typeName(job.type), providerName(job.provider), placed(job)].filter(Boolean)
+  .map((fact, i) => html`${i > 0 ? " · " : ""}<span class="fact">${fact}</span>`);
+const variantMark = (job) => job.variant && html` <span class="variant-mark">· variant ${job.variant}</span>`;
 
 /** A row mounted while the page scrolls fast (see FAST_PX_PER_MS): its title, facts, status and
  * cost as text in the same cells; no component, image or control (a third of a full row's nodes). */
@@ -332,8 +334,8 @@ function jobRow({ job, viewer, index, total, top, actions, now }) {
     <div class="c-main">
       <a class="job-title" href=${`#/jobs/${job.id}`} title=${title}>${title}</a>
       <div class="job-facts"><span class="facts-text">${factsOf(job)}</span>${variantMark(job)}
-        ${job.rating === "WINNER" && html`<span class="winner-mark">★ Winner</span>`}
-        ${job.batchId && (job.variant || job.placement) && html`<a href=${`#/jobs?batch=${job.batchId}`} class="batch-link"
+        ${job.rating === "WINNER" && html` <span class="winner-mark">★ Winner</span>`}
+        ${job.batchId && (job.variant || job.placement) && html` <a href=${`#/jobs?batch=${job.batchId}`} class="batch-link"
           title="Show every job of this batch" aria-label=${`Its batch: show every job of the batch of ${title.slice(0, 40)}`}>Batch</a>`}</div>
     </div>
     <div class="c-status">
