@@ -53,7 +53,10 @@ async def credit_usage(team_id: uuid.UUID, start: datetime, end: datetime, group
         if group_by != "type":
             types[key][row["type"]][0] += row["cost_cents"]
             types[key][row["type"]][1] += 1
-    result = [UsageRow(key, cost, count, _biggest_first(types.get(key, {}))) for key, (cost, count) in totals.items()]
+    result = [
+        UsageRow(key, cost, count, _biggest_first(types.get(key, {})))
+        for key, (cost, count) in totals.items()
+    ]
     if group_by == "day":
         return sorted(result, key=lambda r: r.key)
     return sorted(result, key=lambda r: (-r.cost_cents, r.key))

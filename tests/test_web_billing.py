@@ -268,7 +268,9 @@ async def test_day_bars_are_stacked_by_type_in_the_legends_colours(stack: Stack,
     type's legend colour and with its amount; the table says the same per type; the types have the
     forms' names ("Voice-over"); the member's name is drawn whole where the chart has room."""
     team = stack.create_team(5_000)
-    image, voice = await asyncio.gather(completed(stack, team, "FLUX_2_PRO"), completed(stack, team, "ELEVENLABS"))
+    image, voice = await asyncio.gather(
+        completed(stack, team, "FLUX_2_PRO"), completed(stack, team, "ELEVENLABS")
+    )
     cost = {}
     for job_id in (image, voice):
         data = await stack.data(team, "query ($id: ID!) { job(id: $id) { type costCents } }", {"id": job_id})
@@ -280,7 +282,9 @@ async def test_day_bars_are_stacked_by_type_in_the_legends_colours(stack: Stack,
     await expect(legend).to_contain_text("Voice-over")
     await expect(p.locator(".usage")).not_to_contain_text("Voice (TTS)")
     swatches = {
-        (await item.inner_text()).strip(): await item.locator("i").evaluate("i => getComputedStyle(i).backgroundColor")
+        (await item.inner_text()).strip(): await item.locator("i").evaluate(
+            "i => getComputedStyle(i).backgroundColor"
+        )
         for item in await legend.locator("li").all()
     }
     today = datetime.now(UTC).date().isoformat()

@@ -311,10 +311,18 @@ async def test_headings_over_their_values_winner_keeps_its_width_facts_whole(pag
 
     # Winner: the button changes colour, not width; the row's other buttons stay put.
     buttons = row.locator(".job-actions > :is(a, button)")
-    before = [await b.evaluate("e => [e.getBoundingClientRect().left, e.getBoundingClientRect().width]") for b in await buttons.all()]
+    before = [
+        await b.evaluate("e => [e.getBoundingClientRect().left, e.getBoundingClientRect().width]")
+        for b in await buttons.all()
+    ]
     await row.get_by_role("button", name=re.compile("^Winner")).click()
-    await expect(row.get_by_role("button", name=re.compile("^Winner"))).to_have_attribute("aria-pressed", "true")
-    after = [await b.evaluate("e => [e.getBoundingClientRect().left, e.getBoundingClientRect().width]") for b in await buttons.all()]
+    await expect(row.get_by_role("button", name=re.compile("^Winner"))).to_have_attribute(
+        "aria-pressed", "true"
+    )
+    after = [
+        await b.evaluate("e => [e.getBoundingClientRect().left, e.getBoundingClientRect().width]")
+        for b in await buttons.all()
+    ]
     assert after == before, (before, after)
     assert sent == [{"rateJob": target["id"], "rating": "WINNER"}]
     await page.screenshot("winner-marked")

@@ -158,7 +158,11 @@ def _graphiql_routes(settings: Settings) -> list[Route | Mount]:
         # GraphiQL's page is GET /graphql; /graphiql holds only its files (people type /graphiql).
         return RedirectResponse("/graphql", status_code=307)
 
-    return [Route("/graphiql", to_graphql), Route("/graphiql/", to_graphql), Mount("/graphiql", app=graphiql_files)]
+    return [
+        Route("/graphiql", to_graphql),
+        Route("/graphiql/", to_graphql),
+        Mount("/graphiql", app=graphiql_files),
+    ]
 
 
 def _demo_credential(settings: Settings) -> str | None:
