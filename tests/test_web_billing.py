@@ -304,6 +304,9 @@ async def test_day_bars_are_stacked_by_type_in_the_legends_colours(stack: Stack,
     members = (await stack.data(team, "{ teamMembers { id name } }"))["teamMembers"]
     name = next(m["name"] for m in members if m["id"] == team.user_id)
     await expect(p.locator("[data-chart=member] svg text.ylabel")).to_have_text(f"{name} (you)")
+    # No name is cut where the chart has room (the names' column is as wide as the longest).
+    labels = await p.locator(".usage svg text.ylabel").all_text_contents()
+    assert labels and not [t for t in labels if "…" in t], labels
     await p.locator("[data-chart=day]").scroll_into_view_if_needed()
     await full_page(page, "stacked-days")
     await p.set_viewport_size({"width": 390, "height": 844})

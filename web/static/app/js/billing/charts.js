@@ -172,7 +172,7 @@ export function CategoryBars({ id, title, rows, totalCents, keyHeading, empty = 
   const above = width > 0 && longest + 14 > width * 0.45;
   const rowH = above ? 42 : 30;
   const height = Math.max(1, rows.length) * rowH + 4;
-  const labelW = above ? 0 : Math.round(Math.max(90, longest + 14));
+  const labelW = above ? 0 : Math.ceil(Math.max(90, longest + 14));
   const valueW = 64;
   const barMax = Math.max(0, width - labelW - valueW - 8);
   const barH = above ? 16 : rowH - 12;
@@ -221,7 +221,7 @@ export function textWidth(text) {
  *  A `suffix` the label ends with (" (you)") stays whole: the name before it is what is cut. */
 function clip(text, px, suffix = "") {
   const room = px - 14;
-  if (textWidth(text) <= room) return text;
+  if (textWidth(text) <= room + 0.5) return text;
   const keep = suffix && text.endsWith(suffix) ? suffix : "";
   let name = text.slice(0, text.length - keep.length);
   while (name.length > 3 && textWidth(`${name}…${keep}`) > room) name = name.slice(0, -1);
