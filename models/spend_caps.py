@@ -138,7 +138,7 @@ def _cap_message(cap: SpendCap, key_name: str | None, spent: int, needed: int) -
     )
     return (
         f"{head} would be exceeded: {dollars(spent)} spent {when}, this request needs {dollars(needed)}; "
-        "nothing was held (a team admin can raise the cap)"
+        "nothing was held (a team admin can raise the cap)."
     )
 
 

@@ -22,6 +22,9 @@ class UsageRow:
     key: str
     cost_cents: int
     job_count: int
+    # The row's spend split by job type (the billing page stacks each day's bar by type), the
+    # biggest first; empty in the TYPE grouping's own rows.
+    by_type: tuple[UsageRow, ...] = ()
 
 
 async def credit_usage(team_id: uuid.UUID, start: datetime, end: datetime, group_by: str) -> list[UsageRow]:
@@ -37,6 +40,7 @@ async def credit_usage(team_id: uuid.UUID, start: datetime, end: datetime, group
         charged, team_id=team_id, completed_at__gte=start, completed_at__lt=end
     ).values("provider", "type", "user_id", "completed_at", "cost_cents")
     totals: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    types: dict[str, dict[str, list[int]]] = defaultdict(lambda: defaultdict(lambda: [0, 0]))
     for row in rows:
         if group_by == "day":
             key = row["completed_at"].date().isoformat()
@@ -46,7 +50,18 @@ async def credit_usage(team_id: uuid.UUID, start: datetime, end: datetime, group
             key = row[group_by]
         totals[key][0] += row["cost_cents"]
         totals[key][1] += 1
-    result = [UsageRow(key, cost, count) for key, (cost, count) in totals.items()]
+        if group_by != "type":
+            types[key][row["type"]][0] += row["cost_cents"]
+            types[key][row["type"]][1] += 1
+    result = [
+        UsageRow(key, cost, count, _biggest_first(types.get(key, {})))
+        for key, (cost, count) in totals.items()
+    ]
     if group_by == "day":
         return sorted(result, key=lambda r: r.key)
     return sorted(result, key=lambda r: (-r.cost_cents, r.key))
+
+
+def _biggest_first(totals: dict[str, list[int]]) -> tuple[UsageRow, ...]:
+    rows = (UsageRow(key, cost, count) for key, (cost, count) in totals.items())
+    return tuple(sorted(rows, key=lambda r: (-r.cost_cents, r.key)))

@@ -10,6 +10,7 @@ import strawberry
 from models import credits as credit_ops
 from models.credits import CreditTransaction as TxRow
 from models.teams import Team
+from models.usage import UsageRow
 from models.usage import credit_usage as usage_of
 from resolvers.errors import query_errors, user_errors
 from resolvers.outputs import ledger_job_loader
@@ -86,7 +87,16 @@ async def credit_usage(
         from_=from_,
         to=to,
         total_cents=sum(r.cost_cents for r in rows),
-        rows=[CreditUsageRow(key=r.key, cost_cents=r.cost_cents, job_count=r.job_count) for r in rows],
+        rows=[_usage_row(r) for r in rows],
+    )
+
+
+def _usage_row(row: UsageRow) -> CreditUsageRow:
+    return CreditUsageRow(
+        key=row.key,
+        cost_cents=row.cost_cents,
+        job_count=row.job_count,
+        by_type=[_usage_row(t) for t in row.by_type],
     )
 
 

@@ -529,6 +529,10 @@ class CreditUsageRow:
     key: str = strawberry.field(description="The provider, type, user id or day (YYYY-MM-DD) of this row")
     cost_cents: int
     job_count: int
+    by_type: list[CreditUsageRow] = strawberry.field(
+        default_factory=list,
+        description="This row's spend split by job type (key: the type), the biggest first; empty in TYPE rows",
+    )
 
 
 @strawberry.type

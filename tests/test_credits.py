@@ -138,6 +138,16 @@ async def test_transactions_filter_and_usage_groups(stack: Stack) -> None:
     }  # the failed job is free
     by_day = (await stack.data(team, usage_q, {"a": start, "b": end, "g": "DAY"}))["creditUsage"]
     assert sum(r["costCents"] for r in by_day["rows"]) == spent
+    # Each day split by type (the billing page stacks its day bars in the type colours): the same
+    # amounts as the TYPE grouping over the range.
+    split_q = usage_q.replace("jobCount }", "jobCount byType { key costCents jobCount } }")
+    split = (await stack.data(team, split_q, {"a": start, "b": end, "g": "DAY"}))["creditUsage"]["rows"]
+    per_type: dict[str, int] = {}
+    for day in split:
+        assert sum(t["costCents"] for t in day["byType"]) == day["costCents"]
+        for t in day["byType"]:
+            per_type[t["key"]] = per_type.get(t["key"], 0) + t["costCents"]
+    assert per_type == {r["key"]: r["costCents"] for r in by_type["rows"]}
     by_user = (await stack.data(team, usage_q, {"a": start, "b": end, "g": "USER"}))["creditUsage"]
     assert [r["key"] for r in by_user["rows"]] == [team.user_id]
     backwards = await stack.gql(team, usage_q, {"a": end, "b": start, "g": "DAY"})

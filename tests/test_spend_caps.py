@@ -104,9 +104,10 @@ async def test_a_member_cap_refuses_the_whole_request_and_holds_nothing() -> Non
     before = await Team.get(id=team_id)
     error = await refused(team_id, member.id, 200, 200)  # a batch of two: refused whole
     assert error.code == ErrorCode.SPEND_CAP_EXCEEDED
-    assert error.message.startswith(
-        "your daily spend cap of $20.00 would be exceeded: $18.50 spent today, this request needs $4.00"
-    ), error.message
+    assert error.message == (
+        "your daily spend cap of $20.00 would be exceeded: $18.50 spent today, this request needs $4.00; "
+        "nothing was held (a team admin can raise the cap)."
+    ), error.message  # a whole sentence, as the web app shows it
     after = await Team.get(id=team_id)
     assert (after.balance_cents, after.available_cents) == (before.balance_cents, before.available_cents)
     assert await CreativeJob.filter(team_id=team_id).count() == 1

@@ -238,6 +238,18 @@ async def test_graphiql_is_our_page_from_our_files(tmp_path: Path) -> None:
         assert query.headers["content-type"].startswith("application/json")
 
 
+async def test_graphiql_path_leads_to_graphiql(tmp_path: Path) -> None:
+    """People type /graphiql: it (and /graphiql/, a folder without a file) leads to GraphiQL at
+    /graphql instead of a bare Not Found; the files under /graphiql/ are still served."""
+    async with _client("development", tmp_path) as http:
+        for path in ("/graphiql", "/graphiql/"):
+            moved = await http.get(path, headers=BROWSER)
+            assert moved.status_code == 307 and moved.headers["location"] == "/graphql", (path, moved)
+            page = await http.get(path, headers=BROWSER, follow_redirects=True)
+            assert page.status_code == 200 and "graphiql.js" in page.text, path
+        assert (await http.get("/graphiql/graphiql.js")).status_code == 200
+
+
 @pytest.mark.parametrize("env", ["test", "production"])
 async def test_graphiql_is_for_development_only(tmp_path: Path, env: str) -> None:
     overrides: dict[str, Any] = {}

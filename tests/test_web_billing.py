@@ -261,3 +261,54 @@ async def test_admin_sets_a_spend_cap_member_reads_it(stack: Stack, page: Browse
         "aria-label", re.compile(re.escape(f"{name} (you) {dollars(cost)}"))
     )
     await full_page(page, "member")
+
+
+async def test_day_bars_are_stacked_by_type_in_the_legends_colours(stack: Stack, page: BrowserPage) -> None:
+    """The spend-by-day bar of a day with an image and a voice-over is two segments, each in its
+    type's legend colour and with its amount; the table says the same per type; the types have the
+    forms' names ("Voice-over"); the member's name is drawn whole where the chart has room."""
+    team = stack.create_team(5_000)
+    image, voice = await asyncio.gather(
+        completed(stack, team, "FLUX_2_PRO"), completed(stack, team, "ELEVENLABS")
+    )
+    cost = {}
+    for job_id in (image, voice):
+        data = await stack.data(team, "query ($id: ID!) { job(id: $id) { type costCents } }", {"id": job_id})
+        cost[data["job"]["type"]] = data["job"]["costCents"]
+    await sign_in(stack, page, team.api_key)
+    await page.page.set_viewport_size({"width": 1366, "height": 900})
+    p = page.page
+    legend = p.get_by_role("list", name="Colours by job type")
+    await expect(legend).to_contain_text("Voice-over")
+    await expect(p.locator(".usage")).not_to_contain_text("Voice (TTS)")
+    swatches = {
+        (await item.inner_text()).strip(): await item.locator("i").evaluate(
+            "i => getComputedStyle(i).backgroundColor"
+        )
+        for item in await legend.locator("li").all()
+    }
+    today = datetime.now(UTC).date().isoformat()
+    bar = p.locator(f"[data-chart=day] svg .bar[data-key='{today}']")
+    await expect(bar.locator("rect.seg")).to_have_count(2)
+    for series, name in (("IMAGE", "Image"), ("TTS", "Voice-over")):
+        seg = bar.locator(f"rect.seg[data-series={series}]")
+        await expect(seg).to_have_attribute("data-cents", str(cost[series]))
+        assert await seg.evaluate("r => getComputedStyle(r).fill") == swatches[name]
+    await p.locator("[data-chart=day] summary").click()
+    table = p.locator("[data-chart=day] table")
+    await expect(table.locator("thead th")).to_have_text(["Day", "Image", "Voice-over", "Jobs", "Spend"])
+    await expect(table.locator("tfoot td")).to_have_text(
+        [dollars(cost["IMAGE"]), dollars(cost["TTS"]), "2", dollars(cost["IMAGE"] + cost["TTS"])]
+    )
+    # The member chart: the name whole, "(you)" after it (the column is as wide as the name).
+    members = (await stack.data(team, "{ teamMembers { id name } }"))["teamMembers"]
+    name = next(m["name"] for m in members if m["id"] == team.user_id)
+    await expect(p.locator("[data-chart=member] svg text.ylabel")).to_have_text(f"{name} (you)")
+    # No name is cut where the chart has room (the names' column is as wide as the longest).
+    labels = await p.locator(".usage svg text.ylabel").all_text_contents()
+    assert labels and not [t for t in labels if "…" in t], labels
+    await p.locator("[data-chart=day]").scroll_into_view_if_needed()
+    await full_page(page, "stacked-days")
+    await p.set_viewport_size({"width": 390, "height": 844})
+    await expect(p.locator("[data-chart=provider] svg text.ylabel").first).not_to_contain_text("…")
+    await full_page(page, "stacked-days-phone")

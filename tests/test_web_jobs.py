@@ -105,9 +105,22 @@ async def test_cancel_and_winner_from_the_panel(page: BrowserPage, stack: Stack)
     # [sim:slow]: ten times the simulator's time, long enough to cancel it while it runs
     slow = await submit(stack, team, VIDEO, "a long take of rain on a window [sim:slow]")
     line = row(page, slow)
+    # Once the provider has it, canceling charges its estimate: Cancel asks first, naming the charge.
+    await expect(line.locator(".badge")).to_have_text("Processing", timeout=WAIT_MS)
+    estimate = (
+        await stack.data(team, "query ($id: ID!) { job(id: $id) { estimatedCostCents } }", {"id": slow})
+    )["job"]["estimatedCostCents"]
+    charge = f"${estimate / 100:,.2f}"
     await line.get_by_role("button", name="Cancel job").click()
+    dialog = page.page.get_by_role("dialog", name="Cancel this job?")
+    await expect(dialog).to_contain_text(f"canceling now charges {charge}")
+    await page.screenshot("cancel-confirm")
+    await dialog.get_by_role("button", name=f"Cancel anyway — {charge} will be charged").click()
     await expect(line.locator(".badge")).to_have_text("Canceled")
-    assert (await stack.data(team, JOB, {"id": slow}))["job"]["status"] == "CANCELED"
+    job = (await stack.data(team, "query ($id: ID!) { job(id: $id) { status costCents } }", {"id": slow}))[
+        "job"
+    ]
+    assert job == {"status": "CANCELED", "costCents": estimate}
     await page.screenshot("canceled")
 
     image = await submit(stack, team, IMAGE, "a red kite over the hills")

@@ -77,7 +77,7 @@ async def test_after_a_reconnection_every_loaded_page_is_read_again(page: Browse
     await expect(row.locator(".badge")).to_have_text("Failed", timeout=15_000)
     await page.screenshot("row-resynced-after-reconnect")
     reads = [r for r in _graphql_reads(page)[before:] if "jobs(" in r.get("query", "")]
-    resync = [r["variables"]["after"] for r in reads if r["variables"]["first"] == 100]
+    resync = [r["variables"]["after"] for r in reads if r["variables"].get("first") == 100]
     assert resync == [None, "100"], reads  # from the top, in pages of 100, past every loaded row
     await p.evaluate("window.scrollTo(0, 0)")
     await expect(p.locator('.job-row[data-job-id="job-new"]')).to_be_visible()
@@ -132,3 +132,197 @@ async def test_rows_mounted_by_a_fast_scroll_are_completed_once_it_settles(
     await expect(row.get_by_role("link", name=re.compile("^Download"))).to_be_visible()
     await expect(row.locator(".thumb-box img")).to_have_count(1)
     await page.screenshot(f"completed-after-a-fast-scroll-{read_first_ms}")
+
+
+async def test_offline_the_loaded_list_stays_and_the_badge_says_offline(page: BrowserPage) -> None:
+    """The network drops (the browser offline, the service unreachable): the badge says Offline, not
+    "Reconnecting…" for ever; going to another screen and back to Jobs shows the list that was
+    loaded, marked as possibly out of date, not an error over an empty table; when the network is
+    back the list is read again and the marks go."""
+    jobs = make_jobs(60)
+    live = Live()
+    await mock(page.page, jobs, live)
+    page.allow_errors("ERR_INTERNET_DISCONNECTED")  # the reads tried while offline
+    down = {"now": False}
+
+    async def unreachable(route: Any) -> None:
+        if down["now"]:
+            await route.abort("internetdisconnected")
+        else:
+            await route.fallback()
+
+    def socket(ws: WebSocketRoute) -> None:
+        if down["now"]:
+            ws.close(code=1011, reason="unreachable")
+            return
+
+        def on_message(message: str | bytes) -> None:
+            msg = json.loads(message)
+            if msg.get("type") == "connection_init":
+                ws.send(json.dumps({"type": "connection_ack"}))
+            elif msg.get("type") == "ping":
+                ws.send(json.dumps({"type": "pong"}))
+            elif msg.get("type") == "subscribe" and "jobsUpdated" in msg["payload"]["query"]:
+                live.subs.append((ws, msg["id"]))
+
+        ws.on_message(on_message)
+
+    await page.page.route(ORIGIN + "/graphql", unreachable)
+    await page.page.route_web_socket("ws://jobs-bench.test/graphql", socket)
+    await page.page.add_init_script("sessionStorage.setItem('creative-hub.credential', 'test')")
+    await page.page.set_viewport_size({"width": 1280, "height": 900})
+    p = page.page
+    await p.goto(ORIGIN + "/app/#/jobs")
+    badge = p.locator("header .conn")
+    await expect(badge).to_have_text("Live")
+    first = p.locator(f'.job-row[data-job-id="{jobs[0]["id"]}"]')
+    await expect(first).to_be_visible()
+    await p.goto(ORIGIN + "/app/#/billing")  # a screen change (the Jobs screen unmounts)
+    await p.goto(ORIGIN + "/app/#/jobs")
+    await expect(first).to_be_visible()
+
+    # the network drops
+    down["now"] = True
+    await p.context.set_offline(True)
+    for ws in {id(ws): ws for ws, _ in live.subs}.values():
+        await ws.close(code=1012, reason="gone")
+    live.subs.clear()
+    await expect(badge).to_have_text("Offline", timeout=10_000)
+    await expect(p.get_by_test_id("offline-banner")).to_contain_text(
+        "showing what was loaded; it will update when the connection is back"
+    )
+    await p.goto(ORIGIN + "/app/#/billing")
+    await p.goto(ORIGIN + "/app/#/jobs")
+    await expect(first).to_be_visible()
+    await expect(p.locator(".job-row")).not_to_have_count(0)
+    stale = p.get_by_test_id("jobs-stale")
+    await expect(stale).to_contain_text("they may be out of date")
+    await expect(p.locator(".error-note, [role=alert]")).to_have_count(0)
+    await expect(badge).to_have_text("Offline")  # retries that fail leave it at Offline
+    await page.screenshot("offline-back-to-jobs")
+
+    # back: read again, marks gone, live
+    jobs[0] = jobs[0] | {"prompt": "Renamed while offline", "version": jobs[0]["version"] + 1}
+    down["now"] = False
+    await p.context.set_offline(False)
+    await expect(badge).to_have_text("Live", timeout=15_000)
+    await expect(first.locator(".job-title")).to_have_text("Renamed while offline", timeout=15_000)
+    await expect(stale).to_have_count(0)
+    await expect(p.get_by_test_id("offline-banner")).to_have_count(0)
+    await page.screenshot("offline-recovered")
+
+
+async def _panel_with_mutations(page: BrowserPage, jobs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The mocked panel, answering cancelJob and rateJob as the API would; returns the mutations sent."""
+    sent: list[dict[str, Any]] = []
+    await mock(page.page, jobs, Live())
+
+    async def mutations(route: Any) -> None:
+        body = json.loads(route.request.post_data or "{}")
+        query, variables = body.get("query", ""), body.get("variables") or {}
+        job = next((j for j in jobs if j["id"] == variables.get("id")), None)
+        if job and "cancelJob" in query:
+            sent.append({"cancelJob": job["id"]})
+            charged = job["estimatedCostCents"] if job["status"] == "PROCESSING" else 0
+            done = job | {"status": "CANCELED", "costCents": charged, "version": job["version"] + 1}
+            await route.fulfill(json={"data": {"cancelJob": {"job": done, "userErrors": []}}})
+        elif job and "rateJob" in query:
+            sent.append({"rateJob": job["id"], "rating": variables.get("rating")})
+            rated = job | {"rating": variables.get("rating"), "version": job["version"] + 1}
+            await route.fulfill(json={"data": {"rateJob": {"job": rated, "userErrors": []}}})
+        else:
+            await route.fallback()
+
+    await page.page.route(ORIGIN + "/graphql", mutations)
+    await page.page.add_init_script("sessionStorage.setItem('creative-hub.credential', 'test')")
+    await page.page.set_viewport_size({"width": 1366, "height": 900})
+    await page.page.goto(ORIGIN + "/app/#/jobs")
+    await page.page.wait_for_selector(".job-row")
+    return sent
+
+
+async def test_a_cancel_that_costs_money_asks_first_a_free_one_does_not(page: BrowserPage) -> None:
+    jobs = make_jobs(12)
+    running, waiting = jobs[8], jobs[9]
+    assert (running["status"], waiting["status"]) == ("PROCESSING", "PENDING")
+    jobs[8] = running = running | {"type": "VIDEO", "provider": "VEO_3_1", "estimatedCostCents": 320}
+    sent = await _panel_with_mutations(page, jobs)
+    p = page.page
+
+    # Accepted by the provider: Cancel asks, saying what it will charge; keeping it sends nothing.
+    row = p.locator(f'.job-row[data-job-id="{running["id"]}"]')
+    await row.get_by_role("button", name=re.compile("^Cancel job")).click()
+    dialog = p.get_by_role("dialog", name="Cancel this job?")
+    await expect(dialog).to_be_visible()
+    await expect(dialog).to_contain_text("canceling now charges $3.20")
+    confirm = dialog.get_by_role("button", name="Cancel anyway — $3.20 will be charged")
+    await expect(confirm).to_be_visible()
+    await expect(dialog.get_by_role("button", name="Keep it running")).to_be_focused()
+    await page.screenshot("cancel-confirm")
+    await p.keyboard.press("Escape")
+    await expect(dialog).to_have_count(0)
+    await expect(row.locator(".badge")).to_have_text("Processing")
+    assert sent == []
+    await row.get_by_role("button", name=re.compile("^Cancel job")).click()
+    await confirm.click()
+    await expect(row.locator(".badge")).to_have_text("Canceled")
+    await expect(row.locator(".c-cost")).to_contain_text("$3.20")
+    assert sent == [{"cancelJob": running["id"]}]
+
+    # Still waiting for the provider: free, one click, no question.
+    row = p.locator(f'.job-row[data-job-id="{waiting["id"]}"]')
+    await row.get_by_role("button", name=re.compile("^Cancel job")).click()
+    await expect(row.locator(".badge")).to_have_text("Canceled")
+    await expect(p.get_by_role("dialog")).to_have_count(0)
+    assert sent[-1] == {"cancelJob": waiting["id"]}
+
+
+async def test_headings_over_their_values_winner_keeps_its_width_facts_whole(page: BrowserPage) -> None:
+    jobs = make_jobs(12)
+    target = jobs[1] | {"type": "IMAGE", "provider": "GPT_IMAGE_2_6_SUNBURST", "variant": 2, "rating": None}
+    jobs[1] = target
+    assert target["status"] == "COMPLETED" and target["settings"]["aspect_ratio"] == "1:1"
+    sent = await _panel_with_mutations(page, jobs)
+    p = page.page
+    row = p.locator(f'.job-row[data-job-id="{target["id"]}"]')
+
+    # Cost and Actions: each heading's right edge is its values' right edge.
+    async def right(locator: Any) -> float:
+        return float(await locator.evaluate("e => e.getBoundingClientRect().right"))
+
+    head = p.locator(".job-head > span")
+    for n, value in ((3, ".c-cost .amount"), (6, ".c-actions .job-actions")):
+        heading = head.nth(n)
+        text_right = await heading.evaluate(
+            "e => { const r = document.createRange(); r.selectNodeContents(e); return r.getBoundingClientRect().right; }"
+        )
+        assert abs(text_right - await right(row.locator(value))) <= 1.5, (n, text_right)
+
+    # The facts of a batch take: every fact whole (nothing cut), the ratio and the variant included.
+    facts = row.locator(".job-facts")
+    await expect(facts).to_contain_text("Image · GPT Image 2.6 Sunburst · 1:1 · variant 2")
+    clipped = await facts.evaluate(
+        """(f) => { const box = f.getBoundingClientRect();
+          return [...f.querySelectorAll('.fact, .variant-mark, .batch-link')]
+            .filter((e) => { const r = e.getBoundingClientRect(); return r.right > box.right + 0.5 || r.bottom > box.bottom + 0.5; })
+            .map((e) => e.textContent); }"""
+    )
+    assert clipped == [], clipped
+
+    # Winner: the button changes colour, not width; the row's other buttons stay put.
+    buttons = row.locator(".job-actions > :is(a, button)")
+    before = [
+        await b.evaluate("e => [e.getBoundingClientRect().left, e.getBoundingClientRect().width]")
+        for b in await buttons.all()
+    ]
+    await row.get_by_role("button", name=re.compile("^Winner")).click()
+    await expect(row.get_by_role("button", name=re.compile("^Winner"))).to_have_attribute(
+        "aria-pressed", "true"
+    )
+    after = [
+        await b.evaluate("e => [e.getBoundingClientRect().left, e.getBoundingClientRect().width]")
+        for b in await buttons.all()
+    ]
+    assert after == before, (before, after)
+    assert sent == [{"rateJob": target["id"], "rating": "WINNER"}]
+    await page.screenshot("winner-marked")

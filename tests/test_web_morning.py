@@ -14,7 +14,7 @@ One long test, in the order a person works:
 5. The slow video is canceled from the panel.
 6. The header's balance follows each hold; a second tab on #/billing sees the ledger rows of a job
    charged while it is open, without a reload.
-7. The network drops mid-job (context offline): the badge says Reconnecting, the job completes on
+7. The network drops mid-job (context offline): the badge says Offline, the job completes on
    the server meanwhile; back online the badge says Live and the row shows Completed (the resync).
 8. A billing contact added and a threshold set just under the available credits in the billing
    screen; the next job's hold crosses it: the banner appears live and one email reaches the SMTP
@@ -170,6 +170,16 @@ async def test_a_morning_in_the_browser(page: BrowserPage, stack: Stack, smtp_se
     slow_row = row(p, slow["id"])
     await expect(slow_row).to_be_visible()
     await slow_row.get_by_role("button", name=re.compile("^Cancel job")).click()
+    # Free while it waits for the provider (one click); once the provider has it, Cancel asks first
+    # and names the charge (its estimate).
+    confirm = p.get_by_role("dialog", name="Cancel this job?")
+    canceled = slow_row.locator(".badge", has_text="Canceled")
+    await expect(confirm.or_(canceled)).to_be_visible()
+    if await confirm.is_visible():
+        await shots("cancel-confirm")
+        await confirm.get_by_role(
+            "button", name=re.compile(r"^Cancel anyway — \$[\d.]+ will be charged$")
+        ).click()
     await expect(slow_row.locator(".badge")).to_have_text("Canceled")
     assert (await stack.data(team, JOB, {"id": slow["id"]}))["job"]["status"] == "CANCELED"
     await shots("canceled")
@@ -379,7 +389,10 @@ async def test_a_morning_in_the_browser(page: BrowserPage, stack: Stack, smtp_se
     offline_row = row(p, offline_job["id"])
     await expect(offline_row).to_be_visible()
     await network.drop()
-    await expect(badge).to_have_text("Reconnecting…")
+    # The browser is offline: the badge says so (not "Reconnecting…" for as long as it lasts), and
+    # a banner says the page shows what was loaded.
+    await expect(badge).to_have_text("Offline")
+    await expect(p.get_by_test_id("offline-banner")).to_contain_text("showing what was loaded")
     states = await follow_job(stack, team, offline_job["id"])  # the server finishes it meanwhile
     assert states[-1]["status"] == "COMPLETED", states[-1]
     await expect(offline_row.locator(".badge")).not_to_have_text("Completed")  # nothing reached the page

@@ -146,7 +146,7 @@ def graphiql_page() -> HTMLResponse:
     )
 
 
-def _graphiql_routes(settings: Settings) -> list[Mount]:
+def _graphiql_routes(settings: Settings) -> list[Route | Mount]:
     if not graphiql_enabled(settings):
         return []
     files = GZipMiddleware(_AppFiles(directory=GRAPHIQL_DIR), minimum_size=512)
@@ -154,7 +154,15 @@ def _graphiql_routes(settings: Settings) -> list[Mount]:
     async def graphiql_files(scope: Scope, receive: Receive, send: Send) -> None:
         await files(scope, receive, send)
 
-    return [Mount("/graphiql", app=graphiql_files)]
+    async def to_graphql(request: Request) -> RedirectResponse:
+        # GraphiQL's page is GET /graphql; /graphiql holds only its files (people type /graphiql).
+        return RedirectResponse("/graphql", status_code=307)
+
+    return [
+        Route("/graphiql", to_graphql),
+        Route("/graphiql/", to_graphql),
+        Mount("/graphiql", app=graphiql_files),
+    ]
 
 
 def _demo_credential(settings: Settings) -> str | None:

@@ -91,7 +91,10 @@ function makeClient() {
     },
     connectionParams: () => authHeader(),
     on: {
-      connecting: () => setState(connection.connectedOnce ? "reconnecting" : "connecting"),
+      // Once the connection is known to be down, each retry leaves the badge at "Offline" until one works.
+      connecting: () => {
+        if (connection.state !== "down") setState(connection.connectedOnce ? "reconnecting" : "connecting");
+      },
       opened: (socket) => {
         activeSocket = socket;
       },
@@ -118,7 +121,11 @@ function makeClient() {
           signOut();
           window.dispatchEvent(new Event("creative-hub:signed-out"));
         }
-        setState(credential() ? "reconnecting" : "offline");
+        // The first close of a live socket may be a blip ("Reconnecting…"); with the browser offline,
+        // or a retry that could not connect, the connection is down: the badge says "Offline".
+        const wasLive = connection.state === "live";
+        if (!credential()) setState("offline");
+        else setState(wasLive && navigator.onLine !== false ? "reconnecting" : "down");
       },
     },
   });
@@ -140,9 +147,14 @@ export function closeSocket() {
 
 // The browser knows when the network is back: retry at once instead of waiting out the backoff.
 window.addEventListener("online", () => {
-  if (client && connection.state !== "live") client.terminate();
+  if (client && connection.state !== "live") {
+    setState("reconnecting");
+    client.terminate();
+  }
 });
-window.addEventListener("offline", () => setState("reconnecting"));
+window.addEventListener("offline", () => {
+  if (client) setState("down");
+});
 
 /** Subscribe; returns the unsubscribe function. onNext(data) for each event, onError(ApiError). */
 export function subscribe(query, variables, onNext, onError = () => {}) {
@@ -169,7 +181,8 @@ export function onResync(listener) {
 }
 
 // ---- hooks ---------------------------------------------------------------------------------
-/** The websocket's state: "connecting", "live", "reconnecting" or "offline". */
+/** The websocket's state: "connecting", "live", "reconnecting", "down" (the network or the service
+ *  cannot be reached: what is on screen is what was loaded) or "offline" (signed out). */
 export function useConnectionState() {
   const [state, setLocal] = useState(connection.state);
   useEffect(() => {

@@ -103,10 +103,17 @@ function SignIn({ onSignedIn }) {
   </main>`;
 }
 
-function ConnectionBadge() {
-  const state = useConnectionState();
-  const text = { live: "Live", connecting: "Connecting…", reconnecting: "Reconnecting…", offline: "Offline" }[state];
+function ConnectionBadge({ state }) {
+  const text = { live: "Live", connecting: "Connecting…", reconnecting: "Reconnecting…", down: "Offline", offline: "Offline" }[state];
   return html`<span class=${`conn conn-${state}`} role="status" aria-live="polite" title="Live updates">${text}</span>`;
+}
+
+/** While the connection is down: what the screens show is what was loaded, and it catches up by itself. */
+function OfflineBanner({ state }) {
+  if (state !== "down") return null;
+  return html`<div class="banner banner-offline" data-testid="offline-banner">
+    <strong>Offline</strong> — showing what was loaded; it will update when the connection is back.
+  </div>`;
 }
 
 function LowBalanceBanner({ balance }) {
@@ -130,6 +137,7 @@ function Shell({ viewer, onSignOut }) {
   const [screen, setScreen] = useState(null); // { name, Component }: the loaded screen module
   const [loadError, setLoadError] = useState(null);
   const [attempt, setAttempt] = useState(0);
+  const connectionState = useConnectionState();
 
   useSubscription(BALANCE_UPDATES, {}, (data) => setBalance(data.creditBalanceUpdated), []);
 
@@ -170,9 +178,10 @@ function Shell({ viewer, onSignOut }) {
       </nav>
       <span class="team">${viewer.teamName}</span>
       <span class="balance" title="Available credits">${balance ? money(balance.availableCents) : "…"}</span>
-      <${ConnectionBadge} />
+      <${ConnectionBadge} state=${connectionState} />
       <button type="button" class="link" onClick=${onSignOut}>Sign out</button>
     </header>
+    <${OfflineBanner} state=${connectionState} />
     <${LowBalanceBanner} balance=${balance} />
     <main id="main" tabindex="-1">
       ${loadError

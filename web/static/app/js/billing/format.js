@@ -1,38 +1,13 @@
 // Names and periods of the billing screen: provider and job-type names as people say them, the
 // usage periods (days are UTC days, as the API groups them) and ledger amounts with their sign.
-import { label, money } from "../ui.js";
+import { money } from "../ui.js";
 
-export const PROVIDER_NAMES = {
-  FLUX_2_PRO: "FLUX.2 pro",
-  GPT_IMAGE_1_5: "GPT Image 1.5",
-  GPT_IMAGE_2_6_SUNBURST: "GPT Image 2.6 Sunburst",
-  GPT_IMAGE_2_6_FLARE: "GPT Image 2.6 Flare",
-  SEEDREAM_4_5: "Seedream 4.5",
-  LUMA_RAY3: "Luma Ray3",
-  RUNWAY_GEN4: "Runway Gen-4",
-  KLING_2_6: "Kling 2.6",
-  KLING_3_0: "Kling 3.0",
-  VEO_3_1: "Veo 3.1",
-  HEYGEN: "HeyGen",
-  ELEVENLABS: "ElevenLabs",
-  OPENAI_TTS: "OpenAI TTS",
-  CREATOMATE: "Creatomate",
-};
-
-export const TYPE_NAMES = { IMAGE: "Image", VIDEO: "Video", AVATAR: "Avatar", TTS: "Voice (TTS)", COMPOSITE: "Composite" };
+// Provider and job-type names: the Jobs panel's (one name per type everywhere the app shows one:
+// "Voice-over", not "Voice (TTS)" here and "Voice-over" in the forms).
+export { providerName, typeName } from "../jobs/common.js";
 
 // One colour per job type (AA against white for the text drawn next to the bars).
 export const TYPE_COLORS = { IMAGE: "#2f4fd1", VIDEO: "#8a3ffc", AVATAR: "#0f7b6c", TTS: "#b8560b", COMPOSITE: "#a3195b" };
-
-export function providerName(key) {
-  const upper = String(key).toUpperCase();
-  return PROVIDER_NAMES[upper] || label(upper);
-}
-
-export function typeName(key) {
-  const upper = String(key).toUpperCase();
-  return TYPE_NAMES[upper] || label(upper);
-}
 
 export const KIND_NAMES = {
   TOP_UP: "Top-up",

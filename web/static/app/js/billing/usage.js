@@ -9,7 +9,7 @@ import { CategoryBars, TimeBars } from "./charts.js";
 import { PERIODS, TYPE_COLORS, dayNames, periodRange, providerName, typeName } from "./format.js";
 
 const USAGE = `query Usage($from: DateTime!, $to: DateTime!) {
-  byDay: creditUsage(from: $from, to: $to, groupBy: DAY) { totalCents rows { key costCents jobCount } }
+  byDay: creditUsage(from: $from, to: $to, groupBy: DAY) { totalCents rows { key costCents jobCount byType { key costCents } } }
   byProvider: creditUsage(from: $from, to: $to, groupBy: PROVIDER) { totalCents rows { key costCents jobCount } }
   byType: creditUsage(from: $from, to: $to, groupBy: TYPE) { totalCents rows { key costCents jobCount } }
   byUser: creditUsage(from: $from, to: $to, groupBy: USER) { totalCents rows { key costCents jobCount } }
@@ -39,7 +39,8 @@ export function UsageCharts({ viewer, members = {}, capturedCents }) {
     return range.days.map((day) => {
       const names = dayNames(day);
       const r = found[day];
-      return { key: day, label: names.long, short: names.short, costCents: r?.costCents || 0, jobCount: r?.jobCount || 0 };
+      const parts = Object.fromEntries((r?.byType || []).map((t) => [t.key.toUpperCase(), t.costCents]));
+      return { key: day, label: names.long, short: names.short, costCents: r?.costCents || 0, jobCount: r?.jobCount || 0, parts };
     });
   }, [data, range]);
   const byProvider = (data?.byProvider.rows || []).map((r) => ({
@@ -56,6 +57,8 @@ export function UsageCharts({ viewer, members = {}, capturedCents }) {
   const total = data?.byProvider.totalCents ?? 0;
   const jobCount = byType.reduce((n, r) => n + r.jobCount, 0);
   const typesUsed = byType.map((r) => r.key.toUpperCase());
+  // The day bars' stack: the legend's types in its order (the biggest spend at the bottom).
+  const series = typesUsed.map((t) => ({ key: t, label: typeName(t), color: TYPE_COLORS[t] || "#2f4fd1" }));
 
   return html`<section class="card usage" aria-labelledby="usage-heading" aria-busy=${usage.loading ? "true" : "false"}>
     <div class="section-head">
@@ -86,7 +89,7 @@ export function UsageCharts({ viewer, members = {}, capturedCents }) {
     </div>`}
     ${data && total > 0 && html`<div class="usage-grid">
       <div class="usage-wide">
-        <${TimeBars} id="day" title=${`Spend by day, ${range.name.toLowerCase()}`} rows=${byDay} totalCents=${total} />
+        <${TimeBars} id="day" title=${`Spend by day, ${range.name.toLowerCase()}`} rows=${byDay} totalCents=${total} series=${series} />
       </div>
       <${CategoryBars} id="provider" title="By provider" keyHeading="Provider" rows=${byProvider} totalCents=${total} />
       <${CategoryBars} id="type" title="By type" keyHeading="Type" rows=${byType} totalCents=${total} />

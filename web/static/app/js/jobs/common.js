@@ -1,7 +1,7 @@
 // What the Jobs panel and a job's page share: the job's fields, its cost and submitter in words,
 // previews that fit the media, errors in plain sentences, and the actions (cancel, download,
 // regenerate with the same settings, rate WINNER).
-import { useEffect, useState } from "preact/hooks";
+import { useEffect, useRef, useState } from "preact/hooks";
 import { ApiError, gql, payload } from "../api.js";
 import { html } from "../html.js";
 import { label, money, relative, showWhole } from "../ui.js";
@@ -30,8 +30,9 @@ const PROVIDER_NAMES = {
 };
 const TYPE_NAMES = { IMAGE: "Image", VIDEO: "Video", AVATAR: "Avatar video", TTS: "Voice-over", COMPOSITE: "Composite" };
 
-export const providerName = (p) => PROVIDER_NAMES[p] || label(p);
-export const typeName = (t) => TYPE_NAMES[t] || label(t);
+// (Keys in either case: the API's usage rows name them in lower case, "tts".)
+export const providerName = (p) => PROVIDER_NAMES[String(p).toUpperCase()] || label(String(p).toUpperCase());
+export const typeName = (t) => TYPE_NAMES[String(t).toUpperCase()] || label(String(t).toUpperCase());
 
 /** A job's title: its prompt or script, else what it is. */
 export function jobTitle(job) {
@@ -39,6 +40,14 @@ export function jobTitle(job) {
   if (text) return text;
   if (job.type === "COMPOSITE") return job.settings?.template_id ? `Template ${job.settings.template_id}` : "Composite render";
   return `${typeName(job.type)} job`;
+}
+
+/** The title cut to `n` characters at a word, with "…" when it was cut. */
+export function shortTitle(job, n) {
+  const title = jobTitle(job);
+  if (title.length <= n) return title;
+  const cut = title.slice(0, n);
+  return `${cut.slice(0, cut.lastIndexOf(" ") > n / 2 ? cut.lastIndexOf(" ") : n).trimEnd()}…`;
 }
 
 /** Who submitted it: "You" for the viewer's own jobs, else the member's name (or their id). */
@@ -170,18 +179,55 @@ export function useAction(onError) {
   return [busy, run];
 }
 
-/** Cancel / Download / Regenerate / Winner for one job. onDone(kind, job) after each success. */
+/** What canceling costs now: nothing while the job waits for its provider; once the provider has
+ * it (PROCESSING) the provider bills the work it started, and cancelJob charges the job's estimate
+ * (its hold: the API's cancelAfterSubmitCents). */
+export function cancelCostCents(job) {
+  return job.status === "PROCESSING" ? job.estimatedCostCents || 0 : 0;
+}
+
+/** Asks before a cancel that costs money: what it will charge, "Keep it running" focused (Escape). */
+function CancelConfirm({ job, open, onConfirm, onClose }) {
+  const ref = useRef(null);
+  const keep = useRef(null);
+  useEffect(() => {
+    const dialog = ref.current;
+    if (open && dialog && !dialog.open) {
+      dialog.showModal();
+      keep.current?.focus();
+    }
+    if (!open && dialog?.open) dialog.close();
+  }, [open]);
+  const cost = money(cancelCostCents(job));
+  const id = `cancel-${job.id}`;
+  return html`<dialog ref=${ref} class="confirm-dialog" aria-labelledby=${`${id}-h`} aria-describedby=${`${id}-d`} onClose=${onClose}>
+    <h2 id=${`${id}-h`}>Cancel this job?</h2>
+    <p id=${`${id}-d`}>The provider has already started “${shortTitle(job, 90)}” and bills the work it started,
+      so canceling now charges ${cost}. Letting it finish costs no more and gives you the result.</p>
+    <div class="confirm-actions">
+      <button type="button" ref=${keep} onClick=${() => ref.current.close()}>Keep it running</button>
+      <button type="button" class="danger" onClick=${() => { ref.current.close(); onConfirm(); }}>Cancel anyway — ${cost} will be charged</button>
+    </div>
+  </dialog>`;
+}
+
+/** Cancel / Download / Regenerate / Winner for one job. onDone(kind, job) after each success. A
+ * cancel that costs money asks first (CancelConfirm); a free one is one click. */
 export function JobActions({ job, onDone, onError, compact: small = false }) {
   const [busy, run] = useAction(onError);
+  const [confirming, setConfirming] = useState(false);
   const output = job.outputs?.[0];
   const name = jobTitle(job).slice(0, 40);
   const winner = job.rating === "WINNER";
+  const doCancel = () => run("cancel", async () => onDone("canceled", await cancelJob(job)));
+  const costly = cancelCostCents(job) > 0;
   return html`<div class=${`job-actions${small ? " small" : ""}`}>
     ${isOpen(job) && html`<button type="button" class="danger" disabled=${busy}
-      aria-label=${`Cancel job ${name}`}
-      title=${job.status === "PROCESSING" ? "Cancel: the provider bills work it already started" : "Cancel: free before the provider starts it"}
-      onClick=${() => run("cancel", async () => onDone("canceled", await cancelJob(job)))}>
+      aria-label=${`Cancel job ${name}`} aria-haspopup=${costly ? "dialog" : null}
+      title=${costly ? `Cancel: the provider already started it, so ${money(cancelCostCents(job))} is charged` : "Cancel: free before the provider starts it"}
+      onClick=${() => (costly ? setConfirming(true) : doCancel())}>
       ${busy === "cancel" ? "Canceling…" : "Cancel"}</button>`}
+    ${isOpen(job) && confirming && html`<${CancelConfirm} job=${job} open=${confirming} onConfirm=${doCancel} onClose=${() => setConfirming(false)} />`}
     ${output && html`<a class="button" href=${output.url} download=${output.name}
       aria-label=${`Download ${output.name}`}>Download</a>`}
     ${!isOpen(job) && html`<button type="button" disabled=${busy} aria-label=${`Regenerate ${name} with the same settings`}

@@ -5,7 +5,7 @@
 // so a list of 1,000 jobs stays smooth.
 import { Component } from "preact";
 import { useCallback, useEffect, useMemo, useRef, useState } from "preact/hooks";
-import { gql, onResync, useQuery, useSubscription } from "../api.js";
+import { gql, onResync, useConnectionState, useQuery, useSubscription } from "../api.js";
 import { useApp } from "../context.js";
 import { html } from "../html.js";
 import {
@@ -111,12 +111,22 @@ async function readFirst(count, filter) {
   return { jobs, endCursor: after, hasNext };
 }
 
+// The last list loaded for each filter, kept across screen changes: back on Jobs (offline, or
+// before the first page arrives again) the panel shows it at once, marked as possibly out of date,
+// instead of an error over an empty table. Replaced by what the server says as soon as it answers.
+const loadedLists = new Map(); // filter key -> { key, jobs, endCursor, hasNext, at }
+
 function useJobList(filters, viewer) {
   const key = JSON.stringify(filters);
   const filter = useMemo(() => jobFilter(filters), [key]);
   const keep = useCallback((job) => matches(job, filters, viewer), [key, viewer]);
-  // list.key: the filter its jobs were read for (null until the first page arrives)
-  const [list, setList] = useState({ key: null, jobs: [], endCursor: null, hasNext: false });
+  // list.key: the filter its jobs were read for (null until the first page arrives); list.stale: the
+  // list is the one kept from an earlier visit (loadedLists), not yet read again.
+  const [list, setList] = useState(() => (loadedLists.has(key) ? { ...loadedLists.get(key), stale: true }
+    : { key: null, jobs: [], endCursor: null, hasNext: false }));
+  useEffect(() => {
+    if (list.key) loadedLists.set(list.key, { key: list.key, jobs: list.jobs, endCursor: list.endCursor, hasNext: list.hasNext, at: list.stale ? list.at : Date.now() });
+  }, [list]);
   const [more, setMore] = useState({ loading: false, error: null });
   const [failure, setFailure] = useState({ key: null, error: null }); // the last read of the list failed
   const current = useRef(list);
@@ -129,6 +139,7 @@ function useJobList(filters, viewer) {
   // that arrived meanwhile are merged over it by version.
   useEffect(() => {
     let live = true;
+    if (loadedLists.has(key)) setList((now) => (now.key === key ? now : { ...loadedLists.get(key), stale: true }));
     gql(JOBS, { first: PAGE, filter }).then(
       (data) => {
         if (!live) return;
@@ -204,6 +215,8 @@ function useJobList(filters, viewer) {
     jobs: list.key === key ? list.jobs : [],
     hasNext: list.key === key && list.hasNext,
     initialLoading: list.key !== key && !error,
+    // kept from an earlier visit and not read again yet: { at } (when it was loaded), else null
+    stale: list.key === key && list.stale ? { at: list.at } : null,
     error,
     liveError,
     more,
@@ -294,8 +307,10 @@ function placed(job) {
   const name = placement?.name || label(job.placement);
   return ratio && ratio !== placement?.aspectRatio ? `${name} ${ratio}` : name;
 }
-const factsOf = (job) => [typeName(job.type), providerName(job.provider), placed(job)].filter(Boolean).join(" · ");
-const variantMark = (job) => job.variant && html`<span class="variant-mark">· variant ${job.variant}</span>`;
+// Each fact whole on its line: the facts wrap between them onto a second line, never inside a name.
+const factsOf = (job) => [typeName(job.type), providerName(job.provider), placed(job)].filter(Boolean)
+  .map((fact, i) => html`${i > 0 ? " · " : ""}<span class="fact">${fact}</span>`);
+const variantMark = (job) => job.variant && html` <span class="variant-mark">· variant ${job.variant}</span>`;
 
 /** A row mounted while the page scrolls fast (see FAST_PX_PER_MS): its title, facts, status and
  * cost as text in the same cells; no component, image or control (a third of a full row's nodes). */
@@ -319,8 +334,8 @@ function jobRow({ job, viewer, index, total, top, actions, now }) {
     <div class="c-main">
       <a class="job-title" href=${`#/jobs/${job.id}`} title=${title}>${title}</a>
       <div class="job-facts"><span class="facts-text">${factsOf(job)}</span>${variantMark(job)}
-        ${job.rating === "WINNER" && html`<span class="winner-mark">★ Winner</span>`}
-        ${job.batchId && (job.variant || job.placement) && html`<a href=${`#/jobs?batch=${job.batchId}`} class="batch-link"
+        ${job.rating === "WINNER" && html` <span class="winner-mark">★ Winner</span>`}
+        ${job.batchId && (job.variant || job.placement) && html` <a href=${`#/jobs?batch=${job.batchId}`} class="batch-link"
           title="Show every job of this batch" aria-label=${`Its batch: show every job of the batch of ${title.slice(0, 40)}`}>Batch</a>`}</div>
     </div>
     <div class="c-status">
@@ -334,6 +349,9 @@ function jobRow({ job, viewer, index, total, top, actions, now }) {
     <div class="c-actions"><${JobActions} job=${job} compact onDone=${actions.done} onError=${actions.error} /></div>
   </div>`;
 }
+
+const CLOCK = new Intl.DateTimeFormat(undefined, { hour: "numeric", minute: "2-digit" });
+const clock = (ms) => CLOCK.format(new Date(ms));
 
 const SLOW_TICK_MS = 30_000; // a closed job's times ("5 min ago") move this often
 
@@ -518,6 +536,7 @@ export default function Jobs({ route }) {
   }), []);
 
   const filtered = Object.keys(filters).length > 0;
+  const connection = useConnectionState();
 
   return html`<section class="jobs-screen" aria-labelledby="jobs-heading">
     <div class="screen-head">
@@ -527,7 +546,11 @@ export default function Jobs({ route }) {
     <${Filters} filters=${filters} loaded=${data.jobs} />
     <div class="live-msg" role="status" aria-live="polite">${message}</div>
     <${ErrorNote} error=${actionError} />
-    <${ErrorNote} error=${data.error} />
+    ${data.jobs.length > 0 && (data.error || (data.stale && connection === "down"))
+      ? html`<p class="notice notice-warn" role="status" data-testid="jobs-stale">
+          Showing the jobs as loaded${data.stale ? ` at ${clock(data.stale.at)}` : ""}; they may be out of date.
+          The list updates by itself when the connection is back.</p>`
+      : html`<${ErrorNote} error=${data.error} />`}
     ${data.liveError && html`<p class="notice notice-warn">Live updates stopped: ${data.liveError.message} Reload the page to resume them.</p>`}
     ${data.initialLoading && html`<div class="job-list-skeleton" role="status" aria-live="polite">
       <span class="sr-only">Loading jobs…</span>${[0, 1, 2, 3, 4].map(() => html`<div class="skeleton-row"></div>`)}</div>`}
