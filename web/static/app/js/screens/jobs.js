@@ -253,6 +253,11 @@ const PAUSE_MS = 100;
 function useVisibleRange(listRef, count, rowHeight) {
   const [range, setRange] = useState([0, Math.min(count, 30)]);
   const [fast, setFast] = useState(false);
+  // Where the page was when last measured. It outlives the effect below, which runs again when a
+  // page of jobs arrives (or, on the first load, only after the browser has painted): a scroll
+  // made meanwhile is measured from there, not taken as where the page always was.
+  const last = useRef(null);
+  if (!last.current) last.current = { y: window.scrollY, t: performance.now() };
   useEffect(() => {
     if (RENDER_ALL) {
       setRange([0, count]);
@@ -260,25 +265,23 @@ function useVisibleRange(listRef, count, rowHeight) {
     }
     let frame = 0;
     let settle = 0;
-    let lastY = window.scrollY;
-    let lastT = performance.now();
     const measure = () => {
       frame = 0;
       const el = listRef.current;
       if (!el) return;
       const y = window.scrollY;
       const t = performance.now();
-      const moving = Math.abs(y - lastY) / Math.min(PAUSE_MS, Math.max(1, t - lastT)) > FAST_PX_PER_MS;
-      lastY = y;
-      lastT = t;
+      const was = last.current;
+      const moving = Math.abs(y - was.y) / Math.min(PAUSE_MS, Math.max(1, t - was.t)) > FAST_PX_PER_MS;
+      last.current = { y, t };
       clearTimeout(settle);
       if (moving) settle = setTimeout(() => setFast(false), SETTLE_MS);
       setFast(moving);
       const top = el.getBoundingClientRect().top; // the list's top relative to the viewport
       // snapped to CHUNK rows: the window moves (and the list renders) every few frames, not each one
       const first = Math.max(0, Math.floor((Math.floor(-top / rowHeight) - OVERSCAN) / CHUNK) * CHUNK);
-      const last = Math.min(count, Math.ceil((Math.ceil((window.innerHeight - top) / rowHeight) + OVERSCAN) / CHUNK) * CHUNK);
-      setRange((r) => (r[0] === first && r[1] === Math.max(first, last) ? r : [first, Math.max(first, last)]));
+      const end = Math.min(count, Math.ceil((Math.ceil((window.innerHeight - top) / rowHeight) + OVERSCAN) / CHUNK) * CHUNK);
+      setRange((r) => (r[0] === first && r[1] === Math.max(first, end) ? r : [first, Math.max(first, end)]));
     };
     const schedule = () => {
       if (!frame) frame = requestAnimationFrame(measure);
