@@ -228,7 +228,8 @@ class Stack:
                     {"type": "connection_init", "payload": {"Authorization": f"Bearer {team.api_key}"}}
                 )
             )
-            ack = json.loads(await asyncio.wait_for(ws.recv(), 10))
+            # the service checks the credential first: on SQLite behind other writers that can take a while
+            ack = json.loads(await asyncio.wait_for(ws.recv(), 30))
             assert ack["type"] == "connection_ack", ack
             start = "subscribe" if protocol == "graphql-transport-ws" else "start"
             await ws.send(

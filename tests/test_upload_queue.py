@@ -76,7 +76,7 @@ async def test_queued_upload_checks_do_not_hold_up_jobs(
     monkeypatch.setattr(drive, "complete_upload", slow_check)
     monkeypatch.setattr(drive, "still_pending", lambda file_id: asyncio.sleep(0, result=False))
     monkeypatch.setattr(pipeline, "run_job", run_job)
-    services = SimpleNamespace(storage=None, queue=jobs)
+    services = SimpleNamespace(settings=settings, storage=None, queue=jobs)
     for n in range(4):  # more checks than the check worker's one slot
         await jobs.pool.enqueue_job(
             "check_upload", "team", f"test-{n}", _job_id=f"upload:test-{n}", _queue_name=jobs.upload_queue
@@ -105,7 +105,7 @@ async def test_a_check_that_timed_out_is_run_again_not_answered_in_progress(
             await asyncio.sleep(5)  # past the check's 1 s timeout
 
     monkeypatch.setattr(drive, "complete_upload", check)
-    services = SimpleNamespace(storage=None, queue=jobs)
+    services = SimpleNamespace(settings=settings, storage=None, queue=jobs)
     runner = asyncio.create_task(worker_tasks._run_upload_checks(settings, services))  # type: ignore[arg-type]
     try:
         first = await jobs.check_upload("team", "test-upload", wait=3.0)
@@ -136,7 +136,7 @@ async def test_a_not_yet_put_answer_nobody_waited_for_is_not_answered_after_the_
 
     monkeypatch.setattr(drive, "complete_upload", check)
     monkeypatch.setattr(drive, "still_pending", lambda file_id: asyncio.sleep(0, result=True))
-    services = SimpleNamespace(storage=None, queue=jobs)
+    services = SimpleNamespace(settings=settings, storage=None, queue=jobs)
     runner = asyncio.create_task(worker_tasks._run_upload_checks(settings, services))  # type: ignore[arg-type]
     try:
         assert await jobs.check_upload("team", "test-early", wait=0.1) is None  # IN_PROGRESS
