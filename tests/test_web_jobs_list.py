@@ -95,6 +95,9 @@ async def test_rows_mounted_by_a_fast_scroll_are_completed_once_it_settles(
     p = page.page
     await p.goto(ORIGIN + "/app/#/jobs")
     await p.wait_for_selector(".job-row")
+    # the panel is set up (its first page read, its subscription live): a jump now is the user's
+    await expect(p.locator("header.top .conn")).to_have_text("Live")
+    await expect(p.locator(".list-foot")).to_contain_text("jobs")
     target = jobs[40]  # completed, with an image: a thumbnail and Download / Regenerate / Winner
     assert target["status"] == "COMPLETED" and target["type"] == "IMAGE"
     # someone reads the top rows for a while, then jumps (End, a dragged scrollbar): the jump is as
