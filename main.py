@@ -19,7 +19,7 @@ from starlette.applications import Starlette
 from starlette.routing import Mount
 
 from services import db, log_safety
-from services.container import open_services
+from services.container import expect_simulator_times, open_services
 from services.settings import Settings, load_settings
 from web.app import create_app, uvicorn_options
 
@@ -412,6 +412,8 @@ def main(argv: list[str] | None = None) -> None:
         settings.check_production()
     except RuntimeError as exc:
         raise SystemExit(f"error: {exc}") from None
+    if args.command in ("dev", "serve", "worker"):
+        expect_simulator_times(settings)
     if args.command == "migrate":
         run(db.migrate(settings))
         print(json.dumps({"migrated": True, "database": settings.database.split("@")[-1]}))

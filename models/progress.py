@@ -33,8 +33,23 @@ DEFAULT_TYPICAL_SECONDS = 60.0
 MIN_RATE_PROGRESS = 0.05
 
 
+# Providers answered by the simulator (development, tests): how long it takes for each, set at
+# start-up by ``services.container`` (``use_simulated_times``). The simulator finishes in seconds
+# what the real provider takes minutes for; expectations follow what will really happen here.
+_simulated_seconds: dict[str, float] = {}
+MIN_SIMULATED_SECONDS = 1.0
+
+
+def use_simulated_times(seconds_by_provider: dict[str, float]) -> None:
+    _simulated_seconds.clear()
+    _simulated_seconds.update(seconds_by_provider)
+
+
 def typical_seconds(provider: str) -> float:
-    """The provider's typical generation time, in seconds (docs/providers.md, Typical generation times)."""
+    """The provider's typical generation time, in seconds (docs/providers.md, Typical generation
+    times); for a provider the simulator answers, the simulator's time (at least a second)."""
+    if provider in _simulated_seconds:
+        return max(MIN_SIMULATED_SECONDS, _simulated_seconds[provider])
     spec = CATALOG.get(provider)
     return float(spec.typical_seconds) if spec else DEFAULT_TYPICAL_SECONDS
 

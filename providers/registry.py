@@ -91,6 +91,21 @@ def endpoint(provider: str, settings: ProviderSettings) -> Endpoint:
     )
 
 
+def simulated_typical_seconds(settings: ProviderSettings, time_scale: float) -> dict[str, float]:
+    """How long each provider the simulator answers for takes there (its nominal time ×
+    ``time_scale``), by provider: what to expect of a job in development, where the simulator
+    finishes in seconds what the real provider does in minutes. Empty in production."""
+    from providers.simulator import nominal_seconds
+
+    if settings.env == "production":
+        return {}
+    return {
+        provider: nominal_seconds(spec.family, spec.type) * time_scale
+        for provider, spec in CATALOG.items()
+        if is_supported(provider) and endpoint(provider, settings).simulated
+    }
+
+
 def is_configured(provider: str, settings: ProviderSettings) -> bool:
     """True when the provider's real key is set (the simulator does not count)."""
     key, _ = provider_credentials(CATALOG[provider].family, settings.provider_env)

@@ -14,14 +14,14 @@ from typing import BinaryIO
 import httpx
 from redis.asyncio import Redis
 
-from models import batches, billing, creatives, drive, jobs
+from models import batches, billing, creatives, drive, jobs, progress
 from models.drive import DriveFile
 from models.errors import DomainError, ErrorCode
 from models.events import TeamEvent
 from models.generation import GenerationRequest
 from models.jobs import CreativeJob
 from models.webhooks import WEBHOOK_EVENTS
-from providers import lifecycle
+from providers import lifecycle, registry
 from services import db, outages
 from services.auth import Principal
 from services.library import Libraries
@@ -245,6 +245,14 @@ def http_client() -> httpx.AsyncClient:
         limits=httpx.Limits(max_connections=200, max_keepalive_connections=50),
         follow_redirects=False,
     )
+
+
+def expect_simulator_times(settings: Settings) -> None:
+    """A process that answers or runs jobs (``dev``, ``serve``, ``worker``) expects of the providers
+    the simulator answers for what the simulator will take, not the real provider's minutes: the
+    expected completion and the time-based progress a user sees then match what happens. Called
+    once at start-up; in-process tests keep the catalog's times."""
+    progress.use_simulated_times(registry.simulated_typical_seconds(settings, settings.simulator_time_scale))
 
 
 @contextlib.asynccontextmanager

@@ -32,6 +32,31 @@ NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 # -- the rules, in-process --------------------------------------------------------------------
 
 
+def test_in_development_a_simulated_provider_is_expected_to_take_the_simulators_time() -> None:
+    """`make run` answers every provider without a key from the simulator, which finishes a Veo
+    video in seconds: a job there is expected then ("Ready in 9 s"), not in the real Veo's minutes.
+    A provider with its key keeps its real typical time; production expects nothing simulated."""
+    from providers.registry import simulated_typical_seconds
+    from services.settings import Settings
+
+    dev = Settings(env="development", provider_env={"RUNWAY_API_KEY": "key_real"})
+    times = simulated_typical_seconds(dev, time_scale=1.0)
+    assert times["veo_3_1"] == 9.0 and times["flux_2_pro"] == 2.0 and times["gpt_image_1_5"] == 1.0
+    assert "runway_gen4" not in times  # configured: the real Runway
+    assert simulated_typical_seconds(dev, time_scale=0.5)["veo_3_1"] == 4.5
+    assert simulated_typical_seconds(Settings(env="production"), time_scale=1.0) == {}
+    try:
+        rules.use_simulated_times(times)
+        assert rules.typical_seconds("veo_3_1") == 9.0
+        assert rules.typical_seconds("runway_gen4") == CATALOG["runway_gen4"].typical_seconds
+        rules.use_simulated_times({"veo_3_1": 0.0})  # time_scale 0: at once, still a second ahead
+        assert rules.typical_seconds("veo_3_1") == rules.MIN_SIMULATED_SECONDS
+    finally:
+        rules.use_simulated_times({})
+    assert rules.typical_seconds("veo_3_1") == CATALOG["veo_3_1"].typical_seconds
+
+
+
 def test_every_provider_has_a_typical_time_within_the_guides_range() -> None:
     # The product guide's ranges per job type (docs/providers.md, Typical generation times).
     ranges = {

@@ -52,7 +52,27 @@ SIMULATOR_BASE_PATHS: dict[str, str] = {
     "elevenlabs": elevenlabs.PATH,
 }
 
-__all__ = ["MARKERS", "SIMULATOR_BASE_PATHS", "create_simulator_app"]
+__all__ = ["MARKERS", "SIMULATOR_BASE_PATHS", "create_simulator_app", "nominal_seconds"]
+
+# How long each family's simulated task takes at time_scale 1.0 (its module's NOMINAL_SECONDS).
+_NOMINAL_SECONDS: dict[str, float] = {
+    "bfl": bfl.NOMINAL_SECONDS,
+    "runway": runway.NOMINAL_SECONDS,
+    "heygen": heygen.NOMINAL_SECONDS,
+    "creatomate": creatomate.NOMINAL_SECONDS,
+    "ark": ark.NOMINAL_SECONDS,
+    "luma": luma.NOMINAL_SECONDS,
+    "kling": kling.NOMINAL_SECONDS,
+    "gemini": gemini.NOMINAL_SECONDS,
+    "elevenlabs": elevenlabs.NOMINAL_SECONDS,
+}
+
+
+def nominal_seconds(family: str, job_type: str) -> float:
+    """How long the simulator takes for a job of this family and type, before ``time_scale``."""
+    if family == "openai":
+        return openai.IMAGE_NOMINAL_SECONDS if job_type.upper() == "IMAGE" else openai.NOMINAL_SECONDS
+    return _NOMINAL_SECONDS[family]
 
 
 def create_simulator_app(api_key: str, time_scale: float = 1.0) -> Starlette:
