@@ -3,9 +3,13 @@ outputs into Drive, settle. Every step assumes it may run twice; the second run 
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import os
 import random
+from collections.abc import Iterator
+from contextvars import ContextVar
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -13,7 +17,7 @@ from models import creatives, drive, pricing
 from models import jobs as job_ops
 from models.jobs import CreativeJob, JobStatus
 from providers import lifecycle, registry
-from providers.base import Done, InputFile, JobSpec, Pending, Submitted, input_file_ids
+from providers.base import Adapter, Done, InputFile, JobSpec, Pending, Submitted, input_file_ids
 from providers.catalog import CATALOG
 from providers.download import fetch_output
 from providers.errors import (
@@ -30,6 +34,28 @@ from services.container import Services
 from services.log_safety import describe_error, redact_query
 
 log = logging.getLogger(__name__)
+
+# The time limit of the worker run this code runs in (tasks/worker.py sets it), if any.
+RUN_BUDGET: ContextVar[asyncio.Timeout | None] = ContextVar("run_budget", default=None)
+
+
+@contextlib.contextmanager
+def outside_run_budget() -> Iterator[None]:
+    """A submission to the provider (claim, call, task id stored) is never cut by the run's budget:
+    a run cut there would be retried at once and, not knowing whether the provider took the job,
+    submit it again (billed twice). Inside, only arq's own job timeout applies, and the claim then
+    runs out as it always did; after it, an expired budget ends the run at its next wait."""
+    budget = RUN_BUDGET.get()
+    if budget is None or budget.expired():
+        yield
+        return
+    when = budget.when()
+    budget.reschedule(None)
+    try:
+        yield
+    finally:
+        budget.reschedule(when)
+
 
 MAX_RETRIES = 8
 OUTPUT_TYPES = {
@@ -146,6 +172,34 @@ async def _release_slot(services: Services, job: CreativeJob) -> None:
         await services.queue.enqueue_poll(waiter, 0)
 
 
+async def _submit(services: Services, job: CreativeJob, adapter: Adapter, spec: JobSpec) -> str:
+    """Submit the job to its provider, once: claimed first, the provider's task id stored after (a
+    provider answering at once is finished here: its outputs copied and the job settled)."""
+    # A claim outlives any run that could still be submitting (job timeout + arq's 10 s).
+    claim_ttl = timedelta(seconds=services.settings.job_timeout_seconds + 10)
+    if not await job_ops.claim_submission(job, claim_ttl):
+        # Another run of this job is submitting right now: come back and follow its task.
+        await services.queue.enqueue_poll(str(job.id), 1.0 * services.settings.poll_interval_scale)
+        return "another run is submitting"
+    try:
+        # accepted before its model's shutdown, run after it: fail free, never call
+        lifecycle.ensure_served(job.provider, job.settings, lifecycle.config(services.settings))
+        submitted = await adapter.submit(spec)
+    except Exception:  # not accepted (as far as we know): a later run may submit again
+        await job_ops.release_submission(job)
+        raise
+    if isinstance(submitted, Done):
+        return await _finish(services, job, submitted)
+    assert isinstance(submitted, Submitted)
+    if not await job_ops.record_provider_task(job, submitted.task_id, submitted.state):
+        if job.is_terminal:  # canceled while submitting: stop here (the task id is kept)
+            await _after_end(services, job)
+            return "not open"
+        log.warning("job %s: another run submitted first; following task %s", job.id, job.provider_task_id)
+    await services.queue.enqueue_poll(str(job.id), submitted.retry_after)
+    return "submitted"
+
+
 async def _advance(services: Services, job: CreativeJob) -> str:
     """One step of an open job: submit it (once), or poll its provider task, or finish it."""
     events = services.events
@@ -156,31 +210,8 @@ async def _advance(services: Services, job: CreativeJob) -> str:
         adapter = registry.adapter_for(job.provider, services.http, services.settings)
         spec = await job_spec(services, job, submitting=job.provider_task_id is None)
         if job.provider_task_id is None:
-            # A claim outlives any run that could still be submitting (job timeout + arq's 10 s).
-            claim_ttl = timedelta(seconds=services.settings.job_timeout_seconds + 10)
-            if not await job_ops.claim_submission(job, claim_ttl):
-                # Another run of this job is submitting right now: come back and follow its task.
-                await services.queue.enqueue_poll(str(job.id), 1.0 * services.settings.poll_interval_scale)
-                return "another run is submitting"
-            try:
-                # accepted before its model's shutdown, run after it: fail free, never call
-                lifecycle.ensure_served(job.provider, job.settings, lifecycle.config(services.settings))
-                submitted = await adapter.submit(spec)
-            except Exception:  # not accepted (as far as we know): a later run may submit again
-                await job_ops.release_submission(job)
-                raise
-            if isinstance(submitted, Done):
-                return await _finish(services, job, submitted)
-            assert isinstance(submitted, Submitted)
-            if not await job_ops.record_provider_task(job, submitted.task_id, submitted.state):
-                if job.is_terminal:  # canceled while submitting: stop here (the task id is kept)
-                    await _after_end(services, job)
-                    return "not open"
-                log.warning(
-                    "job %s: another run submitted first; following task %s", job.id, job.provider_task_id
-                )
-            await services.queue.enqueue_poll(str(job.id), submitted.retry_after)
-            return "submitted"
+            with outside_run_budget():
+                return await _submit(services, job, adapter, spec)
         result = await adapter.poll(spec, job.provider_task_id, job.provider_state)
         if isinstance(result, Done):
             return await _finish(services, job, result)

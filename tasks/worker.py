@@ -53,7 +53,11 @@ async def _through_outages(ctx: dict[str, Any], job_id: str, run: Callable[[], A
         if int(ctx.get("job_try", 1)) > 1:  # an earlier attempt met an outage, its time, or its worker died
             await job_ops.release_submission_claimed_since(job_id, ctx["enqueue_time"])
         async with budget:
-            return await run()
+            token = pipeline.RUN_BUDGET.set(budget)  # a submission in flight steps outside it
+            try:
+                return await run()
+            finally:
+                pipeline.RUN_BUDGET.reset(token)
     except Exception as exc:
         # Out of time (mostly waiting for the database: on SQLite its one connection and its write
         # lock, under load) runs again shortly, as after an outage; the next run takes its claim back.

@@ -12,7 +12,7 @@ from arq.worker import Retry
 
 from models.jobs import CreativeJob
 from services.settings import Settings
-from tasks import worker
+from tasks import pipeline, worker
 from tests.stack import JOB_UPDATED, Stack, Team, follow_job
 from tests.test_generation import CANCEL, balance, ledger, submit_ok
 
@@ -177,6 +177,35 @@ async def test_a_canceled_job_keeps_its_provider_slot_until_the_provider_ends_it
     finals = await asyncio.gather(*[follow_job(stack, team, job["id"]) for job in (running[1], after)])
     assert [states[-1]["status"] for states in finals] == ["COMPLETED", "COMPLETED"]
     assert stack.sim_stats()["open_peak"]["luma"] == 2  # the canceled render still ran: never a third
+
+
+async def test_the_run_budget_never_cuts_a_submission_to_the_provider() -> None:
+    # A run cut while it submits would be retried at once and, not knowing whether the provider
+    # took the job, submit it again: billed twice. The submission (claim, provider call, task id
+    # stored) runs outside the budget; arq's own timeout, and the claim's expiry, govern it as before.
+    services = SimpleNamespace(settings=Settings(job_timeout_seconds=2))  # a budget of 1 s
+    ctx: dict[str, Any] = {"services": services, "job_try": 1, "job_id": "j"}
+    submissions: list[str] = []
+
+    async def slow_submit() -> str:
+        with pipeline.outside_run_budget():
+            submissions.append("sent")
+            await asyncio.sleep(1.3)  # the provider answers after the budget has run out
+        return "submitted"
+
+    async with asyncio.timeout(2):
+        assert await worker._through_outages(ctx, "j", slow_submit) == "submitted"
+    assert submissions == ["sent"]
+
+    async def slow_submit_then_stuck() -> str:  # once the submission is stored, the budget holds again
+        with pipeline.outside_run_budget():
+            await asyncio.sleep(1.3)
+        await asyncio.Event().wait()
+        return "never"
+
+    async with asyncio.timeout(3):
+        with pytest.raises(Retry):
+            await worker._through_outages(ctx, "j", slow_submit_then_stuck)
 
 
 async def test_a_run_out_of_time_runs_again_shortly_rather_than_at_the_next_sweep() -> None:
