@@ -305,5 +305,6 @@ async def test_a_submit_and_cancel_loop_is_not_free(world: World) -> None:
     # The billing page counts what was charged, canceled or not.
     now = datetime.now(UTC)
     usage = await credit_usage(world.team.id, now - timedelta(hours=1), now + timedelta(hours=1), "provider")
-    assert usage == [UsageRow("veo_3_1", rounds * VEO_4K_8S, rounds)]
+    spent = rounds * VEO_4K_8S
+    assert usage == [UsageRow("veo_3_1", spent, rounds, (UsageRow("video", spent, rounds),))]
     await world.audit_clean()

@@ -2,7 +2,8 @@
 running stack (tests/browser.py), and the placements it reads from the API.
 
 - The default video provider (Runway Gen-4, text-to-video in 16:9 and 9:16 only) cannot render the
-  Feed (1:1): Generate turns off (aria-disabled, described by the reason beside it), in the form's
+  Feed (1:1): while no provider was picked, ticking Feed moves the form to the provider generate*
+  itself would use (Kling 3.0), saying so; with Runway picked by hand, Generate turns off (aria-disabled, described by the reason beside it), in the form's
   words with the ways out; pressing it sends nothing and names the reason in the error summary;
   the way out "Choose another provider" leads to the provider guide; another provider turns it
   back on. Variants out of range, and more than the team's available credits, turn it off too.
@@ -77,7 +78,20 @@ async def test_runway_cannot_render_the_feed_so_generate_is_off_until_it_is_fixe
     # The picker says before any estimate what Runway makes of the Feed.
     feed = p.locator("label.placement", has_text="Feed")
     await expect(feed).to_contain_text("Runway Gen-4: with a start image")
+    # Ticked while no provider was picked: the form uses the provider generate* would, saying so.
     await p.get_by_label("Feed").check()
+    await expect(provider(p, "KLING_3_0")).to_be_checked()
+    await expect(p.locator(".provider-switched")).to_have_text(
+        "Runway Gen-4 (the default) cannot make Feed 1:1 from text, so Kling 3.0 is used. "
+        "Pick another provider above if you prefer."
+    )
+    await open_(p)
+    await expect(p.get_by_text("1 job on Kling 3.0")).to_be_visible()  # priced on the provider used
+    await page.screenshot("feed-switches-from-the-default")
+
+    # Runway picked by hand: the form keeps it, and Generate is off, saying why.
+    await provider(p, "RUNWAY_GEN4").check()
+    await expect(p.locator(".provider-switched")).to_have_count(0)
     await blocked(p)
     why = p.get_by_test_id("estimate-error")
     await expect(why).to_have_text(
@@ -130,6 +144,8 @@ async def test_on_a_phone_the_reason_sits_by_the_button(page: BrowserPage, stack
     await p.goto(f"{stack.url}/app/#/new/video")
     await p.fill("#prompt", "A slow pan over a mountain lake at dawn")
     await p.get_by_label("Feed").check()
+    await expect(provider(p, "KLING_3_0")).to_be_checked()  # moved off the default, saying so
+    await provider(p, "RUNWAY_GEN4").check()  # picked by hand: the form keeps it
     await blocked(p)
     reason = p.get_by_test_id("estimate-error")
     await expect(reason).to_be_in_viewport()  # in the sticky bar with the button
@@ -163,6 +179,8 @@ async def test_an_estimate_on_its_way_or_unanswered_never_turns_generate_off(
     await p.goto(f"{stack.url}/app/#/new/video")
     await p.fill("#prompt", "A slow pan over a mountain lake at dawn")
     await p.get_by_label("Feed").check()
+    await expect(provider(p, "KLING_3_0")).to_be_checked()  # moved off the default, saying so
+    await provider(p, "RUNWAY_GEN4").check()  # picked by hand: the form keeps it
     await blocked(p)
 
     # The estimate of the next change is held on its way: the button is on meanwhile.

@@ -57,3 +57,26 @@ export function usePlacements() {
 export function servedBy(placement, provider) {
   return placement?.providers.find((p) => p.provider === provider) || null;
 }
+
+/** The provider a form uses while the user has not picked one: the default when it makes every
+ *  placement chosen, else (as generate* does for a request naming no provider) the first of the
+ *  list that makes them all at their own ratio and target duration, else the first that makes them
+ *  all. Returns { provider, instead } — `instead`: the placement the default cannot make — or the
+ *  default alone when no other provider can make them either. */
+export function providerFor(list, chosen, fallback, { withImage, video }) {
+  const table = chosen.map(placementOf).filter(Boolean);
+  const makes = (provider) => table.every((p) => {
+    const served = servedBy(p, provider);
+    return served && (!served.needsInputImage || withImage);
+  });
+  const exact = (provider) => table.every((p) => {
+    const served = servedBy(p, provider);
+    return served && served.aspectRatio === p.aspectRatio && (!video || served.durationSeconds === p.targetDurationSeconds);
+  });
+  if (!fallback || !table.length || makes(fallback)) return { provider: fallback, instead: null };
+  const open = list.filter((p) => p.lifecycle !== "SHUT_DOWN" && p.provider !== fallback && makes(p.provider));
+  const pick = open.find((p) => exact(p.provider)) || open[0];
+  if (!pick) return { provider: fallback, instead: null };
+  const instead = table.find((p) => { const served = servedBy(p, fallback); return !served || (served.needsInputImage && !withImage); });
+  return { provider: pick.provider, instead };
+}

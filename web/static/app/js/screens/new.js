@@ -7,7 +7,7 @@ import { useApp } from "../context.js";
 import { DriveInput, readFile } from "../drive/picker.js";
 import { html } from "../html.js";
 import { kindOf, KINDS, LOCALES, providerName } from "../new/catalog.js";
-import { placementOf } from "../new/placements.js";
+import { placementOf, providerFor, usePlacements } from "../new/placements.js";
 import {
   asVariables, createCreatives, estimateRequest, generateMutation, initialState, INPUTS, MUTATIONS, prefill, recipeInputs,
 } from "../new/build.js";
@@ -182,9 +182,22 @@ function Form({ kind, query }) {
   const info = providers.list.find((p) => p.provider === s.provider);
   const ttsInfo = ttsProviders.list.find((p) => p.provider === s.ttsProvider);
 
+  // Until the user picks a provider, the form uses the default, or — when the default cannot make
+  // a placement ticked (Runway Gen-4 makes no square from text) — the provider generate* itself
+  // would use, saying so beside the guide.
+  const placementTable = usePlacements();
+  const [switched, setSwitched] = useState(null);
   useEffect(() => {
-    if (!s.provider && providers.list.length) set("provider")(defaultProvider(providers.list));
-  }, [providers.data]);
+    if (s.providerPicked || !providers.list.length) return;
+    const fallback = defaultProvider(providers.list);
+    const { provider, instead } = providerFor(providers.list, s.placements, fallback, { withImage: Boolean(s.startImage), video: type === "VIDEO" });
+    setSwitched(instead ? { from: fallback, to: provider, placement: instead } : null);
+    if (provider !== s.provider) set("provider")(provider);
+  }, [providers.data, placementTable.list, s.placements.join(), Boolean(s.startImage), s.providerPicked, s.provider]);
+  const pickProvider = (provider) => {
+    setSwitched(null);
+    setS((prev) => ({ ...prev, provider, providerPicked: true }));
+  };
   useEffect(() => {
     if (kind === "video-voiceover" && !s.ttsProvider && ttsProviders.list.length) {
       set("ttsProvider")(defaultProvider(ttsProviders.list));
@@ -316,8 +329,11 @@ function Form({ kind, query }) {
         </section>` : null}
 
       ${kind !== "composite" && kind !== "localized-avatar" ? html`<section class="card">
-        <${ProviderGuide} id="provider" providers=${providers} value=${s.provider} onChange=${set("provider")} rates=${type === "VIDEO" ? videoRates : null}
+        <${ProviderGuide} id="provider" providers=${providers} value=${s.provider} onChange=${pickProvider} rates=${type === "VIDEO" ? videoRates : null}
           legend=${kind === "video-voiceover" ? "Video provider" : "Provider"} error=${err("provider") || err("video.provider") || err("image.provider")} />
+        ${switched && html`<p class="notice provider-switched" role="status">${providerName(switched.from)} (the default) cannot make
+          ${" "}${switched.placement.name} ${switched.placement.aspectRatio}${type === "VIDEO" && !s.startImage ? " from text" : ""}, so ${providerName(switched.to)} is used.
+          ${" "}Pick another provider above if you prefer.</p>`}
         <${ModelNotice} info=${info} />
       </section>` : null}
 
