@@ -56,7 +56,6 @@ def test_in_development_a_simulated_provider_is_expected_to_take_the_simulators_
     assert rules.typical_seconds("veo_3_1") == CATALOG["veo_3_1"].typical_seconds
 
 
-
 def test_every_provider_has_a_typical_time_within_the_guides_range() -> None:
     # The product guide's ranges per job type (docs/providers.md, Typical generation times).
     ranges = {
