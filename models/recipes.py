@@ -49,6 +49,46 @@ def image_size(ratio: str, like: tuple[int, int]) -> tuple[int, int]:
     return k * w, k * h
 
 
+def voiceover_script(width: int, height: int, seconds: int) -> dict[str, Any]:
+    """The voice-over ad's RenderScript: the video covering the frame, the narration on a track of
+    its own, both ``seconds`` long (elements ``Video`` and ``Voiceover``)."""
+    return {
+        "output_format": "mp4",
+        "width": width,
+        "height": height,
+        "duration": seconds,
+        "elements": [
+            {"name": "Video", "type": "video", "track": 1, "duration": seconds, "fit": "cover"},
+            {"name": "Voiceover", "type": "audio", "track": 2, "duration": seconds},
+        ],
+    }
+
+
+def logo_script(width: int, height: int) -> dict[str, Any]:
+    """The logo ad's RenderScript: the image covering the frame, the logo (a fifth of the shorter
+    side, at least 64 px) contained in a square at the bottom right (elements ``Image``, ``Logo``)."""
+    logo = max(64, round(min(width, height) * 0.2))
+    return {
+        "output_format": "png",
+        "width": width,
+        "height": height,
+        "elements": [
+            {"name": "Image", "type": "image", "width": "100%", "height": "100%", "fit": "cover"},
+            {
+                "name": "Logo",
+                "type": "image",
+                "width": logo,
+                "height": logo,
+                "x_anchor": "100%",
+                "y_anchor": "100%",
+                "x": width - round(logo * 0.25),
+                "y": height - round(logo * 0.25),
+                "fit": "contain",
+            },
+        ],
+    }
+
+
 async def video_with_voiceover(
     video: GenerationRequest,
     voiceover: GenerationRequest,
@@ -68,16 +108,7 @@ async def video_with_voiceover(
     ratio = placements.target(video.placement).aspect_ratio if video.placement else made
     seconds = int(checked.settings["duration_seconds"])
     width, height = video_size(ratio)
-    source = {
-        "output_format": "mp4",
-        "width": width,
-        "height": height,
-        "duration": seconds,
-        "elements": [
-            {"name": "Video", "type": "video", "track": 1, "duration": seconds, "fit": "cover"},
-            {"name": "Voiceover", "type": "audio", "track": 2, "duration": seconds},
-        ],
-    }
+    source = voiceover_script(width, height, seconds)
     composite = _composite(video, composite_provider, source, "Voice-over ad")
     return [
         video_spec,
@@ -111,26 +142,7 @@ async def image_with_logo(
     # The placement's ratio, not the nearest the image provider renders (the image covers it).
     ratio = placements.target(image.placement).aspect_ratio if image.placement else None
     width, height = image_size(ratio, made) if ratio else made
-    logo = max(64, round(min(width, height) * 0.2))
-    source = {
-        "output_format": "png",
-        "width": width,
-        "height": height,
-        "elements": [
-            {"name": "Image", "type": "image", "width": "100%", "height": "100%", "fit": "cover"},
-            {
-                "name": "Logo",
-                "type": "image",
-                "width": logo,
-                "height": logo,
-                "x_anchor": "100%",
-                "y_anchor": "100%",
-                "x": width - round(logo * 0.25),
-                "y": height - round(logo * 0.25),
-                "fit": "contain",
-            },
-        ],
-    }
+    source = logo_script(width, height)
     composite = _composite(image, composite_provider, source, "Logo ad")
     composite.inputs = [{"name": "Logo", "fileId": logo_file_id}]
     spec = NodeSpec(

@@ -37,6 +37,13 @@ def serve_simulator(api_key: str, time_scale: float, *, tls_cert: str | None = N
     thread on a free loopback port; yields its root URL (https with ``tls_cert``, a PEM holding
     the certificate chain and key)."""
     app = Starlette(routes=[Mount("/simulator", app=create_simulator_app(api_key, time_scale))])
+    with serve_app(app, tls_cert=tls_cert) as root:
+        yield root + "/simulator"
+
+
+@contextmanager
+def serve_app(app: Any, *, tls_cert: str | None = None) -> Iterator[str]:
+    """An ASGI app served by uvicorn in a thread on a free loopback port; yields its root URL."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
@@ -57,7 +64,7 @@ def serve_simulator(api_key: str, time_scale: float, *, tls_cert: str | None = N
         assert time.monotonic() < deadline, "the simulator did not start"
         time.sleep(0.01)
     try:
-        yield f"{'https' if tls_cert else 'http'}://127.0.0.1:{port}/simulator"
+        yield f"{'https' if tls_cert else 'http'}://127.0.0.1:{port}"
     finally:
         server.should_exit = True
         thread.join(10)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import math
 from typing import Any
@@ -13,6 +14,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from providers.simulator import composite
 from providers.simulator.common import (
     bearer_token,
     file_url,
@@ -44,6 +46,7 @@ MAX_SIDE = 4096
 # not media of the element's kind, fails. The simulator does the same with the URLs it is given.
 MEDIA_ELEMENTS = ("image", "video", "audio")
 FETCH_TIMEOUT = 15.0
+ELEMENT_FETCH_TIMEOUT = 5.0
 MAX_FETCH_BYTES = 200 * 1024 * 1024
 
 
@@ -92,23 +95,92 @@ def _media_kind(data: bytes) -> str | None:
     return None
 
 
-async def _unloadable(body: dict[str, Any]) -> str | None:
-    """Why a media source of the render cannot be loaded (the first one), or None."""
+async def _load_sources(body: dict[str, Any]) -> tuple[str | None, dict[str, bytes]]:
+    """Why a media source of the render cannot be loaded (the first one), or None; and the bytes
+    of every source loaded (by element name), for the render to use (``composite``)."""
     wanted = _sources_to_fetch(body)
+    loaded: dict[str, bytes] = {}
     if not wanted:
-        return None
+        return None, loaded
     async with httpx.AsyncClient(timeout=FETCH_TIMEOUT, follow_redirects=True) as client:
         for name, (url, kind) in wanted.items():
             try:
                 response = await client.get(url)
             except httpx.HTTPError as exc:
-                return f"the source of element '{name}' could not be loaded ({type(exc).__name__})"
+                return f"the source of element '{name}' could not be loaded ({type(exc).__name__})", loaded
             if response.status_code != 200 or len(response.content) > MAX_FETCH_BYTES:
-                return f"the source of element '{name}' could not be loaded (HTTP {response.status_code})"
+                return (
+                    f"the source of element '{name}' could not be loaded (HTTP {response.status_code})",
+                    loaded,
+                )
             found = await run_in_threadpool(_media_kind, response.content)
             if found is None or (kind is not None and found != kind):
-                return f"the source of element '{name}' is not {kind or 'media'} ({found or 'unreadable'})"
-    return None
+                return (
+                    f"the source of element '{name}' is not {kind or 'media'} ({found or 'unreadable'})",
+                    loaded,
+                )
+            loaded[name] = response.content
+    return None, loaded
+
+
+async def _element_sources(
+    elements: list[dict[str, Any]], types: tuple[str, ...], loaded: dict[str, bytes]
+) -> dict[str, bytes]:
+    """The media of ``types`` elements whose RenderScript ``source`` is a URL no modification
+    replaced, fetched for the render only (best effort, within ELEMENT_FETCH_TIMEOUT in all:
+    Creatomate's failing on them is not simulated), by element key."""
+    found: dict[str, bytes] = {}
+    wanted = [
+        (composite.element_key(element, index), element["source"])
+        for index, element in enumerate(elements)
+        if element.get("type") in types
+        and composite.element_key(element, index) not in loaded
+        and isinstance(element.get("source"), str)
+        and element["source"].startswith(("https://", "http://"))
+    ]
+    if not wanted:
+        return found
+    try:
+        async with (
+            asyncio.timeout(ELEMENT_FETCH_TIMEOUT),
+            httpx.AsyncClient(timeout=ELEMENT_FETCH_TIMEOUT, follow_redirects=True) as client,
+        ):
+            for key, url in wanted:
+                data = bytearray()
+                try:
+                    async with client.stream("GET", url) as response:
+                        if response.status_code != 200:
+                            continue
+                        async for chunk in response.aiter_bytes():
+                            data += chunk
+                            if len(data) > composite.MAX_KEPT_BYTES:
+                                break
+                except httpx.HTTPError:
+                    continue
+                if len(data) <= composite.MAX_KEPT_BYTES:
+                    found[key] = bytes(data)
+    except TimeoutError:
+        pass
+    return found
+
+
+async def _output_spec(body: dict[str, Any], plan: dict[str, Any], loaded: dict[str, bytes]) -> MediaSpec:
+    """The output file: made from the inputs where the RenderScript can be (``composite``), else
+    the generated media of its format and size."""
+    kind = MEDIA_KIND[plan["output_format"]]
+    seconds = float(plan["duration"] or 0.0)
+    source = body.get("source")
+    if not isinstance(source, dict) or kind not in ("jpeg", "png", "mp4"):
+        return MediaSpec(kind, plan["width"], plan["height"], seconds)
+    elements = composite.apply_modifications(source.get("elements"), body.get("modifications"))
+    types = ("video", "audio") if kind == "mp4" else ("image",)
+    sources = loaded | await _element_sources(elements, types, loaded)
+    if sum(len(data) for data in sources.values()) > composite.MAX_KEPT_BYTES:
+        sources = {}
+    script_size = (int(source.get("width", TEMPLATE_SIZE[0])), int(source.get("height", TEMPLATE_SIZE[1])))
+    return composite.Composite(
+        kind, plan["width"], plan["height"], seconds, script_size, tuple(elements), sources
+    )
 
 
 def _hint(status: int, hint: str) -> JSONResponse:
@@ -218,10 +290,11 @@ def routes(sim: SimState) -> list[BaseRoute]:
             "metadata": body.get("metadata"),
             "webhook_url": body.get("webhook_url"),
         }
-        info["unloadable"] = await _unloadable(body)
+        info["unloadable"], loaded = await _load_sources(body)
+        spec = await _output_spec(body, plan, loaded) if info["unloadable"] is None else None
         task = sim.new_task(FAMILY, markers, NOMINAL_SECONDS, info)
         seconds = float(plan["duration"] or 0.0)
-        spec = MediaSpec(MEDIA_KIND[plan["output_format"]], plan["width"], plan["height"], seconds)
+        spec = spec or MediaSpec(MEDIA_KIND[plan["output_format"]], plan["width"], plan["height"], seconds)
         task.info["token"] = sim.add_file(task, spec, URL_TTL)
         task.info["snapshot"] = sim.add_file(task, MediaSpec("jpeg", *_snapshot_size(plan)), URL_TTL)
         return JSONResponse([await describe(request, task, initial=True)], status_code=202)

@@ -111,7 +111,7 @@ def _tone_samples(seconds: float, rate: int = SAMPLE_RATE) -> bytes:
     return (one_second * (total // rate + 1))[: total * 2]
 
 
-def _pcm_frames(pcm: bytes, rate: int = SAMPLE_RATE) -> Iterator[av.AudioFrame]:
+def pcm_frames(pcm: bytes, rate: int = SAMPLE_RATE) -> Iterator[av.AudioFrame]:
     samples = len(pcm) // 2
     for start in range(0, samples, rate):
         count = min(rate, samples - start)
@@ -139,7 +139,7 @@ def _encode_audio(
         stream.options = options or {}
         if bit_rate:
             stream.bit_rate = bit_rate
-        for frame in _pcm_frames(_tone_samples(seconds, source_rate), source_rate):
+        for frame in pcm_frames(_tone_samples(seconds, source_rate), source_rate):
             container.mux(stream.encode(frame))
         container.mux(stream.encode(None))
     return buffer.getvalue()
