@@ -24,6 +24,7 @@ from __future__ import annotations
 import copy
 import io
 import logging
+import math
 import re
 import threading
 from collections.abc import Iterator
@@ -297,7 +298,9 @@ def _video_frames(
     container: av.container.InputContainer, size: tuple[int, int], fps: int, limit: float
 ) -> Iterator[Image.Image]:
     """The input video's frames covering ``size`` at ``fps`` (each output frame shows the latest
-    input frame at its time), up to ``limit`` seconds or the input's end."""
+    input frame at its time), up to ``limit`` seconds — its last frame held when the render is
+    longer than the input, as a RenderScript's ``duration`` says — or, without a limit, to the
+    input's end."""
     stream = container.streams.video[0]
     stream.thread_type = "AUTO"
     rate = float(stream.average_rate or stream.guessed_rate or fps)
@@ -312,7 +315,8 @@ def _video_frames(
             made += 1
         last = _cover(decoded, size)
         end = at + 1 / rate
-    while last is not None and made / fps < min(end, limit):
+    until = limit if math.isfinite(limit) else end
+    while last is not None and made / fps < until:
         yield last
         made += 1
 
