@@ -154,9 +154,9 @@ async def test_offline_the_loaded_list_stays_and_the_badge_says_offline(page: Br
         else:
             await route.fallback()
 
-    def socket(ws: WebSocketRoute) -> None:
+    async def socket(ws: WebSocketRoute) -> None:
         if down["now"]:
-            ws.close(code=1011, reason="unreachable")
+            await ws.close(code=1011, reason="unreachable")
             return
 
         def on_message(message: str | bytes) -> None:
