@@ -329,3 +329,79 @@ async def test_headings_over_their_values_winner_keeps_its_width_facts_whole(pag
     assert after == before, (before, after)
     assert sent == [{"rateJob": target["id"], "rating": "WINNER"}]
     await page.screenshot("winner-marked")
+
+
+async def test_another_team_signing_in_on_the_tab_never_sees_the_first_teams_jobs(page: BrowserPage) -> None:
+    """Team A's jobs are loaded; someone signs out and signs in as team B on the same tab. Team B's
+    Jobs panel shows none of team A's jobs: not while its first read is pending, not when that read
+    fails (an error, not team A's list "as loaded"), and its own jobs once a read succeeds."""
+    team_a = make_jobs(30)
+    team_b = [
+        j | {"id": f"team-b-{i}", "prompt": f"Team B concept {i}", "userId": "u-b"}
+        for i, j in enumerate(make_jobs(4))
+    ]
+    await mock(page.page, team_a, Live())
+    page.allow_errors("500")  # team B's failing read
+    viewer_b = {
+        "userId": "u-b",
+        "teamId": "t-b",
+        "teamName": "Team B",
+        "role": "owner",
+        "isAdmin": False,
+        "scopes": ["read", "generate"],
+        "apiKeyId": "k-b",
+    }
+    list_reads = {"count": 0}
+
+    async def team_b_api(route: Any) -> None:
+        request = route.request
+        if (await request.all_headers()).get("authorization") != "Bearer team-b-key":
+            await route.fallback()  # team A: the bench's mock
+            return
+        query = json.loads(request.post_data or "{}").get("query", "")
+        if "viewer" in query:
+            await route.fulfill(json={"data": {"viewer": viewer_b}})
+        elif query.startswith("query Jobs("):
+            list_reads["count"] += 1
+            if list_reads["count"] == 1:  # its first read of the list fails
+                await route.fulfill(
+                    status=500,
+                    json={"data": None, "errors": [{"message": "The service had a problem; try again."}]},
+                )
+            else:
+                info = {"hasNextPage": False, "endCursor": str(len(team_b))}
+                await route.fulfill(json={"data": {"jobs": {"nodes": team_b, "pageInfo": info}}})
+        elif "jobs(" in query:
+            await route.fulfill(json={"data": {"jobs": {"nodes": team_b}}})
+        else:
+            await route.fallback()
+
+    await page.page.route(ORIGIN + "/graphql", team_b_api)
+    await page.page.add_init_script("sessionStorage.setItem('creative-hub.credential', 'test')")
+    await page.page.set_viewport_size({"width": 1280, "height": 900})
+    p = page.page
+    await p.goto(ORIGIN + "/app/#/jobs")
+    await expect(p.locator(f'.job-row[data-job-id="{team_a[0]["id"]}"]')).to_be_visible()
+    await expect(p.locator(".list-foot")).to_contain_text("30 jobs")
+
+    await p.get_by_role("button", name="Sign out").click()
+    await p.get_by_label("API key or token").fill("team-b-key")
+    await p.get_by_role("button", name="Sign in").click()
+    await expect(p.locator("header .team")).to_have_text("Team B")
+    await expect(p.get_by_role("heading", name="Jobs")).to_be_visible()
+    # team B's first read failed: the panel says so, with none of team A's rows under it
+    await expect(p.locator(".error-note, [role=alert]").first).to_contain_text("try again")
+    await page.screenshot("team-b-first-read-failed")
+    await expect(p.locator(".job-row")).to_have_count(0)
+    await expect(p.get_by_test_id("jobs-stale")).to_have_count(0)
+    await expect(p.get_by_text("Campaign concept 0:")).to_have_count(0)
+    assert list_reads["count"] == 1
+
+    # read again (another screen and back): team B's own jobs, and only those
+    await p.goto(ORIGIN + "/app/#/billing")
+    await p.goto(ORIGIN + "/app/#/jobs")
+    await expect(p.locator('.job-row[data-job-id="team-b-0"]')).to_be_visible()
+    await expect(p.locator(".list-foot")).to_have_text("4 jobs.")
+    ids = await p.locator(".job-row").evaluate_all("rows => rows.map((r) => r.dataset.jobId)")
+    assert ids and all(i.startswith("team-b-") for i in ids), ids
+    await page.screenshot("team-b-own-jobs")

@@ -8,6 +8,7 @@ import { useCallback, useEffect, useMemo, useRef, useState } from "preact/hooks"
 import { gql, onResync, useConnectionState, useQuery, useSubscription } from "../api.js";
 import { useApp } from "../context.js";
 import { html } from "../html.js";
+import { onSignOut } from "../session.js";
 import {
   CompositeInputs, JOB_FIELDS, JOB_STATUSES, JOB_TYPES, JobActions, OutputPlayer, PROVIDERS, Thumb, costOf,
   fileFacts, isOpen, jobTitle, providerName, statusLine, submitter, typeName, useCompositeInputs,
@@ -111,17 +112,20 @@ async function readFirst(count, filter) {
   return { jobs, endCursor: after, hasNext };
 }
 
-// The last list loaded for each filter, kept across screen changes: back on Jobs (offline, or
-// before the first page arrives again) the panel shows it at once, marked as possibly out of date,
-// instead of an error over an empty table. Replaced by what the server says as soon as it answers.
-const loadedLists = new Map(); // filter key -> { key, jobs, endCursor, hasNext, at }
+// The last list loaded for each viewer (team and user) and filter, kept across screen changes: back
+// on Jobs (offline, or before the first page arrives again) the panel shows it at once, marked as
+// possibly out of date, instead of an error over an empty table. Replaced by what the server says as
+// soon as it answers. Keyed by who read it and forgotten at sign-out: another team signing in on
+// this tab never sees the previous team's jobs, even when its own first read fails.
+const loadedLists = new Map(); // viewer + filter key -> { key, jobs, endCursor, hasNext, at }
+onSignOut(() => loadedLists.clear());
 
 function useJobList(filters, viewer) {
-  const key = JSON.stringify(filters);
+  const key = JSON.stringify([viewer?.teamId ?? null, viewer?.userId ?? null, filters]);
   const filter = useMemo(() => jobFilter(filters), [key]);
   const keep = useCallback((job) => matches(job, filters, viewer), [key, viewer]);
-  // list.key: the filter its jobs were read for (null until the first page arrives); list.stale: the
-  // list is the one kept from an earlier visit (loadedLists), not yet read again.
+  // list.key: the viewer and filter its jobs were read for (null until the first page arrives);
+  // list.stale: the list is the one kept from an earlier visit (loadedLists), not yet read again.
   const [list, setList] = useState(() => (loadedLists.has(key) ? { ...loadedLists.get(key), stale: true }
     : { key: null, jobs: [], endCursor: null, hasNext: false }));
   useEffect(() => {
