@@ -405,3 +405,56 @@ async def test_another_team_signing_in_on_the_tab_never_sees_the_first_teams_job
     ids = await p.locator(".job-row").evaluate_all("rows => rows.map((r) => r.dataset.jobId)")
     assert ids and all(i.startswith("team-b-") for i in ids), ids
     await page.screenshot("team-b-own-jobs")
+
+
+async def test_the_cancel_dialog_stays_open_as_its_row_scrolls_away_or_finishes(page: BrowserPage) -> None:
+    """The costly-cancel dialog is the screen's, not its row's: scrolling the row out of the windowed
+    list, or the job finishing meanwhile, leaves it open with focus in it; closed, focus goes back to
+    the job's Cancel button when it is there, else to the screen's main."""
+    jobs = make_jobs(200)
+    running = jobs[8] = jobs[8] | {"type": "VIDEO", "provider": "VEO_3_1", "estimatedCostCents": 320}
+    assert running["status"] == "PROCESSING"
+    live = Live()
+    await mock(page.page, jobs, live)
+    await page.page.add_init_script("sessionStorage.setItem('creative-hub.credential', 'test')")
+    await page.page.set_viewport_size({"width": 1280, "height": 900})
+    p = page.page
+    await p.goto(ORIGIN + "/app/#/jobs")
+    await expect(p.locator("header.top .conn")).to_have_text("Live")
+    row = p.locator(f'.job-row[data-job-id="{running["id"]}"]')
+    cancel = row.get_by_role("button", name=re.compile("^Cancel job"))
+    dialog = p.get_by_role("dialog", name="Cancel this job?")
+    keep = dialog.get_by_role("button", name="Keep it running")
+
+    # the row scrolls out of the window (it leaves the DOM): the dialog stays, focus in it
+    await cancel.click()
+    await expect(keep).to_be_focused()
+    top = await p.evaluate("document.querySelector('.job-list').getBoundingClientRect().top + scrollY")
+    await p.evaluate(f"window.scrollTo(0, {top + 120 * ROW_HEIGHT})")
+    await expect(row).to_have_count(0)
+    await expect(dialog).to_be_visible()
+    await expect(dialog).to_contain_text("canceling now charges $3.20")
+    await expect(keep).to_be_focused()
+    await page.screenshot("cancel-dialog-row-scrolled-away")
+    await p.keyboard.press("Escape")
+    await expect(dialog).to_have_count(0)
+    await expect(p.locator("#main")).to_be_focused()  # its button is gone: the screen's main
+
+    # back at the row: the job re-renders (progress), then finishes, while the dialog is open
+    await p.evaluate("window.scrollTo(0, 0)")
+    await cancel.click()
+    await expect(keep).to_be_focused()
+    live.push(running | {"progress": 0.7, "version": running["version"] + 1})
+    await expect(row.locator("progress")).to_have_attribute("value", "70")
+    await expect(keep).to_be_focused()
+    await p.keyboard.press("Escape")
+    await expect(cancel).to_be_focused()  # closed: back on the Cancel button that opened it
+    await cancel.click()
+    await expect(keep).to_be_focused()
+    live.push(running | {"status": "COMPLETED", "progress": 1.0, "version": running["version"] + 2, "costCents": 320})
+    await expect(row.locator(".badge")).to_have_text("Completed")
+    await expect(dialog).to_be_visible()
+    await expect(keep).to_be_focused()
+    await keep.click()
+    await expect(dialog).to_have_count(0)
+    await expect(row.locator("a.job-title")).to_be_focused()  # its Cancel button is gone: the row's title

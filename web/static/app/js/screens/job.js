@@ -6,7 +6,7 @@ import { gql, useQuery, useSubscription } from "../api.js";
 import { useApp } from "../context.js";
 import { html } from "../html.js";
 import {
-  CompositeInputs, JOB_FIELDS, JobActions, OutputPlayer, costOf, explainError, fileFacts, isOpen, jobTitle,
+  CompositeInputs, JOB_FIELDS, JobActions, OutputPlayer, costOf, explainError, fileFacts, isOpen, jobTitle, useCancelDialog,
   providerName, statusLine, submitter, typeName, useCompositeInputs,
 } from "../jobs/common.js";
 import { usePlacements } from "../new/placements.js";
@@ -201,6 +201,7 @@ export default function JobScreen({ route }) {
   const [message, setMessage] = useState(null);
   const [actionError, setActionError] = useState(null);
   const now = useNow(1000);
+  const [withCancel, cancelDialog] = useCancelDialog();
 
   useEffect(() => setJob(null), [id]);
   useEffect(() => {
@@ -239,7 +240,7 @@ export default function JobScreen({ route }) {
     setMessage(kind === "canceled" ? "Canceled." : next.rating === "WINNER" ? "Marked as a winner." : "Winner mark cleared.");
   };
 
-  return html`<article class="job-screen" aria-labelledby="job-h">
+  return withCancel(html`<article class="job-screen" aria-labelledby="job-h">
     <p class="crumbs"><a href="#/jobs">← Jobs</a></p>
     <section class="card job-head-card">
       <div>
@@ -268,5 +269,6 @@ export default function JobScreen({ route }) {
         <${Ledger} job=${job} />
       </div>
     </div>
-  </article>`;
+    ${cancelDialog}
+  </article>`);
 }

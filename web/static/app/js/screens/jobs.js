@@ -11,7 +11,7 @@ import { html } from "../html.js";
 import { onSignOut } from "../session.js";
 import {
   CompositeInputs, JOB_FIELDS, JOB_STATUSES, JOB_TYPES, JobActions, OutputPlayer, PROVIDERS, Thumb, costOf,
-  fileFacts, isOpen, jobTitle, providerName, statusLine, submitter, typeName, useCompositeInputs,
+  fileFacts, isOpen, jobTitle, providerName, statusLine, submitter, typeName, useCancelDialog, useCompositeInputs,
 } from "../jobs/common.js";
 import { placementOf, usePlacements } from "../new/placements.js";
 import { EmptyState, ErrorNote, Field, ProgressBar, StatusBadge, dateTime, go, label, relative, useNow } from "../ui.js";
@@ -544,8 +544,9 @@ export default function Jobs({ route }) {
 
   const filtered = Object.keys(filters).length > 0;
   const connection = useConnectionState();
+  const [withCancel, cancelDialog] = useCancelDialog();
 
-  return html`<section class="jobs-screen" aria-labelledby="jobs-heading">
+  return withCancel(html`<section class="jobs-screen" aria-labelledby="jobs-heading">
     <div class="screen-head">
       <h1 id="jobs-heading">Jobs</h1>
       <a class="button primary" href="#/new">New generation</a>
@@ -576,5 +577,6 @@ export default function Jobs({ route }) {
         <button type="button" onClick=${data.loadMore}>Try again</button>`}
     </p>
     <${Preview} job=${previewing} onClose=${() => setPreviewing(null)} />
-  </section>`;
+    ${cancelDialog}
+  </section>`);
 }
