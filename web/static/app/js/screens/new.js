@@ -201,7 +201,7 @@ function Form({ kind, query }) {
   // Impossible as set (the estimate's refusal, the credits, a spend cap): Generate is off, with why.
   // Only on an answer for the form as it stands: while an estimate is on its way, or when none came
   // (offline), the button stays on and the submission's answer decides.
-  const refusal = refusalOf({ estimate, balance, caps, provider: s.provider, startImage: s.startImage, providers: providers.list });
+  const refusal = refusalOf({ estimate, balance, caps, provider: s.provider, startImage: s.startImage, placements: s.placements, providers: providers.list });
   const blocked = Boolean(refusal) && !estimate.loading;
   const err = (key) => errors.byKey[key];
   const clearErrors = () => errors.list.length && setErrors({ list: [], byKey: {} });
