@@ -226,7 +226,9 @@ async def _panel_with_mutations(page: BrowserPage, jobs: list[dict[str, Any]]) -
         job = next((j for j in jobs if j["id"] == variables.get("id")), None)
         if job and "cancelJob" in query:
             sent.append({"cancelJob": job["id"]})
-            charged = job["estimatedCostCents"] if job["status"] == "PROCESSING" else 0
+            # charged once it reached the provider (the mock's "reached": False: not yet)
+            reached = job["status"] == "PROCESSING" and job["metadata"].get("reached", True)
+            charged = job["estimatedCostCents"] if reached else 0
             done = job | {"status": "CANCELED", "costCents": charged, "version": job["version"] + 1}
             await route.fulfill(json={"data": {"cancelJob": {"job": done, "userErrors": []}}})
         elif job and "rateJob" in query:
@@ -245,9 +247,10 @@ async def _panel_with_mutations(page: BrowserPage, jobs: list[dict[str, Any]]) -
 
 
 async def test_a_cancel_that_costs_money_asks_first_a_free_one_does_not(page: BrowserPage) -> None:
-    jobs = make_jobs(12)
-    running, waiting = jobs[8], jobs[9]
-    assert (running["status"], waiting["status"]) == ("PROCESSING", "PENDING")
+    jobs = make_jobs(20)
+    running, waiting, early = jobs[8], jobs[9], jobs[18]
+    assert (running["status"], waiting["status"], early["status"]) == ("PROCESSING", "PENDING", "PROCESSING")
+    jobs[18] = early = early | {"metadata": {"reached": False}}
     jobs[8] = running = running | {"type": "VIDEO", "provider": "VEO_3_1", "estimatedCostCents": 320}
     sent = await _panel_with_mutations(page, jobs)
     p = page.page
@@ -257,8 +260,8 @@ async def test_a_cancel_that_costs_money_asks_first_a_free_one_does_not(page: Br
     await row.get_by_role("button", name=re.compile("^Cancel job")).click()
     dialog = p.get_by_role("dialog", name="Cancel this job?")
     await expect(dialog).to_be_visible()
-    await expect(dialog).to_contain_text("canceling now charges $3.20")
-    confirm = dialog.get_by_role("button", name="Cancel anyway — $3.20 will be charged")
+    await expect(dialog).to_contain_text("canceling charges up to $3.20; if not yet, nothing")
+    confirm = dialog.get_by_role("button", name="Cancel anyway — up to $3.20 may be charged")
     await expect(confirm).to_be_visible()
     await expect(dialog.get_by_role("button", name="Keep it running")).to_be_focused()
     await page.screenshot("cancel-confirm")
@@ -270,7 +273,17 @@ async def test_a_cancel_that_costs_money_asks_first_a_free_one_does_not(page: Br
     await confirm.click()
     await expect(row.locator(".badge")).to_have_text("Canceled")
     await expect(row.locator(".c-cost")).to_contain_text("$3.20")
+    await expect(p.locator(".live-msg")).to_contain_text(": $3.20 charged.")
     assert sent == [{"cancelJob": running["id"]}]
+
+    # Processing but not yet at the provider (the job cannot tell): the dialog says "up to", and
+    # what the cancel came to is said after.
+    row = p.locator(f'.job-row[data-job-id="{early["id"]}"]')
+    await row.get_by_role("button", name=re.compile("^Cancel job")).click()
+    await dialog.get_by_role("button", name="Cancel anyway — up to $0.03 may be charged").click()
+    await expect(row.locator(".badge")).to_have_text("Canceled")
+    await expect(p.locator(".live-msg")).to_contain_text(": nothing charged.")
+    await page.screenshot("cancel-nothing-charged")
 
     # Still waiting for the provider: free, one click, no question.
     row = p.locator(f'.job-row[data-job-id="{waiting["id"]}"]')
@@ -433,7 +446,7 @@ async def test_the_cancel_dialog_stays_open_as_its_row_scrolls_away_or_finishes(
     await p.evaluate(f"window.scrollTo(0, {top + 120 * ROW_HEIGHT})")
     await expect(row).to_have_count(0)
     await expect(dialog).to_be_visible()
-    await expect(dialog).to_contain_text("canceling now charges $3.20")
+    await expect(dialog).to_contain_text("canceling charges up to $3.20")
     await expect(keep).to_be_focused()
     await page.screenshot("cancel-dialog-row-scrolled-away")
     await p.keyboard.press("Escape")

@@ -180,11 +180,17 @@ export function useAction(onError) {
   return [busy, run];
 }
 
-/** What canceling costs now: nothing while the job waits for its provider; once the provider has
- * it (PROCESSING) the provider bills the work it started, and cancelJob charges the job's estimate
- * (its hold: the API's cancelAfterSubmitCents). */
+/** The most canceling may cost now: nothing while the job waits for its provider (PENDING). Once
+ * PROCESSING it may have reached the provider — the API charges only once a run has claimed the
+ * submission or the provider gave a task id, which the job does not show — and then cancelJob
+ * charges the job's estimate (its hold: the API's cancelAfterSubmitCents). So "up to", not "will". */
 export function cancelCostCents(job) {
   return job.status === "PROCESSING" ? job.estimatedCostCents || 0 : 0;
+}
+
+/** What a cancel came to, from the canceled job: "$3.20 charged" or "nothing charged". */
+export function cancelOutcome(job) {
+  return job.costCents > 0 ? `${money(job.costCents)} charged` : "nothing charged";
 }
 
 // The screen's one cancel dialog (useCancelDialog), reached by each JobActions through this context:
@@ -235,11 +241,12 @@ function CancelConfirm({ asking, onClosed }) {
   return html`<dialog ref=${ref} class="confirm-dialog" aria-labelledby="cancel-confirm-h" aria-describedby="cancel-confirm-d"
       onClose=${closed} data-testid="cancel-dialog">
     ${job && html`<h2 id="cancel-confirm-h">Cancel this job?</h2>
-    <p id="cancel-confirm-d">The provider has already started “${shortTitle(job, 90)}” and bills the work it started,
-      so canceling now charges ${cost}. Letting it finish costs no more and gives you the result.</p>
+    <p id="cancel-confirm-d">“${shortTitle(job, 90)}” is processing. If it has reached the provider, which bills the
+      work it started, canceling charges up to ${cost}; if not yet, nothing. Letting it finish costs no more and
+      gives you the result.</p>
     <div class="confirm-actions">
       <button type="button" ref=${keep} onClick=${() => ref.current.close()}>Keep it running</button>
-      <button type="button" class="danger" onClick=${() => { confirmed.current = true; ref.current.close(); }}>Cancel anyway — ${cost} will be charged</button>
+      <button type="button" class="danger" onClick=${() => { confirmed.current = true; ref.current.close(); }}>Cancel anyway — up to ${cost} may be charged</button>
     </div>`}
   </dialog>`;
 }
@@ -258,7 +265,7 @@ export function JobActions({ job, onDone, onError, compact: small = false }) {
   return html`<div class=${`job-actions${small ? " small" : ""}`}>
     ${isOpen(job) && html`<button type="button" class="danger" disabled=${busy} data-cancel-job=${job.id}
       aria-label=${`Cancel job ${name}`} aria-haspopup=${costly ? "dialog" : null}
-      title=${costly ? `Cancel: the provider already started it, so ${money(cancelCostCents(job))} is charged` : "Cancel: free before the provider starts it"}
+      title=${costly ? `Cancel: up to ${money(cancelCostCents(job))} may be charged if the provider already has it` : "Cancel: free before the provider starts it"}
       onClick=${() => (costly && ask ? ask(job, doCancel) : doCancel())}>
       ${busy === "cancel" ? "Canceling…" : "Cancel"}</button>`}
     ${output && html`<a class="button" href=${output.url} download=${output.name}

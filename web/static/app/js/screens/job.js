@@ -6,8 +6,8 @@ import { gql, useQuery, useSubscription } from "../api.js";
 import { useApp } from "../context.js";
 import { html } from "../html.js";
 import {
-  CompositeInputs, JOB_FIELDS, JobActions, OutputPlayer, costOf, explainError, fileFacts, isOpen, jobTitle, useCancelDialog,
-  providerName, statusLine, submitter, typeName, useCompositeInputs,
+  CompositeInputs, JOB_FIELDS, JobActions, OutputPlayer, cancelOutcome, costOf, explainError, fileFacts, isOpen, jobTitle,
+  providerName, statusLine, submitter, typeName, useCancelDialog, useCompositeInputs,
 } from "../jobs/common.js";
 import { usePlacements } from "../new/placements.js";
 import { EmptyState, ErrorNote, Loading, ProgressBar, StatusBadge, bytes, dateTime, go, label, money, useNow } from "../ui.js";
@@ -237,7 +237,7 @@ export default function JobScreen({ route }) {
       return;
     }
     setJob((current) => (current.version > next.version ? current : next));
-    setMessage(kind === "canceled" ? "Canceled." : next.rating === "WINNER" ? "Marked as a winner." : "Winner mark cleared.");
+    setMessage(kind === "canceled" ? `Canceled: ${cancelOutcome(next)}.` : next.rating === "WINNER" ? "Marked as a winner." : "Winner mark cleared.");
   };
 
   return withCancel(html`<article class="job-screen" aria-labelledby="job-h">

@@ -11,7 +11,8 @@ import { html } from "../html.js";
 import { onSignOut } from "../session.js";
 import {
   CompositeInputs, JOB_FIELDS, JOB_STATUSES, JOB_TYPES, JobActions, OutputPlayer, PROVIDERS, Thumb, costOf,
-  fileFacts, isOpen, jobTitle, providerName, statusLine, submitter, typeName, useCancelDialog, useCompositeInputs,
+  cancelOutcome, fileFacts, isOpen, jobTitle, providerName, statusLine, submitter, typeName, useCancelDialog,
+  useCompositeInputs,
 } from "../jobs/common.js";
 import { placementOf, usePlacements } from "../new/placements.js";
 import { EmptyState, ErrorNote, Field, ProgressBar, StatusBadge, dateTime, go, label, relative, useNow } from "../ui.js";
@@ -535,7 +536,7 @@ export default function Jobs({ route }) {
       if (kind === "regenerated") {
         setMessage(html`Submitted again as a new job: <a href=${`#/jobs/${job.id}`}>${jobTitle(job).slice(0, 60)}</a>.`);
       } else {
-        setMessage(kind === "canceled" ? `Canceled “${jobTitle(job).slice(0, 60)}”.` : job.rating === "WINNER"
+        setMessage(kind === "canceled" ? `Canceled “${jobTitle(job).slice(0, 60)}”: ${cancelOutcome(job)}.` : job.rating === "WINNER"
           ? `Marked “${jobTitle(job).slice(0, 60)}” as a winner.` : `Cleared the winner mark of “${jobTitle(job).slice(0, 60)}”.`);
       }
       handlers.current.replace(job);
