@@ -464,7 +464,10 @@ async def test_the_cancel_dialog_stays_open_as_its_row_scrolls_away_or_finishes(
     await expect(cancel).to_be_focused()  # closed: back on the Cancel button that opened it
     await cancel.click()
     await expect(keep).to_be_focused()
-    live.push(running | {"status": "COMPLETED", "progress": 1.0, "version": running["version"] + 2, "costCents": 320})
+    live.push(
+        running
+        | {"status": "COMPLETED", "progress": 1.0, "version": running["version"] + 2, "costCents": 320}
+    )
     await expect(row.locator(".badge")).to_have_text("Completed")
     await expect(dialog).to_be_visible()
     await expect(keep).to_be_focused()

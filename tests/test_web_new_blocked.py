@@ -257,7 +257,9 @@ async def test_the_gate_reads_the_refusals_code_and_field_not_its_words(
         "Runway Gen-4 cannot render Feed 1:1 without a start image — choose another "
         "provider or placement, or add a start image."
     )
-    await expect(p.get_by_test_id("submit-blocked")).to_contain_text("Luma Ray3, Kling 2.6 and Kling 3.0 render Feed.")
+    await expect(p.get_by_test_id("submit-blocked")).to_contain_text(
+        "Luma Ray3, Kling 2.6 and Kling 3.0 render Feed."
+    )
     await expect(p.get_by_role("button", name="Choose another provider")).to_be_visible()
     assert reworded, "the estimate was refused"
     await page.screenshot(f"reworded-refusal-{len(placements)}")

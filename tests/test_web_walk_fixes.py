@@ -170,7 +170,9 @@ async def test_submit_again_after_a_lost_answer_makes_each_ad_once(
     if failure == "no-answer":
         await expect(summary).to_contain_text("the request may not have arrived, or it may have been made")
     else:
-        await expect(summary).to_contain_text("Internal server error. Some of the ads may already have been made.")
+        await expect(summary).to_contain_text(
+            "Internal server error. Some of the ads may already have been made."
+        )
     await expect(summary).to_contain_text(
         "Submit again without changing the form: anything already made is returned, not made or charged twice."
     )
@@ -178,7 +180,9 @@ async def test_submit_again_after_a_lost_answer_makes_each_ad_once(
     await page.screenshot(f"{form}-{failure}")
     made = (await stack.data(team, JOB_TYPES))["jobs"]["nodes"]
     first = sorted(j["type"] for j in made)
-    assert first == (["COMPOSITE", "COMPOSITE", "TTS", "TTS", "VIDEO", "VIDEO"] if form == "recipe" else ["IMAGE"]), made
+    assert first == (
+        ["COMPOSITE", "COMPOSITE", "TTS", "TTS", "VIDEO", "VIDEO"] if form == "recipe" else ["IMAGE"]
+    ), made
 
     # submitted again, unchanged: the same ads come back; nothing more is made
     await p.get_by_test_id("submit").click()
