@@ -156,6 +156,9 @@ async def test_submit_again_after_a_lost_answer_makes_each_ad_once(
         await p.get_by_label("In-stream").check()
         await p.fill("#prompt", "Steam rising from a coffee cup, morning light")
         await p.get_by_text("2 ads, one per placement").first.wait_for()
+        # the form as it stands: its voice provider and voice set (their defaults arrive by themselves)
+        await p.locator("fieldset[data-field=ttsProvider] .provider-card.selected").wait_for()
+        await p.locator('input[name="voiceover.voiceId"]:checked').wait_for(state="attached")
     else:
         await goto(page, stack, "/new/image")
         await p.fill("#prompt", "A ceramic mug on a linen table, soft window light")
@@ -192,7 +195,7 @@ async def test_submit_again_after_a_lost_answer_makes_each_ad_once(
     else:
         await p.wait_for_function("location.hash.startsWith('#/jobs?batch=')")
     await page.screenshot(f"{form}-{failure}-again")
-    assert len(sent) == 2 and sent[0] == sent[1], sent  # the same keys, the same input
+    assert len(sent) == 2 and sent[0] == sent[1], json.dumps(sent)  # the same keys, the same input
     assert sorted(j["type"] for j in (await stack.data(team, JOB_TYPES))["jobs"]["nodes"]) == first
 
 
