@@ -113,10 +113,11 @@ async def test_cancel_and_winner_from_the_panel(page: BrowserPage, stack: Stack)
     charge = f"${estimate / 100:,.2f}"
     await line.get_by_role("button", name="Cancel job").click()
     dialog = page.page.get_by_role("dialog", name="Cancel this job?")
-    await expect(dialog).to_contain_text(f"canceling now charges {charge}")
+    await expect(dialog).to_contain_text(f"canceling charges up to {charge}; if not yet, nothing")
     await page.screenshot("cancel-confirm")
-    await dialog.get_by_role("button", name=f"Cancel anyway — {charge} will be charged").click()
+    await dialog.get_by_role("button", name=f"Cancel anyway — up to {charge} may be charged").click()
     await expect(line.locator(".badge")).to_have_text("Canceled")
+    await expect(page.page.locator(".live-msg")).to_contain_text(f": {charge} charged.")
     job = (await stack.data(team, "query ($id: ID!) { job(id: $id) { status costCents } }", {"id": slow}))[
         "job"
     ]

@@ -226,7 +226,9 @@ async def _panel_with_mutations(page: BrowserPage, jobs: list[dict[str, Any]]) -
         job = next((j for j in jobs if j["id"] == variables.get("id")), None)
         if job and "cancelJob" in query:
             sent.append({"cancelJob": job["id"]})
-            charged = job["estimatedCostCents"] if job["status"] == "PROCESSING" else 0
+            # charged once it reached the provider (the mock's "reached": False: not yet)
+            reached = job["status"] == "PROCESSING" and job["metadata"].get("reached", True)
+            charged = job["estimatedCostCents"] if reached else 0
             done = job | {"status": "CANCELED", "costCents": charged, "version": job["version"] + 1}
             await route.fulfill(json={"data": {"cancelJob": {"job": done, "userErrors": []}}})
         elif job and "rateJob" in query:
@@ -245,9 +247,10 @@ async def _panel_with_mutations(page: BrowserPage, jobs: list[dict[str, Any]]) -
 
 
 async def test_a_cancel_that_costs_money_asks_first_a_free_one_does_not(page: BrowserPage) -> None:
-    jobs = make_jobs(12)
-    running, waiting = jobs[8], jobs[9]
-    assert (running["status"], waiting["status"]) == ("PROCESSING", "PENDING")
+    jobs = make_jobs(20)
+    running, waiting, early = jobs[8], jobs[9], jobs[18]
+    assert (running["status"], waiting["status"], early["status"]) == ("PROCESSING", "PENDING", "PROCESSING")
+    jobs[18] = early = early | {"metadata": {"reached": False}}
     jobs[8] = running = running | {"type": "VIDEO", "provider": "VEO_3_1", "estimatedCostCents": 320}
     sent = await _panel_with_mutations(page, jobs)
     p = page.page
@@ -257,8 +260,8 @@ async def test_a_cancel_that_costs_money_asks_first_a_free_one_does_not(page: Br
     await row.get_by_role("button", name=re.compile("^Cancel job")).click()
     dialog = p.get_by_role("dialog", name="Cancel this job?")
     await expect(dialog).to_be_visible()
-    await expect(dialog).to_contain_text("canceling now charges $3.20")
-    confirm = dialog.get_by_role("button", name="Cancel anyway — $3.20 will be charged")
+    await expect(dialog).to_contain_text("canceling charges up to $3.20; if not yet, nothing")
+    confirm = dialog.get_by_role("button", name="Cancel anyway — up to $3.20 may be charged")
     await expect(confirm).to_be_visible()
     await expect(dialog.get_by_role("button", name="Keep it running")).to_be_focused()
     await page.screenshot("cancel-confirm")
@@ -270,7 +273,17 @@ async def test_a_cancel_that_costs_money_asks_first_a_free_one_does_not(page: Br
     await confirm.click()
     await expect(row.locator(".badge")).to_have_text("Canceled")
     await expect(row.locator(".c-cost")).to_contain_text("$3.20")
+    await expect(p.locator(".live-msg")).to_contain_text(": $3.20 charged.")
     assert sent == [{"cancelJob": running["id"]}]
+
+    # Processing but not yet at the provider (the job cannot tell): the dialog says "up to", and
+    # what the cancel came to is said after.
+    row = p.locator(f'.job-row[data-job-id="{early["id"]}"]')
+    await row.get_by_role("button", name=re.compile("^Cancel job")).click()
+    await dialog.get_by_role("button", name="Cancel anyway — up to $0.03 may be charged").click()
+    await expect(row.locator(".badge")).to_have_text("Canceled")
+    await expect(p.locator(".live-msg")).to_contain_text(": nothing charged.")
+    await page.screenshot("cancel-nothing-charged")
 
     # Still waiting for the provider: free, one click, no question.
     row = p.locator(f'.job-row[data-job-id="{waiting["id"]}"]')
@@ -329,3 +342,135 @@ async def test_headings_over_their_values_winner_keeps_its_width_facts_whole(pag
     assert after == before, (before, after)
     assert sent == [{"rateJob": target["id"], "rating": "WINNER"}]
     await page.screenshot("winner-marked")
+
+
+async def test_another_team_signing_in_on_the_tab_never_sees_the_first_teams_jobs(page: BrowserPage) -> None:
+    """Team A's jobs are loaded; someone signs out and signs in as team B on the same tab. Team B's
+    Jobs panel shows none of team A's jobs: not while its first read is pending, not when that read
+    fails (an error, not team A's list "as loaded"), and its own jobs once a read succeeds."""
+    team_a = make_jobs(30)
+    team_b = [
+        j | {"id": f"team-b-{i}", "prompt": f"Team B concept {i}", "userId": "u-b"}
+        for i, j in enumerate(make_jobs(4))
+    ]
+    await mock(page.page, team_a, Live())
+    page.allow_errors("500")  # team B's failing read
+    viewer_b = {
+        "userId": "u-b",
+        "teamId": "t-b",
+        "teamName": "Team B",
+        "role": "owner",
+        "isAdmin": False,
+        "scopes": ["read", "generate"],
+        "apiKeyId": "k-b",
+    }
+    list_reads = {"count": 0}
+
+    async def team_b_api(route: Any) -> None:
+        request = route.request
+        if (await request.all_headers()).get("authorization") != "Bearer team-b-key":
+            await route.fallback()  # team A: the bench's mock
+            return
+        query = json.loads(request.post_data or "{}").get("query", "")
+        if "viewer" in query:
+            await route.fulfill(json={"data": {"viewer": viewer_b}})
+        elif query.startswith("query Jobs("):
+            list_reads["count"] += 1
+            if list_reads["count"] == 1:  # its first read of the list fails
+                await route.fulfill(
+                    status=500,
+                    json={"data": None, "errors": [{"message": "The service had a problem; try again."}]},
+                )
+            else:
+                info = {"hasNextPage": False, "endCursor": str(len(team_b))}
+                await route.fulfill(json={"data": {"jobs": {"nodes": team_b, "pageInfo": info}}})
+        elif "jobs(" in query:
+            await route.fulfill(json={"data": {"jobs": {"nodes": team_b}}})
+        else:
+            await route.fallback()
+
+    await page.page.route(ORIGIN + "/graphql", team_b_api)
+    await page.page.add_init_script("sessionStorage.setItem('creative-hub.credential', 'test')")
+    await page.page.set_viewport_size({"width": 1280, "height": 900})
+    p = page.page
+    await p.goto(ORIGIN + "/app/#/jobs")
+    await expect(p.locator(f'.job-row[data-job-id="{team_a[0]["id"]}"]')).to_be_visible()
+    await expect(p.locator(".list-foot")).to_contain_text("30 jobs")
+
+    await p.get_by_role("button", name="Sign out").click()
+    await p.get_by_label("API key or token").fill("team-b-key")
+    await p.get_by_role("button", name="Sign in").click()
+    await expect(p.locator("header .team")).to_have_text("Team B")
+    await expect(p.get_by_role("heading", name="Jobs")).to_be_visible()
+    # team B's first read failed: the panel says so, with none of team A's rows under it
+    await expect(p.locator(".error-note, [role=alert]").first).to_contain_text("try again")
+    await page.screenshot("team-b-first-read-failed")
+    await expect(p.locator(".job-row")).to_have_count(0)
+    await expect(p.get_by_test_id("jobs-stale")).to_have_count(0)
+    await expect(p.get_by_text("Campaign concept 0:")).to_have_count(0)
+    assert list_reads["count"] == 1
+
+    # read again (another screen and back): team B's own jobs, and only those
+    await p.goto(ORIGIN + "/app/#/billing")
+    await p.goto(ORIGIN + "/app/#/jobs")
+    await expect(p.locator('.job-row[data-job-id="team-b-0"]')).to_be_visible()
+    await expect(p.locator(".list-foot")).to_have_text("4 jobs.")
+    ids = await p.locator(".job-row").evaluate_all("rows => rows.map((r) => r.dataset.jobId)")
+    assert ids and all(i.startswith("team-b-") for i in ids), ids
+    await page.screenshot("team-b-own-jobs")
+
+
+async def test_the_cancel_dialog_stays_open_as_its_row_scrolls_away_or_finishes(page: BrowserPage) -> None:
+    """The costly-cancel dialog is the screen's, not its row's: scrolling the row out of the windowed
+    list, or the job finishing meanwhile, leaves it open with focus in it; closed, focus goes back to
+    the job's Cancel button when it is there, else to the screen's main."""
+    jobs = make_jobs(200)
+    running = jobs[8] = jobs[8] | {"type": "VIDEO", "provider": "VEO_3_1", "estimatedCostCents": 320}
+    assert running["status"] == "PROCESSING"
+    live = Live()
+    await mock(page.page, jobs, live)
+    await page.page.add_init_script("sessionStorage.setItem('creative-hub.credential', 'test')")
+    await page.page.set_viewport_size({"width": 1280, "height": 900})
+    p = page.page
+    await p.goto(ORIGIN + "/app/#/jobs")
+    await expect(p.locator("header.top .conn")).to_have_text("Live")
+    row = p.locator(f'.job-row[data-job-id="{running["id"]}"]')
+    cancel = row.get_by_role("button", name=re.compile("^Cancel job"))
+    dialog = p.get_by_role("dialog", name="Cancel this job?")
+    keep = dialog.get_by_role("button", name="Keep it running")
+
+    # the row scrolls out of the window (it leaves the DOM): the dialog stays, focus in it
+    await cancel.click()
+    await expect(keep).to_be_focused()
+    top = await p.evaluate("document.querySelector('.job-list').getBoundingClientRect().top + scrollY")
+    await p.evaluate(f"window.scrollTo(0, {top + 120 * ROW_HEIGHT})")
+    await expect(row).to_have_count(0)
+    await expect(dialog).to_be_visible()
+    await expect(dialog).to_contain_text("canceling charges up to $3.20")
+    await expect(keep).to_be_focused()
+    await page.screenshot("cancel-dialog-row-scrolled-away")
+    await p.keyboard.press("Escape")
+    await expect(dialog).to_have_count(0)
+    await expect(p.locator("#main")).to_be_focused()  # its button is gone: the screen's main
+
+    # back at the row: the job re-renders (progress), then finishes, while the dialog is open
+    await p.evaluate("window.scrollTo(0, 0)")
+    await cancel.click()
+    await expect(keep).to_be_focused()
+    live.push(running | {"progress": 0.7, "version": running["version"] + 1})
+    await expect(row.locator("progress")).to_have_attribute("value", "70")
+    await expect(keep).to_be_focused()
+    await p.keyboard.press("Escape")
+    await expect(cancel).to_be_focused()  # closed: back on the Cancel button that opened it
+    await cancel.click()
+    await expect(keep).to_be_focused()
+    live.push(
+        running
+        | {"status": "COMPLETED", "progress": 1.0, "version": running["version"] + 2, "costCents": 320}
+    )
+    await expect(row.locator(".badge")).to_have_text("Completed")
+    await expect(dialog).to_be_visible()
+    await expect(keep).to_be_focused()
+    await keep.click()
+    await expect(dialog).to_have_count(0)
+    await expect(row.locator("a.job-title")).to_be_focused()  # its Cancel button is gone: the row's title

@@ -7,6 +7,8 @@ running stack (tests/browser.py), and the placements it reads from the API.
   words with the ways out; pressing it sends nothing and names the reason in the error summary;
   the way out "Choose another provider" leads to the provider guide; another provider turns it
   back on. Variants out of range, and more than the team's available credits, turn it off too.
+- The refusal is read by its code and extensions.field, not its words: reworded by the server,
+  the form still names the placement the provider cannot render.
 - An estimate that is still on its way, or that got no answer (the network), never turns it off:
   the submission's answer decides.
 - The placements come from the API's placements query (one home: providers/catalog.py), with what
@@ -20,6 +22,7 @@ import asyncio
 import json
 import re
 
+import pytest
 from playwright.async_api import Locator, Page, Request, Route, expect
 
 from tests.browser import BrowserPage
@@ -236,3 +239,45 @@ async def test_the_placements_come_from_the_api(page: BrowserPage, stack: Stack)
     await provider(p, "VEO_3_1").check()
     await expect(p.locator("label.placement", has_text="Feed")).to_contain_text("Not on Veo 3.1")
     await page.screenshot("placements-on-veo", selector="fieldset.placements")
+
+
+@pytest.mark.parametrize("placements", [["Feed"], ["Reels", "Feed"]], ids=["feed", "reels-and-feed"])
+async def test_the_gate_reads_the_refusals_code_and_field_not_its_words(
+    page: BrowserPage, stack: Stack, placements: list[str]
+) -> None:
+    """The estimate's refusal reworded by the server (here: another sentence, the same code and
+    extensions.field): the form still names the placement in its own words, with the ways out."""
+    team = stack.create_team(10_000)
+    p = await sign_in(page, stack, team)
+    reworded: list[str] = []
+
+    async def reword(route: Route) -> None:
+        body = json.loads(route.request.post_data or "{}")
+        if "estimate" not in body.get("query", ""):
+            await route.fallback()
+            return
+        response = await route.fetch()
+        answer = await response.json()
+        for error in answer.get("errors") or []:
+            reworded.append(json.dumps(error.get("extensions")))
+            error["message"] = "Diese Platzierung ist mit diesem Anbieter nicht möglich."
+        await route.fulfill(response=response, json=answer)
+
+    await p.route("**/graphql", reword)
+    await p.goto(f"{stack.url}/app/#/new/video")
+    await p.fill("#prompt", "A slow pan over a mountain lake at dawn")
+    await expect(provider(p, "RUNWAY_GEN4")).to_be_checked()
+    await p.get_by_test_id("estimate-total").wait_for()
+    for name in placements:
+        await p.get_by_label(name).check()
+    await blocked(p)
+    await expect(p.get_by_test_id("estimate-error")).to_have_text(
+        "Runway Gen-4 cannot render Feed 1:1 without a start image — choose another "
+        "provider or placement, or add a start image."
+    )
+    await expect(p.get_by_test_id("submit-blocked")).to_contain_text(
+        "Luma Ray3, Kling 2.6 and Kling 3.0 render Feed."
+    )
+    await expect(p.get_by_role("button", name="Choose another provider")).to_be_visible()
+    assert reworded, "the estimate was refused"
+    await page.screenshot(f"reworded-refusal-{len(placements)}")

@@ -20,11 +20,12 @@ Screenshots: var/screenshots/test_web_walk_fixes-*.png."""
 from __future__ import annotations
 
 import io
+import json
 from typing import Any
 
 import pytest
 from PIL import Image, ImageDraw
-from playwright.async_api import FilePayload
+from playwright.async_api import FilePayload, Route, expect
 
 from tests.browser import BrowserPage
 from tests.stack import Stack, Team, follow_job
@@ -107,6 +108,95 @@ async def test_a_recipe_makes_one_ad_per_placement(page: BrowserPage, stack: Sta
     await page.screenshot("vvo-two-ads")
     made = (await stack.data(team, VIDEOS))["jobs"]["nodes"]
     assert sorted(j["placement"] for j in made) == ["IN_STREAM", "REELS"], made
+
+
+JOB_TYPES = "query { jobs(first: 50) { nodes { type placement } } }"
+
+
+@pytest.mark.parametrize(
+    ("form", "failure"),
+    [("recipe", "no-answer"), ("recipe", "fault"), ("image", "no-answer")],
+    ids=["recipe-no-answer", "recipe-fault", "image-no-answer"],
+)
+async def test_submit_again_after_a_lost_answer_makes_each_ad_once(
+    page: BrowserPage, stack: Stack, form: str, failure: str
+) -> None:
+    """The submission reaches the service and is made (held), but the browser gets no answer (the
+    connection drops) or a fault (errors, no data). The form says it may have been made and that
+    submitting again unchanged is safe; it is: the second submission answers the same ads (the same
+    idempotency keys), nothing is made twice."""
+    team = stack.create_team(10_000)
+    await sign_in(page, stack, team)
+    p = page.page
+    page.allow_errors("ERR_CONNECTION_RESET|Failed to load resource")
+    mutation = "mutation CreateCreatives(" if form == "recipe" else "mutation Generate("
+    sent: list[dict[str, Any]] = []
+
+    async def lose_the_first_answer(route: Route) -> None:
+        body = json.loads(route.request.post_data or "{}")
+        if not body.get("query", "").startswith(mutation):
+            await route.fallback()
+            return
+        sent.append(body["variables"])
+        if len(sent) > 1:
+            await route.fallback()
+            return
+        await route.fetch()  # it reaches the service, and is made...
+        if failure == "no-answer":  # ...but its answer is lost
+            await route.abort("connectionreset")
+        else:  # ...but a later field failed: errors, no data
+            fault = {"message": "Internal server error", "locations": [], "path": ["c1"]}
+            await route.fulfill(json={"data": None, "errors": [fault]})
+
+    await p.route("**/graphql", lose_the_first_answer)
+    if form == "recipe":
+        await goto(page, stack, "/new/video-voiceover")
+        await p.fill("#voText", "Wake up to something better.")
+        await p.get_by_label("Reels").check()
+        await p.get_by_label("In-stream").check()
+        await p.fill("#prompt", "Steam rising from a coffee cup, morning light")
+        await p.get_by_text("2 ads, one per placement").first.wait_for()
+        # the form as it stands: its voice provider and voice set (their defaults arrive by themselves)
+        await p.locator("fieldset[data-field=ttsProvider] .provider-card.selected").wait_for()
+        await p.locator('input[name="voiceover.voiceId"]:checked').wait_for(state="attached")
+    else:
+        await goto(page, stack, "/new/image")
+        await p.fill("#prompt", "A ceramic mug on a linen table, soft window light")
+        await p.get_by_test_id("estimate-total").wait_for()
+    await p.get_by_test_id("submit").click()
+
+    summary = p.get_by_test_id("error-summary")
+    await expect(summary).to_be_visible()
+    await expect(summary.get_by_role("heading")).to_have_text(
+        "No answer" if failure == "no-answer" else "The request failed"
+    )
+    if failure == "no-answer":
+        await expect(summary).to_contain_text("the request may not have arrived, or it may have been made")
+    else:
+        await expect(summary).to_contain_text(
+            "Internal server error. Some of the ads may already have been made."
+        )
+    await expect(summary).to_contain_text(
+        "Submit again without changing the form: anything already made is returned, not made or charged twice."
+    )
+    await expect(summary).not_to_contain_text("nothing was sent")
+    await page.screenshot(f"{form}-{failure}")
+    made = (await stack.data(team, JOB_TYPES))["jobs"]["nodes"]
+    first = sorted(j["type"] for j in made)
+    assert first == (
+        ["COMPOSITE", "COMPOSITE", "TTS", "TTS", "VIDEO", "VIDEO"] if form == "recipe" else ["IMAGE"]
+    ), made
+
+    # submitted again, unchanged: the same ads come back; nothing more is made
+    await p.get_by_test_id("submit").click()
+    if form == "recipe":
+        await p.get_by_text("2 ads accepted, one per placement.").wait_for()
+        assert await p.get_by_test_id("creative-made").count() == 2
+    else:
+        await p.wait_for_function("location.hash.startsWith('#/jobs?batch=')")
+    await page.screenshot(f"{form}-{failure}-again")
+    assert len(sent) == 2 and sent[0] == sent[1], json.dumps(sent)  # the same keys, the same input
+    assert sorted(j["type"] for j in (await stack.data(team, JOB_TYPES))["jobs"]["nodes"]) == first
 
 
 async def test_a_video_card_shows_the_price_of_this_request(page: BrowserPage, stack: Stack) -> None:

@@ -1,7 +1,8 @@
 // What the Jobs panel and a job's page share: the job's fields, its cost and submitter in words,
 // previews that fit the media, errors in plain sentences, and the actions (cancel, download,
 // regenerate with the same settings, rate WINNER).
-import { useEffect, useRef, useState } from "preact/hooks";
+import { createContext } from "preact";
+import { useCallback, useContext, useEffect, useRef, useState } from "preact/hooks";
 import { ApiError, gql, payload } from "../api.js";
 import { html } from "../html.js";
 import { label, money, relative, showWhole } from "../ui.js";
@@ -179,55 +180,94 @@ export function useAction(onError) {
   return [busy, run];
 }
 
-/** What canceling costs now: nothing while the job waits for its provider; once the provider has
- * it (PROCESSING) the provider bills the work it started, and cancelJob charges the job's estimate
- * (its hold: the API's cancelAfterSubmitCents). */
+/** The most canceling may cost now: nothing while the job waits for its provider (PENDING). Once
+ * PROCESSING it may have reached the provider — the API charges only once a run has claimed the
+ * submission or the provider gave a task id, which the job does not show — and then cancelJob
+ * charges the job's estimate (its hold: the API's cancelAfterSubmitCents). So "up to", not "will". */
 export function cancelCostCents(job) {
   return job.status === "PROCESSING" ? job.estimatedCostCents || 0 : 0;
 }
 
+/** What a cancel came to, from the canceled job: "$3.20 charged" or "nothing charged". */
+export function cancelOutcome(job) {
+  return job.costCents > 0 ? `${money(job.costCents)} charged` : "nothing charged";
+}
+
+// The screen's one cancel dialog (useCancelDialog), reached by each JobActions through this context:
+// not inside a row, so it stays open when its row scrolls out of the windowed list or the job
+// re-renders, and focus goes back to the job's Cancel button (or a sensible place) when it closes.
+const CancelAsk = createContext(null);
+
+/** The Jobs panel's and a job page's cancel dialog: [Provider-wrapping function, the dialog]. A
+ * screen renders `wrap(children)` and the dialog once, at its own level. */
+export function useCancelDialog() {
+  const [asking, setAsking] = useState(null); // { job, confirm }
+  const ask = useCallback((job, confirm) => setAsking({ job, confirm }), []);
+  const wrap = (children) => html`<${CancelAsk.Provider} value=${ask}>${children}<//>`;
+  return [wrap, html`<${CancelConfirm} asking=${asking} onClosed=${() => setAsking(null)} />`];
+}
+
+/** Where focus goes when the dialog closes: the job's Cancel button if it is still there and
+ * usable, else its row's title (the job canceled, the button gone), else the screen's main. */
+function focusBack(jobId) {
+  const id = CSS.escape(jobId);
+  const target = document.querySelector(`button[data-cancel-job="${id}"]:not(:disabled)`)
+    || document.querySelector(`[data-job-id="${id}"] a.job-title`) || document.getElementById("main");
+  target?.focus({ preventScroll: true });
+}
+
 /** Asks before a cancel that costs money: what it will charge, "Keep it running" focused (Escape). */
-function CancelConfirm({ job, open, onConfirm, onClose }) {
+function CancelConfirm({ asking, onClosed }) {
   const ref = useRef(null);
   const keep = useRef(null);
+  const confirmed = useRef(false);
+  const job = asking?.job;
   useEffect(() => {
     const dialog = ref.current;
-    if (open && dialog && !dialog.open) {
+    if (job && dialog && !dialog.open) {
+      confirmed.current = false;
       dialog.showModal();
       keep.current?.focus();
     }
-    if (!open && dialog?.open) dialog.close();
-  }, [open]);
-  const cost = money(cancelCostCents(job));
-  const id = `cancel-${job.id}`;
-  return html`<dialog ref=${ref} class="confirm-dialog" aria-labelledby=${`${id}-h`} aria-describedby=${`${id}-d`} onClose=${onClose}>
-    <h2 id=${`${id}-h`}>Cancel this job?</h2>
-    <p id=${`${id}-d`}>The provider has already started “${shortTitle(job, 90)}” and bills the work it started,
-      so canceling now charges ${cost}. Letting it finish costs no more and gives you the result.</p>
+    if (!job && dialog?.open) dialog.close();
+  }, [asking]);
+  const closed = () => {
+    const { job: was, confirm } = asking || {};
+    onClosed();
+    if (confirmed.current && confirm) confirm();
+    if (was) requestAnimationFrame(() => focusBack(was.id));
+  };
+  const cost = job ? money(cancelCostCents(job)) : "";
+  return html`<dialog ref=${ref} class="confirm-dialog" aria-labelledby="cancel-confirm-h" aria-describedby="cancel-confirm-d"
+      onClose=${closed} data-testid="cancel-dialog">
+    ${job && html`<h2 id="cancel-confirm-h">Cancel this job?</h2>
+    <p id="cancel-confirm-d">“${shortTitle(job, 90)}” is processing. If it has reached the provider, which bills the
+      work it started, canceling charges up to ${cost}; if not yet, nothing. Letting it finish costs no more and
+      gives you the result.</p>
     <div class="confirm-actions">
       <button type="button" ref=${keep} onClick=${() => ref.current.close()}>Keep it running</button>
-      <button type="button" class="danger" onClick=${() => { ref.current.close(); onConfirm(); }}>Cancel anyway — ${cost} will be charged</button>
-    </div>
+      <button type="button" class="danger" onClick=${() => { confirmed.current = true; ref.current.close(); }}>Cancel anyway — up to ${cost} may be charged</button>
+    </div>`}
   </dialog>`;
 }
 
 /** Cancel / Download / Regenerate / Winner for one job. onDone(kind, job) after each success. A
- * cancel that costs money asks first (CancelConfirm); a free one is one click. */
+ * cancel that costs money asks first (the screen's CancelConfirm, useCancelDialog); a free one is
+ * one click. */
 export function JobActions({ job, onDone, onError, compact: small = false }) {
   const [busy, run] = useAction(onError);
-  const [confirming, setConfirming] = useState(false);
+  const ask = useContext(CancelAsk);
   const output = job.outputs?.[0];
   const name = jobTitle(job).slice(0, 40);
   const winner = job.rating === "WINNER";
   const doCancel = () => run("cancel", async () => onDone("canceled", await cancelJob(job)));
   const costly = cancelCostCents(job) > 0;
   return html`<div class=${`job-actions${small ? " small" : ""}`}>
-    ${isOpen(job) && html`<button type="button" class="danger" disabled=${busy}
+    ${isOpen(job) && html`<button type="button" class="danger" disabled=${busy} data-cancel-job=${job.id}
       aria-label=${`Cancel job ${name}`} aria-haspopup=${costly ? "dialog" : null}
-      title=${costly ? `Cancel: the provider already started it, so ${money(cancelCostCents(job))} is charged` : "Cancel: free before the provider starts it"}
-      onClick=${() => (costly ? setConfirming(true) : doCancel())}>
+      title=${costly ? `Cancel: up to ${money(cancelCostCents(job))} may be charged if the provider already has it` : "Cancel: free before the provider starts it"}
+      onClick=${() => (costly && ask ? ask(job, doCancel) : doCancel())}>
       ${busy === "cancel" ? "Canceling…" : "Cancel"}</button>`}
-    ${isOpen(job) && confirming && html`<${CancelConfirm} job=${job} open=${confirming} onConfirm=${doCancel} onClose=${() => setConfirming(false)} />`}
     ${output && html`<a class="button" href=${output.url} download=${output.name}
       aria-label=${`Download ${output.name}`}>Download</a>`}
     ${!isOpen(job) && html`<button type="button" disabled=${busy} aria-label=${`Regenerate ${name} with the same settings`}

@@ -176,6 +176,19 @@ export function recipeInputs(kind, s) {
   return s.placements.map((p) => ({ placement: p, input: one([p]) }));
 }
 
+/** A fresh nonce for the idempotency keys of one submission (crypto.getRandomValues: unlike
+ *  randomUUID it works on a plain-http origin too). */
+export function newNonce() {
+  return `web-${Array.from(crypto.getRandomValues(new Uint8Array(12)), (b) => b.toString(16).padStart(2, "0")).join("")}`;
+}
+
+/** The items of recipeInputs, each with its own idempotency key: `${nonce}-${placement}` (its index
+ *  when it has no placement). The same nonce and form give the same keys: sent again, the API
+ *  answers each creative it already made instead of making (and holding) it again. */
+export function withKeys(items, nonce) {
+  return items.map((item, i) => ({ ...item, input: { ...item.input, idempotencyKey: `${nonce}-${item.placement || i}` } }));
+}
+
 /** createCreative for each input, in one request: the answers as c0, c1, … */
 export function createCreatives(count) {
   const vars = Array.from({ length: count }, (_, i) => `$i${i}: CreateCreativeInput!`).join(", ");

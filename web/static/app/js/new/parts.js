@@ -347,15 +347,31 @@ const REFUSING = new Set(["VALIDATION_FAILED", "PROVIDER_NOT_SUPPORTED", "INSUFF
 
 const andList = (names) => (names.length < 2 ? names.join("") : `${names.slice(0, -1).join(", ")} and ${names[names.length - 1]}`);
 
+/** The placement an estimate refused (a provider that cannot render it), from the error's code and
+ *  field (extensions.field), never its words: VALIDATION_FAILED on `placements.<i>` (estimateCost: the
+ *  i-th placement sent) or on a `placement` (a recipe's: the placement of the ad asked as `c<i>`, or
+ *  the one placement). `placements`: the form's, in the order sent. */
+function refusedPlacement(error, placements) {
+  if (error.code !== "VALIDATION_FAILED" || !Array.isArray(error.field) || !placements.length) return null;
+  const field = error.field.map(String);
+  const at = field.lastIndexOf("placements");
+  let name = null;
+  if (at >= 0 && /^\d+$/.test(field[at + 1] || "")) name = placements[Number(field[at + 1])];
+  else if (field[field.length - 1] === "placement") {
+    const ad = /^c(\d+)$/.exec(String(error.path?.[0] ?? ""));
+    name = ad ? placements[Number(ad[1])] : placements.length === 1 ? placements[0] : null;
+  }
+  return (name && placementOf(name)) || null;
+}
+
 /** Why the request would be refused as the form stands, from the latest estimate, the available
  *  credits and the caller's spend caps; null when nothing says so. { source, message, detail?,
  *  field (the API's path or the form's), ways: [{ text, field } | { text, href }] }. An estimate
  *  still on its way or unanswered (offline) is no refusal: the server decides on submit. */
-export function refusalOf({ estimate, balance, caps, provider, startImage, providers = [] }) {
+export function refusalOf({ estimate, balance, caps, provider, startImage, placements = [], providers = [] }) {
   const { error, value } = estimate;
   if (error && REFUSING.has(error.code)) {
-    const unservable = /cannot serve placement (\w+)/.exec(error.message || "");
-    const p = unservable && placementOf(unservable[1]);
+    const p = refusedPlacement(error, placements);
     if (p && provider) {
       const served = servedBy(p, provider);
       const withImage = served?.needsInputImage && !startImage;

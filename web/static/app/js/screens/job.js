@@ -6,8 +6,8 @@ import { gql, useQuery, useSubscription } from "../api.js";
 import { useApp } from "../context.js";
 import { html } from "../html.js";
 import {
-  CompositeInputs, JOB_FIELDS, JobActions, OutputPlayer, costOf, explainError, fileFacts, isOpen, jobTitle,
-  providerName, statusLine, submitter, typeName, useCompositeInputs,
+  CompositeInputs, JOB_FIELDS, JobActions, OutputPlayer, cancelOutcome, costOf, explainError, fileFacts, isOpen, jobTitle,
+  providerName, statusLine, submitter, typeName, useCancelDialog, useCompositeInputs,
 } from "../jobs/common.js";
 import { usePlacements } from "../new/placements.js";
 import { EmptyState, ErrorNote, Loading, ProgressBar, StatusBadge, bytes, dateTime, go, label, money, useNow } from "../ui.js";
@@ -201,6 +201,7 @@ export default function JobScreen({ route }) {
   const [message, setMessage] = useState(null);
   const [actionError, setActionError] = useState(null);
   const now = useNow(1000);
+  const [withCancel, cancelDialog] = useCancelDialog();
 
   useEffect(() => setJob(null), [id]);
   useEffect(() => {
@@ -236,10 +237,10 @@ export default function JobScreen({ route }) {
       return;
     }
     setJob((current) => (current.version > next.version ? current : next));
-    setMessage(kind === "canceled" ? "Canceled." : next.rating === "WINNER" ? "Marked as a winner." : "Winner mark cleared.");
+    setMessage(kind === "canceled" ? `Canceled: ${cancelOutcome(next)}.` : next.rating === "WINNER" ? "Marked as a winner." : "Winner mark cleared.");
   };
 
-  return html`<article class="job-screen" aria-labelledby="job-h">
+  return withCancel(html`<article class="job-screen" aria-labelledby="job-h">
     <p class="crumbs"><a href="#/jobs">← Jobs</a></p>
     <section class="card job-head-card">
       <div>
@@ -268,5 +269,6 @@ export default function JobScreen({ route }) {
         <${Ledger} job=${job} />
       </div>
     </div>
-  </article>`;
+    ${cancelDialog}
+  </article>`);
 }

@@ -8,9 +8,11 @@ import { useCallback, useEffect, useMemo, useRef, useState } from "preact/hooks"
 import { gql, onResync, useConnectionState, useQuery, useSubscription } from "../api.js";
 import { useApp } from "../context.js";
 import { html } from "../html.js";
+import { onSignOut } from "../session.js";
 import {
   CompositeInputs, JOB_FIELDS, JOB_STATUSES, JOB_TYPES, JobActions, OutputPlayer, PROVIDERS, Thumb, costOf,
-  fileFacts, isOpen, jobTitle, providerName, statusLine, submitter, typeName, useCompositeInputs,
+  cancelOutcome, fileFacts, isOpen, jobTitle, providerName, statusLine, submitter, typeName, useCancelDialog,
+  useCompositeInputs,
 } from "../jobs/common.js";
 import { placementOf, usePlacements } from "../new/placements.js";
 import { EmptyState, ErrorNote, Field, ProgressBar, StatusBadge, dateTime, go, label, relative, useNow } from "../ui.js";
@@ -111,17 +113,20 @@ async function readFirst(count, filter) {
   return { jobs, endCursor: after, hasNext };
 }
 
-// The last list loaded for each filter, kept across screen changes: back on Jobs (offline, or
-// before the first page arrives again) the panel shows it at once, marked as possibly out of date,
-// instead of an error over an empty table. Replaced by what the server says as soon as it answers.
-const loadedLists = new Map(); // filter key -> { key, jobs, endCursor, hasNext, at }
+// The last list loaded for each viewer (team and user) and filter, kept across screen changes: back
+// on Jobs (offline, or before the first page arrives again) the panel shows it at once, marked as
+// possibly out of date, instead of an error over an empty table. Replaced by what the server says as
+// soon as it answers. Keyed by who read it and forgotten at sign-out: another team signing in on
+// this tab never sees the previous team's jobs, even when its own first read fails.
+const loadedLists = new Map(); // viewer + filter key -> { key, jobs, endCursor, hasNext, at }
+onSignOut(() => loadedLists.clear());
 
 function useJobList(filters, viewer) {
-  const key = JSON.stringify(filters);
+  const key = JSON.stringify([viewer?.teamId ?? null, viewer?.userId ?? null, filters]);
   const filter = useMemo(() => jobFilter(filters), [key]);
   const keep = useCallback((job) => matches(job, filters, viewer), [key, viewer]);
-  // list.key: the filter its jobs were read for (null until the first page arrives); list.stale: the
-  // list is the one kept from an earlier visit (loadedLists), not yet read again.
+  // list.key: the viewer and filter its jobs were read for (null until the first page arrives);
+  // list.stale: the list is the one kept from an earlier visit (loadedLists), not yet read again.
   const [list, setList] = useState(() => (loadedLists.has(key) ? { ...loadedLists.get(key), stale: true }
     : { key: null, jobs: [], endCursor: null, hasNext: false }));
   useEffect(() => {
@@ -531,7 +536,7 @@ export default function Jobs({ route }) {
       if (kind === "regenerated") {
         setMessage(html`Submitted again as a new job: <a href=${`#/jobs/${job.id}`}>${jobTitle(job).slice(0, 60)}</a>.`);
       } else {
-        setMessage(kind === "canceled" ? `Canceled “${jobTitle(job).slice(0, 60)}”.` : job.rating === "WINNER"
+        setMessage(kind === "canceled" ? `Canceled “${jobTitle(job).slice(0, 60)}”: ${cancelOutcome(job)}.` : job.rating === "WINNER"
           ? `Marked “${jobTitle(job).slice(0, 60)}” as a winner.` : `Cleared the winner mark of “${jobTitle(job).slice(0, 60)}”.`);
       }
       handlers.current.replace(job);
@@ -540,8 +545,9 @@ export default function Jobs({ route }) {
 
   const filtered = Object.keys(filters).length > 0;
   const connection = useConnectionState();
+  const [withCancel, cancelDialog] = useCancelDialog();
 
-  return html`<section class="jobs-screen" aria-labelledby="jobs-heading">
+  return withCancel(html`<section class="jobs-screen" aria-labelledby="jobs-heading">
     <div class="screen-head">
       <h1 id="jobs-heading">Jobs</h1>
       <a class="button primary" href="#/new">New generation</a>
@@ -572,5 +578,6 @@ export default function Jobs({ route }) {
         <button type="button" onClick=${data.loadMore}>Try again</button>`}
     </p>
     <${Preview} job=${previewing} onClose=${() => setPreviewing(null)} />
-  </section>`;
+    ${cancelDialog}
+  </section>`);
 }

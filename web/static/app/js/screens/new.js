@@ -9,7 +9,8 @@ import { html } from "../html.js";
 import { kindOf, KINDS, LOCALES, providerName } from "../new/catalog.js";
 import { placementOf, providerFor, usePlacements } from "../new/placements.js";
 import {
-  asVariables, createCreatives, estimateRequest, generateMutation, initialState, INPUTS, MUTATIONS, prefill, recipeInputs,
+  asVariables, createCreatives, estimateRequest, generateMutation, initialState, INPUTS, MUTATIONS, newNonce, prefill, recipeInputs,
+  withKeys,
 } from "../new/build.js";
 import {
   AvatarPicker, defaultProvider, EstimatePanel, PlacementPicker, ProviderGuide, refusalOf, useEstimate, useMyCaps,
@@ -213,7 +214,7 @@ function Form({ kind, query }) {
   // Impossible as set (the estimate's refusal, the credits, a spend cap): Generate is off, with why.
   // Only on an answer for the form as it stands: while an estimate is on its way, or when none came
   // (offline), the button stays on and the submission's answer decides.
-  const refusal = refusalOf({ estimate, balance, caps, provider: s.provider, startImage: s.startImage, providers: providers.list });
+  const refusal = refusalOf({ estimate, balance, caps, provider: s.provider, startImage: s.startImage, placements: s.placements, providers: providers.list });
   const blocked = Boolean(refusal) && !estimate.loading;
   const err = (key) => errors.byKey[key];
   const clearErrors = () => errors.list.length && setErrors({ list: [], byKey: {} });
@@ -227,6 +228,17 @@ function Form({ kind, query }) {
     requestAnimationFrame(() => summaryRef.current?.focus());
   }
 
+  // One idempotency nonce per attempt at a request: kept while the form asks the same (the same
+  // inputs), so "submit again" after no answer or a fault sends the same keys and the API answers
+  // what it already made (held once) instead of making it again; a changed form, or a submission
+  // that was answered, starts a new one (the next one is a new request, made anew).
+  const attempt = useRef(null); // { sent: JSON of the inputs, nonce }
+  function nonceOf(inputs) {
+    const sent = JSON.stringify(inputs);
+    if (attempt.current?.sent !== sent) attempt.current = { sent, nonce: newNonce() };
+    return attempt.current.nonce;
+  }
+
   async function submit(event) {
     event.preventDefault();
     if (blocked) return showErrors([{ message: refusal.message, field: refusal.field }], "Not possible as set");
@@ -236,9 +248,12 @@ function Form({ kind, query }) {
       const blank = blankText(kind, s);
       if (blank.length) return showErrors(blank, "Something is missing");
       if (kind in INPUTS) {
-        const data = await gql(generateMutation(kind), { input: INPUTS[kind](s, info) });
+        // one key for the request: the API answers the same batch to the same key and input
+        const input = INPUTS[kind](s, info);
+        const data = await gql(generateMutation(kind), { input: { ...input, idempotencyKey: nonceOf(input) } });
         const out = data[MUTATIONS[kind]];
         if (out.userErrors.length) return showErrors(out.userErrors);
+        attempt.current = null;
         const warnings = [
           ...out.warnings.map((w) => ({ title: w.code === "MODEL_REPLACED" ? "Model replaced" : "Model shutting down", message: forPeople(w.message) })),
           ...out.placementWarnings.map((w) => ({ title: `${placementOf(w.placement)?.name || "Placement"}: ${w.requested} → ${w.chosen}`, message: forPeople(w.message) })),
@@ -246,13 +261,15 @@ function Form({ kind, query }) {
         if (!warnings.length) return go(`/jobs?batch=${out.batch.id}`);
         setResult({ batchId: out.batch.id, jobs: out.jobs, warnings });
       } else {
-        const items = recipeInputs(kind, s);
+        const asked = recipeInputs(kind, s);
+        const items = withKeys(asked, nonceOf(asked));
         const data = await gql(createCreatives(items.length), asVariables(items));
         const answers = items.map((item, i) => ({ placement: item.placement, ...data[`c${i}`] }));
         const made = answers.filter((a) => !a.userErrors.length);
         const named = (a) => (items.length > 1 ? `${placementOf(a.placement)?.name || a.placement}: ` : "");
         const refused = answers.flatMap((a) => a.userErrors.map((e) => ({ ...e, message: named(a) + e.message })));
         if (!made.length) return showErrors(refused);
+        attempt.current = null;
         setResult({
           creatives: made.map((a) => ({ placement: items.length > 1 ? a.placement : null, creative: a.creative })),
           warnings: refused.map((e) => ({ title: "Not made", message: forPeople(e.message) })),
@@ -260,9 +277,18 @@ function Form({ kind, query }) {
       }
       requestAnimationFrame(() => document.getElementById("submitted")?.focus());
     } catch (error) {
-      // No answer at all (offline): nothing reached the service, so nothing was held.
+      // Resent unchanged, the same idempotency keys: what the service already made is answered, not
+      // made again (and held once); only what it did not make is made.
+      const safe = "Submit again without changing the form: anything already made is returned, not made or charged twice.";
+      const several = !(kind in INPUTS) && recipeInputs(kind, s).length > 1;
+      // No answer (offline, or the connection dropped): the request may or may not have arrived.
       if (error instanceof ApiError && !error.status && !error.code) {
-        return showErrors([{ message: "The service cannot be reached, so nothing was sent and nothing held. Check your connection, then submit again.", field: null }], "Not sent");
+        return showErrors([{ message: `No answer came from the service: the request may not have arrived, or it may have been made. Check your connection. ${safe}`, field: null }], "No answer");
+      }
+      // A fault (the API answered errors, no data): some of several ads may be made and held already.
+      if (error instanceof ApiError && !error.code) {
+        const made = several ? "Some of the ads may already have been made." : "It may have been made before the error.";
+        return showErrors([{ message: `${error.message.replace(/\.?$/, ".")} ${made} ${safe}`, field: null }], "The request failed");
       }
       showErrors([{ message: error.message, field: error.path || null }]);
     } finally {
