@@ -270,6 +270,8 @@ async def test_the_gate_reads_the_refusals_code_and_field_not_its_words(
     await p.get_by_test_id("estimate-total").wait_for()
     for name in placements:
         await p.get_by_label(name).check()
+    await expect(provider(p, "KLING_3_0")).to_be_checked()  # moved off the default, saying so
+    await provider(p, "RUNWAY_GEN4").check()  # picked by hand: the form keeps it
     await blocked(p)
     await expect(p.get_by_test_id("estimate-error")).to_have_text(
         "Runway Gen-4 cannot render Feed 1:1 without a start image — choose another "
