@@ -35,6 +35,7 @@ from services.log_safety import describe_error, redact_query
 
 log = logging.getLogger(__name__)
 
+SUBMISSION_GRACE_SECONDS = 2.0
 # The time limit of the worker run this code runs in (tasks/worker.py sets it), if any.
 RUN_BUDGET: ContextVar[asyncio.Timeout | None] = ContextVar("run_budget", default=None)
 
@@ -54,7 +55,10 @@ def outside_run_budget() -> Iterator[None]:
     try:
         yield
     finally:
-        budget.reschedule(when)
+        # a deadline passed meanwhile leaves the submission's own error handling (a retry counted
+        # and scheduled, a refusal recorded) a moment to finish before the run ends
+        grace = asyncio.get_running_loop().time() + SUBMISSION_GRACE_SECONDS
+        budget.reschedule(None if when is None else max(when, grace))
 
 
 MAX_RETRIES = 8

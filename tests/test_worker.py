@@ -203,9 +203,18 @@ async def test_the_run_budget_never_cuts_a_submission_to_the_provider() -> None:
         await asyncio.Event().wait()
         return "never"
 
-    async with asyncio.timeout(3):
+    async with asyncio.timeout(5):  # the submission, then SUBMISSION_GRACE_SECONDS at most
         with pytest.raises(Retry):
             await worker._through_outages(ctx, "j", slow_submit_then_stuck)
+
+    async def slow_submit_then_refused() -> str:  # its refusal is still recorded, not cut short
+        with pipeline.outside_run_budget():
+            await asyncio.sleep(1.3)
+        await asyncio.sleep(0.3)  # recording the provider's answer (a retry counted, a refusal)
+        return "failed"
+
+    async with asyncio.timeout(3):
+        assert await worker._through_outages(ctx, "j", slow_submit_then_refused) == "failed"
 
 
 async def test_a_run_out_of_time_runs_again_shortly_rather_than_at_the_next_sweep() -> None:
