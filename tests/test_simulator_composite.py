@@ -140,3 +140,20 @@ async def test_inputs_it_cannot_draw_render_as_the_generated_media(
     )
     data, _ = await fetch_output(client, done.outputs[0], max_bytes=MAX_BYTES, allowed_types=ANY_MEDIA)
     assert data == media.png(320, 240)
+
+
+def test_a_render_without_a_usable_duration_is_refused_and_a_late_sound_costs_nothing() -> None:
+    """A RenderScript's duration of 0, below 0 or not a number is refused as a bad request (the
+    simulated render would otherwise draw frames without end); a sound placed after the render's
+    end adds no silence to hold in memory."""
+    from providers.simulator.composite import _audio_pcm
+    from providers.simulator.creatomate import _render_plan
+
+    video = {"type": "video", "source": "https://example.test/v.mp4"}
+    for duration in (0, -5, float("nan"), float("inf")):
+        plan = _render_plan({"output_format": "mp4", "source": {"duration": duration, "elements": [video]}})
+        assert plan == "The duration must be a positive number of seconds.", (duration, plan)
+    ok = _render_plan({"output_format": "mp4", "source": {"duration": 4, "elements": [video]}})
+    assert isinstance(ok, dict) and ok["duration"] == 4
+    assert _audio_pcm(media.wav(1.0), {"type": "audio", "time": 1e6}, 5.0) == b""
+    assert len(_audio_pcm(media.wav(1.0), {"type": "audio", "time": 1}, 5.0)) > media.SAMPLE_RATE * 2

@@ -43,6 +43,7 @@ log = logging.getLogger(__name__)
 # input sizes are not documented; a render with inputs this large would take minutes there).
 MAX_KEPT_BYTES = 50 * 1024 * 1024
 MAX_VIDEO_FPS = 24
+MAX_COMPOSITE_SECONDS = 300.0  # longer renders are drawn as the generated clip (bounded work in dev)
 MAX_ELEMENT_SIDE = 4 * 4096
 MEDIA_TYPES = ("image", "video", "audio")
 _LENGTH = re.compile(r"^\s*(-?\d+(?:\.\d+)?)\s*(px|%|vw|vh|vmin|vmax)?\s*$")
@@ -106,6 +107,8 @@ class Composite(media.MediaSpec):
                         made = self._video()
                 except (
                     Unsupported,
+                    ArithmeticError,
+                    MemoryError,
                     av.error.FFmpegError,
                     OSError,
                     ValueError,
@@ -167,8 +170,10 @@ class Composite(media.MediaSpec):
                 audio = (element, data)
         if video is None:
             return None
+        if not 0 < self.seconds <= MAX_COMPOSITE_SECONDS:  # drawn frame by frame: bounded work
+            raise Unsupported(f"a {self.seconds} s video render")
         size = media.preview_size(self.width, self.height)
-        limit = self.seconds if self.seconds > 0 else float("inf")
+        limit = self.seconds
         pcm = _audio_pcm(audio[1], audio[0], limit) if audio is not None else b""
         buffer = io.BytesIO()
         with (
@@ -346,6 +351,8 @@ def _audio_pcm(data: bytes, element: dict[str, Any], seconds: float) -> bytes:
     ``time``, then the sound (at most the element's ``duration``), all cut at ``seconds``."""
     rate = media.SAMPLE_RATE
     start = max(0.0, _seconds(element.get("time")) or 0.0)
+    if not start < seconds:  # the sound starts after the render ends: silence is all there is
+        return b""
     own = _seconds(element.get("duration"))
     end = min(seconds, start + own) if own is not None and own > 0 else seconds
     wanted = max(0, round((end - start) * rate)) * 2

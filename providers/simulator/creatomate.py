@@ -211,6 +211,8 @@ def _render_plan(body: dict[str, Any]) -> dict[str, Any] | str:
         width, height = source.get("width", TEMPLATE_SIZE[0]), source.get("height", TEMPLATE_SIZE[1])
         frame_rate = body.get("frame_rate") or source.get("frame_rate") or SOURCE_FRAME_RATE
         seconds = _timeline_seconds(source)
+        if not (math.isfinite(seconds) and seconds > 0):
+            return "The duration must be a positive number of seconds."
     elif body.get("template_id") or body.get("tags"):
         if body.get("template_id") is not None and not isinstance(body["template_id"], str):
             return "The template_id must be a string."
