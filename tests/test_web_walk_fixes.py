@@ -381,6 +381,14 @@ async def test_drive_lists_searches_and_names_files_apart(page: BrowserPage, sta
         assert (
             await row.locator("td.name-cell").evaluate("(e) => getComputedStyle(e).display") == "table-cell"
         )
+        # and its name tells it apart there too: the distinguishing end shows, the size on one line
+        tail = row.locator(".mid-tail")
+        assert (await tail.inner_text()).endswith("story-2.jpg"), width
+        assert await tail.evaluate(LAST_CHARS_SHOWN, len("story-2.jpg")), width
+        assert await row.locator("td.num").evaluate("(e) => getComputedStyle(e).whiteSpace") == "nowrap"
+        assert await p.evaluate("document.documentElement.scrollWidth <= innerWidth"), (
+            width
+        )  # no sideways scroll
         await row.scroll_into_view_if_needed()
         await page.screenshot(f"drive-list-{width}")
 

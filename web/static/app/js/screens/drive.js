@@ -318,7 +318,7 @@ export default function DriveScreen({ route }) {
           <th scope="col" class="hide-narrow">Source</th><th scope="col" class="num">Size</th><th scope="col" class="hide-narrow">Added</th><th scope="col"><span class="visually-hidden">Actions</span></th></tr></thead>
         <tbody>${list.map((file) => html`<tr data-testid="file" data-file-id=${file.id}>
           <td><button type="button" class="file-open small" onClick=${() => setDialog({ type: "preview", file })} aria-label=${`Preview ${file.name}`}><${Thumb} file=${file} /></button></td>
-          <td class="name-cell"><span class="file-name">${file.name}</span></td>
+          <td class="name-cell"><${MiddleName} name=${file.name} className="file-name" tail=${16} /></td>
           <td class="hide-narrow">${label(file.kind)}${file.width ? html` <small class="hint">${file.width}×${file.height}</small>` : null}</td>
           <td class="hide-narrow">${file.job ? html`<a href=${`#/jobs/${file.job.id}`}>${JOB_KINDS[file.job.type] || label(file.job.type)} job</a>` : "Uploaded"}</td>
           <td class="num">${bytes(file.sizeBytes)}</td>
